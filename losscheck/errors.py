@@ -1,0 +1,85 @@
+"""Error taxonomy and exit codes.
+
+Every error losscheck reports to a user is a :class:`LosscheckError` subclass whose
+``str()`` is one line naming the path and the problem. The CLI prints that line and exits
+with :data:`EXIT_USAGE` (2) when nothing could be diagnosed; no traceback is shown unless
+``--debug`` is given.
+
+Exit codes (documented in README and ``losscheck --help``):
+
+- ``0`` (:data:`EXIT_OK`): no run is failing (at the chosen ``--fail-on`` level);
+- ``1`` (:data:`EXIT_FAILING`): at least one run is failing;
+- ``2`` (:data:`EXIT_USAGE`): usage or input error; nothing could be diagnosed.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILING = 1
+EXIT_USAGE = 2
+
+
+class LosscheckError(Exception):
+    """Base of every user-facing error.
+
+    Args:
+        path: the file or directory concerned (``None`` for pure usage errors).
+        problem: a short description, without the path.
+        line: 1-based line number or ``None``.
+        offset: byte offset or ``None``.
+    """
+
+    kind = "error"
+
+    def __init__(self, path: object | None, problem: str, *, line: int | None = None,
+                 offset: int | None = None) -> None:
+        self.path = None if path is None else str(path)
+        self.problem = problem
+        self.line = line
+        self.offset = offset
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        """The message as one line: ``<path>[:line][@offset]: <problem>``."""
+        where = self.path or "losscheck"
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.offset is not None:
+            where += f" (byte {self.offset})"
+        return f"{where}: {self.problem}".replace("\n", " ")
+
+
+class UsageError(LosscheckError):
+    """Bad command-line arguments or configuration."""
+
+    kind = "usage"
+
+
+class NoLogsFound(LosscheckError):
+    """A path holds no file that any reader recognises."""
+
+    kind = "no-logs"
+
+
+class UnreadableFile(LosscheckError):
+    """A file cannot be opened or read (permissions, FIFO, I/O error)."""
+
+    kind = "unreadable"
+
+
+class ParseError(LosscheckError):
+    """A recognised file whose content cannot be parsed."""
+
+    kind = "parse"
+
+
+class NoLossMetric(LosscheckError):
+    """A run has series, but none can serve as a training or eval loss."""
+
+    kind = "no-loss"
+
+
+class TooLittleData(LosscheckError):
+    """A run has a loss series with too few finite points to judge."""
+
+    kind = "too-little-data"

@@ -1,0 +1,410 @@
+"""Plain dataclasses passed between the pipeline stages.
+
+read -> :class:`ReadResult` (per file) -> :class:`RunData` (per run) -> :class:`ResolvedRun`
+(roles) -> :class:`RunAnalysis` (detectors) -> :class:`Finding` + :class:`Remedy` (rules)
+-> :class:`RunReport` / :class:`Report` (rendered by :mod:`losscheck.formats`).
+
+No stage prints. Arrays are numpy; every step array is ``int64`` of shape ``(n,)`` and
+strictly increasing after :func:`losscheck.series.normalize`; every value array is
+``float64`` of shape ``(n,)`` and may hold NaN / +-Inf (non-finite values are never dropped
+by readers: the analysis counts them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: The roles a series can fill. ``loss`` is the training loss.
+ROLES = ("loss", "eval_loss", "grad_norm", "lr", "accuracy", "eval_accuracy")
+
+#: The seven run classes of a diagnosis, plus ``insufficient`` (too little data to judge).
+CLASSES = ("converging", "oscillating", "diverging", "nan", "plateau", "spiking",
+           "overfitting", "insufficient")
+
+#: Finding severities, most severe first.
+SEVERITIES = ("error", "warning", "info")
+
+#: Run statuses, most severe first.
+STATUSES = ("failing", "warning", "healthy")
+
+
+@dataclass
+class Series:
+    """One scalar metric over training.
+
+    Attributes:
+        tag: the metric name as the log spells it (``train/loss``, ``eval_loss``...).
+        steps: ``int64`` array, shape ``(n,)``: global step (or epoch when
+            ``step_unit == "epoch"``).
+        values: ``float64`` array, shape ``(n,)``; NaN / Inf kept.
+        source: the file it was read from.
+        wall_time: optional ``float64`` array, shape ``(n,)``, seconds since the Unix epoch.
+        step_unit: ``"step"`` or ``"epoch"``.
+    """
+
+    tag: str
+    steps: np.ndarray
+    values: np.ndarray
+    source: str
+    wall_time: np.ndarray | None = None
+    step_unit: str = "step"
+
+    def __post_init__(self) -> None:
+        self.steps = np.asarray(self.steps, dtype=np.int64)
+        self.values = np.asarray(self.values, dtype=np.float64)
+        if self.wall_time is not None:
+            self.wall_time = np.asarray(self.wall_time, dtype=np.float64)
+        if self.steps.shape != self.values.shape:
+            raise ValueError(f"steps {self.steps.shape} and values {self.values.shape} differ")
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+
+@dataclass
+class ReadNote:
+    """Something a reader or the merger did that the user should know (never silent).
+
+    ``severity`` is ``"info"`` or ``"warning"``; ``path`` names the file.
+    """
+
+    path: str
+    message: str
+    severity: str = "info"
+
+
+@dataclass
+class ReadResult:
+    """What a reader returns for one file.
+
+    Attributes:
+        series: every scalar series found (component losses included).
+        notes: de-duplication, restarts, truncated records, skipped lines...
+        meta: hyperparameters found beside the metrics, with standard keys when known:
+            ``learning_rate`` (float, configured peak LR), ``max_steps`` (int),
+            ``warmup_steps`` (int), ``max_grad_norm`` (float, clip threshold),
+            ``num_classes`` (int), ``fp16``/``bf16`` (bool), ``optimizer`` (str),
+            ``batch_size`` (int), ``steps_per_epoch`` (int), ``epochs`` (int).
+    """
+
+    series: list[Series] = field(default_factory=list)
+    notes: list[ReadNote] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunData:
+    """All series of one run, merged across its files (same tag merged by step)."""
+
+    path: str
+    files: list[str]
+    series: dict[str, Series]
+    notes: list[ReadNote] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RoleAssignment:
+    """Which series fills a role, and why (``reason`` is ``"name"`` or ``"flag"``)."""
+
+    role: str
+    series: Series
+    reason: str = "name"
+
+
+@dataclass
+class ResolvedRun:
+    """A run whose metric roles are decided. ``roles`` maps role -> assignment."""
+
+    data: RunData
+    roles: dict[str, RoleAssignment]
+    components: list[Series] = field(default_factory=list)
+
+    def get(self, role: str) -> Series | None:
+        """The series filling ``role``, or ``None``."""
+        a = self.roles.get(role)
+        return a.series if a else None
+
+
+# --------------------------------------------------------------------------- analysis facts
+
+
+@dataclass
+class TrendFit:
+    """The trend model chosen for a curve (see :mod:`losscheck.analysis.trend`).
+
+    Attributes:
+        model: ``constant``, ``linear``, ``exp_decay``, ``power_decay`` or ``exp_growth``.
+        params: fitted parameters, by name.
+        aic: Akaike information criterion of the chosen model on the binned log-loss.
+        delta_aic: AIC of the runner-up minus that of the chosen model (>= 0).
+        rate_per_step: for ``exp_growth``, the fitted growth rate r in
+            ``loss ~ exp(r * step)``, per step; else ``None``.
+        doubling_steps: ``ln 2 / r`` in steps, for ``exp_growth``; else ``None``.
+        start_step, end_step: the span fitted.
+    """
+
+    model: str
+    params: dict[str, float]
+    aic: float
+    delta_aic: float
+    start_step: int
+    end_step: int
+    rate_per_step: float | None = None
+    doubling_steps: float | None = None
+
+
+@dataclass
+class NonFinite:
+    """Non-finite values in a curve.
+
+    ``first_step`` is the first NaN/Inf step; ``nan`` and ``inf`` count them; ``total`` is
+    the number of points; ``recovered`` is True when finite values follow the last
+    non-finite one (skipped steps, e.g. fp16 loss-scale overflow).
+    """
+
+    first_step: int
+    nan: int
+    inf: int
+    total: int
+    recovered: bool
+    last_finite_before: float | None = None
+
+
+@dataclass
+class Spike:
+    """One loss spike.
+
+    Attributes:
+        step: the step of the peak.
+        ratio: peak / baseline (baseline = rolling median before the spike).
+        z: robust z-score of the log value (median/MAD).
+        recover_steps: steps until the curve is back within the noise band, ``None`` if never.
+        level_ratio: level after the spike / level before (>1 means a worse level).
+    """
+
+    step: int
+    ratio: float
+    z: float
+    recover_steps: int | None
+    level_ratio: float
+
+
+@dataclass
+class Oscillation:
+    """A periodic or non-trending oscillation: ``period_steps`` may be ``None``.
+
+    ``strength`` is the autocorrelation at the period (or the CV of the detrended series
+    when aperiodic).
+    """
+
+    period_steps: float | None
+    strength: float
+    cv: float
+
+
+@dataclass
+class Plateau:
+    """A flat stretch: ``start_step`` to the end, the level, and the relative slope.
+
+    ``rel_slope`` is the Theil-Sen slope per 1,000 steps divided by the level;
+    ``chance_classes`` is C when the level matches ln(C) within tolerance.
+    """
+
+    start_step: int
+    level: float
+    rel_slope: float
+    from_start: bool
+    chance_classes: int | None = None
+
+
+@dataclass
+class CurveAnalysis:
+    """The analysis of one curve (one role).
+
+    Attributes:
+        role, tag: the role and the tag analysed.
+        points: number of points (non-finite included); ``finite`` the finite ones.
+        klass: one of :data:`CLASSES`.
+        onset_step: where the problem starts (change point), or ``None``.
+        trend: the chosen trend model over the whole curve (or the post-onset part).
+        nonfinite, spikes, oscillation, plateau: detector outputs, ``None``/empty if absent.
+        evidence: JSON-friendly numbers that justify ``klass`` (fit parameters,
+            AIC difference, z-scores, period, gap...).
+        notes: short human sentences (e.g. "only 5 points: cautious verdict").
+    """
+
+    role: str
+    tag: str
+    points: int
+    finite: int
+    klass: str
+    onset_step: int | None = None
+    trend: TrendFit | None = None
+    nonfinite: NonFinite | None = None
+    spikes: list[Spike] = field(default_factory=list)
+    oscillation: Oscillation | None = None
+    plateau: Plateau | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Overfit:
+    """Eval loss turning up while the train loss falls.
+
+    ``best_step`` is the eval-loss minimum; ``best`` its value; ``last`` the final eval
+    loss; ``rise`` = last / best - 1; ``persistence`` the number of consecutive evals after
+    the minimum that stay above it; ``train_change`` the relative train-loss change over
+    the same span (negative = falling).
+    """
+
+    best_step: int
+    best: float
+    last: float
+    rise: float
+    persistence: int
+    train_change: float
+
+
+@dataclass
+class LRContext:
+    """Facts about the learning-rate schedule (units: steps, LR units).
+
+    ``peak``/``peak_step``: the largest LR and where; ``warmup_steps``: steps from the first
+    point to 90% of the peak (0 = no warmup); ``final``: the last LR; ``decays``: whether the
+    LR falls below 50% of its peak after the peak; ``at_step(s)`` is not stored: use
+    :func:`numpy.interp` on the series.
+    """
+
+    peak: float
+    peak_step: int
+    warmup_steps: int
+    first: float
+    final: float
+    decays: bool
+    zero: bool = False
+
+
+@dataclass
+class RunAnalysis:
+    """The analysis of a run: per-curve results plus run-level facts and classes."""
+
+    curves: dict[str, CurveAnalysis]
+    primary: str
+    secondary: list[str]
+    onset_step: int | None
+    overfit: Overfit | None = None
+    lr: LRContext | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- rules and report
+
+
+@dataclass
+class RemedyVote:
+    """A rule's vote for a remedy: ``weight`` in (0, 1], ``settings`` concrete values."""
+
+    id: str
+    weight: float
+    evidence: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Finding:
+    """One coded finding (a rule that fired).
+
+    ``code``/``name`` come from the rule catalogue (e.g. ``LC101``/``loss-diverging``);
+    ``severity`` is one of :data:`SEVERITIES`; ``step`` the onset, if any.
+    """
+
+    code: str
+    name: str
+    severity: str
+    role: str | None
+    step: int | None
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    remedies: list[RemedyVote] = field(default_factory=list)
+
+
+@dataclass
+class Remedy:
+    """A ranked remedy: stable ``id``, ``title``, why it is ranked (``evidence``), settings."""
+
+    rank: int
+    id: str
+    title: str
+    evidence: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    score: float = 0.0
+    sources: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MetricInfo:
+    """Which tag filled a role: ``points``, ``first_step``, ``last_step``, ``nonfinite``."""
+
+    role: str
+    tag: str
+    source: str
+    points: int
+    first_step: int
+    last_step: int
+    nonfinite: int = 0
+    step_unit: str = "step"
+
+
+@dataclass
+class RunReport:
+    """Everything reported for one run; every output format renders this."""
+
+    run: str
+    status: str
+    primary: str
+    secondary: list[str]
+    onset_step: int | None
+    metrics: dict[str, MetricInfo]
+    curves: list[CurveAnalysis]
+    findings: list[Finding]
+    remedies: list[Remedy]
+    notes: list[ReadNote] = field(default_factory=list)
+    sparklines: dict[str, list[float]] = field(default_factory=dict)
+
+
+@dataclass
+class RunError:
+    """A path that could not be diagnosed: ``kind`` from :mod:`losscheck.errors`."""
+
+    path: str
+    message: str
+    kind: str = "error"
+
+
+@dataclass
+class Report:
+    """The whole result of one ``losscheck diagnose`` call."""
+
+    runs: list[RunReport]
+    errors: list[RunError]
+    tool_version: str
+    fail_on: str = "error"
+
+    @property
+    def failing(self) -> bool:
+        """True when a run is failing at the ``fail_on`` level (see :func:`run_fails`)."""
+        return any(run_fails(r.status, self.fail_on) for r in self.runs)
+
+
+def run_fails(status: str, fail_on: str) -> bool:
+    """Whether a run status fails the gate. ``fail_on`` is ``error``, ``warning`` or ``never``."""
+    if fail_on == "never":
+        return False
+    if fail_on == "warning":
+        return status in ("failing", "warning")
+    return status == "failing"
