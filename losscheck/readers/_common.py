@@ -1,0 +1,250 @@
+"""Helpers shared by the readers: safe file access, error wrapping, point collection.
+
+Nothing here is a reader (the module name starts with ``_``, so the registry in
+:mod:`losscheck.readers` skips it).
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import stat
+import zlib
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from losscheck.errors import LosscheckError, ParseError, UnreadableFile
+from losscheck.model import ReadNote, ReadResult, Series
+from losscheck.readers.interface import Reader
+from losscheck.series import normalize
+
+#: Step-like column/key names, most specific first. ``epoch`` is last: it is only the step
+#: when nothing finer is logged.
+STEP_KEYS = ("step", "global_step", "Step", "_step", "iteration", "iter", "epoch")
+
+#: Cell spellings meaning "no value here" (no point), compared lower-cased and stripped.
+MISSING_TOKENS = frozenset({"", "none", "null", "na", "n/a", "<na>", "#n/a", "nil"})
+
+#: Cell spellings of a NaN *value* (kept as a point), lower-cased.
+NAN_TOKENS = frozenset({"nan", "-nan", "+nan", "nan(ind)", "-nan(ind)"})
+
+#: Cell spellings of infinities, lower-cased, with their value.
+INF_TOKENS = {"inf": math.inf, "+inf": math.inf, "infinity": math.inf, "+infinity": math.inf,
+              "-inf": -math.inf, "-infinity": -math.inf}
+
+
+def base_name(path: Path) -> str:
+    """The file name without a trailing ``.gz`` (readers sniff the uncompressed name)."""
+    name = path.name
+    return name[:-3] if name.endswith(".gz") else name
+
+
+def read_bytes(path: Path) -> bytes:
+    """The whole content of ``path`` (gunzipped when the name ends in ``.gz``).
+
+    Raises:
+        UnreadableFile: not a regular file (directory, FIFO, socket...), permission denied,
+            I/O error or corrupt gzip stream.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot open: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UnreadableFile(path, "not a regular file")
+    try:
+        if path.name.endswith(".gz"):
+            with gzip.open(path, "rb") as fh:
+                return fh.read()
+        with open(path, "rb") as fh:
+            return fh.read()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UnreadableFile(path, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def decode_text(data: bytes, path: Path) -> tuple[str, list[ReadNote]]:
+    """Decode file bytes as UTF-8 (a leading BOM is removed), else Latin-1 with a note.
+
+    Returns ``(text, notes)``; never raises (Latin-1 decodes any byte string).
+    """
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        note = ReadNote(str(path), f"not valid UTF-8 (byte {exc.start}); decoded as Latin-1", "warning")
+        return data.decode("latin-1"), [note]
+
+
+def head_text(head: bytes) -> str:
+    """The sniff head decoded leniently (BOM removed, bad bytes replaced). Never raises."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    return head.decode("utf-8", errors="replace")
+
+
+def parse_cell(text: str) -> float | None:
+    """One textual number: ``None`` for a missing cell, NaN/Inf for their spellings.
+
+    ``"nan"``, ``"inf"``, ``"-Infinity"`` are values; ``""``, ``"None"``, ``"null"`` are
+    missing. Raises ``ValueError`` for anything else that is not a number.
+    """
+    t = text.strip()
+    low = t.lower()
+    if low in MISSING_TOKENS:
+        return None
+    if low in NAN_TOKENS:
+        return math.nan
+    if low in INF_TOKENS:
+        return INF_TOKENS[low]
+    return float(t)
+
+
+def json_number(value: Any) -> float | None:
+    """A JSON value as a float: numbers (NaN/Inf included) only; ``None`` for null, booleans,
+    strings, lists and objects."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        try:
+            return float(value)
+        except OverflowError:  # an integer too large for a double
+            return math.inf if value > 0 else -math.inf
+    return None
+
+
+def is_integral(x: float) -> bool:
+    """Whether ``x`` is a finite whole number (a usable step)."""
+    return math.isfinite(x) and float(x).is_integer()
+
+
+class Collector:
+    """Points per tag, in file order, turned into normalised series at the end.
+
+    ``add(tag, step, value, wall)`` appends one point: ``step`` a number (NaN = no step),
+    ``value`` a float (NaN/Inf kept), ``wall`` seconds since the Unix epoch or ``None``.
+    """
+
+    def __init__(self) -> None:
+        self._points: dict[str, tuple[list[float], list[float], list[float]]] = {}
+        self._has_wall: dict[str, bool] = {}
+
+    def add(self, tag: str, step: float, value: float, wall: float | None = None) -> None:
+        """Append one point to ``tag``."""
+        pts = self._points.get(tag)
+        if pts is None:
+            pts = self._points[tag] = ([], [], [])
+            self._has_wall[tag] = True
+        pts[0].append(step)
+        pts[1].append(value)
+        if wall is None:
+            self._has_wall[tag] = False
+            pts[2].append(math.nan)
+        else:
+            pts[2].append(wall)
+
+    def drop_from(self, step: float) -> int:
+        """Remove every point at a step ``>= step`` from every tag (TensorBoard's purge on a
+        ``SessionLog.START``). Returns how many points were removed."""
+        removed = 0
+        for tag, (st, va, wt) in self._points.items():
+            keep = [i for i, s in enumerate(st) if not s >= step]
+            if len(keep) != len(st):
+                removed += len(st) - len(keep)
+                self._points[tag] = ([st[i] for i in keep], [va[i] for i in keep], [wt[i] for i in keep])
+        return removed
+
+    def tags(self) -> list[str]:
+        """Tags in first-seen order."""
+        return list(self._points)
+
+    def build(self, source: str, step_unit: str = "step",
+              units: dict[str, str] | None = None) -> tuple[list[Series], list[ReadNote]]:
+        """Normalise every tag with :func:`losscheck.series.normalize`.
+
+        Args:
+            source: the file path recorded in each series.
+            step_unit: default unit; ``units`` may override it per tag.
+        Returns ``(series, notes)``; tags without points are left out.
+        """
+        out: list[Series] = []
+        notes: list[ReadNote] = []
+        for tag, (st, va, wt) in self._points.items():
+            if not st:
+                continue
+            unit = (units or {}).get(tag, step_unit)
+            s, n = normalize(tag, st, va, source, wt if self._has_wall[tag] else None, unit)
+            if len(s):
+                out.append(s)
+            notes.extend(n)
+        return out, notes
+
+
+class BaseReader(Reader):
+    """A :class:`Reader` whose :meth:`read` wraps :meth:`_read` so that only
+    :class:`~losscheck.errors.UnreadableFile` and :class:`~losscheck.errors.ParseError`
+    (or another :class:`~losscheck.errors.LosscheckError`) can escape, each one line naming
+    the file. :meth:`sniff` is wrapped the same way and returns 0 on any exception."""
+
+    def read(self, path: Path) -> ReadResult:
+        """Read ``path``; see :meth:`losscheck.readers.interface.Reader.read`.
+
+        Raises:
+            UnreadableFile: the file cannot be opened or read.
+            ParseError: the content cannot be parsed (unexpected library exceptions are
+                wrapped into this type).
+        """
+        path = Path(path)
+        try:
+            return self._read(path)
+        except LosscheckError:
+            raise
+        except OSError as exc:
+            raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from None
+        except RecursionError:
+            raise ParseError(path, f"{self.name}: content nested too deeply") from None
+        except Exception as exc:  # pandas / json / protobuf internals: never leak them
+            msg = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise ParseError(path, f"{self.name}: cannot parse ({type(exc).__name__}: {msg})") from None
+
+    def _read(self, path: Path) -> ReadResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def sniff(self, path: Path, head: bytes) -> float:
+        """See :meth:`losscheck.readers.interface.Reader.sniff`; never raises."""
+        try:
+            return max(0.0, min(1.0, float(self._sniff(Path(path), head))))
+        except Exception:
+            return 0.0
+
+    def _sniff(self, path: Path, head: bytes) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def first_lines(head: bytes, limit: int = 50) -> list[str]:
+    """Up to ``limit`` complete, non-blank lines of the sniff head (the last, possibly cut,
+    line is dropped when the head does not end with a newline and holds more than one line)."""
+    text = head_text(head)
+    lines = text.splitlines()
+    if lines and not text.endswith(("\n", "\r")) and len(lines) > 1 and len(head) >= 65536:
+        lines = lines[:-1]
+    return [ln for ln in lines if ln.strip()][:limit]
+
+
+def safe_call(fn: Callable[[], Any], default: Any = None) -> Any:
+    """``fn()``, or ``default`` when it raises (for best-effort metadata)."""
+    try:
+        return fn()
+    except Exception:
+        return default
+
+
+def dedupe_notes(notes: Iterable[ReadNote]) -> list[ReadNote]:
+    """Notes with exact repeats removed, order kept."""
+    seen = set()
+    out = []
+    for n in notes:
+        key = (n.path, n.message, n.severity)
+        if key not in seen:
+            seen.add(key)
+            out.append(n)
+    return out
