@@ -1,0 +1,156 @@
+"""The command line (typer). Thin: parse, call :mod:`losscheck.pipeline`, render, exit.
+
+Exit codes: 0 no run failing; 1 at least one run failing (``--fail-on warning`` makes
+warnings fail too; ``never`` never fails); 2 usage or input error (nothing diagnosed), with
+a one-line message naming the path and the problem and no traceback (``--debug`` shows it).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from losscheck import __version__
+from losscheck.errors import EXIT_FAILING, EXIT_OK, EXIT_USAGE, LosscheckError, UsageError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="losscheck: a doctor for deep-learning training runs.\n\n"
+                       "Exit codes: 0 = no run failing, 1 = a run is failing, 2 = usage or input error.")
+
+FAIL_ON = ("error", "warning", "never")
+
+
+def _die(message: str, code: int = EXIT_USAGE) -> None:
+    typer.echo(f"losscheck: {message}" if not message.startswith("losscheck") else message, err=True)
+    raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"losscheck {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """losscheck: a doctor for deep-learning training runs."""
+
+
+@app.command()
+def diagnose(
+    path: Path = typer.Argument(..., help="A log file, a run directory, or a tree of runs (a sweep)."),
+    format: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file."),
+    fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 when a run is failing at this level: "
+                                "error, warning or never."),
+    loss: Optional[str] = typer.Option(None, "--loss", help="Tag to use as the training loss."),
+    eval_loss: Optional[str] = typer.Option(None, "--eval-loss", help="Tag to use as the eval loss."),
+    grad_norm: Optional[str] = typer.Option(None, "--grad-norm", help="Tag to use as the grad norm."),
+    lr: Optional[str] = typer.Option(None, "--lr", help="Tag to use as the learning rate."),
+    num_classes: Optional[int] = typer.Option(None, "--num-classes", min=2,
+                                              help="Number of classes C, for the chance level ln(C)."),
+    select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rule codes/prefixes/names."),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these rule codes/prefixes/names."),
+    strict: bool = typer.Option(False, "--strict", help="Any unreadable file fails its run."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for internal errors."),
+) -> None:
+    """Diagnose training runs: classify the curves, list findings, rank remedies."""
+    from losscheck.formats import all_formats, get_format
+    from losscheck.pipeline import Options, diagnose as run_diagnose
+
+    try:
+        fmt = get_format(format)
+        if fmt is None:
+            raise UsageError(None, f"--format {format!r}: unknown (choose from {', '.join(all_formats())})")
+        if fail_on not in FAIL_ON:
+            raise UsageError(None, f"--fail-on {fail_on!r}: choose error, warning or never")
+        overrides = {k: v for k, v in (("loss", loss), ("eval_loss", eval_loss), ("grad_norm", grad_norm),
+                                       ("lr", lr)) if v}
+        opts = Options(overrides=overrides, num_classes=num_classes, select=select or None,
+                       ignore=ignore or None, fail_on=fail_on, strict=strict)
+        progress = None
+        if fmt.name == "text" and sys.stderr.isatty():
+            progress = _progress_bar()
+        report = run_diagnose(path, opts, progress=progress)
+    except LosscheckError as exc:
+        if debug:
+            raise
+        _die(exc.one_line())
+        return
+    except (KeyboardInterrupt, typer.Exit):
+        raise
+    except Exception as exc:  # never a traceback for users
+        if debug:
+            raise
+        _die(f"{path}: internal error ({type(exc).__name__}: {exc}); re-run with --debug and report it")
+        return
+
+    if output is not None:
+        try:
+            output.write_text(fmt.render(report), encoding="utf-8")
+        except OSError as exc:
+            _die(f"{output}: cannot write the report: {exc.strerror or exc}")
+    elif fmt.name == "text" and sys.stdout.isatty():
+        from rich.console import Console
+
+        console = Console()
+        for item in fmt.renderables(report):
+            console.print(item)
+    else:
+        sys.stdout.write(fmt.render(report))
+        sys.stdout.flush()
+
+    if not report.runs:
+        raise typer.Exit(EXIT_USAGE)
+    raise typer.Exit(EXIT_FAILING if report.failing else EXIT_OK)
+
+
+def _progress_bar():
+    """A callback drawing a progress bar on stderr for sweeps (more than one run)."""
+    state = {}
+
+    def cb(done: int, total: int) -> None:
+        if total <= 1:
+            return
+        if "p" not in state:
+            from rich.console import Console
+            from rich.progress import Progress
+
+            p = Progress(console=Console(stderr=True), transient=True)
+            p.start()
+            state["p"], state["t"] = p, p.add_task("diagnosing", total=total)
+        state["p"].update(state["t"], completed=done)
+        if done >= total:
+            state["p"].stop()
+
+    return cb
+
+
+@app.command()
+def rules() -> None:
+    """List every rule: code, name, default severity, summary."""
+    from losscheck.rules import all_rules
+
+    for r in all_rules():
+        typer.echo(f"{r.code}  {r.name:<28} {r.severity:<8} {r.summary}")
+
+
+@app.command()
+def explain(code: str = typer.Argument(..., help="A rule code (LC101) or name (loss-diverging).")) -> None:
+    """Explain one rule: what it detects, why it matters, what to do, how it is computed."""
+    from losscheck.rules import find_rule
+    from losscheck.rules.docs import rule_markdown
+
+    rule = find_rule(code)
+    if rule is None:
+        _die(f"{code}: no such rule (see `losscheck rules`)")
+    typer.echo(rule_markdown(rule))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,160 @@
+"""Find log files under a path and group them into runs (the read stage's front door).
+
+A path may be one file, one run directory, or a tree of many runs (a sweep). Each
+directory that holds recognised logs is one run, except directories whose names mark them
+as part of an enclosing run's layout (:data:`NESTED_DIRS`: MLflow's ``metrics/``,
+Keras' ``train/`` and ``validation/`` TensorBoard sub-folders, W&B's ``files/``, HF
+``checkpoint-N/`` copies...), which are merged into the nearest enclosing directory.
+
+Directories with regular files of their own but no recognised log, and no run inside them,
+are reported as "no supported log found". Nothing is ever written; symlinked directories are
+not followed (no loops); FIFOs, devices and sockets are never opened.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from losscheck.errors import LosscheckError, NoLogsFound, UnreadableFile
+from losscheck.readers import choose, read_head
+from losscheck.readers.interface import Reader
+
+#: Directory names that belong to an enclosing run rather than being runs themselves.
+NESTED_DIRS = re.compile(
+    r"^(metrics|params|tags|artifacts|train|training|validation|valid|val|eval|evaluation|test|"
+    r"tensorboard|tensorboard_logs|tb|tb_logs|logs|files|plugins|profile|checkpoint-\d+|"
+    r"checkpoint_\d+|ckpt-\d+)$", re.IGNORECASE)
+
+#: File names never worth sniffing (large binaries, checkpoints, code).
+SKIP_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".h5", ".pkl", ".npy", ".npz",
+                 ".png", ".jpg", ".jpeg", ".gif", ".pdf", ".py", ".pyc", ".so", ".zip", ".tar",
+                 ".onnx", ".msgpack", ".model", ".tflite", ".parquet")
+
+
+@dataclass
+class LogFile:
+    """A recognised log file and the reader chosen for it."""
+
+    path: Path
+    reader: Reader
+
+
+@dataclass
+class RunFiles:
+    """The log files of one run (``root`` is the run directory, or the file itself)."""
+
+    root: Path
+    files: list[LogFile] = field(default_factory=list)
+
+
+@dataclass
+class Discovery:
+    """Runs found under a path, plus per-path problems (``errors``: path -> error)."""
+
+    runs: list[RunFiles]
+    errors: list[LosscheckError]
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".") or name in ("__pycache__", "node_modules")
+
+
+def _run_root(file_dir: Path, top: Path) -> Path:
+    """Climb out of nested layout folders (never above ``top``)."""
+    d = file_dir
+    while d != top and NESTED_DIRS.match(d.name) and top in d.parents:
+        d = d.parent
+    return d
+
+
+def _sniff(path: Path) -> Reader | None:
+    if path.name.endswith(SKIP_SUFFIXES):
+        return None
+    return choose(path, read_head(path))
+
+
+def discover(path: str | os.PathLike) -> Discovery:
+    """Find runs under ``path``.
+
+    Args:
+        path: a log file, a run directory, or a directory tree of runs.
+    Returns:
+        A :class:`Discovery`; runs are sorted by path. A file or directory that cannot be
+        read is listed in ``errors`` and the walk goes on.
+    Raises:
+        NoLogsFound: ``path`` does not exist, or holds no recognised log at all and no
+            other error explains why.
+        UnreadableFile: ``path`` itself is a FIFO/device, or cannot be read.
+    """
+    top = Path(path)
+    try:
+        st = top.stat()
+    except FileNotFoundError:
+        raise NoLogsFound(top, "no such file or directory") from None
+    except OSError as exc:
+        raise UnreadableFile(top, f"cannot access: {exc.strerror or exc}") from None
+
+    if stat.S_ISREG(st.st_mode):
+        reader = _sniff(top)
+        if reader is None:
+            raise NoLogsFound(top, "not a supported log file (no reader recognises its name and content)")
+        return Discovery([RunFiles(top, [LogFile(top, reader)])], [])
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnreadableFile(top, "not a regular file or directory (FIFO, socket or device): not read")
+
+    runs: dict[Path, RunFiles] = {}
+    errors: list[LosscheckError] = []
+    dirs_with_files: list[Path] = []
+
+    def onerror(exc: OSError) -> None:
+        errors.append(UnreadableFile(exc.filename or top, f"cannot list directory: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(top, onerror=onerror, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
+        here = Path(dirpath)
+        regular = False
+        for name in sorted(filenames):
+            if _is_hidden(name):
+                continue
+            fp = here / name
+            try:
+                fst = fp.lstat()
+            except OSError as exc:
+                errors.append(UnreadableFile(fp, f"cannot stat: {exc.strerror or exc}"))
+                continue
+            if stat.S_ISLNK(fst.st_mode):
+                try:
+                    fst = fp.stat()
+                except OSError:
+                    continue  # dangling link
+            if not stat.S_ISREG(fst.st_mode):
+                continue  # FIFO, socket, device: never opened
+            regular = True
+            try:
+                reader = _sniff(fp)
+            except LosscheckError as exc:
+                errors.append(exc)
+                continue
+            if reader is None:
+                continue
+            root = _run_root(here, top)
+            runs.setdefault(root, RunFiles(root)).files.append(LogFile(fp, reader))
+        if regular and not NESTED_DIRS.match(here.name):
+            dirs_with_files.append(here)
+
+    run_roots = set(runs)
+    for d in dirs_with_files:
+        if d in run_roots:
+            continue
+        # an ancestor of a run (a sweep folder with a README) is not a run without logs
+        if any(d in r.parents for r in run_roots):
+            continue
+        errors.append(NoLogsFound(d, "no supported log found"))
+
+    if not runs and not errors:
+        raise NoLogsFound(top, "no supported log found (empty directory tree)")
+    return Discovery([runs[k] for k in sorted(runs)], errors)

@@ -1,0 +1,28 @@
+"""``--format json``: one strict-JSON document (schema version 1) for the whole call."""
+
+from __future__ import annotations
+
+import json as _json
+
+from losscheck.formats._common import jsonable, run_document
+from losscheck.formats.interface import Format
+from losscheck.model import Report
+
+SCHEMA_VERSION = 1
+
+
+class JsonFormat(Format):
+    name = "json"
+    description = "One JSON document: runs with status, diagnosis, metrics, curves, findings, remedies; errors."
+
+    def render(self, report: Report) -> str:
+        doc = {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "losscheck", "version": report.tool_version},
+            "runs": [run_document(r) for r in report.runs],
+            "errors": [{"path": e.path, "kind": e.kind, "message": e.message} for e in report.errors],
+        }
+        return _json.dumps(jsonable(doc), indent=2, allow_nan=False) + "\n"
+
+
+FORMAT = JsonFormat()

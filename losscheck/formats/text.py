@@ -1,0 +1,124 @@
+"""``--format text`` (default): a rich terminal report per run.
+
+Per run: the verdict (status and class, onset), each role's tag, points and sparkline, the
+findings with their codes, and the ranked remedies with their evidence and settings.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+from losscheck.formats.interface import Format
+from losscheck.model import Report, RunReport
+
+BARS = "▁▂▃▄▅▆▇█"
+STATUS_STYLE = {"failing": "bold red", "warning": "bold yellow", "healthy": "bold green"}
+SEV_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
+
+
+def sparkline(values: list[float]) -> str:
+    """A unicode sparkline of ``values`` (log scale when all finite values are positive).
+
+    Non-finite entries render as ``×``. Returns ``""`` for an empty list.
+    """
+    fin = [v for v in values if v is not None and math.isfinite(v)]
+    if not fin:
+        return "×" * len(values)
+    log = all(v > 0 for v in fin)
+    tr = [math.log(v) if log else v for v in fin]
+    lo, hi = min(tr), max(tr)
+    out = []
+    for v in values:
+        if v is None or not math.isfinite(v):
+            out.append("×")
+            continue
+        t = math.log(v) if log else v
+        k = 0 if hi == lo else int(round((t - lo) / (hi - lo) * (len(BARS) - 1)))
+        out.append(BARS[k])
+    return "".join(out)
+
+
+def _settings(st: dict) -> str:
+    parts = []
+    for k, v in st.items():
+        if isinstance(v, float):
+            v = f"{v:g}"
+        elif isinstance(v, list):
+            v = "[" + ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v) + "]"
+        parts.append(f"{k}={v}")
+    return ", ".join(parts)
+
+
+class TextFormat(Format):
+    name = "text"
+    description = "Human-readable terminal report (colour when attached to a terminal)."
+
+    def renderables(self, report: Report) -> list:
+        """Rich renderables for the whole report (the CLI prints these with colour)."""
+        from rich.panel import Panel
+        from rich.table import Table
+        from rich.text import Text
+
+        out = []
+        for r in report.runs:
+            out.append(self._run(r, Panel, Table, Text))
+        for e in report.errors:
+            out.append(Text.assemble(("error ", "bold red"), (e.message, "")))
+        n_fail = sum(r.status == "failing" for r in report.runs)
+        n_warn = sum(r.status == "warning" for r in report.runs)
+        summary = (f"{len(report.runs)} run(s): {n_fail} failing, {n_warn} warning, "
+                   f"{len(report.runs) - n_fail - n_warn} healthy")
+        if report.errors:
+            summary += f"; {len(report.errors)} path(s) not diagnosed"
+        out.append(Text(summary, style="bold"))
+        return out
+
+    def _run(self, r: RunReport, Panel, Table, Text):
+        from rich.console import Group
+
+        head = Text.assemble((r.status.upper(), STATUS_STYLE.get(r.status, "")), "  ", (r.primary, "bold"))
+        if r.secondary:
+            head.append(f" (also: {', '.join(r.secondary)})")
+        if r.onset_step is not None:
+            head.append(f"  onset at step {r.onset_step}")
+        parts = [head]
+        mt = Table(box=None, show_header=True, header_style="dim", pad_edge=False)
+        for col in ("role", "tag", "points", "steps", "curve", "class"):
+            mt.add_column(col)
+        klass = {c.role: c.klass for c in r.curves}
+        for role, m in r.metrics.items():
+            mt.add_row(role, m.tag, str(m.points) + (f" ({m.nonfinite} non-finite)" if m.nonfinite else ""),
+                       f"{m.first_step}-{m.last_step}" + (" ep" if m.step_unit == "epoch" else ""),
+                       sparkline(r.sparklines.get(role, [])), klass.get(role, ""))
+        parts.append(mt)
+        if r.findings:
+            parts.append(Text("Findings", style="bold"))
+            for f in r.findings:
+                parts.append(Text.assemble(("  " + f.code, SEV_STYLE.get(f.severity, "")), f" {f.name}: ",
+                                           f.message))
+        if r.remedies:
+            parts.append(Text("Remedies", style="bold"))
+            for m in r.remedies[:6]:
+                line = Text.assemble((f"  {m.rank}. {m.title}", "bold"), f" [{m.id}]")
+                parts.append(line)
+                parts.append(Text(f"     why: {m.evidence}"))
+                if m.settings:
+                    parts.append(Text(f"     try: {_settings(m.settings)}", style="green"))
+        warn_notes = [n for n in r.notes if n.severity == "warning"]
+        for n in warn_notes[:5]:
+            parts.append(Text(f"note: {n.path}: {n.message}", style="dim"))
+        return Panel(Group(*parts), title=r.run, title_align="left",
+                     border_style=STATUS_STYLE.get(r.status, "").replace("bold ", ""))
+
+    def render(self, report: Report) -> str:
+        from rich.console import Console
+
+        buf = io.StringIO()
+        console = Console(file=buf, width=110, color_system=None, force_terminal=False, soft_wrap=False)
+        for item in self.renderables(report):
+            console.print(item)
+        return buf.getvalue()
+
+
+FORMAT = TextFormat()

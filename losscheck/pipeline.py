@@ -1,0 +1,178 @@
+"""The diagnose pipeline: read -> resolve metrics -> analyse -> rule -> report.
+
+:func:`diagnose` is the library entry point the CLI calls; it never prints. Problems with
+one run (unreadable files, no loss metric) become :class:`~losscheck.model.RunError` entries
+and the other runs are still diagnosed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from losscheck import __version__
+from losscheck.discovery import RunFiles, discover
+from losscheck.errors import LosscheckError, NoLogsFound
+from losscheck.model import (MetricInfo, ReadNote, Report, RunData, RunError, RunReport,
+                             Series)
+from losscheck.series import merge
+
+
+@dataclass
+class Options:
+    """What a diagnose call may be told.
+
+    Attributes:
+        overrides: role -> tag (``--loss``, ``--eval-loss``, ``--grad-norm``, ``--lr``).
+        num_classes: C for the chance level ln(C), when known.
+        select, ignore: rule codes / prefixes / names.
+        severity: code or name -> severity override.
+        fail_on: ``error``, ``warning`` or ``never``.
+        strict: any unreadable file fails its run.
+        rule_options: thresholds passed to rules.
+    """
+
+    overrides: dict[str, str] = field(default_factory=dict)
+    num_classes: int | None = None
+    select: list[str] | None = None
+    ignore: list[str] | None = None
+    severity: dict[str, str] = field(default_factory=dict)
+    fail_on: str = "error"
+    strict: bool = False
+    rule_options: dict = field(default_factory=dict)
+
+
+def read_run(run: RunFiles, strict: bool = False) -> RunData:
+    """Read every log file of a run and merge series with the same tag.
+
+    Args:
+        run: the run's files with their chosen readers.
+        strict: re-raise the first unreadable/unparseable file instead of noting it.
+    Returns:
+        A :class:`RunData`; series of one tag from several files are merged by step.
+    Raises:
+        LosscheckError: when no file of the run could be read (the last file's error), or
+            any file fails and ``strict`` is set.
+    """
+    by_tag: dict[str, list[Series]] = {}
+    notes: list[ReadNote] = []
+    meta: dict = {}
+    last_err: LosscheckError | None = None
+    read_ok = 0
+    for lf in run.files:
+        try:
+            res = lf.reader.read(lf.path)
+        except LosscheckError as exc:
+            if strict:
+                raise
+            last_err = exc
+            notes.append(ReadNote(str(lf.path), exc.problem, "warning"))
+            continue
+        read_ok += 1
+        notes.extend(res.notes)
+        for k, v in res.meta.items():
+            meta.setdefault(k, v)
+        for s in res.series:
+            if len(s):
+                by_tag.setdefault(s.tag, []).append(s)
+    if read_ok == 0 and last_err is not None:
+        raise last_err
+    series: dict[str, Series] = {}
+    for tag, group in by_tag.items():
+        merged, mnotes = merge(group)
+        series[tag] = merged
+        notes.extend(mnotes)
+    return RunData(str(run.root), [str(f.path) for f in run.files], series, notes, meta)
+
+
+def sparkline_values(s: Series, width: int = 40) -> list[float]:
+    """Up to ``width`` medians of equal step bins of a series (non-finite values ignored).
+
+    Returns a list of floats of length <= ``width`` (NaN for a bin with no finite value).
+    """
+    if len(s) == 0:
+        return []
+    edges = np.linspace(s.steps[0], s.steps[-1] + 1, min(width, len(s)) + 1)
+    idx = np.clip(np.searchsorted(edges, s.steps, side="right") - 1, 0, len(edges) - 2)
+    out = []
+    for b in range(len(edges) - 1):
+        v = s.values[idx == b]
+        v = v[np.isfinite(v)]
+        out.append(float(np.median(v)) if len(v) else float("nan"))
+    return out
+
+
+def _status(findings) -> str:
+    sev = {f.severity for f in findings}
+    if "error" in sev:
+        return "failing"
+    if "warning" in sev:
+        return "warning"
+    return "healthy"
+
+
+def diagnose_run(data: RunData, options: Options) -> RunReport:
+    """Resolve, analyse, rule and rank one run that has been read.
+
+    Raises:
+        NoLossMetric, UsageError: from role resolution.
+    """
+    from losscheck.analysis import AnalysisOptions, analyse
+    from losscheck.remedies import rank
+    from losscheck.roles import resolve
+    from losscheck.rules import RuleContext, run_rules, selected
+
+    meta_classes = data.meta.get("num_classes")
+    resolved = resolve(data, options.overrides)
+    analysis = analyse(resolved, AnalysisOptions(num_classes=options.num_classes or meta_classes))
+    rules = selected(options.select, options.ignore)
+    findings = run_rules(RuleContext(resolved, analysis, options.rule_options), rules, options.severity)
+    remedies = rank(findings)
+    metrics = {}
+    for role, a in resolved.roles.items():
+        s = a.series
+        metrics[role] = MetricInfo(role, s.tag, s.source, len(s), int(s.steps[0]) if len(s) else 0,
+                                   int(s.steps[-1]) if len(s) else 0, int((~np.isfinite(s.values)).sum()),
+                                   s.step_unit)
+    sparks = {role: sparkline_values(a.series) for role, a in resolved.roles.items()
+              if role in ("loss", "eval_loss", "grad_norm", "lr")}
+    return RunReport(run=data.path, status=_status(findings), primary=analysis.primary,
+                     secondary=list(analysis.secondary), onset_step=analysis.onset_step, metrics=metrics,
+                     curves=list(analysis.curves.values()), findings=findings, remedies=remedies,
+                     notes=list(data.notes), sparklines=sparks)
+
+
+def diagnose(path: str | Path, options: Options | None = None,
+             progress: Callable[[int, int], None] | None = None) -> Report:
+    """Diagnose every run under ``path``.
+
+    Args:
+        path: a log file, a run directory or a tree of runs.
+        options: see :class:`Options`.
+        progress: called as ``progress(done, total)`` after each run (for a progress bar).
+    Returns:
+        A :class:`Report` (runs sorted by path; errors per path).
+    Raises:
+        LosscheckError: when ``path`` itself cannot be used (missing, FIFO, no logs at all).
+    """
+    options = options or Options()
+    found = discover(path)
+    report = Report([], [], __version__, options.fail_on)
+    for err in found.errors:
+        report.errors.append(RunError(err.path or str(path), err.one_line(), err.kind))
+    total = len(found.runs)
+    for i, run in enumerate(found.runs, 1):
+        try:
+            data = read_run(run, options.strict)
+            report.runs.append(diagnose_run(data, options))
+        except LosscheckError as exc:
+            report.errors.append(RunError(exc.path or str(run.root), exc.one_line(), exc.kind))
+        if progress:
+            progress(i, total)
+    if not report.runs and not report.errors:
+        raise NoLogsFound(path, "no supported log found")
+    report.runs.sort(key=lambda r: r.run)
+    return report

@@ -1,0 +1,109 @@
+"""Rank remedies from the votes that findings carry, and derive concrete settings.
+
+Each :class:`~losscheck.model.Finding` votes for remedies with a weight in (0, 1]. A remedy's
+score is the sum over findings of ``weight x severity factor`` (error 3, warning 2, info 1),
+so the remedies backed by the most severe and most specific evidence come first. The
+evidence and settings shown are those of the strongest vote; settings of weaker votes fill
+keys the strongest did not set.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from losscheck.model import Finding, Remedy, Series
+from losscheck.remedies.catalogue import CATALOGUE
+
+SEVERITY_FACTOR = {"error": 3.0, "warning": 2.0, "info": 1.0}
+
+
+def rank(findings: list[Finding]) -> list[Remedy]:
+    """Aggregate the findings' remedy votes into a ranked list (rank 1 first).
+
+    Args:
+        findings: the findings kept after configuration (ignored rules removed).
+    Returns:
+        Remedies sorted by descending score; ties broken by catalogue order.
+    Raises:
+        KeyError: a vote names an id missing from the catalogue (a programming error).
+    """
+    scores: dict[str, float] = {}
+    best: dict[str, tuple[float, Any]] = {}
+    settings: dict[str, dict[str, Any]] = {}
+    for f in findings:
+        factor = SEVERITY_FACTOR.get(f.severity, 1.0)
+        for v in f.remedies:
+            CATALOGUE[v.id]  # fail loudly on typos
+            s = v.weight * factor
+            scores[v.id] = scores.get(v.id, 0.0) + s
+            if v.id not in best or s > best[v.id][0]:
+                best[v.id] = (s, v)
+            merged = settings.setdefault(v.id, {})
+            for k, val in v.settings.items():
+                merged.setdefault(k, val)
+    order = list(CATALOGUE)
+    ids = sorted(scores, key=lambda i: (-scores[i], order.index(i)))
+    out = []
+    for n, rid in enumerate(ids, 1):
+        vote = best[rid][1]
+        # the strongest vote's settings take precedence
+        st = dict(settings[rid])
+        st.update(vote.settings)
+        info = CATALOGUE[rid]
+        out.append(Remedy(n, rid, info.title, vote.evidence, st, round(scores[rid], 3), list(info.sources)))
+    return out
+
+
+# --------------------------------------------------------------------------- settings helpers
+
+
+def nice(x: float, digits: int = 1) -> float:
+    """Round ``x`` to ``digits`` significant figures (``nice(0.000437) == 0.0004``)."""
+    if not math.isfinite(x) or x == 0:
+        return x
+    return float(f"{x:.{digits}g}")
+
+
+def nice_steps(n: float) -> int:
+    """Round a step count to a readable number (two significant figures, at least 10)."""
+    if not math.isfinite(n) or n <= 0:
+        return 10
+    return int(max(10, nice(n, 2)))
+
+
+def value_at(series: Series | None, step: int | None) -> float | None:
+    """The series' last finite value at or before ``step`` (``None`` if there is none)."""
+    if series is None or step is None or len(series) == 0:
+        return None
+    idx = int(np.searchsorted(series.steps, step, side="right")) - 1
+    while idx >= 0 and not math.isfinite(series.values[idx]):
+        idx -= 1
+    return float(series.values[idx]) if idx >= 0 else None
+
+
+def clip_threshold(grad_norm: Series | None, before_step: int | None) -> float | None:
+    """A grad-norm clip threshold from the healthy grad norms before ``before_step``.
+
+    Returns the 90th percentile of the finite grad norms logged before the onset, rounded
+    to one significant figure and at least 0.1: a threshold that leaves healthy steps alone
+    and caps outliers (the practice of HF ``max_grad_norm=1.0``, Pascanu et al. 2013, at the
+    scale this run actually has). ``None`` when fewer than 5 healthy points exist.
+    """
+    if grad_norm is None or len(grad_norm) == 0:
+        return None
+    v = grad_norm.values if before_step is None else grad_norm.values[grad_norm.steps < before_step]
+    v = v[np.isfinite(v) & (v > 0)]
+    if len(v) < 5:
+        return None
+    return max(0.1, nice(float(np.percentile(v, 90))))
+
+
+def last_healthy_step(series: Series | None, onset: int | None) -> int | None:
+    """The last logged step strictly before ``onset`` (the rollback target), or ``None``."""
+    if series is None or onset is None:
+        return None
+    before = series.steps[series.steps < onset]
+    return int(before[-1]) if len(before) else None

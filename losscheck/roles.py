@@ -1,0 +1,119 @@
+"""Resolve metric roles: which series is the training loss, eval loss, grad norm, LR.
+
+Names come from what frameworks write (HF Trainer ``loss``/``eval_loss``/``grad_norm``/
+``learning_rate``; LLaMA-Factory ``lr``; Lightning ``train_loss_step``, ``val_loss``,
+``lr-AdamW``, ``grad_2.0_norm_total``; Keras ``loss``/``val_loss``/``epoch_loss``; YOLOv5
+``train/box_loss``, ``x/lr0``; detectron2 ``total_loss``; nanoGPT ``train/loss``,
+``val/loss``). Exact names are tried first in priority order, then token rules. A
+``--loss TAG``-style override always wins. Losses that fill no role are kept as
+``components`` and may be analysed too.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from losscheck.errors import NoLossMetric, UsageError
+from losscheck.model import ResolvedRun, RoleAssignment, RunData, Series
+
+EXACT: dict[str, tuple[str, ...]] = {
+    "loss": ("loss", "train/loss", "train_loss", "train_loss_step", "training_loss", "train/loss_step",
+             "loss/train", "Loss/train", "train/total_loss", "total_loss", "train/loss_epoch",
+             "train_loss_epoch", "epoch_loss", "train/epoch_loss", "train_loss_local", "Train Loss",
+             "Generator_loss"),
+    "eval_loss": ("eval_loss", "eval/loss", "val_loss", "val/loss", "validation/loss", "valid_loss",
+                  "valid/loss", "loss/val", "Loss/val", "loss/validation", "val_loss_epoch",
+                  "epoch_val_loss", "validation_loss", "Valid Loss", "dev_loss", "test_loss",
+                  "test/loss", "evaluation/loss"),
+    "grad_norm": ("grad_norm", "train/grad_norm", "grad_2.0_norm_total", "gradient_norm",
+                  "grad-norm", "train/gradient_norm", "total_grad_norm", "grad_norm/total"),
+    "lr": ("lr", "learning_rate", "train/learning_rate", "train/lr", "lr-AdamW", "lr-Adam", "lr-SGD",
+           "x/lr0", "lr_0", "lr/group_0", "learning-rate", "learningrate", "epoch_learning_rate"),
+    "accuracy": ("accuracy", "acc", "train/accuracy", "train/acc", "train_acc", "train_accuracy",
+                 "epoch_accuracy"),
+    "eval_accuracy": ("eval_accuracy", "val_accuracy", "val_acc", "eval/accuracy", "val/accuracy",
+                      "validation/accuracy", "valid_acc", "epoch_val_accuracy", "test_acc"),
+}
+
+_EVAL = re.compile(r"(^|[/_\-. ])(eval|val|valid|validation|dev|test|evaluation)([/_\-. ]|$)", re.I)
+_TOKEN = re.compile(r"[/_\-. ]+")
+
+
+def _tokens(tag: str) -> list[str]:
+    return [t for t in _TOKEN.split(tag.lower()) if t]
+
+
+def _fuzzy(role: str, tag: str) -> bool:
+    t = tag.lower()
+    toks = _tokens(tag)
+    is_eval = bool(_EVAL.search(tag))
+    if role in ("loss", "eval_loss"):
+        if "loss" not in t or "scale" in toks or "scaler" in t:
+            return False
+        return is_eval if role == "eval_loss" else not is_eval
+    if role == "grad_norm":
+        return ("grad" in t and "norm" in t) and "square" not in t and "clip" not in toks
+    if role == "lr":
+        return ("learning_rate" in t or "lr" in toks or any(x.startswith("lr") and x[2:].isdigit() for x in toks))
+    if role in ("accuracy", "eval_accuracy"):
+        if not ("acc" in toks or "accuracy" in toks):
+            return False
+        return is_eval if role == "eval_accuracy" else not is_eval
+    return False
+
+
+def _pick(role: str, series: dict[str, Series], taken: set[str]) -> Series | None:
+    free = {k: v for k, v in series.items() if k not in taken}
+    lower = {k.lower(): k for k in free}
+    for name in EXACT[role]:
+        if name in free:
+            return free[name]
+        if name.lower() in lower:
+            return free[lower[name.lower()]]
+    cands = [s for k, s in free.items() if _fuzzy(role, k)]
+    if not cands:
+        return None
+    # prefer per-step series over epoch aggregates, then more points, then the shortest name
+    return sorted(cands, key=lambda s: ("epoch" in s.tag.lower(), -len(s), len(s.tag), s.tag))[0]
+
+
+def resolve(data: RunData, overrides: dict[str, str] | None = None) -> ResolvedRun:
+    """Assign roles to the series of a run.
+
+    Args:
+        data: the run's series by tag.
+        overrides: role -> tag from ``--loss``, ``--eval-loss``, ``--grad-norm``, ``--lr``.
+    Returns:
+        A :class:`ResolvedRun`. When there is no training loss but an eval loss, the eval loss
+        is still analysed (``loss`` stays empty).
+    Raises:
+        UsageError: an override names a tag the run does not have.
+        NoLossMetric: no series can serve as a training or eval loss.
+    """
+    roles: dict[str, RoleAssignment] = {}
+    taken: set[str] = set()
+    for role, tag in (overrides or {}).items():
+        if not tag:
+            continue
+        if tag not in data.series:
+            avail = ", ".join(sorted(data.series)[:20])
+            raise UsageError(data.path, f"--{role.replace('_', '-')} {tag!r}: no such metric (have: {avail})")
+        roles[role] = RoleAssignment(role, data.series[tag], "flag")
+        taken.add(tag)
+    for role in EXACT:
+        if role in roles:
+            continue
+        s = _pick(role, data.series, taken)
+        if s is not None:
+            roles[role] = RoleAssignment(role, s, "name")
+            taken.add(s.tag)
+    if "loss" not in roles and "eval_loss" not in roles:
+        avail = ", ".join(sorted(data.series)[:12]) or "none"
+        raise NoLossMetric(data.path, f"no training or eval loss among the metrics (have: {avail}); "
+                           "name one with --loss TAG")
+    components = [s for k, s in sorted(data.series.items())
+                  if k not in taken and "loss" in k.lower() and len(s) > 0
+                  and np.isfinite(s.values).any()]
+    return ResolvedRun(data, roles, components)

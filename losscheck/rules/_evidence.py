@@ -1,0 +1,98 @@
+"""Shared evidence helpers for rules: LR at the onset, grad-norm lead, rollback target.
+
+Pure functions of the resolved run and its analysis; each returns ``None`` when the data do
+not allow an answer (so a rule never invents a number).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from losscheck.model import CurveAnalysis, ResolvedRun, RunAnalysis
+from losscheck.remedies import clip_threshold, last_healthy_step, nice, nice_steps, value_at
+
+
+def main_curve(analysis: RunAnalysis) -> CurveAnalysis | None:
+    """The training-loss curve analysis, else the eval-loss one."""
+    return analysis.curves.get("loss") or analysis.curves.get("eval_loss")
+
+
+def fmt(x: float | None) -> str:
+    """A compact human number: ``5e-04``, ``0.213``, ``1.2e+22``."""
+    if x is None:
+        return "?"
+    if x == 0 or not math.isfinite(x):
+        return str(x)
+    ax = abs(x)
+    if ax >= 1e5 or ax < 1e-3:
+        return f"{x:.2g}"
+    return f"{x:.3g}"
+
+
+@dataclass
+class OnsetContext:
+    """What the LR and grad norm were doing at a loss onset step.
+
+    ``lr_at_onset``: the LR logged at or before the onset; ``lr_peak``/``lr_peak_step``;
+    ``at_peak``: the onset falls after the LR reached 90% of its peak, within the first
+    third of the post-peak span (divergence "as the LR reached its peak");
+    ``warmup_steps``: 0 means no warmup; ``grad_lead``: steps by which a grad-norm surge
+    preceded the loss onset (``None`` if none); ``clip``: a suggested clip threshold;
+    ``rollback``: the last logged step before the earliest sign of trouble.
+    """
+
+    onset: int | None
+    lr_at_onset: float | None = None
+    lr_peak: float | None = None
+    lr_peak_step: int | None = None
+    at_peak: bool = False
+    warmup_steps: int | None = None
+    grad_lead: int | None = None
+    clip: float | None = None
+    rollback: int | None = None
+
+
+def onset_context(run: ResolvedRun, analysis: RunAnalysis, onset: int | None) -> OnsetContext:
+    """Gather :class:`OnsetContext` for ``onset`` (a global step, or ``None``)."""
+    ctx = OnsetContext(onset)
+    lr = run.get("lr")
+    lrc = analysis.lr
+    if lrc is not None:
+        ctx.lr_peak, ctx.lr_peak_step, ctx.warmup_steps = lrc.peak, lrc.peak_step, lrc.warmup_steps
+    if onset is not None:
+        ctx.lr_at_onset = value_at(lr, onset)
+        if lrc is not None and ctx.lr_at_onset is not None and lrc.peak > 0:
+            ctx.at_peak = ctx.lr_at_onset >= 0.9 * lrc.peak
+    g = analysis.curves.get("grad_norm")
+    earliest = onset
+    if g is not None and onset is not None and g.onset_step is not None and g.klass in (
+            "diverging", "spiking", "nan") and g.onset_step < onset:
+        ctx.grad_lead = int(onset - g.onset_step)
+        earliest = g.onset_step
+    ctx.clip = clip_threshold(run.get("grad_norm"), earliest)
+    loss = run.get("loss") or run.get("eval_loss")
+    ctx.rollback = last_healthy_step(loss, earliest)
+    return ctx
+
+
+def lr_votes_settings(ctx: OnsetContext) -> dict:
+    """Settings for ``lower_lr``: a peak LR 5x below the LR at onset, with a 3-10x range."""
+    base = ctx.lr_at_onset if ctx.lr_at_onset else ctx.lr_peak
+    if not base or base <= 0:
+        return {"factor": "3-10x lower"}
+    return {"peak_lr": nice(base / 5), "lr_range": [nice(base / 10), nice(base / 3)],
+            "lr_at_onset": nice(base, 3)}
+
+
+def warmup_settings(ctx: OnsetContext, total_steps: int | None) -> dict:
+    """Settings for ``warmup``: at least the steps it took to diverge, and 2x any current warmup."""
+    target = 0.0
+    if ctx.onset:
+        target = ctx.onset
+    if ctx.warmup_steps:
+        target = max(target, 2 * ctx.warmup_steps)
+    if total_steps:
+        target = max(target, 0.02 * total_steps)
+        target = min(target, 0.2 * total_steps) if target > 0.2 * total_steps else target
+    return {"warmup_steps": nice_steps(target)} if target else {}

@@ -1,0 +1,89 @@
+"""LC101 loss-diverging."""
+
+from __future__ import annotations
+
+from losscheck.model import RemedyVote
+from losscheck.rules._evidence import fmt, lr_votes_settings, main_curve, onset_context, warmup_settings
+from losscheck.rules.interface import Rule, RuleContext
+
+#: A first logged loss above this is not a learning-rate problem but a data/scale problem:
+#: cross-entropy starts near ln(C) (< 12 even for a 150k-token vocabulary) and MSE on
+#: normalised targets near 1; 1e8 means unnormalised inputs/targets or corrupted records.
+ABSURD_FIRST_LOSS = 1e8
+
+
+class LossDiverging(Rule):
+    code = "LC101"
+    name = "loss-diverging"
+    severity = "error"
+    summary = "The loss grows instead of falling (exponentially, or steadily), from an onset step."
+    what = ("The training loss (or the eval loss when no training loss is logged) grows after an onset "
+            "found by change-point detection, and a growth trend model (exponential or linear) beats "
+            "the decay and constant models by AIC. For exponential growth the rate and the doubling "
+            "time in steps are reported.")
+    why = ("A diverging run only wastes GPU time from the onset on: the weights are being pushed away from "
+           "any minimum, and in fp16/bf16 the next step is often NaN. The seed case study (a Qwen2.5-1.5B "
+           "fine-tune) is this pattern: loss rising exponentially once the LR reached its peak.")
+    fix = ("Ranks `lower_lr` first when the onset coincides with the LR peak (suggesting a peak LR 3-10x "
+           "below the LR at onset), `warmup` when there is no or a short warmup, `grad_clip` (threshold "
+           "from the healthy grad norms) when a grad-norm surge came first, `check_data` above all when the "
+           "first logged loss is already absurd (> 1e8), and `rollback` to the last step before the onset.")
+    how = ("Trend models (constant, linear, exponential/power decay, exponential growth) are fitted on the "
+           "log-binned, median-smoothed log loss and compared by AIC (Akaike 1974; Burnham & Anderson 2002); "
+           "the onset is a change point on the log loss (Killick et al. 2012, PELT). Doubling time = ln 2 / r.")
+    example = "loss grows x2 every 60 steps from step 840 (LR 5e-04 at its peak)"
+    sources = ("Akaike 1974", "Killick, Fearnhead & Eckley 2012", "seed case study",
+               "Wortsman et al. 2023, Small-scale proxies for large-scale Transformer training instabilities")
+
+    def check(self, ctx: RuleContext) -> list:
+        cur = main_curve(ctx.analysis)
+        if cur is None or cur.klass != "diverging":
+            return []
+        onset = cur.onset_step
+        oc = onset_context(ctx.run, ctx.analysis, onset)
+        series = ctx.run.get(cur.role)
+        total = int(series.steps[-1]) if series is not None and len(series) else None
+        growth = ""
+        ev = {"onset_step": onset}
+        if cur.trend is not None and cur.trend.doubling_steps:
+            growth = f"grows x2 every {cur.trend.doubling_steps:.3g} steps"
+            ev.update(rate_per_step=cur.trend.rate_per_step, doubling_steps=cur.trend.doubling_steps,
+                      model=cur.trend.model, delta_aic=cur.trend.delta_aic)
+        else:
+            growth = "grows"
+        msg = f"{cur.role.replace('_', ' ')} {growth}" + (f" from step {onset}" if onset is not None else "")
+        if oc.lr_at_onset is not None:
+            msg += f", LR {fmt(oc.lr_at_onset)}" + (" at its peak" if oc.at_peak else "") + " at the onset"
+            ev.update(lr_at_onset=oc.lr_at_onset, lr_peak=oc.lr_peak, lr_at_peak=oc.at_peak)
+        if oc.grad_lead:
+            msg += f"; the grad norm surged {oc.grad_lead} steps earlier"
+            ev["grad_norm_lead_steps"] = oc.grad_lead
+
+        votes = []
+        finite = series.values[series.values == series.values] if series is not None else []
+        first = float(finite[0]) if len(finite) else None
+        if first is not None and abs(first) > ABSURD_FIRST_LOSS:
+            votes.append(RemedyVote("check_data", 1.2, f"the first logged loss is already {fmt(first)}: "
+                                    "inputs or targets are not normalised, or records are corrupt"))
+            ev["first_loss"] = first
+        lr_w = 1.0 if (oc.at_peak or oc.lr_at_onset is None) else 0.8
+        votes.append(RemedyVote("lower_lr", lr_w, msg, lr_votes_settings(oc)))
+        no_warmup = oc.warmup_steps is not None and (oc.warmup_steps == 0 or (onset and oc.warmup_steps < 0.5 * onset))
+        if oc.warmup_steps is not None:
+            ev["warmup_steps"] = oc.warmup_steps
+        votes.append(RemedyVote("warmup", 0.75 if no_warmup else 0.45,
+                                ("no LR warmup before the blow-up" if oc.warmup_steps == 0 else
+                                 f"warmup of {oc.warmup_steps} steps ended before the onset" if no_warmup else
+                                 "a longer warmup keeps early updates small"),
+                                warmup_settings(oc, total)))
+        votes.append(RemedyVote("grad_clip", 0.8 if oc.grad_lead else 0.55,
+                                (f"grad norm surged {oc.grad_lead} steps before the loss" if oc.grad_lead
+                                 else "clipping caps the updates that feed the growth"),
+                                {"max_grad_norm": oc.clip or 1.0}))
+        if oc.rollback is not None:
+            votes.append(RemedyVote("rollback", 0.5, f"last healthy step before the onset is {oc.rollback}",
+                                    {"resume_before_step": oc.rollback}))
+        return [self.finding(msg, role=cur.role, step=onset, evidence=ev, remedies=votes)]
+
+
+RULE = LossDiverging()

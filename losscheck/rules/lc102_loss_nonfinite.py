@@ -1,0 +1,101 @@
+"""LC102 loss-nonfinite."""
+
+from __future__ import annotations
+
+from losscheck.model import RemedyVote
+from losscheck.rules._evidence import fmt, lr_votes_settings, main_curve, onset_context
+from losscheck.rules.interface import Rule, RuleContext
+
+#: NaN within this share of the run (or within the first 100 steps) counts as "early": the
+#: seed case study's rule of thumb is that NaN/explosion in the first ~100 iterations is
+#: usually a too-high LR.
+EARLY_FRACTION = 0.1
+
+class LossNonFinite(Rule):
+    code = "LC102"
+    name = "loss-nonfinite"
+    severity = "error"
+    summary = "The loss became NaN or Inf (or the HF Trainer hid it as 0.0 with a NaN grad norm)."
+    what = ("A non-finite training or eval loss that matters: NaN/Inf that does not recover, or that "
+            "recurs. Reports the first bad step, which metric went non-finite first (grad norm or loss), "
+            "and the last finite value before it.")
+    why = ("Once the weights hold NaN every later step is wasted; optimizers do not recover. The cause "
+           "decides the fix: an LR too high (loss or grad norm grows first), corrupt input (a sudden NaN "
+           "from a stable loss), or fp16 overflow (overflow-skipped steps before the NaN).")
+    fix = ("`lower_lr` first when the NaN comes early or after growth; `check_data` first when it comes "
+           "suddenly out of a stable loss; `mixed_precision` first after signs of fp16 overflow; always "
+           "`rollback` to the last finite step.")
+    how = ("Exact scan of every logged value (never sampled). Growth before the NaN is judged by the "
+           "trend/change-point analysis of the finite prefix.")
+    example = "loss is NaN from step 3451 (last finite 0.206); grad norm was finite until then"
+    sources = ("seed case study", "Micikevicius et al. 2018, Mixed precision training",
+               "HF transformers Trainer docs (logging_nan_inf_filter)")
+
+    def check(self, ctx: RuleContext) -> list:
+        out = []
+        for role in ("loss", "eval_loss"):
+            cur = ctx.analysis.curves.get(role)
+            if cur is None or cur.klass != "nan":
+                continue
+            if role == "eval_loss" and "loss" in ctx.analysis.curves and ctx.analysis.curves["loss"].klass == "nan":
+                continue
+            nf = cur.nonfinite
+            series = ctx.run.get(role)
+            onset = cur.onset_step if cur.onset_step is not None else (nf.first_step if nf else None)
+            oc = onset_context(ctx.run, ctx.analysis, onset)
+            ev = {"first_nonfinite_step": onset}
+            if nf is not None:
+                ev.update(nan=nf.nan, inf=nf.inf, points=nf.total, recovered=nf.recovered,
+                          last_finite=nf.last_finite_before)
+            ev.update({k: v for k, v in cur.evidence.items() if isinstance(v, (int, float, str, bool))})
+            hf_filter = bool(cur.evidence.get("hf_nan_filter"))
+            if nf is not None:
+                what = "NaN" if nf.nan >= nf.inf else "Inf"
+                msg = f"{role.replace('_', ' ')} is {what} from step {onset}"
+                if nf.last_finite_before is not None:
+                    msg += f" (last finite {fmt(nf.last_finite_before)})"
+            else:
+                msg = f"{role.replace('_', ' ')} went non-finite at step {onset}"
+            if hf_filter:
+                msg = (f"{role.replace('_', ' ')} logged as exactly 0.0 with a NaN grad norm from step {onset}: "
+                       "the HF Trainer's NaN filter hides a NaN loss")
+            g = ctx.analysis.curves.get("grad_norm")
+            grad_first = (g is not None and g.nonfinite is not None and onset is not None
+                          and g.nonfinite.first_step < onset)
+            overflow_signs = bool(grad_first and g.nonfinite.recovered) or bool(ctx.run.data.meta.get("fp16"))
+            if grad_first:
+                msg += f"; the grad norm went non-finite first, at step {g.nonfinite.first_step}"
+                ev["grad_norm_first_nonfinite_step"] = g.nonfinite.first_step
+            first_step = int(series.steps[0]) if series is not None and len(series) else 0
+            span = int(series.steps[-1] - series.steps[0]) if series is not None and len(series) > 1 else 0
+            early = onset is not None and (onset - first_step <= max(100, EARLY_FRACTION * span))
+            grew = bool(cur.evidence.get("grew_before_nonfinite")) or oc.grad_lead is not None
+            if oc.lr_at_onset is not None:
+                msg += f"; LR {fmt(oc.lr_at_onset)} at that step"
+                ev["lr_at_onset"] = oc.lr_at_onset
+            votes = []
+            if overflow_signs or hf_filter:
+                votes.append(RemedyVote("mixed_precision", 1.0 if overflow_signs else 0.8,
+                                        "grad norm overflowed before the loss did: fp16 loss-scale overflow"
+                                        if overflow_signs else "a hidden NaN loss with a NaN grad norm is the usual "
+                                        "fp16 failure signature", {"precision": "bf16", "init_scale": 2 ** 10}))
+            if early or grew:
+                votes.append(RemedyVote("lower_lr", 0.95, "NaN " + ("within the first steps" if early else
+                                        "after the loss or grad norm grew") + ": the LR is too high",
+                                        lr_votes_settings(oc)))
+                votes.append(RemedyVote("check_data", 0.6, "NaN input or labels also produce NaN losses"))
+            else:
+                votes.append(RemedyVote("check_data", 0.95, "a sudden NaN out of a stable loss points at a bad "
+                                        "batch (NaN/Inf input, an out-of-range label, log(0))"))
+                votes.append(RemedyVote("lower_lr", 0.5, "a smaller LR gives a margin against rare large updates",
+                                        lr_votes_settings(oc)))
+            votes.append(RemedyVote("grad_clip", 0.5, "clipping keeps one bad step from overflowing the weights",
+                                    {"max_grad_norm": oc.clip or 1.0}))
+            if oc.rollback is not None:
+                votes.append(RemedyVote("rollback", 0.7, f"weights are NaN after step {onset}: resume from a "
+                                        f"checkpoint at or before step {oc.rollback}",
+                                        {"resume_before_step": oc.rollback}))
+            out.append(self.finding(msg, role=role, step=onset, evidence=ev, remedies=votes))
+        return out
+
+RULE = LossNonFinite()

@@ -1,0 +1,64 @@
+"""LC103 loss-spikes (spikes that recover)."""
+
+from __future__ import annotations
+
+from losscheck.model import RemedyVote
+from losscheck.rules._evidence import main_curve, onset_context
+from losscheck.rules.interface import Rule, RuleContext
+
+#: More spikes than this in one run is "recurring": an optimizer/LR problem rather than a
+#: few bad batches (PaLM, Chowdhery et al. 2022, sec. 5.1, saw ~20 spikes at 540B).
+RECURRING = 3
+
+
+class LossSpikes(Rule):
+    code = "LC103"
+    name = "loss-spikes"
+    severity = "warning"
+    summary = "The loss jumps far above its recent level and comes back."
+    what = ("Sudden jumps of the loss well outside its noise band (robust z-score of the log loss "
+            "against a rolling median and MAD) that recover within a short span.")
+    why = ("A spike that recovers costs steps and can be the first of a series that does not recover; "
+           "isolated spikes usually come from bad batches, recurring ones from an LR or optimizer state "
+           "at the edge of stability (Adam's second-moment estimate lagging rare large gradients).")
+    fix = ("Isolated spikes rank `check_data` (inspect the batches at those steps) and `grad_clip`; "
+           "recurring spikes rank `grad_clip`, `lower_lr` and `optimizer` (lower beta2, raise epsilon).")
+    how = ("Robust z-score (Hampel filter; Rousseeuw & Croux 1993) of log(loss) against a rolling median "
+           "and MAD, with a minimum height ratio over the local baseline so noisy small-batch losses "
+           "do not count; recovery is the return into the pre-spike noise band.")
+    example = "2 loss spikes (largest x450 at step 256), each recovered within 2 steps"
+    sources = ("Chowdhery et al. 2022, PaLM, sec. 5.1", "Molybog et al. 2023, A theory on Adam instability",
+               "Rousseeuw & Croux 1993")
+
+    def check(self, ctx: RuleContext) -> list:
+        cur = main_curve(ctx.analysis)
+        if cur is None or not cur.spikes:
+            return []
+        rec = [s for s in cur.spikes if s.recover_steps is not None and s.level_ratio < 1.5]
+        if not rec or (cur.klass not in ("spiking", "converging", "overfitting", "oscillating", "plateau")):
+            return []
+        if cur.klass == "spiking" and any(s.level_ratio >= 1.5 for s in cur.spikes):
+            return []  # LC104 reports the unrecovered one; do not double-count
+        big = max(rec, key=lambda s: s.ratio)
+        msg = (f"{len(rec)} loss spike(s) (largest x{big.ratio:.3g} at step {big.step}), each recovered "
+               f"within {max(s.recover_steps for s in rec)} steps")
+        oc = onset_context(ctx.run, ctx.analysis, big.step)
+        ev = {"spikes": len(rec), "largest_ratio": big.ratio, "largest_step": big.step, "largest_z": big.z}
+        if len(rec) > RECURRING:
+            votes = [RemedyVote("grad_clip", 1.0, f"{len(rec)} recurring spikes", {"max_grad_norm": oc.clip or 1.0}),
+                     RemedyVote("lower_lr", 0.8, "recurring spikes mean the LR sits at the edge of stability"),
+                     RemedyVote("optimizer", 0.6, "Adam instability: lower beta2 (0.95) or raise epsilon",
+                                {"adam_beta2": 0.95, "adam_epsilon": 1e-6}),
+                     RemedyVote("check_data", 0.5, "inspect the batches at the spike steps",
+                                {"steps": [s.step for s in rec[:10]]})]
+        else:
+            votes = [RemedyVote("check_data", 1.0, f"isolated spike(s) at step(s) "
+                                f"{', '.join(str(s.step) for s in rec[:5])}: inspect those batches",
+                                {"steps": [s.step for s in rec[:10]]}),
+                     RemedyVote("grad_clip", 0.8, "clipping caps the update an outlier batch makes",
+                                {"max_grad_norm": oc.clip or 1.0}),
+                     RemedyVote("lower_lr", 0.3, "a lower LR widens the stability margin")]
+        return [self.finding(msg, role=cur.role, step=big.step, evidence=ev, remedies=votes)]
+
+
+RULE = LossSpikes()

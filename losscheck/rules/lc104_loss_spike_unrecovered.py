@@ -1,0 +1,51 @@
+"""LC104 loss-spike-unrecovered (a jump to a worse level)."""
+
+from __future__ import annotations
+
+from losscheck.model import RemedyVote
+from losscheck.rules._evidence import fmt, lr_votes_settings, main_curve, onset_context
+from losscheck.rules.interface import Rule, RuleContext
+
+#: A level after the spike this many times the level before it counts as "worse".
+WORSE_LEVEL = 1.5
+
+
+class LossSpikeUnrecovered(Rule):
+    code = "LC104"
+    name = "loss-spike-unrecovered"
+    severity = "error"
+    summary = "The loss jumped and settled at a clearly worse level."
+    what = ("A spike after which the loss does not return to its pre-spike level: the level after the jump "
+            "is at least 1.5x the level before it.")
+    why = ("The model lost what it had learned (a damaged state: dead units, corrupted optimizer moments). "
+           "Training on from here wastes compute; the checkpoint before the jump is better than any after.")
+    fix = "Ranks `rollback` to the last step before the jump, then `lower_lr` and `grad_clip`."
+    how = ("Spike detection as LC103; the level ratio compares robust (median) levels of the windows "
+           "before and after the jump.")
+    example = "loss jumped x1.4 at step 3200 and settled 1.3x higher (5.11 -> 6.6)"
+    sources = ("Chowdhery et al. 2022, PaLM, sec. 5.1 (roll back ~100 steps before a spike)", "seed case study")
+
+    def check(self, ctx: RuleContext) -> list:
+        cur = main_curve(ctx.analysis)
+        if cur is None or cur.klass != "spiking":
+            return []
+        worse = [s for s in cur.spikes if s.level_ratio >= WORSE_LEVEL or s.recover_steps is None]
+        if not worse:
+            return []
+        s = max(worse, key=lambda s: s.level_ratio)
+        oc = onset_context(ctx.run, ctx.analysis, s.step)
+        msg = (f"{cur.role.replace('_', ' ')} jumped x{s.ratio:.3g} at step {s.step} and settled "
+               f"x{s.level_ratio:.3g} higher")
+        if oc.lr_at_onset is not None:
+            msg += f" (LR {fmt(oc.lr_at_onset)})"
+        votes = [RemedyVote("rollback", 1.0, f"the best state is before step {s.step}",
+                            {"resume_before_step": oc.rollback} if oc.rollback is not None else {}),
+                 RemedyVote("lower_lr", 0.8, "a jump to a worse level is an update too large for the "
+                            "loss surface there", lr_votes_settings(oc)),
+                 RemedyVote("grad_clip", 0.7, "clip the outlier update", {"max_grad_norm": oc.clip or 1.0}),
+                 RemedyVote("check_data", 0.4, f"inspect the batch at step {s.step}")]
+        ev = {"step": s.step, "ratio": s.ratio, "level_ratio": s.level_ratio, "z": s.z}
+        return [self.finding(msg, role=cur.role, step=s.step, evidence=ev, remedies=votes)]
+
+
+RULE = LossSpikeUnrecovered()

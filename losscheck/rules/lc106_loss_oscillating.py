@@ -1,0 +1,60 @@
+"""LC106 loss-oscillating."""
+
+from __future__ import annotations
+
+from losscheck.model import RemedyVote
+from losscheck.rules._evidence import lr_votes_settings, main_curve, onset_context
+from losscheck.rules.interface import Rule, RuleContext
+
+#: A period within this relative distance of the steps per epoch points at unshuffled data.
+EPOCH_MATCH = 0.1
+
+
+class LossOscillating(Rule):
+    code = "LC106"
+    name = "loss-oscillating"
+    severity = "warning"
+    summary = "The loss swings up and down with no downward progress."
+    what = ("Large swings of the detrended loss with no significant trend, periodic (a peak in the "
+            "autocorrelation/periodogram) or not. Epoch staircases and warm-restart bumps are excluded.")
+    why = ("Oscillation means the updates overshoot: an LR or momentum too high for the curvature, or data "
+           "served in a fixed order so each epoch replays the same sequence of easy and hard batches.")
+    fix = ("A period equal to the steps per epoch ranks `shuffle_data` first; otherwise `lower_lr`, then "
+           "`optimizer` (less momentum) and `lr_schedule`.")
+    how = ("Autocorrelation and periodogram of the detrended log loss (Box & Jenkins 1976); the dominant "
+           "period is reported with its autocorrelation; the coefficient of variation measures the swing.")
+    example = "loss oscillates with a period of 50 steps (= 1 epoch), no downward trend"
+    sources = ("Box & Jenkins 1976", "Bottou 2012, Stochastic gradient descent tricks", "seed case study")
+
+    def check(self, ctx: RuleContext) -> list:
+        cur = main_curve(ctx.analysis)
+        if cur is None or cur.klass != "oscillating":
+            return []
+        o = cur.oscillation
+        oc = onset_context(ctx.run, ctx.analysis, cur.onset_step)
+        spe = ctx.run.data.meta.get("steps_per_epoch")
+        ev = {}
+        msg = f"{cur.role.replace('_', ' ')} oscillates"
+        epoch_period = False
+        if o is not None:
+            ev.update(period_steps=o.period_steps, strength=o.strength, cv=o.cv)
+            if o.period_steps:
+                msg += f" with a period of {o.period_steps:.3g} steps"
+                if spe and abs(o.period_steps - spe) <= EPOCH_MATCH * spe:
+                    epoch_period = True
+                    msg += " (= 1 epoch)"
+        msg += ", with no downward trend"
+        votes = []
+        if epoch_period:
+            votes.append(RemedyVote("shuffle_data", 1.2, "the loss repeats every epoch: the data order is fixed"))
+        votes += [RemedyVote("lower_lr", 1.0, "updates overshoot: lower the LR", lr_votes_settings(oc)),
+                  RemedyVote("optimizer", 0.6, "high momentum makes SGD bounce: lower momentum (0.9 -> 0.5) or use Adam",
+                             {"momentum": 0.5}),
+                  RemedyVote("lr_schedule", 0.4, "decay the LR so late steps settle")]
+        if o is not None and o.period_steps and not epoch_period:
+            votes.append(RemedyVote("shuffle_data", 0.5, f"a regular period ({o.period_steps:.3g} steps) can "
+                                    "come from a fixed data order"))
+        return [self.finding(msg, role=cur.role, step=cur.onset_step, evidence=ev, remedies=votes)]
+
+
+RULE = LossOscillating()
