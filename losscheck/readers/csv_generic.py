@@ -1,0 +1,81 @@
+"""Generic CSV/TSV metrics tables: one row per logging event, one column per metric.
+
+The step is the first column named (case-insensitively) ``step``, ``global_step``,
+``_step``, ``iteration``, ``iter`` or ``epoch``; without one, the row index (from 0).
+Every other numeric column is a series. Empty / ``None`` / ``null`` cells are missing
+(no point); ``nan`` / ``inf`` / ``-Infinity`` cells are kept as values.
+
+A TensorBoard "Download CSV" export (columns ``Wall time``, ``Step``, ``Value``) gives one
+series named after the file, with its wall time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from losscheck.model import ReadNote, ReadResult
+from losscheck.readers._common import STEP_KEYS, BaseReader, base_name
+from losscheck.readers._tabular import (header_fields, integral, load_table, second_line_numeric,
+                                        table_series, wall_seconds)
+
+_CSV_EXT = (".csv", ".tsv")
+_TEXT_EXT = (".log", ".txt")
+
+
+class GenericCsvReader(BaseReader):
+    """Any CSV/TSV with a header row and numeric columns (lowest-priority tabular reader).
+
+    ``read`` returns one series per numeric non-step column; ``step_unit`` is ``"epoch"``
+    when the step column is ``epoch``.
+
+    Raises:
+        UnreadableFile: the file cannot be read.
+        ParseError: empty file or too many malformed rows.
+    """
+
+    name = "csv"
+    description = "CSV/TSV tables with a step-like column (or row index) and numeric columns"
+
+    def _sniff(self, path: Path, head: bytes) -> float:
+        name = base_name(path).lower()
+        fields = header_fields(head)
+        if name.endswith(_CSV_EXT):
+            return 0.3 if fields and (len(fields) > 1 or second_line_numeric(head)) else 0.1
+        if name.endswith(_TEXT_EXT) and len(fields) > 1 and second_line_numeric(head):
+            low = {f.lower() for f in fields}
+            if low & {k.lower() for k in STEP_KEYS}:
+                return 0.2
+        return 0.0
+
+    def _read(self, path: Path) -> ReadResult:
+        table = load_table(path)
+        src = str(path)
+        notes: list[ReadNote] = list(table.notes)
+        cols = {c.lower() for c in table.columns}
+        if {"wall time", "step", "value"} <= cols and len(table.columns) == 3:
+            step = table.find("Step")
+            wt = table.values[table.find("Wall time")] if table.find("Wall time") else None
+            stem = base_name(path)
+            stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+            series, n = table_series(table, src, step, {table.find("Wall time") or ""},
+                                     wall=wt, rename={table.find("Value"): stem})
+            return ReadResult(series, notes + n, {})
+        step_col = table.find(*STEP_KEYS)
+        unit = "step"
+        if step_col is not None and not integral(table.values[step_col]):
+            notes.append(ReadNote(src, f"column {step_col!r} has fractional values; the row index "
+                                       "is used as the step", "info"))
+            step_col = None
+        if step_col is not None and step_col.lower() == "epoch":
+            unit = "epoch"
+        wall_col, wall = wall_seconds(table)
+        skip = {wall_col} if wall_col else set()
+        series, n = table_series(table, src, step_col, skip, unit, wall)
+        if step_col is None:
+            notes.append(ReadNote(src, "no step column; the row index is used as the step", "info"))
+        return ReadResult(series, notes + n, {})
+
+
+READER = GenericCsvReader()

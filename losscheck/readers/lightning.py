@@ -1,0 +1,54 @@
+"""PyTorch Lightning ``CSVLogger`` files (``lightning_logs/version_N/metrics.csv``).
+
+Format (Lightning docs, ``lightning.pytorch.loggers.CSVLogger``; the writer is
+``lightning.fabric.loggers.csv_logs._ExperimentWriter``): one header with every metric
+ever logged plus ``epoch`` and ``step``; each row holds only the metrics logged at that
+call, the others empty. ``on_step`` metrics (``train_loss_step``) and ``on_epoch``
+metrics (``train_loss_epoch``, ``val_loss``) therefore sit on different rows.
+
+Each metric series takes only its non-empty rows, indexed by ``step`` (the global step;
+epoch-level metrics are at the last step of their epoch). ``epoch`` is not a series.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from losscheck.errors import ParseError
+from losscheck.model import ReadResult
+from losscheck.readers._common import BaseReader, base_name
+from losscheck.readers._tabular import header_fields, load_table, table_series
+
+
+class LightningCsvReader(BaseReader):
+    """Lightning ``metrics.csv``: sparse rows, ``step`` column, ``epoch`` column.
+
+    ``read`` returns one series per metric column (units: global steps).
+
+    Raises:
+        UnreadableFile: the file cannot be read.
+        ParseError: no ``step`` column, empty file, or too many malformed rows.
+    """
+
+    name = "lightning-csv"
+    description = "PyTorch Lightning CSVLogger metrics.csv (sparse step/epoch rows)"
+
+    def _sniff(self, path: Path, head: bytes) -> float:
+        name = base_name(path).lower()
+        if not name.endswith(".csv"):
+            return 0.0
+        fields = header_fields(head)
+        if "step" in fields and "epoch" in fields:
+            return 0.9 if name == "metrics.csv" else 0.7
+        return 0.0
+
+    def _read(self, path: Path) -> ReadResult:
+        table = load_table(path)
+        step = table.find("step", case=True)
+        if step is None:
+            raise ParseError(path, "Lightning metrics.csv without a numeric 'step' column")
+        series, notes = table_series(table, str(path), step, {"epoch"}, "step")
+        return ReadResult(series, table.notes + notes, {})
+
+
+READER = LightningCsvReader()
