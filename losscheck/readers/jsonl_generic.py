@@ -1,0 +1,96 @@
+"""Generic JSON-lines metric logs: one JSON object per line.
+
+The step is the first key present, in this order: ``step``, ``global_step``, ``_step``,
+``iteration``, ``iter``, ``epoch`` (then ``step_unit="epoch"``); without one, the record
+index (from 0). Numeric fields become series (nested objects are flattened with ``/``);
+``null`` is missing; NaN/Infinity tokens are kept as values. W&B-style ``_timestamp``
+(seconds) becomes the wall time and ``_runtime``/``_timestamp``/``_wandb/*`` are dropped.
+
+Summary files (``wandb-summary.json``, ``all_results.json``, ``*_results.json``,
+``config.json``) hold one set of final values, not series, and are not claimed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from losscheck.model import ReadNote, ReadResult
+from losscheck.readers._common import BaseReader, base_name, is_integral, json_number
+from losscheck.readers._jsonl import collect, count_object_lines, first_object, flatten, load_json_lines
+
+#: Step keys in order of preference.
+JSONL_STEP_KEYS = ("step", "global_step", "_step", "iteration", "iter", "epoch")
+
+_SUMMARY_NAMES = ("wandb-summary.json", "all_results.json", "train_results.json",
+                  "eval_results.json", "test_results.json", "predict_results.json", "config.json",
+                  "trainer_state.json", "wandb-metadata.json")
+_DROP = ("_runtime", "_timestamp")
+
+
+class GenericJsonlReader(BaseReader):
+    """Any JSON-lines file of metric records (lowest-priority JSON reader).
+
+    ``read`` returns one series per numeric key other than the step key.
+
+    Raises:
+        UnreadableFile: the file cannot be read.
+        ParseError: no line holds a JSON object.
+    """
+
+    name = "jsonl"
+    description = "JSON lines, one metrics object per line (step/global_step/iteration/epoch key)"
+
+    def _sniff(self, path: Path, head: bytes) -> float:
+        name = base_name(path).lower()
+        if name in _SUMMARY_NAMES or name.endswith("_results.json"):
+            return 0.0
+        obj = first_object(head)
+        if obj is None:
+            return 0.0
+        if not any(json_number(v) is not None for v in flatten(obj).values()):
+            return 0.0
+        if name.endswith((".jsonl", ".ndjson")):
+            return 0.4
+        many = count_object_lines(head) >= 2
+        if name.endswith(".json"):
+            return 0.35 if many or any(k in obj for k in JSONL_STEP_KEYS) else 0.0
+        if name.endswith((".log", ".txt", ".out")) and many:
+            return 0.25
+        return 0.0
+
+    def _read(self, path: Path) -> ReadResult:
+        src = str(path)
+        records, notes = load_json_lines(path)
+        records = [(ln, flatten(r)) for ln, r in records]
+        keys = set()
+        for _, r in records:
+            keys.update(r)
+        step_key = next((k for k in JSONL_STEP_KEYS if k in keys), None)
+        unit = "step"
+        if step_key == "epoch":
+            vals = [json_number(r.get("epoch")) for _, r in records]
+            if all(v is None or is_integral(v) for v in vals):
+                unit = "epoch"
+            else:
+                notes.append(ReadNote(src, "'epoch' has fractional values; the record index is used "
+                                           "as the step", "info"))
+                step_key = None
+        if step_key is None:
+            index = {id(r): float(i) for i, (_, r) in enumerate(records)}
+            step_of = lambda r: index[id(r)]  # noqa: E731
+            notes.append(ReadNote(src, "no step key; the record index is used as the step", "info"))
+        else:
+            step_of = lambda r: json_number(r.get(step_key))  # noqa: E731
+
+        def keep(k: str) -> bool:
+            return k != step_key and k not in _DROP and not k.startswith("_wandb/")
+
+        def wall_of(r: dict) -> float | None:
+            return json_number(r.get("_timestamp"))
+
+        series, n = collect(records, src, step_of, keep, unit,
+                            wall_of if "_timestamp" in keys else None)
+        return ReadResult(series, notes + n, {})
+
+
+READER = GenericJsonlReader()
