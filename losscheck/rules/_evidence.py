@@ -86,13 +86,16 @@ def lr_votes_settings(ctx: OnsetContext) -> dict:
 
 
 def warmup_settings(ctx: OnsetContext, total_steps: int | None) -> dict:
-    """Settings for ``warmup``: at least the steps it took to diverge, and 2x any current warmup."""
+    """Settings for ``warmup``: at least the steps it took to diverge, and 2x any current warmup.
+
+    ``total_steps`` is the planned run length (``max_steps``); with it the suggestion stays
+    between 2% (Goyal et al. 2017 used ~5 epochs of 90) and 50% of the run.
+    """
     target = 0.0
     if ctx.onset:
         target = ctx.onset
     if ctx.warmup_steps:
         target = max(target, 2 * ctx.warmup_steps)
-    if total_steps:
-        target = max(target, 0.02 * total_steps)
-        target = min(target, 0.2 * total_steps) if target > 0.2 * total_steps else target
+    if total_steps:  # the planned run length (max_steps), when the log says it
+        target = min(max(target, 0.02 * total_steps), 0.5 * total_steps)
     return {"warmup_steps": nice_steps(target)} if target else {}

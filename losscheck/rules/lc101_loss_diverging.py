@@ -42,7 +42,7 @@ class LossDiverging(Rule):
         onset = cur.onset_step
         oc = onset_context(ctx.run, ctx.analysis, onset)
         series = ctx.run.get(cur.role)
-        total = int(series.steps[-1]) if series is not None and len(series) else None
+        total = ctx.run.data.meta.get("max_steps")
         growth = ""
         ev = {"onset_step": onset}
         if cur.trend is not None and cur.trend.doubling_steps:

@@ -1,0 +1,19 @@
+"""Shared test helpers: paths to sample runs and the optional ../shared/real_runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_RUNS = REPO / "sample_runs"
+REAL_RUNS = REPO.parent / "shared" / "real_runs"
+
+
+@pytest.fixture
+def real_runs() -> Path:
+    """../shared/real_runs, or skip when this checkout has no shared folder beside it."""
+    if not REAL_RUNS.is_dir():
+        pytest.skip("../shared/real_runs is not beside this checkout")
+    return REAL_RUNS

@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+
+from losscheck.errors import NoLossMetric, UsageError
+from losscheck.model import RunData, Series
+from losscheck.roles import resolve
+
+
+def run_with(*tags):
+    return RunData("r", [], {t: Series(t, np.arange(5), np.ones(5), "f") for t in tags})
+
+
+@pytest.mark.parametrize("tags,expect", [
+    (("loss", "eval_loss", "grad_norm", "learning_rate", "epoch_dummy_loss"),
+     {"loss": "loss", "eval_loss": "eval_loss", "grad_norm": "grad_norm", "lr": "learning_rate"}),
+    (("train_loss_step", "train_loss_epoch", "val_loss", "lr-AdamW", "grad_2.0_norm_total"),
+     {"loss": "train_loss_step", "eval_loss": "val_loss", "lr": "lr-AdamW", "grad_norm": "grad_2.0_norm_total"}),
+    (("train/loss", "val/loss", "lr"), {"loss": "train/loss", "eval_loss": "val/loss", "lr": "lr"}),
+    (("train/box_loss", "val/box_loss", "x/lr0", "x/lr1"), {"loss": "train/box_loss", "eval_loss": "val/box_loss",
+                                                           "lr": "x/lr0"}),
+    (("total_loss", "loss_cls", "lr"), {"loss": "total_loss", "lr": "lr"}),
+    (("validation/loss", "Loss/train"), {"loss": "Loss/train", "eval_loss": "validation/loss"}),
+])
+def test_framework_names_fill_roles(tags, expect):
+    r = resolve(run_with(*tags))
+    got = {role: a.series.tag for role, a in r.roles.items() if role in expect}
+    assert got == expect
+
+
+def test_unassigned_losses_are_components():
+    r = resolve(run_with("total_loss", "loss_cls", "loss_box_reg"))
+    assert [s.tag for s in r.components] == ["loss_box_reg", "loss_cls"]
+
+
+def test_override_wins_and_bad_override_names_the_tags():
+    r = resolve(run_with("loss", "my_metric"), {"loss": "my_metric"})
+    assert r.get("loss").tag == "my_metric" and r.roles["loss"].reason == "flag"
+    with pytest.raises(UsageError, match="no such metric"):
+        resolve(run_with("loss"), {"loss": "nope"})
+
+
+def test_no_loss_is_a_clear_error():
+    with pytest.raises(NoLossMetric, match="have: accuracy"):
+        resolve(run_with("accuracy"))
+
+
+def test_eval_loss_not_taken_as_train_loss():
+    r = resolve(run_with("eval_loss"))
+    assert "loss" not in r.roles and r.get("eval_loss").tag == "eval_loss"

@@ -1,0 +1,140 @@
+"""Rules and remedy ranking on hand-built analyses (the analysis stage is tested separately)."""
+
+import numpy as np
+
+from losscheck.model import (CurveAnalysis, LRContext, NonFinite, Overfit, Plateau, ResolvedRun,
+                             RoleAssignment, RunAnalysis, RunData, Series, Spike, TrendFit)
+from losscheck.remedies import rank
+from losscheck.rules import RuleContext, all_rules, find_rule, run_rules, selected
+
+
+def seed_run():
+    """The seed case: warmup to a 5e-4 peak at step 800; loss grows x2 every 60 steps from 840."""
+    steps = np.arange(0, 1201, 10)
+    lr = np.minimum(steps / 800, 1.0) * 5e-4
+    loss = np.where(steps < 840, 2.0 * np.exp(-steps / 400) + 0.8, 0.0)
+    base = 2.0 * np.exp(-840 / 400) + 0.8
+    loss = np.where(steps >= 840, base * 2 ** ((steps - 840) / 60), loss)
+    gn = np.where(steps < 800, 1.0 + 0.1 * np.sin(steps), 1.0 * 2 ** ((steps - 780) / 40))
+    series = {"loss": Series("loss", steps, loss, "trainer_state.json"),
+              "learning_rate": Series("learning_rate", steps, lr, "trainer_state.json"),
+              "grad_norm": Series("grad_norm", steps, gn, "trainer_state.json")}
+    data = RunData("runs/qwen-sft", ["trainer_state.json"], series)
+    roles = {"loss": RoleAssignment("loss", series["loss"]), "lr": RoleAssignment("lr", series["learning_rate"]),
+             "grad_norm": RoleAssignment("grad_norm", series["grad_norm"])}
+    r = np.log(2) / 60
+    curves = {
+        "loss": CurveAnalysis("loss", "loss", len(steps), len(steps), "diverging", 840,
+                              trend=TrendFit("exp_growth", {"r": r}, 10.0, 50.0, 840, 1200, r, 60.0)),
+        "grad_norm": CurveAnalysis("grad_norm", "grad_norm", len(steps), len(steps), "diverging", 800),
+    }
+    analysis = RunAnalysis(curves, "diverging", [], 840,
+                           lr=LRContext(5e-4, 800, 720, 0.0, 5e-4, False))
+    return ResolvedRun(data, roles), analysis
+
+
+def test_seed_scenario_ranks_lower_lr_first_with_concrete_settings():
+    run, analysis = seed_run()
+    findings = run_rules(RuleContext(run, analysis))
+    assert [f.code for f in findings] == ["LC101"]
+    f = findings[0]
+    assert "x2 every 60 steps from step 840" in f.message and "at its peak" in f.message
+    assert "surged 40 steps earlier" in f.message
+    remedies = rank(findings)
+    ids = [m.id for m in remedies]
+    assert ids[0] == "lower_lr"
+    assert set(ids[1:4]) == {"grad_clip", "warmup", "rollback"}
+    s = remedies[0].settings
+    assert s["lr_at_onset"] == 5e-4 and s["peak_lr"] == 1e-4 and s["lr_range"] == [5e-5, 2e-4]
+    by = {m.id: m for m in remedies}
+    assert by["warmup"].settings["warmup_steps"] == 1400  # 2x the 720-step warmup that failed, rounded
+    assert by["grad_clip"].settings["max_grad_norm"] == 1.0  # 90th pct of healthy grad norms ~1.1 -> 1
+    assert by["rollback"].settings["resume_before_step"] == 790  # last step before the grad surge
+
+
+def test_absurd_first_loss_puts_check_data_first():
+    run, analysis = seed_run()
+    s = run.data.series["loss"]
+    s.values[:] = s.values * 1e11
+    remedies = rank(run_rules(RuleContext(run, analysis)))
+    assert remedies[0].id == "check_data"
+
+
+def test_chance_plateau_puts_labels_and_model_above_lr():
+    run, analysis = seed_run()
+    analysis.curves["loss"] = CurveAnalysis("loss", "loss", 100, 100, "plateau",
+                                            plateau=Plateau(0, 1.3863, 0.0, True, 4))
+    analysis.primary = "plateau"
+    findings = run_rules(RuleContext(run, analysis))
+    assert findings[0].code == "LC105" and "ln(4)" in findings[0].message
+    ids = [m.id for m in rank(findings)]
+    assert ids[:2] == ["check_labels", "check_model"]
+
+
+def test_nan_after_fp16_overflow_signs_puts_mixed_precision_first():
+    run, analysis = seed_run()
+    analysis.curves["loss"] = CurveAnalysis("loss", "loss", 100, 90, "nan", 1000,
+                                            nonfinite=NonFinite(1000, 10, 0, 121, False, 0.9))
+    analysis.curves["grad_norm"] = CurveAnalysis("grad_norm", "grad_norm", 121, 118, "converging",
+                                                 nonfinite=NonFinite(500, 3, 0, 121, True))
+    analysis.primary = "nan"
+    ids = [m.id for m in rank(run_rules(RuleContext(run, analysis)))]
+    assert ids[0] == "mixed_precision"
+    assert "rollback" in ids
+
+
+def test_sudden_midrun_nan_puts_check_data_first():
+    run, analysis = seed_run()
+    analysis.curves["loss"] = CurveAnalysis("loss", "loss", 121, 100, "nan", 1000,
+                                            nonfinite=NonFinite(1000, 21, 0, 121, False, 0.9))
+    analysis.curves["grad_norm"] = CurveAnalysis("grad_norm", "grad_norm", 121, 121, "converging")
+    analysis.primary = "nan"
+    ids = [m.id for m in rank(run_rules(RuleContext(run, analysis)))]
+    assert ids[0] == "check_data"
+
+
+def test_overfitting_ranks_early_stop_with_best_step():
+    run, analysis = seed_run()
+    analysis.curves["loss"] = CurveAnalysis("loss", "loss", 100, 100, "converging")
+    analysis.curves["grad_norm"].klass = "converging"
+    analysis.primary = "overfitting"
+    analysis.overfit = Overfit(1250, 2.146, 4.92, 1.29, 15, -0.92)
+    findings = run_rules(RuleContext(run, analysis))
+    assert [f.code for f in findings] == ["LC107"]
+    top = rank(findings)[0]
+    assert top.id == "early_stop" and top.settings["best_step"] == 1250
+
+
+def test_isolated_spikes_check_data_recurring_spikes_grad_clip():
+    run, analysis = seed_run()
+    analysis.curves["grad_norm"].klass = "converging"
+    one = [Spike(500, 8.0, 12.0, 3, 1.0)]
+    analysis.curves["loss"] = CurveAnalysis("loss", "loss", 100, 100, "spiking", spikes=one)
+    analysis.primary = "spiking"
+    assert rank(run_rules(RuleContext(run, analysis)))[0].id == "check_data"
+    many = [Spike(100 * i, 5.0, 9.0, 2, 1.0) for i in range(1, 8)]
+    analysis.curves["loss"].spikes = many
+    assert rank(run_rules(RuleContext(run, analysis)))[0].id == "grad_clip"
+    worse = [Spike(600, 1.5, 8.0, None, 1.6)]
+    analysis.curves["loss"].spikes = worse
+    f = run_rules(RuleContext(run, analysis))
+    assert [x.code for x in f] == ["LC104"] and rank(f)[0].id == "rollback"
+
+
+def test_healthy_curve_yields_no_findings():
+    run, analysis = seed_run()
+    for c in analysis.curves.values():
+        c.klass, c.onset_step = "converging", None
+    analysis.primary = "converging"
+    assert run_rules(RuleContext(run, analysis)) == []
+
+
+def test_select_ignore_and_lookup():
+    codes = [r.code for r in all_rules()]
+    assert codes == sorted(codes) and len(set(codes)) == len(codes)
+    assert all(r.code.startswith("LC") and len(r.code) == 5 for r in all_rules())
+    assert [r.code for r in selected(["LC10"], ["LC103", "overfitting"])] == [
+        c for c in codes if c.startswith("LC10") and c not in ("LC103", "LC107")]
+    assert find_rule("loss-diverging").code == "LC101" and find_rule("lc101").name == "loss-diverging"
+    for r in all_rules():
+        assert r.what and r.why and r.fix and r.how and r.sources, r.code
