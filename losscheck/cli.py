@@ -43,10 +43,11 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 @app.command()
 def diagnose(
     path: Path = typer.Argument(..., help="A log file, a run directory, or a tree of runs (a sweep)."),
-    format: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
+    format: str = typer.Option("text", "--format", "-f",
+                               help="Output format: text, json, markdown, github, junit or sarif."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file."),
-    fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 when a run is failing at this level: "
-                                "error, warning or never."),
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when a run is failing at this "
+                                          "level: error (default), warning or never."),
     loss: Optional[str] = typer.Option(None, "--loss", help="Tag to use as the training loss."),
     eval_loss: Optional[str] = typer.Option(None, "--eval-loss", help="Tag to use as the eval loss."),
     grad_norm: Optional[str] = typer.Option(None, "--grad-norm", help="Tag to use as the grad norm."),
@@ -55,27 +56,28 @@ def diagnose(
                                               help="Number of classes C, for the chance level ln(C)."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rule codes/prefixes/names."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these rule codes/prefixes/names."),
-    strict: bool = typer.Option(False, "--strict", help="Any unreadable file fails its run."),
+    strict: Optional[bool] = typer.Option(None, "--strict", help="Any unreadable file fails its run."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Configuration file (losscheck.toml or "
+                                          "pyproject.toml); default: found upward from PATH."),
+    isolated: bool = typer.Option(False, "--isolated", help="Ignore all configuration files."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for internal errors."),
 ) -> None:
     """Diagnose training runs: classify the curves, list findings, rank remedies."""
     from losscheck.formats import all_formats, get_format
-    from losscheck.pipeline import Options, diagnose as run_diagnose
+    from losscheck.pipeline import diagnose as run_diagnose
 
     try:
         fmt = get_format(format)
         if fmt is None:
             raise UsageError(None, f"--format {format!r}: unknown (choose from {', '.join(all_formats())})")
-        if fail_on not in FAIL_ON:
+        if fail_on is not None and fail_on not in FAIL_ON:
             raise UsageError(None, f"--fail-on {fail_on!r}: choose error, warning or never")
-        overrides = {k: v for k, v in (("loss", loss), ("eval_loss", eval_loss), ("grad_norm", grad_norm),
-                                       ("lr", lr)) if v}
-        opts = Options(overrides=overrides, num_classes=num_classes, select=select or None,
-                       ignore=ignore or None, fail_on=fail_on, strict=strict)
+        cfg = _config(path, config, isolated, fail_on=fail_on, num_classes=num_classes, select=select,
+                      ignore=ignore, strict=strict, loss=loss, eval_loss=eval_loss, grad_norm=grad_norm, lr=lr)
         progress = None
         if fmt.name == "text" and sys.stderr.isatty():
             progress = _progress_bar()
-        report = run_diagnose(path, opts, progress=progress)
+        report = run_diagnose(path, progress=progress, config=cfg)
     except LosscheckError as exc:
         if debug:
             raise
@@ -107,6 +109,44 @@ def diagnose(
     if not report.runs:
         raise typer.Exit(EXIT_USAGE)
     raise typer.Exit(EXIT_FAILING if report.failing else EXIT_OK)
+
+
+def _config(path: Path, config: Optional[Path], isolated: bool, **flags):
+    """Load the configuration and layer the command-line flags on top."""
+    from losscheck.config import load_config
+
+    cfg = load_config(path, config, isolated)
+    metrics = {k: v for k, v in (("loss", flags.pop("loss")), ("eval-loss", flags.pop("eval_loss")),
+                                 ("grad-norm", flags.pop("grad_norm")), ("lr", flags.pop("lr"))) if v}
+    cfg.apply_flags({"fail-on": flags["fail_on"], "num-classes": flags["num_classes"],
+                     "select": flags["select"] or None, "ignore": flags["ignore"] or None,
+                     "strict": flags["strict"], "metrics": metrics})
+    return cfg
+
+
+@app.command("config")
+def config_cmd(
+    path: Path = typer.Argument(Path("."), help="Where discovery starts (a run path or directory)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Configuration file to use."),
+    isolated: bool = typer.Option(False, "--isolated", help="Ignore all configuration files."),
+) -> None:
+    """Print the effective configuration and where each value came from."""
+    from losscheck.config import known_thresholds, load_config
+
+    try:
+        cfg = load_config(path, config, isolated)
+    except LosscheckError as exc:
+        _die(exc.one_line())
+        return
+    typer.echo(f"# configuration file: {cfg.file or 'none (defaults)'}")
+    for key, val in cfg.values.items():
+        typer.echo(f"{key} = {val!r}    # from {cfg.sources.get(key, 'default')}")
+    th = cfg.values.get("thresholds") or {}
+    typer.echo("# thresholds (name = value  # default)")
+    for name, default in sorted(known_thresholds().items()):
+        typer.echo(f"#   {name} = {th.get(name, default)!r}    # default {default!r}")
+    for pattern, table in cfg.per_path:
+        typer.echo(f"# per-path {pattern!r}: {table}")
 
 
 def _progress_bar():

@@ -43,6 +43,19 @@ class Options:
     fail_on: str = "error"
     strict: bool = False
     rule_options: dict = field(default_factory=dict)
+    thresholds: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_values(cls, values: dict) -> "Options":
+        """Options from an effective configuration table (see :mod:`losscheck.config`)."""
+        from losscheck.config import ROLE_KEYS
+
+        th = dict(values.get("thresholds") or {})
+        return cls(overrides={ROLE_KEYS[k]: v for k, v in (values.get("metrics") or {}).items()},
+                   num_classes=values.get("num-classes"), select=values.get("select"),
+                   ignore=values.get("ignore"), severity=dict(values.get("severity") or {}),
+                   fail_on=values.get("fail-on", "error"), strict=bool(values.get("strict")),
+                   rule_options=th, thresholds=th)
 
 
 def read_run(run: RunFiles, strict: bool = False) -> RunData:
@@ -105,6 +118,16 @@ def sparkline_values(s: Series, width: int = 40) -> list[float]:
     return out
 
 
+def _analysis_options(cls, options: Options, meta_classes):
+    """AnalysisOptions from the thresholds whose kebab names match its fields."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(cls)}
+    kw = {k.replace("-", "_"): v for k, v in options.thresholds.items() if k.replace("-", "_") in names}
+    kw["num_classes"] = options.num_classes or meta_classes
+    return cls(**kw)
+
+
 def _status(findings) -> str:
     sev = {f.severity for f in findings}
     if "error" in sev:
@@ -127,7 +150,7 @@ def diagnose_run(data: RunData, options: Options) -> RunReport:
 
     meta_classes = data.meta.get("num_classes")
     resolved = resolve(data, options.overrides)
-    analysis = analyse(resolved, AnalysisOptions(num_classes=options.num_classes or meta_classes))
+    analysis = analyse(resolved, _analysis_options(AnalysisOptions, options, meta_classes))
     rules = selected(options.select, options.ignore)
     findings = run_rules(RuleContext(resolved, analysis, options.rule_options), rules, options.severity)
     remedies = rank(findings)
@@ -146,28 +169,31 @@ def diagnose_run(data: RunData, options: Options) -> RunReport:
 
 
 def diagnose(path: str | Path, options: Options | None = None,
-             progress: Callable[[int, int], None] | None = None) -> Report:
+             progress: Callable[[int, int], None] | None = None, config=None) -> Report:
     """Diagnose every run under ``path``.
 
     Args:
         path: a log file, a run directory or a tree of runs.
-        options: see :class:`Options`.
+        options: see :class:`Options` (used when ``config`` is ``None``).
         progress: called as ``progress(done, total)`` after each run (for a progress bar).
+        config: a :class:`losscheck.config.Config`; each run gets its own options from it
+            (``[[per-path]]`` entries layered on top).
     Returns:
         A :class:`Report` (runs sorted by path; errors per path).
     Raises:
         LosscheckError: when ``path`` itself cannot be used (missing, FIFO, no logs at all).
     """
-    options = options or Options()
+    options = options or (Options.from_values(config.values) if config else Options())
     found = discover(path)
     report = Report([], [], __version__, options.fail_on)
     for err in found.errors:
         report.errors.append(RunError(err.path or str(path), err.one_line(), err.kind))
     total = len(found.runs)
     for i, run in enumerate(found.runs, 1):
+        run_opts = Options.from_values(config.for_run(run.root)) if config else options
         try:
-            data = read_run(run, options.strict)
-            report.runs.append(diagnose_run(data, options))
+            data = read_run(run, run_opts.strict)
+            report.runs.append(diagnose_run(data, run_opts))
         except LosscheckError as exc:
             report.errors.append(RunError(exc.path or str(run.root), exc.one_line(), exc.kind))
         if progress:

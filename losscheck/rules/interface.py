@@ -36,6 +36,7 @@ class Rule(ABC):
         what, why, fix, how: documentation paragraphs (markdown).
         example: a sample message.
         sources: citations for the method and thresholds.
+        options: configurable thresholds with their defaults.
     """
 
     code: ClassVar[str]
@@ -48,6 +49,12 @@ class Rule(ABC):
     how: ClassVar[str]
     example: ClassVar[str] = ""
     sources: ClassVar[tuple[str, ...]] = ()
+    #: Thresholds this rule reads, kebab-case name -> default; set in ``[thresholds]``.
+    options: ClassVar[dict[str, float]] = {}
+
+    def opt(self, ctx: "RuleContext", name: str) -> float:
+        """The threshold ``name`` from the configuration, else this rule's default."""
+        return ctx.options.get(name, self.options[name])
 
     @abstractmethod
     def check(self, ctx: RuleContext) -> list[Finding]:

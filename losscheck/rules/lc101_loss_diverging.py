@@ -32,6 +32,7 @@ class LossDiverging(Rule):
            "log-binned, median-smoothed log loss and compared by AIC (Akaike 1974; Burnham & Anderson 2002); "
            "the onset is a change point on the log loss (Killick et al. 2012, PELT). Doubling time = ln 2 / r.")
     example = "loss grows x2 every 60 steps from step 840 (LR 5e-04 at its peak)"
+    options = {"absurd-first-loss": ABSURD_FIRST_LOSS}
     sources = ("Akaike 1974", "Killick, Fearnhead & Eckley 2012", "seed case study",
                "Wortsman et al. 2023, Small-scale proxies for large-scale Transformer training instabilities")
 
@@ -62,7 +63,7 @@ class LossDiverging(Rule):
         votes = []
         finite = series.values[series.values == series.values] if series is not None else []
         first = float(finite[0]) if len(finite) else None
-        if first is not None and abs(first) > ABSURD_FIRST_LOSS:
+        if first is not None and abs(first) > self.opt(ctx, "absurd-first-loss"):
             votes.append(RemedyVote("check_data", 1.2, f"the first logged loss is already {fmt(first)}: "
                                     "inputs or targets are not normalised, or records are corrupt"))
             ev["first_loss"] = first

@@ -28,6 +28,7 @@ class LossNonFinite(Rule):
     how = ("Exact scan of every logged value (never sampled). Growth before the NaN is judged by the "
            "trend/change-point analysis of the finite prefix.")
     example = "loss is NaN from step 3451 (last finite 0.206); grad norm was finite until then"
+    options = {"early-fraction": EARLY_FRACTION}
     sources = ("seed case study", "Micikevicius et al. 2018, Mixed precision training",
                "HF transformers Trainer docs (logging_nan_inf_filter)")
 
@@ -68,7 +69,7 @@ class LossNonFinite(Rule):
                 ev["grad_norm_first_nonfinite_step"] = g.nonfinite.first_step
             first_step = int(series.steps[0]) if series is not None and len(series) else 0
             span = int(series.steps[-1] - series.steps[0]) if series is not None and len(series) > 1 else 0
-            early = onset is not None and (onset - first_step <= max(100, EARLY_FRACTION * span))
+            early = onset is not None and (onset - first_step <= max(100, self.opt(ctx, "early-fraction") * span))
             grew = bool(cur.evidence.get("grew_before_nonfinite")) or oc.grad_lead is not None
             if oc.lr_at_onset is not None:
                 msg += f"; LR {fmt(oc.lr_at_onset)} at that step"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import main_curve, onset_context
 from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.lc104_loss_spike_unrecovered import WORSE_LEVEL
 
 #: More spikes than this in one run is "recurring": an optimizer/LR problem rather than a
 #: few bad batches (PaLM, Chowdhery et al. 2022, sec. 5.1, saw ~20 spikes at 540B).
@@ -27,6 +28,7 @@ class LossSpikes(Rule):
            "and MAD, with a minimum height ratio over the local baseline so noisy small-batch losses "
            "do not count; recovery is the return into the pre-spike noise band.")
     example = "2 loss spikes (largest x450 at step 256), each recovered within 2 steps"
+    options = {"recurring-spikes": RECURRING}
     sources = ("Chowdhery et al. 2022, PaLM, sec. 5.1", "Molybog et al. 2023, A theory on Adam instability",
                "Rousseeuw & Croux 1993")
 
@@ -34,17 +36,18 @@ class LossSpikes(Rule):
         cur = main_curve(ctx.analysis)
         if cur is None or not cur.spikes:
             return []
-        rec = [s for s in cur.spikes if s.recover_steps is not None and s.level_ratio < 1.5]
+        worse = ctx.options.get("worse-level", WORSE_LEVEL)  # shared with LC104
+        rec = [s for s in cur.spikes if s.recover_steps is not None and s.level_ratio < worse]
         if not rec or (cur.klass not in ("spiking", "converging", "overfitting", "oscillating", "plateau")):
             return []
-        if cur.klass == "spiking" and any(s.level_ratio >= 1.5 for s in cur.spikes):
+        if cur.klass == "spiking" and any(s.level_ratio >= worse for s in cur.spikes):
             return []  # LC104 reports the unrecovered one; do not double-count
         big = max(rec, key=lambda s: s.ratio)
         msg = (f"{len(rec)} loss spike(s) (largest x{big.ratio:.3g} at step {big.step}), each recovered "
                f"within {max(s.recover_steps for s in rec)} steps")
         oc = onset_context(ctx.run, ctx.analysis, big.step)
         ev = {"spikes": len(rec), "largest_ratio": big.ratio, "largest_step": big.step, "largest_z": big.z}
-        if len(rec) > RECURRING:
+        if len(rec) > self.opt(ctx, "recurring-spikes"):
             votes = [RemedyVote("grad_clip", 1.0, f"{len(rec)} recurring spikes", {"max_grad_norm": oc.clip or 1.0}),
                      RemedyVote("lower_lr", 0.8, "recurring spikes mean the LR sits at the edge of stability"),
                      RemedyVote("optimizer", 0.6, "Adam instability: lower beta2 (0.95) or raise epsilon",

@@ -23,13 +23,14 @@ class LossSpikeUnrecovered(Rule):
     how = ("Spike detection as LC103; the level ratio compares robust (median) levels of the windows "
            "before and after the jump.")
     example = "loss jumped x1.4 at step 3200 and settled 1.3x higher (5.11 -> 6.6)"
+    options = {"worse-level": WORSE_LEVEL}
     sources = ("Chowdhery et al. 2022, PaLM, sec. 5.1 (roll back ~100 steps before a spike)", "seed case study")
 
     def check(self, ctx: RuleContext) -> list:
         cur = main_curve(ctx.analysis)
         if cur is None or cur.klass != "spiking":
             return []
-        worse = [s for s in cur.spikes if s.level_ratio >= WORSE_LEVEL or s.recover_steps is None]
+        worse = [s for s in cur.spikes if s.level_ratio >= self.opt(ctx, "worse-level") or s.recover_steps is None]
         if not worse:
             return []
         s = max(worse, key=lambda s: s.level_ratio)

@@ -24,6 +24,7 @@ class LossOscillating(Rule):
     how = ("Autocorrelation and periodogram of the detrended log loss (Box & Jenkins 1976); the dominant "
            "period is reported with its autocorrelation; the coefficient of variation measures the swing.")
     example = "loss oscillates with a period of 50 steps (= 1 epoch), no downward trend"
+    options = {"epoch-match": EPOCH_MATCH}
     sources = ("Box & Jenkins 1976", "Bottou 2012, Stochastic gradient descent tricks", "seed case study")
 
     def check(self, ctx: RuleContext) -> list:
@@ -40,7 +41,7 @@ class LossOscillating(Rule):
             ev.update(period_steps=o.period_steps, strength=o.strength, cv=o.cv)
             if o.period_steps:
                 msg += f" with a period of {o.period_steps:.3g} steps"
-                if spe and abs(o.period_steps - spe) <= EPOCH_MATCH * spe:
+                if spe and abs(o.period_steps - spe) <= self.opt(ctx, "epoch-match") * spe:
                     epoch_period = True
                     msg += " (= 1 epoch)"
         msg += ", with no downward trend"

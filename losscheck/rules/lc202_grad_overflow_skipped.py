@@ -21,6 +21,7 @@ class GradOverflowSkipped(Rule):
     fix = "Nothing for a few; when frequent (> 5% of steps), `mixed_precision` (bf16, or a lower initial scale)."
     how = "Exact count of non-finite grad-norm values while the loss stays finite."
     example = "grad norm non-finite at 2 of 40 steps (first 30) while the loss kept falling"
+    options = {"frequent-overflow": FREQUENT}
     sources = ("Micikevicius et al. 2018, Mixed precision training", "PyTorch torch.amp.GradScaler docs")
 
     def check(self, ctx: RuleContext) -> list:
@@ -31,7 +32,7 @@ class GradOverflowSkipped(Rule):
         nf = g.nonfinite
         n_bad = nf.nan + nf.inf
         share = n_bad / max(1, nf.total)
-        frequent = share > FREQUENT
+        frequent = share > self.opt(ctx, "frequent-overflow")
         msg = (f"grad norm non-finite at {n_bad} of {nf.total} steps (first at step {nf.first_step}) while the "
                f"loss stayed finite: {'frequent ' if frequent else ''}fp16 overflow-skipped steps")
         votes = [RemedyVote("mixed_precision", 0.6 if frequent else 0.2, msg, {"precision": "bf16"})]
