@@ -1,0 +1,245 @@
+"""Reader tests against the real public training logs in /work/shared/real_runs.
+
+Every assertion states a fact checked by hand in the file (see SOURCES.md there, section
+"Parsing edge cases found in these files"). The whole module is skipped when the folder
+is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from losscheck.readers import choose
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real_runs"
+
+pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason=f"{REAL} not present")
+
+
+def read(rel: str, expect_reader: str | None = None):
+    p = REAL / rel
+    if not p.exists():
+        pytest.skip(f"{p} missing")
+    r = choose(p)
+    assert r is not None, f"no reader claims {rel}"
+    if expect_reader is not None:
+        assert r.name == expect_reader
+    return r.read(p)
+
+
+def tags(res):
+    return {s.tag: s for s in res.series}
+
+
+# --------------------------------------------------------------------------- Lightning
+
+
+def test_pl_slm_v0_sparse_rows():
+    t = tags(read("pl-slm-v0/metrics.csv", "lightning-csv"))
+    assert "epoch" not in t and "step" not in t
+    assert len(t["train_loss_step"]) == 2814
+    assert len(t["val_loss"]) == 10
+    assert t["val_loss"].steps[-1] == 140739
+    assert t["val_loss"].values[-1] == pytest.approx(3.570486068725586)
+    assert t["train_loss_step"].values[0] == pytest.approx(7.628580570220947)
+    assert t["train_loss_step"].steps[0] == 49
+
+
+def test_pl_slm_v5_resume_starts_late():
+    t = tags(read("pl-slm-v5/metrics.csv", "lightning-csv"))
+    assert len(t["train_loss_step"]) == 1126
+    assert t["val_loss"].values.tolist() == pytest.approx([3.563, 3.566, 3.570, 3.604], abs=6e-4)
+    assert t["train_loss_step"].steps[0] > 140000
+
+
+def test_pl_pinn_v5_epoch_and_step_losses():
+    t = tags(read("pl-pinn-v5/metrics.csv", "lightning-csv"))
+    assert len(t["train_loss_epoch"]) == 100
+    assert len(t["train_loss_step"]) == 126
+    # the frozen epoch loss of this run (0.510902...)
+    assert t["train_loss_epoch"].values[-1] == pytest.approx(0.5109022014221883)
+
+
+# --------------------------------------------------------------------------- Keras / YOLO / TensorBoard
+
+
+def test_keras_emotion_val_spike():
+    t = tags(read("keras-emotion-resnet50-valspike/training.log", "keras-csv"))
+    v = t["val_loss"]
+    assert v.step_unit == "epoch" and len(v) == 17 and v.steps[0] == 0
+    assert v.values[1] == pytest.approx(7.41715145111084)
+    assert len(tags(read("keras-car-cnn-100ep/training.log", "keras-csv"))["loss"]) == 100
+
+
+def test_yolov5_results_csv_matches_event_file():
+    csv = tags(read("yolov5-helmet-exp2/results.csv", "yolo-results"))
+    tb = tags(read("yolov5-helmet-exp2/events.out.tfevents.1671637532.gakko.30470.0", "tensorboard"))
+    assert "train/box_loss" in csv  # padding stripped from '      train/box_loss'
+    assert len(csv) == 13 and set(csv) == set(tb)
+    for tag, s in csv.items():
+        assert s.step_unit == "epoch" and len(s) == 150
+        assert s.steps.tolist() == tb[tag].steps.tolist()
+        # results.csv keeps 5 significant digits of the float32 in the event file
+        np.testing.assert_allclose(s.values, tb[tag].values, rtol=1e-4, atol=1e-7, err_msg=tag)
+    assert np.all(csv["train/cls_loss"].values == 0)
+
+
+def test_mlflow_tf2_tensor_scalars_equal_mlflow_metric():
+    tb = tags(read("mlflow-swahili-asr-plateau/tensorboard_logs/train/"
+                   "events.out.tfevents.1628697775.DESKTOP-V1DB051.21044.31250.v2", "tensorboard"))
+    ml = read("mlflow-swahili-asr-plateau/metrics/loss", "mlflow")
+    (loss,) = ml.series
+    assert loss.tag == "loss"
+    ep = tb["epoch_loss"]
+    assert len(ep) == 10 and ep.steps.tolist() == list(range(10))
+    np.testing.assert_allclose(ep.values, loss.values, rtol=1e-7)
+    assert loss.values[0] == pytest.approx(332.6841735839844)
+    assert loss.wall_time[0] == pytest.approx(1628697792.090)
+    assert ml.meta["learning_rate"] == 0.002 and ml.meta["max_grad_norm"] == 5.0
+    assert ml.meta["epochs"] == 10 and ml.meta["optimizer"] == "SGD"
+    assert "batch_size" not in ml.meta  # the param file holds 'None'
+
+
+# --------------------------------------------------------------------------- detectron2
+
+
+def test_d2_restart_keeps_second_runs_iteration_19():
+    res = read("d2-maskrcnn-balloon/metrics.json", "detectron2")
+    t = tags(res)
+    lines = [json.loads(ln) for ln in (REAL / "d2-maskrcnn-balloon/metrics.json").read_text().splitlines()
+             if ln.strip()]
+    assert len(lines) == 16 and lines[0]["iteration"] == lines[1]["iteration"] == 19
+    tl = t["total_loss"]
+    assert len(tl) == 15 and tl.steps[0] == 19
+    assert tl.values[0] == lines[1]["total_loss"] != lines[0]["total_loss"]
+    assert any("total_loss" in n.message for n in res.notes)
+    # the TensorBoard file only holds the second run: same 15 points (float32)
+    tb = tags(read("d2-maskrcnn-balloon/events.out.tfevents.1737378888.LAPTOP-1BH8GF02.2695.0", "tensorboard"))
+    assert tb["total_loss"].steps.tolist() == tl.steps.tolist()
+    np.testing.assert_allclose(tb["total_loss"].values, tl.values, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- LLaMA-Factory
+
+
+def test_lf_sft_duplicate_lines():
+    res = read("lf-sft-duplicate-lines/trainer_log.jsonl", "llamafactory")
+    t = tags(res)
+    raw = [json.loads(ln) for ln in (REAL / "lf-sft-duplicate-lines/trainer_log.jsonl").read_text().splitlines()
+           if ln.strip()]
+    assert len(raw) == 1360
+    assert len({r["current_steps"] for r in raw}) == 657  # the last step (6565) logs no loss
+    assert len(t["loss"]) == 656 and len(t["lr"]) == 656
+    assert t["loss"].steps[0] == 10 and t["loss"].values[0] == 0.8547  # later duplicate wins
+    assert any("loss" in n.message and "replaced" in n.message for n in res.notes)
+    assert res.meta["max_steps"] == 6566
+
+
+def test_lf_luojiu_old_schema_nulls_ignored():
+    res = read("lf-luojiu7b-cpt/trainer_log.jsonl", "llamafactory")
+    t = tags(res)
+    assert set(t) == {"loss", "learning_rate"}  # eval_loss/predict_loss/reward always null
+    assert len(t["loss"]) == 1742
+    assert res.meta["max_steps"] == 8712
+
+
+def test_lf_mistral_throughput_and_tokens():
+    t = tags(read("lf-mistral-translator/trainer_log.jsonl", "llamafactory"))
+    assert {"loss", "learning_rate", "throughput", "total_tokens"} <= set(t)
+    assert "epoch" not in t and "percentage" not in t and "total_steps" not in t
+    assert len(t["loss"]) == 866 and t["loss"].values[-1] == 0.1333
+
+
+def test_lf_qwen_eval_lines():
+    t = tags(read("lf-qwen25-medical-overfit/trainer_log.jsonl", "llamafactory"))
+    ev = t["eval_loss"]
+    assert len(ev) == 13 and len(t["loss"]) == 675
+    assert ev.steps[int(np.argmin(ev.values))] == 4500
+    assert ev.values.min() == pytest.approx(1.552, abs=1e-3)
+
+
+def test_lf_dpo_accuracy_and_lr():
+    t = tags(read("lf-dpo-warmup-flat/trainer_log.jsonl", "llamafactory"))
+    assert len(t["loss"]) == 202 and len(t["accuracy"]) == 202
+    assert t["lr"].values.max() < 2e-7
+
+
+def test_lf_nsllm_new_schema_lr():
+    t = tags(read("lf-nsllm-cpt/trainer_log.jsonl", "llamafactory"))
+    assert "lr" in t and "learning_rate" not in t and len(t["loss"]) == 435
+
+
+# --------------------------------------------------------------------------- HF trainer_state
+
+
+def test_hf_quality_eval_loss_at_chance():
+    res = read("hf-quality-flat-chance/trainer_state.json", "hf-trainer-state")
+    t = tags(res)
+    assert len(t["eval_loss"]) == 62 and len(t["loss"]) == 62
+    np.testing.assert_allclose(t["eval_loss"].values, math.log(4), atol=1e-3)
+    for gone in ("train_loss", "train_runtime", "total_flos", "epoch", "train_samples_per_second",
+                 "eval_runtime"):
+        assert gone not in t
+    assert res.meta["final_train_loss"] == pytest.approx(1.3949827522229237)
+    assert res.meta["max_steps"] == 3140 and res.meta["num_train_epochs"] == 20
+
+
+def test_hf_whisper_eval_rises():
+    t = tags(read("hf-whisper-ja-overfit/trainer_state.json", "hf-trainer-state"))
+    ev = t["eval_loss"]
+    assert len(ev) == 5 and np.all(np.diff(ev.values) > 0)
+    assert len(t["loss"]) == 200 and "eval_wer" in t
+
+
+def test_hf_autoscientist_meta():
+    res = read("hf-autoscientist-short-ok/trainer_state.json", "hf-trainer-state")
+    t = tags(res)
+    assert len(t["loss"]) == 21 and len(t["eval_loss"]) == 5 and len(t["grad_norm"]) == 21
+    assert res.meta["batch_size"] == 1 and res.meta["eval_steps"] == 4 and res.meta["logging_steps"] == 1
+
+
+def test_lf_trainer_state_matches_trainer_log():
+    jl = tags(read("lf-nsllm-cpt/trainer_log.jsonl", "llamafactory"))
+    st = tags(read("lf-nsllm-cpt/trainer_state.json", "hf-trainer-state"))
+    assert st["loss"].steps.tolist() == jl["loss"].steps.tolist()
+    np.testing.assert_allclose(st["loss"].values, jl["loss"].values)
+
+
+# --------------------------------------------------------------------------- not series
+
+
+@pytest.mark.parametrize("rel", ["hf-whisper-ja-overfit/all_results.json", "lf-nsllm-cpt/all_results.json",
+                                 "wandb-nanogpt-enwik8-ok/wandb-summary.json",
+                                 "mlflow-swahili-asr-plateau/params/epochs", "wandb-gan-oscillating/config.yaml"])
+def test_summaries_and_configs_not_claimed(rel):
+    p = REAL / rel
+    if not p.exists():
+        pytest.skip(f"{p} missing")
+    assert choose(p) is None
+
+
+def test_every_structured_real_file_reads_cleanly():
+    """Each structured file is claimed by the expected reader and reads without error."""
+    expect = {"metrics.csv": "lightning-csv", "training.log": "keras-csv", "results.csv": "yolo-results",
+              "trainer_log.jsonl": "llamafactory", "trainer_state.json": "hf-trainer-state",
+              "metrics.json": "detectron2"}
+    n = 0
+    for p in sorted(REAL.rglob("*")):
+        if not p.is_file():
+            continue
+        want = "tensorboard" if "tfevents" in p.name else expect.get(p.name)
+        if want is None:
+            continue
+        r = choose(p)
+        assert r is not None and r.name == want, p
+        res = r.read(p)
+        assert res.series, p
+        for s in res.series:
+            assert np.all(np.diff(s.steps) > 0)
+        n += 1
+    assert n >= 27  # 3 event files, 8 Lightning, 2 Keras, 1 YOLO, 6 LF logs, 6 trainer states, 1 d2
