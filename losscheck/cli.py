@@ -60,6 +60,8 @@ def diagnose(
     config: Optional[Path] = typer.Option(None, "--config", help="Configuration file (losscheck.toml or "
                                           "pyproject.toml); default: found upward from PATH."),
     isolated: bool = typer.Option(False, "--isolated", help="Ignore all configuration files."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="A run, or a saved JSON report: fail only "
+                                            "on new findings or an eval-loss regression against it."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for internal errors."),
 ) -> None:
     """Diagnose training runs: classify the curves, list findings, rank remedies."""
@@ -77,7 +79,12 @@ def diagnose(
         progress = None
         if fmt.name == "text" and sys.stderr.isatty():
             progress = _progress_bar()
-        report = run_diagnose(path, progress=progress, config=cfg)
+        base = None
+        if baseline is not None:
+            from losscheck.baseline import load_baseline
+
+            base = load_baseline(baseline, cfg)
+        report = run_diagnose(path, progress=progress, config=cfg, baseline=base)
     except LosscheckError as exc:
         if debug:
             raise

@@ -362,7 +362,12 @@ class MetricInfo:
 
 @dataclass
 class RunReport:
-    """Everything reported for one run; every output format renders this."""
+    """Everything reported for one run; every output format renders this.
+
+    ``summary`` holds per-role ``final``/``best``/``best_step`` values (the loss figures a
+    baseline comparison needs); ``baselined`` the findings already present in the
+    ``--baseline`` run, which no longer count towards ``status``.
+    """
 
     run: str
     status: str
@@ -375,6 +380,8 @@ class RunReport:
     remedies: list[Remedy]
     notes: list[ReadNote] = field(default_factory=list)
     sparklines: dict[str, list[float]] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    baselined: list[Finding] = field(default_factory=list)
 
 
 @dataclass
@@ -394,6 +401,7 @@ class Report:
     errors: list[RunError]
     tool_version: str
     fail_on: str = "error"
+    root: str = ""
 
     @property
     def failing(self) -> bool:

@@ -55,7 +55,8 @@ class Options:
                    num_classes=values.get("num-classes"), select=values.get("select"),
                    ignore=values.get("ignore"), severity=dict(values.get("severity") or {}),
                    fail_on=values.get("fail-on", "error"), strict=bool(values.get("strict")),
-                   rule_options=th, thresholds=th)
+                   rule_options={**th, "baseline-tolerance": values.get("baseline-tolerance", 0.02)},
+                   thresholds=th)
 
 
 def read_run(run: RunFiles, strict: bool = False) -> RunData:
@@ -137,9 +138,24 @@ def _status(findings) -> str:
     return "healthy"
 
 
-def diagnose_run(data: RunData, options: Options) -> RunReport:
+def loss_summary(series: Series) -> dict:
+    """``final`` (last finite value), ``best`` (minimum finite value) and ``best_step``."""
+    fin = np.isfinite(series.values)
+    if not fin.any():
+        return {"final": None, "best": None, "best_step": None, "final_step": int(series.steps[-1])}
+    v, st = series.values[fin], series.steps[fin]
+    i = int(np.argmin(v))
+    return {"final": float(v[-1]), "best": float(v[i]), "best_step": int(st[i]), "final_step": int(st[-1])}
+
+
+def diagnose_run(data: RunData, options: Options, baseline=None) -> RunReport:
     """Resolve, analyse, rule and rank one run that has been read.
 
+    Args:
+        data: the run's series.
+        options: this run's options.
+        baseline: the matching :class:`losscheck.baseline.BaselineRun`, or ``None``; findings
+            whose code it already had are moved to ``RunReport.baselined``.
     Raises:
         NoLossMetric, UsageError: from role resolution.
     """
@@ -152,7 +168,15 @@ def diagnose_run(data: RunData, options: Options) -> RunReport:
     resolved = resolve(data, options.overrides)
     analysis = analyse(resolved, _analysis_options(AnalysisOptions, options, meta_classes))
     rules = selected(options.select, options.ignore)
-    findings = run_rules(RuleContext(resolved, analysis, options.rule_options), rules, options.severity)
+    summary = {role: loss_summary(resolved.roles[role].series) for role in ("loss", "eval_loss")
+               if role in resolved.roles}
+    ropts = {**options.rule_options, "_summary": summary}
+    findings = run_rules(RuleContext(resolved, analysis, ropts, baseline), rules, options.severity)
+    baselined = []
+    if baseline is not None:
+        old = baseline.codes - {"LC901"}
+        baselined = [f for f in findings if f.code in old]
+        findings = [f for f in findings if f.code not in old]
     remedies = rank(findings)
     metrics = {}
     for role, a in resolved.roles.items():
@@ -165,11 +189,11 @@ def diagnose_run(data: RunData, options: Options) -> RunReport:
     return RunReport(run=data.path, status=_status(findings), primary=analysis.primary,
                      secondary=list(analysis.secondary), onset_step=analysis.onset_step, metrics=metrics,
                      curves=list(analysis.curves.values()), findings=findings, remedies=remedies,
-                     notes=list(data.notes), sparklines=sparks)
+                     notes=list(data.notes), sparklines=sparks, summary=summary, baselined=baselined)
 
 
 def diagnose(path: str | Path, options: Options | None = None,
-             progress: Callable[[int, int], None] | None = None, config=None) -> Report:
+             progress: Callable[[int, int], None] | None = None, config=None, baseline=None) -> Report:
     """Diagnose every run under ``path``.
 
     Args:
@@ -178,6 +202,7 @@ def diagnose(path: str | Path, options: Options | None = None,
         progress: called as ``progress(done, total)`` after each run (for a progress bar).
         config: a :class:`losscheck.config.Config`; each run gets its own options from it
             (``[[per-path]]`` entries layered on top).
+        baseline: a :class:`losscheck.baseline.Baseline` to compare against (``--baseline``).
     Returns:
         A :class:`Report` (runs sorted by path; errors per path).
     Raises:
@@ -185,7 +210,7 @@ def diagnose(path: str | Path, options: Options | None = None,
     """
     options = options or (Options.from_values(config.values) if config else Options())
     found = discover(path)
-    report = Report([], [], __version__, options.fail_on)
+    report = Report([], [], __version__, options.fail_on, str(path))
     for err in found.errors:
         report.errors.append(RunError(err.path or str(path), err.one_line(), err.kind))
     total = len(found.runs)
@@ -193,7 +218,8 @@ def diagnose(path: str | Path, options: Options | None = None,
         run_opts = Options.from_values(config.for_run(run.root)) if config else options
         try:
             data = read_run(run, run_opts.strict)
-            report.runs.append(diagnose_run(data, run_opts))
+            base = baseline.match(str(run.root), str(path)) if baseline is not None else None
+            report.runs.append(diagnose_run(data, run_opts, base))
         except LosscheckError as exc:
             report.errors.append(RunError(exc.path or str(run.root), exc.one_line(), exc.kind))
         if progress:

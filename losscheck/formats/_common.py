@@ -1,9 +1,12 @@
-"""Helpers shared by output formats: JSON-safe conversion of report dataclasses."""
+"""Helpers shared by output formats: JSON-safe conversion of report dataclasses, and small
+text helpers (paths, remedies, summary) for the CI formats."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,6 +57,9 @@ def run_document(r) -> dict:
         "remedies": [{"rank": m.rank, "id": m.id, "title": m.title, "evidence": m.evidence,
                       "settings": jsonable(m.settings), "score": m.score} for m in r.remedies],
         "notes": [{"path": n.path, "severity": n.severity, "message": n.message} for n in r.notes],
+        "summary": jsonable(r.summary),
+        "baselined": [{"code": f.code, "name": f.name, "severity": f.severity, "role": f.role, "step": f.step,
+                       "message": f.message} for f in r.baselined],
     }
 
 
@@ -70,3 +76,91 @@ def _curve_evidence(c) -> dict:
     if c.plateau is not None:
         ev.setdefault("plateau", dataclasses.asdict(c.plateau))
     return ev
+
+
+# --------------------------------------------------------------------------- CI-format helpers
+# Shared by the markdown, github, junit and sarif formats. All pure functions of the report
+# (plus the working directory, for relative paths), so output is deterministic.
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(s: Any) -> str:
+    """``str(s)`` with lone surrogates (undecodable file-name bytes) replaced by U+FFFD.
+
+    Such code points cannot be encoded as UTF-8, so they would make writing the report fail.
+    """
+    return _SURROGATE.sub("\ufffd", "" if s is None else str(s))
+
+
+def display_path(p: str) -> str:
+    """``p`` with forward slashes, relative to the working directory when it lies inside it.
+
+    CI systems (GitHub annotations, code scanning) resolve paths against the checkout root,
+    which is normally the working directory of the CI step. Paths outside it stay absolute.
+    """
+    p = clean_text(p)
+    if not p:
+        return p
+    try:
+        path = Path(p)
+        if path.is_absolute():
+            try:
+                path = path.relative_to(Path.cwd())
+            except ValueError:
+                pass
+        out = path.as_posix()
+    except (OSError, ValueError):
+        out = p.replace("\\", "/")
+    return out
+
+
+def finding_source(run, finding) -> str:
+    """The file a finding is about: its role's metric ``source``, else the run path."""
+    if finding.role and finding.role in run.metrics and run.metrics[finding.role].source:
+        return run.metrics[finding.role].source
+    return run.run
+
+
+def finding_remedy(run, finding):
+    """The best-ranked run remedy that ``finding`` voted for, else the run's top remedy, else None."""
+    voted = {v.id for v in finding.remedies}
+    for m in sorted(run.remedies, key=lambda m: m.rank):
+        if m.id in voted:
+            return m
+    return top_remedy(run)
+
+
+def top_remedy(run):
+    """The run's rank-1 remedy (lowest rank number), or ``None``."""
+    return min(run.remedies, key=lambda m: m.rank) if run.remedies else None
+
+
+def settings_text(settings: dict) -> str:
+    """``k=v, k=v`` for a remedy's settings, floats in ``%g`` form, lists bracketed."""
+    def one(v: Any) -> str:
+        if isinstance(v, (float, np.floating)):
+            return f"{float(v):g}"
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(one(x) for x in v) + "]"
+        return clean_text(v)
+    return ", ".join(f"{clean_text(k)}={one(v)}" for k, v in settings.items())
+
+
+def diagnosis_text(run) -> str:
+    """``class`` or ``class (also: a, b)``."""
+    out = clean_text(run.primary)
+    if run.secondary:
+        out += " (also: " + ", ".join(clean_text(s) for s in run.secondary) + ")"
+    return out
+
+
+def summary_line(report) -> str:
+    """``N run(s): a failing, b warning, c healthy; k path(s) not diagnosed``."""
+    n_fail = sum(r.status == "failing" for r in report.runs)
+    n_warn = sum(r.status == "warning" for r in report.runs)
+    out = (f"{len(report.runs)} run(s): {n_fail} failing, {n_warn} warning, "
+           f"{len(report.runs) - n_fail - n_warn} healthy")
+    if report.errors:
+        out += f"; {len(report.errors)} path(s) not diagnosed"
+    return out

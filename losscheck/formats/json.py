@@ -19,6 +19,8 @@ class JsonFormat(Format):
         doc = {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "losscheck", "version": report.tool_version},
+            "root": report.root,
+            "fail_on": report.fail_on,
             "runs": [run_document(r) for r in report.runs],
             "errors": [{"path": e.path, "kind": e.kind, "message": e.message} for e in report.errors],
         }

@@ -18,11 +18,13 @@ from losscheck.model import Finding, RemedyVote, ResolvedRun, RunAnalysis
 
 @dataclass
 class RuleContext:
-    """What a rule sees: the resolved run, its analysis, and rule options (thresholds)."""
+    """What a rule sees: the resolved run, its analysis, rule options (thresholds), and the
+    ``--baseline`` run's summary when one is given (see :mod:`losscheck.baseline`)."""
 
     run: ResolvedRun
     analysis: RunAnalysis
     options: dict[str, Any] = field(default_factory=dict)
+    baseline: Any = None
 
 
 class Rule(ABC):
