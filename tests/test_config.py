@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import pytest
+
+from losscheck.config import load_config
+from losscheck.errors import UsageError
+from losscheck.pipeline import Options
+
+
+def write(p: Path, text: str) -> Path:
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text)
+    return p
+
+
+def test_discovered_upward_from_the_run_path(tmp_path):
+    write(tmp_path / "pyproject.toml", '[tool.losscheck]\nignore = ["LC106"]\nnum-classes = 4\n')
+    run = tmp_path / "runs" / "a"
+    run.mkdir(parents=True)
+    cfg = load_config(run)
+    assert cfg.file == tmp_path / "pyproject.toml"
+    assert cfg.values["ignore"] == ["LC106"] and cfg.values["num-classes"] == 4
+    assert cfg.sources["ignore"] == str(tmp_path / "pyproject.toml") and cfg.sources["select"] == "default"
+
+
+def test_losscheck_toml_nearer_wins_and_pyproject_without_table_is_skipped(tmp_path):
+    write(tmp_path / "losscheck.toml", 'fail-on = "warning"\n')
+    write(tmp_path / "sub" / "pyproject.toml", '[project]\nname = "x"\n')
+    cfg = load_config(tmp_path / "sub")
+    assert cfg.file == tmp_path / "losscheck.toml" and cfg.values["fail-on"] == "warning"
+
+
+def test_flags_override_the_file(tmp_path):
+    write(tmp_path / "losscheck.toml", 'fail-on = "warning"\n[metrics]\nloss = "a"\neval-loss = "b"\n')
+    cfg = load_config(tmp_path)
+    cfg.apply_flags({"fail-on": "never", "metrics": {"loss": "c"}, "select": None})
+    assert cfg.values["fail-on"] == "never" and cfg.sources["fail-on"] == "command line"
+    assert cfg.values["metrics"] == {"loss": "c", "eval-loss": "b"}
+    opts = Options.from_values(cfg.values)
+    assert opts.overrides == {"loss": "c", "eval_loss": "b"} and opts.fail_on == "never"
+
+
+@pytest.mark.parametrize("text,match", [
+    ('bogus = 1\n', "unknown key 'bogus'"),
+    ('fail-on = "sometimes"\n', "fail-on must be one of"),
+    ('num-classes = 1\n', "num-classes must be an integer >= 2"),
+    ('ignore = ["LC999"]\n', "matches no rule"),
+    ('[severity]\nLC101 = "fatal"\n', "must be one of error, warning, info"),
+    ('[thresholds]\nno-such-threshold = 3\n', "unknown key 'no-such-threshold'"),
+    ('[metrics]\nloss = 3\n', "non-empty string"),
+    ('[[per-path]]\nignore = ["LC106"]\n', "needs a path"),
+    ('select = [\n', "invalid TOML"),
+])
+def test_bad_config_is_a_one_line_usage_error_naming_the_file(tmp_path, text, match):
+    p = write(tmp_path / "losscheck.toml", text)
+    with pytest.raises(UsageError, match=match) as exc:
+        load_config(tmp_path)
+    assert str(p) in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_per_path_overrides_apply_only_to_matching_runs(tmp_path):
+    write(tmp_path / "losscheck.toml", 'ignore = ["LC103"]\n[[per-path]]\npath = "sweeps/gan-*"\n'
+          'ignore = ["LC106"]\n[per-path.severity]\nLC107 = "error"\n')
+    cfg = load_config(tmp_path)
+    gan = cfg.for_run(tmp_path / "sweeps" / "gan-3")
+    other = cfg.for_run(tmp_path / "sweeps" / "mlp-1")
+    assert gan["ignore"] == ["LC106"] and gan["severity"] == {"LC107": "error"}
+    assert other["ignore"] == ["LC103"] and other["severity"] == {}
+
+
+def test_explicit_missing_config_and_isolated(tmp_path):
+    with pytest.raises(UsageError, match="config file not found"):
+        load_config(tmp_path, tmp_path / "nope.toml")
+    write(tmp_path / "losscheck.toml", 'bogus = 1\n')
+    assert load_config(tmp_path, isolated=True).file is None
