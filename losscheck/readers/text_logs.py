@@ -1,0 +1,335 @@
+"""Plain-text console logs: common training printouts recognised line by line.
+
+Formats (learned from each project's public printing code / documentation, matched by
+regular expressions written here):
+
+- Hugging Face ``Trainer`` console dicts: ``{'loss': 0.2051, 'grad_norm': nan,
+  'learning_rate': 9.7e-06, 'epoch': 0.53}`` (Python dict syntax). They carry no step: the
+  n-th training dict gets step n (from 0); an ``eval_*`` dict takes the step of the last
+  training dict; the final ``train_runtime`` summary is ignored.
+- TF Object Detection / ``tf.contrib.slim`` ``learning.py``:
+  ``INFO:tensorflow:global step 438: loss = 5.4e19 (0.403 sec/step)`` (also with absl
+  prefixes ``I0422 07:10:04.98 ... learning.py:507]``); tags ``loss`` and ``sec/step``.
+- mmengine ``LoggerHook``: ``Iter(train) [10/100]  lr: 1e-4 ... loss: 2.75 grad_norm: nan``
+  or ``Epoch(train) [1][200/735] ...`` (global step = (epoch-1)*iters_per_epoch + iter).
+- PyTorch ``examples/word_language_model`` ``main.py``: ``| epoch 1 | 200/ 2983 batches |
+  lr 20.00 | ms/batch 11.77 | loss 5.21 | ppl 183.4`` (global step =
+  (epoch-1)*batches_per_epoch + batch) and ``| end of epoch 1 | time: 36.35s | valid loss
+  5.61 | valid ppl 273.43`` (at step epoch*batches_per_epoch); tags ``loss``, ``ppl``,
+  ``lr``, ``ms/batch``, ``valid_loss``, ``valid_ppl``.
+- flashlight / wav2letter ``Train.cpp`` epoch summaries: ``epoch: 84 | lr: 0.1 | ... |
+  loss: inf | train-TER: 52.35 | ...`` (step = epoch).
+- nanoGPT ``train.py``: ``step 250: train loss 2.1, val loss 2.2`` (tags ``train/loss``,
+  ``val/loss``, as nanoGPT logs them to W&B) and ``iter 10: loss 3.2, time ...`` (``loss``).
+- Keras ``fit(verbose=1|2)``: an ``Epoch 3/15`` line followed by a progress line
+  ``... - loss: 0.74 - val_loss: 0.80``; and similar custom epoch blocks (``Epoch: 3/30``
+  then lines ``Train Loss: 4.2 - Train Perplexity: 69.7`` / ``Valid Loss: 5.0``): every
+  ``Name: number`` after an epoch header belongs to that epoch (last value wins; step =
+  the epoch number as printed, ``step_unit="epoch"``).
+- Bare ``epoch: 3442 loss: 0.21`` lines (step = epoch).
+- tqdm progress bars whose description or postfix holds metrics
+  (``D Loss: 0.34 G Loss: 10.6:   0%|...| 2/400 [00:08<28:12, loss=0.5]``): step = the bar
+  counter; when the counter starts again (one bar per epoch) the bars are chained
+  (step = bars_before * total + counter), with a note.
+
+``nan``, ``inf``, ``-inf`` are kept as values. Hyper-parameters printed before training
+(``lr: 0.0001`` lines, ``Namespace(lr=20, epochs=12, ...)``) go to meta when recognised.
+A cut last line cannot be told from a complete one in text; it is read as printed.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from pathlib import Path
+
+from losscheck.model import ReadNote, ReadResult
+from losscheck.readers._common import BaseReader, Collector, base_name, decode_text, read_bytes
+
+_NUM = r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn]a[Nn]|nan|[Ii]nf(?:inity)?)"
+_TEXT_EXT = (".log", ".txt", ".md", ".out")
+
+_TF_OD = re.compile(rf"global step (\d+):\s*loss = ({_NUM})(?:\s*\(({_NUM}) sec/step\))?")
+_MM_ITER = re.compile(r"Iter\(train\)\s*\[\s*(\d+)\s*/\s*(\d+)\s*\](.*)")
+_MM_EPOCH = re.compile(r"Epoch\(train\)\s*\[\s*(\d+)\s*\]\s*\[\s*(\d+)\s*/\s*(\d+)\s*\](.*)")
+_MM_PAIR = re.compile(rf"([A-Za-z_][\w./-]*):\s+({_NUM})(?=\s|$)")
+_WLM = re.compile(rf"^\s*\|\s*epoch\s+(\d+)\s*\|\s*(\d+)\s*/\s*(\d+) batches\s*\|(.*)$")
+_WLM_END = re.compile(rf"^\s*\|\s*end of epoch\s+(\d+)\s*\|(.*)$")
+_WLM_PAIR = re.compile(rf"^\s*([A-Za-z][\w/ ]*?)\s+({_NUM})s?\s*$")
+_FLASHLIGHT = re.compile(r"(?:^|\s)epoch:\s*(\d+)\s*\|(.*)$")
+_PIPE_PAIR = re.compile(rf"^\s*([^:|]+?):\s*({_NUM})\s*$")
+_NANO_STEP = re.compile(rf"\bstep (\d+): train loss ({_NUM})\b[^,]*,\s*val loss ({_NUM})")
+_NANO_ITER = re.compile(rf"\biter (\d+): loss ({_NUM})")
+_HF_DICT = re.compile(r"^\s*\{'[\w/.-]+':.*\}\s*$")
+_HF_TOKEN = re.compile(r"(?<![\w'\"])(-?inf|nan)(?![\w'\"])")
+_BARE_EPOCH = re.compile(r"^\s*epoch:?\s*(\d+)\s*[,|]?\s+(.*\bloss\b.*)$", re.IGNORECASE)
+_EQ_PAIR = re.compile(rf"([A-Za-z_][\w/.-]*)\s*[:=]\s*({_NUM})(?=[\s,;|]|$)")
+_EPOCH_HEADER = re.compile(r"^\s*Epoch:?\s*(\d+)\s*(?:/\s*(\d+))?\s*$", re.IGNORECASE)
+_BLOCK_PAIR = re.compile(rf"^\s*([A-Za-z][\w /]*?):\s*({_NUM})[a-zA-Z%]*\s*$")
+_TQDM = re.compile(r"^(.*?)\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)\s*(?:\[([^\]]*)\])?")
+_DESC_PAIR = re.compile(rf"([A-Za-z][A-Za-z_ /]*?)\s*[:=]\s*({_NUM})(?=[\s,;:]|$)")
+_POSTFIX_PAIR = re.compile(rf"([A-Za-z_][\w/.-]*)=({_NUM})(?=[,\s]|$)")
+_CFG_LINE = re.compile(rf"^\s*([A-Za-z_]\w*)\s*:\s*({_NUM})\s*$")
+_NAMESPACE = re.compile(r"Namespace\((.*)\)")
+_NS_PAIR = re.compile(rf"(\w+)=({_NUM})(?=[,)]|$)")
+
+#: printed hyper-parameter name -> (meta key, converter)
+_META = {"lr": ("learning_rate", float), "learning_rate": ("learning_rate", float),
+         "epochs": ("epochs", int), "num_epochs": ("epochs", int), "batch_size": ("batch_size", int),
+         "grad_clip": ("max_grad_norm", float), "clip": ("max_grad_norm", float),
+         "max_grad_norm": ("max_grad_norm", float), "warmup_steps": ("warmup_steps", int),
+         "max_steps": ("max_steps", int), "max_iters": ("max_steps", int)}
+
+
+def _num(text: str) -> float:
+    """A printed number; ``nan``/``inf``/``-inf`` spellings included."""
+    return float(text)
+
+
+class _Parser:
+    """Line-by-line state machine; ``feed(line)`` returns True when the line held metrics."""
+
+    def __init__(self) -> None:
+        self.col = Collector()
+        self.units: dict[str, str] = {}
+        self.epoch: int | None = None  # current epoch block (Keras / custom)
+        self.block: dict[int, dict[str, float]] = {}
+        self.wlm_batches: int | None = None
+        self.hf_train = -1
+        self.meta: dict = {}
+        self.seen_metrics = False
+        self.tqdm: list[tuple[int, int, list[tuple[str, float]]]] = []
+
+    def add(self, tag: str, step: float, value: float, unit: str = "step") -> None:
+        self.col.add(tag, step, value)
+        self.units.setdefault(tag, unit)
+
+    def _config(self, line: str) -> None:
+        m = _NAMESPACE.search(line)
+        pairs = _NS_PAIR.findall(m.group(1)) if m else []
+        m2 = _CFG_LINE.match(line)
+        if m2:
+            pairs.append((m2.group(1), m2.group(2)))
+        for key, val in pairs:
+            spec = _META.get(key.lower())
+            if spec is None or spec[0] in self.meta:
+                continue
+            try:
+                x = float(val)
+                if math.isfinite(x) and (spec[1] is float or x.is_integer()):
+                    self.meta[spec[0]] = spec[1](x)
+            except ValueError:
+                pass
+
+    def feed(self, line: str) -> bool:
+        hit = self._feed(line)
+        if hit:
+            self.seen_metrics = True
+        elif not self.seen_metrics:
+            self._config(line)
+        return hit
+
+    def _feed(self, line: str) -> bool:
+        m = _TF_OD.search(line)
+        if m:
+            step = float(m.group(1))
+            self.add("loss", step, _num(m.group(2)))
+            if m.group(3):
+                self.add("sec/step", step, _num(m.group(3)))
+            return True
+        m = _MM_EPOCH.search(line)
+        if m:
+            ep, it, n = int(m.group(1)), int(m.group(2)), int(m.group(3))
+            return self._pairs(_MM_PAIR.findall(m.group(4)), (ep - 1) * n + it, skip={"eta", "epoch"})
+        m = _MM_ITER.search(line)
+        if m:
+            return self._pairs(_MM_PAIR.findall(m.group(3)), int(m.group(1)), skip={"eta", "iter"})
+        m = _WLM.match(line)
+        if m:
+            ep, b, n = int(m.group(1)), int(m.group(2)), int(m.group(3))
+            self.wlm_batches = n
+            return self._pipe_pairs(m.group(4), (ep - 1) * n + b, _WLM_PAIR, {})
+        m = _WLM_END.match(line)
+        if m:
+            ep = int(m.group(1))
+            step = ep * self.wlm_batches if self.wlm_batches else ep
+            rename = {"valid loss": "valid_loss", "valid ppl": "valid_ppl"}
+            return self._pipe_pairs(m.group(2), step, _WLM_PAIR, rename, skip={"time:"})
+        m = _FLASHLIGHT.search(line)
+        if m:
+            return self._pipe_pairs(m.group(2), int(m.group(1)), _PIPE_PAIR, {}, unit="epoch")
+        m = _NANO_STEP.search(line)
+        if m:
+            step = float(m.group(1))
+            self.add("train/loss", step, _num(m.group(2)))
+            self.add("val/loss", step, _num(m.group(3)))
+            return True
+        m = _NANO_ITER.search(line)
+        if m:
+            self.add("loss", float(m.group(1)), _num(m.group(2)))
+            return True
+        m = _TQDM.match(line)
+        if m:
+            pairs = []
+            for key, val in _DESC_PAIR.findall(m.group(1)) + _POSTFIX_PAIR.findall(m.group(4) or ""):
+                try:
+                    pairs.append((key.strip(), _num(val)))
+                except ValueError:
+                    continue
+            if pairs:
+                self.tqdm.append((int(m.group(2)), int(m.group(3)), pairs))
+                return True
+            return False
+        if _HF_DICT.match(line):
+            return self._hf_dict(line)
+        m = _BARE_EPOCH.match(line)
+        if m and not _EPOCH_HEADER.match(line):
+            return self._pairs(_EQ_PAIR.findall(m.group(2)), int(m.group(1)), unit="epoch")
+        m = _EPOCH_HEADER.match(line)
+        if m:
+            self.epoch = int(m.group(1))
+            return False
+        if self.epoch is not None:
+            found = False
+            for seg in re.split(r"\s+-\s+|\t|\s{3,}", line):
+                pm = _BLOCK_PAIR.match(seg)
+                if pm and pm.group(1).strip().lower() not in ("eta", "epoch"):
+                    key = pm.group(1).strip()
+                    try:
+                        self.block.setdefault(self.epoch, {})[key] = _num(pm.group(2))
+                        found = True
+                    except ValueError:
+                        pass
+            return found
+        return False
+
+    def _pairs(self, pairs, step: float, skip=frozenset(), unit: str = "step") -> bool:
+        found = False
+        for key, val in pairs:
+            if key.lower() in skip:
+                continue
+            try:
+                self.add(key, float(step), _num(val), unit)
+                found = True
+            except ValueError:
+                continue
+        return found
+
+    def _pipe_pairs(self, rest: str, step: float, pat, rename, skip=frozenset(), unit="step") -> bool:
+        found = False
+        for part in rest.split("|"):
+            pm = pat.match(part)
+            if not pm:
+                continue
+            key = pm.group(1).strip()
+            if key.lower() in skip:
+                continue
+            try:
+                self.add(rename.get(key, key), float(step), _num(pm.group(2)), unit)
+                found = True
+            except ValueError:
+                continue
+        return found
+
+    def _hf_dict(self, line: str) -> bool:
+        text = _HF_TOKEN.sub(lambda m: f"'__{m.group(1)}__'", line.strip())
+        try:
+            d = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return False
+        if not isinstance(d, dict) or "train_runtime" in d:
+            return False
+        special = {"'__nan__'": math.nan, "__nan__": math.nan, "__inf__": math.inf, "__-inf__": -math.inf}
+        is_eval = any(str(k).startswith("eval_") for k in d) and "loss" not in d
+        if not is_eval:
+            self.hf_train += 1
+        step = float(max(self.hf_train, 0))
+        found = False
+        for k, v in d.items():
+            if k == "epoch" or k.endswith(("_runtime", "_per_second")):
+                continue
+            if isinstance(v, str) and v in special:
+                v = special[v]
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            self.add(str(k), step, float(v))
+            found = True
+        return found
+
+    def finish(self) -> list[str]:
+        """Flush buffered epoch blocks and tqdm points; returns info messages."""
+        info = []
+        bars, offset, last = 0, 0, -1
+        for n, total, pairs in self.tqdm:
+            if n < last:
+                bars += 1
+                offset += max(total, last)
+            last = n
+            for key, v in pairs:
+                self.add(key, float(offset + n), v)
+        if bars:
+            info.append(f"tqdm counters restarted {bars} time(s); bars were chained into one step axis")
+        self.tqdm = []
+        for ep, vals in self.block.items():
+            for key, v in vals.items():
+                self.add(key, float(ep), v, "epoch")
+        self.block = {}
+        return info
+
+
+def _parse(text: str) -> tuple[_Parser, int, list[str]]:
+    p = _Parser()
+    hits = 0
+    for line in text.splitlines():
+        if line.strip() and p.feed(line):
+            hits += 1
+    info = p.finish()
+    return p, hits, info
+
+
+class TextLogReader(BaseReader):
+    """Console logs (``.log``, ``.txt``, ``.md``, ``.out``) with recognised metric lines.
+
+    ``read`` returns one series per metric found (see the module docstring for the formats,
+    their step rules and units) and meta from printed hyper-parameters.
+
+    Raises:
+        UnreadableFile: the file cannot be read.
+        ParseError: never for text (an unrecognised file yields no series and a note).
+    """
+
+    name = "text-log"
+    description = ("console logs: HF dicts, TF Object Detection, mmengine, word_language_model, "
+                   "flashlight, nanoGPT, Keras verbose, epoch blocks")
+
+    def _sniff(self, path: Path, head: bytes) -> float:
+        name = base_name(path).lower()
+        if not name.endswith(_TEXT_EXT):
+            return 0.0
+        text = head.decode("utf-8", errors="replace")
+        lines = text.splitlines()
+        if len(head) >= 65536 and lines:
+            lines = lines[:-1]
+        _, hits, _ = _parse("\n".join(lines))
+        nonblank = sum(1 for ln in lines if ln.strip())
+        if hits >= 3 or (hits >= 2 and nonblank < 10):
+            return 0.3
+        return 0.0
+
+    def _read(self, path: Path) -> ReadResult:
+        src = str(path)
+        text, notes = decode_text(read_bytes(path), path)
+        p, hits, info = _parse(text)
+        series, n = p.col.build(src, "step", p.units)
+        notes.extend(n)
+        notes.extend(ReadNote(src, m, "info") for m in info)
+        if not series:
+            notes.append(ReadNote(src, "no recognised metric lines in this text log", "warning"))
+        elif p.hf_train >= 0:
+            notes.append(ReadNote(src, "HF console dicts carry no step: the n-th logged dict is used as "
+                                       "step n", "info"))
+        return ReadResult(series, notes, p.meta)
+
+
+READER = TextLogReader()
