@@ -1,0 +1,134 @@
+"""``--format markdown``: GitHub-Flavored Markdown for PR comments and ``$GITHUB_STEP_SUMMARY``.
+
+Layout: a heading, a one-line summary with the gate verdict, a table with one row per run
+(run, status, class, onset step, top remedy), then one section per run with its findings
+table, its ranked remedies and its read notes, then a section listing the paths that could not
+be diagnosed.
+
+Text from the report (paths, messages, evidence) is escaped for GFM
+(https://github.github.com/gfm/): ASCII punctuation that could start markup gets a backslash,
+``|`` becomes ``\\|`` (GFM tables split cells on unescaped pipes) and line breaks become
+``<br>`` (a table row is one line). No emoji, no timestamps: the output depends only on the
+report.
+"""
+
+from __future__ import annotations
+
+import re
+
+from losscheck.formats._common import (clean_text, diagnosis_text, display_path, settings_text,
+                                       summary_line, top_remedy)
+from losscheck.formats.interface import Format
+from losscheck.model import Report, RunReport, run_fails
+
+#: Characters escaped with a backslash in inline text: enough to keep report text from
+#: becoming emphasis, links, code, HTML, entities, strikethrough or a table-cell break.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~])")
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+
+
+def md_text(s) -> str:
+    """``s`` escaped for inline GFM (also safe inside a table cell): one line, no markup."""
+    s = _MD_SPECIAL.sub(r"\\\1", clean_text(s))
+    return _NEWLINES.sub("<br>", s)
+
+
+def md_code(s) -> str:
+    """``s`` as an inline code span (fence longer than any backtick run), for ids and settings.
+
+    Not for table cells: GFM keeps ``\\|`` inside code spans in tables but shows the backslash
+    elsewhere, so table cells use :func:`md_text` instead.
+    """
+    s = _NEWLINES.sub(" ", clean_text(s))
+    longest = max((len(m) for m in re.findall(r"`+", s)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") or not s.strip() else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+
+def _row(cells: list) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _gate(report: Report) -> str:
+    if report.fail_on == "never":
+        return "gate disabled (`--fail-on never`)"
+    verdict = "FAIL" if report.failing else "pass"
+    return f"gate `--fail-on {md_text(report.fail_on)}`: **{verdict}**"
+
+
+class MarkdownFormat(Format):
+    """Renders a :class:`~losscheck.model.Report` as GitHub-Flavored Markdown (GFM spec 0.29).
+
+    Every run appears once in the summary table and once as a section; every error appears in
+    the "Not diagnosed" section. Remedies are listed in rank order with their evidence and
+    settings; findings in report order (most severe first).
+    """
+
+    name = "markdown"
+    description = "GitHub-Flavored Markdown: summary table of runs, findings and remedies per run (PR comments, step summaries)."
+
+    def render(self, report: Report) -> str:
+        """The whole report as one GFM document ending in a newline."""
+        out = [f"## losscheck {md_text(report.tool_version)}", "",
+               f"**{md_text(summary_line(report))}** — {_gate(report)}", ""]
+        if report.runs:
+            out += [_row(["run", "status", "class", "onset step", "top remedy"]), "|---|---|---|---|---|"]
+            for r in report.runs:
+                top = top_remedy(r)
+                status = r.status + (" (gate)" if run_fails(r.status, report.fail_on) else "")
+                out.append(_row([md_text(display_path(r.run)), md_text(status), md_text(diagnosis_text(r)),
+                                 "" if r.onset_step is None else str(r.onset_step),
+                                 md_text(f"{top.title} ({top.id})") if top else "—"]))
+            out.append("")
+        for r in report.runs:
+            out += self._run(r)
+        if report.errors:
+            out += ["### Not diagnosed", ""]
+            for e in report.errors:
+                out.append(f"- **{md_text(display_path(e.path))}** ({md_text(e.kind)}): {md_text(e.message)}")
+            out.append("")
+        return "\n".join(out).rstrip("\n") + "\n"
+
+    def _run(self, r: RunReport) -> list[str]:
+        """One run's section: verdict line, findings table, ranked remedies, warning notes."""
+        out = [f"### {md_text(display_path(r.run))}", ""]
+        head = f"**{md_text(r.status)}**: {md_text(diagnosis_text(r))}"
+        if r.onset_step is not None:
+            head += f", onset at step {r.onset_step}"
+        out += [head + ".", ""]
+        if r.metrics:
+            out.append("Metrics: " + "; ".join(
+                f"{md_text(role)} = {md_text(m.tag)} ({m.points} points"
+                + (f", {m.nonfinite} non-finite" if m.nonfinite else "") + ")"
+                for role, m in r.metrics.items()) + ".")
+            out.append("")
+        if r.findings:
+            out += ["#### Findings", "", _row(["code", "name", "severity", "step", "message"]),
+                    "|---|---|---|---|---|"]
+            for f in r.findings:
+                out.append(_row([md_text(f.code), md_text(f.name), md_text(f.severity),
+                                 "" if f.step is None else str(f.step), md_text(f.message)]))
+            out.append("")
+        else:
+            out += ["No findings.", ""]
+        if r.baselined:
+            out += ["Already in the baseline (not counted): " + "; ".join(
+                f"{md_text(f.code)} {md_text(f.name)}" for f in r.baselined) + ".", ""]
+        if r.remedies:
+            out += ["#### Remedies", ""]
+            for m in sorted(r.remedies, key=lambda m: m.rank):
+                out.append(f"{m.rank}. **{md_text(m.title)}** ({md_code(m.id)}): {md_text(m.evidence)}")
+                if m.settings:
+                    indent = " " * len(f"{m.rank}. ")  # continuation of the list item
+                    out.append(f"{indent}Settings: {md_code(settings_text(m.settings))}")
+            out.append("")
+        warn = [n for n in r.notes if n.severity == "warning"]
+        if warn:
+            out += ["#### Notes", ""]
+            out += [f"- {md_text(display_path(n.path))}: {md_text(n.message)}" for n in warn]
+            out.append("")
+        return out
+
+
+FORMAT = MarkdownFormat()
