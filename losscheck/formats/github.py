@@ -1,0 +1,86 @@
+"""``--format github``: GitHub Actions workflow commands, which the runner turns into annotations.
+
+Follows "Workflow commands for GitHub Actions" (docs.github.com, ``::error``/``::warning``/
+``::notice`` with ``file`` and ``title`` properties). One line per finding, one per error, and
+a final ``::notice::`` summary. Escaping, as the runner decodes it:
+
+- message (data): ``%`` -> ``%25``, ``\\r`` -> ``%0D``, ``\\n`` -> ``%0A``;
+- property values: the same plus ``:`` -> ``%3A`` and ``,`` -> ``%2C``.
+
+``file`` is the log file the finding is about (the metric's source for the finding's role,
+else the run path), relative to the working directory when inside it, so annotations attach
+to the checked-out file. Annotations never fail a step by themselves: the exit code
+(``--fail-on``) does, so the severity shown is the finding's own.
+Findings already present in a ``--baseline`` (``run.baselined``) are not annotated: they
+were accepted before and would only repeat.
+"""
+
+from __future__ import annotations
+
+from losscheck.formats._common import (clean_text, diagnosis_text, display_path, finding_remedy,
+                                       finding_source, summary_line)
+from losscheck.formats.interface import Format
+from losscheck.model import Report, RunReport
+
+#: Finding severity -> workflow command.
+COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
+
+
+def escape_data(s) -> str:
+    """Escape a workflow-command message: ``%``, CR and LF (``%`` first)."""
+    return clean_text(s).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(s) -> str:
+    """Escape a workflow-command property value: as data, plus ``:`` and ``,``."""
+    return escape_data(s).replace(":", "%3A").replace(",", "%2C")
+
+
+def command(cmd: str, message: str, **props: str) -> str:
+    """One workflow command line ``::cmd k=v,k=v::message`` (properties in the given order)."""
+    p = ",".join(f"{k}={escape_property(v)}" for k, v in props.items() if v is not None and v != "")
+    return f"::{cmd}{' ' + p if p else ''}::{escape_data(message)}"
+
+
+def finding_message(r: RunReport, f) -> str:
+    """The annotation text of one finding: run, class, step, message and its top remedy."""
+    msg = f"{clean_text(r.run)} [{r.status}, {diagnosis_text(r)}]"
+    if f.step is not None:
+        msg += f" at step {f.step}"
+    msg += f": {clean_text(f.message)}"
+    m = finding_remedy(r, f)
+    if m is not None:
+        msg += f" | Top remedy: {clean_text(m.title)} ({clean_text(m.id)}): {clean_text(m.evidence)}"
+    return msg
+
+
+class GithubFormat(Format):
+    """Renders a :class:`~losscheck.model.Report` as GitHub Actions workflow commands.
+
+    Lines: one ``::error``/``::warning``/``::notice`` per finding (by severity), one
+    ``::error`` per path that could not be diagnosed, then one ``::notice::`` summary.
+    A healthy run without findings produces no line of its own; it is counted in the summary.
+    """
+
+    name = "github"
+    description = "GitHub Actions workflow commands: one annotation per finding and error, plus a summary notice."
+
+    def render(self, report: Report) -> str:
+        """All workflow-command lines, newline-terminated."""
+        lines = []
+        for r in report.runs:
+            for f in r.findings:
+                lines.append(command(COMMANDS.get(f.severity, "warning"), finding_message(r, f),
+                                     file=display_path(finding_source(r, f)),
+                                     title=f"{clean_text(f.code)} {clean_text(f.name)}"))
+        for e in report.errors:
+            lines.append(command("error", f"{clean_text(e.kind)}: {clean_text(e.message)}",
+                                 file=display_path(e.path)))
+        summary = f"losscheck {clean_text(report.tool_version)}: {summary_line(report)}"
+        if report.fail_on != "never":
+            summary += f" (--fail-on {report.fail_on}: {'FAIL' if report.failing else 'pass'})"
+        lines.append(command("notice", summary))
+        return "\n".join(lines) + "\n"
+
+
+FORMAT = GithubFormat()
