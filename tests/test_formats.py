@@ -242,6 +242,18 @@ def test_github_info_is_notice_and_roleless_uses_run_path():
     assert "FAIL" not in lines[-1] and "pass" not in lines[-1]
 
 
+def test_merged_series_source_points_to_first_file():
+    """A series merged from several files has ``"a, b"`` as source: annotate one real file."""
+    rep = make_report()
+    rep.runs[1].metrics["eval_loss"].source = "runs/warn-run/eval1.csv, runs/warn-run/eval2.csv"
+    line = render("github", rep).splitlines()[2]
+    assert _parse_command(line)[1]["file"] == "runs/warn-run/eval1.csv"
+    res = _sarif(rep)["runs"][0]["results"][2]
+    assert res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "runs/warn-run/eval1.csv"
+    assert [x["physicalLocation"]["artifactLocation"]["uri"] for x in res["relatedLocations"]] == \
+        ["runs/warn-run/eval2.csv"]
+
+
 def test_github_errors_are_error_commands():
     lines = render("github").splitlines()
     cmd, props, msg = _parse_command(lines[-2])

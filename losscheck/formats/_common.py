@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -115,11 +116,25 @@ def display_path(p: str) -> str:
     return out
 
 
+def finding_sources(run, finding) -> list[str]:
+    """The files a finding is about: its role's metric ``source``, else ``[run path]``.
+
+    A series merged from several files has those sources joined with ``", "``
+    (:func:`losscheck.series.merge`); they are split again, unless the joined string is
+    itself an existing path (a file name containing ``", "``).
+    """
+    m = run.metrics.get(finding.role) if finding.role else None
+    src = m.source if m is not None else ""
+    if not src:
+        return [run.run]
+    if ", " in src and not os.path.exists(src):
+        return [p for p in src.split(", ") if p] or [run.run]
+    return [src]
+
+
 def finding_source(run, finding) -> str:
-    """The file a finding is about: its role's metric ``source``, else the run path."""
-    if finding.role and finding.role in run.metrics and run.metrics[finding.role].source:
-        return run.metrics[finding.role].source
-    return run.run
+    """The first file a finding is about (see :func:`finding_sources`)."""
+    return finding_sources(run, finding)[0]
 
 
 def finding_remedy(run, finding):

@@ -8,7 +8,7 @@ a final ``::notice::`` summary. Escaping, as the runner decodes it:
 - property values: the same plus ``:`` -> ``%3A`` and ``,`` -> ``%2C``.
 
 ``file`` is the log file the finding is about (the metric's source for the finding's role,
-else the run path), relative to the working directory when inside it, so annotations attach
+the first file when a series was merged from several; else the run path), relative to the working directory when inside it, so annotations attach
 to the checked-out file. Annotations never fail a step by themselves: the exit code
 (``--fail-on``) does, so the severity shown is the finding's own.
 Findings already present in a ``--baseline`` (``run.baselined``) are not annotated: they

@@ -10,7 +10,8 @@ subset GitHub code scanning ingests:
   in the catalogue gets a minimal descriptor appended, so every ``ruleIndex`` resolves.
 - ``results``: one per finding: ``ruleId``, ``ruleIndex``, ``level`` (error/warning/note),
   ``message.text`` (with the top remedy), one location (the log file the finding is about,
-  ``region.startLine`` 1 because code scanning requires a line and a training curve has
+  (the first file when the series was merged from several, the others as
+  ``relatedLocations``), ``region.startLine`` 1 because code scanning requires a line and a training curve has
   none), ``partialFingerprints`` (stable across re-runs: code + run + role), and
   ``properties`` (run, status, class, step, role, remedies).
 - findings already in a ``--baseline`` (``run.baselined``) are not results: code scanning
@@ -31,7 +32,7 @@ import re
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-from losscheck.formats._common import (clean_text, display_path, finding_remedy, finding_source,
+from losscheck.formats._common import (clean_text, display_path, finding_remedy, finding_sources,
                                        jsonable)
 from losscheck.formats.interface import Format
 from losscheck.model import Report, RunReport
@@ -142,6 +143,7 @@ class SarifFormat(Format):
                      "settings": m.settings}
                     for m in sorted(r.remedies, key=lambda m: m.rank)[:TOP_REMEDIES]]
         metric = r.metrics.get(f.role) if f.role else None
+        sources = finding_sources(r, f)
         props = {"run": clean_text(r.run), "status": r.status, "class": r.primary,
                  "secondary": list(r.secondary), "step": f.step, "role": f.role,
                  "tag": metric.tag if metric else None,
@@ -152,8 +154,11 @@ class SarifFormat(Format):
             "ruleIndex": rule_index,
             "level": LEVELS.get(f.severity, "warning"),
             "message": {"text": text},
-            "locations": [{"physicalLocation": {"artifactLocation": artifact_location(finding_source(r, f)),
+            "locations": [{"physicalLocation": {"artifactLocation": artifact_location(sources[0]),
                                                 "region": {"startLine": 1}}}],
+            **({"relatedLocations": [{"id": i, "message": {"text": "also merged into this series"},
+                                      "physicalLocation": {"artifactLocation": artifact_location(p)}}
+                                     for i, p in enumerate(sources[1:], 1)]} if len(sources) > 1 else {}),
             "partialFingerprints": {"losscheckFinding/v1": _fingerprint(r, f)},
             "properties": _clean_strings(jsonable(props)),
         }
