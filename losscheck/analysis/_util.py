@@ -1,0 +1,176 @@
+"""Shared numerics for the detectors: value transform, binning, robust noise, Theil-Sen.
+
+Everything here is O(n) or O(n log n) in the number of points, except
+:func:`theil_sen`, which is O(m^2) on at most ``max_points`` (default 300) bins.
+
+Scale-freedom: a positive loss is analysed as ``log(loss)``, so multiplying the loss by any
+constant only shifts the curve and every threshold below (differences of logs = ratios)
+is unchanged. A curve with zero or negative values (GAN, ELBO, RL objectives) is analysed
+as ``asinh(v / (2 s))`` with ``s`` its median absolute value: ~ ``log(v / s)`` for large
+positive ``v`` and linear near 0, so the same thresholds still mean "relative change".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: 1 / Phi^-1(3/4): turns a median absolute deviation into a Gaussian standard deviation
+#: (Hampel 1974; Rousseeuw & Croux 1993, "Alternatives to the median absolute deviation").
+MAD_TO_SD = 1.4826
+
+
+@dataclass
+class Transformed:
+    """A curve's finite points on the analysis scale.
+
+    Attributes:
+        steps: ``int64`` (m,), the steps of the finite points.
+        y: ``float64`` (m,), ``log(values)`` (``domain == "log"``) or the asinh transform.
+        raw: ``float64`` (m,), the finite raw values.
+        domain: ``"log"`` or ``"asinh"``.
+        scale: the ``s`` of the asinh transform (1.0 for ``log``).
+    """
+
+    steps: np.ndarray
+    y: np.ndarray
+    raw: np.ndarray
+    domain: str
+    scale: float = 1.0
+
+    def inverse(self, y: np.ndarray | float) -> np.ndarray | float:
+        """Map analysis-scale values back to raw loss units."""
+        if self.domain == "log":
+            return np.exp(y)
+        return 2.0 * self.scale * np.sinh(y)
+
+
+def transform(steps: np.ndarray, values: np.ndarray) -> Transformed:
+    """Keep the finite points and put them on the analysis scale (see module doc).
+
+    Args:
+        steps: ``int64`` (n,), strictly increasing.
+        values: ``float64`` (n,), NaN/Inf allowed (dropped here; counted elsewhere).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(values)
+    st = np.asarray(steps, dtype=np.int64)[ok]
+    raw = values[ok]
+    if raw.size and np.all(raw > 0):
+        return Transformed(st, np.log(raw), raw, "log", 1.0)
+    s = float(np.median(np.abs(raw))) if raw.size else 1.0
+    if not s > 0:
+        s = float(np.max(np.abs(raw))) if raw.size and np.max(np.abs(raw)) > 0 else 1.0
+    return Transformed(st, np.arcsinh(raw / (2.0 * s)), raw, "asinh", s)
+
+
+def bin_median(steps: np.ndarray, y: np.ndarray, max_bins: int = 2000
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Robustly smooth a long curve: equal-count bins, median of ``y`` per bin.
+
+    Args:
+        steps: (m,) steps; y: (m,) analysis-scale values.
+        max_bins: at most this many bins (curves with fewer points are returned as is).
+    Returns:
+        ``(t, yb, first)``: (b,) bin centre steps (float, mean of the bin's steps), (b,)
+        bin medians, (b,) the first raw step of each bin (int64). O(m log k), k = m / b.
+    """
+    steps = np.asarray(steps)
+    m = y.shape[0]
+    if m <= max_bins:
+        return steps.astype(np.float64), y.astype(np.float64), steps.astype(np.int64)
+    k = int(np.ceil(m / max_bins))
+    b = m // k
+    main = y[: b * k].reshape(b, k)
+    st = steps[: b * k].reshape(b, k)
+    t = st.mean(axis=1)
+    yb = np.median(main, axis=1)
+    first = st[:, 0].astype(np.int64)
+    if b * k < m:
+        t = np.append(t, steps[b * k:].mean())
+        yb = np.append(yb, np.median(y[b * k:]))
+        first = np.append(first, steps[b * k])
+    return t.astype(np.float64), yb, first
+
+
+def robust_sd(x: np.ndarray) -> float:
+    """``1.4826 * MAD``: a Gaussian-consistent robust standard deviation (Hampel 1974)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.size == 0:
+        return 0.0
+    return float(MAD_TO_SD * np.median(np.abs(x - np.median(x))))
+
+
+def diff_noise(y: np.ndarray) -> float:
+    """Point-to-point noise of a curve with a trend: ``robust_sd(diff(y)) / sqrt(2)``.
+
+    First differences remove a slowly varying trend; the MAD ignores jumps and spikes
+    (Rousseeuw & Croux 1993). Units: those of ``y`` (log units for a positive loss).
+    """
+    if y.shape[0] < 3:
+        return 0.0
+    return robust_sd(np.diff(y)) / np.sqrt(2.0)
+
+
+def rolling_median(y: np.ndarray, window: int, trailing: bool = True, min_periods: int = 1
+                   ) -> np.ndarray:
+    """Rolling median, O(n log w) (pandas' skip-list implementation).
+
+    ``trailing=True``: the median of the ``window`` points *before* i (i excluded), NaN
+    where fewer than ``min_periods`` exist. ``trailing=False``: centred window, i included.
+    """
+    import pandas as pd  # lazy: start-up time
+
+    s = pd.Series(y)
+    if trailing:
+        return s.rolling(window, min_periods=min_periods).median().shift(1).to_numpy()
+    return s.rolling(window, min_periods=min_periods, center=True).median().to_numpy()
+
+
+def theil_sen(x: np.ndarray, y: np.ndarray, max_points: int = 300, alpha: float = 0.95
+              ) -> tuple[float, float, float]:
+    """Theil-Sen slope with its confidence interval (Theil 1950; Sen 1968).
+
+    Args:
+        x, y: (m,) arrays (x in steps). Longer inputs are first median-binned to
+            ``max_points`` so the O(m^2) pairwise slopes stay cheap.
+        alpha: confidence level of the interval (Sen's Kendall-tau based interval, as in
+            :func:`scipy.stats.theilslopes`; it assumes independent errors, which binning
+            makes closer to true).
+    Returns:
+        ``(slope, low, high)`` in units of y per step; zeros when fewer than 3 points.
+    """
+    from scipy.stats import theilslopes  # lazy
+
+    if x.shape[0] < 3:
+        return 0.0, 0.0, 0.0
+    if x.shape[0] > max_points:
+        x, y, _ = bin_median(x, y, max_points)
+    if np.ptp(x) == 0:
+        return 0.0, 0.0, 0.0
+    res = theilslopes(y, x, alpha=alpha)
+    return float(res[0]), float(res[2]), float(res[3])
+
+
+def head_tail(y: np.ndarray, frac: float = 0.1, minimum: int = 3) -> tuple[float, float]:
+    """Median of the first and of the last ``max(minimum, frac * m)`` values."""
+    m = y.shape[0]
+    k = int(min(m, max(minimum, round(frac * m))))
+    return float(np.median(y[:k])), float(np.median(y[-k:]))
+
+
+def py(x):
+    """Make a value JSON-friendly: numpy scalars -> float/int/bool, NaN/Inf -> None."""
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        f = float(x)
+        return f if np.isfinite(f) else None
+    if isinstance(x, dict):
+        return {str(k): py(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [py(v) for v in x]
+    return x

@@ -1,0 +1,114 @@
+"""Oscillation: large, slow swings of the loss with no downward progress.
+
+What counts: a GAN's generator/discriminator losses trading places, or SGD with too high a
+learning rate / momentum bouncing across a valley (Goodfellow 2016, "NIPS tutorial: GANs",
+sec. 5.1 non-convergence; Goodfellow, Bengio & Courville 2016, *Deep Learning*, sec. 8.3.2
+on momentum). What does not: a converging curve with per-step noise (the swings are fast
+white noise and the level falls), an epoch staircase (sharp drops at epoch boundaries of a
+falling curve) and SGDR warm-restart bumps (Loshchilov & Hutter 2017) -- these all make
+downward progress, and restarts are excluded by the caller from the LR schedule.
+
+Method, on the median-binned analysis-scale curve (log-loss) after dropping the first
+quarter (initial transient):
+
+* progress: the Theil-Sen decrease over the window (Sen 1968);
+* detrended residual e = y - Theil-Sen line;
+* periodicity: the sample autocorrelation of e (FFT, Wiener-Khinchin; Box & Jenkins
+  1976, ch. 2); the period is the first ACF peak after the first zero crossing, kept when
+  its autocorrelation is >= ``min_acf`` (0.3) and above the 2/sqrt(n) white-noise band;
+* slowness (aperiodic swings): the variance ratio of block means, VR = m * var(block
+  means) / var(e) with blocks of m points (Lo & MacKinlay 1988): ~1 for white noise,
+  >> 1 for slow wandering; oscillation needs VR >= ``min_vr`` (4);
+* amplitude: the robust standard deviation of the block means (or of e, periodic case),
+  in log units; needs >= ``min_swing`` (ln 1.2: the loss swings by >= ~20 %) and >=
+  ``progress_frac`` (30 %) of the run's total log decrease (so a converged floor wandering
+  by x3 after a x10^6 drop is not an oscillation).
+
+Oscillating = swings large and slow (or periodic) AND the window's decrease is < 2 x the
+swing amplitude (no downward progress).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from losscheck.analysis._util import robust_sd, theil_sen
+from losscheck.model import Oscillation
+
+
+@dataclass
+class OscillationOptions:
+    """Thresholds of :func:`detect_oscillation` (sources in the module doc)."""
+
+    min_acf: float = 0.3
+    min_vr: float = 4.0
+    min_swing: float = float(np.log(1.2))
+    progress_frac: float = 0.3
+    skip_frac: float = 0.25
+
+
+def acf(e: np.ndarray, max_lag: int) -> np.ndarray:
+    """Sample autocorrelation of ``e`` (n,) for lags 0..max_lag, via FFT (O(n log n))."""
+    n = e.shape[0]
+    e = e - e.mean()
+    f = np.fft.rfft(e, 2 * n)
+    c = np.fft.irfft(f * np.conj(f))[: max_lag + 1]
+    return c / c[0] if c[0] > 0 else np.zeros(max_lag + 1)
+
+
+def detect_oscillation(x: np.ndarray, y: np.ndarray, total_progress: float,
+                       opts: OscillationOptions | None = None
+                       ) -> tuple[Oscillation | None, dict]:
+    """Decide whether a binned curve oscillates.
+
+    Args:
+        x: (n,) bin steps; y: (n,) analysis-scale values (log-loss).
+        total_progress: the whole run's log decrease (start level - minimum level), >= 0.
+    Returns:
+        ``(Oscillation or None, evidence)``; ``evidence`` always holds the measured numbers
+        (JSON-friendly). ``None`` when the curve has fewer than 16 bins after the skip.
+    """
+    o = opts or OscillationOptions()
+    n0 = y.shape[0]
+    i0 = int(n0 * o.skip_frac)
+    x, y = x[i0:], y[i0:]
+    n = y.shape[0]
+    ev: dict = {}
+    if n < 16:
+        return None, ev
+    slope, lo, hi = theil_sen(x, y)
+    span = float(x[-1] - x[0])
+    decrease = -slope * span
+    e = y - (np.median(y - slope * x) + slope * x)
+    sd_e = robust_sd(e)
+    m = max(2, n // 20)
+    nb = n // m
+    blocks = e[: nb * m].reshape(nb, m).mean(axis=1)
+    var_e = float(np.var(e))
+    vr = float(m * np.var(blocks) / var_e) if var_e > 0 else 0.0
+    swing_slow = robust_sd(blocks)
+    r = acf(e, n // 2)
+    period = None
+    strength = 0.0
+    neg = np.flatnonzero(r[1:] < 0)
+    if neg.size:
+        z0 = int(neg[0]) + 1
+        if z0 + 1 < r.shape[0]:
+            k = z0 + int(np.argmax(r[z0:]))
+            if 0 < k < r.shape[0] - 1 and r[k] >= max(o.min_acf, 2.0 / np.sqrt(n)) \
+                    and r[k] >= r[k - 1] and r[k] >= r[k + 1]:
+                period = float(k * span / max(n - 1, 1))
+                strength = float(r[k])
+    swing = max(swing_slow, sd_e if period is not None else 0.0)
+    raw_dev = np.exp(e)  # detrended curve as a ratio to its trend
+    cv = float(np.std(raw_dev) / np.mean(raw_dev)) if np.mean(raw_dev) > 0 else 0.0
+    ev = {"window_decrease_log": decrease, "swing_log": swing, "variance_ratio": vr,
+          "acf_peak": strength, "period_steps": period, "cv": cv}
+    big = swing >= max(o.min_swing, o.progress_frac * max(total_progress, 0.0))
+    slow = period is not None or vr >= o.min_vr
+    no_progress = decrease < 2.0 * swing
+    if big and slow and no_progress:
+        return Oscillation(period_steps=period, strength=strength if period is not None else cv, cv=cv), ev
+    return None, ev

@@ -1,0 +1,120 @@
+"""Overfitting: the eval loss reaches a minimum and then rises, persistently, while the
+training loss keeps falling.
+
+Source: Prechelt 1998, "Early stopping -- but when?" (in *Neural Networks: Tricks of the
+Trade*, LNCS 1524): the generalisation loss ``GL(t) = 100 * (E_va(t) / E_opt(t) - 1)``
+(percent above the best eval loss so far), with stopping criteria GL_alpha for alpha in
+1..5 %. Prechelt also warns that validation curves are noisy and have several local
+minima, so a single eval above the best must not count. Here:
+
+* the eval curve is smoothed by a centred running median of 3 (< 15 evals) or 5 evals,
+  so one noisy eval can neither make nor break the minimum (Tukey 1977 running medians);
+* ``best`` = the minimum of the smoothed curve; at least ``min_after`` (3) evals must follow
+  it (persistence: every later eval stays above the raw minimum by construction);
+* the level after the minimum (median of the evals after it) must exceed the smoothed
+  best by ``gl_min`` (GL >= 2 %, Prechelt's GL_2) **and** by ``z_sig`` (3) standard errors
+  (medians' SE with the robust point-to-point eval noise, Hampel 1974) -- the rise must
+  exceed the eval noise;
+* the training loss over the same span falls by at least ``train_min_fall`` (1 %);
+  the comparison is median(train, first 10 % of the span) vs median(last 10 %).
+
+A second, patience-style path (Prechelt's "no improvement for s strips"; Keras
+``EarlyStopping(patience=...)``) catches a *stalled* eval loss with a widening gap: the
+minimum lies before the last ``stall_frac`` (30 %, and >= 5) of the evals, GL >= 2 %, the
+post-minimum level is >= ``stall_z`` (1.5) standard errors above the best, and the train
+loss fell by >= ``stall_train_fall`` (10 %) meanwhile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from losscheck.analysis._util import diff_noise, py, rolling_median
+from losscheck.model import Overfit, Series
+
+
+@dataclass
+class OverfitOptions:
+    """Thresholds of :func:`detect_overfit` (sources in the module doc)."""
+
+    min_after: int = 3
+    gl_min: float = 0.02
+    z_sig: float = 3.0
+    train_min_fall: float = 0.01
+    stall_frac: float = 0.3
+    stall_min: int = 5
+    stall_z: float = 1.5
+    stall_train_fall: float = 0.10
+
+
+def detect_overfit(train: Series | None, eval_: Series | None, opts: OverfitOptions | None = None
+                   ) -> tuple[Overfit | None, dict]:
+    """Detect a persistent eval-loss rise while the train loss falls.
+
+    Args:
+        train: training loss series (steps int64 (n,), values float64 (n,)).
+        eval_: eval loss series (m,), on the same step axis.
+    Returns:
+        ``(Overfit or None, evidence)``; needs >= 5 finite positive eval points and a
+        train series. Units: steps; ``rise`` and ``train_change`` are ratios - 1.
+    """
+    o = opts or OverfitOptions()
+    ev: dict = {}
+    if train is None or eval_ is None:
+        return None, ev
+    ok = np.isfinite(eval_.values) & (eval_.values > 0)
+    es, ey = eval_.steps[ok], np.log(eval_.values[ok])
+    m = ey.shape[0]
+    if m < 5:
+        return None, ev
+    w = 3 if m < 15 else 5
+    sm = rolling_median(ey, w, trailing=False, min_periods=1)
+    i_b = int(np.argmin(sm))
+    n_after = m - 1 - i_b
+    ev["evals_after_best"] = n_after
+    if n_after < o.min_after:
+        return None, ev
+    best_s = float(sm[i_b])
+    post = ey[i_b + 1:]
+    level = float(np.median(post))
+    sig = diff_noise(ey)
+    se = 1.2533 * sig * np.sqrt(1.0 / post.shape[0] + 1.0 / w)
+    gl = float(np.exp(level - best_s) - 1.0)
+    # raw minimum (reported) within the smoothing window of the smoothed best
+    lo, hi = max(0, i_b - w // 2), min(m, i_b + w // 2 + 1)
+    i_raw = lo + int(np.argmin(ey[lo:hi]))
+    best_step = int(es[i_raw])
+    tfin = np.isfinite(train.values) & (train.values > 0)
+    ts, ty = train.steps[tfin], np.log(train.values[tfin])
+    span = (ts >= best_step) & (ts <= es[-1])
+    if span.sum() < 2:
+        span = ts >= best_step
+    tys = ty[span]
+    if tys.shape[0] >= 2:
+        k = max(1, int(round(0.1 * tys.shape[0])))
+        train_change = float(np.exp(np.median(tys[-k:]) - np.median(tys[:k])) - 1.0)
+    else:
+        train_change = 0.0
+    # persistence: consecutive evals at the end above the raw best
+    above = ey > ey[i_raw]
+    tail = 0
+    for a in above[::-1]:
+        if not a:
+            break
+        tail += 1
+    ev.update(py({"gl_percent": 100.0 * gl, "eval_noise_log": sig, "rise_se_log": se,
+                  "rise_z": (level - best_s) / se if se > 0 else None,
+                  "train_change": train_change, "best_step": best_step, "persistence": tail}))
+    z = (level - best_s) / se if se > 0 else (np.inf if level > best_s else 0.0)
+    rising = z >= o.z_sig
+    stalled = (n_after >= max(o.stall_min, o.stall_frac * m) and z >= o.stall_z
+               and train_change <= -o.stall_train_fall)
+    ev["path"] = "rise" if rising else ("stall" if stalled else "none")
+    if gl < o.gl_min or train_change > -o.train_min_fall or not (rising or stalled):
+        return None, ev
+    best = float(np.exp(ey[i_raw]))
+    last = float(np.exp(ey[-1]))
+    return Overfit(best_step=best_step, best=best, last=last, rise=last / best - 1.0,
+                   persistence=tail, train_change=train_change), ev

@@ -1,0 +1,107 @@
+"""Plateau: the model is not learning.
+
+Two shapes count (and only these -- a loss that fell to a floor and then stays flat is a
+*converged* run, not a plateau):
+
+1. **flat from the start**: no material, significant decrease over the whole run. The
+   start level (median of the first 3 % of bins, at least 3) and the end level (median of the last
+   20 %) are compared on the log scale; the run has learned when the decrease is at least
+   ``min_decrease`` (ln 1.05: 5 %, a practical-significance floor) *and* at least
+   ``z_sig`` (3) standard errors of that difference (medians' SE = 1.2533 sigma/sqrt(k),
+   sigma the robust point-to-point noise; Hampel 1974), or when the Theil-Sen decrease
+   (Theil 1950; Sen 1968) is >= 5 % with its 95 % confidence interval above zero.
+2. **flat at the chance level** ``ln C``: the cross-entropy of a uniform guess over C
+   classes (Goodfellow, Bengio & Courville 2016, sec. 6.2.2; the "check the loss at
+   init" sanity check, Karpathy 2019 "A recipe for training neural networks"). With C
+   given (``num_classes``), the end level is within ``tol`` of ln C and the last quarter is
+   flat; otherwise C is *evident* only when both the start and the end level are within
+   ``tol`` of ln C for C in 2..10, 100, 1000. ``tol`` = 1 %, widened to at most 3 % by 2
+   standard errors of a noisy level.
+
+``rel_slope`` is the Theil-Sen slope of log-loss per 1,000 steps (= relative slope).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from losscheck.analysis._util import diff_noise, theil_sen
+from losscheck.model import Plateau
+
+CHANCE_CLASSES = (2, 3, 4, 5, 6, 7, 8, 9, 10, 100, 1000)
+
+
+@dataclass
+class PlateauOptions:
+    """Thresholds of :func:`detect_plateau` (sources in the module doc)."""
+
+    min_decrease: float = float(np.log(1.05))
+    z_sig: float = 3.0
+    chance_tol: float = 0.01
+    chance_tol_max: float = 0.03
+
+
+def detect_plateau(x: np.ndarray, y: np.ndarray, domain: str, inverse, num_classes: int | None = None,
+                   opts: PlateauOptions | None = None) -> tuple[Plateau | None, dict]:
+    """Decide whether a binned curve is a not-learning plateau.
+
+    Args:
+        x: (n,) bin steps; y: (n,) analysis-scale values (log-loss when ``domain == "log"``).
+        domain: ``"log"`` or ``"asinh"``; chance levels are only checked on ``"log"``.
+        inverse: maps analysis-scale values back to loss units.
+        num_classes: C for the chance level ln C, when known.
+    Returns:
+        ``(Plateau or None, evidence)`` (evidence JSON-friendly). Needs >= 4 bins.
+    """
+    o = opts or PlateauOptions()
+    n = y.shape[0]
+    ev: dict = {}
+    if n < 4:
+        return None, ev
+    k1 = max(3, int(round(0.03 * n)))
+    k2 = max(2, int(round(0.2 * n)))
+    y0, y1 = float(np.median(y[:k1])), float(np.median(y[-k2:]))
+    sig = diff_noise(y)
+    se = 1.2533 * sig * np.sqrt(1.0 / k1 + 1.0 / k2)
+    dec = y0 - y1
+    slope, lo, hi = theil_sen(x, y)
+    span = float(x[-1] - x[0])
+    ts_dec, ts_dec_lo = -slope * span, -hi * span
+    learned = (dec >= o.min_decrease and dec >= o.z_sig * se) or \
+              (ts_dec >= o.min_decrease and ts_dec_lo > 0 and dec >= o.min_decrease)
+    ev = {"decrease_log": dec, "decrease_se": float(se), "theil_sen_decrease_log": ts_dec,
+          "theil_sen_decrease_low": ts_dec_lo, "noise_log": sig}
+    level_start, level_end = float(inverse(y0)), float(inverse(y1))
+    chance = None
+    start_idx = 0
+    if domain == "log":
+        tol = float(np.clip(2 * 1.2533 * sig / np.sqrt(k2), o.chance_tol, o.chance_tol_max))
+        ev["chance_tol"] = tol
+        if num_classes and num_classes >= 2:
+            lc = np.log(num_classes)
+            tail = y[-max(4, n // 4):]
+            xt = x[-tail.shape[0]:]
+            s2, _, _ = theil_sen(xt, tail)
+            flat_tail = abs(s2 * float(xt[-1] - xt[0])) < o.min_decrease
+            if abs(level_end / lc - 1) <= tol and flat_tail:
+                chance = int(num_classes)
+                band = np.abs(np.exp(y) / lc - 1) <= max(tol, o.chance_tol_max)
+                outside = np.flatnonzero(~band)
+                start_idx = int(outside[-1]) + 1 if outside.size else 0
+                start_idx = min(start_idx, n - 1)
+        else:
+            for c in CHANCE_CLASSES:
+                lc = np.log(c)
+                if abs(level_start / lc - 1) <= tol and abs(level_end / lc - 1) <= tol:
+                    chance = c
+                    break
+    if learned and chance is None:
+        return None, ev
+    ev.update({"level_start": level_start, "level_end": level_end})
+    if chance is not None:
+        ev["chance_level"] = float(np.log(chance))
+    return Plateau(start_step=int(x[0]) if not learned or start_idx == 0 else int(x[start_idx]),
+                   level=level_end, rel_slope=float(slope * 1000.0), from_start=not learned,
+                   chance_classes=chance), ev

@@ -1,0 +1,149 @@
+"""Loss spikes: sudden jumps of the loss above its recent level, recovered or not.
+
+Why it matters: loss spikes are the classic instability of large-model training (Chowdhery
+et al. 2022, PaLM, sec. 5.1: spikes "roughly 20 times" during training, handled by
+restarting before the spike and skipping batches; Wortsman et al. 2023, "Small-scale
+proxies for large-scale Transformer training instabilities": attention-logit growth and
+output-logit divergence; Molybog et al. 2023, "A theory on Adam instability in large-scale
+machine learning": time-domain correlation of gradient estimates makes Adam's update
+blow up). A spike that never recovers leaves the run at a worse level.
+
+Method (one O(n log w) pass on *all* finite points, no binning so no spike is smoothed away):
+
+1. baseline_i = median of the ``w`` previous log values (trailing rolling median; a
+   Hampel filter, Hampel 1974 / Pearson 2002), ``w = clip(n / 100, 5, 25)``;
+   residual r_i = y_i - baseline_i (log-ratio to the recent level).
+2. noise: sigma_i = 1.4826 * trailing rolling MAD of r over ``10 w`` points, floored at
+   half the global MAD and at ``sigma_floor`` (0.5 %); robust z_i = (r_i - median r)/sigma_i
+   (Rousseeuw & Croux 1993).
+3. a point is a spike candidate when all of:
+
+   * ``z >= z_thresh`` (6; a 3-sigma Hampel rule is made for one outlier among few
+     points; over 10^5-10^6 per-step points a Gaussian would pass 3.5 sigma hundreds of
+     times, so 6) **and** ``z >= tail_factor * q99(z)`` (2 x the 99th percentile of
+     the positive z's: heavy-tailed healthy noise -- batch size 4-8 -- raises its own bar);
+   * the jump is at least ``min_ratio`` (x1.5) over the baseline; and
+   * it is large on the scale of the whole run: the log-jump is at least
+     ``progress_frac`` (40 %) of the run's log range (``log(initial level) - log(lowest
+     baseline)``, the initial level being the median of the first 3 points). A converged
+     loss of 1e-4 jumping to 1e-3 after falling from 1 (9.2 log units; the jump is 25 %)
+     is noise at the floor, not an instability; a converged 0.05 jumping above its
+     initial level is.
+
+4. consecutive candidates form one spike; its peak is the largest residual. Recovery:
+   the first later point whose forward 3-point median is back within
+   ``max(2 sigma, ln 1.1)`` of the pre-spike baseline; ``level_ratio`` compares the median
+   of the next ``w`` points after the spike (after recovery when it recovers) with the
+   baseline. A spike that does not recover and sits >= x1.2 (and 3 sigma) above the
+   baseline is a *jump to a worse level*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from losscheck.analysis._util import MAD_TO_SD, Transformed, rolling_median
+from losscheck.model import Spike
+
+
+@dataclass
+class SpikeOptions:
+    """Thresholds of :func:`detect_spikes` (sources in the module doc)."""
+
+    z_thresh: float = 6.0
+    tail_factor: float = 2.0
+    min_ratio: float = 1.5
+    progress_frac: float = 0.4
+    worse_ratio: float = 1.2
+    sigma_floor: float = 0.005
+
+
+@dataclass
+class SpikeReport:
+    """Spikes of one curve plus the calibration numbers (for ``evidence``)."""
+
+    spikes: list[Spike] = field(default_factory=list)
+    worse: list[Spike] = field(default_factory=list)
+    threshold_z: float = 0.0
+    noise: float = 0.0
+    range_log: float = 0.0
+
+
+def detect_spikes(tr: Transformed, opts: SpikeOptions | None = None) -> SpikeReport:
+    """Find spikes in one curve.
+
+    Args:
+        tr: the curve's finite points on the analysis scale (m,) (see
+            :func:`losscheck.analysis._util.transform`). Steps in training steps.
+    Returns:
+        a :class:`SpikeReport`; empty with fewer than 8 finite points.
+    """
+    o = opts or SpikeOptions()
+    y, st = tr.y, tr.steps
+    m = y.shape[0]
+    rep = SpikeReport()
+    if m < 8:
+        return rep
+    w = int(np.clip(m // 100, 5, 25))
+    base = rolling_median(y, w, trailing=True, min_periods=3)
+    r = y - base
+    ok = np.isfinite(r)
+    if ok.sum() < 5:
+        return rep
+    med_r = float(np.median(r[ok]))
+    dev = np.abs(r - med_r)
+    g = MAD_TO_SD * float(np.median(dev[ok]))
+    loc = MAD_TO_SD * rolling_median(np.where(ok, dev, np.nan), 10 * w, trailing=True, min_periods=w)
+    sig = np.fmax(np.where(np.isfinite(loc), loc, g), max(0.5 * g, o.sigma_floor))
+    z = np.where(ok, (r - med_r) / sig, 0.0)
+    zpos = z[z > 0]
+    q99 = float(np.quantile(zpos, 0.99)) if zpos.size >= 50 else 0.0
+    thr = max(o.z_thresh, o.tail_factor * q99)
+    rep.threshold_z, rep.noise = thr, g
+    y_init = float(np.median(y[:3]))
+    progress = max(y_init - float(np.nanmin(base)), 0.0)
+    rep.range_log = progress
+    need = max(float(np.log(o.min_ratio)), o.progress_frac * progress)
+    cand = ok & (z >= thr) & (r >= need)
+    if not cand.any():
+        return rep
+    idx = np.flatnonzero(cand)
+    # clusters of consecutive candidates (a gap of one point still joins them)
+    breaks = np.flatnonzero(np.diff(idx) > 2)
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [idx.size - 1]])
+    # forward 3-point median for recovery checks
+    fwd = rolling_median(y[::-1], 3, trailing=False, min_periods=1)[::-1]
+    band_floor = np.log(1.1)
+    for a, b in zip(starts, ends):
+        cl = idx[a: b + 1]
+        p = int(cl[np.argmax(r[cl])])
+        b0 = float(base[cl[0]])
+        band = max(2.0 * float(sig[p]), band_floor)
+        after = np.flatnonzero(fwd[p + 1:] <= b0 + band)
+        if after.size:
+            j = p + 1 + int(after[0])
+            rec = int(st[j] - st[p])
+            lvl_idx = slice(j, min(m, j + w))
+        else:
+            j = None
+            rec = None
+            lvl_idx = slice(int(cl[-1]) + 1, min(m, int(cl[-1]) + 1 + w))
+        seg = y[lvl_idx]
+        if seg.size == 0:
+            seg = y[cl]
+        lvl = float(np.median(seg)) - b0
+        if tr.domain == "log":
+            ratio = float(np.exp(y[p] - b0))
+            lratio = float(np.exp(lvl))
+        else:
+            bv = float(tr.inverse(b0))
+            ratio = float(tr.inverse(y[p]) / bv) if bv != 0 else float("inf")
+            lratio = float(tr.inverse(b0 + lvl) / bv) if bv != 0 else float("inf")
+        sp = Spike(step=int(st[p]), ratio=ratio, z=float(z[p]), recover_steps=rec, level_ratio=lratio)
+        rep.spikes.append(sp)
+        if rec is None and lvl >= max(np.log(o.worse_ratio), 3.0 * float(sig[p])):
+            rep.worse.append(sp)
+    return rep
