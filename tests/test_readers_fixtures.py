@@ -493,3 +493,18 @@ def test_reading_fixtures_writes_nothing():
                 pass
     after = sorted((p.relative_to(FIX).as_posix(), p.stat().st_mtime_ns) for p in FIX.rglob("*"))
     assert before == after
+
+
+def test_jsonl_single_cut_line_is_a_warning(tmp_path):
+    f = tmp_path / "log.jsonl"
+    f.write_text('{"step": 1, "lo')
+    res = jsonl_generic.READER.read(f)
+    assert res.series == [] and any(n.severity == "warning" for n in res.notes)
+
+
+def test_text_log_odd_python_dicts_do_not_escape(tmp_path):
+    from losscheck.readers import text_logs
+    f = tmp_path / "train.log"
+    f.write_text("{'loss': 1.0, 2: 3.0}\n{'loss': [1], {1}: 2}\n{'loss': 0.5, 'x': 'y'}\n")
+    res = text_logs.READER.read(f)
+    assert {s.tag: s for s in res.series}["loss"].values.tolist() == [1.0, 0.5]

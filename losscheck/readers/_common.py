@@ -12,7 +12,7 @@ import os
 import stat
 import zlib
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from losscheck.errors import LosscheckError, ParseError, UnreadableFile
 from losscheck.model import ReadNote, ReadResult, Series
@@ -237,14 +237,3 @@ def safe_call(fn: Callable[[], Any], default: Any = None) -> Any:
     except Exception:
         return default
 
-
-def dedupe_notes(notes: Iterable[ReadNote]) -> list[ReadNote]:
-    """Notes with exact repeats removed, order kept."""
-    seen = set()
-    out = []
-    for n in notes:
-        key = (n.path, n.message, n.severity)
-        if key not in seen:
-            seen.add(key)
-            out.append(n)
-    return out

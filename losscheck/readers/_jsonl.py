@@ -25,7 +25,8 @@ def load_json_lines(path: Path) -> tuple[list[tuple[int, dict]], list[ReadNote]]
 
     Raises:
         UnreadableFile: the file cannot be read.
-        ParseError: no line holds a JSON object.
+        ParseError: no line holds a JSON object (except a file of one cut line, which gives
+            no records and a warning).
     """
     src = str(path)
     text, notes = decode_text(read_bytes(path), path)
@@ -48,6 +49,10 @@ def load_json_lines(path: Path) -> tuple[list[tuple[int, dict]], list[ReadNote]]
         else:
             bad.append(i)
     if not records:
+        if bad == [last_line] and last_line == 1:
+            # a single cut line: a run that has only started writing
+            return [], notes + [ReadNote(src, "the only line is incomplete or not JSON (a run still "
+                                              "writing?); nothing to read", "warning")]
         if bad:
             raise ParseError(path, "no line holds a JSON object", line=bad[0])
         return [], notes + [ReadNote(src, "empty file: no JSON lines", "warning")]

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import STEP_KEYS, BaseReader, base_name
 from losscheck.readers._tabular import (header_fields, integral, load_table, second_line_numeric,

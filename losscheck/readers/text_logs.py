@@ -236,7 +236,7 @@ class _Parser:
         text = _HF_TOKEN.sub(lambda m: f"'__{m.group(1)}__'", line.strip())
         try:
             d = ast.literal_eval(text)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return False
         if not isinstance(d, dict) or "train_runtime" in d:
             return False
@@ -247,6 +247,7 @@ class _Parser:
         step = float(max(self.hf_train, 0))
         found = False
         for k, v in d.items():
+            k = str(k)
             if k == "epoch" or k.endswith(("_runtime", "_per_second")):
                 continue
             if isinstance(v, str) and v in special:
