@@ -34,7 +34,6 @@ import datetime as _dt
 import io
 import json
 import math
-import os
 import shutil
 import struct
 import sys
