@@ -29,7 +29,7 @@ from losscheck.analysis.oscillation import detect_oscillation
 from losscheck.analysis.plateau import detect_plateau
 from losscheck.analysis.spikes import detect_spikes
 from losscheck.analysis.trend import fit_trend
-from losscheck.model import CurveAnalysis, Series
+from losscheck.model import CurveAnalysis, Series, Spike
 
 #: Internal labels in priority order; ``spiking_worse`` is reported as ``spiking``.
 PRIORITY = ("nan", "diverging", "spiking_worse", "overfitting", "oscillating", "plateau",
@@ -118,18 +118,38 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
         big = max(sp.spikes, key=lambda s: s.ratio)
         ev.update({"spike_count": len(sp.spikes), "spike_max_ratio": big.ratio, "spike_max_z": big.z,
                    "spike_max_step": big.step, "spikes_worse_level": len(sp.worse)})
+    # oscillation (computed before the divergence verdict: large slow swings can make the
+    # end of a non-progressing curve sit well above its lowest block)
+    osc, oev = detect_oscillation(tb, yb, max(div.progress_log, 0.0), opts.oscillation)
+    ev.update({"osc_" + k: v for k, v in oev.items()})
+    if div.diverging and osc is not None and oev.get("end_within_swings"):
+        div.diverging = False
+        ev["rise_explained_by_swings"] = True
     if div.diverging:
         onset_step = int(first[div.onset_idx]) if div.onset_idx is not None else int(tr.steps[0])
         growth = post_onset_growth(tr.steps, tr.y, onset_step) if tr.domain == "log" else {}
         ev.update(growth)
         ev["divergence_kind"] = div.kind
-        still_rising = growth.get("growth_rate_per_step", 0.0) * float(tr.steps[-1] - onset_step) >= np.log(1.5) \
+        span = float(tr.steps[-1] - onset_step)
+        still_rising = growth.get("growth_rate_per_step", 0.0) * span >= np.log(1.5) \
             and growth.get("growth_r2", 0.0) >= 0.5
-        explained = [s for s in sp.worse if abs(s.step - onset_step) <= max(0.05 * (tr.steps[-1] - tr.steps[0]), 1)
-                     or s.step >= onset_step]
-        if explained and not div.end_above_start and not still_rising and div.kind == "rise":
+        jump_log = float(np.log(growth["jump_ratio"])) if growth.get("jump_ratio", 0) > 0 else 0.0
+        sudden = jump_log >= 0.5 * div.rise_log
+        explained = [s for s in sp.worse if s.step >= onset_step - max(0.05 * (tr.steps[-1] - tr.steps[0]), 1)]
+        if (explained or sudden) and not div.end_above_start and not still_rising and div.kind == "rise":
             labels.append("spiking_worse")
-            onset = explained[0].step
+            if explained:
+                onset = explained[0].step
+            else:
+                onset = onset_step
+                i = int(np.searchsorted(tr.steps, onset_step))
+                jump_sp = Spike(step=onset_step, ratio=float(np.exp(jump_log)),
+                                z=float(jump_log / max(sp.noise, 1e-3)), recover_steps=None,
+                                level_ratio=float(np.exp(div.rise_log)))
+                ca.spikes = sorted(ca.spikes + [jump_sp], key=lambda s_: s_.step)
+                sp.worse.append(jump_sp)
+                ev["worse_level_step"] = int(tr.steps[i]) if i < m else onset_step
+            ev["worse_level_ratio"] = float(np.exp(div.rise_log))
             ca.notes.append("the loss jumped to a worse level and stayed there (below its initial level)")
         else:
             labels.append("diverging")
@@ -145,8 +165,6 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
         if onset is None:
             onset = sp.worse[0].step
     # oscillation: restarts of the LR schedule explain periodic bumps
-    osc, oev = detect_oscillation(tb, yb, max(div.progress_log, 0.0), opts.oscillation)
-    ev.update({"osc_" + k: v for k, v in oev.items()})
     if osc is not None and not div.diverging:
         if opts.lr_restarts >= 2:
             ca.notes.append(f"periodic bumps match {opts.lr_restarts} LR warm restarts: not an oscillation")

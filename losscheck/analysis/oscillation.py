@@ -19,10 +19,12 @@ quarter (initial transient):
 * slowness (aperiodic swings): the variance ratio of block means, VR = m * var(block
   means) / var(e) with blocks of m points (Lo & MacKinlay 1988): ~1 for white noise,
   >> 1 for slow wandering; oscillation needs VR >= ``min_vr`` (4);
+* repetition (aperiodic case): the block medians cross their median >= ``min_crossings``
+  (4) times -- up and down at least twice; a single jump or a trend is not a swing;
 * amplitude: the robust standard deviation of the block means (or of e, periodic case),
-  in log units; needs >= ``min_swing`` (ln 1.2: the loss swings by >= ~20 %) and >=
-  ``progress_frac`` (30 %) of the run's total log decrease (so a converged floor wandering
-  by x3 after a x10^6 drop is not an oscillation).
+  in log units, >= ``min_swing`` (ln 1.2: the loss swings by >= ~20 %), and the range of
+  the block medians >= ``progress_frac`` (30 %) of the run's total log decrease (so a
+  converged floor wandering by x3 after a x10^6 drop is not an oscillation).
 
 Oscillating = swings large and slow (or periodic) AND the window's decrease is < 2 x the
 swing amplitude (no downward progress).
@@ -47,6 +49,7 @@ class OscillationOptions:
     min_swing: float = float(np.log(1.2))
     progress_frac: float = 0.3
     skip_frac: float = 0.25
+    min_crossings: int = 4
 
 
 def acf(e: np.ndarray, max_lag: int) -> np.ndarray:
@@ -102,12 +105,21 @@ def detect_oscillation(x: np.ndarray, y: np.ndarray, total_progress: float,
                 period = float(k * span / max(n - 1, 1))
                 strength = float(r[k])
     swing = max(swing_slow, sd_e if period is not None else 0.0)
+    # block medians of the detrended curve: range and crossings of their median
+    bm = np.median(e[: nb * m].reshape(nb, m), axis=1)
+    rng_b = float(np.ptp(bm))
+    sgn = np.sign(bm - np.median(bm))
+    sgn = sgn[sgn != 0]
+    crossings = int(np.sum(sgn[1:] != sgn[:-1]))
+    yb = np.median(y[: nb * m].reshape(nb, m), axis=1)
+    end_within = bool(yb[-1] <= np.max(yb[:-3])) if nb > 4 else False
     raw_dev = np.exp(e)  # detrended curve as a ratio to its trend
     cv = float(np.std(raw_dev) / np.mean(raw_dev)) if np.mean(raw_dev) > 0 else 0.0
-    ev = {"window_decrease_log": decrease, "swing_log": swing, "variance_ratio": vr,
-          "acf_peak": strength, "period_steps": period, "cv": cv}
-    big = swing >= max(o.min_swing, o.progress_frac * max(total_progress, 0.0))
-    slow = period is not None or vr >= o.min_vr
+    ev = {"window_decrease_log": decrease, "swing_log": swing, "range_log": rng_b, "variance_ratio": vr,
+          "acf_peak": strength, "period_steps": period, "cv": cv, "crossings": crossings,
+          "end_within_swings": end_within}
+    big = swing >= o.min_swing and rng_b >= o.progress_frac * max(total_progress, 0.0)
+    slow = period is not None or (vr >= o.min_vr and crossings >= o.min_crossings)
     no_progress = decrease < 2.0 * swing
     if big and slow and no_progress:
         return Oscillation(period_steps=period, strength=strength if period is not None else cv, cv=cv), ev

@@ -30,6 +30,9 @@ Method (one O(n log w) pass on *all* finite points, no binning so no spike is sm
      is noise at the floor, not an instability; a converged 0.05 jumping above its
      initial level is.
 
+   An isolated single-point candidate must also beat ``tail_factor * q99.9(z)`` (with
+   >= 1000 points): per-step losses of small batches have rare single-step outliers of x10
+   or more, while an optimiser instability lasts several steps (Molybog et al. 2023).
 4. consecutive candidates form one spike; its peak is the largest residual. Recovery:
    the first later point whose forward 3-point median is back within
    ``max(2 sigma, ln 1.1)`` of the pre-spike baseline; ``level_ratio`` compares the median
@@ -101,6 +104,8 @@ def detect_spikes(tr: Transformed, opts: SpikeOptions | None = None) -> SpikeRep
     zpos = z[z > 0]
     q99 = float(np.quantile(zpos, 0.99)) if zpos.size >= 50 else 0.0
     thr = max(o.z_thresh, o.tail_factor * q99)
+    q999 = float(np.quantile(zpos, 0.999)) if zpos.size >= 1000 else q99
+    thr_single = max(thr, o.tail_factor * q999)
     rep.threshold_z, rep.noise = thr, g
     y_init = float(np.median(y[:3]))
     progress = max(y_init - float(np.nanmin(base)), 0.0)
@@ -120,6 +125,8 @@ def detect_spikes(tr: Transformed, opts: SpikeOptions | None = None) -> SpikeRep
     for a, b in zip(starts, ends):
         cl = idx[a: b + 1]
         p = int(cl[np.argmax(r[cl])])
+        if cl.size == 1 and z[p] < thr_single:
+            continue  # an isolated point: must beat the noise's own extreme tail
         b0 = float(base[cl[0]])
         band = max(2.0 * float(sig[p]), band_floor)
         after = np.flatnonzero(fwd[p + 1:] <= b0 + band)
