@@ -39,7 +39,7 @@ class OnsetContext:
     third of the post-peak span (divergence "as the LR reached its peak");
     ``warmup_steps``: 0 means no warmup; ``grad_lead``: steps by which a grad-norm surge
     preceded the loss onset (``None`` if none); ``clip``: a suggested clip threshold;
-    ``rollback``: the last logged step before the earliest sign of trouble.
+    ``rollback``: the last logged step before the loss onset.
     """
 
     onset: int | None
@@ -72,7 +72,9 @@ def onset_context(run: ResolvedRun, analysis: RunAnalysis, onset: int | None) ->
         earliest = g.onset_step
     ctx.clip = clip_threshold(run.get("grad_norm"), earliest)
     loss = run.get("loss") or run.get("eval_loss")
-    ctx.rollback = last_healthy_step(loss, earliest)
+    # roll back to before the loss onset, not before a slow grad-norm rise that may span most of
+    # the run: the checkpoint must still have a good loss (PaLM restarted ~100 steps before a spike)
+    ctx.rollback = last_healthy_step(loss, onset)
     return ctx
 
 

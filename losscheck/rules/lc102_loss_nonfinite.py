@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt, lr_votes_settings, main_curve, onset_context
 from losscheck.rules.interface import Rule, RuleContext
@@ -48,8 +50,8 @@ class LossNonFinite(Rule):
             if nf is not None:
                 ev.update(nan=nf.nan, inf=nf.inf, points=nf.total, recovered=nf.recovered,
                           last_finite=nf.last_finite_before)
-            ev.update({k: v for k, v in cur.evidence.items() if isinstance(v, (int, float, str, bool))})
-            hf_filter = bool(cur.evidence.get("hf_nan_filter"))
+            hf_filter = _hf_nan_filter(series, ctx.run.get("grad_norm"), onset)
+            ev["hf_nan_filter"] = hf_filter
             if nf is not None:
                 what = "NaN" if nf.nan >= nf.inf else "Inf"
                 msg = f"{role.replace('_', ' ')} is {what} from step {onset}"
@@ -67,16 +69,17 @@ class LossNonFinite(Rule):
             if grad_first:
                 msg += f"; the grad norm went non-finite first, at step {g.nonfinite.first_step}"
                 ev["grad_norm_first_nonfinite_step"] = g.nonfinite.first_step
-            first_step = int(series.steps[0]) if series is not None and len(series) else 0
-            span = int(series.steps[-1] - series.steps[0]) if series is not None and len(series) > 1 else 0
-            early = onset is not None and (onset - first_step <= max(100, self.opt(ctx, "early-fraction") * span))
+            # "early" counts from step 0, not from the first logged step: an excerpt that starts at
+            # step 3442 comes from a run that had trained for 3442 steps
+            last = int(series.steps[-1]) if series is not None and len(series) else 0
+            early = onset is not None and onset <= max(100, self.opt(ctx, "early-fraction") * last)
             grew = bool(cur.evidence.get("grew_before_nonfinite")) or oc.grad_lead is not None
             if oc.lr_at_onset is not None:
                 msg += f"; LR {fmt(oc.lr_at_onset)} at that step"
                 ev["lr_at_onset"] = oc.lr_at_onset
             votes = []
             if overflow_signs or hf_filter:
-                votes.append(RemedyVote("mixed_precision", 1.0 if overflow_signs else 0.8,
+                votes.append(RemedyVote("mixed_precision", 1.0,
                                         "grad norm overflowed before the loss did: fp16 loss-scale overflow"
                                         if overflow_signs else "a hidden NaN loss with a NaN grad norm is the usual "
                                         "fp16 failure signature", {"precision": "bf16", "init_scale": 2 ** 10}))
@@ -98,5 +101,19 @@ class LossNonFinite(Rule):
                                         {"resume_before_step": oc.rollback}))
             out.append(self.finding(msg, role=role, step=onset, evidence=ev, remedies=votes))
         return out
+
+def _hf_nan_filter(loss, grad_norm, onset) -> bool:
+    """True when the loss is logged as exactly 0.0 where the grad norm is NaN/Inf.
+
+    The HF Trainer's ``logging_nan_inf_filter`` (on by default) drops NaN/Inf losses from
+    the logged average, so a run whose every loss is NaN logs 0.0 (HF Trainer docs,
+    ``TrainingArguments.logging_nan_inf_filter``).
+    """
+    if loss is None or grad_norm is None or onset is None:
+        return False
+    zero_steps = loss.steps[loss.values == 0.0]
+    bad_grad = grad_norm.steps[~np.isfinite(grad_norm.values)]
+    return bool(len(np.intersect1d(zero_steps, bad_grad)))
+
 
 RULE = LossNonFinite()
