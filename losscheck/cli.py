@@ -98,6 +98,13 @@ def diagnose(
         _die(f"{path}: internal error ({type(exc).__name__}: {exc}); re-run with --debug and report it")
         return
 
+    if not report.runs:
+        # nothing could be diagnosed: one line per problem on stderr, exit 2
+        for e in report.errors:
+            msg = e.message if e.message.startswith(e.path) else f"{e.path}: {e.message}"
+            typer.echo(f"losscheck: {msg}", err=True)
+        if fmt.name == "text":
+            raise typer.Exit(EXIT_USAGE)
     if output is not None:
         try:
             output.write_text(fmt.render(report), encoding="utf-8")
