@@ -138,6 +138,17 @@ def analyse(run: ResolvedRun, options: AnalysisOptions | None = None) -> RunAnal
             labels["eval_loss"] = order(["nan"] + labels["eval_loss"])
             curves["eval_loss"].klass = "nan"
             curves["eval_loss"].onset_step = en.first_step
+    # an eval curve that is flat while the train loss learned: its first eval came after
+    # the fast drop (converged floor), not "not learning" -- unless it sits at chance.
+    e = curves.get("eval_loss")
+    if e is not None and "plateau" in labels["eval_loss"] and "loss" in labels \
+            and "plateau" not in labels["loss"] and e.plateau is not None and not e.plateau.chance_classes:
+        labels["eval_loss"] = order([x for x in labels["eval_loss"] if x != "plateau"] or ["converging"])
+        e.klass = public(labels["eval_loss"][0])
+        e.onset_step = None if e.klass == "converging" else e.onset_step
+        e.notes.append("eval loss flat from its first eval while the train loss learned: "
+                       "already at its floor, not a plateau")
+        e.evidence["classes"] = ",".join(dict.fromkeys(public(x) for x in labels["eval_loss"]))
     # overfitting
     of, oev = detect_overfit(run.get("loss"), run.get("eval_loss"), opts.overfit)
     if "eval_loss" in curves:

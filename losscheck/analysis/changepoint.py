@@ -114,26 +114,61 @@ def segment(x: np.ndarray, y: np.ndarray, sigma: float, max_segments: int = 8,
     return out
 
 
-def onset_of_rise(segments: list[Segment], x: np.ndarray, y_smooth: np.ndarray) -> int:
-    """The bin index where a final rise starts.
+def hinge_knot(x: np.ndarray, y: np.ndarray, min_size: int = 2, max_candidates: int = 300) -> int:
+    """Knot of the best continuous two-piece linear fit ``a + b x + c max(x - x_k, 0)``.
 
-    The rise is taken to start where the smoothed curve last sat in the lowest quarter of
-    its final climb (from its minimum to its end level); the onset is the last segment
-    boundary at or before that point (the change point), else the minimum itself.
+    A single change in slope (Hinkley 1969, "Inference about the intersection in
+    two-phase regression"). Args: x, y (n,). Returns the knot index (``0`` when n is too
+    small). Cost: O(n) per candidate, at most ``max_candidates`` (+ a local refinement).
+    """
+    n = y.shape[0]
+    if n < 2 * min_size + 1:
+        return 0
+    xs = (x - x[0]) / max(float(x[-1] - x[0]), 1.0)
+
+    def sse(k):
+        A = np.column_stack([np.ones(n), xs, np.maximum(xs - xs[k], 0.0)])
+        coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+        r = y - A @ coef
+        return float(r @ r)
+
+    cands = np.arange(min_size, n - min_size)
+    stride = max(1, cands.size // max_candidates)
+    best = min(cands[::stride], key=sse)
+    if stride > 1:
+        lo, hi = max(min_size, best - stride), min(n - min_size, best + stride + 1)
+        best = min(range(lo, hi), key=sse)
+    return int(best)
+
+
+def onset_of_rise(segments: list[Segment], x: np.ndarray, y_smooth: np.ndarray, sigma: float = 0.0) -> int:
+    """The bin index where the final climb of a curve starts (a change point).
+
+    1. ``i_low``: the last bin still within ``max(2 sigma, ln 1.05)`` of the curve's minimum
+       (before the end level).
+    2. A segment boundary between the minimum and ``i_low + 1`` that opens with an upward
+       jump of that size is the onset (a jump).
+    3. Otherwise the climb is gradual: the onset is the knot of a two-phase linear fit
+       (:func:`hinge_knot`) over the segment holding ``i_low`` and the one before it.
 
     Args:
-        segments: from :func:`segment`; x: (n,) bin steps; y_smooth: (n,) smoothed values.
+        segments: from :func:`segment`; x: (n,) bin steps; y_smooth: (n,) smoothed values;
+        sigma: point noise of ``y``.
     Returns:
         a bin index in ``[0, n)``.
     """
     n = y_smooth.shape[0]
+    thr = max(2.0 * sigma, float(np.log(1.05)))
     i_min = int(np.argmin(y_smooth))
-    k = max(1, n // 20)
-    y_end = float(np.median(y_smooth[-k:]))
-    level = y_smooth[i_min] + 0.25 * (y_end - y_smooth[i_min])
-    above = np.flatnonzero(y_smooth[i_min:] <= level)
-    i_low = i_min + int(above[-1]) if above.size else i_min
-    starts = [s.start for s in segments[1:] if i_min - 1 <= s.start <= i_low + 1]
-    if starts:
-        return int(starts[-1])
-    return i_min
+    within = np.flatnonzero(y_smooth[i_min:] <= y_smooth[i_min] + thr)
+    i_low = i_min + int(within[-1])
+    for k in range(1, len(segments)):
+        sg = segments[k]
+        if i_min <= sg.start <= i_low + 1 and sg.y0 - segments[k - 1].y1 >= thr:
+            return int(sg.start)
+    q = max(k for k in range(len(segments)) if segments[k].start <= i_low)
+    lo = segments[q - 1].start if q > 0 else segments[q].start
+    hi = segments[q].end
+    if hi - lo < 5:
+        return i_min
+    return int(lo + hinge_knot(x[lo:hi], y_smooth[lo:hi]))

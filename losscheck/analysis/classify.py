@@ -136,7 +136,8 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
         jump_log = float(np.log(growth["jump_ratio"])) if growth.get("jump_ratio", 0) > 0 else 0.0
         sudden = jump_log >= 0.5 * div.rise_log
         explained = [s for s in sp.worse if s.step >= onset_step - max(0.05 * (tr.steps[-1] - tr.steps[0]), 1)]
-        if (explained or sudden) and not div.end_above_start and not still_rising and div.kind == "rise":
+        far_above_start = div.end_log - div.start_log >= np.log(opts.divergence.min_ratio)
+        if (explained or sudden) and not far_above_start and not still_rising and div.kind == "rise":
             labels.append("spiking_worse")
             if explained:
                 onset = explained[0].step
@@ -150,7 +151,7 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
                 sp.worse.append(jump_sp)
                 ev["worse_level_step"] = int(tr.steps[i]) if i < m else onset_step
             ev["worse_level_ratio"] = float(np.exp(div.rise_log))
-            ca.notes.append("the loss jumped to a worse level and stayed there (below its initial level)")
+            ca.notes.append("the loss jumped to a worse level and stayed there (not far above its initial level)")
         else:
             labels.append("diverging")
             onset = onset_step
@@ -187,7 +188,7 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
         if pl.chance_classes:
             ca.notes.append(f"level {pl.level:.4g} = ln({pl.chance_classes}) = chance for "
                             f"{pl.chance_classes} classes")
-    if sp.spikes and "spiking_worse" not in labels:
+    if sp.spikes and "spiking_worse" not in labels and "oscillating" not in labels:
         labels.append("spiking")
         if onset is None and not labels[:-1]:
             onset = sp.spikes[0].step

@@ -54,6 +54,8 @@ class Divergence:
     progress_log: float = 0.0
     best_idx: int = 0
     end_above_start: bool = False
+    start_log: float = 0.0
+    end_log: float = 0.0
     evidence: dict = field(default_factory=dict)
 
 
@@ -90,6 +92,7 @@ def detect_divergence(x: np.ndarray, y: np.ndarray, segments: list[Segment],
     need = max(np.log(o.min_ratio), o.progress_frac * progress) + 3.0 * np.sqrt(2.0) * sd
     d.rise_log, d.progress_log = rise, progress
     d.end_above_start = end > start
+    d.start_log, d.end_log = float(np.median(y[:3])), end
     d.evidence = {"rise_ratio": float(np.exp(rise)), "rise_needed_ratio": float(np.exp(need)),
                   "progress_ratio": float(np.exp(progress))}
     if rise >= need and i_b < med.shape[0] - 1:
@@ -107,7 +110,7 @@ def detect_divergence(x: np.ndarray, y: np.ndarray, segments: list[Segment],
     if d.kind == "drift":
         d.onset_idx = 0
     else:
-        d.onset_idx = onset_of_rise(segments, x, ys)
+        d.onset_idx = onset_of_rise(segments, x, ys, sig)
     d.best_idx = int(idx[i_b])
     return d
 

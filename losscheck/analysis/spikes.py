@@ -21,8 +21,9 @@ Method (one O(n log w) pass on *all* finite points, no binning so no spike is sm
    * ``z >= z_thresh`` (6; a 3-sigma Hampel rule is made for one outlier among few
      points; over 10^5-10^6 per-step points a Gaussian would pass 3.5 sigma hundreds of
      times, so 6) **and** ``z >= tail_factor * q99(z)`` (2 x the 99th percentile of
-     the positive z's: heavy-tailed healthy noise -- batch size 4-8 -- raises its own bar);
-   * the jump is at least ``min_ratio`` (x1.5) over the baseline; and
+     the positive z's, with >= 500 of them so that a few real spikes do
+     not set their own bar: heavy-tailed healthy noise -- batch size 4-8 -- raises its own bar);
+   * the jump is at least ``min_ratio`` (x1.3) over the baseline; and
    * it is large on the scale of the whole run: the log-jump is at least
      ``progress_frac`` (40 %) of the run's log range (``log(initial level) - log(lowest
      baseline)``, the initial level being the median of the first 3 points). A converged
@@ -57,7 +58,7 @@ class SpikeOptions:
 
     z_thresh: float = 6.0
     tail_factor: float = 2.0
-    min_ratio: float = 1.5
+    min_ratio: float = 1.3
     progress_frac: float = 0.4
     worse_ratio: float = 1.2
     sigma_floor: float = 0.005
@@ -102,7 +103,7 @@ def detect_spikes(tr: Transformed, opts: SpikeOptions | None = None) -> SpikeRep
     sig = np.fmax(np.where(np.isfinite(loc), loc, g), max(0.5 * g, o.sigma_floor))
     z = np.where(ok, (r - med_r) / sig, 0.0)
     zpos = z[z > 0]
-    q99 = float(np.quantile(zpos, 0.99)) if zpos.size >= 50 else 0.0
+    q99 = float(np.quantile(zpos, 0.99)) if zpos.size >= 500 else 0.0
     thr = max(o.z_thresh, o.tail_factor * q99)
     q999 = float(np.quantile(zpos, 0.999)) if zpos.size >= 1000 else q99
     thr_single = max(thr, o.tail_factor * q999)
