@@ -148,6 +148,28 @@ def test_exponential_growth_rate_doubling_and_onset(scale):
     assert c.trend.doubling_steps == pytest.approx(np.log(2) / r, rel=0.10)
 
 
+def test_exponential_growth_at_1e5_points():
+    st = np.arange(100_000)
+    onset, r = 70_000, 1e-4
+    v = (0.5 + np.exp(-st / 5000.0)) * np.exp(np.where(st >= onset, r * (st - onset), 0.0))
+    v *= np.exp(0.1 * np.random.default_rng(15).standard_normal(st.size))
+    a = analyse(mkrun(loss=(st, v)))
+    assert a.primary == "diverging"
+    assert abs(a.onset_step - onset) <= 0.03 * st[-1]
+    assert a.curves["loss"].evidence["doubling_steps"] == pytest.approx(np.log(2) / r, rel=0.10)
+
+
+def test_gradual_climb_from_noisy_floor_onset():
+    rng = np.random.default_rng(16)
+    st = np.arange(2, 162, 2)
+    v = 1.7 * np.exp(np.where(st >= 60, 0.12 * (st - 60), 0.0) + 0.1 * rng.standard_normal(st.size))
+    lr = np.minimum(st / 50.0, 1.0)
+    a = analyse(mkrun(loss=(st, v), lr=(st, lr)))
+    assert a.primary == "diverging"
+    assert abs(a.onset_step - 60) <= 10
+    assert a.evidence["divergence_after_lr_peak_steps"] == a.onset_step - 50
+
+
 def test_short_explosion_is_diverging_and_short_healthy_is_insufficient():
     st = np.arange(430, 438)[:7]
     v = np.array([0.061, 0.060, 0.062, 0.06, 5.4e19, 4.3e20, 2.1e21])
@@ -307,9 +329,10 @@ def test_noisy_converging_is_not_oscillating():
 
 
 @pytest.mark.parametrize("scale", SCALES)
-def test_flat_from_start_is_plateau(scale):
+@pytest.mark.parametrize("every", [50, 370])
+def test_flat_from_start_is_plateau(scale, every):
     rng = np.random.default_rng(31)
-    st = np.arange(0, 11000, 50)
+    st = np.arange(0, 11000, every)  # 220 or 30 points
     v = 7.65 * np.exp(0.01 * rng.standard_normal(st.size) - 0.0000005 * st)
     a = analyse(mkrun(loss=(st, v * scale)))
     assert a.primary == "plateau", a.curves["loss"].evidence

@@ -26,7 +26,8 @@ Method (one O(n log w) pass on *all* finite points, no binning so no spike is sm
    * the jump is at least ``min_ratio`` (x1.3) over the baseline; and
    * it is large on the scale of the whole run: the log-jump is at least
      ``progress_frac`` (40 %) of the run's log range (``log(initial level) - log(lowest
-     baseline)``, the initial level being the median of the first 3 points). A converged
+     baseline)``, the initial level being the largest of the first 3 points, as the
+     loss often falls several-fold within the first logged points). A converged
      loss of 1e-4 jumping to 1e-3 after falling from 1 (9.2 log units; the jump is 25 %)
      is noise at the floor, not an instability; a converged 0.05 jumping above its
      initial level is.
@@ -108,7 +109,7 @@ def detect_spikes(tr: Transformed, opts: SpikeOptions | None = None) -> SpikeRep
     q999 = float(np.quantile(zpos, 0.999)) if zpos.size >= 1000 else q99
     thr_single = max(thr, o.tail_factor * q999)
     rep.threshold_z, rep.noise = thr, g
-    y_init = float(np.median(y[:3]))
+    y_init = float(np.max(y[:3]))
     progress = max(y_init - float(np.nanmin(base)), 0.0)
     rep.range_log = progress
     need = max(float(np.log(o.min_ratio)), o.progress_frac * progress)
