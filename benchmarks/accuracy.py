@@ -1,0 +1,226 @@
+"""Accuracy benchmark: diagnose labelled runs and score the verdicts.
+
+Usage::
+
+    python benchmarks/accuracy.py                 # every labelled set, both splits
+    python benchmarks/accuracy.py --split heldout --set corpus
+    python benchmarks/accuracy.py --json out.json # the figures as JSON
+
+Label sets (CSV files with at least ``run,class,onset_step,first_remedy``; ``split`` optional):
+
+- ``corpus``: ``benchmarks/corpus/labels.csv``, the fault-injection corpus made by really
+  training small models (``benchmarks/make_corpus.py``); labels come from the injected cause
+  and the numbers, never from losscheck; ``split`` is ``tune`` or ``heldout`` by a hash rule.
+- ``samples``: ``sample_runs/labels.csv`` (all ``tune``: the detectors were developed on them).
+- ``real``: ``benchmarks/real_runs_labels.csv``, public logs in ``../shared/real_runs`` labelled
+  from their numbers in ``SOURCES.md``; ``tune`` for the runs the detectors were tuned on,
+  ``heldout`` for the rest. Skipped when ``../shared`` is absent.
+
+Figures: the confusion matrix of primary classes; per-class precision and recall; the
+healthy-run false-alarm rate (a ``converging`` run judged *failing*) and warning rate; the
+share of faulty runs whose onset is within ``max(5 steps, 5% of the run)`` of the label, and
+the median onset error; how often the labelled first remedy is ranked first, and in the top 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CLASSES = ("converging", "oscillating", "diverging", "nan", "plateau", "spiking", "overfitting")
+SETS = {
+    "corpus": (REPO / "benchmarks" / "corpus" / "labels.csv", REPO / "benchmarks" / "corpus"),
+    "samples": (REPO / "sample_runs" / "labels.csv", REPO / "sample_runs"),
+    "real": (REPO / "benchmarks" / "real_runs_labels.csv", REPO.parent / "shared" / "real_runs"),
+}
+
+
+@dataclass
+class Case:
+    """One labelled run and losscheck's verdict on it."""
+
+    set: str
+    run: str
+    split: str
+    label: str
+    onset: int | None
+    remedy: str | None
+    predicted: str = ""
+    status: str = ""
+    pred_onset: int | None = None
+    remedies: list[str] = field(default_factory=list)
+    span: int = 0
+    error: str = ""
+
+
+@dataclass
+class Figures:
+    """Scores over a list of cases (rates are fractions in [0, 1], ``None`` when undefined)."""
+
+    n: int
+    accuracy: float | None
+    confusion: dict[str, dict[str, int]]
+    precision: dict[str, float | None]
+    recall: dict[str, float | None]
+    healthy: int
+    healthy_failing: float | None
+    healthy_warning: float | None
+    onset_n: int
+    onset_within: float | None
+    onset_median_error: float | None
+    remedy_n: int
+    remedy_top1: float | None
+    remedy_top3: float | None
+    misses: list[str]
+
+
+def _int(x: str) -> int | None:
+    x = (x or "").strip()
+    return int(float(x)) if x else None
+
+
+def load_cases(name: str, split: str | None = None) -> list[Case]:
+    """The labelled cases of one set (``[]`` when its labels or data are absent)."""
+    labels, root = SETS[name]
+    if not labels.is_file() or not root.is_dir():
+        return []
+    out = []
+    with open(labels, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            sp = (row.get("split") or "tune").strip()
+            if split and sp != split:
+                continue
+            out.append(Case(name, str(root / row["run"]), sp, row["class"].strip(), _int(row.get("onset_step", "")),
+                            (row.get("first_remedy") or "").strip() or None))
+    return out
+
+
+def diagnose_cases(cases: list[Case]) -> list[Case]:
+    """Run losscheck on every case (in-process, default configuration) and fill the verdicts."""
+    from losscheck.errors import LosscheckError
+    from losscheck.pipeline import Options, diagnose
+
+    for c in cases:
+        try:
+            rep = diagnose(c.run, Options())
+        except LosscheckError as exc:
+            c.error = exc.one_line()
+            continue
+        if not rep.runs:
+            c.error = "; ".join(e.message for e in rep.errors) or "no run"
+            continue
+        r = rep.runs[0]
+        c.predicted, c.status, c.pred_onset = r.primary, r.status, r.onset_step
+        c.remedies = [m.id for m in r.remedies]
+        m = r.metrics.get("loss") or r.metrics.get("eval_loss")
+        c.span = (m.last_step - m.first_step) if m else 0
+    return cases
+
+
+def score(cases: list[Case]) -> Figures:
+    """Compute :class:`Figures` from diagnosed cases."""
+    cols = list(CLASSES) + ["insufficient", "error"]
+    conf = {a: {b: 0 for b in cols} for a in CLASSES}
+    misses = []
+    for c in cases:
+        p = c.predicted if not c.error else "error"
+        if c.label in conf:
+            conf[c.label][p if p in cols else "error"] += 1
+        if p != c.label:
+            misses.append(f"{c.set}:{Path(c.run).name}: label {c.label}, got {p}"
+                          + (f" ({c.error})" if c.error else ""))
+    n = len(cases)
+    correct = sum(conf[k][k] for k in CLASSES)
+    prec, rec = {}, {}
+    for k in CLASSES:
+        col = sum(conf[a][k] for a in CLASSES)
+        row = sum(conf[k].values())
+        prec[k] = conf[k][k] / col if col else None
+        rec[k] = conf[k][k] / row if row else None
+    healthy = [c for c in cases if c.label == "converging"]
+    hf = sum(c.status == "failing" for c in healthy)
+    hw = sum(c.status == "warning" for c in healthy)
+    faulty = [c for c in cases if c.label != "converging" and not c.error]
+    on = [c for c in faulty if c.onset is not None]
+    errs, within = [], 0
+    for c in on:
+        if c.pred_onset is None:
+            continue
+        e = abs(c.pred_onset - c.onset)
+        errs.append(e)
+        within += e <= max(5, 0.05 * max(c.span, 1))
+    rem = [c for c in faulty if c.remedy]
+    t1 = sum(bool(c.remedies) and c.remedies[0] == c.remedy for c in rem)
+    t3 = sum(c.remedy in c.remedies[:3] for c in rem)
+    for c in rem:
+        if c.remedies[:1] != [c.remedy]:
+            misses.append(f"{c.set}:{Path(c.run).name}: first remedy {c.remedy}, got {c.remedies[:3]}")
+    return Figures(n, correct / n if n else None, conf, prec, rec, len(healthy),
+                   hf / len(healthy) if healthy else None, hw / len(healthy) if healthy else None,
+                   len(on), within / len(on) if on else None, statistics.median(errs) if errs else None,
+                   len(rem), t1 / len(rem) if rem else None, t3 / len(rem) if rem else None, misses)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def render(title: str, f: Figures) -> str:
+    """A plain-text table of the figures (also used in README)."""
+    cols = list(CLASSES) + ["insufficient", "error"]
+    short = {"converging": "conv", "oscillating": "osc", "diverging": "div", "nan": "nan", "plateau": "plat",
+             "spiking": "spike", "overfitting": "overf", "insufficient": "insuf", "error": "err"}
+    lines = [f"== {title}: {f.n} runs", "",
+             "label \\ predicted " + " ".join(f"{short[c]:>6}" for c in cols) + "   recall  precision"]
+    for k in CLASSES:
+        row = f.confusion[k]
+        if not sum(row.values()):
+            continue
+        lines.append(f"{k:<18}" + " ".join(f"{row[c]:>6}" for c in cols)
+                     + f"   {_pct(f.recall[k]):>6}  {_pct(f.precision[k]):>6}")
+    lines += ["",
+              f"primary class correct:           {_pct(f.accuracy)}",
+              f"healthy runs judged failing:     {_pct(f.healthy_failing)} of {f.healthy}",
+              f"healthy runs with a warning:     {_pct(f.healthy_warning)} of {f.healthy}",
+              f"onset within max(5, 5% of run): {_pct(f.onset_within)} of {f.onset_n}"
+              f" (median error {f.onset_median_error if f.onset_median_error is not None else 'n/a'} steps)",
+              f"labelled first remedy ranked 1st: {_pct(f.remedy_top1)} of {f.remedy_n}; "
+              f"in top 3: {_pct(f.remedy_top3)}", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: print the figures per set and split; ``--misses`` lists every miss."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--set", choices=[*SETS, "all"], default="all")
+    ap.add_argument("--split", choices=["tune", "heldout", "all"], default="all")
+    ap.add_argument("--misses", action="store_true", help="list every misclassified run")
+    ap.add_argument("--json", type=Path, help="write the figures as JSON here")
+    a = ap.parse_args(argv)
+    sets = list(SETS) if a.set == "all" else [a.set]
+    splits = ["tune", "heldout"] if a.split == "all" else [a.split]
+    out = {}
+    for split in splits:
+        cases = []
+        for s in sets:
+            cases += diagnose_cases(load_cases(s, split))
+        if not cases:
+            continue
+        f = score(cases)
+        print(render(f"{'+'.join(sets)} / {split}", f))
+        if a.misses:
+            print("\n".join("  miss: " + m for m in f.misses) + "\n")
+        out[split] = asdict(f)
+    if a.json:
+        a.json.write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
