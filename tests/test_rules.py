@@ -138,3 +138,30 @@ def test_select_ignore_and_lookup():
     assert find_rule("loss-diverging").code == "LC101" and find_rule("lc101").name == "loss-diverging"
     for r in all_rules():
         assert r.what and r.why and r.fix and r.how and r.sources, r.code
+
+
+def test_flat_from_start_with_steady_grad_norm_points_at_the_model_not_the_labels():
+    run, analysis = seed_run()
+    g = run.data.series["grad_norm"]
+    analysis.curves["loss"] = CurveAnalysis("loss", "loss", 100, 100, "plateau",
+                                            plateau=Plateau(0, 2.25, 0.0, True, None))
+    analysis.curves["grad_norm"].klass = "converging"
+    analysis.primary = "plateau"
+    g.values[:] = 3.7  # gradients computed, weights never move
+    assert [m.id for m in rank(run_rules(RuleContext(run, analysis)))][:2] == ["check_model", "check_labels"]
+    g.values[:] = np.linspace(3.7, 0.5, len(g))  # the weights move: labels are the suspect
+    assert [m.id for m in rank(run_rules(RuleContext(run, analysis)))][:2] == ["check_labels", "check_model"]
+
+
+def test_jump_to_worse_level_with_exploding_grad_norm_ranks_grad_clip_first():
+    run, analysis = seed_run()
+    g = run.data.series["grad_norm"]
+    g.values[:] = 1.0
+    g.values[60] = 900.0  # step 600: one batch in the wrong units
+    analysis.curves["grad_norm"].klass = "converging"
+    analysis.curves["loss"] = CurveAnalysis("loss", "loss", 121, 121, "spiking",
+                                            spikes=[Spike(600, 50.0, 20.0, None, 4.0)])
+    analysis.primary = "spiking"
+    f = run_rules(RuleContext(run, analysis))
+    assert f[0].code == "LC104" and "x900" in f[0].message
+    assert [m.id for m in rank(f)][:2] == ["grad_clip", "rollback"]

@@ -78,6 +78,31 @@ def onset_context(run: ResolvedRun, analysis: RunAnalysis, onset: int | None) ->
     return ctx
 
 
+def grad_jump(run: ResolvedRun, step: int, window: int = 2) -> float | None:
+    """The grad norm near ``step`` over the 90th percentile of the grad norms before it.
+
+    Looks at the logged grad norms within ``window`` logged points after ``step`` (the spike
+    may be logged one point late). Returns ``None`` without a grad norm or with fewer than 5
+    earlier finite values. A ratio of 10 or more means the update at the spike was an
+    exploding gradient that clipping would have capped (Pascanu et al. 2013).
+    """
+    import numpy as np
+
+    g = run.get("grad_norm")
+    if g is None or len(g) == 0:
+        return None
+    before = g.values[g.steps < step]
+    before = before[np.isfinite(before) & (before > 0)]
+    if len(before) < 5:
+        return None
+    i = int(np.searchsorted(g.steps, step))
+    near = g.values[max(0, i - 1): i + window + 1]
+    near = near[np.isfinite(near)]
+    if not len(near):
+        return None
+    return float(near.max() / np.percentile(before, 90))
+
+
 def lr_votes_settings(ctx: OnsetContext) -> dict:
     """Settings for ``lower_lr``: a peak LR 5x below the LR at onset, with a 3-10x range."""
     base = ctx.lr_at_onset if ctx.lr_at_onset else ctx.lr_peak
