@@ -139,13 +139,15 @@ def _status(findings) -> str:
 
 
 def loss_summary(series: Series) -> dict:
-    """``final`` (last finite value), ``best`` (minimum finite value) and ``best_step``."""
+    """``first``/``final`` (first/last finite value), ``best`` (minimum finite value), ``best_step``."""
     fin = np.isfinite(series.values)
     if not fin.any():
-        return {"final": None, "best": None, "best_step": None, "final_step": int(series.steps[-1])}
+        return {"first": None, "final": None, "best": None, "best_step": None,
+                "final_step": int(series.steps[-1])}
     v, st = series.values[fin], series.steps[fin]
     i = int(np.argmin(v))
-    return {"final": float(v[-1]), "best": float(v[i]), "best_step": int(st[i]), "final_step": int(st[-1])}
+    return {"first": float(v[0]), "final": float(v[-1]), "best": float(v[i]), "best_step": int(st[i]),
+            "final_step": int(st[-1])}
 
 
 def diagnose_run(data: RunData, options: Options, baseline=None) -> RunReport:

@@ -39,6 +39,11 @@ def sparkline(values: list[float]) -> str:
     return "".join(out)
 
 
+def _num(x: float) -> str:
+    """A compact number for the summary line (3 significant figures)."""
+    return f"{x:.3g}"
+
+
 def _settings(st: dict) -> str:
     parts = []
     for k, v in st.items():
@@ -65,6 +70,8 @@ class TextFormat(Format):
             out.append(self._run(r, Panel, Table, Text))
         for e in report.errors:
             out.append(Text.assemble(("error ", "bold red"), (e.message, "")))
+        if len(report.runs) > 1:
+            out.append(self._sweep_table(report, Table))
         n_fail = sum(r.status == "failing" for r in report.runs)
         n_warn = sum(r.status == "warning" for r in report.runs)
         summary = (f"{len(report.runs)} run(s): {n_fail} failing, {n_warn} warning, "
@@ -73,6 +80,26 @@ class TextFormat(Format):
             summary += f"; {len(report.errors)} path(s) not diagnosed"
         out.append(Text(summary, style="bold"))
         return out
+
+    def _sweep_table(self, report: Report, Table):
+        """One row per run: status, class, onset, top finding, top remedy (for sweeps)."""
+        import os
+
+        t = Table(title=f"Summary ({report.root})", title_justify="left", show_lines=False)
+        t.add_column("run", overflow="fold", ratio=3)
+        for col in ("status", "class", "onset", "top finding", "top remedy"):
+            t.add_column(col, no_wrap=True)
+        order = {"failing": 0, "warning": 1, "healthy": 2}
+        for r in sorted(report.runs, key=lambda r: (order.get(r.status, 3), r.run)):
+            f = r.findings[0] if r.findings else None
+            try:
+                name = os.path.relpath(r.run, report.root) if report.root else r.run
+            except ValueError:
+                name = r.run
+            t.add_row(name, f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]", r.primary,
+                      "" if r.onset_step is None else str(r.onset_step),
+                      f"{f.code} {f.name}" if f else "", r.remedies[0].id if r.remedies else "")
+        return t
 
     def _run(self, r: RunReport, Panel, Table, Text):
         from rich.console import Group
@@ -83,6 +110,11 @@ class TextFormat(Format):
         if r.onset_step is not None:
             head.append(f"  onset at step {r.onset_step}")
         parts = [head]
+        for role in ("loss", "eval_loss"):
+            sm = r.summary.get(role) or {}
+            if sm.get("first") is not None:
+                parts.append(Text(f"{role.replace('_', ' ')} {_num(sm['first'])} -> {_num(sm['final'])} "
+                                  f"(best {_num(sm['best'])} at step {sm['best_step']})", style="dim"))
         mt = Table(box=None, show_header=True, header_style="dim", pad_edge=False)
         for col in ("role", "tag", "points", "steps", "curve", "class"):
             mt.add_column(col)
