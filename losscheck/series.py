@@ -5,7 +5,14 @@ Semantics follow TensorBoard's handling of restarted runs ("orphaned" data purge
 when a step counter goes back to step ``s`` (a resumed run, or a job restarted from a
 checkpoint), every point already seen at a step ``>= s`` is replaced by what comes after.
 A step written twice in a row (two writer processes) keeps the later value. Both are
-reported as :class:`~losscheck.model.ReadNote`, never done silently.
+reported as :class:`~losscheck.model.ReadNote`, never done silently; the note says which
+of these it looks like:
+
+- a *restart or resume*: the counter goes back a few times (at most
+  :data:`MAX_RESTARTS`) and carries on from there;
+- *duplicate or interleaved writers*: the same steps are logged 2-4 times (``1,1,2,2`` or
+  ``1,2,1,2``: one writer per process or rank), with many small back-steps;
+- otherwise *out-of-order steps*.
 """
 
 from __future__ import annotations
@@ -14,6 +21,66 @@ import numpy as np
 
 from losscheck.model import ReadNote, Series
 
+#: At most this many back-steps in one series read as restarts/resumes of one job.
+MAX_RESTARTS = 3
+
+
+def _fmt_steps(pairs: list[tuple[int, int]]) -> str:
+    return ", ".join(f"{a} -> {b}" for a, b in pairs)
+
+
+def _describe_repeats(tag: str, st: np.ndarray, va: np.ndarray, keep: np.ndarray) -> tuple[str, str]:
+    """The note text and severity for a series whose steps repeat or go back.
+
+    ``st``: int64 steps of shape ``(n,)`` in file order; ``va``: values ``(n,)``; ``keep``:
+    bool ``(n,)``, the points that survive.
+    """
+    n = st.shape[0]
+    d = np.diff(st)
+    back = np.flatnonzero(d < 0)
+    same = int((d == 0).sum())
+    dropped = int(n - keep.sum())
+    _, counts = np.unique(st, return_counts=True)
+    repeated = counts[counts > 1]
+    # duplicates disagree when a dropped point's value differs from the surviving one
+    kept_val = dict(zip(st[keep].tolist(), va[keep].tolist()))
+    differ = 0
+    for s, v in zip(st[~keep].tolist(), va[~keep].tolist()):
+        w = kept_val.get(s)
+        if w is None or not (v == w or (v != v and w != w)):
+            differ += 1
+    # runs of increasing steps between back-steps: short for interleaved writers (1,2,1,2),
+    # long for a job that resumed from a checkpoint and carried on
+    seg = np.diff(np.concatenate(([0], back + 1, [n])))
+    interleaved = (len(repeated) > 0 and int(repeated.max()) <= 4 and len(repeated) * 2 >= len(counts)
+                   and (len(back) == 0 or float(np.median(seg)) <= 4))
+    head = f"{tag}: {dropped} of {n} point(s) replaced by later values at the same or earlier steps"
+    agree = ("the repeated values are identical" if differ == 0 else
+             f"{differ} repeated value(s) differ from the kept one")
+    if interleaved:
+        times = int(np.median(repeated))
+        how = ", ".join(x for x in (f"{same} repeat(s) in a row" if same else "",
+                                     f"{len(back)} small back-step(s)" if len(back) else "") if x)
+        return (f"{head}: {len(repeated)} step(s) logged {times}x (duplicate or interleaved writers, "
+                f"e.g. one per process: {how}); the later value of each step kept; {agree}",
+                "info" if differ == 0 else "warning")
+    parts = []
+    pairs = [(int(st[i]), int(st[i + 1])) for i in back[:MAX_RESTARTS]]
+    if len(back) and len(repeated) == 0:
+        parts.append(f"steps out of order: the step counter went back {len(back)} time(s) (first "
+                     f"{_fmt_steps(pairs)}) without repeating a step; each point followed by a smaller "
+                     "step was dropped (TensorBoard semantics)")
+    elif len(back) and len(back) <= MAX_RESTARTS:
+        parts.append(f"the step counter went back {len(back)} time(s) ({_fmt_steps(pairs)}): a "
+                     "restart or resume; the earlier points from those steps on were replaced by the later run")
+    elif len(back):
+        parts.append(f"the step counter went back {len(back)} time(s) (first {_fmt_steps(pairs)}): "
+                     "several restarts or out-of-order steps; the later points were kept")
+    if same:
+        parts.append(f"{same} step(s) logged again in a row (a duplicate write or a restart; later "
+                     "value kept)")
+    return head + ": " + "; ".join(parts or ["out-of-order steps"]), ("warning" if len(back) else "info")
+
 
 def normalize(tag: str, steps, values, source: str, wall_time=None, step_unit: str = "step"
               ) -> tuple[Series, list[ReadNote]]:
@@ -21,7 +88,8 @@ def normalize(tag: str, steps, values, source: str, wall_time=None, step_unit: s
 
     Args:
         tag: metric name.
-        steps: array-like of shape ``(n,)``, integer-valued (floats are rounded).
+        steps: array-like of shape ``(n,)``, integer-valued (fractional steps are rounded to
+            the nearest integer, with a note).
         values: array-like of shape ``(n,)``; NaN/Inf kept.
         source: file path, for notes.
         wall_time: optional array-like of shape ``(n,)``, seconds.
@@ -29,36 +97,44 @@ def normalize(tag: str, steps, values, source: str, wall_time=None, step_unit: s
 
     Returns:
         ``(series, notes)``. A point survives when every later point has a larger step
-        (so later writes win), which is O(n) via a suffix minimum.
+        (so later writes win), which is O(n) via a suffix minimum. Points without a finite
+        step are dropped; every drop or replacement is described in a note.
+    Raises:
+        ValueError: ``steps`` and ``values`` have different shapes.
     """
-    st = np.asarray(steps, dtype=np.float64)
-    va = np.asarray(values, dtype=np.float64)
-    wt = None if wall_time is None else np.asarray(wall_time, dtype=np.float64)
-    ok = np.isfinite(st)
+    st = np.asarray(steps, dtype=np.float64).reshape(-1)
+    va = np.asarray(values, dtype=np.float64).reshape(-1)
+    if st.shape != va.shape:
+        raise ValueError(f"steps {st.shape} and values {va.shape} differ")
+    wt = None if wall_time is None else np.asarray(wall_time, dtype=np.float64).reshape(-1)
+    # steps beyond int64 cannot be represented: treated like missing steps
+    ok = np.isfinite(st) & (np.abs(st) < 2.0 ** 62)
     notes: list[ReadNote] = []
     if not ok.all():
         notes.append(ReadNote(source, f"{tag}: {int((~ok).sum())} point(s) without a valid step were skipped", "warning"))
         st, va = st[ok], va[ok]
         wt = None if wt is None else wt[ok]
-    st_i = np.rint(st).astype(np.int64)
+    st_r = np.rint(st)
+    frac = st != st_r
+    if frac.any():
+        merged = len(np.unique(st)) - len(np.unique(st_r))
+        notes.append(ReadNote(source, f"{tag}: {int(frac.sum())} fractional step value(s) rounded to whole "
+                              "steps" + (f" ({merged} distinct step(s) became equal)" if merged else ""),
+                              "info"))
+    st_i = st_r.astype(np.int64)
     n = st_i.shape[0]
     if n > 1:
         suffix_min = np.minimum.accumulate(st_i[::-1])[::-1]
         keep = np.ones(n, dtype=bool)
         keep[:-1] = st_i[:-1] < suffix_min[1:]
-        dropped = int(n - keep.sum())
-        if dropped:
-            back = np.flatnonzero(np.diff(st_i) < 0)
-            same = int((np.diff(st_i) == 0).sum())
-            parts = []
-            if len(back):
-                parts.append(f"the step counter went back {len(back)} time(s) (first at step "
-                             f"{int(st_i[back[0]])} -> {int(st_i[back[0] + 1])}; a restart or resume)")
-            if same:
-                parts.append(f"{same} step(s) logged again in a row (duplicate writers)")
-            notes.append(ReadNote(source, f"{tag}: {dropped} of {n} point(s) replaced by later values at "
-                                  f"the same or earlier steps: " + "; ".join(parts or ["out-of-order steps"]),
-                                  "warning" if len(back) else "info"))
+        if not keep.all():
+            if frac.any() and bool(np.all(np.diff(st) > 0)):
+                msg, sev = (f"{tag}: {int(n - keep.sum())} of {n} point(s) share a whole step with the "
+                            "next point only after rounding fractional steps; the later value kept",
+                            "warning")
+            else:
+                msg, sev = _describe_repeats(tag, st_i, va, keep)
+            notes.append(ReadNote(source, msg, sev))
             st_i, va = st_i[keep], va[keep]
             wt = None if wt is None else wt[keep]
     return Series(tag, st_i, va, source, wt, step_unit), notes
