@@ -7,13 +7,11 @@ and ``interface`` are helpers, not readers.
 
 from __future__ import annotations
 
-import gzip
 import importlib
 import pkgutil
 from functools import lru_cache
 from pathlib import Path
 
-from losscheck.errors import UnreadableFile
 from losscheck.readers.interface import HEAD_BYTES, Reader
 
 
@@ -34,17 +32,16 @@ def all_readers() -> tuple[Reader, ...]:
 def read_head(path: Path, n: int = HEAD_BYTES) -> bytes:
     """The first ``n`` bytes of ``path`` (decompressed when it ends in ``.gz``).
 
+    Never blocks (a FIFO is refused, not opened for a blocking read). A truncated ``.gz``
+    gives what could be decompressed.
+
     Raises:
-        UnreadableFile: permission denied, I/O error, or a corrupt gzip header.
+        UnreadableFile: not a regular file, permission denied, I/O error, or a ``.gz`` file
+            of which nothing can be decompressed.
     """
-    try:
-        if path.name.endswith(".gz"):
-            with gzip.open(path, "rb") as fh:
-                return fh.read(n)
-        with open(path, "rb") as fh:
-            return fh.read(n)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise UnreadableFile(path, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    from losscheck.readers._common import read_data
+
+    return read_data(Path(path), n)[0]
 
 
 def choose(path: Path, head: bytes | None = None) -> Reader | None:

@@ -6,7 +6,6 @@ Nothing here is a reader (the module name starts with ``_``, so the registry in
 
 from __future__ import annotations
 
-import gzip
 import math
 import os
 import stat
@@ -40,27 +39,135 @@ def base_name(path: Path) -> str:
     return name[:-3] if name.endswith(".gz") else name
 
 
-def read_bytes(path: Path) -> bytes:
-    """The whole content of ``path`` (gunzipped when the name ends in ``.gz``).
+_GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1 << 20
+
+
+def open_regular(path: Path) -> int:
+    """Open ``path`` for reading without ever blocking, and return the file descriptor.
+
+    The file is opened with ``O_NONBLOCK`` and checked with ``fstat`` on the open descriptor,
+    so a FIFO (or a file swapped for one after discovery) cannot hang losscheck.
 
     Raises:
-        UnreadableFile: not a regular file (directory, FIFO, socket...), permission denied,
-            I/O error or corrupt gzip stream.
+        UnreadableFile: missing, permission denied, or not a regular file (FIFO, socket,
+            device, directory).
     """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
-        st = os.stat(path)
+        fd = os.open(path, flags)
     except OSError as exc:
         raise UnreadableFile(path, f"cannot open: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise UnreadableFile(path, "not a regular file")
     try:
-        if path.name.endswith(".gz"):
-            with gzip.open(path, "rb") as fh:
-                return fh.read()
-        with open(path, "rb") as fh:
-            return fh.read()
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnreadableFile(path, "not a regular file (FIFO, socket, device or directory): not read")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _gunzip(fh, limit: int | None) -> tuple[bytes, str | None]:
+    """Decompress a (possibly multi-member) gzip stream from ``fh``, at most ``limit`` bytes
+    of output (all when ``None``). Returns ``(data, problem)``: ``problem`` says why the
+    stream ended early (truncated or corrupt), ``None`` when it ended cleanly."""
+    out: list[bytes] = []
+    size = 0
+    d = None
+    consumed = 0
+    while True:
+        chunk = fh.read(_CHUNK)
+        if not chunk:
+            break
+        while chunk:
+            if d is None:
+                if not chunk.strip(b"\x00"):
+                    chunk = b""  # zero padding after the last member
+                    break
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            try:
+                piece = d.decompress(chunk, 0 if limit is None else max(1, limit - size))
+            except zlib.error as exc:
+                return b"".join(out), f"corrupt gzip data after {size} decompressed byte(s) ({exc})"
+            out.append(piece)
+            size += len(piece)
+            consumed += len(chunk)
+            if limit is not None and size >= limit:
+                return b"".join(out)[:limit], None
+            if d.eof:
+                chunk = d.unused_data
+                d = None
+            elif d.unconsumed_tail:
+                chunk = d.unconsumed_tail
+            else:
+                chunk = b""
+    if d is not None and not d.eof:
+        return b"".join(out), f"gzip stream ends early after {size} decompressed byte(s) (truncated file?)"
+    return b"".join(out), None
+
+
+def read_data(path: Path, limit: int | None = None) -> tuple[bytes, list[ReadNote]]:
+    """The content of ``path`` (gunzipped when the name ends in ``.gz``), with notes.
+
+    A ``.gz`` file that is cut short or corrupt yields what could be decompressed, with a
+    warning (a job killed while compressing); a ``.gz`` file that is not gzip at all is read
+    as plain bytes, with a note. Never blocks on a FIFO (see :func:`open_regular`).
+
+    Args:
+        limit: read at most this many (decompressed) bytes; ``None`` = everything.
+    Returns:
+        ``(data, notes)``.
+    Raises:
+        UnreadableFile: not a regular file, permission denied, I/O error, or a ``.gz`` file
+            of which not a single byte can be decompressed.
+    """
+    fd = open_regular(path)
+    notes: list[ReadNote] = []
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            if path.name.endswith(".gz"):
+                magic = fh.read(2)
+                fh.seek(0)
+                if magic == _GZIP_MAGIC:
+                    data, problem = _gunzip(fh, limit)
+                    if problem is not None:
+                        if not data:
+                            raise UnreadableFile(path, f"cannot decompress: {problem}")
+                        notes.append(ReadNote(str(path), f"{problem}; read what could be decompressed",
+                                              "warning"))
+                    return data, notes
+                if magic:
+                    notes.append(ReadNote(str(path), "named .gz but not gzip-compressed; read as plain "
+                                                     "text", "warning"))
+            return (fh.read() if limit is None else fh.read(limit)), notes
+    except LosscheckError:
+        raise
     except (OSError, EOFError, zlib.error) as exc:
         raise UnreadableFile(path, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def read_bytes(path: Path) -> bytes:
+    """The whole content of ``path`` (see :func:`read_data`; its notes are dropped, so
+    readers that can should call :func:`read_data`).
+
+    Raises:
+        UnreadableFile: as :func:`read_data`.
+    """
+    return read_data(path)[0]
+
+
+def read_text(path: Path) -> tuple[str, list[ReadNote]]:
+    """``read_data`` then :func:`decode_text`: ``(text, notes)``.
+
+    Raises:
+        UnreadableFile: as :func:`read_data`.
+    """
+    data, notes = read_data(path)
+    text, more = decode_text(data, path)
+    return text, notes + more
 
 
 def decode_text(data: bytes, path: Path) -> tuple[str, list[ReadNote]]:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 
 from losscheck.errors import ParseError
 from losscheck.model import ReadNote, Series
-from losscheck.readers._common import Collector, decode_text, first_lines, json_number, read_bytes
+from losscheck.readers._common import Collector, first_lines, json_number, read_text
 
 
 def load_json_lines(path: Path) -> tuple[list[tuple[int, dict]], list[ReadNote]]:
@@ -29,7 +29,7 @@ def load_json_lines(path: Path) -> tuple[list[tuple[int, dict]], list[ReadNote]]
             no records and a warning).
     """
     src = str(path)
-    text, notes = decode_text(read_bytes(path), path)
+    text, notes = read_text(path)
     records: list[tuple[int, dict]] = []
     bad: list[int] = []
     last_line = 0

@@ -71,7 +71,7 @@ class GenericCsvReader(BaseReader):
         wall_col, wall = wall_seconds(table)
         skip = {wall_col} if wall_col else set()
         series, n = table_series(table, src, step_col, skip, unit, wall)
-        if step_col is None:
+        if step_col is None and table.find(*STEP_KEYS) is None:
             notes.append(ReadNote(src, "no step column; the row index is used as the step", "info"))
         return ReadResult(series, notes + n, {})
 

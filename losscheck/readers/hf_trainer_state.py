@@ -21,7 +21,7 @@ from pathlib import Path
 
 from losscheck.errors import ParseError
 from losscheck.model import ReadNote, ReadResult
-from losscheck.readers._common import BaseReader, base_name, decode_text, json_number, read_bytes, safe_call
+from losscheck.readers._common import BaseReader, base_name, json_number, read_text, safe_call
 from losscheck.readers._jsonl import collect
 
 _DROP = frozenset({"step", "epoch", "total_flos", "train_loss", "train_runtime",
@@ -60,7 +60,7 @@ class HfTrainerStateReader(BaseReader):
 
     def _read(self, path: Path) -> ReadResult:
         src = str(path)
-        text, notes = decode_text(read_bytes(path), path)
+        text, notes = read_text(path)
         try:
             state = json.loads(text)
         except json.JSONDecodeError as exc:

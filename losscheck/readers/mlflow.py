@@ -21,7 +21,7 @@ import numpy as np
 
 from losscheck.errors import ParseError
 from losscheck.model import ReadNote, ReadResult
-from losscheck.readers._common import BaseReader, decode_text, first_lines, parse_cell, read_bytes, safe_call
+from losscheck.readers._common import BaseReader, first_lines, parse_cell, read_data, read_text, safe_call
 from losscheck.series import normalize
 
 #: params file name -> (meta key, converter); the first present name wins for a key.
@@ -72,7 +72,8 @@ def read_params(run_dir: Path) -> dict:
         if key in meta:
             continue
         f = pdir / fname
-        value = safe_call(lambda: _param(f.read_text(encoding="utf-8", errors="replace"), conv))
+        # read_data never blocks on a FIFO and reads at most 4 KiB of a param file
+        value = safe_call(lambda: _param(read_data(f, 4096)[0].decode("utf-8", errors="replace"), conv))
         if value is not None:
             meta[key] = value
     return meta
@@ -113,7 +114,7 @@ class MlflowMetricReader(BaseReader):
         src = str(path)
         root = _metrics_root(path)
         tag = path.relative_to(root).as_posix() if root is not None else path.name
-        text, notes = decode_text(read_bytes(path), path)
+        text, notes = read_text(path)
         lines = [(i, ln) for i, ln in enumerate(text.splitlines(), 1) if ln.strip()]
         ts, vals, steps = [], [], []
         no_step = False

@@ -45,7 +45,7 @@ import re
 from pathlib import Path
 
 from losscheck.model import ReadNote, ReadResult
-from losscheck.readers._common import BaseReader, Collector, base_name, decode_text, read_bytes
+from losscheck.readers._common import BaseReader, Collector, base_name, read_text
 
 _NUM = r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn]a[Nn]|nan|[Ii]nf(?:inity)?)"
 _TEXT_EXT = (".log", ".txt", ".md", ".out")
@@ -320,7 +320,7 @@ class TextLogReader(BaseReader):
 
     def _read(self, path: Path) -> ReadResult:
         src = str(path)
-        text, notes = decode_text(read_bytes(path), path)
+        text, notes = read_text(path)
         p, hits, info = _parse(text)
         series, n = p.col.build(src, "step", p.units)
         notes.extend(n)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from losscheck.errors import ParseError
 from losscheck.model import ReadNote, ReadResult
-from losscheck.readers._common import BaseReader, Collector, base_name, json_number, read_bytes
+from losscheck.readers._common import BaseReader, Collector, base_name, json_number, read_data
 
 _HEADER = 7
 _BLOCK = 32768
@@ -250,11 +250,11 @@ class WandbBinaryReader(BaseReader):
 
     def _read(self, path: Path) -> ReadResult:
         src = str(path)
-        data = read_bytes(path)
+        data, read_notes = read_data(path)
         if not data.startswith(b":W&B") or len(data) < _HEADER:
             raise ParseError(path, "not a W&B run file (no ':W&B' header)", offset=0)
         records, problems = iter_log_records(data)
-        notes = [ReadNote(src, p, "warning") for p in problems[:5]]
+        notes = read_notes + [ReadNote(src, p, "warning") for p in problems[:5]]
         if len(problems) > 5:
             notes.append(ReadNote(src, f"{len(problems) - 5} more framing problem(s)", "warning"))
         rows: list[tuple[float, float | None, dict[str, float]]] = []
