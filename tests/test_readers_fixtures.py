@@ -362,10 +362,20 @@ def test_hf_trainer_state_nan_survives_and_summary_dropped():
 
 def test_hf_trainer_state_invalid_json(tmp_path):
     f = tmp_path / "trainer_state.json"
-    f.write_text('{"log_history": [ {"step": 1, "loss": 1.0}, \n')
+    f.write_text('{"log_history": [ {"step": 1, "lo')
     with pytest.raises(ParseError) as ei:
         hf_trainer_state.READER.read(f)
     assert str(f) in str(ei.value)
+
+
+def test_hf_trainer_state_cut_short_keeps_complete_entries_with_a_warning(tmp_path):
+    f = tmp_path / "trainer_state.json"
+    f.write_text('{"max_steps": 40, "log_history": [ {"step": 1, "loss": 1.0}, {"step": 2, "loss": NaN}, \n')
+    res = hf_trainer_state.READER.read(f)
+    s = by_tag(res)["loss"]
+    assert s.steps.tolist() == [1, 2] and np.isnan(s.values[1])
+    assert res.meta["max_steps"] == 40
+    assert any("cut short" in n.message and n.severity == "warning" for n in res.notes)
 
 
 def test_summary_files_not_claimed():

@@ -13,15 +13,15 @@ from typing import Any, Callable, Iterable
 
 from losscheck.errors import ParseError
 from losscheck.model import ReadNote, Series
-from losscheck.readers._common import Collector, first_lines, json_number, read_text
+from losscheck.readers._common import Collector, first_lines, json_number, parse_cell, read_text
 
 
 def load_json_lines(path: Path) -> tuple[list[tuple[int, dict]], list[ReadNote]]:
     """Every JSON object line of ``path`` as ``(line_number, dict)`` (1-based), plus notes.
 
-    Blank lines are skipped silently. A line that is not a JSON object is skipped with a
-    warning naming its line number; the last line being cut (a run still writing) is
-    reported as such.
+    Blank lines are skipped silently; ``#`` and ``//`` comment lines are skipped with an info
+    note. A line that is not a JSON object is skipped with a warning naming its line number;
+    the last line being cut (a run still writing) is reported as such.
 
     Raises:
         UnreadableFile: the file cannot be read.
@@ -33,10 +33,14 @@ def load_json_lines(path: Path) -> tuple[list[tuple[int, dict]], list[ReadNote]]
     records: list[tuple[int, dict]] = []
     bad: list[int] = []
     last_line = 0
+    comments = 0
     loads = json.loads
     for i, line in enumerate(text.splitlines(), 1):
         s = line.strip()
         if not s:
+            continue
+        if s.startswith(("#", "//")):
+            comments += 1
             continue
         last_line = i
         try:
@@ -48,8 +52,10 @@ def load_json_lines(path: Path) -> tuple[list[tuple[int, dict]], list[ReadNote]]
             records.append((i, obj))
         else:
             bad.append(i)
+    if comments:
+        notes.append(ReadNote(src, f"{comments} comment line(s) skipped", "info"))
     if not records:
-        if bad == [last_line] and last_line == 1:
+        if len(bad) == 1 and bad == [last_line]:
             # a single cut line: a run that has only started writing
             return [], notes + [ReadNote(src, "the only line is incomplete or not JSON (a run still "
                                               "writing?); nothing to read", "warning")]
@@ -80,20 +86,32 @@ def flatten(obj: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def number_or_numeric_string(value: Any) -> float | None:
-    """Like :func:`json_number`, but also accepts strings holding a number (``"0.00"``)."""
+    """Like :func:`json_number`, but also accepts strings holding a number (``"0.00"``) or a
+    NaN/Inf spelling (``"nan"``, ``"-Infinity"``: writers that cannot put NaN in JSON).
+    ``None`` for null, ``"None"``/``"null"`` strings, booleans and other text."""
     x = json_number(value)
     if x is not None or not isinstance(value, str):
         return x
     try:
-        return float(value)
+        return parse_cell(value)
     except ValueError:
         return None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "list"
+    return type(value).__name__
 
 
 def collect(records: Iterable[tuple[int, dict]], src: str, step_of: Callable[[dict], float | None],
             keep: Callable[[str], bool], step_unit: str = "step",
             wall_of: Callable[[dict], float | None] | None = None,
-            value_of: Callable[[Any], float | None] = json_number
+            value_of: Callable[[Any], float | None] = number_or_numeric_string
             ) -> tuple[list[Series], list[ReadNote]]:
     """Turn JSON records into normalised series.
 
@@ -103,14 +121,22 @@ def collect(records: Iterable[tuple[int, dict]], src: str, step_of: Callable[[di
         keep: whether a key is a metric.
         wall_of: optional wall time of a record, seconds since the Unix epoch.
         value_of: converts a JSON value to a float, ``None`` = missing (null, text...).
-    Returns ``(series, notes)``.
+    Returns ``(series, notes)``. Nothing is dropped silently: records without a step, values
+    of a numeric key that are not numbers (mixed types), and keys that hold no number at all
+    although their name says loss are reported in notes.
     """
     col = Collector()
     no_step = 0
-    for _line, rec in records:
+    first_no_step = None
+    # key -> [count of non-numeric non-null values, first line, kinds seen]
+    odd: dict[str, list] = {}
+    seen_numeric: set[str] = set()
+    seen_null: set[str] = set()
+    for line, rec in records:
         step = step_of(rec)
         if step is None or not math.isfinite(step):
             no_step += 1
+            first_no_step = first_no_step or line
             continue
         wall = wall_of(rec) if wall_of else None
         for k, v in rec.items():
@@ -119,15 +145,36 @@ def collect(records: Iterable[tuple[int, dict]], src: str, step_of: Callable[[di
             x = value_of(v)
             if x is not None:
                 col.add(k, step, x, wall)
+                seen_numeric.add(k)
+            elif v is None or (isinstance(v, str) and v.strip().lower() in ("", "none", "null")):
+                seen_null.add(k)
+            else:
+                o = odd.setdefault(k, [0, line, set()])
+                o[0] += 1
+                o[2].add(_kind(v))
     series, notes = col.build(src, step_unit)
+    for k, (count, line, kinds) in odd.items():
+        if k in seen_numeric:  # mixed types: numbers and something else
+            notes.append(ReadNote(src, f"{k!r}: {count} value(s) that are not numbers ({', '.join(sorted(kinds))}) "
+                                       f"skipped (first at line {line})", "warning"))
+    empty = sorted(k for k in seen_null if k not in seen_numeric and "loss" in k.lower())
+    if empty:
+        notes.append(ReadNote(src, f"no numeric value for {', '.join(repr(k) for k in empty[:5])} "
+                                   "(always null): no points", "info"))
     if no_step:
-        notes.insert(0, ReadNote(src, f"{no_step} record(s) without a usable step were skipped", "warning"))
+        notes.insert(0, ReadNote(src, f"{no_step} record(s) without a usable step were skipped (first at "
+                                      f"line {first_no_step})", "warning"))
     return series, notes
 
 
+def _data_lines(head: bytes, limit: int) -> list[str]:
+    """Non-blank, non-comment lines of a sniff head (at most ``limit``)."""
+    return [ln for ln in first_lines(head, limit + 20) if not ln.lstrip().startswith(("#", "//"))][:limit]
+
+
 def first_object(head: bytes) -> dict | None:
-    """The JSON object on the first non-blank line of a sniff head, or ``None``."""
-    lines = first_lines(head, 1)
+    """The JSON object on the first non-blank, non-comment line of a sniff head, or ``None``."""
+    lines = _data_lines(head, 1)
     if not lines:
         return None
     try:
@@ -140,7 +187,7 @@ def first_object(head: bytes) -> dict | None:
 def count_object_lines(head: bytes, limit: int = 20) -> int:
     """How many of the first ``limit`` non-blank lines of a head are JSON objects."""
     n = 0
-    for ln in first_lines(head, limit):
+    for ln in _data_lines(head, limit):
         try:
             if isinstance(json.loads(ln), dict):
                 n += 1

@@ -17,6 +17,7 @@ summaries, not series, and are not claimed.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from losscheck.errors import ParseError
@@ -35,6 +36,88 @@ _META = {"max_steps": ("max_steps", int), "logging_steps": ("logging_steps", int
          "train_batch_size": ("batch_size", int)}
 
 
+_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+               int: "a number", float: "a number", type(None): "null"}
+
+
+def _type_name(value: object) -> str:
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _salvage(text: str) -> tuple[dict, int] | None:
+    """Best effort for a ``trainer_state.json`` cut short (a job killed while writing it):
+    the settings before ``log_history`` and every complete entry of it.
+
+    Returns ``(state, n_entries)``, or ``None`` when there is no ``log_history`` list.
+    """
+    key = text.find('"log_history"')
+    if key < 0:
+        return None
+    bracket = text.find("[", key)
+    if bracket < 0 or text[key + len('"log_history"'):bracket].strip() != ":":
+        return None
+    dec = json.JSONDecoder()
+    entries = []
+    i = bracket + 1
+    n = len(text)
+    while i < n:
+        while i < n and text[i] in " \t\r\n,":
+            i += 1
+        if i >= n or text[i] == "]":
+            break
+        try:
+            obj, i = dec.raw_decode(text, i)
+        except ValueError:
+            break
+        entries.append(obj)
+    state: dict = {"log_history": entries}
+    # top-level settings written before log_history ("max_steps": 500, ...)
+    for k in _META:
+        m = re.search(rf'"{k}"\s*:\s*(-?[0-9.eE+]+)', text[:key])
+        if m:
+            state[k] = safe_call(lambda: json.loads(m.group(1)))
+    return state, len(entries)
+
+
+def _load_state(path: Path, text: str) -> tuple[dict, list[ReadNote]]:
+    """Parse a ``trainer_state.json`` text into its top-level object, with notes.
+
+    Trailing bytes after the object are ignored with a warning; a file cut short keeps its
+    complete ``log_history`` entries with a warning.
+
+    Raises:
+        ParseError: not JSON (and nothing salvageable), the top level is not an object, or
+            ``log_history`` is missing or not a list (the message names the type found).
+    """
+    src = str(path)
+    notes: list[ReadNote] = []
+    stripped = text.lstrip()
+    lead = len(text) - len(stripped)
+    try:
+        state, end = json.JSONDecoder().raw_decode(stripped)
+    except json.JSONDecodeError as exc:
+        got = _salvage(text)
+        if got is None or got[1] == 0:
+            raise ParseError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+        state, n = got
+        notes.append(ReadNote(src, f"invalid JSON at line {exc.lineno} ({exc.msg}: a file cut short by a "
+                                   f"killed job?); read the {n} complete log_history entr(ies) before it",
+                              "warning"))
+        return state, notes
+    rest = stripped[end:].strip()
+    if rest:
+        notes.append(ReadNote(src, f"{len(rest)} character(s) of trailing data after the JSON object "
+                                   f"(from byte {lead + end}) ignored", "warning"))
+    if not isinstance(state, dict):
+        raise ParseError(path, f"the top level is {_type_name(state)}, expected an object with a "
+                               "'log_history' list: not a Trainer state file")
+    if "log_history" not in state:
+        raise ParseError(path, "no 'log_history' key: not a Trainer state file")
+    if not isinstance(state["log_history"], list):
+        raise ParseError(path, f"'log_history' is {_type_name(state['log_history'])}, expected a list")
+    return state, notes
+
+
 class HfTrainerStateReader(BaseReader):
     """HF ``trainer_state.json``: series from ``log_history`` indexed by ``step``.
 
@@ -44,7 +127,8 @@ class HfTrainerStateReader(BaseReader):
 
     Raises:
         UnreadableFile: the file cannot be read.
-        ParseError: not valid JSON, or no ``log_history`` list.
+        ParseError: not valid JSON (nothing salvageable), the top level is not an object,
+            or no ``log_history`` list.
     """
 
     name = "hf-trainer-state"
@@ -54,19 +138,15 @@ class HfTrainerStateReader(BaseReader):
         name = base_name(path)
         if b'"log_history"' in head:
             return 0.95 if name == "trainer_state.json" else 0.9
-        if name == "trainer_state.json" and head.lstrip().startswith(b"{"):
-            return 0.6  # log_history beyond the head
+        if name == "trainer_state.json" and head.strip():
+            return 0.6  # log_history beyond the head (or a broken file: read gives the reason)
         return 0.0
 
     def _read(self, path: Path) -> ReadResult:
         src = str(path)
         text, notes = read_text(path)
-        try:
-            state = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ParseError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
-        if not isinstance(state, dict) or not isinstance(state.get("log_history"), list):
-            raise ParseError(path, "no 'log_history' list: not a Trainer state file")
+        state, more = _load_state(path, text)
+        notes.extend(more)
         meta: dict = {}
         for key, (mkey, conv) in _META.items():
             v = json_number(state.get(key))
@@ -97,6 +177,9 @@ class HfTrainerStateReader(BaseReader):
         if skipped:
             notes.append(ReadNote(src, f"{skipped} log_history entr(ies) that are not objects were "
                                        "skipped", "warning"))
+        if not state["log_history"]:
+            notes.append(ReadNote(src, "log_history is empty (no logging step reached yet?): no points",
+                                  "warning"))
 
         def keep(k: str) -> bool:
             return k not in _DROP and not k.endswith(_DROP_SUFFIX)

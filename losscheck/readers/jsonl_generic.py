@@ -12,6 +12,7 @@ Summary files (``wandb-summary.json``, ``all_results.json``, ``*_results.json``,
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from losscheck.model import ReadNote, ReadResult
@@ -66,6 +67,7 @@ class GenericJsonlReader(BaseReader):
         for _, r in records:
             keys.update(r)
         step_key = next((k for k in JSONL_STEP_KEYS if k in keys), None)
+        excluded = step_key  # a step-like key is never a metric, even when not used as the step
         unit = "step"
         if step_key == "epoch":
             vals = [json_number(r.get("epoch")) for _, r in records]
@@ -75,15 +77,22 @@ class GenericJsonlReader(BaseReader):
                 notes.append(ReadNote(src, "'epoch' has fractional values; the record index is used "
                                            "as the step", "info"))
                 step_key = None
+        elif step_key is not None:
+            vals = [json_number(r.get(step_key)) for _, r in records]
+            if not all(v is None or not math.isfinite(v) or is_integral(v) for v in vals):
+                notes.append(ReadNote(src, f"{step_key!r} has fractional values; the record index is "
+                                           "used as the step", "info"))
+                step_key = None
         if step_key is None:
             index = {id(r): float(i) for i, (_, r) in enumerate(records)}
             step_of = lambda r: index[id(r)]  # noqa: E731
-            notes.append(ReadNote(src, "no step key; the record index is used as the step", "info"))
+            if excluded is None:
+                notes.append(ReadNote(src, "no step key; the record index is used as the step", "info"))
         else:
             step_of = lambda r: json_number(r.get(step_key))  # noqa: E731
 
         def keep(k: str) -> bool:
-            return k != step_key and k not in _DROP and not k.startswith("_wandb/")
+            return k != excluded and k not in _DROP and not k.startswith("_wandb/")
 
         def wall_of(r: dict) -> float | None:
             return json_number(r.get("_timestamp"))
