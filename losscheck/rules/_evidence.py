@@ -126,3 +126,104 @@ def warmup_settings(ctx: OnsetContext, total_steps: int | None) -> dict:
     if total_steps:  # the planned run length (max_steps), when the log says it
         target = min(max(target, 0.02 * total_steps), 0.5 * total_steps)
     return {"warmup_steps": nice_steps(target)} if target else {}
+
+
+# --------------------------------------------------------------------------- helpers for LC2xx-LC5xx
+
+
+def finite_xy(series):
+    """``(steps, values)`` of the finite points of ``series`` (empty arrays for ``None``)."""
+    import numpy as np
+
+    if series is None or len(series) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    ok = np.isfinite(series.values)
+    return series.steps[ok], series.values[ok]
+
+
+def last_step(run: ResolvedRun) -> int | None:
+    """The last logged step of the training loss (else the eval loss), or ``None``."""
+    s = run.get("loss") or run.get("eval_loss")
+    return int(s.steps[-1]) if s is not None and len(s) else None
+
+
+def step_unit(run: ResolvedRun) -> str:
+    """``"step"`` or ``"epoch"``: the unit of the training (else eval) loss steps."""
+    s = run.get("loss") or run.get("eval_loss")
+    return s.step_unit if s is not None else "step"
+
+
+def restart_steps(lr) -> list[int]:
+    """The steps at which the LR climbs back after a decay (SGDR warm restarts).
+
+    Same rule as :func:`losscheck.analysis.lr.restarts` (a climb to > 2x the low and to
+    > 50% of the previous peak, after the LR fell below 50% of that peak; a warmup from ~0
+    is not a restart), returning where each restart is first seen instead of the count.
+    """
+    import numpy as np
+
+    if lr is None or len(lr) == 0:
+        return []
+    ok = np.isfinite(lr.values)
+    v, s = lr.values[ok], lr.steps[ok]
+    if v.size < 3:
+        return []
+    out: list[int] = []
+    runmax, low, decayed = float(v[0]), float("inf"), False
+    for x, st in zip(v[1:], s[1:]):
+        x = float(x)
+        if decayed:
+            low = min(low, x)
+            if x > 2.0 * low and x > 0.5 * runmax:
+                out.append(int(st))
+                runmax, low, decayed = x, float("inf"), False
+                continue
+        runmax = max(runmax, x)
+        if x < 0.5 * runmax:
+            decayed, low = True, min(low, x)
+    return out
+
+
+#: Series tags that say the run trains a language model (token-level cross-entropy):
+#: a logged perplexity or a token counter.
+LM_TAG_WORDS = ("perplexity", "ppl", "token")
+
+
+def looks_like_language_model(run: ResolvedRun) -> bool:
+    """True when a logged tag names a perplexity or a token count (``ppl``,
+    ``train_perplexity_step``, ``total_tokens``...), i.e. the loss is a token-level
+    cross-entropy whose value near 0 means perplexity ~1."""
+    tags = [t.lower() for t in getattr(run.data, "series", {}) or {}]
+    tags += [s.tag.lower() for s in run.components]
+    return any(w in t for t in tags for w in LM_TAG_WORDS)
+
+
+def wall_clock(run: ResolvedRun):
+    """``(steps, wall_time)`` of the best-timed series: the one with the most finite wall
+    times among the roles (training loss first on ties), restricted to points whose wall
+    time is finite and increasing. ``None`` when no series carries at least 2 wall times.
+    """
+    import numpy as np
+
+    best = None
+    for role in ("loss", "eval_loss", "grad_norm", "lr", "accuracy", "eval_accuracy"):
+        s = run.get(role)
+        if s is None or s.wall_time is None or len(s) == 0 or s.wall_time.shape != s.steps.shape:
+            continue
+        ok = np.isfinite(s.wall_time)
+        if best is None or int(ok.sum()) > int(best[0].sum()):
+            best = (ok, s)
+    if best is None or int(best[0].sum()) < 2:
+        return None
+    ok, s = best
+    st, w = s.steps[ok], s.wall_time[ok]
+    # keep points whose wall time moves forward (a resumed run that re-logs old steps, or
+    # merged files with clock skew, must not produce negative gaps)
+    keep = np.ones(w.shape[0], dtype=bool)
+    hi = w[0]
+    for i in range(1, w.shape[0]):
+        if w[i] < hi:
+            keep[i] = False
+        else:
+            hi = w[i]
+    return st[keep], w[keep]

@@ -1,0 +1,142 @@
+"""LC301 lr-no-warmup (the LR starts at its peak)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from losscheck.model import RemedyVote
+from losscheck.remedies import nice_steps
+from losscheck.rules._evidence import finite_xy, fmt, last_step, main_curve
+from losscheck.rules.interface import Rule, RuleContext
+
+#: Runs shorter than this (in steps) are not told to warm up unless they blow up early: a few
+#: hundred steps of fine-tuning at a modest LR rarely need it.
+MIN_RUN_STEPS = 1000
+#: The first logged LR must come within this share of the run: a log that starts later (an
+#: excerpt, a resumed run, a coarse logging interval) cannot show whether there was a warmup.
+MAX_FIRST_STEP_FRACTION = 0.02
+#: LR points needed to read a schedule.
+MIN_LR_POINTS = 5
+#: Suggested warmup length, as a share of the planned run (max_steps) or of the logged run.
+WARMUP_FRACTION = 0.03
+#: A divergence/NaN onset within this share of the run (or the first 100 steps) is "early"
+#: (the same rule of thumb as LC102's early-fraction).
+EARLY_FRACTION = 0.1
+
+
+class LRNoWarmup(Rule):
+    code = "LC301"
+    name = "lr-no-warmup"
+    severity = "info"
+    summary = "The LR is at its peak from the first logged step: no warmup (a warning when the loss blows up early)."
+    what = ("The learning rate is already at >= 90% of its peak at the first logged step (LR context "
+            "`warmup_steps == 0`), the log starts within the first 2% of the run, and the run is at least "
+            "`min-run-steps` (1000) steps long. Info by default; a warning when the loss diverges or goes "
+            "NaN early (within the first 100 steps or `early-fraction` (10%) of the run), whatever the "
+            "run's length. Runs logged per epoch are skipped (a warmup inside the first epoch is invisible "
+            "at that resolution), and so are runs whose metadata states a `warmup_steps` > 0.")
+    why = ("At initialisation the gradients are large and Adam's second-moment estimates are based on few "
+           "samples, so full-size updates in the first steps can push the model into a bad region or blow "
+           "it up; a linear warmup keeps early updates small (Goyal et al. 2017; Liu et al. 2020 on Adam's "
+           "early variance). Whether the peak LR is 'high' depends on the optimizer (SGD at 0.1 vs AdamW at "
+           "1e-4), so the rule does not judge the value, only the missing ramp. Many healthy runs (short "
+           "fine-tunes, SGD with a step schedule) train fine without warmup, hence info.")
+    fix = ("Ranks `warmup` with a length of `warmup-fraction` (3%, within the usual 2-5%) of `max_steps` "
+           "when the log states it, else of the logged run, when the missing warmup shows: as a warning "
+           "(early blow-up, weight 0.3 x 2) or as info when the loss spiked or its running median rose 20% "
+           "above its starting level early in the run (weight 0.6 x 1). Both add the same score (0.6), so an early blow-up "
+           "keeps `lower_lr` first from LC101/LC102, which already vote for warmup. A stable run without "
+           "warmup gets the info line and no remedy vote.")
+    how = ("From the LR context (`losscheck.analysis.lr`): warmup_steps = steps from the first logged point "
+           "to the first at >= 90% of the peak. First-step check: first LR step <= 2% of the last logged "
+           "step. Early blow-up: the main loss curve is `diverging` or `nan` with an onset <= max(100, 10% "
+           "of the last step), counted from step 0.")
+    example = "LR at its 5e-05 peak from the first logged step (5) of an 8710-step run: no warmup"
+    options = {"min-run-steps": MIN_RUN_STEPS, "max-first-step-fraction": MAX_FIRST_STEP_FRACTION, "min-lr-points": MIN_LR_POINTS,
+               "warmup-fraction": WARMUP_FRACTION, "early-fraction": EARLY_FRACTION}
+    sources = ("Goyal et al. 2017, Accurate, large minibatch SGD (gradual warmup)",
+               "Liu et al. 2020, On the variance of the adaptive learning rate and beyond (RAdam)",
+               "HF transformers get_linear_schedule_with_warmup / warmup_ratio docs")
+
+    def check(self, ctx: RuleContext) -> list:
+        try:
+            return self._check(ctx)
+        except (ValueError, IndexError, TypeError, FloatingPointError):
+            return []
+
+    def _check(self, ctx: RuleContext) -> list:
+        lrc = ctx.analysis.lr
+        lr = ctx.run.get("lr")
+        s, v = finite_xy(lr)
+        if lrc is None or lr is None or len(v) < self.opt(ctx, "min-lr-points") or lr.step_unit == "epoch":
+            return []
+        if lrc.warmup_steps != 0 or not lrc.peak > 0 or v[0] < 0.9 * lrc.peak:
+            return []
+        meta_warmup = ctx.run.data.meta.get("warmup_steps")
+        if isinstance(meta_warmup, (int, float)) and meta_warmup > 0:
+            return []
+        last = last_step(ctx.run) or int(s[-1])
+        last = max(last, int(s[-1]))
+        if last <= 0 or s[0] > self.opt(ctx, "max-first-step-fraction") * last:
+            return []
+        cur = main_curve(ctx.analysis)
+        early = (cur is not None and cur.klass in ("diverging", "nan") and cur.onset_step is not None
+                 and cur.onset_step <= max(100, self.opt(ctx, "early-fraction") * last))
+        if not early and last < self.opt(ctx, "min-run-steps"):
+            return []
+        total = ctx.run.data.meta.get("max_steps")
+        total = total if isinstance(total, (int, float)) and total > 0 else last
+        warm = nice_steps(self.opt(ctx, "warmup-fraction") * total)
+        msg = (f"LR at its {fmt(lrc.peak)} peak from the first logged step ({int(s[0])}) of a {last}-step run: "
+               "no warmup")
+        ev = {"peak_lr": lrc.peak, "first_lr": float(v[0]), "first_step": int(s[0]), "run_steps": last,
+              "early_blowup": bool(early)}
+        severity = None
+        if early:
+            what = "diverges" if cur.klass == "diverging" else "goes non-finite"
+            msg += f"; the {cur.role.replace('_', ' ')} {what} from step {cur.onset_step}, early in the run"
+            ev["onset_step"] = cur.onset_step
+            severity = "warning"
+        unstable = None if early else _early_instability(ctx, cur, last, self.opt(ctx, "early-fraction"))
+        if unstable:
+            msg += f"; {unstable}"
+            ev["early_instability"] = unstable
+        votes = []
+        if early or unstable:
+            votes.append(RemedyVote("warmup", 0.3 if early else 0.6,
+                                    f"warm the LR up over the first ~{warm} steps "
+                                    f"({self.opt(ctx, 'warmup-fraction') * 100:.3g}% of the run) instead of "
+                                    "starting at the peak",
+                                    {"warmup_steps": warm, "warmup_ratio": self.opt(ctx, "warmup-fraction")}))
+        return [self.finding(msg, role="lr", step=int(s[0]), evidence=ev, remedies=votes, severity=severity)]
+
+
+#: A loss that rises this much above its first logged value early in the run is unstable.
+EARLY_RISE = 1.2
+
+
+def _early_instability(ctx: RuleContext, cur, last: int, fraction: float) -> str | None:
+    """A sentence when the loss shows trouble early on, within the first max(100 steps,
+    ``fraction`` of the run): a spike found by the analysis, or a running median (windows of
+    max(5, 2% of the points)) 20% above the first window's, else ``None``."""
+    if cur is None:
+        return None
+    horizon = max(100, fraction * last)
+    spikes = [sp for sp in cur.spikes if sp.step <= horizon]
+    if spikes:
+        return f"the loss spiked at step {spikes[0].step}, early in the run"
+    s, v = finite_xy(ctx.run.get(cur.role))
+    # robust to batch noise: running medians over windows of max(5, 2% of the points)
+    w = max(5, len(v) // 50)
+    early, es = v[s <= horizon], s[s <= horizon]
+    if len(early) < 2 * w:
+        return None
+    roll = np.array([np.median(early[k:k + w]) for k in range(0, len(early) - w + 1)])
+    if roll[0] > 0 and float(np.max(roll[1:])) >= EARLY_RISE * float(roll[0]):
+        i = int(np.argmax(roll[1:])) + 1
+        return (f"the loss rose to x{float(roll[i] / roll[0]):.3g} its starting level by step "
+                f"{int(es[min(len(es) - 1, i + w - 1)])}")
+    return None
+
+
+RULE = LRNoWarmup()

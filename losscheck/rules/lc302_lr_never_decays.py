@@ -1,0 +1,87 @@
+"""LC302 lr-never-decays (the LR stays at its peak for the whole run)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from losscheck.model import RemedyVote
+from losscheck.rules._evidence import finite_xy, fmt, last_step
+from losscheck.rules.interface import Rule, RuleContext
+
+#: Runs shorter than this many steps are not told to decay (a decay matters over long runs).
+MIN_RUN_STEPS = 2000
+#: ... and, for logs in epochs, shorter than this many epochs.
+MIN_RUN_EPOCHS = 20
+#: At least this share of the logged LR points must sit at >= 90% of the peak.
+AT_PEAK_SHARE = 0.9
+#: LR points needed to read a schedule.
+MIN_LR_POINTS = 10
+
+
+class LRNeverDecays(Rule):
+    code = "LC302"
+    name = "lr-never-decays"
+    severity = "info"
+    summary = "The LR stays at its peak for the whole (long) run: no decay."
+    what = ("In a run of at least `min-run-steps` (2000) steps (or `min-run-epochs` (20) epochs when logged "
+            "per epoch), at least `at-peak-share` (90%) of the logged LR values are at >= 90% of the peak, "
+            "the last LR is too, and the LR never falls below 50% of its peak (LR context `decays` is "
+            "false). Always info: a constant LR is a legitimate choice (GANs, RL, continual training, a "
+            "run that will be resumed with a decay), and short runs are skipped.")
+    why = ("Decaying the LR towards the end of training (step, cosine or linear decay) lets SGD-type "
+           "optimizers settle into a minimum instead of bouncing around it at the noise level the LR "
+           "sets; it usually gives a clearly lower final loss (Loshchilov & Hutter 2017; Bottou 2012). A "
+           "schedule that silently never steps (the scheduler created but `scheduler.step()` never called) "
+           "looks exactly like this. When the loss has levelled off, the message says so: that is where "
+           "a decay pays.")
+    fix = ("Ranks `lr_schedule` (weakly, info) when the loss has levelled off: add a cosine or linear decay "
+           "to ~10% of the peak, or check that the scheduler is stepped. No remedy vote while the loss "
+           "still falls at the constant LR.")
+    how = ("From the LR series: share of finite points >= 0.9 x peak, last point >= 0.9 x peak, LR context "
+           "`decays` false. Loss levelled off: the median of the last quarter of the training loss is within "
+           "2% of the median of the quarter before.")
+    example = "LR stays at its 0.0003 peak for the whole 3956-step run (no decay); the loss has levelled off at 0.2"
+    options = {"min-run-steps": MIN_RUN_STEPS, "min-run-epochs": MIN_RUN_EPOCHS, "at-peak-share": AT_PEAK_SHARE,
+               "min-lr-points": MIN_LR_POINTS}
+    sources = ("Loshchilov & Hutter 2017, SGDR: stochastic gradient descent with warm restarts",
+               "Bottou 2012, Stochastic gradient descent tricks", "HF transformers get_scheduler docs")
+
+    def check(self, ctx: RuleContext) -> list:
+        try:
+            return self._check(ctx)
+        except (ValueError, IndexError, TypeError, FloatingPointError):
+            return []
+
+    def _check(self, ctx: RuleContext) -> list:
+        lrc = ctx.analysis.lr
+        lr = ctx.run.get("lr")
+        s, v = finite_xy(lr)
+        if lrc is None or lr is None or len(v) < self.opt(ctx, "min-lr-points") or lrc.decays or not lrc.peak > 0:
+            return []
+        last = max(last_step(ctx.run) or 0, int(s[-1]))
+        span = last - min(int(s[0]), 0) if lr.step_unit == "epoch" else last
+        need = self.opt(ctx, "min-run-epochs") if lr.step_unit == "epoch" else self.opt(ctx, "min-run-steps")
+        if span < need:
+            return []
+        share = float(np.mean(v >= 0.9 * lrc.peak))
+        if share < self.opt(ctx, "at-peak-share") or v[-1] < 0.9 * lrc.peak:
+            return []
+        unit = "epoch" if lr.step_unit == "epoch" else "step"
+        msg = f"LR stays at its {fmt(lrc.peak)} peak for the whole {last}-{unit} run (no decay)"
+        ev = {"peak_lr": lrc.peak, "final_lr": float(v[-1]), "at_peak_share": round(share, 4), "run_steps": last}
+        _, lv = finite_xy(ctx.run.get("loss") or ctx.run.get("eval_loss"))
+        q = len(lv) // 4
+        if q >= 3:
+            a, b = float(np.median(lv[-2 * q:-q])), float(np.median(lv[-q:]))
+            if a > 0 and b >= 0.98 * a:
+                msg += f"; the loss has levelled off at {fmt(b)}"
+                ev["loss_levelled_off"] = True
+        votes = []
+        if ev.get("loss_levelled_off"):
+            votes.append(RemedyVote("lr_schedule", 0.5, "the loss levelled off at a constant LR: decay the LR "
+                                    "(cosine or linear, to ~10% of the peak) so the last steps settle into the "
+                                    "minimum", {"schedule": "cosine", "final_lr_ratio": 0.1}))
+        return [self.finding(msg, role="lr", evidence=ev, remedies=votes)]
+
+
+RULE = LRNeverDecays()
