@@ -62,6 +62,8 @@ def diagnose(
     isolated: bool = typer.Option(False, "--isolated", help="Ignore all configuration files."),
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="A run, or a saved JSON report: fail only "
                                             "on new findings or an eval-loss regression against it."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes for a sweep "
+                                       "(default: one per CPU core)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for internal errors."),
 ) -> None:
     """Diagnose training runs: classify the curves, list findings, rank remedies."""
@@ -84,7 +86,7 @@ def diagnose(
             from losscheck.baseline import load_baseline
 
             base = load_baseline(baseline, cfg)
-        report = run_diagnose(path, progress=progress, config=cfg, baseline=base)
+        report = run_diagnose(path, progress=progress, config=cfg, baseline=base, jobs=jobs)
     except LosscheckError as exc:
         if debug:
             raise

@@ -7,6 +7,7 @@ and the other runs are still diagnosed.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -194,8 +195,17 @@ def diagnose_run(data: RunData, options: Options, baseline=None) -> RunReport:
                      notes=list(data.notes), sparklines=sparks, summary=summary, baselined=baselined)
 
 
+def _read_and_diagnose(run: RunFiles, run_opts: Options, base) -> RunReport | RunError:
+    """Read and diagnose one run (top level so that worker processes can run it)."""
+    try:
+        return diagnose_run(read_run(run, run_opts.strict), run_opts, base)
+    except LosscheckError as exc:
+        return RunError(exc.path or str(run.root), exc.one_line(), exc.kind)
+
+
 def diagnose(path: str | Path, options: Options | None = None,
-             progress: Callable[[int, int], None] | None = None, config=None, baseline=None) -> Report:
+             progress: Callable[[int, int], None] | None = None, config=None, baseline=None,
+             jobs: int | None = 1) -> Report:
     """Diagnose every run under ``path``.
 
     Args:
@@ -205,6 +215,9 @@ def diagnose(path: str | Path, options: Options | None = None,
         config: a :class:`losscheck.config.Config`; each run gets its own options from it
             (``[[per-path]]`` entries layered on top).
         baseline: a :class:`losscheck.baseline.Baseline` to compare against (``--baseline``).
+        jobs: worker processes for a sweep (``None``: one per CPU core). Each worker reads
+            and diagnoses one run at a time; with 1 job or a single run everything happens in
+            this process. The report is the same either way.
     Returns:
         A :class:`Report` (runs sorted by path; errors per path).
     Raises:
@@ -216,16 +229,28 @@ def diagnose(path: str | Path, options: Options | None = None,
     for err in found.errors:
         report.errors.append(RunError(err.path or str(path), err.one_line(), err.kind))
     total = len(found.runs)
-    for i, run in enumerate(found.runs, 1):
-        run_opts = Options.from_values(config.for_run(run.root)) if config else options
-        try:
-            data = read_run(run, run_opts.strict)
-            base = baseline.match(str(run.root), str(path)) if baseline is not None else None
-            report.runs.append(diagnose_run(data, run_opts, base))
-        except LosscheckError as exc:
-            report.errors.append(RunError(exc.path or str(run.root), exc.one_line(), exc.kind))
-        if progress:
-            progress(i, total)
+    tasks = [(run, Options.from_values(config.for_run(run.root)) if config else options,
+              baseline.match(str(run.root), str(path)) if baseline is not None else None)
+             for run in found.runs]
+    jobs = min(jobs or os.cpu_count() or 1, total)
+    if jobs <= 1:
+        results = []
+        for i, task in enumerate(tasks, 1):
+            results.append(_read_and_diagnose(*task))
+            if progress:
+                progress(i, total)
+    else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        results = [None] * total
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(_read_and_diagnose, *task): i for i, task in enumerate(tasks)}
+            for done, fut in enumerate(as_completed(futures), 1):
+                results[futures[fut]] = fut.result()
+                if progress:
+                    progress(done, total)
+    for res in results:  # in discovery order, whatever the completion order
+        (report.errors if isinstance(res, RunError) else report.runs).append(res)
     if not report.runs and not report.errors:
         raise NoLogsFound(path, "no supported log found")
     report.runs.sort(key=lambda r: r.run)
