@@ -7,8 +7,12 @@ Keras' ``train/`` and ``validation/`` TensorBoard sub-folders, W&B's ``files/``,
 ``checkpoint-N/`` copies...), which are merged into the nearest enclosing directory.
 
 Directories with regular files of their own but no recognised log, and no run inside them,
-are reported as "no supported log found". Nothing is ever written; symlinked directories are
-not followed (no loops); FIFOs, devices and sockets are never opened.
+are reported as "no supported log found" (unless one of their files already has an error of
+its own). Nothing is ever written. Symlinked directories are followed, but each directory and
+each file is visited once (by device and inode), so symlink loops end and a file reachable
+by two names (a symlink or hard link beside its target) is not read twice. FIFOs, devices
+and sockets are never opened (checked with ``stat`` before sniffing, and again with
+``fstat`` on a non-blocking descriptor when read: :func:`losscheck.readers._common.open_regular`).
 """
 
 from __future__ import annotations
@@ -109,35 +113,52 @@ def discover(path: str | os.PathLike) -> Discovery:
     runs: dict[Path, RunFiles] = {}
     errors: list[LosscheckError] = []
     dirs_with_files: list[Path] = []
+    dirs_with_errors: set[Path] = set()
+    seen_dirs: set[tuple[int, int]] = {(st.st_dev, st.st_ino)}
+    seen_files: set[tuple[int, int]] = set()
 
     def onerror(exc: OSError) -> None:
         errors.append(UnreadableFile(exc.filename or top, f"cannot list directory: {exc.strerror or exc}"))
 
-    for dirpath, dirnames, filenames in os.walk(top, onerror=onerror, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
+    for dirpath, dirnames, filenames in os.walk(top, onerror=onerror, followlinks=True):
         here = Path(dirpath)
+        keep_dirs = []
+        for d in sorted(dirnames):
+            if _is_hidden(d):
+                continue
+            try:
+                dst = (here / d).stat()
+            except OSError:
+                continue  # dangling or looping symlink
+            key = (dst.st_dev, dst.st_ino)
+            if key in seen_dirs:
+                continue  # already walked (a symlink loop, or a second name for it)
+            seen_dirs.add(key)
+            keep_dirs.append(d)
+        dirnames[:] = keep_dirs
         regular = False
         for name in sorted(filenames):
             if _is_hidden(name):
                 continue
             fp = here / name
             try:
-                fst = fp.lstat()
+                fst = fp.stat()
             except OSError as exc:
-                errors.append(UnreadableFile(fp, f"cannot stat: {exc.strerror or exc}"))
-                continue
-            if stat.S_ISLNK(fst.st_mode):
-                try:
-                    fst = fp.stat()
-                except OSError:
-                    continue  # dangling link
+                if not fp.is_symlink():
+                    errors.append(UnreadableFile(fp, f"cannot stat: {exc.strerror or exc}"))
+                continue  # a dangling symlink: nothing to read
             if not stat.S_ISREG(fst.st_mode):
                 continue  # FIFO, socket, device: never opened
             regular = True
+            key = (fst.st_dev, fst.st_ino)
+            if key in seen_files:
+                continue  # the same file under another name (symlink / hard link)
+            seen_files.add(key)
             try:
                 reader = _sniff(fp)
             except LosscheckError as exc:
                 errors.append(exc)
+                dirs_with_errors.add(here)
                 continue
             if reader is None:
                 continue
@@ -148,7 +169,7 @@ def discover(path: str | os.PathLike) -> Discovery:
 
     run_roots = set(runs)
     for d in dirs_with_files:
-        if d in run_roots:
+        if d in run_roots or d in dirs_with_errors:
             continue
         # an ancestor of a run (a sweep folder with a README) is not a run without logs
         if any(d in r.parents for r in run_roots):
