@@ -17,7 +17,7 @@ class LossNonFinite(Rule):
     code = "LC102"
     name = "loss-nonfinite"
     severity = "error"
-    summary = "The loss became NaN or Inf (or the HF Trainer hid it as 0.0 with a NaN grad norm)."
+    summary = "The loss became NaN or Inf (also when the HF Trainer hid it as 0.0: LC404 explains that signature)."
     what = ("A non-finite training or eval loss that matters: NaN/Inf that does not recover, or that "
             "recurs. Reports the first bad step, which metric went non-finite first (grad norm or loss), "
             "and the last finite value before it.")
@@ -59,9 +59,8 @@ class LossNonFinite(Rule):
                     msg += f" (last finite {fmt(nf.last_finite_before)})"
             else:
                 msg = f"{role.replace('_', ' ')} went non-finite at step {onset}"
-            if hf_filter:
-                msg = (f"{role.replace('_', ' ')} logged as exactly 0.0 with a NaN grad norm from step {onset}: "
-                       "the HF Trainer's NaN filter hides a NaN loss")
+            if hf_filter:  # LC404 explains the signature; say only what LC102 adds
+                msg = f"{role.replace('_', ' ')} is NaN from step {onset}, hidden as 0.0 in the log (see LC404)"
             g = ctx.analysis.curves.get("grad_norm")
             grad_first = (g is not None and g.nonfinite is not None and onset is not None
                           and g.nonfinite.first_step < onset)

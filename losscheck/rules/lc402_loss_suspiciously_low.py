@@ -1,0 +1,130 @@
+"""LC402 loss-suspiciously-low (exact zeros, a language-model loss near 0, an eval loss collapse)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from losscheck.model import RemedyVote
+from losscheck.rules._evidence import finite_xy, fmt, looks_like_language_model
+from losscheck.rules.interface import Rule, RuleContext
+
+#: Logged losses exactly 0.0 at this many points (with a finite grad norm, or none logged).
+ZERO_POINTS = 3
+#: A language-model loss (token cross-entropy) below this at the end: perplexity e^0.05 = 1.05.
+LM_NEAR_ZERO = 0.05
+#: An eval loss that falls below this share of its first value...
+EVAL_COLLAPSE_RATIO = 0.1
+#: ... to below this absolute value (nats) ...
+EVAL_NEAR_ZERO = 0.1
+#: ... within this many evaluations, from a first eval loss of at least 1 (a cross-entropy over
+#: 3+ classes or tokens; MSE losses of normalised regressions start lower).
+FEW_EVALS = 10
+
+
+class LossSuspiciouslyLow(Rule):
+    code = "LC402"
+    name = "loss-suspiciously-low"
+    severity = "warning"
+    summary = "The loss is exactly 0, or near 0 too fast (a language model at perplexity ~1): leakage or masked labels."
+    what = ("Any of: (a) the training or eval loss is logged as exactly 0.0 at `zero-points` (3) or more "
+            "points where the grad norm is finite (or not logged) -- with a NaN grad norm at those steps it "
+            "is the HF NaN filter, LC404; (b) a language model (a logged perplexity or token count) ends "
+            "with a training or eval loss below `lm-near-zero` (0.05 nats: perplexity 1.05); (c) the eval "
+            "loss falls from a first value >= 1 to below `eval-collapse-ratio` (10%) of it and below "
+            "`eval-near-zero` (0.1) within `few-evals` (10) evaluations.")
+    why = ("Real data has irreducible noise: natural-language token cross-entropy stays well above 1 nat "
+           "for open text, and a held-out loss near 0 after a few epochs means the model can read the "
+           "answer. Usual causes: train/eval overlap (duplicates, a split after augmentation), the label "
+           "leaking into the input (the target column among the features, a causal-LM whose labels are not "
+           "shifted or an attention mask that shows future tokens), or every label masked (-100) so the "
+           "loss is computed over nothing.")
+    fix = ("Ranks `check_data` (deduplicate train vs eval; check the split) first for an eval collapse and "
+           "`check_labels` (shift, masking, label in the input) first for exact zeros and a "
+           "language-model loss near 0; both are voted every time.")
+    how = ("Exact comparison with 0.0 over every logged value; the grad norm at the same steps decides "
+           "between this rule and LC404. Language model: a series tag containing 'perplexity', 'ppl' or "
+           "'token'. End level: median of the last 5 finite points. Eval collapse: index of the first eval "
+           "point below both thresholds.")
+    example = ("eval loss fell from 6.6 to 0.0933 (1.4% of it) in 6 evals and ends at 0.0668 (a language "
+               "model: eval perplexity 1.07): leakage or masked labels, the model can see the answer")
+    options = {"zero-points": ZERO_POINTS, "lm-near-zero": LM_NEAR_ZERO, "eval-collapse-ratio": EVAL_COLLAPSE_RATIO,
+               "eval-near-zero": EVAL_NEAR_ZERO, "few-evals": FEW_EVALS}
+    sources = ("Kaufman et al. 2012, Leakage in data mining: formulation, detection, and avoidance",
+               "Karpathy 2019, A recipe for training neural networks",
+               "HF transformers docs: labels set to -100 are ignored by the loss")
+
+    def check(self, ctx: RuleContext) -> list:
+        try:
+            return self._check(ctx)
+        except (ValueError, IndexError, TypeError, FloatingPointError, OverflowError):
+            return []
+
+    def _zeros(self, ctx: RuleContext, role: str):
+        """``(count, first_step)`` of exact 0.0 losses not explained by a non-finite grad norm."""
+        s = ctx.run.get(role)
+        if s is None or len(s) == 0:
+            return None
+        z = s.steps[s.values == 0.0]
+        g = ctx.run.get("grad_norm")
+        if g is not None and len(g) and len(z):
+            bad = g.steps[~np.isfinite(g.values)]
+            z = np.setdiff1d(z, bad)
+        if len(z) < self.opt(ctx, "zero-points"):
+            return None
+        return int(len(z)), int(z[0])
+
+    def _check(self, ctx: RuleContext) -> list:
+        reasons, votes_labels, votes_data = [], 0.0, 0.0
+        ev: dict = {}
+        step = None
+        for role in ("loss", "eval_loss"):
+            z = self._zeros(ctx, role)
+            if z is not None:
+                reasons.append(f"{role.replace('_', ' ')} is exactly 0.0 at {z[0]} logged points from step {z[1]}"
+                               " with a finite grad norm")
+                ev[f"{role}_zero_points"], ev[f"{role}_first_zero_step"] = z
+                step = z[1] if step is None else min(step, z[1])
+                votes_labels, votes_data = max(votes_labels, 1.0), max(votes_data, 0.7)
+        lm = looks_like_language_model(ctx.run)
+        if lm:
+            for role in ("loss", "eval_loss"):
+                s, v = finite_xy(ctx.run.get(role))
+                if len(v) < 3:
+                    continue
+                end = float(np.median(v[-5:]))
+                if 0 < end < self.opt(ctx, "lm-near-zero"):
+                    reasons.append(f"the language model's {role.replace('_', ' ')} ends at {fmt(end)} "
+                                   f"(perplexity {np.exp(end):.3g})")
+                    ev[f"{role}_end"] = end
+                    step = int(s[-1]) if step is None else step
+                    votes_labels, votes_data = max(votes_labels, 1.0), max(votes_data, 0.8)
+        s, v = finite_xy(ctx.run.get("eval_loss"))
+        if len(v) >= 2 and v[0] >= 1.0:
+            low = np.flatnonzero((v < self.opt(ctx, "eval-collapse-ratio") * v[0]) & (v < self.opt(ctx, "eval-near-zero")))
+            if len(low) and low[0] <= self.opt(ctx, "few-evals"):
+                k = int(low[0])
+                end = float(v[-1])
+                r = (f"eval loss fell from {fmt(float(v[0]))} to {fmt(float(v[k]))} ({v[k] / v[0] * 100:.2g}% of it) "
+                     f"in {k} evals")
+                if end != float(v[k]):
+                    r += f" and ends at {fmt(end)}"
+                reasons.append(r)
+                ev.update(eval_first=float(v[0]), eval_low=float(v[k]), evals_to_low=k, eval_low_step=int(s[k]))
+                step = int(s[k]) if step is None else min(step, int(s[k]))
+                votes_labels, votes_data = max(votes_labels, 0.8), max(votes_data, 1.0)
+        if not reasons:
+            return []
+        msg = "; ".join(reasons)
+        if lm and "eval_low" in ev and not any("language model" in r for r in reasons):
+            msg += f" (a language model: eval perplexity {np.exp(float(v[-1])):.3g})"
+        msg += ": leakage or masked labels, the model can see the answer"
+        ev["language_model"] = lm
+        votes = [RemedyVote("check_labels", votes_labels, "check the labels: shifted for a causal LM, not masked "
+                            "to -100 everywhere, not present in the inputs"),
+                 RemedyVote("check_data", votes_data, "check train/eval overlap: deduplicate, split before "
+                            "augmenting, no target column among the features")]
+        return [self.finding(msg, role="eval_loss" if "eval_low" in ev else "loss", step=step, evidence=ev,
+                             remedies=votes)]
+
+
+RULE = LossSuspiciouslyLow()

@@ -1,0 +1,110 @@
+"""LC403 eval-below-train (the eval loss stays below the training loss)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from losscheck.model import RemedyVote
+from losscheck.rules._evidence import finite_xy, fmt
+from losscheck.rules.interface import Rule, RuleContext
+
+#: Relative gap (train - eval) / train that counts as "below" at one eval.
+MIN_GAP = 0.05
+#: A median gap above this (and persistent) makes the finding a warning.
+LARGE_GAP = 0.2
+#: Share of the second-half evals that must be below the training loss.
+PERSISTENT_SHARE = 0.8
+#: Evals needed in the second half of the run.
+MIN_EVALS = 3
+
+
+class EvalBelowTrain(Rule):
+    code = "LC403"
+    name = "eval-below-train"
+    severity = "info"
+    summary = "The eval loss stays below the training loss (leakage, or train-mode dropout/BatchNorm, or epoch-averaged train loss)."
+    what = ("At the evaluations of the second half of the run, the eval loss is at least `min-gap` (5%) below "
+            "the training loss at `persistent-share` (80%) or more of them (at least `min-evals` (3)). Info; "
+            "a warning when the median gap exceeds `large-gap` (20%).")
+    why = ("A model should not do better on data it has not seen. Three benign effects make the eval loss "
+           "lower, and they are the first thing to rule out: (1) regularisation active only in training "
+           "(dropout, stochastic depth, label smoothing, augmentation) raises the training loss; (2) "
+           "BatchNorm uses batch statistics in train mode and running statistics in eval mode; (3) the "
+           "logged training loss is often an average over the epoch or logging interval, taken while the "
+           "model was still improving, while the eval runs on the model at its end (Keras, Lightning's "
+           "`*_epoch` metrics, HF's averaged `loss`), so it trails by about half an interval. A large, "
+           "persistent gap that these cannot explain means leakage: the eval set overlaps the training "
+           "set, or is easier (a different distribution, shorter sequences).")
+    fix = ("Ranks `check_data` (look for train/eval overlap and a distribution shift) and, weaker, "
+           "`normalization` (compare the training loss in eval mode: `model.eval()` on a training batch; "
+           "with BatchNorm and small batches, consider GroupNorm/LayerNorm).")
+    how = ("Train level at each eval step: the median of the training losses logged since the previous eval "
+           "(the last training loss at or before it when none). Gap = (train - eval) / train at each eval of "
+           "the second half of the eval steps; persistent when >= 80% of them exceed 5%; reported gap = "
+           "median.")
+    example = "eval loss below the training loss at 4 of 4 evals in the second half (median gap 48%, e.g. 0.0668 vs 0.154 at step 8)"
+    options = {"min-gap": MIN_GAP, "large-gap": LARGE_GAP, "persistent-share": PERSISTENT_SHARE,
+               "min-evals": MIN_EVALS}
+    sources = ("Srivastava et al. 2014, Dropout (training-time noise raises the training loss)",
+               "Ioffe & Szegedy 2015, Batch normalization (train vs inference statistics)",
+               "Kaufman et al. 2012, Leakage in data mining",
+               "Keras FAQ: why is my training loss much higher than my testing loss?")
+
+    def check(self, ctx: RuleContext) -> list:
+        try:
+            return self._check(ctx)
+        except (ValueError, IndexError, TypeError, FloatingPointError):
+            return []
+
+    def _check(self, ctx: RuleContext) -> list:
+        ts, tv = finite_xy(ctx.run.get("loss"))
+        es, evv = finite_xy(ctx.run.get("eval_loss"))
+        if len(tv) < 3 or len(evv) < 2:
+            return []
+        pairs = []
+        prev = None
+        for s, e in zip(es, evv):
+            sel = tv[(ts <= s) & (ts > prev)] if prev is not None else tv[(ts <= s) & (ts > s - _interval(es))]
+            if len(sel) == 0:
+                before = tv[ts <= s]
+                if len(before) == 0:
+                    prev = s
+                    continue
+                sel = before[-1:]
+            pairs.append((int(s), float(np.median(sel)), float(e)))
+            prev = s
+        if not pairs:
+            return []
+        mid = (pairs[0][0] + pairs[-1][0]) / 2
+        second = [p for p in pairs if p[0] >= mid]
+        if len(second) < self.opt(ctx, "min-evals"):
+            return []
+        gaps = np.array([(t - e) / t if t > 0 else 0.0 for _, t, e in second])
+        below = gaps > self.opt(ctx, "min-gap")
+        if float(np.mean(below)) < self.opt(ctx, "persistent-share"):
+            return []
+        med = float(np.median(gaps))
+        last = second[-1]
+        msg = (f"eval loss below the training loss at {int(below.sum())} of {len(second)} evals in the second half "
+               f"(median gap {med * 100:.3g}%, e.g. {fmt(last[2])} vs {fmt(last[1])} at step {last[0]})")
+        large = med > self.opt(ctx, "large-gap")
+        if large:
+            msg += ": too large for dropout or an epoch-averaged training loss; check for train/eval overlap"
+        else:
+            msg += ": dropout/BatchNorm train mode or an epoch-averaged training loss can explain it"
+        ev = {"evals_compared": len(second), "evals_below": int(below.sum()), "median_gap": med}
+        votes = [RemedyVote("check_data", 0.8 if large else 0.5, "an eval loss persistently below the training "
+                            "loss: check train/eval overlap and whether the eval set is easier"),
+                 RemedyVote("normalization", 0.4, "compare the training loss in eval mode: dropout and "
+                            "BatchNorm behave differently in training")]
+        return [self.finding(msg, role="eval_loss", step=second[0][0], evidence=ev, remedies=votes,
+                             severity="warning" if large else None)]
+
+
+def _interval(es) -> float:
+    """The median eval interval in steps (for the train window before the first eval)."""
+    d = np.diff(es)
+    return float(np.median(d)) if len(d) else 1.0
+
+
+RULE = EvalBelowTrain()

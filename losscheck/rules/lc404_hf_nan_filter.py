@@ -1,0 +1,67 @@
+"""LC404 hf-nan-filter (a NaN loss hidden as 0.0 by the HF Trainer)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from losscheck.model import RemedyVote
+from losscheck.rules.interface import Rule, RuleContext
+
+
+class HfNanFilter(Rule):
+    code = "LC404"
+    name = "hf-nan-filter"
+    severity = "error"
+    summary = "The loss is logged as exactly 0.0 where the grad norm is NaN/Inf: the HF Trainer hides a NaN loss."
+    what = ("The training loss is exactly 0.0 at one or more logged steps at which the grad norm is NaN or "
+            "Inf. Reports how many such steps, the first one, and the share of the logged steps after it "
+            "that are hidden this way. This is the dedicated finding for the signature; LC102 reports the "
+            "run as NaN and refers to this code instead of repeating the explanation.")
+    why = ("The Hugging Face Trainer's `logging_nan_inf_filter` (on by default) drops NaN/Inf step losses "
+           "from the logged average; a logging window in which every step was NaN logs 0.0. A loss of "
+           "exactly 0.0 next to a NaN grad norm therefore does not mean a perfect model: the weights are "
+           "NaN (or every update is being skipped) and the run is dead. Dashboards that plot the loss show "
+           "a healthy-looking drop to 0.")
+    fix = ("Ranks `mixed_precision` (the usual cause is fp16 overflow: use bf16, keep the loss scaler on, "
+           "compute softmax/normalisation in fp32) and `check_data` (a NaN/Inf input or an empty label set "
+           "also gives NaN losses). Re-run with `logging_nan_inf_filter=False` to see the real losses.")
+    how = ("Exact comparison: steps where the logged `loss` == 0.0 intersected with the steps where "
+           "`grad_norm` is NaN/Inf (transformers `TrainingArguments.logging_nan_inf_filter` docs). The "
+           "analysis (`losscheck.analysis.nonfinite.verdict`) uses the same signature to class the run "
+           "`nan`.")
+    example = ("loss logged as exactly 0.0 with a NaN grad norm at 2 of 3 logged steps (from step 1): the HF "
+               "Trainer's logging_nan_inf_filter hides NaN losses; the run is NaN, not converged")
+    sources = ("HF transformers TrainingArguments docs (logging_nan_inf_filter)",
+               "Micikevicius et al. 2018, Mixed precision training")
+
+    def check(self, ctx: RuleContext) -> list:
+        try:
+            return self._check(ctx)
+        except (ValueError, IndexError, TypeError):
+            return []
+
+    def _check(self, ctx: RuleContext) -> list:
+        loss, g = ctx.run.get("loss"), ctx.run.get("grad_norm")
+        if loss is None or g is None or len(loss) == 0 or len(g) == 0:
+            return []
+        zero_steps = loss.steps[loss.values == 0.0]
+        bad_grad = g.steps[~np.isfinite(g.values)]
+        hit = np.intersect1d(zero_steps, bad_grad)
+        if not len(hit):
+            return []
+        first = int(hit[0])
+        after = int(np.sum(loss.steps >= first))
+        what = "NaN" if np.any(np.isnan(g.values[np.isin(g.steps, hit)])) else "Inf"
+        msg = (f"loss logged as exactly 0.0 with a {what} grad norm at {len(hit)} of {after} logged steps (from "
+               f"step {first}): the HF Trainer's logging_nan_inf_filter hides NaN losses; the run is NaN, not "
+               "converged")
+        ev = {"hidden_steps": int(len(hit)), "first_step": first, "steps_from_first": after,
+              "fp16": bool(ctx.run.data.meta.get("fp16"))}
+        votes = [RemedyVote("mixed_precision", 1.0, "a NaN loss hidden as 0.0 with a NaN grad norm is the usual "
+                            "fp16 overflow signature", {"precision": "bf16", "logging_nan_inf_filter": False}),
+                 RemedyVote("check_data", 0.6, "NaN/Inf inputs or a batch with every label masked also give a "
+                            "NaN loss")]
+        return [self.finding(msg, role="loss", step=first, evidence=ev, remedies=votes)]
+
+
+RULE = HfNanFilter()
