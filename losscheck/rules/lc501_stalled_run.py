@@ -1,0 +1,88 @@
+"""LC501 stalled-run (a long gap in wall-clock time between logged points)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from losscheck.rules._evidence import wall_clock
+from losscheck.rules.interface import Rule, RuleContext
+
+#: A gap counts as a stall when it is at least this many times the median gap...
+GAP_FACTOR = 20.0
+#: ... and at least this many seconds (10 minutes: longer than a typical eval or checkpoint save).
+MIN_GAP_SECONDS = 600.0
+#: Points with a wall time needed to have a median gap.
+MIN_POINTS = 10
+#: A single stall followed by at least this many logged points is "recovered" (info).
+RESUMED_POINTS = 3
+
+
+def _dur(sec: float) -> str:
+    """``42 min``, ``3.5 h``."""
+    if sec >= 5400:
+        return f"{sec / 3600:.2g} h"
+    return f"{sec / 60:.0f} min"
+
+
+class StalledRun(Rule):
+    code = "LC501"
+    name = "stalled-run"
+    severity = "warning"
+    summary = "Logging stopped for a long time mid-run (a hang, a dataloader stall or a preemption)."
+    what = ("With wall-clock times logged, a gap between consecutive logged points of at least "
+            "max(`gap-factor` (20) x the median gap, `min-gap-seconds` (600 s)). Info when it happened once "
+            "and the run went on for at least 3 more logged points; a warning when it happened more than "
+            "once, or when the log ends right after it (the run may still be hanging).")
+    why = ("Time between log lines is training time: a stall of hours costs as much GPU time as that many "
+           "hours of training and does not show in the loss curve at all. Causes: a deadlocked dataloader "
+           "worker or NCCL collective, a slow or full filesystem at checkpoint time, a job preempted and "
+           "resumed, an eval or checkpoint far slower than expected.")
+    fix = ("No remedy from the catalogue (the loss is not at fault): check the job scheduler's events "
+           "(preemption), the dataloader (num_workers, timeout=), NCCL_TIMEOUT / NCCL_DEBUG=INFO for hangs, "
+           "and the checkpoint storage.")
+    how = ("Wall times of the series with the most timestamps (training loss first), points whose clock "
+           "goes backwards dropped; gaps = differences of consecutive wall times; median over all gaps. "
+           "Needs `min-points` (10) timestamps. The first gap is ignored (start-up, compilation).")
+    example = "logging stopped for 3.1 h after step 4000 (median gap 12 s, x930); the run continued afterwards"
+    options = {"gap-factor": GAP_FACTOR, "min-gap-seconds": MIN_GAP_SECONDS, "min-points": MIN_POINTS}
+    sources = ("PyTorch DataLoader docs (timeout, num_workers)", "NCCL environment variables docs (NCCL_TIMEOUT)")
+
+    def check(self, ctx: RuleContext) -> list:
+        try:
+            return self._check(ctx)
+        except (ValueError, IndexError, TypeError, FloatingPointError):
+            return []
+
+    def _check(self, ctx: RuleContext) -> list:
+        wc = wall_clock(ctx.run)
+        if wc is None:
+            return []
+        steps, w = wc
+        if len(w) < self.opt(ctx, "min-points"):
+            return []
+        gaps = np.diff(w)
+        med = float(np.median(gaps))
+        if not med > 0:
+            return []
+        limit = max(self.opt(ctx, "gap-factor") * med, self.opt(ctx, "min-gap-seconds"))
+        idx = np.flatnonzero(gaps >= limit)
+        idx = idx[idx >= 1]  # the first gap is start-up
+        if not len(idx):
+            return []
+        big = int(idx[np.argmax(gaps[idx])])
+        after = len(w) - 1 - int(idx[-1])
+        resumed = len(idx) == 1 and after >= RESUMED_POINTS
+        lost = float(np.sum(gaps[idx]))
+        if len(idx) == 1:
+            msg = (f"logging stopped for {_dur(float(gaps[big]))} after step {int(steps[big])} (median gap "
+                   f"{med:.3g} s, x{gaps[big] / med:.3g})")
+        else:
+            msg = (f"logging stopped {len(idx)} times for {_dur(lost)} in total (longest {_dur(float(gaps[big]))} "
+                   f"after step {int(steps[big])}; median gap {med:.3g} s)")
+        msg += "; the run continued afterwards" if after >= RESUMED_POINTS else "; the log ends right after it"
+        ev = {"stalls": int(len(idx)), "longest_seconds": float(gaps[big]), "after_step": int(steps[big]),
+              "median_gap_seconds": med, "lost_seconds": lost, "stall_steps": [int(steps[i]) for i in idx[:20]]}
+        return [self.finding(msg, step=int(steps[big]), evidence=ev, severity="info" if resumed else None)]
+
+
+RULE = StalledRun()
