@@ -57,7 +57,7 @@ class ClipSaturation(Rule):
     def check(self, ctx: RuleContext) -> list:
         try:
             return self._check(ctx)
-        except (ValueError, IndexError, TypeError, FloatingPointError):
+        except Exception:  # noqa: BLE001 - a rule must never break a diagnosis
             return []
 
     def _check(self, ctx: RuleContext) -> list:
@@ -100,7 +100,7 @@ class ClipSaturation(Rule):
             clip_why = (f"raise max_grad_norm from {fmt(thr)} to about {fmt(clip_set['max_grad_norm'])} (90th "
                         "percentile of the logged norms) so that only outliers are clipped")
         else:
-            clip_set = {"max_grad_norm": nice(thr * 3), "range": [nice(thr * 3), nice(thr * 5)]}
+            clip_set = {"max_grad_norm": nice(thr * 3, 2), "range": [nice(thr * 3, 2), nice(thr * 5, 2)]}
             clip_why = (f"the log shows norms after clipping: raise the threshold 3-5x (from {fmt(thr)}) and "
                         "watch the clipped share")
         heavy = share > 0.9

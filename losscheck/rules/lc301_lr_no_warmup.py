@@ -30,7 +30,8 @@ class LRNoWarmup(Rule):
     severity = "info"
     summary = "The LR is at its peak from the first logged step: no warmup (a warning when the loss blows up early)."
     what = ("The learning rate is already at >= 90% of its peak at the first logged step (LR context "
-            "`warmup_steps == 0`), the log starts within the first 2% of the run, and the run is at least "
+            "`warmup_steps == 0`, read from at least `min-lr-points` (5) LR values), the log starts within the "
+            "first `max-first-step-fraction` (2%) of the run, and the run is at least "
             "`min-run-steps` (1000) steps long. Info by default; a warning when the loss diverges or goes "
             "NaN early (within the first 100 steps or `early-fraction` (10%) of the run), whatever the "
             "run's length. Runs logged per epoch are skipped (a warmup inside the first epoch is invisible "
@@ -61,7 +62,7 @@ class LRNoWarmup(Rule):
     def check(self, ctx: RuleContext) -> list:
         try:
             return self._check(ctx)
-        except (ValueError, IndexError, TypeError, FloatingPointError):
+        except Exception:  # noqa: BLE001 - a rule must never break a diagnosis
             return []
 
     def _check(self, ctx: RuleContext) -> list:

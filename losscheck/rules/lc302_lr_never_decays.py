@@ -37,7 +37,7 @@ class LRNeverDecays(Rule):
     fix = ("Ranks `lr_schedule` (weakly, info) when the loss has levelled off: add a cosine or linear decay "
            "to ~10% of the peak, or check that the scheduler is stepped. No remedy vote while the loss "
            "still falls at the constant LR.")
-    how = ("From the LR series: share of finite points >= 0.9 x peak, last point >= 0.9 x peak, LR context "
+    how = ("From the LR series (at least `min-lr-points` (10) finite values): share of finite points >= 0.9 x peak, last point >= 0.9 x peak, LR context "
            "`decays` false. Loss levelled off: the median of the last quarter of the training loss is within "
            "2% of the median of the quarter before.")
     example = "LR stays at its 0.0003 peak for the whole 3956-step run (no decay); the loss has levelled off at 0.2"
@@ -49,7 +49,7 @@ class LRNeverDecays(Rule):
     def check(self, ctx: RuleContext) -> list:
         try:
             return self._check(ctx)
-        except (ValueError, IndexError, TypeError, FloatingPointError):
+        except Exception:  # noqa: BLE001 - a rule must never break a diagnosis
             return []
 
     def _check(self, ctx: RuleContext) -> list:

@@ -40,7 +40,8 @@ class LRZero(Rule):
            "number of optimizer steps).")
     how = ("Exact scan of the finite LR values: the zero stretch is the longest suffix at <= 1e-9 x peak "
            "(or every value <= 0). Flat loss: main curve class `plateau`, or over the zero stretch the "
-           "median of the second half of the loss points is >= (1 - 2%) x the median of the first half.")
+           "median of the second half of the loss points is >= (1 - `flat-tolerance` (2%)) x the median of "
+           "the first half.")
     example = "LR is 0 from step 4000 to the end (1000 steps, 20% of the run) while training goes on; the loss is flat at 2.31"
     options = {"min-zero-points": MIN_ZERO_POINTS, "min-zero-fraction": MIN_ZERO_FRACTION, "flat-tolerance": FLAT_TOL}
     sources = ("HF transformers get_linear_schedule_with_warmup (decays to 0 at num_training_steps)",
@@ -49,7 +50,7 @@ class LRZero(Rule):
     def check(self, ctx: RuleContext) -> list:
         try:
             return self._check(ctx)
-        except (ValueError, IndexError, TypeError, FloatingPointError):
+        except Exception:  # noqa: BLE001 - a rule must never break a diagnosis
             return []
 
     def _flat(self, ctx, steps, values, from_step) -> bool | None:

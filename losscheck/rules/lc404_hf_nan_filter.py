@@ -37,7 +37,7 @@ class HfNanFilter(Rule):
     def check(self, ctx: RuleContext) -> list:
         try:
             return self._check(ctx)
-        except (ValueError, IndexError, TypeError):
+        except Exception:  # noqa: BLE001 - a rule must never break a diagnosis
             return []
 
     def _check(self, ctx: RuleContext) -> list:
