@@ -39,6 +39,26 @@ SKIP_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".h5", ".pkl", 
                  ".onnx", ".msgpack", ".model", ".tflite", ".parquet")
 
 
+class FailedReader(Reader):
+    """Stands for a file that could not even be sniffed (permission denied, I/O error):
+    it stays in its run, and :meth:`read` raises the original error, so the pipeline treats
+    it like any other unreadable file (a note, or a failure of the run under ``--strict``)."""
+
+    name = "unreadable"
+    description = "a file that could not be read during discovery"
+
+    def __init__(self, error: LosscheckError) -> None:
+        self.error = error
+
+    def sniff(self, path: Path, head: bytes) -> float:
+        """Never chosen for anything: 0."""
+        return 0.0
+
+    def read(self, path: Path):
+        """Raises the error met during discovery (:class:`UnreadableFile` usually)."""
+        raise self.error
+
+
 @dataclass
 class LogFile:
     """A recognised log file and the reader chosen for it."""
@@ -87,8 +107,9 @@ def discover(path: str | os.PathLike) -> Discovery:
     Args:
         path: a log file, a run directory, or a directory tree of runs.
     Returns:
-        A :class:`Discovery`; runs are sorted by path. A file or directory that cannot be
-        read is listed in ``errors`` and the walk goes on.
+        A :class:`Discovery`; runs are sorted by path. A directory that cannot be listed is
+        in ``errors``; a file that cannot be read stays in its run with a
+        :class:`FailedReader` (so ``--strict`` fails that run), and the walk goes on.
     Raises:
         NoLogsFound: ``path`` does not exist, or holds no recognised log at all and no
             other error explains why.
@@ -157,9 +178,9 @@ def discover(path: str | os.PathLike) -> Discovery:
             try:
                 reader = _sniff(fp)
             except LosscheckError as exc:
-                errors.append(exc)
+                # kept in its run: read_run notes it, or fails the run under --strict
+                reader = FailedReader(exc)
                 dirs_with_errors.add(here)
-                continue
             if reader is None:
                 continue
             root = _run_root(here, top)

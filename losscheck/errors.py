@@ -39,6 +39,11 @@ class LosscheckError(Exception):
         self.offset = offset
         super().__init__(self.one_line())
 
+    def __reduce__(self):
+        """Pickle by constructor arguments (the default would call ``cls(message)``, which
+        fails: sweeps send errors between worker processes)."""
+        return (_rebuild, (type(self), self.path, self.problem, self.line, self.offset))
+
     def one_line(self) -> str:
         """The message as one line: ``<path>[:line][@offset]: <problem>``."""
         where = self.path or "losscheck"
@@ -47,6 +52,11 @@ class LosscheckError(Exception):
         if self.offset is not None:
             where += f" (byte {self.offset})"
         return f"{where}: {self.problem}".replace("\n", " ")
+
+
+def _rebuild(cls, path, problem, line, offset):
+    """Unpickle a :class:`LosscheckError` (see ``__reduce__``)."""
+    return cls(path, problem, line=line, offset=offset)
 
 
 class UsageError(LosscheckError):

@@ -319,7 +319,8 @@ class BaseReader(Reader):
     def sniff(self, path: Path, head: bytes) -> float:
         """See :meth:`losscheck.readers.interface.Reader.sniff`; never raises."""
         try:
-            return max(0.0, min(1.0, float(self._sniff(Path(path), head))))
+            path = path if isinstance(path, Path) else Path(path)
+            return max(0.0, min(1.0, float(self._sniff(path, head))))
         except Exception:
             return 0.0
 
