@@ -85,12 +85,32 @@ def test_nan_after_fp16_overflow_signs_puts_mixed_precision_first():
 
 def test_sudden_midrun_nan_puts_check_data_first():
     run, analysis = seed_run()
+    loss, g = run.data.series["loss"], run.data.series["grad_norm"]
+    loss.values[:] = np.where(loss.steps < 1000, 2.0 * np.exp(-loss.steps / 400) + 0.8, np.nan)
+    g.values[:] = np.where(g.steps < 1000, 1.0 + 0.1 * np.sin(g.steps), np.nan)
     analysis.curves["loss"] = CurveAnalysis("loss", "loss", 121, 100, "nan", 1000,
                                             nonfinite=NonFinite(1000, 21, 0, 121, False, 0.9))
     analysis.curves["grad_norm"] = CurveAnalysis("grad_norm", "grad_norm", 121, 121, "converging")
     analysis.primary = "nan"
     ids = [m.id for m in rank(run_rules(RuleContext(run, analysis)))]
     assert ids[0] == "check_data"
+    # the same NaN after the loss had doubled is an LR problem
+    loss.values[:] = np.where(loss.steps < 1000, np.where(loss.steps < 900, 1.0, 3.0), np.nan)
+    assert [m.id for m in rank(run_rules(RuleContext(run, analysis)))][0] == "lower_lr"
+
+
+def test_nan_right_after_an_lr_jump_blames_the_lr():
+    run, analysis = seed_run()
+    loss, lr = run.data.series["loss"], run.data.series["learning_rate"]
+    loss.values[:] = np.where(loss.steps < 1000, 1.0, np.nan)
+    lr.values[:] = np.where(lr.steps < 980, 1e-4, 1e-3)
+    analysis.curves["loss"] = CurveAnalysis("loss", "loss", 121, 100, "nan", 1000,
+                                            nonfinite=NonFinite(1000, 21, 0, 121, False, 1.0))
+    analysis.curves["grad_norm"].klass = "converging"
+    analysis.primary = "nan"
+    f = run_rules(RuleContext(run, analysis))
+    assert "jumped x10" in f[0].message
+    assert [m.id for m in rank(f)][:2] == ["lower_lr", "rollback"] or rank(f)[0].id == "lower_lr"
 
 
 def test_overfitting_ranks_early_stop_with_best_step():
@@ -105,16 +125,26 @@ def test_overfitting_ranks_early_stop_with_best_step():
     assert top.id == "early_stop" and top.settings["best_step"] == 1250
 
 
-def test_isolated_spikes_check_data_recurring_spikes_grad_clip():
+def test_recovered_spikes_check_data_then_clip_and_recurring_ones_add_lr_and_optimizer():
     run, analysis = seed_run()
+    run.data.series["loss"].values[:] = 1.0
+    run.data.series["grad_norm"].values[:] = 1.0 + 0.1 * np.sin(np.arange(121))
     analysis.curves["grad_norm"].klass = "converging"
     one = [Spike(500, 8.0, 12.0, 3, 1.0)]
     analysis.curves["loss"] = CurveAnalysis("loss", "loss", 100, 100, "spiking", spikes=one)
     analysis.primary = "spiking"
-    assert rank(run_rules(RuleContext(run, analysis)))[0].id == "check_data"
+    ids = [m.id for m in rank(run_rules(RuleContext(run, analysis)))]
+    assert ids[:2] == ["check_data", "grad_clip"] and "optimizer" not in ids
     many = [Spike(100 * i, 5.0, 9.0, 2, 1.0) for i in range(1, 8)]
     analysis.curves["loss"].spikes = many
-    assert rank(run_rules(RuleContext(run, analysis)))[0].id == "grad_clip"
+    ids = [m.id for m in rank(run_rules(RuleContext(run, analysis)))]
+    assert ids[:2] == ["check_data", "grad_clip"] and {"lower_lr", "optimizer"} <= set(ids)
+    # the same spike right after the LR jumped x10 blames the LR
+    lr = run.data.series["learning_rate"]
+    lr.values[:] = np.where(lr.steps < 480, 1e-4, 1e-3)
+    analysis.curves["loss"].spikes = one
+    assert rank(run_rules(RuleContext(run, analysis)))[0].id == "lower_lr"
+    lr.values[:] = 1e-4
     worse = [Spike(600, 1.5, 8.0, None, 1.6)]
     analysis.curves["loss"].spikes = worse
     f = run_rules(RuleContext(run, analysis))
@@ -140,7 +170,7 @@ def test_select_ignore_and_lookup():
         assert r.what and r.why and r.fix and r.how and r.sources, r.code
 
 
-def test_flat_from_start_with_steady_grad_norm_points_at_the_model_not_the_labels():
+def test_flat_from_start_steady_grad_norm_points_at_the_model_growing_one_at_the_labels():
     run, analysis = seed_run()
     g = run.data.series["grad_norm"]
     analysis.curves["loss"] = CurveAnalysis("loss", "loss", 100, 100, "plateau",
@@ -149,7 +179,7 @@ def test_flat_from_start_with_steady_grad_norm_points_at_the_model_not_the_label
     analysis.primary = "plateau"
     g.values[:] = 3.7  # gradients computed, weights never move
     assert [m.id for m in rank(run_rules(RuleContext(run, analysis)))][:2] == ["check_model", "check_labels"]
-    g.values[:] = np.linspace(3.7, 0.5, len(g))  # the weights move: labels are the suspect
+    g.values[:] = np.linspace(0.5, 3.7, len(g))  # the model fights labels it cannot fit
     assert [m.id for m in rank(run_rules(RuleContext(run, analysis)))][:2] == ["check_labels", "check_model"]
 
 

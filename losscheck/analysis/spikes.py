@@ -40,7 +40,9 @@ Method (one O(n log w) pass on *all* finite points, no binning so no spike is sm
    ``max(2 sigma, ln 1.1)`` of the pre-spike baseline; ``level_ratio`` compares the median
    of the next ``w`` points after the spike (after recovery when it recovers) with the
    baseline. A spike that does not recover and sits >= x1.2 (and 3 sigma) above the
-   baseline is a *jump to a worse level*.
+   baseline is a *jump to a worse level*, provided the shift gives back at least 10% of the
+   progress made before it, in loss units (a tiny converged loss that settles 1.7x higher is
+   noise around a floor, not lost learning).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class SpikeOptions:
     progress_frac: float = 0.4
     worse_ratio: float = 1.2
     sigma_floor: float = 0.005
+    worse_progress_frac: float = 0.1
 
 
 @dataclass
@@ -153,6 +156,27 @@ def detect_spikes(tr: Transformed, opts: SpikeOptions | None = None) -> SpikeRep
             lratio = float(tr.inverse(b0 + lvl) / bv) if bv != 0 else float("inf")
         sp = Spike(step=int(st[p]), ratio=ratio, z=float(z[p]), recover_steps=rec, level_ratio=lratio)
         rep.spikes.append(sp)
-        if rec is None and lvl >= max(np.log(o.worse_ratio), 3.0 * float(sig[p])):
+        if rec is None and lvl >= max(np.log(o.worse_ratio), 3.0 * float(sig[p])) \
+                and _costs_progress(tr, int(cl[0]), b0, lvl, o.worse_progress_frac):
             rep.worse.append(sp)
     return rep
+
+
+def _costs_progress(tr: Transformed, i0: int, b0: float, lvl: float, frac: float) -> bool:
+    """Whether a level shift gives back at least ``frac`` of the progress made before it.
+
+    Measured in loss units (not log units): a converged loss of 5e-3 that settles at 9e-3 is
+    ~1.7x higher, but gives back 0.2% of a 2.3 -> 0.005 descent; a model that "lost what it
+    learned" gives back a real share of it. ``i0`` is the first index of the spike, ``b0``
+    the pre-spike baseline and ``lvl`` the shift, both on the analysis scale. Curves on the
+    asinh scale are always judged by the ratio test alone (returns True).
+    """
+    if tr.domain != "log" or i0 <= 0:
+        return True
+    init = float(np.max(tr.raw[:min(3, i0)]))
+    best = float(np.min(tr.raw[:i0]))
+    gained = init - best
+    if gained <= 0:
+        return True
+    lost = float(np.exp(b0 + lvl) - np.exp(b0))
+    return lost >= frac * gained

@@ -227,3 +227,116 @@ def wall_clock(run: ResolvedRun):
         else:
             hi = w[i]
     return st[keep], w[keep]
+
+
+def _finite(v):
+    import numpy as np
+
+    return v[np.isfinite(v)]
+
+
+def grad_norm_trend(run: ResolvedRun) -> float | None:
+    """Median grad norm of the last quarter over that of the first quarter (``None`` when
+    fewer than 8 finite grad norms are logged).
+
+    Under a flat loss this separates *no learning at all* (ratio <= ~1.2: the weights are not
+    moving, or the gradient vanishes before it reaches them) from *fitting noise* (the grad
+    norm grows as the model tries to fit labels it cannot, e.g. shuffled labels; Zhang et al.
+    2017, "Understanding deep learning requires rethinking generalization").
+    """
+    import numpy as np
+
+    g = run.get("grad_norm")
+    if g is None:
+        return None
+    v = _finite(g.values)
+    if len(v) < 8:
+        return None
+    q = len(v) // 4
+    a, b = float(np.median(v[:q])), float(np.median(v[-q:]))
+    return b / a if a > 0 else None
+
+
+def nonfinite_share(series) -> float:
+    """Share of the logged values of ``series`` that are NaN/Inf (0.0 for ``None``/empty)."""
+    import numpy as np
+
+    if series is None or len(series) == 0:
+        return 0.0
+    return float((~np.isfinite(series.values)).mean())
+
+
+def frozen_level(series, tail: float = 0.5, rel: float = 1e-6) -> bool:
+    """True when the last ``tail`` share of a loss is constant to ``rel`` (relative).
+
+    A minibatch loss always moves while the weights move; an epoch-averaged loss that repeats
+    to six digits means the weights do not change at all (LR = 0, frozen parameters, dead
+    units). Needs at least 5 finite points in the tail.
+    """
+    import numpy as np
+
+    if series is None:
+        return False
+    v = _finite(series.values[int(len(series) * (1 - tail)):])
+    if len(v) < 5:
+        return False
+    lvl = float(np.median(np.abs(v)))
+    return lvl > 0 and float(np.ptp(v)) <= rel * lvl
+
+
+def lr_jump(run: ResolvedRun, step: int | None) -> float | None:
+    """How much the LR jumped just before ``step``: LR at ``step`` over the LR a window earlier.
+
+    The window is 5% of the logged span (at least 3 logged points). Returns the ratio only for
+    a *jump*, i.e. when the LR had not been rising before the window (a warmup ramp also
+    raises the LR, but gradually from the start); ``None`` otherwise or without an LR.
+    """
+    import numpy as np
+
+    lr = run.get("lr")
+    if lr is None or step is None or len(lr) < 8:
+        return None
+    st, v = lr.steps, lr.values
+    i = int(np.searchsorted(st, step, side="right")) - 1
+    if i < 4:
+        return None
+    k = max(3, int(0.05 * len(st)))
+    j = max(0, i - k)
+    now, before = v[i], v[j]
+    if not (np.isfinite(now) and np.isfinite(before)) or before <= 0:
+        return None
+    earlier = _finite(v[max(0, j - k): j + 1])
+    # the LR must not have been ramping up over the previous window (warmup)
+    if len(earlier) >= 2 and earlier[-1] > 1.2 * earlier[0]:
+        return None
+    ratio = float(now / before)
+    return ratio if ratio >= 1.5 else None
+
+
+def pre_nonfinite_growth(run: ResolvedRun, role: str, onset: int | None) -> tuple[float | None, float | None]:
+    """Whether a curve grew before it went non-finite.
+
+    Returns ``(loss_ratio, grad_ratio)``: the median of the last 3 finite values of ``role``
+    before ``onset`` over its lowest earlier 5-point median, and the largest of the last 3
+    finite grad norms before ``onset`` over the 90th percentile of the earlier ones. A loss
+    ratio >= 2 or a grad ratio >= 10 means the run was blowing up (LR, instability); values
+    near 1 mean a sudden NaN out of a stable run (a bad batch, an overflow).
+    """
+    import numpy as np
+
+    out: list[float | None] = [None, None]
+    for k, series in enumerate((run.get(role), run.get("grad_norm"))):
+        if series is None or onset is None:
+            continue
+        v = _finite(series.values[series.steps < onset])
+        if len(v) < 8:
+            continue
+        last, early = v[-3:], v[:-3]
+        if k == 0:
+            roll = np.convolve(early, np.ones(5) / 5, mode="valid") if len(early) >= 5 else early
+            low = float(np.min(roll))
+            out[0] = float(np.median(last) / low) if low > 0 else None
+        else:
+            p90 = float(np.percentile(early, 90))
+            out[1] = float(np.max(last) / p90) if p90 > 0 else None
+    return out[0], out[1]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import fmt, lr_votes_settings, main_curve, onset_context, warmup_settings
+from losscheck.rules._evidence import fmt, lr_jump, lr_votes_settings, main_curve, onset_context, warmup_settings
 from losscheck.rules.interface import Rule, RuleContext
 
 #: A first logged loss above this is not a learning-rate problem but a data/scale problem:
@@ -57,6 +57,10 @@ class LossDiverging(Rule):
             msg += (f", as the LR reached its {fmt(oc.lr_peak)} peak" if oc.at_peak and oc.lr_peak
                     else f", with the LR at {fmt(oc.lr_at_onset)}")
             ev.update(lr_at_onset=oc.lr_at_onset, lr_peak=oc.lr_peak, lr_at_peak=oc.at_peak)
+        jump = lr_jump(ctx.run, onset)
+        if jump:
+            msg += f" (the LR had just jumped x{jump:.3g})"
+            ev["lr_jump"] = jump
         if oc.grad_lead:
             msg += f"; the grad norm surged {oc.grad_lead} steps earlier"
             ev["grad_norm_lead_steps"] = oc.grad_lead
@@ -68,7 +72,9 @@ class LossDiverging(Rule):
             votes.append(RemedyVote("check_data", 1.2, f"the first logged loss is already {fmt(first)}: "
                                     "inputs or targets are not normalised, or records are corrupt"))
             ev["first_loss"] = first
-        lr_w = 1.0 if (oc.at_peak or oc.lr_at_onset is None) else 0.8
+        lr_w = 1.2 if jump else 1.0 if (oc.at_peak or oc.lr_at_onset is None) else 0.8
+        if jump:
+            votes.append(RemedyVote("lr_schedule", 0.7, f"a mid-run LR increase (x{jump:.3g}) started the growth"))
         votes.append(RemedyVote("lower_lr", lr_w, msg, lr_votes_settings(oc)))
         no_warmup = oc.warmup_steps is not None and (oc.warmup_steps == 0 or (onset and oc.warmup_steps < 0.5 * onset))
         if oc.warmup_steps is not None:

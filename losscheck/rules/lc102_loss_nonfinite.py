@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import fmt, lr_votes_settings, main_curve, onset_context
+from losscheck.rules._evidence import (fmt, lr_jump, lr_votes_settings, main_curve, onset_context,
+                                       pre_nonfinite_growth)
 from losscheck.rules.interface import Rule, RuleContext
 
 #: NaN within this share of the run (or within the first 100 steps) counts as "early": the
@@ -24,9 +25,11 @@ class LossNonFinite(Rule):
     why = ("Once the weights hold NaN every later step is wasted; optimizers do not recover. The cause "
            "decides the fix: an LR too high (loss or grad norm grows first), corrupt input (a sudden NaN "
            "from a stable loss), or fp16 overflow (overflow-skipped steps before the NaN).")
-    fix = ("`lower_lr` first when the NaN comes early or after growth; `check_data` first when it comes "
-           "suddenly out of a stable loss; `mixed_precision` first after signs of fp16 overflow; always "
-           "`rollback` to the last finite step.")
+    fix = ("`lower_lr` first when the LR jumped just before, when the loss or grad norm grew first (last "
+           "values >= 2x the loss minimum, or >= 10x the healthy grad norm), or when the NaN comes in the first "
+           "steps of training out of an unsettled loss; `check_data` first when it comes suddenly out of a "
+           "stable loss; `mixed_precision` first after fp16 overflow-skipped steps; always `rollback` to the "
+           "last finite step.")
     how = ("Exact scan of every logged value (never sampled). Growth before the NaN is judged by the "
            "trend/change-point analysis of the finite prefix.")
     example = "loss is NaN from step 3451 (last finite 0.206); grad norm was finite until then"
@@ -72,19 +75,34 @@ class LossNonFinite(Rule):
             # step 3442 comes from a run that had trained for 3442 steps
             last = int(series.steps[-1]) if series is not None and len(series) else 0
             early = onset is not None and onset <= max(100, self.opt(ctx, "early-fraction") * last)
-            grew = bool(cur.evidence.get("grew_before_nonfinite")) or oc.grad_lead is not None
+            loss_ratio, grad_ratio = pre_nonfinite_growth(ctx.run, role, onset)
+            grew = (loss_ratio is not None and loss_ratio >= 2) or (grad_ratio is not None and grad_ratio >= 10)
+            stable = (loss_ratio is not None and loss_ratio < 1.5) and (grad_ratio is None or grad_ratio < 3)
+            ev.update(pre_loss_ratio=loss_ratio, pre_grad_norm_ratio=grad_ratio)
+            jump = lr_jump(ctx.run, onset)
             if oc.lr_at_onset is not None:
                 msg += f"; LR {fmt(oc.lr_at_onset)} at that step"
                 ev["lr_at_onset"] = oc.lr_at_onset
+            if jump:
+                msg += f" (it had just jumped x{jump:.3g})"
+                ev["lr_jump"] = jump
+            elif grew:
+                msg += "; the " + ("loss" if loss_ratio is not None and loss_ratio >= 2 else "grad norm") + \
+                    " was already growing"
             votes = []
-            if overflow_signs or hf_filter:
-                votes.append(RemedyVote("mixed_precision", 1.0,
-                                        "grad norm overflowed before the loss did: fp16 loss-scale overflow"
-                                        if overflow_signs else "a hidden NaN loss with a NaN grad norm is the usual "
-                                        "fp16 failure signature", {"precision": "bf16", "init_scale": 2 ** 10}))
-            if early or grew:
-                votes.append(RemedyVote("lower_lr", 0.95, "NaN " + ("within the first steps" if early else
-                                        "after the loss or grad norm grew") + ": the LR is too high",
+            if overflow_signs:
+                votes.append(RemedyVote("mixed_precision", 1.0, "grad norm overflowed (skipped steps) before the "
+                                        "loss did: fp16 loss-scale overflow", {"precision": "bf16", "init_scale": 2 ** 10}))
+            elif hf_filter:
+                votes.append(RemedyVote("mixed_precision", 0.6, "a hidden NaN loss with a NaN grad norm is a common "
+                                        "fp16 failure signature", {"precision": "bf16"}))
+            if jump:
+                votes.append(RemedyVote("lower_lr", 1.1, f"the LR jumped x{jump:.3g} just before the NaN: remove the "
+                                        "bump or lower the LR", lr_votes_settings(oc)))
+                votes.append(RemedyVote("lr_schedule", 0.7, "a mid-run LR increase destabilised the run"))
+            elif grew or (early and not stable):
+                votes.append(RemedyVote("lower_lr", 0.95, "NaN " + ("after the loss or grad norm grew" if grew else
+                                        "within the first steps") + ": the LR is too high",
                                         lr_votes_settings(oc)))
                 votes.append(RemedyVote("check_data", 0.6, "NaN input or labels also produce NaN losses"))
             else:

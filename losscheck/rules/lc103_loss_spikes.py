@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import main_curve, onset_context
+from losscheck.rules._evidence import lr_jump, lr_votes_settings, main_curve, onset_context
 from losscheck.rules.interface import Rule, RuleContext
 from losscheck.rules.lc104_loss_spike_unrecovered import WORSE_LEVEL
 
@@ -22,8 +22,9 @@ class LossSpikes(Rule):
     why = ("A spike that recovers costs steps and can be the first of a series that does not recover; "
            "isolated spikes usually come from bad batches, recurring ones from an LR or optimizer state "
            "at the edge of stability (Adam's second-moment estimate lagging rare large gradients).")
-    fix = ("Isolated spikes rank `check_data` (inspect the batches at those steps) and `grad_clip`; "
-           "recurring spikes rank `grad_clip`, `lower_lr` and `optimizer` (lower beta2, raise epsilon).")
+    fix = ("Spikes that recover rank `check_data` (inspect or skip the batches at those steps, as PaLM did) "
+           "and `grad_clip`; recurring spikes add `lower_lr` and `optimizer` (lower beta2, raise epsilon); "
+           "a spike right after an LR jump ranks `lower_lr` first.")
     how = ("Robust z-score (Hampel filter; Rousseeuw & Croux 1993) of log(loss) against a rolling median "
            "and MAD, with a minimum height ratio over the local baseline so noisy small-batch losses "
            "do not count; recovery is the return into the pre-spike noise band.")
@@ -47,20 +48,25 @@ class LossSpikes(Rule):
                f"within {max(s.recover_steps for s in rec)} steps")
         oc = onset_context(ctx.run, ctx.analysis, big.step)
         ev = {"spikes": len(rec), "largest_ratio": big.ratio, "largest_step": big.step, "largest_z": big.z}
-        if len(rec) > self.opt(ctx, "recurring-spikes"):
-            votes = [RemedyVote("grad_clip", 1.0, f"{len(rec)} recurring spikes", {"max_grad_norm": oc.clip or 1.0}),
-                     RemedyVote("lower_lr", 0.8, "recurring spikes mean the LR sits at the edge of stability"),
-                     RemedyVote("optimizer", 0.6, "Adam instability: lower beta2 (0.95) or raise epsilon",
-                                {"adam_beta2": 0.95, "adam_epsilon": 1e-6}),
-                     RemedyVote("check_data", 0.5, "inspect the batches at the spike steps",
-                                {"steps": [s.step for s in rec[:10]]})]
+        steps = [s.step for s in rec[:10]]
+        jump = lr_jump(ctx.run, big.step)
+        votes = [RemedyVote("check_data", 1.0, f"spike(s) that recover within a few steps at step(s) "
+                            f"{', '.join(str(s.step) for s in rec[:5])}: inspect (or skip) those batches",
+                            {"steps": steps}),
+                 RemedyVote("grad_clip", 0.85, "clipping caps the update an outlier batch makes",
+                            {"max_grad_norm": oc.clip or 1.0})]
+        if jump:
+            msg += f"; the LR jumped x{jump:.3g} just before step {big.step}"
+            ev["lr_jump"] = jump
+            votes.append(RemedyVote("lower_lr", 1.2, f"the LR jumped x{jump:.3g} just before the spike",
+                                    lr_votes_settings(oc)))
+        elif len(rec) > self.opt(ctx, "recurring-spikes"):
+            votes += [RemedyVote("lower_lr", 0.6, "recurring spikes mean the LR sits at the edge of stability",
+                                 lr_votes_settings(oc)),
+                      RemedyVote("optimizer", 0.5, "Adam instability: lower beta2 (0.95) or raise epsilon",
+                                 {"adam_beta2": 0.95, "adam_epsilon": 1e-6})]
         else:
-            votes = [RemedyVote("check_data", 1.0, f"isolated spike(s) at step(s) "
-                                f"{', '.join(str(s.step) for s in rec[:5])}: inspect those batches",
-                                {"steps": [s.step for s in rec[:10]]}),
-                     RemedyVote("grad_clip", 0.8, "clipping caps the update an outlier batch makes",
-                                {"max_grad_norm": oc.clip or 1.0}),
-                     RemedyVote("lower_lr", 0.3, "a lower LR widens the stability margin")]
+            votes.append(RemedyVote("lower_lr", 0.3, "a lower LR widens the stability margin"))
         return [self.finding(msg, role=cur.role, step=big.step, evidence=ev, remedies=votes)]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import fmt, grad_jump, lr_votes_settings, main_curve, onset_context
+from losscheck.rules._evidence import fmt, grad_jump, lr_jump, lr_votes_settings, main_curve, onset_context
 from losscheck.rules.interface import Rule, RuleContext
 
 #: A level after the spike this many times the level before it counts as "worse".
@@ -21,7 +21,8 @@ class LossSpikeUnrecovered(Rule):
            "Training on from here wastes compute; the checkpoint before the jump is better than any after.")
     fix = ("Ranks `rollback` to the last step before the jump, then `lower_lr` and `grad_clip`; `grad_clip` "
            "comes first when the grad norm at the jump is 10x or more its healthy 90th percentile (an "
-           "exploding gradient that clipping would have capped).")
+           "exploding gradient that clipping would have capped); `lower_lr` comes first when the LR jumped "
+           "just before the spike.")
     how = ("Spike detection as LC103; the level ratio compares robust (median) levels of the windows "
            "before and after the jump.")
     example = "loss jumped x1.4 at step 3200 and settled 1.3x higher (5.11 -> 6.6)"
@@ -41,6 +42,9 @@ class LossSpikeUnrecovered(Rule):
                f"x{s.level_ratio:.3g} higher")
         if oc.lr_at_onset is not None:
             msg += f" (LR {fmt(oc.lr_at_onset)})"
+        jump = lr_jump(ctx.run, s.step)
+        if jump:
+            msg += f"; the LR jumped x{jump:.3g} just before"
         gj = grad_jump(ctx.run, s.step)
         exploding = gj is not None and gj >= 10
         if exploding:
@@ -50,10 +54,13 @@ class LossSpikeUnrecovered(Rule):
                             if exploding else "clip the outlier update", {"max_grad_norm": oc.clip or 1.0}),
                  RemedyVote("rollback", 1.0, f"the best state is before step {s.step}",
                             {"resume_before_step": oc.rollback} if oc.rollback is not None else {}),
-                 RemedyVote("lower_lr", 0.8, "a jump to a worse level is an update too large for the "
-                            "loss surface there", lr_votes_settings(oc)),
+                 RemedyVote("lower_lr", 1.2 if jump else 0.8,
+                            f"the LR jumped x{jump:.3g} just before: remove the bump or lower the LR" if jump else
+                            "a jump to a worse level is an update too large for the loss surface there",
+                            lr_votes_settings(oc)),
                  RemedyVote("check_data", 0.4, f"inspect the batch at step {s.step}")]
-        ev = {"step": s.step, "ratio": s.ratio, "level_ratio": s.level_ratio, "z": s.z, "grad_norm_jump": gj}
+        ev = {"step": s.step, "ratio": s.ratio, "level_ratio": s.level_ratio, "z": s.z, "grad_norm_jump": gj,
+              "lr_jump": jump}
         return [self.finding(msg, role=cur.role, step=s.step, evidence=ev, remedies=votes)]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import fmt, main_curve
+from losscheck.rules._evidence import fmt, frozen_level, grad_norm_trend, main_curve, nonfinite_share
 from losscheck.rules.interface import Rule, RuleContext
 
 #: An LR below this fraction of its own peak at the end of warmup still counts as "warming up".
@@ -21,10 +21,12 @@ class LossPlateau(Rule):
     why = ("A flat loss from step 0 means nothing is learned: labels misaligned or shuffled, frozen "
            "parameters, LR = 0, a broken loss. A flat loss at ln(C) means the model predicts the uniform "
            "distribution. Every further step is wasted.")
-    fix = ("At chance level: `check_labels` (overfit one batch), then `check_model`; flat from the start but "
-           "not at chance: `check_model` (parameters not updated), then `check_labels`; both above LR changes. "
-           "With an LR that is zero: `increase_lr`. Stuck after an early drop: `lr_schedule`, `optimizer`, "
-           "`check_model`.")
+    fix = ("Flat from the start or at chance: `check_labels` (overfit one batch) and `check_model`, both above "
+           "LR changes; `check_model` first when the grad norm does not grow (nothing is learned: frozen "
+           "parameters, vanishing gradients), `check_labels` first when it grows (the model fights labels it "
+           "cannot fit). `increase_lr` first when the LR is zero or the loss repeats to six digits; "
+           "`mixed_precision` first when most steps were overflow-skipped. Stuck after an early drop: "
+           "`lr_schedule`, `optimizer`, `check_model`.")
     how = ("Theil-Sen slope (Theil 1950; Sen 1968) of the log loss per 1,000 steps with its confidence "
            "interval, compared to the robust noise level (MAD); chance level when the loss is within 1% of "
            "ln(C) for a small integer C (or the --num-classes given).")
@@ -55,25 +57,42 @@ class LossPlateau(Rule):
         if warming:
             msg += "; the run stopped while the LR was still warming up"
             severity = "info"
-        if p.chance_classes:
-            votes += [RemedyVote("check_labels", 1.0, f"a loss that never leaves ln({p.chance_classes}): the model "
-                                 "predicts the uniform distribution; inputs and labels are not paired, "
-                                 "overfit one batch to check"),
-                      RemedyVote("check_model", 0.85, "frozen parameters, a detached graph or a wrong output "
-                                 "layer also keep the loss at chance"),
-                      RemedyVote("increase_lr", 0.5, "an LR too small to move the weights")]
-        elif p.from_start:
-            frozen = _grad_norm_steady(ctx.run.get("grad_norm"))
-            if frozen:
-                msg += "; the grad norm stays at its first level, so the weights are not moving"
-                ev["grad_norm_steady"] = True
-            votes += [RemedyVote("check_model", 1.0 if frozen else 0.85,
-                                 "gradients are computed but the loss and the grad norm never change: the "
-                                 "parameters are not updated (requires_grad, optimizer param groups, detached "
-                                 "graph)" if frozen else "frozen parameters, a detached graph or a wrong output "
-                                 "layer keep the loss flat"),
-                      RemedyVote("check_labels", 0.85 if frozen else 1.0, "overfit one batch: if the loss cannot "
-                                 "fall, inputs and labels are not paired"),
+        skipped = nonfinite_share(ctx.run.get("grad_norm"))
+        trend = grad_norm_trend(ctx.run)
+        frozen = frozen_level(ctx.run.get(cur.role))
+        if skipped >= 0.5:
+            msg += f"; the grad norm is NaN/Inf at {skipped:.0%} of steps, so those updates were skipped"
+            ev["grad_norm_nonfinite_share"] = skipped
+            votes.append(RemedyVote("mixed_precision", 1.3, f"{skipped:.0%} of steps overflowed (non-finite grad "
+                                    "norm): fp16 loss scaling skips them, so the weights barely move",
+                                    {"precision": "bf16"}))
+        if frozen:
+            msg += "; the loss repeats to 6 digits, so the weights do not change at all"
+            ev["frozen_level"] = True
+            if not (lrc is not None and lrc.zero):
+                votes += [RemedyVote("increase_lr", 1.05, "a loss constant to 6 digits: the LR is 0 or the optimizer "
+                                     "updates nothing"),
+                          RemedyVote("check_model", 1.0, "parameters frozen (requires_grad) or missing from the "
+                                     "optimizer's param groups")]
+        if p.chance_classes or p.from_start:
+            # a grad norm that does not grow under a flat loss: nothing is being learned at all (frozen,
+            # vanishing gradients); one that grows: the model fights labels it cannot fit
+            static = trend is not None and trend <= 1.2
+            if trend is not None:
+                ev["grad_norm_trend"] = trend
+            if static:
+                msg += (f"; the grad norm does not grow (x{trend:.2f} first to last quarter), so nothing is "
+                        "being learned")
+            at = f"ln({p.chance_classes})" if p.chance_classes else "its first level"
+            votes += [RemedyVote("check_model", 1.0 if static else 0.85,
+                                 "the loss stays at " + at + " while the gradients stay flat: parameters not "
+                                 "updated (requires_grad, optimizer param groups), or gradients that vanish "
+                                 "before the early layers (deep plain nets: residuals, normalisation, init)"
+                                 if static else "frozen parameters, a detached graph or a wrong output layer "
+                                 "also keep the loss flat"),
+                      RemedyVote("check_labels", 0.85 if static else 1.0,
+                                 f"a loss that never leaves {at}: inputs and labels may not be paired; overfit "
+                                 "one batch to check"),
                       RemedyVote("increase_lr", 0.5, "an LR too small to move the weights")]
         else:
             votes += [RemedyVote("lr_schedule", 0.8, f"progress stopped at step {p.start_step}: decay or "
@@ -83,24 +102,6 @@ class LossPlateau(Rule):
                                  "instability")]
         return [self.finding(msg, role=cur.role, step=p.start_step, evidence=ev, remedies=votes,
                              severity=severity)]
-
-
-def _grad_norm_steady(g) -> bool:
-    """True when a logged grad norm neither decays nor grows: its last-quarter median is
-    within 20% of its first-quarter median (and it is not ~0). A model that learns anything,
-    even towards the uniform prediction under shuffled labels, moves its weights and its
-    grad norm changes; parameters that are never updated keep it where it started.
-    """
-    import numpy as np
-
-    if g is None:
-        return False
-    v = g.values[np.isfinite(g.values)]
-    if len(v) < 8:
-        return False
-    q = len(v) // 4
-    a, b = float(np.median(v[:q])), float(np.median(v[-q:]))
-    return a > 1e-8 and abs(b / a - 1) <= 0.2
 
 
 RULE = LossPlateau()
