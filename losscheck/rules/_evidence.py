@@ -219,13 +219,8 @@ def wall_clock(run: ResolvedRun):
     st, w = s.steps[ok], s.wall_time[ok]
     # keep points whose wall time moves forward (a resumed run that re-logs old steps, or
     # merged files with clock skew, must not produce negative gaps)
-    keep = np.ones(w.shape[0], dtype=bool)
-    hi = w[0]
-    for i in range(1, w.shape[0]):
-        if w[i] < hi:
-            keep[i] = False
-        else:
-            hi = w[i]
+    # (w[i] not below every earlier w, i.e. equal to the running maximum; O(n) in numpy)
+    keep = w >= np.maximum.accumulate(w)
     return st[keep], w[keep]
 
 
