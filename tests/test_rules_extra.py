@@ -84,6 +84,13 @@ def test_lc201_quiet_when_grad_norm_is_healthy_noisy_or_jumps_with_the_loss():
                                     spikes=[Spike(150, 3.0, 9.0, 2, 1.0)]),
               "grad_norm": CurveAnalysis("grad_norm", "grad_norm", 200, 200, "spiking", 80)}
     assert fire("LC201", ctx_for(series, curves=curves, primary="spiking")) == []
+    # a grad norm that settled x4 higher early on (natural drift) explains nothing about a late blow-up
+    g3 = np.where(steps < 30, 0.5, 2.0)
+    series["grad_norm"] = Series("grad_norm", steps, g3, "log")
+    assert fire("LC201", ctx_for(series, curves=curves, primary="spiking")) == []
+    g3[140:] = 9.0  # ... but a fresh surge shortly before it is
+    f = fire("LC201", ctx_for(series, curves=curves, primary="spiking"))
+    assert len(f) == 1 and "from step 140" in f[0].message and "10 steps before the loss spiked" in f[0].message
     # a jump at the same logged step as the loss spike is no precursor
     g2 = np.full(200, 1.0)
     g2[150:] = 50.0
@@ -323,13 +330,14 @@ def eval_train(train_level, eval_level):
                     "eval_loss": Series("eval_loss", es, decaying(es, 3.0, eval_level), "log")})
 
 
-def test_lc403_large_persistent_gap_is_a_warning_small_gap_is_info():
+def test_lc403_large_persistent_gap_votes_check_data_small_gap_only_informs():
     f = fire("LC403", eval_train(1.0, 0.6))
-    assert len(f) == 1 and f[0].severity == "warning" and "at 5 of 5 evals in the second half" in f[0].message
-    assert "train/eval overlap" in f[0].message
+    assert len(f) == 1 and f[0].severity == "info" and "at 5 of 5 evals in the second half" in f[0].message
+    assert "label noise in the training set or train/eval overlap" in f[0].message
     assert [m.id for m in rank(f)] == ["check_data", "normalization"]
     f = fire("LC403", eval_train(1.0, 0.9))
     assert len(f) == 1 and f[0].severity == "info" and "dropout/BatchNorm" in f[0].message
+    assert f[0].remedies == []
 
 
 def test_lc403_quiet_when_eval_is_above_or_equal_to_train():

@@ -21,6 +21,11 @@ MIN_HEALTHY_POINTS = 5
 #: grad norm that jumps at the same logged step as the loss (one bad batch) is no precursor.
 MIN_LEAD_POINTS = 2
 
+#: The surge must start within this share of the logged span before the loss event (the last
+#: half): per-step grad norms drift up over healthy training, and a level crossed long before the
+#: blow-up explains nothing about it.
+MAX_LEAD_FRACTION = 0.5
+
 #: Loss classes that count as a blow-up the grad norm can precede.
 BLOWUPS = ("diverging", "nan", "spiking")
 
@@ -46,19 +51,23 @@ class GradNormSurge(Rule):
            "0.6) are chosen so that, together with LC101's votes, `lower_lr` stays first when the loss "
            "diverged as the LR peaked and `grad_clip` comes next. To act early, alert when the grad norm "
            "exceeds 3x its running median.")
-    how = ("Finite grad norms only. The healthy level before point i is the lowest trailing median of "
-           "`min-healthy-points` (5) consecutive grad norms before i (a robust level, Hampel 1974, taken at "
+    how = ("Finite grad norms only. Candidates i lie in the last `max-lead-fraction` (50%) of the logged "
+           "span before the loss event (grad norms drift up over healthy training: a level reached long "
+           "before the blow-up is no precursor). The healthy level before i is the lowest trailing median of "
+           "max(`min-healthy-points` (5), 10% of the points before the loss event) consecutive grad norms, "
+           "over the windows that end between the start of that region and i (a robust level, Hampel 1974, taken at "
            "the floor because early grad norms are often high and fall first; a slow rise still crosses x3 "
            "that floor). The surge is the first i whose next "
            "`sustain-points` values (they may run past the loss event; fewer, but at least 2, only where the log ends) are all >= "
-           "`surge-ratio` x that level, with at least `min-lead-points` (2) logged grad norms from i to before the loss onset (the change "
+           "`surge-ratio` x that level, and so is the median of the next window of points, with at least `min-lead-points` (2) logged grad norms from i to before the loss onset (the change "
            "point of the loss curve analysis, or the first spike). Lead = loss onset - surge step. (LC101's "
            "'surged N steps earlier' counts from the grad norm's own change point, where the rise starts; "
            "this rule counts from where it crosses x3.)")
     example = ("grad norm above x3 its healthy level 0.0966 from step 38 (x4.96 by step 50), 12 steps "
                "before the loss diverged at step 50")
     options = {"surge-ratio": SURGE_RATIO, "sustain-points": SUSTAIN_POINTS,
-               "min-healthy-points": MIN_HEALTHY_POINTS, "min-lead-points": MIN_LEAD_POINTS}
+               "min-healthy-points": MIN_HEALTHY_POINTS, "min-lead-points": MIN_LEAD_POINTS,
+               "max-lead-fraction": MAX_LEAD_FRACTION}
     sources = ("Wortsman et al. 2023, Small-scale proxies for large-scale Transformer training instabilities",
                "Pascanu, Mikolov & Bengio 2013, On the difficulty of training RNNs",
                "Hampel 1974 (median as a robust level)")
@@ -88,13 +97,19 @@ class GradNormSurge(Rule):
         n_before = int(np.sum(gs < event))
         if n_before < min_pre + min_lead:
             return []
-        # trailing medians over `min_pre` points; the healthy level before point i is the lowest
-        # of them (the grad norm's floor: early grad norms are often high and fall first)
-        w = min_pre
+        # trailing medians over w points; the healthy level before point i is the lowest of them
+        # (the grad norm's floor: early grad norms are often high and fall first)
+        w = max(min_pre, n_before // 10)  # wider windows on long logs: per-step grad norms are noisy
         roll = np.array([np.median(gv[k - w + 1:k + 1]) for k in range(w - 1, n_before)])
+        # the surge must start in the last `max-lead-fraction` of the span before the event, and
+        # its healthy level is measured from just before that region: grad norms drift up over
+        # healthy training, and a level reached long before the blow-up explains nothing about it
+        region = event - self.opt(ctx, "max-lead-fraction") * max(1, event - int(gs[0]))
+        i0 = max(w, int(np.searchsorted(gs, region, side="left")))
+        lo = max(0, i0 - w)  # rolling medians ending at index >= i0 - 1
         surge = None
-        for i in range(w, n_before - min_lead + 1):
-            base = float(np.min(roll[:i - w + 1]))
+        for i in range(i0, n_before - min_lead + 1):
+            base = float(np.min(roll[lo:i - w + 1]))
             if not base > 0:
                 continue
             # sustained: the next `sustain` points (they may run past the loss event; only the
@@ -102,7 +117,9 @@ class GradNormSurge(Rule):
             window = gv[i:i + sustain]
             if len(window) < min(sustain, 2):
                 continue
-            if np.all(window >= ratio_min * base):
+            # ... and at the smoothing scale: the median of the next w points too (noisy per-step
+            # norms put 3 points in a row above x3 by chance on long logs)
+            if np.all(window >= ratio_min * base) and float(np.median(gv[i:i + w])) >= ratio_min * base:
                 surge = (i, base)
                 break
         if surge is None:
