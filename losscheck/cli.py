@@ -109,9 +109,9 @@ def diagnose(
             raise typer.Exit(EXIT_USAGE)
     if output is not None:
         try:
-            output.write_text(fmt.render(report), encoding="utf-8")
-        except OSError as exc:
-            _die(f"{output}: cannot write the report: {exc.strerror or exc}")
+            output.write_text(fmt.render(report), encoding="utf-8", errors="backslashreplace")
+        except (OSError, UnicodeError) as exc:
+            _die(f"{output}: cannot write the report: {getattr(exc, 'strerror', None) or exc}")
     elif fmt.name == "text" and sys.stdout.isatty():
         from rich.console import Console
 
@@ -119,6 +119,10 @@ def diagnose(
         for item in fmt.renderables(report):
             console.print(item)
     else:
+        try:  # file names need not be valid UTF-8: never crash on printing them
+            sys.stdout.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
         sys.stdout.write(fmt.render(report))
         sys.stdout.flush()
 

@@ -211,8 +211,16 @@ class Config:
 
 def find_config(start: Path) -> tuple[Path, dict] | None:
     """The first config file upward from ``start`` and its losscheck table, or ``None``."""
-    d = start.resolve()
-    if d.is_file() or not d.exists():
+    import os
+
+    try:
+        d = start.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        d = Path(os.path.abspath(start))
+    try:
+        if d.is_file() or not d.exists():
+            d = d.parent
+    except OSError:
         d = d.parent
     for folder in (d, *d.parents):
         for name in ("losscheck.toml", ".losscheck.toml"):

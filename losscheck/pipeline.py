@@ -16,7 +16,7 @@ import numpy as np
 
 from losscheck import __version__
 from losscheck.discovery import RunFiles, discover
-from losscheck.errors import LosscheckError, NoLogsFound
+from losscheck.errors import LosscheckError, NoLogsFound, NoLossMetric, TooLittleData
 from losscheck.model import (MetricInfo, ReadNote, Report, RunData, RunError, RunReport,
                              Series)
 from losscheck.series import merge
@@ -100,6 +100,9 @@ def read_run(run: RunFiles, strict: bool = False) -> RunData:
         merged, mnotes = merge(group)
         series[tag] = merged
         notes.extend(mnotes)
+    if not series:
+        why = "; ".join(dict.fromkeys(n.message for n in notes if n.severity == "warning")) or "no metric values"
+        raise TooLittleData(run.root, f"no data points: {why}")
     return RunData(str(run.root), [str(f.path) for f in run.files], series, notes, meta)
 
 
@@ -168,7 +171,15 @@ def diagnose_run(data: RunData, options: Options, baseline=None) -> RunReport:
     from losscheck.rules import RuleContext, run_rules, selected
 
     meta_classes = data.meta.get("num_classes")
-    resolved = resolve(data, options.overrides)
+    try:
+        resolved = resolve(data, options.overrides)
+    except NoLossMetric as exc:
+        # a loss key the reader saw but that never held a value: say so, not "no loss metric"
+        why = [n.message for n in data.notes if "loss" in n.message.lower()
+               and any(k in n.message.lower() for k in ("null", "no point", "no value", "empty"))]
+        if why:
+            raise TooLittleData(data.path, f"no loss values: {why[0]}") from exc
+        raise
     analysis = analyse(resolved, _analysis_options(AnalysisOptions, options, meta_classes))
     rules = selected(options.select, options.ignore)
     summary = {role: loss_summary(resolved.roles[role].series) for role in ("loss", "eval_loss")

@@ -84,9 +84,6 @@ def test_gallery_case(case, monkeypatch):
             assert any(needle in n for n in notes), (needle, notes)
 
 
-@pytest.mark.xfail(reason="needs pipeline.read_run to raise TooLittleData when a run has no data point "
-                          "(see the issue-5 report); today the run error is 'no training or eval loss'",
-                   strict=False)
 @pytest.mark.parametrize("name", ["csv_header_only.csv", "hf_empty_log_history", "jsonl_all_null_loss.jsonl"])
 def test_runs_without_a_single_point_say_too_little_data(name, monkeypatch):
     monkeypatch.chdir(GALLERY)

@@ -90,7 +90,8 @@ def _loss_matters(loss: Series, nf: NonFinite) -> bool:
     pre, post = pre[np.isfinite(pre)], post[np.isfinite(post)]
     if pre.size == 0 or post.size == 0:
         return True
-    return not (np.median(post) <= 1.2 * np.median(pre) + 1e-12 * abs(np.median(pre)))
+    with np.errstate(over="ignore", invalid="ignore"):  # values near 1e308
+        return not (np.median(post) <= 1.2 * np.median(pre) + 1e-12 * abs(np.median(pre)))
 
 
 def verdict(loss: Series | None, grad: Series | None) -> NanVerdict:
