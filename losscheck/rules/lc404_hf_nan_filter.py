@@ -23,8 +23,11 @@ class HfNanFilter(Rule):
            "NaN (or every update is being skipped) and the run is dead. Dashboards that plot the loss show "
            "a healthy-looking drop to 0.")
     fix = ("Ranks `mixed_precision` (the usual cause is fp16 overflow: use bf16, keep the loss scaler on, "
-           "compute softmax/normalisation in fp32) and `check_data` (a NaN/Inf input or an empty label set "
-           "also gives NaN losses). Re-run with `logging_nan_inf_filter=False` to see the real losses.")
+           "compute softmax/normalisation in fp32; weight 1.0 when the log says fp16, else 0.5) and "
+           "`check_data` (a NaN/Inf input or an empty label set also gives NaN losses; 0.6, or 0.5 with "
+           "fp16). LC102 ranks the NaN itself; the signature alone does not say whether the cause is "
+           "overflow or data, so without an fp16 flag this rule leans slightly to `check_data`. Re-run with "
+           "`logging_nan_inf_filter=False` to see the real losses.")
     how = ("Exact comparison: steps where the logged `loss` == 0.0 intersected with the steps where "
            "`grad_norm` is NaN/Inf (transformers `TrainingArguments.logging_nan_inf_filter` docs). The "
            "analysis (`losscheck.analysis.nonfinite.verdict`) uses the same signature to class the run "
@@ -57,10 +60,14 @@ class HfNanFilter(Rule):
                "converged")
         ev = {"hidden_steps": int(len(hit)), "first_step": first, "steps_from_first": after,
               "fp16": bool(ctx.run.data.meta.get("fp16"))}
-        votes = [RemedyVote("mixed_precision", 1.0, "a NaN loss hidden as 0.0 with a NaN grad norm is the usual "
-                            "fp16 overflow signature", {"precision": "bf16", "logging_nan_inf_filter": False}),
-                 RemedyVote("check_data", 0.6, "NaN/Inf inputs or a batch with every label masked also give a "
-                            "NaN loss")]
+        # the signature says the run is NaN, not why: only a logged fp16 flag makes overflow the lead
+        fp16 = bool(ctx.run.data.meta.get("fp16"))
+        votes = [RemedyVote("mixed_precision", 1.0 if fp16 else 0.5,
+                            "fp16 is on: a NaN loss hidden as 0.0 with a NaN grad norm is the usual fp16 overflow "
+                            "signature" if fp16 else "a NaN grad norm with a hidden NaN loss is often fp16 overflow",
+                            {"precision": "bf16", "logging_nan_inf_filter": False}),
+                 RemedyVote("check_data", 0.5 if fp16 else 0.6, "NaN/Inf inputs or a batch with every label "
+                            "masked also give a NaN loss")]
         return [self.finding(msg, role="loss", step=first, evidence=ev, remedies=votes)]
 
 
