@@ -49,7 +49,7 @@ class LossPlateau(Rule):
         if p.chance_classes:
             msg += f" = ln({p.chance_classes}), chance level for {p.chance_classes} classes"
             ev["chance_classes"] = p.chance_classes
-        if lrc is not None and (lrc.zero or lrc.peak <= 0):
+        if lrc is not None and lrc.peak <= 0:  # zero for the whole run (a decay to 0 at the end is normal)
             msg += "; the LR is zero"
             votes.append(RemedyVote("increase_lr", 1.2, "the LR is zero: nothing can move"))
         warming = (lrc is not None and lrc.warmup_steps and ctx.run.get("lr") is not None
@@ -69,7 +69,7 @@ class LossPlateau(Rule):
         if frozen:
             msg += "; the loss repeats to 6 digits, so the weights do not change at all"
             ev["frozen_level"] = True
-            if not (lrc is not None and lrc.zero):
+            if not (lrc is not None and lrc.peak <= 0):
                 votes += [RemedyVote("increase_lr", 1.05, "a loss constant to 6 digits: the LR is 0 or the optimizer "
                                      "updates nothing"),
                           RemedyVote("check_model", 1.0, "parameters frozen (requires_grad) or missing from the "
