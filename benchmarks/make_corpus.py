@@ -1144,7 +1144,9 @@ def curve_class(sp, tr, wr, st):
         return "oscillating", st["first_step"], (f"detrended spread {st['detrended_spread']:.2f}, "
                                                  f"max autocorrelation {st.get('acf_max', 0):.2f}")
     if st["tail_over_head"] > 0.85:
-        return "plateau", st["first_step"], f"loss {st['loss_head_med']:.3g} -> {st['loss_tail_med']:.3g}"
+        return "plateau", st["first_step"], (f"head median {st['loss_head_med']:.3g} -> tail median "
+                                             f"{st['loss_tail_med']:.3g} (smoothed min {st['smooth_min']:.3g} at step "
+                                             f"{st['smooth_min_step']}, max {st['loss_max']:.3g} at step {st['loss_max_step']})")
     if st["big_spikes"]:
         return "spiking", st["big_spikes"][0], f"spikes >5x the running median at {st['big_spikes'][:5]}"
     return "converging", None, (f"loss {st['loss_head_med']:.3g} -> {st['loss_tail_med']:.3g} "
