@@ -15,7 +15,7 @@ expected symptom is there; when it is not, the run is labelled by what the curve
 losscheck itself is never used.
 
 Usage:
-    python benchmarks/make_corpus.py                 # everything (~10 min on one core)
+    python benchmarks/make_corpus.py                 # everything (~5 min on one core)
     python benchmarks/make_corpus.py --only 'lr_*'   # some runs (fnmatch on run names)
     python benchmarks/make_corpus.py --list          # the run table
 
@@ -25,7 +25,6 @@ Requires torch (CPU), numpy and tensorboard (for SummaryWriter's protobufs).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import datetime as _dt
 import fnmatch
@@ -690,7 +689,6 @@ def write_hf(sp, tr, d: Path):
                  else float(np.mean(finite)) if finite else 0.0,
                  "train_runtime": rt, "train_samples_per_second": round(L * sp.bs / rt, 3),
                  "train_steps_per_second": round(L / rt, 3)})
-    evs = [h for h in hist if "eval_loss" in h]
     state = {
         "best_global_step": None, "best_metric": None, "best_model_checkpoint": None,
         "epoch": ep_end, "eval_steps": sp.eval_every or 500, "global_step": L,
@@ -703,7 +701,6 @@ def write_hf(sp, tr, d: Path):
         "total_flos": float(L * sp.bs * 12345), "train_batch_size": sp.bs,
         "trial_name": None, "trial_params": None,
     }
-    del evs
     # TrainerState.save_to_json: json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
     (d / "trainer_state.json").write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
     return wr
