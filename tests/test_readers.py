@@ -243,3 +243,14 @@ def test_every_structured_real_file_reads_cleanly():
             assert np.all(np.diff(s.steps) > 0)
         n += 1
     assert n >= 27  # 3 event files, 8 Lightning, 2 Keras, 1 YOLO, 6 LF logs, 6 trainer states, 1 d2
+
+
+def test_steps_per_epoch_from_fractional_and_integer_epochs():
+    from losscheck.readers._common import steps_per_epoch
+
+    # HF / LLaMA-Factory: epoch = step / steps_per_epoch (fractional)
+    assert steps_per_epoch([10, 20, 30, 64, 128], [10 / 64, 20 / 64, 30 / 64, 1.0, 2.0]) == 64
+    # Lightning: integer epoch column, the first step of each epoch is 128 apart
+    steps = list(range(0, 384, 16))
+    assert steps_per_epoch(steps, [s // 128 for s in steps]) == 128
+    assert steps_per_epoch([1], [0.1]) is None

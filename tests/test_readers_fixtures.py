@@ -357,7 +357,7 @@ def test_hf_trainer_state_nan_survives_and_summary_dropped():
     assert math.isnan(t["grad_norm"].values[1]) and t["grad_norm"].values[2] == math.inf
     assert t["eval_loss"].steps.tolist() == [2, 4]
     assert res.meta == {"max_steps": 4, "logging_steps": 1, "eval_steps": 2, "num_train_epochs": 1.0,
-                        "epochs": 1, "batch_size": 8, "final_train_loss": 2.0}
+                        "epochs": 1, "batch_size": 8, "final_train_loss": 2.0, "steps_per_epoch": 4}
 
 
 def test_hf_trainer_state_invalid_json(tmp_path):

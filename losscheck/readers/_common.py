@@ -345,3 +345,34 @@ def safe_call(fn: Callable[[], Any], default: Any = None) -> Any:
     except Exception:
         return default
 
+
+
+def steps_per_epoch(steps, epochs) -> int | None:
+    """Optimizer steps per epoch from paired (global step, epoch) values logged together.
+
+    Args:
+        steps, epochs: array-likes of shape ``(n,)``; NaN/missing pairs are ignored.
+    Returns:
+        With fractional epochs (HF Trainer, LLaMA-Factory log ``epoch = step / steps_per_epoch``):
+        the median of ``step / epoch`` over points past 0.5 epoch. With integer epochs
+        (Lightning's ``epoch`` column): the median gap between the first steps of consecutive
+        epochs. ``None`` when fewer than 2 usable points or the estimate is below 2 steps.
+    """
+    import numpy as np
+
+    s = np.asarray(steps, dtype=np.float64)
+    e = np.asarray(epochs, dtype=np.float64)
+    ok = np.isfinite(s) & np.isfinite(e) & (e >= 0)
+    s, e = s[ok], e[ok]
+    if len(s) < 2:
+        return None
+    if np.all(e == np.round(e)):
+        firsts = [s[e == k].min() for k in np.unique(e)]
+        gaps = np.diff(np.asarray(firsts))
+        est = float(np.median(gaps)) if len(gaps) else None
+    else:
+        far = e >= 0.5
+        est = float(np.median(s[far] / e[far])) if far.any() else None
+    if est is None or not np.isfinite(est) or est < 2:
+        return None
+    return int(round(est))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from losscheck.errors import ParseError
 from losscheck.model import ReadResult
-from losscheck.readers._common import BaseReader, base_name
+from losscheck.readers._common import BaseReader, base_name, steps_per_epoch
 from losscheck.readers._tabular import header_fields, load_table, table_series
 
 
@@ -48,7 +48,13 @@ class LightningCsvReader(BaseReader):
         if step is None:
             raise ParseError(path, "Lightning metrics.csv without a numeric 'step' column")
         series, notes = table_series(table, str(path), step, {"epoch"}, "step")
-        return ReadResult(series, table.notes + notes, {})
+        meta = {}
+        ep = table.find("epoch")
+        if ep is not None:
+            spe = steps_per_epoch(table.values[step], table.values[ep])
+            if spe:
+                meta["steps_per_epoch"] = spe
+        return ReadResult(series, table.notes + notes, meta)
 
 
 READER = LightningCsvReader()

@@ -16,11 +16,13 @@ class LossOscillating(Rule):
     severity = "warning"
     summary = "The loss swings up and down with no downward progress."
     what = ("Large swings of the detrended loss with no significant trend, periodic (a peak in the "
-            "autocorrelation/periodogram) or not. Epoch staircases and warm-restart bumps are excluded.")
+            "autocorrelation/periodogram) or not; or a loss that still falls but repeats the same shape every "
+            "P steps for 5+ cycles (autocorrelation >= 0.5 at P). Epoch staircases and warm-restart bumps are "
+            "excluded.")
     why = ("Oscillation means the updates overshoot: an LR or momentum too high for the curvature, or data "
            "served in a fixed order so each epoch replays the same sequence of easy and hard batches.")
-    fix = ("A period equal to the steps per epoch ranks `shuffle_data` first; otherwise `lower_lr`, then "
-           "`optimizer` (less momentum) and `lr_schedule`.")
+    fix = ("A period equal to the steps per epoch, or a pattern that repeats on top of a falling loss, ranks "
+           "`shuffle_data` first; otherwise `lower_lr`, then `optimizer` (less momentum) and `lr_schedule`.")
     how = ("Autocorrelation and periodogram of the detrended log loss (Box & Jenkins 1976); the dominant "
            "period is reported with its autocorrelation; the coefficient of variation measures the swing.")
     example = "loss oscillates with a period of 50 steps (= 1 epoch), no downward trend"
@@ -44,15 +46,21 @@ class LossOscillating(Rule):
                 if spe and abs(o.period_steps - spe) <= self.opt(ctx, "epoch-match") * spe:
                     epoch_period = True
                     msg += " (= 1 epoch)"
-        msg += ", with no downward trend"
+        periodic = bool(cur.evidence.get("osc_periodic_with_progress"))
+        msg += (" on top of a falling trend: the same pattern every period" if periodic
+                else ", with no downward trend")
         votes = []
+        if periodic and not epoch_period:
+            votes.append(RemedyVote("shuffle_data", 1.3, "the loss falls but repeats the same shape every "
+                                    f"{o.period_steps:.3g} steps: batches come in a fixed (e.g. class-sorted) order"))
         if epoch_period:
             votes.append(RemedyVote("shuffle_data", 1.2, "the loss repeats every epoch: the data order is fixed"))
-        votes += [RemedyVote("lower_lr", 1.0, "updates overshoot: lower the LR", lr_votes_settings(oc)),
+        votes += [RemedyVote("lower_lr", 0.5 if (periodic or epoch_period) else 1.0,
+                             "updates overshoot: lower the LR", lr_votes_settings(oc)),
                   RemedyVote("optimizer", 0.6, "high momentum makes SGD bounce: lower momentum (0.9 -> 0.5) or use Adam",
                              {"momentum": 0.5}),
                   RemedyVote("lr_schedule", 0.4, "decay the LR so late steps settle")]
-        if o is not None and o.period_steps and not epoch_period:
+        if o is not None and o.period_steps and not epoch_period and not periodic:
             votes.append(RemedyVote("shuffle_data", 0.5, f"a regular period ({o.period_steps:.3g} steps) can "
                                     "come from a fixed data order"))
         return [self.finding(msg, role=cur.role, step=cur.onset_step, evidence=ev, remedies=votes)]
