@@ -184,6 +184,8 @@ class Spike:
         z: robust z-score of the log value (median/MAD).
         recover_steps: steps until the curve is back within the noise band, ``None`` if never.
         level_ratio: level after the spike / level before (>1 means a worse level).
+        worse: the analysis judged it a jump to a worse level (not recovered, and it gave back
+            a real share of the progress made), see :mod:`losscheck.analysis.spikes`.
     """
 
     step: int
@@ -191,6 +193,7 @@ class Spike:
     z: float
     recover_steps: int | None
     level_ratio: float
+    worse: bool = False
 
 
 @dataclass

@@ -145,7 +145,7 @@ def test_recovered_spikes_check_data_then_clip_and_recurring_ones_add_lr_and_opt
     analysis.curves["loss"].spikes = one
     assert rank(run_rules(RuleContext(run, analysis)))[0].id == "lower_lr"
     lr.values[:] = 1e-4
-    worse = [Spike(600, 1.5, 8.0, None, 1.6)]
+    worse = [Spike(600, 1.5, 8.0, None, 1.6, worse=True)]
     analysis.curves["loss"].spikes = worse
     f = run_rules(RuleContext(run, analysis))
     assert [x.code for x in f] == ["LC104"] and rank(f)[0].id == "rollback"
@@ -190,7 +190,7 @@ def test_jump_to_worse_level_with_exploding_grad_norm_ranks_grad_clip_first():
     g.values[60] = 900.0  # step 600: one batch in the wrong units
     analysis.curves["grad_norm"].klass = "converging"
     analysis.curves["loss"] = CurveAnalysis("loss", "loss", 121, 121, "spiking",
-                                            spikes=[Spike(600, 50.0, 20.0, None, 4.0)])
+                                            spikes=[Spike(600, 50.0, 20.0, None, 4.0, worse=True)])
     analysis.primary = "spiking"
     f = run_rules(RuleContext(run, analysis))
     assert f[0].code == "LC104" and "x900" in f[0].message

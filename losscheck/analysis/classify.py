@@ -146,7 +146,7 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
                 i = int(np.searchsorted(tr.steps, onset_step))
                 jump_sp = Spike(step=onset_step, ratio=float(np.exp(jump_log)),
                                 z=float(jump_log / max(sp.noise, 1e-3)), recover_steps=None,
-                                level_ratio=float(np.exp(div.rise_log)))
+                                level_ratio=float(np.exp(div.rise_log)), worse=True)
                 ca.spikes = sorted(ca.spikes + [jump_sp], key=lambda s_: s_.step)
                 sp.worse.append(jump_sp)
                 ev["worse_level_step"] = int(tr.steps[i]) if i < m else onset_step
@@ -161,8 +161,19 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
                 ca.trend = post
                 ev["trend_model"] = post.model
                 ev["trend_delta_aic"] = post.delta_aic
-    if sp.worse and "spiking_worse" not in labels:
-        labels.append("spiking_worse")
+    if sp.worse and "spiking_worse" not in labels and "diverging" not in labels:
+        # a jump that lands far above where training started did not cost some progress, it
+        # undid all of it and more: that is a (sudden) divergence, not a spike
+        init = float(np.median(tr.raw[:3]))
+        top = max(sp.worse, key=lambda s_: s_.level_ratio)
+        i = int(np.searchsorted(tr.steps, top.step))
+        after = float(np.median(tr.raw[i:i + 5])) if i < m else float("nan")
+        if tr.domain == "log" and init > 0 and after >= opts.divergence.min_ratio * init:
+            labels.append("diverging")
+            ev["jump_far_above_start"] = after / init
+            ca.notes.append(f"the loss jumped at step {top.step} to {after / init:.3g}x its initial level")
+        else:
+            labels.append("spiking_worse")
         if onset is None:
             onset = sp.worse[0].step
     # oscillation: restarts of the LR schedule explain periodic bumps

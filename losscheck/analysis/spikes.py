@@ -158,6 +158,7 @@ def detect_spikes(tr: Transformed, opts: SpikeOptions | None = None) -> SpikeRep
         rep.spikes.append(sp)
         if rec is None and lvl >= max(np.log(o.worse_ratio), 3.0 * float(sig[p])) \
                 and _costs_progress(tr, int(cl[0]), b0, lvl, o.worse_progress_frac):
+            sp.worse = True
             rep.worse.append(sp)
     return rep
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import lr_jump, lr_votes_settings, main_curve, onset_context
 from losscheck.rules.interface import Rule, RuleContext
-from losscheck.rules.lc104_loss_spike_unrecovered import WORSE_LEVEL
 
 #: More spikes than this in one run is "recurring": an optimizer/LR problem rather than a
 #: few bad batches (PaLM, Chowdhery et al. 2022, sec. 5.1, saw ~20 spikes at 540B).
@@ -37,11 +36,10 @@ class LossSpikes(Rule):
         cur = main_curve(ctx.analysis)
         if cur is None or not cur.spikes:
             return []
-        worse = ctx.options.get("worse-level", WORSE_LEVEL)  # shared with LC104
-        rec = [s for s in cur.spikes if s.recover_steps is not None and s.level_ratio < worse]
+        rec = [s for s in cur.spikes if s.recover_steps is not None and not s.worse]
         if not rec or (cur.klass not in ("spiking", "converging", "overfitting", "oscillating", "plateau")):
             return []
-        if cur.klass == "spiking" and any(s.level_ratio >= worse for s in cur.spikes):
+        if cur.klass == "spiking" and any(s.worse for s in cur.spikes):
             return []  # LC104 reports the unrecovered one; do not double-count
         big = max(rec, key=lambda s: s.ratio)
         msg = (f"{len(rec)} loss spike(s) (largest x{big.ratio:.3g} at step {big.step}), each recovered "

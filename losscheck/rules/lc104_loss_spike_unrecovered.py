@@ -6,8 +6,6 @@ from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt, grad_jump, lr_jump, lr_votes_settings, main_curve, onset_context
 from losscheck.rules.interface import Rule, RuleContext
 
-#: A level after the spike this many times the level before it counts as "worse".
-WORSE_LEVEL = 1.5
 
 
 class LossSpikeUnrecovered(Rule):
@@ -15,8 +13,9 @@ class LossSpikeUnrecovered(Rule):
     name = "loss-spike-unrecovered"
     severity = "error"
     summary = "The loss jumped and settled at a clearly worse level."
-    what = ("A spike after which the loss does not return to its pre-spike level: the level after the jump "
-            "is at least 1.5x the level before it.")
+    what = ("A spike after which the loss does not return to its pre-spike level: it settles at least 1.2x "
+            "(and 3 noise SDs) above the level before the jump, and the shift gives back at least 10% of the "
+            "progress made before it, in loss units (so a converged 5e-3 loss settling at 9e-3 is not reported).")
     why = ("The model lost what it had learned (a damaged state: dead units, corrupted optimizer moments). "
            "Training on from here wastes compute; the checkpoint before the jump is better than any after.")
     fix = ("Ranks `rollback` to the last step before the jump, then `lower_lr` and `grad_clip`; `grad_clip` "
@@ -24,16 +23,15 @@ class LossSpikeUnrecovered(Rule):
            "exploding gradient that clipping would have capped); `lower_lr` comes first when the LR jumped "
            "just before the spike.")
     how = ("Spike detection as LC103; the level ratio compares robust (median) levels of the windows "
-           "before and after the jump.")
+           "before and after the jump (losscheck.analysis.spikes).")
     example = "loss jumped x1.4 at step 3200 and settled 1.3x higher (5.11 -> 6.6)"
-    options = {"worse-level": WORSE_LEVEL}
     sources = ("Chowdhery et al. 2022, PaLM, sec. 5.1 (roll back ~100 steps before a spike)", "seed case study")
 
     def check(self, ctx: RuleContext) -> list:
         cur = main_curve(ctx.analysis)
         if cur is None or cur.klass != "spiking":
             return []
-        worse = [s for s in cur.spikes if s.level_ratio >= self.opt(ctx, "worse-level") or s.recover_steps is None]
+        worse = [s for s in cur.spikes if s.worse]
         if not worse:
             return []
         s = max(worse, key=lambda s: s.level_ratio)
