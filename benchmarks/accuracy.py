@@ -151,10 +151,14 @@ def score(cases: list[Case]) -> Figures:
     errs, within = [], 0
     for c in on:
         if c.pred_onset is None:
+            misses.append(f"{c.set}:{Path(c.run).name}: onset {c.onset}, got none")
             continue
         e = abs(c.pred_onset - c.onset)
         errs.append(e)
-        within += e <= max(5, 0.05 * max(c.span, 1))
+        ok = e <= max(5, 0.05 * max(c.span, 1))
+        within += ok
+        if not ok:
+            misses.append(f"{c.set}:{Path(c.run).name}: onset {c.onset}, got {c.pred_onset} (span {c.span})")
     rem = [c for c in faulty if c.remedy]
     t1 = sum(bool(c.remedies) and c.remedies[0] == c.remedy for c in rem)
     t3 = sum(c.remedy in c.remedies[:3] for c in rem)

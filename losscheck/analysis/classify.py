@@ -206,6 +206,8 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
     if not labels:
         labels.append("converging")
     labels = order(labels)
+    if labels[0] == "oscillating" and onset is None:
+        onset = int(tr.steps[0])  # no downward progress (or a fixed data order) from the start
     if labels[0] in ("converging", "insufficient"):
         onset = None
     ca.onset_step = onset
