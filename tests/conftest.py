@@ -17,3 +17,9 @@ def real_runs() -> Path:
     if not REAL_RUNS.is_dir():
         pytest.skip("../shared/real_runs is not beside this checkout")
     return REAL_RUNS
+
+
+@pytest.fixture(autouse=True)
+def _rules_raise(monkeypatch):
+    """Rules that raise are skipped in production; in tests they must fail loudly."""
+    monkeypatch.setenv("LOSSCHECK_DEBUG", "1")

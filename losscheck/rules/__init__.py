@@ -7,6 +7,7 @@ instance as ``RULE``. :func:`run_rules` applies the selected rules to an analyse
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from functools import lru_cache
 
@@ -54,11 +55,19 @@ def run_rules(ctx: RuleContext, rules: list[Rule] | None = None,
               severity_overrides: dict[str, str] | None = None) -> list[Finding]:
     """Apply ``rules`` (default: all) and return the findings, most severe first.
 
-    ``severity_overrides`` maps a code or name to ``error``/``warning``/``info``.
+    ``severity_overrides`` maps a code or name to ``error``/``warning``/``info``. A rule that
+    raises is skipped, so one faulty rule never breaks a diagnosis; with the environment
+    variable ``LOSSCHECK_DEBUG`` set (the test suite sets it) the exception propagates.
     """
     out: list[Finding] = []
     for rule in rules if rules is not None else all_rules():
-        for f in rule.check(ctx):
+        try:
+            found = rule.check(ctx)
+        except Exception:  # noqa: BLE001 - one faulty rule must never break a diagnosis
+            if os.environ.get("LOSSCHECK_DEBUG"):
+                raise
+            continue
+        for f in found:
             if severity_overrides:
                 sev = severity_overrides.get(rule.code) or severity_overrides.get(rule.name)
                 if sev:

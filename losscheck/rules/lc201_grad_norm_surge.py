@@ -73,12 +73,6 @@ class GradNormSurge(Rule):
                "Hampel 1974 (median as a robust level)")
 
     def check(self, ctx: RuleContext) -> list:
-        try:
-            return self._check(ctx)
-        except Exception:  # noqa: BLE001 - a rule must never break a diagnosis
-            return []
-
-    def _check(self, ctx: RuleContext) -> list:
         cur = main_curve(ctx.analysis)
         if cur is None or cur.klass not in BLOWUPS or cur.onset_step is None:
             return []

@@ -55,12 +55,6 @@ class ClipSaturation(Rule):
                "(returns the total norm before clipping)")
 
     def check(self, ctx: RuleContext) -> list:
-        try:
-            return self._check(ctx)
-        except Exception:  # noqa: BLE001 - a rule must never break a diagnosis
-            return []
-
-    def _check(self, ctx: RuleContext) -> list:
         _, v = finite_xy(ctx.run.get("grad_norm"))
         v = v[v >= 0]
         if len(v) < max(1, int(self.opt(ctx, "min-points"))):

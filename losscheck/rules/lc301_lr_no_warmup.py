@@ -60,12 +60,6 @@ class LRNoWarmup(Rule):
                "HF transformers get_linear_schedule_with_warmup / warmup_ratio docs")
 
     def check(self, ctx: RuleContext) -> list:
-        try:
-            return self._check(ctx)
-        except Exception:  # noqa: BLE001 - a rule must never break a diagnosis
-            return []
-
-    def _check(self, ctx: RuleContext) -> list:
         lrc = ctx.analysis.lr
         lr = ctx.run.get("lr")
         s, v = finite_xy(lr)

@@ -47,12 +47,6 @@ class LRNeverDecays(Rule):
                "Bottou 2012, Stochastic gradient descent tricks", "HF transformers get_scheduler docs")
 
     def check(self, ctx: RuleContext) -> list:
-        try:
-            return self._check(ctx)
-        except Exception:  # noqa: BLE001 - a rule must never break a diagnosis
-            return []
-
-    def _check(self, ctx: RuleContext) -> list:
         lrc = ctx.analysis.lr
         lr = ctx.run.get("lr")
         s, v = finite_xy(lr)

@@ -47,12 +47,6 @@ class LRZero(Rule):
     sources = ("HF transformers get_linear_schedule_with_warmup (decays to 0 at num_training_steps)",
                "PyTorch torch.optim.lr_scheduler docs (scheduler.step() once per optimizer step)")
 
-    def check(self, ctx: RuleContext) -> list:
-        try:
-            return self._check(ctx)
-        except Exception:  # noqa: BLE001 - a rule must never break a diagnosis
-            return []
-
     def _flat(self, ctx, steps, values, from_step) -> bool | None:
         """Whether the loss is flat from ``from_step``; ``None`` with too few points."""
         sel = values[steps >= from_step]
@@ -62,7 +56,7 @@ class LRZero(Rule):
         a, b = float(np.median(sel[:h])), float(np.median(sel[h:]))
         return bool(b >= (1 - self.opt(ctx, "flat-tolerance")) * a)
 
-    def _check(self, ctx: RuleContext) -> list:
+    def check(self, ctx: RuleContext) -> list:
         lr = ctx.run.get("lr")
         s, v = finite_xy(lr)
         if len(v) < self.opt(ctx, "min-zero-points"):

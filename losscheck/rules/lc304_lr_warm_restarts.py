@@ -40,12 +40,6 @@ class LRWarmRestarts(Rule):
                "PyTorch CosineAnnealingWarmRestarts docs")
 
     def check(self, ctx: RuleContext) -> list:
-        try:
-            return self._check(ctx)
-        except Exception:  # noqa: BLE001 - a rule must never break a diagnosis
-            return []
-
-    def _check(self, ctx: RuleContext) -> list:
         rs = restart_steps(ctx.run.get("lr"))
         if not rs:
             return []

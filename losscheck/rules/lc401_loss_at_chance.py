@@ -56,12 +56,6 @@ class LossAtChance(Rule):
     sources = ("Goodfellow, Bengio & Courville 2016, Deep Learning, sec. 6.2.2",
                "Karpathy 2019, A recipe for training neural networks (verify loss @ init, overfit one batch)")
 
-    def check(self, ctx: RuleContext) -> list:
-        try:
-            return self._check(ctx)
-        except Exception:  # noqa: BLE001 - a rule must never break a diagnosis
-            return []
-
     def _classes(self, ctx: RuleContext) -> int | None:
         c = ctx.run.data.meta.get("num_classes")
         if isinstance(c, (int, float)) and not isinstance(c, bool) and c >= 2 and float(c).is_integer():
@@ -91,7 +85,7 @@ class LossAtChance(Rule):
             j -= 1
         return int(s[j]), j == 0, float(np.median(v[i:])), len(v) - j
 
-    def _check(self, ctx: RuleContext) -> list:
+    def check(self, ctx: RuleContext) -> list:
         c = self._classes(ctx)
         if c is None:
             return []

@@ -57,12 +57,6 @@ class EvalBelowTrain(Rule):
                "Keras FAQ: why is my training loss much higher than my testing loss?")
 
     def check(self, ctx: RuleContext) -> list:
-        try:
-            return self._check(ctx)
-        except Exception:  # noqa: BLE001 - a rule must never break a diagnosis
-            return []
-
-    def _check(self, ctx: RuleContext) -> list:
         ts, tv = finite_xy(ctx.run.get("loss"))
         es, evv = finite_xy(ctx.run.get("eval_loss"))
         if len(tv) < 3 or len(evv) < 2:

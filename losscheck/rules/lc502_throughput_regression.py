@@ -42,12 +42,6 @@ class ThroughputRegression(Rule):
                "PyTorch torch.profiler docs")
 
     def check(self, ctx: RuleContext) -> list:
-        try:
-            return self._check(ctx)
-        except Exception:  # noqa: BLE001 - a rule must never break a diagnosis
-            return []
-
-    def _check(self, ctx: RuleContext) -> list:
         wc = wall_clock(ctx.run)
         if wc is None:
             return []
