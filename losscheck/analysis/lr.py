@@ -50,24 +50,32 @@ def in_warmup(lr: Series | None, configured_peak: float | None = None) -> bool:
     return bool(v[-1] > 2.0 * max(v[0], 0.0) and v[-1] >= np.max(v) and v[-1] > v[0])
 
 
-def restarts(lr: Series | None) -> int:
-    """How many times the LR climbs back (> 2x its low, to > 50 % of the previous peak) after
+def restart_steps(lr: Series | None) -> list[int]:
+    """The steps where the LR climbs back (> 2x its low, to > 50 % of the previous peak) after
     having decayed below 50 % of that peak: SGDR warm restarts (Loshchilov & Hutter 2017).
-    A warmup from ~0 is not a restart."""
+    A warmup from ~0 is not a restart. Returns the step where each restart is first seen."""
     if lr is None:
-        return 0
-    v = lr.values[np.isfinite(lr.values)]
+        return []
+    ok = np.isfinite(lr.values)
+    v, s = lr.values[ok], lr.steps[ok]
     if v.size < 3:
-        return 0
-    count, runmax, low, decayed = 0, float(v[0]), float("inf"), False
-    for x in v[1:]:
+        return []
+    out: list[int] = []
+    runmax, low, decayed = float(v[0]), float("inf"), False
+    for x, st in zip(v[1:], s[1:]):
         x = float(x)
         if decayed:
             low = min(low, x)
             if x > 2.0 * low and x > 0.5 * runmax:
-                count, runmax, low, decayed = count + 1, x, float("inf"), False
+                out.append(int(st))
+                runmax, low, decayed = x, float("inf"), False
                 continue
         runmax = max(runmax, x)
         if x < 0.5 * runmax:
             decayed, low = True, min(low, x)
-    return count
+    return out
+
+
+def restarts(lr: Series | None) -> int:
+    """How many SGDR warm restarts the LR schedule makes (see :func:`restart_steps`)."""
+    return len(restart_steps(lr))

@@ -153,37 +153,6 @@ def step_unit(run: ResolvedRun) -> str:
     return s.step_unit if s is not None else "step"
 
 
-def restart_steps(lr) -> list[int]:
-    """The steps at which the LR climbs back after a decay (SGDR warm restarts).
-
-    Same rule as :func:`losscheck.analysis.lr.restarts` (a climb to > 2x the low and to
-    > 50% of the previous peak, after the LR fell below 50% of that peak; a warmup from ~0
-    is not a restart), returning where each restart is first seen instead of the count.
-    """
-    import numpy as np
-
-    if lr is None or len(lr) == 0:
-        return []
-    ok = np.isfinite(lr.values)
-    v, s = lr.values[ok], lr.steps[ok]
-    if v.size < 3:
-        return []
-    out: list[int] = []
-    runmax, low, decayed = float(v[0]), float("inf"), False
-    for x, st in zip(v[1:], s[1:]):
-        x = float(x)
-        if decayed:
-            low = min(low, x)
-            if x > 2.0 * low and x > 0.5 * runmax:
-                out.append(int(st))
-                runmax, low, decayed = x, float("inf"), False
-                continue
-        runmax = max(runmax, x)
-        if x < 0.5 * runmax:
-            decayed, low = True, min(low, x)
-    return out
-
-
 #: Series tags that say the run trains a language model (token-level cross-entropy):
 #: a logged perplexity or a token counter.
 LM_TAG_WORDS = ("perplexity", "ppl", "token")

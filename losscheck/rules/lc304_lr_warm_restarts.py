@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import finite_xy, restart_steps
+from losscheck.analysis.lr import restart_steps
+from losscheck.rules._evidence import finite_xy
 from losscheck.rules.interface import Rule, RuleContext
 
 #: A loss median over the few points after a restart this much above the median before it is a bump.
