@@ -34,3 +34,19 @@ def test_sample_run_class_and_remedy(row):
             # the unnormalised-feature run is a known miss: its loss curve looks exactly like
             # an LR that is too high (see README, "How accurate is it?")
             assert row["first_remedy"] in ids[:3], ids
+
+
+def test_every_unhealthy_class_comes_with_a_finding():
+    """A run classed as a problem must carry a warning or error finding that says so
+    (otherwise its status would read 'healthy' next to, say, 'spiking')."""
+    from tests.conftest import REPO
+
+    runs = [SAMPLE_RUNS / r["run"] for r in LABELS]
+    corpus = REPO / "benchmarks" / "corpus"
+    runs += sorted(p for p in corpus.iterdir() if p.is_dir())
+    for path in runs:
+        for r in diagnose(path, Options()).runs:
+            if r.primary in ("converging", "insufficient"):
+                continue
+            sev = {f.severity for f in r.findings}
+            assert sev & {"error", "warning"} or r.primary == "plateau" and r.findings, (path, r.primary, sev)

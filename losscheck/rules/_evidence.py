@@ -14,8 +14,14 @@ from losscheck.remedies import clip_threshold, last_healthy_step, nice, nice_ste
 
 
 def main_curve(analysis: RunAnalysis) -> CurveAnalysis | None:
-    """The training-loss curve analysis, else the eval-loss one."""
-    return analysis.curves.get("loss") or analysis.curves.get("eval_loss")
+    """The curve the run's verdict is about: the training loss, unless only the eval loss
+    shows the primary problem (then the eval loss); the eval loss when there is no training
+    loss. Rules judge this curve, so the run's class always comes with its finding.
+    """
+    loss, ev = analysis.curves.get("loss"), analysis.curves.get("eval_loss")
+    if loss is not None and ev is not None and loss.klass != analysis.primary and ev.klass == analysis.primary:
+        return ev
+    return loss or ev
 
 
 def fmt(x: float | None) -> str:

@@ -15,7 +15,7 @@ class LossSpikes(Rule):
     code = "LC103"
     name = "loss-spikes"
     severity = "warning"
-    summary = "The loss jumps far above its recent level and comes back."
+    summary = "The loss jumps far above its recent level and comes (mostly) back."
     what = ("Sudden jumps of the loss well outside its noise band (robust z-score of the log loss "
             "against a rolling median and MAD) that recover within a short span.")
     why = ("A spike that recovers costs steps and can be the first of a series that does not recover; "
@@ -36,14 +36,21 @@ class LossSpikes(Rule):
         cur = main_curve(ctx.analysis)
         if cur is None or not cur.spikes:
             return []
-        rec = [s for s in cur.spikes if s.recover_steps is not None and not s.worse]
+        # every spike the analysis did not call a jump to a worse level (LC104 reports those)
+        rec = [s for s in cur.spikes if not s.worse]
         if not rec or (cur.klass not in ("spiking", "converging", "overfitting", "oscillating", "plateau")):
             return []
         if cur.klass == "spiking" and any(s.worse for s in cur.spikes):
             return []  # LC104 reports the unrecovered one; do not double-count
         big = max(rec, key=lambda s: s.ratio)
-        msg = (f"{len(rec)} loss spike(s) (largest x{big.ratio:.3g} at step {big.step}), each recovered "
-               f"within {max(s.recover_steps for s in rec)} steps")
+        back = [s for s in rec if s.recover_steps is not None]
+        msg = f"{len(rec)} loss spike(s) (largest x{big.ratio:.3g} at step {big.step})"
+        if len(back) == len(rec):
+            msg += f", each recovered within {max(s.recover_steps for s in back)} steps"
+        else:
+            high = max((s for s in rec if s.recover_steps is None), key=lambda s: s.level_ratio)
+            msg += (f"; {len(rec) - len(back)} did not fully come back (settled x{high.level_ratio:.3g} above "
+                    f"the level before step {high.step})")
         oc = onset_context(ctx.run, ctx.analysis, big.step)
         ev = {"spikes": len(rec), "largest_ratio": big.ratio, "largest_step": big.step, "largest_z": big.z}
         steps = [s.step for s in rec[:10]]
