@@ -71,7 +71,7 @@ def diagnose(
     from losscheck.pipeline import diagnose as run_diagnose
 
     try:
-        fmt = get_format(format)
+        fmt = get_format(format.lower())
         if fmt is None:
             raise UsageError(None, f"--format {format!r}: unknown (choose from {', '.join(all_formats())})")
         if fail_on is not None and fail_on not in FAIL_ON:
@@ -135,7 +135,16 @@ def _config(path: Path, config: Optional[Path], isolated: bool, **flags):
     """Load the configuration and layer the command-line flags on top."""
     from losscheck.config import load_config
 
+    from losscheck.config import _validate
+
     cfg = load_config(path, config, isolated)
+    for key in ("select", "ignore"):
+        if flags[key]:
+            codes = [c.strip() for item in flags[key] for c in item.split(",") if c.strip()]
+            try:
+                flags[key] = _validate({key: codes}, Path(f"--{key}"), "")[key]
+            except UsageError as exc:  # name the flag, not a file
+                raise UsageError(None, f"--{exc.problem}") from None
     metrics = {k: v for k, v in (("loss", flags.pop("loss")), ("eval-loss", flags.pop("eval_loss")),
                                  ("grad-norm", flags.pop("grad_norm")), ("lr", flags.pop("lr"))) if v}
     cfg.apply_flags({"fail-on": flags["fail_on"], "num-classes": flags["num_classes"],
@@ -154,6 +163,8 @@ def config_cmd(
     from losscheck.config import known_thresholds, load_config
 
     try:
+        if not path.exists():
+            raise UsageError(path, "no such file or directory")
         cfg = load_config(path, config, isolated)
     except LosscheckError as exc:
         _die(exc.one_line())
@@ -212,5 +223,22 @@ def explain(code: str = typer.Argument(..., help="A rule code (LC101) or name (l
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: the CLI framework's own usage errors become one line, exit 2."""
+    # click's UsageError (BadParameter's base), whether typer vendors click or depends on it
+    usage_error = typer.BadParameter.__mro__[1]
+    try:
+        rv = app(standalone_mode=False)
+    except usage_error as exc:
+        ctx = getattr(exc, "ctx", None)
+        name = getattr(ctx, "info_name", None) if ctx is not None else None
+        hint = f"losscheck {name} --help" if name and name != "losscheck" else "losscheck --help"
+        msg = exc.format_message().strip()
+        if msg:  # bare `losscheck` prints the help and nothing else
+            typer.echo(f"losscheck: {msg} (see `{hint}`)", err=True)
+        sys.exit(EXIT_USAGE)
+    except typer.Abort:
+        typer.echo("losscheck: aborted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    sys.exit(rv if isinstance(rv, int) else 0)

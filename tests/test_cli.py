@@ -169,3 +169,26 @@ def test_rules_and_explain():
     assert code == 0 and "LC101  loss-diverging" in out
     code, out, _ = run("explain", "loss-diverging")
     assert code == 0 and "## What it detects" in out and "Akaike" in out
+
+
+def test_select_and_ignore_take_comma_lists_and_reject_unknown_codes():
+    demo = SAMPLE_RUNS / "qwen-style-diverge"
+    doc = json.loads(run("diagnose", demo, "--select", "LC101,LC102", "--format", "json")[1])
+    assert {f["code"] for f in doc["runs"][0]["findings"]} == {"LC101"}
+    code, _, err = run("diagnose", demo, "--ignore", "LC10l")
+    assert code == 2 and "'LC10l' matches no rule" in err
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["diagnose", "--jobs", "0", "x"], "--jobs"),
+    (["diagnose"], "Missing argument"),
+    (["diagnose", "a", "b", "c"], "unexpected extra argument"),
+])
+def test_framework_usage_errors_are_one_line_exit_2(args, needle):
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "losscheck", *args], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    lines = [x for x in res.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and needle.lower() in lines[0].lower() and lines[0].startswith("losscheck:")
