@@ -128,6 +128,9 @@ def diagnose(
 
     if not report.runs:
         raise typer.Exit(EXIT_USAGE)
+    if report.errors:
+        typer.echo(f"losscheck: {len(report.errors)} path(s) could not be diagnosed and do not count towards "
+                   f"the exit code (see the report; --strict fails a run with an unreadable file)", err=True)
     raise typer.Exit(EXIT_FAILING if report.failing else EXIT_OK)
 
 

@@ -143,15 +143,18 @@ def _status(findings) -> str:
 
 
 def loss_summary(series: Series) -> dict:
-    """``first``/``final`` (first/last finite value), ``best`` (minimum finite value), ``best_step``."""
+    """``first`` (first finite value), ``final`` (last logged value, NaN/Inf kept), ``best``
+    (minimum finite value), ``best_step``, ``final_step``."""
     fin = np.isfinite(series.values)
     if not fin.any():
         return {"first": None, "final": None, "best": None, "best_step": None,
                 "final_step": int(series.steps[-1])}
     v, st = series.values[fin], series.steps[fin]
     i = int(np.argmin(v))
-    return {"first": float(v[0]), "final": float(v[-1]), "best": float(v[i]), "best_step": int(st[i]),
-            "final_step": int(st[-1])}
+    # "final" is the last value logged, NaN included: a run that ends in NaN did not end at its
+    # last finite loss
+    return {"first": float(v[0]), "final": float(series.values[-1]), "best": float(v[i]), "best_step": int(st[i]),
+            "final_step": int(series.steps[-1])}
 
 
 def diagnose_run(data: RunData, options: Options, baseline=None) -> RunReport:

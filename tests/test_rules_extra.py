@@ -148,7 +148,7 @@ def test_lc301_no_warmup_info_without_vote_on_a_stable_run_and_vote_on_early_tro
     lr = 3e-4 * (1 - steps / 5000)
     f = fire("LC301", lr_run(lr, steps, meta={"max_steps": 5000}))
     assert len(f) == 1 and f[0].severity == "info"
-    assert "0.0003 peak from the first logged step (0) of a 4990-step run: no warmup" in f[0].message
+    assert "peak (0.0003) from the first logged step (0) of a 4990-step run: no warmup" in f[0].message
     assert f[0].remedies == []
     # the loss climbs early: the missing warmup shows, and warmup is voted at 3% of max_steps
     loss = decaying(steps)
@@ -186,7 +186,7 @@ def test_lc302_constant_lr_on_a_long_run_with_a_levelled_loss():
     steps = np.arange(0, 4000, 10)
     f = fire("LC302", lr_run(np.full(len(steps), 3e-4), steps, loss=decaying(steps, tau=300)))
     assert len(f) == 1 and f[0].severity == "info"
-    assert "0.0003 peak for the whole 3990-step run (no decay); the loss has levelled off at 0.5" in f[0].message
+    assert "peak (0.0003) for the whole 3990-step run (no decay); the loss has levelled off at 0.5" in f[0].message
     assert rank(f)[0].id == "lr_schedule"
     # still falling: informational only
     f = fire("LC302", lr_run(np.full(len(steps), 3e-4), steps, loss=3.0 - steps / 2000))

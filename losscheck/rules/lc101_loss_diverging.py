@@ -31,7 +31,7 @@ class LossDiverging(Rule):
     how = ("Trend models (constant, linear, exponential/power decay, exponential growth) are fitted on the "
            "log-binned, median-smoothed log loss and compared by AIC (Akaike 1974; Burnham & Anderson 2002); "
            "the onset is a change point on the log loss (Killick et al. 2012, PELT). Doubling time = ln 2 / r.")
-    example = "loss grows x2 every 60 steps from step 840, as the LR reached its 5e-04 peak"
+    example = "loss grows x2 every 60 steps from step 840, as the LR reached its peak of 0.0005"
     options = {"absurd-first-loss": ABSURD_FIRST_LOSS}
     sources = ("Akaike 1974", "Killick, Fearnhead & Eckley 2012", "seed case study",
                "Wortsman et al. 2023, Small-scale proxies for large-scale Transformer training instabilities")
@@ -54,7 +54,7 @@ class LossDiverging(Rule):
             growth = "grows"
         msg = f"{cur.role.replace('_', ' ')} {growth}" + (f" from step {onset}" if onset is not None else "")
         if oc.lr_at_onset is not None:
-            msg += (f", as the LR reached its {fmt(oc.lr_peak)} peak" if oc.at_peak and oc.lr_peak
+            msg += (f", as the LR reached its peak of {fmt(oc.lr_peak)}" if oc.at_peak and oc.lr_peak
                     else f", with the LR at {fmt(oc.lr_at_onset)}")
             ev.update(lr_at_onset=oc.lr_at_onset, lr_peak=oc.lr_peak, lr_at_peak=oc.at_peak)
         jump = lr_jump(ctx.run, onset)

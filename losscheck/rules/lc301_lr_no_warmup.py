@@ -52,7 +52,7 @@ class LRNoWarmup(Rule):
            "to the first at >= 90% of the peak. First-step check: first LR step <= 2% of the last logged "
            "step. Early blow-up: the main loss curve is `diverging` or `nan` with an onset <= max(100, 10% "
            "of the last step), counted from step 0.")
-    example = "LR at its 5e-05 peak from the first logged step (5) of an 8710-step run: no warmup"
+    example = "LR at its peak (5e-05) from the first logged step (5) of an 8710-step run: no warmup"
     options = {"min-run-steps": MIN_RUN_STEPS, "max-first-step-fraction": MAX_FIRST_STEP_FRACTION, "min-lr-points": MIN_LR_POINTS,
                "warmup-fraction": WARMUP_FRACTION, "early-fraction": EARLY_FRACTION}
     sources = ("Goyal et al. 2017, Accurate, large minibatch SGD (gradual warmup)",
@@ -82,7 +82,7 @@ class LRNoWarmup(Rule):
         total = ctx.run.data.meta.get("max_steps")
         total = total if isinstance(total, (int, float)) and total > 0 else last
         warm = nice_steps(self.opt(ctx, "warmup-fraction") * total)
-        msg = (f"LR at its {fmt(lrc.peak)} peak from the first logged step ({int(s[0])}) of a {last}-step run: "
+        msg = (f"LR at its peak ({fmt(lrc.peak)}) from the first logged step ({int(s[0])}) of a {last}-step run: "
                "no warmup")
         ev = {"peak_lr": lrc.peak, "first_lr": float(v[0]), "first_step": int(s[0]), "run_steps": last,
               "early_blowup": bool(early)}

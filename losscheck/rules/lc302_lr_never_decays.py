@@ -40,7 +40,7 @@ class LRNeverDecays(Rule):
     how = ("From the LR series (at least `min-lr-points` (10) finite values): share of finite points >= 0.9 x peak, last point >= 0.9 x peak, LR context "
            "`decays` false. Loss levelled off: the median of the last quarter of the training loss is within "
            "2% of the median of the quarter before.")
-    example = "LR stays at its 0.0003 peak for the whole 3956-step run (no decay); the loss has levelled off at 0.2"
+    example = "LR stays at its peak (0.0003) for the whole 3956-step run (no decay); the loss has levelled off at 0.2"
     options = {"min-run-steps": MIN_RUN_STEPS, "min-run-epochs": MIN_RUN_EPOCHS, "at-peak-share": AT_PEAK_SHARE,
                "min-lr-points": MIN_LR_POINTS}
     sources = ("Loshchilov & Hutter 2017, SGDR: stochastic gradient descent with warm restarts",
@@ -61,7 +61,7 @@ class LRNeverDecays(Rule):
         if share < self.opt(ctx, "at-peak-share") or v[-1] < 0.9 * lrc.peak:
             return []
         unit = "epoch" if lr.step_unit == "epoch" else "step"
-        msg = f"LR stays at its {fmt(lrc.peak)} peak for the whole {last}-{unit} run (no decay)"
+        msg = f"LR stays at its peak ({fmt(lrc.peak)}) for the whole {last}-{unit} run (no decay)"
         ev = {"peak_lr": lrc.peak, "final_lr": float(v[-1]), "at_peak_share": round(share, 4), "run_steps": last}
         _, lv = finite_xy(ctx.run.get("loss") or ctx.run.get("eval_loss"))
         q = len(lv) // 4
