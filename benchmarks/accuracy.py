@@ -11,7 +11,7 @@ Label sets (CSV files with at least ``run,class,onset_step,first_remedy``; ``spl
 - ``corpus``: ``benchmarks/corpus/labels.csv``, the fault-injection corpus made by really
   training small models (``benchmarks/make_corpus.py``); labels come from the injected cause
   and the numbers, never from losscheck; ``split`` is ``tune`` or ``heldout`` by a hash rule.
-- ``samples``: ``sample_runs/labels.csv`` (all ``tune``: the detectors were developed on them).
+- ``samples``: ``benchmarks/sample_runs_labels.csv`` (all ``tune``: the detectors were developed on them).
 - ``real``: ``benchmarks/real_runs_labels.csv``, public logs in ``../shared/real_runs`` labelled
   from their numbers in ``SOURCES.md``; ``tune`` for the runs the detectors were tuned on,
   ``heldout`` for the rest. Skipped when ``../shared`` is absent.
@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 CLASSES = ("converging", "oscillating", "diverging", "nan", "plateau", "spiking", "overfitting")
 SETS = {
     "corpus": (REPO / "benchmarks" / "corpus" / "labels.csv", REPO / "benchmarks" / "corpus"),
-    "samples": (REPO / "sample_runs" / "labels.csv", REPO / "sample_runs"),
+    "samples": (REPO / "benchmarks" / "sample_runs_labels.csv", REPO / "sample_runs"),
     "real": (REPO / "benchmarks" / "real_runs_labels.csv", REPO.parent / "shared" / "real_runs"),
 }
 

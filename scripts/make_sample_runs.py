@@ -23,7 +23,7 @@ Usage::
     python scripts/make_sample_runs.py --out DIR  # write elsewhere
 
 The check numbers printed with ``-v`` are computed here from the logged values (never by
-losscheck): they are what ``sample_runs/labels.csv`` and ``sample_runs/README.md`` rely on.
+losscheck): they are what ``benchmarks/sample_runs_labels.csv`` and ``sample_runs/README.md`` rely on.
 """
 
 from __future__ import annotations
@@ -875,7 +875,7 @@ def run_diverge_unnormalized(out: Path) -> dict:
                        loss_first=float(L[0]), loss_min=float(L[imin]), min_step=int(st[imin]),
                        loss_last=float(L[-1]), growth_per_step=rate,
                        predicted_rate=2 * math.log(abs(1 - lr * lam)))
-    return {"class": "diverging", "onset_step": int(st[imin]), "first_remedy": "normalization",
+    return {"class": "diverging", "onset_step": int(st[imin]), "first_remedy": "check_data",
             "note": f"feature 6 has std 8: lambda_max={lam:.0f} so LR {lr} > 2/lambda_max={2 / lam:.4f}; loss min at step {int(st[imin])} then x{math.exp(rate):.2f}/step",
             "check": check}
 
@@ -1042,7 +1042,7 @@ def run_overfit_tiny(out: Path) -> dict:
     check = check_line("overfit-tiny-trainset", val_first=float(ev[0]), val_best=float(ev[best]),
                        best_epoch=best, best_step=best_step, val_last=float(ev[-1]),
                        train_epoch_at_best=float(te[best]), train_epoch_last=float(te[-1]))
-    return {"class": "overfitting", "onset_step": best_step, "first_remedy": "more_data",
+    return {"class": "overfitting", "onset_step": best_step, "first_remedy": "early_stop",
             "note": f"80 training examples; val_loss min {ev[best]:.3f} at epoch {best} (step {best_step}) then {ev[-1]:.3f} at the end while train_loss_epoch {te[best]:.3f} -> {te[-1]:.4f}",
             "check": check}
 
@@ -1384,8 +1384,8 @@ def verify_event_files(run_dir: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Regenerate every run under ``--out`` (default ``sample_runs/`` beside ``scripts/``)
-    and write ``labels.csv``; with ``-v`` print each run's check numbers and the event-file
-    point counts. ``--only NAME`` regenerates one run (labels.csv is then left alone).
+    and write ``benchmarks/sample_runs_labels.csv``; with ``-v`` print each run's check numbers and the event-file
+    point counts. ``--only NAME`` regenerates one run (the labels are then left alone).
     Returns the process exit code.
     """
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -1417,7 +1417,8 @@ def main(argv: list[str] | None = None) -> int:
                            lineterminator="\n")
         w.writeheader()
         w.writerows(labels)
-        write_text(args.out / "labels.csv", buf.getvalue())
+        # beside the other label sets, not inside sample_runs/: a CSV there would be read as a log
+        write_text(args.out.resolve().parent / "benchmarks" / "sample_runs_labels.csv", buf.getvalue())
     return 0
 
 

@@ -1,7 +1,7 @@
 """The bundled sample runs (real small numpy trainings, see sample_runs/README.md) are
 diagnosed as labelled: class, onset window, and the labelled first remedy in the top 3.
 
-Labels in sample_runs/labels.csv come from the injected cause and the numbers, written by the
+Labels in benchmarks/sample_runs_labels.csv come from the injected cause and the numbers, written by the
 generator's author without running losscheck.
 """
 
@@ -14,7 +14,7 @@ import pytest
 from losscheck.pipeline import Options, diagnose
 from tests.conftest import SAMPLE_RUNS
 
-with open(SAMPLE_RUNS / "labels.csv", newline="") as fh:
+with open(SAMPLE_RUNS.parent / "benchmarks" / "sample_runs_labels.csv", newline="") as fh:
     LABELS = list(csv.DictReader(fh))
 
 
