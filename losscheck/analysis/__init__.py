@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from losscheck.analysis._util import py
 from losscheck.analysis.classify import PRIORITY, analyse_curve, order, public
 from losscheck.analysis.divergence import DivergenceOptions
@@ -85,6 +87,13 @@ def analyse(run: ResolvedRun, options: AnalysisOptions | None = None) -> RunAnal
         ``onset_step`` is where the primary problem starts (``None`` when healthy).
     Never raises on odd data (empty, all-NaN, negative values); never prints.
     """
+    # losses near 1e308 overflow intermediate sums: the detectors handle inf, numpy's warnings
+    # would only reach the user's terminal
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _analyse(run, options)
+
+
+def _analyse(run: ResolvedRun, options: AnalysisOptions | None) -> RunAnalysis:
     from dataclasses import replace
 
     opts = replace(options) if options is not None else AnalysisOptions()
