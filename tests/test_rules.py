@@ -212,3 +212,14 @@ def test_jump_to_worse_level_with_exploding_grad_norm_ranks_grad_clip_first():
     f = run_rules(RuleContext(run, analysis))
     assert f[0].code == "LC104" and "x900" in f[0].message
     assert [m.id for m in rank(f)][:2] == ["grad_clip", "rollback"]
+
+
+def test_epoch_indexed_logs_are_described_in_epochs():
+    run, analysis = seed_run()
+    for s in run.data.series.values():
+        s.step_unit = "epoch"
+    f = run_rules(RuleContext(run, analysis))
+    lc101 = [x for x in f if x.code == "LC101"][0]
+    assert "from epoch 840" in lc101.message and "step" not in lc101.message.replace("steps", "")
+    by = {m.id: m for m in rank(f)}
+    assert "resume_before_epoch" in by["rollback"].settings

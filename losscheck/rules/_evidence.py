@@ -24,6 +24,21 @@ def main_curve(analysis: RunAnalysis) -> CurveAnalysis | None:
     return loss or ev
 
 
+def unit_word(ctx_or_run, role: str | None = None) -> str:
+    """``"epoch"`` when the judged curve is indexed by epochs (Keras, YOLO logs), else ``"step"``.
+
+    Findings and settings say "epoch 10" / ``resume_before_epoch`` for such logs, so a
+    number is never read in the wrong unit.
+    """
+    run = getattr(ctx_or_run, "run", ctx_or_run)
+    analysis = getattr(ctx_or_run, "analysis", None)
+    if role is None and analysis is not None:
+        cur = main_curve(analysis)
+        role = cur.role if cur is not None else "loss"
+    s = run.get(role or "loss") or run.get("eval_loss")
+    return "epoch" if s is not None and s.step_unit == "epoch" else "step"
+
+
 def fmt(x: float | None) -> str:
     """A compact human number: ``5e-04``, ``0.213``, ``1.2e+22``."""
     if x is None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import fmt, lr_jump, lr_votes_settings, main_curve, onset_context, warmup_settings
+from losscheck.rules._evidence import (fmt, lr_jump, lr_votes_settings, main_curve, onset_context, unit_word,
+                                       warmup_settings)
 from losscheck.rules.interface import Rule, RuleContext
 
 #: A first logged loss above this is not a learning-rate problem but a data/scale problem:
@@ -41,18 +42,19 @@ class LossDiverging(Rule):
         if cur is None or cur.klass != "diverging":
             return []
         onset = cur.onset_step
+        unit = unit_word(ctx)
         oc = onset_context(ctx.run, ctx.analysis, onset)
         series = ctx.run.get(cur.role)
         total = ctx.run.data.meta.get("max_steps")
         growth = ""
         ev = {"onset_step": onset}
         if cur.trend is not None and cur.trend.doubling_steps:
-            growth = f"grows x2 every {cur.trend.doubling_steps:.3g} steps"
+            growth = f"grows x2 every {cur.trend.doubling_steps:.3g} {unit}s"
             ev.update(rate_per_step=cur.trend.rate_per_step, doubling_steps=cur.trend.doubling_steps,
                       model=cur.trend.model, delta_aic=cur.trend.delta_aic)
         else:
             growth = "grows"
-        msg = f"{cur.role.replace('_', ' ')} {growth}" + (f" from step {onset}" if onset is not None else "")
+        msg = f"{cur.role.replace('_', ' ')} {growth}" + (f" from {unit} {onset}" if onset is not None else "")
         if oc.lr_at_onset is not None:
             msg += (f", as the LR reached its peak of {fmt(oc.lr_peak)}" if oc.at_peak and oc.lr_peak
                     else f", with the LR at {fmt(oc.lr_at_onset)}")
@@ -89,8 +91,8 @@ class LossDiverging(Rule):
                                  else "clipping caps the updates that feed the growth"),
                                 {"max_grad_norm": oc.clip or 1.0}))
         if oc.rollback is not None:
-            votes.append(RemedyVote("rollback", 0.5, f"last healthy step before the onset is {oc.rollback}",
-                                    {"resume_before_step": oc.rollback}))
+            votes.append(RemedyVote("rollback", 0.5, f"last healthy {unit} before the onset is {oc.rollback}",
+                                    {f"resume_before_{unit}": oc.rollback}))
         return [self.finding(msg, role=cur.role, step=onset, evidence=ev, remedies=votes)]
 
 

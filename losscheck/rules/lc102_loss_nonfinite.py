@@ -6,7 +6,7 @@ import numpy as np
 
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import (fmt, lr_jump, lr_votes_settings, main_curve, onset_context,
-                                       pre_nonfinite_growth)
+                                       pre_nonfinite_growth, unit_word)
 from losscheck.rules.interface import Rule, RuleContext
 
 #: NaN within this share of the run (or within the first 100 steps) counts as "early": the
@@ -47,6 +47,7 @@ class LossNonFinite(Rule):
                 continue
             nf = cur.nonfinite
             series = ctx.run.get(role)
+            unit = unit_word(ctx.run, role)
             onset = cur.onset_step if cur.onset_step is not None else (nf.first_step if nf else None)
             oc = onset_context(ctx.run, ctx.analysis, onset)
             ev = {"first_nonfinite_step": onset}
@@ -57,19 +58,19 @@ class LossNonFinite(Rule):
             ev["hf_nan_filter"] = hf_filter
             if nf is not None:
                 what = "NaN" if nf.nan >= nf.inf else "Inf"
-                msg = f"{role.replace('_', ' ')} is {what} from step {onset}"
+                msg = f"{role.replace('_', ' ')} is {what} from {unit} {onset}"
                 if nf.last_finite_before is not None:
                     msg += f" (last finite {fmt(nf.last_finite_before)})"
             else:
-                msg = f"{role.replace('_', ' ')} went non-finite at step {onset}"
+                msg = f"{role.replace('_', ' ')} went non-finite at {unit} {onset}"
             if hf_filter:  # LC404 explains the signature; say only what LC102 adds
-                msg = f"{role.replace('_', ' ')} is NaN from step {onset}, hidden as 0.0 in the log (see LC404)"
+                msg = f"{role.replace('_', ' ')} is NaN from {unit} {onset}, hidden as 0.0 in the log (see LC404)"
             g = ctx.analysis.curves.get("grad_norm")
             grad_first = (g is not None and g.nonfinite is not None and onset is not None
                           and g.nonfinite.first_step < onset)
             overflow_signs = bool(grad_first and g.nonfinite.recovered) or bool(ctx.run.data.meta.get("fp16"))
             if grad_first:
-                msg += f"; the grad norm went non-finite first, at step {g.nonfinite.first_step}"
+                msg += f"; the grad norm went non-finite first, at {unit} {g.nonfinite.first_step}"
                 ev["grad_norm_first_nonfinite_step"] = g.nonfinite.first_step
             # "early" counts from step 0, not from the first logged step: an excerpt that starts at
             # step 3442 comes from a run that had trained for 3442 steps
@@ -113,9 +114,9 @@ class LossNonFinite(Rule):
             votes.append(RemedyVote("grad_clip", 0.5, "clipping keeps one bad step from overflowing the weights",
                                     {"max_grad_norm": oc.clip or 1.0}))
             if oc.rollback is not None:
-                votes.append(RemedyVote("rollback", 0.7, f"weights are NaN after step {onset}: resume from a "
-                                        f"checkpoint at or before step {oc.rollback}",
-                                        {"resume_before_step": oc.rollback}))
+                votes.append(RemedyVote("rollback", 0.7, f"weights are NaN after {unit} {onset}: resume from a "
+                                        f"checkpoint at or before {unit} {oc.rollback}",
+                                        {f"resume_before_{unit}": oc.rollback}))
             out.append(self.finding(msg, role=role, step=onset, evidence=ev, remedies=votes))
         return out
 

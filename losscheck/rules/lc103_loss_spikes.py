@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import lr_jump, lr_votes_settings, main_curve, onset_context
+from losscheck.rules._evidence import lr_jump, lr_votes_settings, main_curve, onset_context, unit_word
 from losscheck.rules.interface import Rule, RuleContext
 
 #: More spikes than this in one run is "recurring": an optimizer/LR problem rather than a
@@ -43,14 +43,15 @@ class LossSpikes(Rule):
         if cur.klass == "spiking" and any(s.worse for s in cur.spikes):
             return []  # LC104 reports the unrecovered one; do not double-count
         big = max(rec, key=lambda s: s.ratio)
+        unit = unit_word(ctx)
         back = [s for s in rec if s.recover_steps is not None]
-        msg = f"{len(rec)} loss spike(s) (largest x{big.ratio:.3g} at step {big.step})"
+        msg = f"{len(rec)} loss spike(s) (largest x{big.ratio:.3g} at {unit} {big.step})"
         if len(back) == len(rec):
-            msg += f", each recovered within {max(s.recover_steps for s in back)} steps"
+            msg += f", each recovered within {max(s.recover_steps for s in back)} {unit}s"
         else:
             high = max((s for s in rec if s.recover_steps is None), key=lambda s: s.level_ratio)
             msg += (f"; {len(rec) - len(back)} did not fully come back (settled x{high.level_ratio:.3g} above "
-                    f"the level before step {high.step})")
+                    f"the level before {unit} {high.step})")
         oc = onset_context(ctx.run, ctx.analysis, big.step)
         ev = {"spikes": len(rec), "largest_ratio": big.ratio, "largest_step": big.step, "largest_z": big.z}
         steps = [s.step for s in rec[:10]]
@@ -61,7 +62,7 @@ class LossSpikes(Rule):
                  RemedyVote("grad_clip", 0.85, "clipping caps the update an outlier batch makes",
                             {"max_grad_norm": oc.clip or 1.0})]
         if jump:
-            msg += f"; the LR jumped x{jump:.3g} just before step {big.step}"
+            msg += f"; the LR jumped x{jump:.3g} just before {unit} {big.step}"
             ev["lr_jump"] = jump
             votes.append(RemedyVote("lower_lr", 1.2, f"the LR jumped x{jump:.3g} just before the spike",
                                     lr_votes_settings(oc)))

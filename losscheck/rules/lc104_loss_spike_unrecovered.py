@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import fmt, grad_jump, lr_jump, lr_votes_settings, main_curve, onset_context
+from losscheck.rules._evidence import (fmt, grad_jump, lr_jump, lr_votes_settings, main_curve, onset_context,
+                                       unit_word)
 from losscheck.rules.interface import Rule, RuleContext
 
 
@@ -35,8 +36,9 @@ class LossSpikeUnrecovered(Rule):
         if not worse:
             return []
         s = max(worse, key=lambda s: s.level_ratio)
+        unit = unit_word(ctx)
         oc = onset_context(ctx.run, ctx.analysis, s.step)
-        msg = (f"{cur.role.replace('_', ' ')} jumped x{s.ratio:.3g} at step {s.step} and settled "
+        msg = (f"{cur.role.replace('_', ' ')} jumped x{s.ratio:.3g} at {unit} {s.step} and settled "
                f"x{s.level_ratio:.3g} higher")
         if oc.lr_at_onset is not None:
             msg += f" (LR {fmt(oc.lr_at_onset)})"
@@ -50,13 +52,13 @@ class LossSpikeUnrecovered(Rule):
         votes = [RemedyVote("grad_clip", 1.1 if exploding else 0.7,
                             f"the grad norm was x{gj:.3g} its healthy level at the jump: clipping caps that update"
                             if exploding else "clip the outlier update", {"max_grad_norm": oc.clip or 1.0}),
-                 RemedyVote("rollback", 1.0, f"the best state is before step {s.step}",
-                            {"resume_before_step": oc.rollback} if oc.rollback is not None else {}),
+                 RemedyVote("rollback", 1.0, f"the best state is before {unit} {s.step}",
+                            {f"resume_before_{unit}": oc.rollback} if oc.rollback is not None else {}),
                  RemedyVote("lower_lr", 1.2 if jump else 0.8,
                             f"the LR jumped x{jump:.3g} just before: remove the bump or lower the LR" if jump else
                             "a jump to a worse level is an update too large for the loss surface there",
                             lr_votes_settings(oc)),
-                 RemedyVote("check_data", 0.4, f"inspect the batch at step {s.step}")]
+                 RemedyVote("check_data", 0.4, f"inspect the batch at {unit} {s.step}")]
         ev = {"step": s.step, "ratio": s.ratio, "level_ratio": s.level_ratio, "z": s.z, "grad_norm_jump": gj,
               "lr_jump": jump}
         return [self.finding(msg, role=cur.role, step=s.step, evidence=ev, remedies=votes)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import fmt, frozen_level, grad_norm_trend, main_curve, nonfinite_share
+from losscheck.rules._evidence import fmt, frozen_level, grad_norm_trend, main_curve, nonfinite_share, unit_word
 from losscheck.rules.interface import Rule, RuleContext
 
 #: An LR below this fraction of its own peak at the end of warmup still counts as "warming up".
@@ -39,10 +39,11 @@ class LossPlateau(Rule):
         if cur is None or cur.klass != "plateau" or cur.plateau is None:
             return []
         p = cur.plateau
+        unit = unit_word(ctx)
         lrc = ctx.analysis.lr
         ev = {"level": p.level, "rel_slope_per_1k_steps": p.rel_slope, "from_start": p.from_start,
               "start_step": p.start_step}
-        where = "from the start" if p.from_start else f"from step {p.start_step}"
+        where = "from the start" if p.from_start else f"from {unit} {p.start_step}"
         msg = f"{cur.role.replace('_', ' ')} flat at {fmt(p.level)} {where}"
         severity = None
         votes = []
@@ -95,7 +96,7 @@ class LossPlateau(Rule):
                                  "one batch to check"),
                       RemedyVote("increase_lr", 0.5, "an LR too small to move the weights")]
         else:
-            votes += [RemedyVote("lr_schedule", 0.8, f"progress stopped at step {p.start_step}: decay or "
+            votes += [RemedyVote("lr_schedule", 0.8, f"progress stopped at {unit} {p.start_step}: decay or "
                                  "restart the LR"),
                       RemedyVote("optimizer", 0.6, "switch to Adam(W) or retune momentum"),
                       RemedyVote("check_model", 0.6, "a model too small, or dead units (ReLU) after an early "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import lr_votes_settings, main_curve, onset_context
+from losscheck.rules._evidence import lr_votes_settings, main_curve, onset_context, unit_word
 from losscheck.rules.interface import Rule, RuleContext
 
 #: A period within this relative distance of the steps per epoch points at unshuffled data.
@@ -34,6 +34,7 @@ class LossOscillating(Rule):
         if cur is None or cur.klass != "oscillating":
             return []
         o = cur.oscillation
+        unit = unit_word(ctx)
         oc = onset_context(ctx.run, ctx.analysis, cur.onset_step)
         spe = ctx.run.data.meta.get("steps_per_epoch")
         ev = {}
@@ -42,7 +43,7 @@ class LossOscillating(Rule):
         if o is not None:
             ev.update(period_steps=o.period_steps, strength=o.strength, cv=o.cv)
             if o.period_steps:
-                msg += f" with a period of {o.period_steps:.3g} steps"
+                msg += f" with a period of {o.period_steps:.3g} {unit}s"
                 if spe and abs(o.period_steps - spe) <= self.opt(ctx, "epoch-match") * spe:
                     epoch_period = True
                     msg += " (= 1 epoch)"
