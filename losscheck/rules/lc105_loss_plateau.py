@@ -43,7 +43,17 @@ class LossPlateau(Rule):
         lrc = ctx.analysis.lr
         ev = {"level": p.level, "rel_slope_per_1k_steps": p.rel_slope, "from_start": p.from_start,
               "start_step": p.start_step}
-        where = "from the start" if p.from_start else f"from {unit} {p.start_step}"
+        series = ctx.run.get(cur.role)
+        # a log that starts late (a resumed run, an excerpt) says nothing about whether the model
+        # ever learned: "flat from the first logged step" then means stuck, not "never learned"
+        resumed = (series is not None and len(series) > 1 and series.steps[0] > 0
+                   and series.steps[0] >= 0.2 * series.steps[-1])
+        never_learned = p.from_start and not resumed
+        if resumed and p.from_start:
+            ev["log_starts_at"] = int(series.steps[0])
+        where = ("from the start" if never_learned else
+                 f"from the first logged {unit} ({p.start_step}) of a resumed run" if p.from_start
+                 else f"from {unit} {p.start_step}")
         msg = f"{cur.role.replace('_', ' ')} flat at {fmt(p.level)} {where}"
         severity = None
         votes = []
@@ -75,7 +85,7 @@ class LossPlateau(Rule):
                                      "updates nothing"),
                           RemedyVote("check_model", 1.0, "parameters frozen (requires_grad) or missing from the "
                                      "optimizer's param groups")]
-        if p.chance_classes or p.from_start:
+        if p.chance_classes or never_learned:
             # a grad norm that does not grow under a flat loss: nothing is being learned at all (frozen,
             # vanishing gradients); one that grows: the model fights labels it cannot fit
             static = trend is not None and trend <= 1.2
