@@ -116,7 +116,7 @@ def diagnose(
         from rich.console import Console
 
         console = Console()
-        for item in fmt.renderables(report):
+        for item in fmt.renderables(report, console.width):
             console.print(item)
     else:
         try:  # file names need not be valid UTF-8: never crash on printing them

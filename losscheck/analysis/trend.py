@@ -28,7 +28,8 @@ Multimodel Inference*, ch. 2). ``delta_aic`` is the runner-up's AICc minus the w
 Burnham & Anderson read delta > 10 as "essentially no support" for the runner-up.
 
 Cost: each nonlinear fit is :func:`scipy.optimize.least_squares` (trust-region
-reflective) capped at ``max_nfev`` evaluations on <= ``max_bins`` points; never O(n^2).
+reflective, analytic Jacobians) capped at ``max_nfev`` evaluations on <= ``max_bins``
+points; never O(n^2).
 """
 
 from __future__ import annotations
@@ -55,17 +56,42 @@ def aicc(rss: float, n: int, n_params: int) -> float:
     return float(n * np.log(rss / n) + 2 * k + 2 * k * (k + 1) / (n - k - 1))
 
 
-def _lsq(fun, x0, bounds, max_nfev):
+def _lsq(fun, x0, bounds, max_nfev, jac):
     from scipy.optimize import least_squares  # lazy
 
     try:
-        res = least_squares(fun, x0, bounds=bounds, max_nfev=max_nfev, method="trf")
+        res = least_squares(fun, x0, jac=jac, bounds=bounds, max_nfev=max_nfev, method="trf")
     except (ValueError, FloatingPointError):
         return None
     if not np.all(np.isfinite(res.x)):
         return None
     r = fun(res.x)
     return res.x, float(np.dot(r, r))
+
+
+# Analytic Jacobians (n, k) of the models f(p) with respect to their parameters p; ``e``/``v``
+# is the model's exp/power term, already computed. Exact derivatives instead of scipy's
+# finite differences: same optimum, a fraction of the evaluations.
+def _exp_decay_df(p, t: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """f = a + b exp(-t / tau): (1, e, b e t / tau^2)."""
+    return np.column_stack([np.ones_like(t), e, p[1] * e * t / (p[2] * p[2])])
+
+
+def _power_decay_df(p, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """f = a + b u^-alpha: (1, v, -b v ln u)."""
+    return np.column_stack([np.ones_like(u), v, -p[1] * v * np.log(u)])
+
+
+def _exp_growth_df(p, t: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """f = a + b exp(r t): (1, e, b t e)."""
+    return np.column_stack([np.ones_like(t), e, p[1] * t * e])
+
+
+def _log_jac(f: np.ndarray, df: np.ndarray, tiny: float) -> np.ndarray:
+    """Jacobian of ``log(max(f, tiny)) - y`` from that of ``f`` ((n, k) ``df``): ``df / f``
+    where ``f > tiny``, 0 where the floor is active."""
+    live = f > tiny
+    return np.where(live[:, None], df / np.where(live, f, 1.0)[:, None], 0.0)
 
 
 def _fit_log(t: np.ndarray, u: np.ndarray, y: np.ndarray, max_nfev: int) -> dict:
@@ -83,8 +109,12 @@ def _fit_log(t: np.ndarray, u: np.ndarray, y: np.ndarray, max_nfev: int) -> dict
     def lin(p):
         return np.log(np.maximum(p[0] + p[1] * t, tiny)) - y
 
+    def lin_jac(p):
+        return _log_jac(p[0] + p[1] * t, np.column_stack([np.ones_like(t), t]), tiny)
+
     b_ols = np.polyfit(t, L, 1) if t.size >= 2 else np.array([0.0, float(L.mean())])
-    r = _lsq(lin, [max(float(b_ols[1]), 1e-6), float(b_ols[0])], ([tiny, -np.inf], [np.inf, np.inf]), max_nfev)
+    r = _lsq(lin, [max(float(b_ols[1]), 1e-6), float(b_ols[0])], ([tiny, -np.inf], [np.inf, np.inf]), max_nfev,
+             lin_jac)
     if r:
         out["linear"] = r
     lo = float(np.min(L))
@@ -93,9 +123,14 @@ def _fit_log(t: np.ndarray, u: np.ndarray, y: np.ndarray, max_nfev: int) -> dict
     def expd(p):
         return np.log(np.maximum(p[0] + p[1] * np.exp(-t / p[2]), tiny)) - y
 
+    def expd_jac(p):
+        e = np.exp(-t / p[2])
+        return _log_jac(p[0] + p[1] * e, _exp_decay_df(p, t, e), tiny)
+
     best = None
     for tau0 in (0.03, 0.3):
-        r = _lsq(expd, [max(lo * 0.9, tiny), span, tau0], ([0.0, 0.0, 1e-4], [np.inf, np.inf, 1e3]), max_nfev)
+        r = _lsq(expd, [max(lo * 0.9, tiny), span, tau0], ([0.0, 0.0, 1e-4], [np.inf, np.inf, 1e3]), max_nfev,
+                 expd_jac)
         if r and (best is None or r[1] < best[1]):
             best = r
     if best:
@@ -104,10 +139,14 @@ def _fit_log(t: np.ndarray, u: np.ndarray, y: np.ndarray, max_nfev: int) -> dict
     def powd(p):
         return np.log(np.maximum(p[0] + p[1] * u ** (-p[2]), tiny)) - y
 
+    def powd_jac(p):
+        v = u ** (-p[2])
+        return _log_jac(p[0] + p[1] * v, _power_decay_df(p, u, v), tiny)
+
     best = None
     for a0 in (0.5, 0.1):
         r = _lsq(powd, [max(lo * 0.9, tiny), max(span * float(u[0]) ** a0, 1e-9), a0],
-                 ([0.0, 0.0, 1e-3], [np.inf, np.inf, 5.0]), max_nfev)
+                 ([0.0, 0.0, 1e-3], [np.inf, np.inf, 5.0]), max_nfev, powd_jac)
         if r and (best is None or r[1] < best[1]):
             best = r
     if best:
@@ -133,15 +172,18 @@ def _fit_raw(t: np.ndarray, u: np.ndarray, y: np.ndarray, max_nfev: int) -> dict
         out["linear"] = (np.array([p[1], p[0]]), float(np.dot(res, res)))
     lo, span = float(np.min(y)), max(float(np.ptp(y)), 1e-9)
     r = _lsq(lambda p: p[0] + p[1] * np.exp(-t / p[2]) - y, [lo, span, 0.1],
-             ([-np.inf, 0.0, 1e-4], [np.inf, np.inf, 1e3]), max_nfev)
+             ([-np.inf, 0.0, 1e-4], [np.inf, np.inf, 1e3]), max_nfev,
+             lambda p: _exp_decay_df(p, t, np.exp(-t / p[2])))
     if r:
         out["exp_decay"] = r
     r = _lsq(lambda p: p[0] + p[1] * u ** (-p[2]) - y, [lo, span * float(u[0]) ** 0.5, 0.5],
-             ([-np.inf, 0.0, 1e-3], [np.inf, np.inf, 5.0]), max_nfev)
+             ([-np.inf, 0.0, 1e-3], [np.inf, np.inf, 5.0]), max_nfev,
+             lambda p: _power_decay_df(p, u, u ** (-p[2])))
     if r:
         out["power_decay"] = r
     r = _lsq(lambda p: p[0] + p[1] * np.exp(p[2] * t) - y, [lo, 1e-3 * span, 1.0],
-             ([-np.inf, 0.0, 0.0], [np.inf, np.inf, 50.0]), max_nfev)
+             ([-np.inf, 0.0, 0.0], [np.inf, np.inf, 50.0]), max_nfev,
+             lambda p: _exp_growth_df(p, t, np.exp(p[2] * t)))
     if r:
         out["exp_growth"] = r
     return out

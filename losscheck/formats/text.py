@@ -39,6 +39,20 @@ def sparkline(values: list[float]) -> str:
     return "".join(out)
 
 
+def _fit(values: list[float], n: int) -> list[float]:
+    """``values`` reduced to at most ``n`` points by medians of consecutive groups."""
+    import statistics
+
+    if len(values) <= n:
+        return values
+    out = []
+    for i in range(n):
+        chunk = [v for v in values[i * len(values) // n:(i + 1) * len(values) // n]
+                 if v is not None and math.isfinite(v)]
+        out.append(statistics.median(chunk) if chunk else float("nan"))
+    return out
+
+
 def _num(x: float) -> str:
     """A compact number for the summary line (3 significant figures)."""
     return f"{x:.3g}"
@@ -59,15 +73,18 @@ class TextFormat(Format):
     name = "text"
     description = "Human-readable terminal report (colour when attached to a terminal)."
 
-    def renderables(self, report: Report) -> list:
-        """Rich renderables for the whole report (the CLI prints these with colour)."""
+    def renderables(self, report: Report, width: int = 110) -> list:
+        """Rich renderables for the whole report (the CLI prints these with colour).
+
+        ``width`` is the console width in characters; sparklines shrink to fit it.
+        """
         from rich.panel import Panel
         from rich.table import Table
         from rich.text import Text
 
         out = []
         for r in report.runs:
-            out.append(self._run(r, Panel, Table, Text))
+            out.append(self._run(r, Panel, Table, Text, spark=max(12, min(40, width - 72))))
         for e in report.errors:
             out.append(Text.assemble(("error ", "bold red"), (e.message, "")))
         if len(report.runs) > 1:
@@ -101,42 +118,56 @@ class TextFormat(Format):
                       f"{f.code} {f.name}" if f else "", r.remedies[0].id if r.remedies else "")
         return t
 
-    def _run(self, r: RunReport, Panel, Table, Text):
+    def _run(self, r: RunReport, Panel, Table, Text, spark: int = 40):
         from rich.console import Group
 
+        main = r.metrics.get("loss") or r.metrics.get("eval_loss")
+        unit = "epoch" if main is not None and main.step_unit == "epoch" else "step"
         head = Text.assemble((r.status.upper(), STATUS_STYLE.get(r.status, "")), "  ", (r.primary, "bold"))
         if r.secondary:
             head.append(f" (also: {', '.join(r.secondary)})")
         if r.onset_step is not None:
-            head.append(f"  onset at step {r.onset_step}")
+            head.append(f"  onset at {unit} {r.onset_step}")
         parts = [head]
         for role in ("loss", "eval_loss"):
             sm = r.summary.get(role) or {}
+            m = r.metrics.get(role)
+            u = "epoch" if m is not None and m.step_unit == "epoch" else "step"
             if sm.get("first") is not None:
                 parts.append(Text(f"{role.replace('_', ' ')} {_num(sm['first'])} -> {_num(sm['final'])} "
-                                  f"(best {_num(sm['best'])} at step {sm['best_step']})", style="dim"))
+                                  f"(best {_num(sm['best'])} at {u} {sm['best_step']})", style="dim"))
         mt = Table(box=None, show_header=True, header_style="dim", pad_edge=False)
-        for col in ("role", "tag", "points", "steps", "curve", "class"):
-            mt.add_column(col)
+        for col in ("role", "tag", "points", "steps"):
+            mt.add_column(col, overflow="fold")
+        mt.add_column("curve", no_wrap=True)
+        mt.add_column("class")
         klass = {c.role: c.klass for c in r.curves}
         for role, m in r.metrics.items():
             mt.add_row(role, m.tag, str(m.points) + (f" ({m.nonfinite} non-finite)" if m.nonfinite else ""),
                        f"{m.first_step}-{m.last_step}" + (" ep" if m.step_unit == "epoch" else ""),
-                       sparkline(r.sparklines.get(role, [])), klass.get(role, ""))
+                       sparkline(_fit(r.sparklines.get(role, []), spark)), klass.get(role, ""))
         parts.append(mt)
         if r.findings:
             parts.append(Text("Findings", style="bold"))
+            ft = Table.grid(padding=(0, 1))
+            ft.add_column(no_wrap=True)
+            ft.add_column(ratio=1)
             for f in r.findings:
-                parts.append(Text.assemble(("  " + f.code, SEV_STYLE.get(f.severity, "")), f" {f.name}: ",
-                                           f.message))
+                ft.add_row(Text("  " + f.code, style=SEV_STYLE.get(f.severity, "")),
+                           Text.assemble((f.name, "bold"), ": ", f.message))
+            parts.append(ft)
         if r.remedies:
             parts.append(Text("Remedies", style="bold"))
+            rt = Table.grid(padding=(0, 1))
+            rt.add_column(no_wrap=True, justify="right")
+            rt.add_column(ratio=1)
             for m in r.remedies[:6]:
-                line = Text.assemble((f"  {m.rank}. {m.title}", "bold"), f" [{m.id}]")
-                parts.append(line)
-                parts.append(Text(f"     why: {m.evidence}"))
+                body = Text.assemble((m.title, "bold"), f" [{m.id}]\n", ("why: ", "dim"), m.evidence)
                 if m.settings:
-                    parts.append(Text(f"     try: {_settings(m.settings)}", style="green"))
+                    body.append("\n")
+                    body.append("try: " + _settings(m.settings), style="green")
+                rt.add_row(f"  {m.rank}.", body)
+            parts.append(rt)
         warn_notes = [n for n in r.notes if n.severity == "warning"]
         for n in warn_notes[:5]:
             parts.append(Text(f"note: {n.path}: {n.message}", style="dim"))

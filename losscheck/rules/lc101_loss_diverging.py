@@ -64,7 +64,7 @@ class LossDiverging(Rule):
             msg += f" (the LR had just jumped x{jump:.3g})"
             ev["lr_jump"] = jump
         if oc.grad_lead:
-            msg += f"; the grad norm surged {oc.grad_lead} steps earlier"
+            msg += f"; the grad norm had started rising {oc.grad_lead} {unit}s earlier"
             ev["grad_norm_lead_steps"] = oc.grad_lead
 
         votes = []
@@ -78,7 +78,8 @@ class LossDiverging(Rule):
         if jump:
             votes.append(RemedyVote("lr_schedule", 0.7, f"a mid-run LR increase (x{jump:.3g}) started the growth"))
         votes.append(RemedyVote("lower_lr", lr_w, msg, lr_votes_settings(oc)))
-        no_warmup = oc.warmup_steps is not None and (oc.warmup_steps == 0 or (onset and oc.warmup_steps < 0.5 * onset))
+        no_warmup = oc.warmup_steps is not None and (
+            oc.warmup_steps == 0 or bool(onset and oc.warmup_steps < 0.5 * onset))
         if oc.warmup_steps is not None:
             ev["warmup_steps"] = oc.warmup_steps
         votes.append(RemedyVote("warmup", 0.75 if no_warmup else 0.45,
@@ -87,8 +88,8 @@ class LossDiverging(Rule):
                                  "a longer warmup keeps early updates small"),
                                 warmup_settings(oc, total)))
         votes.append(RemedyVote("grad_clip", 0.8 if oc.grad_lead else 0.55,
-                                (f"grad norm surged {oc.grad_lead} steps before the loss" if oc.grad_lead
-                                 else "clipping caps the updates that feed the growth"),
+                                f"the grad norm started rising {oc.grad_lead} {unit}s before the loss"
+                                if oc.grad_lead else "clipping caps the updates that feed the growth",
                                 {"max_grad_norm": oc.clip or 1.0}))
         if oc.rollback is not None:
             votes.append(RemedyVote("rollback", 0.5, f"last healthy {unit} before the onset is {oc.rollback}",
