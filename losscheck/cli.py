@@ -173,14 +173,43 @@ def config_cmd(
         _die(exc.one_line())
         return
     typer.echo(f"# configuration file: {cfg.file or 'none (defaults)'}")
+    typer.echo("# effective values, as losscheck.toml; '# from' says where each came from")
+    tables = {}
     for key, val in cfg.values.items():
-        typer.echo(f"{key} = {val!r}    # from {cfg.sources.get(key, 'default')}")
-    th = cfg.values.get("thresholds") or {}
-    typer.echo("# thresholds (name = value  # default)")
+        if isinstance(val, dict):
+            tables[key] = val
+            continue
+        line = f"{key} = {_toml(val)}" if val is not None else f"# {key} = (not set)"
+        typer.echo(f"{line}    # from {cfg.sources.get(key, 'default')}")
+    th = dict(tables.pop("thresholds", {}) or {})
+    for key, table in tables.items():
+        typer.echo(f"\n[{key}]    # from {cfg.sources.get(key, 'default')}")
+        for k, v in table.items():
+            typer.echo(f"{k} = {_toml(v)}")
+    typer.echo("\n[thresholds]    # every threshold; '(default)' marks the built-in value")
     for name, default in sorted(known_thresholds().items()):
-        typer.echo(f"#   {name} = {th.get(name, default)!r}    # default {default!r}")
+        val = th.get(name, default)
+        typer.echo(f"{name} = {_toml(val)}" + ("    # (default)" if name not in th else f"    # default {_toml(default)}"))
     for pattern, table in cfg.per_path:
-        typer.echo(f"# per-path {pattern!r}: {table}")
+        typer.echo(f"\n[[per-path]]\npath = {_toml(pattern)}")
+        for k, v in table.items():
+            if k != "path":
+                typer.echo(f"{k} = {_toml(v)}")
+
+
+def _toml(v) -> str:
+    """A TOML literal for the simple values a configuration holds."""
+    import json
+
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(x)}" for k, x in v.items()) + " }"
+    return json.dumps(str(v))
 
 
 def _progress_bar():

@@ -65,26 +65,41 @@ def _toml_load(path: Path) -> dict:
         raise UsageError(path, f"invalid TOML: {exc}") from None
 
 
-def known_thresholds() -> dict[str, Any]:
-    """Every threshold name with its default: rule options and analysis options (kebab-case)."""
+def _analysis_thresholds() -> dict[str, tuple[str | None, str, Any]]:
+    """Kebab-case name -> (detector field or None, option field, default) for every numeric
+    analysis threshold: top-level ones (``min-points``) and per-detector ones, named
+    ``<detector>-<option>`` (``spike-z-thresh``, ``plateau-min-decrease``)."""
     import dataclasses
 
-    out: dict[str, Any] = {}
-    try:
-        from losscheck.analysis import AnalysisOptions
+    from losscheck.analysis import AnalysisOptions
 
-        for f in dataclasses.fields(AnalysisOptions):
-            if f.name == "num_classes":
-                continue
-            default = f.default if f.default is not dataclasses.MISSING else None
-            out[f.name.replace("_", "-")] = default
-    except ImportError:  # pragma: no cover - analysis always present in a release
-        pass
+    out: dict[str, tuple[str | None, str, Any]] = {}
+    for f in dataclasses.fields(AnalysisOptions):
+        if f.name in AnalysisOptions.INTERNAL:
+            continue
+        if f.default_factory is not dataclasses.MISSING:  # a detector's options dataclass
+            sub = f.default_factory()
+            for g in dataclasses.fields(sub):
+                v = getattr(sub, g.name)
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    out[f"{f.name}-{g.name}".replace("_", "-")] = (f.name, g.name, v)
+        elif isinstance(f.default, (int, float)) and not isinstance(f.default, bool):
+            out[f.name.replace("_", "-")] = (None, f.name, f.default)
+    return out
+
+
+def known_thresholds() -> dict[str, Any]:
+    """Every threshold name with its default: rule options and analysis options (kebab-case).
+
+    ``baseline-tolerance`` is a top-level key, not a threshold.
+    """
+    out: dict[str, Any] = {k: v[2] for k, v in _analysis_thresholds().items()}
     from losscheck.rules import all_rules
 
     for r in all_rules():
         for k, v in getattr(r, "options", {}).items():
             out[k] = v
+    out.pop("baseline-tolerance", None)
     return out
 
 

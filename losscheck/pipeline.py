@@ -124,13 +124,28 @@ def sparkline_values(s: Series, width: int = 40) -> list[float]:
 
 
 def _analysis_options(cls, options: Options, meta_classes):
-    """AnalysisOptions from the thresholds whose kebab names match its fields."""
+    """AnalysisOptions from the configured thresholds (see :func:`losscheck.config.known_thresholds`):
+    ``min-points`` sets a top-level field, ``spike-z-thresh`` the ``z_thresh`` of ``spike``."""
     import dataclasses
 
-    names = {f.name for f in dataclasses.fields(cls)}
-    kw = {k.replace("-", "_"): v for k, v in options.thresholds.items() if k.replace("-", "_") in names}
-    kw["num_classes"] = options.num_classes or meta_classes
-    return cls(**kw)
+    from losscheck.config import _analysis_thresholds
+
+    known = _analysis_thresholds()
+    top: dict = {}
+    nested: dict[str, dict] = {}
+    for name, value in options.thresholds.items():
+        if name not in known:
+            continue  # a rule's threshold
+        group, field_name, _ = known[name]
+        if group is None:
+            top[field_name] = value
+        else:
+            nested.setdefault(group, {})[field_name] = value
+    opts = cls(**top)
+    for group, kw in nested.items():
+        setattr(opts, group, dataclasses.replace(getattr(opts, group), **kw))
+    opts.num_classes = options.num_classes or meta_classes
+    return opts
 
 
 def _status(findings) -> str:

@@ -73,3 +73,17 @@ def test_explicit_missing_config_and_isolated(tmp_path):
         load_config(tmp_path, tmp_path / "nope.toml")
     write(tmp_path / "losscheck.toml", 'bogus = 1\n')
     assert load_config(tmp_path, isolated=True).file is None
+
+
+def test_detector_thresholds_reach_the_analysis(tmp_path):
+    from losscheck.analysis import AnalysisOptions
+    from losscheck.config import known_thresholds
+    from losscheck.pipeline import _analysis_options
+
+    names = known_thresholds()
+    assert {"min-points", "spike-z-thresh", "plateau-min-decrease", "recurring-spikes"} <= set(names)
+    assert "baseline-tolerance" not in names and "divergence" not in names
+    write(tmp_path / "losscheck.toml", "[thresholds]\nspike-z-thresh = 9\nmin-points = 12\n")
+    opts = _analysis_options(AnalysisOptions, Options.from_values(load_config(tmp_path).values), None)
+    assert opts.spike.z_thresh == 9 and opts.min_points == 12
+    assert opts.plateau.min_decrease == AnalysisOptions().plateau.min_decrease

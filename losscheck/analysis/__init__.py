@@ -44,7 +44,7 @@ class AnalysisOptions:
 
     Attributes:
         num_classes: C for the chance level ln C (else ``meta["num_classes"]``, else C is
-            only recognised when the loss starts *and* ends at ln C, C in 2..10, 100, 1000).
+            only recognised when the loss starts *and* ends at ln C, C in 2..5, 10, 100, 1000).
         min_points: fewer finite points than this -> cautious verdict (``insufficient``
             unless NaN or an explosion). Default 8.
         explosion_ratio: in a short log, a rise of at least this factor over the minimum is
@@ -53,6 +53,9 @@ class AnalysisOptions:
         spike, oscillation, plateau, overfit, divergence: per-detector thresholds.
         lr_restarts: set by :func:`analyse` from the LR series (SGDR restarts seen).
     """
+
+    #: fields set by the analysis itself, never by configuration
+    INTERNAL = ("num_classes", "lr_restarts")
 
     num_classes: int | None = None
     min_points: int = 8
