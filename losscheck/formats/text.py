@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 
+from losscheck.formats._common import summary_line
 from losscheck.formats.interface import Format
 from losscheck.model import Report, RunReport
 
@@ -89,13 +90,7 @@ class TextFormat(Format):
             out.append(Text.assemble(("error ", "bold red"), (e.message, "")))
         if len(report.runs) > 1:
             out.append(self._sweep_table(report, Table))
-        n_fail = sum(r.status == "failing" for r in report.runs)
-        n_warn = sum(r.status == "warning" for r in report.runs)
-        summary = (f"{len(report.runs)} run(s): {n_fail} failing, {n_warn} warning, "
-                   f"{len(report.runs) - n_fail - n_warn} healthy")
-        if report.errors:
-            summary += f"; {len(report.errors)} path(s) not diagnosed"
-        out.append(Text(summary, style="bold"))
+        out.append(Text(summary_line(report), style="bold"))
         return out
 
     def _sweep_table(self, report: Report, Table):

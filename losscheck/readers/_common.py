@@ -376,3 +376,12 @@ def steps_per_epoch(steps, epochs) -> int | None:
     if est is None or not np.isfinite(est) or est < 2:
         return None
     return int(round(est))
+
+
+def add_steps_per_epoch(meta: dict, records, step_key: str) -> None:
+    """Set ``meta["steps_per_epoch"]`` from ``(line, dict)`` records holding ``step_key`` and
+    ``epoch`` (HF ``log_history`` entries, LLaMA-Factory lines); unchanged when unknown."""
+    spe = steps_per_epoch([json_number(r.get(step_key)) for _, r in records],
+                          [json_number(r.get("epoch")) for _, r in records])
+    if spe:
+        meta["steps_per_epoch"] = spe

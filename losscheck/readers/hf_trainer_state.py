@@ -22,7 +22,8 @@ from pathlib import Path
 
 from losscheck.errors import ParseError
 from losscheck.model import ReadNote, ReadResult
-from losscheck.readers._common import BaseReader, base_name, json_number, read_text, safe_call, steps_per_epoch
+from losscheck.readers._common import (BaseReader, add_steps_per_epoch, base_name, json_number, read_text,
+                                      safe_call)
 from losscheck.readers._jsonl import collect
 
 _DROP = frozenset({"step", "epoch", "total_flos", "train_loss", "train_runtime",
@@ -185,10 +186,7 @@ class HfTrainerStateReader(BaseReader):
             return k not in _DROP and not k.endswith(_DROP_SUFFIX)
 
         series, n = collect(entries, src, lambda e: json_number(e.get("step")), keep, "step")
-        spe = steps_per_epoch([json_number(e.get("step")) for _, e in entries],
-                              [json_number(e.get("epoch")) for _, e in entries])
-        if spe:
-            meta["steps_per_epoch"] = spe
+        add_steps_per_epoch(meta, entries, "step")
         return ReadResult(series, notes + n, meta)
 
 

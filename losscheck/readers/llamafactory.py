@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from losscheck.model import ReadResult
-from losscheck.readers._common import BaseReader, base_name, json_number, steps_per_epoch
+from losscheck.readers._common import BaseReader, add_steps_per_epoch, base_name, json_number
 from losscheck.readers._jsonl import collect, first_object, load_json_lines, number_or_numeric_string
 
 _NOT_METRICS = frozenset({"current_steps", "total_steps", "percentage", "elapsed_time",
@@ -58,10 +58,7 @@ class LlamaFactoryReader(BaseReader):
             if total is not None and total > 0:
                 meta["max_steps"] = int(total)
                 break
-        spe = steps_per_epoch([json_number(r.get("current_steps")) for _, r in records],
-                              [json_number(r.get("epoch")) for _, r in records])
-        if spe:
-            meta["steps_per_epoch"] = spe
+        add_steps_per_epoch(meta, records, "current_steps")
         return ReadResult(series, notes + n, meta)
 
 
