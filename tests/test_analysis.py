@@ -505,3 +505,38 @@ def test_output_contract_and_edge_cases():
     r = analyse(mkrun(loss=(np.arange(500), neg)))
     assert r.primary in CLASSES
     assert r.curves["loss"].evidence["domain"] == "asinh"
+
+
+def test_rolling_median_equals_pandas():
+    """The rank-filter rolling median is pandas' rolling median to the last bit: trailing and
+    centred windows, odd and even sizes, ties, NaN/inf (missing), min_periods, short curves."""
+    pd = pytest.importorskip("pandas")
+    from losscheck.analysis._util import rolling_median
+
+    def ref(y, w, trailing, mp):
+        s = pd.Series(y)
+        if trailing:
+            return s.rolling(w, min_periods=mp).median().shift(1).to_numpy()
+        return s.rolling(w, min_periods=mp, center=True).median().to_numpy()
+
+    rng = np.random.default_rng(7)
+    for trial in range(600):
+        n = int(rng.integers(0, 200)) if trial % 20 else int(rng.integers(5000, 12000))
+        y = rng.normal(size=n) * 10.0 ** int(rng.integers(-3, 3))
+        if trial % 3 == 0:
+            y = np.round(y, 1)  # ties
+        kind = trial % 6
+        if n and kind == 1:
+            y[rng.random(n) < 0.1] = np.nan
+        elif n and kind == 2:
+            y[: int(rng.integers(0, n))] = np.nan  # leading NaN, as detect_spikes passes
+        elif n and kind == 3:
+            y[rng.random(n) < 0.02] = np.inf
+            y[rng.random(n) < 0.02] = -np.inf
+        elif n and kind == 4:
+            y[rng.random(n) < 0.6] = np.nan  # many missing: the pandas fallback
+        w = int(rng.integers(1, 40)) if trial % 5 else int(rng.integers(1, 300))
+        trailing = bool(trial % 2)
+        mp = int(rng.integers(1, w + 1))
+        got = rolling_median(y, w, trailing=trailing, min_periods=mp)
+        assert np.array_equal(got, ref(y, w, trailing, mp), equal_nan=True), (trial, n, w, trailing, mp)

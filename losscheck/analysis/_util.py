@@ -115,11 +115,55 @@ def diff_noise(y: np.ndarray) -> float:
 
 def rolling_median(y: np.ndarray, window: int, trailing: bool = True, min_periods: int = 1
                    ) -> np.ndarray:
-    """Rolling median, O(n log w) (pandas' skip-list implementation).
+    """Rolling median of the finite values in each window (pandas' ``rolling().median()``,
+    which takes NaN and +-inf as missing).
 
     ``trailing=True``: the median of the ``window`` points *before* i (i excluded), NaN
-    where fewer than ``min_periods`` exist. ``trailing=False``: centred window, i included.
+    where fewer than ``min_periods`` non-NaN values exist. ``trailing=False``: centred
+    window ``[i - window // 2, i - window // 2 + window)``, i included.
+    ``min_periods`` counts finite values.
+
+    Full windows without NaN go through :func:`scipy.ndimage.rank_filter` (C, O(n log w);
+    an even window averages its two middle ranks); windows cut by the ends of the curve or
+    holding NaN/inf are taken one by one with :func:`numpy.median`. When that would be many
+    windows (missing values scattered through a long curve), pandas' skip-list median does it all.
+    The result equals ``pd.Series(y).rolling(...)`` to the last bit (tests/test_analysis.py).
     """
+    y = np.asarray(y, dtype=np.float64)
+    n, w = y.shape[0], int(window)
+    out = np.full(n, np.nan)
+    if n == 0:
+        return out
+    i = np.arange(n)
+    lo = i - w if trailing else i - w // 2  # window of output i: y[lo:lo + w], clipped
+    nan = ~np.isfinite(y)  # pandas' rolling treats +-inf as missing, like NaN
+    cnan = np.concatenate([[0], np.cumsum(nan)])
+    full = (lo >= 0) & (lo + w <= n)
+    full[full] = (cnan[lo[full] + w] - cnan[lo[full]]) == 0
+    partial = np.flatnonzero(~full)
+    if partial.size > 4 * w + 4096:
+        return _rolling_median_pandas(y, w, trailing, min_periods)
+    if full.any():
+        from scipy.ndimage import rank_filter  # lazy: start-up time
+
+        yy = np.where(nan, 0.0, y)
+        mid = rank_filter(yy, w // 2, size=w, mode="nearest")
+        if w % 2 == 0:
+            mid = (rank_filter(yy, w // 2 - 1, size=w, mode="nearest") + mid) / 2.0
+        # the filter's window at j is y[j - w // 2: j - w // 2 + w]
+        src = lo[full] + w // 2
+        out[full] = mid[src]
+    for k in partial.tolist():
+        a = max(int(lo[k]), 0)
+        v = y[a:max(int(lo[k]) + w, 0)]
+        v = v[np.isfinite(v)]
+        if v.size >= max(min_periods, 1):
+            out[k] = np.median(v)
+    return out
+
+
+def _rolling_median_pandas(y: np.ndarray, window: int, trailing: bool, min_periods: int
+                           ) -> np.ndarray:
     import pandas as pd  # lazy: start-up time
 
     s = pd.Series(y)
