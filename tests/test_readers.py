@@ -254,3 +254,91 @@ def test_steps_per_epoch_from_fractional_and_integer_epochs():
     steps = list(range(0, 384, 16))
     assert steps_per_epoch(steps, [s // 128 for s in steps]) == 128
     assert steps_per_epoch([1], [0.1]) is None
+
+
+# --------------------------------------------------------------------------- CSV: pandas path
+
+def _both_tables(path: Path):
+    """``(pandas-path Table or None when that path declines, Python-path Table or the
+    ParseError it raised)`` for one file, whatever its size."""
+    from losscheck.errors import ParseError
+    from losscheck.readers._common import read_text
+    from losscheck.readers._tabular import _build_table, _pandas_cells, _python_cells
+
+    text, notes = read_text(path)
+    fast = _pandas_cells(text)
+    try:
+        slow = _build_table(str(path), *_python_cells(path, text, list(notes)), list(notes))
+    except ParseError as exc:
+        slow = exc
+    if fast is None:
+        return None, slow
+    return _build_table(str(path), fast[0], fast[1], len(fast[1][0]), list(notes)), slow
+
+
+def _assert_same_table(a, b, what):
+    assert a.columns == b.columns and a.nrows == b.nrows and a.notes == b.notes, what
+    assert list(a.values) == list(b.values) and list(a.missing) == list(b.missing), what
+    for c in a.values:
+        va, vb = a.values[c], b.values[c]
+        assert np.array_equal(va, vb, equal_nan=True), (what, c)
+        assert np.array_equal(np.signbit(va), np.signbit(vb)), (what, c)
+        assert np.array_equal(a.missing[c], b.missing[c]), (what, c)
+
+
+def _generated_csvs(tmp_path: Path) -> list[Path]:
+    rng = np.random.default_rng(3)
+    tokens = ["", "nan", "NaN", "-nan", "inf", "-inf", "Infinity", "None", "null", "NA", "x", " 1.5", "2 ",
+              "1e400", "-0.0", "0x10", "1_0", "+3", ".5", "5."]
+    out = []
+    for k, (sep, eol) in enumerate([(",", "\n"), (";", "\r\n"), ("\t", "\n"), (",", "\r\n")]):
+        lines = [sep.join(["step", "loss", "loss", "lr"][: 4 - (k % 2)])]
+        width = len(lines[0].split(sep))
+        for i in range(3000):
+            cells = [str(i), repr(float(rng.normal())), f"{rng.random():.17g}", f"{rng.random():.3e}"][:width]
+            if rng.random() < 0.05:
+                cells[int(rng.integers(1, width))] = tokens[int(rng.integers(len(tokens)))]
+            if rng.random() < 0.01:
+                cells = cells[: int(rng.integers(1, width))]  # a short row: padded, missing
+            lines.append(sep.join(cells))
+        p = tmp_path / f"gen{k}.csv"
+        p.write_bytes((eol.join(lines) + eol).encode())
+        out.append(p)
+    return out
+
+
+def test_csv_pandas_path_equals_python_path(tmp_path):
+    """The pandas tokenizer (large files) gives the same Table as Python's csv module, or
+    declines: the bad-input gallery, the real CSVs, and generated files with every token."""
+    gallery = Path(__file__).resolve().parent / "bad_inputs"
+    files = sorted(gallery.glob("*.csv")) + _generated_csvs(tmp_path)
+    if REAL.is_dir():
+        files += sorted(REAL.rglob("*.csv"))
+    taken = 0
+    for f in files:
+        fast, slow = _both_tables(f)
+        if fast is None:
+            continue
+        assert not isinstance(slow, Exception), f
+        _assert_same_table(fast, slow, f)
+        taken += 1
+    assert taken >= 5  # the comparison is not vacuous
+
+
+def test_csv_pandas_path_used_for_large_files(tmp_path, monkeypatch):
+    """``load_table`` takes the pandas path from PANDAS_MIN_CHARS on and falls back to the
+    Python path (with its notes) when the file needs repairs."""
+    import losscheck.readers._tabular as tab
+
+    p = _generated_csvs(tmp_path)[0]
+    calls = []
+    real = tab._pandas_cells
+    monkeypatch.setattr(tab, "_pandas_cells", lambda text: calls.append(1) or real(text))
+    monkeypatch.setattr(tab, "PANDAS_MIN_CHARS", 1000)
+    fast = tab.load_table(p)
+    assert calls
+    monkeypatch.setattr(tab, "PANDAS_MIN_CHARS", 10**12)
+    _assert_same_table(fast, tab.load_table(p), p)
+    p.write_text("# a comment\n" + p.read_text())
+    monkeypatch.setattr(tab, "PANDAS_MIN_CHARS", 1000)
+    assert any("comment" in n.message for n in tab.load_table(p).notes)
