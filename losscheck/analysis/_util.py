@@ -123,10 +123,11 @@ def rolling_median(y: np.ndarray, window: int, trailing: bool = True, min_period
     window ``[i - window // 2, i - window // 2 + window)``, i included.
     ``min_periods`` counts finite values.
 
-    Full windows without NaN go through :func:`scipy.ndimage.rank_filter` (C, O(n log w);
-    an even window averages its two middle ranks); windows cut by the ends of the curve or
-    holding NaN/inf are taken one by one with :func:`numpy.median`. When that would be many
-    windows (missing values scattered through a long curve), pandas' skip-list median does it all.
+    Full windows without NaN/inf go through :func:`scipy.ndimage.rank_filter` (C, O(n log w);
+    an even window averages its two middle ranks). Windows cut by the ends of the curve or
+    holding NaN/inf are sorted together as one small matrix (NaN last) and their middle
+    taken. When that would be many windows (missing values scattered through a long
+    curve), pandas' skip-list median does it all.
     The result equals ``pd.Series(y).rolling(...)`` to the last bit (tests/test_analysis.py).
     """
     y = np.asarray(y, dtype=np.float64)
@@ -153,12 +154,15 @@ def rolling_median(y: np.ndarray, window: int, trailing: bool = True, min_period
         # the filter's window at j is y[j - w // 2: j - w // 2 + w]
         src = lo[full] + w // 2
         out[full] = mid[src]
-    for k in partial.tolist():
-        a = max(int(lo[k]), 0)
-        v = y[a:max(int(lo[k]) + w, 0)]
-        v = v[np.isfinite(v)]
-        if v.size >= max(min_periods, 1):
-            out[k] = np.median(v)
+    if partial.size:  # (p, w) matrix of these windows, missing as NaN; sorted, NaN last
+        idx = lo[partial][:, None] + np.arange(w)
+        vals = np.where((idx >= 0) & (idx < n), np.where(nan, np.nan, y)[np.clip(idx, 0, n - 1)], np.nan)
+        vals.sort(axis=1)
+        cnt = (~np.isnan(vals)).sum(axis=1)
+        ok = np.flatnonzero(cnt >= max(min_periods, 1))
+        c = cnt[ok]
+        a, b = vals[ok, (c - 1) // 2], vals[ok, c // 2]
+        out[partial[ok]] = np.where(c % 2 == 1, b, (a + b) / 2.0)  # as np.median and pandas
     return out
 
 

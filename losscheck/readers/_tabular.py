@@ -239,8 +239,8 @@ def _pandas_cells(text: str) -> tuple[list[str], list[list[str]]] | None:
 
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            df = pd.read_csv(io.StringIO(text), sep=sep, header=None, skiprows=1, names=list(range(len(header))),
-                             index_col=False, dtype=str, na_filter=False, keep_default_na=False,
+            df = pd.read_csv(io.StringIO(text), sep=sep, header=None, skiprows=1,
+                             names=list(range(len(header))), index_col=False, dtype=str, na_filter=False, keep_default_na=False,
                              skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c")
         if df.shape[0] == 0 or df.shape[1] != len(header) or bool(df.isna().to_numpy().any()):
             return None
