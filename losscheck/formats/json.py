@@ -12,6 +12,8 @@ SCHEMA_VERSION = 1
 
 
 class JsonFormat(Format):
+    """The machine-readable report: strict JSON (no bare NaN), ``schema_version`` 1."""
+
     name = "json"
     description = "One JSON document: runs with status, diagnosis, metrics, curves, findings, remedies; errors."
 

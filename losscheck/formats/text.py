@@ -71,6 +71,8 @@ def _settings(st: dict) -> str:
 
 
 class TextFormat(Format):
+    """The terminal report (rich): one panel per run, a summary table for sweeps."""
+
     name = "text"
     description = "Human-readable terminal report (colour when attached to a terminal)."
 

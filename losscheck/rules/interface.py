@@ -54,6 +54,16 @@ class Rule(ABC):
     #: Thresholds this rule reads, kebab-case name -> default; set in ``[thresholds]``.
     options: ClassVar[dict[str, float]] = {}
 
+    def __init_subclass__(cls, **kw) -> None:
+        """Give every rule class a docstring built from its documentation attributes, so
+        ``help(rule)`` shows the same text as ``losscheck explain``."""
+        super().__init_subclass__(**kw)
+        if not cls.__dict__.get("__doc__") and getattr(cls, "code", None):
+            cls.__doc__ = (f"{cls.code} {cls.name} (default severity {cls.severity}): {cls.summary}\n\n"
+                           f"What it detects: {cls.what}\n\nWhy it matters: {cls.why}\n\n"
+                           f"What to do: {cls.fix}\n\nHow it is computed: {cls.how}\n\n"
+                           f"Sources: {'; '.join(cls.sources)}")
+
     def opt(self, ctx: "RuleContext", name: str) -> float:
         """The threshold ``name`` from the configuration, else this rule's default."""
         return ctx.options.get(name, self.options[name])
