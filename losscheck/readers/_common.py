@@ -249,6 +249,13 @@ class Collector:
         else:
             pts[2].append(wall)
 
+    def set_points(self, tag: str, steps: list[float], values: list[float], walls: list[float],
+                   has_wall: bool) -> None:
+        """Set all points of a new ``tag`` at once (``walls`` NaN where unknown; ``has_wall``
+        False when any point had no wall time), as if added one by one with :meth:`add`."""
+        self._points[tag] = (steps, values, walls)
+        self._has_wall[tag] = has_wall
+
     def drop_from(self, step: float) -> int:
         """Remove every point at a step ``>= step`` from every tag (TensorBoard's purge on a
         ``SessionLog.START``). Returns how many points were removed."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -30,6 +31,75 @@ def load_json_lines(path: Path) -> tuple[list[tuple[int, dict]], list[ReadNote]]
     """
     src = str(path)
     text, notes = read_text(path)
+    if _FAST:
+        fast = _load_fast(text)
+        if fast is not None:
+            records, comments = fast
+            if comments:
+                notes.append(ReadNote(src, f"{comments} comment line(s) skipped", "info"))
+            return records, notes
+    return _finish_per_line(path, text, notes)
+
+
+#: Set to False to force the per-line reference paths (tests compare both).
+_FAST = True
+
+# A top-level separator between two objects on one line: `}` `,` `{` (JSON whitespace
+# inside a line is only space or tab). Its absence proves that the objects of the joined
+# array are exactly the lines (see _load_fast).
+_STR_ONLY = frozenset({str})
+_INLINE_SEP = re.compile(r"\}[ \t]*,[ \t]*\{")
+
+
+def _load_fast(text: str) -> tuple[list[tuple[int, dict]], int] | None:
+    """``(records, comment_count)`` when every non-blank, non-comment line is one JSON
+    object, parsed with a single ``json.loads`` of the lines joined into an array; ``None``
+    (use the per-line path) otherwise.
+
+    Exactness: strings cannot span lines (the join inserts a newline, which strict JSON
+    forbids inside strings). With N lines joined by N-1 commas into an array of N dicts,
+    the array has N-1 top-level separators; a separator inside a line would need `}`,
+    `,`, `{` with only spaces/tabs between, which ``_INLINE_SEP`` rules out, so every
+    joining comma is a separator and each element is exactly one (stripped) line, parsed
+    as ``json.loads(line)`` would parse it alone.
+    """
+    if _INLINE_SEP.search(text) is not None:
+        return None
+    numbers: list[int] = []
+    parts: list[str] = []
+    comments = 0
+    for i, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if not s:
+            continue
+        if s.startswith(("#", "//")):
+            comments += 1
+            continue
+        numbers.append(i)
+        parts.append(s)
+    if not parts:
+        return None
+    try:
+        objs = json.loads("[" + ",\n".join(parts) + "]")
+    except (ValueError, RecursionError):
+        return None
+    if len(objs) != len(parts):
+        return None
+    for o in objs:
+        if type(o) is not dict:
+            return None
+    return list(zip(numbers, objs)), comments
+
+
+def _load_json_lines_per_line(path: Path) -> tuple[list[tuple[int, dict]], list[ReadNote]]:
+    """The per-line reference implementation of :func:`load_json_lines`."""
+    text, notes = read_text(path)
+    return _finish_per_line(path, text, notes)
+
+
+def _finish_per_line(path: Path, text: str, notes: list[ReadNote]
+                     ) -> tuple[list[tuple[int, dict]], list[ReadNote]]:
+    src = str(path)
     records: list[tuple[int, dict]] = []
     bad: list[int] = []
     last_line = 0
@@ -75,6 +145,9 @@ def load_json_lines(path: Path) -> tuple[list[tuple[int, dict]], list[ReadNote]]
 
 def flatten(obj: dict, prefix: str = "") -> dict[str, Any]:
     """Nested dicts joined with ``/`` (``{"train": {"loss": 1}}`` -> ``{"train/loss": 1}``)."""
+    if _FAST and not prefix and set(map(type, obj)) <= _STR_ONLY \
+            and not any(issubclass(t, dict) for t in set(map(type, obj.values()))):
+        return dict(obj)  # flat, string keys: nothing to rename
     out: dict[str, Any] = {}
     for k, v in obj.items():
         key = f"{prefix}{k}"
@@ -125,6 +198,14 @@ def collect(records: Iterable[tuple[int, dict]], src: str, step_of: Callable[[di
     of a numeric key that are not numbers (mixed types), and keys that hold no number at all
     although their name says loss are reported in notes.
     """
+    if _FAST and value_of in (number_or_numeric_string, json_number):
+        return _collect_fast(records, src, step_of, keep, step_unit, wall_of, value_of)
+    return _collect_per_record(records, src, step_of, keep, step_unit, wall_of, value_of)
+
+
+def _collect_per_record(records, src, step_of, keep, step_unit="step", wall_of=None,
+                        value_of=number_or_numeric_string):
+    """The per-record reference implementation of :func:`collect`."""
     col = Collector()
     no_step = 0
     first_no_step = None
@@ -153,6 +234,70 @@ def collect(records: Iterable[tuple[int, dict]], src: str, step_of: Callable[[di
                 o[0] += 1
                 o[2].add(_kind(v))
     series, notes = col.build(src, step_unit)
+    return _collect_notes(src, series, notes, odd, seen_numeric, seen_null, no_step, first_no_step)
+
+
+def _collect_fast(records, src, step_of, keep, step_unit="step", wall_of=None,
+                  value_of=number_or_numeric_string):
+    """:func:`collect` with the per-point work inlined: ``keep`` cached per key, plain
+    floats (and ints that fit a double) taken as they are, other values through
+    ``value_of``; columns appended to per-key lists and handed to the Collector at once."""
+    no_step = 0
+    first_no_step = None
+    odd: dict[str, list] = {}
+    seen_numeric: set[str] = set()
+    seen_null: set[str] = set()
+    kept: dict[str, bool] = {}
+    # key -> [steps, values, walls, has_wall]; insertion order = first numeric value
+    cols: dict[str, list] = {}
+    isfinite = math.isfinite
+    nan = math.nan
+    for line, rec in records:
+        step = step_of(rec)
+        if step is None or not isfinite(step):
+            no_step += 1
+            first_no_step = first_no_step or line
+            continue
+        wall = wall_of(rec) if wall_of else None
+        for k, v in rec.items():
+            kk = kept.get(k)
+            if kk is None:
+                kk = kept[k] = bool(keep(k))
+            if not kk:
+                continue
+            t = type(v)
+            if t is float:
+                x = v
+            elif t is int and -9007199254740992 <= v <= 9007199254740992:
+                x = float(v)
+            else:
+                x = value_of(v)
+            if x is not None:
+                c = cols.get(k)
+                if c is None:
+                    c = cols[k] = [[], [], [], True]
+                    seen_numeric.add(k)
+                c[0].append(step)
+                c[1].append(x)
+                if wall is None:
+                    c[2].append(nan)
+                    c[3] = False
+                else:
+                    c[2].append(wall)
+            elif v is None or (isinstance(v, str) and v.strip().lower() in ("", "none", "null")):
+                seen_null.add(k)
+            else:
+                o = odd.setdefault(k, [0, line, set()])
+                o[0] += 1
+                o[2].add(_kind(v))
+    col = Collector()
+    for k, (st, va, wt, has_wall) in cols.items():
+        col.set_points(k, st, va, wt, has_wall)
+    series, notes = col.build(src, step_unit)
+    return _collect_notes(src, series, notes, odd, seen_numeric, seen_null, no_step, first_no_step)
+
+
+def _collect_notes(src, series, notes, odd, seen_numeric, seen_null, no_step, first_no_step):
     for k, (count, line, kinds) in odd.items():
         if k in seen_numeric:  # mixed types: numbers and something else
             notes.append(ReadNote(src, f"{k!r}: {count} value(s) that are not numbers ({', '.join(sorted(kinds))}) "
