@@ -540,3 +540,22 @@ def test_rolling_median_equals_pandas():
         mp = int(rng.integers(1, w + 1))
         got = rolling_median(y, w, trailing=trailing, min_periods=mp)
         assert np.array_equal(got, ref(y, w, trailing, mp), equal_nan=True), (trial, n, w, trailing, mp)
+
+
+def test_overfit_names_the_raw_eval_minimum_as_the_checkpoint():
+    """The detector decides on a smoothed eval curve; the reported best step is the raw minimum."""
+    from losscheck.analysis import analyse
+    from losscheck.model import ResolvedRun, RoleAssignment, RunData, Series
+
+    st = np.arange(0, 3000, 10)
+    train = Series("loss", st, 2.0 * np.exp(-st / 800) + 0.1, "f")
+    est = np.arange(100, 3001, 100)
+    ev = 1.0 + 0.4 * ((est - 1200) / 1000.0) ** 2
+    ev[10] = 0.95  # one lucky eval right after the smooth minimum
+    evs = Series("eval_loss", est, ev, "f")
+    run = ResolvedRun(RunData("r", [], {"loss": train, "eval_loss": evs}),
+                      {"loss": RoleAssignment("loss", train), "eval_loss": RoleAssignment("eval_loss", evs)})
+    a = analyse(run)
+    assert a.primary == "overfitting"
+    assert a.overfit.best_step == int(est[10]) and a.overfit.best == 0.95
+    assert a.onset_step == a.overfit.best_step

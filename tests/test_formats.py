@@ -112,7 +112,7 @@ def test_undecodable_path_still_writable(name):
 
 def _table_rows(md: str) -> list[str]:
     lines = md.splitlines()
-    start = lines.index("| run | status | class | onset step | top remedy |")
+    start = lines.index("| run | status | class | onset (step/epoch) | top remedy |")
     rows = []
     for line in lines[start + 2:]:
         if not line.startswith("|"):

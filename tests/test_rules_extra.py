@@ -63,7 +63,7 @@ def test_lc201_surge_before_divergence_reports_lead_and_votes_clip_at_pre_surge_
     assert f[0].evidence["lead_steps"] == 30
     votes = {v.id: v for v in f[0].remedies}
     assert votes["grad_clip"].weight > votes["lower_lr"].weight
-    assert votes["grad_clip"].settings["max_grad_norm"] == 0.1  # 90th pct of the pre-surge norms ~0.11
+    assert votes["grad_clip"].settings["max_grad_norm"] == 0.11  # 90th pct of the pre-surge norms ~0.11, rounded up
     # with LC101 beside it, lower_lr stays first and grad_clip second
     from losscheck.rules import run_rules
     ids = [m.id for m in rank(run_rules(ctx))]

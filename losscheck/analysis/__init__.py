@@ -163,6 +163,12 @@ def _analyse(run: ResolvedRun, options: AnalysisOptions | None) -> RunAnalysis:
         e.evidence["classes"] = ",".join(dict.fromkeys(public(x) for x in labels["eval_loss"]))
     # overfitting
     of, oev = detect_overfit(run.get("loss"), run.get("eval_loss"), opts.overfit)
+    es = run.get("eval_loss")
+    if of is not None and es is not None and np.isfinite(es.values).any():
+        # the detector decides on a smoothed curve; the checkpoint a user restores is the raw minimum
+        i = int(np.nanargmin(np.where(np.isfinite(es.values), es.values, np.nan)))
+        of.best_step, of.best = int(es.steps[i]), float(es.values[i])
+        of.rise = of.last / of.best - 1 if of.best > 0 else of.rise
     if "eval_loss" in curves:
         curves["eval_loss"].evidence.update({"overfit_" + k: v for k, v in py(oev).items() if v is not None})
     if of is not None:

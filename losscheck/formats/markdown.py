@@ -1,7 +1,7 @@
 """``--format markdown``: GitHub-Flavored Markdown for PR comments and ``$GITHUB_STEP_SUMMARY``.
 
 Layout: a heading, a one-line summary with the gate verdict, a table with one row per run
-(run, status, class, onset step, top remedy), then one section per run with its findings
+(run, status, class, onset, top remedy), then one section per run with its findings
 table, its ranked remedies and its read notes, then a section listing the paths that could not
 be diagnosed.
 
@@ -73,7 +73,7 @@ class MarkdownFormat(Format):
         out = [f"## losscheck {md_text(report.tool_version)}", "",
                f"**{md_text(summary_line(report))}** — {_gate(report)}", ""]
         if report.runs:
-            out += [_row(["run", "status", "class", "onset step", "top remedy"]), "|---|---|---|---|---|"]
+            out += [_row(["run", "status", "class", "onset (step/epoch)", "top remedy"]), "|---|---|---|---|---|"]
             for r in report.runs:
                 top = top_remedy(r)
                 status = r.status + (" (gate)" if run_fails(r.status, report.fail_on) else "")
@@ -95,7 +95,8 @@ class MarkdownFormat(Format):
         out = [f"### {md_text(display_path(r.run))}", ""]
         head = f"**{md_text(r.status)}**: {md_text(diagnosis_text(r))}"
         if r.onset_step is not None:
-            head += f", onset at step {r.onset_step}"
+            m = r.metrics.get("loss") or r.metrics.get("eval_loss")
+            head += f", onset at {'epoch' if m is not None and m.step_unit == 'epoch' else 'step'} {r.onset_step}"
         out += [head + ".", ""]
         if r.metrics:
             out.append("Metrics: " + "; ".join(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from losscheck.model import ReadResult
 from losscheck.readers._common import BaseReader, base_name, json_number
-from losscheck.readers._jsonl import collect, first_object, flatten, load_json_lines
+from losscheck.readers._jsonl import collect, first_object, flatten_records, gc_paused, load_json_lines
 
 
 class Detectron2Reader(BaseReader):
@@ -41,9 +41,10 @@ class Detectron2Reader(BaseReader):
             return 0.8
         return 0.0
 
+    @gc_paused
     def _read(self, path: Path) -> ReadResult:
         records, notes = load_json_lines(path)
-        records = [(ln, flatten(r)) for ln, r in records]
+        records = flatten_records(records)
         series, n = collect(records, str(path), lambda r: json_number(r.get("iteration")),
                             lambda k: k != "iteration", "step")
         return ReadResult(series, notes + n, {})

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, base_name, is_integral, json_number
-from losscheck.readers._jsonl import collect, count_object_lines, first_object, flatten, load_json_lines
+from losscheck.readers._jsonl import (collect, count_object_lines, first_object, flatten,
+                                        flatten_records, gc_paused, load_json_lines)
 
 #: Step keys in order of preference.
 JSONL_STEP_KEYS = ("step", "global_step", "_step", "iteration", "iter", "epoch")
@@ -59,10 +60,11 @@ class GenericJsonlReader(BaseReader):
             return 0.25
         return 0.0
 
+    @gc_paused
     def _read(self, path: Path) -> ReadResult:
         src = str(path)
         records, notes = load_json_lines(path)
-        records = [(ln, flatten(r)) for ln, r in records]
+        records = flatten_records(records)
         keys = set()
         for _, r in records:
             keys.update(r)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from losscheck.model import ReadResult
 from losscheck.readers._common import BaseReader, add_steps_per_epoch, base_name, json_number
-from losscheck.readers._jsonl import collect, first_object, load_json_lines, number_or_numeric_string
+from losscheck.readers._jsonl import (collect, first_object, gc_paused, load_json_lines,
+                                        number_or_numeric_string)
 
 _NOT_METRICS = frozenset({"current_steps", "total_steps", "percentage", "elapsed_time",
                           "remaining_time", "epoch"})
@@ -47,6 +48,7 @@ class LlamaFactoryReader(BaseReader):
             return 0.5
         return 0.0
 
+    @gc_paused
     def _read(self, path: Path) -> ReadResult:
         records, notes = load_json_lines(path)
         series, n = collect(records, str(path), lambda r: json_number(r.get("current_steps")),

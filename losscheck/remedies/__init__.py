@@ -87,8 +87,8 @@ def value_at(series: Series | None, step: int | None) -> float | None:
 def clip_threshold(grad_norm: Series | None, before_step: int | None) -> float | None:
     """A grad-norm clip threshold from the healthy grad norms before ``before_step``.
 
-    Returns the 90th percentile of the finite grad norms logged before the onset, rounded
-    to one significant figure and at least 0.1: a threshold that leaves healthy steps alone
+    Returns the 90th percentile of the finite grad norms logged before the onset, rounded up
+    to two significant figures: a threshold that leaves healthy steps alone
     and caps outliers (the practice of HF ``max_grad_norm=1.0``, Pascanu et al. 2013, at the
     scale this run actually has). ``None`` when fewer than 5 healthy points exist.
     """
@@ -98,7 +98,10 @@ def clip_threshold(grad_norm: Series | None, before_step: int | None) -> float |
     v = v[np.isfinite(v) & (v > 0)]
     if len(v) < 5:
         return None
-    return max(0.1, nice(float(np.percentile(v, 90))))
+    p90 = float(np.percentile(v, 90))
+    # round *up* to two significant figures: below the healthy level it would clip healthy steps
+    q = 10.0 ** (math.floor(math.log10(p90)) - 1)
+    return float(f"{math.ceil(p90 / q - 1e-9) * q:.2g}")
 
 
 def last_healthy_step(series: Series | None, onset: int | None) -> int | None:

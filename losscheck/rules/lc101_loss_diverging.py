@@ -26,7 +26,8 @@ class LossDiverging(Rule):
            "any minimum, and in fp16/bf16 the next step is often NaN. The seed case study (a Qwen2.5-1.5B "
            "fine-tune) is this pattern: loss rising exponentially once the LR reached its peak.")
     fix = ("Ranks `lower_lr` first when the onset coincides with the LR peak (suggesting a peak LR 3-10x "
-           "below the LR at onset), `warmup` when there is no or a short warmup, `grad_clip` (threshold "
+           "below the LR at onset), `warmup` when the blow-up comes early (first quarter of the run, or "
+           "within twice the warmup) and there is no or a short warmup, `grad_clip` (threshold "
            "from the healthy grad norms) when a grad-norm surge came first, `check_data` above all when the "
            "first logged loss is already absurd (> 1e8), and `rollback` to the last step before the onset.")
     how = ("Trend models (constant, linear, exponential/power decay, exponential growth) are fitted on the "
@@ -82,11 +83,17 @@ class LossDiverging(Rule):
             oc.warmup_steps == 0 or bool(onset and oc.warmup_steps < 0.5 * onset))
         if oc.warmup_steps is not None:
             ev["warmup_steps"] = oc.warmup_steps
-        votes.append(RemedyVote("warmup", 0.75 if no_warmup else 0.45,
-                                ("no LR warmup before the blow-up" if oc.warmup_steps == 0 else
-                                 f"warmup of {oc.warmup_steps} steps ended before the onset" if no_warmup else
-                                 "a longer warmup keeps early updates small"),
-                                warmup_settings(oc, total)))
+        last = int(series.steps[-1]) if series is not None and len(series) else 0
+        planned = total or last
+        # a warmup protects the first updates: a run stable for most of its length that blows up
+        # late does not need a longer one (the onset within the first quarter, or 2x a warmup)
+        early = onset is not None and (onset <= 0.25 * planned
+                                       or bool(oc.warmup_steps and onset <= 2 * oc.warmup_steps))
+        if early:
+            why = ("no LR warmup before the blow-up" if oc.warmup_steps == 0 else
+                   f"warmup of {oc.warmup_steps} steps ended before the onset" if no_warmup else
+                   "a longer warmup keeps early updates small")
+            votes.append(RemedyVote("warmup", 0.75 if no_warmup else 0.45, why, warmup_settings(oc, total)))
         votes.append(RemedyVote("grad_clip", 0.8 if oc.grad_lead else 0.55,
                                 f"the grad norm started rising {oc.grad_lead} {unit}s before the loss"
                                 if oc.grad_lead else "clipping caps the updates that feed the growth",

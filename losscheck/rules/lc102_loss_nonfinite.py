@@ -75,14 +75,16 @@ class LossNonFinite(Rule):
             # "early" counts from step 0, not from the first logged step: an excerpt that starts at
             # step 3442 comes from a run that had trained for 3442 steps
             last = int(series.steps[-1]) if series is not None and len(series) else 0
-            early = onset is not None and onset <= max(100, self.opt(ctx, "early-fraction") * last)
+            # the seed's "first ~100 iterations" is in steps; in an epoch log, only the first epochs
+            first_n = 100 if unit == "step" else 1
+            early = onset is not None and onset <= max(first_n, self.opt(ctx, "early-fraction") * last)
             loss_ratio, grad_ratio = pre_nonfinite_growth(ctx.run, role, onset)
             grew = (loss_ratio is not None and loss_ratio >= 2) or (grad_ratio is not None and grad_ratio >= 10)
             stable = (loss_ratio is not None and loss_ratio < 1.5) and (grad_ratio is None or grad_ratio < 3)
             ev.update(pre_loss_ratio=loss_ratio, pre_grad_norm_ratio=grad_ratio)
             jump = lr_jump(ctx.run, onset)
             if oc.lr_at_onset is not None:
-                msg += f"; LR {fmt(oc.lr_at_onset)} at that step"
+                msg += f"; LR {fmt(oc.lr_at_onset)} at that {unit}"
                 ev["lr_at_onset"] = oc.lr_at_onset
             if jump:
                 msg += f" (it had just jumped x{jump:.3g})"
@@ -102,8 +104,9 @@ class LossNonFinite(Rule):
                                         "bump or lower the LR", lr_votes_settings(oc)))
                 votes.append(RemedyVote("lr_schedule", 0.7, "a mid-run LR increase destabilised the run"))
             elif grew or (early and not stable):
-                votes.append(RemedyVote("lower_lr", 0.95, "NaN " + ("after the loss or grad norm grew" if grew else
-                                        "within the first steps") + ": the LR is too high",
+                bad = "Inf" if nf is not None and nf.inf > nf.nan else "NaN"
+                votes.append(RemedyVote("lower_lr", 0.95, f"{bad} " + ("after the loss or grad norm grew" if grew
+                                        else f"within the first {unit}s") + ": the LR is too high",
                                         lr_votes_settings(oc)))
                 votes.append(RemedyVote("check_data", 0.6, "NaN input or labels also produce NaN losses"))
             else:

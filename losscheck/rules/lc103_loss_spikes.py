@@ -56,7 +56,7 @@ class LossSpikes(Rule):
         ev = {"spikes": len(rec), "largest_ratio": big.ratio, "largest_step": big.step, "largest_z": big.z}
         steps = [s.step for s in rec[:10]]
         jump = lr_jump(ctx.run, big.step)
-        votes = [RemedyVote("check_data", 1.0, f"spike(s) that recover within a few steps at step(s) "
+        votes = [RemedyVote("check_data", 1.0, f"spike(s) that come back down, at {unit}(s) "
                             f"{', '.join(str(s.step) for s in rec[:5])}: inspect (or skip) those batches",
                             {"steps": steps}),
                  RemedyVote("grad_clip", 0.85, "clipping caps the update an outlier batch makes",

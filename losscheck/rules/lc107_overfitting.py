@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt
 from losscheck.rules.interface import Rule, RuleContext
@@ -38,16 +36,12 @@ class Overfitting(Rule):
         of = ctx.analysis.overfit
         if of is None or ctx.analysis.primary != "overfitting" and "overfitting" not in ctx.analysis.secondary:
             return []
-        # the checkpoint to keep is the raw eval minimum (the detector smooths, the user restores)
-        best_step, best = of.best_step, of.best
+        best_step, best = of.best_step, of.best  # the raw minimum (losscheck.analysis)
         e = ctx.run.get("eval_loss")
-        if e is not None and np.isfinite(e.values).any():
-            i = int(np.nanargmin(np.where(np.isfinite(e.values), e.values, np.nan)))
-            best_step, best = int(e.steps[i]), float(e.values[i])
         unit = "epoch" if e is not None and e.step_unit == "epoch" else "step"
         msg = (f"eval loss min {fmt(best)} at {unit} {best_step}, then up {of.rise * 100:.3g}% to "
-               f"{fmt(of.last)} over {of.persistence} evals while the train loss changed "
-               f"{of.train_change * 100:+.3g}%")
+               f"{fmt(of.last)} by the end ({of.persistence} consecutive evals above its minimum) while the "
+               f"train loss changed {of.train_change * 100:+.3g}%")
         ev = {"best_step": best_step, "best": best, "last": of.last, "rise": of.rise,
               "persistence": of.persistence, "train_change": of.train_change}
         severe = of.rise >= self.opt(ctx, "error-rise")
