@@ -129,8 +129,12 @@ def diagnose(
     if not report.runs:
         raise typer.Exit(EXIT_USAGE)
     if report.errors:
-        typer.echo(f"losscheck: {len(report.errors)} path(s) could not be diagnosed and do not count towards "
-                   f"the exit code (see the report; --strict fails a run with an unreadable file)", err=True)
+        strict_on = bool(cfg.values.get("strict"))
+        typer.echo(f"losscheck: {len(report.errors)} path(s) could not be diagnosed"
+                   + (" (--strict: the gate fails)" if strict_on else
+                      " and do not count towards the exit code (--strict makes them fail the gate)"), err=True)
+        if strict_on:
+            raise typer.Exit(EXIT_FAILING)
     raise typer.Exit(EXIT_FAILING if report.failing else EXIT_OK)
 
 

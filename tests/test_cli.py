@@ -192,3 +192,14 @@ def test_framework_usage_errors_are_one_line_exit_2(args, needle):
     assert res.returncode == 2
     lines = [x for x in res.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and needle.lower() in lines[0].lower() and lines[0].startswith("losscheck:")
+
+
+def test_strict_makes_an_undiagnosable_run_fail_the_gate(tmp_path):
+    st, v = decaying(0.1)
+    write_csv(tmp_path / "good" / "log.csv", st, v)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "log.csv").write_text("step,loss\n")  # a header and no data
+    code, _, err = run("diagnose", tmp_path)
+    assert code == 0 and "1 path(s) could not be diagnosed" in err
+    code, _, err = run("diagnose", tmp_path, "--strict")
+    assert code == 1 and "--strict" in err

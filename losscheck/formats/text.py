@@ -165,6 +165,9 @@ class TextFormat(Format):
                     body.append("try: " + _settings(m.settings), style="green")
                 rt.add_row(f"  {m.rank}.", body)
             parts.append(rt)
+        if r.baselined:
+            parts.append(Text(f"{len(r.baselined)} finding(s) already in the baseline, not counted: "
+                              + ", ".join(dict.fromkeys(f.code for f in r.baselined)), style="dim"))
         warn_notes = [n for n in r.notes if n.severity == "warning"]
         for n in warn_notes[:5]:
             parts.append(Text(f"note: {n.path}: {n.message}", style="dim"))
