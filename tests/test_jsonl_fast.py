@@ -169,3 +169,22 @@ def test_flatten_same(monkeypatch):
         monkeypatch.setattr(_jsonl, "_FAST", False)
         slow = flatten(obj)
         assert repr(fast) == repr(slow) and fast is not obj
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_uniform_files_same(seed, tmp_path, monkeypatch):
+    """Files whose records all have the same keys (the column-wise path), with now and then
+    a value that sends them back to the per-record loop."""
+    rng = random.Random(1000 + seed)
+    odd = rng.choice([None, "true", "null", '"0.5"', "NaN", "Infinity", "12345678901234567890123",
+                      "7", '{"x": 1}', "[1]"])
+    step_key = rng.choice(["step", "iteration", "current_steps", "epoch"])
+    lines = []
+    for i in range(rng.choice([1, 3, 40])):
+        loss = odd if odd is not None and rng.random() < 0.1 else repr(rng.random())
+        step = str(i) if rng.random() > 0.02 else rng.choice(["null", "NaN", f"{i}.5"])
+        lines.append(f'{{"{step_key}": {step}, "loss": {loss}, "lr": {rng.choice([1, 0.001, 3])}, '
+                     f'"total_loss": {rng.random()}}}')
+    path = tmp_path / rng.choice(["metrics.jsonl", "metrics.json", "trainer_log.jsonl"])
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _same(path, monkeypatch)

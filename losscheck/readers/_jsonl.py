@@ -10,6 +10,7 @@ import functools
 import gc
 import json
 import math
+import operator
 import re
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -275,6 +276,13 @@ def _collect_fast(records, src, step_of, keep, step_unit="step", wall_of=None,
     """:func:`collect` with the per-point work inlined: ``keep`` cached per key, plain
     floats (and ints that fit a double) taken as they are, other values through
     ``value_of``; columns appended to per-key lists and handed to the Collector at once."""
+    cols = _columns(records, step_of, keep) if wall_of is None else None
+    if cols is not None:
+        col = Collector()
+        for k, (st, va) in cols.items():
+            col.set_points(k, st, va, [math.nan] * len(st), False)
+        series, notes = col.build(src, step_unit)
+        return _collect_notes(src, series, notes, {}, set(cols), set(), 0, None)
     no_step = 0
     first_no_step = None
     odd: dict[str, list] = {}
@@ -328,6 +336,40 @@ def _collect_fast(records, src, step_of, keep, step_unit="step", wall_of=None,
         col.set_points(k, st, va, wt, has_wall)
     series, notes = col.build(src, step_unit)
     return _collect_notes(src, series, notes, odd, seen_numeric, seen_null, no_step, first_no_step)
+
+
+_PLAIN_NUMBER = frozenset({float, int})
+
+
+def _columns(records, step_of, keep) -> dict[str, tuple[list, list]] | None:
+    """Column-wise :func:`collect` for the common case, ``{key: (steps, values)}`` in the
+    order the per-record loop would create them; ``None`` (use that loop) unless every record
+    has the same keys in the same order, a finite step, and every kept key holds plain
+    floats (or ints that fit a double exactly) in every record. Then no note can arise and
+    tags are created in key order."""
+    if not records:
+        return None
+    dicts = [r for _, r in records]
+    if len(set(map(tuple, dicts))) != 1:
+        return None
+    steps = list(map(step_of, dicts))
+    if None in steps or not all(map(math.isfinite, steps)):
+        return None
+    out: dict[str, tuple[list, list]] = {}
+    for k in dicts[0]:
+        if not keep(k):
+            continue
+        vals = list(map(operator.itemgetter(k), dicts))
+        types = set(map(type, vals))
+        if not types <= _PLAIN_NUMBER:
+            return None
+        if int in types:
+            ints = [v for v in vals if type(v) is int]
+            if min(ints) < -9007199254740992 or max(ints) > 9007199254740992:
+                return None
+            vals = list(map(float, vals))
+        out[k] = (steps[:], vals)
+    return out
 
 
 def _collect_notes(src, series, notes, odd, seen_numeric, seen_null, no_step, first_no_step):
