@@ -106,10 +106,11 @@ def read_run(run: RunFiles, strict: bool = False) -> RunData:
     return RunData(str(run.root), [str(f.path) for f in run.files], series, notes, meta)
 
 
-def sparkline_values(s: Series, width: int = 40) -> list[float]:
+def sparkline_values(s: Series, width: int = 40) -> list[float | None]:
     """Up to ``width`` medians of equal step bins of a series (non-finite values ignored).
 
-    Returns a list of floats of length <= ``width`` (NaN for a bin with no finite value).
+    Returns a list of length <= ``width``: the median per bin, NaN for a bin whose values are
+    all non-finite, ``None`` for a bin with no logged point.
     """
     if len(s) == 0:
         return []
@@ -119,7 +120,10 @@ def sparkline_values(s: Series, width: int = 40) -> list[float]:
     for b in range(len(edges) - 1):
         v = s.values[idx == b]
         v = v[np.isfinite(v)]
-        out.append(float(np.median(v)) if len(v) else float("nan"))
+        if len(v):
+            out.append(float(np.median(v)))
+        else:  # NaN: the bin's points are all non-finite; None: no point was logged there
+            out.append(float("nan") if np.any(idx == b) else None)
     return out
 
 

@@ -67,11 +67,17 @@ def _fuzzy(role: str, tag: str) -> bool:
 def _pick(role: str, series: dict[str, Series], taken: set[str]) -> Series | None:
     free = {k: v for k, v in series.items() if k not in taken}
     lower = {k.lower(): k for k in free}
+    exact = []
     for name in EXACT[role]:
         if name in free:
-            return free[name]
-        if name.lower() in lower:
-            return free[lower[name.lower()]]
+            exact.append(free[name])
+        elif name.lower() in lower:
+            exact.append(free[lower[name.lower()]])
+    if exact:
+        # the highest-priority name, unless a stray short file (3 points of "loss") would hide
+        # the run's real series: then the one with 10x more points wins
+        most = max(exact, key=len)
+        return most if len(most) >= 10 * max(1, len(exact[0])) else exact[0]
     cands = [s for k, s in free.items() if _fuzzy(role, k)]
     if not cands:
         return None

@@ -47,3 +47,11 @@ def test_no_loss_is_a_clear_error():
 def test_eval_loss_not_taken_as_train_loss():
     r = resolve(run_with("eval_loss"))
     assert "loss" not in r.roles and r.get("eval_loss").tag == "eval_loss"
+
+
+def test_a_stray_short_file_does_not_hide_the_real_loss():
+    data = RunData("r", [], {"loss": Series("loss", np.arange(3), np.ones(3), "extra.jsonl"),
+                             "train/loss": Series("train/loss", np.arange(200), np.ones(200), "events")})
+    assert resolve(data).get("loss").tag == "train/loss"
+    data.series["loss"] = Series("loss", np.arange(50), np.ones(50), "log.jsonl")
+    assert resolve(data).get("loss").tag == "loss"  # comparable lengths: the name's priority decides

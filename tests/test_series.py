@@ -94,3 +94,15 @@ def test_merge_counts_shared_steps_once():
     assert m.steps.tolist() == [1, 2, 3, 4]
     assert m.values.tolist() == [1.0, 2.5, 3.5, 4.0]  # the later file wins
     assert "2 step(s)" in notes[0].message and m.source == "a, b"
+
+
+def test_sparkline_tells_gaps_from_nonfinite_values():
+    from losscheck.formats.text import sparkline
+    from losscheck.model import Series
+    from losscheck.pipeline import sparkline_values
+
+    s = Series("loss", [0, 1, 2, 30, 31, 32], [1.0, 0.9, 0.8, np.nan, np.nan, np.nan], "f")
+    vals = sparkline_values(s, width=8)
+    assert vals[0] == 0.9 and None in vals and any(v != v for v in vals if v is not None)
+    line = sparkline(vals)
+    assert " " in line and line.endswith("×")

@@ -21,7 +21,8 @@ SEV_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 def sparkline(values: list[float]) -> str:
     """A unicode sparkline of ``values`` (log scale when all finite values are positive).
 
-    Non-finite entries render as ``×``. Returns ``""`` for an empty list.
+    Non-finite entries render as ``×``, ``None`` (no point logged) as a space. Returns ``""``
+    for an empty list.
     """
     fin = [v for v in values if v is not None and math.isfinite(v)]
     if not fin:
@@ -31,7 +32,10 @@ def sparkline(values: list[float]) -> str:
     lo, hi = min(tr), max(tr)
     out = []
     for v in values:
-        if v is None or not math.isfinite(v):
+        if v is None:  # nothing logged in this stretch
+            out.append(" ")
+            continue
+        if not math.isfinite(v):
             out.append("×")
             continue
         t = math.log(v) if log else v
@@ -40,7 +44,7 @@ def sparkline(values: list[float]) -> str:
     return "".join(out)
 
 
-def _fit(values: list[float], n: int) -> list[float]:
+def _fit(values: list[float | None], n: int) -> list[float | None]:
     """``values`` reduced to at most ``n`` points by medians of consecutive groups."""
     import statistics
 
@@ -48,9 +52,12 @@ def _fit(values: list[float], n: int) -> list[float]:
         return values
     out = []
     for i in range(n):
-        chunk = [v for v in values[i * len(values) // n:(i + 1) * len(values) // n]
-                 if v is not None and math.isfinite(v)]
-        out.append(statistics.median(chunk) if chunk else float("nan"))
+        group = values[i * len(values) // n:(i + 1) * len(values) // n]
+        chunk = [v for v in group if v is not None and math.isfinite(v)]
+        if chunk:
+            out.append(statistics.median(chunk))
+        else:
+            out.append(float("nan") if any(v is not None for v in group) else None)
     return out
 
 
