@@ -261,12 +261,8 @@ def _collect_per_record(records, src, step_of, keep, step_unit="step", wall_of=N
             if x is not None:
                 col.add(k, step, x, wall)
                 seen_numeric.add(k)
-            elif v is None or (isinstance(v, str) and v.strip().lower() in ("", "none", "null")):
-                seen_null.add(k)
             else:
-                o = odd.setdefault(k, [0, line, set()])
-                o[0] += 1
-                o[2].add(_kind(v))
+                _note_non_numeric(k, v, line, seen_null, odd)
     series, notes = col.build(src, step_unit)
     return _collect_notes(src, series, notes, odd, seen_numeric, seen_null, no_step, first_no_step)
 
@@ -325,12 +321,8 @@ def _collect_fast(records, src, step_of, keep, step_unit="step", wall_of=None,
                     c[3] = False
                 else:
                     c[2].append(wall)
-            elif v is None or (isinstance(v, str) and v.strip().lower() in ("", "none", "null")):
-                seen_null.add(k)
             else:
-                o = odd.setdefault(k, [0, line, set()])
-                o[0] += 1
-                o[2].add(_kind(v))
+                _note_non_numeric(k, v, line, seen_null, odd)
     col = Collector()
     for k, (st, va, wt, has_wall) in cols.items():
         col.set_points(k, st, va, wt, has_wall)
@@ -414,3 +406,14 @@ def count_object_lines(head: bytes, limit: int = 20) -> int:
         except ValueError:
             pass
     return n
+
+
+def _note_non_numeric(k: str, v: Any, line: int, seen_null: set, odd: dict) -> None:
+    """Record a value of key ``k`` that is not a number: a null-like one in ``seen_null``, any
+    other kind in ``odd`` as ``[count, first line, kinds]`` (for the reader's notes)."""
+    if v is None or (isinstance(v, str) and v.strip().lower() in ("", "none", "null")):
+        seen_null.add(k)
+    else:
+        o = odd.setdefault(k, [0, line, set()])
+        o[0] += 1
+        o[2].add(_kind(v))
