@@ -33,7 +33,8 @@ class Options:
         severity: code or name -> severity override.
         fail_on: ``error``, ``warning`` or ``never``.
         strict: any unreadable file fails its run.
-        rule_options: thresholds passed to rules.
+        thresholds: kebab-case threshold name -> value, for detectors and rules.
+        baseline_tolerance: relative loss regression allowed against ``--baseline`` (LC901).
     """
 
     overrides: dict[str, str] = field(default_factory=dict)
@@ -43,8 +44,8 @@ class Options:
     severity: dict[str, str] = field(default_factory=dict)
     fail_on: str = "error"
     strict: bool = False
-    rule_options: dict = field(default_factory=dict)
     thresholds: dict = field(default_factory=dict)
+    baseline_tolerance: float = 0.02
 
     @classmethod
     def from_values(cls, values: dict) -> "Options":
@@ -56,8 +57,7 @@ class Options:
                    num_classes=values.get("num-classes"), select=values.get("select"),
                    ignore=values.get("ignore"), severity=dict(values.get("severity") or {}),
                    fail_on=values.get("fail-on", "error"), strict=bool(values.get("strict")),
-                   rule_options={**th, "baseline-tolerance": values.get("baseline-tolerance", 0.02)},
-                   thresholds=th)
+                   thresholds=th, baseline_tolerance=values.get("baseline-tolerance", 0.02))
 
 
 def read_run(run: RunFiles, strict: bool = False) -> RunData:
@@ -206,8 +206,8 @@ def diagnose_run(data: RunData, options: Options, baseline=None) -> RunReport:
     rules = selected(options.select, options.ignore)
     summary = {role: loss_summary(resolved.roles[role].series) for role in ("loss", "eval_loss")
                if role in resolved.roles}
-    ropts = {**options.rule_options, "_summary": summary}
-    findings = run_rules(RuleContext(resolved, analysis, ropts, baseline), rules, options.severity)
+    ropts = {**options.thresholds, "baseline-tolerance": options.baseline_tolerance}
+    findings = run_rules(RuleContext(resolved, analysis, ropts, baseline, summary), rules, options.severity)
     baselined = []
     if baseline is not None:
         old = baseline.codes - {"LC901"}

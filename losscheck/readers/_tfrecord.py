@@ -75,14 +75,11 @@ def crc32c(data: bytes) -> int:
     importable, else pure Python at ~1 MB/s)."""
     if _native_crc32c is not None:
         return _native_crc32c(data)
-    crc = 0xFFFFFFFF
-    table = _TABLE
-    for b in data:
-        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
+    return _py_crc32c(data)
 
 
 def _py_crc32c(data: bytes) -> int:
+    """Pure-Python CRC-32C (table driven, ~1 MB/s); ``_py_crc32c(b"123456789") == 0xE3069283``."""
     crc = 0xFFFFFFFF
     for b in data:
         crc = _TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)

@@ -18,13 +18,16 @@ from losscheck.model import Finding, RemedyVote, ResolvedRun, RunAnalysis
 
 @dataclass
 class RuleContext:
-    """What a rule sees: the resolved run, its analysis, rule options (thresholds), and the
-    ``--baseline`` run's summary when one is given (see :mod:`losscheck.baseline`)."""
+    """What a rule sees: the resolved run, its analysis, rule options (thresholds), the
+    ``--baseline`` run when one is given (see :mod:`losscheck.baseline`), and this run's loss
+    summary (role -> ``first``/``final``/``best``/``best_step``, from
+    :func:`losscheck.pipeline.loss_summary`)."""
 
     run: ResolvedRun
     analysis: RunAnalysis
     options: dict[str, Any] = field(default_factory=dict)
     baseline: Any = None
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 class Rule(ABC):

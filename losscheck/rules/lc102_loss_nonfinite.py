@@ -30,8 +30,10 @@ class LossNonFinite(Rule):
            "steps of training out of an unsettled loss; `check_data` first when it comes suddenly out of a "
            "stable loss; `mixed_precision` first after fp16 overflow-skipped steps; always `rollback` to the "
            "last finite step.")
-    how = ("Exact scan of every logged value (never sampled). Growth before the NaN is judged by the "
-           "trend/change-point analysis of the finite prefix.")
+    how = ("Exact scan of every logged value (never sampled). Growth before the NaN: the median of the last "
+           "3 finite losses over the lowest 5-point mean before them, and the largest of the last 3 grad "
+           "norms over the 90th percentile of the earlier ones (`_evidence.pre_nonfinite_growth`). 'Early' "
+           "is within max(100 steps, or 1 epoch, `early-fraction` of the run) from step 0.")
     example = "loss is NaN from step 3451 (last finite 0.206); grad norm was finite until then"
     options = {"early-fraction": EARLY_FRACTION}
     sources = ("seed case study", "Micikevicius et al. 2018, Mixed precision training",

@@ -33,7 +33,7 @@ class LossRegression(Rule):
         if base is None:
             return []
         tol = self.opt(ctx, "baseline-tolerance")
-        mine = ctx.options.get("_summary") or {}
+        mine = ctx.summary
         role = "eval_loss" if "eval_loss" in mine and "eval_loss" in base.summary else "loss"
         a, b = mine.get(role), base.summary.get(role)
         if not a or not b:
