@@ -201,13 +201,6 @@ def theil_sen(x: np.ndarray, y: np.ndarray, max_points: int = 300, alpha: float 
     return float(res[0]), float(res[2]), float(res[3])
 
 
-def head_tail(y: np.ndarray, frac: float = 0.1, minimum: int = 3) -> tuple[float, float]:
-    """Median of the first and of the last ``max(minimum, frac * m)`` values."""
-    m = y.shape[0]
-    k = int(min(m, max(minimum, round(frac * m))))
-    return float(np.median(y[:k])), float(np.median(y[-k:]))
-
-
 def py(x):
     """Make a value JSON-friendly: numpy scalars -> float/int/bool, NaN/Inf -> None."""
     if isinstance(x, (bool, np.bool_)):

@@ -168,12 +168,6 @@ def last_step(run: ResolvedRun) -> int | None:
     return int(s.steps[-1]) if s is not None and len(s) else None
 
 
-def step_unit(run: ResolvedRun) -> str:
-    """``"step"`` or ``"epoch"``: the unit of the training (else eval) loss steps."""
-    s = run.get("loss") or run.get("eval_loss")
-    return s.step_unit if s is not None else "step"
-
-
 #: Series tags that say the run trains a language model (token-level cross-entropy):
 #: a logged perplexity or a token counter.
 LM_TAG_WORDS = ("perplexity", "ppl", "token")

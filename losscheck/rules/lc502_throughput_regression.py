@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from losscheck.rules._evidence import step_unit, wall_clock
+from losscheck.rules._evidence import unit_word, wall_clock
 from losscheck.rules.interface import Rule, RuleContext
 
 #: Last-quarter seconds per step at least this many times the first quarter's is a regression.
@@ -64,7 +64,7 @@ class ThroughputRegression(Rule):
         first, last = float(np.median(sps[:q])), float(np.median(sps[-q:]))
         if not first > 0 or last < self.opt(ctx, "slowdown") * first:
             return []
-        unit = step_unit(ctx.run)
+        unit = unit_word(ctx.run)
         msg = (f"seconds per {unit} rose x{last / first:.3g} from {first:.3g} s (first quarter) to {last:.3g} s "
                "(last quarter)")
         ev = {"first_quarter_seconds_per_step": first, "last_quarter_seconds_per_step": last,
