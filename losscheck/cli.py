@@ -142,14 +142,14 @@ def _config(path: Path, config: Optional[Path], isolated: bool, **flags):
     """Load the configuration and layer the command-line flags on top."""
     from losscheck.config import load_config
 
-    from losscheck.config import _validate
+    from losscheck.config import validate_table
 
     cfg = load_config(path, config, isolated)
     for key in ("select", "ignore"):
         if flags[key]:
             codes = [c.strip() for item in flags[key] for c in item.split(",") if c.strip()]
             try:
-                flags[key] = _validate({key: codes}, Path(f"--{key}"), "")[key]
+                flags[key] = validate_table({key: codes}, Path(f"--{key}"), "")[key]
             except UsageError as exc:  # name the flag, not a file
                 raise UsageError(None, f"--{exc.problem}") from None
     metrics = {k: v for k, v in (("loss", flags.pop("loss")), ("eval-loss", flags.pop("eval_loss")),

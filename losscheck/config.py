@@ -65,7 +65,7 @@ def _toml_load(path: Path) -> dict:
         raise UsageError(path, f"invalid TOML: {exc}") from None
 
 
-def _analysis_thresholds() -> dict[str, tuple[str | None, str, Any]]:
+def analysis_thresholds() -> dict[str, tuple[str | None, str, Any]]:
     """Kebab-case name -> (detector field or None, option field, default) for every numeric
     analysis threshold: top-level ones (``min-points``) and per-detector ones, named
     ``<detector>-<option>`` (``spike-z-thresh``, ``plateau-min-decrease``)."""
@@ -93,7 +93,7 @@ def known_thresholds() -> dict[str, Any]:
 
     ``baseline-tolerance`` is a top-level key, not a threshold.
     """
-    out: dict[str, Any] = {k: v[2] for k, v in _analysis_thresholds().items()}
+    out: dict[str, Any] = {k: v[2] for k, v in analysis_thresholds().items()}
     from losscheck.rules import all_rules
 
     for r in all_rules():
@@ -109,7 +109,7 @@ def _check_table(table: dict, path: Path, where: str, allowed: set[str]) -> None
             raise UsageError(path, f"unknown key {key!r} in {where} (allowed: {', '.join(sorted(allowed))})")
 
 
-def _validate(values: dict, path: Path, where: str) -> dict:
+def validate_table(values: dict, path: Path, where: str) -> dict:
     """Check types and values of one config table; return it with kebab keys kept."""
     out = {}
     for key, val in values.items():
@@ -281,7 +281,7 @@ def load_config(start: Path | None = None, explicit: Path | None = None, isolate
         raise UsageError(path, "the losscheck configuration must be a table")
     _check_table(table, path, where or "the top level", TOP_KEYS)
     per_path = table.get("per-path", [])
-    main = _validate({k: v for k, v in table.items() if k != "per-path"}, path, where)
+    main = validate_table({k: v for k, v in table.items() if k != "per-path"}, path, where)
     for k, v in main.items():
         cfg.values[k] = v
         cfg.sources[k] = str(path)
@@ -292,6 +292,6 @@ def load_config(start: Path | None = None, explicit: Path | None = None, isolate
         if not isinstance(entry, dict) or "path" not in entry:
             raise UsageError(path, f"{loc} needs a path = \"glob\" key")
         _check_table(entry, path, loc, PER_PATH_KEYS)
-        cfg.per_path.append((entry["path"], _validate(entry, path, loc)))
+        cfg.per_path.append((entry["path"], validate_table(entry, path, loc)))
     cfg.file = path
     return cfg

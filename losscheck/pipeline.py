@@ -132,9 +132,9 @@ def _analysis_options(cls, options: Options, meta_classes):
     ``min-points`` sets a top-level field, ``spike-z-thresh`` the ``z_thresh`` of ``spike``."""
     import dataclasses
 
-    from losscheck.config import _analysis_thresholds
+    from losscheck.config import analysis_thresholds
 
-    known = _analysis_thresholds()
+    known = analysis_thresholds()
     top: dict = {}
     nested: dict[str, dict] = {}
     for name, value in options.thresholds.items():
