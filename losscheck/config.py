@@ -110,7 +110,15 @@ def _check_table(table: dict, path: Path, where: str, allowed: set[str]) -> None
 
 
 def validate_table(values: dict, path: Path, where: str) -> dict:
-    """Check types and values of one config table; return it with kebab keys kept."""
+    """Check types and values of one config table; return it with kebab keys kept.
+
+    Args:
+        values: key -> value as read from TOML (or from command-line flags).
+        path: the file named in errors (``--select`` for flags).
+        where: the table's location for messages (``[tool.losscheck]``, ``per-path[0]``).
+    Raises:
+        UsageError: a bad type or value, an unknown rule code, or an unknown threshold.
+    """
     out = {}
     for key, val in values.items():
         loc = f"{where}.{key}" if where else key
