@@ -180,25 +180,53 @@ def theil_sen(x: np.ndarray, y: np.ndarray, max_points: int = 300, alpha: float 
               ) -> tuple[float, float, float]:
     """Theil-Sen slope with its confidence interval (Theil 1950; Sen 1968).
 
+    The slope is the median of the pairwise slopes ``(y_j - y_i) / (x_j - x_i)`` over the
+    pairs with ``x_j > x_i``. The interval takes order statistics of those N slopes at
+    ranks ``M1 = (N - C) / 2`` and ``M2 + 1 = (N + C) / 2 + 1`` (rounded), with
+    ``C = z_{(1+alpha)/2} * sqrt(Var S)`` and Kendall's ``Var S = [n(n-1)(2n+5) -
+    sum_ties k(k-1)(2k+5)] / 18`` over tied groups in x and in y (Sen 1968, eq. 2.6; Gilbert
+    1987, *Statistical Methods for Environmental Pollution Monitoring*, sec. 16.5). Written
+    out here rather than imported from :func:`scipy.stats.theilslopes`, which gives the same
+    figures (tested) but costs ~0.4 s and ~25 MB of imports per process.
+
     Args:
         x, y: (m,) arrays (x in steps). Longer inputs are first median-binned to
             ``max_points`` so the O(m^2) pairwise slopes stay cheap.
-        alpha: confidence level of the interval (Sen's Kendall-tau based interval, as in
-            :func:`scipy.stats.theilslopes`; it assumes independent errors, which binning
-            makes closer to true).
+        alpha: confidence level of the interval (it assumes independent errors, which
+            binning makes closer to true).
     Returns:
-        ``(slope, low, high)`` in units of y per step; zeros when fewer than 3 points.
+        ``(slope, low, high)`` in units of y per step; zeros when fewer than 3 points or all
+        x are equal.
     """
-    from scipy.stats import theilslopes  # lazy
+    from statistics import NormalDist
 
     if x.shape[0] < 3:
         return 0.0, 0.0, 0.0
     if x.shape[0] > max_points:
         x, y, _ = bin_median(x, y, max_points)
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
     if np.ptp(x) == 0:
         return 0.0, 0.0, 0.0
-    res = theilslopes(y, x, alpha=alpha)
-    return float(res[0]), float(res[2]), float(res[3])
+    i, j = np.triu_indices(x.shape[0], k=1)
+    dx = x[j] - x[i]
+    dy = y[j] - y[i]
+    up, down = dx > 0, dx < 0  # orient every pair so that x increases
+    slopes = np.concatenate([dy[up] / dx[up], dy[down] / dx[down]])
+    N = slopes.shape[0]
+    n = x.shape[0]
+
+    def ties(v):
+        k = np.unique(v, return_counts=True)[1].astype(np.float64)
+        return float(np.sum(k * (k - 1) * (2 * k + 5)))
+
+    var_s = (n * (n - 1) * (2 * n + 5) - ties(x) - ties(y)) / 18.0
+    c = NormalDist().inv_cdf(0.5 + max(alpha, 1.0 - alpha) / 2.0) * np.sqrt(max(var_s, 0.0))
+    lo = max(int(np.round((N - c) / 2.0)) - 1, 0)  # 0-based index of the M1-th slope
+    hi = min(int(np.round((N + c) / 2.0)), N - 1)  # of the (M2 + 1)-th
+    mid = [(N - 1) // 2, N // 2]
+    part = np.partition(slopes, sorted({lo, hi, *mid}))
+    return float((part[mid[0]] + part[mid[1]]) / 2.0), float(part[lo]), float(part[hi])
 
 
 def py(x):
