@@ -115,15 +115,23 @@ def sparkline_values(s: Series, width: int = 40) -> list[float | None]:
     if len(s) == 0:
         return []
     edges = np.linspace(s.steps[0], s.steps[-1] + 1, min(width, len(s)) + 1)
-    idx = np.clip(np.searchsorted(edges, s.steps, side="right") - 1, 0, len(edges) - 2)
-    out = []
-    for b in range(len(edges) - 1):
-        v = s.values[idx == b]
-        v = v[np.isfinite(v)]
-        if len(v):
-            out.append(float(np.median(v)))
+    nb = len(edges) - 1
+    idx = np.clip(np.searchsorted(edges, s.steps, side="right") - 1, 0, nb - 1)
+    logged = np.bincount(idx, minlength=nb)
+    fin = np.isfinite(s.values)
+    v, b = s.values[fin], idx[fin]
+    order = np.lexsort((v, b))  # by bin, then value: each bin's finite values sorted
+    sv = v[order]
+    cnt = np.bincount(b, minlength=nb)
+    start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+    out: list[float | None] = []
+    for k in range(nb):
+        c = int(cnt[k])
+        if c:
+            lo, hi = start[k] + (c - 1) // 2, start[k] + c // 2
+            out.append(float(sv[lo] if lo == hi else (sv[lo] + sv[hi]) / 2.0))  # as np.median
         else:  # NaN: the bin's points are all non-finite; None: no point was logged there
-            out.append(float("nan") if np.any(idx == b) else None)
+            out.append(float("nan") if logged[k] else None)
     return out
 
 

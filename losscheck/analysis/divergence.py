@@ -66,7 +66,9 @@ def block_medians(y: np.ndarray, blocks: int) -> tuple[np.ndarray, np.ndarray, i
     b = min(blocks, n)
     k = n // b
     idx = np.arange(b) * k
-    med = np.array([np.median(y[i: i + k] if j < b - 1 else y[i:]) for j, i in enumerate(idx)])
+    med = np.empty(b)
+    med[:-1] = np.median(y[: (b - 1) * k].reshape(b - 1, k), axis=1)
+    med[-1] = np.median(y[(b - 1) * k:])  # the last block takes the remainder
     return med, idx, k
 
 

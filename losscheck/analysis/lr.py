@@ -62,12 +62,11 @@ def restart_steps(lr: Series | None) -> list[int]:
         return []
     out: list[int] = []
     runmax, low, decayed = float(v[0]), float("inf"), False
-    for x, st in zip(v[1:], s[1:]):
-        x = float(x)
+    for x, st in zip(v[1:].tolist(), s[1:].tolist()):  # Python scalars: ~5x faster than numpy's
         if decayed:
             low = min(low, x)
             if x > 2.0 * low and x > 0.5 * runmax:
-                out.append(int(st))
+                out.append(st)
                 runmax, low, decayed = x, float("inf"), False
                 continue
         runmax = max(runmax, x)

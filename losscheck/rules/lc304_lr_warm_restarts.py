@@ -46,13 +46,25 @@ class LRWarmRestarts(Rule):
             return []
         ls, lv = finite_xy(ctx.run.get("loss") or ctx.run.get("eval_loss"))
         w = max(1, int(self.opt(ctx, "bump-window")))
+        # medians of up to w loss points before each restart and from it on: one (R, w)
+        # matrix per side, NaN where a window runs off the curve
+        at = np.searchsorted(ls, np.asarray(rs), side="left")
+        n = lv.shape[0]
+        lvp = np.append(lv, np.nan)  # index n reads as missing
+        bidx = at[:, None] - np.arange(w, 0, -1)[None, :]
+        aidx = at[:, None] + np.arange(w)[None, :]
+        before = lvp[np.where((bidx >= 0) & (bidx < n), bidx, n)]
+        after = lvp[np.where(aidx < n, aidx, n)]
+        has = (at > 0) & (at < n)
         bumps = []
-        for r in rs:
-            before, after = lv[ls < r][-w:], lv[ls >= r][:w]
-            if len(before) and len(after):
-                b, a = float(np.median(before)), float(np.median(after))
-                if b > 0 and a >= self.opt(ctx, "bump-ratio") * b:
-                    bumps.append((r, a / b))
+        if has.any():
+            with np.errstate(all="ignore"):
+                b = np.nanmedian(before[has], axis=1)
+                a = np.nanmedian(after[has], axis=1)
+            ratio = self.opt(ctx, "bump-ratio")
+            for r, bb, aa in zip(np.asarray(rs)[has].tolist(), b.tolist(), a.tolist()):
+                if bb > 0 and aa >= ratio * bb:
+                    bumps.append((r, aa / bb))
         shown = ", ".join(str(r) for r in rs[:6]) + (", ..." if len(rs) > 6 else "")
         msg = f"{len(rs)} LR warm restart(s) (at step(s) {shown})"
         ev = {"restarts": len(rs), "restart_steps": rs[:50], "loss_bumps": len(bumps)}

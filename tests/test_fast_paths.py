@@ -1,0 +1,99 @@
+"""Vectorised computations equal the plain loops they replaced (speed work of issue 6)."""
+
+import numpy as np
+import pytest
+
+from losscheck.analysis.divergence import block_medians
+from losscheck.analysis.lr import restart_steps
+from losscheck.model import Series
+from losscheck.pipeline import sparkline_values
+
+
+def _sparkline_loop(s: Series, width: int = 40):
+    edges = np.linspace(s.steps[0], s.steps[-1] + 1, min(width, len(s)) + 1)
+    idx = np.clip(np.searchsorted(edges, s.steps, side="right") - 1, 0, len(edges) - 2)
+    out = []
+    for b in range(len(edges) - 1):
+        v = s.values[idx == b]
+        v = v[np.isfinite(v)]
+        out.append(float(np.median(v)) if len(v) else (float("nan") if np.any(idx == b) else None))
+    return out
+
+
+def _same(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        if x is None or y is None:
+            assert x is y
+        elif np.isnan(x) or np.isnan(y):
+            assert np.isnan(x) and np.isnan(y)
+        else:
+            assert x == y
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_sparkline_equals_loop(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    steps = np.cumsum(rng.integers(1, 50 if seed % 2 else 2, n)).astype(np.int64)
+    values = rng.lognormal(0, 1, n)
+    values[rng.random(n) < 0.1 * (seed % 3)] = np.nan
+    if seed % 4 == 0:
+        values[: n // 2] = np.inf  # a bin of only non-finite values
+    s = Series("loss", steps, values, "x.csv")
+    _same(sparkline_values(s), _sparkline_loop(s))
+    _same(sparkline_values(s, 7), _sparkline_loop(s, 7))
+
+
+@pytest.mark.parametrize("n,blocks", [(100, 10), (101, 10), (7, 10), (1999, 16), (16, 16)])
+def test_block_medians_equal_loop(n, blocks):
+    y = np.random.default_rng(n).normal(size=n)
+    med, idx, k = block_medians(y, blocks)
+    b = min(blocks, n)
+    ref = [np.median(y[i: i + k] if j < b - 1 else y[i:]) for j, i in enumerate(np.arange(b) * k)]
+    assert med.tolist() == ref and idx.tolist() == (np.arange(b) * k).tolist()
+
+
+def test_periodic_pattern_detrending_equals_sliding_window_median():
+    from scipy.ndimage import median_filter
+
+    y = np.random.default_rng(1).normal(size=777).cumsum()
+    w = (777 // 4) | 1
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(y, w // 2, mode="edge"), w)
+    assert np.array_equal(median_filter(y, size=w, mode="nearest"), np.median(windows, axis=1))
+
+
+def test_restart_steps_and_bumps():
+    # cosine with warm restarts every 100 steps, the loss bumps x1.5 after every other one
+    steps = np.arange(1000, dtype=np.int64)
+    lr = 1e-3 * (0.5 + 0.5 * np.cos(np.pi * (steps % 100) / 100))
+    rs = restart_steps(Series("lr", steps, lr, "x.csv"))
+    assert rs == list(range(100, 1000, 100))
+    assert all(isinstance(r, int) for r in rs)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lc304_bumps_equal_loop(seed):
+    from losscheck.rules._evidence import finite_xy
+    from tests.test_rules_extra import fire, lr_run
+
+    rng = np.random.default_rng(seed)
+    steps = np.arange(0, 4000, 5)
+    period = int(rng.integers(40, 400))
+    lr = 1e-3 * (0.5 + 0.5 * np.cos(np.pi * (steps % period) / period))
+    loss = rng.lognormal(0, 0.3, steps.shape[0])
+    loss[rng.random(steps.shape[0]) < 0.05] = np.nan
+    f = fire("LC304", lr_run(lr, steps, loss=loss))
+    rs = restart_steps(Series("lr", steps, lr, "x.csv"))
+    ls, lv = finite_xy(Series("loss", steps, loss, "x.csv"))
+    ref = []
+    for r in rs:  # the loop the rule used before it was vectorised
+        before, after = lv[ls < r][-3:], lv[ls >= r][:3]
+        if len(before) and len(after):
+            b, a = float(np.median(before)), float(np.median(after))
+            if b > 0 and a >= 1.1 * b:  # BUMP_RATIO
+                ref.append((r, a / b))
+    assert len(f) == 1 and f[0].evidence["loss_bumps"] == len(ref)
+    if ref:
+        top = max(ref, key=lambda x: x[1])
+        assert f[0].evidence["largest_bump"] == {"step": top[0], "ratio": pytest.approx(top[1], rel=1e-12)}
