@@ -279,7 +279,9 @@ class LRContext:
 
     ``peak``/``peak_step``: the largest LR and where; ``warmup_steps``: steps from the first
     point to 90% of the peak (0 = no warmup); ``final``: the last LR; ``decays``: whether the
-    LR falls below 50% of its peak after the peak; ``at_step(s)`` is not stored: use
+    LR falls below 50% of its peak after the peak; ``zero``: the last LR is ~0;
+    ``restart_steps``: the steps of SGDR warm restarts (see
+    :func:`losscheck.analysis.lr.restart_steps`). ``at_step(s)`` is not stored: use
     :func:`numpy.interp` on the series.
     """
 
@@ -290,6 +292,7 @@ class LRContext:
     final: float
     decays: bool
     zero: bool = False
+    restart_steps: list[int] = field(default_factory=list)
 
 
 @dataclass

@@ -27,7 +27,7 @@ import numpy as np
 from losscheck.analysis._util import py
 from losscheck.analysis.classify import PRIORITY, analyse_curve, order, public
 from losscheck.analysis.divergence import DivergenceOptions
-from losscheck.analysis.lr import in_warmup, lr_context, restarts
+from losscheck.analysis.lr import in_warmup, lr_context
 from losscheck.analysis.nonfinite import verdict
 from losscheck.analysis.oscillation import OscillationOptions
 from losscheck.analysis.overfit import OverfitOptions, detect_overfit
@@ -107,7 +107,7 @@ def _analyse(run: ResolvedRun, options: AnalysisOptions | None) -> RunAnalysis:
     lr = run.get("lr")
     lrc = lr_context(lr)
     warm = in_warmup(lr, _meta_num(meta, "learning_rate"))
-    opts.lr_restarts = restarts(lr)
+    opts.lr_restarts = len(lrc.restart_steps) if lrc is not None else 0
     curves = {}
     labels: dict[str, list[str]] = {}
     for role in ("loss", "eval_loss", "grad_norm"):

@@ -29,7 +29,7 @@ def lr_context(lr: Series | None) -> LRContext | None:
     after = v[i:]
     return LRContext(peak=peak, peak_step=int(s[i]), warmup_steps=int(s[j] - s[0]), first=float(v[0]),
                      final=float(v[-1]), decays=bool(np.any(after < 0.5 * peak)),
-                     zero=bool(v[-1] <= 1e-12 * peak))
+                     zero=bool(v[-1] <= 1e-12 * peak), restart_steps=restart_steps(lr))
 
 
 def in_warmup(lr: Series | None, configured_peak: float | None = None) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from losscheck.model import RemedyVote
-from losscheck.analysis.lr import restart_steps
 from losscheck.rules._evidence import finite_xy
 from losscheck.rules.interface import Rule, RuleContext
 
@@ -32,7 +31,7 @@ class LRWarmRestarts(Rule):
     fix = ("Nothing when restarts are intended. When the loss bumped after a restart, a weak `lr_schedule` "
            "vote: if the restarts are not intended, check the scheduler state on resume and its period.")
     how = ("Scan of the finite LR values with the same rule as the analysis' restart count "
-           "(`losscheck.analysis.lr.restarts`): a climb to > 2x the running low and > 50% of the previous "
+           "(`losscheck.analysis.lr.restart_steps`, kept in the analysis' LR context): a climb to > 2x the running low and > 50% of the previous "
            "peak after the LR fell below 50% of that peak; a warmup from ~0 is not a restart. Loss bumps: "
            "medians of up to 3 finite loss points on each side of the restart step.")
     example = "3 LR warm restarts (at steps 2000, 6000, 14000); the loss bumped up after 2 of them (largest x1.4 at step 2000)"
@@ -41,7 +40,7 @@ class LRWarmRestarts(Rule):
                "PyTorch CosineAnnealingWarmRestarts docs")
 
     def check(self, ctx: RuleContext) -> list:
-        rs = restart_steps(ctx.run.get("lr"))
+        rs = ctx.analysis.lr.restart_steps if ctx.analysis.lr is not None else []
         if not rs:
             return []
         ls, lv = finite_xy(ctx.run.get("loss") or ctx.run.get("eval_loss"))
