@@ -72,7 +72,7 @@ def test_raw_scale_fits_match_linear_least_squares_for_fixed_rate():
 
 def test_levenberg_marquardt_holds_bounds():
     # unconstrained minimum at x = -1; with x >= 0 the answer is the bound
-    p, cost = T._levenberg_marquardt(lambda p: (np.array([p[0] + 1.0]), np.array([[1.0]])),
+    p, cost = T._levenberg_marquardt(lambda p: np.array([p[0] + 1.0]), lambda p: np.array([[1.0]]),
                                      np.array([2.0]), np.array([0.0]), np.array([np.inf]))
     assert p[0] == 0.0 and cost == pytest.approx(1.0)
 

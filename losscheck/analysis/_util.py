@@ -13,6 +13,7 @@ positive ``v`` and linear near 0, so the same thresholds still mean "relative ch
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -176,6 +177,13 @@ def _rolling_median_pandas(y: np.ndarray, window: int, trailing: bool, min_perio
     return s.rolling(window, min_periods=min_periods, center=True).median().to_numpy()
 
 
+@lru_cache(maxsize=8)
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``i < j`` of ``n`` points (cached: the same bin counts recur)."""
+    i, j = np.triu_indices(n, k=1)
+    return i.astype(np.intp), j.astype(np.intp)
+
+
 def theil_sen(x: np.ndarray, y: np.ndarray, max_points: int = 300, alpha: float = 0.95
               ) -> tuple[float, float, float]:
     """Theil-Sen slope with its confidence interval (Theil 1950; Sen 1968).
@@ -208,11 +216,14 @@ def theil_sen(x: np.ndarray, y: np.ndarray, max_points: int = 300, alpha: float 
     y = np.asarray(y, dtype=np.float64)
     if np.ptp(x) == 0:
         return 0.0, 0.0, 0.0
-    i, j = np.triu_indices(x.shape[0], k=1)
+    i, j = _pairs(x.shape[0])
     dx = x[j] - x[i]
     dy = y[j] - y[i]
-    up, down = dx > 0, dx < 0  # orient every pair so that x increases
-    slopes = np.concatenate([dy[up] / dx[up], dy[down] / dx[down]])
+    if np.all(x[1:] > x[:-1]):  # the usual case (bins): every pair already has dx > 0
+        slopes = dy / dx
+    else:  # orient every pair so that x increases; pairs with equal x have no slope
+        up, down = dx > 0, dx < 0
+        slopes = np.concatenate([dy[up] / dx[up], dy[down] / dx[down]])
     N = slopes.shape[0]
     n = x.shape[0]
 

@@ -28,7 +28,7 @@ Multimodel Inference*, ch. 2). ``delta_aic`` is the runner-up's AICc minus the w
 Burnham & Anderson read delta > 10 as "essentially no support" for the runner-up.
 
 Fitting: each three-parameter model is ``a + b g(step; theta)``, linear in ``a`` and ``b``
-once ``theta`` (tau, alpha or r) is fixed. A log-spaced grid of 29 thetas with ``a, b``
+once ``theta`` (tau, alpha or r) is fixed. A log-spaced grid of 17 thetas with ``a, b``
 profiled out by weighted linear least squares (variable projection; Golub & Pereyra 1973)
 finds the basin; Levenberg-Marquardt on all three parameters with analytic Jacobians and
 the bounds held by projection (Marquardt 1963; Moré 1978) polishes it, capped at
@@ -136,7 +136,7 @@ def _profile(g: np.ndarray, y: np.ndarray, log_link: bool, iters: int = 3
     return best_a, best_b, best_rss
 
 
-def _levenberg_marquardt(fun_jac, p: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+def _levenberg_marquardt(fun, jac, p: np.ndarray, lower: np.ndarray, upper: np.ndarray,
                          max_nfev: int = 200, rtol: float = 1e-8) -> tuple[np.ndarray, float]:
     """Minimise ``|r(p)|^2`` within box bounds by Levenberg-Marquardt.
 
@@ -147,15 +147,17 @@ def _levenberg_marquardt(fun_jac, p: np.ndarray, lower: np.ndarray, upper: np.nd
     damping gives a lower cost, or after ``max_nfev`` evaluations.
 
     Args:
-        fun_jac: ``p -> (r, J)``, residuals (n,) and Jacobian (n, k).
+        fun: ``p -> r``, residuals (n,); jac: ``p -> J``, their Jacobian (n, k), only
+            evaluated at accepted points.
         p: (k,) start, inside the bounds; lower, upper: (k,) bounds.
     Returns:
         ``(p, cost)``: the best parameters found and their sum of squared residuals.
     """
-    r, J = fun_jac(p)
+    r = fun(p)
     cost = float(r @ r)
     if not np.isfinite(cost):
         return p, cost
+    J = jac(p)
     lam, nfev = 1e-3, 1
     while nfev < max_nfev:
         grad = J.T @ r
@@ -175,7 +177,7 @@ def _levenberg_marquardt(fun_jac, p: np.ndarray, lower: np.ndarray, upper: np.nd
             pn = p.copy()
             pn[free] += step
             np.clip(pn, lower, upper, out=pn)
-            rn, Jn = fun_jac(pn)
+            rn = fun(pn)
             nfev += 1
             cn = float(rn @ rn)
             if cn < cost:  # NaN compares False
@@ -184,10 +186,11 @@ def _levenberg_marquardt(fun_jac, p: np.ndarray, lower: np.ndarray, upper: np.nd
         if not cn < cost:
             break
         gain = (cost - cn) / max(cost, 1e-300)
-        p, r, J, cost = pn, rn, Jn, cn
+        p, r, cost = pn, rn, cn
         lam = max(lam / 10.0, 1e-12)
         if gain < rtol:
             break
+        J = jac(p)
     return p, cost
 
 
@@ -205,7 +208,7 @@ def _basis(model: str, t: np.ndarray, u: np.ndarray):
 
 
 def _fit_separable(model: str, t: np.ndarray, u: np.ndarray, y: np.ndarray, log_link: bool,
-                   max_nfev: int, n_grid: int = 29) -> tuple[np.ndarray, float] | None:
+                   max_nfev: int, n_grid: int = 17) -> tuple[np.ndarray, float] | None:
     """Fit ``a + b g(theta)`` (``b >= 0``; ``a >= 0`` on the log scale) to ``y`` (n,).
 
     A log-spaced grid of ``n_grid`` thetas with the linear parameters profiled out
@@ -220,25 +223,29 @@ def _fit_separable(model: str, t: np.ndarray, u: np.ndarray, y: np.ndarray, log_
     i = int(np.argmin(rss))
     if not np.isfinite(rss[i]):
         return None
-    ones = np.ones_like(y)
 
-    def fun_jac(p):
+    def fun(p):
+        f = p[0] + p[1] * g_of(np.exp(p[2]))
+        return np.log(np.maximum(f, _TINY)) - y if log_link else f - y
+
+    def jac(p):
         th = np.exp(p[2])
         g = g_of(th)
-        f = p[0] + p[1] * g
-        J = np.column_stack([ones, g, p[1] * dg(th, g)])
-        if not log_link:
-            return f - y, J
-        live = f > _TINY
-        fs = np.where(live, f, 1.0)
-        J /= fs[:, None]
-        J[~live] = 0.0
-        return np.log(np.where(live, f, _TINY)) - y, J
+        J = np.empty((y.shape[0], 3))
+        J[:, 0] = 1.0
+        J[:, 1] = g
+        J[:, 2] = p[1] * dg(th, g)
+        if log_link:  # d log f = df / f; 0 where the floor holds f
+            f = p[0] + p[1] * g
+            live = f > _TINY
+            J /= np.where(live, f, 1.0)[:, None]
+            J[~live] = 0.0
+        return J
 
     lower = np.array([-np.inf if not log_link else 0.0, 0.0, np.log(lo)])
     upper = np.array([np.inf, np.inf, np.log(hi)])
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        p, cost = _levenberg_marquardt(fun_jac, np.array([a[i], b[i], np.log(grid[i])]), lower, upper,
+        p, cost = _levenberg_marquardt(fun, jac, np.array([a[i], b[i], np.log(grid[i])]), lower, upper,
                                        max_nfev)
     if not (np.isfinite(cost) and np.all(np.isfinite(p))):
         return None
@@ -255,14 +262,18 @@ def _fit_log(t: np.ndarray, u: np.ndarray, y: np.ndarray, max_nfev: int) -> dict
     c = float(np.mean(y))
     out["constant"] = (np.array([c]), float(np.sum((y - c) ** 2)))
     L = np.exp(y)
-    ones = np.ones_like(t)
+
+    tt = np.column_stack([np.ones_like(t), t])
 
     def lin(p):  # log(a + b t) - y, floored like the three-parameter models
+        return np.log(np.maximum(p[0] + p[1] * t, _TINY)) - y
+
+    def lin_jac(p):
         f = p[0] + p[1] * t
         live = f > _TINY
-        J = np.column_stack([ones, t]) / np.where(live, f, 1.0)[:, None]
+        J = tt / np.where(live, f, 1.0)[:, None]
         J[~live] = 0.0
-        return np.log(np.where(live, f, _TINY)) - y, J
+        return J
 
     if t.size >= 2:
         # two starts: least squares on the loss, and relative least squares (weights 1/L^2,
@@ -272,8 +283,9 @@ def _fit_log(t: np.ndarray, u: np.ndarray, y: np.ndarray, max_nfev: int) -> dict
         best = None
         for b1, b0 in (b_ols, b_rel):
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                p, cost = _levenberg_marquardt(lin, np.array([max(float(b0), 1e-6), float(b1)]),
-                                               np.array([_TINY, -np.inf]), np.array([np.inf, np.inf]), max_nfev)
+                p, cost = _levenberg_marquardt(lin, lin_jac, np.array([max(float(b0), 1e-6), float(b1)]),
+                                               np.array([_TINY, -np.inf]), np.array([np.inf, np.inf]),
+                                               max_nfev)
             if np.isfinite(cost) and (best is None or cost < best[1]):
                 best = (p, cost)
         if best is not None:
