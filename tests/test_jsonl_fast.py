@@ -188,3 +188,169 @@ def test_uniform_files_same(seed, tmp_path, monkeypatch):
     path = tmp_path / rng.choice(["metrics.jsonl", "metrics.json", "trainer_log.jsonl"])
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     _same(path, monkeypatch)
+
+
+# --------------------------------------------------------------------------- numeric columns
+
+_CELLS = ["0", "-0", "-0.0", "-0e0", "0.5", "-1.25e-3", "1E+5", "1e400", "-1e400", "1e-400", "NaN", "Infinity",
+          "-Infinity", "9007199254740993", "12345678901234567890123", "1" + "0" * 400,
+          "1.700000000000000177635684", "2.2250738585072011e-308", "3", "7e0", "42"]
+# Tokens that are not JSON (or not numbers): a line holding one is not the template.
+_NOT_JSON = ["01", "-01", "1.", ".5", "+1", "-", "1e", "1e+", "1.2.3", "1e5.3", "1e5e5", "--1", "-NaN", "nan",
+             "inf", "-inf", "infinity", "NAN", "1_0", "0x10", "1 ", " 1", "", "1-2", "1+2", "e5", "-e5", "1.e5",
+             "1.5E", "Infinit", "NaNa", "null", "true", '"1"', "[1]", '{"a": 1}', "1,", "1}"]
+
+
+def _columns_or_lines(text: str):
+    """What :func:`numeric_columns` must give for ``text``: ``(keys, [column lists])`` with
+    each line's values through json.loads and json_number, when every line is an object with
+    the first line's keys in the same order."""
+    from losscheck.readers._common import json_number
+
+    objs = [json.loads(line) for line in text.split("\n")[:-1]]
+    keys = list(objs[0])
+    assert all(list(o) == keys for o in objs)
+    return keys, [[json_number(o[k]) for o in objs] for k in keys]
+
+
+def _check_columns(text: str) -> bool:
+    """``numeric_columns(text)`` either declines or equals per-line json.loads bit for bit;
+    returns whether it took the file."""
+    got = _jsonl.numeric_columns(text.encode("utf-8"))
+    if got is None:
+        return False
+    keys, cols = _columns_or_lines(text)
+    assert got[0] == keys, text[:200]
+    for k, col, want in zip(keys, got[1], cols):
+        want = np.array(want, dtype=np.float64)
+        assert col.dtype == np.float64 and col.shape == want.shape
+        assert col.tobytes() == want.tobytes() or (np.array_equal(col, want, equal_nan=True)
+                                                   and np.array_equal(np.signbit(col), np.signbit(want))), (k, text[:300])
+    return True
+
+
+def test_numeric_columns_tokens():
+    """Every JSON number form is read as json.loads reads it (an integer -0 is +0.0, a float
+    -0.0 keeps its sign, huge integers round like float(int)); every other token declines."""
+    taken = 0
+    for cell in _CELLS:
+        for pos in range(3):
+            vals = ["1", "2.5", "3"]
+            vals[pos] = cell
+            text = "".join(f'{{"step": {i}, "loss": {vals[1] if i % 2 else 0.5}, "lr": {vals[2]}}}\n'
+                           for i in range(4))
+            text = text.replace('"step": 1,', f'"step": {vals[0] if pos == 0 else 1},')
+            taken += _check_columns(text)
+    assert taken >= len(_CELLS) * 2
+    for cell in _NOT_JSON:
+        for i in range(3):
+            lines = [f'{{"step": {k}, "loss": 0.5, "lr": 3}}' for k in range(3)]
+            lines[i] = lines[i].replace("0.5", cell)
+            assert _jsonl.numeric_columns(("\n".join(lines) + "\n").encode()) is None, (cell, i)
+
+
+@pytest.mark.parametrize("text", [
+    '{"step": 0, "lr": 1, "loss": 2}\n{"step": 1, "loss": 2, "lr": 1}\n',     # key order differs
+    '{"step": 0, "loss": 1}\n{"step": 1, "loss": 2, "lr": 3}\n',              # an extra key
+    '{"step": 0, "loss": 1, "lr": 3}\n{"step": 1, "loss": 2}\n',              # a key missing
+    '{"step": 0, "loss": 1, "loss": 2}\n{"step": 1, "loss": 2, "loss": 3}\n', # a repeated key
+    '{"step": 0, "loss": 1}\n{"step": 1, "loss": 2}',                         # no final newline
+    '{"step": 0, "loss": 1}\n\n{"step": 1, "loss": 2}\n',                     # a blank line
+    '{"step": 0, "loss": 1}\n# c\n{"step": 1, "loss": 2}\n',                  # a comment line
+    '{"step": 0, "loss": 1}\r\n{"step": 1, "loss": 2}\r\n',                   # CRLF
+    '{"step": 0, "loss": 1}\n{"step": 1,  "loss": 2}\n',                      # other spacing
+    '{"step": 0, "loss": 1}\n{"step": 1, "loss": 2}{"step": 2, "loss": 3}\n', # two objects
+    '{"step": 0, "loss": 1}\n{"step": 1, "loss": 2, "loss": 3}\n',
+    '{"step": 0, "loss": 1}\n{"step": 1, "loss": {"x": 2}}\n',
+    '{"step": 0, "loss": 1}\n{"step": 1, "loss": null}\n',
+    '{"step": 0, "loss": "1"}\n{"step": 1, "loss": "2"}\n',
+    '{"step": 0, "loss": 1}\n{"step": 1, "loss": 2\n',                        # unbalanced
+    '{"step": 0, "loss": 1}\n{"step": 1, "loss\\u0022: 2}\n',
+    '{"step": 0, "loss": 1}\n{"step": 1, "l\\u006fss": 2}\n',                 # same key, other spelling
+    '{"step": 0, "loss": 1}\n{"step": 1, "loss": 2}\x1c\n',
+    '{"step": 0, "loss": 1}\n{"step": 1, "loss": 2}\x0b{"step": 2, "loss": 3}\n',
+    '{"step": 0, "loss": 1}\n{"step": 1, "loss": 2\x01}\n',                   # a marker byte
+    '{"step": 0, "loss": 1}\n{"step": 1, "loss": 2, "step": 3}\n',
+    '{"step": 0, "loss": 1}\n{"step": 1, "loss": 2e}\n{"step": 2, "loss": 3}\n',
+    '{"\\u00e9": 0, "loss": 1}\n{"\\u00e9": 1, "loss": 2}\n',
+    '{"step": 0, "loss": 1}\n{"step": 1, "loss": 2}\n',
+    '  {"step":0,"loss":1.5}\t\n  {"step":1,"loss":-2.5e-3}\t\n',
+    '{"a b": 0, "c\\"d": NaN}\n{"a b": 1, "c\\"d": -Infinity}\n',
+    '\ufeff{"step": 0, "loss": 1}\n{"step": 1, "loss": 2}\n',
+    '{"step": 0, "loss": 1}\n{"step": 1, "loss": 2}\n{"step": 1, "loss": 2}\n',
+])
+def test_numeric_columns_never_wrong(text):
+    """The column path either declines or gives exactly the per-line parse."""
+    if text.startswith("\ufeff"):
+        got = _jsonl.numeric_columns(text.encode("utf-8"))
+        assert got is not None and _check_columns(text[1:])
+        return
+    try:
+        _columns_or_lines(text)
+        valid = True
+    except (ValueError, AssertionError):
+        valid = False
+    if not valid:
+        assert _jsonl.numeric_columns(text.encode("utf-8")) is None
+    else:
+        _check_columns(text)
+
+
+def _uniform_numeric_lines(rng: random.Random, n: int) -> tuple[list[str], str]:
+    keys = rng.choice([["step", "loss", "lr"], ["iteration", "loss"], ["epoch", "val_loss", "acc"],
+                       ["loss", "lr"], ["_step", "train/loss", "_runtime", "_timestamp"],
+                       ["global_step", "_wandb/x", "loss"], ["step", "epoch", "loss"]])
+    fmt = rng.choice(['"{k}": {v}', '"{k}":{v}', ' "{k}" :  {v} '])
+    sep = rng.choice([", ", ",", ",\t"])
+    frac = rng.random() < 0.15
+    lines = []
+    step = 0
+    for i in range(n):
+        step += rng.choice([1, 1, 1, 2, 0, -2]) if rng.random() < 0.3 else 1
+        vals = []
+        for k in keys:
+            if k in ("step", "iteration", "epoch", "_step", "global_step"):
+                v = f"{step}.5" if frac and i == n // 2 else str(step)
+            elif k == "_timestamp":
+                v = repr(1.7e9 + i * 0.5)
+            else:
+                v = rng.choice([repr(rng.random()), repr(rng.random()), "NaN", "Infinity", "-0", "0", "-0.0",
+                                str(rng.randint(-5, 5)), f"{rng.random():.3e}", "12345678901234567890123"]) \
+                    if rng.random() < 0.2 else repr(rng.random() * 10)
+            vals.append(fmt.format(k=k, v=v))
+        lines.append("{" + sep.join(vals) + "}")
+    return lines, rng.choice(["metrics.jsonl", "log.json", "metrics.json", "out.ndjson"])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_numeric_column_files_same(seed, tmp_path, monkeypatch):
+    """Whole reads through the column path equal the per-line reference paths (series, notes,
+    errors): step keys, fractional and repeated steps, W&B keys and wall times, NaN/Inf."""
+    rng = random.Random(5000 + seed)
+    lines, name = _uniform_numeric_lines(rng, rng.choice([1, 2, 30, 400]))
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(_jsonl, "COLUMNS_MIN_BYTES", 0)
+    calls = []
+    real = _jsonl.numeric_columns
+    import losscheck.readers.jsonl_generic as jg
+
+    monkeypatch.setattr(jg, "numeric_columns", lambda data: calls.append(1) or real(data))
+    _same(path, monkeypatch)
+    reader = choose(path)
+    if reader is not None and reader.name == "jsonl":
+        assert calls and real(path.read_bytes()) is not None
+
+
+def test_numeric_column_path_declines_to_notes(tmp_path, monkeypatch):
+    """A large file with one odd line still gets the per-line notes (not the column path)."""
+    monkeypatch.setattr(_jsonl, "COLUMNS_MIN_BYTES", 0)
+    lines = [f'{{"step": {i}, "loss": {1 / (i + 1)!r}}}' for i in range(50)]
+    lines[20] = '{"step": 20, "loss": null}'
+    lines[30] = "not json"
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert _jsonl.numeric_columns(path.read_bytes()) is None
+    res = choose(path).read(path)
+    assert any("not JSON objects" in n.message for n in res.notes)
+    assert len(res.series[0]) == 48

@@ -252,7 +252,8 @@ class Collector:
     def set_points(self, tag: str, steps: list[float], values: list[float], walls: list[float],
                    has_wall: bool) -> None:
         """Set all points of a new ``tag`` at once (``walls`` NaN where unknown; ``has_wall``
-        False when any point had no wall time), as if added one by one with :meth:`add`."""
+        False when any point had no wall time), as if added one by one with :meth:`add`.
+        Lists or arrays of shape ``(n,)``; ``walls`` is not read when ``has_wall`` is False."""
         self._points[tag] = (steps, values, walls)
         self._has_wall[tag] = has_wall
 
@@ -283,7 +284,7 @@ class Collector:
         out: list[Series] = []
         notes: list[ReadNote] = []
         for tag, (st, va, wt) in self._points.items():
-            if not st:
+            if len(st) == 0:
                 continue
             unit = (units or {}).get(tag, step_unit)
             s, n = normalize(tag, st, va, source, wt if self._has_wall[tag] else None, unit)

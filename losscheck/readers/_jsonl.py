@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import functools
 import gc
+import csv
+import io
 import json
 import math
 import operator
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 from losscheck.errors import ParseError
 from losscheck.model import ReadNote, Series
-from losscheck.readers._common import Collector, first_lines, json_number, parse_cell, read_text
+from losscheck.readers._common import (Collector, decode_text, first_lines, json_number, parse_cell,
+                                       read_text)
 
 
 def gc_paused(fn: Callable) -> Callable:
@@ -37,12 +43,16 @@ def gc_paused(fn: Callable) -> Callable:
     return wrapper
 
 
-def load_json_lines(path: Path) -> tuple[list[tuple[int, dict]], list[ReadNote]]:
+def load_json_lines(path: Path, data: bytes | None = None, notes: list[ReadNote] | None = None
+                    ) -> tuple[list[tuple[int, dict]], list[ReadNote]]:
     """Every JSON object line of ``path`` as ``(line_number, dict)`` (1-based), plus notes.
 
     Blank lines are skipped silently; ``#`` and ``//`` comment lines are skipped with an info
     note. A line that is not a JSON object is skipped with a warning naming its line number;
     the last line being cut (a run still writing) is reported as such.
+
+    ``data`` and ``notes``: the file's content and notes from
+    :func:`~losscheck.readers._common.read_data` when the caller has read it already.
 
     Raises:
         UnreadableFile: the file cannot be read.
@@ -50,7 +60,12 @@ def load_json_lines(path: Path) -> tuple[list[tuple[int, dict]], list[ReadNote]]
             no records and a warning).
     """
     src = str(path)
-    text, notes = read_text(path)
+    if data is None:
+        text, notes = read_text(path)
+    else:
+        text, more = decode_text(data, path)
+        notes = list(notes or []) + more
+        del data
     if _FAST:
         fast = _load_fast(text)
         if fast is not None:
@@ -417,3 +432,204 @@ def _note_non_numeric(k: str, v: Any, line: int, seen_null: set, odd: dict) -> N
         o = odd.setdefault(k, [0, line, set()])
         o[0] += 1
         o[2].add(_kind(v))
+
+
+# --------------------------------------------------------------------------- numeric columns
+
+#: Files at least this long (bytes) try :func:`numeric_columns` (it imports pandas).
+COLUMNS_MIN_BYTES = 5_000_000
+
+_JSON_WS = " \t"
+# Bytes that split lines for str.splitlines() besides "\n" (the per-line path's notion of a
+# line), or that str.strip() strips and JSON does not: a file holding any is not a template.
+_LINE_BREAKS = (b"\r", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\x1f")
+# Marker bytes standing for the template's literals: control bytes other than tab/newline
+# (which are not in a file that passes the checks above plus "no control byte").
+_MARKERS = bytes([*range(1, 9), *range(14, 28)])
+_CONSTANTS = {b"NaN": "nan", b"Infinity": "inf", b"-Infinity": "-inf"}
+_LETTERS = b"NaIfinty"  # of NaN, Infinity
+_CELL_BYTES = b"0123456789.eE+-" + _LETTERS
+_DIGIT = np.zeros(256, dtype=bool)
+_DIGIT[list(b"0123456789")] = True
+_LETTER = np.zeros(256, dtype=bool)
+_LETTER[list(_LETTERS)] = True
+
+
+def _template(line: str) -> tuple[list[str], list[str]] | None:
+    """``(keys, literals)`` of a JSON object line whose values are all numbers (or ``NaN``,
+    ``Infinity``, ``-Infinity``), or ``None``. ``literals`` has ``len(keys) + 1`` entries,
+    the text around the values: ``line == literals[0] + v0 + literals[1] + ... + literals[-1]``.
+    Keys must be distinct (a repeated key would make the last value win)."""
+    dec = json.JSONDecoder()
+    n = len(line)
+
+    def ws(i: int) -> int:
+        while i < n and line[i] in _JSON_WS:
+            i += 1
+        return i
+
+    i = ws(0)
+    if i >= n or line[i] != "{":
+        return None
+    i += 1
+    keys: list[str] = []
+    literals: list[str] = []
+    start = 0
+    while True:
+        i = ws(i)
+        if i >= n or line[i] != '"':
+            return None
+        key, i = json.decoder.scanstring(line, i + 1)
+        i = ws(i)
+        if i >= n or line[i] != ":":
+            return None
+        i = ws(i + 1)
+        value, end = dec.raw_decode(line, i)
+        if type(value) not in (int, float):
+            return None
+        keys.append(key)
+        literals.append(line[start:i])
+        start = i = end
+        i = ws(i)
+        if i < n and line[i] == ",":
+            i += 1
+            continue
+        if i < n and line[i] == "}":
+            i = ws(i + 1)
+            break
+        return None
+    if i != n or len(set(keys)) != len(keys):
+        return None
+    literals.append(line[start:])
+    return keys, literals
+
+
+def numeric_columns(data: bytes) -> tuple[list[str], list[np.ndarray]] | None:
+    """The JSON-lines file ``data`` as columns, when every line is the first line's object
+    with other numbers: ``(keys, values)``, ``values[i]`` a ``float64`` array of shape
+    ``(nlines,)`` holding what ``json_number(json.loads(line)[keys[i]])`` gives on each line.
+    ``None`` when the file is anything else (another key set or order, other spacing, text,
+    ``null``, nested objects, blank or comment lines, a last line without a newline, CR line
+    ends, non-ASCII bytes): the per-line paths then read it, with their notes.
+
+    How: the first line gives the text around its values (:func:`_template`); each of those
+    literals is replaced by its own marker byte throughout (the end of one line and the start
+    of the next are one literal), which maps back to the file one to one. The file is the
+    template repeated iff the markers then come in the template's order and every cell
+    between them is one JSON number token (``-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?``:
+    :func:`_number_cells_valid` and pandas' converter) or exactly ``NaN``, ``Infinity`` or
+    ``-Infinity``. JSON grammar being context-free, each line then parses to the first line's
+    keys with these numbers. The cells are converted by pandas' correctly rounded C parser
+    (as :func:`float` would; an integer token ``-0`` gives ``0.0``, as ``float(int)`` does).
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data.endswith(b"\n") or not data.isascii() or any(b in data for b in _LINE_BREAKS):
+        return None
+    end = data.index(b"\n")
+    try:
+        tpl = _template(data[:end].decode("ascii"))
+    except (ValueError, RecursionError):  # not JSON (JSONDecodeError is a ValueError)
+        return None
+    if tpl is None:
+        return None
+    keys, literals = tpl
+    lits = [x.encode("ascii") for x in literals]
+    ncols = len(keys)
+    if ncols > len(_MARKERS) or not data.startswith(lits[0]) or not data.endswith(lits[-1] + b"\n"):
+        return None
+    if any(data.find(_MARKERS[m:m + 1]) != -1 for m in range(ncols)):
+        return None
+    # the line break with the literals around it first, then the literals inside a line (none
+    # can overlap the file's first or last literal, which are cut off afterwards: a literal
+    # inside a line holds a ',' outside a string, the first and last do not)
+    body = data.replace(lits[-1] + b"\n" + lits[0], _MARKERS[ncols - 1:ncols])
+    del data
+    for k in range(1, ncols):
+        body = body.replace(lits[k], _MARKERS[k - 1:k])
+    if not body.startswith(lits[0]) or not body.endswith(lits[-1] + b"\n"):
+        return None
+    body = body[len(lits[0]):len(body) - len(lits[-1]) - 1]
+    if not body:
+        return None
+    arr = np.frombuffer(body, dtype=np.uint8)
+    is_marker = arr < 32
+    mpos = np.flatnonzero(is_marker)
+    if (len(mpos) + 1) % ncols:
+        return None
+    nrows = (len(mpos) + 1) // ncols
+    expect = np.frombuffer(_MARKERS[:ncols], dtype=np.uint8)
+    if not np.array_equal(arr[mpos], np.tile(expect, nrows)[:-1]):
+        return None  # a literal out of place: another key order, a repeated key...
+    del is_marker
+    if body.translate(None, _CELL_BYTES + _MARKERS[:ncols]):
+        return None  # a byte that is neither a marker nor in a number token
+    starts = np.concatenate(([0], mpos + 1))
+    ends = np.concatenate((mpos, [len(arr)]))
+    if (ends <= starts).any():
+        return None  # an empty cell
+    # NaN / Infinity / -Infinity: the cells holding a letter must be exactly these
+    special = np.zeros(0, dtype=np.int64)
+    if any(body.find(_LETTERS[i:i + 1]) != -1 for i in range(len(_LETTERS))):
+        special = np.unique(np.searchsorted(mpos, np.flatnonzero(_LETTER[arr])))
+    for c in special.tolist():
+        if body[starts[c]:ends[c]] not in _CONSTANTS:
+            return None
+    if not _number_cells_valid(arr, starts, ends, special):
+        return None
+    table = bytes.maketrans(_MARKERS[:ncols], b"," * (ncols - 1) + b"\n")
+    text = body.translate(table) + b"\n"
+    del body, arr
+    try:
+        import pandas as pd  # lazy: start-up time
+
+        from losscheck.readers._tabular import _float_options
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            df = pd.read_csv(io.BytesIO(text), sep=",", header=None, names=list(range(ncols)),
+                             index_col=False, dtype=np.float64, na_filter=True, na_values=["NaN"],
+                             keep_default_na=False, skip_blank_lines=False, quoting=csv.QUOTE_NONE,
+                             engine="c", **_float_options(pd))
+        if df.shape != (nrows, ncols):
+            return None
+        cols = [df[k].to_numpy(dtype=np.float64) for k in range(ncols)]
+    except Exception:  # noqa: BLE001 - any pandas failure: the per-line paths decide
+        return None
+    # an integer token -0 is the int 0 for json, +0.0 as a float; pandas gives -0.0
+    neg_zero = np.flatnonzero((ends - starts == 2) & (np.frombuffer(text, dtype=np.uint8)[starts] == 45)
+                              & (np.frombuffer(text, dtype=np.uint8)[starts + 1] == 48))
+    for c in neg_zero.tolist():
+        r, k = divmod(c, ncols)
+        if not cols[k].flags.writeable:
+            cols[k] = cols[k].copy()
+        cols[k][r] = 0.0
+    return keys, cols
+
+
+def _number_cells_valid(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                        special: np.ndarray) -> bool:
+    """Whether no cell of ``arr`` (bytes ``[starts[c], ends[c])``, shape ``(ncells,)``) other
+    than those in ``special`` (already checked constants) breaks a JSON-only rule of the number
+    grammar, given that each holds only ``0-9 . e E + -``: a digit, or ``-`` then a digit,
+    first; no leading zero before another digit; a digit after each ``.``.
+
+    pandas' converter, which refuses any cell it cannot read whole, enforces the rest
+    (one dot, one exponent with digits, signs in place): these are the forms it reads and
+    JSON does not (``+1``, ``.5``, ``-.5``, ``5.``, ``1.e5``, ``01``).
+    """
+    n = len(arr)
+    s = starts
+    if len(special):
+        numeric = np.ones(len(starts), dtype=bool)
+        numeric[special] = False
+        s = starts[numeric]
+        ends = ends[numeric]
+    d0 = s + (arr[s] == 45)
+    if (d0 >= ends).any() or not _DIGIT[arr[d0]].all():
+        return False
+    nxt = d0[arr[d0] == 48] + 1
+    if _DIGIT[arr[nxt[nxt < n]]].any():
+        return False
+    dots = np.flatnonzero(arr == 46)
+    return not (len(dots) and (dots[-1] == n - 1 or not _DIGIT[arr[dots + 1]].all()))

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Callable
+
+import numpy as np
 
 from losscheck.model import ReadNote, ReadResult
-from losscheck.readers._common import BaseReader, base_name, is_integral, json_number
+from losscheck.readers import _jsonl
+from losscheck.readers._common import BaseReader, Collector, base_name, is_integral, json_number, read_data
 from losscheck.readers._jsonl import (collect, count_object_lines, first_object, flatten,
-                                        flatten_records, gc_paused, load_json_lines)
+                                        flatten_records, gc_paused, load_json_lines, numeric_columns)
 
 #: Step keys in order of preference.
 JSONL_STEP_KEYS = ("step", "global_step", "_step", "iteration", "iter", "epoch")
@@ -63,7 +67,15 @@ class GenericJsonlReader(BaseReader):
     @gc_paused
     def _read(self, path: Path) -> ReadResult:
         src = str(path)
-        records, notes = load_json_lines(path)
+        data, notes = read_data(path)
+        if _jsonl._FAST and len(data) >= _jsonl.COLUMNS_MIN_BYTES:
+            cols = numeric_columns(data)
+            if cols is not None:
+                done = _from_columns(src, cols[0], cols[1], notes)
+                if done is not None:
+                    return done
+        records, notes = load_json_lines(path, data, notes)
+        del data
         records = flatten_records(records)
         keys = set()
         for _, r in records:
@@ -93,8 +105,7 @@ class GenericJsonlReader(BaseReader):
         else:
             step_of = lambda r: json_number(r.get(step_key))  # noqa: E731
 
-        def keep(k: str) -> bool:
-            return k != excluded and k not in _DROP and not k.startswith("_wandb/")
+        keep = _keep(excluded)
 
         def wall_of(r: dict) -> float | None:
             return json_number(r.get("_timestamp"))
@@ -102,6 +113,49 @@ class GenericJsonlReader(BaseReader):
         series, n = collect(records, src, step_of, keep, unit,
                             wall_of if "_timestamp" in keys else None)
         return ReadResult(series, notes + n, {})
+
+
+def _keep(excluded: str | None) -> Callable[[str], bool]:
+    """Whether a key is a metric: not the step-like key, not W&B bookkeeping."""
+    return lambda k: k != excluded and k not in _DROP and not k.startswith("_wandb/")
+
+
+def _from_columns(src: str, keys: list[str], cols: list[np.ndarray], notes: list[ReadNote]
+                  ) -> ReadResult | None:
+    """What :meth:`GenericJsonlReader._read` gives for a file of uniform numeric records, from
+    its columns (:func:`~losscheck.readers._jsonl.numeric_columns`: ``keys`` in record order,
+    ``cols`` ``float64`` arrays of shape ``(nrecords,)``); ``notes`` are the file's read notes.
+    ``None`` when a step is not finite (the per-record path reports those records)."""
+    colmap = dict(zip(keys, cols))
+    notes = list(notes)
+    step_key = next((k for k in JSONL_STEP_KEYS if k in colmap), None)
+    excluded = step_key
+    unit = "step"
+    if step_key is not None:
+        st = colmap[step_key]
+        if not np.isfinite(st).all():
+            return None
+        if not bool((st == np.floor(st)).all()):
+            what = "'epoch'" if step_key == "epoch" else repr(step_key)
+            notes.append(ReadNote(src, f"{what} has fractional values; the record index is used "
+                                       "as the step", "info"))
+            step_key = None
+        elif step_key == "epoch":
+            unit = "epoch"
+    if step_key is None:
+        steps = np.arange(len(cols[0]), dtype=np.float64)
+        if excluded is None:
+            notes.append(ReadNote(src, "no step key; the record index is used as the step", "info"))
+    else:
+        steps = colmap[step_key]
+    walls = colmap.get("_timestamp")
+    keep = _keep(excluded)
+    col = Collector()
+    for k in keys:
+        if keep(k):
+            col.set_points(k, steps, colmap[k], walls, walls is not None)
+    series, more = col.build(src, unit)
+    return ReadResult(series, notes + more, {})
 
 
 READER = GenericJsonlReader()
