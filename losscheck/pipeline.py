@@ -116,22 +116,22 @@ def sparkline_values(s: Series, width: int = 40) -> list[float | None]:
         return []
     edges = np.linspace(s.steps[0], s.steps[-1] + 1, min(width, len(s)) + 1)
     nb = len(edges) - 1
-    idx = np.clip(np.searchsorted(edges, s.steps, side="right") - 1, 0, nb - 1)
-    logged = np.bincount(idx, minlength=nb)
-    fin = np.isfinite(s.values)
-    v, b = s.values[fin], idx[fin]
-    order = np.lexsort((v, b))  # by bin, then value: each bin's finite values sorted
-    sv = v[order]
-    cnt = np.bincount(b, minlength=nb)
-    start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+    # bin k holds the steps in [edges[k], edges[k + 1]); steps increase, so it is a slice
+    bounds = np.searchsorted(s.steps, edges, side="left")
     out: list[float | None] = []
     for k in range(nb):
-        c = int(cnt[k])
-        if c:
-            lo, hi = start[k] + (c - 1) // 2, start[k] + c // 2
-            out.append(float(sv[lo] if lo == hi else (sv[lo] + sv[hi]) / 2.0))  # as np.median
-        else:  # NaN: the bin's points are all non-finite; None: no point was logged there
-            out.append(float("nan") if logged[k] else None)
+        v = s.values[bounds[k]: bounds[k + 1]]
+        if v.size == 0:
+            out.append(None)  # no point was logged in this bin
+            continue
+        v = v[np.isfinite(v)]
+        c = v.size
+        if c == 0:
+            out.append(float("nan"))  # the bin's points are all non-finite
+            continue
+        part = np.partition(v, [(c - 1) // 2, c // 2])
+        lo, hi = part[(c - 1) // 2], part[c // 2]
+        out.append(float(lo if c % 2 else (lo + hi) / 2.0))  # as np.median
     return out
 
 

@@ -136,27 +136,34 @@ def rolling_median(y: np.ndarray, window: int, trailing: bool = True, min_period
     out = np.full(n, np.nan)
     if n == 0:
         return out
-    i = np.arange(n)
-    lo = i - w if trailing else i - w // 2  # window of output i: y[lo:lo + w], clipped
+    off = w if trailing else w // 2  # window of output i: y[i - off: i - off + w], clipped
     nan = ~np.isfinite(y)  # pandas' rolling treats +-inf as missing, like NaN
-    cnan = np.concatenate([[0], np.cumsum(nan)])
-    full = (lo >= 0) & (lo + w <= n)
-    full[full] = (cnan[lo[full] + w] - cnan[lo[full]]) == 0
+    # outputs whose window lies inside the curve: i0..i1 (window starts 0..i1 - off); all
+    # arithmetic below is on slices of that range, no index arrays of length n
+    i0, i1 = off, min(n - 1, n - w + off)
+    full = np.zeros(n, dtype=bool)
+    if i1 >= i0:
+        cnan = np.concatenate([[0], np.cumsum(nan)])
+        s0, s1 = i0 - off, i1 - off + 1  # window starts
+        full[i0: i1 + 1] = cnan[s0 + w: s1 + w] == cnan[s0: s1]
     partial = np.flatnonzero(~full)
     if partial.size > 4 * w + 4096:
         return _rolling_median_pandas(y, w, trailing, min_periods)
-    if full.any():
+    if i1 >= i0 and partial.size < n:
         from scipy.ndimage import rank_filter  # lazy: start-up time
 
-        yy = np.where(nan, 0.0, y)
+        yy = np.where(nan, 0.0, y) if partial.size else y
         mid = rank_filter(yy, w // 2, size=w, mode="nearest")
         if w % 2 == 0:
-            mid = (rank_filter(yy, w // 2 - 1, size=w, mode="nearest") + mid) / 2.0
-        # the filter's window at j is y[j - w // 2: j - w // 2 + w]
-        src = lo[full] + w // 2
-        out[full] = mid[src]
+            mid += rank_filter(yy, w // 2 - 1, size=w, mode="nearest")
+            mid /= 2.0
+        # the filter's window at j is y[j - w // 2: j - w // 2 + w]: output i reads
+        # j = i - off + w // 2
+        sl = mid[i0 - off + w // 2: i1 - off + w // 2 + 1]
+        out[i0: i1 + 1] = sl
+        out[partial] = np.nan  # windows with missing values are recomputed below
     if partial.size:  # (p, w) matrix of these windows, missing as NaN; sorted, NaN last
-        idx = lo[partial][:, None] + np.arange(w)
+        idx = (partial - off)[:, None] + np.arange(w)
         vals = np.where((idx >= 0) & (idx < n), np.where(nan, np.nan, y)[np.clip(idx, 0, n - 1)], np.nan)
         vals.sort(axis=1)
         cnt = (~np.isnan(vals)).sum(axis=1)
