@@ -303,6 +303,7 @@ def _uniform_numeric_lines(rng: random.Random, n: int) -> tuple[list[str], str]:
     fmt = rng.choice(['"{k}": {v}', '"{k}":{v}', ' "{k}" :  {v} '])
     sep = rng.choice([", ", ",", ",\t"])
     frac = rng.random() < 0.15
+    nonfinite = rng.random() < 0.15  # a NaN/Infinity step: the per-record path must report it
     lines = []
     step = 0
     for i in range(n):
@@ -311,6 +312,8 @@ def _uniform_numeric_lines(rng: random.Random, n: int) -> tuple[list[str], str]:
         for k in keys:
             if k in ("step", "iteration", "epoch", "_step", "global_step"):
                 v = f"{step}.5" if frac and i == n // 2 else str(step)
+                if nonfinite and i == n // 3:
+                    v = rng.choice(["NaN", "Infinity", "-Infinity"])
             elif k == "_timestamp":
                 v = repr(1.7e9 + i * 0.5)
             else:

@@ -577,9 +577,13 @@ def numeric_columns(data: bytes) -> tuple[list[str], list[np.ndarray]] | None:
             return None
     if not _number_cells_valid(arr, starts, ends, special):
         return None
+    # an integer token -0 is the int 0 for json, +0.0 as a float; pandas gives -0.0
+    short = np.flatnonzero(ends - starts == 2)
+    neg_zero = short[(arr[starts[short]] == 45) & (arr[starts[short] + 1] == 48)].tolist()
+    del arr, mpos, starts, ends, short
     table = bytes.maketrans(_MARKERS[:ncols], b"," * (ncols - 1) + b"\n")
     text = body.translate(table) + b"\n"
-    del body, arr
+    del body
     try:
         import pandas as pd  # lazy: start-up time
 
@@ -591,15 +595,13 @@ def numeric_columns(data: bytes) -> tuple[list[str], list[np.ndarray]] | None:
                              index_col=False, dtype=np.float64, na_filter=True, na_values=["NaN"],
                              keep_default_na=False, skip_blank_lines=False, quoting=csv.QUOTE_NONE,
                              engine="c", **_float_options(pd))
+        del text
         if df.shape != (nrows, ncols):
             return None
         cols = [df[k].to_numpy(dtype=np.float64) for k in range(ncols)]
     except Exception:  # noqa: BLE001 - any pandas failure: the per-line paths decide
         return None
-    # an integer token -0 is the int 0 for json, +0.0 as a float; pandas gives -0.0
-    neg_zero = np.flatnonzero((ends - starts == 2) & (np.frombuffer(text, dtype=np.uint8)[starts] == 45)
-                              & (np.frombuffer(text, dtype=np.uint8)[starts + 1] == 48))
-    for c in neg_zero.tolist():
+    for c in neg_zero:
         r, k = divmod(c, ncols)
         if not cols[k].flags.writeable:
             cols[k] = cols[k].copy()

@@ -70,10 +70,9 @@ class GenericJsonlReader(BaseReader):
         data, notes = read_data(path)
         if _jsonl._FAST and len(data) >= _jsonl.COLUMNS_MIN_BYTES:
             cols = numeric_columns(data)
-            if cols is not None:
-                done = _from_columns(src, cols[0], cols[1], notes)
-                if done is not None:
-                    return done
+            if cols is not None and _steps_finite(*cols):
+                del data  # the columns hold everything
+                return _from_columns(src, cols[0], cols[1], notes)
         records, notes = load_json_lines(path, data, notes)
         del data
         records = flatten_records(records)
@@ -120,12 +119,18 @@ def _keep(excluded: str | None) -> Callable[[str], bool]:
     return lambda k: k != excluded and k not in _DROP and not k.startswith("_wandb/")
 
 
-def _from_columns(src: str, keys: list[str], cols: list[np.ndarray], notes: list[ReadNote]
-                  ) -> ReadResult | None:
+def _steps_finite(keys: list[str], cols: list[np.ndarray]) -> bool:
+    """Whether the step column of a column-wise file (if any) is finite everywhere; when not,
+    the per-record path reads the file, as it reports the records without a usable step."""
+    step_key = next((k for k in JSONL_STEP_KEYS if k in keys), None)
+    return step_key is None or bool(np.isfinite(cols[keys.index(step_key)]).all())
+
+
+def _from_columns(src: str, keys: list[str], cols: list[np.ndarray], notes: list[ReadNote]) -> ReadResult:
     """What :meth:`GenericJsonlReader._read` gives for a file of uniform numeric records, from
     its columns (:func:`~losscheck.readers._jsonl.numeric_columns`: ``keys`` in record order,
-    ``cols`` ``float64`` arrays of shape ``(nrecords,)``); ``notes`` are the file's read notes.
-    ``None`` when a step is not finite (the per-record path reports those records)."""
+    ``cols`` ``float64`` arrays of shape ``(nrecords,)``, steps finite: :func:`_steps_finite`);
+    ``notes`` are the file's read notes."""
     colmap = dict(zip(keys, cols))
     notes = list(notes)
     step_key = next((k for k in JSONL_STEP_KEYS if k in colmap), None)
@@ -133,11 +138,8 @@ def _from_columns(src: str, keys: list[str], cols: list[np.ndarray], notes: list
     unit = "step"
     if step_key is not None:
         st = colmap[step_key]
-        if not np.isfinite(st).all():
-            return None
         if not bool((st == np.floor(st)).all()):
-            what = "'epoch'" if step_key == "epoch" else repr(step_key)
-            notes.append(ReadNote(src, f"{what} has fractional values; the record index is used "
+            notes.append(ReadNote(src, f"{step_key!r} has fractional values; the record index is used "
                                        "as the step", "info"))
             step_key = None
         elif step_key == "epoch":
