@@ -101,7 +101,7 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
     ev["bins"] = int(yb.shape[0])
     segs = segment(tb, yb, sigma)
     ev["segments"] = len(segs)
-    ca.trend = fit_trend(tr.steps, tr.raw, max_bins=opts.max_bins)
+    ca.trend = fit_trend(tr.steps, tr.raw, max_bins=opts.trend_bins)
     if ca.trend is not None:
         ev["trend_model"] = ca.trend.model
         ev["trend_delta_aic"] = ca.trend.delta_aic
@@ -156,7 +156,7 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
             labels.append("diverging")
             onset = onset_step
             sel = tr.steps >= onset_step
-            post = fit_trend(tr.steps[sel], tr.raw[sel], max_bins=opts.max_bins)
+            post = fit_trend(tr.steps[sel], tr.raw[sel], max_bins=opts.trend_bins)
             if post is not None:
                 ca.trend = post
                 ev["trend_model"] = post.model

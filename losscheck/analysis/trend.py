@@ -1,8 +1,8 @@
 """Trend models for a loss curve, chosen by AICc.
 
 Method: the finite points are put on the analysis scale (``log(loss)``, see
-:mod:`losscheck.analysis._util`) and median-binned into at most ``max_bins`` equal-count
-bins (robust smoothing, O(n)). Five models of the *loss* are fitted by least squares on the
+:mod:`losscheck.analysis._util`) and median-binned into at most ``max_bins`` (default 512) equal-count
+bins (robust smoothing, O(n)); the analysis' ``trend-bins`` threshold sets it. Five models of the *loss* are fitted by least squares on the
 *log* scale (residual = ``log f(step) - median log loss``), so the fit is scale-free and
 multiplicative noise is homoscedastic:
 
@@ -320,7 +320,7 @@ def _fit_raw(t: np.ndarray, u: np.ndarray, y: np.ndarray, max_nfev: int) -> dict
     return out
 
 
-def fit_trend(steps: np.ndarray, values: np.ndarray, max_bins: int = 2000, max_nfev: int = 200,
+def fit_trend(steps: np.ndarray, values: np.ndarray, max_bins: int = 512, max_nfev: int = 200,
               models: tuple[str, ...] = MODELS) -> TrendFit | None:
     """Fit the trend models to one curve and keep the AICc-best.
 
