@@ -53,26 +53,65 @@ def in_warmup(lr: Series | None, configured_peak: float | None = None) -> bool:
 def restart_steps(lr: Series | None) -> list[int]:
     """The steps where the LR climbs back (> 2x its low, to > 50 % of the previous peak) after
     having decayed below 50 % of that peak: SGDR warm restarts (Loshchilov & Hutter 2017).
-    A warmup from ~0 is not a restart. Returns the step where each restart is first seen."""
+    A warmup from ~0 is not a restart. Returns the step where each restart is first seen.
+
+    The scan is a two-state machine (before / after the decay below half the running peak);
+    each state's exit is found with cumulative max/min over windows that double in length,
+    so a million-point LR costs a few numpy passes, not a Python loop per point."""
     if lr is None:
         return []
     ok = np.isfinite(lr.values)
     v, s = lr.values[ok], lr.steps[ok]
-    if v.size < 3:
+    n = v.size
+    if n < 3:
         return []
     out: list[int] = []
-    runmax, low, decayed = float(v[0]), float("inf"), False
-    for x, st in zip(v[1:].tolist(), s[1:].tolist()):  # Python scalars: ~5x faster than numpy's
-        if decayed:
-            low = min(low, x)
-            if x > 2.0 * low and x > 0.5 * runmax:
-                out.append(st)
-                runmax, low, decayed = x, float("inf"), False
-                continue
-        runmax = max(runmax, x)
-        if x < 0.5 * runmax:
-            decayed, low = True, min(low, x)
+    k = 0  # a segment starts at k with the running peak v[k] (the start, or a restart)
+    while k < n - 1:
+        # state 1: the first d > k where v[d] < 0.5 * max(v[k..d])
+        d, peak = _first_decay(v, k)
+        if d < 0:
+            break
+        # state 2: the first i > d where v[i] > 2 * min(v[d..i]) and v[i] > 0.5 * max(v[k..i-1])
+        r = _first_climb(v, d, peak)
+        if r < 0:
+            break
+        out.append(int(s[r]))
+        k = r
     return out
+
+
+def _first_decay(v: np.ndarray, k: int) -> tuple[int, float]:
+    """``(d, max(v[k..d]))`` for the first ``d > k`` with ``v[d] < 0.5 max(v[k..d])``; ``d = -1``
+    when there is none."""
+    n, a, width, carry = v.size, k + 1, 256, float(v[k])
+    while a < n:
+        b = min(n, a + width)
+        cm = np.maximum(np.maximum.accumulate(v[a:b]), carry)
+        hit = np.flatnonzero(v[a:b] < 0.5 * cm)
+        if hit.size:
+            j = int(hit[0])
+            return a + j, float(cm[j])
+        carry, a, width = float(cm[-1]), b, width * 2
+    return -1, carry
+
+
+def _first_climb(v: np.ndarray, d: int, peak: float) -> int:
+    """The first ``i > d`` with ``v[i] > 2 min(v[d..i])`` and ``v[i] > 0.5 * (the running peak
+    before i)``, the peak being ``peak`` at ``d``; -1 when there is none."""
+    n, a, width = v.size, d + 1, 256
+    low, top = float(v[d]), peak
+    while a < n:
+        b = min(n, a + width)
+        w = v[a:b]
+        cmin = np.minimum(np.minimum.accumulate(w), low)
+        cmax = np.maximum(np.maximum.accumulate(w), top)
+        before = np.concatenate([[top], cmax[:-1]])  # the running peak before each point
+        hit = np.flatnonzero((w > 2.0 * cmin) & (w > 0.5 * before))
+        if hit.size:
+            return a + int(hit[0])
+        low, top, a, width = float(cmin[-1]), float(cmax[-1]), b, width * 2
+    return -1
 
 
 def restarts(lr: Series | None) -> int:
