@@ -99,24 +99,10 @@ def test_lc304_bumps_equal_loop(seed):
         assert f[0].evidence["largest_bump"] == {"step": top[0], "ratio": pytest.approx(top[1], rel=1e-12)}
 
 
-def _restart_steps_loop(v, s):
-    """The per-point state machine restart_steps implements (its reference)."""
-    out, runmax, low, decayed = [], float(v[0]), float("inf"), False
-    for x, st in zip(v[1:].tolist(), s[1:].tolist()):
-        if decayed:
-            low = min(low, x)
-            if x > 2.0 * low and x > 0.5 * runmax:
-                out.append(st)
-                runmax, low, decayed = x, float("inf"), False
-                continue
-        runmax = max(runmax, x)
-        if x < 0.5 * runmax:
-            decayed, low = True, min(low, x)
-    return out
-
-
 @pytest.mark.parametrize("seed", range(30))
-def test_restart_steps_equal_the_per_point_scan(seed):
+def test_restart_steps_equal_the_per_point_scan(seed, monkeypatch):
+    from losscheck.analysis import lr as lrmod
+
     rng = np.random.default_rng(seed)
     n = int(rng.integers(3, 20000))
     steps = np.arange(n, dtype=np.int64) * int(rng.integers(1, 5))
@@ -132,4 +118,6 @@ def test_restart_steps_equal_the_per_point_scan(seed):
         v = np.repeat(rng.choice([1e-3, 1e-4, 5e-4, 1e-5], size=n // 50 + 1), 50)[:n]
     else:  # triangles of random heights
         v = np.abs(np.sin(np.arange(n) / rng.uniform(5, 500))) * rng.uniform(0.1, 1, n) ** 0.1
-    assert restart_steps(Series("lr", steps, v, "x.csv")) == _restart_steps_loop(v, steps)
+    ref = lrmod._restart_loop(v, steps)
+    monkeypatch.setattr(lrmod, "SCAN_LOOP_MAX", 2)  # force the windowed scan
+    assert restart_steps(Series("lr", steps, v, "x.csv")) == ref
