@@ -101,7 +101,10 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
     ev["bins"] = int(yb.shape[0])
     segs = segment(tb, yb, sigma)
     ev["segments"] = len(segs)
-    ca.trend = fit_trend(tr.steps, tr.raw, max_bins=opts.trend_bins)
+    # the grad norm's class (see losscheck.analysis.analyse) uses non-finite values,
+    # divergence (with the oscillation check) and spikes: its trend and plateau are not fitted
+    loss_like = role != "grad_norm"
+    ca.trend = fit_trend(tr.steps, tr.raw, max_bins=opts.trend_bins) if loss_like else None
     if ca.trend is not None:
         ev["trend_model"] = ca.trend.model
         ev["trend_delta_aic"] = ca.trend.delta_aic
@@ -156,7 +159,7 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
             labels.append("diverging")
             onset = onset_step
             sel = tr.steps >= onset_step
-            post = fit_trend(tr.steps[sel], tr.raw[sel], max_bins=opts.trend_bins)
+            post = fit_trend(tr.steps[sel], tr.raw[sel], max_bins=opts.trend_bins) if loss_like else None
             if post is not None:
                 ca.trend = post
                 ev["trend_model"] = post.model
@@ -184,7 +187,8 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
             ca.oscillation = osc
             labels.append("oscillating")
     # plateau
-    pl, pev = detect_plateau(tb, yb, tr.domain, tr.inverse, opts.num_classes, opts.plateau)
+    pl, pev = detect_plateau(tb, yb, tr.domain, tr.inverse, opts.num_classes, opts.plateau) \
+        if loss_like else (None, {})
     ev.update({"plateau_" + k: v for k, v in pev.items()})
     if pl is not None and not div.diverging and "oscillating" not in labels:
         ca.plateau = pl
