@@ -11,7 +11,6 @@ import os
 import stat
 import zlib
 from functools import lru_cache
-from itertools import islice
 from pathlib import Path
 from typing import Any, Callable
 
@@ -342,18 +341,21 @@ def first_lines(head: bytes, limit: int = 50) -> list[str]:
     """Up to ``limit`` complete, non-blank lines of the sniff head (the last, possibly cut,
     line is dropped when the head does not end with a newline and holds more than one line).
 
-    Every reader's sniff asks for the same head, so the split is cached (a fresh list is
-    returned each time)."""
-    return list(_first_lines(head, limit))
+    A head with a NUL byte among its first 8 bytes is binary (TFRecord and W&B files start
+    with a length or magic that holds one; no text log does) and has no lines. Every
+    reader's sniff asks for the same head, so the split is cached (a fresh list is returned)."""
+    return list(_lines(head)[:limit])
 
 
 @lru_cache(maxsize=4)
-def _first_lines(head: bytes, limit: int) -> tuple[str, ...]:
+def _lines(head: bytes) -> tuple[str, ...]:
+    if b"\x00" in head[:8]:
+        return ()
     text = head_text(head)
     lines = text.splitlines()
     if lines and not text.endswith(("\n", "\r")) and len(lines) > 1 and len(head) >= 65536:
         lines = lines[:-1]
-    return tuple(islice((ln for ln in lines if ln.strip()), limit))
+    return tuple(ln for ln in lines if ln.strip())
 
 
 def safe_call(fn: Callable[[], Any], default: Any = None) -> Any:
