@@ -226,7 +226,8 @@ def theil_sen(x: np.ndarray, y: np.ndarray, max_points: int = 300, alpha: float 
     i, j = _pairs(x.shape[0])
     dx = x[j] - x[i]
     dy = y[j] - y[i]
-    if np.all(x[1:] > x[:-1]):  # the usual case (bins): every pair already has dx > 0
+    increasing = bool(np.all(x[1:] > x[:-1]))
+    if increasing:  # the usual case (bins): every pair already has dx > 0, no tied x
         slopes = dy / dx
     else:  # orient every pair so that x increases; pairs with equal x have no slope
         up, down = dx > 0, dx < 0
@@ -238,7 +239,7 @@ def theil_sen(x: np.ndarray, y: np.ndarray, max_points: int = 300, alpha: float 
         k = np.unique(v, return_counts=True)[1].astype(np.float64)
         return float(np.sum(k * (k - 1) * (2 * k + 5)))
 
-    var_s = (n * (n - 1) * (2 * n + 5) - ties(x) - ties(y)) / 18.0
+    var_s = (n * (n - 1) * (2 * n + 5) - (0.0 if increasing else ties(x)) - ties(y)) / 18.0
     c = NormalDist().inv_cdf(0.5 + max(alpha, 1.0 - alpha) / 2.0) * np.sqrt(max(var_s, 0.0))
     lo = max(int(np.round((N - c) / 2.0)) - 1, 0)  # 0-based index of the M1-th slope
     hi = min(int(np.round((N + c) / 2.0)), N - 1)  # of the (M2 + 1)-th
