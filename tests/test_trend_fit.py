@@ -115,3 +115,20 @@ def test_theil_sen_equals_scipy():
             assert got == pytest.approx((ref[0], ref[2], ref[3]), rel=1e-12, abs=1e-15)
         checked += 1
     assert checked > 150
+
+
+@pytest.mark.parametrize("slope", [-0.9, -0.5, 0.0, 2.0, 50.0])
+@pytest.mark.parametrize("noise", [0.01, 0.3])
+def test_linear_log_fit_reaches_scipys_optimum(slope, noise):
+    rng = np.random.default_rng(int(abs(slope) * 10 + noise * 100))
+    t = np.linspace(0, 1, 300)
+    y = np.log(1.0 + slope * t) + rng.normal(0, noise, 300)
+    p, rss = T._fit_linear_log(t, y)
+    best = np.inf
+    for a0, b0 in ((1.0, slope), (np.exp(y[0]), 0.0), (1e-3, 1.0)):
+        res = least_squares(lambda q: np.log(np.maximum(q[0] + q[1] * t, 1e-12)) - y, [a0, b0],
+                            bounds=([1e-12, -np.inf], [np.inf, np.inf]), method="trf", max_nfev=5000)
+        best = min(best, float(np.sum(res.fun ** 2)))
+    assert rss <= best * (1 + 1e-5) + 1e-9
+    f = p[0] + p[1] * t
+    assert np.all(f > 0) and float(np.sum((np.log(f) - y) ** 2)) == pytest.approx(rss, rel=1e-9)

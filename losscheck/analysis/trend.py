@@ -10,7 +10,7 @@ multiplicative noise is homoscedastic:
 model             loss model ``f(step)``                      params
 ================  ==========================================  ======
 ``constant``      ``a``                                       1
-``linear``        ``a + b * t``                               2
+``linear``        ``a + b * t``  (> 0 over the fitted steps)  2
 ``exp_decay``     ``a + b * exp(-t / tau)``  (a, b >= 0)      3
 ``power_decay``   ``a + b * u ** -alpha``    (a, b >= 0)      3
 ``exp_growth``    ``a * exp(r * t)``         (r >= 0)         2
@@ -27,7 +27,8 @@ Model choice: the small-sample corrected Akaike criterion
 Multimodel Inference*, ch. 2). ``delta_aic`` is the runner-up's AICc minus the winner's;
 Burnham & Anderson read delta > 10 as "essentially no support" for the runner-up.
 
-Fitting: each three-parameter model is ``a + b g(step; theta)``, linear in ``a`` and ``b``
+Fitting: the linear model is a one-dimensional search (see :func:`_fit_linear_log`); each
+three-parameter model is ``a + b g(step; theta)``, linear in ``a`` and ``b``
 once ``theta`` (tau, alpha or r) is fixed. A log-spaced grid of 17 thetas with ``a, b``
 profiled out by weighted linear least squares (variable projection; Golub & Pereyra 1973)
 finds the basin; Levenberg-Marquardt on all three parameters with analytic Jacobians and
@@ -252,6 +253,51 @@ def _fit_separable(model: str, t: np.ndarray, u: np.ndarray, y: np.ndarray, log_
     return np.array([p[0], p[1], np.exp(p[2])]), cost
 
 
+def _fit_linear_log(t: np.ndarray, y: np.ndarray, n_grid: int = 57, iters: int = 40
+                    ) -> tuple[np.ndarray, float] | None:
+    """The linear loss model on the log scale: ``log(a + b t) ~ y`` for ``t`` (n,) in [0, 1].
+
+    Written ``a (1 + c t)`` with ``c = exp(phi) - 1 > -1`` (the line stays positive over the
+    fitted range, as a loss does), ``log a`` is the mean of ``y - log(1 + c t)`` for each c,
+    so only ``phi`` is searched: a grid of ``n_grid`` values over [-14, 42] (c from -1 + 8e-7
+    to 1.7e18), then golden-section search (Kiefer 1953) between the best grid point's
+    neighbours. Exact up to the search tolerance, global over the grid. Returns ``((a, b),
+    rss)``, or ``None`` when no candidate gives a finite residual.
+    """
+    def rss_at(phi):
+        z = y - np.log1p(np.multiply.outer(np.expm1(phi), t))
+        m = z.mean(axis=-1)
+        r = z - np.expand_dims(m, -1)
+        return np.einsum("...i,...i->...", r, r), m
+
+    grid = np.linspace(-14.0, 42.0, n_grid)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        rss, _ = rss_at(grid)
+        rss = np.where(np.isfinite(rss), rss, np.inf)
+        i = int(np.argmin(rss))
+        if not np.isfinite(rss[i]):
+            return None
+        lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, n_grid - 1)]
+        g = (np.sqrt(5.0) - 1.0) / 2.0
+        x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
+        f1, f2 = float(rss_at(x1)[0]), float(rss_at(x2)[0])
+        for _ in range(iters):
+            if f1 < f2:
+                hi, x2, f2 = x2, x1, f1
+                x1 = hi - g * (hi - lo)
+                f1 = float(rss_at(x1)[0])
+            else:
+                lo, x1, f1 = x1, x2, f2
+                x2 = lo + g * (hi - lo)
+                f2 = float(rss_at(x2)[0])
+        phi = min(((float(rss[i]), float(grid[i])), (f1, x1), (f2, x2)))[1]
+        cost, m = rss_at(phi)
+    a = float(np.exp(m))
+    if not (np.isfinite(cost) and np.isfinite(a)):
+        return None
+    return np.array([a, a * float(np.expm1(phi))]), float(cost)
+
+
 def _fit_log(t: np.ndarray, u: np.ndarray, y: np.ndarray, max_nfev: int) -> dict:
     """Fit the five models to log-scale bins ``y`` on ``t`` in [0, 1] and ``u`` in (0, 1].
 
@@ -261,35 +307,10 @@ def _fit_log(t: np.ndarray, u: np.ndarray, y: np.ndarray, max_nfev: int) -> dict
     out: dict[str, tuple[np.ndarray, float]] = {}
     c = float(np.mean(y))
     out["constant"] = (np.array([c]), float(np.sum((y - c) ** 2)))
-    L = np.exp(y)
-
-    tt = np.column_stack([np.ones_like(t), t])
-
-    def lin(p):  # log(a + b t) - y, floored like the three-parameter models
-        return np.log(np.maximum(p[0] + p[1] * t, _TINY)) - y
-
-    def lin_jac(p):
-        f = p[0] + p[1] * t
-        live = f > _TINY
-        J = tt / np.where(live, f, 1.0)[:, None]
-        J[~live] = 0.0
-        return J
-
     if t.size >= 2:
-        # two starts: least squares on the loss, and relative least squares (weights 1/L^2,
-        # the first-order log-scale fit), which stays positive where the loss is small
-        b_ols = np.polyfit(t, L, 1)
-        b_rel = np.polyfit(t, L, 1, w=1.0 / L)
-        best = None
-        for b1, b0 in (b_ols, b_rel):
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                p, cost = _levenberg_marquardt(lin, lin_jac, np.array([max(float(b0), 1e-6), float(b1)]),
-                                               np.array([_TINY, -np.inf]), np.array([np.inf, np.inf]),
-                                               max_nfev)
-            if np.isfinite(cost) and (best is None or cost < best[1]):
-                best = (p, cost)
-        if best is not None:
-            out["linear"] = best
+        r = _fit_linear_log(t, y)
+        if r is not None:
+            out["linear"] = r
     for model in ("exp_decay", "power_decay"):
         r = _fit_separable(model, t, u, y, True, max_nfev)
         if r:
