@@ -274,6 +274,10 @@ def _find_period(sizes: list[int]) -> int:
     return 0
 
 
+#: records per block of the bulk length-CRC check (bounds its temporaries: ~20 B per record)
+_CRC_BLOCK = 1 << 16
+
+
 def frame_records(data: bytes) -> tuple[np.ndarray, np.ndarray, FrameProblem | None]:
     """Split ``data`` into TFRecords in bulk; same result as :func:`iter_records`.
 
@@ -347,13 +351,16 @@ def frame_records(data: bytes) -> tuple[np.ndarray, np.ndarray, FrameProblem | N
         chunks_s.append(np.asarray(py_s, dtype=np.int64))
         chunks_l.append(np.asarray(py_l, dtype=np.int64))
     starts = np.concatenate(chunks_s) if chunks_s else np.zeros(0, dtype=np.int64)
+    chunks_s = []
     lens = np.concatenate(chunks_l) if chunks_l else np.zeros(0, dtype=np.int64)
-    # Length CRCs of every walked record (and of the header that stopped the walk).
-    if len(starts):
-        rows = gather_rows(buf, starts, 8)
-        bad = np.flatnonzero(_mask(crc32c_rows(rows)) != read_u32(buf, starts + 8))
+    chunks_l = []
+    # Length CRCs of every walked record (and of the header that stopped the walk), in
+    # blocks so that the temporaries stay small next to the file
+    for a in range(0, len(starts), _CRC_BLOCK):
+        st = starts[a:a + _CRC_BLOCK]
+        bad = np.flatnonzero(_mask(crc32c_rows(gather_rows(buf, st, 8))) != read_u32(buf, st + 8))
         if len(bad):
-            i = int(bad[0])
+            i = a + int(bad[0])
             return starts[:i], lens[:i], _corrupt_header(int(starts[i]))
     if problem is not None and problem.truncated and n - problem.offset >= 12:
         o = problem.offset

@@ -128,7 +128,7 @@ def _tf2_templates() -> list[tuple[bytes, str, bytes]]:
 
 
 #: Records decoded per numpy batch (bounds the temporaries: ~100 bytes per row).
-_CHUNK_ROWS = 1 << 18
+_CHUNK_ROWS = 1 << 16
 
 #: ``(before, dtype, after)`` byte templates of the value part of one-scalar events.
 _SIMPLE = (b"\x15", "<f4", b"")
@@ -286,18 +286,21 @@ def _fast_decode(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> tuple
     k = len(starts)
     pts = _Points(k)
     crc_bad = np.zeros(k, dtype=bool)
-    small = np.flatnonzero(lens <= NUMPY_CRC_MAX_LEN)
-    if not len(small):
-        return pts, crc_bad
-    sl = lens[small].astype(np.uint16)
-    order = np.argsort(sl, kind="stable")  # radix sort on uint16
-    sorted_lens = sl[order]
-    cuts = np.flatnonzero(sorted_lens[1:] != sorted_lens[:-1]) + 1
-    bounds = [0, *cuts.tolist(), len(order)]
-    for a0, b in zip(bounds[:-1], bounds[1:]):
-        length = int(sorted_lens[a0])
-        for a in range(a0, b, _CHUNK_ROWS):  # chunks bound the temporaries' memory
-            rec = small[order[a:min(b, a + _CHUNK_ROWS)]]
+    # blocks of consecutive records (so that the index arrays and the temporaries stay
+    # small next to the file), grouped by payload length within each block
+    for c0 in range(0, k, _CHUNK_ROWS):
+        cl = lens[c0:c0 + _CHUNK_ROWS]
+        small = np.flatnonzero(cl <= NUMPY_CRC_MAX_LEN)
+        if not len(small):
+            continue
+        sl = cl[small].astype(np.uint16)
+        order = np.argsort(sl, kind="stable")  # radix sort on uint16
+        sorted_lens = sl[order]
+        cuts = np.flatnonzero(sorted_lens[1:] != sorted_lens[:-1]) + 1
+        bounds = [0, *cuts.tolist(), len(order)]
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            length = int(sorted_lens[a])
+            rec = c0 + small[order[a:b]]
             rows = gather_rows(buf, starts[rec] + 12, length)
             bad = _mask(crc32c_rows(rows)) != read_u32(buf, starts[rec] + 12 + length)
             if bad.any():
@@ -400,12 +403,13 @@ def _read_reference(data: bytes, path: Path, src: str) -> ReadResult:
     return ReadResult(series=series, notes=notes, meta={})
 
 
-def _read_fast(data: bytes, path: Path, src: str) -> ReadResult:
+def _read_fast(path: Path, src: str) -> ReadResult:
     """Bulk framing + bulk decoding of one-scalar events + protobuf for the rest.
 
-    Takes ownership of ``data``: the file's bytes are released before the series are
-    assembled, so peak memory is about the file plus ~30 bytes per record.
+    Reads the file itself, so that no caller's frame holds its bytes: they are released
+    before the series are assembled (peak memory: the file plus ~30 bytes per record).
     """
+    data = read_bytes(path)
     starts, lens, problem = frame_records(data)
     k = len(starts)
     if problem is not None and not k and not problem.truncated:
@@ -452,6 +456,7 @@ def _read_fast(data: bytes, path: Path, src: str) -> ReadResult:
                     x_val.append(value)
                     x_wall.append(wall)
 
+    mv = None  # a live memoryview would keep the bytes too
     del buf, data  # the points are decoded: free the file's bytes before assembling series
     # all points in file order
     fast_idx = np.flatnonzero(pts.fast)
@@ -524,8 +529,9 @@ def read_events(path: Path, fast: bool = True) -> ReadResult:
         UnreadableFile: the file cannot be read.
         ParseError: the first record is not valid TFRecord framing or not an ``Event``.
     """
-    # the bytes are handed over, not kept here, so the fast path can free them early
-    return (_read_fast if fast else _read_reference)(read_bytes(path), path, str(path))
+    if fast:
+        return _read_fast(path, str(path))
+    return _read_reference(read_bytes(path), path, str(path))
 
 
 class TensorBoardReader(BaseReader):
