@@ -133,9 +133,8 @@ def rolling_median(y: np.ndarray, window: int, trailing: bool = True, min_period
     """
     y = np.asarray(y, dtype=np.float64)
     n, w = y.shape[0], int(window)
-    out = np.full(n, np.nan)
     if n == 0:
-        return out
+        return np.full(0, np.nan)
     off = w if trailing else w // 2  # window of output i: y[i - off: i - off + w], clipped
     nan = ~np.isfinite(y)  # pandas' rolling treats +-inf as missing, like NaN
     # outputs whose window lies inside the curve: i0..i1 (window starts 0..i1 - off); all
@@ -143,7 +142,8 @@ def rolling_median(y: np.ndarray, window: int, trailing: bool = True, min_period
     i0, i1 = off, min(n - 1, n - w + off)
     full = np.zeros(n, dtype=bool)
     if i1 >= i0:
-        cnan = np.concatenate([[0], np.cumsum(nan)])
+        cnan = np.zeros(n + 1, dtype=np.int32 if n < 2 ** 31 else np.int64)
+        np.cumsum(nan, out=cnan[1:])
         s0, s1 = i0 - off, i1 - off + 1  # window starts
         full[i0: i1 + 1] = cnan[s0 + w: s1 + w] == cnan[s0: s1]
     partial = np.flatnonzero(~full)
@@ -152,19 +152,24 @@ def rolling_median(y: np.ndarray, window: int, trailing: bool = True, min_period
     if i1 >= i0 and partial.size < n:
         from scipy.ndimage import rank_filter  # lazy: start-up time
 
-        yy = np.where(nan, 0.0, y) if partial.size else y
+        yy = np.where(nan, 0.0, y) if nan.any() else y
         mid = rank_filter(yy, w // 2, size=w, mode="nearest")
         if w % 2 == 0:
             mid += rank_filter(yy, w // 2 - 1, size=w, mode="nearest")
             mid /= 2.0
+        del yy
         # the filter's window at j is y[j - w // 2: j - w // 2 + w]: output i reads
         # j = i - off + w // 2
-        sl = mid[i0 - off + w // 2: i1 - off + w // 2 + 1]
-        out[i0: i1 + 1] = sl
+        out = np.empty(n)
+        out[i0: i1 + 1] = mid[i0 - off + w // 2: i1 - off + w // 2 + 1]
+        del mid
         out[partial] = np.nan  # windows with missing values are recomputed below
+    else:
+        out = np.full(n, np.nan)
     if partial.size:  # (p, w) matrix of these windows, missing as NaN; sorted, NaN last
         idx = (partial - off)[:, None] + np.arange(w)
-        vals = np.where((idx >= 0) & (idx < n), np.where(nan, np.nan, y)[np.clip(idx, 0, n - 1)], np.nan)
+        ci = np.clip(idx, 0, n - 1)
+        vals = np.where((idx >= 0) & (idx < n) & ~nan[ci], y[ci], np.nan)
         vals.sort(axis=1)
         cnt = (~np.isnan(vals)).sum(axis=1)
         ok = np.flatnonzero(cnt >= max(min_periods, 1))

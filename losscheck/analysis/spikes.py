@@ -95,17 +95,24 @@ def detect_spikes(tr: Transformed, opts: SpikeOptions | None = None) -> SpikeRep
     if m < 8:
         return rep
     w = int(np.clip(m // 100, 5, 25))
+    # (in-place arithmetic below keeps a million-point curve's temporaries to a few arrays)
     base = rolling_median(y, w, trailing=True, min_periods=3)
     r = y - base
     ok = np.isfinite(r)
     if ok.sum() < 5:
         return rep
     med_r = float(np.median(r[ok]))
-    dev = np.abs(r - med_r)
+    dev = np.subtract(r, med_r)  # r - med_r, then |r - med_r| (NaN where r is)
+    z = dev.copy()
+    np.abs(dev, out=dev)
     g = MAD_TO_SD * float(np.median(dev[ok]))
-    loc = MAD_TO_SD * rolling_median(np.where(ok, dev, np.nan), 10 * w, trailing=True, min_periods=w)
-    sig = np.fmax(np.where(np.isfinite(loc), loc, g), max(0.5 * g, o.sigma_floor))
-    z = np.where(ok, (r - med_r) / sig, 0.0)
+    loc = rolling_median(dev, 10 * w, trailing=True, min_periods=w)
+    del dev
+    loc *= MAD_TO_SD
+    loc[~np.isfinite(loc)] = g
+    sig = np.fmax(loc, max(0.5 * g, o.sigma_floor), out=loc)
+    z /= sig
+    z[~ok] = 0.0
     zpos = z[z > 0]
     q99 = float(np.quantile(zpos, 0.99)) if zpos.size >= 500 else 0.0
     thr = max(o.z_thresh, o.tail_factor * q99)
