@@ -166,17 +166,67 @@ def rolling_median(y: np.ndarray, window: int, trailing: bool = True, min_period
         out[partial] = np.nan  # windows with missing values are recomputed below
     else:
         out = np.full(n, np.nan)
-    if partial.size:  # (p, w) matrix of these windows, missing as NaN; sorted, NaN last
-        idx = (partial - off)[:, None] + np.arange(w)
-        ci = np.clip(idx, 0, n - 1)
-        vals = np.where((idx >= 0) & (idx < n) & ~nan[ci], y[ci], np.nan)
-        vals.sort(axis=1)
-        cnt = (~np.isnan(vals)).sum(axis=1)
-        ok = np.flatnonzero(cnt >= max(min_periods, 1))
-        c = cnt[ok]
-        a, b = vals[ok, (c - 1) // 2], vals[ok, c // 2]
-        out[partial[ok]] = np.where(c % 2 == 1, b, (a + b) / 2.0)  # as np.median and pandas
+    if partial.size:
+        _partial_windows(y, nan, partial, off, w, max(min_periods, 1), out)
     return out
+
+
+def _partial_windows(y: np.ndarray, nan: np.ndarray, rows: np.ndarray, off: int, w: int,
+                     min_periods: int, out: np.ndarray) -> None:
+    """Medians of the finite values in the windows ``y[i - off: i - off + w]`` (clipped) for
+    the output indices ``rows`` (p,), written into ``out``; NaN where fewer than
+    ``min_periods`` values are finite.
+
+    The finite values the windows touch are sorted once (u of them); each window is then a
+    (p, u) membership mask over that order, and its middle ranks are found by a cumulative
+    count. When p * u is large (missing values scattered through a long curve), each window
+    is sorted as a row of a (p, w) matrix instead, NaN last.
+    """
+    lo = rows - off
+    touched = np.zeros(y.shape[0], dtype=bool)
+    for a, b in _merged_spans(np.clip(lo, 0, None), np.clip(lo + w, None, y.shape[0])):
+        touched[a:b] = True
+    touched &= ~nan
+    pos = np.flatnonzero(touched)
+    if rows.size * max(pos.size, 1) <= 4_000_000:
+        order = np.argsort(y[pos], kind="stable")
+        pos_sorted, vals = pos[order], y[pos[order]]
+        member = (pos_sorted[None, :] >= lo[:, None]) & (pos_sorted[None, :] < (lo + w)[:, None])
+        csum = np.cumsum(member, axis=1, dtype=np.int32)
+        cnt = csum[:, -1] if pos.size else np.zeros(rows.size, dtype=np.int32)
+        ok = np.flatnonzero(cnt >= min_periods)
+        if ok.size:
+            c = cnt[ok]
+            cs = csum[ok]
+            ia = np.argmax(cs >= ((c - 1) // 2 + 1)[:, None], axis=1)  # rank (c-1)//2, 0-based
+            ib = np.argmax(cs >= (c // 2 + 1)[:, None], axis=1)        # rank c//2
+            a, b = vals[ia], vals[ib]
+            out[rows[ok]] = np.where(c % 2 == 1, b, (a + b) / 2.0)  # as np.median and pandas
+        out[rows[cnt < min_periods]] = np.nan
+        return
+    idx = lo[:, None] + np.arange(w)
+    ci = np.clip(idx, 0, y.shape[0] - 1)
+    vals = np.where((idx >= 0) & (idx < y.shape[0]) & ~nan[ci], y[ci], np.nan)
+    vals.sort(axis=1)
+    cnt = (~np.isnan(vals)).sum(axis=1)
+    ok = np.flatnonzero(cnt >= min_periods)
+    c = cnt[ok]
+    a, b = vals[ok, (c - 1) // 2], vals[ok, c // 2]
+    out[rows[ok]] = np.where(c % 2 == 1, b, (a + b) / 2.0)  # as np.median and pandas
+    out[rows[cnt < min_periods]] = np.nan
+
+
+def _merged_spans(starts: np.ndarray, ends: np.ndarray):
+    """Union of the half-open intervals [starts[i], ends[i]) (starts increasing) as
+    ``(a, b)`` pairs."""
+    if starts.size == 0:
+        return []
+    # a new span begins where a start lies beyond every earlier end
+    reach = np.maximum.accumulate(ends)
+    new = np.concatenate([[True], starts[1:] > reach[:-1]])
+    first = np.flatnonzero(new)
+    last = np.concatenate([first[1:] - 1, [starts.size - 1]])
+    return list(zip(starts[first].tolist(), reach[last].tolist()))
 
 
 def _rolling_median_pandas(y: np.ndarray, window: int, trailing: bool, min_periods: int
