@@ -330,3 +330,36 @@ REAL_FILES = sorted(REAL.glob("*/**/events.out.tfevents.*")) if REAL.is_dir() el
 def test_real_event_files_same_as_protobuf(path):
     res = assert_same(path)
     assert res.series
+
+
+@pytest.mark.parametrize("step", [0, 1, 300, 2 ** 40])
+@pytest.mark.parametrize("version", ["brain.Event:2", "brain.Event:1", "not.brain"])
+def test_file_version_record_recognised_like_protobuf(step, version):
+    from losscheck.readers.tensorboard import _is_file_version
+
+    event_pb2 = pb()[0]
+    payload = event_pb2.Event(wall_time=1.7e9, step=step, file_version=version).SerializeToString()
+    assert _is_file_version(payload, 0, len(payload)) == version.startswith("brain.Event:")
+    # anything more (or else) in the record is left to protobuf
+    for other in (event_pb2.Event(wall_time=1.7e9, step=step, file_version=version, source_metadata=
+                                  event_pb2.SourceMetadata(writer="x")),
+                  simple(step, "loss", 1.0, 1.7e9), event_pb2.Event(wall_time=1.7e9, step=step)):
+        data = b"xx" + other.SerializeToString()
+        assert not _is_file_version(data, 2, len(data) - 2)
+    assert not _is_file_version(payload[:-1], 0, len(payload) - 1)
+
+
+def test_plain_scalar_file_reads_without_protobuf(tmp_path):
+    import subprocess
+    import sys
+
+    event_pb2 = pb()[0]
+    f = tmp_path / "events.out.tfevents.1.host"
+    f.write_bytes(tf_record(event_pb2.Event(wall_time=1.0, file_version="brain.Event:2").SerializeToString())
+                  + b"".join(tf_record(simple(s, "loss", 1.0 / (s + 1), 1.0 + s).SerializeToString())
+                             for s in range(50)))
+    code = ("import sys\nfrom pathlib import Path\nfrom losscheck.readers.tensorboard import read_events\n"
+            f"r = read_events(Path({str(f)!r}))\nassert len(r.series[0]) == 50 and not r.notes, r.notes\n"
+            "print('google.protobuf' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

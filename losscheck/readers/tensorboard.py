@@ -403,6 +403,30 @@ def _read_reference(data: bytes, path: Path, src: str) -> ReadResult:
     return ReadResult(series=series, notes=notes, meta={})
 
 
+def _is_file_version(data: bytes, a: int, length: int) -> bool:
+    """Whether the payload ``data[a:a + length]`` is an ``Event`` holding only ``wall_time``,
+    an optional ``step`` and a ``file_version`` string ``brain.Event:...`` (fields 1, 2, 3 of
+    ``tensorboard/compat/proto/event.proto``), encoded in field order."""
+    end = a + length
+    if length < 11 or data[a] != 0x09:
+        return False
+    p = a + 9
+    if data[p] == 0x10:  # step, a varint of at most 10 bytes
+        p += 1
+        for _ in range(10):
+            if p >= end:
+                return False
+            p += 1
+            if data[p - 1] < 0x80:
+                break
+        else:
+            return False
+    if p + 2 > end or data[p] != 0x1A or data[p + 1] >= 0x80:
+        return False
+    n = data[p + 1]
+    return p + 2 + n == end and data[p + 2:p + 2 + 12] == b"brain.Event:"
+
+
 def _read_fast(path: Path, src: str) -> ReadResult:
     """Bulk framing + bulk decoding of one-scalar events + protobuf for the rest.
 
@@ -432,11 +456,14 @@ def _read_fast(path: Path, src: str) -> ReadResult:
     x_step: list[float] = []
     x_val: list[float] = []
     x_wall: list[float] = []
-    if len(slow):
+    # the file_version record that opens every event file carries no scalar: recognised here
+    # so that a file of plain scalars never loads protobuf (~35 ms of imports)
+    slow = [i for i in slow.tolist() if not _is_file_version(data, int(starts[i]) + 12, int(lens[i]))]
+    if slow:
         event_pb2 = _event_cls()
         Event, start = event_pb2.Event, event_pb2.SessionLog.START
         mv = memoryview(data)
-        for i in slow.tolist():
+        for i in slow:
             a = int(starts[i]) + 12
             try:
                 kind, got = _decode_pb(mv[a:a + int(lens[i])].tobytes(), Event, start)
@@ -529,6 +556,7 @@ def read_events(path: Path, fast: bool = True) -> ReadResult:
         UnreadableFile: the file cannot be read.
         ParseError: the first record is not valid TFRecord framing or not an ``Event``.
     """
+    path = Path(path)
     if fast:
         return _read_fast(path, str(path))
     return _read_reference(read_bytes(path), path, str(path))
