@@ -13,7 +13,8 @@ Method (one O(n log w) pass on *all* finite points, no binning so no spike is sm
 1. baseline_i = median of the ``w`` previous log values (trailing rolling median; a
    Hampel filter, Hampel 1974 / Pearson 2002), ``w = clip(n / 100, 5, 25)``;
    residual r_i = y_i - baseline_i (log-ratio to the recent level).
-2. noise: sigma_i = 1.4826 * trailing rolling MAD of r over ``10 w`` points, floored at
+2. noise: sigma_i = 1.4826 * trailing rolling MAD of r over ``10 w + 1`` points (an odd
+   window: one middle value, one rank-filter pass on long curves), floored at
    half the global MAD and at ``sigma_floor`` (0.5 %); robust z_i = (r_i - median r)/sigma_i
    (Rousseeuw & Croux 1993).
 3. a point is a spike candidate when all of:
@@ -106,7 +107,7 @@ def detect_spikes(tr: Transformed, opts: SpikeOptions | None = None) -> SpikeRep
     z = dev.copy()
     np.abs(dev, out=dev)
     g = MAD_TO_SD * float(np.median(dev[ok]))
-    loc = rolling_median(dev, 10 * w, trailing=True, min_periods=w)
+    loc = rolling_median(dev, 10 * w + 1, trailing=True, min_periods=w)
     del dev
     loc *= MAD_TO_SD
     loc[~np.isfinite(loc)] = g
