@@ -93,16 +93,21 @@ def _restart_loop(v: np.ndarray, s: np.ndarray) -> list[int]:
     """:func:`restart_steps` point by point: v (n,) finite LR values, s (n,) their steps."""
     out: list[int] = []
     runmax, low, decayed = float(v[0]), float("inf"), False
-    for x, st in zip(v[1:].tolist(), s[1:].tolist()):  # Python scalars: ~5x faster than numpy's
+    # Python floats and plain comparisons (no min/max calls): ~0.25 us per point
+    for x, st in zip(v[1:].tolist(), s[1:].tolist()):
         if decayed:
-            low = min(low, x)
+            if x < low:
+                low = x
             if x > 2.0 * low and x > 0.5 * runmax:
                 out.append(st)
                 runmax, low, decayed = x, float("inf"), False
                 continue
-        runmax = max(runmax, x)
+        if x > runmax:
+            runmax = x
         if x < 0.5 * runmax:
-            decayed, low = True, min(low, x)
+            decayed = True
+            if x < low:
+                low = x
     return out
 
 
