@@ -268,14 +268,27 @@ def theil_sen(x: np.ndarray, y: np.ndarray, max_points: int = 300, alpha: float 
         ``(slope, low, high)`` in units of y per step; zeros when fewer than 3 points or all
         x are equal.
     """
-    from statistics import NormalDist
-
     if x.shape[0] < 3:
         return 0.0, 0.0, 0.0
-    if x.shape[0] > max_points:
-        x, y, _ = bin_median(x, y, max_points)
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
+    if x.shape[0] > 10_000:
+        return _theil_sen(x, y, max_points, alpha)
+    # the divergence, oscillation and plateau detectors ask for the same binned curve's
+    # slope: the answer is kept for the last few inputs, keyed by their bytes
+    return _theil_sen_cached(x.tobytes(), y.tobytes(), max_points, alpha)
+
+
+@lru_cache(maxsize=8)
+def _theil_sen_cached(xb: bytes, yb: bytes, max_points: int, alpha: float) -> tuple[float, float, float]:
+    return _theil_sen(np.frombuffer(xb), np.frombuffer(yb), max_points, alpha)
+
+
+def _theil_sen(x: np.ndarray, y: np.ndarray, max_points: int, alpha: float) -> tuple[float, float, float]:
+    from statistics import NormalDist
+
+    if x.shape[0] > max_points:
+        x, y, _ = bin_median(x, y, max_points)
     if np.ptp(x) == 0:
         return 0.0, 0.0, 0.0
     i, j = _pairs(x.shape[0])
