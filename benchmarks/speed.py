@@ -41,7 +41,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import statistics
 import struct
 import subprocess

@@ -157,7 +157,6 @@ def onset_of_rise(segments: list[Segment], x: np.ndarray, y_smooth: np.ndarray, 
     Returns:
         a bin index in ``[0, n)``.
     """
-    n = y_smooth.shape[0]
     thr = max(2.0 * sigma, float(np.log(1.05)))
     i_min = int(np.argmin(y_smooth))
     within = np.flatnonzero(y_smooth[i_min:] <= y_smooth[i_min] + thr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import (fmt, lr_jump, lr_votes_settings, main_curve, onset_context,
+from losscheck.rules._evidence import (fmt, lr_jump, lr_votes_settings, onset_context,
                                        pre_nonfinite_growth, unit_word)
 from losscheck.rules.interface import Rule, RuleContext
 
