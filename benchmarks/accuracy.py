@@ -208,6 +208,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the figures as JSON here")
     a = ap.parse_args(argv)
     sets = list(SETS) if a.set == "all" else [a.set]
+    for s in list(sets):
+        labels, root = SETS[s]
+        if not labels.is_file() or not root.is_dir():
+            missing = labels if not labels.is_file() else root
+            print(f"accuracy.py: set {s!r} skipped: {missing} not found"
+                  + (" (the public real runs live in ../shared/real_runs beside the repository)"
+                     if s == "real" else ""), file=sys.stderr)
+            sets.remove(s)
+    if not sets:
+        return 2
     splits = ["tune", "heldout"] if a.split == "all" else [a.split]
     out = {}
     for split in splits:
