@@ -45,12 +45,13 @@ class LosscheckError(Exception):
         return (_rebuild, (type(self), self.path, self.problem, self.line, self.offset))
 
     def one_line(self) -> str:
-        """The message as one line: ``<path>[:line][@offset]: <problem>``."""
+        """The message as one line: ``<path>[:line][ (byte offset)]: <problem>`` (the offset is
+        left out when the problem already names that byte)."""
         where = self.path or "losscheck"
         if self.line is not None:
             where += f":{self.line}"
-        if self.offset is not None:
-            where += f" (byte {self.offset})"
+        if self.offset is not None and f"byte {self.offset}" not in self.problem:
+            where += f" (byte {self.offset})"  # unless the problem already says where
         return f"{where}: {self.problem}".replace("\n", " ")
 
 

@@ -101,9 +101,29 @@ def read_run(run: RunFiles, strict: bool = False) -> RunData:
         series[tag] = merged
         notes.extend(mnotes)
     if not series:
-        why = "; ".join(dict.fromkeys(n.message for n in notes if n.severity == "warning")) or "no metric values"
-        raise TooLittleData(run.root, f"no data points: {why}")
+        raise TooLittleData(run.root, f"no data points: {_why_empty(run, notes)}")
     return RunData(str(run.root), [str(f.path) for f in run.files], series, notes, meta)
+
+
+def _why_empty(run: RunFiles, notes: list[ReadNote]) -> str:
+    """Why a run gave no point, naming its files (relative to the run): their warnings, or
+    that they are empty, or that they hold no metric values."""
+    def named(p, text: str) -> str:  # the run itself is one file: its path leads the line
+        try:
+            rel = str(Path(p).relative_to(run.root))
+        except ValueError:
+            rel = str(p)
+        return text if rel == "." else f"{rel}: {text}"
+
+    why = [named(n.path, n.message) for n in notes if n.severity == "warning"]
+    for lf in run.files:
+        if not any(n.path == str(lf.path) for n in notes if n.severity == "warning"):
+            try:
+                empty = lf.path.stat().st_size == 0
+            except OSError:
+                empty = False
+            why.append(named(lf.path, "empty file (0 bytes)" if empty else "no metric values"))
+    return "; ".join(dict.fromkeys(why)) or "no metric values"
 
 
 def sparkline_values(s: Series, width: int = 40) -> list[float | None]:

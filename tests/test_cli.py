@@ -203,3 +203,24 @@ def test_strict_makes_an_undiagnosable_run_fail_the_gate(tmp_path):
     assert code == 0 and "1 path(s) could not be diagnosed" in err
     code, _, err = run("diagnose", tmp_path, "--strict")
     assert code == 1 and "--strict" in err
+
+
+def test_run_without_points_names_its_files(tmp_path):
+    """A run that gives no point says which of its files is empty or why it gave nothing."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "events.out.tfevents.1.host").write_bytes(b"")
+    code, out, err = run("diagnose", run_dir)
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines() == [f"losscheck: {run_dir}: no data points: "
+                                        "events.out.tfevents.1.host: empty file (0 bytes)"]
+    # the file itself: its path leads the line, once
+    code, out, err = run("diagnose", run_dir / "events.out.tfevents.1.host")
+    assert code == 2 and err.strip() == (f"losscheck: {run_dir / 'events.out.tfevents.1.host'}: "
+                                         "no data points: empty file (0 bytes)")
+    # a corrupt first header: the file and the byte, said once
+    (run_dir / "events.out.tfevents.1.host").write_bytes(b"\x58" + b"\x00" * 19)
+    code, out, err = run("diagnose", run_dir)
+    assert code == 2 and err.strip() == (f"losscheck: {run_dir / 'events.out.tfevents.1.host'}: not a "
+                                         "TensorBoard event file: corrupt record header at byte 0 "
+                                         "(length checksum mismatch)")
