@@ -281,12 +281,14 @@ _CRC_BLOCK = 1 << 16
 def frame_records(data: bytes) -> tuple[np.ndarray, np.ndarray, FrameProblem | None]:
     """Split ``data`` into TFRecords in bulk; same result as :func:`iter_records`.
 
-    Returns ``(starts, lens, problem)``: int64 arrays of shape ``(k,)`` with the byte offset of
+    Returns ``(starts, lens, problem)``: integer arrays of shape ``(k,)`` with the byte offset of
     each complete record's header and its payload length (payload = ``data[s + 12: s + 12 + l]``),
-    and the :class:`FrameProblem` that stopped reading (or ``None``). Length CRCs are checked;
-    data CRCs are not (see :func:`data_crc_ok`). Never raises.
+    and the :class:`FrameProblem` that stopped reading (or ``None``). They are int32 for files
+    under 2 GiB (8 bytes per record less to hold next to the file), int64 above. Length CRCs
+    are checked; data CRCs are not (see :func:`data_crc_ok`). Never raises.
     """
     n = len(data)
+    idt = np.int32 if n < 2 ** 31 - 2 ** 24 else np.int64
     buf = np.frombuffer(data, dtype=np.uint8)
     unpack_q = struct.Struct("<Q").unpack_from
     chunks_s: list[np.ndarray] = []
@@ -335,11 +337,11 @@ def frame_records(data: bytes) -> tuple[np.ndarray, np.ndarray, FrameProblem | N
                 if ok:
                     s = (base + np.arange(ok, dtype=np.int64)[:, None] * span + phase[None, :]).reshape(-1)
                     if py_s:
-                        chunks_s.append(np.asarray(py_s, dtype=np.int64))
-                        chunks_l.append(np.asarray(py_l, dtype=np.int64))
+                        chunks_s.append(np.asarray(py_s, dtype=idt))
+                        chunks_l.append(np.asarray(py_l, dtype=idt))
                         py_s, py_l = [], []
-                    chunks_s.append(s)
-                    chunks_l.append(np.tile(np.asarray(per, dtype=np.int64) - 16, ok))
+                    chunks_s.append(s.astype(idt))
+                    chunks_l.append(np.tile(np.asarray(per, dtype=idt) - 16, ok))
                 got += ok
                 if ok < m:
                     break
@@ -348,11 +350,11 @@ def frame_records(data: bytes) -> tuple[np.ndarray, np.ndarray, FrameProblem | N
             sizes = []
             next_try = _PERIOD_WINDOW
     if py_s:
-        chunks_s.append(np.asarray(py_s, dtype=np.int64))
-        chunks_l.append(np.asarray(py_l, dtype=np.int64))
-    starts = np.concatenate(chunks_s) if chunks_s else np.zeros(0, dtype=np.int64)
+        chunks_s.append(np.asarray(py_s, dtype=idt))
+        chunks_l.append(np.asarray(py_l, dtype=idt))
+    starts = np.concatenate(chunks_s) if chunks_s else np.zeros(0, dtype=idt)
     chunks_s = []
-    lens = np.concatenate(chunks_l) if chunks_l else np.zeros(0, dtype=np.int64)
+    lens = np.concatenate(chunks_l) if chunks_l else np.zeros(0, dtype=idt)
     chunks_l = []
     # Length CRCs of every walked record (and of the header that stopped the walk), in
     # blocks so that the temporaries stay small next to the file
