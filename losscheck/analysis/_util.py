@@ -29,7 +29,8 @@ class Transformed:
     Attributes:
         steps: ``int64`` (m,), the steps of the finite points.
         y: ``float64`` (m,), ``log(values)`` (``domain == "log"``) or the asinh transform.
-        raw: ``float64`` (m,), the finite raw values.
+        raw: ``float64`` (m,), the finite raw values (the input arrays themselves when every
+            value is finite: treat as read-only).
         domain: ``"log"`` or ``"asinh"``.
         scale: the ``s`` of the asinh transform (1.0 for ``log``).
     """
@@ -56,8 +57,10 @@ def transform(steps: np.ndarray, values: np.ndarray) -> Transformed:
     """
     values = np.asarray(values, dtype=np.float64)
     ok = np.isfinite(values)
-    st = np.asarray(steps, dtype=np.int64)[ok]
-    raw = values[ok]
+    if ok.all():  # the usual case: the caller's arrays, not copies (read-only use below)
+        st, raw = np.asarray(steps, dtype=np.int64), values
+    else:
+        st, raw = np.asarray(steps, dtype=np.int64)[ok], values[ok]
     if raw.size and np.all(raw > 0):
         return Transformed(st, np.log(raw), raw, "log", 1.0)
     s = float(np.median(np.abs(raw))) if raw.size else 1.0
