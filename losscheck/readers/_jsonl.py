@@ -504,7 +504,7 @@ def _template(line: str) -> tuple[list[str], list[str]] | None:
     return keys, literals
 
 
-def numeric_columns(data: bytes) -> tuple[list[str], list[np.ndarray]] | None:
+def numeric_columns(data: bytes | list[bytes]) -> tuple[list[str], list[np.ndarray]] | None:
     """The JSON-lines file ``data`` as columns, when every line is the first line's object
     with other numbers: ``(keys, values)``, ``values[i]`` a ``float64`` array of shape
     ``(nlines,)`` holding what ``json_number(json.loads(line)[keys[i]])`` gives on each line.
@@ -521,7 +521,12 @@ def numeric_columns(data: bytes) -> tuple[list[str], list[np.ndarray]] | None:
     ``-Infinity``. JSON grammar being context-free, each line then parses to the first line's
     keys with these numbers. The cells are converted by pandas' correctly rounded C parser
     (as :func:`float` would; an integer token ``-0`` gives ``0.0``, as ``float(int)`` does).
+
+    ``data`` may be a one-element list holding the bytes: they are taken out of it, so that
+    when the caller keeps no other reference they are freed once the template is applied.
     """
+    if isinstance(data, list):  # handed over: nobody else holds the bytes, so they can be
+        data = data.pop()       # freed before the columns are built
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not data.endswith(b"\n") or not data.isascii() or any(b in data for b in _LINE_BREAKS):
@@ -555,6 +560,8 @@ def numeric_columns(data: bytes) -> tuple[list[str], list[np.ndarray]] | None:
     arr = np.frombuffer(body, dtype=np.uint8)
     is_marker = arr < 32
     mpos = np.flatnonzero(is_marker)
+    if len(arr) < 2 ** 31:
+        mpos = mpos.astype(np.int32)  # half the memory of the three position arrays
     if (len(mpos) + 1) % ncols:
         return None
     nrows = (len(mpos) + 1) // ncols
@@ -564,8 +571,8 @@ def numeric_columns(data: bytes) -> tuple[list[str], list[np.ndarray]] | None:
     del is_marker
     if body.translate(None, _CELL_BYTES + _MARKERS[:ncols]):
         return None  # a byte that is neither a marker nor in a number token
-    starts = np.concatenate(([0], mpos + 1))
-    ends = np.concatenate((mpos, [len(arr)]))
+    starts = np.concatenate((np.zeros(1, dtype=mpos.dtype), mpos + 1))
+    ends = np.concatenate((mpos, np.array([len(arr)], dtype=mpos.dtype)))
     if (ends <= starts).any():
         return None  # an empty cell
     # NaN / Infinity / -Infinity: the cells holding a letter must be exactly these

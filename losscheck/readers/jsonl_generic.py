@@ -69,10 +69,12 @@ class GenericJsonlReader(BaseReader):
         src = str(path)
         data, notes = read_data(path)
         if _jsonl._FAST and len(data) >= _jsonl.COLUMNS_MIN_BYTES:
-            cols = numeric_columns(data)
+            held = [data]
+            del data  # handed over, so that the column path can free the file's bytes early
+            cols = numeric_columns(held)
             if cols is not None and _steps_finite(*cols):
-                del data  # the columns hold everything
                 return _from_columns(src, cols[0], cols[1], notes)
+            data, _ = read_data(path)  # the per-line path reads the file again (same notes)
         records, notes = load_json_lines(path, data, notes)
         del data
         records = flatten_records(records)
