@@ -122,8 +122,10 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
         ev.update({"spike_count": len(sp.spikes), "spike_max_ratio": big.ratio, "spike_max_z": big.z,
                    "spike_max_step": big.step, "spikes_worse_level": len(sp.worse)})
     # oscillation (computed before the divergence verdict: large slow swings can make the
-    # end of a non-progressing curve sit well above its lowest block)
-    osc, oev = detect_oscillation(tb, yb, max(div.progress_log, 0.0), opts.oscillation)
+    # end of a non-progressing curve sit well above its lowest block); a grad norm's class
+    # only uses it to overrule a divergence
+    osc, oev = detect_oscillation(tb, yb, max(div.progress_log, 0.0), opts.oscillation) \
+        if loss_like or div.diverging else (None, {})
     ev.update({"osc_" + k: v for k, v in oev.items()})
     if div.diverging and osc is not None and oev.get("end_within_swings"):
         div.diverging = False
