@@ -121,3 +121,21 @@ def test_restart_steps_equal_the_per_point_scan(seed, monkeypatch):
     ref = lrmod._restart_loop(v, steps)
     monkeypatch.setattr(lrmod, "SCAN_LOOP_MAX", 2)  # force the windowed scan
     assert restart_steps(Series("lr", steps, v, "x.csv")) == ref
+
+
+def test_row_nanmedian_equals_numpy():
+    import warnings
+
+    from losscheck.analysis._util import row_nanmedian
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        p, w = int(rng.integers(0, 20)), int(rng.integers(0, 9))
+        m = rng.normal(size=(p, w))
+        m[rng.random((p, w)) < 0.4] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
+            ref = np.nanmedian(m, axis=1) if w else np.full(p, np.nan)
+        got, cnt = row_nanmedian(m.copy())
+        assert np.array_equal(got, ref, equal_nan=True)
+        assert np.array_equal(cnt, (~np.isnan(m)).sum(axis=1))

@@ -210,13 +210,26 @@ def _partial_windows(y: np.ndarray, nan: np.ndarray, rows: np.ndarray, off: int,
     idx = lo[:, None] + np.arange(w)
     ci = np.clip(idx, 0, y.shape[0] - 1)
     vals = np.where((idx >= 0) & (idx < y.shape[0]) & ~nan[ci], y[ci], np.nan)
-    vals.sort(axis=1)
-    cnt = (~np.isnan(vals)).sum(axis=1)
-    ok = np.flatnonzero(cnt >= min_periods)
-    c = cnt[ok]
-    a, b = vals[ok, (c - 1) // 2], vals[ok, c // 2]
-    out[rows[ok]] = np.where(c % 2 == 1, b, (a + b) / 2.0)  # as np.median and pandas
-    out[rows[cnt < min_periods]] = np.nan
+    med, cnt = row_nanmedian(vals)
+    out[rows] = np.where(cnt >= min_periods, med, np.nan)
+
+
+def row_nanmedian(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median of the non-NaN values of each row of ``m`` (p, w), and their count, both (p,).
+
+    The median is NaN for a row without values; an even count averages the two middle
+    values (as :func:`numpy.nanmedian` and pandas). Sorts ``m`` in place (NaN last): for the
+    short rows of rolling windows this is several times faster than ``np.nanmedian``.
+    """
+    if m.shape[1] == 0:
+        return np.full(m.shape[0], np.nan), np.zeros(m.shape[0], dtype=np.int64)
+    m.sort(axis=1)
+    cnt = (~np.isnan(m)).sum(axis=1)
+    r = np.arange(m.shape[0])
+    a = m[r, np.maximum(cnt - 1, 0) // 2]
+    b = m[r, np.minimum(cnt // 2, m.shape[1] - 1)]
+    med = np.where(cnt % 2 == 1, b, (a + b) / 2.0)
+    return np.where(cnt > 0, med, np.nan), cnt
 
 
 def _merged_spans(starts: np.ndarray, ends: np.ndarray):

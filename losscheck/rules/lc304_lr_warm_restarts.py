@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from losscheck.analysis._util import row_nanmedian
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import finite_xy
 from losscheck.rules.interface import Rule, RuleContext
@@ -57,9 +58,8 @@ class LRWarmRestarts(Rule):
         has = (at > 0) & (at < n)
         bumps = []
         if has.any():
-            with np.errstate(all="ignore"):
-                b = np.nanmedian(before[has], axis=1)
-                a = np.nanmedian(after[has], axis=1)
+            b, _ = row_nanmedian(before[has])
+            a, _ = row_nanmedian(after[has])
             ratio = self.opt(ctx, "bump-ratio")
             for r, bb, aa in zip(np.asarray(rs)[has].tolist(), b.tolist(), a.tolist()):
                 if bb > 0 and aa >= ratio * bb:
