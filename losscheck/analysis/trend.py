@@ -253,7 +253,7 @@ def _fit_separable(model: str, t: np.ndarray, u: np.ndarray, y: np.ndarray, log_
     return np.array([p[0], p[1], np.exp(p[2])]), cost
 
 
-def _fit_linear_log(t: np.ndarray, y: np.ndarray, n_grid: int = 57, iters: int = 40
+def _fit_linear_log(t: np.ndarray, y: np.ndarray, n_grid: int = 57, iters: int = 28
                     ) -> tuple[np.ndarray, float] | None:
     """The linear loss model on the log scale: ``log(a + b t) ~ y`` for ``t`` (n,) in [0, 1].
 
