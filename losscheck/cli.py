@@ -86,7 +86,8 @@ def diagnose(
             from losscheck.baseline import load_baseline
 
             base = load_baseline(baseline, cfg)
-        report = run_diagnose(path, progress=progress, config=cfg, baseline=base, jobs=jobs)
+        report = run_diagnose(path, progress=progress, config=cfg, baseline=base, jobs=jobs,
+                              sparklines=fmt.sparklines)
     except LosscheckError as exc:
         if debug:
             raise

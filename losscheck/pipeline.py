@@ -204,7 +204,7 @@ def loss_summary(series: Series) -> dict:
             "final_step": int(series.steps[-1])}
 
 
-def diagnose_run(data: RunData, options: Options, baseline=None) -> RunReport:
+def diagnose_run(data: RunData, options: Options, baseline=None, sparklines: bool = True) -> RunReport:
     """Resolve, analyse, rule and rank one run that has been read.
 
     Args:
@@ -212,6 +212,7 @@ def diagnose_run(data: RunData, options: Options, baseline=None) -> RunReport:
         options: this run's options.
         baseline: the matching :class:`losscheck.baseline.BaselineRun`, or ``None``; findings
             whose code it already had are moved to ``RunReport.baselined``.
+        sparklines: compute ``RunReport.sparklines`` (only the text format draws them).
     Raises:
         NoLossMetric, UsageError: from role resolution.
     """
@@ -249,24 +250,25 @@ def diagnose_run(data: RunData, options: Options, baseline=None) -> RunReport:
                                    int(s.steps[-1]) if len(s) else 0, int((~np.isfinite(s.values)).sum()),
                                    s.step_unit)
     sparks = {role: sparkline_values(a.series) for role, a in resolved.roles.items()
-              if role in ("loss", "eval_loss", "grad_norm", "lr")}
+              if role in ("loss", "eval_loss", "grad_norm", "lr")} if sparklines else {}
     return RunReport(run=data.path, status=_status(findings), primary=analysis.primary,
                      secondary=list(analysis.secondary), onset_step=analysis.onset_step, metrics=metrics,
                      curves=list(analysis.curves.values()), findings=findings, remedies=remedies,
                      notes=list(data.notes), sparklines=sparks, summary=summary, baselined=baselined)
 
 
-def _read_and_diagnose(run: RunFiles, run_opts: Options, base) -> RunReport | RunError:
+def _read_and_diagnose(run: RunFiles, run_opts: Options, base, sparklines: bool = True
+                       ) -> RunReport | RunError:
     """Read and diagnose one run (top level so that worker processes can run it)."""
     try:
-        return diagnose_run(read_run(run, run_opts.strict), run_opts, base)
+        return diagnose_run(read_run(run, run_opts.strict), run_opts, base, sparklines)
     except LosscheckError as exc:
         return RunError(exc.path or str(run.root), exc.one_line(), exc.kind)
 
 
 def diagnose(path: str | Path, options: Options | None = None,
              progress: Callable[[int, int], None] | None = None, config=None, baseline=None,
-             jobs: int | None = 1) -> Report:
+             jobs: int | None = 1, sparklines: bool = True) -> Report:
     """Diagnose every run under ``path``.
 
     Args:
@@ -279,6 +281,8 @@ def diagnose(path: str | Path, options: Options | None = None,
         jobs: worker processes for a sweep (``None``: one per CPU core). Each worker reads
             and diagnoses one run at a time; with 1 job or a single run everything happens in
             this process. The report is the same either way.
+        sparklines: compute each run's sparklines (``False`` for output formats that do not
+            draw them: less work per run).
     Returns:
         A :class:`Report` (runs sorted by path; errors per path).
     Raises:
@@ -291,7 +295,7 @@ def diagnose(path: str | Path, options: Options | None = None,
         report.errors.append(RunError(err.path or str(path), err.one_line(), err.kind))
     total = len(found.runs)
     tasks = [(run, Options.from_values(config.for_run(run.root)) if config else options,
-              baseline.match(str(run.root), str(path)) if baseline is not None else None)
+              baseline.match(str(run.root), str(path)) if baseline is not None else None, sparklines)
              for run in found.runs]
     jobs = min(jobs or os.cpu_count() or 1, total)
     if jobs <= 1:

@@ -411,3 +411,20 @@ def test_sarif_is_strict_json():
     rep.runs[0].remedies[0].settings["x"] = math.inf
     text = render("sarif", rep)
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+
+
+def test_sparklines_only_for_formats_that_draw_them():
+    """Skipping the sparklines (for formats without them) changes nothing else."""
+    from pathlib import Path
+
+    from losscheck.formats import all_formats, get_format
+    from losscheck.pipeline import diagnose
+
+    assert [n for n, f in all_formats().items() if f.sparklines] == ["text"]
+    root = Path(__file__).resolve().parents[1] / "sample_runs"
+    with_s, without = diagnose(root), diagnose(root, sparklines=False)
+    assert all(r.sparklines for r in with_s.runs) and not any(r.sparklines for r in without.runs)
+    for name, fmt in all_formats().items():
+        if not fmt.sparklines:
+            assert fmt.render(with_s) == fmt.render(without), name
+    assert get_format("text").render(with_s) != get_format("text").render(without)

@@ -12,10 +12,13 @@ from losscheck.model import Report
 
 
 class Format(ABC):
-    """An output format. ``name`` is what ``--format`` takes; ``description`` one line."""
+    """An output format. ``name`` is what ``--format`` takes; ``description`` one line;
+    ``sparklines``: whether it draws ``RunReport.sparklines`` (the pipeline skips computing
+    them for formats that do not)."""
 
     name: str = ""
     description: str = ""
+    sparklines: bool = False
 
     @abstractmethod
     def render(self, report: Report) -> str:

@@ -81,6 +81,7 @@ class TextFormat(Format):
     """The terminal report (rich): one panel per run, a summary table for sweeps."""
 
     name = "text"
+    sparklines = True
     description = "Human-readable terminal report (colour when attached to a terminal)."
 
     def renderables(self, report: Report, width: int = 110) -> list:
