@@ -349,7 +349,7 @@ def test_file_version_record_recognised_like_protobuf(step, version):
     assert not _is_file_version(payload[:-1], 0, len(payload) - 1)
 
 
-def test_plain_scalar_file_reads_without_protobuf(tmp_path):
+def test_plain_scalar_file_reads_without_protobuf_or_native_crc(tmp_path):
     import subprocess
     import sys
 
@@ -360,6 +360,6 @@ def test_plain_scalar_file_reads_without_protobuf(tmp_path):
                              for s in range(50)))
     code = ("import sys\nfrom pathlib import Path\nfrom losscheck.readers.tensorboard import read_events\n"
             f"r = read_events(Path({str(f)!r}))\nassert len(r.series[0]) == 50 and not r.notes, r.notes\n"
-            "print('google.protobuf' in sys.modules)")
+            "print('google.protobuf' in sys.modules, 'crc32c' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"  # no protobuf, and no native CRC for short records

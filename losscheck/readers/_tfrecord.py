@@ -50,10 +50,23 @@ _MASK_DELTA = 0xA282EAD8
 #: tables (cost ~ one table lookup per byte, vectorised across records of equal length).
 NUMPY_CRC_MAX_LEN = 512
 
-try:  # optional native CRC-32C (hardware accelerated); PyPI package "crc32c"
-    from crc32c import crc32c as _native_crc32c  # type: ignore[import-not-found]
-except Exception:  # pragma: no cover - depends on the environment
-    _native_crc32c = None
+_UNSET = object()
+#: the optional native CRC-32C (hardware accelerated; PyPI package "crc32c"), loaded on first
+#: use by :func:`native_crc32c` (its import costs ~30 ms, and most files never need it);
+#: ``None`` when not installed (tests set it to ``None`` to force the fallbacks)
+_native_crc32c = _UNSET
+
+
+def native_crc32c():
+    """The native ``crc32c`` function, or ``None`` when the package is not importable."""
+    global _native_crc32c
+    if _native_crc32c is _UNSET:
+        try:
+            from crc32c import crc32c as fn  # type: ignore[import-not-found]
+        except Exception:  # pragma: no cover - depends on the environment
+            fn = None
+        _native_crc32c = fn
+    return _native_crc32c
 
 
 def _make_table() -> list[int]:
@@ -71,10 +84,13 @@ _NP_TABLE = np.array(_TABLE, dtype=np.uint32)
 
 
 def crc32c(data: bytes) -> int:
-    """CRC-32C (Castagnoli) of ``data`` as an unsigned 32-bit int (native package when
-    importable, else pure Python at ~1 MB/s)."""
-    if _native_crc32c is not None:
-        return _native_crc32c(data)
+    """CRC-32C (Castagnoli) of ``data`` as an unsigned 32-bit int (the native package when
+    importable, else pure Python at ~1 MB/s; pure Python for up to 64 bytes, where it is
+    quicker than loading the package)."""
+    if len(data) > 64:
+        fn = native_crc32c()
+        if fn is not None:
+            return fn(data)
     return _py_crc32c(data)
 
 
@@ -251,11 +267,12 @@ def data_crc_ok(buf: np.ndarray, data: bytes, starts: np.ndarray, lens: np.ndarr
             rec = idx[grp]
             rows = gather_rows(buf, starts[rec] + 12, length)
             ok[rec] = _mask(crc32c_rows(rows)) == stored[rec]
-    if check_all and _native_crc32c is not None:
+    fn = native_crc32c() if check_all and not small.all() else None
+    if fn is not None:
         mv = memoryview(data)
         for i in np.flatnonzero(~small).tolist():
             a = int(starts[i]) + 12
-            ok[i] = _mask(_native_crc32c(mv[a:a + int(lens[i])])) == int(stored[i])
+            ok[i] = _mask(fn(mv[a:a + int(lens[i])])) == int(stored[i])
     return ok
 
 

@@ -380,7 +380,7 @@ def _read_reference(data: bytes, path: Path, src: str) -> ReadResult:
     purged = 0
     for i, (offset, payload) in enumerate(records):
         stored = int.from_bytes(data[offset + 12 + len(payload):offset + 16 + len(payload)], "little")
-        checked = len(payload) <= NUMPY_CRC_MAX_LEN or _tfrecord._native_crc32c is not None
+        checked = len(payload) <= NUMPY_CRC_MAX_LEN or _tfrecord.native_crc32c() is not None
         if checked and masked_crc32c(payload) != stored:
             crc_bad.append(offset)
             continue
