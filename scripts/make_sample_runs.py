@@ -674,6 +674,31 @@ def pretrain_charlm(seed: int, k: int = 4, d: int = 16, H: int = 128, steps: int
     return p
 
 
+def train_full_batch(p: dict, X: np.ndarray, y: np.ndarray, opt, total: int, lr: float,
+                     loss: str = "xent") -> Trace:
+    """``total`` full-batch steps at a constant ``lr`` (no clipping); one epoch per step.
+
+    ``p`` is updated in place; returns the :class:`Trace` (steps 1..total)."""
+    tr = Trace()
+    for i in range(total):
+        value, g = mlp_forward_backward(p, X, y, loss=loss)
+        gn = clip_grads(g, None)
+        opt.step(p, g, lr)
+        tr.add(i + 1, value, gn, lr, lr, float(i + 1))
+    return tr
+
+
+def trace_scalars(tr: Trace, t0: float, seconds_per_step: float) -> list:
+    """``train/loss``, ``train/grad_norm`` and ``train/lr`` of every step as TensorBoard
+    scalars ``(wall_time, step, tag, value)``, wall time ``t0 + seconds_per_step * step``."""
+    scal = []
+    for i, s in enumerate(tr.step):
+        t = t0 + seconds_per_step * s
+        scal += [(t, s, "train/loss", tr.loss[i]), (t, s, "train/grad_norm", tr.gn[i]),
+                 (t, s, "train/lr", tr.lr[i])]
+    return scal
+
+
 def run_qwen_style_diverge(out: Path) -> dict:
     """Seed case: LoRA fine-tune whose LR warms up linearly to a far-too-high peak.
 
@@ -806,20 +831,9 @@ def run_oscillate(out: Path) -> dict:
     rng = np.random.default_rng(303)
     X, y, _ = make_blobs(rng, 4096, 8, 3, sep=1.2, label_noise=0.1)
     p = init_mlp(rng, [8, 3], scale=1.0)
-    opt = SGD(momentum=0.9)
-    total, lr = 600, 2.5
-    tr = Trace()
-    for i in range(total):
-        loss, g = mlp_forward_backward(p, X, y)
-        gn = clip_grads(g, None)
-        opt.step(p, g, lr)
-        tr.add(i + 1, loss, gn, lr, lr, float(i + 1))
-    scal = []
-    for i, s in enumerate(tr.step):
-        t = T0 + 30.0 + 0.11 * s
-        scal += [(t, s, "train/loss", tr.loss[i]), (t, s, "train/grad_norm", tr.gn[i]),
-                 (t, s, "train/lr", tr.lr[i])]
-    write_tb_events(out / "runs" / "Mar14_09-12-45_trainbox" / tb_file_name(T0 + 30.0), scal)
+    tr = train_full_batch(p, X, y, SGD(momentum=0.9), 600, 2.5)
+    write_tb_events(out / "runs" / "Mar14_09-12-45_trainbox" / tb_file_name(T0 + 30.0),
+                    trace_scalars(tr, T0 + 30.0, 0.11))
     st, L = tr.arr("step"), tr.arr("loss")
     half = L[100:]
     ac = np.correlate(half - half.mean(), half - half.mean(), "full")[len(half) - 1:]
@@ -853,20 +867,10 @@ def run_diverge_unnormalized(out: Path) -> dict:
     X = X.astype(np.float32)
     lam = float(np.linalg.eigvalsh((X.T @ X / N).astype(np.float64) * 2).max())
     p = {"W0": np.zeros((6, 1), np.float32), "b0": np.zeros(1, np.float32)}
-    opt = SGD()
-    total, lr = 200, 0.0156
-    tr = Trace()
-    for i in range(total):
-        loss, g = mlp_forward_backward(p, X, y, loss="mse")
-        gn = clip_grads(g, None)
-        opt.step(p, g, lr)
-        tr.add(i + 1, loss, gn, lr, lr, float(i + 1))
-    scal = []
-    for i, s in enumerate(tr.step):
-        t = T0 + 12.0 + 0.35 * s
-        scal += [(t, s, "train/loss", tr.loss[i]), (t, s, "train/grad_norm", tr.gn[i]),
-                 (t, s, "train/lr", tr.lr[i])]
-    write_tb_events(out / "runs" / "Mar14_09-12-57_trainbox" / tb_file_name(T0 + 12.0), scal)
+    lr = 0.0156
+    tr = train_full_batch(p, X, y, SGD(), 200, lr, loss="mse")
+    write_tb_events(out / "runs" / "Mar14_09-12-57_trainbox" / tb_file_name(T0 + 12.0),
+                    trace_scalars(tr, T0 + 12.0, 0.35))
     st, L = tr.arr("step"), tr.arr("loss")
     imin = int(np.argmin(L))
     late = st >= st[imin] + 30
