@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from losscheck.rules._evidence import wall_clock
 from losscheck.rules.interface import Rule, RuleContext
 
 #: A gap counts as a stall when it is at least this many times the median gap...
@@ -48,7 +47,7 @@ class StalledRun(Rule):
     sources = ("PyTorch DataLoader docs (timeout, num_workers)", "NCCL environment variables docs (NCCL_TIMEOUT)")
 
     def check(self, ctx: RuleContext) -> list:
-        wc = wall_clock(ctx.run)
+        wc = ctx.wall_clock
         if wc is None:
             return []
         steps, w = wc

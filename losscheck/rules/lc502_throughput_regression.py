@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from losscheck.rules._evidence import unit_word, wall_clock
+from losscheck.rules._evidence import unit_word
 from losscheck.rules.interface import Rule, RuleContext
 
 #: Last-quarter seconds per step at least this many times the first quarter's is a regression.
@@ -42,7 +42,7 @@ class ThroughputRegression(Rule):
                "PyTorch torch.profiler docs")
 
     def check(self, ctx: RuleContext) -> list:
-        wc = wall_clock(ctx.run)
+        wc = ctx.wall_clock
         if wc is None:
             return []
         steps, w = wc
