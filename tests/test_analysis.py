@@ -10,7 +10,7 @@ import pytest
 
 from losscheck.analysis import AnalysisOptions, analyse
 from losscheck.analysis.changepoint import segment
-from losscheck.analysis.lr import in_warmup, lr_context, restarts
+from losscheck.analysis.lr import in_warmup, lr_context, restart_steps
 from losscheck.analysis.spikes import detect_spikes
 from losscheck.analysis._util import transform
 from losscheck.analysis.trend import fit_trend
@@ -122,7 +122,7 @@ def test_warm_restarts_are_not_oscillation():
     lr = 1e-3 * 0.5 * (1 + np.cos(np.pi * cyc / 1000))
     v = (1.5 - 0.1 * (st // 1000)) * (1 + 0.4 * np.exp(-cyc / 80.0)) * np.exp(0.02 * rng.standard_normal(st.size))
     a = analyse(mkrun(loss=(st, v), lr=(st, lr)))
-    assert restarts(mkrun(lr=(st, lr)).get("lr")) == 3
+    assert len(restart_steps(mkrun(lr=(st, lr)).get("lr"))) == 3
     assert a.primary == "converging", (a.primary, a.curves["loss"].evidence)
 
 

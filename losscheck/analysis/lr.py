@@ -142,8 +142,3 @@ def _first_climb(v: np.ndarray, d: int, peak: float) -> int:
             return a + int(hit[0])
         low, top, a, width = float(cmin[-1]), float(cmax[-1]), b, width * 2
     return -1
-
-
-def restarts(lr: Series | None) -> int:
-    """How many SGDR warm restarts the LR schedule makes (see :func:`restart_steps`)."""
-    return len(restart_steps(lr))
