@@ -183,11 +183,14 @@ def decode_text(data: bytes, path: Path) -> tuple[str, list[ReadNote]]:
         return data.decode("latin-1"), [note]
 
 
+def strip_bom(data: bytes) -> bytes:
+    """``data`` without a leading UTF-8 byte-order mark."""
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+
+
 def head_text(head: bytes) -> str:
     """The sniff head decoded leniently (BOM removed, bad bytes replaced). Never raises."""
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    return head.decode("utf-8", errors="replace")
+    return strip_bom(head).decode("utf-8", errors="replace")
 
 
 def parse_cell(text: str) -> float | None:

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import functools
 import gc
-import csv
-import io
 import json
 import math
 import operator
 import re
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -23,7 +20,7 @@ import numpy as np
 from losscheck.errors import ParseError
 from losscheck.model import ReadNote, Series
 from losscheck.readers._common import (Collector, decode_text, first_lines, json_number, parse_cell,
-                                       read_text)
+                                       read_text, strip_bom)
 
 
 def gc_paused(fn: Callable) -> Callable:
@@ -527,8 +524,7 @@ def numeric_columns(data: bytes | list[bytes]) -> tuple[list[str], list[np.ndarr
     """
     if isinstance(data, list):  # handed over: nobody else holds the bytes, so they can be
         data = data.pop()       # freed before the columns are built
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    data = strip_bom(data)
     if not data.endswith(b"\n") or not data.isascii() or any(b in data for b in _LINE_BREAKS):
         return None
     end = data.index(b"\n")
@@ -591,22 +587,11 @@ def numeric_columns(data: bytes | list[bytes]) -> tuple[list[str], list[np.ndarr
     table = bytes.maketrans(_MARKERS[:ncols], b"," * (ncols - 1) + b"\n")
     text = body.translate(table) + b"\n"
     del body
-    try:
-        import pandas as pd  # lazy: start-up time
+    from losscheck.readers._tabular import pandas_float_columns
 
-        from losscheck.readers._tabular import _float_options
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            df = pd.read_csv(io.BytesIO(text), sep=",", header=None, names=list(range(ncols)),
-                             index_col=False, dtype=np.float64, na_filter=True, na_values=["NaN"],
-                             keep_default_na=False, skip_blank_lines=False, quoting=csv.QUOTE_NONE,
-                             engine="c", **_float_options(pd))
-        del text
-        if df.shape != (nrows, ncols):
-            return None
-        cols = [df[k].to_numpy(dtype=np.float64) for k in range(ncols)]
-    except Exception:  # noqa: BLE001 - any pandas failure: the per-line paths decide
+    cols = pandas_float_columns(text, ",", ncols, ["NaN"])
+    del text
+    if cols is None or len(cols[0]) != nrows:
         return None
     for c in neg_zero:
         r, k = divmod(c, ncols)

@@ -41,7 +41,7 @@ import numpy as np
 from losscheck.errors import ParseError
 from losscheck.model import ReadNote, Series
 from losscheck.readers._common import (INF_TOKENS, MISSING_TOKENS, NAN_TOKENS, decode_text, first_lines,
-                                       read_data)
+                                       read_data, strip_bom)
 from losscheck.series import normalize
 
 #: Column names holding wall-clock time (seconds or milliseconds since the Unix epoch).
@@ -274,9 +274,6 @@ _NAN_TEXT = re.compile(rb"[nN][aA][nN]")
 #: beyond, a file that has both goes to the text path.
 _MAX_NAN_CELLS = 200_000
 
-_BOM = b"\xef\xbb\xbf"
-
-
 def _float_options(pd) -> dict:
     """``read_csv`` options that make pandas' float conversion correctly rounded (equal to
     :func:`float`): none from pandas 3.1 (fast_float for every mode; the option is deprecated),
@@ -286,6 +283,30 @@ def _float_options(pd) -> dict:
     except ValueError:
         version = (0, 0)
     return {} if version >= (3, 1) else {"float_precision": "round_trip"}
+
+
+def pandas_float_columns(data: bytes, sep: str, ncols: int, na_values: list[str], skiprows: int = 0
+                         ) -> list[np.ndarray] | None:
+    """The ``ncols`` columns of delimited text ``data`` (no header after ``skiprows`` lines,
+    no quoting), parsed by pandas' C reader straight to ``float64`` arrays of shape
+    ``(nrows,)`` (correctly rounded: :func:`_float_options`); cells equal to one of
+    ``na_values`` are NaN. ``None`` on any pandas error or warning (a cell that is not a
+    number, a row of another width...): the caller's next path decides."""
+    try:
+        import pandas as pd  # lazy: start-up time
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            df = pd.read_csv(io.BytesIO(data), sep=sep, header=None, skiprows=skiprows,
+                             names=list(range(ncols)), index_col=False, dtype=np.float64,
+                             na_filter=True, na_values=na_values, keep_default_na=False,
+                             skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c",
+                             **_float_options(pd))
+        if df.shape[1] != ncols:
+            return None
+        return [df[k].to_numpy(dtype=np.float64) for k in range(ncols)]
+    except Exception:  # noqa: BLE001 - any pandas failure: the next path decides
+        return None
 
 
 def _pandas_floats(data: bytes) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray]]] | None:
@@ -305,8 +326,7 @@ def _pandas_floats(data: bytes) -> tuple[list[str], list[tuple[np.ndarray, np.nd
     is looked up in its line to tell a missing cell from a NaN value (``-nan`` keeps its sign,
     as :func:`float` gives it).
     """
-    if data.startswith(_BOM):
-        data = data[3:]
+    data = strip_bom(data)
     if not data.isascii() or not data.endswith(b"\n") or b'"' in data or b"\x00" in data or b"(" in data:
         return None
     if data.count(b"\r") != data.count(b"\r\n"):
@@ -322,21 +342,8 @@ def _pandas_floats(data: bytes) -> tuple[list[str], list[tuple[np.ndarray, np.nd
     header = [f.strip() for f in first.split(sep)]
     if not header[0] or data.find(header[0].encode("ascii"), end) != -1:
         return None
-    try:
-        import pandas as pd  # lazy: start-up time
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            df = pd.read_csv(io.BytesIO(data), sep=sep, header=None, skiprows=1,
-                             names=list(range(len(header))), index_col=False, dtype=np.float64,
-                             na_filter=True, na_values=[""] + _NAN_SPELLINGS, keep_default_na=False,
-                             skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c",
-                             **_float_options(pd))
-        if df.shape[0] == 0 or df.shape[1] != len(header) or df.shape[0] != len(nl) - 1:
-            return None
-        cols = [df[k].to_numpy(dtype=np.float64) for k in range(len(header))]
-        del df
-    except Exception:  # noqa: BLE001 - any pandas failure: the next path decides
+    cols = pandas_float_columns(data, sep, len(header), [""] + _NAN_SPELLINGS, skiprows=1)
+    if cols is None or not len(cols[0]) or len(cols[0]) != len(nl) - 1:
         return None
     nans = [np.isnan(v) for v in cols]
     if not any(m.any() for m in nans) or _NAN_TEXT.search(data, end) is None:
