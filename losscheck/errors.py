@@ -14,6 +14,8 @@ Exit codes (documented in README and ``losscheck --help``):
 
 from __future__ import annotations
 
+import re
+
 EXIT_OK = 0
 EXIT_FAILING = 1
 EXIT_USAGE = 2
@@ -50,7 +52,7 @@ class LosscheckError(Exception):
         where = self.path or "losscheck"
         if self.line is not None:
             where += f":{self.line}"
-        if self.offset is not None and f"byte {self.offset}" not in self.problem:
+        if self.offset is not None and not re.search(rf"\bbyte {self.offset}\b", self.problem):
             where += f" (byte {self.offset})"  # unless the problem already says where
         return f"{where}: {self.problem}".replace("\n", " ")
 

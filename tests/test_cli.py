@@ -224,3 +224,10 @@ def test_run_without_points_names_its_files(tmp_path):
     assert code == 2 and err.strip() == (f"losscheck: {run_dir / 'events.out.tfevents.1.host'}: not a "
                                          "TensorBoard event file: corrupt record header at byte 0 "
                                          "(length checksum mismatch)")
+
+
+def test_error_line_keeps_an_offset_the_problem_does_not_state():
+    from losscheck.errors import ParseError
+
+    assert ParseError("f", "corrupt at byte 12", offset=12).one_line() == "f: corrupt at byte 12"
+    assert ParseError("f", "corrupt at byte 12", offset=1).one_line() == "f (byte 1): corrupt at byte 12"
