@@ -99,8 +99,9 @@ def test_lc304_bumps_equal_loop(seed):
         assert f[0].evidence["largest_bump"] == {"step": top[0], "ratio": pytest.approx(top[1], rel=1e-12)}
 
 
+@pytest.mark.parametrize("dense", [0, 256])
 @pytest.mark.parametrize("seed", range(30))
-def test_restart_steps_equal_the_per_point_scan(seed, monkeypatch):
+def test_restart_steps_equal_the_per_point_scan(seed, dense, monkeypatch):
     from losscheck.analysis import lr as lrmod
 
     rng = np.random.default_rng(seed)
@@ -120,6 +121,7 @@ def test_restart_steps_equal_the_per_point_scan(seed, monkeypatch):
         v = np.abs(np.sin(np.arange(n) / rng.uniform(5, 500))) * rng.uniform(0.1, 1, n) ** 0.1
     ref = lrmod._restart_loop(v, steps)
     monkeypatch.setattr(lrmod, "SCAN_LOOP_MAX", 2)  # force the windowed scan
+    monkeypatch.setattr(lrmod, "DENSE_SEGMENT", dense)  # 0: windows only; else hand-over
     assert restart_steps(Series("lr", steps, v, "x.csv")) == ref
 
 
