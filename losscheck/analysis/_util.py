@@ -129,9 +129,9 @@ def rolling_median(y: np.ndarray, window: int, trailing: bool = True, min_period
 
     Full windows without NaN/inf go through :func:`scipy.ndimage.rank_filter` (C, O(n log w);
     an even window averages its two middle ranks). Windows cut by the ends of the curve or
-    holding NaN/inf are sorted together as one small matrix (NaN last) and their middle
-    taken. When that would be many windows (missing values scattered through a long
-    curve), pandas' skip-list median does it all.
+    holding NaN/inf slide a sorted list of their finite values (:func:`_partial_windows`).
+    When that would be many windows (missing values scattered through a long curve),
+    pandas' skip-list median does it all.
     The result equals ``pd.Series(y).rolling(...)`` to the last bit (tests/test_analysis.py).
     """
     y = np.asarray(y, dtype=np.float64)
@@ -180,38 +180,45 @@ def _partial_windows(y: np.ndarray, nan: np.ndarray, rows: np.ndarray, off: int,
     the output indices ``rows`` (p,), written into ``out``; NaN where fewer than
     ``min_periods`` values are finite.
 
-    The finite values the windows touch are sorted once (u of them); each window is then a
-    (p, u) membership mask over that order, and its middle ranks are found by a cumulative
-    count. When p * u is large (missing values scattered through a long curve), each window
-    is sorted as a row of a (p, w) matrix instead, NaN last.
+    Each run of consecutive outputs slides one sorted list of the window's finite values
+    along the curve (``bisect``: one insertion and one deletion per step, ~0.5 us), so the
+    cost is O(p log w) Python steps plus list moves of at most ``w`` items, whatever the
+    pattern of missing values. An even count averages the two middle values, as
+    :func:`numpy.median` and pandas do.
     """
-    lo = rows - off
-    touched = np.zeros(y.shape[0], dtype=bool)
-    for a, b in _merged_spans(np.clip(lo, 0, None), np.clip(lo + w, None, y.shape[0])):
-        touched[a:b] = True
-    touched &= ~nan
-    pos = np.flatnonzero(touched)
-    if rows.size * max(pos.size, 1) <= 4_000_000:
-        order = np.argsort(y[pos], kind="stable")
-        pos_sorted, vals = pos[order], y[pos[order]]
-        member = (pos_sorted[None, :] >= lo[:, None]) & (pos_sorted[None, :] < (lo + w)[:, None])
-        csum = np.cumsum(member, axis=1, dtype=np.int32)
-        cnt = csum[:, -1] if pos.size else np.zeros(rows.size, dtype=np.int32)
-        ok = np.flatnonzero(cnt >= min_periods)
-        if ok.size:
-            c = cnt[ok]
-            cs = csum[ok]
-            ia = np.argmax(cs >= ((c - 1) // 2 + 1)[:, None], axis=1)  # rank (c-1)//2, 0-based
-            ib = np.argmax(cs >= (c // 2 + 1)[:, None], axis=1)        # rank c//2
-            a, b = vals[ia], vals[ib]
-            out[rows[ok]] = np.where(c % 2 == 1, b, (a + b) / 2.0)  # as np.median and pandas
-        out[rows[cnt < min_periods]] = np.nan
-        return
-    idx = lo[:, None] + np.arange(w)
-    ci = np.clip(idx, 0, y.shape[0] - 1)
-    vals = np.where((idx >= 0) & (idx < y.shape[0]) & ~nan[ci], y[ci], np.nan)
-    med, cnt = row_nanmedian(vals)
-    out[rows] = np.where(cnt >= min_periods, med, np.nan)
+    from bisect import bisect_left, insort
+
+    n = y.shape[0]
+    res: list[float] = []
+    cuts = np.flatnonzero(np.diff(rows) != 1) + 1
+    for run in np.split(rows, cuts):
+        i0, i1 = int(run[0]), int(run[-1]) + 1
+        # the run's windows cover y[s0:s1]; window i is y[lo:hi] with lo = i - off, hi = lo + w
+        # (clipped to the curve); a and b index the list's span relative to s0
+        s0, s1 = min(max(i0 - off, 0), n), min(max(i1 - 1 - off + w, 0), n)
+        vals = y[s0:s1].tolist()
+        bad = nan[s0:s1].tolist()
+        lst: list[float] = []
+        a = b = 0
+        for i in range(i0, i1):
+            lo = i - off - s0
+            hi = min(lo + w, s1 - s0)
+            while b < hi:
+                if not bad[b]:
+                    insort(lst, vals[b])
+                b += 1
+            while a < lo:
+                if not bad[a]:
+                    del lst[bisect_left(lst, vals[a])]
+                a += 1
+            k = len(lst)
+            if k < min_periods:
+                res.append(np.nan)
+            elif k % 2:
+                res.append(lst[k // 2])
+            else:
+                res.append((lst[k // 2 - 1] + lst[k // 2]) / 2.0)
+    out[rows] = res
 
 
 def row_nanmedian(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -230,19 +237,6 @@ def row_nanmedian(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     b = m[r, np.minimum(cnt // 2, m.shape[1] - 1)]
     med = np.where(cnt % 2 == 1, b, (a + b) / 2.0)
     return np.where(cnt > 0, med, np.nan), cnt
-
-
-def _merged_spans(starts: np.ndarray, ends: np.ndarray):
-    """Union of the half-open intervals [starts[i], ends[i]) (starts increasing) as
-    ``(a, b)`` pairs."""
-    if starts.size == 0:
-        return []
-    # a new span begins where a start lies beyond every earlier end
-    reach = np.maximum.accumulate(ends)
-    new = np.concatenate([[True], starts[1:] > reach[:-1]])
-    first = np.flatnonzero(new)
-    last = np.concatenate([first[1:] - 1, [starts.size - 1]])
-    return list(zip(starts[first].tolist(), reach[last].tolist()))
 
 
 def _rolling_median_pandas(y: np.ndarray, window: int, trailing: bool, min_periods: int
@@ -308,11 +302,15 @@ def _theil_sen(x: np.ndarray, y: np.ndarray, max_points: int, alpha: float) -> t
     if np.ptp(x) == 0:
         return 0.0, 0.0, 0.0
     i, j = _pairs(x.shape[0])
-    dx = x[j] - x[i]
-    dy = y[j] - y[i]
+    # take() and in-place differences: half the time of fancy indexing, the same numbers
+    dx = x.take(j)
+    dx -= x.take(i)
+    dy = y.take(j)
+    dy -= y.take(i)
     increasing = bool(np.all(x[1:] > x[:-1]))
     if increasing:  # the usual case (bins): every pair already has dx > 0, no tied x
-        slopes = dy / dx
+        dy /= dx
+        slopes = dy
     else:  # orient every pair so that x increases; pairs with equal x have no slope
         up, down = dx > 0, dx < 0
         slopes = np.concatenate([dy[up] / dx[up], dy[down] / dx[down]])

@@ -41,22 +41,32 @@ class Segment:
     y1: float
 
 
-def _cums(x: np.ndarray, y: np.ndarray):
-    z = np.zeros(1)
-    return (np.concatenate([z, np.cumsum(np.ones_like(x))]), np.concatenate([z, np.cumsum(x)]),
-            np.concatenate([z, np.cumsum(y)]), np.concatenate([z, np.cumsum(x * x)]),
-            np.concatenate([z, np.cumsum(x * y)]), np.concatenate([z, np.cumsum(y * y)]))
+def _cums(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Prefix sums of 1, x, y, x^2, xy, y^2 as one ``(n + 1, 6)`` array (row 0 is zeros), so
+    that the sums over points ``[i, j)`` are ``c[j] - c[i]``."""
+    c = np.zeros((x.shape[0] + 1, 6))
+    np.cumsum(np.column_stack([np.ones_like(x), x, y, x * x, x * y, y * y]), axis=0, out=c[1:])
+    return c
 
 
 def _sse(c, i, j):
     """SSE of the OLS line on points [i, j) (vectorised over i or j)."""
-    n, sx, sy, sxx, sxy, syy = (a[j] - a[i] for a in c)
+    n, sx, sy, sxx, sxy, syy = (c[j] - c[i]).T
     with np.errstate(invalid="ignore", divide="ignore"):
         vxx = sxx - sx * sx / n
         vxy = sxy - sx * sy / n
         vyy = syy - sy * sy / n
         sse = vyy - np.where(vxx > 1e-300, vxy * vxy / np.where(vxx > 1e-300, vxx, 1.0), 0.0)
     return np.maximum(sse, 0.0)
+
+
+def _ols(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Slope and intercept of the least-squares line through (m,) points with distinct x
+    (centred normal equations: what ``np.polyfit(x, y, 1)`` returns, without its SVD)."""
+    xm, ym = x.mean(), y.mean()
+    dx = x - xm
+    b = float(dx @ (y - ym)) / float(dx @ dx)
+    return b, float(ym - b * xm)
 
 
 def segment(x: np.ndarray, y: np.ndarray, sigma: float, max_segments: int = 8,
@@ -106,7 +116,7 @@ def segment(x: np.ndarray, y: np.ndarray, sigma: float, max_segments: int = 8,
     for i, j in zip(bounds[:-1], bounds[1:]):
         xs, ys = xc[i:j], y[i:j]
         if j - i >= 2 and np.ptp(xs) > 0:
-            b, a = np.polyfit(xs, ys, 1)
+            b, a = _ols(xs, ys)
         else:
             b, a = 0.0, float(np.mean(ys))
         out.append(Segment(i, j, float(x[i]), float(x[j - 1]), float(b / scale),
