@@ -55,12 +55,12 @@ def test_block_medians_equal_loop(n, blocks):
 
 
 def test_periodic_pattern_detrending_equals_sliding_window_median():
-    from scipy.ndimage import median_filter
+    from losscheck.analysis._util import median_filter_nearest
 
     y = np.random.default_rng(1).normal(size=777).cumsum()
     w = (777 // 4) | 1
     windows = np.lib.stride_tricks.sliding_window_view(np.pad(y, w // 2, mode="edge"), w)
-    assert np.array_equal(median_filter(y, size=w, mode="nearest"), np.median(windows, axis=1))
+    assert np.array_equal(median_filter_nearest(y, w), np.median(windows, axis=1))
 
 
 def test_restart_steps_and_bumps():
@@ -141,3 +141,25 @@ def test_row_nanmedian_equals_numpy():
         got, cnt = row_nanmedian(m.copy())
         assert np.array_equal(got, ref, equal_nan=True)
         assert np.array_equal(cnt, (~np.isnan(m)).sum(axis=1))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_median_filter_nearest_equals_scipy(seed):
+    ndimage = pytest.importorskip("scipy.ndimage")
+    from losscheck.analysis._util import median_filter_nearest
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    y = rng.normal(size=n)
+    if seed % 3 == 0:
+        y = np.round(y, 1)  # ties
+    w = int(rng.integers(0, 400)) | 1
+    got = median_filter_nearest(y, w)
+    assert np.array_equal(got, ndimage.median_filter(y, size=w, mode="nearest"))
+
+
+def test_median_filter_nearest_rejects_an_even_window():
+    from losscheck.analysis._util import median_filter_nearest
+
+    with pytest.raises(ValueError, match="odd window"):
+        median_filter_nearest(np.arange(10.0), 4)

@@ -15,7 +15,8 @@ Entry point: :func:`analyse`. One module per detector/estimator:
 
 Scale-free: positive losses are analysed as log(loss); every threshold is a ratio or a
 multiple of a robust noise estimate. Long curves are median-binned (<= 2000 bins) before
-any fit; the non-finite and spike scans are exact O(n) passes. scipy is imported lazily.
+any fit; the non-finite and spike scans are exact O(n) passes. Rolling medians come from
+bottleneck (imported lazily); scipy is not used.
 """
 
 from __future__ import annotations

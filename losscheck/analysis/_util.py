@@ -122,103 +122,62 @@ def rolling_median(y: np.ndarray, window: int, trailing: bool = True, min_period
     """Rolling median of the finite values in each window (pandas' ``rolling().median()``,
     which takes NaN and +-inf as missing).
 
-    ``trailing=True``: the median of the ``window`` points *before* i (i excluded), NaN
-    where fewer than ``min_periods`` non-NaN values exist. ``trailing=False``: centred
-    window ``[i - window // 2, i - window // 2 + window)``, i included.
-    ``min_periods`` counts finite values.
+    Args:
+        y: (n,) values; NaN and +-inf are missing.
+        window: points per window (``w``).
+        trailing: ``True``: the median of the ``w`` points *before* i (i excluded);
+            ``False``: the centred window ``[i - w // 2, i - w // 2 + w)``, i included.
+            Windows are clipped at the ends of the curve.
+        min_periods: finite values a window needs, else NaN (at least 1).
+    Returns:
+        (n,) float64 medians; an even count averages its two middle values.
 
-    Full windows without NaN/inf go through :func:`scipy.ndimage.rank_filter` (C, O(n log w);
-    an even window averages its two middle ranks). Windows cut by the ends of the curve or
-    holding NaN/inf slide a sorted list of their finite values (:func:`_partial_windows`).
-    When that would be many windows (missing values scattered through a long curve),
-    pandas' skip-list median does it all.
-    The result equals ``pd.Series(y).rolling(...)`` to the last bit (tests/test_analysis.py).
+    Computed by :func:`bottleneck.move_median` (a double-heap running median, O(n log w),
+    C; it ignores NaN and counts the values present against ``min_count``), with the
+    output shifted for the trailing and centred alignments. The result equals
+    ``pd.Series(y).rolling(...)`` to the last bit (tests/test_analysis.py).
     """
+    import bottleneck as bn  # lazy: start-up time (~5 ms)
+
     y = np.asarray(y, dtype=np.float64)
     n, w = y.shape[0], int(window)
-    if n == 0:
-        return np.full(0, np.nan)
-    off = w if trailing else w // 2  # window of output i: y[i - off: i - off + w], clipped
-    nan = ~np.isfinite(y)  # pandas' rolling treats +-inf as missing, like NaN
-    # outputs whose window lies inside the curve: i0..i1 (window starts 0..i1 - off); all
-    # arithmetic below is on slices of that range, no index arrays of length n
-    i0, i1 = off, min(n - 1, n - w + off)
-    full = np.zeros(n, dtype=bool)
-    if i1 >= i0:
-        cnan = np.zeros(n + 1, dtype=np.int32 if n < 2 ** 31 else np.int64)
-        np.cumsum(nan, out=cnan[1:])
-        s0, s1 = i0 - off, i1 - off + 1  # window starts
-        full[i0: i1 + 1] = cnan[s0 + w: s1 + w] == cnan[s0: s1]
-    partial = np.flatnonzero(~full)
-    if partial.size > 4 * w + 4096:
-        return _rolling_median_pandas(y, w, trailing, min_periods)
-    if i1 >= i0 and partial.size < n:
-        from scipy.ndimage import rank_filter  # lazy: start-up time
-
-        yy = np.where(nan, 0.0, y) if nan.any() else y
-        mid = rank_filter(yy, w // 2, size=w, mode="nearest")
-        if w % 2 == 0:
-            mid += rank_filter(yy, w // 2 - 1, size=w, mode="nearest")
-            mid /= 2.0
-        del yy
-        # the filter's window at j is y[j - w // 2: j - w // 2 + w]: output i reads
-        # j = i - off + w // 2
+    mp = max(int(min_periods), 1)
+    if n == 0 or mp > w:
+        return np.full(n, np.nan)
+    fin = np.isfinite(y)
+    yy = y if fin.all() else np.where(fin, y, np.nan)
+    # bottleneck's window at k is a[k - w + 1: k + 1] (clipped at 0) and needs len(a) >= w:
+    # NaN padding (ignored) in front of a short input, at the back for the centred windows
+    # that run past the end
+    lead = max(w - n, 0)
+    tail = 0 if trailing else w - 1 - w // 2
+    if lead or tail:
+        yy = np.concatenate([np.full(lead, np.nan), yy, np.full(tail, np.nan)])
+    m = bn.move_median(yy, w, min_count=mp)[lead:]
+    if trailing:  # output i is the window ending at i - 1
         out = np.empty(n)
-        out[i0: i1 + 1] = mid[i0 - off + w // 2: i1 - off + w // 2 + 1]
-        del mid
-        out[partial] = np.nan  # windows with missing values are recomputed below
-    else:
-        out = np.full(n, np.nan)
-    if partial.size:
-        _partial_windows(y, nan, partial, off, w, max(min_periods, 1), out)
-    return out
+        out[0] = np.nan
+        out[1:] = m[:-1]
+        return out
+    return m[tail:]  # output i is the window ending at i - w // 2 + w - 1
 
 
-def _partial_windows(y: np.ndarray, nan: np.ndarray, rows: np.ndarray, off: int, w: int,
-                     min_periods: int, out: np.ndarray) -> None:
-    """Medians of the finite values in the windows ``y[i - off: i - off + w]`` (clipped) for
-    the output indices ``rows`` (p,), written into ``out``; NaN where fewer than
-    ``min_periods`` values are finite.
+def median_filter_nearest(y: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving median of a finite (n,) curve over an odd ``window``, the ends padded
+    by repeating the edge values: what ``scipy.ndimage.median_filter(y, size=window,
+    mode="nearest")`` returns (tested), through :func:`bottleneck.move_median`. Returns (n,).
 
-    Each run of consecutive outputs slides one sorted list of the window's finite values
-    along the curve (``bisect``: one insertion and one deletion per step, ~0.5 us), so the
-    cost is O(p log w) Python steps plus list moves of at most ``w`` items, whatever the
-    pattern of missing values. An even count averages the two middle values, as
-    :func:`numpy.median` and pandas do.
+    Raises:
+        ValueError: for an even ``window`` (a centred median needs a middle point).
     """
-    from bisect import bisect_left, insort
+    import bottleneck as bn  # lazy: start-up time
 
-    n = y.shape[0]
-    res: list[float] = []
-    cuts = np.flatnonzero(np.diff(rows) != 1) + 1
-    for run in np.split(rows, cuts):
-        i0, i1 = int(run[0]), int(run[-1]) + 1
-        # the run's windows cover y[s0:s1]; window i is y[lo:hi] with lo = i - off, hi = lo + w
-        # (clipped to the curve); a and b index the list's span relative to s0
-        s0, s1 = min(max(i0 - off, 0), n), min(max(i1 - 1 - off + w, 0), n)
-        vals = y[s0:s1].tolist()
-        bad = nan[s0:s1].tolist()
-        lst: list[float] = []
-        a = b = 0
-        for i in range(i0, i1):
-            lo = i - off - s0
-            hi = min(lo + w, s1 - s0)
-            while b < hi:
-                if not bad[b]:
-                    insort(lst, vals[b])
-                b += 1
-            while a < lo:
-                if not bad[a]:
-                    del lst[bisect_left(lst, vals[a])]
-                a += 1
-            k = len(lst)
-            if k < min_periods:
-                res.append(np.nan)
-            elif k % 2:
-                res.append(lst[k // 2])
-            else:
-                res.append((lst[k // 2 - 1] + lst[k // 2]) / 2.0)
-    out[rows] = res
+    if window % 2 == 0:
+        raise ValueError(f"median_filter_nearest needs an odd window, got {window}")
+    y = np.asarray(y, dtype=np.float64)
+    h = window // 2
+    padded = np.concatenate([np.full(h, y[0]), y, np.full(h, y[-1])])
+    return bn.move_median(padded, window)[2 * h:]  # the window ending at i + 2h is centred on i
 
 
 def row_nanmedian(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -237,16 +196,6 @@ def row_nanmedian(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     b = m[r, np.minimum(cnt // 2, m.shape[1] - 1)]
     med = np.where(cnt % 2 == 1, b, (a + b) / 2.0)
     return np.where(cnt > 0, med, np.nan), cnt
-
-
-def _rolling_median_pandas(y: np.ndarray, window: int, trailing: bool, min_periods: int
-                           ) -> np.ndarray:
-    import pandas as pd  # lazy: start-up time
-
-    s = pd.Series(y)
-    if trailing:
-        return s.rolling(window, min_periods=min_periods).median().shift(1).to_numpy()
-    return s.rolling(window, min_periods=min_periods, center=True).median().to_numpy()
 
 
 @lru_cache(maxsize=8)

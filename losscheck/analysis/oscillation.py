@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from losscheck.analysis._util import robust_sd, theil_sen
+from losscheck.analysis._util import median_filter_nearest, robust_sd, theil_sen
 from losscheck.model import Oscillation
 
 
@@ -159,10 +159,9 @@ def periodic_pattern(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float,
     n = y.shape[0]
     if n < 32:
         return None
-    from scipy.ndimage import median_filter  # lazy: start-up time
-
     w = max(5, (n // 4) | 1)  # odd: the window is centred; the ends repeat the edge values
-    e = y - median_filter(np.asarray(y, dtype=np.float64), size=w, mode="nearest")
+    y = np.asarray(y, dtype=np.float64)
+    e = y - median_filter_nearest(y, w)
     r = acf(e, n // 3)
     neg = np.flatnonzero(r[1:] < 0)
     if not neg.size:
