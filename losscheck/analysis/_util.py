@@ -154,11 +154,10 @@ def rolling_median(y: np.ndarray, window: int, trailing: bool = True, min_period
     if lead or tail:
         yy = np.concatenate([np.full(lead, np.nan), yy, np.full(tail, np.nan)])
     m = bn.move_median(yy, w, min_count=mp)[lead:]
-    if trailing:  # output i is the window ending at i - 1
-        out = np.empty(n)
-        out[0] = np.nan
-        out[1:] = m[:-1]
-        return out
+    if trailing:  # output i is the window ending at i - 1: shift in place (a memmove)
+        m[1:] = m[:-1]
+        m[0] = np.nan
+        return m
     return m[tail:]  # output i is the window ending at i - w // 2 + w - 1
 
 

@@ -102,16 +102,17 @@ def detect_spikes(tr: Transformed, opts: SpikeOptions | None = None) -> SpikeRep
     ok = np.isfinite(r)
     if ok.sum() < 5:
         return rep
-    med_r = float(np.median(r[ok]))
-    dev = np.subtract(r, med_r)  # r - med_r, then |r - med_r| (NaN where r is)
-    z = dev.copy()
+    # (the medians partition their own copy of the selection: overwrite_input saves a second)
+    med_r = float(np.median(r[ok], overwrite_input=True))
+    dev = np.subtract(r, med_r)  # |r - med_r| (NaN where r is)
     np.abs(dev, out=dev)
-    g = MAD_TO_SD * float(np.median(dev[ok]))
+    g = MAD_TO_SD * float(np.median(dev[ok], overwrite_input=True))
     loc = rolling_median(dev, 10 * w + 1, trailing=True, min_periods=w)
     del dev
     loc *= MAD_TO_SD
     loc[~np.isfinite(loc)] = g
     sig = np.fmax(loc, max(0.5 * g, o.sigma_floor), out=loc)
+    z = np.subtract(r, med_r)  # made only now: one array less alive during the rolling medians
     z /= sig
     z[~ok] = 0.0
     zpos = z[z > 0]

@@ -200,12 +200,13 @@ def wall_clock(run: ResolvedRun):
     if best is None or int(best[0].sum()) < 2:
         return None
     ok, s = best
-    st, w = s.steps[ok], s.wall_time[ok]
+    # (no copies when every point is kept: the series' own arrays, read-only use)
+    st, w = (s.steps, s.wall_time) if ok.all() else (s.steps[ok], s.wall_time[ok])
     # keep points whose wall time moves forward (a resumed run that re-logs old steps, or
     # merged files with clock skew, must not produce negative gaps)
     # (w[i] not below every earlier w, i.e. equal to the running maximum; O(n) in numpy)
     keep = w >= np.maximum.accumulate(w)
-    return st[keep], w[keep]
+    return (st, w) if keep.all() else (st[keep], w[keep])
 
 
 def _finite(v):
