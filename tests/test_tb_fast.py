@@ -10,6 +10,7 @@ times, sources and every note. No timings here: speed is measured by benchmarks/
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from pathlib import Path
 
@@ -19,9 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from losscheck.readers import _tfrecord
+from losscheck.readers import tensorboard as tb
 from losscheck.readers.tensorboard import READER, read_events
 
-REAL = Path("/work/shared/real_runs")
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real_runs"  # ../shared beside the clone
 
 
 def _masked_crc(data: bytes) -> int:
@@ -193,20 +195,36 @@ SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
+@contextlib.contextmanager
+def read_block(size):
+    """Read event files in blocks of ``size`` bytes (``None``: the default), so that records
+    cut by a block's end, carried over and longer than a block are all exercised."""
+    saved = tb.READ_BLOCK
+    tb.READ_BLOCK = size or saved
+    try:
+        yield
+    finally:
+        tb.READ_BLOCK = saved
+
+
+BLOCKS = st.sampled_from([None, 1, 13, 64, 257, 4096])
+
+
 @SETTINGS
-@given(evs=st.lists(events(), max_size=40), repeat=st.integers(1, 40))
-def test_mixed_records_same_as_protobuf(tmp_path, evs, repeat):
+@given(evs=st.lists(events(), max_size=40), repeat=st.integers(1, 40), block=BLOCKS)
+def test_mixed_records_same_as_protobuf(tmp_path, evs, repeat, block):
     # repeating the list makes periodic stretches, so the bulk framer's jumps are exercised
     f = tmp_path / "events.out.tfevents.1.host"
     write(f, evs * repeat)
-    assert_same(f)
+    with read_block(block):
+        assert_same(f)
 
 
 @SETTINGS
 @given(evs=st.lists(events(), min_size=1, max_size=25), repeat=st.integers(1, 20),
        damage=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)), max_size=3),
-       cut=st.one_of(st.none(), st.floats(0, 1)))
-def test_damaged_files_same_as_protobuf(tmp_path, evs, repeat, damage, cut):
+       cut=st.one_of(st.none(), st.floats(0, 1)), block=BLOCKS)
+def test_damaged_files_same_as_protobuf(tmp_path, evs, repeat, damage, cut, block):
     f = tmp_path / "events.out.tfevents.1.host"
     blob = bytearray(write(f, evs * repeat))
     for where, xor in damage:
@@ -214,12 +232,14 @@ def test_damaged_files_same_as_protobuf(tmp_path, evs, repeat, damage, cut):
     if cut is not None:
         blob = blob[:int(cut * len(blob))]
     f.write_bytes(bytes(blob))
-    assert_same(f)
+    with read_block(block):
+        assert_same(f)
     # same policy without the native CRC package (long records' data CRC then unchecked)
     saved = _tfrecord._native_crc32c
     _tfrecord._native_crc32c = None
     try:
-        assert_same(f)
+        with read_block(block):
+            assert_same(f)
     finally:
         _tfrecord._native_crc32c = saved
 
@@ -325,10 +345,12 @@ def test_crc_known_answer():
 REAL_FILES = sorted(REAL.glob("*/**/events.out.tfevents.*")) if REAL.is_dir() else []
 
 
-@pytest.mark.skipif(not REAL_FILES, reason="no real event files in /work/shared/real_runs")
+@pytest.mark.skipif(not REAL_FILES, reason="no real event files in ../shared/real_runs")
+@pytest.mark.parametrize("block", [None, 1000])
 @pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.parent.name)
-def test_real_event_files_same_as_protobuf(path):
-    res = assert_same(path)
+def test_real_event_files_same_as_protobuf(path, block):
+    with read_block(block):
+        res = assert_same(path)
     assert res.series
 
 

@@ -150,6 +150,21 @@ def read_data(path: Path, limit: int | None = None) -> tuple[bytes, list[ReadNot
         raise UnreadableFile(path, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
 
 
+def open_binary(path: Path):
+    """A binary file object for reading ``path`` in blocks (``.read(n)``): the file itself, or
+    for a ``.gz`` name the decompressed content in memory (see :func:`read_data`).
+
+    Raises:
+        UnreadableFile: as :func:`open_regular` and :func:`read_data`. Errors while reading
+            from the returned object are the caller's to turn into ``UnreadableFile``.
+    """
+    if path.name.endswith(".gz"):
+        import io
+
+        return io.BytesIO(read_bytes(path))
+    return os.fdopen(open_regular(path), "rb")
+
+
 def read_bytes(path: Path) -> bytes:
     """The whole content of ``path`` (see :func:`read_data`; its notes are dropped, so
     readers that can should call :func:`read_data`).

@@ -42,10 +42,10 @@ from pathlib import Path
 
 import numpy as np
 
-from losscheck.errors import ParseError
+from losscheck.errors import ParseError, UnreadableFile
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers import _tfrecord
-from losscheck.readers._common import BaseReader, Collector, base_name, read_bytes
+from losscheck.readers._common import BaseReader, Collector, base_name, open_binary, read_bytes
 from losscheck.readers._tfrecord import (NUMPY_CRC_MAX_LEN, _mask, crc32c_rows, data_crc_ok,
                                          frame_records, gather_rows, iter_records, masked_crc32c,
                                          read_u32)
@@ -136,15 +136,16 @@ _TF2_TEMPLATES = _tf2_templates()
 
 
 class _Points:
-    """Per-record decoding results of the fast path (arrays of shape ``(k,)``)."""
+    """Per-record decoding results of the fast path (arrays of shape ``(k,)``); ``tag_ids``
+    (tag name -> id) may be shared between the blocks of one file."""
 
-    def __init__(self, k: int) -> None:
+    def __init__(self, k: int, tag_ids: dict[str, int] | None = None) -> None:
         self.fast = np.zeros(k, dtype=bool)
         self.tag = np.zeros(k, dtype=np.int32)
         self.step = np.zeros(k, dtype=np.float64)
         self.wall = np.zeros(k, dtype=np.float64)
         self.value = np.zeros(k, dtype=np.float64)
-        self.tag_ids: dict[str, int] = {}
+        self.tag_ids: dict[str, int] = {} if tag_ids is None else tag_ids
 
     def tag_id(self, name: str) -> int:
         i = self.tag_ids.get(name)
@@ -276,15 +277,16 @@ def _decode_group(pts: _Points, rows: np.ndarray, rec: np.ndarray) -> None:
             pts.fast[g] = True
 
 
-def _fast_decode(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> tuple[_Points, np.ndarray]:
+def _fast_decode(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray,
+                 tag_ids: dict[str, int] | None = None) -> tuple[_Points, np.ndarray]:
     """Bulk-decode the one-scalar events and check data CRCs of the short records.
 
     Returns ``(points, crc_bad)``: ``points.fast[i]`` tells whether record ``i`` was decoded
     here; ``crc_bad`` is a bool mask of records (of length <= NUMPY_CRC_MAX_LEN) whose data
-    CRC does not match.
+    CRC does not match. ``tag_ids`` is extended with the tags met (a new dict when ``None``).
     """
     k = len(starts)
-    pts = _Points(k)
+    pts = _Points(k, tag_ids)
     crc_bad = np.zeros(k, dtype=bool)
     # blocks of consecutive records (so that the index arrays and the temporaries stay
     # small next to the file), grouped by payload length within each block
@@ -427,19 +429,29 @@ def _is_file_version(data: bytes, a: int, length: int) -> bool:
     return p + 2 + n == end and data[p + 2:p + 2 + 12] == b"brain.Event:"
 
 
-def _read_fast(path: Path, src: str) -> ReadResult:
-    """Bulk framing + bulk decoding of one-scalar events + protobuf for the rest.
+def _shift_offsets(message: str, base: int) -> str:
+    """A framing problem's message with its "byte N" positions moved by ``base`` (the
+    block's offset in the file)."""
+    return re.sub(r"at byte (\d+)", lambda m: f"at byte {int(m.group(1)) + base}", message)
 
-    Reads the file itself, so that no caller's frame holds its bytes: they are released
-    before the series are assembled (peak memory: the file plus ~30 bytes per record).
+
+def _decode_block(path: Path, data: bytes, starts: np.ndarray, lens: np.ndarray, nrec: int, base: int,
+                  tag_ids: dict[str, int], parts: dict[str, list[np.ndarray]], bad: list[int],
+                  crc_bad: list[int], starts_marks: list[tuple[int, float]], x: tuple[list, ...]) -> None:
+    """Decode the complete records of one block (``starts``/``lens`` relative to ``data``,
+    the block's bytes; ``nrec`` records and ``base`` bytes came before it in the file).
+
+    Decoded points go to ``parts`` (arrays per field, with the record index in the file),
+    protobuf-decoded ones to the lists in ``x`` (record, tag id, step, value, wall); the
+    byte offsets of rejected records to ``bad`` and ``crc_bad``; SessionLog.START marks to
+    ``starts_marks``.
+
+    Raises:
+        ParseError: the file's first record is not an ``Event`` protobuf.
     """
-    data = read_bytes(path)
-    starts, lens, problem = frame_records(data)
-    k = len(starts)
-    if problem is not None and not k and not problem.truncated:
-        raise ParseError(path, f"not a TensorBoard event file: {problem.message}", offset=problem.offset)
+    x_rec, x_tag, x_step, x_val, x_wall = x
     buf = np.frombuffer(data, dtype=np.uint8)
-    pts, crc_bad_mask = _fast_decode(buf, starts, lens)
+    pts, crc_bad_mask = _fast_decode(buf, starts, lens, tag_ids)
     slow = np.flatnonzero(~pts.fast & ~crc_bad_mask)
     # Large records: data CRC with the native package when importable (see _tfrecord).
     big = slow[lens[slow] > NUMPY_CRC_MAX_LEN]
@@ -447,15 +459,6 @@ def _read_fast(path: Path, src: str) -> ReadResult:
         big_ok = data_crc_ok(buf, data, starts[big], lens[big])
         crc_bad_mask[big[~big_ok]] = True
         slow = np.flatnonzero(~pts.fast & ~crc_bad_mask)
-
-    # protobuf for every record the fast path did not take
-    bad: list[int] = []
-    starts_marks: list[tuple[int, float]] = []   # (record index, step) of SessionLog.START
-    x_rec: list[int] = []
-    x_tag: list[int] = []
-    x_step: list[float] = []
-    x_val: list[float] = []
-    x_wall: list[float] = []
     # the file_version record that opens every event file carries no scalar: recognised here
     # so that a file of plain scalars never loads protobuf (~35 ms of imports)
     slow = [i for i in slow.tolist() if not _is_file_version(data, int(starts[i]) + 12, int(lens[i]))]
@@ -468,27 +471,108 @@ def _read_fast(path: Path, src: str) -> ReadResult:
             try:
                 kind, got = _decode_pb(mv[a:a + int(lens[i])].tobytes(), Event, start)
             except Exception:
-                if i == 0:
+                if nrec + i == 0:
                     raise ParseError(path, "not a TensorBoard event file: first record is not an "
-                                           "Event protobuf", offset=int(starts[i])) from None
-                bad.append(int(starts[i]))
+                                           "Event protobuf", offset=base + int(starts[i])) from None
+                bad.append(base + int(starts[i]))
                 continue
             if kind == "start":
-                starts_marks.append((i, got))
+                starts_marks.append((nrec + i, got))
             elif kind == "points":
                 for tag, step, value, wall in got:
-                    x_rec.append(i)
+                    x_rec.append(nrec + i)
                     x_tag.append(pts.tag_id(tag))
                     x_step.append(step)
                     x_val.append(value)
                     x_wall.append(wall)
+        mv.release()
+    crc_bad.extend((base + starts[np.flatnonzero(crc_bad_mask)].astype(np.int64)).tolist())
+    fast = np.flatnonzero(pts.fast)
+    parts["rec"].append(fast.astype(np.int64) + nrec)
+    for name in ("tag", "step", "value", "wall"):
+        parts[name].append(getattr(pts, name)[fast])
 
-    mv = None  # a live memoryview would keep the bytes too
-    del buf, data  # the points are decoded: free the file's bytes before assembling series
-    # all points in file order
-    fast_idx = np.flatnonzero(pts.fast)
-    rec = fast_idx
-    tag, step, value, wall = pts.tag[fast_idx], pts.step[fast_idx], pts.value[fast_idx], pts.wall[fast_idx]
+
+def _concat(chunks: list[np.ndarray], dtype) -> np.ndarray:
+    """Concatenate and empty ``chunks`` (so that the pieces can be freed one field at a time)."""
+    out = np.concatenate(chunks) if chunks else np.zeros(0, dtype=dtype)
+    chunks.clear()
+    return out
+
+
+#: Bytes of an event file read and decoded at a time (plus a record cut by the block's end).
+#: The file is never held whole: peak memory is a block, ~36 bytes per decoded point and the
+#: series being assembled.
+READ_BLOCK = 8 << 20
+
+
+def _read_fast(path: Path, src: str) -> ReadResult:
+    """Bulk framing + bulk decoding of one-scalar events + protobuf for the rest, one block
+    of :data:`READ_BLOCK` bytes at a time (a record cut by a block's end is carried into the
+    next block; one larger than a block is read whole).
+
+    Raises:
+        UnreadableFile: the file cannot be read.
+        ParseError: the first record is not TFRecord framing or not an ``Event``.
+    """
+    tag_ids: dict[str, int] = {}
+    parts: dict[str, list[np.ndarray]] = {"rec": [], "tag": [], "step": [], "value": [], "wall": []}
+    bad: list[int] = []                          # byte offsets of records protobuf rejected
+    crc_bad: list[int] = []                      # byte offsets of records whose data CRC fails
+    starts_marks: list[tuple[int, float]] = []   # (record index, step) of SessionLog.START
+    x_rec: list[int] = []
+    x_tag: list[int] = []
+    x_step: list[float] = []
+    x_val: list[float] = []
+    x_wall: list[float] = []
+    nrec = 0          # records decoded in earlier blocks
+    base = 0          # file offset of the current block's first byte
+    carry = b""       # the start of a record cut by the previous block's end
+    problem = None
+    fh = open_binary(path)
+    try:
+        with fh:
+            while True:
+                want = READ_BLOCK
+                if len(carry) >= 8:  # a cut record: read at least the rest of it
+                    want = max(want, 16 + int.from_bytes(carry[:8], "little") - len(carry))
+                try:
+                    block = fh.read(want)
+                except OSError as exc:
+                    raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from None
+                eof = not block
+                data = carry + block if carry else block
+                del block
+                if not data:
+                    break
+                starts, lens, prob = frame_records(data)
+                cut = len(data)
+                if prob is not None and prob.truncated and not eof:
+                    cut, prob = prob.offset, None  # the rest of the record is in the next block
+                if prob is not None:
+                    problem = _tfrecord.FrameProblem(base + prob.offset, _shift_offsets(prob.message, base),
+                                                     prob.truncated)
+                if not nrec and not len(starts) and problem is not None and not problem.truncated:
+                    raise ParseError(path, f"not a TensorBoard event file: {problem.message}",
+                                     offset=problem.offset)
+                _decode_block(path, data, starts, lens, nrec, base, tag_ids, parts, bad, crc_bad,
+                              starts_marks, (x_rec, x_tag, x_step, x_val, x_wall))
+                nrec += len(starts)
+                carry = data[cut:]
+                base += cut
+                del data, starts, lens
+                if problem is not None or eof:
+                    break
+    except OSError as exc:  # closing
+        raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from None
+    k = nrec
+
+    # all points in file order (the pieces are freed one field at a time)
+    rec = _concat(parts["rec"], np.int64)
+    tag = _concat(parts["tag"], np.int32)
+    step = _concat(parts["step"], np.float64)
+    value = _concat(parts["value"], np.float64)
+    wall = _concat(parts["wall"], np.float64)
     if x_rec:
         rec = np.concatenate([rec, np.asarray(x_rec, dtype=np.int64)])
         order = np.argsort(rec, kind="stable")
@@ -497,7 +581,7 @@ def _read_fast(path: Path, src: str) -> ReadResult:
         step = np.concatenate([step, np.asarray(x_step, dtype=np.float64)])[order]
         value = np.concatenate([value, np.asarray(x_val, dtype=np.float64)])[order]
         wall = np.concatenate([wall, np.asarray(x_wall, dtype=np.float64)])[order]
-    n_tags = len(pts.tag_ids)
+    n_tags = len(tag_ids)
     # per tag: first-seen position and whether every wall time is finite (before any purge)
     alive = np.ones(len(rec), dtype=bool)
     purged = 0
@@ -505,12 +589,11 @@ def _read_fast(path: Path, src: str) -> ReadResult:
         hit = alive & (rec < i) & (step >= s)
         purged += int(hit.sum())
         alive &= ~hit
-    crc_bad = starts[np.flatnonzero(crc_bad_mask)].tolist()
     notes = _notes_for(src, problem, k, bad, crc_bad, purged)
     if not n_tags:
         return ReadResult(series=[], notes=notes, meta={})
     names = [""] * n_tags
-    for name, i in pts.tag_ids.items():
+    for name, i in tag_ids.items():
         names[i] = name
     # per tag (before any purge, like Collector): first-seen point and finite wall times
     wall_ok = np.ones(n_tags, dtype=bool)
