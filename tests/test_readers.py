@@ -451,3 +451,24 @@ def test_csv_float_options_by_pandas_version():
     assert _float_options(SimpleNamespace(__version__="3.0.1")) == {"float_precision": "round_trip"}
     assert _float_options(SimpleNamespace(__version__="3.1.0")) == {}
     assert _float_options(SimpleNamespace(__version__="4.0.0.dev0+12")) == {}
+
+
+def test_jsonl_whose_first_line_is_garbled_is_still_recognised(tmp_path):
+    # a log whose first line was cut or garbled (a crash, a concurrent writer) is still a
+    # JSON-lines log: read with the bad line skipped and named, not "no supported log found"
+    f = tmp_path / "metrics.jsonl"
+    f.write_text('{"step": 1, "loss": garb\n' + "".join(json.dumps({"step": i, "loss": 2.0 / i}) + "\n"
+                                                        for i in range(2, 51)))
+    reader = choose(f)
+    assert reader is not None and reader.name == "jsonl"
+    res = reader.read(f)
+    loss = [s for s in res.series if s.tag == "loss"][0]
+    assert len(loss) == 49 and int(loss.steps[0]) == 2
+    assert any("line 1" in n.message for n in res.notes)
+
+
+def test_text_file_with_no_json_object_in_its_first_lines_is_not_jsonl(tmp_path):
+    f = tmp_path / "metrics.jsonl"
+    f.write_text("".join(f"step {i} loss {2.0 / i}\n" for i in range(1, 30)))
+    reader = choose(f)
+    assert reader is None or reader.name != "jsonl"

@@ -396,16 +396,18 @@ def _data_lines(head: bytes, limit: int) -> list[str]:
     return [ln for ln in first_lines(head, limit + 20) if not ln.lstrip().startswith(("#", "//"))][:limit]
 
 
-def first_object(head: bytes) -> dict | None:
-    """The JSON object on the first non-blank, non-comment line of a sniff head, or ``None``."""
-    lines = _data_lines(head, 1)
-    if not lines:
-        return None
-    try:
-        obj = json.loads(lines[0])
-    except ValueError:
-        return None
-    return obj if isinstance(obj, dict) else None
+def first_object(head: bytes, tries: int = 5) -> dict | None:
+    """The first JSON object among the first ``tries`` non-blank, non-comment lines of a sniff
+    head, or ``None``. More than one line is tried because a log may open with a line cut
+    or garbled by a crash or a concurrent writer; the reader then skips it with a note."""
+    for line in _data_lines(head, tries):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            return obj
+    return None
 
 
 def count_object_lines(head: bytes, limit: int = 20) -> int:
