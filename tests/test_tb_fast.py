@@ -385,3 +385,30 @@ def test_plain_scalar_file_reads_without_protobuf_or_native_crc(tmp_path):
             "print('google.protobuf' in sys.modules, 'crc32c' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"  # no protobuf, and no native CRC for short records
+
+
+@pytest.mark.parametrize("block", [1, 7, 12, 4096])
+def test_damaged_length_across_block_ends(tmp_path, block):
+    """A corrupt length field seen in pieces (the header cut by a block's end) stops reading
+    there, exactly as the record walk does; it is never taken as a size to read."""
+    f = tmp_path / "events.out.tfevents.1.host"
+    blob = bytearray(write(f, [simple(i, "loss", 1.0 / (i + 1), 1.7e9 + i) for i in range(30)]))
+    recs, _ = _tfrecord.iter_records(bytes(blob))
+    blob[recs[5][0] + 7] ^= 0xFF  # the high byte of record 5's length
+    f.write_bytes(bytes(blob))
+    with read_block(block):
+        got = assert_same(f)
+    assert got is not None and len(got.series[0]) == 4 and got.notes
+
+
+@pytest.mark.parametrize("block", [1, 64, None])
+def test_truncated_record_claiming_a_terabyte(tmp_path, block):
+    """A last record whose intact header claims 1 TB is reported as cut short, without an
+    attempt to read (or allocate) a terabyte."""
+    f = tmp_path / "events.out.tfevents.1.host"
+    blob = write(f, [simple(i, "loss", 1.0, 1.7e9 + i) for i in range(10)])
+    head = struct.pack("<Q", 2 ** 40)
+    f.write_bytes(blob + head + struct.pack("<I", _masked_crc(head)) + b"\x09" * 20)
+    with read_block(block):
+        got = assert_same(f)
+    assert len(got.series[0]) == 10 and "truncated" in got.notes[0].message

@@ -37,6 +37,7 @@ protobuf one by one.
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 
@@ -493,6 +494,13 @@ def _decode_block(path: Path, data: bytes, starts: np.ndarray, lens: np.ndarray,
         parts[name].append(getattr(pts, name)[fast])
 
 
+def _remaining(fh) -> int:
+    """Bytes left to read from a file object (a regular file or an in-memory buffer)."""
+    if hasattr(fh, "getbuffer"):
+        return len(fh.getbuffer()) - fh.tell()
+    return max(os.fstat(fh.fileno()).st_size - fh.tell(), 0)
+
+
 def _concat(chunks: list[np.ndarray], dtype) -> np.ndarray:
     """Concatenate and empty ``chunks`` (so that the pieces can be freed one field at a time)."""
     out = np.concatenate(chunks) if chunks else np.zeros(0, dtype=dtype)
@@ -534,8 +542,11 @@ def _read_fast(path: Path, src: str) -> ReadResult:
         with fh:
             while True:
                 want = READ_BLOCK
-                if len(carry) >= 8:  # a cut record: read at least the rest of it
-                    want = max(want, 16 + int.from_bytes(carry[:8], "little") - len(carry))
+                if len(carry) >= 12 and masked_crc32c(carry[:8]) == int.from_bytes(carry[8:12], "little"):
+                    # a cut record whose length is intact: read at least the rest of it (a
+                    # length the file cannot hold is read up to the file's end)
+                    need = 16 + int.from_bytes(carry[:8], "little") - len(carry)
+                    want = max(want, min(need, _remaining(fh)))
                 try:
                     block = fh.read(want)
                 except OSError as exc:
