@@ -559,3 +559,22 @@ def test_overfit_names_the_raw_eval_minimum_as_the_checkpoint():
     assert a.primary == "overfitting"
     assert a.overfit.best_step == int(est[10]) and a.overfit.best == 0.95
     assert a.onset_step == a.overfit.best_step
+
+
+def test_unrecovered_spike_level_is_where_the_loss_settles_not_the_turbulence():
+    """After a blow-up the loss can stay wild for a while before it settles at a worse level;
+    the reported level is the settled one (here x4), not the turbulence (x1000)."""
+    from losscheck.analysis._util import transform
+    from losscheck.analysis.spikes import detect_spikes
+
+    rng = np.random.default_rng(3)
+    n = 400
+    y = 0.25 * np.exp(0.05 * rng.standard_normal(n))
+    y[:100] *= np.linspace(6.0, 1.0, 100)             # an early descent (progress to lose)
+    y[200:203] = [150.0, 900.0, 240.0]                  # the spike
+    y[203:217] = rng.choice([250.0, 900.0, 40.0, 3.0], 14)  # turbulence, 14 points
+    y[217:] = 1.0 * np.exp(0.05 * rng.standard_normal(n - 217))  # settled x4 higher
+    rep = detect_spikes(transform(np.arange(n) * 2, y))
+    worse = [s for s in rep.spikes if s.worse]
+    assert len(worse) == 1 and worse[0].recover_steps is None
+    assert 3.0 <= worse[0].level_ratio <= 5.5, worse[0].level_ratio

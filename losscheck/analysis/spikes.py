@@ -151,11 +151,13 @@ def detect_spikes(tr: Transformed, opts: SpikeOptions | None = None) -> SpikeRep
         else:
             j = None
             rec = None
-            lvl_idx = slice(int(cl[-1]) + 1, min(m, int(cl[-1]) + 1 + w))
-        seg = y[lvl_idx]
-        if seg.size == 0:
-            seg = y[cl]
-        lvl = float(np.median(seg)) - b0
+            lvl_idx = None
+        if lvl_idx is not None:
+            lvl = float(np.median(y[lvl_idx])) - b0
+        else:
+            lvl = _settled_level(y, int(cl[-1]) + 1, w, SETTLE_WINDOWS) - b0
+        if not np.isfinite(lvl):
+            lvl = float(np.median(y[cl])) - b0
         if tr.domain == "log":
             ratio = float(np.exp(y[p] - b0))
             lratio = float(np.exp(lvl))
@@ -170,6 +172,29 @@ def detect_spikes(tr: Transformed, opts: SpikeOptions | None = None) -> SpikeRep
             sp.worse = True
             rep.worse.append(sp)
     return rep
+
+
+#: an unrecovered spike's level is looked for over this many windows of ``w`` points after it
+SETTLE_WINDOWS = 4
+
+
+def _settled_level(y: np.ndarray, i0: int, w: int, windows: int) -> float:
+    """Where the curve settles after an unrecovered spike: the lowest median of ``w``
+    consecutive points within the ``windows * w`` points from index ``i0`` (fewer near the
+    end of the curve; all of them when fewer than ``w`` remain; NaN when none do).
+
+    A spike is often followed by a few more wild points before the loss settles (the
+    optimiser's state is damaged for a while); the median of the first ``w`` points after
+    it can still sit in that turbulence and overstate the level by orders of magnitude.
+    The lowest windowed median is where the loss stays once it has calmed down, and it
+    can only understate a shift, never invent one.
+    """
+    seg = y[i0:i0 + windows * w]
+    if seg.size == 0:
+        return float("nan")
+    if seg.size <= w:
+        return float(np.median(seg))
+    return float(np.min(np.median(np.lib.stride_tricks.sliding_window_view(seg, w), axis=1)))
 
 
 def _costs_progress(tr: Transformed, i0: int, b0: float, lvl: float, frac: float) -> bool:
