@@ -153,12 +153,19 @@ def warmup_settings(ctx: OnsetContext, total_steps: int | None) -> dict:
 
 
 def finite_xy(series):
-    """``(steps, values)`` of the finite points of ``series`` (empty arrays for ``None``)."""
+    """``(steps, values)`` of the finite points of ``series`` (empty arrays for ``None``).
+
+    When every point is finite these are read-only views of the series' own arrays (no
+    copy of a million-point curve per rule); otherwise fresh arrays."""
     import numpy as np
 
     if series is None or len(series) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     ok = np.isfinite(series.values)
+    if ok.all():
+        st, va = series.steps.view(), series.values.view()
+        st.flags.writeable = va.flags.writeable = False
+        return st, va
     return series.steps[ok], series.values[ok]
 
 
