@@ -56,7 +56,7 @@ def diagnose(
                                               help="Number of classes C, for the chance level ln(C)."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rule codes/prefixes/names."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these rule codes/prefixes/names."),
-    strict: Optional[bool] = typer.Option(None, "--strict", help="Any unreadable file fails its run."),
+    strict: Optional[bool] = typer.Option(None, "--strict", help="Any file that cannot be read at all fails its run (files read in part get a note)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Configuration file (losscheck.toml or "
                                           "pyproject.toml); default: found upward from PATH."),
     isolated: bool = typer.Option(False, "--isolated", help="Ignore all configuration files."),
