@@ -472,3 +472,16 @@ def test_text_file_with_no_json_object_in_its_first_lines_is_not_jsonl(tmp_path)
     f.write_text("".join(f"step {i} loss {2.0 / i}\n" for i in range(1, 30)))
     reader = choose(f)
     assert reader is None or reader.name != "jsonl"
+
+
+def test_csv_whose_metric_column_is_all_text_says_so(tmp_path):
+    f = tmp_path / "metrics.csv"
+    f.write_text("step,loss\n1,abc\n2,def\n3,ghi\n")
+    res = choose(f).read(f)
+    assert not res.series
+    assert any(n.severity == "warning" and "'loss' ('abc' in data row 1)" in n.message for n in res.notes)
+    # a text column beside a numeric metric is no problem and gets no warning
+    g = tmp_path / "g.csv"
+    g.write_text("loss,phase\n0.5,train\n0.4,train\n")
+    res = choose(g).read(g)
+    assert res.series and not [n for n in res.notes if n.severity == "warning"]

@@ -40,7 +40,7 @@ import numpy as np
 
 from losscheck.errors import ParseError
 from losscheck.model import ReadNote, Series
-from losscheck.readers._common import (INF_TOKENS, MISSING_TOKENS, NAN_TOKENS, decode_text, first_lines,
+from losscheck.readers._common import (INF_TOKENS, MISSING_TOKENS, NAN_TOKENS, STEP_KEYS, decode_text, first_lines,
                                        read_data, strip_bom)
 from losscheck.series import normalize
 
@@ -473,6 +473,7 @@ def _build_table(src: str, header: list[str], cols: list, nrows: int, notes: lis
                                    "truncated file)", "warning"))
     values: dict[str, np.ndarray] = {}
     missing: dict[str, np.ndarray] = {}
+    text_only: list[str] = []  # columns of text alone, e.g. "'loss' ('abc' in data row 1)"
     for i, name in enumerate(columns):
         if converted:
             vals, miss = cols[i]
@@ -488,6 +489,9 @@ def _build_table(src: str, header: list[str], cols: list, nrows: int, notes: lis
             if present > nbad:
                 notes.append(ReadNote(src, f"column {name!r}: only {present - nbad} of {present} cell(s) are "
                                            "numbers; read as text, not as a metric", "info"))
+            else:
+                row = int(np.flatnonzero(bad)[0])
+                text_only.append(f"{name!r} ({str(cols[i][row]).strip()[:20]!r} in data row {row + 1})")
             continue  # text column: not a metric
         if nbad:
             notes.append(ReadNote(src, f"column {name!r}: {nbad} non-numeric cell(s) treated as "
@@ -499,6 +503,9 @@ def _build_table(src: str, header: list[str], cols: list, nrows: int, notes: lis
                                        "missing (no point)", "info"))
         values[name] = vals
         missing[name] = miss
+    if text_only and all(c in STEP_KEYS for c in values):  # nothing numeric but steps: say why
+        notes.append(ReadNote(src, f"no numeric metric column; text instead of numbers in column(s) "
+                                   f"{', '.join(text_only[:5])}", "warning"))
     return Table(columns, values, missing, nrows, notes)
 
 
