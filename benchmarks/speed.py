@@ -358,7 +358,7 @@ def main(argv=None) -> int:
     inputs = build_inputs(tmp, cases)
     results = {}
     (tmp / "losscheck.toml").write_text("")  # stop config discovery from walking up into the repo
-    # memory floor: the same command on a 1,000-point run (interpreter + numpy/scipy/pandas)
+    # memory floor: the same command on a 1,000-point run (interpreter, numpy, typer, rich, losscheck)
     tiny = tmp / "tiny"
     tiny.mkdir(exist_ok=True)
     write_event_file(tiny / "events.out.tfevents.1.bench.0.0", ["train/loss"], 1000)
@@ -458,7 +458,7 @@ def main(argv=None) -> int:
             checks.append((f"{name}: peak memory <= 2x largest run read", ratio <= 2.0,
                            f"{r['losscheck_j1']['peak']:.0f} MB = {ratio:.1f}x {r['largest_mb']:.1f} MB "
                            f"({above:.1f}x above the {floor:.0f} MB floor)"))
-            # the same, less the interpreter floor (Python, numpy, scipy: what any run costs)
+            # the same, less the interpreter floor (Python, numpy, typer, rich: what any run costs)
             checks.append((f"{name}: peak memory above the floor <= 2x largest run read", above <= 2.0,
                            f"{r['losscheck_j1']['peak'] - floor:.0f} MB = {above:.1f}x {r['largest_mb']:.1f} MB"))
     if "help" in results:
