@@ -39,7 +39,7 @@ def test_seed_scenario_ranks_lower_lr_first_with_concrete_settings():
     assert [f.code for f in findings] == ["LC101"]
     f = findings[0]
     assert "x2 every 60 steps from step 840, as the LR reached its peak of 0.0005" in f.message
-    assert "started rising 40 steps earlier" in f.message
+    assert "the grad norm had started rising at step 800 (40 steps earlier)" in f.message
     remedies = rank(findings)
     ids = [m.id for m in remedies]
     assert ids[0] == "lower_lr"

@@ -65,7 +65,8 @@ class LossDiverging(Rule):
             msg += f" (the LR had just jumped x{jump:.3g})"
             ev["lr_jump"] = jump
         if oc.grad_lead:
-            msg += f"; the grad norm had started rising {oc.grad_lead} {unit}s earlier"
+            at = f" at {unit} {onset - oc.grad_lead}" if onset is not None else ""
+            msg += f"; the grad norm had started rising{at} ({oc.grad_lead} {unit}s earlier)"
             ev["grad_norm_lead_steps"] = oc.grad_lead
 
         votes = []
