@@ -436,62 +436,97 @@ def _shift_offsets(message: str, base: int) -> str:
     return re.sub(r"at byte (\d+)", lambda m: f"at byte {int(m.group(1)) + base}", message)
 
 
-def _decode_block(path: Path, data: bytes, starts: np.ndarray, lens: np.ndarray, nrec: int, base: int,
-                  tag_ids: dict[str, int], parts: dict[str, list[np.ndarray]], bad: list[int],
-                  crc_bad: list[int], starts_marks: list[tuple[int, float]], x: tuple[list, ...]) -> None:
-    """Decode the complete records of one block (``starts``/``lens`` relative to ``data``,
-    the block's bytes; ``nrec`` records and ``base`` bytes came before it in the file).
+class _Decoded:
+    """The points of one event file, gathered block by block (:meth:`add`), then put in file
+    order (:meth:`columns`).
 
-    Decoded points go to ``parts`` (arrays per field, with the record index in the file),
-    protobuf-decoded ones to the lists in ``x`` (record, tag id, step, value, wall); the
-    byte offsets of rejected records to ``bad`` and ``crc_bad``; SessionLog.START marks to
-    ``starts_marks``.
-
-    Raises:
-        ParseError: the file's first record is not an ``Event`` protobuf.
+    Attributes:
+        tag_ids: tag name -> id, shared by every block.
+        nrec: records seen so far (a block's record ``i`` is the file's ``nrec + i``).
+        bad: byte offsets of records protobuf rejected; ``crc_bad``: of records whose data
+            CRC does not match.
+        starts_marks: ``(record index, step)`` of each ``SessionLog.START``.
     """
-    x_rec, x_tag, x_step, x_val, x_wall = x
-    buf = np.frombuffer(data, dtype=np.uint8)
-    pts, crc_bad_mask = _fast_decode(buf, starts, lens, tag_ids)
-    slow = np.flatnonzero(~pts.fast & ~crc_bad_mask)
-    # Large records: data CRC with the native package when importable (see _tfrecord).
-    big = slow[lens[slow] > NUMPY_CRC_MAX_LEN]
-    if len(big):
-        big_ok = data_crc_ok(buf, data, starts[big], lens[big])
-        crc_bad_mask[big[~big_ok]] = True
+
+    _FIELDS = ("rec", "tag", "step", "value", "wall")
+
+    def __init__(self) -> None:
+        self.tag_ids: dict[str, int] = {}
+        self.nrec = 0
+        self.bad: list[int] = []
+        self.crc_bad: list[int] = []
+        self.starts_marks: list[tuple[int, float]] = []
+        self._fast: dict[str, list[np.ndarray]] = {f: [] for f in self._FIELDS}  # bulk-decoded
+        self._slow: dict[str, list] = {f: [] for f in self._FIELDS}              # via protobuf
+
+    def add(self, path: Path, data: bytes, starts: np.ndarray, lens: np.ndarray, base: int) -> None:
+        """Decode the complete records of one block: ``data`` is the block's bytes, which
+        begin at byte ``base`` of the file; ``starts``/``lens`` (shape ``(k,)``) frame its
+        records relative to ``data``.
+
+        Raises:
+            ParseError: the file's first record is not an ``Event`` protobuf.
+        """
+        buf = np.frombuffer(data, dtype=np.uint8)
+        pts, crc_bad_mask = _fast_decode(buf, starts, lens, self.tag_ids)
         slow = np.flatnonzero(~pts.fast & ~crc_bad_mask)
-    # the file_version record that opens every event file carries no scalar: recognised here
-    # so that a file of plain scalars never loads protobuf (~35 ms of imports)
-    slow = [i for i in slow.tolist() if not _is_file_version(data, int(starts[i]) + 12, int(lens[i]))]
-    if slow:
+        # Large records: data CRC with the native package when importable (see _tfrecord).
+        big = slow[lens[slow] > NUMPY_CRC_MAX_LEN]
+        if len(big):
+            big_ok = data_crc_ok(buf, data, starts[big], lens[big])
+            crc_bad_mask[big[~big_ok]] = True
+            slow = np.flatnonzero(~pts.fast & ~crc_bad_mask)
+        # the file_version record that opens every event file carries no scalar: recognised
+        # here so that a file of plain scalars never loads protobuf (~35 ms of imports)
+        slow = [i for i in slow.tolist() if not _is_file_version(data, int(starts[i]) + 12, int(lens[i]))]
+        if slow:
+            self._add_protobuf(path, data, starts, lens, base, slow, pts)
+        self.crc_bad.extend((base + starts[np.flatnonzero(crc_bad_mask)].astype(np.int64)).tolist())
+        fast = np.flatnonzero(pts.fast)
+        self._fast["rec"].append(fast.astype(np.int64) + self.nrec)
+        for name in ("tag", "step", "value", "wall"):
+            self._fast[name].append(getattr(pts, name)[fast])
+        self.nrec += len(starts)
+
+    def _add_protobuf(self, path: Path, data: bytes, starts: np.ndarray, lens: np.ndarray, base: int,
+                      slow: list[int], pts: _Points) -> None:
+        """Records ``slow`` of a block (indices into ``starts``) through protobuf."""
         event_pb2 = _event_cls()
         Event, start = event_pb2.Event, event_pb2.SessionLog.START
-        mv = memoryview(data)
-        for i in slow:
-            a = int(starts[i]) + 12
-            try:
-                kind, got = _decode_pb(mv[a:a + int(lens[i])].tobytes(), Event, start)
-            except Exception:
-                if nrec + i == 0:
-                    raise ParseError(path, "not a TensorBoard event file: first record is not an "
-                                           "Event protobuf", offset=base + int(starts[i])) from None
-                bad.append(base + int(starts[i]))
-                continue
-            if kind == "start":
-                starts_marks.append((nrec + i, got))
-            elif kind == "points":
-                for tag, step, value, wall in got:
-                    x_rec.append(nrec + i)
-                    x_tag.append(pts.tag_id(tag))
-                    x_step.append(step)
-                    x_val.append(value)
-                    x_wall.append(wall)
-        mv.release()
-    crc_bad.extend((base + starts[np.flatnonzero(crc_bad_mask)].astype(np.int64)).tolist())
-    fast = np.flatnonzero(pts.fast)
-    parts["rec"].append(fast.astype(np.int64) + nrec)
-    for name in ("tag", "step", "value", "wall"):
-        parts[name].append(getattr(pts, name)[fast])
+        x = self._slow
+        with memoryview(data) as mv:
+            for i in slow:
+                a = int(starts[i]) + 12
+                try:
+                    kind, got = _decode_pb(mv[a:a + int(lens[i])].tobytes(), Event, start)
+                except Exception:
+                    if self.nrec + i == 0:
+                        raise ParseError(path, "not a TensorBoard event file: first record is not an "
+                                               "Event protobuf", offset=base + int(starts[i])) from None
+                    self.bad.append(base + int(starts[i]))
+                    continue
+                if kind == "start":
+                    self.starts_marks.append((self.nrec + i, got))
+                elif kind == "points":
+                    for tag, step, value, wall in got:
+                        x["rec"].append(self.nrec + i)
+                        x["tag"].append(pts.tag_id(tag))
+                        x["step"].append(step)
+                        x["value"].append(value)
+                        x["wall"].append(wall)
+
+    def columns(self) -> tuple[np.ndarray, ...]:
+        """``(rec, tag, step, value, wall)``: every point in file order, shape ``(n,)`` each
+        (record index int64, tag id int32, then float64). The gathered pieces are freed one
+        field at a time."""
+        dtypes = (np.int64, np.int32, np.float64, np.float64, np.float64)
+        cols = [_concat(self._fast[f], dt) for f, dt in zip(self._FIELDS, dtypes)]
+        if self._slow["rec"]:
+            cols = [np.concatenate([c, np.asarray(self._slow[f], dtype=dt)])
+                    for c, f, dt in zip(cols, self._FIELDS, dtypes)]
+            order = np.argsort(cols[0], kind="stable")
+            cols = [c[order] for c in cols]
+        return tuple(cols)
 
 
 def _remaining(fh) -> int:
@@ -514,37 +549,28 @@ def _concat(chunks: list[np.ndarray], dtype) -> np.ndarray:
 READ_BLOCK = 8 << 20
 
 
-def _read_fast(path: Path, src: str) -> ReadResult:
-    """Bulk framing + bulk decoding of one-scalar events + protobuf for the rest, one block
-    of :data:`READ_BLOCK` bytes at a time (a record cut by a block's end is carried into the
-    next block; one larger than a block is read whole).
+def _framed_blocks(path: Path, problem: list):
+    """Read ``path`` in blocks of :data:`READ_BLOCK` bytes and frame each block's complete
+    records: yields ``(data, starts, lens, base)`` (the block's bytes, its records' offsets
+    and payload lengths relative to ``data``, shape ``(k,)``, and the block's offset in the
+    file). A record cut by a block's end is carried into the next block; when its header is
+    intact, the next read is made long enough to complete it (up to the end of the file).
+    The :class:`~losscheck.readers._tfrecord.FrameProblem` that stops reading (a truncated
+    last record, a corrupt header), with file offsets, is appended to ``problem``.
 
     Raises:
-        UnreadableFile: the file cannot be read.
-        ParseError: the first record is not TFRecord framing or not an ``Event``.
+        UnreadableFile: the file cannot be opened or read.
+        ParseError: the file does not start with TFRecord framing.
     """
-    tag_ids: dict[str, int] = {}
-    parts: dict[str, list[np.ndarray]] = {"rec": [], "tag": [], "step": [], "value": [], "wall": []}
-    bad: list[int] = []                          # byte offsets of records protobuf rejected
-    crc_bad: list[int] = []                      # byte offsets of records whose data CRC fails
-    starts_marks: list[tuple[int, float]] = []   # (record index, step) of SessionLog.START
-    x_rec: list[int] = []
-    x_tag: list[int] = []
-    x_step: list[float] = []
-    x_val: list[float] = []
-    x_wall: list[float] = []
-    nrec = 0          # records decoded in earlier blocks
     base = 0          # file offset of the current block's first byte
     carry = b""       # the start of a record cut by the previous block's end
-    problem = None
+    seen = 0          # records framed in earlier blocks
     fh = open_binary(path)
     try:
         with fh:
             while True:
                 want = READ_BLOCK
                 if len(carry) >= 12 and masked_crc32c(carry[:8]) == int.from_bytes(carry[8:12], "little"):
-                    # a cut record whose length is intact: read at least the rest of it (a
-                    # length the file cannot hold is read up to the file's end)
                     need = 16 + int.from_bytes(carry[:8], "little") - len(carry)
                     want = max(want, min(need, _remaining(fh)))
                 try:
@@ -555,43 +581,45 @@ def _read_fast(path: Path, src: str) -> ReadResult:
                 data = carry + block if carry else block
                 del block
                 if not data:
-                    break
+                    return
                 starts, lens, prob = frame_records(data)
                 cut = len(data)
                 if prob is not None and prob.truncated and not eof:
                     cut, prob = prob.offset, None  # the rest of the record is in the next block
                 if prob is not None:
-                    problem = _tfrecord.FrameProblem(base + prob.offset, _shift_offsets(prob.message, base),
-                                                     prob.truncated)
-                if not nrec and not len(starts) and problem is not None and not problem.truncated:
-                    raise ParseError(path, f"not a TensorBoard event file: {problem.message}",
-                                     offset=problem.offset)
-                _decode_block(path, data, starts, lens, nrec, base, tag_ids, parts, bad, crc_bad,
-                              starts_marks, (x_rec, x_tag, x_step, x_val, x_wall))
-                nrec += len(starts)
+                    prob = _tfrecord.FrameProblem(base + prob.offset, _shift_offsets(prob.message, base),
+                                                  prob.truncated)
+                    problem.append(prob)
+                    if not seen and not len(starts) and not prob.truncated:
+                        raise ParseError(path, f"not a TensorBoard event file: {prob.message}",
+                                         offset=prob.offset)
+                yield data, starts, lens, base
+                seen += len(starts)
                 carry = data[cut:]
                 base += cut
                 del data, starts, lens
-                if problem is not None or eof:
-                    break
+                if prob is not None or eof:
+                    return
     except OSError as exc:  # closing
         raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from None
-    k = nrec
 
-    # all points in file order (the pieces are freed one field at a time)
-    rec = _concat(parts["rec"], np.int64)
-    tag = _concat(parts["tag"], np.int32)
-    step = _concat(parts["step"], np.float64)
-    value = _concat(parts["value"], np.float64)
-    wall = _concat(parts["wall"], np.float64)
-    if x_rec:
-        rec = np.concatenate([rec, np.asarray(x_rec, dtype=np.int64)])
-        order = np.argsort(rec, kind="stable")
-        rec = rec[order]
-        tag = np.concatenate([tag, np.asarray(x_tag, dtype=np.int32)])[order]
-        step = np.concatenate([step, np.asarray(x_step, dtype=np.float64)])[order]
-        value = np.concatenate([value, np.asarray(x_val, dtype=np.float64)])[order]
-        wall = np.concatenate([wall, np.asarray(x_wall, dtype=np.float64)])[order]
+
+def _read_fast(path: Path, src: str) -> ReadResult:
+    """Bulk framing + bulk decoding of one-scalar events + protobuf for the rest, one block
+    of :data:`READ_BLOCK` bytes at a time (:func:`_framed_blocks`, :class:`_Decoded`).
+
+    Raises:
+        UnreadableFile: the file cannot be read.
+        ParseError: the first record is not TFRecord framing or not an ``Event``.
+    """
+    dec = _Decoded()
+    found: list = []
+    for block in _framed_blocks(path, found):
+        dec.add(path, *block)
+        del block  # nothing of a block outlives its decoding
+    problem = found[0] if found else None
+    tag_ids, starts_marks, k = dec.tag_ids, dec.starts_marks, dec.nrec
+    rec, tag, step, value, wall = dec.columns()
     n_tags = len(tag_ids)
     # per tag: first-seen position and whether every wall time is finite (before any purge)
     alive = np.ones(len(rec), dtype=bool)
@@ -600,7 +628,7 @@ def _read_fast(path: Path, src: str) -> ReadResult:
         hit = alive & (rec < i) & (step >= s)
         purged += int(hit.sum())
         alive &= ~hit
-    notes = _notes_for(src, problem, k, bad, crc_bad, purged)
+    notes = _notes_for(src, problem, k, dec.bad, dec.crc_bad, purged)
     if not n_tags:
         return ReadResult(series=[], notes=notes, meta={})
     names = [""] * n_tags
