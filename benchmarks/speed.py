@@ -403,7 +403,8 @@ def main(argv=None) -> int:
         above = max(0.0, (lc['peak'] or 0) - floor)
         line = (f"{name:<9} {r['mb']:.0f} MB, {r['points']:,} points | losscheck diagnose "
                 f"{fmt_t(lc)} s (peak {lc['peak'] or 0:.0f} MB, {above:.0f} MB above the floor = "
-                f"{above / r['largest_mb']:.1f}x largest file) | reader only {fmt_t(r['reader'])} s "
+                f"{above / r['largest_mb']:.1f}x largest file, {above * 1e6 / r['points']:.0f} B per point) "
+                f"| reader only {fmt_t(r['reader'])} s "
                 f"| raw read {fmt_t(r['raw'])} s")
         if "losscheck_j2" in r:
             line += f" | -j 2: {fmt_t(r['losscheck_j2'])} s (peak/process {r['losscheck_j2']['peak'] or 0:.0f} MB)"
