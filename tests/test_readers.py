@@ -485,3 +485,19 @@ def test_csv_whose_metric_column_is_all_text_says_so(tmp_path):
     g.write_text("loss,phase\n0.5,train\n0.4,train\n")
     res = choose(g).read(g)
     assert res.series and not [n for n in res.notes if n.severity == "warning"]
+
+
+@pytest.mark.parametrize("name,text", [
+    ("metrics.json", "[\n" + ",\n".join(json.dumps({"step": i, "loss": 1.0 / i}) for i in range(1, 4)) + "\n]\n"),
+    ("history.json", '{ "history": [\n' + ",\n".join(json.dumps({"step": i, "loss": 1.0 / i})
+                                                    for i in range(1, 4)) + "\n] }\n"),
+    ("train.log", "2024-01-01 starting\n" + json.dumps({"lr": 0.001, "batch_size": 32}) + "\n"
+     + json.dumps({"seed": 1}) + "\n" + "".join(f"epoch {i} loss={1.0 / i:.4f}\n" for i in range(1, 60))),
+])
+def test_pretty_json_or_a_log_with_json_lines_is_not_taken_for_jsonl(tmp_path, name, text):
+    # only a first line that starts like an object may be skipped as garbled (a review found
+    # a JSON array and a log with config lines claimed by the JSON-lines reader)
+    f = tmp_path / name
+    f.write_text(text)
+    reader = choose(f)
+    assert reader is None or reader.name != "jsonl"

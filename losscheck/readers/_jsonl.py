@@ -397,17 +397,33 @@ def _data_lines(head: bytes, limit: int) -> list[str]:
 
 
 def first_object(head: bytes, tries: int = 5) -> dict | None:
-    """The first JSON object among the first ``tries`` non-blank, non-comment lines of a sniff
-    head, or ``None``. More than one line is tried because a log may open with a line cut
-    or garbled by a crash or a concurrent writer; the reader then skips it with a note."""
-    for line in _data_lines(head, tries):
+    """The JSON object on the first non-blank, non-comment line of a sniff head, or ``None``.
+
+    A JSON-lines log may open with a line cut or garbled by a crash or a concurrent writer
+    (the reader then skips it with a note): when the first line starts like an object
+    (``{``) but does not parse, the first object among the next ``tries - 1`` lines is
+    taken, provided at least two of them are objects. A pretty-printed JSON document
+    (``[`` or ``{ "history": [`` first, then ``{...},`` lines) therefore does not pass for
+    JSON lines: at most its last element parses on its own.
+    """
+    lines = _data_lines(head, tries)
+    if not lines:
+        return None
+    objs = []
+    for i, line in enumerate(lines):
         try:
             obj = json.loads(line)
         except ValueError:
+            obj = None
+        if i == 0:
+            if isinstance(obj, dict):
+                return obj
+            if not line.lstrip().startswith("{"):
+                return None
             continue
         if isinstance(obj, dict):
-            return obj
-    return None
+            objs.append(obj)
+    return objs[0] if len(objs) >= 2 else None
 
 
 def count_object_lines(head: bytes, limit: int = 20) -> int:
