@@ -412,3 +412,18 @@ def test_truncated_record_claiming_a_terabyte(tmp_path, block):
     with read_block(block):
         got = assert_same(f)
     assert len(got.series[0]) == 10 and "truncated" in got.notes[0].message
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_file_version_that_is_not_utf8_is_left_to_protobuf(tmp_path, first):
+    """protobuf rejects a file_version string that is not UTF-8: the fast reader must not
+    take that record for a file_version (first record: not an event file; later: a note)."""
+    bad = bytearray(file_version().SerializeToString())
+    bad[-1] = 0xB2  # the last byte of "brain.Event:2"
+    scalars = [tf_record(simple(i, "loss", 1.0, 1.7e9 + i).SerializeToString()) for i in range(3)]
+    blob = tf_record(bytes(bad)) + b"".join(scalars) if first else \
+        tf_record(file_version().SerializeToString()) + scalars[0] + tf_record(bytes(bad)) + b"".join(scalars[1:])
+    f = tmp_path / "events.out.tfevents.1.host"
+    f.write_bytes(blob)
+    got = assert_same(f)
+    assert (got is None) == first

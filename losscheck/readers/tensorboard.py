@@ -427,7 +427,13 @@ def _is_file_version(data: bytes, a: int, length: int) -> bool:
     if p + 2 > end or data[p] != 0x1A or data[p + 1] >= 0x80:
         return False
     n = data[p + 1]
-    return p + 2 + n == end and data[p + 2:p + 2 + 12] == b"brain.Event:"
+    if p + 2 + n != end or data[p + 2:p + 2 + 12] != b"brain.Event:":
+        return False
+    try:  # a proto3 string: protobuf rejects a record whose version is not UTF-8
+        data[p + 2:end].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _shift_offsets(message: str, base: int) -> str:
