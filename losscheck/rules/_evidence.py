@@ -193,6 +193,7 @@ def wall_clock(run: ResolvedRun):
     """``(steps, wall_time)`` of the best-timed series: the one with the most finite wall
     times among the roles (training loss first on ties), restricted to points whose wall
     time is finite and increasing. ``None`` when no series carries at least 2 wall times.
+    Read-only views of the series' arrays when every point is kept, else fresh arrays.
     """
     import numpy as np
 
@@ -207,13 +208,17 @@ def wall_clock(run: ResolvedRun):
     if best is None or int(best[0].sum()) < 2:
         return None
     ok, s = best
-    # (no copies when every point is kept: the series' own arrays, read-only use)
     st, w = (s.steps, s.wall_time) if ok.all() else (s.steps[ok], s.wall_time[ok])
     # keep points whose wall time moves forward (a resumed run that re-logs old steps, or
     # merged files with clock skew, must not produce negative gaps)
     # (w[i] not below every earlier w, i.e. equal to the running maximum; O(n) in numpy)
     keep = w >= np.maximum.accumulate(w)
-    return (st, w) if keep.all() else (st[keep], w[keep])
+    if not keep.all():
+        return st[keep], w[keep]
+    # every point kept: read-only views of the arrays, not copies of a million-point series
+    st, w = st.view(), w.view()
+    st.flags.writeable = w.flags.writeable = False
+    return st, w
 
 
 def _finite(v):
