@@ -128,14 +128,16 @@ def rolling_median(y: np.ndarray, window: int, trailing: bool = True, min_period
         trailing: ``True``: the median of the ``w`` points *before* i (i excluded);
             ``False``: the centred window ``[i - w // 2, i - w // 2 + w)``, i included.
             Windows are clipped at the ends of the curve.
-        min_periods: finite values a window needs, else NaN (at least 1).
+        min_periods: finite values a window needs, else NaN (at least 1; above ``window``
+            every output is NaN, where pandas raises).
     Returns:
         (n,) float64 medians; an even count averages its two middle values.
 
     Computed by :func:`bottleneck.move_median` (a double-heap running median, O(n log w),
     C; it ignores NaN and counts the values present against ``min_count``), with the
     output shifted for the trailing and centred alignments. The result equals
-    ``pd.Series(y).rolling(...)`` to the last bit (tests/test_analysis.py).
+    ``pd.Series(y).rolling(...)`` to the last bit (tests/test_analysis.py), but for the sign
+    of a zero median when +0.0 and -0.0 tie (equal values either way).
     """
     import bottleneck as bn  # lazy: start-up time (~5 ms)
 
