@@ -295,14 +295,16 @@ def _find_period(sizes: list[int]) -> int:
 _CRC_BLOCK = 1 << 16
 
 
-def frame_records(data: bytes) -> tuple[np.ndarray, np.ndarray, FrameProblem | None]:
+def frame_records(data: bytes, base: int = 0) -> tuple[np.ndarray, np.ndarray, FrameProblem | None]:
     """Split ``data`` into TFRecords in bulk; same result as :func:`iter_records`.
 
     Returns ``(starts, lens, problem)``: integer arrays of shape ``(k,)`` with the byte offset of
     each complete record's header and its payload length (payload = ``data[s + 12: s + 12 + l]``),
     and the :class:`FrameProblem` that stopped reading (or ``None``). They are int32 for files
     under 2 GiB (8 bytes per record less to hold next to the file), int64 above. Length CRCs
-    are checked; data CRCs are not (see :func:`data_crc_ok`). Never raises.
+    are checked; data CRCs are not (see :func:`data_crc_ok`). ``base``: the file offset of
+    ``data[0]`` when ``data`` is a block of a file; the problem's offset and message are given
+    in file offsets (``starts`` stay relative to ``data``). Never raises.
     """
     n = len(data)
     idt = np.int32 if n < 2 ** 31 - 2 ** 24 else np.int64
@@ -318,12 +320,12 @@ def frame_records(data: bytes) -> tuple[np.ndarray, np.ndarray, FrameProblem | N
     next_try = _PERIOD_WINDOW
     while pos < n:
         if n - pos < 12:
-            problem = _truncated_header(pos, n)
+            problem = _truncated_header(base + pos, base + n)
             break
         (length,) = unpack_q(data, pos)
         end = pos + 16 + length
         if end > n:
-            problem = _truncated_record(pos, length, n)
+            problem = _truncated_record(base + pos, length, base + n)
             break
         py_s.append(pos)
         py_l.append(length)
@@ -343,16 +345,16 @@ def frame_records(data: bytes) -> tuple[np.ndarray, np.ndarray, FrameProblem | N
             batch = 1024
             while got < reps:
                 m = min(batch, reps - got)
-                base = pos + got * span
+                first = pos + got * span
                 good = np.ones(m, dtype=bool)
                 for j in range(p):
-                    view = np.ndarray((m,), dtype="<u8", buffer=data, offset=base + int(phase[j]),
+                    view = np.ndarray((m,), dtype="<u8", buffer=data, offset=first + int(phase[j]),
                                       strides=(span,))
                     good &= view == per[j] - 16
                 bad = np.flatnonzero(~good)
                 ok = int(bad[0]) if len(bad) else m
                 if ok:
-                    s = (base + np.arange(ok, dtype=np.int64)[:, None] * span + phase[None, :]).reshape(-1)
+                    s = (first + np.arange(ok, dtype=np.int64)[:, None] * span + phase[None, :]).reshape(-1)
                     if py_s:
                         chunks_s.append(np.asarray(py_s, dtype=idt))
                         chunks_l.append(np.asarray(py_l, dtype=idt))
@@ -380,9 +382,9 @@ def frame_records(data: bytes) -> tuple[np.ndarray, np.ndarray, FrameProblem | N
         bad = np.flatnonzero(_mask(crc32c_rows(gather_rows(buf, st, 8))) != read_u32(buf, st + 8))
         if len(bad):
             i = a + int(bad[0])
-            return starts[:i], lens[:i], _corrupt_header(int(starts[i]))
-    if problem is not None and problem.truncated and n - problem.offset >= 12:
-        o = problem.offset
+            return starts[:i], lens[:i], _corrupt_header(base + int(starts[i]))
+    if problem is not None and problem.truncated and n - (problem.offset - base) >= 12:
+        o = problem.offset - base
         if masked_crc32c(data[o:o + 8]) != int.from_bytes(data[o + 8:o + 12], "little"):
-            problem = _corrupt_header(o)
+            problem = _corrupt_header(base + o)
     return starts, lens, problem

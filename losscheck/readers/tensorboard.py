@@ -436,12 +436,6 @@ def _is_file_version(data: bytes, a: int, length: int) -> bool:
     return True
 
 
-def _shift_offsets(message: str, base: int) -> str:
-    """A framing problem's message with its "byte N" positions moved by ``base`` (the
-    block's offset in the file)."""
-    return re.sub(r"at byte (\d+)", lambda m: f"at byte {int(m.group(1)) + base}", message)
-
-
 class _Decoded:
     """The points of one event file, gathered block by block (:meth:`add`), then put in file
     order (:meth:`columns`).
@@ -588,13 +582,12 @@ def _framed_blocks(path: Path, problem: list):
                 del block
                 if not data:
                     return
-                starts, lens, prob = frame_records(data)
+                starts, lens, prob = frame_records(data, base)
                 cut = len(data)
                 if prob is not None and prob.truncated and not eof:
-                    cut, prob = prob.offset, None  # the rest of the record is in the next block
+                    # the rest of the record is in the next block
+                    cut, prob = prob.offset - base, None
                 if prob is not None:
-                    prob = _tfrecord.FrameProblem(base + prob.offset, _shift_offsets(prob.message, base),
-                                                  prob.truncated)
                     problem.append(prob)
                     if not seen and not len(starts) and not prob.truncated:
                         raise ParseError(path, f"not a TensorBoard event file: {prob.message}",
