@@ -38,12 +38,14 @@ Method (one O(n log w) pass on *all* finite points, no binning so no spike is sm
    or more, while an optimiser instability lasts several steps (Molybog et al. 2023).
 4. consecutive candidates form one spike; its peak is the largest residual. Recovery:
    the first later point whose forward 3-point median is back within
-   ``max(2 sigma, ln 1.1)`` of the pre-spike baseline; ``level_ratio`` compares the median
-   of the next ``w`` points after the spike (after recovery when it recovers) with the
-   baseline. A spike that does not recover and sits >= x1.2 (and 3 sigma) above the
-   baseline is a *jump to a worse level*, provided the shift gives back at least 10% of the
-   progress made before it, in loss units (a tiny converged loss that settles 1.7x higher is
-   noise around a floor, not lost learning).
+   ``max(2 sigma, ln 1.1)`` of the pre-spike baseline; ``level_ratio`` compares with the
+   baseline the median of the next ``w`` points after recovery, or, for a spike that does
+   not recover, the lowest median of ``w`` consecutive points within the ``4 w`` points after
+   it (where the loss settles once the turbulence after a blow-up has passed, which the
+   first ``w`` points can still hold). A spike that does not recover and sits >= x1.2 (and
+   3 sigma) above the baseline is a *jump to a worse level*, provided the shift gives back
+   at least 10% of the progress made before it, in loss units (a tiny converged loss that
+   settles 1.7x higher is noise around a floor, not lost learning).
 """
 
 from __future__ import annotations
@@ -147,17 +149,12 @@ def detect_spikes(tr: Transformed, opts: SpikeOptions | None = None) -> SpikeRep
         if after.size:
             j = p + 1 + int(after[0])
             rec = int(st[j] - st[p])
-            lvl_idx = slice(j, min(m, j + w))
+            lvl = float(np.median(y[j:j + w])) - b0
         else:
-            j = None
             rec = None
-            lvl_idx = None
-        if lvl_idx is not None:
-            lvl = float(np.median(y[lvl_idx])) - b0
-        else:
             lvl = _settled_level(y, int(cl[-1]) + 1, w, SETTLE_WINDOWS) - b0
-        if not np.isfinite(lvl):
-            lvl = float(np.median(y[cl])) - b0
+            if not np.isfinite(lvl):  # the spike ends the curve
+                lvl = float(np.median(y[cl])) - b0
         if tr.domain == "log":
             ratio = float(np.exp(y[p] - b0))
             lratio = float(np.exp(lvl))
