@@ -164,9 +164,10 @@ def rolling_median(y: np.ndarray, window: int, trailing: bool = True, min_period
 
 
 def median_filter_nearest(y: np.ndarray, window: int) -> np.ndarray:
-    """Centred moving median of a finite (n,) curve over an odd ``window``, the ends padded
-    by repeating the edge values: what ``scipy.ndimage.median_filter(y, size=window,
-    mode="nearest")`` returns (tested), through :func:`bottleneck.move_median`. Returns (n,).
+    """Centred moving median of a finite (n,) curve (n >= 1) over an odd ``window``, the ends
+    padded by repeating the edge values: what ``scipy.ndimage.median_filter(y,
+    size=window, mode="nearest")`` returns (tested), through :func:`bottleneck.move_median`.
+    Returns (n,).
 
     Raises:
         ValueError: for an even ``window`` (a centred median needs a middle point).
