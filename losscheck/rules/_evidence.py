@@ -163,10 +163,16 @@ def finite_xy(series):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     ok = np.isfinite(series.values)
     if ok.all():
-        st, va = series.steps.view(), series.values.view()
-        st.flags.writeable = va.flags.writeable = False
-        return st, va
+        return _read_only(series.steps), _read_only(series.values)
     return series.steps[ok], series.values[ok]
+
+
+def _read_only(a):
+    """A read-only view of ``a`` (same shape and data, no copy): rules share the series'
+    arrays and must not write into them."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
 
 
 def last_step(run: ResolvedRun) -> int | None:
@@ -216,9 +222,7 @@ def wall_clock(run: ResolvedRun):
     if not keep.all():
         return st[keep], w[keep]
     # every point kept: read-only views of the arrays, not copies of a million-point series
-    st, w = st.view(), w.view()
-    st.flags.writeable = w.flags.writeable = False
-    return st, w
+    return _read_only(st), _read_only(w)
 
 
 def _finite(v):
