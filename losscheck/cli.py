@@ -64,7 +64,8 @@ def diagnose(
                                             "on new findings or an eval-loss regression against it."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes for a sweep "
                                        "(default: one per CPU core)."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for internal errors."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for internal errors and list the "
+                               "folders skipped for holding no log."),
 ) -> None:
     """Diagnose training runs: classify the curves, list findings, rank remedies."""
     from losscheck.formats import all_formats, get_format
@@ -101,6 +102,9 @@ def diagnose(
         _die(f"{path}: internal error ({type(exc).__name__}: {exc}); re-run with --debug and report it")
         return
 
+    if debug and report.without_logs:
+        for d in report.without_logs:
+            typer.echo(f"losscheck: {d}: no log found (not a run; skipped)", err=True)
     if not report.runs:
         # nothing could be diagnosed: one line per problem on stderr, exit 2
         for e in report.errors:

@@ -39,6 +39,40 @@ SKIP_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".h5", ".pkl", 
                  ".onnx", ".msgpack", ".model", ".tflite", ".parquet")
 
 
+_TRAIN_EVAL_DIR = re.compile(r"^(train|training|validation|valid|val|eval|evaluation|test)$", re.IGNORECASE)
+_ROLE_MARK = re.compile(r"(^|[/_\-. ])(train|training|eval|val|valid|validation|dev|test|evaluation)"
+                        r"([/_\-. ]|$)", re.IGNORECASE)
+
+
+def context_tag(tag: str, subdir: str) -> str:
+    """The name a tag read from sub-folder ``subdir`` of its run takes in the run.
+
+    Two layouts write one metric name into several sub-folders, one per role:
+
+    - Keras ``TensorBoard`` callback: ``<run>/train/`` and ``<run>/validation/`` both hold
+      ``epoch_loss``; they become ``train/epoch_loss`` and ``validation/epoch_loss`` (a tag
+      that already names its role, ``evaluation_loss_vs_iterations``, is kept as it is).
+    - PyTorch ``SummaryWriter.add_scalars("Loss", {"train": .., "val": ..})``: folders
+      ``<run>/Loss_train/`` and ``<run>/Loss_val/`` hold the tag ``Loss``; they become
+      ``Loss/train`` and ``Loss/val``.
+
+    Args:
+        tag: the tag as the file spells it.
+        subdir: :attr:`LogFile.subdir` (``""`` for a file in the run root).
+    Returns:
+        The tag to use in the run (``tag`` itself when no rule applies).
+    """
+    if not subdir:
+        return tag
+    last = subdir.rsplit("/", 1)[-1]
+    flat = tag.replace("/", "_")
+    if last.startswith(flat + "_") and len(last) > len(flat) + 1:
+        return f"{tag}/{last[len(flat) + 1:]}"
+    if _TRAIN_EVAL_DIR.match(last) and not _ROLE_MARK.search(tag):
+        return f"{last}/{tag}"
+    return tag
+
+
 class FailedReader(Reader):
     """Stands for a file that could not even be sniffed (permission denied, I/O error):
     it stays in its run, and :meth:`read` raises the original error, so the pipeline treats
@@ -61,10 +95,17 @@ class FailedReader(Reader):
 
 @dataclass
 class LogFile:
-    """A recognised log file and the reader chosen for it."""
+    """A recognised log file and the reader chosen for it.
+
+    ``subdir`` is the folder that holds the file relative to its run's root (POSIX form,
+    ``""`` when the file sits in the root itself): ``validation`` for Keras'
+    ``<run>/validation/events...``, ``Loss_val`` for PyTorch ``add_scalars``. The read stage
+    uses it to tell the same tag in two sub-folders apart (:func:`context_tag`).
+    """
 
     path: Path
     reader: Reader
+    subdir: str = ""
 
 
 @dataclass
@@ -77,22 +118,67 @@ class RunFiles:
 
 @dataclass
 class Discovery:
-    """Runs found under a path, plus per-path problems (``errors``: path -> error)."""
+    """Runs found under a path, plus per-path problems.
+
+    Attributes:
+        runs: the runs, sorted by root path.
+        errors: files or folders that could not be read or listed.
+        without_logs: folders with files of their own but no log and no run inside them
+            (``src/``, ``data/``, ``notebooks/``...): not runs and not errors; the report
+            counts them in one summary line.
+    """
 
     runs: list[RunFiles]
     errors: list[LosscheckError]
+    without_logs: list[Path] = field(default_factory=list)
 
 
 def _is_hidden(name: str) -> bool:
     return name.startswith(".") or name in ("__pycache__", "node_modules")
 
 
-def _run_root(file_dir: Path, top: Path) -> Path:
+#: The HF Trainer's default ``logging_dir`` is ``<output_dir>/runs/<date>_<host>/``; readers
+#: whose files mark ``<output_dir>`` as a fine-tune's output folder (its TensorBoard logs
+#: below ``runs/`` belong to it).
+OUTPUT_DIR_READERS = frozenset({"hf-trainer-state", "llamafactory"})
+
+
+def _climbs(d: Path, event_dirs: set[Path]) -> bool:
+    """Whether folder ``d`` is part of its parent's run rather than a run of its own:
+    a layout folder (:data:`NESTED_DIRS`), or a PyTorch ``add_scalars`` folder
+    (``<run>/<main_tag>_<key>/``: event files only, named with an underscore, beside the
+    parent's own event file, which the ``SummaryWriter`` writes first)."""
+    if NESTED_DIRS.match(d.name):
+        return True
+    return d in event_dirs and d.parent in event_dirs and "_" in d.name
+
+
+def _run_root(file_dir: Path, top: Path, event_dirs: set[Path] = frozenset()) -> Path:
     """Climb out of nested layout folders (never above ``top``)."""
     d = file_dir
-    while d != top and NESTED_DIRS.match(d.name) and top in d.parents:
+    while d != top and top in d.parents and _climbs(d, event_dirs):
         d = d.parent
     return d
+
+
+def _inside(path: Path, top_real: Path) -> bool:
+    """Whether the real location of ``path`` lies inside the real folder ``top_real`` on a
+    path the walk visits (no hidden component)."""
+    try:
+        rel = Path(os.path.realpath(path)).relative_to(top_real)
+    except ValueError:
+        return False
+    return not any(_is_hidden(part) for part in rel.parts)
+
+
+def _canonical_top(top: Path) -> Path:
+    """W&B's ``wandb/latest-run`` is a symlink to ``wandb/run-<date>-<id>``: name the run by
+    its target, so the same run keeps the same name from one CI run to the next."""
+    if top.name == "latest-run" and top.is_symlink():
+        real = Path(os.path.realpath(top))
+        if real.parent == Path(os.path.realpath(top.parent)) and not _is_hidden(real.name):
+            return top.parent / real.name
+    return top
 
 
 def _sniff(path: Path) -> Reader | None:
@@ -115,7 +201,7 @@ def discover(path: str | os.PathLike) -> Discovery:
             other error explains why.
         UnreadableFile: ``path`` itself is a FIFO/device, or cannot be read.
     """
-    top = Path(path)
+    top = _canonical_top(Path(path))
     try:
         st = top.stat()
     except FileNotFoundError:
@@ -131,12 +217,14 @@ def discover(path: str | os.PathLike) -> Discovery:
     if not stat.S_ISDIR(st.st_mode):
         raise UnreadableFile(top, "not a regular file or directory (FIFO, socket or device): not read")
 
-    runs: dict[Path, RunFiles] = {}
+    found: list[tuple[Path, Path, Reader]] = []  # (folder, file, reader) in walk order
     errors: list[LosscheckError] = []
     dirs_with_files: list[Path] = []
     dirs_with_errors: set[Path] = set()
+    event_dirs: set[Path] = set()
     seen_dirs: set[tuple[int, int]] = {(st.st_dev, st.st_ino)}
     seen_files: set[tuple[int, int]] = set()
+    top_real = Path(os.path.realpath(top))
 
     def onerror(exc: OSError) -> None:
         errors.append(UnreadableFile(exc.filename or top, f"cannot list directory: {exc.strerror or exc}"))
@@ -147,8 +235,11 @@ def discover(path: str | os.PathLike) -> Discovery:
         for d in sorted(dirnames):
             if _is_hidden(d):
                 continue
+            sub = here / d
+            if sub.is_symlink() and _inside(sub, top_real):
+                continue  # walked under its real name (W&B's latest-run -> run-<id>)
             try:
-                dst = (here / d).stat()
+                dst = sub.stat()
             except OSError:
                 continue  # dangling or looping symlink
             key = (dst.st_dev, dst.st_ino)
@@ -183,20 +274,43 @@ def discover(path: str | os.PathLike) -> Discovery:
                 dirs_with_errors.add(here)
             if reader is None:
                 continue
-            root = _run_root(here, top)
-            runs.setdefault(root, RunFiles(root)).files.append(LogFile(fp, reader))
+            if reader.name == "tensorboard":
+                event_dirs.add(here)
+            found.append((here, fp, reader))
         if regular and not NESTED_DIRS.match(here.name):
             dirs_with_files.append(here)
 
-    run_roots = set(runs)
-    for d in dirs_with_files:
-        if d in run_roots or d in dirs_with_errors:
-            continue
-        # an ancestor of a run (a sweep folder with a README) is not a run without logs
-        if any(d in r.parents for r in run_roots):
-            continue
-        errors.append(NoLogsFound(d, "no supported log found"))
-
+    runs = _group(found, top, event_dirs)
+    # every ancestor of a run, once: a sweep folder with a README is not a folder without logs
+    has_run_below: set[Path] = set()
+    for r in runs:
+        for parent in r.parents:
+            if parent in has_run_below:
+                break
+            has_run_below.add(parent)
+    without_logs = [d for d in dirs_with_files
+                    if d not in runs and d not in dirs_with_errors and d not in has_run_below]
     if not runs and not errors:
+        if without_logs:
+            raise NoLogsFound(top, "no supported log found")
         raise NoLogsFound(top, "no supported log found (empty directory tree)")
-    return Discovery([runs[k] for k in sorted(runs)], errors)
+    return Discovery([runs[k] for k in sorted(runs)], errors, without_logs)
+
+
+def _group(found: list[tuple[Path, Path, Reader]], top: Path, event_dirs: set[Path]) -> dict[Path, RunFiles]:
+    """Group recognised files into runs: each file goes to the run root above its folder
+    (:func:`_run_root`); then the TensorBoard logs of a fine-tune's ``runs/<date>_<host>/``
+    folders join the run of the output folder above them when that folder holds an HF
+    ``trainer_state.json`` or a LLaMA-Factory ``trainer_log.jsonl`` (:data:`OUTPUT_DIR_READERS`)."""
+    roots = {here: _run_root(here, top, event_dirs) for here in {h for h, _, _ in found}}
+    output_dirs = {roots[h] for h, _, r in found if r.name in OUTPUT_DIR_READERS}
+    for here, root in roots.items():
+        owner = root.parent.parent
+        if root.parent.name == "runs" and root != top and root.parent != top and owner in output_dirs:
+            roots[here] = owner
+    runs: dict[Path, RunFiles] = {}
+    for here, fp, reader in found:
+        root = roots[here]
+        sub = here.relative_to(root).as_posix() if here != root else ""
+        runs.setdefault(root, RunFiles(root)).files.append(LogFile(fp, reader, sub))
+    return runs

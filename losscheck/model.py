@@ -408,6 +408,9 @@ class Report:
     tool_version: str
     fail_on: str = "error"
     root: str = ""
+    #: folders with files but no log and no run inside them (``src/``, ``data/``): neither
+    #: runs nor errors, counted in one summary line
+    without_logs: list[str] = field(default_factory=list)
 
     @property
     def failing(self) -> bool:

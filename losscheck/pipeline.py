@@ -7,6 +7,7 @@ and the other runs are still diagnosed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,7 @@ def read_run(run: RunFiles, strict: bool = False) -> RunData:
             meta.setdefault(k, v)
         for s in res.series:
             if len(s):
+                s = _in_run(s, lf.subdir, lf.reader.name)
                 by_tag.setdefault(s.tag, []).append(s)
     if read_ok == 0 and last_err is not None:
         raise last_err
@@ -102,7 +104,93 @@ def read_run(run: RunFiles, strict: bool = False) -> RunData:
         notes.extend(mnotes)
     if not series:
         raise TooLittleData(run.root, f"no data points: {_why_empty(run, notes)}")
+    series, fnotes = fold_copies(series)
+    notes.extend(fnotes)
     return RunData(str(run.root), [str(f.path) for f in run.files], series, notes, meta)
+
+
+def _in_run(s: Series, subdir: str, reader: str) -> Series:
+    """A series as its run names it: renamed by the sub-folder it was read from
+    (:func:`losscheck.discovery.context_tag`); Keras' TensorBoard ``epoch_*`` scalars are
+    logged at the epoch number, so their unit is ``epoch``."""
+    from losscheck.discovery import context_tag
+
+    tag = context_tag(s.tag, subdir)
+    unit = s.step_unit
+    if reader == "tensorboard" and s.tag.rsplit("/", 1)[-1].startswith("epoch_"):
+        unit = "epoch"
+    if tag == s.tag and unit == s.step_unit:
+        return s
+    return dataclasses.replace(s, tag=tag, step_unit=unit)
+
+
+#: Two series of one run from different files are copies of one metric when at least this
+#: many steps are shared and every shared step holds the same value (to float32 precision:
+#: TensorBoard stores float32).
+MIN_SHARED_STEPS = 3
+
+
+def fold_copies(series: dict[str, Series]) -> tuple[dict[str, Series], list[ReadNote]]:
+    """Fold copies of one metric written by two loggers under two names into one series.
+
+    The HF Trainer writes the same numbers to ``trainer_state.json`` (``loss``,
+    ``eval_loss``, ``learning_rate``, ``grad_norm``) and to TensorBoard (``train/loss``,
+    ``eval/loss``...); kept apart, the run's loss would be counted twice (once as a
+    component loss). Two series from different files are copies when they share at least
+    :data:`MIN_SHARED_STEPS` steps, every shared step holds the same value (relative
+    difference below 1e-6, NaN equal to NaN), and their first three points match. The
+    copy kept is the one not read from an event file (float64 rather than float32), then
+    the one with more points; steps only the other holds are added to it. Cost: one pass
+    to fingerprint every series, comparisons only within a fingerprint.
+
+    Args:
+        series: tag -> series of one run (each normalised: steps increasing).
+    Returns:
+        ``(series, notes)``: the folded mapping (a copy) and one info note per fold.
+    """
+    groups: dict[tuple, list[str]] = {}
+    for tag, s in series.items():
+        if len(s) < MIN_SHARED_STEPS:
+            continue
+        with np.errstate(over="ignore"):
+            head = np.asarray(s.values[:3], dtype=np.float32)
+        key = (s.step_unit, tuple(int(x) for x in s.steps[:3]),
+               tuple("nan" if x != x else float(x) for x in head.tolist()))
+        groups.setdefault(key, []).append(tag)
+    out = dict(series)
+    notes: list[ReadNote] = []
+    for tags in groups.values():
+        if len(tags) < 2:
+            continue
+        ranked = sorted(tags, key=lambda t: ("tfevents" in series[t].source, -len(series[t]), len(t), t))
+        keep = ranked[0]
+        for other in ranked[1:]:
+            a, b = out[keep], series[other]
+            if a.source == b.source or not _same_values(a, b):
+                continue
+            extra = np.setdiff1d(b.steps, a.steps, assume_unique=True)
+            if extra.size:
+                a, _ = merge([dataclasses.replace(b, tag=a.tag, source=a.source), a])
+            out[keep] = a
+            del out[other]
+            notes.append(ReadNote(b.source, f"{other}: the same values as {keep} (another logger's copy); "
+                                  f"counted once as {keep}", "info"))
+    return out, notes
+
+
+def _same_values(a: Series, b: Series) -> bool:
+    """Whether ``a`` and ``b`` share at least :data:`MIN_SHARED_STEPS` steps with equal values."""
+    common, ia, ib = np.intersect1d(a.steps, b.steps, assume_unique=True, return_indices=True)
+    if common.size < MIN_SHARED_STEPS:
+        return False
+    with np.errstate(over="ignore"):
+        va = a.values[ia].astype(np.float32).astype(np.float64)
+        vb = b.values[ib].astype(np.float32).astype(np.float64)
+    both_nan = np.isnan(va) & np.isnan(vb)
+    with np.errstate(invalid="ignore"):
+        close = np.abs(va - vb) <= 1e-6 * np.maximum(np.abs(va), np.abs(vb)) + 1e-30
+    close |= both_nan | (va == vb)
+    return bool(close.all())
 
 
 def _why_empty(run: RunFiles, notes: list[ReadNote]) -> str:
@@ -158,8 +246,6 @@ def sparkline_values(s: Series, width: int = 40) -> list[float | None]:
 def _analysis_options(cls, options: Options, meta_classes):
     """AnalysisOptions from the configured thresholds (see :func:`losscheck.config.known_thresholds`):
     ``min-points`` sets a top-level field, ``spike-z-thresh`` the ``z_thresh`` of ``spike``."""
-    import dataclasses
-
     from losscheck.config import analysis_thresholds
 
     known = analysis_thresholds()
@@ -293,6 +379,7 @@ def diagnose(path: str | Path, options: Options | None = None,
     report = Report([], [], __version__, options.fail_on, str(path))
     for err in found.errors:
         report.errors.append(RunError(err.path or str(path), err.one_line(), err.kind))
+    report.without_logs = [str(d) for d in found.without_logs]
     total = len(found.runs)
     tasks = [(run, Options.from_values(config.for_run(run.root)) if config else options,
               baseline.match(str(run.root), str(path)) if baseline is not None else None, sparklines)

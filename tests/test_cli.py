@@ -97,7 +97,7 @@ def test_directory_without_logs_is_exit_2_naming_it(tmp_path):
     assert code == 2 and str(tmp_path) in err and "no supported log found" in err
 
 
-def test_sweep_reports_bad_run_under_errors_and_diagnoses_the_rest(tmp_path):
+def test_sweep_lists_a_folder_without_logs_apart_and_diagnoses_the_rest(tmp_path):
     st, v = decaying(0.1)
     write_csv(tmp_path / "good" / "log.csv", st, v)
     (tmp_path / "bad").mkdir()
@@ -106,7 +106,8 @@ def test_sweep_reports_bad_run_under_errors_and_diagnoses_the_rest(tmp_path):
     doc = json.loads(out)
     assert code == 0
     assert [os.path.basename(r["run"]) for r in doc["runs"]] == ["good"]
-    assert len(doc["errors"]) == 1 and doc["errors"][0]["path"].endswith("bad")
+    # a folder with no log is not a run and not an error (issue 11): listed apart
+    assert doc["errors"] == [] and [os.path.basename(p) for p in doc["folders_without_logs"]] == ["bad"]
 
 
 def test_baseline_same_run_passes_and_worse_run_fails(tmp_path):

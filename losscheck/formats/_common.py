@@ -171,11 +171,15 @@ def diagnosis_text(run) -> str:
 
 
 def summary_line(report) -> str:
-    """``N run(s): a failing, b warning, c healthy; k path(s) not diagnosed``."""
+    """``N run(s): a failing, b warning, c healthy; k path(s) not diagnosed; m folder(s)
+    without logs skipped``."""
     n_fail = sum(r.status == "failing" for r in report.runs)
     n_warn = sum(r.status == "warning" for r in report.runs)
     out = (f"{len(report.runs)} run(s): {n_fail} failing, {n_warn} warning, "
            f"{len(report.runs) - n_fail - n_warn} healthy")
     if report.errors:
         out += f"; {len(report.errors)} path(s) not diagnosed"
+    if report.without_logs:
+        out += (f"; {len(report.without_logs)} folder(s) without logs skipped"
+                " (--debug lists them)")
     return out

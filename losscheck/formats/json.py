@@ -25,6 +25,7 @@ class JsonFormat(Format):
             "fail_on": report.fail_on,
             "runs": [run_document(r) for r in report.runs],
             "errors": [{"path": e.path, "kind": e.kind, "message": e.message} for e in report.errors],
+            "folders_without_logs": list(report.without_logs),
         }
         return _json.dumps(jsonable(doc), indent=2, allow_nan=False) + "\n"
 
