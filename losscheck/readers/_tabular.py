@@ -47,8 +47,10 @@ from losscheck.series import normalize
 #: Column names holding wall-clock time (seconds or milliseconds since the Unix epoch).
 WALL_COLUMNS = ("wall_time", "Wall time", "walltime", "_timestamp", "timestamp")
 
-#: More malformed rows than this *and* than good rows make the file a :class:`ParseError`.
-_MAX_BAD_LINES = 1000
+#: A CSV file with more than this share of malformed data rows (and at least 3) is a read
+#: error, not a table read with gaps: past it, the rows that are left no longer say what the
+#: run did. Below it, the rows are skipped one by one and a warning names their lines.
+MAX_MALFORMED_SHARE = 0.2
 
 #: Decoded files at least this long are tokenized by pandas' C parser when they allow it.
 PANDAS_MIN_CHARS = 5_000_000
@@ -175,22 +177,26 @@ def _tokenize(lines: list[str], sep: str, n_fields: int
     the header (written again by a resumed job) are dropped and counted.
     """
     skipped: list[int] = []
-    try:
-        parsed = list(csv.reader(lines, delimiter=sep, quotechar='"', strict=False))
-        numbers = None
-    except csv.Error:  # a NUL byte or an oversized field: go row by row
-        parsed, numbers = [], []
-        reader = csv.reader(lines, delimiter=sep, quotechar='"', strict=False)
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error:
-                skipped.append(reader.line_num)
-                continue
-            parsed.append(row)
-            numbers.append(reader.line_num)
+    # A quoted field never runs past the end of its line: one stray '"' would otherwise make
+    # the csv module read the rest of the file as one field (rows silently lost). A line with
+    # an odd number of quote characters cannot close its quotes and is skipped on its own.
+    lines = list(lines)
+    for i, ln in enumerate(lines):
+        if '"' in ln and ln.count('"') % 2:
+            skipped.append(i + 1)
+            lines[i] = ""
+    parsed, numbers = [], []
+    reader = csv.reader(lines, delimiter=sep, quotechar='"', strict=False)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:  # a NUL byte or an oversized field
+            skipped.append(reader.line_num)
+            continue
+        parsed.append(row)
+        numbers.append(reader.line_num)
     header: list[str] | None = None
     start = 0
     for k, row in enumerate(parsed):
@@ -212,8 +218,7 @@ def _tokenize(lines: list[str], sep: str, n_fields: int
             elif not row or (len(row) == 1 and not row[0].strip()):
                 continue
             elif len(row) > n_fields:
-                # without embedded newlines, the row index is the line index
-                skipped.append(numbers[k] if numbers is not None else k + 1)
+                skipped.append(numbers[k])
             else:
                 rows.append(row + [""] * (n_fields - len(row)))
     repeated = 0
@@ -432,12 +437,16 @@ def _python_cells(path: Path, text: str, notes: list[ReadNote]) -> tuple[list[st
     if header_row is None:
         raise ParseError(path, "empty file (no header line)")
     if skipped:
-        if len(skipped) > _MAX_BAD_LINES and len(skipped) > len(rows):
-            raise ParseError(path, f"malformed CSV: {len(skipped)} rows with more fields than the header "
-                                   f"({n_fields})", line=skipped[0])
-        more = f" and {len(skipped) - 1} more" if len(skipped) > 1 else ""
-        notes.append(ReadNote(src, f"{len(skipped)} malformed row(s) skipped (wrong number of fields): "
-                                   f"line {skipped[0]}{more}", "warning"))
+        total = len(skipped) + len(rows)
+        if len(skipped) >= 3 and len(skipped) > MAX_MALFORMED_SHARE * total:
+            raise ParseError(path, f"malformed CSV: {len(skipped)} of {total} data rows cannot be read "
+                                   f"(wrong number of fields or an unclosed quote; more than "
+                                   f"{MAX_MALFORMED_SHARE:.0%}), first at line {skipped[0]}", line=skipped[0])
+        shown = ", ".join(str(k) for k in skipped[:10])
+        more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+        notes.append(ReadNote(src, f"{len(skipped)} of {total} data row(s) skipped (wrong number of "
+                                   f"fields or an unclosed quote): line{'s' if len(skipped) > 1 else ''} {shown}{more}",
+                              "warning"))
     n_fields = len(header_row)
     if repeated:
         notes.append(ReadNote(src, f"the header line is repeated {repeated} time(s) inside the file (a "
