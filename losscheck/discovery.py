@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from losscheck.errors import LosscheckError, NoLogsFound, UnreadableFile
-from losscheck.readers import choose, read_head
+from losscheck.readers import all_readers, choose, read_head
+from losscheck.readers._common import memory_files
 from losscheck.readers.interface import Reader
+from losscheck.sources import STDIN_BINARY_NAMES, STDIN_NAMES, STDIN_ROOT, archive_members, is_archive, read_stdin
 
 #: Directory names that belong to an enclosing run rather than being runs themselves.
 NESTED_DIRS = re.compile(
@@ -36,7 +38,8 @@ NESTED_DIRS = re.compile(
 #: File names never worth sniffing (large binaries, checkpoints, code).
 SKIP_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".h5", ".pkl", ".npy", ".npz",
                  ".png", ".jpg", ".jpeg", ".gif", ".pdf", ".py", ".pyc", ".so", ".zip", ".tar",
-                 ".onnx", ".msgpack", ".model", ".tflite", ".parquet")
+                 ".onnx", ".msgpack", ".model", ".tflite", ".parquet", ".tar.gz", ".tgz", ".tar.bz2",
+                 ".tbz2", ".tar.xz", ".txz")
 
 
 _TRAIN_EVAL_DIR = re.compile(r"^(train|training|validation|valid|val|eval|evaluation|test)$", re.IGNORECASE)
@@ -110,10 +113,16 @@ class LogFile:
 
 @dataclass
 class RunFiles:
-    """The log files of one run (``root`` is the run directory, or the file itself)."""
+    """The log files of one run (``root`` is the run directory, or the file itself).
+
+    ``memory`` holds the content of the run's files that are not on disk (archive members,
+    standard input: :mod:`losscheck.sources`), by path string; the read stage serves them
+    to the readers (:class:`losscheck.readers._common.memory_files`).
+    """
 
     root: Path
     files: list[LogFile] = field(default_factory=list)
+    memory: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -201,6 +210,8 @@ def discover(path: str | os.PathLike) -> Discovery:
             other error explains why.
         UnreadableFile: ``path`` itself is a FIFO/device, or cannot be read.
     """
+    if str(path) == "-":
+        return _discover_stdin()
     top = _canonical_top(Path(path))
     try:
         st = top.stat()
@@ -209,6 +220,8 @@ def discover(path: str | os.PathLike) -> Discovery:
     except OSError as exc:
         raise UnreadableFile(top, f"cannot access: {exc.strerror or exc}") from None
 
+    if stat.S_ISREG(st.st_mode) and is_archive(top):
+        return _discover_archive(top)
     if stat.S_ISREG(st.st_mode):
         reader = _sniff(top)
         if reader is None:
@@ -295,6 +308,59 @@ def discover(path: str | os.PathLike) -> Discovery:
             raise NoLogsFound(top, "no supported log found")
         raise NoLogsFound(top, "no supported log found (empty directory tree)")
     return Discovery([runs[k] for k in sorted(runs)], errors, without_logs)
+
+
+def _discover_archive(top: Path) -> Discovery:
+    """Runs inside a tar or zip archive, found as in a folder (:mod:`losscheck.sources`)."""
+    found: list[tuple[Path, Path, Reader]] = []
+    memory: dict[str, bytes] = {}
+    event_dirs: set[Path] = set()
+    for name, data in archive_members(top, lambda n: not n.endswith(SKIP_SUFFIXES)):
+        fp = Path(f"{top}/{name}")
+        with memory_files({str(fp): data}):
+            reader = _sniff(fp)
+        if reader is None:
+            continue
+        memory[str(fp)] = data
+        if reader.name == "tensorboard":
+            event_dirs.add(fp.parent)
+        found.append((fp.parent, fp, reader))
+    runs = _group(found, top, event_dirs)
+    if not runs:
+        raise NoLogsFound(top, "no supported log found in the archive")
+    for run in runs.values():
+        run.memory = {str(lf.path): memory[str(lf.path)] for lf in run.files}
+    return Discovery([runs[k] for k in sorted(runs)], [])
+
+
+def _discover_stdin() -> Discovery:
+    """Standard input as one run of one file, its format told from the content: the file
+    name (:data:`losscheck.sources.STDIN_NAMES`, or ``STDIN_BINARY_NAMES`` for binary
+    content) whose reader is surest wins."""
+    data = read_stdin()
+    if not data.strip():
+        raise NoLogsFound(Path("-"), "standard input is empty")
+    claims: list[tuple[float, int, Path, Reader]] = []
+    for k, name in enumerate(STDIN_BINARY_NAMES if b"\x00" in data[:8] else STDIN_NAMES):
+        fp = Path(f"{STDIN_ROOT}/{name}")
+        with memory_files({str(fp): data}):
+            head = read_head(fp)
+        for reader in all_readers():
+            score = reader.sniff(fp, head)
+            if score > 0:
+                claims.append((-score, k, fp, reader))
+    # a reader may claim a name whatever the content: the surest claim that reads is taken
+    for _, _, fp, reader in sorted(claims, key=lambda c: c[:2]):
+        with memory_files({str(fp): data}):
+            try:
+                if reader.read(fp).series:
+                    break
+            except LosscheckError:
+                continue
+    else:
+        raise NoLogsFound(Path("-"), "standard input is not a supported log (no reader recognises its content)")
+    root = Path(STDIN_ROOT)
+    return Discovery([RunFiles(root, [LogFile(fp, reader)], {str(fp): data})], [])
 
 
 def _group(found: list[tuple[Path, Path, Reader]], top: Path, event_dirs: set[Path]) -> dict[Path, RunFiles]:

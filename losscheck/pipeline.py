@@ -73,6 +73,13 @@ def read_run(run: RunFiles, strict: bool = False) -> RunData:
         LosscheckError: when no file of the run could be read (the last file's error), or
             any file fails and ``strict`` is set.
     """
+    from losscheck.readers._common import memory_files
+
+    with memory_files(run.memory):
+        return _read_run(run, strict)
+
+
+def _read_run(run: RunFiles, strict: bool) -> RunData:
     by_tag: dict[str, list[Series]] = {}
     notes: list[ReadNote] = []
     meta: dict = {}

@@ -43,6 +43,62 @@ def base_name(path: Path) -> str:
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
 
+#: The most bytes one compressed file (``.gz``, or an archive member) may inflate to; past it
+#: the file is an :class:`~losscheck.errors.UnreadableFile` (a decompression bomb, or a log
+#: far larger than any training run writes), never a machine out of memory.
+MAX_INFLATED_BYTES = 2 << 30
+
+#: Content of files that are not on disk (archive members, standard input), by path string.
+#: Filled for the duration of a read by :func:`memory_files`; :func:`read_data` and
+#: :func:`open_binary` look here first.
+_MEMORY: dict[str, bytes] = {}
+
+
+class memory_files:
+    """Context manager: while it is open, the given ``{path string: content}`` files can be
+    read by every reader as if they were on disk (:func:`read_data`, :func:`open_binary`).
+
+    Used for archive members and standard input, which losscheck never writes to disk.
+    """
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+
+    def __enter__(self) -> "memory_files":
+        _MEMORY.update(self.files)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for key in self.files:
+            _MEMORY.pop(key, None)
+
+
+#: Byte-order marks of UTF-32 and UTF-16 text (what PowerShell's ``>`` writes), longest
+#: first: such files are transcoded to UTF-8 as they are read.
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le", "UTF-32 LE"), (b"\x00\x00\xfe\xff", "utf-32-be", "UTF-32 BE"),
+         (b"\xff\xfe", "utf-16-le", "UTF-16 LE"), (b"\xfe\xff", "utf-16-be", "UTF-16 BE"))
+
+
+def transcode_bom(data: bytes, path: Path) -> tuple[bytes, list[ReadNote]]:
+    """``data`` re-encoded as UTF-8 when it starts with a UTF-16 or UTF-32 byte-order mark;
+    unchanged otherwise (binary data that merely starts like a mark, with more than 1% of
+    its units undecodable, is left alone). A head cut inside a code unit loses that unit
+    only. Returns ``(data, notes)``; never raises."""
+    for bom, codec, label in _BOMS:
+        if data.startswith(bom):
+            body = data[len(bom):]
+            unit = 4 if "32" in codec else 2
+            body = body[:len(body) - len(body) % unit]
+            text = body.decode(codec, errors="replace")
+            bad = text.count("\ufffd")
+            if bad > 0.01 * max(1, len(text)):
+                return data, []
+            notes = [ReadNote(str(path), f"text encoded as {label} (byte-order mark); read as such", "info")]
+            if bad:
+                notes.append(ReadNote(str(path), f"{bad} invalid {label} code unit(s) replaced", "warning"))
+            return text.encode("utf-8"), notes
+    return data, []
+
 
 def open_regular(path: Path) -> int:
     """Open ``path`` for reading without ever blocking, and return the file descriptor.
@@ -125,6 +181,17 @@ def read_data(path: Path, limit: int | None = None) -> tuple[bytes, list[ReadNot
         UnreadableFile: not a regular file, permission denied, I/O error, or a ``.gz`` file
             of which not a single byte can be decompressed.
     """
+    memory = _MEMORY.get(str(path))
+    if memory is not None:  # already inflated (see losscheck.sources)
+        data = memory if limit is None else memory[:limit]
+        return transcode_bom(data, path)
+    data, notes = _read_disk(path, limit)
+    data, more = transcode_bom(data, path)
+    return data, notes + more
+
+
+def _read_disk(path: Path, limit: int | None) -> tuple[bytes, list[ReadNote]]:
+    """:func:`read_data` for a file on disk, before any transcoding."""
     fd = open_regular(path)
     notes: list[ReadNote] = []
     try:
@@ -133,7 +200,10 @@ def read_data(path: Path, limit: int | None = None) -> tuple[bytes, list[ReadNot
                 magic = fh.read(2)
                 fh.seek(0)
                 if magic == _GZIP_MAGIC:
-                    data, problem = _gunzip(fh, limit)
+                    data, problem = _gunzip(fh, limit if limit is not None else MAX_INFLATED_BYTES + 1)
+                    if limit is None and len(data) > MAX_INFLATED_BYTES:
+                        raise UnreadableFile(path, f"decompresses to more than {MAX_INFLATED_BYTES >> 30} GiB "
+                                                   "(a decompression bomb?): not read")
                     if problem is not None:
                         if not data:
                             raise UnreadableFile(path, f"cannot decompress: {problem}")
@@ -158,7 +228,7 @@ def open_binary(path: Path):
         UnreadableFile: as :func:`open_regular` and :func:`read_data`. Errors while reading
             from the returned object are the caller's to turn into ``UnreadableFile``.
     """
-    if path.name.endswith(".gz"):
+    if path.name.endswith(".gz") or str(path) in _MEMORY:
         import io
 
         return io.BytesIO(read_bytes(path))

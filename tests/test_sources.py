@@ -1,0 +1,186 @@
+"""Logs that are not plain files on disk: archives, standard input, UTF-16/32 text.
+
+Archives are built here with the standard library's ``tarfile``/``zipfile`` (as ``tar``
+and ``zip`` lay them out); nothing is ever extracted: the tests check that the folder
+holding the archive is unchanged after a diagnosis.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import math
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from losscheck.errors import NoLogsFound, UnreadableFile
+from losscheck.pipeline import diagnose
+from losscheck.sources import MAX_INFLATED_BYTES
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def curve_csv(diverge: bool, n: int = 200) -> bytes:
+    rows = ["step,loss"]
+    for i in range(n):
+        v = 2 * math.exp(-i / 30) + 0.3
+        if diverge and i > 100:
+            v *= 2 ** ((i - 100) / 15)
+        rows.append(f"{i},{v:.6f}")
+    return ("\n".join(rows) + "\n").encode()
+
+
+SWEEP = {"sweep/a/metrics.csv": curve_csv(False), "sweep/b/metrics.csv": curve_csv(True),
+         "sweep/c/logs/metrics.csv.gz": gzip.compress(curve_csv(True)),
+         "sweep/c/model.pt": b"\x00" * 1000, "sweep/README.md": b"# a sweep\n"}
+
+
+def make_tar(path: Path, files: dict[str, bytes], mode: str = "w:gz") -> Path:
+    with tarfile.open(path, mode) as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def make_zip(path: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return path
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+@pytest.mark.parametrize("name,maker", [("sweep.tar.gz", make_tar), ("sweep.tgz", make_tar),
+                                        ("sweep.tar", lambda p, f: make_tar(p, f, "w")),
+                                        ("sweep.tar.xz", lambda p, f: make_tar(p, f, "w:xz")),
+                                        ("sweep.zip", make_zip)])
+def test_an_archive_is_read_as_the_tree_it_holds(tmp_path, name, maker):
+    """Before: a .tar.gz of three runs was '1 run(s)', exit 0, two failing runs dropped."""
+    archive = maker(tmp_path / name, SWEEP)
+    before = snapshot(tmp_path)
+    report = diagnose(archive)
+    assert snapshot(tmp_path) == before  # nothing extracted or written
+    got = {r.run: r.status for r in report.runs}
+    assert got == {f"{archive}/sweep/a": "healthy", f"{archive}/sweep/b": "failing",
+                   f"{archive}/sweep/c": "failing"}
+    assert not report.errors
+    assert report.runs[2].metrics["loss"].points == 200
+
+
+def test_an_archive_in_worker_processes_gives_the_same_report(tmp_path):
+    archive = make_tar(tmp_path / "s.tar.gz", SWEEP)
+    one = diagnose(archive, jobs=1)
+    two = diagnose(archive, jobs=2)
+    assert [(r.run, r.status, r.onset_step) for r in one.runs] == [(r.run, r.status, r.onset_step)
+                                                                   for r in two.runs]
+
+
+@pytest.mark.parametrize("name", ["fake.tar.gz", "fake.zip", "fake.tar"])
+def test_a_file_that_is_not_the_archive_its_name_says_is_a_clear_error(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"step,loss\n1,2\n" * 40)
+    with pytest.raises(UnreadableFile, match="not a readable (tar|zip) archive"):
+        diagnose(path)
+
+
+def test_a_truncated_archive_is_a_clear_error(tmp_path):
+    archive = make_tar(tmp_path / "s.tar.gz", {"r/metrics.csv": curve_csv(False, 5000)})
+    data = archive.read_bytes()
+    archive.write_bytes(data[: len(data) // 2])
+    with pytest.raises(UnreadableFile, match="corrupt or truncated tar archive"):
+        diagnose(archive)
+
+
+def test_archive_members_outside_the_archive_or_linked_are_skipped(tmp_path):
+    archive = tmp_path / "evil.tar"
+    with tarfile.open(archive, "w") as tf:
+        for name in ("../escape/metrics.csv", "/abs/metrics.csv"):
+            info = tarfile.TarInfo(name)
+            data = curve_csv(True)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("run/metrics.csv")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "/etc/passwd"
+        tf.addfile(link)
+        info = tarfile.TarInfo("ok/metrics.csv")
+        data = curve_csv(False)
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    report = diagnose(archive)
+    # the absolute name is kept inside the archive (abs/), '..' is refused, the link skipped
+    assert sorted(r.run for r in report.runs) == [f"{archive}/abs", f"{archive}/ok"]
+
+
+def test_an_archive_with_no_log_says_so(tmp_path):
+    archive = make_zip(tmp_path / "code.zip", {"src/train.py": b"print(1)\n"})
+    with pytest.raises(NoLogsFound, match="no supported log found in the archive"):
+        diagnose(archive)
+
+
+def test_a_member_over_the_size_limit_is_refused(tmp_path, monkeypatch):
+    import losscheck.sources as sources
+
+    monkeypatch.setattr(sources, "MAX_INFLATED_BYTES", 1000)
+    archive = make_zip(tmp_path / "big.zip", {"r/metrics.csv": curve_csv(False, 500)})
+    with pytest.raises(UnreadableFile, match="over the 0 GiB limit|inflates to"):
+        diagnose(archive)
+    assert MAX_INFLATED_BYTES == 2 << 30
+
+
+def _cli(args, stdin: bytes) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "losscheck", *args], input=stdin, capture_output=True,
+                          timeout=120, cwd=REPO)
+
+
+def test_standard_input_is_sniffed_from_its_content():
+    data = (REPO / "sample_runs" / "qwen-style-diverge" / "trainer_state.json").read_bytes()
+    for payload in (data, gzip.compress(data)):
+        res = _cli(["diagnose", "-", "-f", "json"], payload)
+        assert res.returncode == 1, res.stderr
+        import json
+
+        (run,) = json.loads(res.stdout)["runs"]
+        assert run["run"] == "<stdin>" and run["diagnosis"]["class"] == "diverging"
+        assert run["metrics"]["loss"]["source"] == "<stdin>/trainer_state.json"
+
+
+def test_standard_input_csv_and_text_logs():
+    res = _cli(["diagnose", "-", "-f", "json"], curve_csv(True))
+    assert res.returncode == 1 and b'"diverging"' in res.stdout
+    res = _cli(["diagnose", "-"], b"")
+    assert res.returncode == 2 and b"standard input is empty" in res.stderr
+    assert b"Traceback" not in res.stderr
+    res = _cli(["diagnose", "-"], b"hello\nworld\n")
+    assert res.returncode == 2 and b"standard input is not a supported log" in res.stderr
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32", "utf-32-be"])
+def test_utf16_and_utf32_with_a_byte_order_mark_are_read(tmp_path, codec):
+    """What PowerShell's '>' writes: UTF-16 LE with a BOM."""
+    text = curve_csv(True).decode()
+    bom = {"utf-16-be": "\ufeff", "utf-32-be": "\ufeff"}.get(codec, "")
+    path = tmp_path / "run" / "metrics.csv"
+    path.parent.mkdir()
+    path.write_bytes((bom + text).encode(codec))
+    (r,) = diagnose(path.parent).runs
+    assert r.metrics["loss"].points == 200 and r.primary == "diverging"
+    assert any("byte-order mark" in n.message for n in r.notes)
+
+
+def test_a_binary_file_starting_like_a_bom_is_not_transcoded():
+    from losscheck.readers._common import transcode_bom
+
+    blob = b"\xff\xfe" + bytes(range(256)) * 4 + b"\x00\xd8" * 50  # lone surrogates: not text
+    assert transcode_bom(blob, Path("x"))[0] == blob
