@@ -343,7 +343,7 @@ def diagnose_run(data: RunData, options: Options, baseline=None, sparklines: boo
                                    int(s.steps[-1]) if len(s) else 0, int((~np.isfinite(s.values)).sum()),
                                    s.step_unit)
     sparks = {role: sparkline_values(a.series) for role, a in resolved.roles.items()
-              if role in ("loss", "eval_loss", "grad_norm", "lr")} if sparklines else {}
+              if role in ("loss", "eval_loss", "grad_norm", "lr", "disc_loss")} if sparklines else {}
     return RunReport(run=data.path, status=_status(findings), primary=analysis.primary,
                      secondary=list(analysis.secondary), onset_step=analysis.onset_step, metrics=metrics,
                      curves=list(analysis.curves.values()), findings=findings, remedies=remedies,

@@ -88,6 +88,39 @@ def _pick(role: str, series: dict[str, Series], taken: set[str]) -> Series | Non
     return sorted(cands, key=lambda s: ("epoch" in s.tag.lower(), -len(s), len(s.tag), s.tag))[0]
 
 
+# A generator / discriminator loss: the G or D mark as its own token next to "loss"/"err"
+# (G_loss, loss_D, "G loss", errG, lossD, netG_loss), or the words themselves
+# (Generator_loss, disc_loss, critic_loss).
+_G_MARK = re.compile(r"(?:^|[/_\-. ])(?:g|gen|generator|netg)(?:[/_\-. ]|$)|(?:loss|err)_?g$|^g(?:loss|err)",
+                     re.IGNORECASE)
+_D_MARK = re.compile(r"(?:^|[/_\-. ])(?:d|disc|discriminator|critic|netd)(?:[/_\-. ]|$)|(?:loss|err)_?d$"
+                     r"|^d(?:loss|err)", re.IGNORECASE)
+_LOSSY = re.compile(r"loss|err", re.IGNORECASE)
+
+
+def gan_pair(series: dict[str, Series]) -> tuple[str, str] | None:
+    """The generator and discriminator loss tags of a GAN run, or ``None``.
+
+    Both must be present and loss-like (``loss`` or ``err`` in the name, not an eval
+    metric); among several (``D_loss_real``, ``D_loss_fake``, ``D_loss``) the shortest name
+    is the total. Args: tag -> series. Returns ``(generator_tag, discriminator_tag)``.
+    """
+    gs, ds = [], []
+    for tag, s in series.items():
+        if not _LOSSY.search(tag) or _EVAL.search(tag) or len(s) == 0:
+            continue
+        words = tag.lower().replace("generator", " g ").replace("discriminator", " d ")
+        is_g, is_d = bool(_G_MARK.search(tag) or " g " in words), bool(_D_MARK.search(tag) or " d " in words)
+        if is_g and not is_d:
+            gs.append(tag)
+        elif is_d and not is_g:
+            ds.append(tag)
+    if not gs or not ds:
+        return None
+    pick = lambda tags: sorted(tags, key=lambda t: (len(t), t))[0]  # noqa: E731
+    return pick(gs), pick(ds)
+
+
 def resolve(data: RunData, overrides: dict[str, str] | None = None) -> ResolvedRun:
     """Assign roles to the series of a run.
 
@@ -96,7 +129,8 @@ def resolve(data: RunData, overrides: dict[str, str] | None = None) -> ResolvedR
         overrides: role -> tag from ``--loss``, ``--eval-loss``, ``--grad-norm``, ``--lr``.
     Returns:
         A :class:`ResolvedRun`. When there is no training loss but an eval loss, the eval loss
-        is still analysed (``loss`` stays empty).
+        is still analysed (``loss`` stays empty). A GAN (:func:`gan_pair`) gets its generator
+        loss as ``loss`` and its discriminator loss as ``disc_loss``.
     Raises:
         UsageError: an override names a tag the run does not have.
         NoLossMetric: no series can serve as a training or eval loss.
@@ -111,6 +145,12 @@ def resolve(data: RunData, overrides: dict[str, str] | None = None) -> ResolvedR
             raise UsageError(data.path, f"--{role.replace('_', '-')} {tag!r}: no such metric (have: {avail})")
         roles[role] = RoleAssignment(role, data.series[tag], "flag")
         taken.add(tag)
+    pair = gan_pair(data.series)
+    if pair is not None and "loss" not in roles and pair[1] not in taken:
+        # a GAN: the generator's loss is the training loss, the discriminator's its adversary
+        roles["loss"] = RoleAssignment("loss", data.series[pair[0]], "name")
+        roles["disc_loss"] = RoleAssignment("disc_loss", data.series[pair[1]], "name")
+        taken.update(pair)
     for role in EXACT:
         if role in roles:
             continue

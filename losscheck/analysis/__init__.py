@@ -104,6 +104,47 @@ def analyse(run: ResolvedRun, options: AnalysisOptions | None = None) -> RunAnal
         return _analyse(run, options)
 
 
+#: A GAN generator loss growing more than this factor (late fifth over early fifth, medians)
+#: explodes, whatever the discriminator does.
+GAN_EXPLOSION_RATIO = 10.0
+
+
+def _adversarial(run: ResolvedRun, curves: dict, labels: dict, ev: dict, opts, is_nan: bool) -> None:
+    """A GAN (``disc_loss`` role): analyse the discriminator's curve and judge the game
+    (:mod:`.adversarial`). When one player wins, the generator's curve is ``diverging``
+    from the collapse, with ``evidence["gan_imbalance"]`` naming the winner (rule LC109
+    words it). Otherwise a generator loss that rises without exploding
+    (< :data:`GAN_EXPLOSION_RATIO`) is the adversarial tug of war, not a divergence: it is
+    called ``oscillating``. Mutates ``curves``, ``labels`` and ``ev``."""
+    from losscheck.analysis.adversarial import detect_imbalance
+
+    d = run.get("disc_loss")
+    g = run.get("loss")
+    if d is None or g is None or "loss" not in curves or len(d) == 0:
+        return
+    curves["disc_loss"], labels["disc_loss"] = analyse_curve(d, "disc_loss", opts)
+    if is_nan or curves["loss"].klass == "nan":
+        return
+    imb = detect_imbalance(g, d)
+    c = curves["loss"]
+    if imb is not None:
+        labels["loss"] = order(["diverging"] + [x for x in labels["loss"] if x not in ("converging", "diverging",
+                                                                                      "insufficient", "plateau")])
+        c.klass, c.onset_step = "diverging", imb.onset_step
+        ev.update(gan_imbalance=imb.winner, gan_g_early=imb.g_early, gan_g_late=imb.g_late,
+                  gan_d_early=imb.d_early, gan_d_late=imb.d_late, gan_onset_step=imb.onset_step)
+    elif "diverging" in labels["loss"]:
+        fin = g.values[np.isfinite(g.values)]
+        k = max(2, fin.size // 5)
+        if fin.size >= 2 and np.median(fin[-k:]) < GAN_EXPLOSION_RATIO * max(np.median(fin[:k]), 1e-12):
+            labels["loss"] = order(["oscillating"] + [x for x in labels["loss"] if x != "diverging"])
+            c.klass = public(labels["loss"][0])
+            c.onset_step = None if c.klass == "converging" else c.onset_step
+            c.notes.append("GAN: the generator loss rises as the discriminator improves, without "
+                           "exploding or the discriminator collapsing: the adversarial game, not a divergence")
+    c.evidence["classes"] = ",".join(dict.fromkeys(public(x) for x in labels["loss"]))
+
+
 def _analyse(run: ResolvedRun, options: AnalysisOptions | None) -> RunAnalysis:
     from dataclasses import replace
 
@@ -189,6 +230,7 @@ def _analyse(run: ResolvedRun, options: AnalysisOptions | None) -> RunAnalysis:
         if e.klass == "overfitting":
             e.onset_step = of.best_step
         e.evidence["classes"] = ",".join(dict.fromkeys(public(x) for x in labels["eval_loss"]))
+    _adversarial(run, curves, labels, ev, opts, nv.is_nan)
     # run classes
     pool = []
     for role in ("loss", "eval_loss"):

@@ -90,6 +90,15 @@ CATALOGUE: dict[str, RemedyInfo] = {r.id: r for r in (
                "initialisation (He/Xavier), residual connections for deep nets, and the output layer "
                "and loss match the task.",
                (SEED, "He et al. 2016, Deep residual learning", "Glorot & Bengio 2010")),
+    RemedyInfo("gan_balance", "Rebalance the generator and the discriminator",
+               "Slow the winning player down: give the discriminator an LR 2-4x below the generator's "
+               "(two time-scale update rule), smooth its real labels to 0.9, add spectral normalisation or "
+               "a gradient penalty (weight 10) to it, and take one discriminator step per generator step; "
+               "when the generator wins instead, give the discriminator capacity or LR back.",
+               ("Heusel et al. 2017, GANs trained by a two time-scale update rule",
+                "Salimans et al. 2016, Improved techniques for training GANs",
+                "Miyato et al. 2018, Spectral normalization for GANs",
+                "Gulrajani et al. 2017, Improved training of Wasserstein GANs")),
     RemedyInfo("optimizer", "Retune the optimizer",
                "Lower momentum / Adam beta2 (e.g. 0.95), raise Adam epsilon, or switch from plain SGD to "
                "Adam(W) for this architecture.",

@@ -40,8 +40,8 @@ class LossDiverging(Rule):
 
     def check(self, ctx: RuleContext) -> list:
         cur = main_curve(ctx.analysis)
-        if cur is None or cur.klass != "diverging":
-            return []
+        if cur is None or cur.klass != "diverging" or ctx.analysis.evidence.get("gan_imbalance"):
+            return []  # a GAN whose player wins is LC109's, not a learning-rate divergence
         onset = cur.onset_step
         unit = unit_word(ctx)
         oc = onset_context(ctx.run, ctx.analysis, onset)
