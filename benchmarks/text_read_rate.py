@@ -1,0 +1,121 @@
+"""Read rate of plain-text training logs: is each labelled log read with the right roles?
+
+The collection in ``benchmarks/text_logs/`` holds real public console logs (GitHub issue
+threads and repositories; sources in ``SOURCES-*.md``), labelled in ``labels-*.csv`` from
+their numbers *before* losscheck was run on them. A log counts as read right when:
+
+- the training-loss role holds the labelled loss: its first and last values equal the
+  labelled ones (relative 1e-3; ``nan`` equals ``nan``), and its point count is within
+  10% (at least 1) of the labelled count;
+- the eval-loss role holds the labelled eval loss the same way, or stays empty when the
+  log has none;
+- the grad-norm and LR roles are filled when the log prints them.
+
+Usage::
+
+    .venv/bin/python benchmarks/text_read_rate.py            # every log, misses listed
+    .venv/bin/python benchmarks/text_read_rate.py --all      # every log, with its roles
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LOGS = HERE / "text_logs"
+
+
+def _num(text: str) -> float:
+    t = text.strip().lower()
+    if t in ("nan", "-nan"):
+        return math.nan
+    return float(t)
+
+
+def _same(a: float, b: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= 1e-3 * max(abs(a), abs(b)) + 1e-12
+
+
+def _check_series(name: str, s, n: str, first: str, last: str) -> str | None:
+    """Why series ``s`` is not the labelled one, or ``None`` when it is."""
+    if s is None:
+        return f"{name}: not found"
+    vals = [float(v) for v in s.values]
+    if not _same(vals[0], _num(first)):
+        return f"{name}: first {vals[0]:.6g} != {first} (tag {s.tag})"
+    if not _same(vals[-1], _num(last)):
+        return f"{name}: last {vals[-1]:.6g} != {last} (tag {s.tag})"
+    want = int(n)
+    if abs(len(vals) - want) > max(1, 0.1 * want):
+        return f"{name}: {len(vals)} points != {want} (tag {s.tag})"
+    return None
+
+
+def check(row: dict) -> tuple[bool, str, dict]:
+    """``(ok, why, roles)`` for one labelled log."""
+    from losscheck.discovery import discover
+    from losscheck.errors import LosscheckError
+    from losscheck.pipeline import read_run
+    from losscheck.roles import resolve
+
+    path = LOGS / row["file"]
+    try:
+        found = discover(path)
+        data = read_run(found.runs[0])
+        resolved = resolve(data)
+    except LosscheckError as exc:
+        return False, f"error: {exc.one_line()}", {}
+    roles = {r: a.series for r, a in resolved.roles.items()}
+    tags = {r: s.tag for r, s in roles.items()}
+    problems = []
+    why = _check_series("loss", roles.get("loss"), row["loss_n"], row["loss_first"], row["loss_last"])
+    if why:
+        problems.append(why)
+    if row["eval_name"]:
+        why = _check_series("eval_loss", roles.get("eval_loss"), row["eval_n"], row["eval_first"], row["eval_last"])
+        if why:
+            problems.append(why)
+    elif "eval_loss" in roles:
+        problems.append(f"eval_loss: filled by {roles['eval_loss'].tag} but the log has none")
+    for role, col in (("grad_norm", "grad_norm_name"), ("lr", "lr_name")):
+        if row[col] and role not in roles:
+            problems.append(f"{role}: {row[col]!r} printed but not found")
+    return not problems, "; ".join(problems), tags
+
+
+def load_labels() -> list[dict]:
+    rows = []
+    for f in sorted(LOGS.glob("labels-*.csv")):
+        with open(f, newline="", encoding="utf-8") as fh:
+            rows.extend(csv.DictReader(fh))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--all", action="store_true", help="print every log, not only the misses")
+    args = ap.parse_args(argv)
+    rows = load_labels()
+    if not rows:
+        print(f"no labels under {LOGS}", file=sys.stderr)
+        return 2
+    ok = 0
+    for row in rows:
+        good, why, tags = check(row)
+        ok += good
+        if args.all or not good:
+            print(f"{'ok  ' if good else 'MISS'} {row['id']}: {why or tags}")
+    print(f"\nread with the right roles: {ok} of {len(rows)} ({100 * ok / len(rows):.1f}%)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
