@@ -15,7 +15,7 @@ class GanImbalance(Rule):
                "generator's rises (or the reverse).")
     what = ("The run logs a generator and a discriminator loss (G_loss/D_loss, loss_G/loss_D, "
             "Generator_loss/Discriminator_loss, errG/errD...). Over the run, the median of the last fifth "
-            "of one loss falls below 10% of its first fifth and below 0.1, while the other loss rises by "
+            "of one loss falls below 25% of its starting level (the median of its first 5%) and below 0.1, while the other loss rises by "
             "half or more. The onset is where the collapsing loss's running median first falls below half "
             "its early level.")
     why = ("At the GAN equilibrium the discriminator cannot tell real from fake (its BCE ~ 2 ln 2, the "
@@ -28,7 +28,7 @@ class GanImbalance(Rule):
            "time-scale update rule; one-sided label smoothing 0.9; spectral normalisation or a gradient "
            "penalty of 10 on the discriminator; fewer discriminator steps per generator step), then "
            "`rollback` to the last checkpoint before the onset.")
-    how = ("Medians of the first and last fifth of each curve; thresholds from the equilibrium levels "
+    how = ("Medians of the first 5% and the last fifth of each curve; thresholds from the equilibrium levels "
            "(Goodfellow et al. 2014), not fitted. Critic losses below 0 (WGAN) are not judged.")
     example = ("generator loss G_loss rose x6.2 (0.71 -> 4.4) while discriminator loss D_loss fell to 0.0031 "
                "(from 0.68) from epoch 12: the discriminator wins")
