@@ -145,6 +145,23 @@ def _adversarial(run: ResolvedRun, curves: dict, labels: dict, ev: dict, opts, i
     c.evidence["classes"] = ",".join(dict.fromkeys(public(x) for x in labels["loss"]))
 
 
+#: At most this many component losses (losses that fill no role: a detector's ``box_loss``,
+#: ``cls_loss``; a PINN's residual terms) are analysed per run, in name order.
+MAX_COMPONENTS = 16
+
+
+def _components(run: ResolvedRun, curves: dict, opts) -> None:
+    """Analyse every component loss as a curve of its own (role ``component``, keyed
+    ``component:<tag>``), so a report can say which loss misbehaves; one that is NaN/Inf to
+    its end is ``nan`` from its first non-finite step. They inform; the run's class stays
+    that of its training and eval loss."""
+    for s in run.components[:MAX_COMPONENTS]:
+        ca, _ = analyse_curve(s, "component", opts)
+        if ca.nonfinite is not None and not ca.nonfinite.recovered:
+            ca.klass, ca.onset_step = "nan", ca.nonfinite.first_step  # NaN/Inf to the end
+        curves[f"component:{s.tag}"] = ca
+
+
 def _analyse(run: ResolvedRun, options: AnalysisOptions | None) -> RunAnalysis:
     from dataclasses import replace
 
@@ -231,6 +248,7 @@ def _analyse(run: ResolvedRun, options: AnalysisOptions | None) -> RunAnalysis:
             e.onset_step = of.best_step
         e.evidence["classes"] = ",".join(dict.fromkeys(public(x) for x in labels["eval_loss"]))
     _adversarial(run, curves, labels, ev, opts, nv.is_nan)
+    _components(run, curves, opts)
     # run classes
     pool = []
     for role in ("loss", "eval_loss"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import math
 
-from losscheck.formats._common import summary_line
+from losscheck.formats._common import clean_text, summary_line
 from losscheck.formats.interface import Format
 from losscheck.model import Report, RunReport
 
@@ -152,6 +152,10 @@ class TextFormat(Format):
                        f"{m.first_step}-{m.last_step}" + (" ep" if m.step_unit == "epoch" else ""),
                        sparkline(_fit(r.sparklines.get(role, []), spark)), klass.get(role, ""))
         parts.append(mt)
+        comps = [c for c in r.curves if c.role == "component"]
+        if comps:
+            parts.append(Text("other losses: " + ", ".join(f"{clean_text(c.tag)} {c.klass}" for c in comps),
+                              style="dim"))
         if r.findings:
             parts.append(Text("Findings", style="bold"))
             ft = Table.grid(padding=(0, 1))

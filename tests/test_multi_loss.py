@@ -1,4 +1,4 @@
-"""GAN runs: the generator's loss is the training loss, the discriminator's is analysed
+"""Multi-loss runs. GANs: the generator's loss is the training loss, the discriminator's is analysed
 beside it, and a game lost by one player is LC109 (not an LR divergence, LC101)."""
 
 from __future__ import annotations
@@ -75,3 +75,20 @@ def test_a_generator_that_wins_is_detected_and_a_wgan_critic_is_not_judged():
     critic = Series("D", st, np.linspace(-5, -0.01, 40), "x")
     assert detect_imbalance(g, critic) is None
     assert detect_imbalance(g, Series("D", st[:5], np.ones(5), "x")) is None
+
+
+def test_every_component_loss_is_analysed_and_named(tmp_path):
+    """A detector's total loss with its components: each component gets its own curve and
+    class (a NaN box loss is named), while the run's class stays that of the total."""
+    rows = ["step,loss,box_loss,cls_loss,dfl_loss"]
+    for i in range(100):
+        box = 1.0 * math.exp(-i / 30) + 0.2 if i < 70 else float("nan")
+        rows.append(f"{i},{2.5 * math.exp(-i / 30) + 0.5},{box},{0.8 * math.exp(-i / 25) + 0.1},0.9")
+    path = tmp_path / "det" / "results_log.csv"
+    path.parent.mkdir()
+    path.write_text("\n".join(rows) + "\n")
+    (r,) = diagnose(path.parent).runs
+    comps = {c.tag: c.klass for c in r.curves if c.role == "component"}
+    assert set(comps) == {"box_loss", "cls_loss", "dfl_loss"}
+    assert comps["box_loss"] == "nan" and comps["cls_loss"] == "converging"
+    assert r.metrics["loss"].tag == "loss" and r.primary == "converging"
