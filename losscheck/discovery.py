@@ -38,7 +38,7 @@ NESTED_DIRS = re.compile(
 #: File names never worth sniffing (large binaries, checkpoints, code).
 SKIP_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".h5", ".pkl", ".npy", ".npz",
                  ".png", ".jpg", ".jpeg", ".gif", ".pdf", ".py", ".pyc", ".so", ".zip", ".tar",
-                 ".onnx", ".msgpack", ".model", ".tflite", ".parquet", ".tar.gz", ".tgz", ".tar.bz2",
+                 ".onnx", ".msgpack", ".model", ".tflite", ".parquet.tmp", ".tar.gz", ".tgz", ".tar.bz2",
                  ".tbz2", ".tar.xz", ".txz")
 
 

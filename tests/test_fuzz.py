@@ -36,7 +36,8 @@ FILE_NAMES = {
     "jsonl": "log.jsonl", "keras-csv": "training.log", "lightning-csv": "metrics.csv",
     "llamafactory": "trainer_log.jsonl", "mlflow": "metrics/loss",
     "tensorboard": "events.out.tfevents.1.host", "text-log": "train.log", "wandb": "run-x.wandb",
-    "yolo-results": "results.csv",
+    "yolo-results": "results.csv", "trackio": "demo.db", "mlflow-sqlite": "mlflow.db",
+    "neptune-parquet": "run-abc_part_0.parquet", "wandb-csv": "wandb_export_2025.csv",
 }
 READERS = {r.name: r for r in all_readers()}
 
