@@ -378,5 +378,8 @@ def _group(found: list[tuple[Path, Path, Reader]], top: Path, event_dirs: set[Pa
     for here, fp, reader in found:
         root = roots[here]
         sub = here.relative_to(root).as_posix() if here != root else ""
+        key = reader.run_key(fp)
+        if key:  # a store keeping runs side by side: each is a run of its own
+            root, sub = here / key, ""
         runs.setdefault(root, RunFiles(root)).files.append(LogFile(fp, reader, sub))
     return runs

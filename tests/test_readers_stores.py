@@ -605,3 +605,22 @@ def test_random_bytes_only_raise_documented_errors(reader, tmp_path):
 
     run()
     assert sorted(p.name for p in tmp_path.iterdir()) == [NAMES[reader.name]]  # nothing written beside it
+
+
+def test_two_stores_in_one_folder_are_two_runs_never_merged(tmp_path):
+    """A Trackio folder holds one <project>.db per project: each is a run of its own (merged
+    by step they would interleave two projects' curves); a project's .db and its .parquet
+    export are one run."""
+    import shutil
+
+    from losscheck.discovery import discover
+
+    src = Path(__file__).resolve().parent / "fixtures" / "readers" / "trackio"
+    shutil.copy(src / "demo.db", tmp_path / "demo.db")
+    shutil.copy(src / "demo.db", tmp_path / "other.db")
+    found = discover(tmp_path)
+    assert sorted(r.root.name for r in found.runs) == ["demo", "other"]
+    assert all(len(r.files) == 1 for r in found.runs)
+    found = discover(src)
+    (run,) = found.runs
+    assert run.root.name == "demo" and sorted(f.path.name for f in run.files) == ["demo.db", "demo.parquet"]

@@ -38,6 +38,14 @@ class Reader(ABC):
         Must not raise.
         """
 
+    def run_key(self, path: Path) -> str | None:
+        """The run a file stands for inside its folder, for stores that keep several runs
+        side by side (a Trackio ``<project>.db`` per project, ``mlflow.db``, neptune-exporter
+        ``<run>_part_<n>.parquet`` parts): discovery makes ``<folder>/<key>`` its own run,
+        so two stores in one folder are never merged. ``None`` (the default): the file
+        belongs to the run of its folder."""
+        return None
+
     @abstractmethod
     def read(self, path: Path) -> ReadResult:
         """Read every scalar series in ``path``.

@@ -56,6 +56,10 @@ class MlflowSqliteReader(BaseReader):
     name = "mlflow-sqlite"
     description = "MLflow SQLite tracking store (mlflow.db: metrics, runs, params tables)"
 
+    def run_key(self, path: Path) -> str | None:
+        """A tracking database is a store of its own: one run named by the file."""
+        return base_name(path)
+
     def _sniff(self, path: Path, head: bytes) -> float:
         tabs = sniff_sqlite_tables(path, head)
         if tabs is None:

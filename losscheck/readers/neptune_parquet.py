@@ -74,6 +74,11 @@ class NeptuneParquetReader(BaseReader):
     name = "neptune-parquet"
     description = "neptune-exporter Parquet run parts (<run>_part_<n>.parquet: attribute rows)"
 
+    def run_key(self, path: Path) -> str | None:
+        """The parts ``<run>_part_<n>.parquet`` of one run are one run, named ``<run>``."""
+        m = _PART.match(base_name(path))
+        return m.group("run") if m else None
+
     def _sniff(self, path: Path, head: bytes) -> float:
         if not head.startswith(PARQUET_MAGIC):
             return 0.0

@@ -101,6 +101,12 @@ class TrackioReader(BaseReader):
     name = "trackio"
     description = "Trackio project store: <project>.db (SQLite) or its <project>.parquet export"
 
+    def run_key(self, path: Path) -> str | None:
+        """One run per project store: ``<project>.db`` and its ``<project>.parquet`` export
+        are one run, named ``<project>``."""
+        name = base_name(path)
+        return name.rsplit(".", 1)[0] if "." in name else name
+
     def _sniff(self, path: Path, head: bytes) -> float:
         if head.startswith(SQLITE_MAGIC):
             tabs = sniff_sqlite_tables(path, head)
