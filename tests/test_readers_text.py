@@ -186,3 +186,569 @@ def test_wandb_output_log_without_metrics_not_claimed():
     if not p.exists():
         pytest.skip("missing")
     assert choose(p) is None
+
+
+# --------------------------------------------------------------------------- generic key/value
+# Small logs written here from each layout's description (not copied from any project): the
+# generic extractor (losscheck/readers/_textkv.py) must read each one, with the fixed layouts
+# kept first.
+
+
+def write_log(tmp_path, name, text, encoding="utf-8"):
+    p = tmp_path / name
+    p.write_bytes(text.encode(encoding) if isinstance(text, str) else text)
+    return p
+
+
+def read_log(tmp_path, name, text):
+    """Read a log written to ``tmp_path``; it must be claimed by the text reader."""
+    p = write_log(tmp_path, name, text)
+    assert choose(p) is R, name
+    return R.read(p)
+
+
+def check(s, n, steps_head, first, last, unit="step"):
+    assert len(s) == n, (s.tag, len(s))
+    assert s.steps[: len(steps_head)].tolist() == steps_head, (s.tag, s.steps.tolist())
+    assert s.values[0] == pytest.approx(first) and s.values[-1] == pytest.approx(last), s.tag
+    assert s.step_unit == unit, s.tag
+
+
+EPOCH_SLASH = """Loading data from ./data/train.csv
+Model: ResNet18 (11.2M params)
+Epoch 1/35, Train Loss: 1.9021, Val Loss: 1.7733, Acc: 0.42
+Epoch 2/35, Train Loss: 1.2210, Val Loss: 1.1904, Acc: 0.58
+Epoch 3/35, Train Loss: 0.5312, Val Loss: 0.6120, Acc: 0.81
+Epoch 4/35, Train Loss: 0.4471, Val Loss: 0.5893, Acc: 0.83
+Epoch 5/35, Train Loss: 0.3987, Val Loss: 0.5850, Acc: 0.84
+Epoch 6/35, Train Loss: 0.3502, Val Loss: 0.6012, Acc: 0.84
+Epoch 7/35, Train Loss: 0.3110, Val Loss: 0.6391, Acc: 0.83
+Epoch 8/35, Train Loss: 0.2804, Val Loss: 0.6802, Acc: 0.83
+Early stopping at epoch 8
+"""
+
+
+def test_generic_epoch_slash_multiword_names(tmp_path):
+    res = read_log(tmp_path, "train.log", EPOCH_SLASH)
+    t = tags(res)
+    assert set(t) == {"Train Loss", "Val Loss", "Acc"}
+    check(t["Train Loss"], 8, [1, 2, 3], 1.9021, 0.2804, "epoch")
+    check(t["Val Loss"], 8, [1, 2, 3], 1.7733, 0.6802, "epoch")
+    assert t["Acc"].values[2] == 0.81
+    assert any("3 of 11 non-blank line(s)" in n.message and n.severity == "info" for n in res.notes)
+
+
+def test_generic_epoch_spellings(tmp_path):
+    # Epoch [N/M], Epoch: N, epoch N, EPOCH 00N; "Epoch: N, Train Loss" used to collapse into one
+    # "Loss" series in the bare ``epoch: N loss: x`` layout
+    text = "".join(f"{ep} Train Loss: {2.2 - 0.1 * i:.2f}, Val Loss: {2.3 - 0.05 * i:.2f}\n"
+                   for i, ep in enumerate(["Epoch [1/10]", "Epoch: 2,", "epoch 3", "EPOCH 004", "Epoch [5/10]",
+                                           "Epoch: 6,", "epoch 7", "EPOCH 008"]))
+    t = tags(read_log(tmp_path, "log.txt", text))
+    assert set(t) == {"Train Loss", "Val Loss"}
+    check(t["Train Loss"], 8, list(range(1, 9)), 2.2, 1.5, "epoch")
+    check(t["Val Loss"], 8, [1, 2], 2.3, 1.95, "epoch")
+
+
+def test_generic_bracket_and_equals(tmp_path):
+    text = "".join(f"[epoch {e}] loss={1.0 / e:.3f} val_loss={1.2 / e:.3f}\n" for e in range(1, 9))
+    t = tags(read_log(tmp_path, "a.log", text))
+    assert set(t) == {"loss", "val_loss"}
+    check(t["loss"], 8, [1, 2], 1.0, 0.125, "epoch")
+    check(t["val_loss"], 8, [1, 2], 1.2, 0.15, "epoch")
+    # epoch and a global step: the step wins
+    text = "".join(f"epoch={1 + i // 2} step={400 * (i + 1)} loss={1.2 - 0.1 * i:.2f} lr=0.001\n" for i in range(8))
+    t = tags(read_log(tmp_path, "b.log", text))
+    assert set(t) == {"loss", "lr"}
+    check(t["loss"], 8, [400, 800, 1200], 1.2, 0.5)
+
+
+def test_generic_step_layouts(tmp_path):
+    # value after the name without a colon inside | fields
+    text = "".join(f"step {100 * i} | loss {4 - 0.2 * i:.2f} | lr 3e-4 | grad_norm {3.0 / i:.2f}\n"
+                   for i in range(1, 9))
+    t = tags(read_log(tmp_path, "a.log", text))
+    assert set(t) == {"loss", "lr", "grad_norm"}
+    check(t["loss"], 8, [100, 200], 3.8, 2.4)
+    assert t["lr"].values[0] == 3e-4 and t["grad_norm"].values[-1] == 0.38
+    text = "".join(f"Step: {100 * i}, Loss: {3.3 - 0.1 * i:.2f}\n" for i in range(1, 9))
+    check(tags(read_log(tmp_path, "b.log", text))["Loss"], 8, [100, 200], 3.2, 2.5)
+    text = "".join(f"Iteration {100 * i}, loss = {2.4 - 0.1 * i:.1f}\n" for i in range(1, 9))
+    check(tags(read_log(tmp_path, "c.log", text))["loss"], 8, [100, 200], 2.3, 1.6)
+    text = "".join(f"Iter {100 * i} loss: {2.4 - 0.1 * i:.1f}\n" for i in range(1, 9))
+    check(tags(read_log(tmp_path, "d.log", text))["loss"], 8, [100, 200], 2.3, 1.6)
+
+
+CAFFE = """I0501 12:00:00.100000  4242 solver.cpp:218] Iteration 0 (0 iter/s, 0.5s/100 iters), loss = 2.30259
+I0501 12:00:00.100500  4242 solver.cpp:237]     Train net output #0: loss = 2.30259 (* 1 = 2.30259 loss)
+I0501 12:00:00.100900  4242 sgd_solver.cpp:105] Iteration 0, lr = 0.01
+I0501 12:00:05.200000  4242 solver.cpp:218] Iteration 100 (19.6 iter/s, 5.1s/100 iters), loss = 0.412
+I0501 12:00:05.200500  4242 solver.cpp:237]     Train net output #0: loss = 0.401 (* 1 = 0.401 loss)
+I0501 12:00:05.200900  4242 sgd_solver.cpp:105] Iteration 100, lr = 0.01
+I0501 12:00:10.300000  4242 solver.cpp:330] Iteration 200, Testing net (#0)
+I0501 12:00:11.000000  4242 solver.cpp:397]     Test net output #0: accuracy = 0.9123
+I0501 12:00:11.000100  4242 solver.cpp:397]     Test net output #1: loss = 0.2871 (* 1 = 0.2871 loss)
+I0501 12:00:11.100000  4242 solver.cpp:218] Iteration 200 (19.5 iter/s, 5.1s/100 iters), loss = 0.301
+I0501 12:00:11.100900  4242 sgd_solver.cpp:105] Iteration 200, lr = 0.005
+I0501 12:00:16.200000  4242 solver.cpp:218] Iteration 300 (19.6 iter/s, 5.1s/100 iters), loss = 0.254
+"""
+
+
+def test_generic_caffe_with_glog_prefix(tmp_path):
+    t = tags(read_log(tmp_path, "caffe.log", CAFFE))
+    assert set(t) == {"loss", "lr", "test/accuracy", "test/loss"}
+    # the "Iteration N, loss = x" value, not the "Train net output" one at the same step; the
+    # glog date, time, thread id and solver.cpp:218 are never a step or a metric
+    check(t["loss"], 4, [0, 100, 200, 300], 2.30259, 0.254)
+    assert t["loss"].values[1] == 0.412
+    check(t["lr"], 3, [0, 100, 200], 0.01, 0.005)
+    check(t["test/loss"], 1, [200], 0.2871, 0.2871)
+    assert t["test/accuracy"].values.tolist() == [0.9123]
+
+
+def test_generic_python_logging_prefixes(tmp_path):
+    text = """2023-05-01 12:00:00,001 - __main__ - INFO - Starting training with 4 GPUs (pid 31337)
+2023-05-01 12:00:01,123 - __main__ - INFO - epoch 1 step 50 loss: 2.9001 lr: 0.0001
+2023-05-01 12:00:11,456 - __main__ - INFO - epoch 1 step 100 loss: 2.5012 lr: 0.0002
+2023-05-01 12:00:21,789 - __main__ - INFO - epoch 1 step 150 loss: 2.2513 lr: 0.0003
+[2023-05-01 12:00:31] INFO epoch 2 step 200 loss: 2.1014 lr: 0.0003
+[2023-05-01 12:00:41] INFO epoch 2 step 250 loss: 2.0015 lr: 0.0003
+I0501 12:00:51.123456 31337 train.py:88] epoch 2 step 300 loss: 1.9516 lr: 0.0003
+I0501 12:01:01.654321 31337 train.py:88] epoch 3 step 350 loss: 1.9017 lr: 0.0003
+I0501 12:01:11.000001 31337 train.py:88] epoch 3 step 400 loss: 1.8718 lr: 0.0003
+"""
+    t = tags(read_log(tmp_path, "run.log", text))
+    assert set(t) == {"loss", "lr"}
+    check(t["loss"], 8, [50, 100, 150, 200, 250, 300, 350, 400], 2.9001, 1.8718)
+
+
+def keras_tf2_log():
+    """Keras fit(verbose=1) written to a file: progress states overwritten with \\b...\\r."""
+    out = []
+    finals = [(0.2951, 0.9147, 0.1420, 0.9578), (0.1410, 0.9583, 0.1023, 0.9689), (0.1068, 0.9678, 0.0905, 0.9722)]
+    for ep, (loss, acc, vloss, vacc) in enumerate(finals, 1):
+        out.append(f"Epoch {ep}/3")
+        states = []
+        for i, li in ((1, 2.3), (500, 0.6), (1000, 0.4)):
+            s = f"{i:4d}/1875 [>.............................] - ETA: 1:05 - loss: {li:.4f} - accuracy: 0.5000"
+            states.append(s + "\x08" * len(s))
+        final = (f"1875/1875 [==============================] - 5s 3ms/step - loss: {loss:.4f} - "
+                 f"accuracy: {acc:.4f} - val_loss: {vloss:.4f} - val_accuracy: {vacc:.4f}")
+        out.append("\r".join(states) + "\r" + final)
+    return "\n".join(out) + "\n"
+
+
+def keras3_log():
+    out = []
+    for ep, (acc, loss, vacc, vloss) in enumerate([(0.81, 0.61, 0.90, 0.33), (0.91, 0.29, 0.93, 0.24),
+                                                   (0.94, 0.20, 0.95, 0.18)], 1):
+        out.append(f"Epoch {ep}/3")
+        out.append("\r".join([
+            "\x1b[1m 100/1875\x1b[0m \x1b[32m━\x1b[0m\x1b[37m━━━━━━━━━━━━━━━━━━━\x1b[0m "
+            "\x1b[1m4s\x1b[0m 2ms/step - accuracy: 0.3000 - loss: 2.1000",
+            "\x1b[1m1875/1875\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m "
+            f"\x1b[1m5s\x1b[0m 3ms/step - accuracy: \x1b[1m{acc:.4f}\x1b[0m - loss: {loss:.4f} - "
+            f"val_accuracy: {vacc:.4f} - val_loss: {vloss:.4f}"]))
+    return "\n".join(out) + "\n"
+
+
+def test_keras_tf2_and_keras3_progress_bars(tmp_path):
+    t = tags(read_log(tmp_path, "keras.txt", keras_tf2_log()))
+    assert set(t) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    check(t["loss"], 3, [1, 2, 3], 0.2951, 0.1068, "epoch")  # the last state of each epoch
+    check(t["val_accuracy"], 3, [1, 2, 3], 0.9578, 0.9722, "epoch")
+    t = tags(read_log(tmp_path, "keras3.txt", keras3_log()))
+    assert set(t) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    check(t["accuracy"], 3, [1, 2, 3], 0.81, 0.94, "epoch")  # an ANSI-bold value
+    check(t["val_loss"], 3, [1, 2, 3], 0.33, 0.18, "epoch")
+
+
+def test_keras_step_counter_inside_an_epoch_block_is_a_step(tmp_path):
+    # lines with their own step counter after an "Epoch N/M" header are per-step lines, not the
+    # epoch's value (they used to be swallowed by the epoch block, with a "Step" metric)
+    text = "Epoch 1/2\n" + "".join(f"Step: {s} - loss: {1 / s:.4f}\n" for s in (10, 20, 30, 40)) + \
+        "Epoch 2/2\n" + "".join(f"Step: {s} - loss: {1 / s:.4f}\n" for s in (50, 60, 70, 80))
+    t = tags(read_log(tmp_path, "k.log", text))
+    assert set(t) == {"loss"}
+    check(t["loss"], 8, [10, 20, 30], 0.1, 0.0125)
+
+
+def mmdet_log():
+    lines = ["2021-05-01 11:59:58,000 - mmdet - INFO - Environment info:", "sys.platform: linux",
+             "2021-05-01 11:59:59,000 - mmdet - INFO - Config:",
+             "optimizer = dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001)",
+             "lr_config = dict(policy='step', warmup='linear', warmup_iters=500, warmup_ratio=0.001, step=[8, 11])"]
+    minute = 0
+    for ep, pts in ((1, [(200, 1.2101), (400, 0.9121)]), (2, [(200, 0.6512), (400, 0.4521)]),
+                    (3, [(200, 0.4012), (400, 0.3833)])):
+        for it, loss in pts:
+            minute += 1
+            lines.append(f"2021-05-01 12:{minute:02d}:00,000 - mmdet - INFO - Epoch [{ep}][{it}/556]\tlr: 2.000e-02, "
+                         "eta: 1:23:45, time: 0.512, data_time: 0.010, memory: 3456, loss_rpn_cls: 0.0123, "
+                         f"loss_rpn_bbox: 0.0234, loss_cls: 0.2000, acc: 92.1000, loss_bbox: 0.1500, loss: {loss:.4f}")
+        lines.append(f"2021-05-01 12:{minute:02d}:30,000 - mmdet - INFO - Saving checkpoint at {ep} epochs")
+        lines.append(f"2021-05-01 12:{minute:02d}:40,000 - mmdet - INFO - Epoch(val) [{ep}][500]\tbbox_mAP: "
+                     f"{0.1 * ep:.4f}, bbox_mAP_50: 0.5000, bbox_mAP_copypaste: 0.100 0.500 0.050 0.010 0.080 0.150")
+    return "\n".join(lines) + "\n"
+
+
+def test_generic_mmdetection2(tmp_path):
+    t = tags(read_log(tmp_path, "20210501_115958.log", mmdet_log()))
+    losses = {"loss", "loss_cls", "loss_bbox", "loss_rpn_cls", "loss_rpn_bbox"}
+    assert losses | {"lr", "time", "data_time", "memory", "acc", "val/bbox_mAP", "val/bbox_mAP_50"} == set(t)
+    check(t["loss"], 6, [200, 400, 556 + 200, 556 + 400, 2 * 556 + 200], 1.2101, 0.3833)
+    check(t["val/bbox_mAP"], 3, [556, 2 * 556, 3 * 556], 0.1, 0.3)  # at the end of each epoch
+    assert "eta" not in t and "step" not in t and "warmup_iters" not in t  # the config dump
+
+
+def fairseq_log():
+    lines = ["2021-01-01 12:00:00 | INFO | fairseq_cli.train | task: TranslationTask",
+             "2021-01-01 12:00:00 | INFO | fairseq.trainer | begin training epoch 1"]
+    for ep in (1, 2):
+        for i, (loss, gn) in enumerate([(9.21, 1.23), (8.55, 1.10), (8.01, 0.98)], 1):
+            loss -= (ep - 1) * 2
+            lines.append(f"2021-01-01 12:{ep}{i}:00 | INFO | train_inner | epoch {ep:03d}:    {i * 100} / 300 "
+                         f"loss={loss:.3f}, nll_loss={loss - 1:.3f}, ppl={2 ** (loss - 1):.2f}, wps=12345.6, ups=3.21, "
+                         f"wpb=4096, bsz=128, num_updates={(ep - 1) * 300 + i * 100}, lr=0.0005, gnorm={gn}, "
+                         f"train_wall=31, gb_free=10.5, wall={ep * 100 + i}")
+        v = 8.9 - 2 * (ep - 1)
+        lines.append(f"2021-01-01 12:{ep}5:00 | INFO | valid | epoch {ep:03d} | valid on 'valid' subset | loss {v:.3f} "
+                     f"| nll_loss {v - 1.1:.3f} | ppl {2 ** (v - 1.1):.2f} | wps 23456.7 | wpb 4000 | bsz 120 | "
+                     f"num_updates {ep * 300} | best_loss {v:.3f}")
+        lines.append(f"2021-01-01 12:{ep}6:00 | INFO | train | epoch {ep:03d} | loss {8.5 - 2 * (ep - 1):.3f} | "
+                     f"nll_loss 7.5 | ppl 181.02 | wps 12000 | ups 3.1 | wpb 4096 | bsz 128 | num_updates {ep * 300} "
+                     "| lr 0.0005 | gnorm 1.05 | train_wall 95 | gb_free 10.4 | wall 109")
+    return "\n".join(lines) + "\n"
+
+
+FAIRSEQ_OLD = """| epoch 001:    100 / 300 loss=9.210, nll_loss=8.100, ppl=274.60, wps=12000, ups=3, wpb=4096, bsz=128, num_updates=100, lr=0.0005, gnorm=1.230, clip=0.000, oom=0.000, wall=30, train_wall=29
+| epoch 001:    200 / 300 loss=8.800, nll_loss=7.700, ppl=207.94, wps=12000, ups=3, wpb=4096, bsz=128, num_updates=200, lr=0.0005, gnorm=1.110, clip=0.000, oom=0.000, wall=60, train_wall=58
+| epoch 001 | loss 8.700 | nll_loss 7.600 | ppl 194.01 | wps 12000 | ups 3 | wpb 4096 | bsz 128 | num_updates 300 | lr 0.0005 | gnorm 1.050 | clip 0.000 | oom 0.000 | wall 90 | train_wall 87
+| epoch 001 | valid on 'valid' subset | loss 8.900 | nll_loss 7.800 | ppl 222.86 | num_updates 300
+| epoch 002:    100 / 300 loss=7.210, nll_loss=6.100, ppl=68.59, wps=12000, ups=3, wpb=4096, bsz=128, num_updates=400, lr=0.0005, gnorm=0.930, clip=0.000, oom=0.000, wall=120, train_wall=116
+| epoch 002:    200 / 300 loss=6.900, nll_loss=5.800, ppl=55.72, wps=12000, ups=3, wpb=4096, bsz=128, num_updates=500, lr=0.0005, gnorm=0.910, clip=0.000, oom=0.000, wall=150, train_wall=145
+| epoch 002 | loss 6.800 | nll_loss 5.700 | ppl 51.98 | wps 12000 | ups 3 | wpb 4096 | bsz 128 | num_updates 600 | lr 0.0005 | gnorm 0.900 | clip 0.000 | oom 0.000 | wall 180 | train_wall 174
+| epoch 002 | valid on 'valid' subset | loss 6.950 | nll_loss 5.850 | ppl 57.68 | num_updates 600
+"""
+
+
+def test_generic_fairseq(tmp_path):
+    t = tags(read_log(tmp_path, "train.log", fairseq_log()))
+    check(t["loss"], 6, [100, 200, 300, 400, 500, 600], 9.21, 6.01)  # train_inner, step = num_updates
+    check(t["grad_norm"], 6, [100, 200], 1.23, 0.98)  # fairseq's gnorm
+    assert "gnorm" not in t and "num_updates" not in t
+    check(t["valid/loss"], 2, [300, 600], 8.9, 6.9)
+    check(t["valid/best_loss"], 2, [300, 600], 8.9, 6.9)
+    check(t["train/loss"], 2, [300, 600], 8.5, 6.5)  # the end-of-epoch training summary
+    assert t["train/train_wall"].values.tolist() == [95, 95] and len(t["train_wall"]) == 6
+    t = tags(read_log(tmp_path, "old.log", FAIRSEQ_OLD))
+    check(t["loss"], 4, [100, 200, 400, 500], 9.21, 6.9)
+    check(t["valid/loss"], 2, [300, 600], 8.9, 6.95)
+    check(t["train/loss"], 2, [300, 600], 8.7, 6.8)
+    check(t["grad_norm"], 4, [100, 200, 400, 500], 1.23, 0.91)
+
+
+def timm_log():
+    lines = ["Model resnet50 created, param count:25557032", "Scheduled epochs: 3"]
+    for ep in range(3):
+        for b, (loss, run) in zip((0, 500, 1000, 1250),
+                                  ((6.923, 6.923), (6.512, 6.701), (6.123, 6.456), (5.987, 6.301))):
+            lines.append(f"Train: {ep} [{b:>4d}/1251 ({100 * b / 1250:>3.0f}%)]  Loss: {loss - ep:.3f} "
+                         f"({run - ep:.3f})  Time: 0.512s,  250.00/s  (0.600s,  213.33/s)  LR: 1.000e-03  "
+                         "Data: 0.010 (0.020)")
+        for b, (loss, run) in zip((0, 48), ((5.5, 5.5), (5.2, 5.31))):
+            lines.append(f"Test: [{b:>4d}/48]  Time: 0.201 (0.230)  Loss: {loss - ep:>7.4f} ({run - ep:>7.4f})  "
+                         f"Acc@1: {10 + ep * 5:.4f} ({10.5 + ep * 5:.4f})  Acc@5: {30 + ep:.4f} ({31 + ep:.4f})")
+        lines.append(f"Current checkpoints:\n ('./output/train/checkpoint-{ep}.pth.tar', {10.5 + ep * 5})")
+    return "\n".join(lines) + "\n"
+
+
+def test_generic_timm(tmp_path):
+    t = tags(read_log(tmp_path, "log.txt", timm_log()))
+    assert {"Loss", "LR", "Time", "Data", "test/Loss", "test/Acc@1", "test/Acc@5", "test/Time"} == set(t)
+    # the current value, not the running mean; step = epoch * 1251 + batch
+    check(t["Loss"], 12, [0, 500, 1000, 1250, 1251, 1751], 6.923, 3.987)
+    assert t["LR"].values[0] == 1e-3
+    # a test pass: the running mean of its last line (the pass average), at the epoch's end
+    check(t["test/Loss"], 3, [1251, 2502, 3753], 5.31, 3.31)
+    check(t["test/Acc@1"], 3, [1251, 2502, 3753], 10.5, 20.5)
+
+
+def yolov8_log():
+    lines = ["Ultralytics YOLOv8.0.120 🚀 Python-3.10.12 torch-2.0.1+cu118 CUDA:0 (Tesla T4, 15102MiB)",
+             "Starting training for 3 epochs...", ""]
+    rows = [(1.234, 2.345, 1.456, 0.612, 0.534, 0.571, 0.389), (1.101, 1.902, 1.333, 0.655, 0.570, 0.610, 0.420),
+            (1.050, 1.701, 1.290, 0.690, 0.600, 0.650, 0.450)]
+    for ep, (box, cls, dfl, p, r, m50, m5095) in enumerate(rows, 1):
+        lines.append("      Epoch    GPU_mem   box_loss   cls_loss   dfl_loss  Instances       Size")
+        lines.append("\r".join([
+            f"{ep:>11}/3      2.1G      {box + 0.3:.3f}      {cls + 0.3:.3f}      {dfl + 0.3:.3f}         32"
+            "        640:  10%|█         | 47/469 [00:08<01:15,  5.60it/s]",
+            f"{ep:>11}/3      2.1G      {box:.3f}      {cls:.3f}      {dfl:.3f}         29        640: "
+            "100%|██████████| 469/469 [01:23<00:00,  5.62it/s]"]))
+        lines.append("                 Class     Images  Instances      Box(P          R      mAP50  mAP50-95): "
+                     "100%|██████████| 16/16 [00:02<00:00,  7.12it/s]")
+        lines.append(f"                   all        500       2345      {p:.3f}      {r:.3f}      {m50:.3f}"
+                     f"      {m5095:.3f}")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def test_generic_whitespace_table_yolov8(tmp_path):
+    t = tags(read_log(tmp_path, "train.log", yolov8_log()))
+    assert {"box_loss", "cls_loss", "dfl_loss", "GPU_mem", "Instances", "Size", "metrics/precision(B)",
+            "metrics/recall(B)", "metrics/mAP50(B)", "metrics/mAP50-95(B)"} == set(t)
+    check(t["box_loss"], 3, [1, 2, 3], 1.234, 1.05, "epoch")  # the last progress state of each epoch
+    check(t["dfl_loss"], 3, [1, 2, 3], 1.456, 1.29, "epoch")
+    check(t["metrics/mAP50-95(B)"], 3, [1, 2, 3], 0.389, 0.45, "epoch")
+    # a plain whitespace table (header of names, then as many numbers per row)
+    text = "step  loss  val_loss  lr\n" + "".join(f"{100 * i}  {2.0 / i:.3f}  {2.4 / i:.3f}  0.001\n"
+                                                 for i in range(1, 9))
+    t = tags(read_log(tmp_path, "table.txt", text))
+    assert set(t) == {"loss", "val_loss", "lr"}
+    check(t["val_loss"], 8, [100, 200], 2.4, 0.3)
+
+
+DARKNET = """yolov3
+layer     filters    size              input                output
+    0 conv     32  3 x 3 / 1   416 x 416 x   3   ->   416 x 416 x  32  0.299 BFLOPs
+Learning Rate: 0.001, Momentum: 0.9, Decay: 0.0005
+Loaded: 0.000040 seconds
+Region 82 Avg IOU: 0.301, Class: 0.501, Obj: 0.492, No Obj: 0.500, .5R: 0.125, .75R: 0.000,  count: 8
+1: 800.234131, 800.234131 avg loss, 0.000000 rate, 1.200000 seconds, 64 images
+2: 780.112000, 798.221924 avg loss, 0.000000 rate, 1.150000 seconds, 128 images
+3: 745.901000, 792.989832 avg loss, 0.000000 rate, 1.160000 seconds, 192 images
+4: 700.550000, 783.745849 avg loss, 0.000000 rate, 1.170000 seconds, 256 images
+5: 650.100000, 770.381264 avg loss, 0.000001 rate, 1.120000 seconds, 320 images
+6: 600.200000, 753.363138 avg loss, 0.000001 rate, 1.110000 seconds, 384 images
+7: 520.300000, 730.056824 avg loss, 0.000002 rate, 1.130000 seconds, 448 images
+8: 480.400000, 705.091142 avg loss, 0.000004 rate, 1.140000 seconds, 512 images, 12.345678 hours left
+"""
+
+
+def test_generic_darknet(tmp_path):
+    t = tags(read_log(tmp_path, "train.log", DARKNET))
+    assert set(t) == {"loss", "avg loss", "lr", "seconds", "images"}
+    check(t["loss"], 8, [1, 2, 3], 800.234131, 480.4)
+    check(t["avg loss"], 8, [1, 2], 800.234131, 705.091142)
+    assert t["lr"].values[-1] == 4e-6
+
+
+def megatron_log():
+    lines = ["> building GPT2BPETokenizer tokenizer ...", "training ..."]
+
+    def it_line(it, lr, loss, gn):
+        return (f" iteration      {it:>3d}/   10000 | consumed samples:         {it * 32:>5d} | elapsed time per "
+                f"iteration (ms): 512.3 | learning rate: {lr:.3E} | global batch size:    32 | lm loss: {loss:.6E} | "
+                f"loss scale: 4096.0 | grad norm: {gn:.3f} | number of skipped iterations:   0 | number of nan "
+                "iterations:   0 |")
+    for i, (lr, loss, gn) in enumerate([(1.5e-4, 7.123456, 1.234), (3e-4, 6.54321, 1.101), (3e-4, 6.012345, 0.998),
+                                        (3e-4, 5.876543, 0.951)], 1):
+        lines.append(it_line(100 * i, lr, loss, gn))
+    lines += ["-" * 80, " validation loss at iteration 400 | lm loss value: 5.901234E+00 | lm loss PPL: 3.655E+02 | ",
+              "-" * 80]
+    for i in range(5, 9):
+        lines.append(it_line(100 * i, 3e-4, 5.9 - 0.1 * (i - 4), 0.9))
+    return "\n".join(lines) + "\n"
+
+
+def test_generic_megatron(tmp_path):
+    t = tags(read_log(tmp_path, "stdout.log", megatron_log()))
+    check(t["lm loss"], 8, [100, 200, 300], 7.123456, 5.5)
+    check(t["learning_rate"], 8, [100], 1.5e-4, 3e-4)  # "learning rate", renamed
+    check(t["grad norm"], 8, [100], 1.234, 0.9)
+    check(t["loss scale"], 8, [100], 4096, 4096)
+    check(t["val/lm loss"], 1, [400], 5.901234, 5.901234)  # "lm loss value" on the validation line
+    check(t["val/lm ppl"], 1, [400], 365.5, 365.5)  # "lm loss PPL": not a loss
+    assert "elapsed time per iteration (ms)" in t and "number of skipped iterations" in t
+    assert "iteration" not in t
+
+
+def test_generic_gan_loops(tmp_path):
+    text = "Namespace(n_epochs=200, batch_size=64, lr=0.0002, b1=0.5, b2=0.999, latent_dim=100)\n" + "".join(
+        f"[Epoch {ep}/200] [Batch {b}/938] [D loss: {0.7 - 0.1 * ep - b / 10000:.6f}] [G loss: {0.9 + 0.2 * ep:.6f}]\n"
+        for ep in range(3) for b in (0, 400, 800))
+    res = read_log(tmp_path, "gan.log", text)
+    t = tags(res)
+    assert set(t) == {"D loss", "G loss"}
+    check(t["D loss"], 9, [0, 400, 800, 938, 1338], 0.7, 0.42)  # epoch * 938 + batch
+    assert res.meta["learning_rate"] == 0.0002 and res.meta["batch_size"] == 64
+    # only an epoch counter, several lines per epoch: the line order is the step
+    text = "Starting Training Loop...\n" + "".join(
+        f"Epoch {i // 3}: Loss_D: {1.5 - 0.1 * i:.2f} Loss_G: {4.0 - 0.3 * i:.2f} D(x): 0.{70 + i} "
+        f"D(G(z)): 0.{50 - i} / 0.0{i}\n"
+        for i in range(8))
+    res = read_log(tmp_path, "dcgan.log", text)
+    t = tags(res)
+    assert set(t) == {"Loss_D", "Loss_G", "D(x)", "D(G(z))"}
+    check(t["Loss_G"], 8, list(range(8)), 4.0, 1.9)
+    assert t["D(G(z))"].values[0] == 0.5  # the first of "0.50 / 0.00"
+    assert any("line" in n.message and "repeats" in n.message for n in res.notes)
+    # DCGAN's "[epoch/epochs][batch/batches]" counters
+    text = "".join(f"[{ep}/5][{b}/1583]\tLoss_D: {1.0 - 0.05 * i:.4f}\tLoss_G: {3.0 + 0.1 * i:.4f}\tD(x): 0.7\n"
+                   for i, (ep, b) in enumerate((e, b) for e in range(3) for b in (0, 50, 100)))
+    check(tags(read_log(tmp_path, "dcgan2.log", text))["Loss_D"], 9, [0, 50, 100, 1583], 1.0, 0.6)
+
+
+def test_annotations_comments_crlf_ansi_and_latin1(tmp_path):
+    # a trailing annotation no longer hides an HF console dict (the spike was dropped)
+    text = "".join(f"{{'loss': {2.5 - 0.1 * i:.2f}, 'grad_norm': {1.5 if i != 3 else 11140.0}, 'epoch': 0.{i + 1}}}"
+                   + ("  <-- spike" if i == 3 else "") + "\n" for i in range(8))
+    t = tags(read_log(tmp_path, "hf.log", text))
+    check(t["grad_norm"], 8, [0, 1, 2, 3], 1.5, 1.5)
+    assert t["grad_norm"].values[3] == 11140.0
+    text = "".join(f"epoch {e} loss: {1.0 / e:.3f}" + ("  # after resume" if e == 4 else "") + "\n"
+                   for e in range(1, 9))
+    check(tags(read_log(tmp_path, "c.log", text))["loss"], 8, [1, 2, 3, 4], 1.0, 0.125, "epoch")
+    # Windows line ends, ANSI colours, and a header line that is not UTF-8
+    bold, green, reset = "\x1b[1m", "\x1b[32m", "\x1b[0m"
+    body = "".join(f"{green}step {10 * i}{reset} | loss {bold}{3.0 / i:.3f}{reset} | lr 0.01\r\n" for i in range(1, 9))
+    p = write_log(tmp_path, "w.log", b"Run \xe9t\xe9 caf\xe9 \xff\r\n" + body.encode("utf-8"))
+    assert choose(p) is R
+    res = R.read(p)
+    t = tags(res)
+    assert set(t) == {"loss", "lr"}
+    check(t["loss"], 8, [10, 20, 30], 3.0, 0.375)
+    assert any("UTF-8" in n.message for n in res.notes)
+
+
+EXTRA_LAYOUTS = {
+    # PyTorch examples/mnist: Train Epoch: N [seen/total (p%)] then a test-set summary
+    "mnist.log": ("".join(f"Train Epoch: {ep} [{s}/60000 ({100 * s // 60000}%)]\t"
+                          f"Loss: {2.0 / (ep * (1 + s / 20000)):.6f}\n" for ep in (1, 2) for s in (0, 20000, 40000))
+                  + "\nTest set: Average loss: 0.1002, Accuracy: 9690/10000 (97%)\n\n"),
+    # PyTorch examples/imagenet: tab-separated "name value (mean)" fields
+    "imagenet.log": "".join(f"Epoch: [{ep}][{b:>4d}/5005]\tTime  0.210 ( 0.230)\tData  0.001 ( 0.020)\tLoss "
+                            f"{6.9 - ep - b / 2500:.4e} ({7.0 - ep:.4e})\tAcc@1   9.38 (  4.10)\n"
+                            for ep in (0, 1) for b in (0, 2500, 5000)),
+    # Epoch [e/E], Step [i/n] (within-epoch step counters that start again)
+    "tutorial.log": "".join(f"Epoch [{ep}/5], Step [{s}/600], Loss: {0.3 - 0.01 * (3 * ep + s // 100):.4f}\n"
+                            for ep in (1, 2, 3) for s in (100, 200, 300)),
+    # "Epoch N/M" header then train/val lines without their own counter
+    "transfer.log": "".join(f"Epoch {ep}/24\n----------\ntrain Loss: {0.6 - 0.1 * ep:.4f} Acc: 0.{70 + ep}\n"
+                            f"val Loss: {0.3 - 0.05 * ep:.4f} Acc: 0.{90 + ep}\n\n" for ep in range(4)),
+    # DeepSpeed
+    "ds.log": "".join(f"[2023-05-01 12:00:{s:02d},000] [INFO] [logging.py:96:log_dist] [Rank 0] step={s}, skipped=0, "
+                      f"lr=[0.0001], mom=[(0.9, 0.999)]\nsteps: {s} loss: {2.5 - s / 100:.4f} iter time (s): 0.512 "
+                      "samples/sec: 62.5\n" for s in range(10, 50, 10)),
+}
+
+
+@pytest.mark.parametrize("name,tag,n,steps_head,first,last,unit", [
+    ("mnist.log", "Loss", 6, [0, 20000, 40000, 60000], 2.0, 1 / 3, "step"),
+    ("mnist.log", "test/Average loss", 1, [120000], 0.1002, 0.1002, "step"),  # after epoch 2
+    ("imagenet.log", "Loss", 6, [0, 2500, 5000, 5005], 6.9, 3.9, "step"),
+    ("tutorial.log", "Loss", 9, [100, 200, 300, 700], 0.26, 0.18, "step"),
+    ("transfer.log", "train Loss", 4, [0, 1, 2, 3], 0.6, 0.3, "epoch"),
+    ("transfer.log", "val/Acc", 4, [0, 1, 2, 3], 0.9, 0.93, "epoch"),
+    ("transfer.log", "Acc", 4, [0, 1, 2, 3], 0.7, 0.73, "epoch"),
+    ("ds.log", "loss", 4, [10, 20, 30, 40], 2.4, 2.1, "step"),
+    ("ds.log", "lr", 4, [10, 20], 1e-4, 1e-4, "step"),
+])
+def test_generic_more_layouts(tmp_path, name, tag, n, steps_head, first, last, unit):
+    check(tags(read_log(tmp_path, name, EXTRA_LAYOUTS[name]))[tag], n, steps_head, first, last, unit)
+
+
+def test_mmengine_val_lines_are_placed_at_the_epoch_end(tmp_path):
+    head = "2024/01/01 10:00:00 - mmengine - INFO - "
+    text = ""
+    for ep in (1, 2):
+        for it in (50, 100):
+            text += (f"{head}Epoch(train) [{ep}][{it:>3d}/100]  lr: 1.0000e-02  eta: 0:10:00  time: 0.5000  "
+                     f"loss: {3 - ep - it / 100:.4f}  loss_cls: 1.0000\n")
+        text += f"{head}Epoch(val) [{ep}][250/250]    coco/bbox_mAP: 0.{ep}000  data_time: 0.0010  time: 0.0500\n"
+    t = tags(read_log(tmp_path, "20240101_100000.log", text))
+    check(t["loss"], 4, [50, 100, 150, 200], 1.5, 0.0)  # the fixed mmengine layout, unchanged
+    check(t["val/coco/bbox_mAP"], 2, [100, 200], 0.1, 0.2)
+
+
+# --------------------------------------------------------------------------- conservative sniff
+
+
+def test_documents_and_config_dumps_are_not_claimed(tmp_path):
+    readme = ("# My project\n\nWe train a small model. The loss went down nicely: see below.\n\n```\n"
+              + "".join(f"epoch {e} loss: {1 / e:.2f}\n" for e in (1, 2, 3)) + "```\n\n"
+              + "".join(f"Paragraph {i}: the learning rate was 0.001 and the batch size 32 in run {i}.\n"
+                        for i in range(40)))
+    # (a lone "epoch: 3" line would still start the fixed Keras-style epoch-block layout, as before)
+    config = "".join(f"{k}: {v}\n" for k, v in [("epochs", 100), ("steps", 5000), ("lr", 0.001), ("loss_weight", 1.0),
+                                                ("batch_size", 32), ("max_epoch", 3), ("warmup_steps", 100),
+                                                ("step=", 3), ("seed", 1)] * 3)
+    prose = "".join(f"| run-{i} | the loss was 0.{i}5 at step {100 * i}, then it rose | {i} |\n" for i in range(1, 9))
+    for name, text in (("README.md", readme), ("config.txt", config), ("notes.md", prose)):
+        p = write_log(tmp_path, name, text)
+        assert R.sniff(p, p.read_bytes()) == 0.0, name
+        assert choose(p) is None, name
+
+
+def test_structured_files_with_text_names_stay_with_their_readers(tmp_path):
+    jl = "".join('{"step": %d, "loss": %.3f, "epoch": 1}\n' % (i, 1 / i) for i in range(1, 30))
+    p = write_log(tmp_path, "metrics.log", jl)
+    assert R.sniff(p, p.read_bytes()) == 0.0 and choose(p).name == "jsonl"
+    tsv = "step\tloss\tlr\n" + "".join(f"{i}\t{1 / i:.3f}\t0.1\n" for i in range(1, 30))
+    p = write_log(tmp_path, "metrics.txt", tsv)
+    assert R.sniff(p, p.read_bytes()) == 0.0
+
+
+# --------------------------------------------------------------------------- linear time
+
+
+class _CountingPattern:
+    """A compiled pattern that counts its calls and the characters handed to it."""
+
+    def __init__(self, pat, box):
+        self._pat, self._box = pat, box
+
+    def __getattr__(self, name):
+        attr = getattr(self._pat, name)
+        if name not in ("search", "match", "fullmatch", "findall", "finditer", "sub", "subn", "split"):
+            return attr
+
+        def counted(*args, **kwargs):
+            self._box[0] += 1
+            self._box[1] += sum(len(a) for a in args if isinstance(a, str))
+            return attr(*args, **kwargs)
+        return counted
+
+
+def _work(monkeypatch, text):
+    """(regex calls, characters scanned by regexes, lines examined) to parse ``text``."""
+    import re
+
+    from losscheck.readers import _textkv
+    box = [0, 0]
+    for mod in (text_logs, _textkv):
+        for name, val in list(vars(mod).items()):
+            if isinstance(val, re.Pattern):
+                monkeypatch.setattr(mod, name, _CountingPattern(val, box))
+    p, _, _ = text_logs._parse(text)
+    monkeypatch.undo()
+    return box[0], box[1], p.kv.calls
+
+
+def test_work_grows_linearly_with_the_log(monkeypatch):
+    one = EPOCH_SLASH + CAFFE + mmdet_log() + fairseq_log() + timm_log() + megatron_log() + DARKNET + yolov8_log()
+    small = _work(monkeypatch, one)
+    big = _work(monkeypatch, one * 10)
+    for a, b in zip(small, big):
+        assert 9 * a <= b <= 11 * a, (small, big)
+
+
+@pytest.mark.parametrize("line", [
+    "a" * 100_000, "1" * 100_000, "epoch 1" + " " * 100_000 + "x", "loss: 0.5 " * 10_000, "[1/2]" * 20_000,
+    "1%|" * 33_000, "1" * 100_000 + "%|", "epoch 1 " * 12_500, "Namespace(" * 10_000, " - " * 33_000,
+    "1:" * 50_000, "1." * 50_000, "| loss " * 14_000, "a.b-c/d@e%f" * 9_000 + ": 1", "loss " + " " * 100_000 + "1",
+    "D(" * 50_000, "\x1b[" + "1;" * 50_000, "a\x08" * 50_000, "D Loss " * 14_000 + "50%|##| 1/2",
+    "Class Images " + "P " * 50_000,
+    "{'loss': " + "1" * 100_000 + "}", "Epoch [1][2/3] lr: " + "x" * 100_000,
+])
+def test_a_100k_character_line_is_handled(tmp_path, line):
+    import time
+
+    text = "".join(f"step {s} loss: {1 / s:.3f}\n" for s in (1, 2, 3)) + line + "\n" + "step 4 loss: 0.25\n"
+    t0 = time.perf_counter()
+    p = write_log(tmp_path, "long.log", text)
+    assert R.sniff(p, p.read_bytes()[:65536]) in (0.0, 0.3)
+    s = tags(R.read(p))["loss"]
+    assert s.steps.tolist()[:3] == [1, 2, 3] and s.steps[-1] == 4
+    assert time.perf_counter() - t0 < 30  # a quadratic regex would take many minutes here

@@ -1,6 +1,14 @@
 """Plain-text console logs: common training printouts recognised line by line.
 
-Formats (learned from each project's public printing code / documentation, matched by
+Each line is first tried against the fixed layouts below (in this order; their behaviour is
+unchanged); a line none of them uses goes to the generic key/value extractor
+(:mod:`losscheck.readers._textkv`), which finds a step or epoch counter and ``name: value``
+/ ``name=value`` / ``name value`` pairs on any line (mmdetection 2.x, fairseq, timm, Caffe,
+darknet, Megatron/DeepSpeed, GAN loops, YOLOv8/ultralytics whitespace tables, python-logging,
+glog and timestamp prefixes...: its docstring lists the forms, the names it emits and how
+steps and units are resolved).
+
+Fixed formats (learned from each project's public printing code / documentation, matched by
 regular expressions written here):
 
 - Hugging Face ``Trainer`` console dicts: ``{'loss': 0.2051, 'grad_norm': nan,
@@ -35,6 +43,21 @@ regular expressions written here):
 ``nan``, ``inf``, ``-inf`` are kept as values. Hyper-parameters printed before training
 (``lr: 0.0001`` lines, ``Namespace(lr=20, epochs=12, ...)``) go to meta when recognised.
 A cut last line cannot be told from a complete one in text; it is read as printed.
+
+Before any layout sees it, a physical line is split at carriage returns (each ``\\r``
+piece is a progress state; the last state of a Keras epoch is the epoch's value), and each
+piece has its ANSI escape codes removed, backspaces applied and a trailing comment or
+annotation (``  # after resume``, ``  <-- spike``) cut off. A line nothing can use is counted
+(an info note gives how many non-blank lines were not used), never an error.
+
+Sniff: a ``.log``/``.txt``/``.out``/``.md`` file is claimed (0.3) when 3 lines of the 64 KB
+head (2 in a file under 10 lines) hold metrics of a fixed layout, or when enough lines hold
+a loss-like metric with a counter for the generic extractor: 10, or 3 that are at least a
+tenth of the non-blank lines (a README quoting a few log lines is not claimed).
+
+Every regular expression is linear in the line length (no nested or adjacent quantifiers
+that can match the same text in two ways; unbounded name parts are capped), so the work
+grows linearly with the log.
 """
 
 from __future__ import annotations
@@ -46,33 +69,38 @@ from pathlib import Path
 
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name, read_text
+from losscheck.readers._textkv import KVExtractor, clean_line
 
 _NUM = r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn]a[Nn]|nan|[Ii]nf(?:inity)?)"
 _TEXT_EXT = (".log", ".txt", ".md", ".out")
+_SNIFF_ENOUGH = 10  # generic loss lines with a counter that make a file a log whatever else it holds
 
 _TF_OD = re.compile(rf"global step (\d+):\s*loss = ({_NUM})(?:\s*\(({_NUM}) sec/step\))?")
 _MM_ITER = re.compile(r"Iter\(train\)\s*\[\s*(\d+)\s*/\s*(\d+)\s*\](.*)")
 _MM_EPOCH = re.compile(r"Epoch\(train\)\s*\[\s*(\d+)\s*\]\s*\[\s*(\d+)\s*/\s*(\d+)\s*\](.*)")
-_MM_PAIR = re.compile(rf"([A-Za-z_][\w./-]*):\s+({_NUM})(?=\s|$)")
+_MM_PAIR = re.compile(rf"([A-Za-z_][\w./-]{{0,100}}):\s+({_NUM})(?=\s|$)")
 _WLM = re.compile(r"^\s*\|\s*epoch\s+(\d+)\s*\|\s*(\d+)\s*/\s*(\d+) batches\s*\|(.*)$")
 _WLM_END = re.compile(r"^\s*\|\s*end of epoch\s+(\d+)\s*\|(.*)$")
-_WLM_PAIR = re.compile(rf"^\s*([A-Za-z][\w/ ]*?)\s+({_NUM})s?\s*$")
+_WLM_NAME = re.compile(r"[A-Za-z][\w/ ]*")
+_WLM_VALUE = re.compile(rf"({_NUM})s?")
 _FLASHLIGHT = re.compile(r"(?:^|\s)epoch:\s*(\d+)\s*\|(.*)$")
 _PIPE_PAIR = re.compile(rf"^\s*([^:|]+?):\s*({_NUM})\s*$")
 _NANO_STEP = re.compile(rf"\bstep (\d+): train loss ({_NUM})\b[^,]*,\s*val loss ({_NUM})")
 _NANO_ITER = re.compile(rf"\biter (\d+): loss ({_NUM})")
 _HF_DICT = re.compile(r"^\s*\{'[\w/.-]+':.*\}\s*$")
 _HF_TOKEN = re.compile(r"(?<![\w'\"])(-?inf|nan)(?![\w'\"])")
-_BARE_EPOCH = re.compile(r"^\s*epoch:?\s*(\d+)\s*[,|]?\s+(.*\bloss\b.*)$", re.IGNORECASE)
-_EQ_PAIR = re.compile(rf"([A-Za-z_][\w/.-]*)\s*[:=]\s*({_NUM})(?=[\s,;|]|$)")
-_EPOCH_HEADER = re.compile(r"^\s*Epoch:?\s*(\d+)\s*(?:/\s*(\d+))?\s*$", re.IGNORECASE)
+_BARE_EPOCH = re.compile(r"^\s*epoch:?\s*(\d+)(?:\s*[,|]\s+|\s+)(\S.*\bloss\b.*)$", re.IGNORECASE)
+_EQ_PAIR = re.compile(rf"([A-Za-z_][\w/.-]{{0,100}})\s*[:=]\s*({_NUM})(?=[\s,;|]|$)")
+_MULTIWORD = re.compile(rf"[A-Za-z)] [A-Za-z_][\w/.-]{{0,100}}\s*[:=]\s*{_NUM}")
+_EPOCH_HEADER = re.compile(r"^\s*Epoch:?\s*(\d+)(?:\s*/\s*(\d+))?\s*$", re.IGNORECASE)
 _BLOCK_PAIR = re.compile(rf"^\s*([A-Za-z][\w /]*?):\s*({_NUM})[a-zA-Z%]*\s*$")
-_TQDM = re.compile(r"^(.*?)\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)\s*(?:\[([^\]]*)\])?")
-_DESC_PAIR = re.compile(rf"([A-Za-z][A-Za-z_ /]*?)\s*[:=]\s*({_NUM})(?=[\s,;:]|$)")
-_POSTFIX_PAIR = re.compile(rf"([A-Za-z_][\w/.-]*)=({_NUM})(?=[,\s]|$)")
+_TQDM_REST = re.compile(r"%\|[^|]*\|\s*(\d+)/(\d+)\s*(?:\[([^\]]*)\])?")
+_DESC_PAIR = re.compile(rf"([A-Za-z][A-Za-z_ /]{{0,60}}?)\s*[:=]\s*({_NUM})(?=[\s,;:]|$)")
+_POSTFIX_PAIR = re.compile(rf"([A-Za-z_][\w/.-]{{0,100}})=({_NUM})(?=[,\s]|$)")
 _CFG_LINE = re.compile(rf"^\s*([A-Za-z_]\w*)\s*:\s*({_NUM})\s*$")
-_NAMESPACE = re.compile(r"Namespace\((.*)\)")
-_NS_PAIR = re.compile(rf"(\w+)=({_NUM})(?=[,)]|$)")
+_NS_PAIR = re.compile(rf"(?<!\w)(\w+)=({_NUM})(?=[,)]|$)")
+_SEGMENTS = re.compile(r"(?<!\s)\s+-\s+|\t|(?<!\s)\s{3,}")
+_BLOCK_STEP_NAMES = frozenset({"step", "iter", "iteration", "global_step", "global step", "batch"})
 
 #: printed hyper-parameter name -> (meta key, converter)
 _META = {"lr": ("learning_rate", float), "learning_rate": ("learning_rate", float),
@@ -87,8 +115,50 @@ def _num(text: str) -> float:
     return float(text)
 
 
+def _wlm_pair(field: str) -> tuple[str, str] | None:
+    """``name value`` of one ``|`` field of word_language_model (``lr 20.00``,
+    ``valid loss 5.61``, ``ms/batch 11.77``); the value may end in ``s``."""
+    parts = field.rstrip().rsplit(None, 1)
+    if len(parts) != 2:
+        return None
+    name, value = parts[0].strip(), parts[1]
+    vm = _WLM_VALUE.fullmatch(value)
+    if not vm or not _WLM_NAME.fullmatch(name):
+        return None
+    return name, vm.group(1)
+
+
+def _pipe_pair(field: str) -> tuple[str, str] | None:
+    """``name: value`` of one ``|`` field (flashlight)."""
+    pm = _PIPE_PAIR.match(field)
+    return (pm.group(1), pm.group(2)) if pm else None
+
+
+def _tqdm(line: str):
+    """A tqdm bar line: ``(description, counter, total, postfix)`` or ``None``.
+
+    Same result as matching ``^(.*?)\\s*\\d+%\\|[^|]*\\|\\s*(\\d+)/(\\d+)\\s*(?:\\[([^\\]]*)\\])?``
+    (with ASCII digits before the ``%``), in time linear in the line length: each ``%|`` is
+    tried once, leftmost first, where the regex retried every start position."""
+    i = line.find("%|")
+    while i >= 0:
+        j = i
+        while j > 0 and line[j - 1].isdigit() and line[j - 1].isascii():
+            j -= 1
+        if j < i:
+            m = _TQDM_REST.match(line, i)
+            if m:
+                k = j
+                while k > 0 and line[k - 1].isspace():
+                    k -= 1
+                return line[:k], m.group(1), m.group(2), m.group(3)
+        i = line.find("%|", i + 1)
+    return None
+
+
 class _Parser:
-    """Line-by-line state machine; ``feed(line)`` returns True when the line held metrics."""
+    """Line-by-line state machine: the fixed layouts first, then the generic key/value
+    extractor (:class:`~losscheck.readers._textkv.KVExtractor`) for lines they do not use."""
 
     def __init__(self) -> None:
         self.col = Collector()
@@ -100,14 +170,17 @@ class _Parser:
         self.meta: dict = {}
         self.seen_metrics = False
         self.tqdm: list[tuple[int, int, list[tuple[str, float]]]] = []
+        self.kv = KVExtractor()
+        self.hits = 0  # display lines a fixed layout took metrics from
+        self.used: set[int] = set()  # physical lines that gave metrics
 
     def add(self, tag: str, step: float, value: float, unit: str = "step") -> None:
         self.col.add(tag, step, value)
         self.units.setdefault(tag, unit)
 
     def _config(self, line: str) -> None:
-        m = _NAMESPACE.search(line)
-        pairs = _NS_PAIR.findall(m.group(1)) if m else []
+        i, j = line.find("Namespace("), line.rfind(")")
+        pairs = _NS_PAIR.findall(line[i + 10:j]) if 0 <= i and i + 10 <= j else []
         m2 = _CFG_LINE.match(line)
         if m2:
             pairs.append((m2.group(1), m2.group(2)))
@@ -122,8 +195,16 @@ class _Parser:
             except ValueError:
                 pass
 
-    def feed(self, line: str) -> bool:
+    def feed(self, line: str, line_no: int = 0) -> bool:
+        """Read one cleaned display line of physical line ``line_no``; True when a fixed
+        layout or the generic extractor took metrics (with a counter) from it."""
         hit = self._feed(line)
+        if hit:
+            self.hits += 1
+            self.used.add(line_no)
+            self.kv.position(line, line_no)
+        else:
+            hit = self.kv.feed(line, line_no) == 2
         if hit:
             self.seen_metrics = True
         elif not self.seen_metrics:
@@ -149,16 +230,16 @@ class _Parser:
         if m:
             ep, b, n = int(m.group(1)), int(m.group(2)), int(m.group(3))
             self.wlm_batches = n
-            return self._pipe_pairs(m.group(4), (ep - 1) * n + b, _WLM_PAIR, {})
+            return self._pipe_pairs(m.group(4), (ep - 1) * n + b, _wlm_pair, {})
         m = _WLM_END.match(line)
         if m:
             ep = int(m.group(1))
             step = ep * self.wlm_batches if self.wlm_batches else ep
             rename = {"valid loss": "valid_loss", "valid ppl": "valid_ppl"}
-            return self._pipe_pairs(m.group(2), step, _WLM_PAIR, rename, skip={"time:"})
+            return self._pipe_pairs(m.group(2), step, _wlm_pair, rename, skip={"time:"})
         m = _FLASHLIGHT.search(line)
         if m:
-            return self._pipe_pairs(m.group(2), int(m.group(1)), _PIPE_PAIR, {}, unit="epoch")
+            return self._pipe_pairs(m.group(2), int(m.group(1)), _pipe_pair, {}, unit="epoch")
         m = _NANO_STEP.search(line)
         if m:
             step = float(m.group(1))
@@ -169,38 +250,43 @@ class _Parser:
         if m:
             self.add("loss", float(m.group(1)), _num(m.group(2)))
             return True
-        m = _TQDM.match(line)
+        m = _tqdm(line) if "%|" in line else None
         if m:
             pairs = []
-            for key, val in _DESC_PAIR.findall(m.group(1)) + _POSTFIX_PAIR.findall(m.group(4) or ""):
+            for key, val in _DESC_PAIR.findall(m[0]) + _POSTFIX_PAIR.findall(m[3] or ""):
                 try:
                     pairs.append((key.strip(), _num(val)))
                 except ValueError:
                     continue
             if pairs:
-                self.tqdm.append((int(m.group(2)), int(m.group(3)), pairs))
+                self.tqdm.append((int(m[1]), int(m[2]), pairs))
                 return True
             return False
         if _HF_DICT.match(line):
             return self._hf_dict(line)
         m = _BARE_EPOCH.match(line)
-        if m and not _EPOCH_HEADER.match(line):
+        if m and not _EPOCH_HEADER.match(line) and not _MULTIWORD.search(m.group(2)):
+            # multi-word names (``Train Loss: .., Val Loss: ..``) go to the generic extractor
             return self._pairs(_EQ_PAIR.findall(m.group(2)), int(m.group(1)), unit="epoch")
         m = _EPOCH_HEADER.match(line)
         if m:
             self.epoch = int(m.group(1))
             return False
         if self.epoch is not None:
-            found = False
-            for seg in re.split(r"\s+-\s+|\t|\s{3,}", line):
+            got = []
+            for seg in _SEGMENTS.split(line):
                 pm = _BLOCK_PAIR.match(seg)
                 if pm and pm.group(1).strip().lower() not in ("eta", "epoch"):
-                    key = pm.group(1).strip()
-                    try:
-                        self.block.setdefault(self.epoch, {})[key] = _num(pm.group(2))
-                        found = True
-                    except ValueError:
-                        pass
+                    if pm.group(1).strip().lower() in _BLOCK_STEP_NAMES:
+                        return False  # a per-step line inside an epoch: the generic extractor's
+                    got.append((pm.group(1).strip(), pm.group(2)))
+            found = False
+            for key, val in got:
+                try:
+                    self.block.setdefault(self.epoch, {})[key] = _num(val)
+                    found = True
+                except ValueError:
+                    pass
             return found
         return False
 
@@ -219,14 +305,14 @@ class _Parser:
     def _pipe_pairs(self, rest: str, step: float, pat, rename, skip=frozenset(), unit="step") -> bool:
         found = False
         for part in rest.split("|"):
-            pm = pat.match(part)
+            pm = pat(part)
             if not pm:
                 continue
-            key = pm.group(1).strip()
+            key = pm[0].strip()
             if key.lower() in skip:
                 continue
             try:
-                self.add(rename.get(key, key), float(step), _num(pm.group(2)), unit)
+                self.add(rename.get(key, key), float(step), _num(pm[1]), unit)
                 found = True
             except ValueError:
                 continue
@@ -259,7 +345,8 @@ class _Parser:
         return found
 
     def finish(self) -> list[str]:
-        """Flush buffered epoch blocks and tqdm points; returns info messages."""
+        """Flush buffered epoch blocks, tqdm points and the generic extractor's points;
+        returns info messages."""
         info = []
         bars, offset, last = 0, 0, -1
         for n, total, pairs in self.tqdm:
@@ -276,16 +363,43 @@ class _Parser:
             for key, v in vals.items():
                 self.add(key, float(ep), v, "epoch")
         self.block = {}
+        kv = self.kv.finish(uncounted=not self.col.tags())
+        for tag, (steps, values) in kv.points.items():
+            unit = kv.units.get(tag, "step")
+            for st, v in zip(steps, values):
+                self.add(tag, st, v, unit)
+        self.used |= {n for n in kv.used_lines}
+        info.extend(kv.notes)
         return info
 
 
-def _parse(text: str) -> tuple[_Parser, int, list[str]]:
+def _display_lines(text: str):
+    """``(physical line number, cleaned display line)`` for every non-blank piece of
+    ``text``: physical lines split at ``\\n``, then at carriage returns (and the other
+    breaks ``str.splitlines`` knows), each cleaned by :func:`clean_line`."""
+    for no, physical in enumerate(text.split("\n")):
+        for part in physical.splitlines():
+            if not part.strip():
+                continue
+            line = clean_line(part)
+            if line.strip():
+                yield no, line
+
+
+def _parse(text: str, stop_at: int | None = None, finish: bool = True) -> tuple[_Parser, int, list[str]]:
+    """Feed every display line of ``text`` to a :class:`_Parser` and finish it.
+
+    Returns ``(parser, hits, info)``: ``hits`` counts display lines a fixed layout took
+    metrics from plus physical lines where the generic extractor found a loss with a counter
+    (the sniff's measure). With ``stop_at``, reading stops (unfinished: ``info`` is empty)
+    as soon as ``hits`` reaches it; with ``finish=False`` the parser is not finished."""
     p = _Parser()
-    hits = 0
-    for line in text.splitlines():
-        if line.strip() and p.feed(line):
-            hits += 1
-    info = p.finish()
+    for no, line in _display_lines(text):
+        p.feed(line, no)
+        if stop_at is not None and p.hits + p.kv.loss_lines >= stop_at:
+            return p, p.hits + p.kv.loss_lines, []
+    hits = p.hits + p.kv.loss_lines
+    info = p.finish() if finish else []
     return p, hits, info
 
 
@@ -302,7 +416,9 @@ class TextLogReader(BaseReader):
 
     name = "text-log"
     description = ("console logs: HF dicts, TF Object Detection, mmengine, word_language_model, "
-                   "flashlight, nanoGPT, Keras verbose, epoch blocks")
+                   "flashlight, nanoGPT, Keras verbose, epoch blocks; any other printout with a "
+                   "step/epoch counter and name: value pairs (mmdet, fairseq, timm, Megatron, "
+                   "darknet, YOLO tables...)")
 
     def _sniff(self, path: Path, head: bytes) -> float:
         name = base_name(path).lower()
@@ -312,9 +428,15 @@ class TextLogReader(BaseReader):
         lines = text.splitlines()
         if len(head) >= 65536 and lines:
             lines = lines[:-1]
-        _, hits, _ = _parse("\n".join(lines))
+        p, _, _ = _parse("\n".join(lines), stop_at=_SNIFF_ENOUGH, finish=False)
         nonblank = sum(1 for ln in lines if ln.strip())
-        if hits >= 3 or (hits >= 2 and nonblank < 10):
+        known, generic = p.hits, p.kv.loss_lines
+        if known >= 3 or (known >= 2 and nonblank < 10):
+            return 0.3
+        # generic lines: a loss with a counter on enough lines, and not a few lines quoted in
+        # a long document (a README with a log excerpt, a config dump)
+        total = known + generic
+        if total >= _SNIFF_ENOUGH or (total >= 3 and 10 * total >= nonblank) or (total >= 2 and nonblank < 10):
             return 0.3
         return 0.0
 
@@ -327,7 +449,13 @@ class TextLogReader(BaseReader):
         notes.extend(ReadNote(src, m, "info") for m in info)
         if not series:
             notes.append(ReadNote(src, "no recognised metric lines in this text log", "warning"))
-        elif p.hf_train >= 0:
+        else:
+            physical = [ln for ln in text.split("\n") if ln.strip()]
+            unused = len(physical) - len(p.used)
+            if unused > 0:
+                notes.append(ReadNote(src, f"{unused} of {len(physical)} non-blank line(s) held no "
+                                           "metric this reader could use", "info"))
+        if series and p.hf_train >= 0:
             notes.append(ReadNote(src, "HF console dicts carry no step: the n-th logged dict is used as "
                                        "step n", "info"))
         return ReadResult(series, notes, p.meta)

@@ -1,0 +1,912 @@
+"""Generic key/value extraction from plain-text training-log lines (a helper of
+:mod:`losscheck.readers.text_logs`, which tries its fixed layouts first and hands every
+line they do not use to :class:`KVExtractor`).
+
+On each line the extractor looks for
+
+- a **counter**: ``epoch``/``Epoch``/``EPOCH``/``ep=``, ``step``, ``global_step``,
+  ``global step``, ``iteration``, ``iter``, ``it=``, ``update``, ``num_updates``, ``batch``,
+  followed by an integer, optionally ``N/M`` or ``[N/M]``; the bracket forms
+  ``Epoch [2][400/556]``, ``Epoch(val) [2][500]``, ``Iter [400/10000]``,
+  ``Epoch: [3][100/5005]``; timm's ``Train: 3 [ 100/1251 (8%)]`` / ``Test: [ 50/196]``;
+  fairseq's ``epoch 001:    100 / 1234``; DCGAN's ``[3/5][100/1583]``;
+- **metric pairs**: ``name: value``, ``name=value`` (also ``name=[value]``), and
+  ``name value`` inside ``|``- or tab-separated fields, or when the name is a known metric
+  word (``loss``, ``*loss*``, ``acc*``, ``lr``, ``ppl``, ``gnorm``...; ``train loss 2.1``).
+  Names may have up to 4 words (6 inside ``|`` fields: Megatron's ``elapsed time per
+  iteration (ms)``); they are stripped and their spaces collapsed, and leading log-level
+  words (``INFO``) are dropped. A value followed by a parenthesised running mean
+  (``Loss: 6.12 (6.45)``) gives the first number. A value with a unit (``5s``, ``2.1G``,
+  ``92%``) is kept under its name, except for a loss-like name (then it is dropped).
+  A ``N/M`` fraction is never a value. Counter names, ``eta``, ``pid``, ``rank``... are not
+  metrics. Dates, clock times and durations (``2023-05-01 12:00:01,123``, ``eta: 1:23:45``),
+  glog headers (``I0501``), ``file.py:123`` locations and version / IP strings are masked
+  before anything is read, so they never become a step or a metric.
+- whole-line layouts: darknet ``1: 800.2, 800.2 avg loss, 0.001 rate, 1.2 seconds, 64 images``
+  (tags ``loss``, ``avg loss``, ``lr``, ``seconds``, ``images``); whitespace tables (a header
+  row of names whose first name is a counter, ``Epoch GPU_mem box_loss ...``, then rows of
+  as many numbers, the first possibly ``N/M``, a tqdm tail after ``:`` allowed), and the
+  ultralytics / YOLOv5 validation row ``all 500 2345 0.61 0.53 0.57 0.39`` under a
+  ``Class Images Instances Box(P R mAP50 mAP50-95)`` header (tags
+  ``metrics/precision(B)``, ``metrics/recall(B)``, ``metrics/mAP50(B)``,
+  ``metrics/mAP50-95(B)``; YOLOv5: ``metrics/precision``, ``metrics/mAP_0.5``...).
+
+Renamed names (so that the role resolver finds them): ``learning rate`` -> ``learning_rate``,
+``gnorm`` -> ``grad_norm``, darknet ``rate`` -> ``lr``, YOLOv5 console ``box``/``obj``/``cls``
+(under a ``gpu_mem`` header) -> ``box_loss``/``obj_loss``/``cls_loss``, Megatron's
+``lm loss value`` / ``lm loss PPL`` -> ``lm loss`` / ``lm ppl``.
+
+Evaluation lines get a prefix on names that carry no train/eval word of their own:
+``Epoch(val)``/``Iter(val)`` -> ``val/``; timm ``Test:`` -> ``test/`` (the value in
+parentheses, the running mean, is used: the last line of a pass gives the pass average);
+fairseq ``valid on 'valid' subset`` -> ``valid/``; a line starting with ``Validation``,
+``Val``, ``Valid``, ``Test``, ``Eval``, ``Dev`` (before any counter or metric) -> ``val/``,
+``val/``, ``valid/``, ``test/``, ``eval/``, ``dev/``. A fairseq end-of-epoch training summary
+(an epoch, ``num_updates`` and no ``i / n``) gets ``train/``.
+
+Steps (resolved when the file has been read, :meth:`KVExtractor.finish`):
+
+- an explicit global counter (``step``, ``global_step``, ``iteration``, ``num_updates``...)
+  is the step (``iteration 100/10000``: 100);
+- an epoch with a within-epoch ``i/n`` (``Epoch [2][400/556]``, ``[Batch 100/938]``, fairseq,
+  timm, DCGAN) gives ``(epoch - offset) * n + i`` where ``offset`` is 0 when the smallest
+  epoch printed is 0, else 1; when ``n`` is never printed it is estimated as the largest
+  ``i`` + 1 (with a note). An epoch with a ``step``/``iter`` counter is read as global unless
+  that counter starts again when the epoch changes (then it is the within-epoch ``i``);
+- a ``batch`` counter without an epoch is chained across restarts like tqdm bars;
+- epoch-only lines give ``step_unit="epoch"`` (step = the epoch as printed); when the same
+  metric is printed on several lines per epoch, the line order is used instead (unit
+  ``step``, with a note). In a file that also has step counters, an epoch-only line is put
+  at the end of that epoch (``(epoch - offset + 1) * n``, or the last step seen), and a
+  training metric that also exists per step gets the suffix ``_epoch``;
+- evaluation lines are put at the end of the current epoch (or at the last step);
+- a line without a counter takes the position of the last counter line (only once a counted
+  metric line or an epoch header was seen, and only with an evaluation prefix or a
+  loss/accuracy-like name); a file without any counter numbers its loss lines 0, 1, 2...;
+- points of one tag that land on the same step one after the other keep the last value
+  (the last ``\\r``-overwritten progress state of an epoch is the epoch's value).
+
+Every regular expression here is linear in the line length: quantified name parts are
+capped and anchored with look-behinds, and no quantified group can match the same text in
+two ways.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+NUM = r"(?:[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn][Aa][Nn]|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?))"
+_UNIT = r"(?:%|[A-Za-z]{1,12}(?:/[A-Za-z]{1,12})?)"
+_W = (r"[A-Za-z_][\w.@%\-/]{0,80}"
+      r"(?:\([\w.@%\-/]{0,40}(?:\([\w.@%\-/]{0,40}\)[\w.@%\-/]{0,40})?\))?")
+_NAME = rf"{_W}(?: (?:{_W}|\({_W}\))){{0,5}}"
+_NB = r"(?<![\w.@%\-/])"  # a name starts at a word boundary
+_MEAN = rf"(?:\s{{0,8}}\(\s{{0,8}}(?P<m>{NUM})\s{{0,8}}\))?"
+
+# ----------------------------------------------------------------------------- cleaning
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)?|\x1b[@-_]?")
+_COMMENT = re.compile(r"\s(?:#\s|<-|//\s)")
+
+# what never is a step or a metric: dates and clock times / durations; glog headers;
+# ``file.py:123`` locations; version and IP strings; tqdm bars (each gated by a substring test)
+_MASK_DT = re.compile(
+    r"(?<![\w.])\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
+    r"(?:[T_ ]\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}(?!\d))?(?!\d)"
+    r"|(?<![\w.@:])\d{1,3}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?(?!\d)")
+_MASK_GLOG = re.compile(r"(?<!\w)[IWEF]\d{4}(?=[ \t])")
+_MASK_FILE = re.compile(
+    r"(?<![\w.\-])[\w.\-]{1,100}\.(?:py|pyx|cc|cpp|cxx|c|h|hpp|cu|java|go|rs|js|ts|lua|scala|jl)"
+    r"(?::\d{1,7}){1,2}(?::[\w<>]{1,60})?\]?")
+_MASK_VER = re.compile(r"(?<![\w.])\d{1,5}(?:\.\d{1,5}){2,}(?![\d.])")
+_MASK_BAR = re.compile(r"\d{1,3}%\|[^|]{0,400}\|")
+
+
+def _backspaces(s: str) -> str:
+    """Apply ``\\b`` like a terminal: the cursor moves back and later characters overwrite."""
+    buf: list[str] = []
+    cur = 0
+    for ch in s:
+        if ch == "\x08":
+            cur = max(0, cur - 1)
+        elif cur < len(buf):
+            buf[cur] = ch
+            cur += 1
+        else:
+            buf.append(ch)
+            cur += 1
+    return "".join(buf)
+
+
+def clean_line(part: str) -> str:
+    """One display line as a terminal would show it, ready for parsing.
+
+    ``part`` is a piece of a physical line between carriage returns (the caller splits on
+    ``\\r``). ANSI escape sequences are removed, backspaces applied, and a trailing comment or
+    annotation (``  # after resume``, ``  <-- spike``, ``  // note``) cut off. Never raises.
+    """
+    if "\x1b" in part:
+        part = _ANSI.sub("", part)
+    if "\x08" in part:
+        part = _backspaces(part)
+    if "#" in part or "<-" in part or "//" in part:
+        m = _COMMENT.search(part)
+        if m:
+            part = part[:m.start()]
+    return part
+
+
+# ----------------------------------------------------------------------------- vocabulary
+
+_EPOCH_WORDS = {"epoch", "ep"}
+_GLOBAL_WORDS = {"global_step", "global step", "num_updates"}
+_STEP_WORDS = {"step", "steps", "iter", "iteration", "update", "it"}
+_BATCH_WORDS = {"batch"}
+_NEEDS_SEP = {"ep", "it", "steps"}
+
+_LEVELS = {"info", "debug", "warning", "warn", "error", "critical", "trace", "notice"}
+_SKIP = ({"eta", "pid", "tid", "ppid", "rank", "local_rank", "global_rank", "node_rank", "world_size",
+          "world size", "node", "gpu", "gpus", "device", "port", "ip", "line", "lineno", "thread",
+          "process", "worker", "workers", "num_workers", "v_num", "seed", "date", "version",
+          "epochs", "num_epochs", "n_epochs", "max_epochs", "total_steps", "max_steps", "iters",
+          "iterations", "batches"}
+         | _EPOCH_WORDS | _GLOBAL_WORDS | _STEP_WORDS | _BATCH_WORDS)
+_RENAME = {"learning rate": "learning_rate", "gnorm": "grad_norm"}
+_KNOWN = {"acc", "accuracy", "top1", "top5", "lr", "learning_rate", "ppl", "perplexity", "gnorm",
+          "grad_norm", "gradnorm", "wps", "ups", "wpb", "bsz", "bleu", "wer", "cer", "f1", "auc",
+          "map", "miou", "iou", "psnr", "ssim"}
+_QUALIFIERS = {"train", "training", "val", "valid", "validation", "test", "eval", "dev", "avg",
+               "average", "mean", "total", "running", "epoch", "batch", "smoothed"}
+_MODE_TOKENS = {"train", "training", "val", "valid", "validation", "eval", "evaluation", "test",
+                "testing", "dev"}
+_MODE_PREFIX = {"validation": "val/", "validating": "val/", "val": "val/", "valid": "valid/",
+                "test": "test/", "testing": "test/", "eval": "eval/", "evaluation": "eval/",
+                "evaluating": "eval/", "dev": "dev/", "train": "", "training": ""}
+_TOK = re.compile(r"[/_\-. ()@]+")
+
+
+def is_loss_name(name: str) -> bool:
+    """Whether a metric name looks like a loss (``loss`` in it, but not a loss scale).
+    Never raises."""
+    low = name.lower()
+    return "loss" in low and "scale" not in low
+
+
+def _known_word(word: str) -> bool:
+    low = word.lower()
+    return "loss" in low or low in _KNOWN or low.startswith("acc")
+
+
+def _has_mode_token(name: str) -> bool:
+    return any(t in _MODE_TOKENS for t in _TOK.split(name.lower()))
+
+
+# ----------------------------------------------------------------------------- counters
+
+_CTR = re.compile(
+    _NB + r"(?P<k>global[_ ]step|num_updates|iteration|iter|steps|step|update|epoch|batch|ep|it)"
+    r"(?![\w(])(?:\s{0,20}(?P<sep>[:=#]))?\s{0,40}"
+    r"(?:\[\s{0,20}(?P<a>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<b>\d{1,12})\s{0,20})?\]"
+    r"|(?P<c>\d{1,12})(?:\s{0,20}/\s{0,20}(?P<d>\d{1,12}))?)(?![\d.\w])", re.I)
+_WITHIN = re.compile(
+    r"\s{0,20}(?:\[\s{0,20}(?P<i>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<n>\d{1,12})\s{0,20})?"
+    r"(?:\(\s{0,5}\d{1,3}(?:\.\d{1,3})?%\s{0,5}\)\s{0,5})?\]"
+    r"|:\s{0,40}(?P<i2>\d{1,12})\s{0,20}/\s{0,20}(?P<n2>\d{1,12})(?![\d.\w]))")
+_MMC = re.compile(
+    _NB + r"(?P<k>Epoch|Iter|Iteration|Step)(?:\s{0,20}\((?P<mode>[A-Za-z]{1,12})\))?(?:\s{0,20}:)?"
+    r"\s{0,20}\[\s{0,20}(?P<a>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<b>\d{1,12})\s{0,20})?\]"
+    r"(?:\s{0,20}\[\s{0,20}(?P<i>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<n>\d{1,12})\s{0,20})?\])?", re.I)
+_TIMM = re.compile(
+    _NB + r"(?P<mode>Train|Test|Eval|Val|Valid|Validation)(?:\s{0,20}\([^()\[\]:]{0,30}\))?"
+    r"\s{0,20}:\s{0,20}(?:(?P<ep>\d{1,9})\s{0,20})?\[\s{0,20}(?P<i>\d{1,12})\s{0,20}/"
+    r"\s{0,20}(?P<n>\d{1,12})", re.I)
+_DCGAN = re.compile(
+    r"(?<![\w\]])\[\s{0,20}(?P<ep>\d{1,9})\s{0,20}/\s{0,20}\d{1,9}\s{0,20}\]\s{0,20}"
+    r"\[\s{0,20}(?P<i>\d{1,12})\s{0,20}/\s{0,20}(?P<n>\d{1,12})\s{0,20}\]")
+_DARKNET = re.compile(
+    rf"\s*(?P<s>\d{{1,12}})\s*:\s*(?P<l>{NUM})\s*,\s*(?P<a>{NUM})\s+avg(?: loss)?\s*,"
+    rf"\s*(?P<r>{NUM})\s+rate\s*,\s*(?P<t>{NUM})\s+seconds?\s*,\s*(?P<im>\d{{1,12}})\s+images")
+_SUBSET = re.compile(r"\bvalid on '(?P<s>[\w./-]{1,40})' subset")
+_LEAD = re.compile(r"(?<![\w/.\-])(?P<w>validation|validating|valid|val|testing|test|evaluation|"
+                   r"evaluating|eval|dev|training|train)(?![\w/.\-])", re.I)
+
+# ----------------------------------------------------------------------------- pairs
+
+_PAIR = re.compile(
+    _NB + rf"(?P<k>{_NAME})\s{{0,20}}[:=]\s{{0,20}}\[?(?P<v>{NUM})(?P<u>{_UNIT})?(?![\w.@/])" + _MEAN)
+_FIELD = re.compile(rf"\s*(?P<k>{_NAME})\s{{1,40}}(?P<v>{NUM})(?P<u>{_UNIT})?(?![\w.@/])" + _MEAN + r"\s*")
+_SPACE_PAIR = re.compile(
+    _NB + rf"(?P<k>{_W}(?: {_W})?)\s{{1,20}}(?P<v>{NUM})(?P<u>{_UNIT})?(?![\w.@/])" + _MEAN)
+_DIGIT = re.compile(r"\d")
+_HINT_WORDS = ("loss", "acc", "lr", "ppl", "perplex", "norm", "wps", "ups", "wpb", "bsz", "bleu", "wer",
+               "cer", "f1", "auc", "map", "iou", "psnr", "ssim", "top1", "top5")
+_CTR_WORDS = ("epoch", "step", "iter", "batch", "update")
+_TABLE_FIRST = frozenset({"epoch", "step", "iter", "iteration", "global_step", "class"})
+_TABLE_CELL = re.compile(rf"(?P<v>{NUM})(?P<u>[A-Za-z%]{{0,3}})")
+_TABLE_NAME = re.compile(r"[A-Za-z_][\w.@%\-/()]{0,60}")
+_TABLE_CTR = re.compile(r"(?P<a>\d{1,12})(?:/(?P<b>\d{1,12}))?")
+_TQDM_TAIL = re.compile(r":?\s{1,40}\d{1,3}%\|")
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each ``(start, end)`` span replaced by spaces (positions kept)."""
+    if not spans:
+        return text
+    out, last = [], 0
+    for a, b in sorted(spans):
+        if a < last:
+            a = last
+        out.append(text[last:a])
+        out.append(" " * max(0, b - a))
+        last = max(last, b)
+    out.append(text[last:])
+    return "".join(out)
+
+
+@dataclass
+class _Ctr:
+    """The counters of one line (all ``None`` when there are none)."""
+
+    ep: int | None = None
+    idx: int | None = None  # within-epoch index
+    n: int | None = None  # within-epoch total
+    gs: int | None = None  # global step
+    amb: int | None = None  # a step/iter counter beside an epoch: global or within-epoch
+    amb_n: int | None = None
+    bi: int | None = None  # a batch counter without an epoch
+    bn: int | None = None
+    mode: str | None = None  # eval prefix from the counter form (``val/``), "" for train
+    use_mean: bool = False
+    header: bool = False  # capitalised / N-of-M counter: an epoch header when alone on a line
+    updates: bool = False  # fairseq's num_updates was the global step
+    start: int = 10 ** 9  # position of the first counter in the line
+
+    def any(self) -> bool:
+        return any(x is not None for x in (self.ep, self.gs, self.amb, self.bi))
+
+
+@dataclass
+class _Rec:
+    """One line's counters and metric pairs, in file order (resolved in ``finish``)."""
+
+    line: int
+    ctr: _Ctr
+    pairs: list[tuple[str, float]]
+    eval: bool = False
+    table: bool = False
+    kind: str = "none"
+    step: float | None = None
+
+
+@dataclass
+class KVResult:
+    """What :meth:`KVExtractor.finish` found.
+
+    Attributes:
+        points: tag -> ``(steps, values)`` lists in file order (steps are global steps, or
+            epochs for tags whose unit is ``"epoch"``).
+        units: tag -> ``"step"`` or ``"epoch"``.
+        notes: info messages (how steps were derived where they had to be guessed).
+        used_lines: physical line numbers (0-based) that gave at least one point, or a
+            counter / table header that positioned later lines.
+    """
+
+    points: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    used_lines: set[int] = field(default_factory=set)
+
+
+class KVExtractor:
+    """Collects counters and ``name: value`` pairs from log lines; resolves steps at the end.
+
+    Usage: :meth:`feed` every line a fixed layout did not use, :meth:`position` every line it
+    did use (its counters still position later lines), then :meth:`finish` once. Units:
+    steps are global optimisation steps unless the whole file counts only epochs (see the
+    module docstring). Nothing here raises on any input text.
+
+    Attributes:
+        loss_lines: number of distinct physical lines so far with a counter and a loss-like
+            metric (what the sniff counts).
+    """
+
+    def __init__(self) -> None:
+        self.recs: list[_Rec] = []
+        self.loss_lines = 0
+        self._loss_line_last = -1
+        self._table: tuple[list[str], int] | None = None  # (names, counter column kind)
+        self._yolo_val: list[tuple[int, str]] | None = None  # (cell index, tag)
+        self._header_lines: set[int] = set()  # generic header / counter-only lines
+        self._started = False  # a counted metric line or a header line was seen
+        self.calls = 0  # lines examined (for the linear-work test)
+
+    # ------------------------------------------------------------------ line level
+
+    def feed(self, line: str, line_no: int) -> int:
+        """Read one cleaned display line (see :func:`clean_line`) of physical line ``line_no``.
+
+        Returns 2 when the line held metrics with a counter (a training-log line), 1 when it
+        held metrics without a counter, a counter only, or a table header, 0 otherwise.
+        Never raises.
+        """
+        self.calls += 1
+        low = line.lower()
+        first = low.split(None, 1)[0] if low.strip() else ""
+        if not self._started and first not in _TABLE_FIRST and "loss" not in low and "[" not in low \
+                and not _maybe_counter(low):
+            return 0  # before any counted line, only a loss line can matter (files without counters)
+        if _config_like(line):
+            return 0
+        digit = _DIGIT.search(line)
+        if first in _TABLE_FIRST and (not digit or first == "class") and self._table_header(line, line_no):
+            return 1
+        if not digit:
+            return 0
+        m = _DARKNET.match(line) if first[:1].isdigit() else None
+        if m:
+            return self._darknet(m, line_no)
+        got = self._table_row(line, line_no)
+        if got is not None:
+            return got
+        ctr, text = _counters(mask(line))
+        if not ctr.any() and not self._started and "loss" not in text.lower():
+            return 0  # before any counted line only a loss line can matter (files without counters)
+        mode = ctr.mode
+        sub = _SUBSET.search(text) if "subset" in text else None
+        if sub:
+            mode = sub.group("s") + "/"
+            text = text[:sub.start()] + " " * (sub.end() - sub.start()) + text[sub.end():]
+        pairs, first_pair, rest = _pairs(text, use_mean=ctr.use_mean, ctr_start=ctr.start)
+        if pairs and _prose(rest, len(pairs)):
+            return 0  # a sentence that mentions a loss, not a log line
+        if mode is None and pairs:
+            lm = _LEAD.search(text)
+            if lm and lm.start() < ctr.start and lm.start() <= first_pair:
+                mode = _MODE_PREFIX[lm.group("w").lower()]
+        is_eval = bool(mode) and mode != "train/"
+        if not is_eval and ctr.ep is not None and ctr.updates and ctr.idx is None:
+            mode = "train/"  # fairseq's end-of-epoch training summary
+        if is_eval:  # an eval loop's own i/n is not a training position
+            ctr.idx = ctr.n = ctr.bi = ctr.bn = None
+            if ctr.amb is not None:
+                ctr.amb = ctr.amb_n = None
+        if mode:
+            pairs = [(_prefixed(k, mode), v) for k, v in pairs]
+        rec = _Rec(line_no, ctr, pairs, eval=is_eval)
+        if not pairs:
+            if ctr.any():
+                self.recs.append(rec)
+                if ctr.header and _alone(text):
+                    self._header_lines.add(line_no)
+                    self._started = True
+                return 1
+            return 0
+        self.recs.append(rec)
+        if not ctr.any() and self._header_lines and any(is_loss_name(k) for k, _ in pairs):
+            if line_no != self._loss_line_last:  # a loss under an ``Epoch 3/10`` header line
+                self.loss_lines += 1
+                self._loss_line_last = line_no
+            return 1
+        if ctr.any():
+            self._started = True
+            if any(is_loss_name(k) for k, _ in pairs) and line_no != self._loss_line_last:
+                self.loss_lines += 1
+                self._loss_line_last = line_no
+            return 2
+        return 1
+
+    def position(self, line: str, line_no: int) -> None:
+        """Note the counters of a line a fixed layout used (no metrics are taken from it), so
+        that later generic lines (evaluation summaries, counter-less lines) are placed after
+        it. Never raises."""
+        self.calls += 1
+        if not _DIGIT.search(line) or _config_like(line):
+            return
+        ctr, _ = _counters(mask(line))
+        if ctr.any():
+            self.recs.append(_Rec(line_no, ctr, [], eval=bool(ctr.mode)))
+
+    def _darknet(self, m: re.Match, line_no: int) -> int:
+        ctr = _Ctr(gs=int(m.group("s")), start=0)
+        pairs = []
+        for key, grp in (("loss", "l"), ("avg loss", "a"), ("lr", "r"), ("seconds", "t"), ("images", "im")):
+            pairs.append((key, float(m.group(grp))))
+        self.recs.append(_Rec(line_no, ctr, pairs))
+        self._started = True
+        if line_no != self._loss_line_last:
+            self.loss_lines += 1
+            self._loss_line_last = line_no
+        return 2
+
+    def _table_header(self, line: str, line_no: int) -> bool:
+        """A whitespace-table header (``Epoch GPU_mem box_loss ...``) or an ultralytics /
+        YOLOv5 validation header (``Class Images Instances Box(P R mAP50 mAP50-95)``)."""
+        tail = _TQDM_TAIL.search(line)
+        head = line[:tail.start()] if tail else line.rstrip().rstrip(":")
+        if "=" in head or "," in head or "\t" in head:
+            return False
+        toks = head.split()
+        if len(toks) < 2 or len(toks) > 40:
+            return False
+        if toks[0] == "Class" and len(toks) >= 4 and toks[1] == "Images":
+            self._yolo_val = _yolo_val_columns(toks)
+            self._header_lines.add(line_no)
+            return True
+        if ":" in head or not all(_TABLE_NAME.fullmatch(t) for t in toks):
+            return False
+        first = toks[0].lower()
+        if first not in _EPOCH_WORDS | _STEP_WORDS | {"global_step"} or first in _NEEDS_SEP:
+            return False
+        low = [t.lower() for t in toks[1:]]
+        yolov5 = "gpu_mem" in low
+        names = [toks[0]] + [(t + "_loss" if yolov5 and t in ("box", "obj", "cls") else
+                              "loss" if yolov5 and t == "total" else t)
+                             for t in toks[1:]]
+        if not any(is_loss_name(t) or _known_word(t) for t in names[1:]):
+            return False
+        self._table = (names, 0 if first in _EPOCH_WORDS else 1)
+        self._header_lines.add(line_no)
+        self._started = True
+        return True
+
+    def _table_row(self, line: str, line_no: int) -> int | None:
+        if self._table is None and self._yolo_val is None:
+            return None
+        toks = line.split()
+        if not toks:
+            return None
+        if self._yolo_val is not None and toks[0] == "all":
+            pairs = []
+            for i, tag in self._yolo_val:
+                if i < len(toks):
+                    cm = _TABLE_CELL.fullmatch(toks[i].rstrip(":"))
+                    if cm and not cm.group("u"):
+                        pairs.append((tag, float(cm.group("v"))))
+            if pairs:
+                self.recs.append(_Rec(line_no, _Ctr(), pairs, eval=True, table=True))
+                return 1
+            return None
+        if self._table is None:
+            return None
+        names, kind = self._table
+        k = len(names)
+        if len(toks) < k or (len(toks) > k and not toks[k - 1].endswith(":")):
+            return None
+        cm = _TABLE_CTR.fullmatch(toks[0])
+        if not cm:
+            return None
+        pairs = []
+        for j in range(1, k):
+            name, tok = names[j], toks[j]
+            vm = _TABLE_CELL.fullmatch(tok[:-1] if j == k - 1 and tok.endswith(":") else tok)
+            if not vm:
+                return None
+            if vm.group("u") and is_loss_name(name):
+                continue
+            pairs.append((name, float(vm.group("v"))))
+        a = int(cm.group("a"))
+        ctr = _Ctr(ep=a, start=0) if kind == 0 else _Ctr(gs=a, start=0)
+        self.recs.append(_Rec(line_no, ctr, pairs, table=True))
+        self._started = True
+        if any(is_loss_name(n) for n, _ in pairs) and line_no != self._loss_line_last:
+            self.loss_lines += 1
+            self._loss_line_last = line_no
+        return 2
+
+    # ------------------------------------------------------------------ resolution
+
+    def finish(self, uncounted: bool = True) -> KVResult:
+        """Resolve every line's step (see the module docstring) and return the points.
+
+        Args:
+            uncounted: whether a file without any counter may number its loss lines 0, 1,
+                2... (the caller passes False when a fixed layout already read the file).
+        Returns a :class:`KVResult`; steps are global steps (unit ``"step"``) or epochs
+        (unit ``"epoch"``) as described there. Never raises.
+        """
+        res = KVResult()
+        recs = self.recs
+        res.used_lines |= self._header_lines
+        if not any(r.pairs for r in recs):
+            return res
+        _classify(recs, res.notes)
+        has_steps = any(r.kind in ("gs", "ei", "bi") for r in recs)
+        counted = any(r.kind != "none" for r in recs)
+        if not counted and not uncounted:
+            return res
+        eps = [r.ctr.ep for r in recs if r.kind == "ei"]
+        off = 0 if eps and min(eps) == 0 else 1
+        step_tags = {k for r in recs if r.kind in ("gs", "ei", "bi") and not r.eval for k, _ in r.pairs}
+        ordinal = (not has_steps) and counted and _repeats_per_epoch(recs)
+        unit = "step" if (has_steps or ordinal or not counted) else "epoch"
+
+        pos: float | None = None
+        cur_ep: int | None = None
+        cur_n: int | None = None
+        started = False
+        ordn, last_line = -1, None
+        bi_off, bi_last, bi_max = 0, -1, 0
+        out: dict[str, tuple[list[float], list[float]]] = {}
+
+        def end_of_epoch(ep: int | None) -> float | None:
+            if ep is not None and cur_n:
+                return float((ep - off + 1) * cur_n)
+            return pos
+
+        for r in recs:
+            c = r.ctr
+            s: float | None = None
+            rename_epoch = False
+            if not counted:
+                if not any(is_loss_name(k) for k, _ in r.pairs):
+                    continue
+                if r.line != last_line:
+                    ordn += 1
+                    last_line = r.line
+                s = float(ordn)
+            elif r.kind == "gs":
+                s = float(c.gs)
+            elif r.kind == "ei":
+                s = float((c.ep - off) * c.n + c.idx)
+                cur_n = c.n
+            elif r.kind == "bi":
+                if c.bi < bi_last:
+                    bi_off += max(c.bn or 0, bi_max + 1)
+                    bi_max = 0
+                bi_last = c.bi
+                bi_max = max(bi_max, c.bi)
+                s = float(bi_off + c.bi)
+            elif r.kind == "e":
+                if ordinal:
+                    if r.eval:
+                        s = float(max(ordn, 0))
+                    else:
+                        if r.line != last_line:
+                            ordn += 1
+                            last_line = r.line
+                        s = float(ordn)
+                elif has_steps:
+                    s = end_of_epoch(c.ep)
+                    if s is None:
+                        s = 0.0
+                    rename_epoch = not r.eval
+                else:
+                    s = float(c.ep)
+            else:  # no counter: the position of the last counter line
+                if not started or not r.pairs:
+                    continue
+                if not r.eval and not any(is_loss_name(k) or _known_word(k.split(" ")[-1].split("/")[-1])
+                                          for k, _ in r.pairs):
+                    continue
+                if not r.eval:  # never over a counted value (Caffe's "Train net output" vs
+                    # its "Iteration N, loss = x" line at the same step)
+                    r.pairs = [(k, v) for k, v in r.pairs if k not in step_tags]
+                    if not r.pairs:
+                        continue
+                if ordinal:
+                    s = float(max(ordn, 0))
+                elif has_steps:
+                    s = end_of_epoch(cur_ep) if r.eval else pos
+                else:
+                    s = None if cur_ep is None else float(cur_ep)
+                if s is None:
+                    continue
+            r.step = s
+            if r.kind != "none" and not r.eval:
+                pos = s
+                if c.ep is not None:
+                    cur_ep = c.ep
+            if r.kind != "none" and (r.pairs or r.line in self._header_lines):
+                started = True  # (positions from fixed-layout lines never start it)
+            if not r.pairs:
+                continue
+            res.used_lines.add(r.line)
+            for tag, v in r.pairs:
+                if rename_epoch and tag in step_tags:
+                    tag = tag + "_epoch"
+                st, va = out.setdefault(tag, ([], []))
+                if st and st[-1] == s:
+                    va[-1] = v
+                else:
+                    st.append(s)
+                    va.append(v)
+        res.points = out
+        res.units = {t: unit for t in out}
+        if out and ordinal:
+            res.notes.append("the epoch counter repeats on several lines per epoch: the order of "
+                             "those lines is used as the step")
+        if out and not counted:
+            res.notes.append("no step or epoch counter: the n-th loss line is used as step n")
+        if not out:
+            res.notes = []
+        return res
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def mask(line: str) -> str:
+    """``line`` with dates, clock times, durations, glog headers, ``file.py:123`` locations,
+    version / IP strings and tqdm bars replaced by spaces (positions kept). Never raises."""
+    spans: list[tuple[int, int]] = []
+    if ":" in line or "-" in line or "/" in line:
+        spans.extend(m.span() for m in _MASK_DT.finditer(line))
+        if ":" in line and "." in line:
+            spans.extend(m.span() for m in _MASK_FILE.finditer(line))
+    head = line[:48]
+    if "0" in head or "1" in head:  # glog: I0501 / W1231 at the start
+        m = _MASK_GLOG.search(head)
+        if m:
+            spans.append(m.span())
+    if line.count(".") >= 2:
+        spans.extend(m.span() for m in _MASK_VER.finditer(line))
+    if "%|" in line:
+        spans.extend(m.span() for m in _MASK_BAR.finditer(line))
+    return _blank(line, spans)
+
+
+def _maybe_counter(low: str) -> bool:
+    """Whether lower-cased text may hold a named counter (a cheap test before ``_CTR``)."""
+    return any(w in low for w in _CTR_WORDS) or (("ep" in low or "it" in low) and (":" in low or "=" in low))
+
+
+def _config_like(line: str) -> bool:
+    """A config dump line (``dict(``, ``Namespace(``) or a JSON object line (the JSON-lines
+    reader's): never a generic metric line."""
+    return "dict(" in line or "Namespace(" in line or line.lstrip().startswith('{"')
+
+
+def _alone(text: str) -> bool:
+    """Whether masked ``text`` (counters blanked) holds nothing but separators, log-level
+    words and at most one logger name."""
+    words = [w for w in re.findall(r"[A-Za-z0-9_.]+", text) if w.lower() not in _LEVELS]
+    return len(words) <= 1 and not any(w[:1].isdigit() for w in words)
+
+
+def _prefixed(name: str, mode: str) -> str:
+    if mode == "train/":  # fairseq's epoch summary: every name (``train_wall`` too)
+        return name if name.startswith(mode) else mode + name
+    return name if _has_mode_token(name) else mode + name
+
+
+def _counters(text: str) -> tuple[_Ctr, str]:
+    """The counters of a masked line, and the line with their text blanked."""
+    ctr = _Ctr()
+    spans: list[tuple[int, int]] = []
+    if "[" in text:
+        m = _TIMM.search(text)
+        if m:
+            mode = m.group("mode").lower()
+            ctr.mode = _MODE_PREFIX.get(mode, "")
+            if not ctr.mode:
+                ctr.mode = None
+            if m.group("ep") is not None:
+                ctr.ep = int(m.group("ep"))
+            ctr.idx, ctr.n = int(m.group("i")), int(m.group("n"))
+            ctr.use_mean = mode != "train"
+            ctr.start = m.start()
+            end = text.find("]", m.end())
+            spans.append((m.start(), end + 1 if 0 <= end - m.end() < 40 else m.end()))
+        m = _MMC.search(text) if ctr.ep is None and ctr.idx is None else None
+        if m:
+            k, mode = m.group("k").lower(), (m.group("mode") or "").lower()
+            a, b = int(m.group("a")), m.group("b")
+            if mode and mode != "train":
+                ctr.mode = _MODE_PREFIX.get(mode, mode + "/")
+            if k == "epoch":
+                ctr.ep = a
+                if m.group("i") is not None:
+                    ctr.idx = int(m.group("i"))
+                    ctr.n = int(m.group("n")) if m.group("n") else None
+            elif not ctr.mode:  # Iter(val) [500]: the eval loop's own count, not a step
+                ctr.gs = a
+            ctr.header = True
+            ctr.start = min(ctr.start, m.start())
+            spans.append((m.start(), m.end()))
+        if ctr.ep is None and ctr.idx is None and ctr.gs is None:
+            m = _DCGAN.search(text)
+            if m:
+                ctr.ep, ctr.idx, ctr.n = int(m.group("ep")), int(m.group("i")), int(m.group("n"))
+                ctr.start = m.start()
+                spans.append((m.start(), m.end()))
+    rest = _blank(text, spans)
+    step_like: tuple[int, int | None] | None = None
+    for m in (_CTR.finditer(rest) if _maybe_counter(rest.lower()) else ()):
+        k = m.group("k").lower().replace(" ", "_")
+        if k in _NEEDS_SEP and not m.group("sep"):
+            continue
+        a = m.group("a") or m.group("c")
+        b = m.group("b") or m.group("d")
+        val, tot = int(a), (int(b) if b else None)
+        spans.append((m.start(), m.end()))
+        ctr.start = min(ctr.start, m.start())
+        if m.group("k")[0].isupper() or tot is not None:
+            ctr.header = True
+        if k in _EPOCH_WORDS:
+            if ctr.ep is not None:
+                continue
+            ctr.ep = val
+            w = _WITHIN.match(rest, m.end())
+            if w and ctr.idx is None:
+                i = w.group("i") or w.group("i2")
+                n = w.group("n") or w.group("n2")
+                ctr.idx, ctr.n = int(i), (int(n) if n else None)
+                spans.append((w.start(), w.end()))
+        elif k in ("global_step", "num_updates"):
+            ctr.gs = val
+            ctr.updates = ctr.updates or k == "num_updates"
+        elif k in _BATCH_WORDS:
+            if ctr.bi is None:
+                ctr.bi, ctr.bn = val, tot
+        elif step_like is None:
+            step_like = (val, tot)
+    if step_like is not None and ctr.gs is None:
+        if ctr.ep is not None and ctr.idx is None:
+            ctr.amb, ctr.amb_n = step_like
+        else:
+            ctr.gs = step_like[0]
+    if ctr.ep is not None and ctr.idx is None and ctr.bi is not None:
+        ctr.idx, ctr.n = ctr.bi, ctr.bn
+        ctr.bi = ctr.bn = None
+    return ctr, _blank(text, spans)
+
+
+def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
+           ) -> tuple[list[tuple[str, float]], int, str]:
+    """Metric pairs of a masked line whose counters are blanked (``name: value`` anywhere;
+    ``name value`` in ``|``/tab fields, or for a known metric word before ``ctr_start``, where
+    the line's first counter is: ``loss 2.3 at step 5`` is a sentence); where the first pair
+    began; and the line with counters and pairs blanked."""
+    pipe = "|" in text or "\t" in text
+    found: list[tuple[int, str, str, str | None, str | None]] = []
+    spans = []
+    if ":" in text or "=" in text:
+        for m in _PAIR.finditer(text):
+            found.append((m.start(), m.group("k"), m.group("v"), m.group("u"), m.group("m")))
+            spans.append((m.start(), m.end()))
+    rest = _blank(text, spans)
+    if pipe:
+        pos = 0
+        for fieldtxt in re.split(r"[|\t]", rest):
+            if fieldtxt.strip():
+                fm = _FIELD.fullmatch(fieldtxt)
+                if fm:
+                    found.append((pos + fm.start("k"), fm.group("k"), fm.group("v"), fm.group("u"), fm.group("m")))
+                    spans.append((pos, pos + len(fieldtxt)))
+            pos += len(fieldtxt) + 1
+        rest = _blank(text, spans)
+    low = rest.lower()
+    for m in (_SPACE_PAIR.finditer(rest) if any(w in low for w in _HINT_WORDS) else ()):
+        words = m.group("k").split(" ")
+        if not _known_word(words[-1]) or (ctr_start < 10 ** 9 and m.start() < ctr_start):
+            continue
+        name = m.group("k") if len(words) == 2 and words[0].lower() in _QUALIFIERS else words[-1]
+        start = m.start() if name == m.group("k") else m.start("k") + len(m.group("k")) - len(name)
+        found.append((start, name, m.group("v"), m.group("u"), m.group("m")))
+    rest = _blank(text, spans + [(f[0], f[0] + len(f[1])) for f in found])
+    found.sort(key=lambda f: f[0])
+    out: list[tuple[str, float]] = []
+    first = 10 ** 9
+    seen = set()
+    for start, raw, val, unit, mean in found:
+        name = _norm_name(raw, pipe)
+        if name is None or name in seen:
+            continue
+        if unit and is_loss_name(name):
+            continue
+        try:
+            x = float(mean) if (use_mean and mean is not None) else float(val)
+        except ValueError:
+            continue
+        seen.add(name)
+        out.append((name, x))
+        first = min(first, start)
+    return out, first, rest
+
+
+_WORD = re.compile(r"(?<![\w.@%/\-])[A-Za-z][A-Za-z'\-]{1,40}(?![\w.@%/\-])")
+
+
+def _prose(rest: str, n_pairs: int) -> bool:
+    """Whether what is left of a line once its counters and metric pairs are blanked is
+    running text (more plain words than a log line's prefix and labels: a sentence or a
+    table of notes that mentions a loss)."""
+    words = 0
+    for m in _WORD.finditer(rest):
+        if m.group().lower() not in _LEVELS:
+            words += 1
+            if words > 8 + 2 * n_pairs:
+                return True
+    return False
+
+
+def _norm_name(raw: str, pipe: bool) -> str | None:
+    words = raw.split()
+    while words and words[0].lower() in _LEVELS:
+        words.pop(0)
+    if not words:
+        return None
+    words = words[-(6 if pipe else 4):]
+    name = " ".join(words)
+    low = name.lower()
+    if low in _SKIP or low.endswith("copypaste"):
+        return None
+    if low.endswith(" loss value"):  # Megatron's validation line: "lm loss value", "lm loss PPL"
+        name = name[:-6]
+    elif low.endswith(" loss ppl"):
+        name = name[:-8] + "ppl"
+    return _RENAME.get(name.lower(), name)
+
+
+def _yolo_val_columns(toks: list[str]) -> list[tuple[int, str]]:
+    """Cell index -> tag for an ultralytics (v8: ``Box(P R mAP50 mAP50-95)``) or YOLOv5
+    (``P R mAP@.5 mAP@.5:.95``) validation header."""
+    out = []
+    group = ""
+    v8 = any("(" in t for t in toks)
+    for i, t in enumerate(toks):
+        if "(" in t:
+            g, _, t = t.partition("(")
+            group = g[:1].upper()
+        t = t.rstrip(")").rstrip(":")
+        base = {"p": "precision", "r": "recall"}.get(t.lower())
+        if base is None and t.lower().startswith("map"):
+            base = t.replace("@.5:.95", "_0.5:0.95").replace("@.5", "_0.5") if not v8 else t
+        if base is None:
+            continue
+        out.append((i, f"metrics/{base}({group})" if v8 and group else f"metrics/{base}"))
+    return out
+
+
+def _classify(recs: list[_Rec], notes: list[str]) -> None:
+    """Set each record's ``kind``: ``gs`` global step, ``ei`` epoch + within-epoch index,
+    ``bi`` chained batch counter, ``e`` epoch only, ``none``."""
+    amb = [r for r in recs if r.ctr.amb is not None]
+    within = False
+    prev = None
+    for r in amb:
+        if prev is not None and r.ctr.ep > prev.ctr.ep and r.ctr.amb < prev.ctr.amb:
+            within = True
+            break
+        prev = r
+    for r in amb:
+        c = r.ctr
+        if within:
+            c.idx, c.n = c.amb, c.amb_n
+        else:
+            c.gs = c.amb
+        c.amb = c.amb_n = None
+    need = [r for r in recs if r.ctr.ep is not None and r.ctr.idx is not None and r.ctr.gs is None]
+    if any(r.ctr.n is None for r in need):
+        est = max(r.ctr.idx for r in need) + 1
+        for r in need:
+            if r.ctr.n is None:
+                r.ctr.n = est
+        notes.append(f"batches per epoch are not printed: estimated as {est} (the largest batch "
+                     "index + 1) to place epoch/batch counters on one step axis")
+    for r in recs:
+        c = r.ctr
+        if c.gs is not None:
+            r.kind = "gs"
+        elif c.ep is not None and c.idx is not None:
+            r.kind = "ei"
+        elif c.bi is not None:
+            r.kind = "bi"
+        elif c.ep is not None:
+            r.kind = "e"
+        else:
+            r.kind = "none"
+
+
+def _repeats_per_epoch(recs: list[_Rec]) -> bool:
+    """Whether some metric is printed on several lines of the same epoch (per-batch prints
+    with only an epoch counter), judged on free-text epoch lines (not table rows)."""
+    lines: dict[str, set[tuple[int, int]]] = {}
+    epochs: dict[str, set[int]] = {}
+    for r in recs:
+        if r.kind != "e" or r.eval or r.table or not r.pairs:
+            continue
+        for k, _ in r.pairs:
+            lines.setdefault(k, set()).add((r.ctr.ep, r.line))
+            epochs.setdefault(k, set()).add(r.ctr.ep)
+    return any(len(lines[k]) >= 3 and len(lines[k]) >= 1.5 * len(epochs[k]) for k in lines)
