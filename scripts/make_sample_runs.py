@@ -1346,6 +1346,164 @@ def run_converge_floor(out: Path) -> dict:
             "check": check}
 
 
+def run_overfit_keras_tensorboard(out: Path) -> dict:
+    """Keras ``model.fit(callbacks=[TensorBoard("logs/fit/<date>")])`` layout: an MLP
+    (20-256-256-10, ReLU) on 100 examples (15% label noise) vs 2000 validation examples,
+    Adam 3e-4, batch 10, 40 epochs. Keras writes one TF2 event file (tensor scalars) per
+    sub-folder: ``train/`` with ``epoch_loss`` (the epoch's mean batch loss) and
+    ``epoch_learning_rate``, ``validation/`` with ``epoch_loss`` (the validation loss) and
+    ``evaluation_loss_vs_iterations`` (the same value at the optimizer's iteration count),
+    all at step = the 0-based epoch. Both sub-folders hold the tag ``epoch_loss``: merged
+    as one series, validation values would overwrite training ones.
+    """
+    rng = np.random.default_rng(2024)
+    Xtr, ytr, cen = make_blobs(rng, 100, 20, 10, sep=0.6, label_noise=0.15)
+    Xva, yva, _ = make_blobs(rng, 2000, 20, 10, sep=0.6, label_noise=0.15, centers=cen)
+    p = init_mlp(rng, [20, 256, 256, 10])
+    rows, tr = lightning_fit(rng, p, Xtr, ytr, Xva, yva, epochs=40, bs=10, lr_fn=lambda g: 3e-4,
+                             log_every=5, opt=AdamW(), lr_monitor=False)
+    te = [r["train_loss_epoch"] for r in rows if "train_loss_epoch" in r]
+    ev = [e[2] for e in tr.evals]
+    spe = math.ceil(len(Xtr) / 10)
+    date = "20240314-091245"
+    train, val = [], []
+    for e, (lt, lv) in enumerate(zip(te, ev)):
+        t = T0 + 3.0 * (e + 1)
+        train += [(t, e, "epoch_loss", lt), (t, e, "epoch_learning_rate", 3e-4)]
+        val += [(t + 0.4, e, "epoch_loss", lv), (t + 0.4, (e + 1) * spe, "evaluation_loss_vs_iterations", lv)]
+    base = out / "logs" / "fit" / date
+    write_tb_events(base / "train" / tb_file_name(T0, tf2=True), train, style="tf2")
+    write_tb_events(base / "validation" / tb_file_name(T0 + 0.1, uid=1, tf2=True), val, style="tf2")
+    ev_a, te_a = np.array(ev), np.array(te)
+    best = int(np.argmin(ev_a))
+    check = check_line("overfit-keras-tensorboard", val_first=float(ev_a[0]), val_best=float(ev_a[best]),
+                       best_epoch=best, val_last=float(ev_a[-1]), train_first=float(te_a[0]),
+                       train_last=float(te_a[-1]))
+    return {"class": "overfitting", "onset_step": best, "first_remedy": "early_stop",
+            "note": f"Keras TensorBoard train/ + validation/ (both epoch_loss); val min {ev_a[best]:.3f} at epoch {best} then {ev_a[-1]:.3f}; train {te_a[0]:.3f} -> {te_a[-1]:.4f}",
+            "check": check}
+
+
+def run_gan_discriminator_wins(out: Path) -> dict:
+    """A GAN whose discriminator wins, printed the way PyTorch-GAN scripts print it
+    (``[Epoch e/E] [Batch b/B] [D loss: x] [G loss: y]``, every 10 batches).
+
+    Data: 1-D ``N(4, 0.5)``. Generator ``G(z) = a z + b`` (z ~ N(0, 1)), discriminator
+    ``D(x) = sigmoid(w1 x + w2 x^2 + c)``; BCE losses, non-saturating generator loss
+    ``-log D(G(z))``; gradients written out by hand. The fault: the discriminator's LR is
+    5000x the generator's (SGD 0.05 vs 1e-5), so it separates real from fake long before
+    the generator can move: its loss falls towards 0 while the generator's rises. 60 epochs
+    of 20 batches of 64.
+    """
+    rng = np.random.default_rng(4242)
+    a, b = 1.0, 0.0
+    w1, w2, c = 0.0, 0.0, 0.0
+    lr_d, lr_g, k_d, bs, epochs, nb = 0.05, 1e-5, 1, 64, 60, 20
+
+    def sig(t):
+        return 1.0 / (1.0 + np.exp(-np.clip(t, -60, 60)))
+
+    lines, dl, gl, steps = [], [], [], []
+    for ep in range(epochs):
+        for bi in range(nb):
+            for _ in range(k_d):
+                xr = rng.normal(4.0, 0.5, bs)
+                xf = a * rng.normal(0, 1, bs) + b
+                pr, pf = sig(w1 * xr + w2 * xr ** 2 + c), sig(w1 * xf + w2 * xf ** 2 + c)
+                d_loss = float(-np.mean(np.log(pr + 1e-12)) - np.mean(np.log(1 - pf + 1e-12)))
+                gr, gf = pr - 1.0, pf  # dL/dlogit for real (label 1) and fake (label 0)
+                # features are scaled by 1/4 and 1/16 inside the gradient to keep SGD stable
+                w1 -= lr_d * float(np.mean(gr * xr) + np.mean(gf * xf)) / 4
+                w2 -= lr_d * float(np.mean(gr * xr ** 2) + np.mean(gf * xf ** 2)) / 16
+                c -= lr_d * float(np.mean(gr) + np.mean(gf))
+            z = rng.normal(0, 1, bs)
+            xf = a * z + b
+            pf = sig(w1 * xf + w2 * xf ** 2 + c)
+            g_loss = float(-np.mean(np.log(pf + 1e-12)))
+            dx = -(1 - pf) * (w1 + 2 * w2 * xf)  # d(-log D(x))/dx
+            a -= lr_g * float(np.mean(dx * z))
+            b -= lr_g * float(np.mean(dx))
+            if (bi + 1) % 10 == 0:
+                lines.append(f"[Epoch {ep}/{epochs}] [Batch {bi + 1}/{nb}] [D loss: {d_loss:.6f}] "
+                             f"[G loss: {g_loss:.6f}]")
+                dl.append(d_loss)
+                gl.append(g_loss)
+                steps.append(ep * nb + bi + 1)
+    header = ["Namespace(n_epochs=60, batch_size=64, lr_d=0.05, lr_g=1e-05, n_critic=1, latent_dim=1)"]
+    write_text(out / "train.log", "\n".join(header + lines) + "\n")
+    d, g = np.array(dl), np.array(gl)
+    k0, k = max(3, len(d) // 20), len(d) // 5  # the untrained start; the last fifth
+    d0, d1, g0, g1 = (float(np.median(d[:k0])), float(np.median(d[-k:])), float(np.median(g[:k0])),
+                      float(np.median(g[-k:])))
+    # onset: the first printed point where the 5-point median D loss is below half its early level
+    med = np.array([np.median(d[max(0, i - 2):i + 3]) for i in range(len(d))])
+    onset = int(np.array(steps)[np.argmax(med < 0.5 * d0)])
+    check = check_line("gan-discriminator-wins", d_early=d0, d_late=d1, g_early=g0, g_late=g1, onset=onset,
+                       a=a, b=b)
+    return {"class": "diverging", "onset_step": onset, "first_remedy": "gan_balance",
+            "note": f"D at 5000x G's LR: D loss {d0:.3f} -> {d1:.4f}, G loss {g0:.3f} -> {g1:.3f}; generator barely moves (b={b:.2f} vs 4)",
+            "check": check}
+
+
+def run_diverge_custom_text(out: Path) -> dict:
+    """A custom training loop printing through python ``logging``: an MLP (20-64-5, ReLU)
+    on overlapping blobs (10% label noise), SGD momentum 0.9, LR warmed up linearly over 100
+    steps to 1.4 (far too high for this model: at 0.15 it trains, noisily), batch 32, 400
+    steps, no clipping. Once the LR passes what the curvature allows (around 0.5, step ~40),
+    the loss grows exponentially. Lines::
+
+        2024-03-14 09:12:46,113 - train - INFO - epoch 1 step 20 | loss 1.6094 | lr 4.00e-01 | grad_norm 1.2345
+        2024-03-14 09:12:47,900 - train - INFO - epoch 1 step 50 | val_loss 1.2345 | val_acc 0.41
+
+    every 10 steps for training, every 50 for validation.
+    """
+    rng = np.random.default_rng(3131)
+    Xtr, ytr, cen = make_blobs(rng, 4000, 20, 5, sep=0.35, label_noise=0.1)
+    Xva, yva, _ = make_blobs(rng, 1000, 20, 5, sep=0.35, label_noise=0.1, centers=cen)
+    p = init_mlp(rng, [20, 64, 5])
+    opt = SGD(momentum=0.9)
+    total, warm, peak, bs = 400, 100, 1.4, 32
+    spe = math.ceil(len(Xtr) / bs)
+    batches = epoch_batches(rng, len(Xtr), bs)
+    tr = Trace()
+    lines = ["2024-03-14 09:12:45,000 - train - INFO - config: model=mlp(20,64,5) optimizer=SGD(momentum=0.9) "
+             "peak_lr=1.4 warmup_steps=100 batch_size=32 max_steps=400"]
+    for i in range(total):
+        ep, j, bidx = next(batches)
+        loss, g = mlp_forward_backward(p, Xtr[bidx], ytr[bidx])
+        gn = clip_grads(g, None)
+        lr = lr_linear_warmup(i, peak, warm, total, "constant")
+        opt.step(p, g, lr)
+        s = i + 1
+        tr.add(s, loss, gn, lr, lr, ep + (j + 1) / spe)
+        t = 1.0 + 0.05 * s
+        stamp = _dt.datetime.fromtimestamp(T0 + t, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S,%f")[:-3]
+        if s % 10 == 0:
+            lines.append(f"{stamp} - train - INFO - epoch {ep + 1} step {s} | loss {loss:.4f} | lr {lr:.2e} | "
+                         f"grad_norm {gn:.4f}")
+        if s % 50 == 0:
+            el, _ = mlp_forward_backward(p, Xva, yva, need_grad=False)
+            tr.evals.append((s, ep, el, {}))
+            lines.append(f"{stamp} - train - INFO - epoch {ep + 1} step {s} | val_loss {el:.4f}")
+    write_text(out / "train.log", "\n".join(lines) + "\n")
+    st, L = tr.arr("step"), tr.arr("loss")
+    logged = st % 10 == 0
+    sl, ll = st[logged], L[logged]
+    base_l = float(np.nanmin(ll[:10]))
+    fin = np.where(np.isfinite(ll), ll, np.inf)
+    # onset: the first logged step after which the 3-point median loss stays above 2x the early best
+    med3 = np.array([np.median(fin[max(0, i - 1):i + 2]) for i in range(len(fin))])
+    above = med3 > 2 * base_l
+    onset = int(sl[np.argmax([above[i:].all() for i in range(len(above))])])
+    ev = np.array([e[2] for e in tr.evals])
+    check = check_line("diverge-custom-text-log", loss_best_early=base_l, loss_last=float(ll[-1]), onset=onset,
+                       lr_at_onset=float(lr_linear_warmup(onset - 1, peak, warm, total, "constant")),
+                       eval_first=float(ev[0]), eval_last=float(ev[-1]))
+    return {"class": "diverging", "onset_step": onset, "first_remedy": "lower_lr",
+            "note": f"python-logging custom loop; SGD-momentum LR warmed to 1.4 by step 100; loss {base_l:.3f} early best -> {ll[-1]:.3g} at step {total}",
+            "check": check}
+
+
 # --------------------------------------------------------------------------------------
 # Driver
 # --------------------------------------------------------------------------------------
@@ -1366,6 +1524,9 @@ RUNS = [
     ("healthy-epoch-staircase", "llamafactory-jsonl", run_epoch_staircase),
     ("healthy-converge-floor", "tensorboard (tf2 tensors)", run_converge_floor),
     ("healthy-mlp-lightning", "lightning-csv", run_healthy_lightning),
+    ("overfit-keras-tensorboard", "tensorboard (keras train/ + validation/)", run_overfit_keras_tensorboard),
+    ("gan-discriminator-wins", "text log (PyTorch-GAN prints)", run_gan_discriminator_wins),
+    ("diverge-custom-text-log", "text log (python logging, custom loop)", run_diverge_custom_text),
 ]
 
 
