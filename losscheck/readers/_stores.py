@@ -75,6 +75,20 @@ def sqlite_error(path: Path, exc: sqlite3.Error) -> ParseError:
     return ParseError(path, f"SQLite query failed ({msg})")
 
 
+def with_readonly(path: Path, query):
+    """``query(path, con)`` on a read-only, immutable connection to ``path``
+    (:func:`connect_readonly`), closed afterwards; SQLite errors become one-line
+    :class:`~losscheck.errors.ParseError` naming the file (:func:`sqlite_error`)."""
+    con = connect_readonly(path)
+    try:
+        try:
+            return query(path, con)
+        except sqlite3.Error as exc:
+            raise sqlite_error(path, exc) from None
+    finally:
+        con.close()
+
+
 def tables(con: sqlite3.Connection) -> dict[str, set[str]]:
     """Table name -> its column names."""
     out: dict[str, set[str]] = {}

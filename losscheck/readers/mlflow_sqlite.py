@@ -32,8 +32,8 @@ from pathlib import Path
 from losscheck.errors import ParseError
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name
-from losscheck.readers._stores import (connect_readonly, no_table_message, other_runs_note, sniff_sqlite_tables,
-                                       sqlite_error, standard_meta, tables, wal_note)
+from losscheck.readers._stores import (no_table_message, other_runs_note, sniff_sqlite_tables,
+                                       standard_meta, tables, wal_note, with_readonly)
 
 #: MLflow's stand-in for +-Inf (``sys.float_info.max``; ``SqlAlchemyStore.sanitize_metric_value``).
 _DBL_MAX = 1.7976931348623157e308
@@ -71,14 +71,7 @@ class MlflowSqliteReader(BaseReader):
         return 0.95 if "runs" in tabs else 0.8
 
     def _read(self, path: Path) -> ReadResult:
-        con = connect_readonly(path)
-        try:
-            try:
-                return self._query(path, con)
-            except sqlite3.Error as exc:
-                raise sqlite_error(path, exc) from None
-        finally:
-            con.close()
+        return with_readonly(path, self._query)
 
     def _query(self, path: Path, con: sqlite3.Connection) -> ReadResult:
         src = str(path)

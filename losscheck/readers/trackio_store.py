@@ -46,10 +46,9 @@ from losscheck.errors import ParseError
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name, json_number, read_data, safe_call
 from losscheck.readers._stores import (PARQUET_MAGIC, SQLITE_MAGIC, column_floats, column_seconds,
-                                       connect_readonly,
-                                       is_numeric_type, iso_seconds, other_runs_note, read_parquet,
-                                       sniff_parquet_columns, sniff_sqlite_tables, sqlite_error,
-                                       no_table_message, standard_meta, tables, wal_note)
+                                       is_numeric_type, iso_seconds, no_table_message, other_runs_note,
+                                       read_parquet, sniff_parquet_columns, sniff_sqlite_tables,
+                                       standard_meta, tables, wal_note, with_readonly)
 
 #: How trackio spells non-finite floats inside its JSON (``trackio.utils.serialize_values``).
 _SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -138,14 +137,7 @@ class TrackioReader(BaseReader):
     # ------------------------------------------------------------------ SQLite
 
     def _read_sqlite(self, path: Path) -> ReadResult:
-        con = connect_readonly(path)
-        try:
-            try:
-                return self._query(path, con)
-            except sqlite3.Error as exc:
-                raise sqlite_error(path, exc) from None
-        finally:
-            con.close()
+        return with_readonly(path, self._query)
 
     def _query(self, path: Path, con: sqlite3.Connection) -> ReadResult:
         src = str(path)
