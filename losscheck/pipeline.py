@@ -359,6 +359,102 @@ def _read_and_diagnose(run: RunFiles, run_opts: Options, base, sparklines: bool 
         return RunError(exc.path or str(run.root), exc.one_line(), exc.kind)
 
 
+def _worker_init() -> None:
+    """Sweep workers leave Ctrl-C to the parent, which stops them (:func:`_diagnose_parallel`)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _diagnose_parallel(tasks: list[tuple], jobs: int,
+                       progress: Callable[[int, int], None] | None) -> list[RunReport | RunError]:
+    """Read and diagnose ``tasks`` in ``jobs`` worker processes; results in task order.
+
+    At most ``jobs`` runs are in flight at a time, so the parent holds no queue of pickled
+    runs and knows which runs a dead worker could have been reading. When a worker dies
+    (killed by the OOM killer, a segfault in a library), the pool breaks: each run that was in
+    flight is tried again alone in a fresh one-worker pool, and the one that kills its worker
+    again becomes that run's :class:`RunError`; every other run is still diagnosed. An
+    exception a run raises (a bug) is that run's error too. On Ctrl-C (KeyboardInterrupt in
+    the parent; workers ignore SIGINT) the workers are killed at once and the interrupt goes
+    on to the caller.
+    """
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    n = len(tasks)
+    results: list = [None] * n
+    done = 0
+
+    def finish(i: int, res) -> None:
+        nonlocal done
+        results[i] = res
+        done += 1
+        if progress:
+            progress(done, n)
+
+    def failed(i: int, why: str) -> RunError:
+        return RunError(str(tasks[i][0].root), f"{tasks[i][0].root}: {why}", "internal")
+
+    def alone(i: int) -> None:
+        with _pool(ProcessPoolExecutor, 1) as pool:
+            try:
+                finish(i, pool.submit(_read_and_diagnose, *tasks[i]).result())
+            except BrokenProcessPool:
+                finish(i, failed(i, "the worker process reading this run died (killed, or out of memory?)"))
+            except Exception as exc:  # noqa: BLE001 - a bug in one run is that run's error
+                finish(i, failed(i, f"internal error ({type(exc).__name__}: {exc})"))
+
+    queue = list(range(n - 1, -1, -1))  # popped from the end: task order
+    while queue:
+        suspects: list[int] = []
+        with _pool(ProcessPoolExecutor, jobs) as pool:
+            flight: dict = {}
+            while queue or flight:
+                while queue and len(flight) < jobs:
+                    i = queue.pop()
+                    flight[pool.submit(_read_and_diagnose, *tasks[i])] = i
+                ready, _ = wait(flight, return_when=FIRST_COMPLETED)
+                broken = False
+                for fut in ready:
+                    i = flight.pop(fut)
+                    try:
+                        finish(i, fut.result())
+                    except BrokenProcessPool:
+                        suspects.append(i)
+                        broken = True
+                    except Exception as exc:  # noqa: BLE001
+                        finish(i, failed(i, f"internal error ({type(exc).__name__}: {exc})"))
+                if broken:
+                    suspects.extend(flight.values())
+                    break
+        for i in sorted(suspects):
+            alone(i)
+    return results
+
+
+class _pool:
+    """A process pool that, on leaving by an exception (Ctrl-C above all), kills its workers
+    instead of waiting for their runs, and cancels what was not started."""
+
+    def __init__(self, executor_cls, workers: int) -> None:
+        self.pool = executor_cls(max_workers=workers, initializer=_worker_init)
+
+    def __enter__(self):
+        return self.pool
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.pool.shutdown(wait=True)
+            return
+        for proc in list((getattr(self.pool, "_processes", None) or {}).values()):
+            try:
+                proc.kill()
+            except (OSError, AttributeError):
+                pass
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 def diagnose(path: str | Path, options: Options | None = None,
              progress: Callable[[int, int], None] | None = None, config=None, baseline=None,
              jobs: int | None = 1, sparklines: bool = True) -> Report:
@@ -399,15 +495,7 @@ def diagnose(path: str | Path, options: Options | None = None,
             if progress:
                 progress(i, total)
     else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        results = [None] * total
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(_read_and_diagnose, *task): i for i, task in enumerate(tasks)}
-            for done, fut in enumerate(as_completed(futures), 1):
-                results[futures[fut]] = fut.result()
-                if progress:
-                    progress(done, total)
+        results = _diagnose_parallel(tasks, jobs, progress)
     for res in results:  # in discovery order, whatever the completion order
         (report.errors if isinstance(res, RunError) else report.runs).append(res)
     if not report.runs and not report.errors:
