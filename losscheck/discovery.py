@@ -17,6 +17,7 @@ and sockets are never opened (checked with ``stat`` before sniffing, and again w
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -249,12 +250,16 @@ def discover(path: str | os.PathLike) -> Discovery:
             if _is_hidden(d):
                 continue
             sub = here / d
-            if sub.is_symlink() and _inside(sub, top_real):
-                continue  # walked under its real name (W&B's latest-run -> run-<id>)
             try:
+                if sub.is_symlink() and _inside(sub, top_real):
+                    continue  # walked under its real name (W&B's latest-run -> run-<id>)
                 dst = sub.stat()
-            except OSError:
-                continue  # dangling or looping symlink
+            except FileNotFoundError:
+                continue  # a dangling symlink
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:  # not a symlink loop: a folder the walk cannot enter
+                    errors.append(UnreadableFile(sub, f"cannot access folder: {exc.strerror or exc}"))
+                continue
             key = (dst.st_dev, dst.st_ino)
             if key in seen_dirs:
                 continue  # already walked (a symlink loop, or a second name for it)

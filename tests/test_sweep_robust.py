@@ -108,3 +108,37 @@ def test_ctrl_c_stops_a_parallel_sweep_at_once(tmp_path):
     time.sleep(0.2)
     assert not [w for w in workers if Path(f"/proc/{w}").exists()
                 and "zombie" not in Path(f"/proc/{w}/status").read_text().lower()], "a worker outlived the sweep"
+
+
+@pytest.mark.skipif(not Path("/proc/kmsg").exists(), reason="needs /proc/kmsg")
+def test_a_symlink_to_a_kernel_pseudo_file_is_refused_not_read(tmp_path):
+    """/proc/kmsg says 'regular file' to stat and its read never returns: before, a symlink
+    to it in a run folder (or --baseline /proc/kmsg) hung losscheck forever."""
+    run = make_sweep(tmp_path, 1)[0]
+    (run / "kernel.log").symlink_to("/proc/kmsg")
+    res = subprocess.run([sys.executable, "-m", "losscheck", "diagnose", str(tmp_path), "-f", "json"],
+                         capture_output=True, timeout=60)
+    assert res.returncode == 0 and b"kernel pseudo-file" in res.stdout
+    res = subprocess.run([sys.executable, "-m", "losscheck", "diagnose", str(run), "--baseline", "/proc/kmsg"],
+                         capture_output=True, timeout=60)
+    assert res.returncode == 2 and b"/proc/kmsg: a kernel pseudo-file" in res.stderr
+
+
+def test_a_folder_the_walk_cannot_enter_is_an_error_not_silence(tmp_path, monkeypatch):
+    """A run inside a folder without search permission was dropped with exit 0 and no word
+    (simulated: the tests run as root, whom permissions do not stop)."""
+    make_sweep(tmp_path, 2)
+    locked = tmp_path / "locked"
+    make_sweep(locked, 1)
+    real_stat = Path.stat
+
+    def stat(self, *a, **k):
+        if self == locked:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *a, **k)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    report = pipeline.diagnose(tmp_path)
+    assert len(report.runs) == 2
+    (err,) = report.errors
+    assert err.path == str(locked) and "cannot access folder: Permission denied" in err.message

@@ -100,15 +100,33 @@ def transcode_bom(data: bytes, path: Path) -> tuple[bytes, list[ReadNote]]:
     return data, []
 
 
+@lru_cache(maxsize=1)
+def _pseudo_devices() -> frozenset[int]:
+    """Device numbers of the kernel's pseudo-file systems (procfs, sysfs, devtmpfs): their
+    "regular" files (``/proc/kmsg``) can block a read forever or never end."""
+    devs = set()
+    for top in ("/proc", "/sys", "/dev"):
+        try:
+            devs.add(os.stat(top).st_dev)
+        except OSError:
+            continue
+    try:
+        devs.discard(os.stat("/").st_dev)  # a /dev that is a plain folder of the root file system
+    except OSError:
+        pass
+    return frozenset(devs)
+
+
 def open_regular(path: Path) -> int:
     """Open ``path`` for reading without ever blocking, and return the file descriptor.
 
     The file is opened with ``O_NONBLOCK`` and checked with ``fstat`` on the open descriptor,
-    so a FIFO (or a file swapped for one after discovery) cannot hang losscheck.
+    so a FIFO (or a file swapped for one after discovery) cannot hang losscheck; files of the
+    kernel's pseudo-file systems (``/proc/kmsg`` behind a symlink) are refused the same way.
 
     Raises:
-        UnreadableFile: missing, permission denied, or not a regular file (FIFO, socket,
-            device, directory).
+        UnreadableFile: missing, permission denied, not a regular file (FIFO, socket,
+            device, directory), or a kernel pseudo-file.
     """
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
@@ -119,6 +137,9 @@ def open_regular(path: Path) -> int:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise UnreadableFile(path, "not a regular file (FIFO, socket, device or directory): not read")
+        if st.st_dev in _pseudo_devices():
+            raise UnreadableFile(path, "a kernel pseudo-file (/proc, /sys, /dev): not read (a read may never "
+                                       "end)")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
     except BaseException:
