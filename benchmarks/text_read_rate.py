@@ -39,7 +39,7 @@ SPLITS = {"iss": "tune", "repo": "heldout"}
 
 def _num(text: str) -> float:
     t = text.strip().lower()
-    if t in ("nan", "-nan"):
+    if t.rstrip("x") in ("nan", "-nan"):  # PaddleOCR pads nan with x ('nanxxx')
         return math.nan
     return float(t)
 

@@ -4,7 +4,9 @@ Names come from what frameworks write (HF Trainer ``loss``/``eval_loss``/``grad_
 ``learning_rate``; LLaMA-Factory ``lr``; Lightning ``train_loss_step``, ``val_loss``,
 ``lr-AdamW``, ``grad_2.0_norm_total``; Keras ``loss``/``val_loss``/``epoch_loss``; YOLOv5
 ``train/box_loss``, ``x/lr0``; detectron2 ``total_loss``; nanoGPT ``train/loss``,
-``val/loss``). Exact names are tried first in priority order, then token rules. A
+``val/loss``; darknet ``avg loss``; OpenNMT-py ``xent``). Exact names are tried first in
+priority order, then token rules (camelCase split: ``ValLoss`` is an eval loss; a validation
+split before a test split; among equals the series logged first). A
 ``--loss TAG``-style override always wins. Losses that fill no role are kept as
 ``components`` and may be analysed too.
 """
@@ -22,7 +24,7 @@ EXACT: dict[str, tuple[str, ...]] = {
     "loss": ("loss", "train/loss", "train_loss", "train_loss_step", "training_loss", "train/loss_step",
              "loss/train", "Loss/train", "train/total_loss", "total_loss", "train/loss_epoch",
              "train_loss_epoch", "epoch_loss", "train/epoch_loss", "train_loss_local", "Train Loss",
-             "Generator_loss"),
+             "Generator_loss", "avg loss"),
     "eval_loss": ("eval_loss", "eval/loss", "val_loss", "val/loss", "validation/epoch_loss",
                   "val/epoch_loss", "Loss/val", "Loss/validation", "Loss/test", "validation/loss", "valid_loss",
                   "valid/loss", "loss/val", "Loss/val", "loss/validation", "val_loss_epoch",
@@ -40,20 +42,31 @@ EXACT: dict[str, tuple[str, ...]] = {
                       "validation/epoch_accuracy"),
 }
 
-_EVAL = re.compile(r"(^|[/_\-. ])(eval|val|valid|validation|dev|test|evaluation)([/_\-. ]|$)", re.I)
+_EVAL = re.compile(r"(^|[/_\-. ])(eval|val|vali|valid|validation|dev|test|evaluation)([/_\-. ]|$)", re.I)
 _TOKEN = re.compile(r"[/_\-. ]+")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+def _words(tag: str) -> str:
+    """``tag`` with a separator at each lower-to-upper case change (``ValLoss`` -> ``Val Loss``)."""
+    return _CAMEL.sub(" ", tag)
 
 
 def _tokens(tag: str) -> list[str]:
-    return [t for t in _TOKEN.split(tag.lower()) if t]
+    return [t for t in _TOKEN.split(_words(tag).lower()) if t]
+
+
+def _is_eval(tag: str) -> bool:
+    return bool(_EVAL.search(_words(tag)))
 
 
 def _fuzzy(role: str, tag: str) -> bool:
     t = tag.lower()
     toks = _tokens(tag)
-    is_eval = bool(_EVAL.search(tag))
+    is_eval = _is_eval(tag)
     if role in ("loss", "eval_loss"):
-        if "loss" not in t or "scale" in toks or "scaler" in t:
+        # "loss" in the name, or OpenNMT-py's / TensorFlow's "xent" (cross-entropy)
+        if ("loss" not in t and "xent" not in toks) or "scale" in toks or "scaler" in t:
             return False
         return is_eval if role == "eval_loss" else not is_eval
     if role == "grad_norm":
@@ -84,8 +97,12 @@ def _pick(role: str, series: dict[str, Series], taken: set[str]) -> Series | Non
     cands = [s for k, s in free.items() if _fuzzy(role, k)]
     if not cands:
         return None
-    # prefer per-step series over epoch aggregates, then more points, then the shortest name
-    return sorted(cands, key=lambda s: ("epoch" in s.tag.lower(), -len(s), len(s.tag), s.tag))[0]
+    # prefer per-step series over epoch aggregates, a validation split over a test split (the
+    # held-out set watched while training), then more points, then the shortest name, then the
+    # one logged first (with no total printed, ``loss_l, loss_c``: the first term)
+    order = {k: i for i, k in enumerate(free)}
+    return sorted(cands, key=lambda s: ("epoch" in s.tag.lower(), "test" in _tokens(s.tag), -len(s), len(s.tag),
+                                        order.get(s.tag, 0), s.tag))[0]
 
 
 # A generator / discriminator loss: the G or D mark as its own token next to "loss"/"err"
@@ -107,7 +124,7 @@ def gan_pair(series: dict[str, Series]) -> tuple[str, str] | None:
     """
     gs, ds = [], []
     for tag, s in series.items():
-        if not _LOSSY.search(tag) or _EVAL.search(tag) or len(s) == 0:
+        if not _LOSSY.search(tag) or _is_eval(tag) or len(s) == 0:
             continue
         words = tag.lower().replace("generator", " g ").replace("discriminator", " d ")
         is_g, is_d = bool(_G_MARK.search(tag) or " g " in words), bool(_D_MARK.search(tag) or " d " in words)

@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from losscheck.model import RunData
 from losscheck.readers import choose, text_logs
+from losscheck.roles import resolve
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "readers" / "text"
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real_runs"
@@ -441,11 +443,14 @@ def test_generic_fairseq(tmp_path):
     check(t["valid/best_loss"], 2, [300, 600], 8.9, 6.9)
     check(t["train/loss"], 2, [300, 600], 8.5, 6.5)  # the end-of-epoch training summary
     assert t["train/train_wall"].values.tolist() == [95, 95] and len(t["train_wall"]) == 6
+    # legacy fairseq (no logger names): the inner lines print the running mean of the epoch and
+    # the end-of-epoch line its last value (one meter, reset at the epoch's end), so the
+    # summary joins the inner lines' series at its num_updates (it was a separate train/loss)
     t = tags(read_log(tmp_path, "old.log", FAIRSEQ_OLD))
-    check(t["loss"], 4, [100, 200, 400, 500], 9.21, 6.9)
+    check(t["loss"], 6, [100, 200, 300, 400, 500, 600], 9.21, 6.8)
+    assert t["loss"].values[2] == 8.7 and "train/loss" not in t
     check(t["valid/loss"], 2, [300, 600], 8.9, 6.95)
-    check(t["train/loss"], 2, [300, 600], 8.7, 6.8)
-    check(t["grad_norm"], 4, [100, 200, 400, 500], 1.23, 0.91)
+    check(t["grad_norm"], 6, [100, 200, 300, 400, 500, 600], 1.23, 0.9)
 
 
 def timm_log():
@@ -528,10 +533,13 @@ Region 82 Avg IOU: 0.301, Class: 0.501, Obj: 0.492, No Obj: 0.500, .5R: 0.125, .
 
 def test_generic_darknet(tmp_path):
     t = tags(read_log(tmp_path, "train.log", DARKNET))
-    assert set(t) == {"loss", "avg loss", "lr", "seconds", "images"}
-    check(t["loss"], 8, [1, 2, 3], 800.234131, 480.4)
+    assert set(t) == {"batch loss", "avg loss", "lr", "seconds", "images"}
+    check(t["batch loss"], 8, [1, 2, 3], 800.234131, 480.4)
     check(t["avg loss"], 8, [1, 2], 800.234131, 705.091142)
     assert t["lr"].values[-1] == 4e-6
+    # the smoothed "avg loss" is the loss darknet's users watch (and chart.png plots)
+    r = resolve(RunData("r", [], t))
+    assert r.get("loss").tag == "avg loss" and [c.tag for c in r.components] == ["batch loss"]
 
 
 def megatron_log():
@@ -662,6 +670,199 @@ def test_mmengine_val_lines_are_placed_at_the_epoch_end(tmp_path):
     check(t["val/coco/bbox_mAP"], 2, [100, 200], 0.1, 0.2)
 
 
+# --------------------------------------------------------------------------- more layouts (tune-split fixes)
+# Each log below is written here in the layout's shape (made-up numbers and names).
+
+
+def resolved(t):
+    return resolve(RunData("r", [], t))
+
+
+def onmt_legacy_log():
+    """OpenNMT-py (legacy) report lines: ``Epoch  E, i/n; acc: ..; ppl: ..; xent: ..;``."""
+    rows = [(1, 200, 9.1), (1, 400, 8.7), (1, 600, 8.2), (2, 200, 7.9), (2, 400, 7.5), (2, 600, 7.4)]
+    return "".join(f"Epoch {ep:2d}, {i:5d}/  800; acc: {10 + i / 100:6.2f}; ppl: {2.7 ** x:8.2f}; xent: {x:6.2f}; "
+                   f"4100 src tok/s; 4200 tgt tok/s;   {60 * k} s elapsed\n" for k, (ep, i, x) in enumerate(rows, 1))
+
+
+def test_opennmt_epoch_comma_fraction_and_xent(tmp_path):
+    t = tags(read_log(tmp_path, "onmt.log", onmt_legacy_log()))
+    assert {"acc", "ppl", "xent"} <= set(t)
+    check(t["xent"], 6, [200, 400, 600, 1000], 9.1, 7.4)  # (epoch - 1) * 800 + i
+    assert resolved(t).get("loss").tag == "xent"  # cross-entropy is the loss
+
+
+def test_caffe_test_pass_announced_before_any_training_line(tmp_path):
+    # an excerpt that starts at "Iteration N, Testing net": the test outputs are placed at N
+    text = ("I1002 09:00:00.000100  777 solver.cpp:341] Iteration 5000, Testing net (#0)\n"
+            "I1002 09:00:09.000200  777 solver.cpp:409]     Test net output #0: accuracy = 0.5512\n"
+            "I1002 09:00:09.000300  777 solver.cpp:409]     Test net output #1: loss = 1.8824 (* 1 = 1.8824 loss)\n"
+            + "".join(f"I1002 09:0{k}:00.000000  777 solver.cpp:229] Iteration {5000 + 50 * k}, "
+                      f"loss = {3.1 - 0.1 * k:.4f}\n"
+                      f"I1002 09:0{k}:00.000500  777 sgd_solver.cpp:106] Iteration {5000 + 50 * k}, lr = 0.0001\n"
+                      for k in range(6)))
+    t = tags(read_log(tmp_path, "caffe.log", text))
+    check(t["test/loss"], 1, [5000], 1.8824, 1.8824)
+    check(t["loss"], 6, [5000, 5050], 3.1, 2.6)
+    r = resolved(t)
+    assert r.get("eval_loss").tag == "test/loss" and r.get("lr").tag == "lr"
+
+
+def tslib_log():
+    """Time-Series-Library prints: per-iteration ``iters: i, epoch: e | loss: x`` lines and an
+    epoch summary ``Epoch: e, Steps: n | Train Loss: .. Vali Loss: .. Test Loss: ..``."""
+    out = []
+    for ep in (1, 2):
+        for i in (50, 100, 150):
+            out.append(f"\titers: {i}, epoch: {ep} | loss: {0.5 - 0.1 * ep - i / 1000:.7f}")
+            out.append(f"\tspeed: 0.{i}s/iter; left time: {1000 - i}.5s")
+        out.append(f"Epoch: {ep} cost time: 12.{ep}")
+        out.append(f"Epoch: {ep}, Steps: 180 | Train Loss: {0.4 - 0.1 * ep:.7f} Vali Loss: {0.45 - 0.05 * ep:.7f} "
+                   f"Test Loss: {0.47 - 0.05 * ep:.7f}")
+        out.append("Validation loss decreased (inf --> 0.400000).  Saving model ...")
+    return "\n".join(out) + "\n"
+
+
+def test_tslib_iters_counter_and_vali_loss(tmp_path):
+    t = tags(read_log(tmp_path, "tslib.log", tslib_log()))
+    check(t["loss"], 6, [50, 100, 150, 231], 0.35, 0.15)  # iters restart each epoch: (epoch - 1) * 181 + i
+    check(t["Vali Loss"], 2, [180, 361], 0.4, 0.35)  # "Steps: 180" ends the epoch
+    r = resolved(t)
+    assert r.get("loss").tag == "loss"
+    assert r.get("eval_loss").tag == "Vali Loss"  # the validation split, not the test split
+
+
+def test_bare_leading_counters(tmp_path):
+    # print(epoch, batch, "Loss=%.3f" ...): two bare integers open the line
+    text = "".join(f"{ep} {b} Loss={0.3 - 0.01 * k:.3f} Time=0.05{k}\n"
+                   for k, (ep, b) in enumerate([(7, 98), (7, 99), (7, 100), (8, 1), (8, 2), (8, 3)]))
+    t = tags(read_log(tmp_path, "nolabel.txt", text))
+    check(t["Loss"], 6, [6 * 101 + 98, 6 * 101 + 99, 6 * 101 + 100, 7 * 101 + 1], 0.3, 0.25)
+    # an absl / glog header (time and thread id masked) then a bracketed step: "[N] | ..."
+    text = "".join(f"I0312 08:{10 + k}:00.123456 139912345678912 run_pretrain.py:210] [{1000 * (k + 1)}] | "
+                   f"gnorm 0.{30 + k} lr 0.000{90 - k} | loss {6.5 - 0.1 * k:.2f} | pplx {700 - 10 * k}.00\n"
+                   for k in range(6))
+    t = tags(read_log(tmp_path, "pretrain.log", text))
+    check(t["loss"], 6, [1000, 2000, 3000], 6.5, 6.0)
+    check(t["grad_norm"], 6, [1000, 2000], 0.3, 0.35)
+    assert "lr" in t
+    # a leading number that is not right before the metrics is no counter
+    text = "".join(f"{k} conv 32 3 x 3 / 1\n" for k in range(4)) + "".join(
+        f"step {10 * k} loss: {1 / k:.3f}\n" for k in range(1, 5))
+    t = tags(read_log(tmp_path, "layers.log", text))
+    check(t["loss"], 4, [10, 20, 30, 40], 1.0, 0.25)
+
+
+def test_epoch_of_epochs_label_and_first_printed_component(tmp_path):
+    # "epoch/epochs:3/20": the counter's own label; no total loss: the first term printed wins
+    text = "".join(f"epoch/epochs:3/20,batch_no:{k},loss_loc:{0.002 + k / 10000:.6f},loss_conf:{4.0 + k / 10:.6f}\n"
+                   for k in range(1, 9))
+    t = tags(read_log(tmp_path, "ssd.log", text))
+    check(t["loss_loc"], 8, [0, 1, 2], 0.0021, 0.0028)  # one epoch, several lines: line order
+    assert resolved(t).get("loss").tag == "loss_loc"
+
+
+def test_darknet_lines_without_the_loss_word(tmp_path):
+    # older darknet prints "N: loss, avg avg, rate rate, ..." (no "loss" anywhere on the line)
+    text = "".join(f"{100 + k}: {300 - 10 * k:.6f}, {350 - 5 * k:.6f} avg, 0.000100 rate, 2.5 seconds, "
+                   f"{6400 + 64 * k} images\n" for k in range(5))
+    t = tags(read_log(tmp_path, "darknet.txt", text))
+    check(t["avg loss"], 5, [100, 101], 350, 330)
+    check(t["batch loss"], 5, [100], 300, 260)
+    assert resolved(t).get("loss").tag == "avg loss" and resolved(t).get("lr").tag == "lr"
+
+
+def test_repeated_names_on_a_line_are_the_eval_pass(tmp_path):
+    # CenterNet-style logger: train values, then (every few epochs) the same names for validation
+    lines = []
+    for ep in range(1, 7):
+        line = f"2021-03-0{ep}-10-00: epoch: {ep} |loss {1.2 - 0.1 * ep:.6f} | hm_loss {0.8 - 0.05 * ep:.6f} | " \
+               f"wh_loss {2.0 - 0.1 * ep:.6f} | time 2.500000 | "
+        if ep % 3 == 0:
+            line += f"loss {1.4 - 0.1 * ep:.6f} | hm_loss 0.900000 | wh_loss 2.200000 | time 0.500000 | "
+        lines.append(line)
+    t = tags(read_log(tmp_path, "log.txt", "\n".join(lines) + "\n"))
+    check(t["loss"], 6, [1, 2, 3], 1.1, 0.6, "epoch")
+    check(t["val/loss"], 2, [3, 6], 1.1, 0.8, "epoch")
+    assert "val/hm_loss" in t and len(t["hm_loss"]) == 6
+    r = resolved(t)
+    assert r.get("loss").tag == "loss" and r.get("eval_loss").tag == "val/loss"
+    # a mode word before the second group names it; a single repeated name is no group
+    text = "".join(f"epoch {e} loss: {1 / e:.3f} acc: 0.{e} test: loss: {2 / e:.3f} acc: 0.{e}\n" for e in range(1, 5))
+    t = tags(read_log(tmp_path, "b.log", text))
+    check(t["test/loss"], 4, [1, 2], 2.0, 0.5, "epoch")
+    text = "".join(f"step {10 * s} loss: {1 / s:.3f} lr: 0.1 loss: 9.0\n" for s in range(1, 5))
+    t = tags(read_log(tmp_path, "c.log", text))
+    assert set(t) == {"loss", "lr"} and t["loss"].values[0] == 1.0
+
+
+def test_swin_epoch_and_iteration_brackets(tmp_path):
+    text = "".join(f"[2024-02-02 10:0{k}:00 swin_tiny] (main.py 230): INFO Train: [{ep}/100][{i}/500]\t"
+                   f"eta 0:01:00 lr 0.000500\t wd 0.0500\ttime 0.3000 (0.3100)\tloss {3.0 - 0.1 * k:.4f} "
+                   f"({3.2 - 0.05 * k:.4f})\tgrad_norm {2.0 + k:.4f} (inf)\tmem 9000MB\n"
+                   for k, (ep, i) in enumerate([(4, 300), (4, 400), (5, 0), (5, 100)]))
+    t = tags(read_log(tmp_path, "log_rank0.txt", text))
+    check(t["loss"], 4, [3 * 500 + 300, 3 * 500 + 400, 4 * 500, 4 * 500 + 100], 3.0, 2.7)  # the current value
+    check(t["grad_norm"], 4, [1800], 2.0, 5.0)
+    assert "lr" in t
+
+
+def test_paddle_nan_padding(tmp_path):
+    # PaddleOCR formats values with "{:x<6f}": nan and inf come out padded as "nanxxx" / "infxxx"
+    text = "".join(f"[2024/05/05 10:00:0{k}] ppocr INFO: epoch: [2/100], global_step: {200 + 10 * k}, lr: 0.001000, "
+                   f"acc: 0.000000, CTCLoss: {'nanxxx' if k > 1 else '3.500000'}, loss: "
+                   f"{'nanxxx' if k > 1 else '3.500000'}, avg_reader_cost: 0.00100 s, ips: 100.00000 samples/s, "
+                   f"eta: 1 day, 2:03:04\n" for k in range(5))
+    t = tags(read_log(tmp_path, "train.log", text))
+    s = t["loss"]
+    assert len(s) == 5 and s.steps.tolist() == [200, 210, 220, 230, 240]
+    assert s.values[:2].tolist() == [3.5, 3.5] and np.isnan(s.values[2:]).all()
+    assert np.isnan(t["CTCLoss"].values[-1]) and t["lr"].values[0] == 0.001
+
+
+def test_table_rows_above_the_first_header(tmp_path):
+    # an ultralytics excerpt that starts under a header it does not show
+    row = "{:>11}{:>11}{:>11.4g}{:>11.4g}{:>11.4g}{:>11}{:>11}: 100%|##########| 80/80 [00:30<00:00,  2.6it/s]"
+    head = "      Epoch    GPU_mem   box_loss   cls_loss   dfl_loss  Instances       Size"
+    text = "\n".join([row.format("4/30", "3.1G", 1.5, 2.5, 1.3, 40, 640), "",
+                      head, row.format("5/30", "3.1G", 1.4, 2.2, 1.25, 38, 640), "",
+                      head, row.format("6/30", "3.1G", 1.3, 2.0, 1.2, 41, 640)]) + "\n"
+    t = tags(read_log(tmp_path, "train.log", text))
+    check(t["box_loss"], 3, [4, 5, 6], 1.5, 1.3, "epoch")
+    check(t["cls_loss"], 3, [4, 5, 6], 2.5, 2.0, "epoch")
+    assert resolved(t).get("loss").tag == "box_loss"
+
+
+def test_timestamped_loss_lines_without_a_counter(tmp_path):
+    text = "".join(f"2020-06-0{1 + k // 6} 1{k % 6}:00:00,123:INFO: train loss:{1.5 - 0.1 * k:.5f}\n" for k in range(8))
+    t = tags(read_log(tmp_path, "log.log", text))
+    check(t["train loss"], 8, [0, 1, 2], 1.5, 0.8)  # the n-th loss line is step n
+    # a logged config dump (each loss-like key once) is still not claimed
+    cfg = "".join(f"2020-06-01 10:00:0{k}:INFO: {key}: {v}\n" for k, (key, v) in enumerate(
+        [("loss_weight", 1.0), ("aux_loss_weight", 0.4), ("lr", 0.01), ("label_loss_coef", 2.0), ("batch_size", 16)]))
+    p = write_log(tmp_path, "cfg.log", cfg)
+    assert R.sniff(p, p.read_bytes()) == 0.0
+
+
+def test_quoted_keras_excerpt_starting_with_an_epoch_end(tmp_path):
+    # pasted as a "> " quote, and cut so that the first line is the end of the epoch before the
+    # first "Epoch N/M" header shown; the verbose=2 line follows the ModelCheckpoint message
+    out = [f">  - 210s - loss: 2.1000 - val_loss: 2.5000"]
+    for ep in range(12, 16):
+        out += [f"> Epoch {ep}/500", f"> Epoch {ep:05d}: val_loss did not improve",
+                f">  - 210s - loss: {2.1 - 0.1 * (ep - 11):.4f} - val_loss: {2.5 + 0.05 * (ep - 11):.4f}"]
+    t = tags(read_log(tmp_path, "quoted.txt", "\n".join(out) + "\n"))
+    check(t["loss"], 5, [11, 12, 13, 14, 15], 2.1, 1.7, "epoch")
+    check(t["val_loss"], 5, [11, 12], 2.5, 2.7, "epoch")
+    # a progress bar line above the first header, unquoted
+    text = "300/300 [==============================] - 95s - loss: 0.5100 - val_loss: 0.6100\n" + "".join(
+        f"Epoch {ep}/40\n300/300 [==============================] - 95s - loss: {0.5 - 0.01 * (ep - 20):.4f} - "
+        f"val_loss: 0.6000\n" for ep in range(21, 25))
+    t = tags(read_log(tmp_path, "pbar.txt", text))
+    check(t["loss"], 5, [20, 21, 22], 0.51, 0.46, "epoch")
+    check(t["val_loss"], 5, [20, 21], 0.61, 0.6, "epoch")
+
+
 # --------------------------------------------------------------------------- conservative sniff
 
 
@@ -676,6 +877,26 @@ def test_documents_and_config_dumps_are_not_claimed(tmp_path):
                                                 ("step=", 3), ("seed", 1)] * 3)
     prose = "".join(f"| run-{i} | the loss was 0.{i}5 at step {100 * i}, then it rose | {i} |\n" for i in range(1, 9))
     for name, text in (("README.md", readme), ("config.txt", config), ("notes.md", prose)):
+        p = write_log(tmp_path, name, text)
+        assert R.sniff(p, p.read_bytes()) == 0.0, name
+        assert choose(p) is None, name
+
+
+def test_bare_counters_quotes_and_stamps_stay_conservative(tmp_path):
+    docs = {
+        # a numbered change list: "[N]" opens each line, but one pair after words is no log
+        "CHANGES.txt": "".join(f"[{i}] Fixed loss: {i}.0 computation when the batch is empty in module x\n"
+                               for i in range(1, 12)),
+        # a service log that repeats one loss-like setting (same value) under timestamps
+        "app.log": "".join(f"2023-01-01 10:00:0{i} INFO loading shard {i} of 9, loss_fn: 1.0\n" for i in range(9)),
+        # a quoted discussion
+        "thread.md": "".join(f"> reply {i}: I think the loss is 0.{i} because the data is noisy and small\n"
+                             for i in range(8)),
+        # numbered prose lines
+        "README.md": "# Results\n\n" + "".join(f"{i} loss: 0.{i} was observed in run {i} with our method\n"
+                                              for i in range(1, 6)) + "Text.\n" * 40,
+    }
+    for name, text in docs.items():
         p = write_log(tmp_path, name, text)
         assert R.sniff(p, p.read_bytes()) == 0.0, name
         assert choose(p) is None, name
@@ -728,6 +949,7 @@ def _work(monkeypatch, text):
 
 def test_work_grows_linearly_with_the_log(monkeypatch):
     one = EPOCH_SLASH + CAFFE + mmdet_log() + fairseq_log() + timm_log() + megatron_log() + DARKNET + yolov8_log()
+    one += onmt_legacy_log() + tslib_log() + FAIRSEQ_OLD
     small = _work(monkeypatch, one)
     big = _work(monkeypatch, one * 10)
     for a, b in zip(small, big):
@@ -741,6 +963,10 @@ def test_work_grows_linearly_with_the_log(monkeypatch):
     "D(" * 50_000, "\x1b[" + "1;" * 50_000, "a\x08" * 50_000, "D Loss " * 14_000 + "50%|##| 1/2",
     "Class Images " + "P " * 50_000,
     "{'loss': " + "1" * 100_000 + "}", "Epoch [1][2/3] lr: " + "x" * 100_000,
+    "> " * 50_000, ">" * 100_000 + " loss: 1", "1 " * 50_000 + "Loss=1", "[1] " * 25_000, "loss: nanx" + "x" * 100_000,
+    "nanx " * 20_000, "Train: [1/2]" * 8_000, "Train: [1/2][" + "3/4][" * 16_000, "epoch/epochs:" * 8_000 + "1",
+    "iters: 1, " * 10_000, "epoch 1, " + "2/3, " * 20_000, "I0101 " + " " * 100_000 + "1",
+    "loss 1 | " * 12_000, " - 5s - loss: 1" * 7_000 + " - ", "2020-01-01 10:00" + " " * 100_000 + "loss: 1",
 ])
 def test_a_100k_character_line_is_handled(tmp_path, line):
     import time

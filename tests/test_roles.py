@@ -55,3 +55,34 @@ def test_a_stray_short_file_does_not_hide_the_real_loss():
     assert resolve(data).get("loss").tag == "train/loss"
     data.series["loss"] = Series("loss", np.arange(50), np.ones(50), "log.jsonl")
     assert resolve(data).get("loss").tag == "loss"  # comparable lengths: the name's priority decides
+
+
+@pytest.mark.parametrize("tags,expect", [
+    # camelCase names: ValLoss is an eval loss, lossScale no loss
+    (("Loss", "ValLoss", "lossScale"), {"loss": "Loss", "eval_loss": "ValLoss"}),
+    # OpenNMT-py / TensorFlow cross-entropy "xent"
+    (("acc", "ppl", "xent"), {"loss": "xent"}),
+    (("train/xent", "valid/xent"), {"loss": "train/xent", "eval_loss": "valid/xent"}),
+    # Time-Series-Library's "Vali Loss" is the validation loss, preferred to the test split's
+    (("loss", "Train Loss", "Test Loss", "Vali Loss"), {"loss": "loss", "eval_loss": "Vali Loss"}),
+    (("train_loss", "test/loss_x", "val/loss_x"), {"loss": "train_loss", "eval_loss": "val/loss_x"}),
+    # darknet: the smoothed "avg loss" is the one its users watch, the batch's loss a component
+    (("batch loss", "avg loss", "lr"), {"loss": "avg loss", "lr": "lr"}),
+    (("loss", "avg loss"), {"loss": "loss"}),  # a plain "loss" still comes first
+])
+def test_more_framework_names(tags, expect):
+    r = resolve(run_with(*tags))
+    got = {role: a.series.tag for role, a in r.roles.items() if role in expect}
+    assert got == expect
+
+
+def test_no_total_loss_the_first_printed_term_wins():
+    # equally long component names with as many points: the one logged first, not the
+    # alphabetically first
+    assert resolve(run_with("loss_l", "loss_c")).get("loss").tag == "loss_l"
+    assert resolve(run_with("loss_c", "loss_l")).get("loss").tag == "loss_c"
+    # more points and shorter names still decide first
+    data = RunData("r", [], {"loss_zz": Series("loss_zz", np.arange(9), np.ones(9), "f"),
+                             "loss_a": Series("loss_a", np.arange(5), np.ones(5), "f"),
+                             "loss_b": Series("loss_b", np.arange(9), np.ones(9), "f")})
+    assert resolve(data).get("loss").tag == "loss_b"

@@ -5,11 +5,15 @@ line they do not use to :class:`KVExtractor`).
 On each line the extractor looks for
 
 - a **counter**: ``epoch``/``Epoch``/``EPOCH``/``ep=``, ``step``, ``global_step``,
-  ``global step``, ``iteration``, ``iter``, ``it=``, ``update``, ``num_updates``, ``batch``,
-  followed by an integer, optionally ``N/M`` or ``[N/M]``; the bracket forms
-  ``Epoch [2][400/556]``, ``Epoch(val) [2][500]``, ``Iter [400/10000]``,
-  ``Epoch: [3][100/5005]``; timm's ``Train: 3 [ 100/1251 (8%)]`` / ``Test: [ 50/196]``;
-  fairseq's ``epoch 001:    100 / 1234``; DCGAN's ``[3/5][100/1583]``;
+  ``global step``, ``iteration``, ``iter``, ``iters:``, ``it=``, ``update``, ``num_updates``,
+  ``batch``, followed by an integer, optionally ``N/M`` or ``[N/M]`` (the name may carry its
+  own label, ``epoch/epochs:6/10``); the bracket forms ``Epoch [2][400/556]``,
+  ``Epoch(val) [2][500]``, ``Iter [400/10000]``, ``Epoch: [3][100/5005]``; timm's
+  ``Train: 3 [ 100/1251 (8%)]`` / ``Test: [ 50/196]``; Swin's ``Train: [29/300][2670/2859]``;
+  fairseq's ``epoch 001:    100 / 1234``; OpenNMT-py's ``Epoch  1, 12850/37527;``; DCGAN's
+  ``[3/5][100/1583]``; and, when nothing else counts on the line, a bare number right
+  before its metrics: ``[21500] | loss 7.6`` (a step), ``33 154 Loss=0.3`` (one integer: a
+  step; two: an epoch and a step or batch index);
 - **metric pairs**: ``name: value``, ``name=value`` (also ``name=[value]``), and
   ``name value`` inside ``|``- or tab-separated fields, or when the name is a known metric
   word (``loss``, ``*loss*``, ``acc*``, ``lr``, ``ppl``, ``gnorm``...; ``train loss 2.1``).
@@ -20,12 +24,20 @@ On each line the extractor looks for
   ``92%``) is kept under its name, except for a loss-like name (then it is dropped).
   A ``N/M`` fraction is never a value. Counter names, ``eta``, ``pid``, ``rank``... are not
   metrics. Dates, clock times and durations (``2023-05-01 12:00:01,123``, ``eta: 1:23:45``),
-  glog headers (``I0501``), ``file.py:123`` locations and version / IP strings are masked
-  before anything is read, so they never become a step or a metric.
+  glog headers (``I0501 12:00:01.123 4242``, thread id included), ``file.py:123`` locations
+  and version / IP strings are masked before anything is read, so they never become a step
+  or a metric; PaddlePaddle's padded ``nanxxx`` / ``infxxx`` (its ``{:x<6f}`` format) are
+  read as ``nan`` / ``inf``. When the same names come a second time on one line (CenterNet's
+  logger: ``epoch: 35 |loss 0.30 | hm_loss 0.47 | ... | loss 0.18 | hm_loss 1.50 |``), the
+  second group is an evaluation pass (at least two names repeated): ``val/`` (or the mode
+  word printed before it, ``test: loss: ..`` -> ``test/``).
 - whole-line layouts: darknet ``1: 800.2, 800.2 avg loss, 0.001 rate, 1.2 seconds, 64 images``
-  (tags ``loss``, ``avg loss``, ``lr``, ``seconds``, ``images``); whitespace tables (a header
-  row of names whose first name is a counter, ``Epoch GPU_mem box_loss ...``, then rows of
-  as many numbers, the first possibly ``N/M``, a tqdm tail after ``:`` allowed), and the
+  (also ``... avg, ...``; tags ``batch loss``, ``avg loss``, ``lr``, ``seconds``, ``images``:
+  the smoothed ``avg loss`` is the loss darknet's users watch, its README's "the lower, the
+  better", and fills the training-loss role); whitespace tables (a header row of names whose
+  first name is a counter, ``Epoch GPU_mem box_loss ...``, then rows of as many numbers, the
+  first possibly ``N/M``, a tqdm tail after ``:`` allowed; rows above the first header, an
+  excerpt cut under a header it does not show, are read with the first header), and the
   ultralytics / YOLOv5 validation row ``all 500 2345 0.61 0.53 0.57 0.39`` under a
   ``Class Images Instances Box(P R mAP50 mAP50-95)`` header (tags
   ``metrics/precision(B)``, ``metrics/recall(B)``, ``metrics/mAP50(B)``,
@@ -42,7 +54,10 @@ parentheses, the running mean, is used: the last line of a pass gives the pass a
 fairseq ``valid on 'valid' subset`` -> ``valid/``; a line starting with ``Validation``,
 ``Val``, ``Valid``, ``Test``, ``Eval``, ``Dev`` (before any counter or metric) -> ``val/``,
 ``val/``, ``valid/``, ``test/``, ``eval/``, ``dev/``. A fairseq end-of-epoch training summary
-(an epoch, ``num_updates`` and no ``i / n``) gets ``train/``.
+(an epoch, ``num_updates`` and no ``i / n``) from its ``train`` logger (fairseq >= 0.10, where
+``train_inner`` lines average only the last interval) gets ``train/``; a legacy summary
+(``| epoch 008 | loss 6.3 | ...``, no logger name) is the last value of the running epoch mean
+its inner lines print, and joins their series.
 
 Steps (resolved when the file has been read, :meth:`KVExtractor.finish`):
 
@@ -61,8 +76,11 @@ Steps (resolved when the file has been read, :meth:`KVExtractor.finish`):
   training metric that also exists per step gets the suffix ``_epoch``;
 - evaluation lines are put at the end of the current epoch (or at the last step);
 - a line without a counter takes the position of the last counter line (only once a counted
-  metric line or an epoch header was seen, and only with an evaluation prefix or a
-  loss/accuracy-like name); a file without any counter numbers its loss lines 0, 1, 2...;
+  metric line, an epoch header or a counter line announcing an evaluation, Caffe's
+  ``Iteration 800, Testing net (#0)``, was seen, and only with an evaluation prefix or a
+  loss/accuracy-like name); a file without any counter numbers its loss lines 0, 1, 2...
+  (the sniff counts such lines when a date-time stamp opens them and their loss name comes
+  back: python-logging output, not a logged config dump);
 - points of one tag that land on the same step one after the other keep the last value
   (the last ``\\r``-overwritten progress state of an epoch is the epoch's value).
 
@@ -95,7 +113,12 @@ _MASK_DT = re.compile(
     r"(?<![\w.])\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
     r"(?:[T_ ]\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}(?!\d))?(?!\d)"
     r"|(?<![\w.@:])\d{1,3}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?(?!\d)")
-_MASK_GLOG = re.compile(r"(?<!\w)[IWEF]\d{4}(?=[ \t])")
+_MASK_GLOG = re.compile(r"(?<!\w)[IWEF]\d{4}(?:[ \t]{1,4}\d{1,2}:\d{2}:\d{2}(?:\.\d{1,9})?[ \t]{1,20}\d{1,20})?"
+                        r"(?=[ \t])")
+# PaddlePaddle's ``{:x<6f}`` fill: ``nan``/``inf`` padded with ``x`` to the field width (``nanxxx``)
+_MASK_PAD = re.compile(r"(?<![\w.])(?:[Nn][Aa][Nn]|[Ii][Nn][Ff])(?P<x>x{1,8})(?![\w.])")
+# a date-time stamp opening a line (python logging, loguru...): such a line is a log line
+_STAMP = re.compile(r"\s{0,8}\[?\s{0,4}\d{4}[-/.]\d{1,2}[-/.]\d{1,2}[T_ ]\d{1,2}:\d{2}")
 _MASK_FILE = re.compile(
     r"(?<![\w.\-])[\w.\-]{1,100}\.(?:py|pyx|cc|cpp|cxx|c|h|hpp|cu|java|go|rs|js|ts|lua|scala|jl)"
     r"(?::\d{1,7}){1,2}(?::[\w<>]{1,60})?\]?")
@@ -119,13 +142,32 @@ def _backspaces(s: str) -> str:
     return "".join(buf)
 
 
+def _unquote(s: str) -> str:
+    """``s`` without a leading markdown / e-mail quote mark (``> ``, ``>> ``, ``> > ``), as
+    logs pasted into issue threads are quoted; a ``>`` followed by anything but a space,
+    another ``>`` or the line end (``>0.5``) is kept."""
+    i = j = len(s) - len(s.lstrip(" "))
+    if i > 3:
+        return s
+    while s[j:j + 1] == ">":
+        if s[j + 1:j + 2] not in (" ", ">", ""):
+            return s
+        j += 1
+        if s[j:j + 1] == " ":
+            j += 1
+    return s[j:]
+
+
 def clean_line(part: str) -> str:
     """One display line as a terminal would show it, ready for parsing.
 
     ``part`` is a piece of a physical line between carriage returns (the caller splits on
-    ``\\r``). ANSI escape sequences are removed, backspaces applied, and a trailing comment or
+    ``\\r``). A leading quote mark (``> ``) is dropped, ANSI escape sequences are removed,
+    backspaces applied, and a trailing comment or
     annotation (``  # after resume``, ``  <-- spike``, ``  // note``) cut off. Never raises.
     """
+    if ">" in part[:8]:
+        part = _unquote(part)
     if "\x1b" in part:
         part = _ANSI.sub("", part)
     if "\x08" in part:
@@ -143,7 +185,7 @@ _EPOCH_WORDS = {"epoch", "ep"}
 _GLOBAL_WORDS = {"global_step", "global step", "num_updates"}
 _STEP_WORDS = {"step", "steps", "iter", "iteration", "update", "it"}
 _BATCH_WORDS = {"batch"}
-_NEEDS_SEP = {"ep", "it", "steps"}
+_NEEDS_SEP = {"ep", "it", "steps", "iters"}
 
 _LEVELS = {"info", "debug", "warning", "warn", "error", "critical", "trace", "notice"}
 _SKIP = ({"eta", "pid", "tid", "ppid", "rank", "local_rank", "global_rank", "node_rank", "world_size",
@@ -153,7 +195,7 @@ _SKIP = ({"eta", "pid", "tid", "ppid", "rank", "local_rank", "global_rank", "nod
           "iterations", "batches"}
          | _EPOCH_WORDS | _GLOBAL_WORDS | _STEP_WORDS | _BATCH_WORDS)
 _RENAME = {"learning rate": "learning_rate", "gnorm": "grad_norm"}
-_KNOWN = {"acc", "accuracy", "top1", "top5", "lr", "learning_rate", "ppl", "perplexity", "gnorm",
+_KNOWN = {"xent", "acc", "accuracy", "top1", "top5", "lr", "learning_rate", "ppl", "perplexity", "gnorm",
           "grad_norm", "gradnorm", "wps", "ups", "wpb", "bsz", "bleu", "wer", "cer", "f1", "auc",
           "map", "miou", "iou", "psnr", "ssim"}
 _QUALIFIERS = {"train", "training", "val", "valid", "validation", "test", "eval", "dev", "avg",
@@ -167,10 +209,12 @@ _TOK = re.compile(r"[/_\-. ()@]+")
 
 
 def is_loss_name(name: str) -> bool:
-    """Whether a metric name looks like a loss (``loss`` in it, but not a loss scale).
-    Never raises."""
+    """Whether a metric name looks like a loss (``loss`` in it, or ``xent`` as a word:
+    OpenNMT-py's / TensorFlow's cross-entropy; but not a loss scale). Never raises."""
     low = name.lower()
-    return "loss" in low and "scale" not in low
+    if "scale" in low:
+        return False
+    return "loss" in low or ("xent" in low and "xent" in _TOK.split(low))
 
 
 def _known_word(word: str) -> bool:
@@ -185,14 +229,14 @@ def _has_mode_token(name: str) -> bool:
 # ----------------------------------------------------------------------------- counters
 
 _CTR = re.compile(
-    _NB + r"(?P<k>global[_ ]step|num_updates|iteration|iter|steps|step|update|epoch|batch|ep|it)"
-    r"(?![\w(])(?:\s{0,20}(?P<sep>[:=#]))?\s{0,40}"
+    _NB + r"(?P<k>global[_ ]step|num_updates|iteration|iters|iter|steps|step|update|epoch|batch|ep|it)"
+    r"(?:/(?P=k)e?s)?(?![\w(])(?:\s{0,20}(?P<sep>[:=#]))?\s{0,40}"
     r"(?:\[\s{0,20}(?P<a>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<b>\d{1,12})\s{0,20})?\]"
     r"|(?P<c>\d{1,12})(?:\s{0,20}/\s{0,20}(?P<d>\d{1,12}))?)(?![\d.\w])", re.I)
 _WITHIN = re.compile(
     r"\s{0,20}(?:\[\s{0,20}(?P<i>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<n>\d{1,12})\s{0,20})?"
     r"(?:\(\s{0,5}\d{1,3}(?:\.\d{1,3})?%\s{0,5}\)\s{0,5})?\]"
-    r"|:\s{0,40}(?P<i2>\d{1,12})\s{0,20}/\s{0,20}(?P<n2>\d{1,12})(?![\d.\w]))")
+    r"|[:,]\s{0,40}(?P<i2>\d{1,12})\s{0,20}/\s{0,20}(?P<n2>\d{1,12})(?![\d.\w]))")
 _MMC = re.compile(
     _NB + r"(?P<k>Epoch|Iter|Iteration|Step)(?:\s{0,20}\((?P<mode>[A-Za-z]{1,12})\))?(?:\s{0,20}:)?"
     r"\s{0,20}\[\s{0,20}(?P<a>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<b>\d{1,12})\s{0,20})?\]"
@@ -200,7 +244,12 @@ _MMC = re.compile(
 _TIMM = re.compile(
     _NB + r"(?P<mode>Train|Test|Eval|Val|Valid|Validation)(?:\s{0,20}\([^()\[\]:]{0,30}\))?"
     r"\s{0,20}:\s{0,20}(?:(?P<ep>\d{1,9})\s{0,20})?\[\s{0,20}(?P<i>\d{1,12})\s{0,20}/"
-    r"\s{0,20}(?P<n>\d{1,12})", re.I)
+    r"\s{0,20}(?P<n>\d{1,12})(?:\s{0,20}\]\s{0,20}\[\s{0,20}(?P<i2>\d{1,12})\s{0,20}/\s{0,20}"
+    r"(?P<n2>\d{1,12}))?", re.I)
+# a bare counter opening the message: ``[21500] | loss 7.6`` (a step), ``333 154 Loss=nan``
+# (one integer: a step; two: an epoch and a step / batch index)
+_LEADCTR = re.compile(r"(?:\[\s{0,5}(?P<s>\d{1,12})\s{0,5}\]|(?P<x>\d{1,12})(?:[ \t]{1,20}(?P<y>\d{1,12}))?)"
+                      r"(?=[ \t|:,-]{0,20}[A-Za-z])")
 _DCGAN = re.compile(
     r"(?<![\w\]])\[\s{0,20}(?P<ep>\d{1,9})\s{0,20}/\s{0,20}\d{1,9}\s{0,20}\]\s{0,20}"
     r"\[\s{0,20}(?P<i>\d{1,12})\s{0,20}/\s{0,20}(?P<n>\d{1,12})\s{0,20}\]")
@@ -219,7 +268,7 @@ _FIELD = re.compile(rf"\s*(?P<k>{_NAME})\s{{1,40}}(?P<v>{NUM})(?P<u>{_UNIT})?(?!
 _SPACE_PAIR = re.compile(
     _NB + rf"(?P<k>{_W}(?: {_W})?)\s{{1,20}}(?P<v>{NUM})(?P<u>{_UNIT})?(?![\w.@/])" + _MEAN)
 _DIGIT = re.compile(r"\d")
-_HINT_WORDS = ("loss", "acc", "lr", "ppl", "perplex", "norm", "wps", "ups", "wpb", "bsz", "bleu", "wer",
+_HINT_WORDS = ("loss", "xent", "acc", "lr", "ppl", "perplex", "norm", "wps", "ups", "wpb", "bsz", "bleu", "wer",
                "cer", "f1", "auc", "map", "iou", "psnr", "ssim", "top1", "top5")
 _CTR_WORDS = ("epoch", "step", "iter", "batch", "update")
 _TABLE_FIRST = frozenset({"epoch", "step", "iter", "iteration", "global_step", "class"})
@@ -227,6 +276,7 @@ _TABLE_CELL = re.compile(rf"(?P<v>{NUM})(?P<u>[A-Za-z%]{{0,3}})")
 _TABLE_NAME = re.compile(r"[A-Za-z_][\w.@%\-/()]{0,60}")
 _TABLE_CTR = re.compile(r"(?P<a>\d{1,12})(?:/(?P<b>\d{1,12}))?")
 _TQDM_TAIL = re.compile(r":?\s{1,40}\d{1,3}%\|")
+_EARLY_ROWS = 64  # table rows kept before the first header
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:
@@ -260,6 +310,7 @@ class _Ctr:
     use_mean: bool = False
     header: bool = False  # capitalised / N-of-M counter: an epoch header when alone on a line
     updates: bool = False  # fairseq's num_updates was the global step
+    lead: int | None = None  # end of a bare leading counter (``[21500] |``, ``333 154``)
     start: int = 10 ** 9  # position of the first counter in the line
 
     def any(self) -> bool:
@@ -319,6 +370,8 @@ class KVExtractor:
         self._yolo_val: list[tuple[int, str]] | None = None  # (cell index, tag)
         self._header_lines: set[int] = set()  # generic header / counter-only lines
         self._started = False  # a counted metric line or a header line was seen
+        self._stamp_names: dict[str, float] = {}  # loss name -> last value, stamped lines without a counter
+        self._early_rows: list[tuple[str, int]] | None = []  # N/M rows before any table header
         self.calls = 0  # lines examined (for the linear-work test)
 
     # ------------------------------------------------------------------ line level
@@ -331,8 +384,20 @@ class KVExtractor:
         Never raises.
         """
         self.calls += 1
+        got = self._feed(line, line_no)
+        if got == 0 and self._table is None and self._early_rows is not None \
+                and len(self._early_rows) < _EARLY_ROWS and (line[:1].isspace() or line[:1].isdigit()) \
+                and _TABLE_CTR.fullmatch((line.split(None, 1) or [""])[0]):
+            self._early_rows.append((line, line_no))  # a table row whose header comes later
+        return got
+
+    def _feed(self, line: str, line_no: int) -> int:
         low = line.lower()
         first = low.split(None, 1)[0] if low.strip() else ""
+        if first[:1].isdigit():  # darknet prints no "loss" word ("75: 625.19, 517.63 avg, ...")
+            m = _DARKNET.match(line)
+            if m:
+                return self._darknet(m, line_no)
         if not self._started and first not in _TABLE_FIRST and "loss" not in low and "[" not in low \
                 and not _maybe_counter(low):
             return 0  # before any counted line, only a loss line can matter (files without counters)
@@ -343,9 +408,6 @@ class KVExtractor:
             return 1
         if not digit:
             return 0
-        m = _DARKNET.match(line) if first[:1].isdigit() else None
-        if m:
-            return self._darknet(m, line_no)
         got = self._table_row(line, line_no)
         if got is not None:
             return got
@@ -357,16 +419,22 @@ class KVExtractor:
         if sub:
             mode = sub.group("s") + "/"
             text = text[:sub.start()] + " " * (sub.end() - sub.start()) + text[sub.end():]
-        pairs, first_pair, rest = _pairs(text, use_mean=ctr.use_mean, ctr_start=ctr.start)
+        pairs, first_pair, rest, again = _pairs(text, use_mean=ctr.use_mean, ctr_start=ctr.start)
         if pairs and _prose(rest, len(pairs)):
             return 0  # a sentence that mentions a loss, not a log line
-        if mode is None and pairs:
-            lm = _LEAD.search(text)
-            if lm and lm.start() < ctr.start and lm.start() <= first_pair:
-                mode = _MODE_PREFIX[lm.group("w").lower()]
+        if ctr.lead is not None and (len(pairs) < 2 or text[ctr.lead:first_pair].strip(" \t|:,-")):
+            ctr = _Ctr()  # a bare leading number is a counter only right before two metrics or more
+        lm = _LEAD.search(text) if pairs or "test" in low or "val" in low or "eval" in low else None
+        if mode is None and pairs and lm and lm.start() < ctr.start and lm.start() <= first_pair:
+            mode = _MODE_PREFIX[lm.group("w").lower()]
         is_eval = bool(mode) and mode != "train/"
-        if not is_eval and ctr.ep is not None and ctr.updates and ctr.idx is None:
-            mode = "train/"  # fairseq's end-of-epoch training summary
+        if not is_eval and ctr.ep is not None and ctr.updates and ctr.idx is None and lm is not None \
+                and lm.start() < ctr.start and not _MODE_PREFIX[lm.group("w").lower()]:
+            # fairseq's end-of-epoch summary from its "train" logger (fairseq >= 0.10, whose
+            # train_inner lines average only the last log interval); a legacy summary
+            # ("| epoch 008 | loss 6.3 |") is the last value of the running epoch mean its
+            # inner lines print, so it stays in their series
+            mode = "train/"
         if is_eval:  # an eval loop's own i/n is not a training position
             ctr.idx = ctr.n = ctr.bi = ctr.bn = None
             if ctr.amb is not None:
@@ -377,24 +445,44 @@ class KVExtractor:
         if not pairs:
             if ctr.any():
                 self.recs.append(rec)
-                if ctr.header and _alone(text):
+                # a counter alone ("Epoch 3/10"), or announcing an evaluation (Caffe's
+                # "Iteration 800, Testing net (#0)"): later lines without a counter take its place
+                if (ctr.header and _alone(text)) or (lm is not None and _MODE_PREFIX[lm.group("w").lower()]
+                                                     and lm.start() > ctr.start):
                     self._header_lines.add(line_no)
                     self._started = True
                 return 1
             return 0
         self.recs.append(rec)
-        if not ctr.any() and self._header_lines and any(is_loss_name(k) for k, _ in pairs):
+        if again and not is_eval:  # the same names again on the line: an evaluation pass's values
+            ectr = _Ctr(ep=ctr.ep, gs=ctr.gs, start=ctr.start)  # (placed like any evaluation line)
+            self.recs.append(_Rec(line_no, ectr, again, eval=True))
+        lossy = any(is_loss_name(k) for k, _ in pairs)
+        if not ctr.any() and lossy and (self._header_lines or self._stamped(line, pairs)):
             if line_no != self._loss_line_last:  # a loss under an ``Epoch 3/10`` header line
                 self.loss_lines += 1
                 self._loss_line_last = line_no
             return 1
         if ctr.any():
             self._started = True
-            if any(is_loss_name(k) for k, _ in pairs) and line_no != self._loss_line_last:
+            if lossy and line_no != self._loss_line_last:
                 self.loss_lines += 1
                 self._loss_line_last = line_no
             return 2
         return 1
+
+    def _stamped(self, line: str, pairs: list[tuple[str, float]]) -> bool:
+        """Whether a loss line without a counter is a logging line (a date-time stamp opens
+        it) whose loss was already on such a line with another value: a log without counters
+        (``2018-03-23 15:29:33,355:INFO: train loss:1.1``), not a config dump or a setting
+        logged again."""
+        if not _STAMP.match(line):
+            return False
+        name, x = next((k, v) for k, v in pairs if is_loss_name(k))
+        before = self._stamp_names.get(name)
+        if before is not None or len(self._stamp_names) < 64:
+            self._stamp_names[name] = x
+        return before is not None and before != x
 
     def position(self, line: str, line_no: int) -> None:
         """Note the counters of a line a fixed layout used (no metrics are taken from it), so
@@ -410,7 +498,10 @@ class KVExtractor:
     def _darknet(self, m: re.Match, line_no: int) -> int:
         ctr = _Ctr(gs=int(m.group("s")), start=0)
         pairs = []
-        for key, grp in (("loss", "l"), ("avg loss", "a"), ("lr", "r"), ("seconds", "t"), ("images", "im")):
+        # the smoothed "avg loss" is the loss darknet users watch (its README: "avg - average
+        # loss (error) - the lower, the better"; chart.png plots it): it fills the training-loss
+        # role; the current batch's loss is kept beside it as "batch loss"
+        for key, grp in (("batch loss", "l"), ("avg loss", "a"), ("lr", "r"), ("seconds", "t"), ("images", "im")):
             pairs.append((key, float(m.group(grp))))
         self.recs.append(_Rec(line_no, ctr, pairs))
         self._started = True
@@ -448,6 +539,11 @@ class KVExtractor:
         self._table = (names, 0 if first in _EPOCH_WORDS else 1)
         self._header_lines.add(line_no)
         self._started = True
+        early, self._early_rows = self._early_rows, None
+        if early and [got for got in (self._table_row(row, no) for row, no in early) if got]:
+            # an excerpt that starts under a header it does not show: the rows read with the
+            # first header that follows, when they have its shape
+            self.recs.sort(key=lambda r: r.line)
         return True
 
     def _table_row(self, line: str, line_no: int) -> int | None:
@@ -627,7 +723,8 @@ class KVExtractor:
 
 def mask(line: str) -> str:
     """``line`` with dates, clock times, durations, glog headers, ``file.py:123`` locations,
-    version / IP strings and tqdm bars replaced by spaces (positions kept). Never raises."""
+    version / IP strings and tqdm bars replaced by spaces (positions kept), and the ``x``
+    padding of PaddlePaddle's ``nanxxx`` / ``infxxx``. Never raises."""
     spans: list[tuple[int, int]] = []
     if ":" in line or "-" in line or "/" in line:
         spans.extend(m.span() for m in _MASK_DT.finditer(line))
@@ -642,6 +739,9 @@ def mask(line: str) -> str:
         spans.extend(m.span() for m in _MASK_VER.finditer(line))
     if "%|" in line:
         spans.extend(m.span() for m in _MASK_BAR.finditer(line))
+    low = line.lower()
+    if "nanx" in low or "infx" in low:
+        spans.extend(m.span("x") for m in _MASK_PAD.finditer(line))
     return _blank(line, spans)
 
 
@@ -683,6 +783,10 @@ def _counters(text: str) -> tuple[_Ctr, str]:
             if m.group("ep") is not None:
                 ctr.ep = int(m.group("ep"))
             ctr.idx, ctr.n = int(m.group("i")), int(m.group("n"))
+            if m.group("i2") is not None:  # Swin: Train: [epoch/epochs][i/n]
+                if ctr.ep is None:
+                    ctr.ep = ctr.idx
+                ctr.idx, ctr.n = int(m.group("i2")), int(m.group("n2"))
             ctr.use_mean = mode != "train"
             ctr.start = m.start()
             end = text.find("]", m.end())
@@ -748,15 +852,32 @@ def _counters(text: str) -> tuple[_Ctr, str]:
     if ctr.ep is not None and ctr.idx is None and ctr.bi is not None:
         ctr.idx, ctr.n = ctr.bi, ctr.bn
         ctr.bi = ctr.bn = None
+    if not ctr.any() and ctr.idx is None:
+        body = text.lstrip()
+        m = _LEADCTR.match(body) if body[:1].isdigit() or body[:1] == "[" else None
+        if m:
+            at = len(text) - len(body)
+            if m.group("s") is not None:
+                ctr.gs = int(m.group("s"))
+            elif m.group("y") is not None:
+                ctr.ep, ctr.amb = int(m.group("x")), int(m.group("y"))
+            else:
+                ctr.gs = int(m.group("x"))
+            ctr.lead = at + m.end()
+            ctr.start = at
+            spans.append((at, at + m.end()))
     return ctr, _blank(text, spans)
 
 
 def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
-           ) -> tuple[list[tuple[str, float]], int, str]:
+           ) -> tuple[list[tuple[str, float]], int, str, list[tuple[str, float]]]:
     """Metric pairs of a masked line whose counters are blanked (``name: value`` anywhere;
     ``name value`` in ``|``/tab fields, or for a known metric word before ``ctr_start``, where
     the line's first counter is: ``loss 2.3 at step 5`` is a sentence); where the first pair
-    began; and the line with counters and pairs blanked."""
+    began; the line with counters and pairs blanked; and a second group of the same names
+    (CenterNet-style ``epoch: 5 |loss 0.3 | hm_loss 0.4 | ... | loss 0.2 | hm_loss 0.5 |``,
+    the evaluation pass printed after the training values), prefixed ``val/`` (or by the mode
+    word before it), empty when no two names repeat."""
     pipe = "|" in text or "\t" in text
     found: list[tuple[int, str, str, str | None, str | None]] = []
     spans = []
@@ -785,23 +906,48 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
         found.append((start, name, m.group("v"), m.group("u"), m.group("m")))
     rest = _blank(text, spans + [(f[0], f[0] + len(f[1])) for f in found])
     found.sort(key=lambda f: f[0])
-    out: list[tuple[str, float]] = []
-    first = 10 ** 9
-    seen = set()
+    vals: list[tuple[int, str, float]] = []
     for start, raw, val, unit, mean in found:
         name = _norm_name(raw, pipe)
-        if name is None or name in seen:
-            continue
-        if unit and is_loss_name(name):
+        if name is None or (unit and is_loss_name(name)):
             continue
         try:
-            x = float(mean) if (use_mean and mean is not None) else float(val)
+            vals.append((start, name, float(mean) if (use_mean and mean is not None) else float(val)))
         except ValueError:
+            continue
+    out: list[tuple[str, float]] = []
+    again: list[tuple[str, float]] = []
+    first = 10 ** 9
+    seen: set[str] = set()
+    split = None  # index in vals where the same names start again
+    names = [v[1] for v in vals]
+    if len(names) >= 4 and len(set(names)) < len(names):
+        for i, name in enumerate(names):
+            if name in seen:
+                split = i
+                break
+            seen.add(name)
+        if split is not None and len(set(names[split:]) & seen) < 2:
+            split = None
+        seen = set()
+    for i, (start, name, x) in enumerate(vals):
+        if split is not None and i >= split:
+            break
+        if name in seen:
             continue
         seen.add(name)
         out.append((name, x))
         first = min(first, start)
-    return out, first, rest
+    if split is not None:
+        mode = "val/"
+        for lm in _LEAD.finditer(rest, vals[split - 1][0], vals[split][0]):
+            mode = _MODE_PREFIX[lm.group("w").lower()] or mode
+        done: set[str] = set()
+        for _, name, x in vals[split:]:
+            if name not in done:
+                done.add(name)
+                again.append((_prefixed(name, mode), x))
+    return out, first, rest, again
 
 
 _WORD = re.compile(r"(?<![\w.@%/\-])[A-Za-z][A-Za-z'\-]{1,40}(?![\w.@%/\-])")

@@ -26,15 +26,19 @@ regular expressions written here):
   5.61 | valid ppl 273.43`` (at step epoch*batches_per_epoch); tags ``loss``, ``ppl``,
   ``lr``, ``ms/batch``, ``valid_loss``, ``valid_ppl``.
 - flashlight / wav2letter ``Train.cpp`` epoch summaries: ``epoch: 84 | lr: 0.1 | ... |
-  loss: inf | train-TER: 52.35 | ...`` (step = epoch).
+  loss: inf | train-TER: 52.35 | ...`` (step = epoch; not when a step counter comes before
+  ``epoch:``, TSLib's ``iters: 100, epoch: 10 | loss: ..``, read by the generic extractor).
 - nanoGPT ``train.py``: ``step 250: train loss 2.1, val loss 2.2`` (tags ``train/loss``,
   ``val/loss``, as nanoGPT logs them to W&B) and ``iter 10: loss 3.2, time ...`` (``loss``).
 - Keras ``fit(verbose=1|2)``: an ``Epoch 3/15`` line followed by a progress line
-  ``... - loss: 0.74 - val_loss: 0.80``; and similar custom epoch blocks (``Epoch: 3/30``
+  ``... - loss: 0.74 - val_loss: 0.80`` (a progress line above the first header, an excerpt
+  that starts with an epoch's last line, is epoch N-1 of that header's N); and similar
+  custom epoch blocks (``Epoch: 3/30``
   then lines ``Train Loss: 4.2 - Train Perplexity: 69.7`` / ``Valid Loss: 5.0``): every
   ``Name: number`` after an epoch header belongs to that epoch (last value wins; step =
   the epoch number as printed, ``step_unit="epoch"``).
-- Bare ``epoch: 3442 loss: 0.21`` lines (step = epoch).
+- Bare ``epoch: 3442 loss: 0.21`` lines (step = epoch; a line printing a name twice goes to
+  the generic extractor).
 - tqdm progress bars whose description or postfix holds metrics
   (``D Loss: 0.34 G Loss: 10.6:   0%|...| 2/400 [00:08<28:12, loss=0.5]``): step = the bar
   counter; when the counter starts again (one bar per epoch) the bars are chained
@@ -46,7 +50,8 @@ A cut last line cannot be told from a complete one in text; it is read as printe
 
 Before any layout sees it, a physical line is split at carriage returns (each ``\\r``
 piece is a progress state; the last state of a Keras epoch is the epoch's value), and each
-piece has its ANSI escape codes removed, backspaces applied and a trailing comment or
+piece has a leading markdown / e-mail quote mark (``> ``, a log pasted into an issue
+thread) dropped, its ANSI escape codes removed, backspaces applied and a trailing comment or
 annotation (``  # after resume``, ``  <-- spike``) cut off. A line nothing can use is counted
 (an info note gives how many non-blank lines were not used), never an error.
 
@@ -99,6 +104,8 @@ _DESC_PAIR = re.compile(rf"([A-Za-z][A-Za-z_ /]{{0,60}}?)\s*[:=]\s*({_NUM})(?=[\
 _POSTFIX_PAIR = re.compile(rf"([A-Za-z_][\w/.-]{{0,100}})=({_NUM})(?=[,\s]|$)")
 _CFG_LINE = re.compile(rf"^\s*([A-Za-z_]\w*)\s*:\s*({_NUM})\s*$")
 _NS_PAIR = re.compile(rf"(?<!\w)(\w+)=({_NUM})(?=[,)]|$)")
+_KERAS_SEG = re.compile(r"\s*(?:\d{1,12}/\d{1,12}\s{0,5}\[[=>.]{0,400}\]|ETA:\s{0,5}[\d:]{1,12}s?"
+                        r"|\d{1,7}(?:\.\d{1,3})?[mu]?s(?:\s{1,3}\d{1,7}(?:\.\d{1,3})?[mu]?s/(?:step|sample))?)\s*")
 _SEGMENTS = re.compile(r"(?<!\s)\s+-\s+|\t|(?<!\s)\s{3,}")
 _BLOCK_STEP_NAMES = frozenset({"step", "iter", "iteration", "global_step", "global step", "batch"})
 
@@ -132,6 +139,27 @@ def _pipe_pair(field: str) -> tuple[str, str] | None:
     """``name: value`` of one ``|`` field (flashlight)."""
     pm = _PIPE_PAIR.match(field)
     return (pm.group(1), pm.group(2)) if pm else None
+
+
+def _keras_line(line: str) -> list[tuple[str, float]]:
+    """The ``name: value`` pairs of a Keras progress / verbose=2 line (``500/500 [=====] -
+    1486s - loss: 0.14 - val_loss: 0.14``, `` - 498s - loss: 1.57``): every ``-``-separated
+    segment is a pair, a progress bar or a duration, and a loss is among the pairs; else
+    ``[]``."""
+    if " - " not in line or "loss" not in line:
+        return []
+    pairs = []
+    for seg in _SEGMENTS.split(line):
+        if not seg.strip() or _KERAS_SEG.fullmatch(seg):
+            continue
+        pm = _BLOCK_PAIR.match(seg)
+        if not pm:
+            return []
+        try:
+            pairs.append((pm.group(1).strip(), _num(pm.group(2))))
+        except ValueError:
+            return []
+    return pairs if any("loss" in k.lower() for k, _ in pairs) else []
 
 
 def _tqdm(line: str):
@@ -171,6 +199,7 @@ class _Parser:
         self.seen_metrics = False
         self.tqdm: list[tuple[int, int, list[tuple[str, float]]]] = []
         self.kv = KVExtractor()
+        self.keras_early: tuple[int, list[tuple[str, float]]] | None = None
         self.hits = 0  # display lines a fixed layout took metrics from
         self.used: set[int] = set()  # physical lines that gave metrics
 
@@ -205,8 +234,13 @@ class _Parser:
             self.kv.position(line, line_no)
         else:
             hit = self.kv.feed(line, line_no) == 2
+            if not hit and self.epoch is None and not self.seen_metrics:
+                pairs = _keras_line(line)
+                if pairs:  # an excerpt that starts with an epoch's last line, before any header
+                    self.keras_early = (line_no, pairs)
         if hit:
             self.seen_metrics = True
+            self.keras_early = None
         elif not self.seen_metrics:
             self._config(line)
         return hit
@@ -238,7 +272,8 @@ class _Parser:
             rename = {"valid loss": "valid_loss", "valid ppl": "valid_ppl"}
             return self._pipe_pairs(m.group(2), step, _wlm_pair, rename, skip={"time:"})
         m = _FLASHLIGHT.search(line)
-        if m:
+        if m and not any(w in line[:m.start()].lower() for w in ("iter", "step", "batch", "update")):
+            # (a step counter before "epoch:" is a per-step line: TSLib's "iters: 100, epoch: 10 |")
             return self._pipe_pairs(m.group(2), int(m.group(1)), _pipe_pair, {}, unit="epoch")
         m = _NANO_STEP.search(line)
         if m:
@@ -266,10 +301,20 @@ class _Parser:
             return self._hf_dict(line)
         m = _BARE_EPOCH.match(line)
         if m and not _EPOCH_HEADER.match(line) and not _MULTIWORD.search(m.group(2)):
-            # multi-word names (``Train Loss: .., Val Loss: ..``) go to the generic extractor
-            return self._pairs(_EQ_PAIR.findall(m.group(2)), int(m.group(1)), unit="epoch")
+            # multi-word names (``Train Loss: .., Val Loss: ..``) and names printed twice
+            # (``loss: .. test: loss: ..``, a second pass) go to the generic extractor
+            pairs = _EQ_PAIR.findall(m.group(2))
+            if len({k for k, _ in pairs}) == len(pairs):
+                return self._pairs(pairs, int(m.group(1)), unit="epoch")
         m = _EPOCH_HEADER.match(line)
         if m:
+            if self.epoch is None and self.keras_early is not None and int(m.group(1)) >= 2:
+                # Keras prints "Epoch N/M" before an epoch's lines: a progress line above the
+                # first header is the last line of epoch N-1
+                no, pairs = self.keras_early
+                self.block[int(m.group(1)) - 1] = dict(pairs)
+                self.used.add(no)
+            self.keras_early = None
             self.epoch = int(m.group(1))
             return False
         if self.epoch is not None:
