@@ -26,9 +26,10 @@ from pathlib import Path
 
 from losscheck.errors import LosscheckError, NoLogsFound, UnreadableFile
 from losscheck.readers import all_readers, choose, read_head
-from losscheck.readers._common import memory_files
+from losscheck.readers._common import MAX_INFLATED_BYTES, memory_files, read_data, transcode_bom
 from losscheck.readers.interface import Reader
-from losscheck.sources import STDIN_BINARY_NAMES, STDIN_NAMES, STDIN_ROOT, archive_members, is_archive, read_stdin
+from losscheck.sources import (STDIN_BINARY_NAMES, STDIN_NAMES, STDIN_ROOT, archive_kind, archive_members, is_archive,
+                              read_stdin)
 
 #: Directory names that belong to an enclosing run rather than being runs themselves.
 NESTED_DIRS = re.compile(
@@ -223,6 +224,8 @@ def discover(path: str | os.PathLike) -> Discovery:
 
     if stat.S_ISREG(st.st_mode) and is_archive(top):
         return _discover_archive(top)
+    if stat.S_ISREG(st.st_mode) and top.name.endswith(".gz") and archive_kind(read_head(top, 512)):
+        return _discover_archive(top, read_data(top, MAX_INFLATED_BYTES + 1)[0])  # logs.gz holding a tar
     if stat.S_ISREG(st.st_mode):
         reader = _sniff(top)
         if reader is None:
@@ -315,18 +318,33 @@ def discover(path: str | os.PathLike) -> Discovery:
     return Discovery([runs[k] for k in sorted(runs)], errors, without_logs)
 
 
-def _discover_archive(top: Path) -> Discovery:
-    """Runs inside a tar or zip archive, found as in a folder (:mod:`losscheck.sources`)."""
+def _discover_archive(top: Path, data: bytes | None = None) -> Discovery:
+    """Runs inside a tar or zip archive (``data``: its bytes when it is not a file of its
+    own: standard input, a ``.gz`` holding a tar), found as in a folder (:mod:`losscheck.sources`).
+    A claimed member that cannot be read stays in its run as a :class:`FailedReader` (a note,
+    or a failure of that run under ``--strict``)."""
     found: list[tuple[Path, Path, Reader]] = []
     memory: dict[str, bytes] = {}
     event_dirs: set[Path] = set()
-    for name, data in archive_members(top, lambda n: not n.endswith(SKIP_SUFFIXES)):
+    chosen: dict[str, Reader] = {}
+
+    def claim(name: str, head: bytes) -> bool:
+        if name.endswith(SKIP_SUFFIXES):
+            return False
         fp = Path(f"{top}/{name}")
-        with memory_files({str(fp): data}):
+        with memory_files({str(fp): head}):
             reader = _sniff(fp)
-        if reader is None:
-            continue
-        memory[str(fp)] = data
+        if reader is not None:
+            chosen[name] = reader
+        return reader is not None
+
+    for name, content, problem in archive_members(top, claim, data):
+        fp = Path(f"{top}/{name}")
+        reader = chosen.pop(name)
+        if content is None:
+            reader = FailedReader(UnreadableFile(fp, problem or "cannot be read"))
+        else:
+            memory[str(fp)] = content
         if reader.name == "tensorboard":
             event_dirs.add(fp.parent)
         found.append((fp.parent, fp, reader))
@@ -334,7 +352,7 @@ def _discover_archive(top: Path) -> Discovery:
     if not runs:
         raise NoLogsFound(top, "no supported log found in the archive")
     for run in runs.values():
-        run.memory = {str(lf.path): memory[str(lf.path)] for lf in run.files}
+        run.memory = {str(lf.path): memory[str(lf.path)] for lf in run.files if str(lf.path) in memory}
     return Discovery([runs[k] for k in sorted(runs)], [])
 
 
@@ -345,8 +363,11 @@ def _discover_stdin() -> Discovery:
     data = read_stdin()
     if not data.strip():
         raise NoLogsFound(Path("-"), "standard input is empty")
+    if archive_kind(data[:512]):
+        return _discover_archive(Path(STDIN_ROOT), data)
+    head8 = transcode_bom(data[:8], Path(STDIN_ROOT))[0]
     claims: list[tuple[float, int, Path, Reader]] = []
-    for k, name in enumerate(STDIN_BINARY_NAMES if b"\x00" in data[:8] else STDIN_NAMES):
+    for k, name in enumerate(STDIN_BINARY_NAMES if b"\x00" in head8 else STDIN_NAMES):
         fp = Path(f"{STDIN_ROOT}/{name}")
         with memory_files({str(fp): data}):
             head = read_head(fp)

@@ -38,6 +38,10 @@ ARCHIVE_SUFFIXES = TAR_SUFFIXES + ZIP_SUFFIXES
 #: The recognised logs of one archive are held in memory: at most this many bytes in all.
 MAX_ARCHIVE_BYTES = 4 << 30
 
+#: A member is first read this far (inflated) to be sniffed; only a member a reader claims is
+#: read whole (so a 3 GiB dataset shard beside the logs costs 64 KiB, not the limit).
+SNIFF_BYTES = 65536
+
 #: The virtual folder that standard input's one file sits in.
 STDIN_ROOT = "<stdin>"
 
@@ -65,50 +69,91 @@ def _safe_name(name: str) -> str | None:
     return "/".join(parts)
 
 
-def _bounded(fh: BinaryIO, path: Path, member: str) -> bytes:
-    """At most :data:`MAX_INFLATED_BYTES` of ``fh``; more is an error naming the member."""
-    data = fh.read(MAX_INFLATED_BYTES + 1)
-    if len(data) > MAX_INFLATED_BYTES:
-        raise UnreadableFile(path, f"member {member} inflates to more than {MAX_INFLATED_BYTES >> 30} GiB "
-                                   "(a decompression bomb?): not read")
-    return data
+def archive_kind(head: bytes) -> str | None:
+    """``"tar"`` or ``"zip"`` when ``head`` (the first bytes of a stream, already gunzipped)
+    starts like one, else ``None``: tar's ``ustar`` magic at byte 257, zip's local header."""
+    if head[:4] == b"PK\x03\x04":
+        return "zip"
+    if head[257:262] == b"ustar":
+        return "tar"
+    return None
 
 
-def _inflate(data: bytes, path: Path, name: str) -> bytes:
-    """A ``.gz`` member's content gunzipped (as much as can be: a cut stream gives what it
-    holds), within :data:`MAX_INFLATED_BYTES`; other members unchanged."""
-    if not (name.endswith(".gz") and data[:2] == b"\x1f\x8b"):
-        return data
-    data, _ = _gunzip(io.BytesIO(data), MAX_INFLATED_BYTES + 1)
-    if len(data) > MAX_INFLATED_BYTES:
-        raise UnreadableFile(path, f"member {name} inflates to more than {MAX_INFLATED_BYTES >> 30} GiB "
-                                   "(a decompression bomb?): not read")
-    return data
-
-
-def archive_members(path: Path, wanted) -> Iterator[tuple[str, bytes]]:
+def archive_members(path: Path, claim, data: bytes | None = None
+                    ) -> Iterator[tuple[str, bytes | None, str | None]]:
     """The regular files of a tar or zip archive, streamed once, never written to disk.
 
     Args:
-        path: the archive (``.tar``, ``.tar.gz``/``.tgz``, ``.tar.bz2``, ``.tar.xz``, ``.zip``).
-        wanted: ``wanted(name) -> bool``; members it refuses are skipped without being
-            inflated where the format allows (zip) or read past (tar streams).
+        path: the archive (``.tar``, ``.tar.gz``/``.tgz``, ``.tar.bz2``, ``.tar.xz``, ``.zip``), or
+            the name to report for ``data``.
+        claim: ``claim(name, head) -> bool``: whether a reader takes the member, from its name
+            and its first :data:`SNIFF_BYTES` (inflated when it is a ``.gz``). Members it refuses
+            are not read further.
+        data: the archive's bytes when they are not in a file (standard input, a ``.gz`` that
+            holds a tar); the kind is then told from the content.
     Yields:
-        ``(name, content)``: the member's relative POSIX name and its bytes. Links, devices,
-        folders, names outside the archive (absolute or ``..``) and hidden files are skipped.
+        ``(name, content, problem)``: the member's relative POSIX name, its bytes (a ``.gz``
+        member inflated) and ``None``; or ``(name, None, problem)`` for a claimed member that
+        cannot be read (over the size limit, corrupt), which is that file's problem only.
+        Links, devices, folders, names outside the archive (absolute or ``..``) and hidden files
+        are skipped; so is W&B's ``latest-run/`` folder when a ``run-*`` folder sits beside it
+        (``zip -r`` follows the symlink: the same run twice).
     Raises:
-        UnreadableFile: the file is not the archive its name says, is corrupt or cut short,
-            or a member is larger than the limits in the module docstring.
+        UnreadableFile: the file is not the archive its name says, or is corrupt or cut short
+            (a damaged header mid-archive included: members after it would be lost).
     """
+    if data is not None:
+        fh = io.BytesIO(data)
+        kind = archive_kind(data[:512])
+        members = _zip_members(fh, path, claim) if kind == "zip" else _tar_members(fh, path, claim)
+        yield from _skip_latest_run(members)
+        return
     fd = open_regular(path)
     with os.fdopen(fd, "rb") as fh:
-        if path.name.lower().endswith(ZIP_SUFFIXES):
-            yield from _zip_members(fh, path, wanted)
-        else:
-            yield from _tar_members(fh, path, wanted)
+        zipped = path.name.lower().endswith(ZIP_SUFFIXES)
+        yield from _skip_latest_run(_zip_members(fh, path, claim) if zipped else _tar_members(fh, path, claim))
 
 
-def _tar_members(fh: BinaryIO, path: Path, wanted) -> Iterator[tuple[str, bytes]]:
+def _skip_latest_run(members: Iterator[tuple[str, bytes | None, str | None]]
+                     ) -> Iterator[tuple[str, bytes | None, str | None]]:
+    """Drop ``.../latest-run/...`` members when ``.../run-*`` folders sit beside them."""
+    kept = list(members)
+    parents = set()  # folders that hold a run-* folder
+    for name, _, _ in kept:
+        parts = name.split("/")[:-1]
+        parents.update("/".join(parts[:k]) for k, part in enumerate(parts) if part.startswith("run-"))
+    for name, data, problem in kept:
+        parts = name.split("/")[:-1]
+        if "latest-run" in parts and "/".join(parts[:parts.index("latest-run")]) in parents:
+            continue
+        yield name, data, problem
+
+
+def _read_member(src: BinaryIO, path: Path, name: str, size: int | None, claim
+                 ) -> tuple[bytes | None, str | None] | None:
+    """Sniff a member from its first bytes, and read it whole only when claimed.
+    ``None`` when not claimed; else ``(content, None)`` or ``(None, problem)``."""
+    raw_head = src.read(SNIFF_BYTES)
+    gz = name.endswith(".gz") and raw_head[:2] == b"\x1f\x8b"
+    head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw_head, SNIFF_BYTES) if gz else raw_head
+    if not claim(name, head):
+        return None
+    if size is not None and size > MAX_INFLATED_BYTES:
+        return None, f"{size} bytes, over the {MAX_INFLATED_BYTES >> 30} GiB limit: not read"
+    rest = src.read(MAX_INFLATED_BYTES + 1 - len(raw_head))
+    data = raw_head + rest
+    if len(data) > MAX_INFLATED_BYTES:
+        return None, f"over the {MAX_INFLATED_BYTES >> 30} GiB limit: not read"
+    if gz:
+        data, problem = _gunzip(io.BytesIO(data), MAX_INFLATED_BYTES + 1)
+        if len(data) > MAX_INFLATED_BYTES:
+            return None, f"inflates to more than {MAX_INFLATED_BYTES >> 30} GiB (a decompression bomb?): not read"
+        if problem is not None and not data:
+            return None, f"cannot decompress: {problem}"
+    return data, None
+
+
+def _tar_members(fh: BinaryIO, path: Path, claim) -> Iterator[tuple[str, bytes | None, str | None]]:
     try:
         tf = tarfile.open(fileobj=fh, mode="r|*")
     except (tarfile.TarError, EOFError, OSError) as exc:
@@ -117,27 +162,35 @@ def _tar_members(fh: BinaryIO, path: Path, wanted) -> Iterator[tuple[str, bytes]
     try:
         for member in tf:
             name = _safe_name(member.name)
-            if name is None or not member.isreg() or not wanted(name):
+            if name is None or not member.isreg():
                 continue
-            if member.size > MAX_INFLATED_BYTES:
-                raise UnreadableFile(path, f"member {name} is {member.size} bytes, over the "
-                                           f"{MAX_INFLATED_BYTES >> 30} GiB limit: not read")
             src = tf.extractfile(member)
             if src is None:
                 continue
-            data = _inflate(_bounded(src, path, name), path, name)
-            total += len(data)
+            got = _read_member(src, path, name, member.size, claim)
+            if got is None:
+                continue
+            total += len(got[0] or b"")
             if total > MAX_ARCHIVE_BYTES:
                 raise UnreadableFile(path, f"its logs hold more than {MAX_ARCHIVE_BYTES >> 30} GiB: "
                                            "extract it and diagnose the folder")
-            yield name, data
+            yield (name, *got)
+        # tarfile ends a stream quietly at a damaged header: whatever follows the end of
+        # the archive must be the zero padding of its last blocks
+        while True:
+            tail = tf.fileobj.read(1 << 20)
+            if not tail:
+                break
+            if tail.strip(b"\x00"):
+                raise UnreadableFile(path, f"corrupt tar archive: a damaged header after byte {tf.offset}; "
+                                           "the members after it cannot be read")
     except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
         raise UnreadableFile(path, f"corrupt or truncated tar archive ({exc})") from None
     finally:
         tf.close()
 
 
-def _zip_members(fh: BinaryIO, path: Path, wanted) -> Iterator[tuple[str, bytes]]:
+def _zip_members(fh: BinaryIO, path: Path, claim) -> Iterator[tuple[str, bytes | None, str | None]]:
     try:
         zf = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
@@ -146,24 +199,25 @@ def _zip_members(fh: BinaryIO, path: Path, wanted) -> Iterator[tuple[str, bytes]
     with zf:
         for info in zf.infolist():
             name = _safe_name(info.filename)
-            if name is None or info.is_dir() or not wanted(name):
+            if name is None or info.is_dir():
                 continue
             mode = (info.external_attr >> 16) & 0o170000
             if mode and mode != 0o100000:
                 continue  # a symlink or device stored in the zip
-            if info.file_size > MAX_INFLATED_BYTES:
-                raise UnreadableFile(path, f"member {name} inflates to {info.file_size} bytes, over the "
-                                           f"{MAX_INFLATED_BYTES >> 30} GiB limit: not read")
             try:
                 with zf.open(info) as src:
-                    data = _inflate(_bounded(src, path, name), path, name)
-            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
-                raise UnreadableFile(path, f"member {name} cannot be read ({exc})") from None
-            total += len(data)
+                    got = _read_member(src, path, name, info.file_size, claim)
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError,
+                    zlib.error) as exc:
+                why = "encrypted" if "encrypted" in str(exc) else " ".join(str(exc).split())[:120]
+                got = (None, f"cannot be read ({why})")
+            if got is None:
+                continue
+            total += len(got[0] or b"")
             if total > MAX_ARCHIVE_BYTES:
                 raise UnreadableFile(path, f"its logs hold more than {MAX_ARCHIVE_BYTES >> 30} GiB: "
                                            "extract it and diagnose the folder")
-            yield name, data
+            yield (name, *got)
 
 
 def read_stdin(stream: BinaryIO | None = None) -> bytes:

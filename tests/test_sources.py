@@ -129,14 +129,50 @@ def test_an_archive_with_no_log_says_so(tmp_path):
         diagnose(archive)
 
 
-def test_a_member_over_the_size_limit_is_refused(tmp_path, monkeypatch):
+def test_a_member_over_the_size_limit_is_that_files_problem_and_other_members_are_not_read_whole(
+        tmp_path, monkeypatch):
+    """A log member over the limit is its run's error; a big member no reader claims (a
+    dataset shard) is sniffed from its first 64 KiB and skipped, not held against the archive."""
     import losscheck.sources as sources
 
-    monkeypatch.setattr(sources, "MAX_INFLATED_BYTES", 1000)
-    archive = make_zip(tmp_path / "big.zip", {"r/metrics.csv": curve_csv(False, 500)})
-    with pytest.raises(UnreadableFile, match="over the 0 GiB limit|inflates to"):
-        diagnose(archive)
+    monkeypatch.setattr(sources, "MAX_INFLATED_BYTES", 100_000)
+    archive = make_zip(tmp_path / "big.zip", {"big/metrics.csv": curve_csv(False, 20_000),
+                                              "ok/metrics.csv": curve_csv(True),
+                                              "ok/data/shard-0.arrow": b"\x01" * 300_000})
+    report = diagnose(archive)
+    assert [r.run for r in report.runs] == [f"{archive}/ok"] and report.runs[0].status == "failing"
+    (err,) = report.errors
+    assert err.path.endswith("big/metrics.csv") and "limit" in err.message
     assert MAX_INFLATED_BYTES == 2 << 30
+
+
+def test_a_damaged_header_mid_tar_is_an_error_not_a_silent_end(tmp_path):
+    """tarfile ends a stream quietly at a damaged header: the runs after it were lost, exit 0."""
+    archive = make_tar(tmp_path / "s.tar", {"a/metrics.csv": curve_csv(False), "b/metrics.csv": curve_csv(True)},
+                       mode="w")
+    blob = bytearray(archive.read_bytes())
+    second = 512 + -(-len(curve_csv(False)) // 512) * 512
+    blob[second:second + 512] = b"X" * 512
+    archive.write_bytes(bytes(blob))
+    with pytest.raises(UnreadableFile, match="corrupt tar archive: a damaged header"):
+        diagnose(archive)
+
+
+def test_a_tar_inside_a_plain_gz_is_read_as_a_tree(tmp_path):
+    """logs.gz holding a tar: before, the HF reader salvaged one log_history from the bytes."""
+    tar = make_tar(tmp_path / "x.tar", SWEEP, mode="w")
+    gz = tmp_path / "logs.gz"
+    gz.write_bytes(gzip.compress(tar.read_bytes()))
+    tar.unlink()
+    got = {r.run.rsplit("/", 1)[-1]: r.status for r in diagnose(gz).runs}
+    assert got == {"a": "healthy", "b": "failing", "c": "failing"}
+
+
+def test_wandb_latest_run_zipped_by_following_the_symlink_is_not_a_second_run(tmp_path):
+    files = {"wandb/run-20241204_1-abc/files/metrics.csv": curve_csv(True),
+             "wandb/latest-run/files/metrics.csv": curve_csv(True)}
+    report = diagnose(make_zip(tmp_path / "w.zip", files))
+    assert [r.run.rsplit("/", 1)[-1] for r in report.runs] == ["run-20241204_1-abc"]
 
 
 def _cli(args, stdin: bytes) -> subprocess.CompletedProcess:
@@ -154,6 +190,23 @@ def test_standard_input_is_sniffed_from_its_content():
         (run,) = json.loads(res.stdout)["runs"]
         assert run["run"] == "<stdin>" and run["diagnosis"]["class"] == "diverging"
         assert run["metrics"]["loss"]["source"] == "<stdin>/trainer_state.json"
+
+
+def test_a_tar_on_standard_input_is_read_as_a_tree(tmp_path):
+    """Before: read as one trainer_state.json salvaged from the tar bytes, the other runs
+    dropped, exit 0."""
+    import json
+
+    tar = make_tar(tmp_path / "s.tgz", SWEEP)
+    res = _cli(["diagnose", "-", "-f", "json"], tar.read_bytes())
+    assert res.returncode == 1, res.stderr
+    runs = {r["run"]: r["status"] for r in json.loads(res.stdout)["runs"]}
+    assert runs == {"<stdin>/sweep/a": "healthy", "<stdin>/sweep/b": "failing", "<stdin>/sweep/c": "failing"}
+
+
+def test_utf16_on_standard_input_is_read():
+    res = _cli(["diagnose", "-", "-f", "json"], ("\ufeff" + curve_csv(True).decode()).encode("utf-16-le"))
+    assert res.returncode == 1 and b'"diverging"' in res.stdout, res.stderr
 
 
 def test_standard_input_csv_and_text_logs():

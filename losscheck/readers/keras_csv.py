@@ -15,6 +15,11 @@ from losscheck.readers._common import BaseReader, base_name
 from losscheck.readers._tabular import header_fields, load_table, second_line_numeric, table_series
 
 
+#: Columns that count steps finer than the epoch: a CSV that has one is not a Keras
+#: CSVLogger file (one row per epoch), whatever its first column.
+_FINER_STEPS = frozenset({"step", "global_step", "_step", "iter", "iteration", "it", "batch", "steps"})
+
+
 class KerasCsvReader(BaseReader):
     """Keras ``CSVLogger`` output: first column ``epoch``, one row per epoch.
 
@@ -32,8 +37,8 @@ class KerasCsvReader(BaseReader):
     def _sniff(self, path: Path, head: bytes) -> float:
         name = base_name(path).lower()
         fields = header_fields(head)
-        if not fields or fields[0] != "epoch" or "step" in fields:
-            return 0.0
+        if not fields or fields[0] != "epoch" or _FINER_STEPS & {f.lower() for f in fields}:
+            return 0.0  # a finer step column: not Keras' one-row-per-epoch log (csv reads it by step)
         if not any(f == "loss" or f.endswith("_loss") for f in fields):
             return 0.0
         if any("/" in f for f in fields):  # ultralytics-style names: not Keras
