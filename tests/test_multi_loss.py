@@ -92,3 +92,17 @@ def test_every_component_loss_is_analysed_and_named(tmp_path):
     assert set(comps) == {"box_loss", "cls_loss", "dfl_loss"}
     assert comps["box_loss"] == "nan" and comps["cls_loss"] == "converging"
     assert r.metrics["loss"].tag == "loss" and r.primary == "converging"
+
+
+def test_a_csv_with_epoch_first_and_a_finer_step_column_keeps_every_row(tmp_path):
+    """'epoch,iter,G_loss,D_loss' was taken for a Keras CSVLogger file (one row per epoch):
+    190 of 200 points were lost and a healthy GAN failed as a plateau."""
+    rows = ["epoch,iter,G_loss,D_loss"]
+    rng = np.random.default_rng(0)
+    for i in range(200):
+        rows.append(f"{i // 20},{i},{1.2 + 0.1 * rng.normal():.4f},{0.69 + 0.05 * rng.normal():.4f}")
+    path = tmp_path / "gan_log.csv"
+    path.write_text("\n".join(rows) + "\n")
+    (r,) = diagnose(path).runs
+    assert r.metrics["loss"].points == 200 and r.metrics["loss"].step_unit == "step"
+    assert r.status != "failing"
