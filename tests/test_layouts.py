@@ -216,6 +216,8 @@ def test_ordinary_subfolders_are_neither_runs_nor_errors(tmp_path):
                       ("checkpoints", "last.ckpt")):
         (run / sub).mkdir()
         (run / sub / name).write_text("x\n")
+    # a data set is not a log (before: 'data: no training or eval loss', and --strict failed)
+    (run / "data" / "train.csv").write_text("id,text,label\n1,good film,1\n2,bad film,0\n3,so so,1\n")
     found = discover(run)
     assert [str(r.root) for r in found.runs] == [str(log)] and not found.errors
     assert sorted(p.name for p in found.without_logs) == ["checkpoints", "data", "notebooks", "src"]

@@ -22,6 +22,19 @@ _CSV_EXT = (".csv", ".tsv")
 _TEXT_EXT = (".log", ".txt")
 
 
+#: Words of a training log's columns: a CSV whose first lines have none of them
+#: (``id,text,label`` in a project's ``data/``) is a data set, not a log.
+_METRIC_WORDS = ("loss", "step", "epoch", "iter", "lr", "learning_rate", "acc", "perplexity", "ppl",
+                 "grad", "wall", "time", "value")
+
+
+def _looks_like_metrics(head: bytes) -> bool:
+    """Whether the first lines of a CSV (its header, after any comment lines) name a step
+    counter or a training metric."""
+    low = head[:4096].lower()
+    return any(w.encode() in low for w in _METRIC_WORDS)
+
+
 class GenericCsvReader(BaseReader):
     """Any CSV/TSV with a header row and numeric columns (lowest-priority tabular reader).
 
@@ -40,6 +53,8 @@ class GenericCsvReader(BaseReader):
         name = base_name(path).lower()
         fields = header_fields(head)
         if name.endswith(_CSV_EXT):
+            if fields and not _looks_like_metrics(head):
+                return 0.0  # a data set (id,text,label), not a training log
             return 0.3 if fields and (len(fields) > 1 or second_line_numeric(head)) else 0.1
         if name.endswith(_TEXT_EXT) and len(fields) > 1 and second_line_numeric(head):
             low = {f.lower() for f in fields}
