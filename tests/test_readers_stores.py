@@ -137,7 +137,9 @@ def test_trackio_side_files_are_not_claimed():
     assert choose(FIX / "trackio" / "demo_configs.parquet") is None
 
 
-def test_trackio_live_run_wal_is_left_alone_and_reported(tmp_path):
+def test_trackio_live_run_is_read_with_its_wal_from_a_private_copy(tmp_path):
+    """A live run keeps its newest points in the -wal (Trackio's WAL mode): read without them,
+    a run diverging right now was reported healthy (new-user pass)."""
     db = tmp_path / "demo.db"
     shutil.copy(TRACKIO_DB, db)
     writer = sqlite3.connect(db)  # the fixture is in WAL mode, as trackio leaves it
@@ -151,14 +153,15 @@ def test_trackio_live_run_wal_is_left_alone_and_reported(tmp_path):
         assert (tmp_path / "demo.db-wal").stat().st_size > 0
         before = snapshot(tmp_path)
         res = trackio_store.READER.read(db)
-        assert len(by_tag(res)["train/loss"]) == 50  # the point only in the WAL is not read...
-        assert any("demo.db-wal" in m and "not read" in m for m in messages(res, "warning"))  # ...and said so
-        assert snapshot(tmp_path) == before
+        loss = by_tag(res)["train/loss"]
+        assert len(loss) == 51 and loss.steps[-1] == 510 and loss.values[-1] == 0.1  # the WAL's point too
+        assert any("demo.db-wal" in m and "private copy" in m for m in messages(res, "info"))
+        assert snapshot(tmp_path) == before  # nothing written beside the user's file
     finally:
         writer.close()
 
 
-def test_trackio_database_still_all_in_its_wal_says_so(tmp_path):
+def test_trackio_database_still_all_in_its_wal_is_read_from_a_private_copy(tmp_path):
     db = tmp_path / "live.db"
     writer = sqlite3.connect(db)
     try:
@@ -166,14 +169,14 @@ def test_trackio_database_still_all_in_its_wal_says_so(tmp_path):
         writer.execute("PRAGMA wal_autocheckpoint = 0")
         writer.execute("CREATE TABLE metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, timestamp TEXT, "
                        "run_name TEXT, step INTEGER, metrics TEXT)")
-        writer.execute("INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) "
-                       "VALUES ('r', '', 'r', 1, '{}')")
+        for step in range(1, 6):
+            writer.execute("INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) "
+                           "VALUES ('r', '', 'r', ?, ?)", (step, f'{{"loss": {1.0 / step}}}'))
         writer.commit()
         before = snapshot(tmp_path)
         assert choose(db) is trackio_store.READER
-        with pytest.raises(ParseError) as ei:
-            trackio_store.READER.read(db)
-        assert "write-ahead log live.db-wal" in one_line_error(ei.value, db)
+        loss = by_tag(trackio_store.READER.read(db))["loss"]
+        assert loss.steps.tolist() == [1, 2, 3, 4, 5]
         assert snapshot(tmp_path) == before
     finally:
         writer.close()

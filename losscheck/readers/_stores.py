@@ -42,8 +42,10 @@ PARQUET_INSTALL = "pip install 'losscheck[parquet]'"
 # --------------------------------------------------------------------------- SQLite
 
 
-def connect_readonly(path: Path) -> sqlite3.Connection:
-    """An SQLite connection to ``path`` that can neither write nor block.
+def connect_readonly(path: Path, immutable: bool = True) -> sqlite3.Connection:
+    """An SQLite connection to ``path`` that can neither write nor block (``immutable``: SQLite
+    takes no lock and reads no ``-wal``; ``False`` only for a private copy, see
+    :func:`with_readonly`).
 
     Raises:
         UnreadableFile: missing, not a regular file, permission denied.
@@ -58,7 +60,7 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     if head != SQLITE_MAGIC:
         what = "an empty file" if not head else "not an SQLite database (no 'SQLite format 3' header)"
         raise ParseError(path, what)
-    uri = Path(path).absolute().as_uri() + "?mode=ro&immutable=1"
+    uri = Path(path).absolute().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
     try:
         con = sqlite3.connect(uri, uri=True)
         con.execute("PRAGMA query_only = 1")
@@ -75,11 +77,58 @@ def sqlite_error(path: Path, exc: sqlite3.Error) -> ParseError:
     return ParseError(path, f"SQLite query failed ({msg})")
 
 
+def _wal_size(path: Path) -> int:
+    """Bytes in ``<path>-wal`` (0 when there is none)."""
+    try:
+        return max(0, Path(str(path) + "-wal").stat().st_size)
+    except OSError:
+        return 0
+
+
+def _wal_readable(path: Path) -> bool:
+    """Whether a live ``-wal`` is read with the database: it is non-empty, and database and
+    log together fit the inflation limit (they are copied to a private temporary folder)."""
+    from losscheck.readers._common import MAX_INFLATED_BYTES
+
+    wal = _wal_size(path)
+    if wal <= 0:
+        return False
+    try:
+        return Path(path).stat().st_size + wal <= MAX_INFLATED_BYTES
+    except OSError:
+        return False
+
+
 def with_readonly(path: Path, query):
-    """``query(path, con)`` on a read-only, immutable connection to ``path``
-    (:func:`connect_readonly`), closed afterwards; SQLite errors become one-line
-    :class:`~losscheck.errors.ParseError` naming the file (:func:`sqlite_error`)."""
-    con = connect_readonly(path)
+    """``query(path, con)`` on a read-only connection to ``path``, closed afterwards; SQLite
+    errors become one-line :class:`~losscheck.errors.ParseError` naming the file
+    (:func:`sqlite_error`).
+
+    A database in WAL mode that a run is still writing (Trackio's and MLflow's default) keeps
+    its newest points in ``<path>-wal``; an immutable connection would not see them (a live
+    run read as healthy while it diverges). So when a non-empty ``-wal`` sits beside it, the
+    database and its log are copied to a private temporary folder and read there (SQLite
+    replays the log into the copy); nothing is ever written beside the user's file. Past
+    :data:`~losscheck.readers._common.MAX_INFLATED_BYTES` the database alone is read, with
+    the warning of :func:`wal_note`.
+    """
+    if _wal_readable(path):
+        import shutil
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="losscheck-sqlite-") as tmp:
+            copy = Path(tmp) / "store.db"
+            try:
+                shutil.copyfile(path, copy)
+                shutil.copyfile(str(path) + "-wal", str(copy) + "-wal")
+            except OSError as exc:
+                raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from None
+            return _query_on(path, copy, query, immutable=False)
+    return _query_on(path, path, query, immutable=True)
+
+
+def _query_on(path: Path, target: Path, query, immutable: bool):
+    con = connect_readonly(target, immutable) if target != path else connect_readonly(path)
     try:
         try:
             return query(path, con)
@@ -131,15 +180,16 @@ def sniff_sqlite_tables(path: Path, head: bytes) -> dict[str, frozenset[str]] | 
 
 
 def wal_note(path: Path) -> ReadNote | None:
-    """A warning when a non-empty ``<path>-wal`` sits beside the database (a run still
-    writing, or a writer that was killed): its points are not read."""
+    """A note when a non-empty ``<path>-wal`` sits beside the database (a run still writing,
+    or a writer that was killed): read with it (info), or, past the size limit, not read
+    (a warning)."""
     wal = Path(str(path) + "-wal")
-    try:
-        size = wal.stat().st_size
-    except OSError:
-        return None
+    size = _wal_size(path)
     if size <= 0:
         return None
+    if _wal_readable(path):
+        return ReadNote(str(path), f"read together with its write-ahead log {wal.name} ({size} bytes: a run "
+                                   "still writing?), from a private copy", "info")
     return ReadNote(str(path), f"a write-ahead log {wal.name} ({size} bytes) sits beside the database: "
                                "points not yet checkpointed into the database (a run still writing?) "
                                "are not read", "warning")
