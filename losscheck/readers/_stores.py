@@ -11,8 +11,9 @@ Safety: nothing is ever written next to the user's file.
   then opened by SQLite through the URI ``file:<path>?mode=ro&immutable=1``: read-only, no
   locks, no rollback journal, no ``-wal``/``-shm`` file created (SQLite docs, "URI
   Filenames", https://www.sqlite.org/uri.html). ``immutable`` also means a write-ahead log
-  beside the database (``<name>-wal``: points a live writer has not checkpointed yet) is not
-  read; :func:`wal_note` says so.
+  beside the database (``<name>-wal``: points a live writer has not checkpointed yet) would
+  not be read: when one is there, the database and its log are copied to a private
+  temporary folder and read from the copy (:func:`with_readonly`); :func:`wal_note` says so.
 - Parquet: opened through the same non-blocking descriptor and handed to ``pyarrow`` as a
   file object. ``pyarrow`` is optional (``pip install 'losscheck[parquet]'``); without it a
   Parquet file gives one :class:`~losscheck.errors.UnreadableFile` line saying so.
