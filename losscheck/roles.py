@@ -5,8 +5,10 @@ Names come from what frameworks write (HF Trainer ``loss``/``eval_loss``/``grad_
 ``lr-AdamW``, ``grad_2.0_norm_total``; Keras ``loss``/``val_loss``/``epoch_loss``; YOLOv5
 ``train/box_loss``, ``x/lr0``; detectron2 ``total_loss``; nanoGPT ``train/loss``,
 ``val/loss``; darknet ``avg loss``; OpenNMT-py ``xent``). Exact names are tried first in
-priority order, then token rules (camelCase split: ``ValLoss`` is an eval loss; a validation
-split before a test split; among equals the series logged first). A
+priority order, then token rules (camelCase split: ``ValLoss`` is an eval loss; Chinese words
+read in English: ``验证损失`` is a validation loss, ``学习率`` a learning rate; ``Current Learning
+Rate`` is an LR; a validation split before a test split; an objective before a
+regularisation term such as a VAE's ``loss_kl``; among equals the series logged first). A
 ``--loss TAG``-style override always wins. Losses that fill no role are kept as
 ``components`` and may be analysed too.
 """
@@ -42,13 +44,27 @@ EXACT: dict[str, tuple[str, ...]] = {
                       "validation/epoch_accuracy"),
 }
 
+#: name tokens of a regularisation / auxiliary term, never the objective itself when another
+#: loss is logged: KL divergence (VAE), MMD (WAE), penalties, auxiliary heads
+_TERMS = frozenset({"kl", "kld", "kldiv", "mmd", "reg", "penalty", "aux"})
+
 _EVAL = re.compile(r"(^|[/_\-. ])(eval|val|vali|valid|validation|dev|test|evaluation)([/_\-. ]|$)", re.I)
 _TOKEN = re.compile(r"[/_\-. ]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
+#: Chinese metric words (logs printed in Chinese: ``训练损失`` train loss, ``验证损失`` validation
+#: loss, ``学习率`` learning rate) -> the English words the rules below look for
+_CJK = (("学习率", " learning_rate "), ("训练", " train "), ("验证", " val "), ("测试", " test "),
+        ("评估", " eval "), ("损失", " loss "), ("准确率", " accuracy "), ("梯度范数", " grad norm "))
+
+
 def _words(tag: str) -> str:
-    """``tag`` with a separator at each lower-to-upper case change (``ValLoss`` -> ``Val Loss``)."""
+    """``tag`` with a separator at each lower-to-upper case change (``ValLoss`` -> ``Val Loss``)
+    and Chinese metric words in English (``验证损失`` -> `` val  loss ``)."""
+    if not tag.isascii():
+        for zh, en in _CJK:
+            tag = tag.replace(zh, en)
     return _CAMEL.sub(" ", tag)
 
 
@@ -61,8 +77,8 @@ def _is_eval(tag: str) -> bool:
 
 
 def _fuzzy(role: str, tag: str) -> bool:
-    t = tag.lower()
     toks = _tokens(tag)
+    t = "_".join(toks) if not tag.isascii() else tag.lower()
     is_eval = _is_eval(tag)
     if role in ("loss", "eval_loss"):
         # "loss" in the name, or OpenNMT-py's / TensorFlow's "xent" (cross-entropy)
@@ -72,7 +88,9 @@ def _fuzzy(role: str, tag: str) -> bool:
     if role == "grad_norm":
         return ("grad" in t and "norm" in t) and "square" not in t and "clip" not in toks
     if role == "lr":
-        return ("learning_rate" in t or "lr" in toks or any(x.startswith("lr") and x[2:].isdigit() for x in toks))
+        # (``Current Learning Rate``, ``learning-rate``, ``LearningRate``: the words in a row)
+        return ("learning_rate" in t or "learning_rate" in "_".join(toks) or "lr" in toks
+                or any(x.startswith("lr") and x[2:].isdigit() for x in toks))
     if role in ("accuracy", "eval_accuracy"):
         if not ("acc" in toks or "accuracy" in toks):
             return False
@@ -98,10 +116,12 @@ def _pick(role: str, series: dict[str, Series], taken: set[str]) -> Series | Non
     if not cands:
         return None
     # prefer per-step series over epoch aggregates, a validation split over a test split (the
-    # held-out set watched while training), then more points, then the shortest name, then the
-    # one logged first (with no total printed, ``loss_l, loss_c``: the first term)
+    # held-out set watched while training), an objective over a regularisation term (a VAE's
+    # ``loss_kl`` / ``loss_mmd`` beside its ``loss_vae``), then more points, then the shortest
+    # name, then the one logged first (with no total printed, ``loss_l, loss_c``: the first term)
     order = {k: i for i, k in enumerate(free)}
-    return sorted(cands, key=lambda s: ("epoch" in s.tag.lower(), "test" in _tokens(s.tag), -len(s), len(s.tag),
+    return sorted(cands, key=lambda s: ("epoch" in s.tag.lower(), "test" in _tokens(s.tag),
+                                        bool(_TERMS.intersection(_tokens(s.tag))), -len(s), len(s.tag),
                                         order.get(s.tag, 0), s.tag))[0]
 
 

@@ -863,6 +863,204 @@ def test_quoted_keras_excerpt_starting_with_an_epoch_end(tmp_path):
     check(t["val_loss"], 5, [20, 21], 0.61, 0.6, "epoch")
 
 
+# --------------------------------------------------------------------------- repository-log layouts
+# Small logs written here in the layouts of the repo-* misses (not copied from those files).
+
+
+def test_python_warning_written_into_a_metric_line(tmp_path):
+    # print(..., end=" ") on stdout, then a python warning on stderr finishes the line
+    warn = ("/home/me/proj/utils/transforms.py:77: FutureWarning: the sampler argument is deprecated. "
+            "Pass a generator instead, or see the documentation for the new behaviour")
+    text = "Namespace(lr=0.001, batch_size=32)\nLoading data...\n" + "".join(
+        f"timer: 0.41 sec.\niter {20 * k} || Loss: {12.0 / (k + 1):.4f} || {warn}\n  sampler = pick(opts)\n"
+        for k in range(6))
+    res = read_log(tmp_path, "train.log", text)
+    t = tags(res)
+    assert set(t) == {"Loss"}
+    check(t["Loss"], 6, [0, 20, 40], 12.0, 2.0)
+    # the warning is cut from the display line: nothing of it becomes a metric
+    from losscheck.readers._textkv import clean_line
+    assert clean_line(f"iter 3 || Loss: 1.5 || {warn}") == "iter 3 || Loss: 1.5 || "
+    assert clean_line("x.py is a file: Warning: none here") == "x.py is a file: Warning: none here"
+
+
+def test_step_counter_after_a_bare_epoch_is_a_step(tmp_path):
+    # "epoch:E || iter:I || Loss:x" (a global iteration) with component lines under it, an LR line,
+    # and a "test epoch:E || Loss:y" line after each epoch: not the bare-epoch / flashlight layouts
+    out = []
+    for ep in range(3):
+        for i in range(0, 40, 10):
+            it = 40 * ep + i
+            out += [f"epoch:{ep} || iter:{it} || Loss:{9.0 - 0.1 * it:.4f}",
+                    f"->> head conf loss:{3.0 - 0.01 * it:.4f} || head loc loss:{2.0 - 0.01 * it:.4f}",
+                    "->>lr:0.0005"]
+        out += ["start eval....", f"test epoch:{ep} || Loss:{5.0 - ep:.4f}", f"Saving best state,epoch {ep}"]
+    t = tags(read_log(tmp_path, "train.log", "\n".join(out) + "\n"))
+    check(t["Loss"], 12, [0, 10, 20, 30, 40], 9.0, 9.0 - 11.0)
+    check(t["head conf loss"], 12, [0, 10], 3.0, 3.0 - 1.1)
+    check(t["test/Loss"], 3, [30, 70, 110], 5.0, 3.0)  # the last training step of each epoch
+    r = resolved(t)
+    assert r.get("loss").tag == "Loss" and r.get("eval_loss").tag == "test/Loss" and r.get("lr").tag == "lr"
+    # "Epoch:  E | Batch:  B/ N | LR: .. |Loss: x": a batch counter after the epoch
+    text = "".join(f"Epoch: {ep:3d} | Batch: {b:5d}/ 200 | LR: 3.00e-04 |Loss: {5.0 - 0.1 * k:.4f} | "
+                   f"Time: {b / 10:.1f}s\n"
+                   for k, (ep, b) in enumerate((e, b) for e in (4, 5) for b in (0, 100, 190)))
+    t = tags(read_log(tmp_path, "tmux.txt", text))
+    check(t["Loss"], 6, [600, 700, 790, 800], 5.0, 4.5)
+
+
+def test_cyclegan_visualizer_losses(tmp_path):
+    # pytorch-CycleGAN-and-pix2pix: an options dump, tqdm bars rewritten with carriage returns
+    # (hundreds of display states on few physical lines), loss lines, LR changes, epoch ends
+    opts = "----------------- Options ---------------\n" + "".join(
+        f"{k:>25}: {v:<30}\n" for k, v in [("batch_size", 1), ("beta1", 0.5), ("lr", 0.0002), ("n_epochs", 100),
+                                            ("lambda_A", 10.0), ("display_freq", 400), ("name", "exp")] * 4)
+    opts += "----------------- End -------------------\n"
+    body = []
+    for ep in range(1, 5):
+        bar = "".join(f"\rEpoch {ep}/10: {p:3d}%|#    | {p}/100 [00:{p % 60:02d}<00:30, 1.00it/s]" for p in range(100))
+        body.append(bar)
+        for it in (40, 80):
+            k = 2 * (ep - 1) + it // 40 - 1
+            body.append(f"(epoch: {ep}, iters: {it}, time: 0.512, data: 0.031) , D_A: {0.5 - 0.02 * k:.3f}, "
+                        f"G_A: {0.9 + 0.01 * k:.3f}, cycle_A: {2.0 - 0.1 * k:.3f}, idt_A: 0.400, D_B: 0.300, "
+                        f"G_B: 0.700, cycle_B: 1.500, idt_B: 0.350")
+        body.append(f"learning rate 0.0002000 -> {0.0002 - 0.00001 * ep:.7f}")
+        body.append(f"End of epoch {ep} / 10 \t Time Taken: 95 sec")
+    text = opts + "\n".join(body) + "\n"
+    p = write_log(tmp_path, "train.log", text)
+    assert R.sniff(p, p.read_bytes()) == pytest.approx(0.3)
+    t = tags(read_log(tmp_path, "train.log", text))
+    assert {"loss_D_A", "loss_G_A", "loss_cycle_A", "loss_idt_B", "time", "data", "learning_rate"} <= set(t)
+    check(t["loss_G_A"], 8, [40, 80, 140, 180], 0.9, 0.97)  # (epoch - 1) * 100 (the bar's total) + iters
+    check(t["learning_rate"], 4, [80, 180], 0.00019, 0.00016)
+    r = resolved(t)
+    assert r.get("loss").tag == "loss_G_A" and r.get("disc_loss").tag == "loss_D_A"
+    assert r.get("lr").tag == "learning_rate"
+    # pix2pixHD: no "data:" and no commas between the losses
+    text = "".join(f"(epoch: {ep}, iters: {it}, time: 0.052) G_GAN: {1.0 + 0.1 * ep:.3f} G_GAN_Feat: 2.100 "
+                   f"G_VGG: 1.900 D_real: 0.600 D_fake: {0.5 - 0.1 * ep:.3f} \n"
+                   for ep in (1, 2, 3) for it in (100, 200))
+    t = tags(read_log(tmp_path, "loss_log.txt", text))
+    check(t["loss_G_GAN"], 6, [100, 200], 1.1, 1.3)
+    r = resolved(t)
+    assert r.get("loss").tag == "loss_G_GAN" and r.get("disc_loss").tag == "loss_D_fake"
+
+
+def test_name_is_value_sentences(tmp_path):
+    # PaddlePaddle-style prints: "name is value" with a known metric word in the name
+    out = ["W0101 10:00:00.000000   123 device_context.cc:447] Please NOTE: device: 0, GPU Compute Capability: 7.0",
+           "Start training!"]
+    for ep in range(3):
+        out.append(f"Starting epoch {ep} current lr is {0.001 / (ep + 1):.6f}")
+        for st in (20, 40, 60):
+            out.append(f"Epoch {ep}, Step {st}, total used time {st / 3:.3f} (s), avg loss so far is "
+                       f"{0.1 - 0.01 * ep - st / 10000:.6f}")
+        out.append(f"Epoch {ep}, val loss is {0.05 - 0.005 * ep:.6f}, val mse is 0.02.")
+    t = tags(read_log(tmp_path, "train.log", "\n".join(out) + "\n"))
+    check(t["avg loss so far"], 9, [20, 40, 60, 81], 0.098, 0.074)  # 61 steps per epoch (estimated)
+    check(t["val loss"], 3, [61, 122, 183], 0.05, 0.04)  # at the end of each epoch
+    check(t["current lr"], 3, [0], 0.001, 0.000333)
+    assert "val mse" not in t and "total used time" not in t  # no known metric word
+    r = resolved(t)
+    assert r.get("loss").tag == "avg loss so far" and r.get("eval_loss").tag == "val loss"
+    assert r.get("lr").tag == "current lr"
+    # a sentence is still prose, not a metric line
+    p = write_log(tmp_path, "notes.md", "".join(
+        f"In run {i} at epoch {i} the final loss is 0.{i} which we think is due to the small dataset we used\n"
+        for i in range(1, 9)))
+    assert R.sniff(p, p.read_bytes()) == 0.0
+
+
+def test_a_note_restating_the_epoch_values_is_not_a_series(tmp_path):
+    out = ["开始训练..."]
+    for ep in range(1, 7):
+        val = 3.0 - 0.2 * ep if ep != 4 else 3.0
+        out.append(f"Epoch {ep}/20 - Train Loss: {4.0 - 0.3 * ep:.4f}, Val Loss: {val:.4f}")
+        if ep != 4:
+            out.append(f"  保存最佳模型 (val_loss={val:.4f})")
+    t = tags(read_log(tmp_path, "train.log", "\n".join(out) + "\n"))
+    assert set(t) == {"Train Loss", "Val Loss"}
+    check(t["Val Loss"], 6, [1, 2, 3], 2.8, 1.8, "epoch")
+    assert resolved(t).get("eval_loss").tag == "Val Loss"
+    # a line without a counter with a value of its own is still read at the epoch's position
+    text = "".join(f"Epoch {ep}/20 - Train Loss: {4.0 - 0.3 * ep:.4f}\nbest_loss: {9.0 - ep:.1f}\n"
+                   for ep in range(1, 5))
+    check(tags(read_log(tmp_path, "b.log", text))["best_loss"], 4, [1, 2], 8.0, 5.0, "epoch")
+    # the same value under another name is no restatement (a discriminator's accuracy of 1.0
+    # under a step whose loss is 1.00)
+    text = "".join(f"Global Step: {10 * k}, accuracy: 60.{k}%, loss = 1.00\nDiscriminator Accuracy (Loss): 1.0 "
+                   f"(0.00{k})\n" for k in range(1, 6))
+    check(tags(read_log(tmp_path, "c.log", text))["Discriminator Accuracy (Loss)"], 5, [10, 20], 1.0, 1.0)
+
+
+def test_epoch_header_ending_with_a_colon(tmp_path):
+    # a .md of a GAN's prints: "epoch N:" then the losses on lines of their own, and tqdm lines
+    out = ["", "CUDA Available:  True", "Starting training"]
+    for ep in range(1, 9):
+        out += [f"Start ep num  {ep}", f"epoch {ep}:",
+                f"loss_D: {0.4 - 0.03 * ep:.3f}, loss_G_fake: {0.3 + 0.05 * ep:.3f},             ",
+                f"loss_perturb: {6.0 / ep:.3f}, loss_adv: {7.0 - 0.5 * ep:.3f}, ", "",
+                f"390it [01:2{ep},  4.65it/s]"]
+    t = tags(read_log(tmp_path, "train_run.md", "\n".join(out) + "\n"))
+    assert set(t) == {"loss_D", "loss_G_fake", "loss_perturb", "loss_adv"}
+    check(t["loss_G_fake"], 8, [1, 2, 3], 0.35, 0.7, "epoch")
+    check(t["loss_perturb"], 8, [1, 2], 6.0, 0.75, "epoch")
+    r = resolved(t)
+    assert r.get("loss").tag == "loss_G_fake" and r.get("disc_loss").tag == "loss_D"
+
+
+def test_loss_lines_under_an_epoch_end_line_are_sniffed(tmp_path):
+    # "End of epoch N / M | Time Taken" (a counter with a metric), then the epoch's losses without
+    # a counter, then the LR: claimed though only the counter lines carry a counter
+    out = ["Reading config file...", "Initializing dataset...", "model [MyGANModel] was created"]
+    for ep in range(12):
+        out += [f"Saving latest model at the end of epoch {ep}",
+                f"End of epoch {ep} / 100 \t Time Taken: {1600 + ep}.5 sec",
+                f"Generator Loss: {3800 - 100 * ep:.4f}, Discriminator Loss: {1200 - 50 * ep:.4f}",
+                f"learning rate = {0.0002 - 0.00001 * ep:.7f}"]
+    text = "\n".join(out) + "\n"
+    t = tags(read_log(tmp_path, "train.out", text))
+    check(t["Generator Loss"], 12, [0, 1, 2], 3800, 2700, "epoch")
+    check(t["learning_rate"], 12, [0, 1], 0.0002, 0.00009, "epoch")
+    r = resolved(t)
+    assert r.get("loss").tag == "Generator Loss" and r.get("lr").tag == "learning_rate"
+    # the same losses printed once each, far from any counter line, are not a log
+    doc = ("# Results\n\nTrained for epoch 12 / 100 with Time Taken: 5 sec\n\n" + "Some text here.\n" * 10
+           + "".join(f"Generator Loss: {k}.5, Discriminator Loss: 1.{k}\n" for k in range(3)) + "More text.\n" * 30)
+    p = write_log(tmp_path, "README.md", doc)
+    assert R.sniff(p, p.read_bytes()) == 0.0
+
+
+def test_chinese_metric_names(tmp_path):
+    # per-batch lines, then an epoch summary with Chinese names (train loss / validation loss / time)
+    out = []
+    for ep in (3, 4):
+        for b in (0, 50, 90):
+            out.append(f"Epoch: {ep:3d} | Batch: {b:5d}/ 100 | LR: 2.9e-04 |Loss: {4.6 - 0.1 * (ep - 3) - b / 1000:.4f}"
+                       f" | Time: {b / 10:.1f}s")
+        if ep == 4:
+            out.append("✓ 保存最佳模型，验证损失: 5.9000")
+        out.append(f"Epoch {ep} 完成 | 训练损失: {4.55 - 0.1 * (ep - 3):.4f} | 验证损失: {6.0 - 0.1 * (ep - 3):.4f}"
+                   f" | 时间: 385.8s")
+    t = tags(read_log(tmp_path, "training_log.txt", "\n".join(out) + "\n"))
+    check(t["Loss"], 6, [200, 250, 290, 300], 4.6, 4.41)
+    check(t["验证损失"], 2, [300, 400], 6.0, 5.9)  # at the end of each epoch; the note is not a point
+    check(t["训练损失"], 2, [300, 400], 4.55, 4.45)
+    r = resolved(t)
+    assert r.get("loss").tag == "Loss" and r.get("eval_loss").tag == "验证损失" and r.get("lr").tag == "LR"
+
+
+def test_wandb_console_summary_is_not_read(tmp_path):
+    text = "".join(f"step {10 * k} loss: {2.0 / k:.3f} lr: 0.01\n" for k in range(1, 7)) + (
+        "wandb: Waiting for W&B process to finish... (success).\nwandb: Run summary:\n"
+        "wandb:   train/loss 0.333\nwandb:     val/loss 0.512\nwandb:  best/epoch 5\n")
+    t = tags(read_log(tmp_path, "output.log", text))
+    assert set(t) == {"loss", "lr"}
+    check(t["loss"], 6, [10, 20], 2.0, 0.333)
+    assert resolved(t).get("eval_loss") is None
+
+
 # --------------------------------------------------------------------------- conservative sniff
 
 
@@ -947,9 +1145,26 @@ def _work(monkeypatch, text):
     return box[0], box[1], p.kv.calls
 
 
+def repo_layouts_log():
+    """One block of each layout added for the repository logs (warnings written into a line,
+    a step counter after a bare epoch, CycleGAN's losses, ``name is value``, restating notes,
+    ``epoch N:`` headers, losses under an epoch-end line, Chinese names, wandb's summary)."""
+    warn = "/p/x.py:7: UserWarning: deprecated, use y"
+    out = []
+    for k in range(4):
+        out += [f"iter {10 * k} || Loss: {3 - 0.1 * k:.4f} || {warn}",
+                f"epoch:{k} || iter:{10 * k} || Loss:{2 - 0.1 * k:.4f}", f"test epoch:{k} || Loss:1.{k}",
+                f"(epoch: {k + 1}, iters: {10 * k}, time: 0.5, data: 0.1) , D_A: 0.{k}, G_A: 1.{k}",
+                f"learning rate 0.0002 -> 0.000{k + 1}", f"Epoch {k}, Step {k}, avg loss so far is 0.{k}",
+                f"Epoch {k + 1}/9 - Train Loss: 1.{k}, Val Loss: 2.{k}", f"  saving best (val_loss=2.{k})",
+                f"epoch {k}:", f"loss_D: 0.{k}, loss_G: 0.{k + 1},", f"End of epoch {k} / 9 \t Time Taken: 5 sec",
+                f"Generator Loss: 3.{k}", f"Epoch {k} 完成 | 训练损失: 4.{k} | 验证损失: 5.{k}", "wandb:   loss 0.5"]
+    return "\n".join(out) + "\n"
+
+
 def test_work_grows_linearly_with_the_log(monkeypatch):
     one = EPOCH_SLASH + CAFFE + mmdet_log() + fairseq_log() + timm_log() + megatron_log() + DARKNET + yolov8_log()
-    one += onmt_legacy_log() + tslib_log() + FAIRSEQ_OLD
+    one += onmt_legacy_log() + tslib_log() + FAIRSEQ_OLD + repo_layouts_log()
     small = _work(monkeypatch, one)
     big = _work(monkeypatch, one * 10)
     for a, b in zip(small, big):
@@ -967,6 +1182,10 @@ def test_work_grows_linearly_with_the_log(monkeypatch):
     "nanx " * 20_000, "Train: [1/2]" * 8_000, "Train: [1/2][" + "3/4][" * 16_000, "epoch/epochs:" * 8_000 + "1",
     "iters: 1, " * 10_000, "epoch 1, " + "2/3, " * 20_000, "I0101 " + " " * 100_000 + "1",
     "loss 1 | " * 12_000, " - 5s - loss: 1" * 7_000 + " - ", "2020-01-01 10:00" + " " * 100_000 + "loss: 1",
+    "a.py:1: " * 12_500 + "Warning:", "/" * 100_000 + ".py:1: UserWarning: x", "x " * 50_000 + "is 1",
+    "loss " * 20_000 + "is 1", "loss is " * 14_000, "lr 1 -> " * 12_500, "learning rate" + " " * 100_000 + "-> 1",
+    "(epoch: 1, iters: 2, time: 3) " * 3_000 + "D_A: 1", "训" * 100_000 + ": 1", "训练损失 " * 20_000 + ": 1",
+    "epoch:1 " + "iter " * 20_000, "epoch 1:" + " " * 100_000, "wandb: " * 14_000, "Loss: 1 ||" + " x.py:1:" * 12_000,
 ])
 def test_a_100k_character_line_is_handled(tmp_path, line):
     import time

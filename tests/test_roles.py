@@ -86,3 +86,29 @@ def test_no_total_loss_the_first_printed_term_wins():
                              "loss_a": Series("loss_a", np.arange(5), np.ones(5), "f"),
                              "loss_b": Series("loss_b", np.arange(9), np.ones(9), "f")})
     assert resolve(data).get("loss").tag == "loss_b"
+
+
+@pytest.mark.parametrize("tags,expect", [
+    # the learning rate spelled out in words, with spaces or in camelCase
+    (("Loss", "Current Learning Rate"), {"loss": "Loss", "lr": "Current Learning Rate"}),
+    (("loss", "LearningRate"), {"loss": "loss", "lr": "LearningRate"}),
+    (("loss", "learning-rate"), {"loss": "loss", "lr": "learning-rate"}),
+    # Chinese names: 训练损失 train loss, 验证损失 validation loss, 学习率 learning rate
+    (("训练损失", "验证损失", "学习率"), {"loss": "训练损失", "eval_loss": "验证损失", "lr": "学习率"}),
+    (("Loss", "测试损失"), {"loss": "Loss", "eval_loss": "测试损失"}),
+])
+def test_spelled_out_and_chinese_names(tags, expect):
+    r = resolve(run_with(*tags))
+    got = {role: a.series.tag for role, a in r.roles.items() if role in ("loss", "eval_loss", "lr")}
+    assert {k: v for k, v in got.items() if k in expect} == expect
+
+
+def test_a_regularisation_term_is_not_the_objective():
+    # a VAE / WAE prints its objective with its terms; the KL / MMD term is shorter but only a term
+    r = resolve(run_with("loss_vae", "loss_recon", "loss_kl", "loss_mmd"))
+    assert r.get("loss").tag == "loss_vae"
+    assert {s.tag for s in r.components} == {"loss_recon", "loss_kl", "loss_mmd"}
+    assert resolve(run_with("kld_loss", "rec_loss")).get("loss").tag == "rec_loss"
+    assert resolve(run_with("loss_aux", "loss_main")).get("loss").tag == "loss_main"
+    # a term alone is still the loss
+    assert resolve(run_with("loss_kl")).get("loss").tag == "loss_kl"

@@ -16,9 +16,13 @@ On each line the extractor looks for
   step; two: an epoch and a step or batch index);
 - **metric pairs**: ``name: value``, ``name=value`` (also ``name=[value]``), and
   ``name value`` inside ``|``- or tab-separated fields, or when the name is a known metric
-  word (``loss``, ``*loss*``, ``acc*``, ``lr``, ``ppl``, ``gnorm``...; ``train loss 2.1``).
+  word (``loss``, ``*loss*``, ``acc*``, ``lr``, ``ppl``, ``gnorm``...; ``train loss 2.1``);
+  ``name is value`` when a word of the name is a known metric word (PaddlePaddle examples'
+  ``avg loss so far is 0.11``, ``current lr is 0.001``; a leading ``the``/``and`` is
+  dropped); a learning-rate change ``learning rate 0.0002 -> 0.0001`` (the new value).
   Names may have up to 4 words (6 inside ``|`` fields: Megatron's ``elapsed time per
-  iteration (ms)``); they are stripped and their spaces collapsed, and leading log-level
+  iteration (ms)``), may be written in Chinese (``训练损失``, ``验证损失``: the role
+  resolver knows those words); they are stripped and their spaces collapsed, and leading log-level
   words (``INFO``) are dropped. A value followed by a parenthesised running mean
   (``Loss: 6.12 (6.45)``) gives the first number. A value with a unit (``5s``, ``2.1G``,
   ``92%``) is kept under its name, except for a loss-like name (then it is dropped).
@@ -30,7 +34,12 @@ On each line the extractor looks for
   read as ``nan`` / ``inf``. When the same names come a second time on one line (CenterNet's
   logger: ``epoch: 35 |loss 0.30 | hm_loss 0.47 | ... | loss 0.18 | hm_loss 1.50 |``), the
   second group is an evaluation pass (at least two names repeated): ``val/`` (or the mode
-  word printed before it, ``test: loss: ..`` -> ``test/``).
+  word printed before it, ``test: loss: ..`` -> ``test/``). In pytorch-CycleGAN-and-pix2pix's
+  (and pix2pixHD's, SPADE's) ``(epoch: 3, iters: 100, time: 0.12, data: 0.01) D_A: 0.2 G_A:
+  0.5 cycle_A: 1.1 ...`` every name after the parenthesised group is a loss: it gets the
+  model's attribute name ``loss_D_A``, ``loss_G_A``... (so that the resolver finds the
+  generator and discriminator). Lines of wandb's own console output (``wandb: ...``, its
+  end-of-run summary of last values) are not read.
 - whole-line layouts: darknet ``1: 800.2, 800.2 avg loss, 0.001 rate, 1.2 seconds, 64 images``
   (also ``... avg, ...``; tags ``batch loss``, ``avg loss``, ``lr``, ``seconds``, ``images``:
   the smoothed ``avg loss`` is the loss darknet's users watch, its README's "the lower, the
@@ -69,6 +78,8 @@ Steps (resolved when the file has been read, :meth:`KVExtractor.finish`):
   ``i`` + 1 (with a note). An epoch with a ``step``/``iter`` counter is read as global unless
   that counter starts again when the epoch changes (then it is the within-epoch ``i``);
 - a ``batch`` counter without an epoch is chained across restarts like tqdm bars;
+- a counter alone on a line is a header for the lines under it when it is capitalised,
+  ``N/M``, or ends with a colon (``Epoch 3/10``, ``epoch 3:``);
 - epoch-only lines give ``step_unit="epoch"`` (step = the epoch as printed); when the same
   metric is printed on several lines per epoch, the line order is used instead (unit
   ``step``, with a note). In a file that also has step counters, an epoch-only line is put
@@ -78,7 +89,13 @@ Steps (resolved when the file has been read, :meth:`KVExtractor.finish`):
 - a line without a counter takes the position of the last counter line (only once a counted
   metric line, an epoch header or a counter line announcing an evaluation, Caffe's
   ``Iteration 800, Testing net (#0)``, was seen, and only with an evaluation prefix or a
-  loss/accuracy-like name); a file without any counter numbers its loss lines 0, 1, 2...
+  loss/accuracy-like name), unless all its metrics were printed on the counted lines of that
+  position, same value under the same name but for case and separators (a note restating
+  them: ``saving best model (val_loss=3.2508)`` under
+  ``Epoch 1/100 - Train Loss: 4.05, Val Loss: 3.2508``); the sniff counts such a loss line
+  under a header line, or at most 3 lines under a counter line when its loss name comes back
+  with another value (``End of epoch 3 / 100 | Time Taken: 5 sec`` / ``Generator Loss:
+  2985.5``); a file without any counter numbers its loss lines 0, 1, 2...
   (the sniff counts such lines when a date-time stamp opens them and their loss name comes
   back: python-logging output, not a logged config dump);
 - points of one tag that land on the same step one after the other keep the last value
@@ -96,7 +113,7 @@ from dataclasses import dataclass, field
 
 NUM = r"(?:[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn][Aa][Nn]|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?))"
 _UNIT = r"(?:%|[A-Za-z]{1,12}(?:/[A-Za-z]{1,12})?)"
-_W = (r"[A-Za-z_][\w.@%\-/]{0,80}"
+_W = (r"[A-Za-z_\u4e00-\u9fff][\w.@%\-/]{0,80}"  # (a name may be in Chinese: 训练损失)
       r"(?:\([\w.@%\-/]{0,40}(?:\([\w.@%\-/]{0,40}\)[\w.@%\-/]{0,40})?\))?")
 _NAME = rf"{_W}(?: (?:{_W}|\({_W}\))){{0,5}}"
 _NB = r"(?<![\w.@%\-/])"  # a name starts at a word boundary
@@ -106,6 +123,9 @@ _MEAN = rf"(?:\s{{0,8}}\(\s{{0,8}}(?P<m>{NUM})\s{{0,8}}\))?"
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)?|\x1b[@-_]?")
 _COMMENT = re.compile(r"\s(?:#\s|<-|//\s)")
+# a python ``warnings`` message (``/path/x.py:238: UserWarning: ...``) that stderr wrote into a
+# line stdout had not ended yet (``iter 10 || Loss: 2.3 || /path/aug.py:238: VisibleDeprecation...``)
+_PYWARN = re.compile(r"(?<!\S)\S{0,300}?\.py:\d{1,7}: [A-Za-z_][\w.]{0,80}?Warning:")
 
 # what never is a step or a metric: dates and clock times / durations; glog headers;
 # ``file.py:123`` locations; version and IP strings; tqdm bars (each gated by a substring test)
@@ -163,7 +183,8 @@ def clean_line(part: str) -> str:
 
     ``part`` is a piece of a physical line between carriage returns (the caller splits on
     ``\\r``). A leading quote mark (``> ``) is dropped, ANSI escape sequences are removed,
-    backspaces applied, and a trailing comment or
+    backspaces applied, a python warning that stderr wrote into the line
+    (``... || /path/x.py:238: UserWarning: ...``) and a trailing comment or
     annotation (``  # after resume``, ``  <-- spike``, ``  // note``) cut off. Never raises.
     """
     if ">" in part[:8]:
@@ -172,6 +193,10 @@ def clean_line(part: str) -> str:
         part = _ANSI.sub("", part)
     if "\x08" in part:
         part = _backspaces(part)
+    if "Warning:" in part and ".py:" in part:
+        m = _PYWARN.search(part)
+        if m:
+            part = part[:m.start()]
     if "#" in part or "<-" in part or "//" in part:
         m = _COMMENT.search(part)
         if m:
@@ -265,6 +290,15 @@ _LEAD = re.compile(r"(?<![\w/.\-])(?P<w>validation|validating|valid|val|testing|
 _PAIR = re.compile(
     _NB + rf"(?P<k>{_NAME})\s{{0,20}}[:=]\s{{0,20}}\[?(?P<v>{NUM})(?P<u>{_UNIT})?(?![\w.@/])" + _MEAN)
 _FIELD = re.compile(rf"\s*(?P<k>{_NAME})\s{{1,40}}(?P<v>{NUM})(?P<u>{_UNIT})?(?![\w.@/])" + _MEAN + r"\s*")
+# "name is value" (a sentence-like print: "Epoch 3, Step 25, avg loss so far is 0.11"); a
+# sentence's final period may follow the value
+_IS_PAIR = re.compile(_NB + rf"(?P<k>{_W}(?: {_W}){{0,3}}) is (?P<v>{NUM})(?P<u>{_UNIT})?(?!\.?[\w@/])" + _MEAN)
+_ARTICLES = frozenset({"the", "a", "an", "and", "our", "my", "its", "so"})
+# pytorch-CycleGAN-and-pix2pix's print_current_losses group (the losses follow it)
+_VISUALIZER = re.compile(rf"\(epoch: \d{{1,9}}, iters: \d{{1,12}}, time: {NUM}(?:, data: {NUM})?\)")
+# a learning-rate change (pytorch-CycleGAN-and-pix2pix: "learning rate 0.0002000 -> 0.0001000")
+_LR_ARROW = re.compile(_NB + rf"(?P<k>learning[ _]rate|lr)\s{{0,5}}[:=]?\s{{0,5}}{NUM}\s{{0,5}}-{{1,2}}>\s{{0,5}}"
+                       rf"(?P<v>{NUM})(?![\w.])", re.I)
 _SPACE_PAIR = re.compile(
     _NB + rf"(?P<k>{_W}(?: {_W})?)\s{{1,20}}(?P<v>{NUM})(?P<u>{_UNIT})?(?![\w.@/])" + _MEAN)
 _DIGIT = re.compile(r"\d")
@@ -360,17 +394,23 @@ class KVExtractor:
     Attributes:
         loss_lines: number of distinct physical lines so far with a counter and a loss-like
             metric (what the sniff counts).
+        layout_lines: how many of those are lines of a known layout read here (the
+            ``(epoch: N, iters: N, time: T)`` losses of pytorch-CycleGAN-and-pix2pix), which the
+            sniff counts like the fixed layouts' lines.
     """
 
     def __init__(self) -> None:
         self.recs: list[_Rec] = []
         self.loss_lines = 0
+        self.layout_lines = 0  # of those, lines of a known layout (CycleGAN's print_current_losses)
         self._loss_line_last = -1
         self._table: tuple[list[str], int] | None = None  # (names, counter column kind)
         self._yolo_val: list[tuple[int, str]] | None = None  # (cell index, tag)
         self._header_lines: set[int] = set()  # generic header / counter-only lines
         self._started = False  # a counted metric line or a header line was seen
         self._stamp_names: dict[str, float] = {}  # loss name -> last value, stamped lines without a counter
+        self._again_names: dict[str, float] = {}  # loss name -> last value, lines without a counter
+        self._ctr_line = -10  # the last physical line with a counter
         self._early_rows: list[tuple[str, int]] | None = []  # N/M rows before any table header
         self.calls = 0  # lines examined (for the linear-work test)
 
@@ -394,6 +434,8 @@ class KVExtractor:
     def _feed(self, line: str, line_no: int) -> int:
         low = line.lower()
         first = low.split(None, 1)[0] if low.strip() else ""
+        if first == "wandb:":  # wandb's own console lines: status, and the run's final summary
+            return 0
         if first[:1].isdigit():  # darknet prints no "loss" word ("75: 625.19, 517.63 avg, ...")
             m = _DARKNET.match(line)
             if m:
@@ -439,16 +481,24 @@ class KVExtractor:
             ctr.idx = ctr.n = ctr.bi = ctr.bn = None
             if ctr.amb is not None:
                 ctr.amb = ctr.amb_n = None
+        if pairs and "iters:" in low and _VISUALIZER.search(line):
+            # pytorch-CycleGAN-and-pix2pix / pix2pixHD / SPADE's print_current_losses: every name
+            # after the "(epoch: .., iters: .., time: ..)" group is a loss (the model's loss_<name>)
+            pairs = [(k if k in ("time", "data") or is_loss_name(k) else "loss_" + k, v) for k, v in pairs]
+            if ctr.any():
+                self.layout_lines += 1
         if mode:
             pairs = [(_prefixed(k, mode), v) for k, v in pairs]
         rec = _Rec(line_no, ctr, pairs, eval=is_eval)
+        if ctr.any():
+            self._ctr_line = line_no
         if not pairs:
             if ctr.any():
                 self.recs.append(rec)
-                # a counter alone ("Epoch 3/10"), or announcing an evaluation (Caffe's
+                # a counter alone ("Epoch 3/10", "epoch 3:"), or announcing an evaluation (Caffe's
                 # "Iteration 800, Testing net (#0)"): later lines without a counter take its place
-                if (ctr.header and _alone(text)) or (lm is not None and _MODE_PREFIX[lm.group("w").lower()]
-                                                     and lm.start() > ctr.start):
+                if ((ctr.header or text.rstrip().endswith(":")) and _alone(text)) \
+                        or (lm is not None and _MODE_PREFIX[lm.group("w").lower()] and lm.start() > ctr.start):
                     self._header_lines.add(line_no)
                     self._started = True
                 return 1
@@ -458,7 +508,8 @@ class KVExtractor:
             ectr = _Ctr(ep=ctr.ep, gs=ctr.gs, start=ctr.start)  # (placed like any evaluation line)
             self.recs.append(_Rec(line_no, ectr, again, eval=True))
         lossy = any(is_loss_name(k) for k, _ in pairs)
-        if not ctr.any() and lossy and (self._header_lines or self._stamped(line, pairs)):
+        if not ctr.any() and lossy and (self._header_lines or self._stamped(line, pairs)
+                                        or (line_no - self._ctr_line <= 3 and self._again(pairs))):
             if line_no != self._loss_line_last:  # a loss under an ``Epoch 3/10`` header line
                 self.loss_lines += 1
                 self._loss_line_last = line_no
@@ -482,6 +533,17 @@ class KVExtractor:
         before = self._stamp_names.get(name)
         if before is not None or len(self._stamp_names) < 64:
             self._stamp_names[name] = x
+        return before is not None and before != x
+
+    def _again(self, pairs: list[tuple[str, float]]) -> bool:
+        """Whether a loss line without a counter, a few lines under a counter line, prints a
+        loss that an earlier such line printed with another value: a per-epoch summary under
+        its counter (``End of epoch 3 / 100 | Time Taken: 5 sec`` then ``Generator Loss:
+        2985.5``), not a setting or a note printed once."""
+        name, x = next((k, v) for k, v in pairs if is_loss_name(k))
+        before = self._again_names.get(name)
+        if before is not None or len(self._again_names) < 64:
+            self._again_names[name] = x
         return before is not None and before != x
 
     def position(self, line: str, line_no: int) -> None:
@@ -623,6 +685,7 @@ class KVExtractor:
         started = False
         ordn, last_line = -1, None
         bi_off, bi_last, bi_max = 0, -1, 0
+        here: tuple[float | None, set[tuple[str, float]]] = (None, set())  # the last counted step, its names and values
         out: dict[str, tuple[list[float], list[float]]] = {}
 
         def end_of_epoch(ep: int | None) -> float | None:
@@ -688,7 +751,13 @@ class KVExtractor:
                     s = None if cur_ep is None else float(cur_ep)
                 if s is None:
                     continue
+                if not r.eval and s == here[0] and all((_spelling(k), v) in here[1] for k, v in r.pairs):
+                    continue  # a note restating values of the counted line ("saving best model (val_loss=3.25)")
             r.step = s
+            if r.kind != "none" and r.pairs:
+                if s != here[0]:
+                    here = (s, set())
+                here[1].update((_spelling(k), v) for k, v in r.pairs)
             if r.kind != "none" and not r.eval:
                 pos = s
                 if c.ep is not None:
@@ -748,6 +817,11 @@ def mask(line: str) -> str:
 def _maybe_counter(low: str) -> bool:
     """Whether lower-cased text may hold a named counter (a cheap test before ``_CTR``)."""
     return any(w in low for w in _CTR_WORDS) or (("ep" in low or "it" in low) and (":" in low or "=" in low))
+
+
+def _spelling(name: str) -> str:
+    """``name`` without case and separators: ``Val Loss``, ``val_loss``, ``val-loss`` are one."""
+    return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
 def _config_like(line: str) -> bool:
@@ -881,11 +955,25 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
     pipe = "|" in text or "\t" in text
     found: list[tuple[int, str, str, str | None, str | None]] = []
     spans = []
+    if ">" in text:  # a learning-rate change: "learning rate 0.0002000 -> 0.0001000" (the new value)
+        for m in _LR_ARROW.finditer(text):
+            found.append((m.start(), m.group("k"), m.group("v"), None, None))
+            spans.append((m.start(), m.end()))
     if ":" in text or "=" in text:
-        for m in _PAIR.finditer(text):
+        for m in _PAIR.finditer(_blank(text, spans)):
             found.append((m.start(), m.group("k"), m.group("v"), m.group("u"), m.group("m")))
             spans.append((m.start(), m.end()))
     rest = _blank(text, spans)
+    if " is " in rest:  # "avg loss so far is 0.11", "current lr is 0.001": for a known metric word
+        for m in _IS_PAIR.finditer(rest):
+            words = m.group("k").split(" ")
+            while len(words) > 1 and words[0].lower() in _ARTICLES:
+                words.pop(0)
+            if any(_known_word(w) for w in words):
+                name = " ".join(words)
+                found.append((m.end("k") - len(name), name, m.group("v"), m.group("u"), m.group("m")))
+                spans.append((m.start(), m.end()))
+        rest = _blank(text, spans)
     if pipe:
         pos = 0
         for fieldtxt in re.split(r"[|\t]", rest):

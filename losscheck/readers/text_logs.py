@@ -27,7 +27,9 @@ regular expressions written here):
   ``lr``, ``ms/batch``, ``valid_loss``, ``valid_ppl``.
 - flashlight / wav2letter ``Train.cpp`` epoch summaries: ``epoch: 84 | lr: 0.1 | ... |
   loss: inf | train-TER: 52.35 | ...`` (step = epoch; not when a step counter comes before
-  ``epoch:``, TSLib's ``iters: 100, epoch: 10 | loss: ..``, read by the generic extractor).
+  ``epoch:``, TSLib's ``iters: 100, epoch: 10 | loss: ..``, or after it, ``epoch:0 || iter:10
+  ||``, nor when a mode word comes before it, ``test epoch:3 || Loss:``: those are read by the
+  generic extractor).
 - nanoGPT ``train.py``: ``step 250: train loss 2.1, val loss 2.2`` (tags ``train/loss``,
   ``val/loss``, as nanoGPT logs them to W&B) and ``iter 10: loss 3.2, time ...`` (``loss``).
 - Keras ``fit(verbose=1|2)``: an ``Epoch 3/15`` line followed by a progress line
@@ -37,8 +39,9 @@ regular expressions written here):
   then lines ``Train Loss: 4.2 - Train Perplexity: 69.7`` / ``Valid Loss: 5.0``): every
   ``Name: number`` after an epoch header belongs to that epoch (last value wins; step =
   the epoch number as printed, ``step_unit="epoch"``).
-- Bare ``epoch: 3442 loss: 0.21`` lines (step = epoch; a line printing a name twice goes to
-  the generic extractor).
+- Bare ``epoch: 3442 loss: 0.21`` lines (step = epoch; a line printing a name twice, or a
+  step / iter / batch counter after the epoch, ``epoch:0 || iter:10 || Loss:``, goes to the
+  generic extractor).
 - tqdm progress bars whose description or postfix holds metrics
   (``D Loss: 0.34 G Loss: 10.6:   0%|...| 2/400 [00:08<28:12, loss=0.5]``): step = the bar
   counter; when the counter starts again (one bar per epoch) the bars are chained
@@ -51,14 +54,18 @@ A cut last line cannot be told from a complete one in text; it is read as printe
 Before any layout sees it, a physical line is split at carriage returns (each ``\\r``
 piece is a progress state; the last state of a Keras epoch is the epoch's value), and each
 piece has a leading markdown / e-mail quote mark (``> ``, a log pasted into an issue
-thread) dropped, its ANSI escape codes removed, backspaces applied and a trailing comment or
-annotation (``  # after resume``, ``  <-- spike``) cut off. A line nothing can use is counted
+thread) dropped, its ANSI escape codes removed, backspaces applied, a python warning that
+stderr wrote into an unfinished stdout line (``iter 10 || Loss: 2.3 || /x/aug.py:238:
+UserWarning: ...``) and a trailing comment or annotation (``  # after resume``,
+``  <-- spike``) cut off. A line nothing can use is counted
 (an info note gives how many non-blank lines were not used), never an error.
 
 Sniff: a ``.log``/``.txt``/``.out``/``.md`` file is claimed (0.3) when 3 lines of the 64 KB
-head (2 in a file under 10 lines) hold metrics of a fixed layout, or when enough lines hold
+head (2 in a file under 10 lines) hold metrics of a fixed layout (or of pytorch-CycleGAN's
+``(epoch: N, iters: N, time: T)`` losses, read by the generic extractor), or when enough lines hold
 a loss-like metric with a counter for the generic extractor: 10, or 3 that are at least a
-tenth of the non-blank lines (a README quoting a few log lines is not claimed).
+tenth of the non-blank lines (a README quoting a few log lines is not claimed; lines are
+counted between ``\n``s, the carriage-return states of a progress bar being one line).
 
 Every regular expression is linear in the line length (no nested or adjacent quantifiers
 that can match the same text in two ways; unbounded name parts are capped), so the work
@@ -95,6 +102,13 @@ _NANO_ITER = re.compile(rf"\biter (\d+): loss ({_NUM})")
 _HF_DICT = re.compile(r"^\s*\{'[\w/.-]+':.*\}\s*$")
 _HF_TOKEN = re.compile(r"(?<![\w'\"])(-?inf|nan)(?![\w'\"])")
 _BARE_EPOCH = re.compile(r"^\s*epoch:?\s*(\d+)(?:\s*[,|]\s+|\s+)(\S.*\bloss\b.*)$", re.IGNORECASE)
+# a mode word before "epoch:" (``test epoch:3 || Loss:``): an evaluation line, the generic extractor's
+_MODE_BEFORE = re.compile(r"(?<![\w/.-])(?:validation|valid|val|testing|test|evaluation|eval|dev)(?![\w/.-])",
+                          re.IGNORECASE)
+# a step / iteration / batch counter after the epoch (``epoch:0 || iter:120 || Loss:``,
+# ``Epoch: 16 | Batch: 920/ 1330 |``): a per-step line, the generic extractor's
+_STEP_AFTER = re.compile(r"(?<![\w/.-])(?:global[_ ]step|iteration|iters?|steps?|batch)"
+                         r"\s{0,5}[:=#]?\s{0,5}\[?\s{0,5}\d", re.IGNORECASE)
 _EQ_PAIR = re.compile(rf"([A-Za-z_][\w/.-]{{0,100}})\s*[:=]\s*({_NUM})(?=[\s,;|]|$)")
 _MULTIWORD = re.compile(rf"[A-Za-z)] [A-Za-z_][\w/.-]{{0,100}}\s*[:=]\s*{_NUM}")
 _EPOCH_HEADER = re.compile(r"^\s*Epoch:?\s*(\d+)(?:\s*/\s*(\d+))?\s*$", re.IGNORECASE)
@@ -272,8 +286,11 @@ class _Parser:
             rename = {"valid loss": "valid_loss", "valid ppl": "valid_ppl"}
             return self._pipe_pairs(m.group(2), step, _wlm_pair, rename, skip={"time:"})
         m = _FLASHLIGHT.search(line)
-        if m and not any(w in line[:m.start()].lower() for w in ("iter", "step", "batch", "update")):
-            # (a step counter before "epoch:" is a per-step line: TSLib's "iters: 100, epoch: 10 |")
+        if m and not any(w in line[:m.start()].lower() for w in ("iter", "step", "batch", "update")) \
+                and not _STEP_AFTER.search(m.group(2)) and not _MODE_BEFORE.search(line, 0, m.start()):
+            # (a step counter before "epoch:" is a per-step line: TSLib's "iters: 100, epoch: 10 |";
+            # so is one after it: "epoch:0 || iter:10 || Loss:"; a mode word before it, "test
+            # epoch:3 | Loss:", is an evaluation line: all go to the generic extractor)
             return self._pipe_pairs(m.group(2), int(m.group(1)), _pipe_pair, {}, unit="epoch")
         m = _NANO_STEP.search(line)
         if m:
@@ -300,9 +317,11 @@ class _Parser:
         if _HF_DICT.match(line):
             return self._hf_dict(line)
         m = _BARE_EPOCH.match(line)
-        if m and not _EPOCH_HEADER.match(line) and not _MULTIWORD.search(m.group(2)):
-            # multi-word names (``Train Loss: .., Val Loss: ..``) and names printed twice
-            # (``loss: .. test: loss: ..``, a second pass) go to the generic extractor
+        if m and not _EPOCH_HEADER.match(line) and not _MULTIWORD.search(m.group(2)) \
+                and not _STEP_AFTER.search(m.group(2)):
+            # multi-word names (``Train Loss: .., Val Loss: ..``), names printed twice
+            # (``loss: .. test: loss: ..``, a second pass) and a step counter after the epoch
+            # (``epoch:0 || iter:10 || Loss:``) go to the generic extractor
             pairs = _EQ_PAIR.findall(m.group(2))
             if len({k for k, _ in pairs}) == len(pairs):
                 return self._pairs(pairs, int(m.group(1)), unit="epoch")
@@ -474,8 +493,12 @@ class TextLogReader(BaseReader):
         if len(head) >= 65536 and lines:
             lines = lines[:-1]
         p, _, _ = _parse("\n".join(lines), stop_at=_SNIFF_ENOUGH, finish=False)
-        nonblank = sum(1 for ln in lines if ln.strip())
-        known, generic = p.hits, p.kv.loss_lines
+        # physical lines: a progress bar's carriage-return states are one line, not hundreds
+        physical = text.split("\n")
+        if len(head) >= 65536 and len(physical) > 1:
+            physical = physical[:-1]
+        nonblank = sum(1 for ln in physical if ln.strip())
+        known, generic = p.hits + p.kv.layout_lines, p.kv.loss_lines - p.kv.layout_lines
         if known >= 3 or (known >= 2 and nonblank < 10):
             return 0.3
         # generic lines: a loss with a counter on enough lines, and not a few lines quoted in
