@@ -3,18 +3,30 @@
 Exit codes: 0 no run failing; 1 at least one run failing (``--fail-on warning`` makes
 warnings fail too; ``never`` never fails); 2 usage or input error (nothing diagnosed), with
 a one-line message naming the path and the problem and no traceback (``--debug`` shows it).
+
+Outputs: a report is never written into a path losscheck reads (``-o`` inside a diagnosed
+folder, or over a diagnosed file, the baseline or the configuration file, is refused unless
+``--force``), and ``-o`` writes atomically (a temporary file in the same folder, renamed
+over the target; removed on any failure). Standard output that cannot be written (a closed
+pipe, a full disk) is exit 2 with one line, never a traceback nor exit 1. Everything printed
+on stderr has its control characters escaped.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import sys
+import tempfile
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterable, List, Optional
 
 import typer
 
 from losscheck import __version__
-from losscheck.errors import EXIT_FAILING, EXIT_OK, EXIT_USAGE, LosscheckError, UsageError
+from losscheck.errors import (EXIT_FAILING, EXIT_OK, EXIT_USAGE, LosscheckError, OutputError, UsageError,
+                              escape_controls)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="losscheck: a doctor for deep-learning training runs.\n\n"
@@ -23,14 +35,89 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 FAIL_ON = ("error", "warning", "never")
 
 
+def _err(message: str) -> None:
+    """Print one line on stderr, prefixed ``losscheck:``, control characters escaped (a file
+    name cannot drive the terminal); a stderr that cannot be written is ignored."""
+    line = escape_controls(message if message.startswith("losscheck: ") else f"losscheck: {message}")
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
 def _die(message: str, code: int = EXIT_USAGE) -> None:
-    typer.echo(f"losscheck: {message}" if not message.startswith("losscheck") else message, err=True)
+    """Print ``message`` on stderr (see :func:`_err`) and exit with ``code``."""
+    _err(message)
     raise typer.Exit(code)
 
 
+def _silence_stdout() -> None:
+    """Point file descriptor 1 at the null device after stdout failed, so the interpreter's
+    final flush of what is still buffered neither fails nor prints "Exception ignored"."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(fd, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real descriptor (tests capture stdout)
+        pass
+    finally:
+        os.close(fd)
+
+
+def _stdout_error(exc: BaseException) -> OutputError:
+    """The one-line error for a standard output that cannot be written (stdout silenced)."""
+    _silence_stdout()
+    reason = (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__) if exc else "closed"
+    if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+        reason = "the reading end of the pipe is closed"
+    return OutputError("standard output", f"cannot write the output: {reason}")
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` to standard output and flush it.
+
+    File names need not be valid UTF-8: unencodable characters are backslash-escaped. The
+    bytes go through the binary buffer in a loop on the count each write reports: a write cut
+    short by a closed pipe is reported by Python's buffered writer as a success with fewer
+    bytes written (the rest silently dropped), so only the next write says the pipe is closed.
+
+    Raises:
+        OutputError: stdout cannot be written (a closed pipe, ``/dev/full``, an I/O error);
+            stdout is then pointed at the null device, so nothing fails at exit.
+    """
+    try:
+        buf = getattr(sys.stdout, "buffer", None)
+        if buf is None:  # a text-only stream
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            return
+        data = memoryview(text.encode(getattr(sys.stdout, "encoding", None) or "utf-8",
+                                      errors="backslashreplace"))
+        sys.stdout.flush()  # whatever was written as text goes first
+        while len(data):
+            n = buf.write(data)
+            if not n:
+                raise OSError(errno.EIO, "the output accepted no byte")
+            data = data[n:]
+        buf.flush()
+    except (OSError, ValueError, LookupError) as exc:  # ValueError: stdout already closed
+        raise _stdout_error(exc) from None
+
+
 def _version(value: bool) -> None:
+    """``--version``: print the version and exit."""
     if value:
-        typer.echo(f"losscheck {__version__}")
+        try:
+            write_stdout(f"losscheck {__version__}\n")
+        except OutputError as exc:
+            _die(exc.one_line())
         raise typer.Exit(0)
 
 
@@ -45,7 +132,8 @@ def diagnose(
     path: Path = typer.Argument(..., help="A log file, a run directory, or a tree of runs (a sweep)."),
     format: str = typer.Option("text", "--format", "-f",
                                help="Output format: text, json, markdown, github, junit or sarif."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file "
+                                          "(atomically; never a path losscheck reads, unless --force)."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when a run is failing at this "
                                           "level: error (default), warning or never."),
     loss: Optional[str] = typer.Option(None, "--loss", help="Tag to use as the training loss."),
@@ -58,7 +146,8 @@ def diagnose(
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these rule codes/prefixes/names."),
     strict: Optional[bool] = typer.Option(None, "--strict", help="Any file that cannot be read at all fails its run (files read in part get a note)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Configuration file (losscheck.toml or "
-                                          "pyproject.toml); default: found upward from PATH."),
+                                          "pyproject.toml); default: found from the working directory "
+                                          "upward, never inside PATH."),
     isolated: bool = typer.Option(False, "--isolated", help="Ignore all configuration files."),
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="A run, or a saved JSON report: fail only "
                                             "on new findings or an eval-loss regression against it."),
@@ -66,6 +155,8 @@ def diagnose(
                                        "(default: one per CPU core)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for internal errors and list the "
                                "folders skipped for holding no log."),
+    force: bool = typer.Option(False, "--force", help="Let --output write inside a diagnosed folder or over "
+                               "a file losscheck reads."),
 ) -> None:
     """Diagnose training runs: classify the curves, list findings, rank remedies."""
     from losscheck.formats import all_formats, get_format
@@ -77,8 +168,13 @@ def diagnose(
             raise UsageError(None, f"--format {format!r}: unknown (choose from {', '.join(all_formats())})")
         if fail_on is not None and fail_on not in FAIL_ON:
             raise UsageError(None, f"--fail-on {fail_on!r}: choose error, warning or never")
-        cfg = _config(path, config, isolated, fail_on=fail_on, num_classes=num_classes, select=select,
-                      ignore=ignore, strict=strict, loss=loss, eval_loss=eval_loss, grad_norm=grad_norm, lr=lr)
+        cfg = _config(path, config, isolated, baseline=baseline, fail_on=fail_on, num_classes=num_classes,
+                      select=select, ignore=ignore, strict=strict, loss=loss, eval_loss=eval_loss,
+                      grad_norm=grad_norm, lr=lr)
+        for note in cfg.notes:
+            _err(f"note: {note}")
+        if output is not None and not force:
+            check_output(output, [path, baseline, cfg.file])
         progress = None
         if fmt.name == "text" and sys.stderr.isatty():
             progress = _progress_bar()
@@ -104,52 +200,155 @@ def diagnose(
 
     if debug and report.without_logs:
         for d in report.without_logs:
-            typer.echo(f"losscheck: {d}: no log found (not a run; skipped)", err=True)
+            _err(f"{d}: no log found (not a run; skipped)")
     if not report.runs:
         # nothing could be diagnosed: one line per problem on stderr, exit 2
         for e in report.errors:
-            msg = e.message if e.message.startswith(e.path) else f"{e.path}: {e.message}"
-            typer.echo(f"losscheck: {msg}", err=True)
+            msg = e.message if e.message.startswith(escape_controls(e.path)) else f"{e.path}: {e.message}"
+            _err(msg)
         if fmt.name == "text":
             raise typer.Exit(EXIT_USAGE)
-    if output is not None:
-        try:
-            output.write_text(fmt.render(report), encoding="utf-8", errors="backslashreplace")
-        except (OSError, UnicodeError) as exc:
-            _die(f"{output}: cannot write the report: {getattr(exc, 'strerror', None) or exc}")
-    elif fmt.name == "text" and sys.stdout.isatty():
-        from rich.console import Console
-
-        console = Console()
-        for item in fmt.renderables(report, console.width):
-            console.print(item)
-    else:
-        try:  # file names need not be valid UTF-8: never crash on printing them
-            sys.stdout.reconfigure(errors="backslashreplace")
-        except (AttributeError, ValueError):
-            pass
-        sys.stdout.write(fmt.render(report))
-        sys.stdout.flush()
+    try:
+        if output is not None:
+            data = fmt.render(report).encode("utf-8", errors="backslashreplace")
+            try:
+                write_report(output, data)
+            except OSError as exc:
+                raise OutputError(output, f"cannot write the report: {exc.strerror or exc}") from None
+        elif fmt.name == "text" and sys.stdout.isatty():
+            console = _terminal_console()
+            try:
+                for item in fmt.renderables(report, console.width):
+                    console.print(item)
+            except (OSError, ValueError) as exc:
+                raise _stdout_error(exc) from None
+        else:
+            write_stdout(fmt.render(report))
+    except OutputError as exc:
+        _die(exc.one_line())
+    except (KeyboardInterrupt, typer.Exit):
+        raise
+    except Exception as exc:  # a formatter bug: still one line, exit 2, never "a run is failing"
+        if debug:
+            raise
+        _die(f"{path}: internal error while rendering the report ({type(exc).__name__}: {exc}); "
+             "re-run with --debug and report it")
 
     if not report.runs:
         raise typer.Exit(EXIT_USAGE)
     if report.errors:
         strict_on = bool(cfg.values.get("strict"))
-        typer.echo(f"losscheck: {len(report.errors)} path(s) could not be diagnosed"
-                   + (" (--strict: the gate fails)" if strict_on else
-                      " and do not count towards the exit code (--strict makes them fail the gate)"), err=True)
+        _err(f"{len(report.errors)} path(s) could not be diagnosed"
+             + (" (--strict: the gate fails)" if strict_on else
+                " and do not count towards the exit code (--strict makes them fail the gate)"))
         if strict_on:
             raise typer.Exit(EXIT_FAILING)
     raise typer.Exit(EXIT_FAILING if report.failing else EXIT_OK)
 
 
-def _config(path: Path, config: Optional[Path], isolated: bool, **flags):
-    """Load the configuration and layer the command-line flags on top."""
+def check_output(output: Path, reads: Iterable[Optional[Path]]) -> None:
+    """Refuse an ``--output`` path that losscheck reads.
+
+    Args:
+        output: the report path.
+        reads: the paths this call reads (the diagnosed path, the baseline, the configuration
+            file; ``None`` and ``-`` are skipped).
+    Raises:
+        OutputError: ``output`` is one of the files read (the same file, also through a
+            symlink or a hard link), or lies inside a folder that is diagnosed.
+    """
+    from losscheck.config import data_roots, inside_roots
+
+    for r in reads:
+        if r is None or str(r) == "-":
+            continue
+        roots = data_roots([r])
+        if roots:
+            if inside_roots(output, roots):
+                raise OutputError(output, f"refusing to write the report inside {r}, which is being read "
+                                          "(losscheck never writes into its inputs; choose another "
+                                          "--output, or pass --force)")
+            continue
+        same = False
+        try:
+            same = os.path.samefile(output, r)
+        except (OSError, ValueError):
+            same = os.path.realpath(output) == os.path.realpath(r)
+        if same:
+            raise OutputError(output, f"refusing to overwrite {r}, which losscheck reads (choose another "
+                                      "--output, or pass --force)")
+
+
+def write_report(output: Path, data: bytes) -> None:
+    """Write ``data`` to ``output`` atomically.
+
+    The bytes go to a temporary file in the target's folder, are flushed to disk, and the
+    file is renamed over the target, so a reader never sees half a report and a failure
+    leaves the previous file as it was; the temporary file is removed on any failure
+    (``KeyboardInterrupt`` included). A symlink is written through (its target is replaced);
+    a new file gets the usual ``0666 & ~umask`` mode, an existing one keeps its mode. A
+    target that is not a regular file (``/dev/null``, a FIFO) is written in place: there is
+    nothing to replace.
+
+    Raises:
+        OSError: the folder is missing or not writable, the disk is full, the target is a
+            directory, ...
+    """
+    try:
+        st = os.stat(output)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+        with open(output, "wb") as fh:  # /dev/stdout, /dev/null, a FIFO: as named
+            fh.write(data)
+        return
+    target = Path(os.path.realpath(output))
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if st is not None and stat.S_ISREG(st.st_mode):
+            mode = stat.S_IMODE(st.st_mode)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _terminal_console():
+    """A rich console for the terminal whose closed or hung-up output raises ``OSError``
+    (rich's own handling exits 1, which would claim a failing run)."""
+    from rich.console import Console
+
+    class TerminalConsole(Console):
+        """rich's console, with a broken pipe raised rather than exiting 1."""
+
+        def on_broken_pipe(self) -> None:
+            """Raise :class:`BrokenPipeError` (handled as a broken output, exit 2)."""
+            self.quiet = True
+            raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+    return TerminalConsole()
+
+
+def _config(path: Path, config: Optional[Path], isolated: bool, baseline: Optional[Path] = None, **flags):
+    """Load the configuration (from the working directory upward, never from inside ``path``
+    or ``baseline``; or ``--config``) and layer the command-line flags on top."""
     from losscheck.config import load_config
 
     from losscheck.config import validate_table
 
-    cfg = load_config(path, config, isolated)
+    cfg = load_config(Path.cwd(), config, isolated, data=[p for p in (path, baseline) if p is not None])
     for key in ("select", "ignore"):
         if flags[key]:
             codes = [c.strip() for item in flags[key] for c in item.split(",") if c.strip()]
@@ -167,43 +366,66 @@ def _config(path: Path, config: Optional[Path], isolated: bool, **flags):
 
 @app.command("config")
 def config_cmd(
-    path: Path = typer.Argument(Path("."), help="Where discovery starts (a run path or directory)."),
+    path: Optional[Path] = typer.Argument(None, help="The path you would diagnose: a configuration file "
+                                          "inside it is not used (it is named in a note)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Configuration file to use."),
     isolated: bool = typer.Option(False, "--isolated", help="Ignore all configuration files."),
 ) -> None:
-    """Print the effective configuration and where each value came from."""
+    """Print the effective configuration and where each value came from.
+
+    The configuration is found as ``diagnose`` finds it: from the working directory upward
+    (or ``--config``), never inside PATH.
+    """
     from losscheck.config import known_thresholds, load_config
 
     try:
-        if not path.exists():
+        if path is not None and str(path) != "-" and not os.path.lexists(path):
             raise UsageError(path, "no such file or directory")
-        cfg = load_config(path, config, isolated)
+        cfg = load_config(Path.cwd(), config, isolated, data=[path] if path is not None else [])
     except LosscheckError as exc:
         _die(exc.one_line())
         return
-    typer.echo(f"# configuration file: {cfg.file or 'none (defaults)'}")
-    typer.echo("# effective values, as losscheck.toml; '# from' says where each came from")
+    for note in cfg.notes:
+        _err(f"note: {note}")
+    out = [f"# configuration file: {escape_controls(cfg.file or 'none (defaults)')}",
+           "# effective values, as losscheck.toml; '# from' says where each came from"]
     tables = {}
     for key, val in cfg.values.items():
         if isinstance(val, dict):
             tables[key] = val
             continue
         line = f"{key} = {_toml(val)}" if val is not None else f"# {key} = (not set)"
-        typer.echo(f"{line}    # from {cfg.sources.get(key, 'default')}")
+        out.append(f"{line}    # from {escape_controls(cfg.sources.get(key, 'default'))}")
     th = dict(tables.pop("thresholds", {}) or {})
     for key, table in tables.items():
-        typer.echo(f"\n[{key}]    # from {cfg.sources.get(key, 'default')}")
+        out.append(f"\n[{key}]    # from {escape_controls(cfg.sources.get(key, 'default'))}")
         for k, v in table.items():
-            typer.echo(f"{k} = {_toml(v)}")
-    typer.echo("\n[thresholds]    # every threshold; '(default)' marks the built-in value")
+            out.append(f"{_toml_key(k)} = {_toml(v)}")
+    out.append("\n[thresholds]    # every threshold; '(default)' marks the built-in value")
     for name, default in sorted(known_thresholds().items()):
         val = th.get(name, default)
-        typer.echo(f"{name} = {_toml(val)}" + ("    # (default)" if name not in th else f"    # default {_toml(default)}"))
+        out.append(f"{name} = {_toml(val)}" + ("    # (default)" if name not in th else f"    # default {_toml(default)}"))
     for pattern, table in cfg.per_path:
-        typer.echo(f"\n[[per-path]]\npath = {_toml(pattern)}")
+        out.append(f"\n[[per-path]]\npath = {_toml(pattern)}")
         for k, v in table.items():
             if k != "path":
-                typer.echo(f"{k} = {_toml(v)}")
+                out.append(f"{_toml_key(k)} = {_toml(v)}")
+    _emit("\n".join(out) + "\n")
+
+
+def _emit(text: str) -> None:
+    """Write a command's whole output to stdout; a broken stdout is exit 2 with one line."""
+    try:
+        write_stdout(text)
+    except OutputError as exc:
+        _die(exc.one_line())
+
+
+def _toml_key(k) -> str:
+    """A TOML key: bare when it is one, else quoted (escaped)."""
+    import re
+
+    return k if isinstance(k, str) and re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml(str(k))
 
 
 def _toml(v) -> str:
@@ -247,8 +469,7 @@ def rules() -> None:
     """List every rule: code, name, default severity, summary."""
     from losscheck.rules import all_rules
 
-    for r in all_rules():
-        typer.echo(f"{r.code}  {r.name:<28} {r.severity:<8} {r.summary}")
+    _emit("".join(f"{r.code}  {r.name:<28} {r.severity:<8} {r.summary}\n" for r in all_rules()))
 
 
 @app.command()
@@ -260,13 +481,25 @@ def explain(code: str = typer.Argument(..., help="A rule code (LC101) or name (l
     rule = find_rule(code)
     if rule is None:
         _die(f"{code}: no such rule (see `losscheck rules`)")
-    typer.echo(rule_markdown(rule))
+    _emit(rule_markdown(rule) + "\n")
+
+
+def _stdout_id() -> tuple[int, int] | None:
+    """``(device, inode)`` of what file descriptor 1 refers to, or ``None``."""
+    try:
+        st = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        return None
+    return st.st_dev, st.st_ino
 
 
 def main() -> None:
-    """Console-script entry point: the CLI framework's own usage errors become one line, exit 2."""
+    """Console-script entry point: the CLI framework's own usage errors become one line, exit 2;
+    so does an output that cannot be written (a closed pipe, a full disk), whichever command
+    wrote it."""
     # click's UsageError (BadParameter's base), whether typer vendors click or depends on it
     usage_error = typer.BadParameter.__mro__[1]
+    before = _stdout_id()
     try:
         rv = app(standalone_mode=False)
     except usage_error as exc:
@@ -275,11 +508,29 @@ def main() -> None:
         hint = f"losscheck {name} --help" if name and name != "losscheck" else "losscheck --help"
         msg = exc.format_message().strip()
         if msg:  # bare `losscheck` prints the help and nothing else
-            typer.echo(f"losscheck: {msg} (see `{hint}`)", err=True)
+            _err(f"{msg} (see `{hint}`)")
         sys.exit(EXIT_USAGE)
     except typer.Abort:
-        typer.echo("losscheck: aborted", err=True)
+        _err("aborted")
         sys.exit(130)
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        rv = exc.exit_code
+    except SystemExit as exc:
+        # On a closed pipe (help text, say), the CLI framework wraps stdout and exits 1, and
+        # rich points descriptor 1 at the null device and exits 1: neither is a failing run.
+        wrapped = type(sys.stdout).__name__ == "PacifyFlushWrapper"
+        if exc.code == 1 and (wrapped or (before is not None and _stdout_id() != before)):
+            if wrapped:
+                sys.stdout = getattr(sys.stdout, "wrapped", sys.stdout)
+            _err(_stdout_error(OSError(errno.EPIPE, os.strerror(errno.EPIPE))).one_line())
+            sys.exit(EXIT_USAGE)
+        raise
+    except OSError as exc:  # every command handles its own errors: what is left is the output
+        _err(_stdout_error(exc).one_line())
+        sys.exit(EXIT_USAGE)
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError) as exc:
+        _err(_stdout_error(exc).one_line())
+        sys.exit(EXIT_USAGE)
     sys.exit(rv if isinstance(rv, int) else 0)

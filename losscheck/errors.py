@@ -20,6 +20,38 @@ EXIT_OK = 0
 EXIT_FAILING = 1
 EXIT_USAGE = 2
 
+#: Code points that can change what a terminal (or a log viewer) shows rather than being
+#: shown: C0 controls (ESC starts ANSI sequences, CR rewrites the line), DEL, C1 controls
+#: (U+009B is a one-character CSI), and the bidirectional embeddings, overrides and isolates
+#: that reorder text ("Trojan Source"), plus the line and paragraph separators.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: object, keep: str = "") -> str:
+    """``str(text)`` with every control character escaped as Python spells it (``\\x1b``,
+    ``\\u202e``), so a file or folder name such as ``"\\x1b[2J FAKE PASS"`` is shown, never
+    obeyed, by a terminal, a CI log viewer or a report.
+
+    Args:
+        text: anything; ``None`` is ``""``.
+        keep: control characters to leave as they are (``"\\n"`` for multi-line text whose
+            format handles line breaks itself).
+    Returns:
+        The escaped text; printable characters (including backslashes) are unchanged, so
+        escaping twice gives the same result as escaping once.
+    """
+    s = "" if text is None else str(text)
+
+    def esc(m: re.Match) -> str:
+        """The escape for one matched control character (itself when kept)."""
+        c = m.group()
+        if c in keep:
+            return c
+        n = ord(c)
+        return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}"
+
+    return _CONTROLS.sub(esc, s)
+
 
 class LosscheckError(Exception):
     """Base of every user-facing error.
@@ -48,13 +80,16 @@ class LosscheckError(Exception):
 
     def one_line(self) -> str:
         """The message as one line: ``<path>[:line][ (byte offset)]: <problem>`` (the offset is
-        left out when the problem already names that byte)."""
-        where = self.path or "losscheck"
+        left out when the problem already names that byte). Line breaks in the problem become
+        spaces; control characters in the path and the problem are escaped
+        (:func:`escape_controls`), so the line is safe to print on a terminal."""
+        where = escape_controls(self.path) if self.path else "losscheck"
         if self.line is not None:
             where += f":{self.line}"
         if self.offset is not None and not re.search(rf"\bbyte {self.offset}\b", self.problem):
             where += f" (byte {self.offset})"  # unless the problem already says where
-        return f"{where}: {self.problem}".replace("\n", " ")
+        problem = escape_controls(str(self.problem).replace("\n", " "))
+        return f"{where}: {problem}"
 
 
 def _rebuild(cls, path, problem, line, offset):
@@ -66,6 +101,13 @@ class UsageError(LosscheckError):
     """Bad command-line arguments or configuration."""
 
     kind = "usage"
+
+
+class OutputError(LosscheckError):
+    """The report cannot be written: a closed pipe, a full disk, or an output path that
+    losscheck refuses (a file it reads, or a folder it diagnoses)."""
+
+    kind = "output"
 
 
 class NoLogsFound(LosscheckError):

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from losscheck.errors import escape_controls
+
 
 def jsonable(x: Any) -> Any:
     """Convert dataclasses, numpy scalars/arrays and non-finite floats to JSON-safe values.
@@ -87,24 +89,31 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def clean_text(s: Any) -> str:
-    """``str(s)`` with lone surrogates (undecodable file-name bytes) replaced by U+FFFD.
+    """``str(s)`` made safe to write and to show.
 
-    Such code points cannot be encoded as UTF-8, so they would make writing the report fail.
+    Lone surrogates (undecodable file-name bytes) become U+FFFD: they cannot be encoded as
+    UTF-8, so they would make writing the report fail. Control characters (ANSI escapes,
+    C1 controls, bidirectional overrides) are escaped as ``\\x1b``/``\\u202e``
+    (:func:`losscheck.errors.escape_controls`), so a folder named ``"\\x1b[2J FAKE PASS"``
+    cannot clear a terminal or fake a line of output; tab, LF and CR are kept, for each
+    format escapes line breaks in its own syntax.
     """
-    return _SURROGATE.sub("\ufffd", "" if s is None else str(s))
+    return escape_controls(_SURROGATE.sub("\ufffd", "" if s is None else str(s)), keep="\t\n\r")
 
 
-def display_path(p: str) -> str:
+def display_path(p: str, escape: bool = True) -> str:
     """``p`` with forward slashes, relative to the working directory when it lies inside it.
 
     CI systems (GitHub annotations, code scanning) resolve paths against the checkout root,
     which is normally the working directory of the CI step. Paths outside it stay absolute.
+    With ``escape`` (the default) the result goes through :func:`clean_text`; without, only
+    lone surrogates are replaced (for URIs, which percent-encode the rest).
     """
-    p = clean_text(p)
-    if not p:
-        return p
+    raw = "" if p is None else str(p)
+    if not raw:
+        return raw
     try:
-        path = Path(p)
+        path = Path(raw)
         if path.is_absolute():
             try:
                 path = path.relative_to(Path.cwd())
@@ -112,8 +121,8 @@ def display_path(p: str) -> str:
                 pass
         out = path.as_posix()
     except (OSError, ValueError):
-        out = p.replace("\\", "/")
-    return out
+        out = raw.replace("\\", "/")
+    return clean_text(out) if escape else _SURROGATE.sub("\ufffd", out)
 
 
 def finding_sources(run, finding) -> list[str]:

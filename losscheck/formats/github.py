@@ -7,6 +7,10 @@ a final ``::notice::`` summary. Escaping, as the runner decodes it:
 - message (data): ``%`` -> ``%25``, ``\\r`` -> ``%0D``, ``\\n`` -> ``%0A``;
 - property values: the same plus ``:`` -> ``%3A`` and ``,`` -> ``%2C``.
 
+Before that, control characters other than CR, LF and tab (ANSI escapes, C1 controls,
+bidirectional overrides) are escaped as ``\\x1b``/``\\u202e``: the runner's log viewer renders
+ANSI sequences, so a folder name must not be able to colour or fake a log line.
+
 ``file`` is the log file the finding is about (the metric's source for the finding's role,
 the first file when a series was merged from several; else the run path), relative to the working directory when inside it, so annotations attach
 to the checked-out file. Annotations never fail a step by themselves: the exit code

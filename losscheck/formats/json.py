@@ -18,6 +18,12 @@ class JsonFormat(Format):
     description = "One JSON document: runs with status, diagnosis, metrics, curves, findings, remedies; errors."
 
     def render(self, report: Report) -> str:
+        """The whole report as one indented JSON document, newline-terminated.
+
+        Values are the report's own (paths exactly as on disk); JSON escapes control
+        characters (``\\u001b``) and, ASCII-only, everything past ASCII, so the document is
+        valid JSON and safe to print whatever the file names hold.
+        """
         doc = {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "losscheck", "version": report.tool_version},

@@ -22,7 +22,8 @@ Mapping:
 
 No ``time`` or ``timestamp`` attributes: losscheck does not time runs, and the output stays
 deterministic. Characters XML 1.0 forbids (control characters, lone surrogates) are replaced
-by U+FFFD; ElementTree escapes ``<``, ``&``, ``>``, quotes and newlines in attributes.
+by U+FFFD, other control characters (CR, DEL, C1, bidirectional overrides) are escaped as
+``\\r``/``\\x9b``/``\\u202e``; ElementTree escapes ``<``, ``&``, ``>``, quotes and newlines in attributes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from losscheck.errors import escape_controls
 from losscheck.formats._common import clean_text, diagnosis_text, settings_text
 from losscheck.formats.interface import Format
 from losscheck.model import Report, RunReport, run_fails
@@ -41,8 +43,11 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 
 
 def xml_text(s) -> str:
-    """``s`` with characters XML 1.0 cannot carry replaced by U+FFFD."""
-    return _XML_ILLEGAL.sub("\ufffd", clean_text(s))
+    """``s`` with characters XML 1.0 cannot carry (C0 controls such as ESC, lone surrogates)
+    replaced by U+FFFD, and the other control characters (CR, DEL, C1, bidirectional
+    overrides) escaped as ``\\r``/``\\x9b``/``\\u202e``: XML would carry them, but a
+    terminal showing the file would obey them."""
+    return escape_controls(clean_text(_XML_ILLEGAL.sub("\ufffd", "" if s is None else str(s))), keep="\t\n")
 
 
 def run_details(r: RunReport) -> str:

@@ -8,8 +8,9 @@ be diagnosed.
 Text from the report (paths, messages, evidence) is escaped for GFM
 (https://github.github.com/gfm/): ASCII punctuation that could start markup gets a backslash,
 ``|`` becomes ``\\|`` (GFM tables split cells on unescaped pipes) and line breaks become
-``<br>`` (a table row is one line). No emoji, no timestamps: the output depends only on the
-report.
+``<br>`` (a table row is one line); other control characters (ANSI escapes, C1 controls,
+bidirectional overrides) are shown as ``\\x1b``/``\\u202e``, never written raw. No emoji, no
+timestamps: the output depends only on the report.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ subset GitHub code scanning ingests:
 URIs: a path inside the working directory becomes a relative, percent-encoded POSIX URI
 with ``uriBaseId`` ``%SRCROOT%`` (the checkout root, as code scanning expects); any other
 absolute path becomes a ``file://`` URI.
+Text (messages, run names, properties) has its control characters escaped as
+``\\x1b``/``\\u202e`` (:func:`~losscheck.formats._common.clean_text`); URIs percent-encode them
+(``%1B``), so they still name the real file.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def pascal_case(name: str) -> str:
 
 def artifact_location(path: str) -> dict:
     """A SARIF ``artifactLocation`` for a file path (see the module docstring for the rules)."""
-    p = display_path(path)
+    p = display_path(path, escape=False)  # percent-encoding escapes control characters
     if p.startswith("/"):
         return {"uri": "file://" + quote(p, safe="/")}
     if re.match(r"^[A-Za-z]:/", p):  # a Windows drive path outside the working directory

@@ -2,6 +2,10 @@
 
 Per run: the verdict (status and class, onset), each role's tag, points and sparkline, the
 findings with their codes, and the ranked remedies with their evidence and settings.
+
+Text from the report (paths, tags, messages) is never read as rich markup (a folder named
+``[/]`` is shown as such) and has its control characters escaped (a folder named
+``"\\x1b[2J FAKE PASS"`` is shown as ``\\x1b[2J FAKE PASS``, never obeyed by the terminal).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import io
 import math
 
+from losscheck.errors import escape_controls
 from losscheck.formats._common import clean_text, summary_line
 from losscheck.formats.interface import Format
 from losscheck.model import Report, RunReport
@@ -61,6 +66,17 @@ def _fit(values: list[float | None], n: int) -> list[float | None]:
     return out
 
 
+def _name(s) -> str:
+    """A name (path, tag, code) for one line of the terminal: every control character escaped,
+    line breaks included."""
+    return escape_controls(clean_text(s))
+
+
+def _msg(s) -> str:
+    """A message for the terminal: control characters escaped, except line breaks and tabs."""
+    return escape_controls(clean_text(s), keep="\n\t")
+
+
 def _num(x: float) -> str:
     """A compact number for the summary line (3 significant figures)."""
     return f"{x:.3g}"
@@ -74,7 +90,7 @@ def _settings(st: dict) -> str:
         elif isinstance(v, list):
             v = "[" + ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v) + "]"
         parts.append(f"{k}={v}")
-    return ", ".join(parts)
+    return _name(", ".join(parts))
 
 
 class TextFormat(Format):
@@ -97,7 +113,7 @@ class TextFormat(Format):
         for r in report.runs:
             out.append(self._run(r, Panel, Table, Text, spark=max(12, min(40, width - 72))))
         for e in report.errors:
-            out.append(Text.assemble(("error ", "bold red"), (e.message, "")))
+            out.append(Text.assemble(("error ", "bold red"), (_msg(e.message), "")))
         if len(report.runs) > 1:
             out.append(self._sweep_table(report, Table))
         out.append(Text(summary_line(report), style="bold"))
@@ -107,7 +123,9 @@ class TextFormat(Format):
         """One row per run: status, class, onset, top finding, top remedy (for sweeps)."""
         import os
 
-        t = Table(title=f"Summary ({report.root})", title_justify="left", show_lines=False)
+        from rich.text import Text
+
+        t = Table(title=Text(f"Summary ({_name(report.root)})"), title_justify="left", show_lines=False)
         t.add_column("run", overflow="fold", ratio=3)
         for col in ("status", "class", "onset", "top finding", "top remedy"):
             t.add_column(col, no_wrap=True)
@@ -118,9 +136,10 @@ class TextFormat(Format):
                 name = os.path.relpath(r.run, report.root) if report.root else r.run
             except ValueError:
                 name = r.run
-            t.add_row(name, f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]", r.primary,
-                      "" if r.onset_step is None else str(r.onset_step),
-                      f"{f.code} {f.name}" if f else "", r.remedies[0].id if r.remedies else "")
+            t.add_row(Text(_name(name)), Text(_name(r.status), style=STATUS_STYLE.get(r.status, "")),
+                      Text(_name(r.primary)), "" if r.onset_step is None else str(r.onset_step),
+                      Text(_name(f"{f.code} {f.name}") if f else ""),
+                      Text(_name(r.remedies[0].id) if r.remedies else ""))
         return t
 
     def _run(self, r: RunReport, Panel, Table, Text, spark: int = 40):
@@ -128,9 +147,10 @@ class TextFormat(Format):
 
         main = r.metrics.get("loss") or r.metrics.get("eval_loss")
         unit = "epoch" if main is not None and main.step_unit == "epoch" else "step"
-        head = Text.assemble((r.status.upper(), STATUS_STYLE.get(r.status, "")), "  ", (r.primary, "bold"))
+        head = Text.assemble((_name(r.status.upper()), STATUS_STYLE.get(r.status, "")), "  ",
+                             (_name(r.primary), "bold"))
         if r.secondary:
-            head.append(f" (also: {', '.join(r.secondary)})")
+            head.append(f" (also: {', '.join(_name(x) for x in r.secondary)})")
         if r.onset_step is not None:
             head.append(f"  onset at {unit} {r.onset_step}")
         parts = [head]
@@ -148,13 +168,14 @@ class TextFormat(Format):
         mt.add_column("class")
         klass = {c.role: c.klass for c in r.curves}
         for role, m in r.metrics.items():
-            mt.add_row(role, m.tag, str(m.points) + (f" ({m.nonfinite} non-finite)" if m.nonfinite else ""),
+            mt.add_row(Text(_name(role)), Text(_name(m.tag)),
+                       str(m.points) + (f" ({m.nonfinite} non-finite)" if m.nonfinite else ""),
                        f"{m.first_step}-{m.last_step}" + (" ep" if m.step_unit == "epoch" else ""),
-                       sparkline(_fit(r.sparklines.get(role, []), spark)), klass.get(role, ""))
+                       Text(sparkline(_fit(r.sparklines.get(role, []), spark))), Text(_name(klass.get(role, ""))))
         parts.append(mt)
         comps = [c for c in r.curves if c.role == "component"]
         if comps:
-            parts.append(Text("other losses: " + ", ".join(f"{clean_text(c.tag)} {c.klass}" for c in comps),
+            parts.append(Text("other losses: " + ", ".join(f"{_name(c.tag)} {_name(c.klass)}" for c in comps),
                               style="dim"))
         if r.findings:
             parts.append(Text("Findings", style="bold"))
@@ -162,8 +183,8 @@ class TextFormat(Format):
             ft.add_column(no_wrap=True)
             ft.add_column(ratio=1)
             for f in r.findings:
-                ft.add_row(Text("  " + f.code, style=SEV_STYLE.get(f.severity, "")),
-                           Text.assemble((f.name, "bold"), ": ", f.message))
+                ft.add_row(Text("  " + _name(f.code), style=SEV_STYLE.get(f.severity, "")),
+                           Text.assemble((_name(f.name), "bold"), ": ", _msg(f.message)))
             parts.append(ft)
         if r.remedies:
             parts.append(Text("Remedies", style="bold"))
@@ -171,7 +192,8 @@ class TextFormat(Format):
             rt.add_column(no_wrap=True, justify="right")
             rt.add_column(ratio=1)
             for m in r.remedies[:6]:
-                body = Text.assemble((m.title, "bold"), f" [{m.id}]\n", ("why: ", "dim"), m.evidence)
+                body = Text.assemble((_msg(m.title), "bold"), f" [{_name(m.id)}]\n", ("why: ", "dim"),
+                                     _msg(m.evidence))
                 if m.settings:
                     body.append("\n")
                     body.append("try: " + _settings(m.settings), style="green")
@@ -179,14 +201,15 @@ class TextFormat(Format):
             parts.append(rt)
         if r.baselined:
             parts.append(Text(f"{len(r.baselined)} finding(s) already in the baseline, not counted: "
-                              + ", ".join(dict.fromkeys(f.code for f in r.baselined)), style="dim"))
+                              + ", ".join(dict.fromkeys(_name(f.code) for f in r.baselined)), style="dim"))
         warn_notes = [n for n in r.notes if n.severity == "warning"]
         for n in warn_notes[:5]:
-            parts.append(Text(f"note: {n.path}: {n.message}", style="dim"))
-        return Panel(Group(*parts), title=r.run, title_align="left",
+            parts.append(Text(f"note: {_name(n.path)}: {_msg(n.message)}", style="dim"))
+        return Panel(Group(*parts), title=Text(_name(r.run)), title_align="left",
                      border_style=STATUS_STYLE.get(r.status, "").replace("bold ", ""))
 
     def render(self, report: Report) -> str:
+        """The report as plain text (no colour), 110 columns wide."""
         from rich.console import Console
 
         buf = io.StringIO()
