@@ -186,15 +186,19 @@ def diagnose(
         report = run_diagnose(path, progress=progress, config=cfg, baseline=base, jobs=jobs,
                               sparklines=fmt.sparklines)
     except LosscheckError as exc:
-        if debug:
-            raise
+        if debug:  # the traceback, then the same line and exit code as without --debug
+            import traceback
+
+            traceback.print_exc()
         _die(exc.one_line())
         return
     except (KeyboardInterrupt, typer.Exit):
         raise
     except Exception as exc:  # never a traceback for users
         if debug:
-            raise
+            import traceback
+
+            traceback.print_exc()
         _die(f"{path}: internal error ({type(exc).__name__}: {exc}); re-run with --debug and report it")
         return
 
@@ -230,7 +234,9 @@ def diagnose(
         raise
     except Exception as exc:  # a formatter bug: still one line, exit 2, never "a run is failing"
         if debug:
-            raise
+            import traceback
+
+            traceback.print_exc()
         _die(f"{path}: internal error while rendering the report ({type(exc).__name__}: {exc}); "
              "re-run with --debug and report it")
 

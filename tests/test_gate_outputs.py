@@ -403,3 +403,14 @@ def test_a_fifo_found_as_the_project_config_is_refused_without_hanging(tmp_path)
     r = run_process("diagnose", DIVERGING, timeout=30, cwd=tmp_path)
     err = r.stderr.decode()
     assert r.returncode == 2 and "losscheck.toml" in err and "not a regular file" in one_line(err), err
+
+
+def test_debug_shows_the_traceback_but_keeps_the_exit_code(tmp_path):
+    """--debug turned every input error into a traceback with exit 1 ('a run is failing')."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "losscheck", "diagnose", str(tmp_path / "missing"), "--debug"],
+                         capture_output=True, timeout=60)
+    assert res.returncode == 2
+    assert b"Traceback" in res.stderr and b"no such file or directory" in res.stderr.splitlines()[-1]
