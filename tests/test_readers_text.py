@@ -1197,3 +1197,21 @@ def test_a_100k_character_line_is_handled(tmp_path, line):
     s = tags(R.read(p))["loss"]
     assert s.steps.tolist()[:3] == [1, 2, 3] and s.steps[-1] == 4
     assert time.perf_counter() - t0 < 30  # a quadratic regex would take many minutes here
+
+
+def test_a_log_whose_first_64k_hold_no_metric_is_still_claimed(tmp_path):
+    """1,500 NCCL INFO lines before the first loss line: before, the file was 'not a
+    supported log' and, in a sweep, a failing run counted as a folder without logs."""
+    import math
+
+    from losscheck.readers import choose, read_head
+
+    lines = [f"node0:1:1 [0] NCCL INFO Channel {j % 32:02d}/0 : 0[0] -> 1[1] via P2P/IPC/read"
+             for j in range(1500)]
+    lines += [f"step {i} loss {2 * math.exp(-i / 40) + 0.3:.4f}" for i in range(1, 200)]
+    path = tmp_path / "train.log"
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size > 65536
+    assert choose(path, read_head(path)) is not None
+    res = choose(path).read(path)
+    assert len({s.tag: s for s in res.series}["loss"]) == 199

@@ -467,6 +467,31 @@ def _parse(text: str, stop_at: int | None = None, finish: bool = True) -> tuple[
     return p, hits, info
 
 
+def _tail(path: Path, n: int) -> bytes:
+    """The last ``n`` bytes of a plain file on disk (``b""`` for a ``.gz`` file, a file held in
+    memory, or any error): read through the non-blocking open of :func:`open_regular`."""
+    import os
+
+    from losscheck.readers._common import _MEMORY, open_regular
+
+    if path.name.endswith(".gz") or str(path) in _MEMORY:
+        return b""
+    try:
+        fd = open_regular(path)
+    except Exception:  # noqa: BLE001 - a sniff never raises
+        return b""
+    try:
+        size = os.fstat(fd).st_size
+        if size <= n:
+            return b""  # the head held all of it
+        os.lseek(fd, size - n, os.SEEK_SET)
+        return os.read(fd, n)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
 class TextLogReader(BaseReader):
     """Console logs (``.log``, ``.txt``, ``.md``, ``.out``) with recognised metric lines.
 
@@ -488,6 +513,17 @@ class TextLogReader(BaseReader):
         name = base_name(path).lower()
         if not name.endswith(_TEXT_EXT):
             return 0.0
+        score = self._sniff_window(head)
+        if score == 0.0 and len(head) >= 65536:
+            # a long preamble (NCCL INFO lines, a printed model, a config) can fill the first
+            # 64 KiB: the metric lines come later, so the last 64 KiB are looked at too
+            tail = _tail(path, 65536)
+            if tail:
+                score = self._sniff_window(tail.split(b"\n", 1)[-1])
+        return score
+
+    def _sniff_window(self, head: bytes) -> float:
+        """The sniff score of one window of the file (at most 64 KiB; its last line may be cut)."""
         text = head.decode("utf-8", errors="replace")
         lines = text.splitlines()
         if len(head) >= 65536 and lines:
