@@ -1215,3 +1215,23 @@ def test_a_log_whose_first_64k_hold_no_metric_is_still_claimed(tmp_path):
     assert choose(path, read_head(path)) is not None
     res = choose(path).read(path)
     assert len({s.tag: s for s in res.series}["loss"]) == 199
+
+
+def test_python_dicts_behind_a_logging_prefix_and_printed_tensors(tmp_path):
+    """From a new-user pass: `INFO:root:{'iter': 0, ...}` and `loss tensor(2.3000,
+    device='cuda:0', grad_fn=<...>)` were not read."""
+    from losscheck.readers import choose
+
+    d = tmp_path / "dicts.log"
+    d.write_text("".join(f"INFO:root:{{'iter': {i * 50}, 'train_loss': {2.3 - 0.1 * i}, 'val_loss': {2.4 - 0.1 * i}}}\n"
+                         for i in range(6)))
+    res = choose(d).read(d)
+    tags = {s.tag: s for s in res.series}
+    assert tags["train_loss"].steps.tolist() == [0, 50, 100, 150, 200, 250] and "iter" not in tags
+    assert tags["val_loss"].values[0] == 2.4
+    t = tmp_path / "tensors.log"
+    t.write_text("".join(f"epoch {e} loss tensor({2.3 - 0.2 * e:.4f}, device='cuda:0', grad_fn=<NllLossBackward0>)\n"
+                         for e in range(1, 7)))
+    res = choose(t).read(t)
+    loss = {s.tag: s for s in res.series}["loss"]
+    assert loss.steps.tolist() == [1, 2, 3, 4, 5, 6] and abs(loss.values[0] - 2.1) < 1e-9

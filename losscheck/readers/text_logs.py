@@ -100,6 +100,11 @@ _PIPE_PAIR = re.compile(rf"^\s*([^:|]+?):\s*({_NUM})\s*$")
 _NANO_STEP = re.compile(rf"\bstep (\d+): train loss ({_NUM})\b[^,]*,\s*val loss ({_NUM})")
 _NANO_ITER = re.compile(rf"\biter (\d+): loss ({_NUM})")
 _HF_DICT = re.compile(r"^\s*\{'[\w/.-]+':.*\}\s*$")
+_PREFIXED_DICT = re.compile(r"\{'[\w/.-]+':[^{}]*\}\s*$")
+#: a printed torch tensor: its number (``tensor(2.3000, device='cuda:0', grad_fn=<...>)``)
+_TENSOR = re.compile(r"\btensor\(\s*([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))\b[^)]{0,300}\)")
+#: dict keys that are the step of a python dict line (instead of its position)
+_DICT_STEP_KEYS = ("global_step", "step", "iteration", "iter", "it")
 _HF_TOKEN = re.compile(r"(?<![\w'\"])(-?inf|nan)(?![\w'\"])")
 _BARE_EPOCH = re.compile(r"^\s*epoch:?\s*(\d+)(?:\s*[,|]\s+|\s+)(\S.*\bloss\b.*)$", re.IGNORECASE)
 # a mode word before "epoch:" (``test epoch:3 || Loss:``): an evaluation line, the generic extractor's
@@ -209,6 +214,7 @@ class _Parser:
         self.block: dict[int, dict[str, float]] = {}
         self.wlm_batches: int | None = None
         self.hf_train = -1
+        self.dict_steps = False  # a dict line carried its own step (iter, step...)
         self.meta: dict = {}
         self.seen_metrics = False
         self.tqdm: list[tuple[int, int, list[tuple[str, float]]]] = []
@@ -240,7 +246,10 @@ class _Parser:
 
     def feed(self, line: str, line_no: int = 0) -> bool:
         """Read one cleaned display line of physical line ``line_no``; True when a fixed
-        layout or the generic extractor took metrics (with a counter) from it."""
+        layout or the generic extractor took metrics (with a counter) from it. A printed
+        torch tensor (``tensor(2.3000, device='cuda:0', grad_fn=<...>)``) counts as its number."""
+        if "tensor(" in line:
+            line = _TENSOR.sub(r"\1", line)
         hit = self._feed(line)
         if hit:
             self.hits += 1
@@ -316,6 +325,9 @@ class _Parser:
             return False
         if _HF_DICT.match(line):
             return self._hf_dict(line)
+        m = _PREFIXED_DICT.search(line) if "{'" in line else None
+        if m:  # a python dict behind a logging prefix: INFO:root:{'iter': 0, 'train_loss': 2.3}
+            return self._hf_dict(line[m.start():])
         m = _BARE_EPOCH.match(line)
         if m and not _EPOCH_HEADER.match(line) and not _MULTIWORD.search(m.group(2)) \
                 and not _STEP_AFTER.search(m.group(2)):
@@ -392,13 +404,19 @@ class _Parser:
             return False
         special = {"'__nan__'": math.nan, "__nan__": math.nan, "__inf__": math.inf, "__-inf__": -math.inf}
         is_eval = any(str(k).startswith("eval_") for k in d) and "loss" not in d
-        if not is_eval:
-            self.hf_train += 1
-        step = float(max(self.hf_train, 0))
+        step_key = next((k for k in _DICT_STEP_KEYS if isinstance(d.get(k), int) and not isinstance(d.get(k), bool)),
+                        None)
+        if step_key is not None:  # the dict says its step: {'iter': 100, 'train_loss': ...}
+            step = float(d[step_key])
+            self.dict_steps = True
+        else:
+            if not is_eval:
+                self.hf_train += 1
+            step = float(max(self.hf_train, 0))
         found = False
         for k, v in d.items():
             k = str(k)
-            if k == "epoch" or k.endswith(("_runtime", "_per_second")):
+            if k == "epoch" or k == step_key or k.endswith(("_runtime", "_per_second")):
                 continue
             if isinstance(v, str) and v in special:
                 v = special[v]
