@@ -12,8 +12,10 @@ their numbers *before* losscheck was run on them. A log counts as read right whe
 - the grad-norm and LR roles are filled when the log prints them.
 
 Splits: ``tune`` is the logs pasted into issue threads (``iss-*``), ``heldout`` the logs
-committed to repositories (``repo-*``); they share no source. Misses of the tune split may
-be looked at to fix readers; the held-out split is only measured and its misses listed.
+committed to repositories (``repo-*``); they share no source. The held-out split was
+measured blind once (16 of 27) and then used to fix readers too (see
+``text_logs/README.md``); ``--blind`` measures the third collection, ``text_logs_blind/``,
+which no one who changed a reader has looked at.
 
 Usage::
 
