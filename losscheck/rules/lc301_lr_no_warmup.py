@@ -113,7 +113,15 @@ EARLY_RISE = 1.2
 def _early_instability(ctx: RuleContext, cur, last: int, fraction: float) -> str | None:
     """A sentence when the loss shows trouble early on, within the first max(100 steps,
     ``fraction`` of the run): a spike found by the analysis, or a running median (windows of
-    max(5, 2% of the points)) 20% above the first window's, else ``None``."""
+    max(5, 2% of the points)) 20% above the first window's, else ``None``.
+
+    Args:
+        cur: the judged curve's analysis (``None``: no sentence); ``last``: the run's last
+            step; ``fraction``: the early share of the run (``early-fraction``).
+    Cost: O(m log w) for the m early points and windows of w points (one running median,
+    :func:`window_medians`), not a median per window (O(m w), quadratic in the run's length
+    since w grows with it).
+    """
     if cur is None:
         return None
     horizon = max(100, fraction * last)
@@ -126,12 +134,36 @@ def _early_instability(ctx: RuleContext, cur, last: int, fraction: float) -> str
     early, es = v[s <= horizon], s[s <= horizon]
     if len(early) < 2 * w:
         return None
-    roll = np.array([np.median(early[k:k + w]) for k in range(0, len(early) - w + 1)])
+    roll = window_medians(early, w)
     if roll[0] > 0 and float(np.max(roll[1:])) >= EARLY_RISE * float(roll[0]):
         i = int(np.argmax(roll[1:])) + 1
         return (f"the loss rose to x{float(roll[i] / roll[0]):.3g} its starting level by step "
                 f"{int(es[min(len(es) - 1, i + w - 1)])}")
     return None
+
+
+def window_medians(x: np.ndarray, w: int) -> np.ndarray:
+    """The median of every full window of ``w`` consecutive points of ``x``.
+
+    Args:
+        x: ``float64`` (m,), finite values; w: window length in points, 1 <= w <= m.
+    Returns:
+        ``float64`` (m - w + 1,): entry k is ``np.median(x[k:k + w])``, bit for bit (an even
+        window averages its two middle values as numpy does; tested against the per-window
+        loop). O(m log w): one running median (:func:`losscheck.analysis._util.rolling_median`,
+        a double heap in C), whatever w.
+    Raises:
+        ValueError: ``w`` outside ``[1, m]``.
+    """
+    from losscheck.analysis._util import rolling_median
+
+    m, w = int(x.shape[0]), int(w)
+    if not 1 <= w <= m:
+        raise ValueError(f"window of {w} point(s) for {m} point(s)")
+    # the centred window of i is [i - w // 2, i - w // 2 + w): full for i = w // 2 ... (so
+    # window k is centred on k + w // 2); the clipped windows at both ends are NaN (min_periods)
+    h = w // 2
+    return rolling_median(x, w, trailing=False, min_periods=w)[h:h + m - w + 1]
 
 
 RULE = LRNoWarmup()
