@@ -82,14 +82,99 @@ def _describe_repeats(tag: str, st: np.ndarray, va: np.ndarray, keep: np.ndarray
     return head + ": " + "; ".join(parts or ["out-of-order steps"]), ("warning" if len(back) else "info")
 
 
+#: Steps are exact ``int64`` integers whose magnitude is below 2**62: int64 with one bit of
+#: headroom, so that the difference or the sum of two steps (a span, a gap, ``last + 1``)
+#: never overflows downstream. A finite step outside is skipped with a warning that says so
+#: and names it (beyond int64 it could not even be represented).
+STEP_MIN, STEP_MAX = -(2 ** 62) + 1, 2 ** 62 - 1
+_EXACT = 2 ** 53  # integers beyond +-2**53 are not all exact as doubles
+
+
+def exact_steps(steps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps as exact integers, whatever their container.
+
+    Args:
+        steps: shape ``(n,)``: an integer array (exact), a float array, or a sequence of
+            numbers in which Python/numpy ints are exact (beyond 2**53 too) and floats are
+            rounded to the nearest whole step; ``None`` and NaN are no step.
+    Returns:
+        ``(as_float, as_int, out_of_range)``: ``float64`` (n,), the steps as doubles (NaN for
+        none: for finiteness and fractional checks); ``int64`` (n,), the exact whole steps
+        (0 where there is none or it is out of range); ``bool`` (n,), a finite step outside
+        the step range (:data:`STEP_MIN` .. :data:`STEP_MAX`). O(n) numpy, plus a Python look at each step beyond 2**53 given as a
+        float array built from a mixed sequence.
+    """
+    arr = steps if isinstance(steps, np.ndarray) else None
+    if arr is None:
+        try:
+            arr = np.asarray(steps)
+        except (OverflowError, ValueError, TypeError):
+            arr = None
+    if arr is not None and arr.dtype.kind in "iu":
+        arr = arr.reshape(-1)
+        big = (arr > STEP_MAX) | (arr < STEP_MIN) if arr.dtype.kind == "i" else arr > STEP_MAX
+        as_int = np.where(big, 0, arr).astype(np.int64)
+        return arr.astype(np.float64), as_int, big
+    if arr is not None and arr.dtype.kind == "f":
+        as_float = arr.astype(np.float64).reshape(-1)
+        exact = None
+        if not isinstance(steps, np.ndarray) and len(as_float) and not (
+                -_EXACT < np.fmin.reduce(as_float) and np.fmax.reduce(as_float) < _EXACT):
+            # a sequence reaching 2**53 (two reductions, no temporary, tell the common case):
+            # its ints there are taken exactly
+            with np.errstate(invalid="ignore"):
+                far = np.flatnonzero(np.abs(as_float) >= _EXACT)
+            seq = steps if isinstance(steps, (list, tuple)) else list(steps)
+            exact = {int(i): int(seq[i]) for i in far.tolist() if _is_int(seq[i])}
+        return _from_floats(as_float, exact)
+    # an object array or a sequence numpy cannot type (None, ints beyond 2**64...): one by one
+    seq = list(steps.reshape(-1) if isinstance(steps, np.ndarray) else steps)
+    as_float = np.empty(len(seq), dtype=np.float64)
+    exact = {}
+    for i, x in enumerate(seq):
+        if _is_int(x):
+            exact[i] = int(x)
+            as_float[i] = float(x) if -1e308 < x < 1e308 else (np.inf if x > 0 else -np.inf)
+        else:
+            try:
+                as_float[i] = np.nan if x is None else float(x)
+            except (TypeError, ValueError, OverflowError):
+                as_float[i] = np.nan
+    return _from_floats(as_float, exact)
+
+
+def _is_int(x) -> bool:
+    """A Python or numpy integer (not a bool)."""
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
+def _from_floats(as_float: np.ndarray, exact: dict[int, int] | None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`exact_steps` from the steps as doubles, with ``exact`` (index -> int) for the
+    integers that doubles would round."""
+    with np.errstate(invalid="ignore"):
+        fin = np.isfinite(as_float)
+        # exact for doubles: 2**62 is a power of two (the range is |step| < 2**62)
+        out = fin & ~(np.abs(as_float) < 2.0 ** 62)
+    as_int = np.where(fin & ~out, np.rint(as_float), 0).astype(np.int64)
+    for i, v in (exact or {}).items():
+        if STEP_MIN <= v <= STEP_MAX:
+            as_int[i], out[i] = v, False
+        else:
+            as_int[i], out[i] = 0, True
+    return as_float, as_int, out
+
+
 def normalize(tag: str, steps, values, source: str, wall_time=None, step_unit: str = "step"
               ) -> tuple[Series, list[ReadNote]]:
     """Build a :class:`Series` with strictly increasing steps from points in file order.
 
     Args:
         tag: metric name.
-        steps: array-like of shape ``(n,)``, integer-valued (fractional steps are rounded to
-            the nearest integer, with a note).
+        steps: shape ``(n,)``: an integer array, a float array or a sequence of numbers
+            (see :func:`exact_steps`). Integers are exact int64 end to end, beyond 2**53
+            too (two distinct steps never collapse into one); fractional steps are rounded to
+            the nearest integer, with a note.
         values: array-like of shape ``(n,)``; NaN/Inf kept.
         source: file path, for notes.
         wall_time: optional array-like of shape ``(n,)``, seconds.
@@ -98,21 +183,31 @@ def normalize(tag: str, steps, values, source: str, wall_time=None, step_unit: s
     Returns:
         ``(series, notes)``. A point survives when every later point has a larger step
         (so later writes win), which is O(n) via a suffix minimum. Points without a finite
-        step are dropped; every drop or replacement is described in a note.
+        step are dropped, and so are points whose step lies outside the step range
+        (``|step| < 2**62``: int64 with headroom, :data:`STEP_MAX`; a warning says so and names
+        the first); every drop or replacement is described in a note.
     Raises:
         ValueError: ``steps`` and ``values`` have different shapes.
     """
-    st = np.asarray(steps, dtype=np.float64).reshape(-1)
+    st, exact_i, out = exact_steps(steps)
     va = np.asarray(values, dtype=np.float64).reshape(-1)
     if st.shape != va.shape:
         raise ValueError(f"steps {st.shape} and values {va.shape} differ")
     wt = None if wall_time is None else np.asarray(wall_time, dtype=np.float64).reshape(-1)
-    # steps beyond int64 cannot be represented: treated like missing steps
-    ok = np.isfinite(st) & (np.abs(st) < 2.0 ** 62)
+    ok = np.isfinite(st) & ~out
     notes: list[ReadNote] = []
     if not ok.all():
-        notes.append(ReadNote(source, f"{tag}: {int((~ok).sum())} point(s) without a valid step were skipped", "warning"))
-        st, va = st[ok], va[ok]
+        n_out = int(out.sum())
+        missing = int((~ok).sum()) - n_out
+        if missing:
+            notes.append(ReadNote(source, f"{tag}: {missing} point(s) without a valid step were skipped",
+                                  "warning"))
+        if n_out:
+            first = _step_text(steps, int(np.flatnonzero(out)[0]))
+            notes.append(ReadNote(source, f"{tag}: {n_out} point(s) without a valid step were skipped: their "
+                                  f"step is outside the supported range (steps are 64-bit integers of magnitude "
+                                  f"below 2**62 = {STEP_MAX + 1}; first: {first})", "warning"))
+        st, va, exact_i = st[ok], va[ok], exact_i[ok]
         wt = None if wt is None else wt[ok]
     st_r = np.rint(st)
     frac = st != st_r
@@ -121,7 +216,7 @@ def normalize(tag: str, steps, values, source: str, wall_time=None, step_unit: s
         notes.append(ReadNote(source, f"{tag}: {int(frac.sum())} fractional step value(s) rounded to whole "
                               "steps" + (f" ({merged} distinct step(s) became equal)" if merged else ""),
                               "info"))
-    st_i = st_r.astype(np.int64)
+    st_i = exact_i
     n = st_i.shape[0]
     if n > 1:
         suffix_min = np.minimum.accumulate(st_i[::-1])[::-1]
@@ -138,6 +233,15 @@ def normalize(tag: str, steps, values, source: str, wall_time=None, step_unit: s
             st_i, va = st_i[keep], va[keep]
             wt = None if wt is None else wt[keep]
     return Series(tag, st_i, va, source, wt, step_unit), notes
+
+
+def _step_text(steps, i: int) -> str:
+    """The ``i``-th step as given (for a note: an exact integer, or a double)."""
+    try:
+        x = steps[i]
+    except (TypeError, IndexError, KeyError):
+        x = list(steps)[i]
+    return str(int(x)) if _is_int(x) else f"{float(x):.6g}"
 
 
 def merge(series: list[Series]) -> tuple[Series, list[ReadNote]]:

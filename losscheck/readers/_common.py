@@ -148,6 +148,178 @@ def open_regular(path: Path) -> int:
     return fd
 
 
+class BoundedFile:
+    """A binary file object that reads a file only up to ``size``, the size it had when it was
+    opened (``fstat`` on the open descriptor): a file that a running job keeps appending to is
+    read as it was then, in bounded time and memory, never followed as it grows.
+
+    Args:
+        fh: a binary file object opened on a regular file (it is closed with this object).
+        size: the byte count to read at most (``st_size`` at open).
+    Reads return ``b""`` past ``size`` (or at the real end, when the file shrank).
+    """
+
+    def __init__(self, fh, size: int) -> None:
+        self._fh = fh
+        self.size = int(size)
+        self._pos = 0
+
+    def read(self, n: int | None = -1) -> bytes:
+        """At most ``n`` bytes (all that is left of the first ``size`` when ``n`` is ``None`` or
+        negative); ``b""`` at the end. Raises ``OSError`` on an I/O error."""
+        left = self.size - self._pos
+        if left <= 0:
+            return b""
+        want = left if n is None or n < 0 else min(n, left)
+        data = self._fh.read(want)
+        self._pos += len(data)
+        return data
+
+    def rewind(self) -> None:
+        """Back to the first byte (the bound stays the size at open). Raises ``OSError``."""
+        self._fh.seek(0)
+        self._pos = 0
+
+    def remaining(self) -> int:
+        """Bytes left before ``size`` (0 at the end)."""
+        return max(self.size - self._pos, 0)
+
+    def tell(self) -> int:
+        """Bytes read so far (the offset in the file)."""
+        return self._pos
+
+    def grown(self) -> int:
+        """How many bytes the file has now beyond ``size`` (0 when it did not grow, or when
+        it cannot be told)."""
+        try:
+            return max(os.fstat(self._fh.fileno()).st_size - self.size, 0)
+        except (OSError, ValueError):
+            return 0
+
+    def fileno(self) -> int:
+        """The underlying file descriptor."""
+        return self._fh.fileno()
+
+    def close(self) -> None:
+        """Close the underlying file."""
+        self._fh.close()
+
+    def __enter__(self) -> "BoundedFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_bounded(path: Path) -> BoundedFile:
+    """``path`` opened with :func:`open_regular` and wrapped in a :class:`BoundedFile` bounded
+    by its size at open (taken by ``fstat`` before any byte is read).
+
+    Raises:
+        UnreadableFile: as :func:`open_regular`.
+    """
+    fd = open_regular(path)
+    try:
+        size = os.fstat(fd).st_size
+    except OSError as exc:
+        os.close(fd)
+        raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from None
+    return BoundedFile(os.fdopen(fd, "rb"), size)
+
+
+def grown_note(path: Path, size: int, grown: int) -> ReadNote:
+    """The note for a file that grew by ``grown`` bytes while it was read (read up to ``size``)."""
+    return ReadNote(str(path), f"the file grew by {grown} byte(s) while it was read (a run still writing?): "
+                               f"read as it was when the read began ({size} bytes)", "info")
+
+
+#: The longest line (bytes between two line breaks) that the line-oriented readers (JSON
+#: lines, CSV) parse: a longer line is skipped and counted in a warning, like a malformed line.
+#: Real lines are far shorter (a JSON-lines record with hundreds of metrics or a W&B
+#: histogram is tens to hundreds of KB, a CSV header of 10,000 columns < 1 MB); a line at the
+#: limit, parsed as JSON (a list of numbers costs ~20-30x its text in Python objects), stays
+#: within ~0.5 GB, whereas 64 MiB could take 2 GB. Skipping a longer line costs one scan of
+#: the file's bytes, without decoding or parsing that line.
+MAX_LINE_BYTES = 16 << 20
+
+# Bytes that end a line for str.splitlines() (besides multi-byte separators): a line is
+# measured between two of these.
+_LINE_END = bytes(b"\n\r\x0b\x0c\x1c\x1d\x1e")
+_SCAN_BLOCK = 4 << 20
+
+
+def long_lines(data: bytes, limit: int | None = None) -> list[tuple[int, int]]:
+    """The lines of ``data`` longer than ``limit`` bytes (default :data:`MAX_LINE_BYTES`), as
+    ``(start, end)`` byte ranges without their line break, in file order.
+
+    A line is the bytes between two line-break bytes (``\\n``, ``\\r`` and the other ASCII
+    separators of :meth:`str.splitlines`). O(1) when ``data`` is no longer than ``limit``.
+    Otherwise a quick test first: a line longer than ``limit`` covers a whole window of
+    ``h = (limit + 1) // 2`` bytes aligned on a multiple of ``h``, so when each such window
+    holds a ``\\n`` (one ``memchr`` that stops at the first, every ``h`` bytes) there is none.
+    Only then are the bytes scanned, in blocks of 4 MiB (a block's break positions, at most
+    32 MiB, are the only temporary): O(n) either way.
+    """
+    import numpy as np
+
+    limit = MAX_LINE_BYTES if limit is None else int(limit)
+    n = len(data)
+    if n <= limit:
+        return []
+    h = max((limit + 1) // 2, 1)
+    if all(data.find(b"\n", a, a + h) != -1 for a in range(0, n - h + 1, h)):
+        return []
+    table = np.zeros(256, dtype=bool)
+    table[list(_LINE_END)] = True
+    arr = np.frombuffer(data, dtype=np.uint8)
+    out: list[tuple[int, int]] = []
+    prev = -1  # the last line break seen
+    for a in range(0, n, _SCAN_BLOCK):
+        brk = np.flatnonzero(table[arr[a:a + _SCAN_BLOCK]])
+        if not len(brk):
+            continue
+        brk += a
+        gaps = np.diff(brk, prepend=prev) - 1
+        for i in np.flatnonzero(gaps > limit).tolist():
+            out.append((int(brk[i] - gaps[i]), int(brk[i])))
+        prev = int(brk[-1])
+    if n - 1 - prev > limit:
+        out.append((prev + 1, n))
+    return out
+
+
+def drop_long_lines(data: bytes, path: Path, limit: int | None = None) -> tuple[bytes, list[ReadNote]]:
+    """``data`` with every line longer than ``limit`` bytes (default :data:`MAX_LINE_BYTES`)
+    emptied, its line break kept (so the other lines keep their numbers), and a warning
+    counting them with their line numbers (1-based, counted in ``\\n``). ``data`` itself when
+    no line is that long (O(1) for data no longer than the limit, else one scan). Never
+    raises."""
+    spans = long_lines(data, limit)
+    if not spans:
+        return data, []
+    limit = MAX_LINE_BYTES if limit is None else int(limit)
+    pieces, at, numbers, line, counted = [], 0, [], 1, 0
+    for a, b in spans:
+        line += data.count(b"\n", counted, a)
+        counted = a
+        numbers.append(line)
+        pieces.append(data[at:a])
+        at = b
+    pieces.append(data[at:])
+    shown = ", ".join(str(k) for k in numbers[:5]) + (f" and {len(numbers) - 5} more" if len(numbers) > 5 else "")
+    note = ReadNote(str(path), f"{len(spans)} line(s) longer than {_size(limit)} (the maximum line length) "
+                               f"skipped: line {shown}", "warning")
+    return b"".join(pieces), [note]
+
+
+def _size(n: int) -> str:
+    """``16 MiB``, ``512 KiB``, ``100 bytes``."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} bytes"
+
+
 def _gunzip(fh, limit: int | None) -> tuple[bytes, str | None]:
     """Decompress a (possibly multi-member) gzip stream from ``fh``, at most ``limit`` bytes
     of output (all when ``None``). Returns ``(data, problem)``: ``problem`` says why the
@@ -192,10 +364,14 @@ def read_data(path: Path, limit: int | None = None) -> tuple[bytes, list[ReadNot
 
     A ``.gz`` file that is cut short or corrupt yields what could be decompressed, with a
     warning (a job killed while compressing); a ``.gz`` file that is not gzip at all is read
-    as plain bytes, with a note. Never blocks on a FIFO (see :func:`open_regular`).
+    as plain bytes, with a note. Never blocks on a FIFO (see :func:`open_regular`). A file on
+    disk is read up to the size it had when it was opened, never past it (a file a running
+    job keeps appending to is not followed: :class:`BoundedFile`); when it grew meanwhile, an
+    info note says by how much (whole reads only).
 
     Args:
-        limit: read at most this many (decompressed) bytes; ``None`` = everything.
+        limit: read at most this many (decompressed) bytes; ``None`` = everything (up to the
+            size at open).
     Returns:
         ``(data, notes)``.
     Raises:
@@ -212,14 +388,16 @@ def read_data(path: Path, limit: int | None = None) -> tuple[bytes, list[ReadNot
 
 
 def _read_disk(path: Path, limit: int | None) -> tuple[bytes, list[ReadNote]]:
-    """:func:`read_data` for a file on disk, before any transcoding."""
-    fd = open_regular(path)
+    """:func:`read_data` for a file on disk, before any transcoding: at most the bytes the
+    file held when it was opened (:func:`open_bounded`); a whole-file read (``limit`` is
+    ``None``) of a file that grew meanwhile adds an info note (:func:`grown_note`)."""
+    fh = open_bounded(path)
     notes: list[ReadNote] = []
     try:
-        with os.fdopen(fd, "rb") as fh:
+        with fh:
             if path.name.endswith(".gz"):
                 magic = fh.read(2)
-                fh.seek(0)
+                fh.rewind()
                 if magic == _GZIP_MAGIC:
                     data, problem = _gunzip(fh, limit if limit is not None else MAX_INFLATED_BYTES + 1)
                     if limit is None and len(data) > MAX_INFLATED_BYTES:
@@ -230,11 +408,16 @@ def _read_disk(path: Path, limit: int | None) -> tuple[bytes, list[ReadNote]]:
                             raise UnreadableFile(path, f"cannot decompress: {problem}")
                         notes.append(ReadNote(str(path), f"{problem}; read what could be decompressed",
                                               "warning"))
+                    if limit is None and fh.grown():
+                        notes.append(grown_note(path, fh.size, fh.grown()))
                     return data, notes
                 if magic:
                     notes.append(ReadNote(str(path), "named .gz but not gzip-compressed; read as plain "
                                                      "text", "warning"))
-            return (fh.read() if limit is None else fh.read(limit)), notes
+            data = fh.read() if limit is None else fh.read(limit)
+            if limit is None and fh.grown():
+                notes.append(grown_note(path, fh.size, fh.grown()))
+            return data, notes
     except LosscheckError:
         raise
     except (OSError, EOFError, zlib.error) as exc:
@@ -242,18 +425,55 @@ def _read_disk(path: Path, limit: int | None) -> tuple[bytes, list[ReadNote]]:
 
 
 def open_binary(path: Path):
-    """A binary file object for reading ``path`` in blocks (``.read(n)``): the file itself, or
-    for a ``.gz`` name the decompressed content in memory (see :func:`read_data`).
+    """A binary file object for reading ``path`` in blocks (``.read(n)``, ``.remaining()``,
+    ``.grown()``): for a file on disk a :class:`BoundedFile` that stops at the size the file
+    had when it was opened (a file still being written is not followed); for a ``.gz`` name
+    or a file in memory, the (decompressed) content in memory (see :func:`read_data`), with
+    ``remaining()`` and ``grown()`` (always 0) as well.
 
     Raises:
         UnreadableFile: as :func:`open_regular` and :func:`read_data`. Errors while reading
             from the returned object are the caller's to turn into ``UnreadableFile``.
     """
     if path.name.endswith(".gz") or str(path) in _MEMORY:
+        return _MemoryFile(read_bytes(path))
+    return open_bounded(path)
+
+
+class _MemoryFile:
+    """In-memory bytes with the reading interface of :class:`BoundedFile`."""
+
+    def __init__(self, data: bytes) -> None:
         import io
 
-        return io.BytesIO(read_bytes(path))
-    return os.fdopen(open_regular(path), "rb")
+        self._buf = io.BytesIO(data)
+        self.size = len(data)
+
+    def read(self, n: int | None = -1) -> bytes:
+        """At most ``n`` bytes (the rest for ``None`` or a negative ``n``)."""
+        return self._buf.read(-1 if n is None else n)
+
+    def remaining(self) -> int:
+        """Bytes left to read."""
+        return self.size - self._buf.tell()
+
+    def tell(self) -> int:
+        """Bytes read so far."""
+        return self._buf.tell()
+
+    def grown(self) -> int:
+        """0: bytes in memory do not grow."""
+        return 0
+
+    def close(self) -> None:
+        """Release the buffer."""
+        self._buf.close()
+
+    def __enter__(self) -> "_MemoryFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def read_bytes(path: Path) -> bytes:
@@ -316,12 +536,46 @@ def parse_cell(text: str) -> float | None:
     return float(t)
 
 
-def json_number(value: Any) -> float | None:
-    """A JSON value as a float: numbers (NaN/Inf included) only; ``None`` for null, booleans,
-    strings, lists and objects."""
+#: Integers of larger magnitude than this are not all exact as doubles (2**53).
+EXACT_DOUBLE_INT = 1 << 53
+#: The int64 range of steps (:class:`~losscheck.model.Series`).
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def beyond_exact(values) -> "np.ndarray | None":
+    """The positions (``int64`` (k,)) of the finite values of ``values`` (``float64`` (n,))
+    whose magnitude is 2**53 or more, where a double may have rounded an integer; ``None``
+    when there is none. The common array costs two reductions (``fmax``/``fmin``, no
+    temporary array)."""
+    import numpy as np
+
+    if not len(values):
+        return None
+    hi, lo = float(np.fmax.reduce(values)), float(np.fmin.reduce(values))
+    if -EXACT_DOUBLE_INT < lo and hi < EXACT_DOUBLE_INT:
+        return None
+    with np.errstate(invalid="ignore"):
+        big = np.flatnonzero((np.abs(values) >= EXACT_DOUBLE_INT) & np.isfinite(values))
+    return big if len(big) else None
+
+
+def json_number(value: Any) -> float | int | None:
+    """A JSON value as a number: numbers (NaN/Inf included) only; ``None`` for null, booleans,
+    strings, lists and objects.
+
+    A float, except for an integer beyond +-2**53 that fits int64: it is returned as that
+    exact ``int`` (a double would round it, and two steps 2**53 and 2**53 + 1 would become
+    one). An integer beyond int64 is a float (``+-inf`` past the double range); as a step,
+    :func:`losscheck.series.normalize` refuses it with a warning."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, (int, float)):
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, int):
+        if -EXACT_DOUBLE_INT <= value <= EXACT_DOUBLE_INT:
+            return float(value)
+        if INT64_MIN <= value <= INT64_MAX:
+            return value
         try:
             return float(value)
         except OverflowError:  # an integer too large for a double
@@ -337,8 +591,10 @@ def is_integral(x: float) -> bool:
 class Collector:
     """Points per tag, in file order, turned into normalised series at the end.
 
-    ``add(tag, step, value, wall)`` appends one point: ``step`` a number (NaN = no step),
-    ``value`` a float (NaN/Inf kept), ``wall`` seconds since the Unix epoch or ``None``.
+    ``add(tag, step, value, wall)`` appends one point: ``step`` a number (NaN = no step; an
+    ``int`` is kept exact, beyond 2**53 too: steps are int64 end to end, see
+    :func:`losscheck.series.normalize`), ``value`` a float (NaN/Inf kept), ``wall`` seconds
+    since the Unix epoch or ``None``.
     """
 
     def __init__(self) -> None:
@@ -363,7 +619,8 @@ class Collector:
                    has_wall: bool) -> None:
         """Set all points of a new ``tag`` at once (``walls`` NaN where unknown; ``has_wall``
         False when any point had no wall time), as if added one by one with :meth:`add`.
-        Lists or arrays of shape ``(n,)``; ``walls`` is not read when ``has_wall`` is False."""
+        Lists or arrays of shape ``(n,)`` (steps: numbers, ints kept exact, or an integer or
+        float array); ``walls`` is not read when ``has_wall`` is False."""
         self._points[tag] = (steps, values, walls)
         self._has_wall[tag] = has_wall
 

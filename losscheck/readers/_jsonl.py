@@ -19,8 +19,8 @@ import numpy as np
 
 from losscheck.errors import ParseError
 from losscheck.model import ReadNote, Series
-from losscheck.readers._common import (Collector, decode_text, first_lines, json_number, parse_cell,
-                                       read_text, strip_bom)
+from losscheck.readers._common import (MAX_LINE_BYTES, STEP_KEYS, Collector, beyond_exact, decode_text,
+                                       drop_long_lines, first_lines, json_number, parse_cell, read_data, strip_bom)
 
 
 def gc_paused(fn: Callable) -> Callable:
@@ -45,8 +45,11 @@ def load_json_lines(path: Path, data: bytes | None = None, notes: list[ReadNote]
     """Every JSON object line of ``path`` as ``(line_number, dict)`` (1-based), plus notes.
 
     Blank lines are skipped silently; ``#`` and ``//`` comment lines are skipped with an info
-    note. A line that is not a JSON object is skipped with a warning naming its line number;
-    the last line being cut (a run still writing) is reported as such.
+    note. A line that is not a JSON object is skipped with a warning naming its line number
+    (so is a line nested too deeply for the parser: one such line never rejects the file);
+    the last line being cut (a run still writing) is reported as such. A line longer than
+    :data:`~losscheck.readers._common.MAX_LINE_BYTES` is skipped unparsed, with a warning
+    counting such lines (:func:`~losscheck.readers._common.drop_long_lines`).
 
     ``data`` and ``notes``: the file's content and notes from
     :func:`~losscheck.readers._common.read_data` when the caller has read it already.
@@ -58,11 +61,12 @@ def load_json_lines(path: Path, data: bytes | None = None, notes: list[ReadNote]
     """
     src = str(path)
     if data is None:
-        text, notes = read_text(path)
-    else:
-        text, more = decode_text(data, path)
-        notes = list(notes or []) + more
-        del data
+        data, notes = read_data(path)
+    notes = list(notes or [])
+    data, long_notes = drop_long_lines(data, path)
+    text, more = decode_text(data, path)
+    notes += long_notes + more
+    del data
     if _FAST:
         fast = _load_fast(text)
         if fast is not None:
@@ -131,8 +135,10 @@ def _load_fast(text: str) -> tuple[list[tuple[int, dict]], int] | None:
 
 def _load_json_lines_per_line(path: Path) -> tuple[list[tuple[int, dict]], list[ReadNote]]:
     """The per-line reference implementation of :func:`load_json_lines`."""
-    text, notes = read_text(path)
-    return _finish_per_line(path, text, notes)
+    data, notes = read_data(path)
+    data, long_notes = drop_long_lines(data, path)
+    text, more = decode_text(data, path)
+    return _finish_per_line(path, text, notes + long_notes + more)
 
 
 def _finish_per_line(path: Path, text: str, notes: list[ReadNote]
@@ -153,7 +159,7 @@ def _finish_per_line(path: Path, text: str, notes: list[ReadNote]
         last_line = i
         try:
             obj = loads(s)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             bad.append(i)
             continue
         if isinstance(obj, dict):
@@ -182,17 +188,26 @@ def _finish_per_line(path: Path, text: str, notes: list[ReadNote]
 
 
 def flatten(obj: dict, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts joined with ``/`` (``{"train": {"loss": 1}}`` -> ``{"train/loss": 1}``)."""
+    """Nested dicts joined with ``/`` (``{"train": {"loss": 1}}`` -> ``{"train/loss": 1}``).
+
+    Keys come in depth-first order (a nested dict's keys where the dict was). Iterative, so
+    any depth is flattened without recursion (a line nested thousands of levels deep is a
+    long key, never a ``RecursionError``)."""
     if _FAST and not prefix and set(map(type, obj)) <= _STR_ONLY \
             and not any(issubclass(t, dict) for t in set(map(type, obj.values()))):
         return dict(obj)  # flat, string keys: nothing to rename
     out: dict[str, Any] = {}
-    for k, v in obj.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(flatten(v, key + "/"))
-        else:
+    stack = [(prefix, iter(obj.items()))]
+    while stack:
+        pre, items = stack[-1]
+        for k, v in items:
+            key = f"{pre}{k}"
+            if isinstance(v, dict):
+                stack.append((key + "/", iter(v.items())))
+                break
             out[key] = v
+        else:
+            stack.pop()
     return out
 
 
@@ -413,7 +428,7 @@ def first_object(head: bytes, tries: int = 5) -> dict | None:
     for i, line in enumerate(lines):
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             obj = None
         if i == 0:
             if isinstance(obj, dict):
@@ -433,7 +448,7 @@ def count_object_lines(head: bytes, limit: int = 20) -> int:
         try:
             if isinstance(json.loads(ln), dict):
                 n += 1
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     return n
 
@@ -525,7 +540,9 @@ def numeric_columns(data: bytes | list[bytes]) -> tuple[list[str], list[np.ndarr
     ``(nlines,)`` holding what ``json_number(json.loads(line)[keys[i]])`` gives on each line.
     ``None`` when the file is anything else (another key set or order, other spacing, text,
     ``null``, nested objects, blank or comment lines, a last line without a newline, CR line
-    ends, non-ASCII bytes): the per-line paths then read it, with their notes.
+    ends, non-ASCII bytes, a first line longer than
+    :data:`~losscheck.readers._common.MAX_LINE_BYTES`, a step-like column beyond 2**53 that
+    doubles would round): the per-line paths then read it, with their notes.
 
     How: the first line gives the text around its values (:func:`_template`); each of those
     literals is replaced by its own marker byte throughout (the end of one line and the start
@@ -546,6 +563,8 @@ def numeric_columns(data: bytes | list[bytes]) -> tuple[list[str], list[np.ndarr
     if not data.endswith(b"\n") or not data.isascii() or any(b in data for b in _LINE_BREAKS):
         return None
     end = data.index(b"\n")
+    if end > MAX_LINE_BYTES:
+        return None  # the per-line path skips that line unparsed
     try:
         tpl = _template(data[:end].decode("ascii"))
     except (ValueError, RecursionError):  # not JSON (JSONDecodeError is a ValueError)
@@ -608,15 +627,24 @@ def numeric_columns(data: bytes | list[bytes]) -> tuple[list[str], list[np.ndarr
     from losscheck.readers._tabular import pandas_float_columns
 
     cols = pandas_float_columns(text, ",", ncols, ["NaN"])
-    del text
     if cols is None or len(cols[0]) != nrows:
         return None
+    del text
+    if _big_steps(keys, cols):
+        return None  # doubles would round them: the per-line path keeps integer steps exact
     for c in neg_zero:
         r, k = divmod(c, ncols)
         if not cols[k].flags.writeable:
             cols[k] = cols[k].copy()
         cols[k][r] = 0.0
     return keys, cols
+
+
+def _big_steps(keys: list[str], cols: list[np.ndarray]) -> bool:
+    """Whether a step-like column (a key of :data:`~losscheck.readers._common.STEP_KEYS`;
+    ``cols`` ``float64`` arrays of shape ``(nrows,)``) holds a finite magnitude of 2**53 or
+    more, which a double may have rounded."""
+    return any(beyond_exact(c) is not None for k, c in zip(keys, cols) if k in STEP_KEYS)
 
 
 def _number_cells_valid(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray,

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import re
 import warnings
@@ -40,8 +41,8 @@ import numpy as np
 
 from losscheck.errors import ParseError
 from losscheck.model import ReadNote, Series
-from losscheck.readers._common import (INF_TOKENS, MISSING_TOKENS, NAN_TOKENS, STEP_KEYS, decode_text, first_lines,
-                                       read_data, strip_bom)
+from losscheck.readers._common import (INF_TOKENS, MISSING_TOKENS, NAN_TOKENS, STEP_KEYS, beyond_exact, decode_text,
+                                       drop_long_lines, first_lines, read_data, strip_bom)
 from losscheck.series import normalize
 
 #: Column names holding wall-clock time (seconds or milliseconds since the Unix epoch).
@@ -71,6 +72,9 @@ class Table:
             ``values``/``missing``.
         nrows: number of data rows.
         notes: what was skipped or repaired, for the user.
+        exact: name -> {row: int} for the cells of a numeric column that are integers too
+            large for a double to hold exactly (beyond 2**53): their exact value (steps of
+            a long run must not collapse; see :meth:`steps`).
     """
 
     columns: list[str]
@@ -78,6 +82,20 @@ class Table:
     missing: dict[str, np.ndarray]
     nrows: int
     notes: list[ReadNote] = field(default_factory=list)
+    exact: dict[str, dict[int, int]] = field(default_factory=dict)
+
+    def steps(self, name: str) -> np.ndarray:
+        """Column ``name`` as steps for :func:`losscheck.series.normalize`, shape ``(nrows,)``:
+        its ``float64`` values, or, when it holds integers beyond 2**53, an object array in
+        which those cells are exact Python ints (the others floats)."""
+        vals = self.values[name]
+        ex = self.exact.get(name)
+        if not ex:
+            return vals
+        out = vals.astype(object)
+        for r, v in ex.items():
+            out[r] = v
+        return out
 
     def find(self, *names: str, case: bool = False) -> str | None:
         """The first column among ``names`` present among numeric columns (case-insensitive
@@ -172,18 +190,34 @@ def _tokenize(lines: list[str], sep: str, n_fields: int
               ) -> tuple[list[str] | None, list[list[str]], list[int], int]:
     """Split CSV ``lines`` into ``(header, rows, skipped_line_numbers, repeated_headers)``.
 
+    Memory is proportional to the non-empty lines (empty lines never reach the csv module).
     Blank rows are dropped; rows with more fields than the header are skipped (their 1-based
     line numbers returned); shorter rows are padded with empty (missing) cells; rows equal to
     the header (written again by a resumed job) are dropped and counted.
     """
     skipped: list[int] = []
+    # Empty lines make no row: they are left out before the csv module, which would make an
+    # empty row (a list, ~100 bytes with its line number) of each: 10 MiB of blank lines took
+    # 1.5 GB. `where` maps the lines kept to their 0-based line numbers.
+    where: list[int] | None = None
+    cr = lines.count("\r")
+    if lines.count("") + cr > 1:
+        where = ([i for i, ln in enumerate(lines) if ln and ln != "\r"] if cr else
+                 list(itertools.compress(range(len(lines)), lines)))  # the non-empty lines, in C
+        lines = [lines[i] for i in where]
+    else:
+        lines = list(lines)
+
+    def number(k: int) -> int:
+        """The 1-based line number of the k-th (0-based) line kept."""
+        return (where[k] if where is not None else k) + 1
+
     # A quoted field never runs past the end of its line: one stray '"' would otherwise make
     # the csv module read the rest of the file as one field (rows silently lost). A line with
     # an odd number of quote characters cannot close its quotes and is skipped on its own.
-    lines = list(lines)
     for i, ln in enumerate(lines):
         if '"' in ln and ln.count('"') % 2:
-            skipped.append(i + 1)
+            skipped.append(number(i))
             lines[i] = ""
     parsed, numbers = [], []
     reader = csv.reader(lines, delimiter=sep, quotechar='"', strict=False)
@@ -193,10 +227,10 @@ def _tokenize(lines: list[str], sep: str, n_fields: int
         except StopIteration:
             break
         except csv.Error:  # a NUL byte or an oversized field
-            skipped.append(reader.line_num)
+            skipped.append(number(reader.line_num - 1))
             continue
         parsed.append(row)
-        numbers.append(reader.line_num)
+        numbers.append(number(reader.line_num - 1))
     header: list[str] | None = None
     start = 0
     for k, row in enumerate(parsed):
@@ -314,9 +348,10 @@ def pandas_float_columns(data: bytes, sep: str, ncols: int, na_values: list[str]
         return None
 
 
-def _pandas_floats(data: bytes) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray]]] | None:
-    """``(header_row, [(values, missing)] per column)`` of a clean ASCII file, parsed by pandas
-    straight to ``float64``, or ``None`` when the file needs another path.
+def _pandas_floats(data: bytes) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray]], dict] | None:
+    """``(header_row, [(values, missing)] per column, exact)`` of a clean ASCII file, parsed
+    by pandas straight to ``float64``, or ``None`` when the file needs another path
+    (``exact``: :attr:`Table.exact`, the integer cells beyond 2**53 read exactly).
 
     ``data`` is the raw file content (a UTF-8 BOM allowed). ``values`` are ``float64`` arrays of
     shape ``(nrows,)``, equal bit for bit to :func:`float` of each stripped cell; ``missing`` is
@@ -350,9 +385,10 @@ def _pandas_floats(data: bytes) -> tuple[list[str], list[tuple[np.ndarray, np.nd
     cols = pandas_float_columns(data, sep, len(header), [""] + _NAN_SPELLINGS, skiprows=1)
     if cols is None or not len(cols[0]) or len(cols[0]) != len(nl) - 1:
         return None
+    exact = _exact_cells(cols, data, nl, sep) if _big_integer_cells(cols, data) else {}
     nans = [np.isnan(v) for v in cols]
     if not any(m.any() for m in nans) or _NAN_TEXT.search(data, end) is None:
-        return header, list(zip(cols, nans))  # every NaN is an empty cell
+        return header, list(zip(cols, nans)), exact  # every NaN is an empty cell
     if sum(int(m.sum()) for m in nans) > _MAX_NAN_CELLS:
         return None
     bsep = sep.encode("ascii")
@@ -368,7 +404,54 @@ def _pandas_floats(data: bytes) -> tuple[list[str], list[tuple[np.ndarray, np.nd
                 miss[r] = False
                 vals[r] = float(cell)
         out.append((vals, miss))
-    return header, out
+    return header, out, exact
+
+
+# A whole cell that is an integer of 16 digits or more (beyond 2**53 a double may round it).
+_BIG_INT_CELL = re.compile(rb"(?:^|[,;\t\n])[ \t]*[-+]?[0-9]{16,}[ \t]*(?=[,;\t\r\n])")
+
+
+def _big_integer_cells(cols: list[np.ndarray], data: bytes) -> bool:
+    """Whether ``data`` has a cell that is an integer a double may round, looked for only when
+    a column (``float64`` arrays of shape ``(nrows,)``) holds a finite magnitude of 2**53 or
+    more: the common file costs one pass per column."""
+    if all(beyond_exact(c) is None for c in cols):
+        return False
+    return _BIG_INT_CELL.search(data) is not None
+
+
+def _exact_cells(cols: list[np.ndarray], data: bytes, nl: np.ndarray, sep: str) -> dict[str, dict[int, int]]:
+    """:attr:`Table.exact` (by column index) of a file read by :func:`_pandas_floats`:
+    ``cols`` its ``float64`` columns, ``data`` its bytes, ``nl`` the positions of its line
+    breaks (the header's first), ``sep`` the delimiter. Each cell of 2**53 or more is looked
+    up in its line (one Python step per such cell)."""
+    bsep = sep.encode("ascii")
+    out: dict = {}
+    for k, vals in enumerate(cols):
+        big = beyond_exact(vals)
+        ints: dict[int, int] = {}
+        for r in [] if big is None else big.tolist():
+            fields = data[nl[r] + 1:nl[r + 1]].rstrip(b"\r").split(bsep)
+            try:
+                ints[r] = int(fields[k].strip())
+            except (ValueError, IndexError):
+                continue
+        if ints:
+            out[k] = ints
+    return out
+
+
+def _exact_ints(vals: np.ndarray, cells) -> dict[int, int]:
+    """``{row: int}`` for the cells of a column (``vals`` ``float64`` (n,), ``cells`` their
+    texts) that hold an integer beyond 2**53, which ``vals`` may have rounded."""
+    big = beyond_exact(vals)
+    out: dict[int, int] = {}
+    for r in [] if big is None else big.tolist():
+        try:
+            out[r] = int(str(cells[r]).strip())
+        except ValueError:  # 1e17, 12.0: a double is what the cell says
+            continue
+    return out
 
 
 def _is_comment(line: str) -> bool:
@@ -385,7 +468,11 @@ def load_table(path: Path) -> Table:
     with a warning), and malformed rows mid-file (skipped with a warning naming the line).
     Columns where most non-missing cells are not numbers are left out (with a note when some
     cells were numbers); a few stray non-numeric cells in a numeric column become missing
-    (with a note). A header without data rows gives an empty table and a warning.
+    (with a note). A header without data rows gives an empty table and a warning. A line
+    longer than :data:`~losscheck.readers._common.MAX_LINE_BYTES` is skipped unparsed, with
+    a warning (:func:`~losscheck.readers._common.drop_long_lines`); memory stays
+    proportional to the lines kept (empty lines cost nothing but their line break). Integer
+    cells beyond 2**53 are kept exact in :attr:`Table.exact` (for steps).
 
     Raises:
         UnreadableFile: the file cannot be read.
@@ -393,11 +480,13 @@ def load_table(path: Path) -> Table:
     """
     src = str(path)
     data, notes = read_data(path)
+    data, more = drop_long_lines(data, path)
+    notes += more
     if len(data) >= PANDAS_MIN_CHARS:
         floats = _pandas_floats(data)
         if floats is not None:
-            header, cols = floats
-            return _build_table(src, header, cols, len(cols[0][0]), notes, converted=True)
+            header, cols, exact = floats
+            return _build_table(src, header, cols, len(cols[0][0]), notes, converted=True, exact=exact)
     text, more = decode_text(data, path)
     notes += more
     del data
@@ -415,10 +504,11 @@ def _python_cells(path: Path, text: str, notes: list[ReadNote]) -> tuple[list[st
     src = str(path)
     lines = text.split("\n")
     comments = 0
-    for i, ln in enumerate(lines):
-        if _is_comment(ln):
-            lines[i] = ""
-            comments += 1
+    if "#" in text or "//" in text:  # else no line can be a comment: no Python step per line
+        for i, ln in enumerate(lines):
+            if _is_comment(ln):
+                lines[i] = ""
+                comments += 1
     if comments:
         notes.append(ReadNote(src, f"{comments} comment line(s) skipped", "info"))
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
@@ -457,13 +547,14 @@ def _python_cells(path: Path, text: str, notes: list[ReadNote]) -> tuple[list[st
 
 
 def _build_table(src: str, header: list[str], cols: list, nrows: int, notes: list[ReadNote],
-                 converted: bool = False) -> Table:
+                 converted: bool = False, exact: dict[int, dict[int, int]] | None = None) -> Table:
     """Name the columns (duplicates renamed, with a note) and convert the cells: the
     :class:`Table` of :func:`load_table` from any tokenizer.
 
     ``cols`` holds one sequence of ``nrows`` text cells per header field, or with
     ``converted`` one ``(values float64, missing bool)`` pair of arrays of shape ``(nrows,)``
-    (cells already numbers or empty, as :func:`_pandas_floats` gives them)."""
+    (cells already numbers or empty, as :func:`_pandas_floats` gives them, with ``exact``:
+    column index -> {row: exact int} for its integer cells beyond 2**53)."""
     columns: list[str] = []
     seen: dict[str, int] = {}
     for k, name in enumerate(header):
@@ -482,6 +573,7 @@ def _build_table(src: str, header: list[str], cols: list, nrows: int, notes: lis
                                    "truncated file)", "warning"))
     values: dict[str, np.ndarray] = {}
     missing: dict[str, np.ndarray] = {}
+    exact_in, exact = exact, {}
     text_only: list[str] = []  # columns of text alone, e.g. "'loss' ('abc' in data row 1)"
     for i, name in enumerate(columns):
         if converted:
@@ -512,10 +604,13 @@ def _build_table(src: str, header: list[str], cols: list, nrows: int, notes: lis
                                        "missing (no point)", "info"))
         values[name] = vals
         missing[name] = miss
+        ints = (exact_in or {}).get(i) if converted else _exact_ints(vals, cols[i])
+        if ints:
+            exact[name] = ints
     if text_only and all(c in STEP_KEYS for c in values):  # nothing numeric but steps: say why
         notes.append(ReadNote(src, f"no numeric metric column; text instead of numbers in column(s) "
                                    f"{', '.join(text_only[:5])}", "warning"))
-    return Table(columns, values, missing, nrows, notes)
+    return Table(columns, values, missing, nrows, notes, exact)
 
 
 def wall_seconds(table: Table) -> tuple[str | None, np.ndarray | None]:
@@ -549,7 +644,7 @@ def table_series(table: Table, source: str, step_col: str | None, skip: set[str]
     if step_col is None:
         steps = np.arange(table.nrows, dtype=np.float64)
     else:
-        steps = table.values[step_col]
+        steps = table.steps(step_col)  # exact integers beyond 2**53 too
     out: list[Series] = []
     notes: list[ReadNote] = []
     for name in table.columns:

@@ -46,7 +46,7 @@ import numpy as np
 from losscheck.errors import ParseError, UnreadableFile
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers import _tfrecord
-from losscheck.readers._common import BaseReader, Collector, base_name, open_binary, read_bytes
+from losscheck.readers._common import BaseReader, Collector, base_name, grown_note, open_binary, read_bytes
 from losscheck.readers._tfrecord import (NUMPY_CRC_MAX_LEN, _mask, crc32c_rows, data_crc_ok,
                                          frame_records, gather_rows, iter_records, masked_crc32c,
                                          read_u32)
@@ -530,7 +530,10 @@ class _Decoded:
 
 
 def _remaining(fh) -> int:
-    """Bytes left to read from a file object (a regular file or an in-memory buffer)."""
+    """Bytes left to read from a file object of :func:`open_binary` (up to the size the file
+    had when it was opened), or from an in-memory buffer."""
+    if hasattr(fh, "remaining"):
+        return fh.remaining()
     if hasattr(fh, "getbuffer"):
         return len(fh.getbuffer()) - fh.tell()
     return max(os.fstat(fh.fileno()).st_size - fh.tell(), 0)
@@ -549,7 +552,7 @@ def _concat(chunks: list[np.ndarray], dtype) -> np.ndarray:
 READ_BLOCK = 8 << 20
 
 
-def _framed_blocks(path: Path, problem: list):
+def _framed_blocks(path: Path, problem: list, grown: list | None = None):
     """Read ``path`` in blocks of :data:`READ_BLOCK` bytes and frame each block's complete
     records: yields ``(data, starts, lens, base)`` (the block's bytes, its records' offsets
     and payload lengths relative to ``data``, shape ``(k,)``, and the block's offset in the
@@ -557,6 +560,10 @@ def _framed_blocks(path: Path, problem: list):
     intact, the next read is made long enough to complete it (up to the end of the file).
     The :class:`~losscheck.readers._tfrecord.FrameProblem` that stops reading (a truncated
     last record, a corrupt header), with file offsets, is appended to ``problem``.
+
+    The file is read up to the size it had when it was opened (:func:`open_binary`), never
+    followed while a job appends to it: a record cut by that end is a truncated last record.
+    When the file grew meanwhile, ``(size at open, bytes added)`` is appended to ``grown``.
 
     Raises:
         UnreadableFile: the file cannot be opened or read.
@@ -580,6 +587,8 @@ def _framed_blocks(path: Path, problem: list):
                 eof = not block
                 data = carry + block if carry else block
                 del block
+                if eof and grown is not None and fh.grown():
+                    grown.append((fh.size, fh.grown()))
                 if not data:
                     return
                 starts, lens, prob = frame_records(data, base)
@@ -613,7 +622,8 @@ def _read_fast(path: Path, src: str) -> ReadResult:
     """
     dec = _Decoded()
     found: list = []
-    for block in _framed_blocks(path, found):
+    grown: list = []
+    for block in _framed_blocks(path, found, grown):
         dec.add(path, *block)
         del block  # nothing of a block outlives its decoding
     problem = found[0] if found else None
@@ -628,6 +638,7 @@ def _read_fast(path: Path, src: str) -> ReadResult:
         purged += int(hit.sum())
         alive &= ~hit
     notes = _notes_for(src, problem, k, dec.bad, dec.crc_bad, purged)
+    notes += [grown_note(path, size, more) for size, more in grown]
     if not n_tags:
         return ReadResult(series=[], notes=notes, meta={})
     names = [""] * n_tags

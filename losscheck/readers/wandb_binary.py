@@ -205,13 +205,15 @@ def history_items(record: bytes) -> tuple[dict[str, str], int | None] | None:
 _STEP_KEYS = ("trainer/global_step", "global_step", "train/global_step", "step", "iter", "iteration")
 
 
-def _json_float(text: str | None) -> float | None:
-    """A JSON number from ``value_json`` text, else ``None``."""
+def _json_float(text: str | None) -> float | int | None:
+    """A JSON number from ``value_json`` text (see
+    :func:`~losscheck.readers._common.json_number`: an integer beyond 2**53 stays an exact
+    ``int``), else ``None`` (also for text that is not JSON or is nested too deeply)."""
     if text is None:
         return None
     try:
         return json_number(json.loads(text))
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -232,8 +234,10 @@ def _training_step_key(rows) -> str | None:
 class WandbBinaryReader(BaseReader):
     """W&B ``run-<id>.wandb`` files: every history row, without the wandb package.
 
-    ``read`` returns one series per numeric history key (units: W&B ``_step``), with wall
-    time from ``_timestamp`` (seconds).
+    ``read`` returns one series per numeric history key (units: W&B ``_step``, exact
+    integers), with wall time from ``_timestamp`` (seconds). A ``value_json`` that is not
+    JSON, or is nested too deeply to parse, is skipped and counted in a warning; it never
+    rejects the file.
 
     Raises:
         UnreadableFile: the file cannot be read.
@@ -259,6 +263,7 @@ class WandbBinaryReader(BaseReader):
             notes.append(ReadNote(src, f"{len(problems) - 5} more framing problem(s)", "warning"))
         rows: list[tuple[float, float | None, dict[str, float]]] = []
         bad = 0
+        bad_values = 0
         no_step = 0
         loads = json.loads
         for rec in records:
@@ -272,7 +277,7 @@ class WandbBinaryReader(BaseReader):
             items, step_num = got
             step = _json_float(items.get("_step"))
             if step is None and step_num is not None:
-                step = float(step_num)
+                step = step_num  # an exact int (steps are int64 end to end)
             if step is None:
                 no_step += 1
                 continue
@@ -283,7 +288,8 @@ class WandbBinaryReader(BaseReader):
                     continue
                 try:
                     x = json_number(loads(vj))
-                except ValueError:
+                except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse
+                    bad_values += 1
                     continue
                 if x is not None:
                     values[key] = x
@@ -304,6 +310,9 @@ class WandbBinaryReader(BaseReader):
             notes.append(ReadNote(src, f"{bad} record(s) with malformed protobuf skipped", "warning"))
         if no_step:
             notes.append(ReadNote(src, f"{no_step} history row(s) without a step skipped", "warning"))
+        if bad_values:
+            notes.append(ReadNote(src, f"{bad_values} history value(s) that are not JSON (or are nested too "
+                                       "deeply to parse) skipped", "warning"))
         series, n = col.build(src)
         return ReadResult(series, notes + n, {})
 
