@@ -486,3 +486,16 @@ def test_wandb_steps_beyond_2_53_are_exact(tmp_path):
     f.write_bytes(data)
     loss = {s.tag: s for s in choose(f).read(f).series}["loss"]
     assert loss.steps.tolist() == [s for s, _ in _big_rows(10)]
+
+
+def test_a_text_log_with_a_line_over_the_limit_skips_that_line_only(tmp_path):
+    from losscheck.readers import text_logs
+    from losscheck.readers._common import MAX_LINE_BYTES
+
+    path = tmp_path / "train.log"
+    path.write_bytes(b"step 1 loss 2.0\nstep 2 loss 1.5\n" + b"x" * (MAX_LINE_BYTES + 10)
+                     + b"\nstep 3 loss 1.0\nstep 4 loss 0.8\n")
+    res = text_logs.READER.read(path)
+    loss = {s.tag: s for s in res.series}["loss"]
+    assert loss.steps.tolist() == [1, 2, 3, 4]
+    assert any("longer than 16 MiB" in n.message and "line 3" in n.message for n in res.notes)

@@ -563,8 +563,15 @@ class TextLogReader(BaseReader):
         return 0.0
 
     def _read(self, path: Path) -> ReadResult:
+        from losscheck.readers._common import decode_text, drop_long_lines, read_data
+
         src = str(path)
-        text, notes = read_text(path)
+        data, notes = read_data(path)
+        data, more = drop_long_lines(data, path)  # one line of hundreds of MB: skipped, counted
+        notes += more
+        text, more = decode_text(data, path)
+        notes += more
+        del data
         p, hits, info = _parse(text)
         series, n = p.col.build(src, "step", p.units)
         notes.extend(n)
