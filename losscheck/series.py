@@ -247,7 +247,10 @@ def _step_text(steps, i: int) -> str:
 def merge(series: list[Series]) -> tuple[Series, list[ReadNote]]:
     """Merge the same tag read from several files of one run, without double counting.
 
-    Points are pooled; where two files hold the same step, the file listed later wins.
+    Points are pooled; where two files hold the same step, the file listed later wins. When
+    copies of a step disagree (two experiments' logs in one folder, not two copies of one
+    log), the note is a warning that says so.
+
     Args:
         series: at least one :class:`Series` with the same tag, each already normalised.
     Returns:
@@ -265,9 +268,20 @@ def merge(series: list[Series]) -> tuple[Series, list[ReadNote]]:
     keep = np.ones(len(steps), dtype=bool)
     keep[:-1] = steps[:-1] != steps[1:]
     shared = int((~keep).sum())
+    # a shared step whose copies disagree (beyond float32 rounding: TensorBoard stores float32)
+    dup = np.flatnonzero(~keep)
+    a, b = values[dup], values[dup + 1]
+    with np.errstate(invalid="ignore", over="ignore"):
+        same = (a == b) | (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= 1e-6 * np.maximum(np.abs(a), np.abs(b)))
+    differ = int((~same).sum())
     sources = ", ".join(dict.fromkeys(s.source for s in series))
     merged = Series(series[0].tag, steps[keep], values[keep], sources,
                     None if wt is None else wt[keep], series[0].step_unit)
-    notes = [ReadNote(sources, f"{series[0].tag}: merged from {len(series)} files; {shared} step(s) "
-                      f"present in more than one file were counted once", "info")]
+    if differ:
+        notes = [ReadNote(sources, f"{series[0].tag}: merged from {len(series)} files; {shared} step(s) present "
+                          f"in more than one file, {differ} of them with different values (the later file's "
+                          "kept): two runs in one folder? Put each run in its own folder", "warning")]
+    else:
+        notes = [ReadNote(sources, f"{series[0].tag}: merged from {len(series)} files; {shared} step(s) "
+                          f"present in more than one file were counted once", "info")]
     return merged, notes

@@ -106,3 +106,17 @@ def test_sparkline_tells_gaps_from_nonfinite_values():
     assert vals[0] == 0.9 and None in vals and any(v != v for v in vals if v is not None)
     line = sparkline(vals)
     assert " " in line and line.endswith("×")
+
+
+def test_merging_copies_that_disagree_is_a_warning():
+    """Two experiments' logs in one folder: before, an info note 'counted once' hid that the
+    values conflict (new-user pass)."""
+    from losscheck.model import Series
+
+    a = Series("loss", [1, 2, 3], [1.0, 0.9, 0.8], "exp1.log")
+    b = Series("loss", [2, 3, 4], [5.0, 6.0, 7.0], "exp2.log")
+    merged, (note,) = merge([a, b])
+    assert note.severity == "warning" and "2 of them with different values" in note.message
+    same = Series("loss", [2, 3], [0.9, 0.8], "copy.log")
+    _, (note,) = merge([a, same])
+    assert note.severity == "info"
