@@ -232,8 +232,23 @@ def test_utf16_and_utf32_with_a_byte_order_mark_are_read(tmp_path, codec):
     assert any("byte-order mark" in n.message for n in r.notes)
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_read(tmp_path, codec):
+    """Before: in a sweep such logs became 'folders without logs' (a failing run hidden),
+    and a single CSV was 'empty file (no header line)' (new-user pass)."""
+    path = tmp_path / "run" / "metrics.csv"
+    path.parent.mkdir()
+    path.write_bytes(curve_csv(True).decode().encode(codec))
+    (r,) = diagnose(tmp_path).runs
+    assert r.metrics["loss"].points == 200 and r.primary == "diverging"
+    assert any("without a byte-order mark" in n.message for n in r.notes)
+
+
 def test_a_binary_file_starting_like_a_bom_is_not_transcoded():
     from losscheck.readers._common import transcode_bom
 
     blob = b"\xff\xfe" + bytes(range(256)) * 4 + b"\x00\xd8" * 50  # lone surrogates: not text
     assert transcode_bom(blob, Path("x"))[0] == blob
+    # a TensorBoard record header: NUL-heavy, but not text in either byte lane
+    events = (b"\x18\x00\x00\x00\x00\x00\x00\x00\xa3\x7f\x4b\x22" + bytes(range(1, 200))) * 8
+    assert transcode_bom(events, Path("events.out.tfevents.1"))[0] == events

@@ -80,9 +80,9 @@ _BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le", "UTF-32 LE"), (b"\x00\x00\xfe\xff", 
 
 
 def transcode_bom(data: bytes, path: Path) -> tuple[bytes, list[ReadNote]]:
-    """``data`` re-encoded as UTF-8 when it starts with a UTF-16 or UTF-32 byte-order mark;
-    unchanged otherwise (binary data that merely starts like a mark, with more than 1% of
-    its units undecodable, is left alone). A head cut inside a code unit loses that unit
+    """``data`` re-encoded as UTF-8 when it starts with a UTF-16 or UTF-32 byte-order mark, or
+    is UTF-16 text without one (:func:`_bomless_utf16`); unchanged otherwise (binary data
+    that merely starts like a mark, with more than 1% of its units undecodable, is left alone). A head cut inside a code unit loses that unit
     only. Returns ``(data, notes)``; never raises."""
     for bom, codec, label in _BOMS:
         if data.startswith(bom):
@@ -97,7 +97,33 @@ def transcode_bom(data: bytes, path: Path) -> tuple[bytes, list[ReadNote]]:
             if bad:
                 notes.append(ReadNote(str(path), f"{bad} invalid {label} code unit(s) replaced", "warning"))
             return text.encode("utf-8"), notes
+    codec = _bomless_utf16(data)
+    if codec is not None:
+        body = data[:len(data) - len(data) % 2]
+        label = "UTF-16 LE" if codec.endswith("le") else "UTF-16 BE"
+        return body.decode(codec, errors="replace").encode("utf-8"), [ReadNote(
+            str(path), f"text encoded as {label} without a byte-order mark; read as such", "info")]
     return data, []
+
+
+def _bomless_utf16(data: bytes) -> str | None:
+    """``"utf-16-le"``/``"utf-16-be"`` when ``data`` looks like ASCII-range text in UTF-16
+    without a byte-order mark: in its first 4 KiB, at least 90% of one byte lane is NUL and
+    none of the other, and the decoded sample is at least 95% printable text. Binary formats
+    (TFRecord, W&B) fail the lane test or the printable test. ``None`` otherwise."""
+    sample = data[:4096]
+    sample = sample[:len(sample) - len(sample) % 2]
+    if len(sample) < 16 or b"\x00" not in sample:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    n = len(even)
+    for zeros, other, codec in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if zeros.count(0) >= 0.9 * n and other.count(0) == 0:
+            text = sample.decode(codec, errors="replace")
+            printable = sum(ch.isprintable() or ch in "\t\r\n" for ch in text)
+            if printable >= 0.95 * len(text):
+                return codec
+    return None
 
 
 @lru_cache(maxsize=1)
