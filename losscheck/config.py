@@ -42,7 +42,6 @@ import os
 import stat
 import sys
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -67,22 +66,6 @@ CONFIG_NAMES = ("losscheck.toml", ".losscheck.toml", "pyproject.toml")
 MAX_CONFIG_BYTES = 1 << 20
 
 
-@lru_cache(maxsize=1)
-def _pseudo_devices() -> frozenset[int]:
-    """Device numbers of procfs and sysfs, whose "regular" files can block a read forever."""
-    devs = set()
-    for top in ("/proc", "/sys"):
-        try:
-            devs.add(os.stat(top).st_dev)
-        except OSError:
-            continue
-    try:
-        devs.discard(os.stat("/").st_dev)
-    except OSError:
-        pass
-    return frozenset(devs)
-
-
 def read_config_bytes(path: Path, limit: int = MAX_CONFIG_BYTES) -> bytes:
     """The bytes of a configuration file, read without ever blocking.
 
@@ -94,20 +77,15 @@ def read_config_bytes(path: Path, limit: int = MAX_CONFIG_BYTES) -> bytes:
         UsageError: cannot be opened, not a regular file, a pseudo-file, larger than ``limit``,
             or an I/O error; the message names ``path``.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    from losscheck.errors import UnreadableFile
+    from losscheck.readers._common import open_regular
+
     try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise UsageError(path, f"cannot read config: {exc.strerror or exc}") from None
+        fd = open_regular(path)  # never blocks; refuses FIFOs, devices, folders, /proc files
+    except UnreadableFile as exc:
+        raise UsageError(path, f"cannot read config: {exc.problem}") from None
     try:
         st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise UsageError(path, "cannot read config: a directory, not a regular file")
-        if not stat.S_ISREG(st.st_mode):
-            raise UsageError(path, "cannot read config: not a regular file (a FIFO, socket or device)")
-        if st.st_dev in _pseudo_devices():
-            raise UsageError(path, "cannot read config: a kernel pseudo-file (/proc, /sys), not a "
-                                   "regular file")
         if st.st_size > limit:
             raise UsageError(path, f"cannot read config: {st.st_size} bytes, more than the "
                                    f"{limit >> 10} KiB a configuration file may have")

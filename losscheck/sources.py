@@ -153,6 +153,16 @@ def _read_member(src: BinaryIO, path: Path, name: str, size: int | None, claim
     return data, None
 
 
+def _held(total: int, content: bytes | None, path: Path) -> int:
+    """The bytes of logs held in memory so far, with ``content``; past
+    :data:`MAX_ARCHIVE_BYTES` the archive is an :class:`UnreadableFile`."""
+    total += len(content or b"")
+    if total > MAX_ARCHIVE_BYTES:
+        raise UnreadableFile(path, f"its logs hold more than {MAX_ARCHIVE_BYTES >> 30} GiB: "
+                                   "extract it and diagnose the folder")
+    return total
+
+
 def _tar_members(fh: BinaryIO, path: Path, claim) -> Iterator[tuple[str, bytes | None, str | None]]:
     try:
         tf = tarfile.open(fileobj=fh, mode="r|*")
@@ -170,10 +180,7 @@ def _tar_members(fh: BinaryIO, path: Path, claim) -> Iterator[tuple[str, bytes |
             got = _read_member(src, path, name, member.size, claim)
             if got is None:
                 continue
-            total += len(got[0] or b"")
-            if total > MAX_ARCHIVE_BYTES:
-                raise UnreadableFile(path, f"its logs hold more than {MAX_ARCHIVE_BYTES >> 30} GiB: "
-                                           "extract it and diagnose the folder")
+            total = _held(total, got[0], path)
             yield (name, *got)
         # tarfile ends a stream quietly at a damaged header: whatever follows the end of
         # the archive must be the zero padding of its last blocks
@@ -213,10 +220,7 @@ def _zip_members(fh: BinaryIO, path: Path, claim) -> Iterator[tuple[str, bytes |
                 got = (None, f"cannot be read ({why})")
             if got is None:
                 continue
-            total += len(got[0] or b"")
-            if total > MAX_ARCHIVE_BYTES:
-                raise UnreadableFile(path, f"its logs hold more than {MAX_ARCHIVE_BYTES >> 30} GiB: "
-                                           "extract it and diagnose the folder")
+            total = _held(total, got[0], path)
             yield (name, *got)
 
 
