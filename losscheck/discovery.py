@@ -309,8 +309,9 @@ def discover(path: str | os.PathLike) -> Discovery:
             if parent in has_run_below:
                 break
             has_run_below.add(parent)
-    without_logs = [d for d in dirs_with_files
-                    if d not in runs and d not in dirs_with_errors and d not in has_run_below]
+    read_from = {here for here, _, _ in found}  # folders whose logs joined a run above them too
+    without_logs = [d for d in dirs_with_files if d not in runs and d not in dirs_with_errors
+                    and d not in has_run_below and d not in read_from]
     if not runs and not errors:
         if without_logs:
             raise NoLogsFound(top, "no supported log found")

@@ -104,6 +104,7 @@ def test_pytorch_add_scalars_folders_are_one_run(tmp_path):
     write_scalars(run / "Loss_val", {"Loss": ev})
     report = diagnose(tmp_path / "runs")
     assert [r.run for r in report.runs] == [str(run)] and not report.errors
+    assert report.without_logs == []  # Loss_train/ and Loss_val/ were read: not "without logs"
     (r,) = report.runs
     got = roles(r)
     assert got["loss"] == "Loss/train" and got["eval_loss"] == "Loss/val" and got["lr"] == "lr"
@@ -146,6 +147,7 @@ def test_hf_output_folder_with_runs_logging_dir_is_one_run(tmp_path):
     _hf_tensorboard(out / "runs" / "Dec04_10-00-00_gpu-node-3", hist)
     report = diagnose(out)
     assert [r.run for r in report.runs] == [str(out)] and not report.errors
+    assert report.without_logs == []
     (r,) = report.runs
     assert roles(r)["loss"] == "loss" and roles(r)["eval_loss"] == "eval_loss"
     # the TensorBoard copies are folded into the trainer_state series, not extra losses
