@@ -93,7 +93,7 @@ def archive_members(path: Path, claim, data: bytes | None = None
             holds a tar); the kind is then told from the content.
     Yields:
         ``(name, content, problem)``: the member's relative POSIX name, its bytes (a ``.gz``
-        member inflated) and ``None``; or ``(name, None, problem)`` for a claimed member that
+        member as stored: :func:`losscheck.readers._common.read_data` inflates it) and ``None``; or ``(name, None, problem)`` for a claimed member that
         cannot be read (over the size limit, corrupt), which is that file's problem only.
         Links, devices, folders, names outside the archive (absolute or ``..``) and hidden files
         are skipped; so is W&B's ``latest-run/`` folder when a ``run-*`` folder sits beside it
@@ -144,12 +144,8 @@ def _read_member(src: BinaryIO, path: Path, name: str, size: int | None, claim
     data = raw_head + rest
     if len(data) > MAX_INFLATED_BYTES:
         return None, f"over the {MAX_INFLATED_BYTES >> 30} GiB limit: not read"
-    if gz:
-        data, problem = _gunzip(io.BytesIO(data), MAX_INFLATED_BYTES + 1)
-        if len(data) > MAX_INFLATED_BYTES:
-            return None, f"inflates to more than {MAX_INFLATED_BYTES >> 30} GiB (a decompression bomb?): not read"
-        if problem is not None and not data:
-            return None, f"cannot decompress: {problem}"
+    # a .gz member is kept compressed: the readers inflate it (read_data), with the same
+    # limit, and a cut or corrupt stream becomes that file's note or error
     return data, None
 
 
@@ -239,7 +235,9 @@ def read_stdin(stream: BinaryIO | None = None) -> bytes:
         stream = sys.stdin.buffer
     data = stream.read(MAX_INFLATED_BYTES + 1)
     if data[:2] == b"\x1f\x8b":
-        data, _ = _gunzip(io.BytesIO(data), MAX_INFLATED_BYTES + 1)
+        data, problem = _gunzip(io.BytesIO(data), MAX_INFLATED_BYTES + 1)
+        if problem is not None and not data:
+            raise UnreadableFile(Path("-"), f"standard input is gzip data that cannot be decompressed: {problem}")
     if len(data) > MAX_INFLATED_BYTES:
         raise UnreadableFile(Path("-"), f"standard input holds more than {MAX_INFLATED_BYTES >> 30} GiB: "
                                         "save it to a file")

@@ -158,6 +158,17 @@ def test_a_damaged_header_mid_tar_is_an_error_not_a_silent_end(tmp_path):
         diagnose(archive)
 
 
+def test_a_corrupt_gz_member_is_that_files_problem_with_its_note(tmp_path):
+    """A cut .gz member was silently dropped (and its 'stream ends early' note lost)."""
+    whole = gzip.compress(curve_csv(True, 3000))
+    archive = make_tar(tmp_path / "s.tar.gz", {"a/metrics.csv.gz": whole[: len(whole) // 2],
+                                               "b/metrics.csv": curve_csv(False)})
+    report = diagnose(archive)
+    runs = {r.run.rsplit("/", 1)[-1]: r for r in report.runs}
+    assert set(runs) == {"a", "b"}
+    assert any("gzip stream ends early" in n.message and n.severity == "warning" for n in runs["a"].notes)
+
+
 def test_a_tar_inside_a_plain_gz_is_read_as_a_tree(tmp_path):
     """logs.gz holding a tar: before, the HF reader salvaged one log_history from the bytes."""
     tar = make_tar(tmp_path / "x.tar", SWEEP, mode="w")
@@ -215,6 +226,8 @@ def test_standard_input_csv_and_text_logs():
     res = _cli(["diagnose", "-"], b"")
     assert res.returncode == 2 and b"standard input is empty" in res.stderr
     assert b"Traceback" not in res.stderr
+    res = _cli(["diagnose", "-"], b"\x1f\x8b\x08\x00" + b"\xff" * 40)
+    assert res.returncode == 2 and b"cannot be decompressed" in res.stderr
     res = _cli(["diagnose", "-"], b"hello\nworld\n")
     assert res.returncode == 2 and b"standard input is not a supported log" in res.stderr
 

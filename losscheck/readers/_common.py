@@ -405,12 +405,39 @@ def read_data(path: Path, limit: int | None = None) -> tuple[bytes, list[ReadNot
             of which not a single byte can be decompressed.
     """
     memory = _MEMORY.get(str(path))
-    if memory is not None:  # already inflated (see losscheck.sources)
-        data = memory if limit is None else memory[:limit]
-        return transcode_bom(data, path)
+    if memory is not None:  # an archive member or standard input (see losscheck.sources)
+        notes: list[ReadNote] = []
+        if path.name.endswith(".gz") and memory[:2] == _GZIP_MAGIC:
+            import io
+
+            data, notes = _inflate_gz(io.BytesIO(memory), path, limit)
+        else:
+            data = memory if limit is None else memory[:limit]
+        data, more = transcode_bom(data, path)
+        return data, notes + more
     data, notes = _read_disk(path, limit)
     data, more = transcode_bom(data, path)
     return data, notes + more
+
+
+def _inflate_gz(fh, path: Path, limit: int | None) -> tuple[bytes, list[ReadNote]]:
+    """The gunzipped content of ``fh`` (positioned at its start): at most ``limit`` bytes, or
+    all within :data:`MAX_INFLATED_BYTES`; a cut or corrupt stream gives what could be
+    inflated, with a warning.
+
+    Raises:
+        UnreadableFile: more than the limit, or not a byte could be inflated.
+    """
+    data, problem = _gunzip(fh, limit if limit is not None else MAX_INFLATED_BYTES + 1)
+    if limit is None and len(data) > MAX_INFLATED_BYTES:
+        raise UnreadableFile(path, f"decompresses to more than {MAX_INFLATED_BYTES >> 30} GiB "
+                                   "(a decompression bomb?): not read")
+    notes: list[ReadNote] = []
+    if problem is not None:
+        if not data:
+            raise UnreadableFile(path, f"cannot decompress: {problem}")
+        notes.append(ReadNote(str(path), f"{problem}; read what could be decompressed", "warning"))
+    return data, notes
 
 
 def _read_disk(path: Path, limit: int | None) -> tuple[bytes, list[ReadNote]]:
@@ -425,15 +452,7 @@ def _read_disk(path: Path, limit: int | None) -> tuple[bytes, list[ReadNote]]:
                 magic = fh.read(2)
                 fh.rewind()
                 if magic == _GZIP_MAGIC:
-                    data, problem = _gunzip(fh, limit if limit is not None else MAX_INFLATED_BYTES + 1)
-                    if limit is None and len(data) > MAX_INFLATED_BYTES:
-                        raise UnreadableFile(path, f"decompresses to more than {MAX_INFLATED_BYTES >> 30} GiB "
-                                                   "(a decompression bomb?): not read")
-                    if problem is not None:
-                        if not data:
-                            raise UnreadableFile(path, f"cannot decompress: {problem}")
-                        notes.append(ReadNote(str(path), f"{problem}; read what could be decompressed",
-                                              "warning"))
+                    data, notes = _inflate_gz(fh, path, limit)
                     if limit is None and fh.grown():
                         notes.append(grown_note(path, fh.size, fh.grown()))
                     return data, notes
