@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from losscheck.errors import LosscheckError, NoLogsFound, UnreadableFile
+from losscheck.model import ReadResult
 from losscheck.readers import all_readers, choose, read_head
 from losscheck.readers._common import MAX_INFLATED_BYTES, memory_files, read_data, transcode_bom
 from losscheck.readers.interface import Reader
@@ -125,6 +126,8 @@ class RunFiles:
     root: Path
     files: list[LogFile] = field(default_factory=list)
     memory: dict[str, bytes] = field(default_factory=dict)
+    #: results already read during discovery (standard input's format is found by reading it)
+    preread: dict[str, "ReadResult"] = field(default_factory=dict)
 
 
 @dataclass
@@ -380,14 +383,16 @@ def _discover_stdin() -> Discovery:
     for _, _, fp, reader in sorted(claims, key=lambda c: c[:2]):
         with memory_files({str(fp): data}):
             try:
-                if reader.read(fp).series:
-                    break
+                result = reader.read(fp)
             except LosscheckError:
                 continue
+        if result.series:
+            break
     else:
         raise NoLogsFound(Path("-"), "standard input is not a supported log (no reader recognises its content)")
     root = Path(STDIN_ROOT)
-    return Discovery([RunFiles(root, [LogFile(fp, reader)], {str(fp): data})], [])
+    # the read that chose the reader is the run's read: standard input is not parsed twice
+    return Discovery([RunFiles(root, [LogFile(fp, reader)], {str(fp): data}, {str(fp): result})], [])
 
 
 def _group(found: list[tuple[Path, Path, Reader]], top: Path, event_dirs: set[Path]) -> dict[Path, RunFiles]:

@@ -87,7 +87,7 @@ def _read_run(run: RunFiles, strict: bool) -> RunData:
     read_ok = 0
     for lf in run.files:
         try:
-            res = lf.reader.read(lf.path)
+            res = run.preread.get(str(lf.path)) or lf.reader.read(lf.path)
         except LosscheckError as exc:
             if strict:
                 raise
