@@ -265,3 +265,25 @@ def test_a_binary_file_starting_like_a_bom_is_not_transcoded():
     # a TensorBoard record header: NUL-heavy, but not text in either byte lane
     events = (b"\x18\x00\x00\x00\x00\x00\x00\x00\xa3\x7f\x4b\x22" + bytes(range(1, 200))) * 8
     assert transcode_bom(events, Path("events.out.tfevents.1"))[0] == events
+
+
+def test_standard_input_is_parsed_once(monkeypatch):
+    """The read that picks stdin's reader is the run's read (it was read twice: 2x the time)."""
+    import types
+
+    import losscheck.pipeline as pipeline
+    from losscheck.readers import csv_generic
+
+    payload = curve_csv(True)
+    monkeypatch.setattr(sys, "stdin", types.SimpleNamespace(buffer=io.BytesIO(payload), isatty=lambda: False))
+    calls = []
+    real = csv_generic.READER.__class__.read
+
+    def counting(self, path):
+        calls.append(str(path))
+        return real(self, path)
+
+    monkeypatch.setattr(csv_generic.READER.__class__, "read", counting)
+    report = pipeline.diagnose("-")
+    assert report.runs[0].primary == "diverging"
+    assert len(calls) == 1
