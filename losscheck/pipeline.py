@@ -20,7 +20,7 @@ from losscheck.discovery import RunFiles, discover
 from losscheck.errors import LosscheckError, NoLogsFound, NoLossMetric, TooLittleData
 from losscheck.model import (MetricInfo, ReadNote, Report, RunData, RunError, RunReport,
                              Series)
-from losscheck.series import merge
+from losscheck.series import merge, values_agree
 
 
 @dataclass
@@ -100,7 +100,7 @@ def _read_run(run: RunFiles, strict: bool) -> RunData:
             meta.setdefault(k, v)
         for s in res.series:
             if len(s):
-                s = _in_run(s, lf.subdir, lf.reader.name)
+                s = _in_run(s, lf.subdir)
                 by_tag.setdefault(s.tag, []).append(s)
     if read_ok == 0 and last_err is not None:
         raise last_err
@@ -116,19 +116,13 @@ def _read_run(run: RunFiles, strict: bool) -> RunData:
     return RunData(str(run.root), [str(f.path) for f in run.files], series, notes, meta)
 
 
-def _in_run(s: Series, subdir: str, reader: str) -> Series:
+def _in_run(s: Series, subdir: str) -> Series:
     """A series as its run names it: renamed by the sub-folder it was read from
-    (:func:`losscheck.discovery.context_tag`); Keras' TensorBoard ``epoch_*`` scalars are
-    logged at the epoch number, so their unit is ``epoch``."""
+    (:func:`losscheck.discovery.context_tag`)."""
     from losscheck.discovery import context_tag
 
     tag = context_tag(s.tag, subdir)
-    unit = s.step_unit
-    if reader == "tensorboard" and s.tag.rsplit("/", 1)[-1].startswith("epoch_"):
-        unit = "epoch"
-    if tag == s.tag and unit == s.step_unit:
-        return s
-    return dataclasses.replace(s, tag=tag, step_unit=unit)
+    return s if tag == s.tag else dataclasses.replace(s, tag=tag)
 
 
 #: Two series of one run from different files are copies of one metric when at least this
@@ -190,14 +184,7 @@ def _same_values(a: Series, b: Series) -> bool:
     common, ia, ib = np.intersect1d(a.steps, b.steps, assume_unique=True, return_indices=True)
     if common.size < MIN_SHARED_STEPS:
         return False
-    with np.errstate(over="ignore"):
-        va = a.values[ia].astype(np.float32).astype(np.float64)
-        vb = b.values[ib].astype(np.float32).astype(np.float64)
-    both_nan = np.isnan(va) & np.isnan(vb)
-    with np.errstate(invalid="ignore"):
-        close = np.abs(va - vb) <= 1e-6 * np.maximum(np.abs(va), np.abs(vb)) + 1e-30
-    close |= both_nan | (va == vb)
-    return bool(close.all())
+    return bool(values_agree(a.values[ia], b.values[ib]).all())
 
 
 def _why_empty(run: RunFiles, notes: list[ReadNote]) -> str:
@@ -379,7 +366,7 @@ def _diagnose_parallel(tasks: list[tuple], jobs: int,
     the parent; workers ignore SIGINT) the workers are killed at once and the interrupt goes
     on to the caller.
     """
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
     n = len(tasks)
@@ -397,7 +384,7 @@ def _diagnose_parallel(tasks: list[tuple], jobs: int,
         return RunError(str(tasks[i][0].root), f"{tasks[i][0].root}: {why}", "internal")
 
     def alone(i: int) -> None:
-        with _pool(ProcessPoolExecutor, 1) as pool:
+        with _pool(1) as pool:
             try:
                 finish(i, pool.submit(_read_and_diagnose, *tasks[i]).result())
             except BrokenProcessPool:
@@ -408,7 +395,7 @@ def _diagnose_parallel(tasks: list[tuple], jobs: int,
     queue = list(range(n - 1, -1, -1))  # popped from the end: task order
     while queue:
         suspects: list[int] = []
-        with _pool(ProcessPoolExecutor, jobs) as pool:
+        with _pool(jobs) as pool:
             flight: dict = {}
             while queue or flight:
                 while queue and len(flight) < jobs:
@@ -437,8 +424,10 @@ class _pool:
     """A process pool that, on leaving by an exception (Ctrl-C above all), kills its workers
     instead of waiting for their runs, and cancels what was not started."""
 
-    def __init__(self, executor_cls, workers: int) -> None:
-        self.pool = executor_cls(max_workers=workers, initializer=_worker_init)
+    def __init__(self, workers: int) -> None:
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
 
     def __enter__(self):
         return self.pool

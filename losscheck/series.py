@@ -244,6 +244,19 @@ def _step_text(steps, i: int) -> str:
     return str(int(x)) if _is_int(x) else f"{float(x):.6g}"
 
 
+def values_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise: do two loggers' copies of a value agree? Equal to float32 precision
+    (TensorBoard stores float32: relative difference at most 1e-6 after rounding both to
+    float32), NaN agreeing with NaN. ``a``, ``b``: float64 arrays of shape ``(n,)``;
+    returns a bool array of shape ``(n,)``. Never raises or warns (values near 1e308
+    overflow float32 to inf, and equal infinities agree)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        va = np.asarray(a, dtype=np.float64).astype(np.float32).astype(np.float64)
+        vb = np.asarray(b, dtype=np.float64).astype(np.float32).astype(np.float64)
+        close = np.abs(va - vb) <= 1e-6 * np.maximum(np.abs(va), np.abs(vb))
+    return close | (va == vb) | (np.isnan(va) & np.isnan(vb))
+
+
 def merge(series: list[Series]) -> tuple[Series, list[ReadNote]]:
     """Merge the same tag read from several files of one run, without double counting.
 
@@ -270,10 +283,7 @@ def merge(series: list[Series]) -> tuple[Series, list[ReadNote]]:
     shared = int((~keep).sum())
     # a shared step whose copies disagree (beyond float32 rounding: TensorBoard stores float32)
     dup = np.flatnonzero(~keep)
-    a, b = values[dup], values[dup + 1]
-    with np.errstate(invalid="ignore", over="ignore"):
-        same = (a == b) | (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= 1e-6 * np.maximum(np.abs(a), np.abs(b)))
-    differ = int((~same).sum())
+    differ = int((~values_agree(values[dup], values[dup + 1])).sum())
     sources = ", ".join(dict.fromkeys(s.source for s in series))
     merged = Series(series[0].tag, steps[keep], values[keep], sources,
                     None if wt is None else wt[keep], series[0].step_unit)

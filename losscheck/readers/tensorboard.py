@@ -59,6 +59,13 @@ _DT_FLOAT, _DT_DOUBLE, _DT_BFLOAT16, _DT_HALF = 1, 2, 14, 19
 _PACKED = {_DT_FLOAT: "<f4", _DT_DOUBLE: "<f8", _DT_HALF: "<f2"}
 
 
+def step_unit(tag: str) -> str:
+    """``"epoch"`` for Keras' epoch-level scalars (``epoch_loss``, ``epoch_accuracy``,
+    ``train/epoch_learning_rate``: the callback logs them at the epoch number), else
+    ``"step"`` (a global step)."""
+    return "epoch" if tag.rsplit("/", 1)[-1].startswith("epoch_") else "step"
+
+
 def _event_cls():
     # Imported lazily: the protobuf modules take ~0.2 s to load and most runs have no TB file.
     from tensorboard.compat.proto import event_pb2
@@ -401,7 +408,7 @@ def _read_reference(data: bytes, path: Path, src: str) -> ReadResult:
             for tag, step, value, wall in got:
                 col.add(tag, step, value, wall if math.isfinite(wall) else None)
     notes = _notes_for(src, problem, len(records), bad, crc_bad, purged)
-    series, n2 = col.build(src)
+    series, n2 = col.build(src, units={t: step_unit(t) for t in col.tags()})
     notes.extend(n2)
     return ReadResult(series=series, notes=notes, meta={})
 
@@ -669,7 +676,7 @@ def _read_fast(path: Path, src: str) -> ReadResult:
             st, va, wt = step[sel], value[sel], wall[sel]
         if not len(st):
             continue
-        s, n2 = normalize(names[t], st, va, src, wt if wall_ok[t] else None, "step")
+        s, n2 = normalize(names[t], st, va, src, wt if wall_ok[t] else None, step_unit(names[t]))
         if len(s):
             series.append(s)
         notes.extend(n2)
