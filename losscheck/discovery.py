@@ -27,7 +27,7 @@ from pathlib import Path
 from losscheck.errors import LosscheckError, NoLogsFound, UnreadableFile
 from losscheck.model import ReadResult
 from losscheck.readers import all_readers, choose, read_head
-from losscheck.readers._common import MAX_INFLATED_BYTES, memory_files, read_data, transcode_bom
+from losscheck.readers._common import MAX_INFLATED_BYTES, memory_files, read_data
 from losscheck.readers.interface import Reader
 from losscheck.sources import (STDIN_BINARY_NAMES, STDIN_NAMES, STDIN_ROOT, archive_kind, archive_members, is_archive,
                               read_stdin)
@@ -342,16 +342,22 @@ def _discover_archive(top: Path, data: bytes | None = None) -> Discovery:
             chosen[name] = reader
         return reader is not None
 
+    at: dict[str, int] = {}  # member name -> its place in found: a name tar holds twice, last wins
     for name, content, problem in archive_members(top, claim, data):
         fp = Path(f"{top}/{name}")
-        reader = chosen.pop(name)
+        reader = chosen[name]
         if content is None:
             reader = FailedReader(UnreadableFile(fp, problem or "cannot be read"))
+            memory.pop(str(fp), None)
         else:
             memory[str(fp)] = content
         if reader.name == "tensorboard":
             event_dirs.add(fp.parent)
-        found.append((fp.parent, fp, reader))
+        if name in at:
+            found[at[name]] = (fp.parent, fp, reader)
+        else:
+            at[name] = len(found)
+            found.append((fp.parent, fp, reader))
     runs = _group(found, top, event_dirs)
     if not runs:
         raise NoLogsFound(top, "no supported log found in the archive")
@@ -369,12 +375,12 @@ def _discover_stdin() -> Discovery:
         raise NoLogsFound(Path("-"), "standard input is empty")
     if archive_kind(data[:512]):
         return _discover_archive(Path(STDIN_ROOT), data)
-    head8 = transcode_bom(data[:8], Path(STDIN_ROOT))[0]
+    # the head every reader sniffs is the same whatever name is tried (none ends in .gz)
+    with memory_files({f"{STDIN_ROOT}/-": data}):
+        head = read_head(Path(f"{STDIN_ROOT}/-"))
     claims: list[tuple[float, int, Path, Reader]] = []
-    for k, name in enumerate(STDIN_BINARY_NAMES if b"\x00" in head8 else STDIN_NAMES):
+    for k, name in enumerate(STDIN_BINARY_NAMES if b"\x00" in head[:8] else STDIN_NAMES):
         fp = Path(f"{STDIN_ROOT}/{name}")
-        with memory_files({str(fp): data}):
-            head = read_head(fp)
         for reader in all_readers():
             score = reader.sniff(fp, head)
             if score > 0:

@@ -16,6 +16,7 @@ archive is an :class:`~losscheck.errors.UnreadableFile`.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import lzma
 import os
@@ -93,8 +94,10 @@ def archive_members(path: Path, claim, data: bytes | None = None
             holds a tar); the kind is then told from the content.
     Yields:
         ``(name, content, problem)``: the member's relative POSIX name, its bytes (a ``.gz``
-        member as stored: :func:`losscheck.readers._common.read_data` inflates it) and ``None``; or ``(name, None, problem)`` for a claimed member that
-        cannot be read (over the size limit, corrupt), which is that file's problem only.
+        member as stored: :func:`losscheck.readers._common.read_data` inflates it) and
+        ``None``; or ``(name, None, problem)`` for a claimed member that cannot be read (over
+        the size limit, corrupt), which is that file's problem only. A name that occurs twice
+        (tar appends) is yielded twice, in archive order.
         Links, devices, folders, names outside the archive (absolute or ``..``) and hidden files
         are skipped; so is W&B's ``latest-run/`` folder when a ``run-*`` folder sits beside it
         (``zip -r`` follows the symlink: the same run twice).
@@ -103,15 +106,13 @@ def archive_members(path: Path, claim, data: bytes | None = None
             (a damaged header mid-archive included: members after it would be lost).
     """
     if data is not None:
-        fh = io.BytesIO(data)
-        kind = archive_kind(data[:512])
-        members = _zip_members(fh, path, claim) if kind == "zip" else _tar_members(fh, path, claim)
-        yield from _skip_latest_run(members)
-        return
-    fd = open_regular(path)
-    with os.fdopen(fd, "rb") as fh:
+        zipped = archive_kind(data[:512]) == "zip"
+        opened = contextlib.nullcontext(io.BytesIO(data))
+    else:
         zipped = path.name.lower().endswith(ZIP_SUFFIXES)
-        yield from _skip_latest_run(_zip_members(fh, path, claim) if zipped else _tar_members(fh, path, claim))
+        opened = os.fdopen(open_regular(path), "rb")
+    with opened as fh:
+        yield from _skip_latest_run((_zip_members if zipped else _tar_members)(fh, path, claim))
 
 
 def _skip_latest_run(members: Iterator[tuple[str, bytes | None, str | None]]
@@ -134,8 +135,12 @@ def _read_member(src: BinaryIO, path: Path, name: str, size: int | None, claim
     """Sniff a member from its first bytes, and read it whole only when claimed.
     ``None`` when not claimed; else ``(content, None)`` or ``(None, problem)``."""
     raw_head = src.read(SNIFF_BYTES)
-    gz = name.endswith(".gz") and raw_head[:2] == b"\x1f\x8b"
-    head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw_head, SNIFF_BYTES) if gz else raw_head
+    head = raw_head
+    if name.endswith(".gz") and raw_head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw_head, SNIFF_BYTES)
+        except zlib.error:
+            head = b""  # corrupt from its start: claimed by name or not at all; read_data says why
     if not claim(name, head):
         return None
     if size is not None and size > MAX_INFLATED_BYTES:

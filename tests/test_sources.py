@@ -287,3 +287,27 @@ def test_standard_input_is_parsed_once(monkeypatch):
     report = pipeline.diagnose("-")
     assert report.runs[0].primary == "diverging"
     assert len(calls) == 1
+
+
+def test_a_tar_holding_a_name_twice_reads_the_last_copy(tmp_path):
+    """tar appends: the later copy of a name is the file (GNU tar extracts it last)."""
+    archive = tmp_path / "twice.tar"
+    with tarfile.open(archive, "w") as tf:
+        for data in (curve_csv(False), curve_csv(True)):
+            info = tarfile.TarInfo("r/metrics.csv")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    (r,) = diagnose(archive).runs
+    assert r.primary == "diverging" and r.metrics["loss"].points == 200
+
+
+def test_a_gz_member_corrupt_from_its_first_byte_does_not_fail_the_archive(tmp_path):
+    archive = make_tar(tmp_path / "s.tar", {"a/metrics.csv.gz": b"\x1f\x8b\x08\x00" + b"\xff" * 100,
+                                            "b/metrics.csv": curve_csv(True)}, mode="w")
+    report = diagnose(archive)
+    assert [r.run.rsplit("/", 1)[-1] for r in report.runs] == ["b"]
+
+
+def test_utf16_without_a_bom_on_standard_input_is_read():
+    res = _cli(["diagnose", "-", "-f", "json"], curve_csv(True).decode().encode("utf-16-le"))
+    assert res.returncode == 1 and b'"diverging"' in res.stdout, res.stderr

@@ -54,6 +54,11 @@ MAX_INFLATED_BYTES = 2 << 30
 _MEMORY: dict[str, bytes] = {}
 
 
+def in_memory(path: Path) -> bool:
+    """Whether ``path`` is served from memory (:class:`memory_files`), not from disk."""
+    return str(path) in _MEMORY
+
+
 class memory_files:
     """Context manager: while it is open, the given ``{path string: content}`` files can be
     read by every reader as if they were on disk (:func:`read_data`, :func:`open_binary`).

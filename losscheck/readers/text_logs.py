@@ -490,9 +490,9 @@ def _tail(path: Path, n: int) -> bytes:
     memory, or any error): read through the non-blocking open of :func:`open_regular`."""
     import os
 
-    from losscheck.readers._common import _MEMORY, open_regular
+    from losscheck.readers._common import in_memory, open_regular
 
-    if path.name.endswith(".gz") or str(path) in _MEMORY:
+    if path.name.endswith(".gz") or in_memory(path):
         return b""
     try:
         fd = open_regular(path)
