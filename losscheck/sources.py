@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Iterator
 
 from losscheck.errors import UnreadableFile
-from losscheck.readers._common import MAX_INFLATED_BYTES, _gunzip, open_regular
+from losscheck.readers._common import MAX_INFLATED_BYTES, gunzip, open_regular
 
 #: Names read as archives when given on the command line (inside a tree they are skipped:
 #: a run folder's ``dataset.zip`` is not a log).
@@ -240,7 +240,7 @@ def read_stdin(stream: BinaryIO | None = None) -> bytes:
         stream = sys.stdin.buffer
     data = stream.read(MAX_INFLATED_BYTES + 1)
     if data[:2] == b"\x1f\x8b":
-        data, problem = _gunzip(io.BytesIO(data), MAX_INFLATED_BYTES + 1)
+        data, problem = gunzip(io.BytesIO(data), MAX_INFLATED_BYTES + 1)
         if problem is not None and not data:
             raise UnreadableFile(Path("-"), f"standard input is gzip data that cannot be decompressed: {problem}")
     if len(data) > MAX_INFLATED_BYTES:

@@ -351,7 +351,7 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def _gunzip(fh, limit: int | None) -> tuple[bytes, str | None]:
+def gunzip(fh, limit: int | None) -> tuple[bytes, str | None]:
     """Decompress a (possibly multi-member) gzip stream from ``fh``, at most ``limit`` bytes
     of output (all when ``None``). Returns ``(data, problem)``: ``problem`` says why the
     stream ended early (truncated or corrupt), ``None`` when it ended cleanly."""
@@ -433,7 +433,7 @@ def _inflate_gz(fh, path: Path, limit: int | None) -> tuple[bytes, list[ReadNote
     Raises:
         UnreadableFile: more than the limit, or not a byte could be inflated.
     """
-    data, problem = _gunzip(fh, limit if limit is not None else MAX_INFLATED_BYTES + 1)
+    data, problem = gunzip(fh, limit if limit is not None else MAX_INFLATED_BYTES + 1)
     if limit is None and len(data) > MAX_INFLATED_BYTES:
         raise UnreadableFile(path, f"decompresses to more than {MAX_INFLATED_BYTES >> 30} GiB "
                                    "(a decompression bomb?): not read")

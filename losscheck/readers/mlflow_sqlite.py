@@ -34,6 +34,7 @@ from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name
 from losscheck.readers._stores import (no_table_message, other_runs_note, sniff_sqlite_tables,
                                        standard_meta, tables, wal_note, with_readonly)
+from losscheck.readers.interface import SNIFF
 
 #: MLflow's stand-in for +-Inf (``sys.float_info.max``; ``SqlAlchemyStore.sanitize_metric_value``).
 _DBL_MAX = 1.7976931348623157e308
@@ -61,14 +62,15 @@ class MlflowSqliteReader(BaseReader):
         return base_name(path)
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        conf = SNIFF[self.name]
         tabs = sniff_sqlite_tables(path, head)
         if tabs is None:
             # named like MLflow's store but not SQLite, or unreadable: read() says why
-            return 0.3 if base_name(path) == "mlflow.db" else 0.0
+            return conf["named-only"] if base_name(path) == "mlflow.db" else 0.0
         cols = tabs.get("metrics")
         if cols is None or not _METRIC_COLS <= cols:
-            return 0.3 if base_name(path) == "mlflow.db" else 0.0
-        return 0.95 if "runs" in tabs else 0.8
+            return conf["named-only"] if base_name(path) == "mlflow.db" else 0.0
+        return conf["schema"] if "runs" in tabs else conf["metrics-table"]
 
     def _read(self, path: Path) -> ReadResult:
         return with_readonly(path, self._query)

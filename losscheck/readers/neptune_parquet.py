@@ -43,6 +43,7 @@ from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name
 from losscheck.readers._stores import (PARQUET_MAGIC, column_floats, column_seconds, other_runs_note,
                                        read_parquet, sniff_parquet_columns, standard_meta)
+from losscheck.readers.interface import SNIFF
 
 _PART = re.compile(r"^(?P<run>.+)_part_(?P<n>\d+)\.parquet$")
 _NEEDED = ("attribute_path", "attribute_type", "step", "float_value")
@@ -80,14 +81,15 @@ class NeptuneParquetReader(BaseReader):
         return m.group("run") if m else None
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        conf = SNIFF[self.name]
         if not head.startswith(PARQUET_MAGIC):
             return 0.0
         named = _PART.match(base_name(path)) is not None
         cols = sniff_parquet_columns(path, head)
         if cols is None:  # no pyarrow, or a footer that cannot be read: read() says which
-            return 0.3 if named else 0.0
+            return conf["named-only"] if named else 0.0
         if set(_NEEDED) <= set(cols):
-            return 0.95
+            return conf["schema"]
         return 0.0
 
     def _read(self, path: Path) -> ReadResult:

@@ -44,7 +44,8 @@ from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name, steps_per_epoch
 from losscheck.readers._tabular import Table, header_fields, integral, load_table, wall_seconds
 # the same training-step keys as the .wandb reader, so both read a run on the same axis
-from losscheck.readers.wandb_binary import _STEP_KEYS as TRAINING_STEP_KEYS
+from losscheck.readers.wandb_binary import TRAINING_STEP_KEYS
+from losscheck.readers.interface import SNIFF
 
 _PANEL = re.compile(r"^(?P<run>.+?) - (?P<metric>.+?)(?P<agg>__MIN|__MAX)?$")
 _STEP_AXES = ("step", "_step")
@@ -86,14 +87,15 @@ class WandbCsvReader(BaseReader):
                    "('<run> - <metric>')")
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        conf = SNIFF[self.name]
         name = base_name(path).lower()
         if not name.endswith(".csv"):
             return 0.0
         fields = header_fields(head)
         if _is_panel(fields):
-            return 0.65 if name.startswith("wandb_export") else 0.6
+            return conf["panel-named"] if name.startswith("wandb_export") else conf["panel"]
         if _is_history(fields):
-            return 0.5
+            return conf["history"]
         return 0.0
 
     def _read(self, path: Path) -> ReadResult:
