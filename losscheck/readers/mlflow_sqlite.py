@@ -131,7 +131,8 @@ class MlflowSqliteReader(BaseReader):
             elif abs(v) == _DBL_MAX:
                 v = float("inf") if v > 0 else float("-inf")
                 inf += 1
-            col.add(str(key), float(step), v, None if ts is None else float(ts) / 1000.0)
+            step = step if isinstance(step, int) else float(step)  # a BIGINT step stays exact (int64)
+            col.add(str(key), step, v, None if ts is None else float(ts) / 1000.0)
         if inf:
             notes.append(ReadNote(src, f"{inf} value(s) stored as +-1.7976931348623157e308 (MLflow's encoding "
                                        "of +-Inf) read as +-Inf", "info"))

@@ -53,15 +53,37 @@ _PARAM_TYPES = {"float": "float_value", "int": "int_value", "string": "string_va
 _MICRO = 10 ** 6
 
 
-def _whole_steps(steps: np.ndarray) -> tuple[np.ndarray, int]:
+#: Below this magnitude, ``step * 10**6`` is an exact double: :func:`_whole_steps` may work in
+#: ``float64``; at or above it, :func:`_whole_steps_exact` takes the stored decimals as they are.
+_FLOAT_SAFE = 2 ** 53 // _MICRO
+
+
+def _whole_steps(steps: np.ndarray) -> tuple[np.ndarray, int] | None:
     """Decimal steps (``float64``, shape ``(n,)``, finite) as whole numbers: ``(steps * k, k)``
     with ``k`` the smallest power of ten up to 10**6 making every step whole (decimal(18, 6)
-    has 6 fraction digits). Exact for steps below ~10**9."""
+    has 6 fraction digits); ``int64`` steps. ``None`` when a step is too large for doubles to
+    hold it exactly (:data:`_FLOAT_SAFE`): :func:`_whole_steps_exact` then gives the answer."""
+    if steps.size and float(np.max(np.abs(steps))) >= _FLOAT_SAFE:
+        return None
     micro = np.rint(steps * _MICRO).astype(np.int64)
     k = 1
     while k < _MICRO and np.any(micro % (_MICRO // k)):
         k *= 10
-    return (micro // (_MICRO // k)).astype(np.float64), k
+    return micro // (_MICRO // k), k
+
+
+def _whole_steps_exact(cells: list) -> tuple[np.ndarray, int]:
+    """The reference of :func:`_whole_steps`, from the stored cells (``Decimal``, ``int`` or
+    ``float``, as ``pyarrow`` gives them), exact at any magnitude: ``(object array of ints, k)``."""
+    from decimal import Decimal
+
+    dec = [c if isinstance(c, (int, Decimal)) else Decimal(c) for c in cells]
+    k = 1
+    while k < _MICRO and any((d * k) % 1 for d in dec):
+        k *= 10
+    whole = np.empty(len(dec), dtype=object)
+    whole[:] = [round(d * k) for d in dec]  # d * k is whole, or rounded half to even (as np.rint)
+    return whole, k
 
 
 class NeptuneParquetReader(BaseReader):
@@ -119,8 +141,12 @@ class NeptuneParquetReader(BaseReader):
         dropped = int((series_rows & ~ok).sum())
         mult = 1
         if ok.any():
-            whole, mult = _whole_steps(steps[ok])
-            steps = steps.copy()
+            fast = _whole_steps(steps[ok])
+            if fast is None:  # steps beyond 2**53 / 10**6: from the stored decimals, exactly
+                cells = table.column("step").to_pylist()
+                fast = _whole_steps_exact([cells[i] for i in np.flatnonzero(ok).tolist()])
+            whole, mult = fast
+            steps = np.zeros(n, dtype=whole.dtype)  # rows not ok are never read
             steps[ok] = whole
         col = Collector()
         for tag in dict.fromkeys(paths[ok].tolist()):

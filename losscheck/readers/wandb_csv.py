@@ -139,7 +139,7 @@ class WandbCsvReader(BaseReader):
             notes.append(ReadNote(src, "exactly 500 rows: run.history() returns a 500-row sample by default "
                                        "(run.scan_history() gives every row)", "info"))
         _, wall = wall_seconds(table)
-        steps = table.values[step_col]
+        steps = table.steps(step_col)  # exact integers beyond 2**53 too
         col = Collector()
         for c in metrics:
             if c == step_col:
@@ -155,7 +155,7 @@ class WandbCsvReader(BaseReader):
         epoch = next((e for e in ("train/epoch", "epoch") if e in table.values), None)
         if step_col != "_step" and epoch is not None:
             both = ~table.missing[epoch] & ~table.missing[step_col]
-            spe = steps_per_epoch(steps[both], table.values[epoch][both])
+            spe = steps_per_epoch(table.values[step_col][both], table.values[epoch][both])
             if spe:
                 meta["steps_per_epoch"] = spe
         return ReadResult(series, notes + n, meta)
@@ -192,11 +192,11 @@ class WandbCsvReader(BaseReader):
         unit = "step"
         step_src = cols.get("_step")
         if step_src is not None and step_src in table.values:
-            steps, have = table.values[step_src], ~table.missing[step_src]
+            steps, have = table.steps(step_src), ~table.missing[step_src]
             if x.lower() not in _STEP_AXES:
                 notes.append(ReadNote(src, f"x-axis {x!r}: steps taken from the {step_src!r} column", "info"))
         elif x in table.values and x.lower() in _STEP_AXES + ("epoch",) and integral(table.values[x]):
-            steps, have = table.values[x], ~table.missing[x]
+            steps, have = table.steps(x), ~table.missing[x]
             unit = "epoch" if x.lower() == "epoch" else "step"
         else:
             steps, have = np.arange(table.nrows, dtype=np.float64), np.ones(table.nrows, dtype=bool)
