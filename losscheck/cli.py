@@ -27,12 +27,11 @@ import typer
 from losscheck import __version__
 from losscheck.errors import (EXIT_FAILING, EXIT_OK, EXIT_USAGE, LosscheckError, OutputError, UsageError,
                               escape_controls)
+from losscheck.model import FAIL_ON
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="losscheck: a doctor for deep-learning training runs.\n\n"
                        "Exit codes: 0 = no run failing, 1 = a run is failing, 2 = usage or input error.")
-
-FAIL_ON = ("error", "warning", "never")
 
 
 def _err(message: str) -> None:
@@ -167,7 +166,7 @@ def diagnose(
         if fmt is None:
             raise UsageError(None, f"--format {format!r}: unknown (choose from {', '.join(all_formats())})")
         if fail_on is not None and fail_on not in FAIL_ON:
-            raise UsageError(None, f"--fail-on {fail_on!r}: choose error, warning or never")
+            raise UsageError(None, f"--fail-on {fail_on!r}: choose {', '.join(FAIL_ON[:-1])} or {FAIL_ON[-1]}")
         cfg = _config(path, config, isolated, baseline=baseline, fail_on=fail_on, num_classes=num_classes,
                       select=select, ignore=ignore, strict=strict, loss=loss, eval_loss=eval_loss,
                       grad_norm=grad_norm, lr=lr)
@@ -243,7 +242,7 @@ def diagnose(
     if not report.runs:
         raise typer.Exit(EXIT_USAGE)
     if report.errors:
-        strict_on = bool(cfg.values.get("strict"))
+        strict_on = cfg.settings.strict
         _err(f"{len(report.errors)} path(s) could not be diagnosed"
              + (" (--strict: the gate fails)" if strict_on else
                 " and do not count towards the exit code (--strict makes them fail the gate)"))
@@ -350,21 +349,21 @@ def _terminal_console():
 def _config(path: Path, config: Optional[Path], isolated: bool, baseline: Optional[Path] = None, **flags):
     """Load the configuration (from the working directory upward, never from inside ``path``
     or ``baseline``; or ``--config``) and layer the command-line flags on top."""
-    from losscheck.config import load_config
+    from losscheck.catalogue import vocabulary
+    from losscheck.config import load_config, validate_table
 
-    from losscheck.config import validate_table
-
-    cfg = load_config(Path.cwd(), config, isolated, data=[p for p in (path, baseline) if p is not None])
+    vocab = vocabulary()
+    cfg = load_config(Path.cwd(), config, isolated, vocabulary=vocab,
+                      data=[p for p in (path, baseline) if p is not None])
     for key in ("select", "ignore"):
         if flags[key]:
             codes = [c.strip() for item in flags[key] for c in item.split(",") if c.strip()]
             try:
-                flags[key] = validate_table({key: codes}, Path(f"--{key}"), "")[key]
+                flags[key] = validate_table({key: codes}, Path(f"--{key}"), "", vocab)[key]
             except UsageError as exc:  # name the flag, not a file
                 raise UsageError(None, f"--{exc.problem}") from None
-    metrics = {k: v for k, v in (("loss", flags.pop("loss")), ("eval-loss", flags.pop("eval_loss")),
-                                 ("grad-norm", flags.pop("grad_norm")), ("lr", flags.pop("lr"))) if v}
-    cfg.apply_flags({"fail-on": flags["fail_on"], "num-classes": flags["num_classes"],
+    metrics = {role: flags.pop(role) for role in ("loss", "eval_loss", "grad_norm", "lr") if flags.get(role)}
+    cfg.apply_flags({"fail_on": flags["fail_on"], "num_classes": flags["num_classes"],
                      "select": flags["select"] or None, "ignore": flags["ignore"] or None,
                      "strict": flags["strict"], "metrics": metrics})
     return cfg
@@ -382,12 +381,14 @@ def config_cmd(
     The configuration is found as ``diagnose`` finds it: from the working directory upward
     (or ``--config``), never inside PATH.
     """
-    from losscheck.config import known_thresholds, load_config
+    from losscheck.catalogue import vocabulary
+    from losscheck.config import KEYS, ROLE_KEYS, load_config
 
+    vocab = vocabulary()
     try:
         if path is not None and str(path) != "-" and not os.path.lexists(path):
             raise UsageError(path, "no such file or directory")
-        cfg = load_config(Path.cwd(), config, isolated, data=[path] if path is not None else [])
+        cfg = load_config(Path.cwd(), config, isolated, vocabulary=vocab, data=[path] if path is not None else [])
     except LosscheckError as exc:
         _die(exc.one_line())
         return
@@ -395,27 +396,40 @@ def config_cmd(
         _err(f"note: {note}")
     out = [f"# configuration file: {escape_controls(cfg.file or 'none (defaults)')}",
            "# effective values, as losscheck.toml; '# from' says where each came from"]
+    settings = cfg.settings
     tables = {}
-    for key, val in cfg.values.items():
-        if isinstance(val, dict):
-            tables[key] = val
+    kebab_role = {role: key for key, role in ROLE_KEYS.items()}
+    for key, name in KEYS.items():
+        val = getattr(settings, name)
+        if name == "baseline_tolerance" and val is None:
+            val = vocab.thresholds.get(key)  # the rule's default
+        if isinstance(val, tuple):
+            val = list(val)
+        if name == "metrics":
+            val = {kebab_role.get(r, r): t for r, t in val.items()}
+        if name in ("severity", "metrics", "thresholds"):
+            tables[key] = dict(val)
             continue
         line = f"{key} = {_toml(val)}" if val is not None else f"# {key} = (not set)"
-        out.append(f"{line}    # from {escape_controls(cfg.sources.get(key, 'default'))}")
+        out.append(f"{line}    # from {escape_controls(cfg.sources.get(name, 'default'))}")
     th = dict(tables.pop("thresholds", {}) or {})
     for key, table in tables.items():
-        out.append(f"\n[{key}]    # from {escape_controls(cfg.sources.get(key, 'default'))}")
+        out.append(f"\n[{key}]    # from {escape_controls(cfg.sources.get(KEYS[key], 'default'))}")
         for k, v in table.items():
             out.append(f"{_toml_key(k)} = {_toml(v)}")
     out.append("\n[thresholds]    # every threshold; '(default)' marks the built-in value")
-    for name, default in sorted(known_thresholds().items()):
+    for name, default in sorted(vocab.known_thresholds().items()):
         val = th.get(name, default)
         out.append(f"{name} = {_toml(val)}" + ("    # (default)" if name not in th else f"    # default {_toml(default)}"))
+    field_key = {name: key for key, name in KEYS.items()}
     for pattern, table in cfg.per_path:
         out.append(f"\n[[per-path]]\npath = {_toml(pattern)}")
         for k, v in table.items():
-            if k != "path":
-                out.append(f"{_toml_key(k)} = {_toml(v)}")
+            if k == "path":
+                continue
+            if k == "metrics":
+                v = {kebab_role.get(r, r): t for r, t in v.items()}
+            out.append(f"{_toml_key(field_key.get(k, k))} = {_toml(list(v) if isinstance(v, tuple) else v)}")
     _emit("\n".join(out) + "\n")
 
 

@@ -30,6 +30,10 @@ SEVERITIES = ("error", "warning", "info")
 #: Run statuses, most severe first.
 STATUSES = ("failing", "warning", "healthy")
 
+#: Gate levels (``--fail-on``): a run fails the gate at its status ``failing`` (``error``), at
+#: ``warning`` too (``warning``), or never (``never``); see :func:`run_fails`.
+FAIL_ON = ("error", "warning", "never")
+
 
 @dataclass
 class Series:
