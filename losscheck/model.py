@@ -72,12 +72,22 @@ class Series:
 class ReadNote:
     """Something a reader or the merger did that the user should know (never silent).
 
-    ``severity`` is ``"info"`` or ``"warning"``; ``path`` names the file.
+    ``severity`` is ``"info"`` or ``"warning"``; ``path`` names the file. ``message`` is for
+    people only: a condition later stages act on is stated as data, in ``kind`` (one of
+    :data:`NOTE_KINDS`, or ``None``) and ``tags`` (the metric names it concerns).
     """
 
     path: str
     message: str
     severity: str = "info"
+    kind: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+#: ``ReadNote.kind`` values: ``"no-values"``, metric keys or columns that were present but
+#: never held a number (always null, every cell empty), named in ``ReadNote.tags``.
+NOTE_NO_VALUES = "no-values"
+NOTE_KINDS = (NOTE_NO_VALUES,)
 
 
 @dataclass

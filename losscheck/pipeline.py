@@ -18,7 +18,7 @@ from losscheck import __version__
 from losscheck.config import Settings
 from losscheck.discovery import RunFiles, discover
 from losscheck.errors import LosscheckError, NoLogsFound, NoLossMetric, TooLittleData
-from losscheck.model import (MetricInfo, ReadNote, Report, RunData, RunError, RunReport,
+from losscheck.model import (NOTE_NO_VALUES, MetricInfo, ReadNote, Report, RunData, RunError, RunReport,
                              Series)
 from losscheck.series import merge, values_agree
 
@@ -250,8 +250,8 @@ def diagnose_run(data: RunData, options: Settings, baseline=None, sparklines: bo
         resolved = resolve(data, dict(options.metrics))
     except NoLossMetric as exc:
         # a loss key the reader saw but that never held a value: say so, not "no loss metric"
-        why = [n.message for n in data.notes if "loss" in n.message.lower()
-               and any(k in n.message.lower() for k in ("null", "no point", "no value", "empty"))]
+        why = [n.message for n in data.notes
+               if n.kind == NOTE_NO_VALUES and any("loss" in t.lower() for t in n.tags)]
         if why:
             raise TooLittleData(data.path, f"no loss values: {why[0]}") from exc
         raise

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable
 
 
 from losscheck.errors import ParseError
-from losscheck.model import ReadNote, Series
+from losscheck.model import NOTE_NO_VALUES, ReadNote, Series
 from losscheck.readers._common import (Collector, decode_text, drop_long_lines, first_lines, json_number, parse_cell,
                                        read_data)
 
@@ -415,7 +415,7 @@ def _collect_notes(src, series, notes, odd, seen_numeric, seen_null, no_step, fi
     empty = sorted(k for k in seen_null if k not in seen_numeric and "loss" in k.lower())
     if empty:
         notes.append(ReadNote(src, f"no numeric value for {', '.join(repr(k) for k in empty[:5])} "
-                                   "(always null): no points", "info"))
+                                   "(always null): no points", "info", kind=NOTE_NO_VALUES, tags=tuple(empty)))
     if no_step:
         notes.insert(0, ReadNote(src, f"{no_step} record(s) without a usable step were skipped (first at "
                                       f"line {first_no_step})", "warning"))

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from losscheck.errors import ParseError
-from losscheck.model import ReadNote, Series
+from losscheck.model import NOTE_NO_VALUES, ReadNote, Series
 from losscheck.readers._common import (INF_TOKENS, MISSING_TOKENS, NAN_TOKENS, STEP_KEYS, beyond_exact, decode_text,
                                        drop_long_lines, first_lines, read_data)
 from losscheck.readers._numscan import csv_floats, guess_sep
@@ -436,7 +436,8 @@ def _build_table(src: str, header: list[str], cols: list, nrows: int, notes: lis
         present = int((~miss).sum())
         nbad = int(bad.sum())
         if nrows and present == 0:
-            notes.append(ReadNote(src, f"column {name!r} has no values (every cell empty or missing)", "info"))
+            notes.append(ReadNote(src, f"column {name!r} has no values (every cell empty or missing)", "info",
+                                  kind=NOTE_NO_VALUES, tags=(name,)))
             continue
         if nbad * 2 > present:
             if present > nbad:

@@ -385,7 +385,8 @@ def read_reference(path: Path, unit_of: Callable[[str], str] = _every_step) -> R
     data = read_bytes(path)
     records, problem = iter_records(data)
     if problem is not None and not records and not problem.truncated:
-        raise ParseError(path, f"not a TensorBoard event file: {problem.message}", offset=problem.offset)
+        raise ParseError(path, f"not a TensorBoard event file: {problem.message}", offset=problem.offset,
+                         offset_in_problem=True)
     event_pb2 = _event_cls()
     Event, start = event_pb2.Event, event_pb2.SessionLog.START
     col = Collector()
@@ -611,7 +612,7 @@ def _framed_blocks(path: Path, problem: list, grown: list | None = None):
                     problem.append(prob)
                     if not seen and not len(starts) and not prob.truncated:
                         raise ParseError(path, f"not a TensorBoard event file: {prob.message}",
-                                         offset=prob.offset)
+                                         offset=prob.offset, offset_in_problem=True)
                 yield data, starts, lens, base
                 seen += len(starts)
                 carry = data[cut:]

@@ -124,8 +124,8 @@ def frame(data: bytes) -> bytes:
 @dataclass
 class FrameProblem:
     """Why reading stopped before the end: ``offset`` is the byte where the bad record
-    starts; ``truncated`` is True for a record cut by the end of the file, False for a
-    corrupt length header."""
+    starts, and ``message`` names it (``"... at byte <offset> ..."``); ``truncated`` is True
+    for a record cut by the end of the file, False for a corrupt length header."""
 
     offset: int
     message: str
