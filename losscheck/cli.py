@@ -25,9 +25,9 @@ from typing import Iterable, List, Optional
 import typer
 
 from losscheck import __version__
-from losscheck.errors import (EXIT_FAILING, EXIT_OK, EXIT_USAGE, LosscheckError, OutputError, UsageError,
-                              escape_controls)
-from losscheck.model import FAIL_ON
+from losscheck.errors import (EXIT_FAILING, EXIT_OK, EXIT_USAGE, FAIL_ON, LosscheckError, OutputError,
+                              UsageError, escape_controls)
+from losscheck.formats import format_names
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="losscheck: a doctor for deep-learning training runs.\n\n"
@@ -130,11 +130,11 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 def diagnose(
     path: Path = typer.Argument(..., help="A log file, a run directory, or a tree of runs (a sweep)."),
     format: str = typer.Option("text", "--format", "-f",
-                               help="Output format: text, json, markdown, github, junit or sarif."),
+                               help=f"Output format: {', '.join(format_names())}."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file "
                                           "(atomically; never a path losscheck reads, unless --force)."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when a run is failing at this "
-                                          "level: error (default), warning or never."),
+                                          f"level: {FAIL_ON[0]} (default), {', '.join(FAIL_ON[1:])}."),
     loss: Optional[str] = typer.Option(None, "--loss", help="Tag to use as the training loss."),
     eval_loss: Optional[str] = typer.Option(None, "--eval-loss", help="Tag to use as the eval loss."),
     grad_norm: Optional[str] = typer.Option(None, "--grad-norm", help="Tag to use as the grad norm."),
@@ -175,15 +175,14 @@ def diagnose(
         if output is not None and not force:
             check_output(output, [path, baseline, cfg.file])
         progress = None
-        if fmt.name == "text" and sys.stderr.isatty():
+        if fmt.for_people and sys.stderr.isatty():
             progress = _progress_bar()
         base = None
         if baseline is not None:
             from losscheck.baseline import load_baseline
 
             base = load_baseline(baseline, cfg)
-        report = run_diagnose(path, progress=progress, config=cfg, baseline=base, jobs=jobs,
-                              sparklines=fmt.sparklines)
+        report = run_diagnose(path, progress=progress, config=cfg, baseline=base, jobs=jobs)
     except LosscheckError as exc:
         if debug:  # the traceback, then the same line and exit code as without --debug
             import traceback
@@ -209,7 +208,7 @@ def diagnose(
         for e in report.errors:
             msg = e.message if e.message.startswith(escape_controls(e.path)) else f"{e.path}: {e.message}"
             _err(msg)
-        if fmt.name == "text":
+        if fmt.for_people:  # the errors above are the whole answer
             raise typer.Exit(EXIT_USAGE)
     try:
         if output is not None:
@@ -218,14 +217,7 @@ def diagnose(
                 write_report(output, data)
             except OSError as exc:
                 raise OutputError(output, f"cannot write the report: {exc.strerror or exc}") from None
-        elif fmt.name == "text" and sys.stdout.isatty():
-            console = _terminal_console()
-            try:
-                for item in fmt.renderables(report, console.width):
-                    console.print(item)
-            except (OSError, ValueError) as exc:
-                raise _stdout_error(exc) from None
-        else:
+        elif not (sys.stdout.isatty() and _draw(fmt, report)):
             write_stdout(fmt.render(report))
     except OutputError as exc:
         _die(exc.one_line())
@@ -328,6 +320,18 @@ def write_report(output: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def _draw(fmt, report) -> bool:
+    """Let ``fmt`` draw ``report`` on the terminal; whether it did (else its text is written).
+
+    Raises:
+        OutputError: the terminal cannot be written (stdout then silenced)."""
+    console = _terminal_console()
+    try:
+        return fmt.draw(report, console)
+    except (OSError, ValueError) as exc:
+        raise _stdout_error(exc) from None
 
 
 def _terminal_console():

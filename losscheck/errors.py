@@ -20,6 +20,11 @@ EXIT_OK = 0
 EXIT_FAILING = 1
 EXIT_USAGE = 2
 
+#: Gate levels (``--fail-on``, ``fail-on``): a run fails the gate (exit 1) when its status is
+#: ``failing`` (``error``), ``failing`` or ``warning`` (``warning``), or never (``never``); see
+#: :func:`losscheck.model.run_fails`.
+FAIL_ON = ("error", "warning", "never")
+
 #: Code points that can change what a terminal (or a log viewer) shows rather than being
 #: shown: C0 controls (ESC starts ANSI sequences, CR rewrites the line), DEL, C1 controls
 #: (U+009B is a one-character CSI), and the bidirectional embeddings, overrides and isolates

@@ -18,7 +18,7 @@ from losscheck import __version__
 from losscheck.config import Settings
 from losscheck.discovery import RunFiles, discover
 from losscheck.errors import LosscheckError, NoLogsFound, NoLossMetric, TooLittleData
-from losscheck.model import (NOTE_NO_VALUES, MetricInfo, ReadNote, Report, RunData, RunError, RunReport,
+from losscheck.model import (DIGEST_BINS, NOTE_NO_VALUES, MetricInfo, ReadNote, Report, RunData, RunError, RunReport,
                              Series)
 from losscheck.series import merge, values_agree
 
@@ -174,7 +174,11 @@ def _why_empty(run: RunFiles, notes: list[ReadNote]) -> str:
     return "; ".join(dict.fromkeys(why)) or "no metric values"
 
 
-def sparkline_values(s: Series, width: int = 40) -> list[float | None]:
+#: Roles whose curve a report's digest holds.
+DIGEST_ROLES = ("loss", "eval_loss", "grad_norm", "lr", "disc_loss")
+
+
+def curve_digest(s: Series, width: int = DIGEST_BINS) -> list[float | None]:
     """Up to ``width`` medians of equal step bins of a series (non-finite values ignored).
 
     Returns a list of length <= ``width``: the median per bin, NaN for a bin whose values are
@@ -227,7 +231,7 @@ def loss_summary(series: Series) -> dict:
             "final_step": int(series.steps[-1])}
 
 
-def diagnose_run(data: RunData, options: Settings, baseline=None, sparklines: bool = True) -> RunReport:
+def diagnose_run(data: RunData, options: Settings, baseline=None) -> RunReport:
     """Resolve, analyse, rule and rank one run that has been read.
 
     Args:
@@ -235,7 +239,6 @@ def diagnose_run(data: RunData, options: Settings, baseline=None, sparklines: bo
         options: this run's options.
         baseline: the matching :class:`losscheck.baseline.BaselineRun`, or ``None``; findings
             whose code it already had are moved to ``RunReport.baselined``.
-        sparklines: compute ``RunReport.sparklines`` (only the text format draws them).
     Raises:
         NoLossMetric, UsageError: from role resolution.
     """
@@ -273,19 +276,17 @@ def diagnose_run(data: RunData, options: Settings, baseline=None, sparklines: bo
         metrics[role] = MetricInfo(role, s.tag, s.source, len(s), int(s.steps[0]) if len(s) else 0,
                                    int(s.steps[-1]) if len(s) else 0, int((~np.isfinite(s.values)).sum()),
                                    s.step_unit)
-    sparks = {role: sparkline_values(a.series) for role, a in resolved.roles.items()
-              if role in ("loss", "eval_loss", "grad_norm", "lr", "disc_loss")} if sparklines else {}
+    digest = {role: curve_digest(a.series) for role, a in resolved.roles.items() if role in DIGEST_ROLES}
     return RunReport(run=data.path, status=_status(findings), primary=analysis.primary,
                      secondary=list(analysis.secondary), onset_step=analysis.onset_step, metrics=metrics,
                      curves=list(analysis.curves.values()), findings=findings, remedies=remedies,
-                     notes=list(data.notes), sparklines=sparks, summary=summary, baselined=baselined)
+                     notes=list(data.notes), digest=digest, summary=summary, baselined=baselined)
 
 
-def _read_and_diagnose(run: RunFiles, run_opts: Settings, base, sparklines: bool = True
-                       ) -> RunReport | RunError:
+def _read_and_diagnose(run: RunFiles, run_opts: Settings, base) -> RunReport | RunError:
     """Read and diagnose one run (top level so that worker processes can run it)."""
     try:
-        return diagnose_run(read_run(run, run_opts.strict), run_opts, base, sparklines)
+        return diagnose_run(read_run(run, run_opts.strict), run_opts, base)
     except LosscheckError as exc:
         return RunError(exc.path or str(run.root), exc.one_line(), exc.kind)
 
@@ -390,7 +391,7 @@ class _pool:
 
 def diagnose(path: str | Path, options: Settings | None = None,
              progress: Callable[[int, int], None] | None = None, config=None, baseline=None,
-             jobs: int | None = 1, sparklines: bool = True) -> Report:
+             jobs: int | None = 1) -> Report:
     """Diagnose every run under ``path``.
 
     Args:
@@ -404,8 +405,6 @@ def diagnose(path: str | Path, options: Settings | None = None,
         jobs: worker processes for a sweep (``None``: one per CPU core). Each worker reads
             and diagnoses one run at a time; with 1 job or a single run everything happens in
             this process. The report is the same either way.
-        sparklines: compute each run's sparklines (``False`` for output formats that do not
-            draw them: less work per run).
     Returns:
         A :class:`Report` (runs sorted by path; errors per path).
     Raises:
@@ -419,7 +418,7 @@ def diagnose(path: str | Path, options: Settings | None = None,
     report.without_logs = [str(d) for d in found.without_logs]
     total = len(found.runs)
     tasks = [(run, config.for_run(run.root) if config else options,
-              baseline.match(str(run.root), str(path)) if baseline is not None else None, sparklines)
+              baseline.match(str(run.root), str(path)) if baseline is not None else None)
              for run in found.runs]
     jobs = min(jobs or os.cpu_count() or 1, total)
     if jobs <= 1:

@@ -97,8 +97,14 @@ class TextFormat(Format):
     """The terminal report (rich): one panel per run, a summary table for sweeps."""
 
     name = "text"
-    sparklines = True
+    for_people = True
     description = "Human-readable terminal report (colour when attached to a terminal)."
+
+    def draw(self, report: Report, console) -> bool:
+        """Print :meth:`renderables` on ``console`` (colour, fitted to its width)."""
+        for item in self.renderables(report, console.width):
+            console.print(item)
+        return True
 
     def renderables(self, report: Report, width: int = 110) -> list:
         """Rich renderables for the whole report (the CLI prints these with colour).
@@ -171,7 +177,7 @@ class TextFormat(Format):
             mt.add_row(Text(_name(role)), Text(_name(m.tag)),
                        str(m.points) + (f" ({m.nonfinite} non-finite)" if m.nonfinite else ""),
                        f"{m.first_step}-{m.last_step}" + (" ep" if m.step_unit == "epoch" else ""),
-                       Text(sparkline(_fit(r.sparklines.get(role, []), spark))), Text(_name(klass.get(role, ""))))
+                       Text(sparkline(_fit(r.digest.get(role, []), spark))), Text(_name(klass.get(role, ""))))
         parts.append(mt)
         comps = [c for c in r.curves if c.role == "component"]
         if comps:
