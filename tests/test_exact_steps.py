@@ -9,7 +9,6 @@ neptune-exporter Parquet parts.
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from losscheck.readers import _tfevents, _tfrecord
-from losscheck.readers.tensorboard import READER, read_events, step_unit
+from losscheck.readers.tensorboard import READER, step_unit
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real_runs"  # ../shared beside the clone
 

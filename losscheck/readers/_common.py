@@ -12,12 +12,15 @@ import stat
 import zlib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from losscheck.errors import LosscheckError, ParseError, UnreadableFile
 from losscheck.model import ReadNote, ReadResult, Series
 from losscheck.readers.interface import Reader
 from losscheck.series import normalize
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Step-like column/key names, most specific first. ``epoch`` is last: it is only the step
 #: when nothing finer is logged.
@@ -592,7 +595,7 @@ EXACT_DOUBLE_INT = 1 << 53
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
-def beyond_exact(values) -> "np.ndarray | None":
+def beyond_exact(values) -> np.ndarray | None:
     """The positions (``int64`` (k,)) of the finite values of ``values`` (``float64`` (n,))
     whose magnitude is 2**53 or more, where a double may have rounded an integer; ``None``
     when there is none. The common array costs two reductions (``fmax``/``fmin``, no
