@@ -27,13 +27,13 @@ def _number(v: Any) -> bool:
 
 
 @lru_cache(maxsize=1)
-def analysis_thresholds() -> dict[str, tuple[str | None, str, float]]:
+def analysis_thresholds() -> dict[str, tuple[str | None, str, Any]]:
     """Kebab-case name -> ``(group, field, default)`` of every numeric analysis threshold:
     ``group`` is ``None`` for a field of ``AnalysisOptions`` itself (``min-points``), else the
     field holding a detector's options (``spike`` for ``spike-z-thresh``)."""
     from losscheck.analysis import AnalysisOptions
 
-    out: dict[str, tuple[str | None, str, float]] = {}
+    out: dict[str, tuple[str | None, str, Any]] = {}
     for f in dataclasses.fields(AnalysisOptions):
         if f.name in _NOT_THRESHOLDS:
             continue

@@ -20,7 +20,7 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterable, List, Optional
+from typing import Iterable, List, NoReturn, Optional
 
 import typer
 
@@ -45,7 +45,7 @@ def _err(message: str) -> None:
         pass
 
 
-def _die(message: str, code: int = EXIT_USAGE) -> None:
+def _die(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print ``message`` on stderr (see :func:`_err`) and exit with ``code``."""
     _err(message)
     raise typer.Exit(code)
@@ -526,7 +526,7 @@ def main() -> None:
     before = _stdout_id()
     try:
         rv = app(standalone_mode=False)
-    except usage_error as exc:
+    except usage_error as exc:  # type: ignore[misc, unused-ignore]  # a class found at run time
         ctx = getattr(exc, "ctx", None)
         name = getattr(ctx, "info_name", None) if ctx is not None else None
         hint = f"losscheck {name} --help" if name and name != "losscheck" else "losscheck --help"

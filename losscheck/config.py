@@ -303,7 +303,8 @@ def validate_table(values: dict, path: Path, where: str, vocabulary: Vocabulary)
 def _layer(base: Settings, layer: Mapping[str, Any]) -> Settings:
     """``base`` with the fields of ``layer`` (:class:`Settings` field -> value) on top: a
     table adds to the one below key by key, any other value replaces it."""
-    kw = {k: ({**getattr(base, k), **v} if k in _TABLES else v) for k, v in layer.items() if k in _FIELDS}
+    kw: dict[str, Any] = {k: ({**getattr(base, k), **v} if k in _TABLES else v)
+                          for k, v in layer.items() if k in _FIELDS}
     return replace(base, **kw) if kw else base
 
 

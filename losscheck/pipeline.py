@@ -259,8 +259,9 @@ def diagnose_run(data: RunData, options: Settings, baseline=None) -> RunReport:
             raise TooLittleData(data.path, f"no loss values: {why[0]}") from exc
         raise
     analysis = analyse(resolved, analysis_options(options, meta_classes))
-    rules = selected(options.select, options.ignore)
-    summary = {role: loss_summary(resolved.roles[role].series) for role in ("loss", "eval_loss")
+    rules = selected(None if options.select is None else list(options.select),
+                     None if options.ignore is None else list(options.ignore))
+    summary: dict[str, dict] = {role: loss_summary(resolved.roles[role].series) for role in ("loss", "eval_loss")
                if role in resolved.roles}
     findings = run_rules(RuleContext(resolved, analysis, rule_options(options), baseline, summary), rules,
                          dict(options.severity))
@@ -430,7 +431,10 @@ def diagnose(path: str | Path, options: Settings | None = None,
     else:
         results = _diagnose_parallel(tasks, jobs, progress)
     for res in results:  # in discovery order, whatever the completion order
-        (report.errors if isinstance(res, RunError) else report.runs).append(res)
+        if isinstance(res, RunError):
+            report.errors.append(res)
+        else:
+            report.runs.append(res)
     if not report.runs and not report.errors:
         raise NoLogsFound(path, "no supported log found")
     report.runs.sort(key=lambda r: r.run)

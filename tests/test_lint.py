@@ -1,5 +1,6 @@
-"""Lint: ``ruff check`` (configured in pyproject.toml's ``[tool.ruff]``) passes on the whole
-repository. CI installs ``.[test]``, which brings ruff; without it the test is skipped."""
+"""Lint: ``ruff check`` and ``mypy`` (configured in pyproject.toml's ``[tool.ruff]`` and
+``[tool.mypy]``) pass. CI installs ``.[test]``, which brings both; without one, its test is
+skipped."""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ REPO = Path(__file__).resolve().parents[1]
 def test_ruff_check_passes():
     out = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(REPO)], cwd=REPO,
                          capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason="mypy is not installed (pip install '.[test]')")
+def test_mypy_passes(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "mypy")], cwd=REPO,
+                         capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout + out.stderr
 
 

@@ -23,7 +23,7 @@ STATUS_STYLE = {"failing": "bold red", "warning": "bold yellow", "healthy": "bol
 SEV_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
-def sparkline(values: list[float]) -> str:
+def sparkline(values: list[float | None]) -> str:
     """A unicode sparkline of ``values`` (log scale when all finite values are positive).
 
     Non-finite entries render as ``×``, ``None`` (no point logged) as a space. Returns ``""``
@@ -55,7 +55,7 @@ def _fit(values: list[float | None], n: int) -> list[float | None]:
 
     if len(values) <= n:
         return values
-    out = []
+    out: list[float | None] = []
     for i in range(n):
         group = values[i * len(values) // n:(i + 1) * len(values) // n]
         chunk = [v for v in group if v is not None and math.isfinite(v)]
@@ -197,13 +197,13 @@ class TextFormat(Format):
             rt = Table.grid(padding=(0, 1))
             rt.add_column(no_wrap=True, justify="right")
             rt.add_column(ratio=1)
-            for m in r.remedies[:6]:
-                body = Text.assemble((_msg(m.title), "bold"), f" [{_name(m.id)}]\n", ("why: ", "dim"),
-                                     _msg(m.evidence))
-                if m.settings:
+            for rem in r.remedies[:6]:
+                body = Text.assemble((_msg(rem.title), "bold"), f" [{_name(rem.id)}]\n", ("why: ", "dim"),
+                                     _msg(rem.evidence))
+                if rem.settings:
                     body.append("\n")
-                    body.append("try: " + _settings(m.settings), style="green")
-                rt.add_row(f"  {m.rank}.", body)
+                    body.append("try: " + _settings(rem.settings), style="green")
+                rt.add_row(f"  {rem.rank}.", body)
             parts.append(rt)
         if r.baselined:
             parts.append(Text(f"{len(r.baselined)} finding(s) already in the baseline, not counted: "

@@ -12,7 +12,7 @@ import stat
 import zlib
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from losscheck.errors import LosscheckError, ParseError, UnreadableFile
 from losscheck.model import ReadNote, ReadResult, Series
@@ -105,11 +105,11 @@ def transcode_bom(data: bytes, path: Path) -> tuple[bytes, list[ReadNote]]:
             if bad:
                 notes.append(ReadNote(str(path), f"{bad} invalid {label} code unit(s) replaced", "warning"))
             return text.encode("utf-8"), notes
-    codec = _bomless_utf16(data)
-    if codec is not None:
+    guessed = _bomless_utf16(data)
+    if guessed is not None:
         body = data[:len(data) - len(data) % 2]
-        label = "UTF-16 LE" if codec.endswith("le") else "UTF-16 BE"
-        return body.decode(codec, errors="replace").encode("utf-8"), [ReadNote(
+        label = "UTF-16 LE" if guessed.endswith("le") else "UTF-16 BE"
+        return body.decode(guessed, errors="replace").encode("utf-8"), [ReadNote(
             str(path), f"text encoded as {label} without a byte-order mark; read as such", "info")]
     return data, []
 
@@ -651,7 +651,8 @@ class Collector:
     """
 
     def __init__(self) -> None:
-        self._points: dict[str, tuple[list[float], list[float], list[float]]] = {}
+        # tag -> (steps, values, walls): lists from add, or whatever set_points was given
+        self._points: dict[str, tuple[Any, Any, Any]] = {}
         self._has_wall: dict[str, bool] = {}
 
     def add(self, tag: str, step: float, value: float, wall: float | None = None) -> None:
@@ -668,8 +669,8 @@ class Collector:
         else:
             pts[2].append(wall)
 
-    def set_points(self, tag: str, steps: list[float], values: list[float], walls: list[float],
-                   has_wall: bool) -> None:
+    def set_points(self, tag: str, steps: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray,
+                   walls: Sequence[float] | np.ndarray, has_wall: bool) -> None:
         """Set all points of a new ``tag`` at once (``walls`` NaN where unknown; ``has_wall``
         False when any point had no wall time), as if added one by one with :meth:`add`.
         Lists or arrays of shape ``(n,)`` (steps: numbers, ints kept exact, or an integer or

@@ -225,7 +225,7 @@ def _template(line: str) -> tuple[list[str], list[str]] | None:
         i = ws(i)
         if i >= n or line[i] != '"':
             return None
-        key, i = json.decoder.scanstring(line, i + 1)
+        key, i = json.decoder.scanstring(line, i + 1)  # type: ignore[attr-defined]
         i = ws(i)
         if i >= n or line[i] != ":":
             return None

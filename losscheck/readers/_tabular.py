@@ -344,8 +344,8 @@ def load_table(path: Path) -> Table:
     del data
     fast = cells_fast(text) if len(text) >= PANDAS_MIN_CHARS else None
     if fast is not None:
-        header, cols = fast
-        return _build_table(src, header, cols, len(cols[0]), notes)
+        header, cells = fast
+        return _build_table(src, header, cells, len(cells[0]), notes)
     header_row, cols, nrows = cells_reference(path, text, notes)
     return _build_table(src, header_row, cols, nrows, notes)
 
@@ -425,7 +425,8 @@ def _build_table(src: str, header: list[str], cols: list, nrows: int, notes: lis
                                    "truncated file)", "warning"))
     values: dict[str, np.ndarray] = {}
     missing: dict[str, np.ndarray] = {}
-    exact_in, exact = exact, {}
+    exact_in = exact
+    by_name: dict[str, dict[int, int]] = {}
     text_only: list[str] = []  # columns of text alone, e.g. "'loss' ('abc' in data row 1)"
     for i, name in enumerate(columns):
         if converted:
@@ -459,11 +460,11 @@ def _build_table(src: str, header: list[str], cols: list, nrows: int, notes: lis
         missing[name] = miss
         ints = (exact_in or {}).get(i) if converted else _exact_ints(vals, cols[i])
         if ints:
-            exact[name] = ints
+            by_name[name] = ints
     if text_only and all(c in STEP_KEYS for c in values):  # nothing numeric but steps: say why
         notes.append(ReadNote(src, f"no numeric metric column; text instead of numbers in column(s) "
                                    f"{', '.join(text_only[:5])}", "warning"))
-    return Table(columns, values, missing, nrows, notes, exact)
+    return Table(columns, values, missing, nrows, notes, by_name)
 
 
 def wall_seconds(table: Table) -> tuple[str | None, np.ndarray | None]:

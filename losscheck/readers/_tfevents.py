@@ -339,6 +339,7 @@ def _decode_pb(payload: bytes, Event, start):
     out = []
     for v in ev.summary.value:
         which = v.WhichOneof("value")
+        value: float | None
         if which == "simple_value":
             value = float(v.simple_value)
         elif which == "tensor":
@@ -490,9 +491,9 @@ class _Decoded:
             slow = np.flatnonzero(~pts.fast & ~crc_bad_mask)
         # the file_version record that opens every event file carries no scalar: recognised
         # here so that a file of plain scalars never loads protobuf (~35 ms of imports)
-        slow = [i for i in slow.tolist() if not is_file_version(data, int(starts[i]) + 12, int(lens[i]))]
-        if slow:
-            self._add_protobuf(path, data, starts, lens, base, slow, pts)
+        todo = [i for i in slow.tolist() if not is_file_version(data, int(starts[i]) + 12, int(lens[i]))]
+        if todo:
+            self._add_protobuf(path, data, starts, lens, base, todo, pts)
         self.crc_bad.extend((base + starts[np.flatnonzero(crc_bad_mask)].astype(np.int64)).tolist())
         fast = np.flatnonzero(pts.fast)
         self._fast["rec"].append(fast.astype(np.int64) + self.nrec)
@@ -654,8 +655,8 @@ def read_fast(path: Path, unit_of: Callable[[str], str] = _every_step) -> ReadRe
     # per tag: first-seen position and whether every wall time is finite (before any purge)
     alive = np.ones(len(rec), dtype=bool)
     purged = 0
-    for i, s in starts_marks:
-        hit = alive & (rec < i) & (step >= s)
+    for i, mark in starts_marks:
+        hit = alive & (rec < i) & (step >= mark)
         purged += int(hit.sum())
         alive &= ~hit
     notes = _notes_for(src, problem, k, dec.bad, dec.crc_bad, purged)
@@ -672,6 +673,7 @@ def read_fast(path: Path, unit_of: Callable[[str], str] = _every_step) -> ReadRe
         wall_ok[np.unique(tag[nonfinite])] = False
     purge = not alive.all()
     series = []
+    groups: list[tuple[int, np.ndarray | None]]
     if n_tags == 1:
         groups = [(0, np.flatnonzero(alive) if purge else None)]
     else:
@@ -683,11 +685,11 @@ def read_fast(path: Path, unit_of: Callable[[str], str] = _every_step) -> ReadRe
         for t in np.argsort(first, kind="stable").tolist():
             sel = by_tag[begins[t]:begins[t] + counts[t]]
             groups.append((t, sel[alive[sel]] if purge else sel))
-    for t, sel in groups:
-        if sel is None:
+    for t, rows in groups:
+        if rows is None:
             st, va, wt = step, value, wall
         else:
-            st, va, wt = step[sel], value[sel], wall[sel]
+            st, va, wt = step[rows], value[rows], wall[rows]
         if not len(st):
             continue
         s, n2 = normalize(names[t], st, va, src, wt if wall_ok[t] else None, unit_of(names[t]))

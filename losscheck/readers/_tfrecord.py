@@ -62,7 +62,7 @@ def native_crc32c():
     global _native_crc32c
     if _native_crc32c is _UNSET:
         try:
-            from crc32c import crc32c as fn  # type: ignore[import-not-found]
+            from crc32c import crc32c as fn
         except Exception:  # pragma: no cover - depends on the environment
             fn = None
         _native_crc32c = fn

@@ -70,12 +70,12 @@ class GenericCsvReader(BaseReader):
         notes: list[ReadNote] = list(table.notes)
         cols = {c.lower() for c in table.columns}
         if {"wall time", "step", "value"} <= cols and len(table.columns) == 3:
-            step = table.find("Step")
-            wt = table.values[table.find("Wall time")] if table.find("Wall time") else None
+            step, wall_col, value_col = table.find("Step"), table.find("Wall time"), table.find("Value")
+            wt = table.values[wall_col] if wall_col else None
             stem = base_name(path)
             stem = stem.rsplit(".", 1)[0] if "." in stem else stem
-            series, n = table_series(table, src, step, {table.find("Wall time") or ""},
-                                     wall=wt, rename={table.find("Value"): stem})
+            series, n = table_series(table, src, step, {wall_col or ""},
+                                     wall=wt, rename={value_col: stem} if value_col else None)
             return ReadResult(series, notes + n, {})
         step_col = table.find(*STEP_KEYS)
         unit = "step"

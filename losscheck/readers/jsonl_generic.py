@@ -80,7 +80,7 @@ class GenericJsonlReader(BaseReader):
         records, notes = load_json_lines(path, data, notes)
         del data
         records = flatten_records(records)
-        keys = set()
+        keys: set[str] = set()
         for _, r in records:
             keys.update(r)
         step_key = next((k for k in JSONL_STEP_KEYS if k in keys), None)
@@ -100,6 +100,7 @@ class GenericJsonlReader(BaseReader):
                 notes.append(ReadNote(src, f"{step_key!r} has fractional values; the record index is "
                                            "used as the step", "info"))
                 step_key = None
+        step_of: Callable[[dict], float | int | None]
         if step_key is None:
             index = {id(r): float(i) for i, (_, r) in enumerate(records)}
             step_of = lambda r: index[id(r)]  # noqa: E731
@@ -159,7 +160,7 @@ def _from_columns(src: str, keys: list[str], cols: list[np.ndarray], notes: list
     col = Collector()
     for k in keys:
         if keep(k):
-            col.set_points(k, steps, colmap[k], walls, walls is not None)
+            col.set_points(k, steps, colmap[k], walls if walls is not None else [], walls is not None)
     series, more = col.build(src, unit)
     return ReadResult(series, notes + more, {})
 

@@ -118,7 +118,9 @@ class MlflowMetricReader(BaseReader):
         tag = path.relative_to(root).as_posix() if root is not None else path.name
         text, notes = read_text(path)
         lines = [(i, ln) for i, ln in enumerate(text.splitlines(), 1) if ln.strip()]
-        ts, vals, steps = [], [], []
+        ts: list[float] = []
+        vals: list[float] = []
+        steps: list = []
         no_step = False
         for k, (i, ln) in enumerate(lines):
             parts = ln.split()

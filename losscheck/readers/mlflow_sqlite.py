@@ -95,7 +95,8 @@ class MlflowSqliteReader(BaseReader):
             notes.append(ReadNote(src, "the metrics table is empty: no run has logged a metric yet", "warning"))
             return ReadResult([], notes, {})
         runs = self._runs(con, tabs)
-        cands, deleted = [], []
+        cands: list = []
+        deleted: list = []
         for uuid, (_, first_ts) in counts.items():
             info = runs.get(uuid, {})
             name = info.get("name") or uuid[:8]

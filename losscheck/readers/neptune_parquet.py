@@ -199,7 +199,7 @@ class NeptuneParquetReader(BaseReader):
         if mult > 1:
             notes.append(ReadNote(src, f"Neptune steps are fractional: every step multiplied by {mult} to make "
                                        "whole steps", "info"))
-        kinds = {}
+        kinds: dict = {}
         for t in types.tolist():
             if t in ("string_series", "histogram_series", "file_series"):
                 kinds[t] = kinds.get(t, 0) + 1
@@ -210,7 +210,7 @@ class NeptuneParquetReader(BaseReader):
 
     @staticmethod
     def _meta(table, types, paths, mine) -> dict:
-        params = {}
+        params: dict = {}
         cols = {name: table.column(name).to_pylist() for name in set(_PARAM_TYPES.values())
                 if name in table.column_names}
         for i in np.flatnonzero(mine & np.isin(types, list(_PARAM_TYPES))).tolist():

@@ -122,10 +122,10 @@ class TrackioReader(BaseReader):
             return conf["sqlite-schema"] if "configs" in tabs else conf["sqlite-metrics"]
         if not head.startswith(PARQUET_MAGIC):
             return 0.0
-        cols = sniff_parquet_columns(path, head)
-        if cols is None:  # no pyarrow, or a footer that cannot be read: read() says which
+        pq_cols = sniff_parquet_columns(path, head)
+        if pq_cols is None:  # no pyarrow, or a footer that cannot be read: read() says which
             return conf["parquet-unchecked"] if base_name(path).lower().endswith(".parquet") else 0.0
-        names = set(cols)
+        names = set(pq_cols)
         if {"run_name", "step", "timestamp"} <= names and "attribute_path" not in names:
             return conf["parquet-schema"]
         return 0.0

@@ -72,6 +72,7 @@ def pb_fields(buf: bytes):
     while pos < n:
         key, pos = _varint(buf, pos)
         field, wt = key >> 3, key & 7
+        val: int | bytes
         if wt == 0:
             val, pos = _varint(buf, pos)
         elif wt == 1:
