@@ -380,3 +380,31 @@ def test_numeric_column_path_declines_to_notes(tmp_path, monkeypatch):
     res = choose(path).read(path)
     assert any("not JSON objects" in n.message for n in res.notes)
     assert len(res.series[0]) == 48
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_collect_fast_equals_reference(seed):
+    """The pair on its own: same series (steps, values, walls) and notes for any records."""
+    from losscheck.readers._common import json_number
+
+    rng = random.Random(9000 + seed)
+    records = []
+    for i, line in enumerate(_random_lines(rng, rng.choice([0, 1, 5, 60])), 1):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            records.append((i, _jsonl.flatten(obj)))
+    step_key = rng.choice(["step", "global_step", "iteration", "epoch", "current_steps"])
+    wall_of = rng.choice([None, lambda r: json_number(r.get("_timestamp"))])
+
+    def run(fn):
+        series, notes = fn(records, "f", lambda r: json_number(r.get(step_key)), lambda k: k != step_key,
+                           "step", wall_of, rng_value)
+        return ([(s.tag, s.steps.tolist(), np.asarray(s.values).tobytes(),
+                  None if s.wall_time is None else np.asarray(s.wall_time).tobytes()) for s in series],
+                [(n.path, n.message, n.severity, n.kind, n.tags) for n in notes])
+
+    rng_value = rng.choice([_jsonl.number_or_numeric_string, json_number])
+    assert run(_jsonl.collect_fast) == run(_jsonl.collect_reference)
