@@ -20,19 +20,18 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterable, List, Optional
+from typing import Iterable, List, NoReturn, Optional
 
 import typer
 
 from losscheck import __version__
-from losscheck.errors import (EXIT_FAILING, EXIT_OK, EXIT_USAGE, LosscheckError, OutputError, UsageError,
-                              escape_controls)
+from losscheck.errors import (EXIT_FAILING, EXIT_OK, EXIT_USAGE, FAIL_ON, LosscheckError, OutputError,
+                              UsageError, escape_controls)
+from losscheck.formats import format_names
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="losscheck: a doctor for deep-learning training runs.\n\n"
                        "Exit codes: 0 = no run failing, 1 = a run is failing, 2 = usage or input error.")
-
-FAIL_ON = ("error", "warning", "never")
 
 
 def _err(message: str) -> None:
@@ -46,7 +45,7 @@ def _err(message: str) -> None:
         pass
 
 
-def _die(message: str, code: int = EXIT_USAGE) -> None:
+def _die(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print ``message`` on stderr (see :func:`_err`) and exit with ``code``."""
     _err(message)
     raise typer.Exit(code)
@@ -131,11 +130,11 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 def diagnose(
     path: Path = typer.Argument(..., help="A log file, a run directory, or a tree of runs (a sweep)."),
     format: str = typer.Option("text", "--format", "-f",
-                               help="Output format: text, json, markdown, github, junit or sarif."),
+                               help=f"Output format: {', '.join(format_names())}."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file "
                                           "(atomically; never a path losscheck reads, unless --force)."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when a run is failing at this "
-                                          "level: error (default), warning or never."),
+                                          f"level: {FAIL_ON[0]} (default), {', '.join(FAIL_ON[1:])}."),
     loss: Optional[str] = typer.Option(None, "--loss", help="Tag to use as the training loss."),
     eval_loss: Optional[str] = typer.Option(None, "--eval-loss", help="Tag to use as the eval loss."),
     grad_norm: Optional[str] = typer.Option(None, "--grad-norm", help="Tag to use as the grad norm."),
@@ -167,7 +166,7 @@ def diagnose(
         if fmt is None:
             raise UsageError(None, f"--format {format!r}: unknown (choose from {', '.join(all_formats())})")
         if fail_on is not None and fail_on not in FAIL_ON:
-            raise UsageError(None, f"--fail-on {fail_on!r}: choose error, warning or never")
+            raise UsageError(None, f"--fail-on {fail_on!r}: choose {', '.join(FAIL_ON[:-1])} or {FAIL_ON[-1]}")
         cfg = _config(path, config, isolated, baseline=baseline, fail_on=fail_on, num_classes=num_classes,
                       select=select, ignore=ignore, strict=strict, loss=loss, eval_loss=eval_loss,
                       grad_norm=grad_norm, lr=lr)
@@ -176,15 +175,14 @@ def diagnose(
         if output is not None and not force:
             check_output(output, [path, baseline, cfg.file])
         progress = None
-        if fmt.name == "text" and sys.stderr.isatty():
+        if fmt.for_people and sys.stderr.isatty():
             progress = _progress_bar()
         base = None
         if baseline is not None:
             from losscheck.baseline import load_baseline
 
             base = load_baseline(baseline, cfg)
-        report = run_diagnose(path, progress=progress, config=cfg, baseline=base, jobs=jobs,
-                              sparklines=fmt.sparklines)
+        report = run_diagnose(path, progress=progress, config=cfg, baseline=base, jobs=jobs)
     except LosscheckError as exc:
         if debug:  # the traceback, then the same line and exit code as without --debug
             import traceback
@@ -210,7 +208,7 @@ def diagnose(
         for e in report.errors:
             msg = e.message if e.message.startswith(escape_controls(e.path)) else f"{e.path}: {e.message}"
             _err(msg)
-        if fmt.name == "text":
+        if fmt.for_people:  # the errors above are the whole answer
             raise typer.Exit(EXIT_USAGE)
     try:
         if output is not None:
@@ -219,14 +217,7 @@ def diagnose(
                 write_report(output, data)
             except OSError as exc:
                 raise OutputError(output, f"cannot write the report: {exc.strerror or exc}") from None
-        elif fmt.name == "text" and sys.stdout.isatty():
-            console = _terminal_console()
-            try:
-                for item in fmt.renderables(report, console.width):
-                    console.print(item)
-            except (OSError, ValueError) as exc:
-                raise _stdout_error(exc) from None
-        else:
+        elif not (sys.stdout.isatty() and _draw(fmt, report)):
             write_stdout(fmt.render(report))
     except OutputError as exc:
         _die(exc.one_line())
@@ -243,7 +234,7 @@ def diagnose(
     if not report.runs:
         raise typer.Exit(EXIT_USAGE)
     if report.errors:
-        strict_on = bool(cfg.values.get("strict"))
+        strict_on = cfg.settings.strict
         _err(f"{len(report.errors)} path(s) could not be diagnosed"
              + (" (--strict: the gate fails)" if strict_on else
                 " and do not count towards the exit code (--strict makes them fail the gate)"))
@@ -331,6 +322,18 @@ def write_report(output: Path, data: bytes) -> None:
         raise
 
 
+def _draw(fmt, report) -> bool:
+    """Let ``fmt`` draw ``report`` on the terminal; whether it did (else its text is written).
+
+    Raises:
+        OutputError: the terminal cannot be written (stdout then silenced)."""
+    console = _terminal_console()
+    try:
+        return fmt.draw(report, console)
+    except (OSError, ValueError) as exc:
+        raise _stdout_error(exc) from None
+
+
 def _terminal_console():
     """A rich console for the terminal whose closed or hung-up output raises ``OSError``
     (rich's own handling exits 1, which would claim a failing run)."""
@@ -350,21 +353,21 @@ def _terminal_console():
 def _config(path: Path, config: Optional[Path], isolated: bool, baseline: Optional[Path] = None, **flags):
     """Load the configuration (from the working directory upward, never from inside ``path``
     or ``baseline``; or ``--config``) and layer the command-line flags on top."""
-    from losscheck.config import load_config
+    from losscheck.catalogue import vocabulary
+    from losscheck.config import load_config, validate_table
 
-    from losscheck.config import validate_table
-
-    cfg = load_config(Path.cwd(), config, isolated, data=[p for p in (path, baseline) if p is not None])
+    vocab = vocabulary()
+    cfg = load_config(Path.cwd(), config, isolated, vocabulary=vocab,
+                      data=[p for p in (path, baseline) if p is not None])
     for key in ("select", "ignore"):
         if flags[key]:
             codes = [c.strip() for item in flags[key] for c in item.split(",") if c.strip()]
             try:
-                flags[key] = validate_table({key: codes}, Path(f"--{key}"), "")[key]
+                flags[key] = validate_table({key: codes}, Path(f"--{key}"), "", vocab)[key]
             except UsageError as exc:  # name the flag, not a file
                 raise UsageError(None, f"--{exc.problem}") from None
-    metrics = {k: v for k, v in (("loss", flags.pop("loss")), ("eval-loss", flags.pop("eval_loss")),
-                                 ("grad-norm", flags.pop("grad_norm")), ("lr", flags.pop("lr"))) if v}
-    cfg.apply_flags({"fail-on": flags["fail_on"], "num-classes": flags["num_classes"],
+    metrics = {role: flags.pop(role) for role in ("loss", "eval_loss", "grad_norm", "lr") if flags.get(role)}
+    cfg.apply_flags({"fail_on": flags["fail_on"], "num_classes": flags["num_classes"],
                      "select": flags["select"] or None, "ignore": flags["ignore"] or None,
                      "strict": flags["strict"], "metrics": metrics})
     return cfg
@@ -382,12 +385,14 @@ def config_cmd(
     The configuration is found as ``diagnose`` finds it: from the working directory upward
     (or ``--config``), never inside PATH.
     """
-    from losscheck.config import known_thresholds, load_config
+    from losscheck.catalogue import vocabulary
+    from losscheck.config import KEYS, ROLE_KEYS, load_config
 
+    vocab = vocabulary()
     try:
         if path is not None and str(path) != "-" and not os.path.lexists(path):
             raise UsageError(path, "no such file or directory")
-        cfg = load_config(Path.cwd(), config, isolated, data=[path] if path is not None else [])
+        cfg = load_config(Path.cwd(), config, isolated, vocabulary=vocab, data=[path] if path is not None else [])
     except LosscheckError as exc:
         _die(exc.one_line())
         return
@@ -395,27 +400,40 @@ def config_cmd(
         _err(f"note: {note}")
     out = [f"# configuration file: {escape_controls(cfg.file or 'none (defaults)')}",
            "# effective values, as losscheck.toml; '# from' says where each came from"]
+    settings = cfg.settings
     tables = {}
-    for key, val in cfg.values.items():
-        if isinstance(val, dict):
-            tables[key] = val
+    kebab_role = {role: key for key, role in ROLE_KEYS.items()}
+    for key, name in KEYS.items():
+        val = getattr(settings, name)
+        if name == "baseline_tolerance" and val is None:
+            val = vocab.thresholds.get(key)  # the rule's default
+        if isinstance(val, tuple):
+            val = list(val)
+        if name == "metrics":
+            val = {kebab_role.get(r, r): t for r, t in val.items()}
+        if name in ("severity", "metrics", "thresholds"):
+            tables[key] = dict(val)
             continue
         line = f"{key} = {_toml(val)}" if val is not None else f"# {key} = (not set)"
-        out.append(f"{line}    # from {escape_controls(cfg.sources.get(key, 'default'))}")
+        out.append(f"{line}    # from {escape_controls(cfg.sources.get(name, 'default'))}")
     th = dict(tables.pop("thresholds", {}) or {})
     for key, table in tables.items():
-        out.append(f"\n[{key}]    # from {escape_controls(cfg.sources.get(key, 'default'))}")
+        out.append(f"\n[{key}]    # from {escape_controls(cfg.sources.get(KEYS[key], 'default'))}")
         for k, v in table.items():
             out.append(f"{_toml_key(k)} = {_toml(v)}")
     out.append("\n[thresholds]    # every threshold; '(default)' marks the built-in value")
-    for name, default in sorted(known_thresholds().items()):
+    for name, default in sorted(vocab.known_thresholds().items()):
         val = th.get(name, default)
         out.append(f"{name} = {_toml(val)}" + ("    # (default)" if name not in th else f"    # default {_toml(default)}"))
+    field_key = {name: key for key, name in KEYS.items()}
     for pattern, table in cfg.per_path:
         out.append(f"\n[[per-path]]\npath = {_toml(pattern)}")
         for k, v in table.items():
-            if k != "path":
-                out.append(f"{_toml_key(k)} = {_toml(v)}")
+            if k == "path":
+                continue
+            if k == "metrics":
+                v = {kebab_role.get(r, r): t for r, t in v.items()}
+            out.append(f"{_toml_key(field_key.get(k, k))} = {_toml(list(v) if isinstance(v, tuple) else v)}")
     _emit("\n".join(out) + "\n")
 
 
@@ -508,7 +526,7 @@ def main() -> None:
     before = _stdout_id()
     try:
         rv = app(standalone_mode=False)
-    except usage_error as exc:
+    except usage_error as exc:  # type: ignore[misc, unused-ignore]  # a class found at run time
         ctx = getattr(exc, "ctx", None)
         name = getattr(ctx, "info_name", None) if ctx is not None else None
         hint = f"losscheck {name} --help" if name and name != "losscheck" else "losscheck --help"

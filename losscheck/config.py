@@ -15,6 +15,12 @@ Precedence, lowest first: built-in defaults < the file < a matching ``[[per-path
 of the file < command-line flags. Unknown keys and bad values are :class:`UsageError`
 (exit 2) naming the file and the key.
 
+The result is one typed :class:`Settings` per run (:meth:`Config.for_run`), built here once
+and consumed by the pipeline. The names a configuration may use that the analysis and the
+rules own (thresholds with their defaults, rule codes and names) come in as a
+:class:`Vocabulary` from the caller (:func:`losscheck.catalogue.vocabulary`): this module
+imports neither ``analysis`` nor ``rules``.
+
 Keys (kebab-case; ``losscheck.toml`` has them at the top level)::
 
     select = ["LC1", "LC202"]      # rule codes, code prefixes or names ("ALL")
@@ -22,7 +28,7 @@ Keys (kebab-case; ``losscheck.toml`` has them at the top level)::
     fail-on = "error"              # error | warning | never
     num-classes = 4                # chance level ln(C)
     strict = false                 # an unreadable file fails its run
-    baseline-tolerance = 0.02      # relative eval-loss regression allowed by --baseline
+    baseline-tolerance = 0.02      # relative eval-loss regression allowed by --baseline (LC901's default)
     [severity]                     # per rule: error | warning | info
     LC107 = "error"
     [metrics]                      # metric-name mapping (roles -> tags)
@@ -41,23 +47,81 @@ import math
 import os
 import stat
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from losscheck.errors import UsageError, escape_controls
+from losscheck.model import FAIL_ON, ROLES, SEVERITIES
 
-FAIL_ON = ("error", "warning", "never")
-SEVERITY_VALUES = ("error", "warning", "info")
-ROLE_KEYS = {"loss": "loss", "eval-loss": "eval_loss", "grad-norm": "grad_norm", "lr": "lr",
-             "accuracy": "accuracy", "eval-accuracy": "eval_accuracy"}
-TOP_KEYS = {"select", "ignore", "fail-on", "num-classes", "strict", "baseline-tolerance", "severity",
-            "metrics", "thresholds", "per-path"}
+#: Metric-name keys (kebab-case, as in ``[metrics]`` and ``--eval-loss``) -> role.
+ROLE_KEYS = {r.replace("_", "-"): r for r in ROLES}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one diagnosis is told, typed; every default is here, once.
+
+    Attributes:
+        select, ignore: rule codes, code prefixes or names (``None``: every rule / none).
+        fail_on: one of :data:`~losscheck.model.FAIL_ON`.
+        num_classes: C for the chance level ln(C), when known.
+        strict: any unreadable file fails its run.
+        baseline_tolerance: relative eval-loss regression allowed against ``--baseline``
+            (LC901); ``None``: the rule's own default.
+        severity: rule code -> severity (one of :data:`~losscheck.model.SEVERITIES`).
+        metrics: role -> tag (``--loss``, ``[metrics]``).
+        thresholds: kebab-case threshold name -> value, for detectors and rules (names and
+            defaults: :attr:`Vocabulary.thresholds`).
+    """
+
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] | None = None
+    fail_on: str = "error"
+    num_classes: int | None = None
+    strict: bool = False
+    baseline_tolerance: float | None = None
+    severity: Mapping[str, str] = field(default_factory=dict)
+    metrics: Mapping[str, str] = field(default_factory=dict)
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+
+
+#: Settings fields that are tables: a later layer adds to them key by key.
+_TABLES = ("severity", "metrics", "thresholds")
+#: Configuration keys (kebab-case) -> :class:`Settings` field.
+KEYS = {f.name.replace("_", "-"): f.name for f in fields(Settings)}
+TOP_KEYS = set(KEYS) | {"per-path"}
 PER_PATH_KEYS = TOP_KEYS - {"per-path", "fail-on", "baseline-tolerance"} | {"path"}
 
-DEFAULTS: dict[str, Any] = {"select": None, "ignore": None, "fail-on": "error", "num-classes": None,
-                            "strict": False, "baseline-tolerance": 0.02, "severity": {}, "metrics": {},
-                            "thresholds": {}}
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The names a configuration may use that other layers own, given by the caller.
+
+    Attributes:
+        thresholds: kebab-case name -> default, for every threshold of the analysis and the
+            rules (a name both use sets both).
+        rules: ``(code, name)`` of every rule.
+    """
+
+    thresholds: Mapping[str, float]
+    rules: tuple[tuple[str, str], ...]
+
+    def rule_code(self, code_or_name: str) -> str | None:
+        """The code of the rule whose code (case-insensitive) or name matches, or ``None``."""
+        key = code_or_name.strip().lower()
+        return next((c for c, n in self.rules if c.lower() == key or n == key), None)
+
+    def matches_rule(self, pattern: str) -> bool:
+        """Whether a ``select``/``ignore`` pattern (a code, a code prefix, a name or ``ALL``)
+        matches at least one rule."""
+        return pattern.upper() == "ALL" or any(c.lower().startswith(pattern.lower()) or n == pattern.lower()
+                                               for c, n in self.rules)
+
+    def known_thresholds(self) -> dict[str, float]:
+        """Every name ``[thresholds]`` accepts, with its default (``baseline-tolerance`` is a
+        top-level key, not a threshold)."""
+        return {k: v for k, v in self.thresholds.items() if k not in KEYS}
 
 
 #: File names discovery looks for in each folder, in precedence order.
@@ -135,44 +199,6 @@ def _toml_load(path: Path) -> dict:
         raise UsageError(path, f"invalid TOML: {msg}") from None
 
 
-def analysis_thresholds() -> dict[str, tuple[str | None, str, Any]]:
-    """Kebab-case name -> (detector field or None, option field, default) for every numeric
-    analysis threshold: top-level ones (``min-points``) and per-detector ones, named
-    ``<detector>-<option>`` (``spike-z-thresh``, ``plateau-min-decrease``)."""
-    import dataclasses
-
-    from losscheck.analysis import AnalysisOptions
-
-    out: dict[str, tuple[str | None, str, Any]] = {}
-    for f in dataclasses.fields(AnalysisOptions):
-        if f.name in AnalysisOptions.INTERNAL:
-            continue
-        if f.default_factory is not dataclasses.MISSING:  # a detector's options dataclass
-            sub = f.default_factory()
-            for g in dataclasses.fields(sub):
-                v = getattr(sub, g.name)
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    out[f"{f.name}-{g.name}".replace("_", "-")] = (f.name, g.name, v)
-        elif isinstance(f.default, (int, float)) and not isinstance(f.default, bool):
-            out[f.name.replace("_", "-")] = (None, f.name, f.default)
-    return out
-
-
-def known_thresholds() -> dict[str, Any]:
-    """Every threshold name with its default: rule options and analysis options (kebab-case).
-
-    ``baseline-tolerance`` is a top-level key, not a threshold.
-    """
-    out: dict[str, Any] = {k: v[2] for k, v in analysis_thresholds().items()}
-    from losscheck.rules import all_rules
-
-    for r in all_rules():
-        for k, v in getattr(r, "options", {}).items():
-            out[k] = v
-    out.pop("baseline-tolerance", None)
-    return out
-
-
 #: The largest ``num-classes`` accepted (ln(C) must be a float).
 MAX_CLASSES = 2 ** 53
 
@@ -202,17 +228,21 @@ def _check_table(table: dict, path: Path, where: str, allowed: set[str]) -> None
             raise UsageError(path, f"unknown key {_short(key)} in {where} (allowed: {', '.join(sorted(allowed))})")
 
 
-def validate_table(values: dict, path: Path, where: str) -> dict:
-    """Check types and values of one config table; return it with kebab keys kept.
+def validate_table(values: dict, path: Path, where: str, vocabulary: Vocabulary) -> dict[str, Any]:
+    """Check types and values of one config table; return it as :class:`Settings` fields.
 
     Args:
-        values: key -> value as read from TOML (or from command-line flags).
+        values: key -> value as read from TOML (or from command-line flags), kebab-case.
         path: the file named in errors (``--select`` for flags).
         where: the table's location for messages (``[tool.losscheck]``, ``per-path[0]``).
+        vocabulary: the rules and thresholds that exist.
+    Returns:
+        :class:`Settings` field -> typed value (lists as tuples, ``metrics`` by role, severity
+        by rule code); a ``path`` key is kept as ``path``.
     Raises:
         UsageError: a bad type or value, an unknown rule code, or an unknown threshold.
     """
-    out = {}
+    out: dict[str, Any] = {}
     for key, val in values.items():
         loc = f"{where}.{key}" if where else key
         if key in ("select", "ignore"):
@@ -220,12 +250,10 @@ def validate_table(values: dict, path: Path, where: str) -> dict:
                 val = [val]
             if not isinstance(val, list) or not all(isinstance(x, str) for x in val):
                 raise UsageError(path, f"{loc} must be a list of rule codes or names")
-            from losscheck.rules import all_rules
-
             for pat in val:
-                if pat.upper() != "ALL" and not any(r.code.lower().startswith(pat.lower()) or r.name == pat.lower()
-                                                    for r in all_rules()):
+                if not vocabulary.matches_rule(pat):
                     raise UsageError(path, f"{loc}: {_short(pat)} matches no rule (see `losscheck rules`)")
+            val = tuple(val)
         elif key == "fail-on":
             if val not in FAIL_ON:
                 raise UsageError(path, f"{loc} must be one of {', '.join(FAIL_ON)}, not {_short(val)}")
@@ -242,16 +270,14 @@ def validate_table(values: dict, path: Path, where: str) -> dict:
         elif key == "severity":
             if not isinstance(val, dict):
                 raise UsageError(path, f"{loc} must be a table of rule = severity")
-            from losscheck.rules import find_rule
-
             norm = {}
             for code, sev in val.items():
-                rule = find_rule(code)
+                rule = vocabulary.rule_code(code) if isinstance(code, str) else None
                 if rule is None:
                     raise UsageError(path, f"{loc}: {_short(code)} is not a rule (see `losscheck rules`)")
-                if sev not in SEVERITY_VALUES:
-                    raise UsageError(path, f"{loc}.{code} must be one of {', '.join(SEVERITY_VALUES)}, not {_short(sev)}")
-                norm[rule.code] = sev
+                if sev not in SEVERITIES:
+                    raise UsageError(path, f"{loc}.{code} must be one of {', '.join(SEVERITIES)}, not {_short(sev)}")
+                norm[rule] = sev
             val = norm
         elif key == "metrics":
             if not isinstance(val, dict):
@@ -259,73 +285,84 @@ def validate_table(values: dict, path: Path, where: str) -> dict:
             _check_table(val, path, loc, set(ROLE_KEYS))
             if not all(isinstance(v, str) and v for v in val.values()):
                 raise UsageError(path, f"{loc}: every tag must be a non-empty string")
+            val = {ROLE_KEYS[k]: v for k, v in val.items()}
         elif key == "thresholds":
             if not isinstance(val, dict):
                 raise UsageError(path, f"{loc} must be a table of name = number")
-            known = known_thresholds()
-            _check_table(val, path, loc, set(known))
+            _check_table(val, path, loc, set(vocabulary.known_thresholds()))
             for k, v in val.items():
                 if not _finite(v):
                     raise UsageError(path, f"{loc}.{k} must be a finite number, not {_short(v)}")
         elif key == "path":
             if not isinstance(val, str) or not val:
                 raise UsageError(path, f"{loc} must be a glob string")
-        out[key] = val
+        out[KEYS.get(key, key)] = val
     return out
+
+
+def _layer(base: Settings, layer: Mapping[str, Any]) -> Settings:
+    """``base`` with the fields of ``layer`` (:class:`Settings` field -> value) on top: a
+    table adds to the one below key by key, any other value replaces it."""
+    kw: dict[str, Any] = {k: ({**getattr(base, k), **v} if k in _TABLES else v)
+                          for k, v in layer.items() if k in _FIELDS}
+    return replace(base, **kw) if kw else base
+
+
+_FIELDS = frozenset(f.name for f in fields(Settings))
 
 
 @dataclass
 class Config:
-    """The effective configuration.
+    """The effective configuration: the layers :class:`Settings` are built from.
 
     Attributes:
-        values: key -> value after defaults, the file, and flags.
-        sources: key -> where it came from (``default``, the file path, or ``command line``).
+        file_values: :class:`Settings` field -> value from the file.
+        flags: :class:`Settings` field -> value from the command line (:meth:`apply_flags`).
+        sources: :class:`Settings` field -> where its value came from (the file path or
+            ``command line``; a field not listed has its default).
         file: the config file used, or ``None``.
-        per_path: ``(glob, table)`` pairs from ``[[per-path]]`` (globs relative to the file).
+        per_path: ``(glob, fields)`` pairs from ``[[per-path]]`` (globs relative to the file).
         notes: one line per configuration file found but not used (inside the diagnosed
             data, or only reachable upward from the diagnosed path), naming it.
     """
 
-    values: dict[str, Any]
-    sources: dict[str, str]
+    file_values: dict[str, Any] = field(default_factory=dict)
+    flags: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
     file: Path | None = None
     per_path: list[tuple[str, dict]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def apply_flags(self, flags: dict[str, Any]) -> None:
-        """Override values with command-line flags (``None`` means not given)."""
+    def apply_flags(self, flags: Mapping[str, Any]) -> None:
+        """Layer command-line flags (:class:`Settings` field -> value, already validated;
+        ``None``, empty lists and empty tables mean not given) on top of everything else."""
         for k, v in flags.items():
-            if v is None or v == [] or v == {}:
+            if v is None or v == [] or v == {} or v == ():
                 continue
-            if k in ("metrics", "severity", "thresholds"):
-                self.values[k] = {**self.values.get(k, {}), **v}
-            else:
-                self.values[k] = v
+            self.flags[k] = {**self.flags.get(k, {}), **v} if k in _TABLES else v
             self.sources[k] = "command line"
 
-    def for_run(self, run_path: str | Path) -> dict[str, Any]:
-        """The values for one run: ``[[per-path]]`` entries matching it are layered on top."""
-        vals = {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.values.items()}
-        if not self.per_path:
-            return vals
-        rp = Path(run_path).resolve()
-        base = self.file.parent.resolve() if self.file else Path.cwd()
-        try:
-            rel = rp.relative_to(base).as_posix()
-        except ValueError:
-            rel = rp.as_posix()
-        for pattern, table in self.per_path:
-            pat = pattern.rstrip("/")
-            if fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(rel, pat + "/*") or fnmatch.fnmatch(rp.as_posix(), pat):
-                for k, v in table.items():
-                    if k == "path":
-                        continue
-                    if isinstance(v, dict):
-                        vals[k] = {**vals.get(k, {}), **v}
-                    else:
-                        vals[k] = v
-        return vals
+    @property
+    def settings(self) -> Settings:
+        """The settings of a run no ``[[per-path]]`` entry matches: defaults < file < flags."""
+        return _layer(_layer(Settings(), self.file_values), self.flags)
+
+    def for_run(self, run_path: str | Path) -> Settings:
+        """The settings of one run: defaults < the file < each matching ``[[per-path]]``
+        entry, in file order < command-line flags."""
+        out = _layer(Settings(), self.file_values)
+        if self.per_path:
+            rp = Path(run_path).resolve()
+            base = self.file.parent.resolve() if self.file else Path.cwd()
+            try:
+                rel = rp.relative_to(base).as_posix()
+            except ValueError:
+                rel = rp.as_posix()
+            for pattern, table in self.per_path:
+                pat = pattern.rstrip("/")
+                if fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(rel, pat + "/*") or fnmatch.fnmatch(rp.as_posix(), pat):
+                    out = _layer(out, table)
+        return _layer(out, self.flags)
 
 
 def _losscheck_table(path: Path, data: dict) -> Any:
@@ -456,7 +493,7 @@ def _same_file(a: Path, b: Path | None) -> bool:
 
 
 def load_config(start: Path | None = None, explicit: Path | None = None, isolated: bool = False,
-                *, data: Sequence[Path | str] = ()) -> Config:
+                *, vocabulary: Vocabulary, data: Sequence[Path | str] = ()) -> Config:
     """Load and validate the configuration.
 
     Args:
@@ -464,6 +501,8 @@ def load_config(start: Path | None = None, explicit: Path | None = None, isolate
             command line always passes the working directory).
         explicit: ``--config PATH``; must be an existing regular file.
         isolated: ignore every configuration file.
+        vocabulary: the rules and thresholds a file may name
+            (:func:`losscheck.catalogue.vocabulary`).
         data: the paths being diagnosed (and any baseline run): a configuration file inside
             one of these folders is never used, only named in :attr:`Config.notes`, and so is
             one that the former rule (upward from a diagnosed path) would have used instead.
@@ -471,7 +510,7 @@ def load_config(start: Path | None = None, explicit: Path | None = None, isolate
         UsageError: a missing or non-regular explicit file, invalid TOML, an unknown key or a
             bad value; the message names the file.
     """
-    cfg = Config(dict(DEFAULTS), {k: "default" for k in DEFAULTS})
+    cfg = Config()
     if isolated:
         return cfg
     found = None
@@ -497,9 +536,9 @@ def load_config(start: Path | None = None, explicit: Path | None = None, isolate
         raise UsageError(path, "the losscheck configuration must be a table")
     _check_table(table, path, where or "the top level", TOP_KEYS)
     per_path = table.get("per-path", [])
-    main = validate_table({k: v for k, v in table.items() if k != "per-path"}, path, where)
+    main = validate_table({k: v for k, v in table.items() if k != "per-path"}, path, where, vocabulary)
     for k, v in main.items():
-        cfg.values[k] = v
+        cfg.file_values[k] = v
         cfg.sources[k] = str(path)
     if not isinstance(per_path, list):
         raise UsageError(path, "per-path must be an array of tables ([[per-path]])")
@@ -508,7 +547,7 @@ def load_config(start: Path | None = None, explicit: Path | None = None, isolate
         if not isinstance(entry, dict) or "path" not in entry:
             raise UsageError(path, f"{loc} needs a path = \"glob\" key")
         _check_table(entry, path, loc, PER_PATH_KEYS)
-        cfg.per_path.append((entry["path"], validate_table(entry, path, loc)))
+        cfg.per_path.append((entry["path"], validate_table(entry, path, loc, vocabulary)))
     cfg.file = path
     return cfg
 

@@ -20,6 +20,11 @@ EXIT_OK = 0
 EXIT_FAILING = 1
 EXIT_USAGE = 2
 
+#: Gate levels (``--fail-on``, ``fail-on``): a run fails the gate (exit 1) when its status is
+#: ``failing`` (``error``), ``failing`` or ``warning`` (``warning``), or never (``never``); see
+#: :func:`losscheck.model.run_fails`.
+FAIL_ON = ("error", "warning", "never")
+
 #: Code points that can change what a terminal (or a log viewer) shows rather than being
 #: shown: C0 controls (ESC starts ANSI sequences, CR rewrites the line), DEL, C1 controls
 #: (U+009B is a one-character CSI), and the bidirectional embeddings, overrides and isolates
@@ -61,40 +66,43 @@ class LosscheckError(Exception):
         problem: a short description, without the path.
         line: 1-based line number or ``None``.
         offset: byte offset or ``None``.
+        offset_in_problem: the problem text already names ``offset`` (``"... at byte 120"``),
+            so :meth:`one_line` does not repeat it.
     """
 
     kind = "error"
 
     def __init__(self, path: object | None, problem: str, *, line: int | None = None,
-                 offset: int | None = None) -> None:
+                 offset: int | None = None, offset_in_problem: bool = False) -> None:
         self.path = None if path is None else str(path)
         self.problem = problem
         self.line = line
         self.offset = offset
+        self.offset_in_problem = offset_in_problem
         super().__init__(self.one_line())
 
     def __reduce__(self):
         """Pickle by constructor arguments (the default would call ``cls(message)``, which
         fails: sweeps send errors between worker processes)."""
-        return (_rebuild, (type(self), self.path, self.problem, self.line, self.offset))
+        return (_rebuild, (type(self), self.path, self.problem, self.line, self.offset, self.offset_in_problem))
 
     def one_line(self) -> str:
         """The message as one line: ``<path>[:line][ (byte offset)]: <problem>`` (the offset is
-        left out when the problem already names that byte). Line breaks in the problem become
-        spaces; control characters in the path and the problem are escaped
-        (:func:`escape_controls`), so the line is safe to print on a terminal."""
+        left out when the problem already names that byte: ``offset_in_problem``). Line
+        breaks in the problem become spaces; control characters in the path and the problem
+        are escaped (:func:`escape_controls`), so the line is safe to print on a terminal."""
         where = escape_controls(self.path) if self.path else "losscheck"
         if self.line is not None:
             where += f":{self.line}"
-        if self.offset is not None and not re.search(rf"\bbyte {self.offset}\b", self.problem):
-            where += f" (byte {self.offset})"  # unless the problem already says where
+        if self.offset is not None and not self.offset_in_problem:
+            where += f" (byte {self.offset})"
         problem = escape_controls(str(self.problem).replace("\n", " "))
         return f"{where}: {problem}"
 
 
-def _rebuild(cls, path, problem, line, offset):
+def _rebuild(cls, path, problem, line, offset, offset_in_problem=False):
     """Unpickle a :class:`LosscheckError` (see ``__reduce__``)."""
-    return cls(path, problem, line=line, offset=offset)
+    return cls(path, problem, line=line, offset=offset, offset_in_problem=offset_in_problem)
 
 
 class UsageError(LosscheckError):

@@ -17,12 +17,18 @@ from typing import Any
 
 import numpy as np
 
+from losscheck.errors import FAIL_ON  # noqa: F401 - the gate levels, with the other vocabularies
+
 #: The roles a series can fill. ``loss`` is the training loss.
 ROLES = ("loss", "eval_loss", "grad_norm", "lr", "accuracy", "eval_accuracy")
 
 #: The seven run classes of a diagnosis, plus ``insufficient`` (too little data to judge).
 CLASSES = ("converging", "oscillating", "diverging", "nan", "plateau", "spiking",
            "overfitting", "insufficient")
+
+#: Points in a curve digest (``RunReport.digest``): a fixed-size summary of each main curve
+#: that formats may draw (the text format's sparklines), whatever the curve's length.
+DIGEST_BINS = 40
 
 #: Finding severities, most severe first.
 SEVERITIES = ("error", "warning", "info")
@@ -68,12 +74,22 @@ class Series:
 class ReadNote:
     """Something a reader or the merger did that the user should know (never silent).
 
-    ``severity`` is ``"info"`` or ``"warning"``; ``path`` names the file.
+    ``severity`` is ``"info"`` or ``"warning"``; ``path`` names the file. ``message`` is for
+    people only: a condition later stages act on is stated as data, in ``kind`` (one of
+    :data:`NOTE_KINDS`, or ``None``) and ``tags`` (the metric names it concerns).
     """
 
     path: str
     message: str
     severity: str = "info"
+    kind: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+#: ``ReadNote.kind`` values: ``"no-values"``, metric keys or columns that were present but
+#: never held a number (always null, every cell empty), named in ``ReadNote.tags``.
+NOTE_NO_VALUES = "no-values"
+NOTE_KINDS = (NOTE_NO_VALUES,)
 
 
 @dataclass
@@ -370,8 +386,11 @@ class MetricInfo:
 class RunReport:
     """Everything reported for one run; every output format renders this.
 
-    ``summary`` holds per-role ``final``/``best``/``best_step`` values (the loss figures a
-    baseline comparison needs); ``baselined`` the findings already present in the
+    ``digest`` holds, per main role (loss, eval loss, grad norm, LR, discriminator loss), the
+    curve in at most :data:`DIGEST_BINS` bin medians (``None``: no point in that bin, NaN:
+    only non-finite ones), for formats that draw curves; ``summary`` holds per-role
+    ``final``/``best``/``best_step`` values (the loss figures a baseline comparison needs);
+    ``baselined`` the findings already present in the
     ``--baseline`` run, which no longer count towards ``status``.
     """
 
@@ -385,7 +404,7 @@ class RunReport:
     findings: list[Finding]
     remedies: list[Remedy]
     notes: list[ReadNote] = field(default_factory=list)
-    sparklines: dict[str, list[float]] = field(default_factory=dict)
+    digest: dict[str, list[float | None]] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     baselined: list[Finding] = field(default_factory=list)
 

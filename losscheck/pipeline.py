@@ -9,56 +9,22 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from losscheck import __version__
+from losscheck.config import Settings
 from losscheck.discovery import RunFiles, discover
 from losscheck.errors import LosscheckError, NoLogsFound, NoLossMetric, TooLittleData
-from losscheck.model import (MetricInfo, ReadNote, Report, RunData, RunError, RunReport,
+from losscheck.model import (DIGEST_BINS, NOTE_NO_VALUES, MetricInfo, ReadNote, Report, RunData, RunError, RunReport,
                              Series)
 from losscheck.series import merge, values_agree
 
 
-@dataclass
-class Options:
-    """What a diagnose call may be told.
-
-    Attributes:
-        overrides: role -> tag (``--loss``, ``--eval-loss``, ``--grad-norm``, ``--lr``).
-        num_classes: C for the chance level ln(C), when known.
-        select, ignore: rule codes / prefixes / names.
-        severity: code or name -> severity override.
-        fail_on: ``error``, ``warning`` or ``never``.
-        strict: any unreadable file fails its run.
-        thresholds: kebab-case threshold name -> value, for detectors and rules.
-        baseline_tolerance: relative loss regression allowed against ``--baseline`` (LC901).
-    """
-
-    overrides: dict[str, str] = field(default_factory=dict)
-    num_classes: int | None = None
-    select: list[str] | None = None
-    ignore: list[str] | None = None
-    severity: dict[str, str] = field(default_factory=dict)
-    fail_on: str = "error"
-    strict: bool = False
-    thresholds: dict = field(default_factory=dict)
-    baseline_tolerance: float = 0.02
-
-    @classmethod
-    def from_values(cls, values: dict) -> "Options":
-        """Options from an effective configuration table (see :mod:`losscheck.config`)."""
-        from losscheck.config import ROLE_KEYS
-
-        th = dict(values.get("thresholds") or {})
-        return cls(overrides={ROLE_KEYS[k]: v for k, v in (values.get("metrics") or {}).items()},
-                   num_classes=values.get("num-classes"), select=values.get("select"),
-                   ignore=values.get("ignore"), severity=dict(values.get("severity") or {}),
-                   fail_on=values.get("fail-on", "error"), strict=bool(values.get("strict")),
-                   thresholds=th, baseline_tolerance=values.get("baseline-tolerance", 0.02))
+#: The settings of one diagnosis: :class:`losscheck.config.Settings` (the former name).
+Options = Settings
 
 
 def read_run(run: RunFiles, strict: bool = False) -> RunData:
@@ -208,7 +174,11 @@ def _why_empty(run: RunFiles, notes: list[ReadNote]) -> str:
     return "; ".join(dict.fromkeys(why)) or "no metric values"
 
 
-def sparkline_values(s: Series, width: int = 40) -> list[float | None]:
+#: Roles whose curve a report's digest holds.
+DIGEST_ROLES = ("loss", "eval_loss", "grad_norm", "lr", "disc_loss")
+
+
+def curve_digest(s: Series, width: int = DIGEST_BINS) -> list[float | None]:
     """Up to ``width`` medians of equal step bins of a series (non-finite values ignored).
 
     Returns a list of length <= ``width``: the median per bin, NaN for a bin whose values are
@@ -237,29 +207,6 @@ def sparkline_values(s: Series, width: int = 40) -> list[float | None]:
     return out
 
 
-def _analysis_options(cls, options: Options, meta_classes):
-    """AnalysisOptions from the configured thresholds (see :func:`losscheck.config.known_thresholds`):
-    ``min-points`` sets a top-level field, ``spike-z-thresh`` the ``z_thresh`` of ``spike``."""
-    from losscheck.config import analysis_thresholds
-
-    known = analysis_thresholds()
-    top: dict = {}
-    nested: dict[str, dict] = {}
-    for name, value in options.thresholds.items():
-        if name not in known:
-            continue  # a rule's threshold
-        group, field_name, _ = known[name]
-        if group is None:
-            top[field_name] = value
-        else:
-            nested.setdefault(group, {})[field_name] = value
-    opts = cls(**top)
-    for group, kw in nested.items():
-        setattr(opts, group, dataclasses.replace(getattr(opts, group), **kw))
-    opts.num_classes = options.num_classes or meta_classes
-    return opts
-
-
 def _status(findings) -> str:
     sev = {f.severity for f in findings}
     if "error" in sev:
@@ -284,7 +231,7 @@ def loss_summary(series: Series) -> dict:
             "final_step": int(series.steps[-1])}
 
 
-def diagnose_run(data: RunData, options: Options, baseline=None, sparklines: bool = True) -> RunReport:
+def diagnose_run(data: RunData, options: Settings, baseline=None) -> RunReport:
     """Resolve, analyse, rule and rank one run that has been read.
 
     Args:
@@ -292,31 +239,32 @@ def diagnose_run(data: RunData, options: Options, baseline=None, sparklines: boo
         options: this run's options.
         baseline: the matching :class:`losscheck.baseline.BaselineRun`, or ``None``; findings
             whose code it already had are moved to ``RunReport.baselined``.
-        sparklines: compute ``RunReport.sparklines`` (only the text format draws them).
     Raises:
         NoLossMetric, UsageError: from role resolution.
     """
-    from losscheck.analysis import AnalysisOptions, analyse
+    from losscheck.analysis import analyse
+    from losscheck.catalogue import analysis_options, rule_options
     from losscheck.remedies import rank
     from losscheck.roles import resolve
     from losscheck.rules import RuleContext, run_rules, selected
 
     meta_classes = data.meta.get("num_classes")
     try:
-        resolved = resolve(data, options.overrides)
+        resolved = resolve(data, dict(options.metrics))
     except NoLossMetric as exc:
         # a loss key the reader saw but that never held a value: say so, not "no loss metric"
-        why = [n.message for n in data.notes if "loss" in n.message.lower()
-               and any(k in n.message.lower() for k in ("null", "no point", "no value", "empty"))]
+        why = [n.message for n in data.notes
+               if n.kind == NOTE_NO_VALUES and any("loss" in t.lower() for t in n.tags)]
         if why:
             raise TooLittleData(data.path, f"no loss values: {why[0]}") from exc
         raise
-    analysis = analyse(resolved, _analysis_options(AnalysisOptions, options, meta_classes))
-    rules = selected(options.select, options.ignore)
-    summary = {role: loss_summary(resolved.roles[role].series) for role in ("loss", "eval_loss")
+    analysis = analyse(resolved, analysis_options(options, meta_classes))
+    rules = selected(None if options.select is None else list(options.select),
+                     None if options.ignore is None else list(options.ignore))
+    summary: dict[str, dict] = {role: loss_summary(resolved.roles[role].series) for role in ("loss", "eval_loss")
                if role in resolved.roles}
-    ropts = {**options.thresholds, "baseline-tolerance": options.baseline_tolerance}
-    findings = run_rules(RuleContext(resolved, analysis, ropts, baseline, summary), rules, options.severity)
+    findings = run_rules(RuleContext(resolved, analysis, rule_options(options), baseline, summary), rules,
+                         dict(options.severity))
     baselined = []
     if baseline is not None:
         old = baseline.codes - {"LC901"}
@@ -329,19 +277,17 @@ def diagnose_run(data: RunData, options: Options, baseline=None, sparklines: boo
         metrics[role] = MetricInfo(role, s.tag, s.source, len(s), int(s.steps[0]) if len(s) else 0,
                                    int(s.steps[-1]) if len(s) else 0, int((~np.isfinite(s.values)).sum()),
                                    s.step_unit)
-    sparks = {role: sparkline_values(a.series) for role, a in resolved.roles.items()
-              if role in ("loss", "eval_loss", "grad_norm", "lr", "disc_loss")} if sparklines else {}
+    digest = {role: curve_digest(a.series) for role, a in resolved.roles.items() if role in DIGEST_ROLES}
     return RunReport(run=data.path, status=_status(findings), primary=analysis.primary,
                      secondary=list(analysis.secondary), onset_step=analysis.onset_step, metrics=metrics,
                      curves=list(analysis.curves.values()), findings=findings, remedies=remedies,
-                     notes=list(data.notes), sparklines=sparks, summary=summary, baselined=baselined)
+                     notes=list(data.notes), digest=digest, summary=summary, baselined=baselined)
 
 
-def _read_and_diagnose(run: RunFiles, run_opts: Options, base, sparklines: bool = True
-                       ) -> RunReport | RunError:
+def _read_and_diagnose(run: RunFiles, run_opts: Settings, base) -> RunReport | RunError:
     """Read and diagnose one run (top level so that worker processes can run it)."""
     try:
-        return diagnose_run(read_run(run, run_opts.strict), run_opts, base, sparklines)
+        return diagnose_run(read_run(run, run_opts.strict), run_opts, base)
     except LosscheckError as exc:
         return RunError(exc.path or str(run.root), exc.one_line(), exc.kind)
 
@@ -444,37 +390,36 @@ class _pool:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def diagnose(path: str | Path, options: Options | None = None,
+def diagnose(path: str | Path, options: Settings | None = None,
              progress: Callable[[int, int], None] | None = None, config=None, baseline=None,
-             jobs: int | None = 1, sparklines: bool = True) -> Report:
+             jobs: int | None = 1) -> Report:
     """Diagnose every run under ``path``.
 
     Args:
         path: a log file, a run directory or a tree of runs.
-        options: see :class:`Options` (used when ``config`` is ``None``).
+        options: the :class:`~losscheck.config.Settings` of every run (used when ``config``
+            is ``None``; default settings when both are).
         progress: called as ``progress(done, total)`` after each run (for a progress bar).
-        config: a :class:`losscheck.config.Config`; each run gets its own options from it
-            (``[[per-path]]`` entries layered on top).
+        config: a :class:`losscheck.config.Config`; each run gets its own settings from it
+            (:meth:`~losscheck.config.Config.for_run`).
         baseline: a :class:`losscheck.baseline.Baseline` to compare against (``--baseline``).
         jobs: worker processes for a sweep (``None``: one per CPU core). Each worker reads
             and diagnoses one run at a time; with 1 job or a single run everything happens in
             this process. The report is the same either way.
-        sparklines: compute each run's sparklines (``False`` for output formats that do not
-            draw them: less work per run).
     Returns:
         A :class:`Report` (runs sorted by path; errors per path).
     Raises:
         LosscheckError: when ``path`` itself cannot be used (missing, FIFO, no logs at all).
     """
-    options = options or (Options.from_values(config.values) if config else Options())
+    options = options or (config.settings if config else Settings())
     found = discover(path)
     report = Report([], [], __version__, options.fail_on, str(path))
     for err in found.errors:
         report.errors.append(RunError(err.path or str(path), err.one_line(), err.kind))
     report.without_logs = [str(d) for d in found.without_logs]
     total = len(found.runs)
-    tasks = [(run, Options.from_values(config.for_run(run.root)) if config else options,
-              baseline.match(str(run.root), str(path)) if baseline is not None else None, sparklines)
+    tasks = [(run, config.for_run(run.root) if config else options,
+              baseline.match(str(run.root), str(path)) if baseline is not None else None)
              for run in found.runs]
     jobs = min(jobs or os.cpu_count() or 1, total)
     if jobs <= 1:
@@ -486,7 +431,10 @@ def diagnose(path: str | Path, options: Options | None = None,
     else:
         results = _diagnose_parallel(tasks, jobs, progress)
     for res in results:  # in discovery order, whatever the completion order
-        (report.errors if isinstance(res, RunError) else report.runs).append(res)
+        if isinstance(res, RunError):
+            report.errors.append(res)
+        else:
+            report.runs.append(res)
     if not report.runs and not report.errors:
         raise NoLogsFound(path, "no supported log found")
     report.runs.sort(key=lambda r: r.run)

@@ -25,10 +25,10 @@ import tarfile
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Iterator
+from typing import IO, BinaryIO, Iterator
 
 from losscheck.errors import UnreadableFile
-from losscheck.readers._common import MAX_INFLATED_BYTES, _gunzip, open_regular
+from losscheck.readers._common import MAX_INFLATED_BYTES, gunzip, open_regular
 
 #: Names read as archives when given on the command line (inside a tree they are skipped:
 #: a run folder's ``dataset.zip`` is not a log).
@@ -105,6 +105,7 @@ def archive_members(path: Path, claim, data: bytes | None = None
         UnreadableFile: the file is not the archive its name says, or is corrupt or cut short
             (a damaged header mid-archive included: members after it would be lost).
     """
+    opened: contextlib.AbstractContextManager[IO[bytes]]
     if data is not None:
         zipped = archive_kind(data[:512]) == "zip"
         opened = contextlib.nullcontext(io.BytesIO(data))
@@ -119,7 +120,7 @@ def _skip_latest_run(members: Iterator[tuple[str, bytes | None, str | None]]
                      ) -> Iterator[tuple[str, bytes | None, str | None]]:
     """Drop ``.../latest-run/...`` members when ``.../run-*`` folders sit beside them."""
     kept = list(members)
-    parents = set()  # folders that hold a run-* folder
+    parents: set[str] = set()  # folders that hold a run-* folder
     for name, _, _ in kept:
         parts = name.split("/")[:-1]
         parents.update("/".join(parts[:k]) for k, part in enumerate(parts) if part.startswith("run-"))
@@ -130,7 +131,7 @@ def _skip_latest_run(members: Iterator[tuple[str, bytes | None, str | None]]
         yield name, data, problem
 
 
-def _read_member(src: BinaryIO, path: Path, name: str, size: int | None, claim
+def _read_member(src: IO[bytes], path: Path, name: str, size: int | None, claim
                  ) -> tuple[bytes | None, str | None] | None:
     """Sniff a member from its first bytes, and read it whole only when claimed.
     ``None`` when not claimed; else ``(content, None)`` or ``(None, problem)``."""
@@ -164,7 +165,7 @@ def _held(total: int, content: bytes | None, path: Path) -> int:
     return total
 
 
-def _tar_members(fh: BinaryIO, path: Path, claim) -> Iterator[tuple[str, bytes | None, str | None]]:
+def _tar_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes | None, str | None]]:
     try:
         tf = tarfile.open(fileobj=fh, mode="r|*")
     except (tarfile.TarError, EOFError, OSError) as exc:
@@ -198,7 +199,7 @@ def _tar_members(fh: BinaryIO, path: Path, claim) -> Iterator[tuple[str, bytes |
         tf.close()
 
 
-def _zip_members(fh: BinaryIO, path: Path, claim) -> Iterator[tuple[str, bytes | None, str | None]]:
+def _zip_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes | None, str | None]]:
     try:
         zf = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
@@ -240,7 +241,7 @@ def read_stdin(stream: BinaryIO | None = None) -> bytes:
         stream = sys.stdin.buffer
     data = stream.read(MAX_INFLATED_BYTES + 1)
     if data[:2] == b"\x1f\x8b":
-        data, problem = _gunzip(io.BytesIO(data), MAX_INFLATED_BYTES + 1)
+        data, problem = gunzip(io.BytesIO(data), MAX_INFLATED_BYTES + 1)
         if problem is not None and not data:
             raise UnreadableFile(Path("-"), f"standard input is gzip data that cannot be decompressed: {problem}")
     if len(data) > MAX_INFLATED_BYTES:

@@ -601,11 +601,11 @@ def hf_log_history(tr: Trace, logging_steps: int, *, sec_per_step: float, n_trai
     acc, last_logged = 0.0, 0
     total = 0.0
     for i, s in enumerate(tr.step):
-        l = tr.loss[i]
-        if nan_filter and not math.isfinite(l):
+        loss = tr.loss[i]
+        if nan_filter and not math.isfinite(loss):
             acc = acc + acc / (s - last_logged)
         else:
-            acc += l
+            acc += loss
         if s % logging_steps == 0 or s == tr.step[-1]:
             n = s - last_logged
             hist.append({"epoch": tr.epoch[i], "grad_norm": f32(tr.gn[i]),

@@ -230,5 +230,6 @@ def test_run_without_points_names_its_files(tmp_path):
 def test_error_line_keeps_an_offset_the_problem_does_not_state():
     from losscheck.errors import ParseError
 
-    assert ParseError("f", "corrupt at byte 12", offset=12).one_line() == "f: corrupt at byte 12"
+    assert ParseError("f", "corrupt at byte 12", offset=12, offset_in_problem=True).one_line() == \
+        "f: corrupt at byte 12"
     assert ParseError("f", "corrupt at byte 12", offset=1).one_line() == "f (byte 1): corrupt at byte 12"

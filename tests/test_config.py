@@ -2,9 +2,14 @@ from pathlib import Path
 
 import pytest
 
-from losscheck.config import load_config
+from losscheck.catalogue import vocabulary
+from losscheck.config import Settings
+from losscheck.config import load_config as _load_config
 from losscheck.errors import UsageError
-from losscheck.pipeline import Options
+
+
+def load_config(*args, **kwargs):
+    return _load_config(*args, vocabulary=vocabulary(), **kwargs)
 
 
 def write(p: Path, text: str) -> Path:
@@ -19,25 +24,43 @@ def test_discovered_upward_from_the_run_path(tmp_path):
     run.mkdir(parents=True)
     cfg = load_config(run)
     assert cfg.file == tmp_path / "pyproject.toml"
-    assert cfg.values["ignore"] == ["LC106"] and cfg.values["num-classes"] == 4
-    assert cfg.sources["ignore"] == str(tmp_path / "pyproject.toml") and cfg.sources["select"] == "default"
+    assert cfg.settings.ignore == ("LC106",) and cfg.settings.num_classes == 4
+    assert cfg.sources["ignore"] == str(tmp_path / "pyproject.toml") and "select" not in cfg.sources
 
 
 def test_losscheck_toml_nearer_wins_and_pyproject_without_table_is_skipped(tmp_path):
     write(tmp_path / "losscheck.toml", 'fail-on = "warning"\n')
     write(tmp_path / "sub" / "pyproject.toml", '[project]\nname = "x"\n')
     cfg = load_config(tmp_path / "sub")
-    assert cfg.file == tmp_path / "losscheck.toml" and cfg.values["fail-on"] == "warning"
+    assert cfg.file == tmp_path / "losscheck.toml" and cfg.settings.fail_on == "warning"
 
 
 def test_flags_override_the_file(tmp_path):
     write(tmp_path / "losscheck.toml", 'fail-on = "warning"\n[metrics]\nloss = "a"\neval-loss = "b"\n')
     cfg = load_config(tmp_path)
-    cfg.apply_flags({"fail-on": "never", "metrics": {"loss": "c"}, "select": None})
-    assert cfg.values["fail-on"] == "never" and cfg.sources["fail-on"] == "command line"
-    assert cfg.values["metrics"] == {"loss": "c", "eval-loss": "b"}
-    opts = Options.from_values(cfg.values)
-    assert opts.overrides == {"loss": "c", "eval_loss": "b"} and opts.fail_on == "never"
+    cfg.apply_flags({"fail_on": "never", "metrics": {"loss": "c"}, "select": None})
+    assert cfg.settings.fail_on == "never" and cfg.sources["fail_on"] == "command line"
+    assert cfg.settings.metrics == {"loss": "c", "eval_loss": "b"}
+
+
+def test_flags_override_per_path_entries(tmp_path):
+    """Precedence: defaults < the file < a matching [[per-path]] entry < command-line flags."""
+    write(tmp_path / "losscheck.toml", 'num-classes = 3\nstrict = true\n[[per-path]]\npath = "gan-*"\n'
+          'num-classes = 5\n[per-path.thresholds]\nmin-points = 12\n')
+    cfg = load_config(tmp_path)
+    assert cfg.for_run(tmp_path / "gan-1").num_classes == 5 and cfg.for_run(tmp_path / "mlp").num_classes == 3
+    cfg.apply_flags({"num_classes": 7, "thresholds": {"spike-z-thresh": 9.0}})
+    gan = cfg.for_run(tmp_path / "gan-1")
+    assert gan.num_classes == 7 and gan.strict is True
+    assert gan.thresholds == {"min-points": 12, "spike-z-thresh": 9.0}
+
+
+def test_settings_defaults_are_written_once():
+    """Every default lives on Settings; LC901 owns the baseline tolerance's."""
+    from losscheck.rules.lc901_loss_regression import TOLERANCE
+
+    assert Settings().baseline_tolerance is None and Settings().fail_on == "error"
+    assert vocabulary().thresholds["baseline-tolerance"] == TOLERANCE
 
 
 @pytest.mark.parametrize("text,match", [
@@ -64,8 +87,8 @@ def test_per_path_overrides_apply_only_to_matching_runs(tmp_path):
     cfg = load_config(tmp_path)
     gan = cfg.for_run(tmp_path / "sweeps" / "gan-3")
     other = cfg.for_run(tmp_path / "sweeps" / "mlp-1")
-    assert gan["ignore"] == ["LC106"] and gan["severity"] == {"LC107": "error"}
-    assert other["ignore"] == ["LC103"] and other["severity"] == {}
+    assert gan.ignore == ("LC106",) and gan.severity == {"LC107": "error"}
+    assert other.ignore == ("LC103",) and other.severity == {}
 
 
 def test_explicit_missing_config_and_isolated(tmp_path):
@@ -77,13 +100,24 @@ def test_explicit_missing_config_and_isolated(tmp_path):
 
 def test_detector_thresholds_reach_the_analysis(tmp_path):
     from losscheck.analysis import AnalysisOptions
-    from losscheck.config import known_thresholds
-    from losscheck.pipeline import _analysis_options
+    from losscheck.catalogue import analysis_options
 
-    names = known_thresholds()
+    names = vocabulary().known_thresholds()
     assert {"min-points", "spike-z-thresh", "plateau-min-decrease", "recurring-spikes"} <= set(names)
     assert "baseline-tolerance" not in names and "divergence" not in names
     write(tmp_path / "losscheck.toml", "[thresholds]\nspike-z-thresh = 9\nmin-points = 12\n")
-    opts = _analysis_options(AnalysisOptions, Options.from_values(load_config(tmp_path).values), None)
+    opts = analysis_options(load_config(tmp_path).settings, None)
     assert opts.spike.z_thresh == 9 and opts.min_points == 12
     assert opts.plateau.min_decrease == AnalysisOptions().plateau.min_decrease
+
+
+def test_config_imports_neither_analysis_nor_rules():
+    """config is below the analysis and the rules: their names come in as a Vocabulary."""
+    import ast
+
+    import losscheck.config as config
+
+    tree = ast.parse(Path(config.__file__).read_text(encoding="utf-8"))
+    mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    mods |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {m for m in mods if m.startswith(("losscheck.analysis", "losscheck.rules"))}

@@ -6,7 +6,7 @@ import pytest
 from losscheck.analysis.divergence import block_medians
 from losscheck.analysis.lr import restart_steps
 from losscheck.model import Series
-from losscheck.pipeline import sparkline_values
+from losscheck.pipeline import curve_digest as sparkline_values
 
 
 def _sparkline_loop(s: Series, width: int = 40):

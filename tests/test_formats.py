@@ -413,18 +413,31 @@ def test_sarif_is_strict_json():
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
 
 
-def test_sparklines_only_for_formats_that_draw_them():
-    """Skipping the sparklines (for formats without them) changes nothing else."""
+def test_every_report_carries_a_fixed_size_digest_and_formats_own_their_printing():
+    """The core computes the same report whatever the format; a format draws the digest or not."""
     from pathlib import Path
 
-    from losscheck.formats import all_formats, get_format
+    from losscheck.formats import all_formats, format_names
+    from losscheck.model import DIGEST_BINS
     from losscheck.pipeline import diagnose
 
-    assert [n for n, f in all_formats().items() if f.sparklines] == ["text"]
+    assert format_names() == list(all_formats())  # the help's list is the registry
+    assert all(name == fmt.name for name, fmt in all_formats().items())
+    assert [n for n, f in all_formats().items() if f.for_people] == ["text"]
     root = Path(__file__).resolve().parents[1] / "sample_runs"
-    with_s, without = diagnose(root), diagnose(root, sparklines=False)
-    assert all(r.sparklines for r in with_s.runs) and not any(r.sparklines for r in without.runs)
-    for name, fmt in all_formats().items():
-        if not fmt.sparklines:
-            assert fmt.render(with_s) == fmt.render(without), name
-    assert get_format("text").render(with_s) != get_format("text").render(without)
+    rep = diagnose(root)
+    assert all(r.digest and all(0 < len(v) <= DIGEST_BINS for v in r.digest.values()) for r in rep.runs)
+
+
+def test_the_cli_names_no_format_but_its_default():
+    """Formats own how they print: the CLI asks them (for_people, draw), never checks a name."""
+    import re
+    from pathlib import Path
+
+    import losscheck.cli as cli
+    from losscheck.formats import format_names
+
+    src = Path(cli.__file__).read_text(encoding="utf-8")
+    assert ".name ==" not in src
+    for name in format_names():
+        assert len(re.findall(rf'"{name}"', src)) <= (1 if name == "text" else 0), name  # the default

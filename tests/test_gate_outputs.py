@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from losscheck.cli import app
+from losscheck.catalogue import vocabulary
 from losscheck.config import load_config
 from tests.conftest import REPO, SAMPLE_RUNS
 
@@ -264,8 +265,8 @@ def test_config_command_finds_what_diagnose_finds(tmp_path, monkeypatch):
     (run_dir / "losscheck.toml").write_text('fail-on = "never"\n')
     code, out, err = run("config", "o/run")
     assert code == 0 and "none (defaults)" in out and 'fail-on = "error"' in out and "ignored" in err
-    cfg = load_config(tmp_path, data=[run_dir])
-    assert cfg.file is None and cfg.values["fail-on"] == "error" and len(cfg.notes) == 1
+    cfg = load_config(tmp_path, data=[run_dir], vocabulary=vocabulary())
+    assert cfg.file is None and cfg.settings.fail_on == "error" and len(cfg.notes) == 1
 
 
 # --------------------------------------------------------------------------- 4. malformed config files

@@ -1,6 +1,9 @@
 """The fast JSON-lines paths (one ``json.loads`` for the whole file, column-wise collection,
-flat-dict shortcut in ``flatten``) give exactly what the per-line reference paths give:
-same series, notes, metadata and errors."""
+flat-dict shortcut in ``flatten``, the whole-file column scanner) give exactly what the
+per-line reference paths give: same series, notes, metadata and errors. One equivalence test
+per pair: ``lines_fast``/``lines_reference``, ``collect_fast``/``collect_reference``,
+``flatten_fast``/``flatten_reference``, ``_numscan.jsonl_columns``/the per-line read; whole
+reads compare every fast path on against every fast path replaced by its reference."""
 
 from __future__ import annotations
 
@@ -12,8 +15,9 @@ import numpy as np
 import pytest
 
 from losscheck.errors import LosscheckError
-from losscheck.readers import _jsonl, choose
-from losscheck.readers._jsonl import _load_fast, _load_json_lines_per_line, flatten
+from losscheck.readers import _jsonl, _numscan, choose
+from losscheck.readers._common import decode_text, drop_long_lines, read_data
+from losscheck.readers._jsonl import flatten, flatten_reference, lines_fast
 
 from .conftest import REAL_RUNS, REPO
 
@@ -29,8 +33,30 @@ def _files() -> list[Path]:
     return out
 
 
+def reference_paths(monkeypatch) -> None:
+    """Replace every JSON-lines fast path by its reference (or make it decline)."""
+    monkeypatch.setattr(_jsonl, "lines_fast", lambda text: None)
+    monkeypatch.setattr(_jsonl, "collect_fast", _jsonl.collect_reference)
+    monkeypatch.setattr(_jsonl, "flatten_fast", lambda obj: None)
+    monkeypatch.setattr(_numscan, "jsonl_columns", lambda data: None)
+
+
+def _load_json_lines_per_line(path: Path):
+    """:func:`_jsonl.load_json_lines` by its per-line reference alone."""
+    data, notes = read_data(path)
+    data, long_notes = drop_long_lines(data, path)
+    text, more = decode_text(data, path)
+    return _jsonl.lines_reference(path, text, notes + long_notes + more)
+
+
 def _outcome(path: Path, monkeypatch, fast: bool):
-    monkeypatch.setattr(_jsonl, "_FAST", fast)
+    with monkeypatch.context() as m:
+        if not fast:
+            reference_paths(m)
+        return _outcome_now(path)
+
+
+def _outcome_now(path: Path):
     try:
         reader = choose(path)
         if reader is None:
@@ -127,7 +153,6 @@ def test_random_files_same(seed, tmp_path, monkeypatch):
     path.write_text(end.join(lines) + (end if lines else ""), encoding="utf-8")
     _same(path, monkeypatch)
     # the loader alone, whatever reader claims the file
-    monkeypatch.setattr(_jsonl, "_FAST", True)
     try:
         fast = _jsonl.load_json_lines(path)
     except LosscheckError as exc:
@@ -149,7 +174,7 @@ def test_random_files_same(seed, tmp_path, monkeypatch):
 ])
 def test_fast_loader_never_wrong(text):
     """The fast loader either declines (None) or agrees with per-line json.loads."""
-    got = _load_fast(text)
+    got = lines_fast(text)
     if got is None:
         return
     records, _ = got
@@ -161,14 +186,14 @@ def test_fast_loader_never_wrong(text):
     assert repr(records) == repr(expect)
 
 
-def test_flatten_same(monkeypatch):
+def test_flatten_same():
     objs = [{}, {"a": 1}, {"a": {"b": {"c": 2}}, "d": 3}, {1: 2}, {"a": [1, {"b": 2}]}]
     for obj in objs:
-        monkeypatch.setattr(_jsonl, "_FAST", True)
         fast = flatten(obj)
-        monkeypatch.setattr(_jsonl, "_FAST", False)
-        slow = flatten(obj)
+        slow = flatten_reference(obj)
         assert repr(fast) == repr(slow) and fast is not obj
+        if all(isinstance(k, str) for k in obj):  # as JSON gives them
+            assert repr(_jsonl.flatten_records([(1, obj)])) == repr([(1, slow)])
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -202,7 +227,7 @@ _NOT_JSON = ["01", "-01", "1.", ".5", "+1", "-", "1e", "1e+", "1.2.3", "1e5.3", 
 
 
 def _columns_or_lines(text: str):
-    """What :func:`numeric_columns` must give for ``text``: ``(keys, [column lists])`` with
+    """What :func:`_numscan.jsonl_columns` must give for ``text``: ``(keys, [column lists])`` with
     each line's values through json.loads and json_number, when every line is an object with
     the first line's keys in the same order."""
     from losscheck.readers._common import json_number
@@ -214,9 +239,9 @@ def _columns_or_lines(text: str):
 
 
 def _check_columns(text: str) -> bool:
-    """``numeric_columns(text)`` either declines or equals per-line json.loads bit for bit;
+    """``jsonl_columns(text)`` either declines or equals per-line json.loads bit for bit;
     returns whether it took the file."""
-    got = _jsonl.numeric_columns(text.encode("utf-8"))
+    got = _numscan.jsonl_columns(text.encode("utf-8"))
     if got is None:
         return False
     keys, cols = _columns_or_lines(text)
@@ -246,7 +271,7 @@ def test_numeric_columns_tokens():
         for i in range(3):
             lines = [f'{{"step": {k}, "loss": 0.5, "lr": 3}}' for k in range(3)]
             lines[i] = lines[i].replace("0.5", cell)
-            assert _jsonl.numeric_columns(("\n".join(lines) + "\n").encode()) is None, (cell, i)
+            assert _numscan.jsonl_columns(("\n".join(lines) + "\n").encode()) is None, (cell, i)
 
 
 @pytest.mark.parametrize("text", [
@@ -282,7 +307,7 @@ def test_numeric_columns_tokens():
 def test_numeric_columns_never_wrong(text):
     """The column path either declines or gives exactly the per-line parse."""
     if text.startswith("\ufeff"):
-        got = _jsonl.numeric_columns(text.encode("utf-8"))
+        got = _numscan.jsonl_columns(text.encode("utf-8"))
         assert got is not None and _check_columns(text[1:])
         return
     try:
@@ -291,7 +316,7 @@ def test_numeric_columns_never_wrong(text):
     except (ValueError, AssertionError):
         valid = False
     if not valid:
-        assert _jsonl.numeric_columns(text.encode("utf-8")) is None
+        assert _numscan.jsonl_columns(text.encode("utf-8")) is None
     else:
         _check_columns(text)
 
@@ -335,10 +360,8 @@ def test_numeric_column_files_same(seed, tmp_path, monkeypatch):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     monkeypatch.setattr(_jsonl, "COLUMNS_MIN_BYTES", 0)
     calls = []
-    real = _jsonl.numeric_columns
-    import losscheck.readers.jsonl_generic as jg
-
-    monkeypatch.setattr(jg, "numeric_columns", lambda data: calls.append(1) or real(data))
+    real = _numscan.jsonl_columns
+    monkeypatch.setattr(_numscan, "jsonl_columns", lambda data: calls.append(1) or real(data))
     _same(path, monkeypatch)
     reader = choose(path)
     if reader is not None and reader.name == "jsonl":
@@ -353,7 +376,35 @@ def test_numeric_column_path_declines_to_notes(tmp_path, monkeypatch):
     lines[30] = "not json"
     path = tmp_path / "metrics.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    assert _jsonl.numeric_columns(path.read_bytes()) is None
+    assert _numscan.jsonl_columns(path.read_bytes()) is None
     res = choose(path).read(path)
     assert any("not JSON objects" in n.message for n in res.notes)
     assert len(res.series[0]) == 48
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_collect_fast_equals_reference(seed):
+    """The pair on its own: same series (steps, values, walls) and notes for any records."""
+    from losscheck.readers._common import json_number
+
+    rng = random.Random(9000 + seed)
+    records = []
+    for i, line in enumerate(_random_lines(rng, rng.choice([0, 1, 5, 60])), 1):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            records.append((i, _jsonl.flatten(obj)))
+    step_key = rng.choice(["step", "global_step", "iteration", "epoch", "current_steps"])
+    wall_of = rng.choice([None, lambda r: json_number(r.get("_timestamp"))])
+
+    def run(fn):
+        series, notes = fn(records, "f", lambda r: json_number(r.get(step_key)), lambda k: k != step_key,
+                           "step", wall_of, rng_value)
+        return ([(s.tag, s.steps.tolist(), np.asarray(s.values).tobytes(),
+                  None if s.wall_time is None else np.asarray(s.wall_time).tobytes()) for s in series],
+                [(n.path, n.message, n.severity, n.kind, n.tags) for n in notes])
+
+    rng_value = rng.choice([_jsonl.number_or_numeric_string, json_number])
+    assert run(_jsonl.collect_fast) == run(_jsonl.collect_reference)

@@ -263,12 +263,12 @@ def _both_tables(path: Path):
     ParseError it raised)`` for one file, whatever its size."""
     from losscheck.errors import ParseError
     from losscheck.readers._common import read_text
-    from losscheck.readers._tabular import _build_table, _pandas_cells, _python_cells
+    from losscheck.readers._tabular import _build_table, cells_fast, cells_reference
 
     text, notes = read_text(path)
-    fast = _pandas_cells(text)
+    fast = cells_fast(text)
     try:
-        slow = _build_table(str(path), *_python_cells(path, text, list(notes)), list(notes))
+        slow = _build_table(str(path), *cells_reference(path, text, list(notes)), list(notes))
     except ParseError as exc:
         slow = exc
     if fast is None:
@@ -332,8 +332,8 @@ def test_csv_pandas_path_used_for_large_files(tmp_path, monkeypatch):
 
     p = _generated_csvs(tmp_path)[0]
     calls = []
-    real = tab._pandas_cells
-    monkeypatch.setattr(tab, "_pandas_cells", lambda text: calls.append(1) or real(text))
+    real = tab.cells_fast
+    monkeypatch.setattr(tab, "cells_fast", lambda text: calls.append(1) or real(text))
     monkeypatch.setattr(tab, "PANDAS_MIN_CHARS", 1000)
     fast = tab.load_table(p)
     assert calls
@@ -399,7 +399,8 @@ def test_csv_float_path_equals_python_path(tmp_path):
     bad-input gallery and the real CSVs."""
     from losscheck.errors import ParseError
     from losscheck.readers._common import read_data, read_text
-    from losscheck.readers._tabular import _build_table, _pandas_floats, _python_cells
+    from losscheck.readers._numscan import csv_floats
+    from losscheck.readers._tabular import _build_table, cells_reference
 
     gallery = Path(__file__).resolve().parent / "bad_inputs"
     cases = _float_csvs(tmp_path) + [(f, None) for f in sorted(gallery.glob("*.csv"))]
@@ -408,14 +409,14 @@ def test_csv_float_path_equals_python_path(tmp_path):
     taken = 0
     for f, expected in cases:
         data, notes = read_data(f)
-        got = _pandas_floats(data)
+        got = csv_floats(data)
         if expected is not None:
             assert (got is not None) == expected, f
         if got is None:
             continue
         text, notes = read_text(f)
         try:
-            slow = _build_table(str(f), *_python_cells(f, text, list(notes)), list(notes))
+            slow = _build_table(str(f), *cells_reference(f, text, list(notes)), list(notes))
         except ParseError:
             raise AssertionError(f"float path read {f}, the Python path refuses it") from None
         fast = _build_table(str(f), got[0], got[1], len(got[1][0][0]), list(notes), converted=True)
@@ -430,8 +431,8 @@ def test_csv_load_table_float_path_end_to_end(tmp_path, monkeypatch):
     import losscheck.readers._tabular as tab
 
     calls = []
-    real = tab._pandas_floats
-    monkeypatch.setattr(tab, "_pandas_floats", lambda data: calls.append(real(data) is not None) or real(data))
+    real = tab.csv_floats
+    monkeypatch.setattr(tab, "csv_floats", lambda data: calls.append(real(data) is not None) or real(data))
     for p, _ in _float_csvs(tmp_path):
         monkeypatch.setattr(tab, "PANDAS_MIN_CHARS", 1000)
         fast = tab.load_table(p)
@@ -445,7 +446,7 @@ def test_csv_float_options_by_pandas_version():
     was not correctly rounded); from 3.1 on it passes nothing (all modes are fast_float)."""
     from types import SimpleNamespace
 
-    from losscheck.readers._tabular import _float_options
+    from losscheck.readers._numscan import float_options as _float_options
 
     assert _float_options(SimpleNamespace(__version__="2.2.3")) == {"float_precision": "round_trip"}
     assert _float_options(SimpleNamespace(__version__="3.0.1")) == {"float_precision": "round_trip"}

@@ -847,7 +847,7 @@ def test_timestamped_loss_lines_without_a_counter(tmp_path):
 def test_quoted_keras_excerpt_starting_with_an_epoch_end(tmp_path):
     # pasted as a "> " quote, and cut so that the first line is the end of the epoch before the
     # first "Epoch N/M" header shown; the verbose=2 line follows the ModelCheckpoint message
-    out = [f">  - 210s - loss: 2.1000 - val_loss: 2.5000"]
+    out = [">  - 210s - loss: 2.1000 - val_loss: 2.5000"]
     for ep in range(12, 16):
         out += [f"> Epoch {ep}/500", f"> Epoch {ep:05d}: val_loss did not improve",
                 f">  - 210s - loss: {2.1 - 0.1 * (ep - 11):.4f} - val_loss: {2.5 + 0.05 * (ep - 11):.4f}"]

@@ -99,7 +99,7 @@ def test_merge_counts_shared_steps_once():
 def test_sparkline_tells_gaps_from_nonfinite_values():
     from losscheck.formats.text import sparkline
     from losscheck.model import Series
-    from losscheck.pipeline import sparkline_values
+    from losscheck.pipeline import curve_digest as sparkline_values
 
     s = Series("loss", [0, 1, 2, 30, 31, 32], [1.0, 0.9, 0.8, np.nan, np.nan, np.nan], "f")
     vals = sparkline_values(s, width=8)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import io
 import math
-import os
 import subprocess
 import sys
 import tarfile

@@ -2,8 +2,8 @@
 
 Event files are built here with TensorBoard's own protobuf classes and framed with
 TensorBoard's pure-Python masked CRC (independent of the reader's numpy CRC); each is read
-with ``read_events(fast=True)`` (bulk framing + numpy decoding) and ``fast=False`` (every
-record through ``Event.FromString``, points gathered by ``Collector``) and the results are
+with ``_tfevents.read_fast`` (bulk framing + numpy decoding) and ``_tfevents.read_reference``
+(every record through ``Event.FromString``, points gathered by ``Collector``) and the results are
 compared field by field: series order, tags, steps, values (NaN-aware, bit-exact), wall
 times, sources and every note. No timings here: speed is measured by benchmarks/speed.py.
 """
@@ -19,9 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from losscheck.readers import _tfrecord
-from losscheck.readers import tensorboard as tb
-from losscheck.readers.tensorboard import READER, read_events
+from losscheck.readers import _tfevents, _tfrecord
+from losscheck.readers.tensorboard import READER, step_unit
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real_runs"  # ../shared beside the clone
 
@@ -129,13 +128,13 @@ def write(path: Path, events, first=True) -> bytes:
 def assert_same(path: Path):
     """Fast and reference readers agree exactly (or both raise the same error)."""
     try:
-        ref = read_events(path, fast=False)
+        ref = _tfevents.read_reference(path, step_unit)
     except Exception as exc:
         with pytest.raises(type(exc)) as ei:
-            read_events(path, fast=True)
+            _tfevents.read_fast(path, step_unit)
         assert str(ei.value) == str(exc)
         return None
-    got = read_events(path, fast=True)
+    got = _tfevents.read_fast(path, step_unit)
     assert [s.tag for s in got.series] == [s.tag for s in ref.series]
     for a, b in zip(got.series, ref.series):
         assert a.steps.dtype == b.steps.dtype and np.array_equal(a.steps, b.steps)
@@ -199,12 +198,12 @@ SETTINGS = settings(max_examples=150, deadline=None,
 def read_block(size):
     """Read event files in blocks of ``size`` bytes (``None``: the default), so that records
     cut by a block's end, carried over and longer than a block are all exercised."""
-    saved = tb.READ_BLOCK
-    tb.READ_BLOCK = size or saved
+    saved = _tfevents.READ_BLOCK
+    _tfevents.READ_BLOCK = size or saved
     try:
         yield
     finally:
-        tb.READ_BLOCK = saved
+        _tfevents.READ_BLOCK = saved
 
 
 BLOCKS = st.sampled_from([None, 1, 13, 64, 257, 4096])
@@ -330,7 +329,7 @@ def test_bulk_framing_equals_record_walk(sizes, repeat, tail):
 @given(rows=st.integers(1, 5000), width=st.integers(0, 40), seed=st.integers(0, 2**32 - 1))
 def test_vectorised_crc_equals_tensorboard_crc(rows, width, seed):
     data = np.random.default_rng(seed).integers(0, 256, (rows, width), dtype=np.uint8)
-    got = _tfrecord._mask(_tfrecord.crc32c_rows(data))
+    got = _tfrecord.mask_crc(_tfrecord.crc32c_rows(data))
     for i in np.linspace(0, rows - 1, min(rows, 20)).astype(int):
         assert int(got[i]) == _masked_crc(data[i].tobytes())
 
@@ -357,7 +356,7 @@ def test_real_event_files_same_as_protobuf(path, block):
 @pytest.mark.parametrize("step", [0, 1, 300, 2 ** 40])
 @pytest.mark.parametrize("version", ["brain.Event:2", "brain.Event:1", "not.brain"])
 def test_file_version_record_recognised_like_protobuf(step, version):
-    from losscheck.readers.tensorboard import _is_file_version
+    from losscheck.readers._tfevents import is_file_version as _is_file_version
 
     event_pb2 = pb()[0]
     payload = event_pb2.Event(wall_time=1.7e9, step=step, file_version=version).SerializeToString()

@@ -1,4 +1,5 @@
-"""Output formats: every module here (not ``interface``, not ``_*``) defines ``FORMAT``.
+"""Output formats: every module here (not ``interface``, not ``_*``) defines ``FORMAT``,
+whose name is the module's name.
 
 A new output format is one new module.
 """
@@ -23,6 +24,13 @@ def all_formats() -> dict[str, Format]:
         if isinstance(fmt, Format):
             out[fmt.name] = fmt
     return out
+
+
+def format_names() -> list[str]:
+    """Every format's name, in module order, without importing any format (the CLI's help
+    lists them at start-up)."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__)
+                  if not m.name.startswith("_") and m.name != "interface")
 
 
 def get_format(name: str) -> Format | None:

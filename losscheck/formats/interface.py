@@ -7,19 +7,32 @@ report, and must render every run and every error.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
 
-from losscheck.model import Report
+if TYPE_CHECKING:  # the CLI lists formats for its help without loading numpy
+    from losscheck.model import Report
 
 
 class Format(ABC):
-    """An output format. ``name`` is what ``--format`` takes; ``description`` one line;
-    ``sparklines``: whether it draws ``RunReport.sparklines`` (the pipeline skips computing
-    them for formats that do not)."""
+    """An output format, named like its module. ``name`` is what ``--format`` takes;
+    ``description`` one line.
+
+    Class attributes:
+        for_people: the output is read by a person rather than a program: the CLI shows a
+            progress bar for a sweep on a terminal, and writes no report when no run could be
+            diagnosed (every error is on stderr already; exit 2).
+    """
 
     name: str = ""
     description: str = ""
-    sparklines: bool = False
+    for_people: bool = False
 
     @abstractmethod
     def render(self, report: Report) -> str:
         """The whole report as text (UTF-8 when written). Never raises for a valid report."""
+
+    def draw(self, report: Report, console: Any) -> bool:
+        """Draw the report on a terminal (``console``: a ``rich.console.Console``, colour
+        allowed) and return ``True``; ``False`` (the default) when this format has no
+        terminal form: the CLI then writes :meth:`render`'s text."""
+        return False

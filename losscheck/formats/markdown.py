@@ -119,11 +119,11 @@ class MarkdownFormat(Format):
                 f"{md_text(f.code)} {md_text(f.name)}" for f in r.baselined) + ".", ""]
         if r.remedies:
             out += ["#### Remedies", ""]
-            for m in sorted(r.remedies, key=lambda m: m.rank):
-                out.append(f"{m.rank}. **{md_text(m.title)}** ({md_code(m.id)}): {md_text(m.evidence)}")
-                if m.settings:
-                    indent = " " * len(f"{m.rank}. ")  # continuation of the list item
-                    out.append(f"{indent}Settings: {md_code(settings_text(m.settings))}")
+            for rem in sorted(r.remedies, key=lambda x: x.rank):
+                out.append(f"{rem.rank}. **{md_text(rem.title)}** ({md_code(rem.id)}): {md_text(rem.evidence)}")
+                if rem.settings:
+                    indent = " " * len(f"{rem.rank}. ")  # continuation of the list item
+                    out.append(f"{indent}Settings: {md_code(settings_text(rem.settings))}")
             out.append("")
         warn = [n for n in r.notes if n.severity == "warning"]
         if warn:

@@ -23,7 +23,7 @@ STATUS_STYLE = {"failing": "bold red", "warning": "bold yellow", "healthy": "bol
 SEV_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
-def sparkline(values: list[float]) -> str:
+def sparkline(values: list[float | None]) -> str:
     """A unicode sparkline of ``values`` (log scale when all finite values are positive).
 
     Non-finite entries render as ``×``, ``None`` (no point logged) as a space. Returns ``""``
@@ -55,7 +55,7 @@ def _fit(values: list[float | None], n: int) -> list[float | None]:
 
     if len(values) <= n:
         return values
-    out = []
+    out: list[float | None] = []
     for i in range(n):
         group = values[i * len(values) // n:(i + 1) * len(values) // n]
         chunk = [v for v in group if v is not None and math.isfinite(v)]
@@ -97,8 +97,14 @@ class TextFormat(Format):
     """The terminal report (rich): one panel per run, a summary table for sweeps."""
 
     name = "text"
-    sparklines = True
+    for_people = True
     description = "Human-readable terminal report (colour when attached to a terminal)."
+
+    def draw(self, report: Report, console) -> bool:
+        """Print :meth:`renderables` on ``console`` (colour, fitted to its width)."""
+        for item in self.renderables(report, console.width):
+            console.print(item)
+        return True
 
     def renderables(self, report: Report, width: int = 110) -> list:
         """Rich renderables for the whole report (the CLI prints these with colour).
@@ -171,7 +177,7 @@ class TextFormat(Format):
             mt.add_row(Text(_name(role)), Text(_name(m.tag)),
                        str(m.points) + (f" ({m.nonfinite} non-finite)" if m.nonfinite else ""),
                        f"{m.first_step}-{m.last_step}" + (" ep" if m.step_unit == "epoch" else ""),
-                       Text(sparkline(_fit(r.sparklines.get(role, []), spark))), Text(_name(klass.get(role, ""))))
+                       Text(sparkline(_fit(r.digest.get(role, []), spark))), Text(_name(klass.get(role, ""))))
         parts.append(mt)
         comps = [c for c in r.curves if c.role == "component"]
         if comps:
@@ -191,13 +197,13 @@ class TextFormat(Format):
             rt = Table.grid(padding=(0, 1))
             rt.add_column(no_wrap=True, justify="right")
             rt.add_column(ratio=1)
-            for m in r.remedies[:6]:
-                body = Text.assemble((_msg(m.title), "bold"), f" [{_name(m.id)}]\n", ("why: ", "dim"),
-                                     _msg(m.evidence))
-                if m.settings:
+            for rem in r.remedies[:6]:
+                body = Text.assemble((_msg(rem.title), "bold"), f" [{_name(rem.id)}]\n", ("why: ", "dim"),
+                                     _msg(rem.evidence))
+                if rem.settings:
                     body.append("\n")
-                    body.append("try: " + _settings(m.settings), style="green")
-                rt.add_row(f"  {m.rank}.", body)
+                    body.append("try: " + _settings(rem.settings), style="green")
+                rt.add_row(f"  {rem.rank}.", body)
             parts.append(rt)
         if r.baselined:
             parts.append(Text(f"{len(r.baselined)} finding(s) already in the baseline, not counted: "

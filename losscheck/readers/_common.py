@@ -12,12 +12,15 @@ import stat
 import zlib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from losscheck.errors import LosscheckError, ParseError, UnreadableFile
 from losscheck.model import ReadNote, ReadResult, Series
 from losscheck.readers.interface import Reader
 from losscheck.series import normalize
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Step-like column/key names, most specific first. ``epoch`` is last: it is only the step
 #: when nothing finer is logged.
@@ -102,11 +105,11 @@ def transcode_bom(data: bytes, path: Path) -> tuple[bytes, list[ReadNote]]:
             if bad:
                 notes.append(ReadNote(str(path), f"{bad} invalid {label} code unit(s) replaced", "warning"))
             return text.encode("utf-8"), notes
-    codec = _bomless_utf16(data)
-    if codec is not None:
+    guessed = _bomless_utf16(data)
+    if guessed is not None:
         body = data[:len(data) - len(data) % 2]
-        label = "UTF-16 LE" if codec.endswith("le") else "UTF-16 BE"
-        return body.decode(codec, errors="replace").encode("utf-8"), [ReadNote(
+        label = "UTF-16 LE" if guessed.endswith("le") else "UTF-16 BE"
+        return body.decode(guessed, errors="replace").encode("utf-8"), [ReadNote(
             str(path), f"text encoded as {label} without a byte-order mark; read as such", "info")]
     return data, []
 
@@ -351,7 +354,7 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def _gunzip(fh, limit: int | None) -> tuple[bytes, str | None]:
+def gunzip(fh, limit: int | None) -> tuple[bytes, str | None]:
     """Decompress a (possibly multi-member) gzip stream from ``fh``, at most ``limit`` bytes
     of output (all when ``None``). Returns ``(data, problem)``: ``problem`` says why the
     stream ended early (truncated or corrupt), ``None`` when it ended cleanly."""
@@ -433,7 +436,7 @@ def _inflate_gz(fh, path: Path, limit: int | None) -> tuple[bytes, list[ReadNote
     Raises:
         UnreadableFile: more than the limit, or not a byte could be inflated.
     """
-    data, problem = _gunzip(fh, limit if limit is not None else MAX_INFLATED_BYTES + 1)
+    data, problem = gunzip(fh, limit if limit is not None else MAX_INFLATED_BYTES + 1)
     if limit is None and len(data) > MAX_INFLATED_BYTES:
         raise UnreadableFile(path, f"decompresses to more than {MAX_INFLATED_BYTES >> 30} GiB "
                                    "(a decompression bomb?): not read")
@@ -592,7 +595,7 @@ EXACT_DOUBLE_INT = 1 << 53
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
-def beyond_exact(values) -> "np.ndarray | None":
+def beyond_exact(values) -> np.ndarray | None:
     """The positions (``int64`` (k,)) of the finite values of ``values`` (``float64`` (n,))
     whose magnitude is 2**53 or more, where a double may have rounded an integer; ``None``
     when there is none. The common array costs two reductions (``fmax``/``fmin``, no
@@ -648,7 +651,8 @@ class Collector:
     """
 
     def __init__(self) -> None:
-        self._points: dict[str, tuple[list[float], list[float], list[float]]] = {}
+        # tag -> (steps, values, walls): lists from add, or whatever set_points was given
+        self._points: dict[str, tuple[Any, Any, Any]] = {}
         self._has_wall: dict[str, bool] = {}
 
     def add(self, tag: str, step: float, value: float, wall: float | None = None) -> None:
@@ -665,8 +669,8 @@ class Collector:
         else:
             pts[2].append(wall)
 
-    def set_points(self, tag: str, steps: list[float], values: list[float], walls: list[float],
-                   has_wall: bool) -> None:
+    def set_points(self, tag: str, steps: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray,
+                   walls: Sequence[float] | np.ndarray, has_wall: bool) -> None:
         """Set all points of a new ``tag`` at once (``walls`` NaN where unknown; ``has_wall``
         False when any point had no wall time), as if added one by one with :meth:`add`.
         Lists or arrays of shape ``(n,)`` (steps: numbers, ints kept exact, or an integer or

@@ -1,5 +1,19 @@
 """Shared JSON-lines parsing for the JSONL-family readers.
 
+Fast paths and their references, side by side (each pair compared in
+``tests/test_jsonl_fast.py``); a fast path returns what its reference would, or ``None``
+when it cannot be sure, and the caller then takes the reference:
+
+===========================  ===============================  ==================================
+fast                         reference                        used by
+===========================  ===============================  ==================================
+:func:`lines_fast`           :func:`lines_reference`          :func:`load_json_lines`
+:func:`collect_fast`         :func:`collect_reference`        :func:`collect` (never declines)
+:func:`flatten_fast`         :func:`flatten_reference`        :func:`flatten`
+===========================  ===============================  ==================================
+
+The whole-file column scanner is :func:`losscheck.readers._numscan.jsonl_columns`.
+
 Python's :mod:`json` accepts the bare ``NaN``, ``Infinity`` and ``-Infinity`` tokens that
 Python writers (``json.dumps`` default) emit, so they parse to float NaN/Inf here.
 """
@@ -15,12 +29,11 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import numpy as np
 
 from losscheck.errors import ParseError
-from losscheck.model import ReadNote, Series
-from losscheck.readers._common import (MAX_LINE_BYTES, STEP_KEYS, Collector, beyond_exact, decode_text,
-                                       drop_long_lines, first_lines, json_number, parse_cell, read_data, strip_bom)
+from losscheck.model import NOTE_NO_VALUES, ReadNote, Series
+from losscheck.readers._common import (Collector, decode_text, drop_long_lines, first_lines, json_number, parse_cell,
+                                       read_data)
 
 
 def gc_paused(fn: Callable) -> Callable:
@@ -30,7 +43,7 @@ def gc_paused(fn: Callable) -> Callable:
     the collector's repeated passes over them cost ~30% of the read and free nothing."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        if not _FAST or not gc.isenabled():
+        if not gc.isenabled():
             return fn(*args, **kwargs)
         gc.disable()
         try:
@@ -67,30 +80,26 @@ def load_json_lines(path: Path, data: bytes | None = None, notes: list[ReadNote]
     text, more = decode_text(data, path)
     notes += long_notes + more
     del data
-    if _FAST:
-        fast = _load_fast(text)
-        if fast is not None:
-            records, comments = fast
-            if comments:
-                notes.append(ReadNote(src, f"{comments} comment line(s) skipped", "info"))
-            return records, notes
-    return _finish_per_line(path, text, notes)
+    fast = lines_fast(text)
+    if fast is not None:
+        records, comments = fast
+        if comments:
+            notes.append(ReadNote(src, f"{comments} comment line(s) skipped", "info"))
+        return records, notes
+    return lines_reference(path, text, notes)
 
-
-#: Set to False to force the per-line reference paths (tests compare both).
-_FAST = True
 
 # A top-level separator between two objects on one line: `}` `,` `{` (JSON whitespace
 # inside a line is only space or tab). Its absence proves that the objects of the joined
-# array are exactly the lines (see _load_fast).
+# array are exactly the lines (see lines_fast).
 _STR_ONLY = frozenset({str})
 _INLINE_SEP = re.compile(r"\}[ \t]*,[ \t]*\{")
 
 
-def _load_fast(text: str) -> tuple[list[tuple[int, dict]], int] | None:
+def lines_fast(text: str) -> tuple[list[tuple[int, dict]], int] | None:
     """``(records, comment_count)`` when every non-blank, non-comment line is one JSON
     object, parsed with a single ``json.loads`` of the lines joined into an array; ``None``
-    (use the per-line path) otherwise.
+    (use :func:`lines_reference`) otherwise.
 
     Exactness: strings cannot span lines (the join inserts a newline, which strict JSON
     forbids inside strings). With N lines joined by N-1 commas into an array of N dicts,
@@ -133,16 +142,10 @@ def _load_fast(text: str) -> tuple[list[tuple[int, dict]], int] | None:
     return list(zip(numbers, objs)), comments
 
 
-def _load_json_lines_per_line(path: Path) -> tuple[list[tuple[int, dict]], list[ReadNote]]:
-    """The per-line reference implementation of :func:`load_json_lines`."""
-    data, notes = read_data(path)
-    data, long_notes = drop_long_lines(data, path)
-    text, more = decode_text(data, path)
-    return _finish_per_line(path, text, notes + long_notes + more)
-
-
-def _finish_per_line(path: Path, text: str, notes: list[ReadNote]
-                     ) -> tuple[list[tuple[int, dict]], list[ReadNote]]:
+def lines_reference(path: Path, text: str, notes: list[ReadNote]
+                    ) -> tuple[list[tuple[int, dict]], list[ReadNote]]:
+    """The per-line reference of :func:`load_json_lines` (after decoding): ``text`` the
+    file's text, ``notes`` those so far (extended and returned)."""
     src = str(path)
     records: list[tuple[int, dict]] = []
     bad: list[int] = []
@@ -193,9 +196,22 @@ def flatten(obj: dict, prefix: str = "") -> dict[str, Any]:
     Keys come in depth-first order (a nested dict's keys where the dict was). Iterative, so
     any depth is flattened without recursion (a line nested thousands of levels deep is a
     long key, never a ``RecursionError``)."""
-    if _FAST and not prefix and set(map(type, obj)) <= _STR_ONLY \
-            and not any(issubclass(t, dict) for t in set(map(type, obj.values()))):
-        return dict(obj)  # flat, string keys: nothing to rename
+    if not prefix:
+        flat = flatten_fast(obj)
+        if flat is not None:
+            return flat
+    return flatten_reference(obj, prefix)
+
+
+def flatten_fast(obj: dict) -> dict[str, Any] | None:
+    """A copy of ``obj`` when it is flat with string keys (nothing to rename), else ``None``."""
+    if set(map(type, obj)) <= _STR_ONLY and not any(issubclass(t, dict) for t in set(map(type, obj.values()))):
+        return dict(obj)
+    return None
+
+
+def flatten_reference(obj: dict, prefix: str = "") -> dict[str, Any]:
+    """The reference of :func:`flatten`: every key walked, nested dicts joined with ``/``."""
     out: dict[str, Any] = {}
     stack = [(prefix, iter(obj.items()))]
     while stack:
@@ -214,8 +230,6 @@ def flatten(obj: dict, prefix: str = "") -> dict[str, Any]:
 def flatten_records(records: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
     """``[(line, flatten(obj))]`` for records from :func:`load_json_lines` (plain dicts with
     string keys); a record without nested objects is passed on as it is, not copied."""
-    if not _FAST:
-        return [(ln, flatten(r)) for ln, r in records]
     return [(ln, r) if dict not in map(type, r.values()) else (ln, flatten(r)) for ln, r in records]
 
 
@@ -259,13 +273,13 @@ def collect(records: Iterable[tuple[int, dict]], src: str, step_of: Callable[[di
     of a numeric key that are not numbers (mixed types), and keys that hold no number at all
     although their name says loss are reported in notes.
     """
-    if _FAST and value_of in (number_or_numeric_string, json_number):
-        return _collect_fast(records, src, step_of, keep, step_unit, wall_of, value_of)
-    return _collect_per_record(records, src, step_of, keep, step_unit, wall_of, value_of)
+    if value_of in (number_or_numeric_string, json_number):
+        return collect_fast(records, src, step_of, keep, step_unit, wall_of, value_of)
+    return collect_reference(records, src, step_of, keep, step_unit, wall_of, value_of)
 
 
-def _collect_per_record(records, src, step_of, keep, step_unit="step", wall_of=None,
-                        value_of=number_or_numeric_string):
+def collect_reference(records, src, step_of, keep, step_unit="step", wall_of=None,
+                      value_of=number_or_numeric_string):
     """The per-record reference implementation of :func:`collect`."""
     col = Collector()
     no_step = 0
@@ -294,11 +308,13 @@ def _collect_per_record(records, src, step_of, keep, step_unit="step", wall_of=N
     return _collect_notes(src, series, notes, odd, seen_numeric, seen_null, no_step, first_no_step)
 
 
-def _collect_fast(records, src, step_of, keep, step_unit="step", wall_of=None,
-                  value_of=number_or_numeric_string):
+def collect_fast(records, src, step_of, keep, step_unit="step", wall_of=None,
+                 value_of=number_or_numeric_string):
     """:func:`collect` with the per-point work inlined: ``keep`` cached per key, plain
     floats (and ints that fit a double) taken as they are, other values through
-    ``value_of``; columns appended to per-key lists and handed to the Collector at once."""
+    ``value_of``; columns appended to per-key lists and handed to the Collector at once.
+    Same arguments and result as :func:`collect_reference`, for ``value_of`` one of
+    :func:`number_or_numeric_string` and :func:`json_number` (it inlines their plain cases)."""
     cols = _columns(records, step_of, keep) if wall_of is None else None
     if cols is not None:
         col = Collector()
@@ -399,7 +415,7 @@ def _collect_notes(src, series, notes, odd, seen_numeric, seen_null, no_step, fi
     empty = sorted(k for k in seen_null if k not in seen_numeric and "loss" in k.lower())
     if empty:
         notes.append(ReadNote(src, f"no numeric value for {', '.join(repr(k) for k in empty[:5])} "
-                                   "(always null): no points", "info"))
+                                   "(always null): no points", "info", kind=NOTE_NO_VALUES, tags=tuple(empty)))
     if no_step:
         notes.insert(0, ReadNote(src, f"{no_step} record(s) without a usable step were skipped (first at "
                                       f"line {first_no_step})", "warning"))
@@ -464,212 +480,6 @@ def _note_non_numeric(k: str, v: Any, line: int, seen_null: set, odd: dict) -> N
         o[2].add(_kind(v))
 
 
-# --------------------------------------------------------------------------- numeric columns
-
-#: Files at least this long (bytes) try :func:`numeric_columns` (it imports pandas).
+#: Files at least this long (bytes) try :func:`losscheck.readers._numscan.jsonl_columns` first
+#: (it imports pandas).
 COLUMNS_MIN_BYTES = 5_000_000
-
-_JSON_WS = " \t"
-# Bytes that split lines for str.splitlines() besides "\n" (the per-line path's notion of a
-# line), or that str.strip() strips and JSON does not: a file holding any is not a template.
-_LINE_BREAKS = (b"\r", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\x1f")
-# Marker bytes standing for the template's literals: control bytes other than tab/newline
-# (which are not in a file that passes the checks above plus "no control byte").
-_MARKERS = bytes([*range(1, 9), *range(14, 28)])
-_CONSTANTS = {b"NaN": "nan", b"Infinity": "inf", b"-Infinity": "-inf"}
-_LETTERS = b"NaIfinty"  # of NaN, Infinity
-_CELL_BYTES = b"0123456789.eE+-" + _LETTERS
-_DIGIT = np.zeros(256, dtype=bool)
-_DIGIT[list(b"0123456789")] = True
-_LETTER = np.zeros(256, dtype=bool)
-_LETTER[list(_LETTERS)] = True
-
-
-def _template(line: str) -> tuple[list[str], list[str]] | None:
-    """``(keys, literals)`` of a JSON object line whose values are all numbers (or ``NaN``,
-    ``Infinity``, ``-Infinity``), or ``None``. ``literals`` has ``len(keys) + 1`` entries,
-    the text around the values: ``line == literals[0] + v0 + literals[1] + ... + literals[-1]``.
-    Keys must be distinct (a repeated key would make the last value win)."""
-    dec = json.JSONDecoder()
-    n = len(line)
-
-    def ws(i: int) -> int:
-        while i < n and line[i] in _JSON_WS:
-            i += 1
-        return i
-
-    i = ws(0)
-    if i >= n or line[i] != "{":
-        return None
-    i += 1
-    keys: list[str] = []
-    literals: list[str] = []
-    start = 0
-    while True:
-        i = ws(i)
-        if i >= n or line[i] != '"':
-            return None
-        key, i = json.decoder.scanstring(line, i + 1)
-        i = ws(i)
-        if i >= n or line[i] != ":":
-            return None
-        i = ws(i + 1)
-        value, end = dec.raw_decode(line, i)
-        if type(value) not in (int, float):
-            return None
-        keys.append(key)
-        literals.append(line[start:i])
-        start = i = end
-        i = ws(i)
-        if i < n and line[i] == ",":
-            i += 1
-            continue
-        if i < n and line[i] == "}":
-            i = ws(i + 1)
-            break
-        return None
-    if i != n or len(set(keys)) != len(keys):
-        return None
-    literals.append(line[start:])
-    return keys, literals
-
-
-def numeric_columns(data: bytes | list[bytes]) -> tuple[list[str], list[np.ndarray]] | None:
-    """The JSON-lines file ``data`` as columns, when every line is the first line's object
-    with other numbers: ``(keys, values)``, ``values[i]`` a ``float64`` array of shape
-    ``(nlines,)`` holding what ``json_number(json.loads(line)[keys[i]])`` gives on each line.
-    ``None`` when the file is anything else (another key set or order, other spacing, text,
-    ``null``, nested objects, blank or comment lines, a last line without a newline, CR line
-    ends, non-ASCII bytes, a first line longer than
-    :data:`~losscheck.readers._common.MAX_LINE_BYTES`, a step-like column beyond 2**53 that
-    doubles would round): the per-line paths then read it, with their notes.
-
-    How: the first line gives the text around its values (:func:`_template`); each of those
-    literals is replaced by its own marker byte throughout (the end of one line and the start
-    of the next are one literal), which maps back to the file one to one. The file is the
-    template repeated iff the markers then come in the template's order and every cell
-    between them is one JSON number token (``-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?``:
-    :func:`_number_cells_valid` and pandas' converter) or exactly ``NaN``, ``Infinity`` or
-    ``-Infinity``. JSON grammar being context-free, each line then parses to the first line's
-    keys with these numbers. The cells are converted by pandas' correctly rounded C parser
-    (as :func:`float` would; an integer token ``-0`` gives ``0.0``, as ``float(int)`` does).
-
-    ``data`` may be a one-element list holding the bytes: they are taken out of it, so that
-    when the caller keeps no other reference they are freed once the template is applied.
-    """
-    if isinstance(data, list):  # handed over: nobody else holds the bytes, so they can be
-        data = data.pop()       # freed before the columns are built
-    data = strip_bom(data)
-    if not data.endswith(b"\n") or not data.isascii() or any(b in data for b in _LINE_BREAKS):
-        return None
-    end = data.index(b"\n")
-    if end > MAX_LINE_BYTES:
-        return None  # the per-line path skips that line unparsed
-    try:
-        tpl = _template(data[:end].decode("ascii"))
-    except (ValueError, RecursionError):  # not JSON (JSONDecodeError is a ValueError)
-        return None
-    if tpl is None:
-        return None
-    keys, literals = tpl
-    lits = [x.encode("ascii") for x in literals]
-    ncols = len(keys)
-    if ncols > len(_MARKERS) or not data.startswith(lits[0]) or not data.endswith(lits[-1] + b"\n"):
-        return None
-    if any(data.find(_MARKERS[m:m + 1]) != -1 for m in range(ncols)):
-        return None
-    # the line break with the literals around it first, then the literals inside a line (none
-    # can overlap the file's first or last literal, which are cut off afterwards: a literal
-    # inside a line holds a ',' outside a string, the first and last do not)
-    body = data.replace(lits[-1] + b"\n" + lits[0], _MARKERS[ncols - 1:ncols])
-    del data
-    for k in range(1, ncols):
-        body = body.replace(lits[k], _MARKERS[k - 1:k])
-    if not body.startswith(lits[0]) or not body.endswith(lits[-1] + b"\n"):
-        return None
-    body = body[len(lits[0]):len(body) - len(lits[-1]) - 1]
-    if not body:
-        return None
-    arr = np.frombuffer(body, dtype=np.uint8)
-    is_marker = arr < 32
-    mpos = np.flatnonzero(is_marker)
-    if len(arr) < 2 ** 31:
-        mpos = mpos.astype(np.int32)  # half the memory of the three position arrays
-    if (len(mpos) + 1) % ncols:
-        return None
-    nrows = (len(mpos) + 1) // ncols
-    expect = np.frombuffer(_MARKERS[:ncols], dtype=np.uint8)
-    if not np.array_equal(arr[mpos], np.tile(expect, nrows)[:-1]):
-        return None  # a literal out of place: another key order, a repeated key...
-    del is_marker
-    if body.translate(None, _CELL_BYTES + _MARKERS[:ncols]):
-        return None  # a byte that is neither a marker nor in a number token
-    starts = np.concatenate((np.zeros(1, dtype=mpos.dtype), mpos + 1))
-    ends = np.concatenate((mpos, np.array([len(arr)], dtype=mpos.dtype)))
-    if (ends <= starts).any():
-        return None  # an empty cell
-    # NaN / Infinity / -Infinity: the cells holding a letter must be exactly these
-    special = np.zeros(0, dtype=np.int64)
-    if any(body.find(_LETTERS[i:i + 1]) != -1 for i in range(len(_LETTERS))):
-        special = np.unique(np.searchsorted(mpos, np.flatnonzero(_LETTER[arr])))
-    for c in special.tolist():
-        if body[starts[c]:ends[c]] not in _CONSTANTS:
-            return None
-    if not _number_cells_valid(arr, starts, ends, special):
-        return None
-    # an integer token -0 is the int 0 for json, +0.0 as a float; pandas gives -0.0
-    short = np.flatnonzero(ends - starts == 2)
-    neg_zero = short[(arr[starts[short]] == 45) & (arr[starts[short] + 1] == 48)].tolist()
-    del arr, mpos, starts, ends, short
-    table = bytes.maketrans(_MARKERS[:ncols], b"," * (ncols - 1) + b"\n")
-    text = body.translate(table) + b"\n"
-    del body
-    from losscheck.readers._tabular import pandas_float_columns
-
-    cols = pandas_float_columns(text, ",", ncols, ["NaN"])
-    if cols is None or len(cols[0]) != nrows:
-        return None
-    del text
-    if _big_steps(keys, cols):
-        return None  # doubles would round them: the per-line path keeps integer steps exact
-    for c in neg_zero:
-        r, k = divmod(c, ncols)
-        if not cols[k].flags.writeable:
-            cols[k] = cols[k].copy()
-        cols[k][r] = 0.0
-    return keys, cols
-
-
-def _big_steps(keys: list[str], cols: list[np.ndarray]) -> bool:
-    """Whether a step-like column (a key of :data:`~losscheck.readers._common.STEP_KEYS`;
-    ``cols`` ``float64`` arrays of shape ``(nrows,)``) holds a finite magnitude of 2**53 or
-    more, which a double may have rounded."""
-    return any(beyond_exact(c) is not None for k, c in zip(keys, cols) if k in STEP_KEYS)
-
-
-def _number_cells_valid(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                        special: np.ndarray) -> bool:
-    """Whether no cell of ``arr`` (bytes ``[starts[c], ends[c])``, shape ``(ncells,)``) other
-    than those in ``special`` (already checked constants) breaks a JSON-only rule of the number
-    grammar, given that each holds only ``0-9 . e E + -``: a digit, or ``-`` then a digit,
-    first; no leading zero before another digit; a digit after each ``.``.
-
-    pandas' converter, which refuses any cell it cannot read whole, enforces the rest
-    (one dot, one exponent with digits, signs in place): these are the forms it reads and
-    JSON does not (``+1``, ``.5``, ``-.5``, ``5.``, ``1.e5``, ``01``).
-    """
-    n = len(arr)
-    s = starts
-    if len(special):
-        numeric = np.ones(len(starts), dtype=bool)
-        numeric[special] = False
-        s = starts[numeric]
-        ends = ends[numeric]
-    d0 = s + (arr[s] == 45)
-    if (d0 >= ends).any() or not _DIGIT[arr[d0]].all():
-        return False
-    nxt = d0[arr[d0] == 48] + 1
-    if _DIGIT[arr[nxt[nxt < n]]].any():
-        return False
-    dots = np.flatnonzero(arr == 46)
-    return not (len(dots) and (dots[-1] == n - 1 or not _DIGIT[arr[dots + 1]].all()))

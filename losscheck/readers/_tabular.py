@@ -13,13 +13,13 @@ Large files (>= :data:`PANDAS_MIN_CHARS`) that need none of the repairs below (n
 comments, blank lines, repeated header, lone CR or NUL; a final newline) are read by
 pandas' C ``read_csv`` instead, in one of two ways:
 
-- straight to ``float64`` (:func:`_pandas_floats`, ASCII files): pandas' converter is
+- straight to ``float64`` (:func:`losscheck.readers._numscan.csv_floats`, ASCII files): pandas' converter is
   correctly rounded (fast_float from pandas 3.1, ``float_precision="round_trip"`` before),
   so every value is bit for bit what :func:`float` gives; empty cells come back as NaN and
   are the missing ones, which is only unambiguous when no cell spells NaN, so a file with
   both goes to the next way. ~6x faster than the text route on 1M rows, and no
   per-cell Python string;
-- as text (``na_filter=False``, :func:`_pandas_cells`), the cells then going through the
+- as text (``na_filter=False``, :func:`cells_fast`), the cells then going through the
   same conversion as the Python path's (spelled-out missing cells, stray text...).
 
 Any pandas error or warning falls back to the next way and finally to the Python path, so
@@ -40,9 +40,10 @@ from pathlib import Path
 import numpy as np
 
 from losscheck.errors import ParseError
-from losscheck.model import ReadNote, Series
+from losscheck.model import NOTE_NO_VALUES, ReadNote, Series
 from losscheck.readers._common import (INF_TOKENS, MISSING_TOKENS, NAN_TOKENS, STEP_KEYS, beyond_exact, decode_text,
-                                       drop_long_lines, first_lines, read_data, strip_bom)
+                                       drop_long_lines, first_lines, read_data)
+from losscheck.readers._numscan import csv_floats, guess_sep
 from losscheck.series import normalize
 
 #: Column names holding wall-clock time (seconds or milliseconds since the Unix epoch).
@@ -105,13 +106,6 @@ class Table:
                 if c in self.values and (c == want if case else c.lower() == want.lower()):
                     return c
         return None
-
-
-def guess_sep(header: str) -> str:
-    """The delimiter of a header line: the most frequent of ``,``, tab and ``;`` (``,`` on ties)."""
-    counts = {sep: header.count(sep) for sep in (",", "\t", ";")}
-    best = max(counts, key=lambda s: (counts[s], s == ","))
-    return best if counts[best] else ","
 
 
 def header_fields(head: bytes) -> list[str]:
@@ -265,7 +259,7 @@ def _tokenize(lines: list[str], sep: str, n_fields: int
     return header, rows, sorted(skipped), repeated
 
 
-def _pandas_cells(text: str) -> tuple[list[str], list[list[str]]] | None:
+def cells_fast(text: str) -> tuple[list[str], list[list[str]]] | None:
     """``(header_row, columns of cell texts)`` of a clean file by pandas' C tokenizer, or
     ``None`` when the file needs the Python path (repairs, notes) or pandas fails.
 
@@ -297,148 +291,6 @@ def _pandas_cells(text: str) -> tuple[list[str], list[list[str]]] | None:
     except Exception:  # noqa: BLE001 - any pandas failure: the Python path decides
         return None
     return header, cols
-
-
-# Bytes that may not start a line on the float path: whitespace (str.strip's ASCII set, which
-# includes \x1c-\x1f), '#' and '/' (comments); a superset of what _NEEDS_PYTHON matches.
-_BAD_LINE_START = np.zeros(256, dtype=bool)
-_BAD_LINE_START[list(b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f#/")] = True
-
-# NaN spellings that float() accepts (any case, optional sign): pandas reads them as NA values.
-_NAN_SPELLINGS = sorted({sign + "".join(c.upper() if m >> i & 1 else c for i, c in enumerate("nan"))
-                         for sign in ("", "+", "-") for m in range(8)})
-_NAN_TEXT = re.compile(rb"[nN][aA][nN]")
-
-#: At most this many NaN cells are told apart (empty or a spelled NaN) one by one in Python;
-#: beyond, a file that has both goes to the text path.
-_MAX_NAN_CELLS = 200_000
-
-def _float_options(pd) -> dict:
-    """``read_csv`` options that make pandas' float conversion correctly rounded (equal to
-    :func:`float`): none from pandas 3.1 (fast_float for every mode; the option is deprecated),
-    ``float_precision="round_trip"`` (Python's own ``PyOS_string_to_double``) before."""
-    try:
-        version = tuple(int(x) for x in pd.__version__.split(".")[:2])
-    except ValueError:
-        version = (0, 0)
-    return {} if version >= (3, 1) else {"float_precision": "round_trip"}
-
-
-def pandas_float_columns(data: bytes, sep: str, ncols: int, na_values: list[str], skiprows: int = 0
-                         ) -> list[np.ndarray] | None:
-    """The ``ncols`` columns of delimited text ``data`` (no header after ``skiprows`` lines,
-    no quoting), parsed by pandas' C reader straight to ``float64`` arrays of shape
-    ``(nrows,)`` (correctly rounded: :func:`_float_options`); cells equal to one of
-    ``na_values`` are NaN. ``None`` on any pandas error or warning (a cell that is not a
-    number, a row of another width...): the caller's next path decides."""
-    try:
-        import pandas as pd  # lazy: start-up time
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            df = pd.read_csv(io.BytesIO(data), sep=sep, header=None, skiprows=skiprows,
-                             names=list(range(ncols)), index_col=False, dtype=np.float64,
-                             na_filter=True, na_values=na_values, keep_default_na=False,
-                             skip_blank_lines=False, quoting=csv.QUOTE_NONE, engine="c",
-                             **_float_options(pd))
-        if df.shape[1] != ncols:
-            return None
-        return [df[k].to_numpy(dtype=np.float64) for k in range(ncols)]
-    except Exception:  # noqa: BLE001 - any pandas failure: the next path decides
-        return None
-
-
-def _pandas_floats(data: bytes) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray]], dict] | None:
-    """``(header_row, [(values, missing)] per column, exact)`` of a clean ASCII file, parsed
-    by pandas straight to ``float64``, or ``None`` when the file needs another path
-    (``exact``: :attr:`Table.exact`, the integer cells beyond 2**53 read exactly).
-
-    ``data`` is the raw file content (a UTF-8 BOM allowed). ``values`` are ``float64`` arrays of
-    shape ``(nrows,)``, equal bit for bit to :func:`float` of each stripped cell; ``missing`` is
-    a ``bool`` array of the same shape, True for empty cells (and cells of short rows, which
-    the Python path pads with empty cells). Clean, beyond :func:`_pandas_cells`' rules: ASCII
-    only (bytes are then the decoded text), no line starting with whitespace, ``#`` or ``/``,
-    no ``(`` (``nan(ind)``), and every cell a number or empty: one spelled-out missing cell or
-    word makes pandas fail, and the caller goes on to the text path.
-
-    pandas reads empty cells and NaN spellings (``nan``, ``-NaN``...) alike as NaN; when the
-    file spells NaN somewhere, each NaN cell (at most :data:`_MAX_NAN_CELLS`, else ``None``)
-    is looked up in its line to tell a missing cell from a NaN value (``-nan`` keeps its sign,
-    as :func:`float` gives it).
-    """
-    data = strip_bom(data)
-    if not data.isascii() or not data.endswith(b"\n") or b'"' in data or b"\x00" in data or b"(" in data:
-        return None
-    if data.count(b"\r") != data.count(b"\r\n"):
-        return None
-    arr = np.frombuffer(data, dtype=np.uint8)
-    nl = np.flatnonzero(arr == 10)
-    if _BAD_LINE_START[arr[0]] or _BAD_LINE_START[arr[nl[:-1] + 1]].any():
-        return None
-    del arr
-    end = int(nl[0])
-    first = data[:end].decode("ascii").rstrip("\r")
-    sep = guess_sep(first)
-    header = [f.strip() for f in first.split(sep)]
-    if not header[0] or data.find(header[0].encode("ascii"), end) != -1:
-        return None
-    cols = pandas_float_columns(data, sep, len(header), [""] + _NAN_SPELLINGS, skiprows=1)
-    if cols is None or not len(cols[0]) or len(cols[0]) != len(nl) - 1:
-        return None
-    exact = _exact_cells(cols, data, nl, sep) if _big_integer_cells(cols, data) else {}
-    nans = [np.isnan(v) for v in cols]
-    if not any(m.any() for m in nans) or _NAN_TEXT.search(data, end) is None:
-        return header, list(zip(cols, nans)), exact  # every NaN is an empty cell
-    if sum(int(m.sum()) for m in nans) > _MAX_NAN_CELLS:
-        return None
-    bsep = sep.encode("ascii")
-    out = []
-    for k, (vals, miss) in enumerate(zip(cols, nans)):
-        rows = np.flatnonzero(miss).tolist()
-        if rows and not vals.flags.writeable:  # a read-only view (pandas copy-on-write)
-            vals = vals.copy()
-        for r in rows:
-            fields = data[nl[r] + 1:nl[r + 1]].rstrip(b"\r").split(bsep)
-            cell = fields[k].strip() if k < len(fields) else b""
-            if cell:  # a NaN spelling: a value, not a missing cell
-                miss[r] = False
-                vals[r] = float(cell)
-        out.append((vals, miss))
-    return header, out, exact
-
-
-# A whole cell that is an integer of 16 digits or more (beyond 2**53 a double may round it).
-_BIG_INT_CELL = re.compile(rb"(?:^|[,;\t\n])[ \t]*[-+]?[0-9]{16,}[ \t]*(?=[,;\t\r\n])")
-
-
-def _big_integer_cells(cols: list[np.ndarray], data: bytes) -> bool:
-    """Whether ``data`` has a cell that is an integer a double may round, looked for only when
-    a column (``float64`` arrays of shape ``(nrows,)``) holds a finite magnitude of 2**53 or
-    more: the common file costs one pass per column."""
-    if all(beyond_exact(c) is None for c in cols):
-        return False
-    return _BIG_INT_CELL.search(data) is not None
-
-
-def _exact_cells(cols: list[np.ndarray], data: bytes, nl: np.ndarray, sep: str) -> dict[str, dict[int, int]]:
-    """:attr:`Table.exact` (by column index) of a file read by :func:`_pandas_floats`:
-    ``cols`` its ``float64`` columns, ``data`` its bytes, ``nl`` the positions of its line
-    breaks (the header's first), ``sep`` the delimiter. Each cell of 2**53 or more is looked
-    up in its line (one Python step per such cell)."""
-    bsep = sep.encode("ascii")
-    out: dict = {}
-    for k, vals in enumerate(cols):
-        big = beyond_exact(vals)
-        ints: dict[int, int] = {}
-        for r in [] if big is None else big.tolist():
-            fields = data[nl[r] + 1:nl[r + 1]].rstrip(b"\r").split(bsep)
-            try:
-                ints[r] = int(fields[k].strip())
-            except (ValueError, IndexError):
-                continue
-        if ints:
-            out[k] = ints
-    return out
 
 
 def _exact_ints(vals: np.ndarray, cells) -> dict[int, int]:
@@ -483,22 +335,22 @@ def load_table(path: Path) -> Table:
     data, more = drop_long_lines(data, path)
     notes += more
     if len(data) >= PANDAS_MIN_CHARS:
-        floats = _pandas_floats(data)
+        floats = csv_floats(data)
         if floats is not None:
             header, cols, exact = floats
             return _build_table(src, header, cols, len(cols[0][0]), notes, converted=True, exact=exact)
     text, more = decode_text(data, path)
     notes += more
     del data
-    fast = _pandas_cells(text) if len(text) >= PANDAS_MIN_CHARS else None
+    fast = cells_fast(text) if len(text) >= PANDAS_MIN_CHARS else None
     if fast is not None:
-        header, cols = fast
-        return _build_table(src, header, cols, len(cols[0]), notes)
-    header_row, cols, nrows = _python_cells(path, text, notes)
+        header, cells = fast
+        return _build_table(src, header, cells, len(cells[0]), notes)
+    header_row, cols, nrows = cells_reference(path, text, notes)
     return _build_table(src, header_row, cols, nrows, notes)
 
 
-def _python_cells(path: Path, text: str, notes: list[ReadNote]) -> tuple[list[str], list, int]:
+def cells_reference(path: Path, text: str, notes: list[ReadNote]) -> tuple[list[str], list, int]:
     """Tokenize ``text`` with Python's csv module, with every repair and note of
     :func:`load_table` (notes appended to ``notes``): ``(header_row, columns, nrows)``."""
     src = str(path)
@@ -553,7 +405,7 @@ def _build_table(src: str, header: list[str], cols: list, nrows: int, notes: lis
 
     ``cols`` holds one sequence of ``nrows`` text cells per header field, or with
     ``converted`` one ``(values float64, missing bool)`` pair of arrays of shape ``(nrows,)``
-    (cells already numbers or empty, as :func:`_pandas_floats` gives them, with ``exact``:
+    (cells already numbers or empty, as :func:`losscheck.readers._numscan.csv_floats` gives them, with ``exact``:
     column index -> {row: exact int} for its integer cells beyond 2**53)."""
     columns: list[str] = []
     seen: dict[str, int] = {}
@@ -573,7 +425,8 @@ def _build_table(src: str, header: list[str], cols: list, nrows: int, notes: lis
                                    "truncated file)", "warning"))
     values: dict[str, np.ndarray] = {}
     missing: dict[str, np.ndarray] = {}
-    exact_in, exact = exact, {}
+    exact_in = exact
+    by_name: dict[str, dict[int, int]] = {}
     text_only: list[str] = []  # columns of text alone, e.g. "'loss' ('abc' in data row 1)"
     for i, name in enumerate(columns):
         if converted:
@@ -584,7 +437,8 @@ def _build_table(src: str, header: list[str], cols: list, nrows: int, notes: lis
         present = int((~miss).sum())
         nbad = int(bad.sum())
         if nrows and present == 0:
-            notes.append(ReadNote(src, f"column {name!r} has no values (every cell empty or missing)", "info"))
+            notes.append(ReadNote(src, f"column {name!r} has no values (every cell empty or missing)", "info",
+                                  kind=NOTE_NO_VALUES, tags=(name,)))
             continue
         if nbad * 2 > present:
             if present > nbad:
@@ -606,11 +460,11 @@ def _build_table(src: str, header: list[str], cols: list, nrows: int, notes: lis
         missing[name] = miss
         ints = (exact_in or {}).get(i) if converted else _exact_ints(vals, cols[i])
         if ints:
-            exact[name] = ints
+            by_name[name] = ints
     if text_only and all(c in STEP_KEYS for c in values):  # nothing numeric but steps: say why
         notes.append(ReadNote(src, f"no numeric metric column; text instead of numbers in column(s) "
                                    f"{', '.join(text_only[:5])}", "warning"))
-    return Table(columns, values, missing, nrows, notes, exact)
+    return Table(columns, values, missing, nrows, notes, by_name)
 
 
 def wall_seconds(table: Table) -> tuple[str | None, np.ndarray | None]:

@@ -62,7 +62,7 @@ def native_crc32c():
     global _native_crc32c
     if _native_crc32c is _UNSET:
         try:
-            from crc32c import crc32c as fn  # type: ignore[import-not-found]
+            from crc32c import crc32c as fn
         except Exception:  # pragma: no cover - depends on the environment
             fn = None
         _native_crc32c = fn
@@ -102,7 +102,7 @@ def _py_crc32c(data: bytes) -> int:
     return crc ^ 0xFFFFFFFF
 
 
-def _mask(crc):
+def mask_crc(crc):
     """The TFRecord mask of a CRC (int or uint32 array)."""
     if isinstance(crc, np.ndarray):
         return ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(_MASK_DELTA)
@@ -111,7 +111,7 @@ def _mask(crc):
 
 def masked_crc32c(data: bytes) -> int:
     """The masked CRC-32C stored in TFRecord files (see module docstring)."""
-    return _mask(crc32c(data))
+    return mask_crc(crc32c(data))
 
 
 def frame(data: bytes) -> bytes:
@@ -124,8 +124,8 @@ def frame(data: bytes) -> bytes:
 @dataclass
 class FrameProblem:
     """Why reading stopped before the end: ``offset`` is the byte where the bad record
-    starts; ``truncated`` is True for a record cut by the end of the file, False for a
-    corrupt length header."""
+    starts, and ``message`` names it (``"... at byte <offset> ..."``); ``truncated`` is True
+    for a record cut by the end of the file, False for a corrupt length header."""
 
     offset: int
     message: str
@@ -266,13 +266,13 @@ def data_crc_ok(buf: np.ndarray, data: bytes, starts: np.ndarray, lens: np.ndarr
             length = int(sl[grp[0]])
             rec = idx[grp]
             rows = gather_rows(buf, starts[rec] + 12, length)
-            ok[rec] = _mask(crc32c_rows(rows)) == stored[rec]
+            ok[rec] = mask_crc(crc32c_rows(rows)) == stored[rec]
     fn = native_crc32c() if check_all and not small.all() else None
     if fn is not None:
         mv = memoryview(data)
         for i in np.flatnonzero(~small).tolist():
             a = int(starts[i]) + 12
-            ok[i] = _mask(fn(mv[a:a + int(lens[i])])) == int(stored[i])
+            ok[i] = mask_crc(fn(mv[a:a + int(lens[i])])) == int(stored[i])
     return ok
 
 
@@ -379,7 +379,7 @@ def frame_records(data: bytes, base: int = 0) -> tuple[np.ndarray, np.ndarray, F
     # blocks so that the temporaries stay small next to the file
     for a in range(0, len(starts), _CRC_BLOCK):
         st = starts[a:a + _CRC_BLOCK]
-        bad = np.flatnonzero(_mask(crc32c_rows(gather_rows(buf, st, 8))) != read_u32(buf, st + 8))
+        bad = np.flatnonzero(mask_crc(crc32c_rows(gather_rows(buf, st, 8))) != read_u32(buf, st + 8))
         if len(bad):
             i = a + int(bad[0])
             return starts[:i], lens[:i], _corrupt_header(base + int(starts[i]))

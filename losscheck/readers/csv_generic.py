@@ -17,6 +17,7 @@ from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import STEP_KEYS, BaseReader, base_name
 from losscheck.readers._tabular import (header_fields, integral, load_table, second_line_numeric,
                                         table_series, wall_seconds)
+from losscheck.readers.interface import SNIFF
 
 _CSV_EXT = (".csv", ".tsv")
 _TEXT_EXT = (".log", ".txt")
@@ -50,16 +51,17 @@ class GenericCsvReader(BaseReader):
     description = "CSV/TSV tables with a step-like column (or row index) and numeric columns"
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        conf = SNIFF[self.name]
         name = base_name(path).lower()
         fields = header_fields(head)
         if name.endswith(_CSV_EXT):
             if fields and not _looks_like_metrics(head):
                 return 0.0  # a data set (id,text,label), not a training log
-            return 0.3 if fields and (len(fields) > 1 or second_line_numeric(head)) else 0.1
+            return conf["table"] if fields and (len(fields) > 1 or second_line_numeric(head)) else conf["one-column"]
         if name.endswith(_TEXT_EXT) and len(fields) > 1 and second_line_numeric(head):
             low = {f.lower() for f in fields}
             if low & {k.lower() for k in STEP_KEYS}:
-                return 0.2
+                return conf["text"]
         return 0.0
 
     def _read(self, path: Path) -> ReadResult:
@@ -68,12 +70,12 @@ class GenericCsvReader(BaseReader):
         notes: list[ReadNote] = list(table.notes)
         cols = {c.lower() for c in table.columns}
         if {"wall time", "step", "value"} <= cols and len(table.columns) == 3:
-            step = table.find("Step")
-            wt = table.values[table.find("Wall time")] if table.find("Wall time") else None
+            step, wall_col, value_col = table.find("Step"), table.find("Wall time"), table.find("Value")
+            wt = table.values[wall_col] if wall_col else None
             stem = base_name(path)
             stem = stem.rsplit(".", 1)[0] if "." in stem else stem
-            series, n = table_series(table, src, step, {table.find("Wall time") or ""},
-                                     wall=wt, rename={table.find("Value"): stem})
+            series, n = table_series(table, src, step, {wall_col or ""},
+                                     wall=wt, rename={value_col: stem} if value_col else None)
             return ReadResult(series, notes + n, {})
         step_col = table.find(*STEP_KEYS)
         unit = "step"

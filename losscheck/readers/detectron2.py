@@ -15,6 +15,7 @@ from pathlib import Path
 from losscheck.model import ReadResult
 from losscheck.readers._common import BaseReader, base_name, json_number
 from losscheck.readers._jsonl import collect, first_object, flatten_records, gc_paused, load_json_lines
+from losscheck.readers.interface import SNIFF
 
 
 class Detectron2Reader(BaseReader):
@@ -31,14 +32,15 @@ class Detectron2Reader(BaseReader):
     description = "detectron2 metrics.json (JSON lines keyed by iteration)"
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        conf = SNIFF[self.name]
         obj = first_object(head)
         if obj is None or "iteration" not in obj:
             return 0.0
         name = base_name(path)
         if name == "metrics.json":
-            return 0.9
+            return conf["named"]
         if any(k == "total_loss" or k.startswith("loss_") for k in obj):
-            return 0.8
+            return conf["content"]
         return 0.0
 
     @gc_paused

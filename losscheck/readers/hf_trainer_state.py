@@ -25,6 +25,7 @@ from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import (BaseReader, add_steps_per_epoch, base_name, json_number, read_text,
                                       safe_call)
 from losscheck.readers._jsonl import collect
+from losscheck.readers.interface import SNIFF
 
 _DROP = frozenset({"step", "epoch", "total_flos", "train_loss", "train_runtime",
                    "train_samples_per_second", "train_steps_per_second"})
@@ -136,11 +137,12 @@ class HfTrainerStateReader(BaseReader):
     description = "Hugging Face Trainer trainer_state.json (log_history)"
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        conf = SNIFF[self.name]
         name = base_name(path)
         if b'"log_history"' in head:
-            return 0.95 if name == "trainer_state.json" else 0.9
+            return conf["named"] if name == "trainer_state.json" else conf["content"]
         if name == "trainer_state.json" and head.strip():
-            return 0.6  # log_history beyond the head (or a broken file: read gives the reason)
+            return conf["named-only"]  # log_history beyond the head (or a broken file: read gives the reason)
         return 0.0
 
     def _read(self, path: Path) -> ReadResult:

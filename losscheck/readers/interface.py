@@ -15,6 +15,40 @@ from losscheck.model import ReadResult
 #: How many leading bytes :func:`losscheck.readers.choose` reads once and hands to ``sniff``.
 HEAD_BYTES = 65536
 
+#: Every sniff confidence, in one table: reader name -> case -> confidence (0 to 1; a file
+#: goes to the reader with the highest, ties to the first reader in module-name order, and
+#: 0 is "not mine"). Readers return these, never literals, so the order between readers can
+#: be read here at a glance. The scale:
+#:
+#: ======  ===========================================================================
+#: 0.95    the format's own file name *and* its content (or a binary magic plus schema)
+#: 0.8-0.9 the content alone says so (renamed file), or the name with weaker content
+#: 0.5-0.7 a specific CSV/JSON layout recognised by its header, or the name only
+#: 0.2-0.4 generic readers (any CSV, any JSON lines, text logs): any specific reader wins
+#: 0.1-0.3 a store named like the format whose content cannot be checked here (``read``
+#:         then says why: a truncated database, pyarrow missing)
+#: ======  ===========================================================================
+SNIFF: dict[str, dict[str, float]] = {
+    "tensorboard": {"named": 0.95, "content": 0.8},
+    "wandb": {"named": 0.95, "content": 0.9},
+    "hf-trainer-state": {"named": 0.95, "content": 0.9, "named-only": 0.6},
+    "llamafactory": {"content": 0.95, "named-empty": 0.5},
+    "mlflow-sqlite": {"schema": 0.95, "metrics-table": 0.8, "named-only": 0.3},
+    "neptune-parquet": {"schema": 0.95, "named-only": 0.3},
+    "trackio": {"sqlite-schema": 0.95, "sqlite-metrics": 0.9, "parquet-schema": 0.9,
+                "sqlite-unchecked": 0.1, "parquet-unchecked": 0.15},
+    "yolo-results": {"named": 0.95, "content": 0.85},
+    "detectron2": {"named": 0.9, "content": 0.8},
+    "mlflow": {"content": 0.9},
+    "lightning-csv": {"named": 0.9, "content": 0.7},
+    "keras-csv": {"log": 0.85, "csv": 0.6},
+    "wandb-csv": {"panel-named": 0.65, "panel": 0.6, "history": 0.5},
+    "jsonl": {"jsonl": 0.4, "json": 0.35, "text": 0.25},
+    "csv": {"table": 0.3, "text": 0.2, "one-column": 0.1},
+    # text_logs.py (owned elsewhere) returns 0.3 for a window of recognised metric lines
+    "text-log": {"metric-lines": 0.3},
+}
+
 
 class Reader(ABC):
     """One log format.

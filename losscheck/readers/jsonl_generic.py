@@ -19,10 +19,11 @@ from typing import Callable
 import numpy as np
 
 from losscheck.model import ReadNote, ReadResult
-from losscheck.readers import _jsonl
+from losscheck.readers import _jsonl, _numscan
 from losscheck.readers._common import BaseReader, Collector, base_name, is_integral, json_number, read_data
 from losscheck.readers._jsonl import (collect, count_object_lines, first_object, flatten,
-                                        flatten_records, gc_paused, load_json_lines, numeric_columns)
+                                        flatten_records, gc_paused, load_json_lines)
+from losscheck.readers.interface import SNIFF
 
 #: Step keys in order of preference.
 JSONL_STEP_KEYS = ("step", "global_step", "_step", "iteration", "iter", "epoch")
@@ -47,6 +48,7 @@ class GenericJsonlReader(BaseReader):
     description = "JSON lines, one metrics object per line (step/global_step/iteration/epoch key)"
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        conf = SNIFF[self.name]
         name = base_name(path).lower()
         if name in _SUMMARY_NAMES or name.endswith("_results.json"):
             return 0.0
@@ -56,29 +58,29 @@ class GenericJsonlReader(BaseReader):
         if not any(json_number(v) is not None for v in flatten(obj).values()):
             return 0.0
         if name.endswith((".jsonl", ".ndjson")):
-            return 0.4
+            return conf["jsonl"]
         many = count_object_lines(head) >= 2
         if name.endswith(".json"):
-            return 0.35 if many or any(k in obj for k in JSONL_STEP_KEYS) else 0.0
+            return conf["json"] if many or any(k in obj for k in JSONL_STEP_KEYS) else 0.0
         if name.endswith((".log", ".txt", ".out")) and many:
-            return 0.25
+            return conf["text"]
         return 0.0
 
     @gc_paused
     def _read(self, path: Path) -> ReadResult:
         src = str(path)
         data, notes = read_data(path)
-        if _jsonl._FAST and len(data) >= _jsonl.COLUMNS_MIN_BYTES:
+        if len(data) >= _jsonl.COLUMNS_MIN_BYTES:
             held = [data]
             del data  # handed over, so that the column path can free the file's bytes early
-            cols = numeric_columns(held)
+            cols = _numscan.jsonl_columns(held)
             if cols is not None and _steps_finite(*cols):
                 return _from_columns(src, cols[0], cols[1], notes)
             data, _ = read_data(path)  # the per-line path reads the file again (same notes)
         records, notes = load_json_lines(path, data, notes)
         del data
         records = flatten_records(records)
-        keys = set()
+        keys: set[str] = set()
         for _, r in records:
             keys.update(r)
         step_key = next((k for k in JSONL_STEP_KEYS if k in keys), None)
@@ -98,6 +100,7 @@ class GenericJsonlReader(BaseReader):
                 notes.append(ReadNote(src, f"{step_key!r} has fractional values; the record index is "
                                            "used as the step", "info"))
                 step_key = None
+        step_of: Callable[[dict], float | int | None]
         if step_key is None:
             index = {id(r): float(i) for i, (_, r) in enumerate(records)}
             step_of = lambda r: index[id(r)]  # noqa: E731
@@ -130,7 +133,7 @@ def _steps_finite(keys: list[str], cols: list[np.ndarray]) -> bool:
 
 def _from_columns(src: str, keys: list[str], cols: list[np.ndarray], notes: list[ReadNote]) -> ReadResult:
     """What :meth:`GenericJsonlReader._read` gives for a file of uniform numeric records, from
-    its columns (:func:`~losscheck.readers._jsonl.numeric_columns`: ``keys`` in record order,
+    its columns (:func:`~losscheck.readers._numscan.jsonl_columns`: ``keys`` in record order,
     ``cols`` ``float64`` arrays of shape ``(nrecords,)``, steps finite: :func:`_steps_finite`);
     ``notes`` are the file's read notes."""
     colmap = dict(zip(keys, cols))
@@ -157,7 +160,7 @@ def _from_columns(src: str, keys: list[str], cols: list[np.ndarray], notes: list
     col = Collector()
     for k in keys:
         if keep(k):
-            col.set_points(k, steps, colmap[k], walls, walls is not None)
+            col.set_points(k, steps, colmap[k], walls if walls is not None else [], walls is not None)
     series, more = col.build(src, unit)
     return ReadResult(series, notes + more, {})
 

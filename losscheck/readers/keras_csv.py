@@ -13,6 +13,7 @@ from losscheck.errors import ParseError
 from losscheck.model import ReadResult
 from losscheck.readers._common import BaseReader, base_name
 from losscheck.readers._tabular import header_fields, load_table, second_line_numeric, table_series
+from losscheck.readers.interface import SNIFF
 
 
 #: Columns that count steps finer than the epoch: a CSV that has one is not a Keras
@@ -35,6 +36,7 @@ class KerasCsvReader(BaseReader):
     description = "Keras CSVLogger training.log (epoch,loss,val_loss,...)"
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        conf = SNIFF[self.name]
         name = base_name(path).lower()
         fields = header_fields(head)
         if not fields or fields[0] != "epoch" or _FINER_STEPS & {f.lower() for f in fields}:
@@ -44,9 +46,9 @@ class KerasCsvReader(BaseReader):
         if any("/" in f for f in fields):  # ultralytics-style names: not Keras
             return 0.0
         if name == "training.log" or name.endswith(".log"):
-            return 0.85 if second_line_numeric(head) or len(fields) > 1 else 0.0
+            return conf["log"] if second_line_numeric(head) or len(fields) > 1 else 0.0
         if name.endswith(".csv"):
-            return 0.6
+            return conf["csv"]
         return 0.0
 
     def _read(self, path: Path) -> ReadResult:

@@ -18,6 +18,7 @@ from losscheck.errors import ParseError
 from losscheck.model import ReadResult
 from losscheck.readers._common import BaseReader, base_name, steps_per_epoch
 from losscheck.readers._tabular import header_fields, load_table, table_series
+from losscheck.readers.interface import SNIFF
 
 
 class LightningCsvReader(BaseReader):
@@ -34,12 +35,13 @@ class LightningCsvReader(BaseReader):
     description = "PyTorch Lightning CSVLogger metrics.csv (sparse step/epoch rows)"
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        conf = SNIFF[self.name]
         name = base_name(path).lower()
         if not name.endswith(".csv"):
             return 0.0
         fields = header_fields(head)
         if "step" in fields and "epoch" in fields:
-            return 0.9 if name == "metrics.csv" else 0.7
+            return conf["named"] if name == "metrics.csv" else conf["content"]
         return 0.0
 
     def _read(self, path: Path) -> ReadResult:

@@ -20,6 +20,7 @@ from losscheck.model import ReadResult
 from losscheck.readers._common import BaseReader, add_steps_per_epoch, base_name, json_number
 from losscheck.readers._jsonl import (collect, first_object, gc_paused, load_json_lines,
                                         number_or_numeric_string)
+from losscheck.readers.interface import SNIFF
 
 _NOT_METRICS = frozenset({"current_steps", "total_steps", "percentage", "elapsed_time",
                           "remaining_time", "epoch"})
@@ -41,11 +42,12 @@ class LlamaFactoryReader(BaseReader):
     description = "LLaMA-Factory trainer_log.jsonl (current_steps, loss, lr, eval_loss...)"
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        conf = SNIFF[self.name]
         obj = first_object(head)
         if obj is not None and "current_steps" in obj:
-            return 0.95
+            return conf["content"]
         if base_name(path) == "trainer_log.jsonl" and obj is None and not head.strip():
-            return 0.5
+            return conf["named-empty"]
         return 0.0
 
     @gc_paused

@@ -22,6 +22,7 @@ import numpy as np
 from losscheck.errors import ParseError
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, first_lines, parse_cell, read_data, read_text, safe_call
+from losscheck.readers.interface import SNIFF
 from losscheck.series import normalize
 
 #: params file name -> (meta key, converter); the first present name wins for a key.
@@ -95,6 +96,7 @@ class MlflowMetricReader(BaseReader):
     description = "MLflow file store metric files (metrics/<name>: 'timestamp value step' lines)"
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        conf = SNIFF[self.name]
         if _metrics_root(path) is None:
             return 0.0
         lines = first_lines(head, 20)
@@ -108,7 +110,7 @@ class MlflowMetricReader(BaseReader):
             parse_cell(parts[1])
             if len(parts) == 3:
                 int(parts[2])
-        return 0.9
+        return conf["content"]
 
     def _read(self, path: Path) -> ReadResult:
         src = str(path)
@@ -116,7 +118,9 @@ class MlflowMetricReader(BaseReader):
         tag = path.relative_to(root).as_posix() if root is not None else path.name
         text, notes = read_text(path)
         lines = [(i, ln) for i, ln in enumerate(text.splitlines(), 1) if ln.strip()]
-        ts, vals, steps = [], [], []
+        ts: list[float] = []
+        vals: list[float] = []
+        steps: list = []
         no_step = False
         for k, (i, ln) in enumerate(lines):
             parts = ln.split()

@@ -34,6 +34,7 @@ from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name
 from losscheck.readers._stores import (no_table_message, other_runs_note, sniff_sqlite_tables,
                                        standard_meta, tables, wal_note, with_readonly)
+from losscheck.readers.interface import SNIFF
 
 #: MLflow's stand-in for +-Inf (``sys.float_info.max``; ``SqlAlchemyStore.sanitize_metric_value``).
 _DBL_MAX = 1.7976931348623157e308
@@ -61,14 +62,15 @@ class MlflowSqliteReader(BaseReader):
         return base_name(path)
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        conf = SNIFF[self.name]
         tabs = sniff_sqlite_tables(path, head)
         if tabs is None:
             # named like MLflow's store but not SQLite, or unreadable: read() says why
-            return 0.3 if base_name(path) == "mlflow.db" else 0.0
+            return conf["named-only"] if base_name(path) == "mlflow.db" else 0.0
         cols = tabs.get("metrics")
         if cols is None or not _METRIC_COLS <= cols:
-            return 0.3 if base_name(path) == "mlflow.db" else 0.0
-        return 0.95 if "runs" in tabs else 0.8
+            return conf["named-only"] if base_name(path) == "mlflow.db" else 0.0
+        return conf["schema"] if "runs" in tabs else conf["metrics-table"]
 
     def _read(self, path: Path) -> ReadResult:
         return with_readonly(path, self._query)
@@ -93,7 +95,8 @@ class MlflowSqliteReader(BaseReader):
             notes.append(ReadNote(src, "the metrics table is empty: no run has logged a metric yet", "warning"))
             return ReadResult([], notes, {})
         runs = self._runs(con, tabs)
-        cands, deleted = [], []
+        cands: list = []
+        deleted: list = []
         for uuid, (_, first_ts) in counts.items():
             info = runs.get(uuid, {})
             name = info.get("name") or uuid[:8]
@@ -129,7 +132,8 @@ class MlflowSqliteReader(BaseReader):
             elif abs(v) == _DBL_MAX:
                 v = float("inf") if v > 0 else float("-inf")
                 inf += 1
-            col.add(str(key), float(step), v, None if ts is None else float(ts) / 1000.0)
+            step = step if isinstance(step, int) else float(step)  # a BIGINT step stays exact (int64)
+            col.add(str(key), step, v, None if ts is None else float(ts) / 1000.0)
         if inf:
             notes.append(ReadNote(src, f"{inf} value(s) stored as +-1.7976931348623157e308 (MLflow's encoding "
                                        "of +-Inf) read as +-Inf", "info"))

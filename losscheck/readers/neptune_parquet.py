@@ -43,6 +43,7 @@ from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name
 from losscheck.readers._stores import (PARQUET_MAGIC, column_floats, column_seconds, other_runs_note,
                                        read_parquet, sniff_parquet_columns, standard_meta)
+from losscheck.readers.interface import SNIFF
 
 _PART = re.compile(r"^(?P<run>.+)_part_(?P<n>\d+)\.parquet$")
 _NEEDED = ("attribute_path", "attribute_type", "step", "float_value")
@@ -52,15 +53,37 @@ _PARAM_TYPES = {"float": "float_value", "int": "int_value", "string": "string_va
 _MICRO = 10 ** 6
 
 
-def _whole_steps(steps: np.ndarray) -> tuple[np.ndarray, int]:
+#: Below this magnitude, ``step * 10**6`` is an exact double: :func:`_whole_steps` may work in
+#: ``float64``; at or above it, :func:`_whole_steps_exact` takes the stored decimals as they are.
+_FLOAT_SAFE = 2 ** 53 // _MICRO
+
+
+def _whole_steps(steps: np.ndarray) -> tuple[np.ndarray, int] | None:
     """Decimal steps (``float64``, shape ``(n,)``, finite) as whole numbers: ``(steps * k, k)``
     with ``k`` the smallest power of ten up to 10**6 making every step whole (decimal(18, 6)
-    has 6 fraction digits). Exact for steps below ~10**9."""
+    has 6 fraction digits); ``int64`` steps. ``None`` when a step is too large for doubles to
+    hold it exactly (:data:`_FLOAT_SAFE`): :func:`_whole_steps_exact` then gives the answer."""
+    if steps.size and float(np.max(np.abs(steps))) >= _FLOAT_SAFE:
+        return None
     micro = np.rint(steps * _MICRO).astype(np.int64)
     k = 1
     while k < _MICRO and np.any(micro % (_MICRO // k)):
         k *= 10
-    return (micro // (_MICRO // k)).astype(np.float64), k
+    return micro // (_MICRO // k), k
+
+
+def _whole_steps_exact(cells: list) -> tuple[np.ndarray, int]:
+    """The reference of :func:`_whole_steps`, from the stored cells (``Decimal``, ``int`` or
+    ``float``, as ``pyarrow`` gives them), exact at any magnitude: ``(object array of ints, k)``."""
+    from decimal import Decimal
+
+    dec = [c if isinstance(c, (int, Decimal)) else Decimal(c) for c in cells]
+    k = 1
+    while k < _MICRO and any((d * k) % 1 for d in dec):
+        k *= 10
+    whole = np.empty(len(dec), dtype=object)
+    whole[:] = [round(d * k) for d in dec]  # d * k is whole, or rounded half to even (as np.rint)
+    return whole, k
 
 
 class NeptuneParquetReader(BaseReader):
@@ -80,14 +103,15 @@ class NeptuneParquetReader(BaseReader):
         return m.group("run") if m else None
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        conf = SNIFF[self.name]
         if not head.startswith(PARQUET_MAGIC):
             return 0.0
         named = _PART.match(base_name(path)) is not None
         cols = sniff_parquet_columns(path, head)
         if cols is None:  # no pyarrow, or a footer that cannot be read: read() says which
-            return 0.3 if named else 0.0
+            return conf["named-only"] if named else 0.0
         if set(_NEEDED) <= set(cols):
-            return 0.95
+            return conf["schema"]
         return 0.0
 
     def _read(self, path: Path) -> ReadResult:
@@ -117,8 +141,12 @@ class NeptuneParquetReader(BaseReader):
         dropped = int((series_rows & ~ok).sum())
         mult = 1
         if ok.any():
-            whole, mult = _whole_steps(steps[ok])
-            steps = steps.copy()
+            fast = _whole_steps(steps[ok])
+            if fast is None:  # steps beyond 2**53 / 10**6: from the stored decimals, exactly
+                cells = table.column("step").to_pylist()
+                fast = _whole_steps_exact([cells[i] for i in np.flatnonzero(ok).tolist()])
+            whole, mult = fast
+            steps = np.zeros(n, dtype=whole.dtype)  # rows not ok are never read
             steps[ok] = whole
         col = Collector()
         for tag in dict.fromkeys(paths[ok].tolist()):
@@ -171,7 +199,7 @@ class NeptuneParquetReader(BaseReader):
         if mult > 1:
             notes.append(ReadNote(src, f"Neptune steps are fractional: every step multiplied by {mult} to make "
                                        "whole steps", "info"))
-        kinds = {}
+        kinds: dict = {}
         for t in types.tolist():
             if t in ("string_series", "histogram_series", "file_series"):
                 kinds[t] = kinds.get(t, 0) + 1
@@ -182,7 +210,7 @@ class NeptuneParquetReader(BaseReader):
 
     @staticmethod
     def _meta(table, types, paths, mine) -> dict:
-        params = {}
+        params: dict = {}
         cols = {name: table.column(name).to_pylist() for name in set(_PARAM_TYPES.values())
                 if name in table.column_names}
         for i in np.flatnonzero(mine & np.isin(types, list(_PARAM_TYPES))).tolist():

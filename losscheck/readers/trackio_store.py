@@ -49,6 +49,7 @@ from losscheck.readers._stores import (PARQUET_MAGIC, SQLITE_MAGIC, column_float
                                        is_numeric_type, iso_seconds, no_table_message, other_runs_note,
                                        read_parquet, sniff_parquet_columns, sniff_sqlite_tables,
                                        standard_meta, tables, wal_note, with_readonly)
+from losscheck.readers.interface import SNIFF
 
 #: How trackio spells non-finite floats inside its JSON (``trackio.utils.serialize_values``).
 _SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -107,25 +108,26 @@ class TrackioReader(BaseReader):
         return name.rsplit(".", 1)[0] if "." in name else name
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        conf = SNIFF[self.name]
         if head.startswith(SQLITE_MAGIC):
             tabs = sniff_sqlite_tables(path, head)
             dbname = base_name(path).lower().endswith((".db", ".sqlite", ".sqlite3"))
             if tabs is None:  # a schema SQLite cannot read (truncated, corrupt): read() says so
-                return 0.1 if dbname else 0.0
+                return conf["sqlite-unchecked"] if dbname else 0.0
             if not tabs and dbname and wal_note(path) is not None:
-                return 0.1  # everything still in the write-ahead log: read() says so
+                return conf["sqlite-unchecked"]  # everything still in the write-ahead log: read() says so
             cols = tabs.get("metrics")
             if cols is None or not _NEEDED <= cols or "key" in cols:
                 return 0.0
-            return 0.95 if "configs" in tabs else 0.9
+            return conf["sqlite-schema"] if "configs" in tabs else conf["sqlite-metrics"]
         if not head.startswith(PARQUET_MAGIC):
             return 0.0
-        cols = sniff_parquet_columns(path, head)
-        if cols is None:  # no pyarrow, or a footer that cannot be read: read() says which
-            return 0.15 if base_name(path).lower().endswith(".parquet") else 0.0
-        names = set(cols)
+        pq_cols = sniff_parquet_columns(path, head)
+        if pq_cols is None:  # no pyarrow, or a footer that cannot be read: read() says which
+            return conf["parquet-unchecked"] if base_name(path).lower().endswith(".parquet") else 0.0
+        names = set(pq_cols)
         if {"run_name", "step", "timestamp"} <= names and "attribute_path" not in names:
-            return 0.9
+            return conf["parquet-schema"]
         return 0.0
 
     def _read(self, path: Path) -> ReadResult:

@@ -33,6 +33,7 @@ from pathlib import Path
 from losscheck.errors import ParseError
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name, json_number, read_data
+from losscheck.readers.interface import SNIFF
 
 _HEADER = 7
 _BLOCK = 32768
@@ -71,6 +72,7 @@ def pb_fields(buf: bytes):
     while pos < n:
         key, pos = _varint(buf, pos)
         field, wt = key >> 3, key & 7
+        val: int | bytes
         if wt == 0:
             val, pos = _varint(buf, pos)
         elif wt == 1:
@@ -202,7 +204,7 @@ def history_items(record: bytes) -> tuple[dict[str, str], int | None] | None:
 
 #: History keys that hold the training step when a script logs it explicitly (nanoGPT logs
 #: ``iter``; Lightning's ``WandbLogger`` logs ``trainer/global_step``).
-_STEP_KEYS = ("trainer/global_step", "global_step", "train/global_step", "step", "iter", "iteration")
+TRAINING_STEP_KEYS = ("trainer/global_step", "global_step", "train/global_step", "step", "iter", "iteration")
 
 
 def _json_float(text: str | None) -> float | int | None:
@@ -218,11 +220,11 @@ def _json_float(text: str | None) -> float | int | None:
 
 
 def _training_step_key(rows) -> str | None:
-    """The first of :data:`_STEP_KEYS` present in every row, integral and never decreasing
+    """The first of :data:`TRAINING_STEP_KEYS` present in every row, integral and never decreasing
     (then it, not ``_step``, is the step axis), else ``None``."""
     if not rows:
         return None
-    for key in _STEP_KEYS:
+    for key in TRAINING_STEP_KEYS:
         vals = [r[2].get(key) for r in rows]
         if any(v is None or v != v or not float(v).is_integer() for v in vals):
             continue
@@ -248,9 +250,10 @@ class WandbBinaryReader(BaseReader):
     description = "Weights & Biases run-*.wandb binary history (LevelDB-style log of protobuf records)"
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        conf = SNIFF[self.name]
         if not head.startswith(b":W&B"):
             return 0.0
-        return 0.95 if base_name(path).endswith(".wandb") else 0.9
+        return conf["named"] if base_name(path).endswith(".wandb") else conf["content"]
 
     def _read(self, path: Path) -> ReadResult:
         src = str(path)

@@ -44,7 +44,8 @@ from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name, steps_per_epoch
 from losscheck.readers._tabular import Table, header_fields, integral, load_table, wall_seconds
 # the same training-step keys as the .wandb reader, so both read a run on the same axis
-from losscheck.readers.wandb_binary import _STEP_KEYS as TRAINING_STEP_KEYS
+from losscheck.readers.wandb_binary import TRAINING_STEP_KEYS
+from losscheck.readers.interface import SNIFF
 
 _PANEL = re.compile(r"^(?P<run>.+?) - (?P<metric>.+?)(?P<agg>__MIN|__MAX)?$")
 _STEP_AXES = ("step", "_step")
@@ -86,14 +87,15 @@ class WandbCsvReader(BaseReader):
                    "('<run> - <metric>')")
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        conf = SNIFF[self.name]
         name = base_name(path).lower()
         if not name.endswith(".csv"):
             return 0.0
         fields = header_fields(head)
         if _is_panel(fields):
-            return 0.65 if name.startswith("wandb_export") else 0.6
+            return conf["panel-named"] if name.startswith("wandb_export") else conf["panel"]
         if _is_history(fields):
-            return 0.5
+            return conf["history"]
         return 0.0
 
     def _read(self, path: Path) -> ReadResult:
@@ -137,7 +139,7 @@ class WandbCsvReader(BaseReader):
             notes.append(ReadNote(src, "exactly 500 rows: run.history() returns a 500-row sample by default "
                                        "(run.scan_history() gives every row)", "info"))
         _, wall = wall_seconds(table)
-        steps = table.values[step_col]
+        steps = table.steps(step_col)  # exact integers beyond 2**53 too
         col = Collector()
         for c in metrics:
             if c == step_col:
@@ -153,7 +155,7 @@ class WandbCsvReader(BaseReader):
         epoch = next((e for e in ("train/epoch", "epoch") if e in table.values), None)
         if step_col != "_step" and epoch is not None:
             both = ~table.missing[epoch] & ~table.missing[step_col]
-            spe = steps_per_epoch(steps[both], table.values[epoch][both])
+            spe = steps_per_epoch(table.values[step_col][both], table.values[epoch][both])
             if spe:
                 meta["steps_per_epoch"] = spe
         return ReadResult(series, notes + n, meta)
@@ -190,11 +192,11 @@ class WandbCsvReader(BaseReader):
         unit = "step"
         step_src = cols.get("_step")
         if step_src is not None and step_src in table.values:
-            steps, have = table.values[step_src], ~table.missing[step_src]
+            steps, have = table.steps(step_src), ~table.missing[step_src]
             if x.lower() not in _STEP_AXES:
                 notes.append(ReadNote(src, f"x-axis {x!r}: steps taken from the {step_src!r} column", "info"))
         elif x in table.values and x.lower() in _STEP_AXES + ("epoch",) and integral(table.values[x]):
-            steps, have = table.values[x], ~table.missing[x]
+            steps, have = table.steps(x), ~table.missing[x]
             unit = "epoch" if x.lower() == "epoch" else "step"
         else:
             steps, have = np.arange(table.nrows, dtype=np.float64), np.ones(table.nrows, dtype=bool)

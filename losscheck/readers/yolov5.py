@@ -15,6 +15,7 @@ from losscheck.errors import ParseError
 from losscheck.model import ReadResult
 from losscheck.readers._common import BaseReader, base_name
 from losscheck.readers._tabular import header_fields, load_table, table_series
+from losscheck.readers.interface import SNIFF
 
 
 class YoloResultsReader(BaseReader):
@@ -31,6 +32,7 @@ class YoloResultsReader(BaseReader):
     description = "Ultralytics YOLOv5/v8 results.csv (padded headers, one row per epoch)"
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        conf = SNIFF[self.name]
         name = base_name(path).lower()
         if not name.endswith(".csv"):
             return 0.0
@@ -38,7 +40,7 @@ class YoloResultsReader(BaseReader):
         if "epoch" not in fields:
             return 0.0
         if any(f.startswith("train/") and f.endswith("_loss") for f in fields):
-            return 0.95 if name == "results.csv" else 0.85
+            return conf["named"] if name == "results.csv" else conf["content"]
         return 0.0
 
     def _read(self, path: Path) -> ReadResult:

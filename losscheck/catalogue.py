@@ -1,0 +1,94 @@
+"""What the analysis and the rules let a configuration name, and their options built from
+:class:`~losscheck.config.Settings`.
+
+:mod:`losscheck.config` imports neither ``analysis`` nor ``rules``: it checks a file against
+the :class:`~losscheck.config.Vocabulary` built here (every threshold with its default, every
+rule code and name), and the pipeline turns the typed settings into each layer's options
+here. Thresholds are the analysis' (``min-points``, ``spike-z-thresh``: the fields of
+:class:`~losscheck.analysis.AnalysisOptions`, a detector's own named ``<detector>-<option>``)
+and the rules' (``Rule.options``); a name both use sets both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+from typing import Any
+
+from losscheck.config import Settings, Vocabulary
+
+#: :class:`~losscheck.analysis.AnalysisOptions` fields the analysis sets itself (or that
+#: :class:`~losscheck.config.Settings` carries under its own name), never thresholds.
+_NOT_THRESHOLDS = frozenset({"num_classes", "lr_restarts"})
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+@lru_cache(maxsize=1)
+def analysis_thresholds() -> dict[str, tuple[str | None, str, Any]]:
+    """Kebab-case name -> ``(group, field, default)`` of every numeric analysis threshold:
+    ``group`` is ``None`` for a field of ``AnalysisOptions`` itself (``min-points``), else the
+    field holding a detector's options (``spike`` for ``spike-z-thresh``)."""
+    from losscheck.analysis import AnalysisOptions
+
+    out: dict[str, tuple[str | None, str, Any]] = {}
+    for f in dataclasses.fields(AnalysisOptions):
+        if f.name in _NOT_THRESHOLDS:
+            continue
+        if f.default_factory is not dataclasses.MISSING:  # a detector's options dataclass
+            sub = f.default_factory()
+            if dataclasses.is_dataclass(sub):
+                for g in dataclasses.fields(sub):
+                    v = getattr(sub, g.name)
+                    if _number(v):
+                        out[f"{f.name}-{g.name}".replace("_", "-")] = (f.name, g.name, v)
+        elif _number(f.default):
+            out[f.name.replace("_", "-")] = (None, f.name, f.default)
+    return out
+
+
+@lru_cache(maxsize=1)
+def vocabulary() -> Vocabulary:
+    """Every threshold (analysis, then rules: a rule's default is shown for a shared name)
+    and every rule ``(code, name)``."""
+    from losscheck.rules import all_rules
+
+    thresholds: dict[str, float] = {k: v[2] for k, v in analysis_thresholds().items()}
+    for r in all_rules():
+        thresholds.update(getattr(r, "options", {}))
+    return Vocabulary(thresholds=thresholds, rules=tuple((r.code, r.name) for r in all_rules()))
+
+
+def analysis_options(settings: Settings, meta_classes: int | None = None):
+    """The :class:`~losscheck.analysis.AnalysisOptions` of one run: the configured analysis
+    thresholds on top of the defaults, and C from the settings, else from the run's meta."""
+    from losscheck.analysis import AnalysisOptions
+
+    known = analysis_thresholds()
+    top: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for name, value in settings.thresholds.items():
+        where = known.get(name)
+        if where is None:
+            continue  # a rule's threshold
+        group, field_name, _ = where
+        if group is None:
+            top[field_name] = value
+        else:
+            nested.setdefault(group, {})[field_name] = value
+    opts = AnalysisOptions(**top)
+    for group, kw in nested.items():
+        setattr(opts, group, dataclasses.replace(getattr(opts, group), **kw))
+    opts.num_classes = settings.num_classes or meta_classes
+    return opts
+
+
+def rule_options(settings: Settings) -> dict[str, float]:
+    """The options every rule sees (``RuleContext.options``): the configured thresholds, and
+    ``baseline-tolerance`` when set (else LC901 keeps its own default)."""
+    out = dict(settings.thresholds)
+    if settings.baseline_tolerance is not None:
+        out["baseline-tolerance"] = settings.baseline_tolerance
+    return out
