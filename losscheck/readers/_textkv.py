@@ -46,7 +46,9 @@ On each line the extractor looks for
   better", and fills the training-loss role); whitespace tables (a header row of names whose
   first name is a counter, ``Epoch GPU_mem box_loss ...``, then rows of as many numbers, the
   first possibly ``N/M``, a tqdm tail after ``:`` allowed; rows above the first header, an
-  excerpt cut under a header it does not show, are read with the first header), and the
+  excerpt cut under a header it does not show, are read with the first header; the rows of
+  one table print their counter one way, so under YOLOv5's ``3/299`` epochs a row opening with
+  a bare number, a per-class validation row of a class named ``40``, is not a row), and the
   ultralytics / YOLOv5 validation row ``all 500 2345 0.61 0.53 0.57 0.39`` under a
   ``Class Images Instances Box(P R mAP50 mAP50-95)`` header (tags
   ``metrics/precision(B)``, ``metrics/recall(B)``, ``metrics/mAP50(B)``,
@@ -405,6 +407,9 @@ class KVExtractor:
         self.layout_lines = 0  # of those, lines of a known layout (CycleGAN's print_current_losses)
         self._loss_line_last = -1
         self._table: tuple[list[str], int] | None = None  # (names, counter column kind)
+        # whether the rows of the current table print their counter as ``N/M`` (None: no row
+        # yet); kept while the same header is printed again (YOLOv5 repeats it every epoch)
+        self._table_slash: bool | None = None
         self._yolo_val: list[tuple[int, str]] | None = None  # (cell index, tag)
         self._header_lines: set[int] = set()  # generic header / counter-only lines
         self._started = False  # a counted metric line or a header line was seen
@@ -598,7 +603,10 @@ class KVExtractor:
                              for t in toks[1:]]
         if not any(is_loss_name(t) or _known_word(t) for t in names[1:]):
             return False
-        self._table = (names, 0 if first in _EPOCH_WORDS else 1)
+        table = (names, 0 if first in _EPOCH_WORDS else 1)
+        if table != self._table:
+            self._table_slash = None
+        self._table = table
         self._header_lines.add(line_no)
         self._started = True
         early, self._early_rows = self._early_rows, None
@@ -634,6 +642,12 @@ class KVExtractor:
         cm = _TABLE_CTR.fullmatch(toks[0])
         if not cm:
             return None
+        slash = cm.group("b") is not None
+        if self._table_slash is not None and slash != self._table_slash:
+            # the rows of one table print their counter one way: under YOLOv5's ``3/299``
+            # epochs, a row opening with a bare number is another table's (a per-class
+            # validation row whose class name is a number: ``40  30  10  0.967 ...``)
+            return None
         pairs = []
         for j in range(1, k):
             name, tok = names[j], toks[j]
@@ -646,6 +660,7 @@ class KVExtractor:
         a = int(cm.group("a"))
         ctr = _Ctr(ep=a, start=0) if kind == 0 else _Ctr(gs=a, start=0)
         self.recs.append(_Rec(line_no, ctr, pairs, table=True))
+        self._table_slash = slash
         self._started = True
         if any(is_loss_name(n) for n, _ in pairs) and line_no != self._loss_line_last:
             self.loss_lines += 1
