@@ -1,0 +1,70 @@
+"""Plain-text log layouts added for issue 11 ("read every log a user really has").
+
+Each test is a *synthetic* log of one layout class that the generic text reader misread or
+did not claim (found on the first blind text-log collection, ``benchmarks/text_logs_blind/``);
+no public log is copied here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from losscheck.readers import choose, text_logs
+from losscheck.roles import resolve
+
+R = text_logs.READER
+
+
+def read(tmp_path, name, text):
+    """Read ``text`` written to ``tmp_path/name``; the text reader must claim it."""
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    assert choose(p) is R, name
+    return {s.tag: s for s in R.read(p).series}
+
+
+def roles_of(tmp_path, name, text):
+    """Role -> series of ``text`` read as ``tmp_path/name`` (the whole read + resolve path)."""
+    from losscheck.discovery import discover
+    from losscheck.pipeline import read_run
+
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    resolved = resolve(read_run(discover(p).runs[0]))
+    return {r: a.series for r, a in resolved.roles.items()}
+
+
+def same(a, b):
+    return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b)
+
+
+# --------------------------------------------------------------------------- YOLOv5 console
+
+def test_yolov5_per_class_rows_with_numeric_class_names_are_not_epochs(tmp_path):
+    """The training table's rows print the epoch as ``N/M``; after the final validation the
+    per-class rows of classes named by numbers (``40  30  10  0.96 ...``) have the same cell
+    count but are not epochs (they were read as epochs 40, 45... with box_loss 10, 16...)."""
+    lines = ["YOLOv5 v7.0 Python-3.8 torch-1.13", ""]
+    for ep in range(6):
+        lines.append("      Epoch    GPU_mem   box_loss   obj_loss   cls_loss  Instances       Size")
+        lines.append(f"{ep:>8}/99      1.85G    {0.17 - 0.02 * ep:.4f}   0.00{7 + ep}   0.0{4 - ep // 2}"
+                     f"          8        320: 100% 8/8 [00:01<00:00,  5.7it/s]")
+        lines.append("                 Class     Images  Instances          P          R      mAP50   mAP50-95: "
+                     "100% 1/1 [00:00<00:00,  5.1it/s]")
+        lines.append(f"                   all         30         49      0.{ep}1      0.{ep}2      0.{ep}3     0.{ep}4")
+        lines.append("")
+    lines += ["Stopping training early as no improvement observed in last 3 epochs.", "",
+              "Validating runs/train/exp/weights/best.pt...",
+              "                 Class     Images  Instances          P          R      mAP50   mAP50-95: "
+              "100% 1/1 [00:00<00:00,  4.7it/s]",
+              "                   all         30         49      0.942      0.954      0.976       0.61",
+              "                    40         30         10      0.967          1      0.995      0.765",
+              "                    45         30         16      0.998          1      0.995       0.56",
+              "                     7         30          8      0.878          1      0.995      0.694",
+              "Results saved to runs/train/exp"]
+    t = read(tmp_path, "README.md", "\n".join(lines) + "\n")
+    box = t["box_loss"]
+    assert box.steps.tolist() == [0, 1, 2, 3, 4, 5]
+    assert box.values[-1] == pytest.approx(0.07)
