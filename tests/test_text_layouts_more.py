@@ -68,3 +68,21 @@ def test_yolov5_per_class_rows_with_numeric_class_names_are_not_epochs(tmp_path)
     box = t["box_loss"]
     assert box.steps.tolist() == [0, 1, 2, 3, 4, 5]
     assert box.values[-1] == pytest.approx(0.07)
+
+
+# --------------------------------------------------------------------------- tqdm descriptions
+
+def test_tqdm_bars_whose_description_names_the_epoch(tmp_path):
+    """Only each bar's final state was kept (``100%|..| 500/500`` every time, the counter never
+    goes back): the epoch in the description starts a new bar, and is not a metric."""
+    lines = []
+    for ep in range(1, 6):
+        lines += [f"Epoch: {ep}", f"Learning rate: {0.01 * ep:.6f}",
+                  f"Train Epoch: {ep} Loss: {6.0 - ep:.3f} Acc@1 {10.0 * ep:.3f}: 100%|##########| 500/500 "
+                  "[01:02<00:00,  8.01it/s]", "",
+                  f"Test set: Average loss: {5.5 - ep:.4f}, Acc@1: {9.0 * ep:.3f}%", ""]
+    t = read(tmp_path, "log_output.md", "\n".join(lines) + "\n")
+    assert "Train Epoch" not in t
+    loss = t["Loss"]
+    assert loss.values.tolist() == [5.0, 4.0, 3.0, 2.0, 1.0]
+    assert loss.steps.tolist() == [500, 1000, 1500, 2000, 2500]
