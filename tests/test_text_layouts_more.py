@@ -86,3 +86,22 @@ def test_tqdm_bars_whose_description_names_the_epoch(tmp_path):
     loss = t["Loss"]
     assert loss.values.tolist() == [5.0, 4.0, 3.0, 2.0, 1.0]
     assert loss.steps.tolist() == [500, 1000, 1500, 2000, 2500]
+
+
+# --------------------------------------------------------------------------- restarted numbering
+
+def test_an_epoch_numbering_that_starts_again_is_not_per_batch_repeats(tmp_path):
+    """Two sections (epochs 1-6, then a second run numbered 1-4) print one summary per epoch:
+    the epochs stay the step (a restart the collector reports), not the line order."""
+    lines = ["First run"]
+    for ep in range(1, 7):
+        lines.append(f"Epoch {ep}/6 - Train Loss: {1.0 - 0.05 * ep:.4f}, Validation Loss: {1.2 - 0.05 * ep:.4f}")
+    lines.append("Second run")
+    for ep in range(1, 5):
+        lines.append(f"Epoch {ep}/4 - Train Loss: {0.6 - 0.05 * ep:.4f}, Validation Loss: {0.8 - 0.05 * ep:.4f}")
+    t = read(tmp_path, "train.log", "\n".join(lines) + "\n")
+    loss = t["Train Loss"]
+    assert loss.step_unit == "epoch"
+    # the collector's restart rule: the later run replaces the earlier points from epoch 1 on
+    assert loss.steps.tolist() == [1, 2, 3, 4]
+    assert loss.values[0] == pytest.approx(0.55)

@@ -1149,13 +1149,22 @@ def _classify(recs: list[_Rec], notes: list[str]) -> None:
 
 def _repeats_per_epoch(recs: list[_Rec]) -> bool:
     """Whether some metric is printed on several lines of the same epoch (per-batch prints
-    with only an epoch counter), judged on free-text epoch lines (not table rows)."""
-    lines: dict[str, set[tuple[int, int]]] = {}
-    epochs: dict[str, set[int]] = {}
+    with only an epoch counter), judged on free-text epoch lines (not table rows).
+
+    Lines of one epoch are counted while that epoch lasts: a numbering that starts again (a
+    second run or section printing epochs 1, 2... again) is not a repeat."""
+    lines: dict[str, int] = {}
+    runs: dict[str, int] = {}
+    last: dict[str, tuple[int, int]] = {}  # name -> (epoch, line) of its last print
     for r in recs:
         if r.kind != "e" or r.eval or r.table or not r.pairs:
             continue
         for k, _ in r.pairs:
-            lines.setdefault(k, set()).add((r.ctr.ep, r.line))
-            epochs.setdefault(k, set()).add(r.ctr.ep)
-    return any(len(lines[k]) >= 3 and len(lines[k]) >= 1.5 * len(epochs[k]) for k in lines)
+            before = last.get(k)
+            if before == (r.ctr.ep, r.line):
+                continue
+            lines[k] = lines.get(k, 0) + 1
+            if before is None or before[0] != r.ctr.ep:
+                runs[k] = runs.get(k, 0) + 1
+            last[k] = (r.ctr.ep, r.line)
+    return any(lines[k] >= 3 and lines[k] >= 1.5 * runs[k] for k in lines)
