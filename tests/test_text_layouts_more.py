@@ -105,3 +105,25 @@ def test_an_epoch_numbering_that_starts_again_is_not_per_batch_repeats(tmp_path)
     # the collector's restart rule: the later run replaces the earlier points from epoch 1 on
     assert loss.steps.tolist() == [1, 2, 3, 4]
     assert loss.values[0] == pytest.approx(0.55)
+
+
+# --------------------------------------------------------------------------- progress lines
+
+def test_progress_lines_under_an_epoch_header(tmp_path):
+    """``| Progress [###   ][22.41%] | LR .. | Loss 7.4 (7.1) |`` lines carry no counter: under an
+    ``=== Epoch 15 / 200 ===`` header they are that epoch's, in line order (they were all put
+    at the epoch and only the last kept, so the first loss read was the epoch's last)."""
+    lines = ["- Average Loss: 7.5"]
+    losses = []
+    for ep in (3, 4):
+        lines.append(f"========== Epoch  {ep} / 100 ==========")
+        for i in range(5):
+            loss = 8.0 - ep + 0.1 * i
+            losses.append(round(loss, 4))
+            bar = "#" * (4 * i) + " " * (20 - 4 * i)
+            lines.append(f"| Progress [{bar}][{20 * i + 1.5:5.2f}%] | LR 0.00{ep}{i} | Loss {loss:8.4f} "
+                         f"( {loss - 0.2:7.4f}) |")
+        lines += ["", f"- Average Loss: {8.0 - ep:.3f}", "- Epoch Time: 0:04:42"]
+    t = read(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert t["Loss"].values.tolist() == pytest.approx(losses)
+    assert len(t["LR"]) == 10

@@ -81,7 +81,9 @@ Steps (resolved when the file has been read, :meth:`KVExtractor.finish`):
   that counter starts again when the epoch changes (then it is the within-epoch ``i``);
 - a ``batch`` counter without an epoch is chained across restarts like tqdm bars;
 - a counter alone on a line is a header for the lines under it when it is capitalised,
-  ``N/M``, or ends with a colon (``Epoch 3/10``, ``epoch 3:``);
+  ``N/M``, or ends with a colon (``Epoch 3/10``, ``epoch 3:``); a progress line without a
+  counter right under an epoch header (a percentage beside a drawn bar or the word
+  ``progress``: ``| Progress [####    ][22.41%] | Loss 7.4 |``) is a line of that epoch;
 - epoch-only lines give ``step_unit="epoch"`` (step = the epoch as printed); when the same
   metric is printed on several lines per epoch, the line order is used instead (unit
   ``step``, with a note). In a file that also has step counters, an epoch-only line is put
@@ -416,6 +418,7 @@ class KVExtractor:
         self._stamp_names: dict[str, float] = {}  # loss name -> last value, stamped lines without a counter
         self._again_names: dict[str, float] = {}  # loss name -> last value, lines without a counter
         self._ctr_line = -10  # the last physical line with a counter
+        self._header_ep: int | None = None  # the epoch of the last epoch header line (progress lines under it)
         self._early_rows: list[tuple[str, int]] | None = []  # N/M rows before any table header
         self.calls = 0  # lines examined (for the linear-work test)
 
@@ -459,6 +462,11 @@ class KVExtractor:
         if got is not None:
             return got
         ctr, text = _counters(mask(line))
+        at = _progress(text) if not ctr.any() and self._header_ep is not None and "%" in text else -1
+        if at >= 0:
+            # a progress line under an epoch header (``| Progress [####    ][22.41%] | Loss 7.4 |``):
+            # that epoch's, one of several per epoch (placed in line order, see _repeats_per_epoch)
+            ctr.ep, ctr.start = self._header_ep, at
         if not ctr.any() and not self._started and "loss" not in text.lower():
             return 0  # before any counted line only a loss line can matter (files without counters)
         mode = ctr.mode
@@ -506,6 +514,7 @@ class KVExtractor:
                         or (lm is not None and _MODE_PREFIX[lm.group("w").lower()] and lm.start() > ctr.start):
                     self._header_lines.add(line_no)
                     self._started = True
+                    self._header_ep = ctr.ep if not is_eval and ctr.idx is None and ctr.gs is None else None
                 return 1
             return 0
         self.recs.append(rec)
@@ -521,6 +530,8 @@ class KVExtractor:
             return 1
         if ctr.any():
             self._started = True
+            if ctr.ep != self._header_ep:
+                self._header_ep = None  # progress lines count under an epoch header only
             if lossy and line_no != self._loss_line_last:
                 self.loss_lines += 1
                 self._loss_line_last = line_no
@@ -827,6 +838,24 @@ def mask(line: str) -> str:
     if "nanx" in low or "infx" in low:
         spans.extend(m.span("x") for m in _MASK_PAD.finditer(line))
     return _blank(line, spans)
+
+
+_PCT = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,4})?\s{0,3}%")
+_BAR = re.compile(r"\[[#=>.\- ]{2,200}\]")
+
+
+def _progress(text: str) -> int:
+    """Where the progress mark of a line without a counter starts, or -1: a percentage beside
+    a drawn bar (``[####    ]``) or the word ``progress`` (``| Progress [##  ][22.41%] | Loss
+    7.4 |``)."""
+    m = _PCT.search(text)
+    if m is None:
+        return -1
+    low = text.lower()
+    if "progress" in low:
+        return min(m.start(), low.find("progress"))
+    b = _BAR.search(text)
+    return -1 if b is None else min(m.start(), b.start())
 
 
 def _maybe_counter(low: str) -> bool:
