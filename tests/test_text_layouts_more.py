@@ -127,3 +127,26 @@ def test_progress_lines_under_an_epoch_header(tmp_path):
     t = read(tmp_path, "train.log", "\n".join(lines) + "\n")
     assert t["Loss"].values.tolist() == pytest.approx(losses)
     assert len(t["LR"]) == 10
+
+
+# --------------------------------------------------------------------------- HF Trainer dicts
+
+def test_hf_trainer_dicts_with_quoted_numbers_among_progress_bars(tmp_path):
+    """Newer transformers print ``{'loss': '3.412', 'grad_norm': '0.93', ...}``: the numbers are
+    strings; they were skipped (the log was not claimed)."""
+    chunks = ["Loading model...\n"]
+    bar = "".join(f"\r {k}/60 [00:{k:02d}<01:00,  1.00it/s]" for k in range(0, 60, 7))
+    for i in range(6):
+        chunks.append(bar + f"\r{{'loss': '{3.0 - 0.3 * i:.4g}', 'grad_norm': '0.{9 - i}', "
+                      f"'learning_rate': '{1e-5 * (i + 1):.4g}', 'num_tokens': '1.8e+04', 'epoch': '0.{i + 1}'}}\n")
+        if i in (2, 5):
+            chunks.append(f"{{'eval_loss': '{0.8 - 0.01 * i:.4g}', 'eval_runtime': '30.28', "
+                          f"'eval_samples_per_second': '36.96', 'epoch': '{i // 3 + 1}'}}\n")
+    chunks.append("{'train_runtime': '1234.5', 'train_samples_per_second': '21.7', 'train_loss': '0.7331', "
+                  "'epoch': '2'}\n")
+    roles = roles_of(tmp_path, "train_log.txt", "".join(chunks))
+    assert roles["loss"].tag == "loss" and roles["loss"].values.tolist() == pytest.approx(
+        [3.0, 2.7, 2.4, 2.1, 1.8, 1.5])
+    assert roles["eval_loss"].values.tolist() == pytest.approx([0.78, 0.75])
+    assert roles["grad_norm"].values[0] == pytest.approx(0.9)
+    assert roles["lr"].values[-1] == pytest.approx(6e-5)

@@ -12,7 +12,8 @@ Fixed formats (learned from each project's public printing code / documentation,
 regular expressions written here):
 
 - Hugging Face ``Trainer`` console dicts: ``{'loss': 0.2051, 'grad_norm': nan,
-  'learning_rate': 9.7e-06, 'epoch': 0.53}`` (Python dict syntax). They carry no step: the
+  'learning_rate': 9.7e-06, 'epoch': 0.53}`` (Python dict syntax; newer versions quote the
+  numbers, ``{'loss': '3.412', ...}``, read as numbers). They carry no step: the
   n-th training dict gets step n (from 0); an ``eval_*`` dict takes the step of the last
   training dict; the final ``train_runtime`` summary is ignored.
 - TF Object Detection / ``tf.contrib.slim`` ``learning.py``:
@@ -107,6 +108,7 @@ _PREFIXED_DICT = re.compile(r"\{'[\w/.-]+':[^{}]*\}\s*$")
 _TENSOR = re.compile(r"\btensor\(\s*([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))\b[^)]{0,300}\)")
 #: dict keys that are the step of a python dict line (instead of its position)
 _DICT_STEP_KEYS = ("global_step", "step", "iteration", "iter", "it")
+_NUM_TEXT = re.compile(_NUM)
 _HF_TOKEN = re.compile(r"(?<![\w'\"])(-?inf|nan)(?![\w'\"])")
 _BARE_EPOCH = re.compile(r"^\s*epoch:?\s*(\d+)(?:\s*[,|]\s+|\s+)(\S.*\bloss\b.*)$", re.IGNORECASE)
 # a mode word before "epoch:" (``test epoch:3 || Loss:``): an evaluation line, the generic extractor's
@@ -427,6 +429,8 @@ class _Parser:
                 continue
             if isinstance(v, str) and v in special:
                 v = special[v]
+            elif isinstance(v, str) and _NUM_TEXT.fullmatch(v.strip()):
+                v = _num(v.strip())  # newer transformers print the values as strings ('3.412')
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 continue
             self.add(str(k), step, float(v))
