@@ -150,3 +150,18 @@ def test_hf_trainer_dicts_with_quoted_numbers_among_progress_bars(tmp_path):
     assert roles["eval_loss"].values.tolist() == pytest.approx([0.78, 0.75])
     assert roles["grad_norm"].values[0] == pytest.approx(0.9)
     assert roles["lr"].values[-1] == pytest.approx(6e-5)
+
+
+# --------------------------------------------------------------------------- counters
+
+def test_iterations_colon_is_a_step_counter(tmp_path):
+    """``iterations:57, train acc:0.44, train loss:616.4, train loss ctc:1156.6, ...``: the
+    plural counter word with a colon is the step (the log was not claimed); ``total
+    iterations 1000`` without a separator stays no counter."""
+    lines = ["total iterations 1000"]
+    lines += [f"iterations:{i}, train acc:0.{i % 7 + 2}00, train loss:{600 - 10 * i:.3f}, train loss ctc:"
+              f"{1100 - 20 * i:.3f}, train loss att:{80 - i:.3f}," for i in range(40, 48)]
+    roles = roles_of(tmp_path, "train.log", "\n".join(lines) + "\n")
+    loss = roles["loss"]
+    assert loss.tag == "train loss" and loss.steps.tolist() == list(range(40, 48))
+    assert loss.values[0] == pytest.approx(200.0) and loss.values[-1] == pytest.approx(130.0)

@@ -5,7 +5,7 @@ line they do not use to :class:`KVExtractor`).
 On each line the extractor looks for
 
 - a **counter**: ``epoch``/``Epoch``/``EPOCH``/``ep=``, ``step``, ``global_step``,
-  ``global step``, ``iteration``, ``iter``, ``iters:``, ``it=``, ``update``, ``num_updates``,
+  ``global step``, ``iteration``, ``iterations:``, ``iter``, ``iters:``, ``it=``, ``update``, ``num_updates``,
   ``batch``, followed by an integer, optionally ``N/M`` or ``[N/M]`` (the name may carry its
   own label, ``epoch/epochs:6/10``); the bracket forms ``Epoch [2][400/556]``,
   ``Epoch(val) [2][500]``, ``Iter [400/10000]``, ``Epoch: [3][100/5005]``; timm's
@@ -214,7 +214,7 @@ _EPOCH_WORDS = {"epoch", "ep"}
 _GLOBAL_WORDS = {"global_step", "global step", "num_updates"}
 _STEP_WORDS = {"step", "steps", "iter", "iteration", "update", "it"}
 _BATCH_WORDS = {"batch"}
-_NEEDS_SEP = {"ep", "it", "steps", "iters"}
+_NEEDS_SEP = {"ep", "it", "steps", "iters", "iterations"}
 
 _LEVELS = {"info", "debug", "warning", "warn", "error", "critical", "trace", "notice"}
 _SKIP = ({"eta", "pid", "tid", "ppid", "rank", "local_rank", "global_rank", "node_rank", "world_size",
@@ -258,7 +258,7 @@ def _has_mode_token(name: str) -> bool:
 # ----------------------------------------------------------------------------- counters
 
 _CTR = re.compile(
-    _NB + r"(?P<k>global[_ ]step|num_updates|iteration|iters|iter|steps|step|update|epoch|batch|ep|it)"
+    _NB + r"(?P<k>global[_ ]step|num_updates|iterations|iteration|iters|iter|steps|step|update|epoch|batch|ep|it)"
     r"(?:/(?P=k)e?s)?(?![\w(])(?:\s{0,20}(?P<sep>[:=#]))?\s{0,40}"
     r"(?:\[\s{0,20}(?P<a>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<b>\d{1,12})\s{0,20})?\]"
     r"|(?P<c>\d{1,12})(?:\s{0,20}/\s{0,20}(?P<d>\d{1,12}))?)(?![\d.\w])", re.I)
@@ -858,6 +858,16 @@ def _progress(text: str) -> int:
     return -1 if b is None else min(m.start(), b.start())
 
 
+def _named_before(text: str) -> bool:
+    """Whether ``text`` (what comes before a counter word on its line) ends with a word that
+    belongs to the counter's name (``number of skipped``), not a separator or a log level."""
+    t = text.rstrip()
+    if t[-1:] in ("", "|", ",", ";", "[", "(", ":", "-", "]"):
+        return False
+    last = t.rsplit(None, 1)[-1]
+    return last.lower() not in _LEVELS
+
+
 def _maybe_counter(low: str) -> bool:
     """Whether lower-cased text may hold a named counter (a cheap test before ``_CTR``)."""
     return any(w in low for w in _CTR_WORDS) or (("ep" in low or "it" in low) and (":" in low or "=" in low))
@@ -937,6 +947,8 @@ def _counters(text: str) -> tuple[_Ctr, str]:
         k = m.group("k").lower().replace(" ", "_")
         if k in _NEEDS_SEP and not m.group("sep"):
             continue
+        if k == "iterations" and _named_before(rest[:m.start()]):
+            continue  # a count named with more words ("number of skipped iterations: 0"), not a counter
         a = m.group("a") or m.group("c")
         b = m.group("b") or m.group("d")
         val, tot = int(a), (int(b) if b else None)
