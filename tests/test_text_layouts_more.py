@@ -165,3 +165,24 @@ def test_iterations_colon_is_a_step_counter(tmp_path):
     loss = roles["loss"]
     assert loss.tag == "train loss" and loss.steps.tolist() == list(range(40, 48))
     assert loss.values[0] == pytest.approx(200.0) and loss.values[-1] == pytest.approx(130.0)
+
+
+def test_espnet2_epoch_and_batch_range_counters(tmp_path):
+    """ESPnet2's ``3epoch:train:401-600batch: iter_time=.., loss=1.3, ..`` (the log was not
+    claimed) and its ``3epoch results: [train] .. [valid] ..`` summary."""
+    lines = []
+    for ep in (3, 4):
+        for j, (a, b) in enumerate(((1, 200), (201, 400), (401, 600))):
+            lines.append(f"[host] 2021-01-01 10:0{j}:00,000 (trainer:486) INFO: {ep}epoch:train:{a}-{b}batch: "
+                         f"iter_time=0.001, forward_time=0.005, loss={2.0 - 0.1 * ep - 0.01 * j:.3f}, "
+                         f"optim_step_time=1.979e-04, lr_0=0.100, train_time=0.014")
+        lines.append(f"[host] 2021-01-01 10:09:00,000 (trainer:328) INFO: {ep}epoch results: [train] "
+                     f"iter_time=0.001, loss={1.9 - 0.1 * ep:.3f}, acc=0.5{ep}, time=5 minutes and 3.1 seconds, "
+                     f"total_count=600, [valid] loss={1.95 - 0.1 * ep:.3f}, acc=0.4{ep}, total_count=50")
+    t = read(tmp_path, "train.log", "\n".join(lines) + "\n")
+    loss = t["loss"]
+    # batches per epoch are not printed: estimated as the largest range end + 1 (601)
+    assert loss.steps.tolist() == [1402, 1602, 1802, 2003, 2203, 2403]
+    assert loss.values[0] == pytest.approx(1.7) and loss.values[-1] == pytest.approx(1.58)
+    assert t["valid/loss"].values.tolist() == pytest.approx([1.65, 1.55])
+    assert "trainer" not in t  # the "(trainer:486)" logging location is no metric

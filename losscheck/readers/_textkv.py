@@ -11,7 +11,9 @@ On each line the extractor looks for
   ``Epoch(val) [2][500]``, ``Iter [400/10000]``, ``Epoch: [3][100/5005]``; timm's
   ``Train: 3 [ 100/1251 (8%)]`` / ``Test: [ 50/196]``; Swin's ``Train: [29/300][2670/2859]``;
   fairseq's ``epoch 001:    100 / 1234``; OpenNMT-py's ``Epoch  1, 12850/37527;``; DCGAN's
-  ``[3/5][100/1583]``; and, when nothing else counts on the line, a bare number right
+  ``[3/5][100/1583]``; ESPnet2's ``15epoch:train:751-1125batch:`` (the end of the batch
+  range is the position in the epoch) and ``15epoch results: [train] .. [valid] ..``;
+  and, when nothing else counts on the line, a bare number right
   before its metrics: ``[21500] | loss 7.6`` (a step), ``33 154 Loss=0.3`` (one integer: a
   step; two: an epoch and a step or batch index);
 - **metric pairs**: ``name: value``, ``name=value`` (also ``name=[value]``), and
@@ -28,7 +30,8 @@ On each line the extractor looks for
   ``92%``) is kept under its name, except for a loss-like name (then it is dropped).
   A ``N/M`` fraction is never a value. Counter names, ``eta``, ``pid``, ``rank``... are not
   metrics. Dates, clock times and durations (``2023-05-01 12:00:01,123``, ``eta: 1:23:45``),
-  glog headers (``I0501 12:00:01.123 4242``, thread id included), ``file.py:123`` locations
+  glog headers (``I0501 12:00:01.123 4242``, thread id included), ``file.py:123`` and
+  ``(module:123)`` locations
   and version / IP strings are masked before anything is read, so they never become a step
   or a metric; PaddlePaddle's padded ``nanxxx`` / ``infxxx`` (its ``{:x<6f}`` format) are
   read as ``nan`` / ``inf``. When the same names come a second time on one line (CenterNet's
@@ -146,6 +149,8 @@ _STAMP = re.compile(r"\s{0,8}\[?\s{0,4}\d{4}[-/.]\d{1,2}[-/.]\d{1,2}[T_ ]\d{1,2}
 _MASK_FILE = re.compile(
     r"(?<![\w.\-])[\w.\-]{1,100}\.(?:py|pyx|cc|cpp|cxx|c|h|hpp|cu|java|go|rs|js|ts|lua|scala|jl)"
     r"(?::\d{1,7}){1,2}(?::[\w<>]{1,60})?\]?")
+# python logging's "(%(module)s:%(lineno)d)" location (ESPnet: "(trainer:486) INFO:")
+_MASK_MODLINE = re.compile(r"\((?P<n>[A-Za-z_][\w.]{0,60}):\d{1,7}\)")
 _MASK_VER = re.compile(r"(?<![\w.])\d{1,5}(?:\.\d{1,5}){2,}(?![\d.])")
 _MASK_BAR = re.compile(r"\d{1,3}%\|[^|]{0,400}\|")
 
@@ -282,6 +287,11 @@ _LEADCTR = re.compile(r"(?:\[\s{0,5}(?P<s>\d{1,12})\s{0,5}\]|(?P<x>\d{1,12})(?:[
 _DCGAN = re.compile(
     r"(?<![\w\]])\[\s{0,20}(?P<ep>\d{1,9})\s{0,20}/\s{0,20}\d{1,9}\s{0,20}\]\s{0,20}"
     r"\[\s{0,20}(?P<i>\d{1,12})\s{0,20}/\s{0,20}(?P<n>\d{1,12})\s{0,20}\]")
+# ESPnet2's trainer: "15epoch:train:751-1125batch: loss=1.3, ..." (the epoch, then the range of
+# batches of that epoch the values average: its end is the position) and its epoch summary
+# "15epoch results: [train] loss=1.3, ... [valid] loss=1.2, ..."
+_ESPNET2 = re.compile(r"(?<![\w.])(?P<ep>\d{1,9})epoch(?::(?P<mode>[A-Za-z]{1,12}):\d{1,12}-(?P<b>\d{1,12})batch:?"
+                      r"| results:)")
 _DARKNET = re.compile(
     rf"\s*(?P<s>\d{{1,12}})\s*:\s*(?P<l>{NUM})\s*,\s*(?P<a>{NUM})\s+avg(?: loss)?\s*,"
     rf"\s*(?P<r>{NUM})\s+rate\s*,\s*(?P<t>{NUM})\s+seconds?\s*,\s*(?P<im>\d{{1,12}})\s+images")
@@ -825,6 +835,9 @@ def mask(line: str) -> str:
         spans.extend(m.span() for m in _MASK_DT.finditer(line))
         if ":" in line and "." in line:
             spans.extend(m.span() for m in _MASK_FILE.finditer(line))
+        if ":" in line and "(" in line:
+            spans.extend(m.span() for m in _MASK_MODLINE.finditer(line)
+                         if not (_known_word(m.group("n")) or _maybe_counter(m.group("n").lower())))
     head = line[:48]
     if "0" in head or "1" in head:  # glog: I0501 / W1231 at the start
         m = _MASK_GLOG.search(head)
@@ -941,6 +954,17 @@ def _counters(text: str) -> tuple[_Ctr, str]:
                 ctr.ep, ctr.idx, ctr.n = int(m.group("ep")), int(m.group("i")), int(m.group("n"))
                 ctr.start = m.start()
                 spans.append((m.start(), m.end()))
+    if "epoch" in text and ctr.ep is None and ctr.idx is None:
+        m = _ESPNET2.search(text)
+        if m:
+            ctr.ep = int(m.group("ep"))
+            if m.group("b") is not None:
+                ctr.idx = int(m.group("b"))
+            mode = (m.group("mode") or "").lower()
+            if mode and mode != "train":
+                ctr.mode = _MODE_PREFIX.get(mode, mode + "/")
+            ctr.start = min(ctr.start, m.start())
+            spans.append((m.start(), m.end()))
     rest = _blank(text, spans)
     step_like: tuple[int, int | None] | None = None
     for m in (_CTR.finditer(rest) if _maybe_counter(rest.lower()) else ()):
