@@ -186,3 +186,33 @@ def test_espnet2_epoch_and_batch_range_counters(tmp_path):
     assert loss.values[0] == pytest.approx(1.7) and loss.values[-1] == pytest.approx(1.58)
     assert t["valid/loss"].values.tolist() == pytest.approx([1.65, 1.55])
     assert "trainer" not in t  # the "(trainer:486)" logging location is no metric
+
+
+# --------------------------------------------------------------------------- comma lists
+
+def test_a_comma_list_of_name_value_items_with_a_loss_group(tmp_path):
+    """``64: nGT 42, recall 1, proposals 356, loss: x 27.0, y 28.6, conf 2.7, total 58.3`` (a
+    YOLO region-loss printout: names and values separated by a space, a ``loss:`` label before
+    the loss components); the log was not claimed."""
+    lines = []
+    for k, step in enumerate(range(16, 112, 16)):
+        x, y, conf = 27.0 - k, 28.0 - k, 2.5 + 0.1 * k
+        total = x + y + conf if k < 4 else math.nan
+        lines.append(f"{step}: nGT {40 + k}, recall {k}, proposals {35000 + k}, loss: x {x:.6f}, y {y:.6f}, "
+                     f"conf {conf:.6f}, total {total:.6f}")
+        lines.append(f"coord_mask: tensor({x:.4f}, device='cuda:0')")
+    roles = roles_of(tmp_path, "train.log", "\n".join(lines) + "\n")
+    loss = roles["loss"]
+    assert loss.tag == "total_loss" and loss.steps.tolist() == [16, 32, 48, 64, 80, 96]
+    assert loss.values[0] == pytest.approx(57.5) and math.isnan(loss.values[-1])
+    t = read(tmp_path, "train2.log", "\n".join(lines) + "\n")
+    assert {"loss_x", "loss_y", "loss_conf", "nGT", "recall", "proposals"} <= set(t)
+
+
+def test_a_comma_separated_sentence_is_not_a_list(tmp_path):
+    """Items that are not all ``name value`` (prose with commas) stay what they were."""
+    from losscheck.readers._textkv import _comma_list
+
+    assert _comma_list("We trained, then evaluated, loss 3 was high") is None
+    assert _comma_list("a 1, b 2, c 3") is None  # no loss-like item
+    assert _comma_list("loss 1, b 2") is None  # fewer than 3 items

@@ -21,7 +21,10 @@ On each line the extractor looks for
   word (``loss``, ``*loss*``, ``acc*``, ``lr``, ``ppl``, ``gnorm``...; ``train loss 2.1``);
   ``name is value`` when a word of the name is a known metric word (PaddlePaddle examples'
   ``avg loss so far is 0.11``, ``current lr is 0.001``; a leading ``the``/``and`` is
-  dropped); a learning-rate change ``learning rate 0.0002 -> 0.0001`` (the new value).
+  dropped); a learning-rate change ``learning rate 0.0002 -> 0.0001`` (the new value); a
+  line that is a comma-separated list of ``name value`` items, a ``label:`` naming the group
+  after it (``64: nGT 42, recall 1, loss: x 27.0, y 28.6, total 1711906.1``: ``loss_x``,
+  ``loss_y``, ``total_loss``; see :func:`_comma_list`).
   Names may have up to 4 words (6 inside ``|`` fields: Megatron's ``elapsed time per
   iteration (ms)``), may be written in Chinese (``训练损失``, ``验证损失``: the role
   resolver knows those words); they are stripped and their spaces collapsed, and leading log-level
@@ -1035,6 +1038,10 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
     pipe = "|" in text or "\t" in text
     found: list[tuple[int, str, str, str | None, str | None]] = []
     spans = []
+    listed = _comma_list(text) if text.count(",") >= 2 else None
+    if listed is not None:  # "nGT 42, recall 1, loss: x 27.0, y 28.6, ..., total 1711906.1"
+        found, spans = listed
+        text = _blank(text, spans)
     if ">" in text:  # a learning-rate change: "learning rate 0.0002000 -> 0.0001000" (the new value)
         for m in _LR_ARROW.finditer(text):
             found.append((m.start(), m.group("k"), m.group("v"), None, None))
@@ -1072,7 +1079,7 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
         name = m.group("k") if len(words) == 2 and words[0].lower() in _QUALIFIERS else words[-1]
         start = m.start() if name == m.group("k") else m.start("k") + len(m.group("k")) - len(name)
         found.append((start, name, m.group("v"), m.group("u"), m.group("m")))
-    rest = _blank(text, spans + [(f[0], f[0] + len(f[1])) for f in found])
+    rest = _blank(text, spans + [(f[0], f[0] + len(f[1])) for f in found if f[0] >= 0])
     found.sort(key=lambda f: f[0])
     vals: list[tuple[int, str, float]] = []
     for start, raw, val, unit, mean in found:
@@ -1116,6 +1123,45 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
                 done.add(name)
                 again.append((_prefixed(name, mode), x))
     return out, first, rest, again
+
+
+_LIST_ITEM = re.compile(rf"\s{{0,20}}(?:(?P<g>[A-Za-z][\w]{{0,30}})\s{{0,3}}:\s{{0,3}})?"
+                        rf"(?P<k>[A-Za-z_][\w.@/\-]{{0,40}})\s{{1,20}}(?P<v>{NUM})\s{{0,20}}")
+_TOTAL_WORDS = frozenset({"total", "sum", "all", "overall"})
+
+
+def _comma_list(text: str) -> tuple[list[tuple[int, str, str, None, None]], list[tuple[int, int]]] | None:
+    """The items of a line that is a comma-separated list of ``name value`` items (3 or more,
+    every item one, a trailing comma allowed), where a ``label:`` names a group of the items
+    after it: ``nGT 42, recall 1, loss: x 27.0, y 28.6, total 1711906.1`` (a YOLO-region
+    loss printout). In a group the items are ``label_name`` (``loss_x``), a total
+    (``total``/``sum``/``all``/``overall``) is ``total_label`` (``total_loss``, the name the
+    role resolver knows). At least one item must be loss-like. Returns ``(found, spans)`` in
+    the form :func:`_pairs` collects, or ``None``."""
+    at = 0
+    while at < len(text) and text[at] in " \t|:,-":
+        at += 1
+    items, spans = [], []
+    group = None
+    pos = at
+    for part in text[at:].split(","):
+        if not part.strip():
+            pos += len(part) + 1
+            continue
+        m = _LIST_ITEM.fullmatch(part)
+        if m is None:
+            return None
+        if m.group("g"):
+            group = m.group("g")
+        k = m.group("k")
+        if group is not None:
+            k = f"total_{group}" if k.lower() in _TOTAL_WORDS else f"{group}_{k}"
+        items.append((pos + m.start("k"), k, m.group("v"), None, None))
+        spans.append((pos, pos + len(part)))
+        pos += len(part) + 1
+    if len(items) < 3 or not any(is_loss_name(k) for _, k, _, _, _ in items):
+        return None
+    return items, spans
 
 
 _WORD = re.compile(r"(?<![\w.@%/\-])[A-Za-z][A-Za-z'\-]{1,40}(?![\w.@%/\-])")
