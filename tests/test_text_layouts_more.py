@@ -216,3 +216,26 @@ def test_a_comma_separated_sentence_is_not_a_list(tmp_path):
     assert _comma_list("We trained, then evaluated, loss 3 was high") is None
     assert _comma_list("a 1, b 2, c 3") is None  # no loss-like item
     assert _comma_list("loss 1, b 2") is None  # fewer than 3 items
+
+
+# --------------------------------------------------------------------------- YOLO results.txt
+
+def test_headerless_yolo_results_txt_rows(tmp_path):
+    """YOLOv5 (< v6) / YOLOv7 ``results.txt`` rows print no header: ``epoch/last  mem  box obj
+    cls total  labels img_size  P R mAP.5 mAP.5:.95  val_box val_obj val_cls`` (the log was
+    not claimed)."""
+    rows = []
+    for ep in range(6):
+        box, obj, cls = 0.05 - 0.005 * ep, 0.007 - 0.0005 * ep, 0.013 - 0.001 * ep
+        vals = [box, obj, cls, box + obj + cls] if ep < 5 else [math.nan] * 4
+        cells = [f"{ep}/149", "13.5G"] + [f"{v:.4g}" for v in vals] + ["17", "640"]
+        cells += [f"{0.2 + 0.1 * ep:.4g}", "0.3", "0.17", "0.08", f"{0.06 - 0.002 * ep:.4g}", "0.0092", "0.0136"]
+        rows.append("".join(f"{c:>10}" for c in cells))
+    roles = roles_of(tmp_path, "results.txt", "\n".join(rows) + "\n")
+    loss = roles["loss"]
+    assert loss.tag == "train/loss" and loss.step_unit == "epoch" and loss.steps.tolist() == list(range(6))
+    assert loss.values[0] == pytest.approx(0.07) and math.isnan(loss.values[-1])
+    assert roles["eval_loss"].tag == "val/box_loss"
+    t = read(tmp_path, "results2.txt", "\n".join(rows) + "\n")
+    assert t["metrics/mAP_0.5"].values[0] == pytest.approx(0.17)
+    assert "train/box_loss" in t and "val/cls_loss" in t and t["gpu_mem"].values[0] == 13.5

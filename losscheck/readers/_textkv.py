@@ -58,7 +58,10 @@ On each line the extractor looks for
   ultralytics / YOLOv5 validation row ``all 500 2345 0.61 0.53 0.57 0.39`` under a
   ``Class Images Instances Box(P R mAP50 mAP50-95)`` header (tags
   ``metrics/precision(B)``, ``metrics/recall(B)``, ``metrics/mAP50(B)``,
-  ``metrics/mAP50-95(B)``; YOLOv5: ``metrics/precision``, ``metrics/mAP_0.5``...).
+  ``metrics/mAP50-95(B)``; YOLOv5: ``metrics/precision``, ``metrics/mAP_0.5``...); the
+  headerless rows of YOLOv5's (< v6) / YOLOv7's ``results.txt`` (15 cells, ``3/149  13.5G``
+  first: see :meth:`KVExtractor._results_row`; tags as YOLOv5's ``results.csv``,
+  ``train/box_loss``... ``val/cls_loss``, the total loss ``train/loss``).
 
 Renamed names (so that the role resolver finds them): ``learning rate`` -> ``learning_rate``,
 ``gnorm`` -> ``grad_norm``, darknet ``rate`` -> ``lr``, YOLOv5 console ``box``/``obj``/``cls``
@@ -326,6 +329,12 @@ _TABLE_FIRST = frozenset({"epoch", "step", "iter", "iteration", "global_step", "
 _TABLE_CELL = re.compile(rf"(?P<v>{NUM})(?P<u>[A-Za-z%]{{0,3}})")
 _TABLE_NAME = re.compile(r"[A-Za-z_][\w.@%\-/()]{0,60}")
 _TABLE_CTR = re.compile(r"(?P<a>\d{1,12})(?:/(?P<b>\d{1,12}))?")
+#: the 13 cells after ``epoch/last`` and GPU memory in a YOLOv5 (< v6) / YOLOv7 ``results.txt``
+#: row, named as YOLOv5's ``results.csv`` names them (the total loss: ``train/loss``; the label
+#: count and image size are not metrics)
+_RESULTS_TXT = ("train/box_loss", "train/obj_loss", "train/cls_loss", "train/loss", "", "",
+                "metrics/precision", "metrics/recall", "metrics/mAP_0.5", "metrics/mAP_0.5:0.95",
+                "val/box_loss", "val/obj_loss", "val/cls_loss")
 _TQDM_TAIL = re.compile(r":?\s{1,40}\d{1,3}%\|")
 _EARLY_ROWS = 64  # table rows kept before the first header
 
@@ -461,6 +470,10 @@ class KVExtractor:
             m = _DARKNET.match(line)
             if m:
                 return self._darknet(m, line_no)
+            if self._table is None and "/" in first:
+                got = self._results_row(line, line_no)
+                if got:
+                    return got
         if not self._started and first not in _TABLE_FIRST and "loss" not in low and "[" not in low \
                 and not _maybe_counter(low):
             return 0  # before any counted line, only a loss line can matter (files without counters)
@@ -598,6 +611,37 @@ class KVExtractor:
         self._started = True
         if line_no != self._loss_line_last:
             self.loss_lines += 1
+            self._loss_line_last = line_no
+        return 2
+
+    def _results_row(self, line: str, line_no: int) -> int:
+        """A headerless row of YOLOv5's (before v6) / YOLOv7's ``results.txt``: 15 cells,
+        ``epoch/last_epoch``, GPU memory (``13.5G``), the mean box, objectness, class and total
+        losses, the label count, the image size, then P, R, mAP@.5, mAP@.5:.95 and the
+        validation box, objectness and class losses (their ``train.py``, which writes the
+        console row and the validation results on one line). Returns 2 (a row was read) or 0.
+        """
+        toks = line.split()
+        if len(toks) != len(_RESULTS_TXT) + 2:
+            return 0
+        cm = _TABLE_CTR.fullmatch(toks[0])
+        mem = _TABLE_CELL.fullmatch(toks[1])
+        if not cm or cm.group("b") is None or not mem or mem.group("u") not in ("", "G", "M", "GB", "MB"):
+            return 0
+        vals = []
+        for tok in toks[2:]:
+            vm = _TABLE_CELL.fullmatch(tok)
+            if not vm or vm.group("u"):
+                return 0
+            vals.append(float(vm.group("v")))
+        pairs = [(name, x) for name, x in zip(_RESULTS_TXT, vals) if name]
+        if mem.group("u") in ("G", "GB", ""):
+            pairs.insert(0, ("gpu_mem", float(mem.group("v"))))
+        self.recs.append(_Rec(line_no, _Ctr(ep=int(cm.group("a")), start=0), pairs, table=True))
+        self._started = True
+        if line_no != self._loss_line_last:
+            self.loss_lines += 1
+            self.layout_lines += 1  # a known layout: claimed like the fixed layouts' lines
             self._loss_line_last = line_no
         return 2
 
