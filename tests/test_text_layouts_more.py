@@ -239,3 +239,20 @@ def test_headerless_yolo_results_txt_rows(tmp_path):
     t = read(tmp_path, "results2.txt", "\n".join(rows) + "\n")
     assert t["metrics/mAP_0.5"].values[0] == pytest.approx(0.17)
     assert "train/box_loss" in t and "val/cls_loss" in t and t["gpu_mem"].values[0] == 13.5
+
+
+# --------------------------------------------------------------------------- TSV without a counter
+
+def test_a_tab_separated_table_without_a_counter_column(tmp_path):
+    """``total loss<TAB>score loss<TAB>ctc loss<TAB>`` then one row of numbers per epoch and no
+    epoch column (the log was not claimed): the n-th row is step n; ``total loss`` is the
+    training loss (it was a tie on name length that the shortest component would win)."""
+    text = "total loss\tscore loss\tborder loss\tctc loss\t\n"
+    for i in range(12):
+        text += f"{40 - 2 * i:.6f}\t{0.25 - 0.01 * i:.6f}\t{0.17 - 0.005 * i:.6f}\t{9 - 0.5 * i:.6f}\t\n"
+    roles = roles_of(tmp_path, "train_log.txt", text)
+    loss = roles["loss"]
+    assert loss.tag == "total_loss" and loss.steps.tolist() == list(range(12))
+    assert loss.values[0] == pytest.approx(40) and loss.values[-1] == pytest.approx(18)
+    t = read(tmp_path, "log2.txt", text)
+    assert set(t) == {"total_loss", "score loss", "border loss", "ctc loss"}

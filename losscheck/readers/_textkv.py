@@ -61,9 +61,13 @@ On each line the extractor looks for
   ``metrics/mAP50-95(B)``; YOLOv5: ``metrics/precision``, ``metrics/mAP_0.5``...); the
   headerless rows of YOLOv5's (< v6) / YOLOv7's ``results.txt`` (15 cells, ``3/149  13.5G``
   first: see :meth:`KVExtractor._results_row`; tags as YOLOv5's ``results.csv``,
-  ``train/box_loss``... ``val/cls_loss``, the total loss ``train/loss``).
+  ``train/box_loss``... ``val/cls_loss``, the total loss ``train/loss``); a header of
+  tab-separated names without a counter column (``total loss<TAB>score loss<TAB>...``) and
+  rows of as many numbers: the n-th row is step n (from 0, with a note).
 
 Renamed names (so that the role resolver finds them): ``learning rate`` -> ``learning_rate``,
+``total loss`` -> ``total_loss`` (else, with no ``loss`` printed, the shortest component name
+would be taken for the training loss),
 ``gnorm`` -> ``grad_norm``, darknet ``rate`` -> ``lr``, YOLOv5 console ``box``/``obj``/``cls``
 (under a ``gpu_mem`` header) -> ``box_loss``/``obj_loss``/``cls_loss``, Megatron's
 ``lm loss value`` / ``lm loss PPL`` -> ``lm loss`` / ``lm ppl``.
@@ -234,7 +238,7 @@ _SKIP = ({"eta", "pid", "tid", "ppid", "rank", "local_rank", "global_rank", "nod
           "epochs", "num_epochs", "n_epochs", "max_epochs", "total_steps", "max_steps", "iters",
           "iterations", "batches"}
          | _EPOCH_WORDS | _GLOBAL_WORDS | _STEP_WORDS | _BATCH_WORDS)
-_RENAME = {"learning rate": "learning_rate", "gnorm": "grad_norm"}
+_RENAME = {"learning rate": "learning_rate", "gnorm": "grad_norm", "total loss": "total_loss"}
 _KNOWN = {"xent", "acc", "accuracy", "top1", "top5", "lr", "learning_rate", "ppl", "perplexity", "gnorm",
           "grad_norm", "gradnorm", "wps", "ups", "wpb", "bsz", "bleu", "wer", "cer", "f1", "auc",
           "map", "miou", "iou", "psnr", "ssim"}
@@ -335,6 +339,7 @@ _TABLE_CTR = re.compile(r"(?P<a>\d{1,12})(?:/(?P<b>\d{1,12}))?")
 _RESULTS_TXT = ("train/box_loss", "train/obj_loss", "train/cls_loss", "train/loss", "", "",
                 "metrics/precision", "metrics/recall", "metrics/mAP_0.5", "metrics/mAP_0.5:0.95",
                 "val/box_loss", "val/obj_loss", "val/cls_loss")
+_TSV_NAME = re.compile(r"[A-Za-z_\u4e00-\u9fff][\w.@%\-/() ]{0,80}")
 _TQDM_TAIL = re.compile(r":?\s{1,40}\d{1,3}%\|")
 _EARLY_ROWS = 64  # table rows kept before the first header
 
@@ -440,6 +445,9 @@ class KVExtractor:
         self._stamp_names: dict[str, float] = {}  # loss name -> last value, stamped lines without a counter
         self._again_names: dict[str, float] = {}  # loss name -> last value, lines without a counter
         self._ctr_line = -10  # the last physical line with a counter
+        self._tsv: list[str] | None = None  # names of a tab-separated header without a counter column
+        self._tsv_n = 0  # rows read under it (their step)
+        self._tsv_rows = False
         self._header_ep: int | None = None  # the epoch of the last epoch header line (progress lines under it)
         self._early_rows: list[tuple[str, int]] | None = []  # N/M rows before any table header
         self.calls = 0  # lines examined (for the linear-work test)
@@ -482,8 +490,14 @@ class KVExtractor:
         digit = _DIGIT.search(line)
         if first in _TABLE_FIRST and (not digit or first == "class") and self._table_header(line, line_no):
             return 1
+        if "\t" in line and not digit and self._tsv_header(line, line_no):
+            return 1
         if not digit:
             return 0
+        if self._tsv is not None:
+            got = self._tsv_row(line, line_no)
+            if got:
+                return got
         got = self._table_row(line, line_no)
         if got is not None:
             return got
@@ -642,6 +656,48 @@ class KVExtractor:
         if line_no != self._loss_line_last:
             self.loss_lines += 1
             self.layout_lines += 1  # a known layout: claimed like the fixed layouts' lines
+            self._loss_line_last = line_no
+        return 2
+
+    def _tsv_header(self, line: str, line_no: int) -> bool:
+        """A header of tab-separated metric names with no counter column (``total loss<TAB>score
+        loss<TAB>...``, a training script's table of per-epoch averages): at least 2 names, one
+        loss-like. Its rows (:meth:`_tsv_row`) are numbered 0, 1, 2... as their step."""
+        cells = line.strip().split("\t")
+        if len(cells) < 2 or len(cells) > 64:
+            return False
+        names = []
+        for c in cells:
+            c = " ".join(c.split())
+            if not c or not _TSV_NAME.fullmatch(c):
+                return False
+            names.append(_RENAME.get(c.lower(), c))
+        low = {n.lower() for n in names}
+        if not any(is_loss_name(n) for n in names) or low & (_SKIP - {"date", "version"}) or len(low) < len(names):
+            return False  # (a counter column makes it a table the other layouts read)
+        self._tsv = names
+        self._tsv_n = 0
+        self._header_lines.add(line_no)
+        self._started = True
+        return True
+
+    def _tsv_row(self, line: str, line_no: int) -> int:
+        """A row of as many tab-separated numbers as the :meth:`_tsv_header` names; 2 when read."""
+        names = self._tsv
+        cells = line.strip().split("\t")
+        if names is None or len(cells) != len(names):
+            return 0
+        pairs = []
+        for name, c in zip(names, cells):
+            vm = _TABLE_CELL.fullmatch(c.strip())
+            if not vm or vm.group("u"):
+                return 0
+            pairs.append((name, float(vm.group("v"))))
+        self.recs.append(_Rec(line_no, _Ctr(gs=self._tsv_n, start=0), pairs, table=True))
+        self._tsv_n += 1
+        self._tsv_rows = True
+        if line_no != self._loss_line_last:
+            self.loss_lines += 1
             self._loss_line_last = line_no
         return 2
 
@@ -866,6 +922,9 @@ class KVExtractor:
                              "those lines is used as the step")
         if out and not counted:
             res.notes.append("no step or epoch counter: the n-th loss line is used as step n")
+        if out and self._tsv_rows:
+            res.notes.append("a tab-separated table without a step or epoch column: its n-th row is used "
+                             "as step n (from 0)")
         if not out:
             res.notes = []
         return res
