@@ -256,3 +256,42 @@ def test_a_tab_separated_table_without_a_counter_column(tmp_path):
     assert loss.values[0] == pytest.approx(40) and loss.values[-1] == pytest.approx(18)
     t = read(tmp_path, "log2.txt", text)
     assert set(t) == {"total_loss", "score loss", "border loss", "ctc loss"}
+
+
+# --------------------------------------------------------------------------- Caffe test net
+
+def caffe_log(heads):
+    out = []
+    for it in range(0, 3000, 100):
+        hdr = "I0101 10:00:00.000000  2138 solver.cpp:"
+        if it % 1000 == 0:
+            out.append(f"{hdr}341] Iteration {it}, Testing net (#0)")
+            for j, (name, first) in enumerate(heads):
+                v = first - 0.0002 * it * (j + 1)
+                out.append(f"{hdr}409]     Test net output #{j}: {name} = {v:.5g} (* 1 = {v:.5g} loss)")
+        total = sum(first + 0.1 - 0.0002 * it * (j + 1) for j, (_, first) in enumerate(heads))
+        out.append(f"{hdr}237] Iteration {it}, loss = {total:.5g}")
+        for j, (name, first) in enumerate(heads):
+            v = first + 0.1 - 0.0002 * it * (j + 1)
+            out.append(f"{hdr}253]     Train net output #{j}: {name} = {v:.5g} (* 1 = {v:.5g} loss)")
+        out.append(f"{hdr}538] Iteration {it}, lr = 0.0006")
+    return "\n".join(out) + "\n"
+
+
+def test_caffe_test_net_with_two_loss_heads_gets_its_total(tmp_path):
+    """Caffe prints the training loss as the sum of the weighted loss outputs but prints no
+    test total: with two heads (``loss_c``, ``loss_f``) the eval loss was one head, compared
+    with a two-head training total. The sum of the ``(* w = c loss)`` contributions is
+    ``test/loss``."""
+    roles = roles_of(tmp_path, "train.log", caffe_log([("loss_c", 3.3), ("loss_f", 4.9)]))
+    ev = roles["eval_loss"]
+    assert ev.tag == "test/loss" and ev.steps.tolist() == [0, 1000, 2000]
+    assert ev.values[0] == pytest.approx(8.2) and ev.values[-1] == pytest.approx(8.2 - 0.4 - 0.8)
+    assert roles["loss"].tag == "loss" and roles["loss"].values[0] == pytest.approx(8.4)
+
+
+def test_caffe_test_net_with_one_loss_head_is_left_alone(tmp_path):
+    roles = roles_of(tmp_path, "train.log", caffe_log([("loss", 2.3)]))
+    assert roles["eval_loss"].tag == "test/loss" and roles["eval_loss"].values[0] == pytest.approx(2.3)
+    t = read(tmp_path, "train2.log", caffe_log([("cls_loss", 2.3)]))
+    assert "test/loss" not in t and "test/cls_loss" in t

@@ -81,7 +81,10 @@ fairseq ``valid on 'valid' subset`` -> ``valid/``; a line starting with ``Valida
 (an epoch, ``num_updates`` and no ``i / n``) from its ``train`` logger (fairseq >= 0.10, where
 ``train_inner`` lines average only the last interval) gets ``train/``; a legacy summary
 (``| epoch 008 | loss 6.3 | ...``, no logger name) is the last value of the running epoch mean
-its inner lines print, and joins their series.
+its inner lines print, and joins their series. A Caffe test pass whose loss outputs carry
+their weighted contribution (``loss_c = 3.28 (* 1 = 3.28 loss)``, two or more of them, none
+named ``loss``) also gets ``test/loss``, the sum of the contributions: the test net's total,
+which Caffe does not print, defined as the training loss it prints (with a note).
 
 Steps (resolved when the file has been read, :meth:`KVExtractor.finish`):
 
@@ -302,6 +305,7 @@ _DCGAN = re.compile(
 # "15epoch results: [train] loss=1.3, ... [valid] loss=1.2, ..."
 _ESPNET2 = re.compile(r"(?<![\w.])(?P<ep>\d{1,9})epoch(?::(?P<mode>[A-Za-z]{1,12}):\d{1,12}-(?P<b>\d{1,12})batch:?"
                       r"| results:)")
+_CAFFE_WEIGHTED = re.compile(rf"\(\*\s{{0,5}}{NUM}\s{{0,5}}=\s{{0,5}}(?P<c>{NUM})\s{{0,5}}loss\)")
 _DARKNET = re.compile(
     rf"\s*(?P<s>\d{{1,12}})\s*:\s*(?P<l>{NUM})\s*,\s*(?P<a>{NUM})\s+avg(?: loss)?\s*,"
     rf"\s*(?P<r>{NUM})\s+rate\s*,\s*(?P<t>{NUM})\s+seconds?\s*,\s*(?P<im>\d{{1,12}})\s+images")
@@ -393,6 +397,7 @@ class _Rec:
     table: bool = False
     kind: str = "none"
     step: float | None = None
+    weighted: tuple[str, float] | None = None  # (eval prefix, Caffe's "(* w = c loss)" contribution c)
 
 
 @dataclass
@@ -543,6 +548,10 @@ class KVExtractor:
         if mode:
             pairs = [(_prefixed(k, mode), v) for k, v in pairs]
         rec = _Rec(line_no, ctr, pairs, eval=is_eval)
+        if is_eval and len(pairs) == 1 and "loss)" in text:
+            wm = _CAFFE_WEIGHTED.search(text)
+            if wm:  # Caffe's test net output "loss_c = 3.28 (* 1 = 3.28 loss)"
+                rec.weighted = (mode, float(wm.group("c")))
         if ctr.any():
             self._ctr_line = line_no
         if not pairs:
@@ -658,6 +667,38 @@ class KVExtractor:
             self.layout_lines += 1  # a known layout: claimed like the fixed layouts' lines
             self._loss_line_last = line_no
         return 2
+
+    @staticmethod
+    def _weighted_total(recs: list[_Rec], out: dict[str, tuple[list[float], list[float]]],
+                        notes: list[str]) -> None:
+        """Add Caffe's test-net loss, which it does not print: in a test pass whose outputs
+        carry their weighted contribution to the net's loss (``loss_c = 3.28 (* 1 = 3.28
+        loss)``), the sum of the contributions, as Caffe sums them into the training loss it
+        prints (``Iteration 800, loss = 8.1``; ``Net::ForwardBackward``). Only for passes with
+        2 or more loss outputs and no output named ``loss``; the tag is the pass prefix +
+        ``loss`` (``test/loss``), the same quantity as the training loss."""
+        sums: dict[tuple[str, float], list[float]] = {}
+        names: dict[tuple[str, float], set[str]] = {}
+        mixed = set()  # passes where an output name comes twice (two test nets at one step)
+        for r in recs:
+            if r.weighted is not None and r.step is not None:
+                key = (r.weighted[0], r.step)
+                sums.setdefault(key, []).append(r.weighted[1])
+                if r.pairs[0][0] in names.setdefault(key, set()):
+                    mixed.add(key)
+                names[key].add(r.pairs[0][0])
+        added = set()
+        for (mode, step), parts in sorted(sums.items(), key=lambda kv: kv[0][1]):
+            tag = mode + "loss"
+            if len(parts) < 2 or (mode, step) in mixed or (tag in out and tag not in added):
+                continue
+            st, va = out.setdefault(tag, ([], []))
+            added.add(tag)
+            st.append(step)
+            va.append(sum(parts))
+        for tag in sorted(added):
+            notes.append(f"{tag}: the test net prints no total loss; the sum of its outputs' weighted "
+                         "contributions ('(* w = c loss)') is used, as Caffe sums them into the training loss")
 
     def _tsv_header(self, line: str, line_no: int) -> bool:
         """A header of tab-separated metric names with no counter column (``total loss<TAB>score
@@ -915,6 +956,7 @@ class KVExtractor:
                 else:
                     st.append(s)
                     va.append(v)
+        self._weighted_total(recs, out, res.notes)
         res.points = out
         res.units = {t: unit for t in out}
         if out and ordinal:
