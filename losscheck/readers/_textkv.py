@@ -130,6 +130,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 NUM = r"(?:[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn][Aa][Nn]|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?))"
 _UNIT = r"(?:%|[A-Za-z]{1,12}(?:/[A-Za-z]{1,12})?)"
@@ -352,6 +353,9 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     """``text`` with each ``(start, end)`` span replaced by spaces (positions kept)."""
     if not spans:
         return text
+    if len(spans) == 1:
+        a, b = spans[0]
+        return text[:a] + " " * max(0, b - a) + text[b:]
     out, last = [], 0
     for a, b in sorted(spans):
         if a < last:
@@ -363,7 +367,7 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Ctr:
     """The counters of one line (all ``None`` when there are none)."""
 
@@ -383,10 +387,10 @@ class _Ctr:
     start: int = 10 ** 9  # position of the first counter in the line
 
     def any(self) -> bool:
-        return any(x is not None for x in (self.ep, self.gs, self.amb, self.bi))
+        return self.ep is not None or self.gs is not None or self.amb is not None or self.bi is not None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Rec:
     """One line's counters and metric pairs, in file order (resolved in ``finish``)."""
 
@@ -841,7 +845,8 @@ class KVExtractor:
             uncounted: whether a file without any counter may number its loss lines 0, 1,
                 2... (the caller passes False when a fixed layout already read the file).
         Returns a :class:`KVResult`; steps are global steps (unit ``"step"``) or epochs
-        (unit ``"epoch"``) as described there. Never raises.
+        (unit ``"epoch"``) as described there. The line records are released: call it once.
+        Never raises.
         """
         res = KVResult()
         recs = self.recs
@@ -957,6 +962,7 @@ class KVExtractor:
                     st.append(s)
                     va.append(v)
         self._weighted_total(recs, out, res.notes)
+        self.recs = recs = []  # the records are done with: freed before the caller copies the points
         res.points = out
         res.units = {t: unit for t in out}
         if out and ordinal:
@@ -1034,9 +1040,14 @@ def _maybe_counter(low: str) -> bool:
     return any(w in low for w in _CTR_WORDS) or (("ep" in low or "it" in low) and (":" in low or "=" in low))
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
+@lru_cache(maxsize=4096)
 def _spelling(name: str) -> str:
-    """``name`` without case and separators: ``Val Loss``, ``val_loss``, ``val-loss`` are one."""
-    return "".join(ch for ch in name.lower() if ch.isalnum())
+    """``name`` without case and separators: ``Val Loss``, ``val_loss``, ``val-loss`` are one
+    (what ``str.isalnum`` keeps: ``\\w`` but the underscore; cached, names repeat on every line)."""
+    return _NOT_ALNUM.sub("", name.lower())
 
 
 def _config_like(line: str) -> bool:
@@ -1286,6 +1297,9 @@ def _comma_list(text: str) -> tuple[list[tuple[int, str, str, None, None]], list
     at = 0
     while at < len(text) and text[at] in " \t|:,-":
         at += 1
+    comma = text.find(",", at)
+    if comma < 0 or _LIST_ITEM.fullmatch(text, at, comma) is None:
+        return None  # (the first item decides: most lines are not such lists)
     items, spans = [], []
     group = None
     pos = at
@@ -1325,6 +1339,7 @@ def _prose(rest: str, n_pairs: int) -> bool:
     return False
 
 
+@lru_cache(maxsize=4096)
 def _norm_name(raw: str, pipe: bool) -> str | None:
     words = raw.split()
     while words and words[0].lower() in _LEVELS:
