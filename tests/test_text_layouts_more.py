@@ -295,3 +295,23 @@ def test_caffe_test_net_with_one_loss_head_is_left_alone(tmp_path):
     assert roles["eval_loss"].tag == "test/loss" and roles["eval_loss"].values[0] == pytest.approx(2.3)
     t = read(tmp_path, "train2.log", caffe_log([("cls_loss", 2.3)]))
     assert "test/loss" not in t and "test/cls_loss" in t
+
+
+# --------------------------------------------------------------------------- linear time
+
+@pytest.mark.parametrize("line", [
+    "Epoch 3\n| Progress " + "[#" * 50_000 + " 5%", "Epoch 3\n" + "[" + " " * 100_000 + "] 5%",
+    "loss_c = 1 " + "(* 1 = " * 14_000 + "1 loss)", "1epoch:" * 14_000 + "train:1-2batch: loss=1",
+    "x 1, " * 20_000 + "loss 2", "loss: a 1, " + "b" * 100_000 + " 2, c 3", "(a:1) " * 16_000 + "loss: 1",
+    "total loss\t" * 9_000, "iterations:1, " * 7_000 + "loss:1", "0/1 1G " + "1 " * 50_000,
+])
+def test_a_100k_character_line_in_the_new_layouts_is_handled(tmp_path, line):
+    import time
+
+    text = "".join(f"step {s} loss: {1 / s:.3f}\n" for s in (1, 2, 3)) + line + "\n" + "step 4 loss: 0.25\n"
+    p = tmp_path / "long.log"
+    p.write_text(text)
+    t0 = time.perf_counter()
+    assert R.sniff(p, p.read_bytes()[:65536]) in (0.0, 0.3)
+    R.read(p)
+    assert time.perf_counter() - t0 < 30  # a quadratic regex would take many minutes here
