@@ -5,13 +5,15 @@ line they do not use to :class:`KVExtractor`).
 On each line the extractor looks for
 
 - a **counter**: ``epoch``/``Epoch``/``EPOCH``/``ep=``, ``step``, ``global_step``,
-  ``global step``, ``iteration``, ``iter``, ``iters:``, ``it=``, ``update``, ``num_updates``,
+  ``global step``, ``iteration``, ``iterations:``, ``iter``, ``iters:``, ``it=``, ``update``, ``num_updates``,
   ``batch``, followed by an integer, optionally ``N/M`` or ``[N/M]`` (the name may carry its
   own label, ``epoch/epochs:6/10``); the bracket forms ``Epoch [2][400/556]``,
   ``Epoch(val) [2][500]``, ``Iter [400/10000]``, ``Epoch: [3][100/5005]``; timm's
   ``Train: 3 [ 100/1251 (8%)]`` / ``Test: [ 50/196]``; Swin's ``Train: [29/300][2670/2859]``;
   fairseq's ``epoch 001:    100 / 1234``; OpenNMT-py's ``Epoch  1, 12850/37527;``; DCGAN's
-  ``[3/5][100/1583]``; and, when nothing else counts on the line, a bare number right
+  ``[3/5][100/1583]``; ESPnet2's ``15epoch:train:751-1125batch:`` (the end of the batch
+  range is the position in the epoch) and ``15epoch results: [train] .. [valid] ..``;
+  and, when nothing else counts on the line, a bare number right
   before its metrics: ``[21500] | loss 7.6`` (a step), ``33 154 Loss=0.3`` (one integer: a
   step; two: an epoch and a step or batch index);
 - **metric pairs**: ``name: value``, ``name=value`` (also ``name=[value]``), and
@@ -19,7 +21,10 @@ On each line the extractor looks for
   word (``loss``, ``*loss*``, ``acc*``, ``lr``, ``ppl``, ``gnorm``...; ``train loss 2.1``);
   ``name is value`` when a word of the name is a known metric word (PaddlePaddle examples'
   ``avg loss so far is 0.11``, ``current lr is 0.001``; a leading ``the``/``and`` is
-  dropped); a learning-rate change ``learning rate 0.0002 -> 0.0001`` (the new value).
+  dropped); a learning-rate change ``learning rate 0.0002 -> 0.0001`` (the new value); a
+  line that is a comma-separated list of ``name value`` items, a ``label:`` naming the group
+  after it (``64: nGT 42, recall 1, loss: x 27.0, y 28.6, total 1711906.1``: ``loss_x``,
+  ``loss_y``, ``total_loss``; see :func:`_comma_list`).
   Names may have up to 4 words (6 inside ``|`` fields: Megatron's ``elapsed time per
   iteration (ms)``), may be written in Chinese (``训练损失``, ``验证损失``: the role
   resolver knows those words); they are stripped and their spaces collapsed, and leading log-level
@@ -28,7 +33,8 @@ On each line the extractor looks for
   ``92%``) is kept under its name, except for a loss-like name (then it is dropped).
   A ``N/M`` fraction is never a value. Counter names, ``eta``, ``pid``, ``rank``... are not
   metrics. Dates, clock times and durations (``2023-05-01 12:00:01,123``, ``eta: 1:23:45``),
-  glog headers (``I0501 12:00:01.123 4242``, thread id included), ``file.py:123`` locations
+  glog headers (``I0501 12:00:01.123 4242``, thread id included), ``file.py:123`` and
+  ``(module:123)`` locations
   and version / IP strings are masked before anything is read, so they never become a step
   or a metric; PaddlePaddle's padded ``nanxxx`` / ``infxxx`` (its ``{:x<6f}`` format) are
   read as ``nan`` / ``inf``. When the same names come a second time on one line (CenterNet's
@@ -46,13 +52,22 @@ On each line the extractor looks for
   better", and fills the training-loss role); whitespace tables (a header row of names whose
   first name is a counter, ``Epoch GPU_mem box_loss ...``, then rows of as many numbers, the
   first possibly ``N/M``, a tqdm tail after ``:`` allowed; rows above the first header, an
-  excerpt cut under a header it does not show, are read with the first header), and the
+  excerpt cut under a header it does not show, are read with the first header; the rows of
+  one table print their counter one way, so under YOLOv5's ``3/299`` epochs a row opening with
+  a bare number, a per-class validation row of a class named ``40``, is not a row), and the
   ultralytics / YOLOv5 validation row ``all 500 2345 0.61 0.53 0.57 0.39`` under a
   ``Class Images Instances Box(P R mAP50 mAP50-95)`` header (tags
   ``metrics/precision(B)``, ``metrics/recall(B)``, ``metrics/mAP50(B)``,
-  ``metrics/mAP50-95(B)``; YOLOv5: ``metrics/precision``, ``metrics/mAP_0.5``...).
+  ``metrics/mAP50-95(B)``; YOLOv5: ``metrics/precision``, ``metrics/mAP_0.5``...); the
+  headerless rows of YOLOv5's (< v6) / YOLOv7's ``results.txt`` (15 cells, ``3/149  13.5G``
+  first: see :meth:`KVExtractor._results_row`; tags as YOLOv5's ``results.csv``,
+  ``train/box_loss``... ``val/cls_loss``, the total loss ``train/loss``); a header of
+  tab-separated names without a counter column (``total loss<TAB>score loss<TAB>...``) and
+  rows of as many numbers: the n-th row is step n (from 0, with a note).
 
 Renamed names (so that the role resolver finds them): ``learning rate`` -> ``learning_rate``,
+``total loss`` -> ``total_loss`` (else, with no ``loss`` printed, the shortest component name
+would be taken for the training loss),
 ``gnorm`` -> ``grad_norm``, darknet ``rate`` -> ``lr``, YOLOv5 console ``box``/``obj``/``cls``
 (under a ``gpu_mem`` header) -> ``box_loss``/``obj_loss``/``cls_loss``, Megatron's
 ``lm loss value`` / ``lm loss PPL`` -> ``lm loss`` / ``lm ppl``.
@@ -66,7 +81,10 @@ fairseq ``valid on 'valid' subset`` -> ``valid/``; a line starting with ``Valida
 (an epoch, ``num_updates`` and no ``i / n``) from its ``train`` logger (fairseq >= 0.10, where
 ``train_inner`` lines average only the last interval) gets ``train/``; a legacy summary
 (``| epoch 008 | loss 6.3 | ...``, no logger name) is the last value of the running epoch mean
-its inner lines print, and joins their series.
+its inner lines print, and joins their series. A Caffe test pass whose loss outputs carry
+their weighted contribution (``loss_c = 3.28 (* 1 = 3.28 loss)``, two or more of them, none
+named ``loss``) also gets ``test/loss``, the sum of the contributions: the test net's total,
+which Caffe does not print, defined as the training loss it prints (with a note).
 
 Steps (resolved when the file has been read, :meth:`KVExtractor.finish`):
 
@@ -79,7 +97,9 @@ Steps (resolved when the file has been read, :meth:`KVExtractor.finish`):
   that counter starts again when the epoch changes (then it is the within-epoch ``i``);
 - a ``batch`` counter without an epoch is chained across restarts like tqdm bars;
 - a counter alone on a line is a header for the lines under it when it is capitalised,
-  ``N/M``, or ends with a colon (``Epoch 3/10``, ``epoch 3:``);
+  ``N/M``, or ends with a colon (``Epoch 3/10``, ``epoch 3:``); a progress line without a
+  counter right under an epoch header (a percentage beside a drawn bar or the word
+  ``progress``: ``| Progress [####    ][22.41%] | Loss 7.4 |``) is a line of that epoch;
 - epoch-only lines give ``step_unit="epoch"`` (step = the epoch as printed); when the same
   metric is printed on several lines per epoch, the line order is used instead (unit
   ``step``, with a note). In a file that also has step counters, an epoch-only line is put
@@ -110,6 +130,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 NUM = r"(?:[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn][Aa][Nn]|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?))"
 _UNIT = r"(?:%|[A-Za-z]{1,12}(?:/[A-Za-z]{1,12})?)"
@@ -142,6 +163,8 @@ _STAMP = re.compile(r"\s{0,8}\[?\s{0,4}\d{4}[-/.]\d{1,2}[-/.]\d{1,2}[T_ ]\d{1,2}
 _MASK_FILE = re.compile(
     r"(?<![\w.\-])[\w.\-]{1,100}\.(?:py|pyx|cc|cpp|cxx|c|h|hpp|cu|java|go|rs|js|ts|lua|scala|jl)"
     r"(?::\d{1,7}){1,2}(?::[\w<>]{1,60})?\]?")
+# python logging's "(%(module)s:%(lineno)d)" location (ESPnet: "(trainer:486) INFO:")
+_MASK_MODLINE = re.compile(r"\((?P<n>[A-Za-z_][\w.]{0,60}):\d{1,7}\)")
 _MASK_VER = re.compile(r"(?<![\w.])\d{1,5}(?:\.\d{1,5}){2,}(?![\d.])")
 _MASK_BAR = re.compile(r"\d{1,3}%\|[^|]{0,400}\|")
 
@@ -210,7 +233,7 @@ _EPOCH_WORDS = {"epoch", "ep"}
 _GLOBAL_WORDS = {"global_step", "global step", "num_updates"}
 _STEP_WORDS = {"step", "steps", "iter", "iteration", "update", "it"}
 _BATCH_WORDS = {"batch"}
-_NEEDS_SEP = {"ep", "it", "steps", "iters"}
+_NEEDS_SEP = {"ep", "it", "steps", "iters", "iterations"}
 
 _LEVELS = {"info", "debug", "warning", "warn", "error", "critical", "trace", "notice"}
 _SKIP = ({"eta", "pid", "tid", "ppid", "rank", "local_rank", "global_rank", "node_rank", "world_size",
@@ -219,7 +242,7 @@ _SKIP = ({"eta", "pid", "tid", "ppid", "rank", "local_rank", "global_rank", "nod
           "epochs", "num_epochs", "n_epochs", "max_epochs", "total_steps", "max_steps", "iters",
           "iterations", "batches"}
          | _EPOCH_WORDS | _GLOBAL_WORDS | _STEP_WORDS | _BATCH_WORDS)
-_RENAME = {"learning rate": "learning_rate", "gnorm": "grad_norm"}
+_RENAME = {"learning rate": "learning_rate", "gnorm": "grad_norm", "total loss": "total_loss"}
 _KNOWN = {"xent", "acc", "accuracy", "top1", "top5", "lr", "learning_rate", "ppl", "perplexity", "gnorm",
           "grad_norm", "gradnorm", "wps", "ups", "wpb", "bsz", "bleu", "wer", "cer", "f1", "auc",
           "map", "miou", "iou", "psnr", "ssim"}
@@ -254,7 +277,7 @@ def _has_mode_token(name: str) -> bool:
 # ----------------------------------------------------------------------------- counters
 
 _CTR = re.compile(
-    _NB + r"(?P<k>global[_ ]step|num_updates|iteration|iters|iter|steps|step|update|epoch|batch|ep|it)"
+    _NB + r"(?P<k>global[_ ]step|num_updates|iterations|iteration|iters|iter|steps|step|update|epoch|batch|ep|it)"
     r"(?:/(?P=k)e?s)?(?![\w(])(?:\s{0,20}(?P<sep>[:=#]))?\s{0,40}"
     r"(?:\[\s{0,20}(?P<a>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<b>\d{1,12})\s{0,20})?\]"
     r"|(?P<c>\d{1,12})(?:\s{0,20}/\s{0,20}(?P<d>\d{1,12}))?)(?![\d.\w])", re.I)
@@ -278,6 +301,12 @@ _LEADCTR = re.compile(r"(?:\[\s{0,5}(?P<s>\d{1,12})\s{0,5}\]|(?P<x>\d{1,12})(?:[
 _DCGAN = re.compile(
     r"(?<![\w\]])\[\s{0,20}(?P<ep>\d{1,9})\s{0,20}/\s{0,20}\d{1,9}\s{0,20}\]\s{0,20}"
     r"\[\s{0,20}(?P<i>\d{1,12})\s{0,20}/\s{0,20}(?P<n>\d{1,12})\s{0,20}\]")
+# ESPnet2's trainer: "15epoch:train:751-1125batch: loss=1.3, ..." (the epoch, then the range of
+# batches of that epoch the values average: its end is the position) and its epoch summary
+# "15epoch results: [train] loss=1.3, ... [valid] loss=1.2, ..."
+_ESPNET2 = re.compile(r"(?<![\w.])(?P<ep>\d{1,9})epoch(?::(?P<mode>[A-Za-z]{1,12}):\d{1,12}-(?P<b>\d{1,12})batch:?"
+                      r"| results:)")
+_CAFFE_WEIGHTED = re.compile(rf"\(\*\s{{0,5}}{NUM}\s{{0,5}}=\s{{0,5}}(?P<c>{NUM})\s{{0,5}}loss\)")
 _DARKNET = re.compile(
     rf"\s*(?P<s>\d{{1,12}})\s*:\s*(?P<l>{NUM})\s*,\s*(?P<a>{NUM})\s+avg(?: loss)?\s*,"
     rf"\s*(?P<r>{NUM})\s+rate\s*,\s*(?P<t>{NUM})\s+seconds?\s*,\s*(?P<im>\d{{1,12}})\s+images")
@@ -309,6 +338,13 @@ _TABLE_FIRST = frozenset({"epoch", "step", "iter", "iteration", "global_step", "
 _TABLE_CELL = re.compile(rf"(?P<v>{NUM})(?P<u>[A-Za-z%]{{0,3}})")
 _TABLE_NAME = re.compile(r"[A-Za-z_][\w.@%\-/()]{0,60}")
 _TABLE_CTR = re.compile(r"(?P<a>\d{1,12})(?:/(?P<b>\d{1,12}))?")
+#: the 13 cells after ``epoch/last`` and GPU memory in a YOLOv5 (< v6) / YOLOv7 ``results.txt``
+#: row, named as YOLOv5's ``results.csv`` names them (the total loss: ``train/loss``; the label
+#: count and image size are not metrics)
+_RESULTS_TXT = ("train/box_loss", "train/obj_loss", "train/cls_loss", "train/loss", "", "",
+                "metrics/precision", "metrics/recall", "metrics/mAP_0.5", "metrics/mAP_0.5:0.95",
+                "val/box_loss", "val/obj_loss", "val/cls_loss")
+_TSV_NAME = re.compile(r"[A-Za-z_\u4e00-\u9fff][\w.@%\-/() ]{0,80}")
 _TQDM_TAIL = re.compile(r":?\s{1,40}\d{1,3}%\|")
 _EARLY_ROWS = 64  # table rows kept before the first header
 
@@ -317,6 +353,9 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     """``text`` with each ``(start, end)`` span replaced by spaces (positions kept)."""
     if not spans:
         return text
+    if len(spans) == 1:
+        a, b = spans[0]
+        return text[:a] + " " * max(0, b - a) + text[b:]
     out, last = [], 0
     for a, b in sorted(spans):
         if a < last:
@@ -328,7 +367,7 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Ctr:
     """The counters of one line (all ``None`` when there are none)."""
 
@@ -348,10 +387,10 @@ class _Ctr:
     start: int = 10 ** 9  # position of the first counter in the line
 
     def any(self) -> bool:
-        return any(x is not None for x in (self.ep, self.gs, self.amb, self.bi))
+        return self.ep is not None or self.gs is not None or self.amb is not None or self.bi is not None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Rec:
     """One line's counters and metric pairs, in file order (resolved in ``finish``)."""
 
@@ -362,6 +401,7 @@ class _Rec:
     table: bool = False
     kind: str = "none"
     step: float | None = None
+    weighted: tuple[str, float] | None = None  # (eval prefix, Caffe's "(* w = c loss)" contribution c)
 
 
 @dataclass
@@ -405,12 +445,19 @@ class KVExtractor:
         self.layout_lines = 0  # of those, lines of a known layout (CycleGAN's print_current_losses)
         self._loss_line_last = -1
         self._table: tuple[list[str], int] | None = None  # (names, counter column kind)
+        # whether the rows of the current table print their counter as ``N/M`` (None: no row
+        # yet); kept while the same header is printed again (YOLOv5 repeats it every epoch)
+        self._table_slash: bool | None = None
         self._yolo_val: list[tuple[int, str]] | None = None  # (cell index, tag)
         self._header_lines: set[int] = set()  # generic header / counter-only lines
         self._started = False  # a counted metric line or a header line was seen
         self._stamp_names: dict[str, float] = {}  # loss name -> last value, stamped lines without a counter
         self._again_names: dict[str, float] = {}  # loss name -> last value, lines without a counter
         self._ctr_line = -10  # the last physical line with a counter
+        self._tsv: list[str] | None = None  # names of a tab-separated header without a counter column
+        self._tsv_n = 0  # rows read under it (their step)
+        self._tsv_rows = False
+        self._header_ep: int | None = None  # the epoch of the last epoch header line (progress lines under it)
         self._early_rows: list[tuple[str, int]] | None = []  # N/M rows before any table header
         self.calls = 0  # lines examined (for the linear-work test)
 
@@ -440,6 +487,10 @@ class KVExtractor:
             m = _DARKNET.match(line)
             if m:
                 return self._darknet(m, line_no)
+            if self._table is None and "/" in first:
+                got = self._results_row(line, line_no)
+                if got:
+                    return got
         if not self._started and first not in _TABLE_FIRST and "loss" not in low and "[" not in low \
                 and not _maybe_counter(low):
             return 0  # before any counted line, only a loss line can matter (files without counters)
@@ -448,12 +499,23 @@ class KVExtractor:
         digit = _DIGIT.search(line)
         if first in _TABLE_FIRST and (not digit or first == "class") and self._table_header(line, line_no):
             return 1
+        if "\t" in line and not digit and self._tsv_header(line, line_no):
+            return 1
         if not digit:
             return 0
+        if self._tsv is not None:
+            got = self._tsv_row(line, line_no)
+            if got:
+                return got
         got = self._table_row(line, line_no)
         if got is not None:
             return got
         ctr, text = _counters(mask(line))
+        at = _progress(text) if not ctr.any() and self._header_ep is not None and "%" in text else -1
+        if at >= 0:
+            # a progress line under an epoch header (``| Progress [####    ][22.41%] | Loss 7.4 |``):
+            # that epoch's, one of several per epoch (placed in line order, see _repeats_per_epoch)
+            ctr.ep, ctr.start = self._header_ep, at
         if not ctr.any() and not self._started and "loss" not in text.lower():
             return 0  # before any counted line only a loss line can matter (files without counters)
         mode = ctr.mode
@@ -490,6 +552,10 @@ class KVExtractor:
         if mode:
             pairs = [(_prefixed(k, mode), v) for k, v in pairs]
         rec = _Rec(line_no, ctr, pairs, eval=is_eval)
+        if is_eval and len(pairs) == 1 and "loss)" in text:
+            wm = _CAFFE_WEIGHTED.search(text)
+            if wm:  # Caffe's test net output "loss_c = 3.28 (* 1 = 3.28 loss)"
+                rec.weighted = (mode, float(wm.group("c")))
         if ctr.any():
             self._ctr_line = line_no
         if not pairs:
@@ -501,6 +567,7 @@ class KVExtractor:
                         or (lm is not None and _MODE_PREFIX[lm.group("w").lower()] and lm.start() > ctr.start):
                     self._header_lines.add(line_no)
                     self._started = True
+                    self._header_ep = ctr.ep if not is_eval and ctr.idx is None and ctr.gs is None else None
                 return 1
             return 0
         self.recs.append(rec)
@@ -516,6 +583,8 @@ class KVExtractor:
             return 1
         if ctr.any():
             self._started = True
+            if ctr.ep != self._header_ep:
+                self._header_ep = None  # progress lines count under an epoch header only
             if lossy and line_no != self._loss_line_last:
                 self.loss_lines += 1
                 self._loss_line_last = line_no
@@ -572,6 +641,111 @@ class KVExtractor:
             self._loss_line_last = line_no
         return 2
 
+    def _results_row(self, line: str, line_no: int) -> int:
+        """A headerless row of YOLOv5's (before v6) / YOLOv7's ``results.txt``: 15 cells,
+        ``epoch/last_epoch``, GPU memory (``13.5G``), the mean box, objectness, class and total
+        losses, the label count, the image size, then P, R, mAP@.5, mAP@.5:.95 and the
+        validation box, objectness and class losses (their ``train.py``, which writes the
+        console row and the validation results on one line). Returns 2 (a row was read) or 0.
+        """
+        toks = line.split()
+        if len(toks) != len(_RESULTS_TXT) + 2:
+            return 0
+        cm = _TABLE_CTR.fullmatch(toks[0])
+        mem = _TABLE_CELL.fullmatch(toks[1])
+        if not cm or cm.group("b") is None or not mem or mem.group("u") not in ("", "G", "M", "GB", "MB"):
+            return 0
+        vals = []
+        for tok in toks[2:]:
+            vm = _TABLE_CELL.fullmatch(tok)
+            if not vm or vm.group("u"):
+                return 0
+            vals.append(float(vm.group("v")))
+        pairs = [(name, x) for name, x in zip(_RESULTS_TXT, vals) if name]
+        if mem.group("u") in ("G", "GB", ""):
+            pairs.insert(0, ("gpu_mem", float(mem.group("v"))))
+        self.recs.append(_Rec(line_no, _Ctr(ep=int(cm.group("a")), start=0), pairs, table=True))
+        self._started = True
+        if line_no != self._loss_line_last:
+            self.loss_lines += 1
+            self.layout_lines += 1  # a known layout: claimed like the fixed layouts' lines
+            self._loss_line_last = line_no
+        return 2
+
+    @staticmethod
+    def _weighted_total(recs: list[_Rec], out: dict[str, tuple[list[float], list[float]]],
+                        notes: list[str]) -> None:
+        """Add Caffe's test-net loss, which it does not print: in a test pass whose outputs
+        carry their weighted contribution to the net's loss (``loss_c = 3.28 (* 1 = 3.28
+        loss)``), the sum of the contributions, as Caffe sums them into the training loss it
+        prints (``Iteration 800, loss = 8.1``; ``Net::ForwardBackward``). Only for passes with
+        2 or more loss outputs and no output named ``loss``; the tag is the pass prefix +
+        ``loss`` (``test/loss``), the same quantity as the training loss."""
+        sums: dict[tuple[str, float], list[float]] = {}
+        names: dict[tuple[str, float], set[str]] = {}
+        mixed = set()  # passes where an output name comes twice (two test nets at one step)
+        for r in recs:
+            if r.weighted is not None and r.step is not None:
+                key = (r.weighted[0], r.step)
+                sums.setdefault(key, []).append(r.weighted[1])
+                if r.pairs[0][0] in names.setdefault(key, set()):
+                    mixed.add(key)
+                names[key].add(r.pairs[0][0])
+        added = set()
+        for (mode, step), parts in sorted(sums.items(), key=lambda kv: kv[0][1]):
+            tag = mode + "loss"
+            if len(parts) < 2 or (mode, step) in mixed or (tag in out and tag not in added):
+                continue
+            st, va = out.setdefault(tag, ([], []))
+            added.add(tag)
+            st.append(step)
+            va.append(sum(parts))
+        for tag in sorted(added):
+            notes.append(f"{tag}: the test net prints no total loss; the sum of its outputs' weighted "
+                         "contributions ('(* w = c loss)') is used, as Caffe sums them into the training loss")
+
+    def _tsv_header(self, line: str, line_no: int) -> bool:
+        """A header of tab-separated metric names with no counter column (``total loss<TAB>score
+        loss<TAB>...``, a training script's table of per-epoch averages): at least 2 names, one
+        loss-like. Its rows (:meth:`_tsv_row`) are numbered 0, 1, 2... as their step."""
+        cells = line.strip().split("\t")
+        if len(cells) < 2 or len(cells) > 64:
+            return False
+        names = []
+        for c in cells:
+            c = " ".join(c.split())
+            if not c or not _TSV_NAME.fullmatch(c):
+                return False
+            names.append(_RENAME.get(c.lower(), c))
+        low = {n.lower() for n in names}
+        if not any(is_loss_name(n) for n in names) or low & (_SKIP - {"date", "version"}) or len(low) < len(names):
+            return False  # (a counter column makes it a table the other layouts read)
+        self._tsv = names
+        self._tsv_n = 0
+        self._header_lines.add(line_no)
+        self._started = True
+        return True
+
+    def _tsv_row(self, line: str, line_no: int) -> int:
+        """A row of as many tab-separated numbers as the :meth:`_tsv_header` names; 2 when read."""
+        names = self._tsv
+        cells = line.strip().split("\t")
+        if names is None or len(cells) != len(names):
+            return 0
+        pairs = []
+        for name, c in zip(names, cells):
+            vm = _TABLE_CELL.fullmatch(c.strip())
+            if not vm or vm.group("u"):
+                return 0
+            pairs.append((name, float(vm.group("v"))))
+        self.recs.append(_Rec(line_no, _Ctr(gs=self._tsv_n, start=0), pairs, table=True))
+        self._tsv_n += 1
+        self._tsv_rows = True
+        if line_no != self._loss_line_last:
+            self.loss_lines += 1
+            self._loss_line_last = line_no
+        return 2
+
     def _table_header(self, line: str, line_no: int) -> bool:
         """A whitespace-table header (``Epoch GPU_mem box_loss ...``) or an ultralytics /
         YOLOv5 validation header (``Class Images Instances Box(P R mAP50 mAP50-95)``)."""
@@ -598,7 +772,10 @@ class KVExtractor:
                              for t in toks[1:]]
         if not any(is_loss_name(t) or _known_word(t) for t in names[1:]):
             return False
-        self._table = (names, 0 if first in _EPOCH_WORDS else 1)
+        table = (names, 0 if first in _EPOCH_WORDS else 1)
+        if table != self._table:
+            self._table_slash = None
+        self._table = table
         self._header_lines.add(line_no)
         self._started = True
         early, self._early_rows = self._early_rows, None
@@ -634,6 +811,12 @@ class KVExtractor:
         cm = _TABLE_CTR.fullmatch(toks[0])
         if not cm:
             return None
+        slash = cm.group("b") is not None
+        if self._table_slash is not None and slash != self._table_slash:
+            # the rows of one table print their counter one way: under YOLOv5's ``3/299``
+            # epochs, a row opening with a bare number is another table's (a per-class
+            # validation row whose class name is a number: ``40  30  10  0.967 ...``)
+            return None
         pairs = []
         for j in range(1, k):
             name, tok = names[j], toks[j]
@@ -646,6 +829,7 @@ class KVExtractor:
         a = int(cm.group("a"))
         ctr = _Ctr(ep=a, start=0) if kind == 0 else _Ctr(gs=a, start=0)
         self.recs.append(_Rec(line_no, ctr, pairs, table=True))
+        self._table_slash = slash
         self._started = True
         if any(is_loss_name(n) for n, _ in pairs) and line_no != self._loss_line_last:
             self.loss_lines += 1
@@ -661,7 +845,8 @@ class KVExtractor:
             uncounted: whether a file without any counter may number its loss lines 0, 1,
                 2... (the caller passes False when a fixed layout already read the file).
         Returns a :class:`KVResult`; steps are global steps (unit ``"step"``) or epochs
-        (unit ``"epoch"``) as described there. Never raises.
+        (unit ``"epoch"``) as described there. The line records are released: call it once.
+        Never raises.
         """
         res = KVResult()
         recs = self.recs
@@ -776,6 +961,8 @@ class KVExtractor:
                 else:
                     st.append(s)
                     va.append(v)
+        self._weighted_total(recs, out, res.notes)
+        self.recs = recs = []  # the records are done with: freed before the caller copies the points
         res.points = out
         res.units = {t: unit for t in out}
         if out and ordinal:
@@ -783,6 +970,9 @@ class KVExtractor:
                              "those lines is used as the step")
         if out and not counted:
             res.notes.append("no step or epoch counter: the n-th loss line is used as step n")
+        if out and self._tsv_rows:
+            res.notes.append("a tab-separated table without a step or epoch column: its n-th row is used "
+                             "as step n (from 0)")
         if not out:
             res.notes = []
         return res
@@ -799,6 +989,9 @@ def mask(line: str) -> str:
         spans.extend(m.span() for m in _MASK_DT.finditer(line))
         if ":" in line and "." in line:
             spans.extend(m.span() for m in _MASK_FILE.finditer(line))
+        if ":" in line and "(" in line:
+            spans.extend(m.span() for m in _MASK_MODLINE.finditer(line)
+                         if not (_known_word(m.group("n")) or _maybe_counter(m.group("n").lower())))
     head = line[:48]
     if "0" in head or "1" in head:  # glog: I0501 / W1231 at the start
         m = _MASK_GLOG.search(head)
@@ -814,14 +1007,47 @@ def mask(line: str) -> str:
     return _blank(line, spans)
 
 
+_PCT = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,4})?\s{0,3}%")
+_BAR = re.compile(r"\[[#=>.\- ]{2,200}\]")
+
+
+def _progress(text: str) -> int:
+    """Where the progress mark of a line without a counter starts, or -1: a percentage beside
+    a drawn bar (``[####    ]``) or the word ``progress`` (``| Progress [##  ][22.41%] | Loss
+    7.4 |``)."""
+    m = _PCT.search(text)
+    if m is None:
+        return -1
+    low = text.lower()
+    if "progress" in low:
+        return min(m.start(), low.find("progress"))
+    b = _BAR.search(text)
+    return -1 if b is None else min(m.start(), b.start())
+
+
+def _named_before(text: str) -> bool:
+    """Whether ``text`` (what comes before a counter word on its line) ends with a word that
+    belongs to the counter's name (``number of skipped``), not a separator or a log level."""
+    t = text.rstrip()
+    if t[-1:] in ("", "|", ",", ";", "[", "(", ":", "-", "]"):
+        return False
+    last = t.rsplit(None, 1)[-1]
+    return last.lower() not in _LEVELS
+
+
 def _maybe_counter(low: str) -> bool:
     """Whether lower-cased text may hold a named counter (a cheap test before ``_CTR``)."""
     return any(w in low for w in _CTR_WORDS) or (("ep" in low or "it" in low) and (":" in low or "=" in low))
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
+@lru_cache(maxsize=4096)
 def _spelling(name: str) -> str:
-    """``name`` without case and separators: ``Val Loss``, ``val_loss``, ``val-loss`` are one."""
-    return "".join(ch for ch in name.lower() if ch.isalnum())
+    """``name`` without case and separators: ``Val Loss``, ``val_loss``, ``val-loss`` are one
+    (what ``str.isalnum`` keeps: ``\\w`` but the underscore; cached, names repeat on every line)."""
+    return _NOT_ALNUM.sub("", name.lower())
 
 
 def _config_like(line: str) -> bool:
@@ -887,12 +1113,25 @@ def _counters(text: str) -> tuple[_Ctr, str]:
                 ctr.ep, ctr.idx, ctr.n = int(m.group("ep")), int(m.group("i")), int(m.group("n"))
                 ctr.start = m.start()
                 spans.append((m.start(), m.end()))
+    if "epoch" in text and ctr.ep is None and ctr.idx is None:
+        m = _ESPNET2.search(text)
+        if m:
+            ctr.ep = int(m.group("ep"))
+            if m.group("b") is not None:
+                ctr.idx = int(m.group("b"))
+            mode = (m.group("mode") or "").lower()
+            if mode and mode != "train":
+                ctr.mode = _MODE_PREFIX.get(mode, mode + "/")
+            ctr.start = min(ctr.start, m.start())
+            spans.append((m.start(), m.end()))
     rest = _blank(text, spans)
     step_like: tuple[int, int | None] | None = None
     for m in (_CTR.finditer(rest) if _maybe_counter(rest.lower()) else ()):
         k = m.group("k").lower().replace(" ", "_")
         if k in _NEEDS_SEP and not m.group("sep"):
             continue
+        if k == "iterations" and _named_before(rest[:m.start()]):
+            continue  # a count named with more words ("number of skipped iterations: 0"), not a counter
         a = m.group("a") or m.group("c")
         b = m.group("b") or m.group("d")
         val, tot = int(a), (int(b) if b else None)
@@ -955,6 +1194,10 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
     pipe = "|" in text or "\t" in text
     found: list[tuple[int, str, str, str | None, str | None]] = []
     spans = []
+    listed = _comma_list(text) if text.count(",") >= 2 else None
+    if listed is not None:  # "nGT 42, recall 1, loss: x 27.0, y 28.6, ..., total 1711906.1"
+        found, spans = listed
+        text = _blank(text, spans)
     if ">" in text:  # a learning-rate change: "learning rate 0.0002000 -> 0.0001000" (the new value)
         for m in _LR_ARROW.finditer(text):
             found.append((m.start(), m.group("k"), m.group("v"), None, None))
@@ -992,7 +1235,7 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
         name = m.group("k") if len(words) == 2 and words[0].lower() in _QUALIFIERS else words[-1]
         start = m.start() if name == m.group("k") else m.start("k") + len(m.group("k")) - len(name)
         found.append((start, name, m.group("v"), m.group("u"), m.group("m")))
-    rest = _blank(text, spans + [(f[0], f[0] + len(f[1])) for f in found])
+    rest = _blank(text, spans + [(f[0], f[0] + len(f[1])) for f in found if f[0] >= 0])
     found.sort(key=lambda f: f[0])
     vals: list[tuple[int, str, float]] = []
     for start, raw, val, unit, mean in found:
@@ -1038,6 +1281,48 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
     return out, first, rest, again
 
 
+_LIST_ITEM = re.compile(rf"\s{{0,20}}(?:(?P<g>[A-Za-z][\w]{{0,30}})\s{{0,3}}:\s{{0,3}})?"
+                        rf"(?P<k>[A-Za-z_][\w.@/\-]{{0,40}})\s{{1,20}}(?P<v>{NUM})\s{{0,20}}")
+_TOTAL_WORDS = frozenset({"total", "sum", "all", "overall"})
+
+
+def _comma_list(text: str) -> tuple[list[tuple[int, str, str, None, None]], list[tuple[int, int]]] | None:
+    """The items of a line that is a comma-separated list of ``name value`` items (3 or more,
+    every item one, a trailing comma allowed), where a ``label:`` names a group of the items
+    after it: ``nGT 42, recall 1, loss: x 27.0, y 28.6, total 1711906.1`` (a YOLO-region
+    loss printout). In a group the items are ``label_name`` (``loss_x``), a total
+    (``total``/``sum``/``all``/``overall``) is ``total_label`` (``total_loss``, the name the
+    role resolver knows). At least one item must be loss-like. Returns ``(found, spans)`` in
+    the form :func:`_pairs` collects, or ``None``."""
+    at = 0
+    while at < len(text) and text[at] in " \t|:,-":
+        at += 1
+    comma = text.find(",", at)
+    if comma < 0 or _LIST_ITEM.fullmatch(text, at, comma) is None:
+        return None  # (the first item decides: most lines are not such lists)
+    items, spans = [], []
+    group = None
+    pos = at
+    for part in text[at:].split(","):
+        if not part.strip():
+            pos += len(part) + 1
+            continue
+        m = _LIST_ITEM.fullmatch(part)
+        if m is None:
+            return None
+        if m.group("g"):
+            group = m.group("g")
+        k = m.group("k")
+        if group is not None:
+            k = f"total_{group}" if k.lower() in _TOTAL_WORDS else f"{group}_{k}"
+        items.append((pos + m.start("k"), k, m.group("v"), None, None))
+        spans.append((pos, pos + len(part)))
+        pos += len(part) + 1
+    if len(items) < 3 or not any(is_loss_name(k) for _, k, _, _, _ in items):
+        return None
+    return items, spans
+
+
 _WORD = re.compile(r"(?<![\w.@%/\-])[A-Za-z][A-Za-z'\-]{1,40}(?![\w.@%/\-])")
 
 
@@ -1054,6 +1339,7 @@ def _prose(rest: str, n_pairs: int) -> bool:
     return False
 
 
+@lru_cache(maxsize=4096)
 def _norm_name(raw: str, pipe: bool) -> str | None:
     words = raw.split()
     while words and words[0].lower() in _LEVELS:
@@ -1134,13 +1420,22 @@ def _classify(recs: list[_Rec], notes: list[str]) -> None:
 
 def _repeats_per_epoch(recs: list[_Rec]) -> bool:
     """Whether some metric is printed on several lines of the same epoch (per-batch prints
-    with only an epoch counter), judged on free-text epoch lines (not table rows)."""
-    lines: dict[str, set[tuple[int, int]]] = {}
-    epochs: dict[str, set[int]] = {}
+    with only an epoch counter), judged on free-text epoch lines (not table rows).
+
+    Lines of one epoch are counted while that epoch lasts: a numbering that starts again (a
+    second run or section printing epochs 1, 2... again) is not a repeat."""
+    lines: dict[str, int] = {}
+    runs: dict[str, int] = {}
+    last: dict[str, tuple[int, int]] = {}  # name -> (epoch, line) of its last print
     for r in recs:
         if r.kind != "e" or r.eval or r.table or not r.pairs:
             continue
         for k, _ in r.pairs:
-            lines.setdefault(k, set()).add((r.ctr.ep, r.line))
-            epochs.setdefault(k, set()).add(r.ctr.ep)
-    return any(len(lines[k]) >= 3 and len(lines[k]) >= 1.5 * len(epochs[k]) for k in lines)
+            before = last.get(k)
+            if before == (r.ctr.ep, r.line):
+                continue
+            lines[k] = lines.get(k, 0) + 1
+            if before is None or before[0] != r.ctr.ep:
+                runs[k] = runs.get(k, 0) + 1
+            last[k] = (r.ctr.ep, r.line)
+    return any(lines[k] >= 3 and lines[k] >= 1.5 * runs[k] for k in lines)

@@ -12,7 +12,8 @@ Fixed formats (learned from each project's public printing code / documentation,
 regular expressions written here):
 
 - Hugging Face ``Trainer`` console dicts: ``{'loss': 0.2051, 'grad_norm': nan,
-  'learning_rate': 9.7e-06, 'epoch': 0.53}`` (Python dict syntax). They carry no step: the
+  'learning_rate': 9.7e-06, 'epoch': 0.53}`` (Python dict syntax; newer versions quote the
+  numbers, ``{'loss': '3.412', ...}``, read as numbers). They carry no step: the
   n-th training dict gets step n (from 0); an ``eval_*`` dict takes the step of the last
   training dict; the final ``train_runtime`` summary is ignored.
 - TF Object Detection / ``tf.contrib.slim`` ``learning.py``:
@@ -44,7 +45,9 @@ regular expressions written here):
   generic extractor).
 - tqdm progress bars whose description or postfix holds metrics
   (``D Loss: 0.34 G Loss: 10.6:   0%|...| 2/400 [00:08<28:12, loss=0.5]``): step = the bar
-  counter; when the counter starts again (one bar per epoch) the bars are chained
+  counter; when the counter starts again (one bar per epoch), or an epoch named in the
+  description changes (``Train Epoch: 2 Loss: 4.5: 100%|..| 500/500``: a log that kept each
+  bar's final state only; that epoch is not a metric), the bars are chained
   (step = bars_before * total + counter), with a note.
 
 ``nan``, ``inf``, ``-inf`` are kept as values. Hyper-parameters printed before training
@@ -105,6 +108,7 @@ _PREFIXED_DICT = re.compile(r"\{'[\w/.-]+':[^{}]*\}\s*$")
 _TENSOR = re.compile(r"\btensor\(\s*([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))\b[^)]{0,300}\)")
 #: dict keys that are the step of a python dict line (instead of its position)
 _DICT_STEP_KEYS = ("global_step", "step", "iteration", "iter", "it")
+_NUM_TEXT = re.compile(_NUM)
 _HF_TOKEN = re.compile(r"(?<![\w'\"])(-?inf|nan)(?![\w'\"])")
 _BARE_EPOCH = re.compile(r"^\s*epoch:?\s*(\d+)(?:\s*[,|]\s+|\s+)(\S.*\bloss\b.*)$", re.IGNORECASE)
 # a mode word before "epoch:" (``test epoch:3 || Loss:``): an evaluation line, the generic extractor's
@@ -217,7 +221,8 @@ class _Parser:
         self.dict_steps = False  # a dict line carried its own step (iter, step...)
         self.meta: dict = {}
         self.seen_metrics = False
-        self.tqdm: list[tuple[int, int, list[tuple[str, float]]]] = []
+        # (counter, total, pairs, epoch named in the description or None)
+        self.tqdm: list[tuple[int, int, list[tuple[str, float]], int | None]] = []
         self.kv = KVExtractor()
         self.keras_early: tuple[int, list[tuple[str, float]]] | None = None
         self.hits = 0  # display lines a fixed layout took metrics from
@@ -313,14 +318,18 @@ class _Parser:
             return True
         m = _tqdm(line) if "%|" in line else None
         if m:
-            pairs = []
+            pairs, epoch = [], None
             for key, val in _DESC_PAIR.findall(m[0]) + _POSTFIX_PAIR.findall(m[3] or ""):
+                key = key.strip()
+                if key.rsplit(None, 1)[-1].lower() == "epoch" and epoch is None and val.isdigit():
+                    epoch = int(val)  # "Train Epoch: 3 Loss: 2.1: 100%|..": the bar's epoch, not a metric
+                    continue
                 try:
-                    pairs.append((key.strip(), _num(val)))
+                    pairs.append((key, _num(val)))
                 except ValueError:
                     continue
             if pairs:
-                self.tqdm.append((int(m[1]), int(m[2]), pairs))
+                self.tqdm.append((int(m[1]), int(m[2]), pairs, epoch))
                 return True
             return False
         if _HF_DICT.match(line):
@@ -420,6 +429,8 @@ class _Parser:
                 continue
             if isinstance(v, str) and v in special:
                 v = special[v]
+            elif isinstance(v, str) and _NUM_TEXT.fullmatch(v.strip()):
+                v = _num(v.strip())  # newer transformers print the values as strings ('3.412')
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 continue
             self.add(str(k), step, float(v))
@@ -430,12 +441,14 @@ class _Parser:
         """Flush buffered epoch blocks, tqdm points and the generic extractor's points;
         returns info messages."""
         info = []
-        bars, offset, last = 0, 0, -1
-        for n, total, pairs in self.tqdm:
-            if n < last:
+        bars, offset, last, last_ep = 0, 0, -1, None
+        for n, total, pairs, ep in self.tqdm:
+            if n < last or (ep is not None and last_ep is not None and ep != last_ep):
+                # the counter starts again, or the description names another epoch (a log that
+                # kept only each bar's final state: "Epoch: 2 ...: 100%|..| 500/500" after 500/500)
                 bars += 1
                 offset += max(total, last)
-            last = n
+            last, last_ep = n, ep
             for key, v in pairs:
                 self.add(key, float(offset + n), v)
         if bars:
