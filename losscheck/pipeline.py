@@ -311,11 +311,13 @@ def diagnose_run(data: RunData, options: Options, baseline=None, sparklines: boo
         if why:
             raise TooLittleData(data.path, f"no loss values: {why[0]}") from exc
         raise
-    analysis = analyse(resolved, _analysis_options(AnalysisOptions, options, meta_classes))
+    ropts = {**options.thresholds, "baseline-tolerance": options.baseline_tolerance}
+    aopts = _analysis_options(AnalysisOptions, options, meta_classes)
+    aopts.rule_thresholds = ropts  # the measurements the rules word (losscheck.analysis.facts)
+    analysis = analyse(resolved, aopts)
     rules = selected(options.select, options.ignore)
     summary = {role: loss_summary(resolved.roles[role].series) for role in ("loss", "eval_loss")
                if role in resolved.roles}
-    ropts = {**options.thresholds, "baseline-tolerance": options.baseline_tolerance}
     findings = run_rules(RuleContext(resolved, analysis, ropts, baseline, summary), rules, options.severity)
     baselined = []
     if baseline is not None:

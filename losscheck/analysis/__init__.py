@@ -59,10 +59,13 @@ class AnalysisOptions:
             half the time (see :mod:`losscheck.analysis.trend`).
         spike, oscillation, plateau, overfit, divergence: per-detector thresholds.
         lr_restarts: set by :func:`analyse` from the LR series (SGDR restarts seen).
+        rule_thresholds: the configured ``[thresholds]`` (kebab-case name -> value) for the
+            measurements the rules word (:mod:`losscheck.analysis.facts`; names as the rules
+            document them, e.g. ``surge-ratio``); set by the pipeline, empty = defaults.
     """
 
-    #: fields set by the analysis itself, never by configuration
-    INTERNAL = ("num_classes", "lr_restarts")
+    #: fields set by the analysis itself or the pipeline, never one configuration key each
+    INTERNAL = ("num_classes", "lr_restarts", "rule_thresholds")
 
     num_classes: int | None = None
     min_points: int = 8
@@ -75,6 +78,7 @@ class AnalysisOptions:
     overfit: OverfitOptions = field(default_factory=OverfitOptions)
     divergence: DivergenceOptions = field(default_factory=DivergenceOptions)
     lr_restarts: int = 0
+    rule_thresholds: dict = field(default_factory=dict)
 
 
 def _meta_num(meta: dict, key: str):
@@ -100,8 +104,12 @@ def analyse(run: ResolvedRun, options: AnalysisOptions | None = None) -> RunAnal
     """
     # losses near 1e308 overflow intermediate sums: the detectors handle inf, numpy's warnings
     # would only reach the user's terminal
+    from losscheck.analysis.facts import run_facts
+
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        return _analyse(run, options)
+        out = _analyse(run, options)
+        out.facts = run_facts(run, out, options.rule_thresholds if options is not None else None)
+    return out
 
 
 #: A GAN generator loss growing more than this factor (late fifth over early fifth, medians)
