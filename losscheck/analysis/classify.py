@@ -31,16 +31,13 @@ import numpy as np
 
 from dataclasses import dataclass, replace
 
-from losscheck.analysis._util import bin_median, diff_noise, py, transform
-from losscheck.analysis.changepoint import segment
-from losscheck.analysis.divergence import detect_divergence, post_onset_growth
-from losscheck.analysis.lr import in_warmup, lr_context
-from losscheck.analysis.nonfinite import scan, verdict
+from losscheck.analysis._util import py
+from losscheck.analysis.detectors import detector, options_of, run_detectors
+from losscheck.analysis.divergence import post_onset_growth
+from losscheck.analysis.lr import in_warmup
+from losscheck.analysis.nonfinite import verdict
 from losscheck.analysis.options import AnalysisOptions
-from losscheck.analysis.oscillation import detect_oscillation
-from losscheck.analysis.overfit import detect_overfit
-from losscheck.analysis.plateau import detect_plateau
-from losscheck.analysis.spikes import detect_spikes
+from losscheck.analysis.prepared import Detection, PreparedCurve, prepare
 from losscheck.analysis.trend import fit_trend
 from losscheck.model import CurveAnalysis, ResolvedRun, RunAnalysis, Series, Spike
 
@@ -76,12 +73,15 @@ class Labelled:
         kind: ``"loss"`` (a loss-like curve: its class is its top label), ``"grad_norm"``
             (its own class, :func:`_grad_norm_class`) or ``"component"`` (a component loss:
             ``nan`` when NaN/Inf to its end).
+        prepared: the curve as its detectors saw it (prepared once, reused by the run-level
+            detectors).
     """
 
     curve: CurveAnalysis
     labels: list[str]
     onset: int | None
     kind: str = "loss"
+    prepared: PreparedCurve | None = None
 
 
 def _grad_norm_class(c: CurveAnalysis, labels: list[str]) -> str:
@@ -125,11 +125,12 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
         apply (priority order) and the onset of the top one. The run-level judgement and
         :func:`settle` decide the class.
     """
-    nf = scan(series)
-    tr = transform(series.steps, series.values)
-    m = int(tr.y.shape[0])
+    curve = prepare(series, role, opts, kind)
+    det = run_detectors(curve, opts)
+    tr = curve.tr
+    m = curve.finite
     ca = CurveAnalysis(role=role, tag=series.tag, points=len(series), finite=m, klass="insufficient",
-                       nonfinite=nf)
+                       nonfinite=det["nonfinite"].fact)
     ev: dict = {"domain": tr.domain}
     labels: list[str] = []
     if m < opts.min_points:
@@ -154,41 +155,35 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
         if not labels:
             labels.append("insufficient")
         ca.evidence = _clean(ev)
-        return Labelled(ca, labels, onset if labels[0] == "diverging" else None, kind)
+        return Labelled(ca, labels, onset if labels[0] == "diverging" else None, kind, curve)
 
-    tb, yb, first = bin_median(tr.steps, tr.y, opts.max_bins)
-    sigma = diff_noise(yb)
-    ev["noise_log"] = sigma
-    ev["bins"] = int(yb.shape[0])
-    segs = segment(tb, yb, sigma)
-    ev["segments"] = len(segs)
-    # the grad norm's class (see losscheck.analysis.analyse) uses non-finite values,
-    # divergence (with the oscillation check) and spikes: its trend and plateau are not fitted
-    loss_like = role != "grad_norm"
+    first = curve.first
+    ev["noise_log"] = curve.noise
+    ev["bins"] = int(curve.yb.shape[0])
+    ev["segments"] = len(curve.segments)
+    # the grad norm's class (see _grad_norm_class) uses non-finite values, divergence (with
+    # the oscillation check) and spikes: its trend and plateau are not fitted
+    loss_like = curve.loss_like
     ca.trend = fit_trend(tr.steps, tr.raw, max_bins=opts.trend_bins) if loss_like else None
     if ca.trend is not None:
         ev["trend_model"] = ca.trend.model
         ev["trend_delta_aic"] = ca.trend.delta_aic
 
     # divergence
-    div = detect_divergence(tb, yb, segs, opts.divergence)
-    ev.update(div.evidence)
+    div = det["divergence"].fact
+    ev.update(det["divergence"].evidence)
     onset = None
     # spikes
-    sp = detect_spikes(tr, opts.spike)
+    sp = det["spikes"].fact
     ca.spikes = sp.spikes
-    ev["spike_threshold_z"] = sp.threshold_z
-    if sp.spikes:
-        big = max(sp.spikes, key=lambda s: s.ratio)
-        ev.update({"spike_count": len(sp.spikes), "spike_max_ratio": big.ratio, "spike_max_z": big.z,
-                   "spike_max_step": big.step, "spikes_worse_level": len(sp.worse)})
-    # oscillation (computed before the divergence verdict: large slow swings can make the
+    ev.update(det["spikes"].evidence)
+    # oscillation (detected before the divergence verdict: large slow swings can make the
     # end of a non-progressing curve sit well above its lowest block); a grad norm's class
     # only uses it to overrule a divergence
-    osc, oev = detect_oscillation(tb, yb, max(div.progress_log, 0.0), opts.oscillation) \
-        if loss_like or div.diverging else (None, {})
-    ev.update({"osc_" + k: v for k, v in oev.items()})
-    if div.diverging and osc is not None and oev.get("end_within_swings"):
+    osc_d = det.get("oscillation", Detection())
+    osc, oev = osc_d.fact, osc_d.evidence
+    ev.update(oev)
+    if div.diverging and osc is not None and oev.get("osc_end_within_swings"):
         div.diverging = False
         ev["rise_explained_by_swings"] = True
     if div.diverging:
@@ -250,9 +245,9 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
             ca.oscillation = osc
             labels.append("oscillating")
     # plateau
-    pl, pev = detect_plateau(tb, yb, tr.domain, tr.inverse, opts.num_classes, opts.plateau) \
-        if loss_like else (None, {})
-    ev.update({"plateau_" + k: v for k, v in pev.items()})
+    pl_d = det.get("plateau", Detection())
+    pl = pl_d.fact
+    ev.update(pl_d.evidence)
     if pl is not None and not div.diverging and "oscillating" not in labels:
         ca.plateau = pl
         if warmup and pl.from_start:
@@ -278,7 +273,7 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
     if labels[0] in ("converging", "insufficient"):
         onset = None
     ca.evidence = _clean(ev)
-    return Labelled(ca, labels, onset, kind)
+    return Labelled(ca, labels, onset, kind, curve)
 
 
 # --------------------------------------------------------------------------- the run
@@ -306,8 +301,6 @@ def _adversarial(run: ResolvedRun, cur: dict[str, Labelled], ev: dict, opts, is_
     called ``oscillating``. Changes the labels in ``cur`` and ``ev``."""
     import numpy as np
 
-    from losscheck.analysis.adversarial import detect_imbalance
-
     d = run.get("disc_loss")
     g = run.get("loss")
     if d is None or g is None or "loss" not in cur or len(d) == 0:
@@ -316,7 +309,8 @@ def _adversarial(run: ResolvedRun, cur: dict[str, Labelled], ev: dict, opts, is_
     lc = cur["loss"]
     if is_nan or lc.labels[0] == "nan":
         return
-    imb = detect_imbalance(g, d)
+    game = detector("adversarial")
+    imb = game.module.detect(lc.prepared, options_of(game, opts), discriminator=cur["disc_loss"].prepared).fact
     if imb is not None:
         lc.labels = order(["diverging"] + [x for x in lc.labels if x not in ("converging", "diverging",
                                                                                "insufficient", "plateau")])
@@ -347,6 +341,15 @@ def _components(run: ResolvedRun, cur: dict[str, Labelled], opts) -> None:
         cur[f"component:{s.tag}"] = analyse_curve(s, "component", opts, kind="component")
 
 
+def _prepared(run: ResolvedRun, cur: dict[str, Labelled], role: str, opts) -> PreparedCurve | None:
+    """The prepared curve of ``role``: the one its detectors saw, else prepared now (a curve
+    too short to be classified); ``None`` without the role."""
+    if role in cur and cur[role].prepared is not None:
+        return cur[role].prepared
+    s = run.get(role)
+    return prepare(s, role, opts) if s is not None else None
+
+
 def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> RunAnalysis:
     """Classify a run's curves and the run (module doc); :func:`losscheck.analysis.analyse`
     adds the facts. Call under ``np.errstate`` (values near 1e308 overflow sums)."""
@@ -358,7 +361,9 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
         nc = _meta_num(meta, "num_classes")
         opts.num_classes = int(nc) if nc and nc >= 2 else None
     lr = run.get("lr")
-    lrc = lr_context(lr)
+    lrd = detector("lr")
+    lrc = lrd.module.detect(prepare(lr, "lr", opts, kind="lr") if lr is not None else None,
+                            options_of(lrd, opts)).fact
     warm = in_warmup(lr, _meta_num(meta, "learning_rate"))
     opts.lr_restarts = len(lrc.restart_steps) if lrc is not None else 0
     cur: dict[str, Labelled] = {}
@@ -400,7 +405,10 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
         e.curve.notes.append("eval loss flat from its first eval while the train loss learned: "
                              "already at its floor, not a plateau")
     # overfitting
-    of, oev = detect_overfit(run.get("loss"), run.get("eval_loss"), opts.overfit)
+    ofd = detector("overfit")
+    found = ofd.module.detect(_prepared(run, cur, "eval_loss", opts), options_of(ofd, opts),
+                              train=_prepared(run, cur, "loss", opts))
+    of, oev = found.fact, found.evidence
     es = run.get("eval_loss")
     if of is not None and es is not None and np.isfinite(es.values).any():
         # the detector decides on a smoothed curve; the checkpoint a user restores is the raw minimum
@@ -408,7 +416,7 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
         of.best_step, of.best = int(es.steps[i]), float(es.values[i])
         of.rise = of.last / of.best - 1 if of.best > 0 else of.rise
     if of is not None:
-        ev.update({"overfit_gl_percent": oev.get("gl_percent"), "overfit_best_step": of.best_step})
+        ev.update({"overfit_gl_percent": oev.get("overfit_gl_percent"), "overfit_best_step": of.best_step})
         e = cur["eval_loss"]
         el = [x for x in e.labels if x not in ("diverging", "plateau", "converging", "insufficient")
               or (x == "diverging" and "diverging" in (cur["loss"].labels if "loss" in cur else []))]
@@ -420,7 +428,7 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
     # every curve's class, onset and evidence["classes"], once
     curves = {key: settle(lc) for key, lc in cur.items()}
     if "eval_loss" in curves:
-        curves["eval_loss"].evidence.update({"overfit_" + k: v for k, v in py(oev).items() if v is not None})
+        curves["eval_loss"].evidence.update({k: v for k, v in py(oev).items() if v is not None})
     # run classes
     pool = []
     for role in ("loss", "eval_loss"):

@@ -35,6 +35,19 @@ def lr_context(lr: Series | None) -> LRContext | None:
                      zero=bool(v[-1] <= 1e-12 * peak), restart_steps=restart_steps(lr))
 
 
+#: The LR context has no configurable options.
+Options = None
+
+
+def detect(curve, opts=None):
+    """The LR schedule context of a prepared LR curve (:class:`~losscheck.analysis.prepared.PreparedCurve`,
+    or ``None``): a :class:`~losscheck.analysis.prepared.Detection` with the
+    :class:`~losscheck.model.LRContext` (``None`` without a finite positive LR)."""
+    from losscheck.analysis.prepared import Detection
+
+    return Detection(lr_context(curve.series if curve is not None else None))
+
+
 def in_warmup(lr: Series | None, configured_peak: float | None = None) -> bool:
     """True when the log ends while the LR is still warming up.
 

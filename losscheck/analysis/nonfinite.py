@@ -52,6 +52,20 @@ def scan(series: Series) -> NonFinite | None:
                      recovered=bool(last < v.shape[0] - 1), last_finite_before=lf)
 
 
+#: The detector has no configurable options.
+Options = None
+
+
+def detect(curve, opts=None):
+    """Non-finite values of a prepared curve (:class:`~losscheck.analysis.prepared.PreparedCurve`):
+    a :class:`~losscheck.analysis.prepared.Detection` with the
+    :class:`~losscheck.model.NonFinite` counts (``None`` when every value is finite; exact
+    scan of every raw point). No options (``opts`` is accepted for the common interface)."""
+    from losscheck.analysis.prepared import Detection
+
+    return Detection(scan(curve.series))
+
+
 def zero_loss(loss: Series | None, grad: Series | None) -> ZeroLoss:
     """Logged losses of exactly 0.0, split by the grad norm at the same step: the HF Trainer's
     NaN-filter signature (module doc) where the grad norm is NaN/Inf, a suspiciously low loss
