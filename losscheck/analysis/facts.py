@@ -125,7 +125,9 @@ def run_facts(run: ResolvedRun, analysis: RunAnalysis, thresholds: dict | None =
             last = max(f.last_step or f.lr_finite.last_step, f.lr_finite.last_step)
             f.early_trouble = _guard(lrm.early_trouble, cur, run.get(cur.role), last,
                                      th.get("early-fraction", lrm.EARLY_FRACTION))
-        if not lrc.decays:
+        lf = f.lr_finite
+        if not lrc.decays and lf.at_peak_share >= th.get("at-peak-share", lrm.AT_PEAK_SHARE) \
+                and lf.last >= 0.9 * lf.peak:  # an LR that never decays (LC302): has the loss levelled off?
             f.loss_quarters = _guard(lrm.loss_quarters, loss)
         if lrc.restart_steps:
             f.restart_bumps = _guard(lrm.restart_bumps, lrc.restart_steps, loss,

@@ -195,6 +195,9 @@ def lr_finite(lr: Series | None) -> LRFinite | None:
 #: LC301: the seed case study's rule of thumb that NaN/explosion in the first ~100 iterations is
 #: usually a too-high LR).
 EARLY_FRACTION = 0.1
+#: At least this share of the logged LR points at >= 90% of the peak: an LR that never decays
+#: (LC302's ``at-peak-share``); only then is the loss read for a level-off (:func:`loss_quarters`).
+AT_PEAK_SHARE = 0.9
 #: A loss that rises this much above its first logged value early in the run is unstable (LC301).
 EARLY_RISE = 1.2
 
@@ -258,9 +261,7 @@ def loss_quarters(series: Series | None) -> tuple[float, float] | None:
     """Medians of the second-to-last and the last quarter of the finite values of a loss
     (``None`` with fewer than 12 finite points): a loss that has levelled off (LC302) has the
     second within 2% of the first."""
-    if series is None or len(series) == 0:
-        return None
-    lv = series.values[np.isfinite(series.values)]
+    _, lv = finite_xy(series)
     q = len(lv) // 4
     if q < 3:
         return None
@@ -300,16 +301,13 @@ def zero_stretch(lr: Series | None, loss: Series | None, cur: CurveAnalysis | No
     LR flat)."""
     if lr is None or len(lr) == 0:
         return None
-    ok = np.isfinite(lr.values)
-    s, v = lr.steps[ok], lr.values[ok]
+    s, v = finite_xy(lr)
     if len(v) < o.min_zero_points:
         return None
-    if loss is not None and len(loss):
-        lok = np.isfinite(loss.values)
-        ls, lv = loss.steps[lok], loss.values[lok]
-    else:
-        ls, lv = np.zeros(0, dtype=np.int64), np.zeros(0)
     peak = float(np.max(v))
+    if peak > 0 and len(v) - 1 - int(np.flatnonzero(v > ZERO_REL * peak)[-1]) < o.min_zero_points:
+        return None  # the usual case: no zero stretch at the end (the loss is not read)
+    ls, lv = finite_xy(loss)
     whole = peak <= 0
     if whole:
         start = int(s[0])

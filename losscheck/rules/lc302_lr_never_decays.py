@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from losscheck.analysis.lr import AT_PEAK_SHARE as _AT_PEAK_SHARE
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt
 from losscheck.rules.interface import Rule, RuleContext
@@ -11,7 +12,7 @@ MIN_RUN_STEPS = 2000
 #: ... and, for logs in epochs, shorter than this many epochs.
 MIN_RUN_EPOCHS = 20
 #: At least this share of the logged LR points must sit at >= 90% of the peak.
-AT_PEAK_SHARE = 0.9
+AT_PEAK_SHARE = _AT_PEAK_SHARE
 #: LR points needed to read a schedule.
 MIN_LR_POINTS = 10
 
