@@ -27,9 +27,9 @@ loss at ln 2 with an LR of 1e-7 is expected, not a failure).
 
 from __future__ import annotations
 
-import numpy as np
-
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from losscheck.analysis._util import py
 from losscheck.analysis.detectors import detector, options_of, run_detectors
@@ -299,8 +299,6 @@ def _adversarial(run: ResolvedRun, cur: dict[str, Labelled], ev: dict, opts, is_
     words it). Otherwise a generator loss that rises without exploding
     (< :data:`GAN_EXPLOSION_RATIO`) is the adversarial tug of war, not a divergence: it is
     called ``oscillating``. Changes the labels in ``cur`` and ``ev``."""
-    import numpy as np
-
     d = run.get("disc_loss")
     g = run.get("loss")
     if d is None or g is None or "loss" not in cur or len(d) == 0:
@@ -353,8 +351,6 @@ def _prepared(run: ResolvedRun, cur: dict[str, Labelled], role: str, opts) -> Pr
 def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> RunAnalysis:
     """Classify a run's curves and the run (module doc); :func:`losscheck.analysis.analyse`
     adds the facts. Call under ``np.errstate`` (values near 1e308 overflow sums)."""
-    import numpy as np
-
     opts = replace(options) if options is not None else AnalysisOptions()
     meta = getattr(run.data, "meta", {}) or {}
     if opts.num_classes is None:

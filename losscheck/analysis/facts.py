@@ -21,7 +21,7 @@ import numpy as np
 from losscheck.analysis import evidence as E
 from losscheck.analysis import gradnorm, loss_levels, lr as lrm, timing
 from losscheck.analysis.nonfinite import zero_loss
-from losscheck.model import PreNonFinite, ResolvedRun, RunAnalysis, RunFacts
+from losscheck.model import OnsetFacts, PreNonFinite, ResolvedRun, RunAnalysis, RunFacts
 
 
 def _guard(fn: Callable[..., Any], *args, **kw) -> Any:
@@ -89,7 +89,7 @@ def run_facts(run: ResolvedRun, analysis: RunAnalysis, thresholds: dict | None =
     loss = run.get("loss") or run.get("eval_loss")
     f.last_step = E.last_step(run)
     for step in event_steps(run, analysis):
-        f.onsets[step] = _guard(E.onset_facts, run, analysis, step) or E.OnsetFacts(step)
+        f.onsets[step] = _guard(E.onset_facts, run, analysis, step) or OnsetFacts(step)
     grad = run.get("grad_norm")
     for role in ("loss", "eval_loss"):
         s = run.get(role)
@@ -115,7 +115,7 @@ def run_facts(run: ResolvedRun, analysis: RunAnalysis, thresholds: dict | None =
                           gradnorm.SurgeOptions.from_thresholds(th))
     if f.grad_surge is not None and f.grad_surge.event not in f.onsets:
         f.onsets[f.grad_surge.event] = _guard(E.onset_facts, run, analysis, f.grad_surge.event) \
-            or E.OnsetFacts(f.grad_surge.event)
+            or OnsetFacts(f.grad_surge.event)
     f.clip = _guard(gradnorm.clip_stats, run, th.get("min-points", gradnorm.CLIP_MIN_POINTS),
                     th.get("ceiling-share", gradnorm.CEILING_SHARE))
     # learning rate
