@@ -311,9 +311,291 @@ class LRContext:
     restart_steps: list[int] = field(default_factory=list)
 
 
+# --------------------------------------------------------------------------- run facts
+# Measurements the rules word and the remedies quote, computed once by
+# :mod:`losscheck.analysis.facts` (rules hold no series maths). Units: steps as logged (epochs
+# for a ``step_unit == "epoch"`` curve), values in the metric's own units, ratios unitless.
+
+
+@dataclass
+class OnsetFacts:
+    """What the LR and the grad norm were doing at one event step (a loss onset, a spike).
+
+    Attributes:
+        onset: the event step (``None``: the curve has no onset).
+        lr_at_onset: the last finite LR at or before ``onset``.
+        lr_peak, lr_peak_step, warmup_steps: from :class:`LRContext` (``warmup_steps == 0``:
+            no warmup).
+        at_peak: ``lr_at_onset >= 0.9 * lr_peak`` (the blow-up came as the LR reached its peak).
+        grad_lead: steps by which the grad norm's own onset (a diverging, spiking or NaN
+            grad-norm curve) preceded ``onset``; ``None`` when it did not.
+        clip: a clip threshold from the healthy grad norms before the earliest of the two
+            onsets (:func:`losscheck.analysis.evidence.clip_threshold`).
+        rollback: the last logged training-loss step (else eval-loss) strictly before ``onset``.
+        lr_jump: LR at ``onset`` over the LR a window earlier, when that is a jump (>= 1.5) and
+            not a warmup ramp (:func:`losscheck.analysis.evidence.lr_jump`).
+        grad_jump: the grad norm near ``onset`` over the 90th percentile of the earlier ones
+            (:func:`losscheck.analysis.evidence.grad_jump`).
+    """
+
+    onset: int | None
+    lr_at_onset: float | None = None
+    lr_peak: float | None = None
+    lr_peak_step: int | None = None
+    at_peak: bool = False
+    warmup_steps: int | None = None
+    grad_lead: int | None = None
+    clip: float | None = None
+    rollback: int | None = None
+    lr_jump: float | None = None
+    grad_jump: float | None = None
+
+
+@dataclass
+class PreNonFinite:
+    """Growth of a curve before it went non-finite (see
+    :func:`losscheck.analysis.evidence.pre_nonfinite_growth`): ``loss_ratio`` (the last 3
+    finite values over the lowest earlier 5-point mean) and ``grad_ratio`` (the largest of the
+    last 3 grad norms over the 90th percentile of the earlier ones); ``None`` when unknown."""
+
+    loss_ratio: float | None = None
+    grad_ratio: float | None = None
+
+
+@dataclass
+class ZeroLoss:
+    """Logged losses of exactly 0.0, split by the grad norm at the same step (the HF Trainer's
+    NaN-filter signature, :func:`losscheck.analysis.nonfinite.zero_loss`).
+
+    Attributes:
+        hidden: steps where the loss is 0.0 and the grad norm NaN/Inf (a hidden NaN loss).
+        hidden_first: the first such step; ``hidden_kind``: ``"NaN"`` when a grad norm at those
+            steps is NaN, else ``"Inf"``; ``steps_from_first``: logged loss points from
+            ``hidden_first`` on.
+        visible: steps where the loss is 0.0 and the grad norm finite (or not logged);
+            ``visible_first`` the first of them.
+    """
+
+    hidden: int = 0
+    hidden_first: int | None = None
+    hidden_kind: str = "NaN"
+    steps_from_first: int = 0
+    visible: int = 0
+    visible_first: int | None = None
+
+
+@dataclass
+class GradSurge:
+    """A sustained grad-norm surge before a loss blow-up (rule LC201; method in
+    :func:`losscheck.analysis.gradnorm.detect_surge`): the surge ``step``, the loss ``event``
+    step, ``lead = event - step``, the ``healthy`` level, the peak ``ratio`` over it by the
+    event, ``clip`` (a threshold from the grad norms before the surge) and the loss curve's
+    class ``loss_class``."""
+
+    step: int
+    event: int
+    lead: int
+    healthy: float
+    ratio: float
+    clip: float | None
+    loss_class: str
+    role: str
+
+
+@dataclass
+class ClipStats:
+    """Grad norms against the clipping threshold (rule LC203; :func:`losscheck.analysis.gradnorm.clip_stats`).
+
+    ``threshold`` and its ``source`` (``"max_grad_norm"`` from the log's metadata, or
+    ``"inferred"`` from a pile-up at the maximum); ``share`` of the ``points`` finite grad
+    norms at or above it; their ``median`` and 90th percentile ``p90``."""
+
+    threshold: float
+    source: str
+    share: float
+    points: int
+    median: float
+    p90: float
+
+
+@dataclass
+class LRFinite:
+    """The finite LR points: ``points``, ``first``/``last`` values, ``first_step``/``last_step``,
+    ``peak`` (the maximum, which may be <= 0) and ``at_peak_share`` (share at >= 90% of a
+    positive peak)."""
+
+    points: int
+    first: float
+    last: float
+    first_step: int
+    last_step: int
+    peak: float
+    at_peak_share: float
+
+
+@dataclass
+class EarlyTrouble:
+    """The loss in the first max(100 steps, ``early-fraction`` of the run) (rule LC301): the
+    first analysed spike there (``spike_step``), or the largest rise of its running median
+    over its first window (``rise_ratio`` at ``rise_step``)."""
+
+    spike_step: int | None = None
+    rise_ratio: float | None = None
+    rise_step: int | None = None
+
+
+@dataclass
+class LRZeroStretch:
+    """The LR at zero while training goes on (rule LC303, :func:`losscheck.analysis.lr.zero_stretch`).
+
+    ``whole``: every LR <= 0 (``peak`` is then the maximum); else the zero suffix starts at
+    ``start`` with ``points`` LR points, and ``first``/``end`` span the LR and loss logs.
+    ``flat``: the loss is flat over it (``level`` its median there)."""
+
+    whole: bool
+    start: int
+    points: int
+    first: int
+    end: int
+    peak: float
+    flat: bool
+    level: float | None
+    lr_points: int
+
+
+@dataclass
+class ChanceHit:
+    """A curve sitting at ln(C) to the end (rule LC401): from ``start`` (``from_start``: the
+    first logged point), its ``median`` there and the ``points`` in the stretch."""
+
+    start: int
+    from_start: bool
+    median: float
+    points: int
+
+
+@dataclass
+class ChanceFacts:
+    """ln(C) facts (rule LC401): ``classes`` C, ``hits`` per role, and the median of the last
+    quarter of the first logged accuracy (``accuracy_role``, ``accuracy``)."""
+
+    classes: int
+    hits: dict[str, ChanceHit] = field(default_factory=dict)
+    accuracy_role: str | None = None
+    accuracy: float | None = None
+
+
+@dataclass
+class EvalCollapse:
+    """An eval loss falling from ``first`` (>= 1) to ``low`` within ``evals`` evaluations, at
+    ``low_step``; ``end`` is its last value (rule LC402)."""
+
+    first: float
+    low: float
+    evals: int
+    low_step: int
+    end: float
+
+
+@dataclass
+class EvalGap:
+    """The eval loss against the training loss in the second half of the evals (rule LC403):
+    ``compared`` evals, ``below`` of them more than ``min-gap`` under the train level (``share``),
+    the ``median`` gap, the first compared step and the last (step, train, eval)."""
+
+    compared: int
+    below: int
+    share: float
+    median: float
+    first_step: int
+    last_step: int
+    last_train: float
+    last_eval: float
+
+
+@dataclass
+class Stalls:
+    """Long wall-clock gaps between logged points (rule LC501, :mod:`losscheck.analysis.timing`).
+
+    ``steps``: the step before each stall; ``longest`` (seconds) after ``longest_step``;
+    ``median`` gap (s); ``lost`` (s, in total); ``after``: logged points after the last one."""
+
+    steps: list[int]
+    longest: float
+    longest_step: int
+    median: float
+    lost: float
+    after: int
+
+
+@dataclass
+class Throughput:
+    """Seconds per step over the first and the last quarter of the timed intervals (rule LC502)."""
+
+    first: float
+    last: float
+    intervals: int
+
+
+@dataclass
+class RunFacts:
+    """Every measurement the rules word and the remedies quote, computed once
+    (:func:`losscheck.analysis.facts.run_facts`). ``None`` / empty where the data do not
+    allow an answer or the question does not arise.
+
+    Attributes:
+        onsets: event step -> :class:`OnsetFacts` (the main curve's onset, NaN onsets, the
+            largest recovered and the worst spike, a GAN collapse, LC201's loss event).
+        first_value: role -> the first finite value of its curve.
+        last_step: the last logged step of the training loss (else the eval loss).
+        pre_nonfinite: role -> growth before the curve went NaN/Inf.
+        zero_loss: role -> exact-zero losses (HF NaN-filter signature).
+        grad_nonfinite_share: share of the grad norms that are NaN/Inf.
+        grad_norm_trend: median grad norm of the last quarter over the first quarter.
+        frozen: role -> the last half of the curve repeats to 1e-6 (relative).
+        grad_surge, clip: grad-norm facts (LC201, LC203).
+        lr_finite, early_trouble, loss_quarters, lr_zero, restart_bumps: LR facts
+            (LC301-LC304); ``loss_quarters`` = medians of the last two quarters of the loss;
+            ``restart_bumps`` = (restart step, loss ratio after/before) for the bumps.
+        chance, end_levels, eval_collapse, eval_gap: loss-level facts (LC401-LC403);
+            ``end_levels`` = role -> (median of the last 5 finite values, last finite step).
+        language_model: a logged tag names a perplexity or a token count.
+        stalls, throughput: wall-clock facts (LC501, LC502).
+    """
+
+    onsets: dict[int | None, OnsetFacts] = field(default_factory=dict)
+    first_value: dict[str, float] = field(default_factory=dict)
+    last_step: int | None = None
+    pre_nonfinite: dict[str, PreNonFinite] = field(default_factory=dict)
+    zero_loss: dict[str, ZeroLoss] = field(default_factory=dict)
+    grad_nonfinite_share: float = 0.0
+    grad_norm_trend: float | None = None
+    frozen: dict[str, bool] = field(default_factory=dict)
+    grad_surge: GradSurge | None = None
+    clip: ClipStats | None = None
+    lr_finite: LRFinite | None = None
+    early_trouble: EarlyTrouble | None = None
+    loss_quarters: tuple[float, float] | None = None
+    lr_zero: LRZeroStretch | None = None
+    restart_bumps: list[tuple[int, float]] = field(default_factory=list)
+    chance: ChanceFacts | None = None
+    end_levels: dict[str, tuple[float, int]] = field(default_factory=dict)
+    eval_collapse: EvalCollapse | None = None
+    eval_gap: EvalGap | None = None
+    language_model: bool = False
+    stalls: Stalls | None = None
+    throughput: Throughput | None = None
+
+    def at(self, step: int | None) -> OnsetFacts:
+        """The facts at ``step`` (empty ones, ``OnsetFacts(step)``, when none were gathered)."""
+        return self.onsets.get(step) or OnsetFacts(step)
+
+
 @dataclass
 class RunAnalysis:
-    """The analysis of a run: per-curve results plus run-level facts and classes."""
+    """The analysis of a run: per-curve results plus run-level facts and classes.
+
+    ``facts`` holds the measurements rules and remedies read (:class:`RunFacts`)."""
 
     curves: dict[str, CurveAnalysis]
     primary: str
@@ -322,6 +604,7 @@ class RunAnalysis:
     overfit: Overfit | None = None
     lr: LRContext | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    facts: RunFacts = field(default_factory=RunFacts)
 
 
 # --------------------------------------------------------------------------- rules and report

@@ -258,12 +258,15 @@ def diagnose_run(data: RunData, options: Settings, baseline=None) -> RunReport:
         if why:
             raise TooLittleData(data.path, f"no loss values: {why[0]}") from exc
         raise
-    analysis = analyse(resolved, analysis_options(options, meta_classes))
+    ropts = rule_options(options)
+    aopts = analysis_options(options, meta_classes)
+    aopts.rule_thresholds = ropts  # the measurements the rules word (losscheck.analysis.facts)
+    analysis = analyse(resolved, aopts)
     rules = selected(None if options.select is None else list(options.select),
                      None if options.ignore is None else list(options.ignore))
     summary: dict[str, dict] = {role: loss_summary(resolved.roles[role].series) for role in ("loss", "eval_loss")
                if role in resolved.roles}
-    findings = run_rules(RuleContext(resolved, analysis, rule_options(options), baseline, summary), rules,
+    findings = run_rules(RuleContext(resolved, analysis, ropts, baseline, summary), rules,
                          dict(options.severity))
     baselined = []
     if baseline is not None:

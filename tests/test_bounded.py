@@ -53,7 +53,7 @@ def _elements(objs) -> int:
 
 
 def _counted_finite_xy(series):
-    from losscheck.rules._evidence import finite_xy
+    from losscheck.analysis.evidence import finite_xy
 
     s, v = finite_xy(series)
     return np.asarray(s).view(Counted), np.asarray(v).view(Counted)
@@ -81,7 +81,7 @@ def test_lc301_early_scan_work_grows_linearly_with_a_constant_lr(monkeypatch):
     rows, 110 s for 2M). The elements handed to median routines now grow ~10x."""
     import bottleneck
 
-    import losscheck.rules.lc301_lr_no_warmup as lc301
+    import losscheck.analysis.lr as lc301  # LC301's early scan is measured there
 
     monkeypatch.setattr(lc301, "finite_xy", _counted_finite_xy)
     real_mm = bottleneck.move_median
@@ -105,7 +105,7 @@ def test_lc301_early_scan_work_grows_linearly_with_a_constant_lr(monkeypatch):
 
 @pytest.mark.parametrize("seed", range(8))
 def test_lc301_window_medians_equal_a_median_per_window(seed):
-    from losscheck.rules.lc301_lr_no_warmup import window_medians
+    from losscheck.analysis.lr import window_medians
 
     rng = np.random.default_rng(seed)
     for _ in range(40):
@@ -136,7 +136,7 @@ def test_lc403_work_grows_linearly_in_evals_and_points(monkeypatch, every):
     """LC403 masked every training point at every eval: the work grew 100x for 10x the rows
     (a Lightning metrics.csv of 1M sparse rows: > 120 s; an eval on every row, 300k rows:
     56 s). Now each eval's window is a binary search and the windows are sorted at once."""
-    import losscheck.rules.lc403_eval_below_train as lc403
+    import losscheck.analysis.loss_levels as lc403  # LC403's train levels are measured there
 
     monkeypatch.setattr(lc403, "finite_xy", _counted_finite_xy)
     messages = []
@@ -153,7 +153,7 @@ def test_lc403_work_grows_linearly_in_evals_and_points(monkeypatch, every):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_lc403_train_levels_equal_the_per_eval_masks(seed):
-    from losscheck.rules.lc403_eval_below_train import _train_at_evals_loop, train_at_evals
+    from losscheck.analysis.loss_levels import _train_at_evals_loop, train_at_evals
 
     rng = np.random.default_rng(seed)
     for t in range(150):
@@ -169,7 +169,7 @@ def test_lc403_train_levels_equal_the_per_eval_masks(seed):
 
 
 def test_segment_medians_equal_numpy():
-    from losscheck.rules.lc403_eval_below_train import segment_medians
+    from losscheck.analysis.loss_levels import segment_medians
 
     rng = np.random.default_rng(4)
     v = np.round(rng.normal(size=500), 1)

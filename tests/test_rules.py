@@ -8,6 +8,15 @@ from losscheck.remedies import rank
 from losscheck.rules import RuleContext, all_rules, find_rule, run_rules, selected
 
 
+def ctx_of(run, analysis):
+    """The rule context of a hand-built analysis, with the facts the analysis stage measures
+    for the rules (:func:`losscheck.analysis.facts.run_facts`)."""
+    from losscheck.analysis.facts import run_facts
+
+    analysis.facts = run_facts(run, analysis)
+    return RuleContext(run, analysis)
+
+
 def seed_run():
     """The seed case: warmup to a 5e-4 peak at step 800; loss grows x2 every 60 steps from 840."""
     steps = np.arange(0, 1201, 10)
@@ -35,7 +44,7 @@ def seed_run():
 
 def test_seed_scenario_ranks_lower_lr_first_with_concrete_settings():
     run, analysis = seed_run()
-    findings = run_rules(RuleContext(run, analysis))
+    findings = run_rules(ctx_of(run, analysis))
     assert [f.code for f in findings] == ["LC101"]
     f = findings[0]
     assert "x2 every 60 steps from step 840, as the LR reached its peak of 0.0005" in f.message
@@ -56,7 +65,7 @@ def test_absurd_first_loss_puts_check_data_first():
     run, analysis = seed_run()
     s = run.data.series["loss"]
     s.values[:] = s.values * 1e11
-    remedies = rank(run_rules(RuleContext(run, analysis)))
+    remedies = rank(run_rules(ctx_of(run, analysis)))
     assert remedies[0].id == "check_data"
 
 
@@ -65,7 +74,7 @@ def test_chance_plateau_puts_labels_and_model_above_lr():
     analysis.curves["loss"] = CurveAnalysis("loss", "loss", 100, 100, "plateau",
                                             plateau=Plateau(0, 1.3863, 0.0, True, 4))
     analysis.primary = "plateau"
-    findings = run_rules(RuleContext(run, analysis))
+    findings = run_rules(ctx_of(run, analysis))
     assert findings[0].code == "LC105" and "ln(4)" in findings[0].message
     ids = [m.id for m in rank(findings)]
     assert ids[:2] == ["check_labels", "check_model"]
@@ -78,7 +87,7 @@ def test_nan_after_fp16_overflow_signs_puts_mixed_precision_first():
     analysis.curves["grad_norm"] = CurveAnalysis("grad_norm", "grad_norm", 121, 118, "converging",
                                                  nonfinite=NonFinite(500, 3, 0, 121, True))
     analysis.primary = "nan"
-    ids = [m.id for m in rank(run_rules(RuleContext(run, analysis)))]
+    ids = [m.id for m in rank(run_rules(ctx_of(run, analysis)))]
     assert ids[0] == "mixed_precision"
     assert "rollback" in ids
 
@@ -92,11 +101,11 @@ def test_sudden_midrun_nan_puts_check_data_first():
                                             nonfinite=NonFinite(1000, 21, 0, 121, False, 0.9))
     analysis.curves["grad_norm"] = CurveAnalysis("grad_norm", "grad_norm", 121, 121, "converging")
     analysis.primary = "nan"
-    ids = [m.id for m in rank(run_rules(RuleContext(run, analysis)))]
+    ids = [m.id for m in rank(run_rules(ctx_of(run, analysis)))]
     assert ids[0] == "check_data"
     # the same NaN after the loss had doubled is an LR problem
     loss.values[:] = np.where(loss.steps < 1000, np.where(loss.steps < 900, 1.0, 3.0), np.nan)
-    assert [m.id for m in rank(run_rules(RuleContext(run, analysis)))][0] == "lower_lr"
+    assert [m.id for m in rank(run_rules(ctx_of(run, analysis)))][0] == "lower_lr"
 
 
 def test_nan_right_after_an_lr_jump_blames_the_lr():
@@ -108,7 +117,7 @@ def test_nan_right_after_an_lr_jump_blames_the_lr():
                                             nonfinite=NonFinite(1000, 21, 0, 121, False, 1.0))
     analysis.curves["grad_norm"].klass = "converging"
     analysis.primary = "nan"
-    f = run_rules(RuleContext(run, analysis))
+    f = run_rules(ctx_of(run, analysis))
     assert "jumped x10" in f[0].message
     assert rank(f)[0].id == "lower_lr"
 
@@ -119,13 +128,13 @@ def test_overfitting_ranks_early_stop_with_best_step():
     analysis.curves["grad_norm"].klass = "converging"
     analysis.primary = "overfitting"
     analysis.overfit = Overfit(1250, 2.146, 4.92, 1.29, 15, -0.92)
-    findings = run_rules(RuleContext(run, analysis))
+    findings = run_rules(ctx_of(run, analysis))
     assert [f.code for f in findings] == ["LC107"]
     top = rank(findings)[0]
     assert top.id == "early_stop" and top.settings["best_step"] == 1250
     assert findings[0].severity == "error"  # ends 129% above its minimum
     analysis.overfit = Overfit(1250, 2.146, 2.4, 0.12, 5, -0.5)
-    assert run_rules(RuleContext(run, analysis))[0].severity == "warning"
+    assert run_rules(ctx_of(run, analysis))[0].severity == "warning"
 
 
 def test_overfitting_names_the_raw_eval_minimum_in_epochs():
@@ -137,7 +146,7 @@ def test_overfitting_names_the_raw_eval_minimum_in_epochs():
     analysis.curves["grad_norm"].klass = "converging"
     analysis.primary = "overfitting"
     analysis.overfit = Overfit(3, 1.1, 1.4, 0.27, 6, -0.5)  # the analysis reports the raw minimum
-    f = run_rules(RuleContext(run, analysis))[0]
+    f = run_rules(ctx_of(run, analysis))[0]
     assert "min 1.1 at epoch 3" in f.message
     assert rank([f])[0].settings["best_epoch"] == 3
 
@@ -150,21 +159,21 @@ def test_recovered_spikes_check_data_then_clip_and_recurring_ones_add_lr_and_opt
     one = [Spike(500, 8.0, 12.0, 3, 1.0)]
     analysis.curves["loss"] = CurveAnalysis("loss", "loss", 100, 100, "spiking", spikes=one)
     analysis.primary = "spiking"
-    ids = [m.id for m in rank(run_rules(RuleContext(run, analysis)))]
+    ids = [m.id for m in rank(run_rules(ctx_of(run, analysis)))]
     assert ids[:2] == ["check_data", "grad_clip"] and "optimizer" not in ids
     many = [Spike(100 * i, 5.0, 9.0, 2, 1.0) for i in range(1, 8)]
     analysis.curves["loss"].spikes = many
-    ids = [m.id for m in rank(run_rules(RuleContext(run, analysis)))]
+    ids = [m.id for m in rank(run_rules(ctx_of(run, analysis)))]
     assert ids[:2] == ["check_data", "grad_clip"] and {"lower_lr", "optimizer"} <= set(ids)
     # the same spike right after the LR jumped x10 blames the LR
     lr = run.data.series["learning_rate"]
     lr.values[:] = np.where(lr.steps < 480, 1e-4, 1e-3)
     analysis.curves["loss"].spikes = one
-    assert rank(run_rules(RuleContext(run, analysis)))[0].id == "lower_lr"
+    assert rank(run_rules(ctx_of(run, analysis)))[0].id == "lower_lr"
     lr.values[:] = 1e-4
     worse = [Spike(600, 1.5, 8.0, None, 1.6, worse=True)]
     analysis.curves["loss"].spikes = worse
-    f = run_rules(RuleContext(run, analysis))
+    f = run_rules(ctx_of(run, analysis))
     assert [x.code for x in f] == ["LC104"] and rank(f)[0].id == "rollback"
 
 
@@ -173,7 +182,7 @@ def test_healthy_curve_yields_no_findings():
     for c in analysis.curves.values():
         c.klass, c.onset_step = "converging", None
     analysis.primary = "converging"
-    assert run_rules(RuleContext(run, analysis)) == []
+    assert run_rules(ctx_of(run, analysis)) == []
 
 
 def test_select_ignore_and_lookup():
@@ -195,9 +204,9 @@ def test_flat_from_start_steady_grad_norm_points_at_the_model_growing_one_at_the
     analysis.curves["grad_norm"].klass = "converging"
     analysis.primary = "plateau"
     g.values[:] = 3.7  # gradients computed, weights never move
-    assert [m.id for m in rank(run_rules(RuleContext(run, analysis)))][:2] == ["check_model", "check_labels"]
+    assert [m.id for m in rank(run_rules(ctx_of(run, analysis)))][:2] == ["check_model", "check_labels"]
     g.values[:] = np.linspace(0.5, 3.7, len(g))  # the model fights labels it cannot fit
-    assert [m.id for m in rank(run_rules(RuleContext(run, analysis)))][:2] == ["check_labels", "check_model"]
+    assert [m.id for m in rank(run_rules(ctx_of(run, analysis)))][:2] == ["check_labels", "check_model"]
 
 
 def test_jump_to_worse_level_with_exploding_grad_norm_ranks_grad_clip_first():
@@ -209,7 +218,7 @@ def test_jump_to_worse_level_with_exploding_grad_norm_ranks_grad_clip_first():
     analysis.curves["loss"] = CurveAnalysis("loss", "loss", 121, 121, "spiking",
                                             spikes=[Spike(600, 50.0, 20.0, None, 4.0, worse=True)])
     analysis.primary = "spiking"
-    f = run_rules(RuleContext(run, analysis))
+    f = run_rules(ctx_of(run, analysis))
     assert f[0].code == "LC104" and "x900" in f[0].message
     assert [m.id for m in rank(f)][:2] == ["grad_clip", "rollback"]
 
@@ -218,7 +227,7 @@ def test_epoch_indexed_logs_are_described_in_epochs():
     run, analysis = seed_run()
     for s in run.data.series.values():
         s.step_unit = "epoch"
-    f = run_rules(RuleContext(run, analysis))
+    f = run_rules(ctx_of(run, analysis))
     lc101 = [x for x in f if x.code == "LC101"][0]
     assert "from epoch 840" in lc101.message and "step" not in lc101.message.replace("steps", "")
     by = {m.id: m for m in rank(f)}

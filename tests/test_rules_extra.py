@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from losscheck.analysis.facts import run_facts
 from losscheck.analysis.lr import lr_context
 from losscheck.model import (CurveAnalysis, NonFinite, Plateau, ResolvedRun, RoleAssignment, RunAnalysis,
                              RunData, Series, Spike)
@@ -26,7 +27,9 @@ def ctx_for(series, meta=None, curves=None, primary="converging", extra=()):
         if role in series and role not in curves:
             n = len(series[role])
             curves[role] = CurveAnalysis(role, series[role].tag, n, n, "converging")
-    return RuleContext(run, RunAnalysis(curves, primary, [], None, lr=lr_context(series.get("lr"))))
+    analysis = RunAnalysis(curves, primary, [], None, lr=lr_context(series.get("lr")))
+    analysis.facts = run_facts(run, analysis)  # what analyse() measures for the rules to word
+    return RuleContext(run, analysis)
 
 
 def fire(code, ctx):

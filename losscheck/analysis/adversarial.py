@@ -114,3 +114,17 @@ def detect_imbalance(generator: Series | None, discriminator: Series | None) -> 
     if g1 < COLLAPSE_RATIO * g0 and g1 < COLLAPSE_LEVEL and d1 >= RISE_RATIO * d0:
         return Imbalance("generator", _onset(g[0], g[1], g0), g0, g1, d0, d1)
     return None
+
+
+#: The detector has no configurable options (its thresholds are the module constants above).
+Options = None
+
+
+def detect(curve, opts=None, *, discriminator=None):
+    """The GAN game of a prepared generator-loss curve against the prepared discriminator
+    curve (:class:`~losscheck.analysis.prepared.PreparedCurve`): a
+    :class:`~losscheck.analysis.prepared.Detection` with the :class:`Imbalance` (or ``None``)."""
+    from losscheck.analysis.prepared import Detection
+
+    return Detection(detect_imbalance(curve.series if curve is not None else None,
+                                      discriminator.series if discriminator is not None else None))

@@ -1,4 +1,12 @@
-"""Combine the detectors into a class per curve and per run.
+"""All labelling: a class per curve and per run, decided once.
+
+Two stages, one module. :func:`analyse_curve` runs the detectors on one curve and proposes
+its internal labels and onset from the curve's own evidence (:class:`Labelled`).
+:func:`classify_run` then judges the run as a whole -- the run-level NaN verdict, an eval
+curve that went NaN or sits at its floor, overfitting, a GAN's game -- by changing those
+labels and onsets, and only then :func:`settle` writes each curve's ``klass``,
+``onset_step`` and ``evidence["classes"]``, once; the run's primary and secondary classes
+and its onset follow from the settled curves.
 
 Priority when several classes apply (what a user wants to hear first):
 
@@ -19,17 +27,19 @@ loss at ln 2 with an LR of 1e-7 is expected, not a failure).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 
-from losscheck.analysis._util import bin_median, diff_noise, py, transform
-from losscheck.analysis.changepoint import segment
-from losscheck.analysis.divergence import detect_divergence, post_onset_growth
-from losscheck.analysis.nonfinite import scan
-from losscheck.analysis.oscillation import detect_oscillation
-from losscheck.analysis.plateau import detect_plateau
-from losscheck.analysis.spikes import detect_spikes
+from losscheck.analysis._util import py
+from losscheck.analysis.detectors import detector, options_of, run_detectors
+from losscheck.analysis.divergence import post_onset_growth
+from losscheck.analysis.lr import in_warmup
+from losscheck.analysis.nonfinite import verdict
+from losscheck.analysis.options import AnalysisOptions
+from losscheck.analysis.prepared import Detection, PreparedCurve, prepare
 from losscheck.analysis.trend import fit_trend
-from losscheck.model import CurveAnalysis, Series, Spike
+from losscheck.model import CurveAnalysis, ResolvedRun, RunAnalysis, Series, Spike
 
 #: Internal labels in priority order; ``spiking_worse`` is reported as ``spiking``.
 PRIORITY = ("nan", "diverging", "spiking_worse", "overfitting", "oscillating", "plateau",
@@ -51,27 +61,80 @@ def _clean(d: dict) -> dict:
     return {k: v for k, v in py(d).items() if v is not None and not isinstance(v, (dict, list))}
 
 
-def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tuple[CurveAnalysis, list[str]]:
-    """Analyse one curve.
+@dataclass
+class Labelled:
+    """A curve while its run is classified.
+
+    Attributes:
+        curve: its :class:`~losscheck.model.CurveAnalysis` (measurements, evidence, notes);
+            ``klass``, ``onset_step`` and ``evidence["classes"]`` are written by :func:`settle`.
+        labels: the internal labels that apply (:data:`PRIORITY` order, at least one).
+        onset: the step where the top label's problem starts (``None`` when healthy).
+        kind: ``"loss"`` (a loss-like curve: its class is its top label), ``"grad_norm"``
+            (its own class, :func:`_grad_norm_class`) or ``"component"`` (a component loss:
+            ``nan`` when NaN/Inf to its end).
+        prepared: the curve as its detectors saw it (prepared once, reused by the run-level
+            detectors).
+    """
+
+    curve: CurveAnalysis
+    labels: list[str]
+    onset: int | None
+    kind: str = "loss"
+    prepared: PreparedCurve | None = None
+
+
+def _grad_norm_class(c: CurveAnalysis, labels: list[str]) -> str:
+    """A grad norm's class: non-finite values or a surge (divergence, spikes) -- not a run
+    class by itself, and neither a plateau nor an oscillation."""
+    if c.nonfinite is not None:
+        return "nan"
+    if "diverging" in labels:
+        return "diverging"
+    if any(x.startswith("spiking") for x in labels):
+        return "spiking"
+    return "insufficient" if labels[0] == "insufficient" else "converging"
+
+
+def settle(lc: Labelled) -> CurveAnalysis:
+    """Write a curve's class, onset and ``evidence["classes"]`` from its final labels (once)."""
+    c = lc.curve
+    if lc.kind == "grad_norm":
+        klass, onset = _grad_norm_class(c, lc.labels), lc.onset
+    elif lc.kind == "component" and c.nonfinite is not None and not c.nonfinite.recovered:
+        klass, onset = "nan", c.nonfinite.first_step  # NaN/Inf to the end
+    else:
+        klass = public(lc.labels[0])
+        onset = None if klass in ("converging", "insufficient") else lc.onset
+    c.klass, c.onset_step = klass, onset
+    c.evidence["classes"] = ",".join(dict.fromkeys(public(x) for x in lc.labels))
+    return c
+
+
+def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: str = "loss") -> Labelled:
+    """Analyse one curve and propose its labels from its own evidence.
 
     Args:
         series: steps int64 (n,), values float64 (n,) (NaN/Inf allowed).
         role: the role it fills (``loss``, ``eval_loss``, ``grad_norm``...).
         opts: :class:`losscheck.analysis.AnalysisOptions`.
         warmup: the LR is still in warmup at the end of the log.
+        kind: see :class:`Labelled`.
     Returns:
-        ``(curve, labels)``: the :class:`CurveAnalysis` (``klass`` set from the curve's own
-        evidence; non-finite run-level logic is applied by the caller) and the internal
-        labels that apply, in priority order.
+        a :class:`Labelled`: the curve's measurements and evidence, the internal labels that
+        apply (priority order) and the onset of the top one. The run-level judgement and
+        :func:`settle` decide the class.
     """
-    nf = scan(series)
-    tr = transform(series.steps, series.values)
-    m = int(tr.y.shape[0])
+    curve = prepare(series, role, opts, kind)
+    det = run_detectors(curve, opts)
+    tr = curve.tr
+    m = curve.finite
     ca = CurveAnalysis(role=role, tag=series.tag, points=len(series), finite=m, klass="insufficient",
-                       nonfinite=nf)
+                       nonfinite=det["nonfinite"].fact)
     ev: dict = {"domain": tr.domain}
     labels: list[str] = []
     if m < opts.min_points:
+        onset = None
         ca.notes.append(f"only {m} finite point(s): cautious verdict (needs {opts.min_points})")
         if m >= 2:
             y = tr.y
@@ -82,8 +145,8 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
                 # first point after the minimum that is >= 10x above it
                 up = np.flatnonzero(y[i_min + 1:] >= y[i_min] + np.log(10.0))
                 j = i_min + 1 + int(up[0])
-                ca.onset_step = int(tr.steps[j])
-                ev.update(post_onset_growth(tr.steps, y, ca.onset_step))
+                onset = int(tr.steps[j])
+                ev.update(post_onset_growth(tr.steps, y, onset))
                 g = ev.get("growth_rate_per_step")
                 labels.append("diverging")
                 ca.notes.append(f"loss explodes x{np.exp(jump):.3g} from step {int(tr.steps[i_min])}")
@@ -91,43 +154,36 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
                     ev.pop("doubling_steps", None)
         if not labels:
             labels.append("insufficient")
-        ca.klass = public(labels[0])
         ca.evidence = _clean(ev)
-        return ca, labels
+        return Labelled(ca, labels, onset if labels[0] == "diverging" else None, kind, curve)
 
-    tb, yb, first = bin_median(tr.steps, tr.y, opts.max_bins)
-    sigma = diff_noise(yb)
-    ev["noise_log"] = sigma
-    ev["bins"] = int(yb.shape[0])
-    segs = segment(tb, yb, sigma)
-    ev["segments"] = len(segs)
-    # the grad norm's class (see losscheck.analysis.analyse) uses non-finite values,
-    # divergence (with the oscillation check) and spikes: its trend and plateau are not fitted
-    loss_like = role != "grad_norm"
+    first = curve.first
+    ev["noise_log"] = curve.noise
+    ev["bins"] = int(curve.yb.shape[0])
+    ev["segments"] = len(curve.segments)
+    # the grad norm's class (see _grad_norm_class) uses non-finite values, divergence (with
+    # the oscillation check) and spikes: its trend and plateau are not fitted
+    loss_like = curve.loss_like
     ca.trend = fit_trend(tr.steps, tr.raw, max_bins=opts.trend_bins) if loss_like else None
     if ca.trend is not None:
         ev["trend_model"] = ca.trend.model
         ev["trend_delta_aic"] = ca.trend.delta_aic
 
     # divergence
-    div = detect_divergence(tb, yb, segs, opts.divergence)
-    ev.update(div.evidence)
+    div = det["divergence"].fact
+    ev.update(det["divergence"].evidence)
     onset = None
     # spikes
-    sp = detect_spikes(tr, opts.spike)
+    sp = det["spikes"].fact
     ca.spikes = sp.spikes
-    ev["spike_threshold_z"] = sp.threshold_z
-    if sp.spikes:
-        big = max(sp.spikes, key=lambda s: s.ratio)
-        ev.update({"spike_count": len(sp.spikes), "spike_max_ratio": big.ratio, "spike_max_z": big.z,
-                   "spike_max_step": big.step, "spikes_worse_level": len(sp.worse)})
-    # oscillation (computed before the divergence verdict: large slow swings can make the
+    ev.update(det["spikes"].evidence)
+    # oscillation (detected before the divergence verdict: large slow swings can make the
     # end of a non-progressing curve sit well above its lowest block); a grad norm's class
     # only uses it to overrule a divergence
-    osc, oev = detect_oscillation(tb, yb, max(div.progress_log, 0.0), opts.oscillation) \
-        if loss_like or div.diverging else (None, {})
-    ev.update({"osc_" + k: v for k, v in oev.items()})
-    if div.diverging and osc is not None and oev.get("end_within_swings"):
+    osc_d = det.get("oscillation", Detection())
+    osc, oev = osc_d.fact, osc_d.evidence
+    ev.update(oev)
+    if div.diverging and osc is not None and oev.get("osc_end_within_swings"):
         div.diverging = False
         ev["rise_explained_by_swings"] = True
     if div.diverging:
@@ -189,9 +245,9 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
             ca.oscillation = osc
             labels.append("oscillating")
     # plateau
-    pl, pev = detect_plateau(tb, yb, tr.domain, tr.inverse, opts.num_classes, opts.plateau) \
-        if loss_like else (None, {})
-    ev.update({"plateau_" + k: v for k, v in pev.items()})
+    pl_d = det.get("plateau", Detection())
+    pl = pl_d.fact
+    ev.update(pl_d.evidence)
     if pl is not None and not div.diverging and "oscillating" not in labels:
         ca.plateau = pl
         if warmup and pl.from_start:
@@ -216,8 +272,191 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False) -> tupl
         onset = int(tr.steps[0])  # no downward progress (or a fixed data order) from the start
     if labels[0] in ("converging", "insufficient"):
         onset = None
-    ca.onset_step = onset
-    ca.klass = public(labels[0])
-    ev["classes"] = ",".join(dict.fromkeys(public(lab) for lab in labels))
     ca.evidence = _clean(ev)
-    return ca, labels
+    return Labelled(ca, labels, onset, kind, curve)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _meta_num(meta: dict, key: str):
+    v = meta.get(key) if meta else None
+    try:
+        return None if v is None else float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+#: A GAN generator loss growing more than this factor (late fifth over early fifth, medians)
+#: explodes, whatever the discriminator does.
+GAN_EXPLOSION_RATIO = 10.0
+
+
+def _adversarial(run: ResolvedRun, cur: dict[str, Labelled], ev: dict, opts, is_nan: bool) -> None:
+    """A GAN (``disc_loss`` role): analyse the discriminator's curve and judge the game
+    (:mod:`.adversarial`). When one player wins, the generator's curve is ``diverging``
+    from the collapse, with ``evidence["gan_imbalance"]`` naming the winner (rule LC109
+    words it). Otherwise a generator loss that rises without exploding
+    (< :data:`GAN_EXPLOSION_RATIO`) is the adversarial tug of war, not a divergence: it is
+    called ``oscillating``. Changes the labels in ``cur`` and ``ev``."""
+    d = run.get("disc_loss")
+    g = run.get("loss")
+    if d is None or g is None or "loss" not in cur or len(d) == 0:
+        return
+    cur["disc_loss"] = analyse_curve(d, "disc_loss", opts)
+    lc = cur["loss"]
+    if is_nan or lc.labels[0] == "nan":
+        return
+    game = detector("adversarial")
+    imb = game.module.detect(lc.prepared, options_of(game, opts), discriminator=cur["disc_loss"].prepared).fact
+    if imb is not None:
+        lc.labels = order(["diverging"] + [x for x in lc.labels if x not in ("converging", "diverging",
+                                                                               "insufficient", "plateau")])
+        lc.onset = imb.onset_step
+        ev.update(gan_imbalance=imb.winner, gan_g_early=imb.g_early, gan_g_late=imb.g_late,
+                  gan_d_early=imb.d_early, gan_d_late=imb.d_late, gan_onset_step=imb.onset_step)
+    elif "diverging" in lc.labels:
+        fin = g.values[np.isfinite(g.values)]
+        k = max(2, fin.size // 5)
+        if fin.size >= 2 and np.median(fin[-k:]) < GAN_EXPLOSION_RATIO * max(np.median(fin[:k]), 1e-12):
+            lc.labels = order(["oscillating"] + [x for x in lc.labels if x != "diverging"])
+            lc.curve.notes.append("GAN: the generator loss rises as the discriminator improves, without "
+                                  "exploding or the discriminator collapsing: the adversarial game, not a "
+                                  "divergence")
+
+
+#: At most this many component losses (losses that fill no role: a detector's ``box_loss``,
+#: ``cls_loss``; a PINN's residual terms) are analysed per run, in name order.
+MAX_COMPONENTS = 16
+
+
+def _components(run: ResolvedRun, cur: dict[str, Labelled], opts) -> None:
+    """Analyse every component loss as a curve of its own (role ``component``, keyed
+    ``component:<tag>``), so a report can say which loss misbehaves; one that is NaN/Inf to
+    its end is ``nan`` from its first non-finite step (:func:`settle`). They inform; the run's
+    class stays that of its training and eval loss."""
+    for s in run.components[:MAX_COMPONENTS]:
+        cur[f"component:{s.tag}"] = analyse_curve(s, "component", opts, kind="component")
+
+
+def _prepared(run: ResolvedRun, cur: dict[str, Labelled], role: str, opts) -> PreparedCurve | None:
+    """The prepared curve of ``role``: the one its detectors saw, else prepared now (a curve
+    too short to be classified); ``None`` without the role."""
+    if role in cur and cur[role].prepared is not None:
+        return cur[role].prepared
+    s = run.get(role)
+    return prepare(s, role, opts) if s is not None else None
+
+
+def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> RunAnalysis:
+    """Classify a run's curves and the run (module doc); :func:`losscheck.analysis.analyse`
+    adds the facts. Call under ``np.errstate`` (values near 1e308 overflow sums)."""
+    opts = replace(options) if options is not None else AnalysisOptions()
+    meta = getattr(run.data, "meta", {}) or {}
+    if opts.num_classes is None:
+        nc = _meta_num(meta, "num_classes")
+        opts.num_classes = int(nc) if nc and nc >= 2 else None
+    lr = run.get("lr")
+    lrd = detector("lr")
+    lrc = lrd.module.detect(prepare(lr, "lr", opts, kind="lr") if lr is not None else None,
+                            options_of(lrd, opts)).fact
+    warm = in_warmup(lr, _meta_num(meta, "learning_rate"))
+    opts.lr_restarts = len(lrc.restart_steps) if lrc is not None else 0
+    cur: dict[str, Labelled] = {}
+    for role in ("loss", "eval_loss", "grad_norm"):
+        s = run.get(role)
+        if s is None or len(s) == 0:
+            continue
+        cur[role] = analyse_curve(s, role, opts, warmup=warm and role != "grad_norm",
+                                  kind="grad_norm" if role == "grad_norm" else "loss")
+    ev: dict = {}
+    if lrc is not None:
+        ev.update({"lr_peak": lrc.peak, "lr_peak_step": lrc.peak_step, "lr_warmup_steps": lrc.warmup_steps})
+        if warm:
+            ev["lr_in_warmup"] = True
+        if opts.lr_restarts:
+            ev["lr_restarts"] = opts.lr_restarts
+    main_role = "loss" if "loss" in cur else ("eval_loss" if "eval_loss" in cur else None)
+    # run-level non-finite verdict
+    nv = verdict(run.get(main_role) if main_role else None, run.get("grad_norm"))
+    ev.update(nv.evidence)
+    if main_role and nv.is_nan:
+        lc = cur[main_role]
+        lc.labels = order(["nan"] + [x for x in lc.labels if x != "insufficient"])
+        lc.onset = nv.onset_step
+        lc.curve.notes.extend(nv.notes)
+    elif nv.notes and "grad_norm" in cur:
+        cur["grad_norm"].curve.notes.extend(nv.notes)
+    e = cur.get("eval_loss")
+    if e is not None and "loss" in cur and e.curve.nonfinite is not None and not nv.is_nan:
+        en = e.curve.nonfinite
+        if not en.recovered:
+            e.labels = order(["nan"] + e.labels)
+            e.onset = en.first_step
+    # an eval curve that is flat while the train loss learned: its first eval came after
+    # the fast drop (converged floor), not "not learning" -- unless it sits at chance.
+    if e is not None and "plateau" in e.labels and "loss" in cur and "plateau" not in cur["loss"].labels \
+            and e.curve.plateau is not None and not e.curve.plateau.chance_classes:
+        e.labels = order([x for x in e.labels if x != "plateau"] or ["converging"])
+        e.curve.notes.append("eval loss flat from its first eval while the train loss learned: "
+                             "already at its floor, not a plateau")
+    # overfitting
+    ofd = detector("overfit")
+    found = ofd.module.detect(_prepared(run, cur, "eval_loss", opts), options_of(ofd, opts),
+                              train=_prepared(run, cur, "loss", opts))
+    of, oev = found.fact, found.evidence
+    es = run.get("eval_loss")
+    if of is not None and es is not None and np.isfinite(es.values).any():
+        # the detector decides on a smoothed curve; the checkpoint a user restores is the raw minimum
+        i = int(np.nanargmin(np.where(np.isfinite(es.values), es.values, np.nan)))
+        of.best_step, of.best = int(es.steps[i]), float(es.values[i])
+        of.rise = of.last / of.best - 1 if of.best > 0 else of.rise
+    if of is not None:
+        ev.update({"overfit_gl_percent": oev.get("overfit_gl_percent"), "overfit_best_step": of.best_step})
+        e = cur["eval_loss"]
+        el = [x for x in e.labels if x not in ("diverging", "plateau", "converging", "insufficient")
+              or (x == "diverging" and "diverging" in (cur["loss"].labels if "loss" in cur else []))]
+        e.labels = order(el + ["overfitting"])
+        if e.labels[0] == "overfitting":
+            e.onset = of.best_step
+    _adversarial(run, cur, ev, opts, nv.is_nan)
+    _components(run, cur, opts)
+    # every curve's class, onset and evidence["classes"], once
+    curves = {key: settle(lc) for key, lc in cur.items()}
+    if "eval_loss" in curves:
+        curves["eval_loss"].evidence.update({k: v for k, v in py(oev).items() if v is not None})
+    # run classes
+    pool = []
+    for role in ("loss", "eval_loss"):
+        if role in cur:
+            pool += [(lab, role) for lab in cur[role].labels]
+    if not pool:
+        return RunAnalysis(curves=curves, primary="insufficient", secondary=[], onset_step=None,
+                           overfit=of, lr=lrc, evidence=py({k: v for k, v in ev.items() if v is not None}))
+    problems = [p for p in pool if p[0] not in ("converging", "insufficient")]
+    if problems:
+        problems.sort(key=lambda p: PRIORITY.index(p[0]))
+        top_label, top_role = problems[0]
+        primary = public(top_label)
+        onset = of.best_step if top_label == "overfitting" and of is not None else curves[top_role].onset_step
+    else:
+        main_labels = cur[main_role].labels if main_role in cur else ["insufficient"]
+        primary = "converging" if "converging" in main_labels else \
+            ("converging" if any(p[0] == "converging" for p in pool) and main_labels[0] != "insufficient"
+             else "insufficient")
+        onset = None
+    secondary = []
+    for lab, _ in sorted(problems, key=lambda p: PRIORITY.index(p[0])):
+        name = public(lab)
+        if name != primary and name not in secondary:
+            secondary.append(name)
+    # evidence linking the onset to the LR schedule and the grad norm
+    g = curves.get("grad_norm")
+    if primary == "diverging" and onset is not None:
+        if lrc is not None:
+            ev["divergence_after_lr_peak_steps"] = int(onset - lrc.peak_step)
+        if g is not None and g.klass == "diverging" and g.onset_step is not None:
+            ev["grad_norm_surge_lead_steps"] = int(onset - g.onset_step)
+    ev["classes"] = ",".join([primary] + secondary)
+    return RunAnalysis(curves=curves, primary=primary, secondary=secondary, onset_step=onset,
+                       overfit=of, lr=lrc, evidence=py({k: v for k, v in ev.items() if v is not None}))

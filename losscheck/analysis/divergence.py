@@ -72,6 +72,34 @@ def block_medians(y: np.ndarray, blocks: int) -> tuple[np.ndarray, np.ndarray, i
     return med, idx, k
 
 
+def coarse_progress(y: np.ndarray, blocks: int) -> float:
+    """The coarse log-progress of a binned curve (n,): ``max(start - best, 0)`` over
+    ``min(blocks, n)`` block medians (0.0 with fewer than 4 bins) -- what
+    :func:`detect_divergence` compares a rise with, and the oscillation detector compares
+    swings with."""
+    if y.shape[0] < 4:
+        return 0.0
+    med, _, _ = block_medians(y, blocks)
+    return max(float(med[0]) - float(np.min(med)), 0.0)
+
+
+#: The options of :func:`detect` (the detector interface of :mod:`losscheck.analysis.prepared`).
+Options = DivergenceOptions
+
+
+def detect(curve, opts: DivergenceOptions | None = None):
+    """The divergence test of a prepared curve (:class:`~losscheck.analysis.prepared.PreparedCurve`):
+    a :class:`~losscheck.analysis.prepared.Detection` whose fact is the :class:`Divergence`
+    (``.diverging`` says whether it diverges; ``None`` for a curve too short to bin) and whose
+    evidence is ``rise_ratio``, ``rise_needed_ratio``, ``progress_ratio`` (and ``drift_ratio``)."""
+    from losscheck.analysis.prepared import Detection
+
+    if not curve.binned:
+        return Detection()
+    d = detect_divergence(curve.tb, curve.yb, curve.segments, opts)
+    return Detection(d, dict(d.evidence))
+
+
 def detect_divergence(x: np.ndarray, y: np.ndarray, segments: list[Segment],
                       opts: DivergenceOptions | None = None) -> Divergence:
     """Decide whether a binned log-loss curve diverges and where it starts.

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from losscheck.model import NonFinite, Series
+from losscheck.model import NonFinite, Series, ZeroLoss
 
 
 def scan(series: Series) -> NonFinite | None:
@@ -50,6 +50,51 @@ def scan(series: Series) -> NonFinite | None:
     return NonFinite(first_step=int(series.steps[first]), nan=int(np.isnan(v).sum()),
                      inf=int(np.isinf(v).sum()), total=int(v.shape[0]),
                      recovered=bool(last < v.shape[0] - 1), last_finite_before=lf)
+
+
+#: The detector has no configurable options.
+Options = None
+
+
+def detect(curve, opts=None):
+    """Non-finite values of a prepared curve (:class:`~losscheck.analysis.prepared.PreparedCurve`):
+    a :class:`~losscheck.analysis.prepared.Detection` with the
+    :class:`~losscheck.model.NonFinite` counts (``None`` when every value is finite; exact
+    scan of every raw point). No options (``opts`` is accepted for the common interface)."""
+    from losscheck.analysis.prepared import Detection
+
+    return Detection(scan(curve.series))
+
+
+def zero_loss(loss: Series | None, grad: Series | None) -> ZeroLoss:
+    """Logged losses of exactly 0.0, split by the grad norm at the same step: the HF Trainer's
+    NaN-filter signature (module doc) where the grad norm is NaN/Inf, a suspiciously low loss
+    (rule LC402) where it is finite or not logged. The one computation of the signature: the
+    run's ``nan`` class (:func:`verdict`), LC102 and LC404 all read it.
+
+    Args:
+        loss: a loss curve (``steps`` int64 (n,), ``values`` float64 (n,)); grad: the grad norm.
+    Returns:
+        a :class:`~losscheck.model.ZeroLoss` (all counts 0 without a loss or without zeros).
+    Cost: O(n log n) (set operations on the steps).
+    """
+    out = ZeroLoss()
+    if loss is None or len(loss) == 0:
+        return out
+    z = loss.steps[loss.values == 0.0]
+    if not len(z):
+        return out
+    if grad is not None and len(grad):
+        bad = grad.steps[~np.isfinite(grad.values)]
+        hit = np.intersect1d(z, bad)
+        if len(hit):
+            out.hidden, out.hidden_first = int(len(hit)), int(hit[0])
+            out.steps_from_first = int(np.sum(loss.steps >= out.hidden_first))
+            out.hidden_kind = "NaN" if np.any(np.isnan(grad.values[np.isin(grad.steps, hit)])) else "Inf"
+        z = np.setdiff1d(z, bad)
+    out.visible = int(len(z))
+    out.visible_first = int(z[0]) if len(z) else None
+    return out
 
 
 @dataclass
@@ -119,11 +164,9 @@ def verdict(loss: Series | None, grad: Series | None) -> NanVerdict:
     v.evidence["first_nonfinite_metric"] = v.first_metric
     # HF Trainer NaN-filter signature: loss == 0.0 exactly where grad_norm is NaN/Inf.
     if gnf is not None and loss is not None:
-        gbad = grad.steps[~np.isfinite(grad.values)]
         zero_steps = loss.steps[loss.values == 0.0]
-        hit = np.intersect1d(zero_steps, gbad)
         after = zero_steps[zero_steps >= gnf.first_step]
-        if hit.size or (after.size and zero_steps.size == after.size and after.size >= 1
+        if zero_loss(loss, grad).hidden or (after.size and zero_steps.size == after.size and after.size >= 1
                         and np.all(loss.values[loss.steps >= after[0]] == 0.0)):
             v.hf_nan_filter = True
             v.is_nan = True

@@ -78,7 +78,8 @@ def detect_oscillation(x: np.ndarray, y: np.ndarray, total_progress: float,
         total_progress: the whole run's log decrease (start level - minimum level), >= 0.
     Returns:
         ``(Oscillation or None, evidence)``; ``evidence`` always holds the measured numbers
-        (JSON-friendly). ``None`` when the curve has fewer than 16 bins after the skip.
+        (JSON-friendly), keyed ``osc_*`` as the curve's evidence shows them. ``None`` when the
+        curve has fewer than 16 bins after the skip.
     """
     o = opts or OscillationOptions()
     n0 = y.shape[0]
@@ -122,9 +123,9 @@ def detect_oscillation(x: np.ndarray, y: np.ndarray, total_progress: float,
     end_within = bool(yb[-1] <= np.max(yb[:-3])) if nb > 4 else False
     raw_dev = np.exp(e)  # detrended curve as a ratio to its trend
     cv = float(np.std(raw_dev) / np.mean(raw_dev)) if np.mean(raw_dev) > 0 else 0.0
-    ev = {"window_decrease_log": decrease, "swing_log": swing, "range_log": rng_b, "variance_ratio": vr,
-          "acf_peak": strength, "period_steps": period, "cv": cv, "crossings": crossings,
-          "end_within_swings": end_within}
+    ev = {"osc_window_decrease_log": decrease, "osc_swing_log": swing, "osc_range_log": rng_b,
+          "osc_variance_ratio": vr, "osc_acf_peak": strength, "osc_period_steps": period, "osc_cv": cv,
+          "osc_crossings": crossings, "osc_end_within_swings": end_within}
     big = swing >= o.min_swing and rng_b >= o.progress_frac * max(total_progress, 0.0)
     slow = period is not None or (vr >= o.min_vr and crossings >= o.min_crossings)
     no_progress = decrease < 2.0 * swing
@@ -133,12 +134,29 @@ def detect_oscillation(x: np.ndarray, y: np.ndarray, total_progress: float,
     per = periodic_pattern(x, y)
     if per is not None:
         k_steps, s_acf, cycles, amp = per
-        ev.update(periodic_period_steps=k_steps, periodic_acf=s_acf, periodic_cycles=cycles,
-                  periodic_swing_log=amp)
+        ev.update(osc_periodic_period_steps=k_steps, osc_periodic_acf=s_acf, osc_periodic_cycles=cycles,
+                  osc_periodic_swing_log=amp)
         if s_acf >= o.periodic_acf and cycles >= o.periodic_cycles and amp >= o.periodic_swing:
-            ev["periodic_with_progress"] = True
+            ev["osc_periodic_with_progress"] = True
             return Oscillation(period_steps=k_steps, strength=s_acf, cv=cv), ev
     return None, ev
+
+
+#: The options of :func:`detect` (the detector interface of :mod:`losscheck.analysis.prepared`).
+Options = OscillationOptions
+
+
+def detect(curve, opts: OscillationOptions | None = None):
+    """Oscillation of a prepared curve (:class:`~losscheck.analysis.prepared.PreparedCurve`):
+    a :class:`~losscheck.analysis.prepared.Detection` with the :class:`~losscheck.model.Oscillation`
+    (or ``None``) and the ``osc_*`` evidence; the swings are weighed against the curve's coarse
+    progress (``curve.progress_log``)."""
+    from losscheck.analysis.prepared import Detection
+
+    if not curve.binned:
+        return Detection()
+    fact, ev = detect_oscillation(curve.tb, curve.yb, max(curve.progress_log, 0.0), opts)
+    return Detection(fact, ev)
 
 
 def periodic_pattern(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float] | None:

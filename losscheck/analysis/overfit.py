@@ -58,7 +58,8 @@ def detect_overfit(train: Series | None, eval_: Series | None, opts: OverfitOpti
         eval_: eval loss series (m,), on the same step axis.
     Returns:
         ``(Overfit or None, evidence)``; needs >= 5 finite positive eval points and a
-        train series. Units: steps; ``rise`` and ``train_change`` are ratios - 1.
+        train series. Units: steps; ``rise`` and ``train_change`` are ratios - 1. Evidence
+        keys ``overfit_*``, as the eval curve's evidence shows them.
     """
     o = opts or OverfitOptions()
     ev: dict = {}
@@ -73,7 +74,7 @@ def detect_overfit(train: Series | None, eval_: Series | None, opts: OverfitOpti
     sm = rolling_median(ey, w, trailing=False, min_periods=1)
     i_b = int(np.argmin(sm))
     n_after = m - 1 - i_b
-    ev["evals_after_best"] = n_after
+    ev["overfit_evals_after_best"] = n_after
     if n_after < o.min_after:
         return None, ev
     best_s = float(sm[i_b])
@@ -104,17 +105,34 @@ def detect_overfit(train: Series | None, eval_: Series | None, opts: OverfitOpti
         if not a:
             break
         tail += 1
-    ev.update(py({"gl_percent": 100.0 * gl, "eval_noise_log": sig, "rise_se_log": se,
-                  "rise_z": (level - best_s) / se if se > 0 else None,
-                  "train_change": train_change, "best_step": best_step, "persistence": tail}))
+    ev.update(py({"overfit_gl_percent": 100.0 * gl, "overfit_eval_noise_log": sig, "overfit_rise_se_log": se,
+                  "overfit_rise_z": (level - best_s) / se if se > 0 else None,
+                  "overfit_train_change": train_change, "overfit_best_step": best_step,
+                  "overfit_persistence": tail}))
     z = (level - best_s) / se if se > 0 else (np.inf if level > best_s else 0.0)
     rising = z >= o.z_sig
     stalled = (n_after >= max(o.stall_min, o.stall_frac * m) and z >= o.stall_z
                and train_change <= -o.stall_train_fall)
-    ev["path"] = "rise" if rising else ("stall" if stalled else "none")
+    ev["overfit_path"] = "rise" if rising else ("stall" if stalled else "none")
     if gl < o.gl_min or train_change > -o.train_min_fall or not (rising or stalled):
         return None, ev
     best = float(np.exp(ey[i_raw]))
     last = float(np.exp(ey[-1]))
     return Overfit(best_step=best_step, best=best, last=last, rise=last / best - 1.0,
                    persistence=tail, train_change=train_change), ev
+
+
+#: The options of :func:`detect` (the detector interface of :mod:`losscheck.analysis.prepared`).
+Options = OverfitOptions
+
+
+def detect(curve, opts: OverfitOptions | None = None, *, train=None):
+    """Overfitting of a prepared eval curve against the prepared training curve ``train``
+    (:class:`~losscheck.analysis.prepared.PreparedCurve`, either may be ``None``): a
+    :class:`~losscheck.analysis.prepared.Detection` with the :class:`~losscheck.model.Overfit`
+    (or ``None``) and the ``overfit_*`` evidence."""
+    from losscheck.analysis.prepared import Detection
+
+    fact, ev = detect_overfit(train.series if train is not None else None,
+                              curve.series if curve is not None else None, opts)
+    return Detection(fact, ev)

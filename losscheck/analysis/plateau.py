@@ -56,7 +56,8 @@ def detect_plateau(x: np.ndarray, y: np.ndarray, domain: str, inverse, num_class
         inverse: maps analysis-scale values back to loss units.
         num_classes: C for the chance level ln C, when known.
     Returns:
-        ``(Plateau or None, evidence)`` (evidence JSON-friendly). Needs >= 4 bins.
+        ``(Plateau or None, evidence)`` (evidence JSON-friendly, keyed ``plateau_*`` as the
+        curve's evidence shows them). Needs >= 4 bins.
     """
     o = opts or PlateauOptions()
     n = y.shape[0]
@@ -74,14 +75,15 @@ def detect_plateau(x: np.ndarray, y: np.ndarray, domain: str, inverse, num_class
     ts_dec, ts_dec_lo = -slope * span, -hi * span
     learned = (dec >= o.min_decrease and dec >= o.z_sig * se) or \
               (ts_dec >= o.min_decrease and ts_dec_lo > 0 and dec >= o.min_decrease)
-    ev = {"decrease_log": dec, "decrease_se": float(se), "theil_sen_decrease_log": ts_dec,
-          "theil_sen_decrease_low": ts_dec_lo, "noise_log": sig}
+    ev = {"plateau_decrease_log": dec, "plateau_decrease_se": float(se),
+          "plateau_theil_sen_decrease_log": ts_dec, "plateau_theil_sen_decrease_low": ts_dec_lo,
+          "plateau_noise_log": sig}
     level_start, level_end = float(inverse(y0)), float(inverse(y1))
     chance = None
     start_idx = 0
     if domain == "log":
         tol = float(np.clip(2 * 1.2533 * sig / np.sqrt(k2), o.chance_tol, o.chance_tol_max))
-        ev["chance_tol"] = tol
+        ev["plateau_chance_tol"] = tol
         if num_classes and num_classes >= 2:
             lc = np.log(num_classes)
             tail = y[-max(4, n // 4):]
@@ -102,9 +104,26 @@ def detect_plateau(x: np.ndarray, y: np.ndarray, domain: str, inverse, num_class
                     break
     if learned and chance is None:
         return None, ev
-    ev.update({"level_start": level_start, "level_end": level_end})
+    ev.update({"plateau_level_start": level_start, "plateau_level_end": level_end})
     if chance is not None:
-        ev["chance_level"] = float(np.log(chance))
+        ev["plateau_chance_level"] = float(np.log(chance))
     return Plateau(start_step=int(x[0]) if not learned or start_idx == 0 else int(x[start_idx]),
                    level=level_end, rel_slope=float(slope * 1000.0), from_start=not learned,
                    chance_classes=chance), ev
+
+
+#: The options of :func:`detect` (the detector interface of :mod:`losscheck.analysis.prepared`).
+Options = PlateauOptions
+
+
+def detect(curve, opts: PlateauOptions | None = None):
+    """A not-learning plateau of a prepared curve (:class:`~losscheck.analysis.prepared.PreparedCurve`):
+    a :class:`~losscheck.analysis.prepared.Detection` with the :class:`~losscheck.model.Plateau`
+    (or ``None``) and the ``plateau_*`` evidence; the chance level ln C is checked with the
+    curve's ``num_classes`` when known."""
+    from losscheck.analysis.prepared import Detection
+
+    if not curve.binned:
+        return Detection()
+    fact, ev = detect_plateau(curve.tb, curve.yb, curve.tr.domain, curve.tr.inverse, curve.num_classes, opts)
+    return Detection(fact, ev)

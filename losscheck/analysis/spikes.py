@@ -171,6 +171,27 @@ def detect_spikes(tr: Transformed, opts: SpikeOptions | None = None) -> SpikeRep
     return rep
 
 
+#: The options of :func:`detect` (the detector interface of :mod:`losscheck.analysis.prepared`).
+Options = SpikeOptions
+
+
+def detect(curve, opts: SpikeOptions | None = None):
+    """Spikes of a prepared curve (:class:`~losscheck.analysis.prepared.PreparedCurve`), on all
+    its finite points (no binning): a :class:`~losscheck.analysis.prepared.Detection` whose
+    fact is the :class:`SpikeReport` (its lists empty when there is none) and whose evidence is
+    ``spike_threshold_z`` and, with spikes, ``spike_count``, ``spike_max_ratio``,
+    ``spike_max_z``, ``spike_max_step`` and ``spikes_worse_level``."""
+    from losscheck.analysis.prepared import Detection
+
+    sp = detect_spikes(curve.tr, opts)
+    ev: dict = {"spike_threshold_z": sp.threshold_z}
+    if sp.spikes:
+        big = max(sp.spikes, key=lambda s: s.ratio)
+        ev.update({"spike_count": len(sp.spikes), "spike_max_ratio": big.ratio, "spike_max_z": big.z,
+                   "spike_max_step": big.step, "spikes_worse_level": len(sp.worse)})
+    return Detection(sp, ev)
+
+
 #: an unrecovered spike's level is looked for over this many windows of ``w`` points after it
 SETTLE_WINDOWS = 4
 

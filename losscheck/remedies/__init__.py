@@ -4,7 +4,9 @@ Each :class:`~losscheck.model.Finding` votes for remedies with a weight in (0, 1
 score is the sum over findings of ``weight x severity factor`` (error 3, warning 2, info 1),
 so the remedies backed by the most severe and most specific evidence come first. The
 evidence and settings shown are those of the strongest vote; settings of weaker votes fill
-keys the strongest did not set.
+keys the strongest did not set. The numbers the settings quote (a clip threshold, the LR at an
+onset, a rollback step) are measured by the analysis (:class:`~losscheck.model.OnsetFacts`):
+this package holds no series maths.
 """
 
 from __future__ import annotations
@@ -12,9 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
-from losscheck.model import Finding, Remedy, Series
+from losscheck.model import Finding, Remedy
 from losscheck.remedies.catalogue import CATALOGUE
 
 SEVERITY_FACTOR = {"error": 3.0, "warning": 2.0, "info": 1.0}
@@ -72,41 +72,3 @@ def nice_steps(n: float) -> int:
     if not math.isfinite(n) or n <= 0:
         return 10
     return int(max(10, nice(n, 2)))
-
-
-def value_at(series: Series | None, step: int | None) -> float | None:
-    """The series' last finite value at or before ``step`` (``None`` if there is none)."""
-    if series is None or step is None or len(series) == 0:
-        return None
-    idx = int(np.searchsorted(series.steps, step, side="right")) - 1
-    while idx >= 0 and not math.isfinite(series.values[idx]):
-        idx -= 1
-    return float(series.values[idx]) if idx >= 0 else None
-
-
-def clip_threshold(grad_norm: Series | None, before_step: int | None) -> float | None:
-    """A grad-norm clip threshold from the healthy grad norms before ``before_step``.
-
-    Returns the 90th percentile of the finite grad norms logged before the onset, rounded up
-    to two significant figures: a threshold that leaves healthy steps alone
-    and caps outliers (the practice of HF ``max_grad_norm=1.0``, Pascanu et al. 2013, at the
-    scale this run actually has). ``None`` when fewer than 5 healthy points exist.
-    """
-    if grad_norm is None or len(grad_norm) == 0:
-        return None
-    v = grad_norm.values if before_step is None else grad_norm.values[grad_norm.steps < before_step]
-    v = v[np.isfinite(v) & (v > 0)]
-    if len(v) < 5:
-        return None
-    p90 = float(np.percentile(v, 90))
-    # round *up* to two significant figures: below the healthy level it would clip healthy steps
-    q = 10.0 ** (math.floor(math.log10(p90)) - 1)
-    return float(f"{math.ceil(p90 / q - 1e-9) * q:.2g}")
-
-
-def last_healthy_step(series: Series | None, onset: int | None) -> int | None:
-    """The last logged step strictly before ``onset`` (the rollback target), or ``None``."""
-    if series is None or onset is None:
-        return None
-    before = series.steps[series.steps < onset]
-    return int(before[-1]) if len(before) else None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, ClassVar
 
 from losscheck.model import Finding, RemedyVote, ResolvedRun, RunAnalysis
@@ -29,15 +28,6 @@ class RuleContext:
     options: dict[str, Any] = field(default_factory=dict)
     baseline: Any = None
     summary: dict[str, Any] = field(default_factory=dict)
-
-    @cached_property
-    def wall_clock(self):
-        """``(steps, wall_time)`` of the best-timed series, or ``None``: see
-        :func:`losscheck.rules._evidence.wall_clock`; computed once for the rules that use it
-        (LC501, LC502), O(n) over a million-point series."""
-        from losscheck.rules._evidence import wall_clock
-
-        return wall_clock(self.run)
 
 
 class Rule(ABC):

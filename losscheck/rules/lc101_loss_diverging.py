@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import (fmt, lr_jump, lr_votes_settings, main_curve, onset_context, unit_word,
-                                       warmup_settings)
+from losscheck.rules._evidence import fmt, lr_votes_settings, main_curve, unit_word, warmup_settings
 from losscheck.rules.interface import Rule, RuleContext
 
 #: A first logged loss above this is not a learning-rate problem but a data/scale problem:
@@ -44,7 +43,7 @@ class LossDiverging(Rule):
             return []  # a GAN whose player wins is LC109's, not a learning-rate divergence
         onset = cur.onset_step
         unit = unit_word(ctx)
-        oc = onset_context(ctx.run, ctx.analysis, onset)
+        oc = ctx.analysis.facts.at(onset)
         series = ctx.run.get(cur.role)
         total = ctx.run.data.meta.get("max_steps")
         growth = ""
@@ -60,7 +59,7 @@ class LossDiverging(Rule):
             msg += (f", as the LR reached its peak of {fmt(oc.lr_peak)}" if oc.at_peak and oc.lr_peak
                     else f", with the LR at {fmt(oc.lr_at_onset)}")
             ev.update(lr_at_onset=oc.lr_at_onset, lr_peak=oc.lr_peak, lr_at_peak=oc.at_peak)
-        jump = lr_jump(ctx.run, onset)
+        jump = oc.lr_jump
         if jump:
             msg += f" (the LR had just jumped x{jump:.3g})"
             ev["lr_jump"] = jump
@@ -70,8 +69,7 @@ class LossDiverging(Rule):
             ev["grad_norm_lead_steps"] = oc.grad_lead
 
         votes = []
-        finite = series.values[series.values == series.values] if series is not None else []
-        first = float(finite[0]) if len(finite) else None
+        first = ctx.analysis.facts.first_value.get(cur.role) if series is not None else None
         if first is not None and abs(first) > self.opt(ctx, "absurd-first-loss"):
             votes.append(RemedyVote("check_data", 1.2, f"the first logged loss is already {fmt(first)}: "
                                     "inputs or targets are not normalised, or records are corrupt"))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import (fmt, lr_jump, lr_votes_settings, onset_context,
-                                       pre_nonfinite_growth, unit_word)
+from losscheck.model import PreNonFinite, ZeroLoss
+from losscheck.rules._evidence import fmt, lr_votes_settings, unit_word
 from losscheck.rules.interface import Rule, RuleContext
 
 #: NaN within this share of the run (or within the first 100 steps) counts as "early": the
@@ -51,12 +49,14 @@ class LossNonFinite(Rule):
             series = ctx.run.get(role)
             unit = unit_word(ctx.run, role)
             onset = cur.onset_step if cur.onset_step is not None else (nf.first_step if nf else None)
-            oc = onset_context(ctx.run, ctx.analysis, onset)
+            oc = ctx.analysis.facts.at(onset)
             ev = {"first_nonfinite_step": onset}
             if nf is not None:
                 ev.update(nan=nf.nan, inf=nf.inf, points=nf.total, recovered=nf.recovered,
                           last_finite=nf.last_finite_before)
-            hf_filter = _hf_nan_filter(series, ctx.run.get("grad_norm"), onset)
+            # the HF NaN-filter signature (losscheck.analysis.nonfinite.zero_loss)
+            hf_filter = bool(onset is not None and ctx.run.get("grad_norm") is not None
+                             and ctx.analysis.facts.zero_loss.get(role, ZeroLoss()).hidden)
             ev["hf_nan_filter"] = hf_filter
             if nf is not None:
                 what = "NaN" if nf.nan >= nf.inf else "Inf"
@@ -80,11 +80,12 @@ class LossNonFinite(Rule):
             # the seed's "first ~100 iterations" is in steps; in an epoch log, only the first epochs
             first_n = 100 if unit == "step" else 1
             early = onset is not None and onset <= max(first_n, self.opt(ctx, "early-fraction") * last)
-            loss_ratio, grad_ratio = pre_nonfinite_growth(ctx.run, role, onset)
+            pre = ctx.analysis.facts.pre_nonfinite.get(role, PreNonFinite())
+            loss_ratio, grad_ratio = pre.loss_ratio, pre.grad_ratio
             grew = (loss_ratio is not None and loss_ratio >= 2) or (grad_ratio is not None and grad_ratio >= 10)
             stable = (loss_ratio is not None and loss_ratio < 1.5) and (grad_ratio is None or grad_ratio < 3)
             ev.update(pre_loss_ratio=loss_ratio, pre_grad_norm_ratio=grad_ratio)
-            jump = lr_jump(ctx.run, onset)
+            jump = oc.lr_jump
             if oc.lr_at_onset is not None:
                 msg += f"; LR {fmt(oc.lr_at_onset)} at that {unit}"
                 ev["lr_at_onset"] = oc.lr_at_onset
@@ -124,19 +125,5 @@ class LossNonFinite(Rule):
                                         {f"resume_before_{unit}": oc.rollback}))
             out.append(self.finding(msg, role=role, step=onset, evidence=ev, remedies=votes))
         return out
-
-def _hf_nan_filter(loss, grad_norm, onset) -> bool:
-    """True when the loss is logged as exactly 0.0 where the grad norm is NaN/Inf.
-
-    The HF Trainer's ``logging_nan_inf_filter`` (on by default) drops NaN/Inf losses from
-    the logged average, so a run whose every loss is NaN logs 0.0 (HF Trainer docs,
-    ``TrainingArguments.logging_nan_inf_filter``).
-    """
-    if loss is None or grad_norm is None or onset is None:
-        return False
-    zero_steps = loss.steps[loss.values == 0.0]
-    bad_grad = grad_norm.steps[~np.isfinite(grad_norm.values)]
-    return bool(len(np.intersect1d(zero_steps, bad_grad)))
-
 
 RULE = LossNonFinite()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import lr_jump, lr_votes_settings, main_curve, onset_context, unit_word
+from losscheck.rules._evidence import lr_votes_settings, main_curve, unit_word
 from losscheck.rules.interface import Rule, RuleContext
 
 #: More spikes than this in one run is "recurring": an optimizer/LR problem rather than a
@@ -52,10 +52,10 @@ class LossSpikes(Rule):
             high = max((s for s in rec if s.recover_steps is None), key=lambda s: s.level_ratio)
             msg += (f"; {len(rec) - len(back)} did not fully come back (settled x{high.level_ratio:.3g} above "
                     f"the level before {unit} {high.step})")
-        oc = onset_context(ctx.run, ctx.analysis, big.step)
+        oc = ctx.analysis.facts.at(big.step)
         ev = {"spikes": len(rec), "largest_ratio": big.ratio, "largest_step": big.step, "largest_z": big.z}
         steps = [s.step for s in rec[:10]]
-        jump = lr_jump(ctx.run, big.step)
+        jump = oc.lr_jump
         votes = [RemedyVote("check_data", 1.0, f"spike(s) that come back down, at {unit}(s) "
                             f"{', '.join(str(s.step) for s in rec[:5])}: inspect (or skip) those batches",
                             {"steps": steps}),

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import (fmt, grad_jump, lr_jump, lr_votes_settings, main_curve, onset_context,
-                                       unit_word)
+from losscheck.rules._evidence import fmt, lr_votes_settings, main_curve, unit_word
 from losscheck.rules.interface import Rule, RuleContext
 
 
@@ -37,15 +36,15 @@ class LossSpikeUnrecovered(Rule):
             return []
         s = max(worse, key=lambda s: s.level_ratio)
         unit = unit_word(ctx)
-        oc = onset_context(ctx.run, ctx.analysis, s.step)
+        oc = ctx.analysis.facts.at(s.step)
         msg = (f"{cur.role.replace('_', ' ')} jumped x{s.ratio:.3g} at {unit} {s.step} and settled "
                f"x{s.level_ratio:.3g} higher")
         if oc.lr_at_onset is not None:
             msg += f" (LR {fmt(oc.lr_at_onset)})"
-        jump = lr_jump(ctx.run, s.step)
+        jump = oc.lr_jump
         if jump:
             msg += f"; the LR jumped x{jump:.3g} just before"
-        gj = grad_jump(ctx.run, s.step)
+        gj = oc.grad_jump
         exploding = gj is not None and gj >= 10
         if exploding:
             msg += f"; the grad norm jumped x{gj:.3g} over its healthy level at that step"

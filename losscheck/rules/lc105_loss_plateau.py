@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import fmt, frozen_level, grad_norm_trend, main_curve, nonfinite_share, unit_word
+from losscheck.rules._evidence import fmt, main_curve, unit_word
 from losscheck.rules.interface import Rule, RuleContext
 
 #: An LR below this fraction of its own peak at the end of warmup still counts as "warming up".
@@ -68,9 +68,10 @@ class LossPlateau(Rule):
         if warming:
             msg += "; the run stopped while the LR was still warming up"
             severity = "info"
-        skipped = nonfinite_share(ctx.run.get("grad_norm"))
-        trend = grad_norm_trend(ctx.run)
-        frozen = frozen_level(ctx.run.get(cur.role))
+        facts = ctx.analysis.facts
+        skipped = facts.grad_nonfinite_share
+        trend = facts.grad_norm_trend
+        frozen = facts.frozen.get(cur.role, False)
         if skipped >= 0.5:
             msg += f"; the grad norm is NaN/Inf at {skipped:.0%} of steps, so those updates were skipped"
             ev["grad_norm_nonfinite_share"] = skipped

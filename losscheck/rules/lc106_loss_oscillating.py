@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import lr_votes_settings, main_curve, onset_context, unit_word
+from losscheck.rules._evidence import lr_votes_settings, main_curve, unit_word
 from losscheck.rules.interface import Rule, RuleContext
 
 #: A period within this relative distance of the steps per epoch points at unshuffled data.
@@ -35,7 +35,7 @@ class LossOscillating(Rule):
             return []
         o = cur.oscillation
         unit = unit_word(ctx)
-        oc = onset_context(ctx.run, ctx.analysis, cur.onset_step)
+        oc = ctx.analysis.facts.at(cur.onset_step)
         spe = ctx.run.data.meta.get("steps_per_epoch")
         ev = {}
         msg = f"{cur.role.replace('_', ' ')} oscillates"

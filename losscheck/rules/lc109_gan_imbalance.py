@@ -63,10 +63,10 @@ class GanImbalance(Rule):
                 settings["discriminator_lr"] = float(lr.values[-1]) / 4
         votes = [RemedyVote("gan_balance", 1.0, f"the {winner} wins the game", settings)]
         if onset is not None:
-            before = [int(s) for s in g.steps if s < onset]
-            if before:
-                votes.append(RemedyVote("rollback", 0.5, f"last {unit} before the collapse is {before[-1]}",
-                                        {f"resume_before_{unit}": before[-1]}))
+            before = ctx.analysis.facts.at(onset).rollback
+            if before is not None:
+                votes.append(RemedyVote("rollback", 0.5, f"last {unit} before the collapse is {before}",
+                                        {f"resume_before_{unit}": before}))
         return [self.finding(msg, role="loss", step=onset, evidence={
             "winner": winner, "generator_tag": g.tag, "discriminator_tag": d.tag, "g_early": g0, "g_late": g1,
             "d_early": d0, "d_late": d1, "onset_step": onset}, remedies=votes)]

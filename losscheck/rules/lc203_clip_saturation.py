@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from losscheck.analysis.gradnorm import CEILING_SHARE, CLIP_MIN_POINTS as MIN_POINTS
 from losscheck.model import RemedyVote
 from losscheck.remedies import nice
-from losscheck.rules._evidence import finite_xy, fmt
+from losscheck.rules._evidence import fmt
 from losscheck.rules.interface import Rule, RuleContext
 
 #: More than this share of logged steps at or above the clip threshold is "saturated".
 CLIPPED_SHARE = 0.5
-#: Finite grad-norm points needed to judge a share.
-MIN_POINTS = 20
-#: Without ``max_grad_norm`` in the log, a ceiling is inferred when at least this share of the
-#: grad norms sit exactly at their maximum (a post-clip log: clipped values equal the threshold).
-CEILING_SHARE = 0.2
-#: Relative tolerance of "at the threshold" (float32 logging rounds to ~1e-7; HF rounds
-#: grad_norm in the log to ~6 significant digits in some versions).
-TOL = 1e-4
 
 
 class ClipSaturation(Rule):
@@ -55,41 +46,24 @@ class ClipSaturation(Rule):
                "(returns the total norm before clipping)")
 
     def check(self, ctx: RuleContext) -> list:
-        _, v = finite_xy(ctx.run.get("grad_norm"))
-        v = v[v >= 0]
-        if len(v) < max(1, int(self.opt(ctx, "min-points"))):
+        cs = ctx.analysis.facts.clip  # losscheck.analysis.gradnorm.clip_stats
+        if cs is None:
             return []
-        thr, source = None, None
-        meta_thr = ctx.run.data.meta.get("max_grad_norm")
-        try:
-            meta_thr = float(meta_thr) if meta_thr is not None else None
-        except (TypeError, ValueError):
-            meta_thr = None
-        if meta_thr is not None and np.isfinite(meta_thr) and meta_thr > 0:
-            thr, source = meta_thr, "max_grad_norm"
-        else:
-            top = float(np.max(v))
-            at_top = int(np.sum(np.abs(v - top) <= TOL * top)) if top > 0 else 0
-            if top > 0 and at_top >= 5 and at_top >= self.opt(ctx, "ceiling-share") * len(v):
-                thr, source = top, "inferred"
-        if thr is None:
-            return []
-        clipped = v >= thr * (1 - TOL)
-        share = float(np.mean(clipped))
+        thr, source, share = cs.threshold, cs.source, cs.share
         if share <= self.opt(ctx, "clipped-share"):
             return []
-        med = float(np.median(v))
+        med = cs.median
         how_known = "max_grad_norm" if source == "max_grad_norm" else "inferred: the values pile up at it"
         msg = (f"grad norm at or above the clip threshold {fmt(thr)} ({how_known}) at {share * 100:.3g}% of "
-               f"{len(v)} logged steps")
+               f"{cs.points} logged steps")
         if source == "max_grad_norm":
             msg += f" (median {fmt(med)})"
         msg += ": clipping rescales most updates and acts as a fixed LR scaler"
         ev = {"threshold": thr, "threshold_source": source, "clipped_share": round(share, 4),
-              "points": int(len(v)), "median_grad_norm": med}
+              "points": cs.points, "median_grad_norm": med}
         if source == "max_grad_norm":
             # pre-clip log: the real norms are known, so a threshold that clips only outliers is too
-            target = nice(float(np.percentile(v, 90)))
+            target = nice(cs.p90)
             clip_set = {"max_grad_norm": target if target > thr else nice(thr * 2)}
             clip_why = (f"raise max_grad_norm from {fmt(thr)} to about {fmt(clip_set['max_grad_norm'])} (90th "
                         "percentile of the logged norms) so that only outliers are clipped")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from losscheck.model import RemedyVote
+from losscheck.analysis.lr import EARLY_FRACTION
+from losscheck.model import EarlyTrouble, RemedyVote
 from losscheck.remedies import nice_steps
-from losscheck.rules._evidence import finite_xy, fmt, last_step, main_curve
+from losscheck.rules._evidence import fmt, main_curve
 from losscheck.rules.interface import Rule, RuleContext
 
 #: Runs shorter than this (in steps) are not told to warm up unless they blow up early: a few
@@ -19,9 +18,6 @@ MAX_FIRST_STEP_FRACTION = 0.02
 MIN_LR_POINTS = 5
 #: Suggested warmup length, as a share of the planned run (max_steps) or of the logged run.
 WARMUP_FRACTION = 0.03
-#: A divergence/NaN onset within this share of the run (or the first 100 steps) is "early"
-#: (the same rule of thumb as LC102's early-fraction).
-EARLY_FRACTION = 0.1
 
 
 class LRNoWarmup(Rule):
@@ -62,17 +58,18 @@ class LRNoWarmup(Rule):
     def check(self, ctx: RuleContext) -> list:
         lrc = ctx.analysis.lr
         lr = ctx.run.get("lr")
-        s, v = finite_xy(lr)
-        if lrc is None or lr is None or len(v) < self.opt(ctx, "min-lr-points") or lr.step_unit == "epoch":
+        lf = ctx.analysis.facts.lr_finite
+        if lrc is None or lr is None or lf is None or lf.points < self.opt(ctx, "min-lr-points") \
+                or lr.step_unit == "epoch":
             return []
-        if lrc.warmup_steps != 0 or not lrc.peak > 0 or v[0] < 0.9 * lrc.peak:
+        if lrc.warmup_steps != 0 or not lrc.peak > 0 or lf.first < 0.9 * lrc.peak:
             return []
         meta_warmup = ctx.run.data.meta.get("warmup_steps")
         if isinstance(meta_warmup, (int, float)) and meta_warmup > 0:
             return []
-        last = last_step(ctx.run) or int(s[-1])
-        last = max(last, int(s[-1]))
-        if last <= 0 or s[0] > self.opt(ctx, "max-first-step-fraction") * last:
+        last = ctx.analysis.facts.last_step or lf.last_step
+        last = max(last, lf.last_step)
+        if last <= 0 or lf.first_step > self.opt(ctx, "max-first-step-fraction") * last:
             return []
         cur = main_curve(ctx.analysis)
         early = (cur is not None and cur.klass in ("diverging", "nan") and cur.onset_step is not None
@@ -82,9 +79,9 @@ class LRNoWarmup(Rule):
         total = ctx.run.data.meta.get("max_steps")
         total = total if isinstance(total, (int, float)) and total > 0 else last
         warm = nice_steps(self.opt(ctx, "warmup-fraction") * total)
-        msg = (f"LR at its peak ({fmt(lrc.peak)}) from the first logged step ({int(s[0])}) of a {last}-step run: "
+        msg = (f"LR at its peak ({fmt(lrc.peak)}) from the first logged step ({lf.first_step}) of a {last}-step run: "
                "no warmup")
-        ev = {"peak_lr": lrc.peak, "first_lr": float(v[0]), "first_step": int(s[0]), "run_steps": last,
+        ev = {"peak_lr": lrc.peak, "first_lr": lf.first, "first_step": lf.first_step, "run_steps": last,
               "early_blowup": bool(early)}
         severity = None
         if early:
@@ -92,7 +89,7 @@ class LRNoWarmup(Rule):
             msg += f"; the {cur.role.replace('_', ' ')} {what} from step {cur.onset_step}, early in the run"
             ev["onset_step"] = cur.onset_step
             severity = "warning"
-        unstable = None if early else _early_instability(ctx, cur, last, self.opt(ctx, "early-fraction"))
+        unstable = None if early else _early_instability(ctx.analysis.facts.early_trouble)
         if unstable:
             msg += f"; {unstable}"
             ev["early_instability"] = unstable
@@ -103,67 +100,20 @@ class LRNoWarmup(Rule):
                                     f"({self.opt(ctx, 'warmup-fraction') * 100:.3g}% of the run) instead of "
                                     "starting at the peak",
                                     {"warmup_steps": warm, "warmup_ratio": self.opt(ctx, "warmup-fraction")}))
-        return [self.finding(msg, role="lr", step=int(s[0]), evidence=ev, remedies=votes, severity=severity)]
+        return [self.finding(msg, role="lr", step=lf.first_step, evidence=ev, remedies=votes, severity=severity)]
 
 
-#: A loss that rises this much above its first logged value early in the run is unstable.
-EARLY_RISE = 1.2
-
-
-def _early_instability(ctx: RuleContext, cur, last: int, fraction: float) -> str | None:
-    """A sentence when the loss shows trouble early on, within the first max(100 steps,
-    ``fraction`` of the run): a spike found by the analysis, or a running median (windows of
-    max(5, 2% of the points)) 20% above the first window's, else ``None``.
-
-    Args:
-        cur: the judged curve's analysis (``None``: no sentence); ``last``: the run's last
-            step; ``fraction``: the early share of the run (``early-fraction``).
-    Cost: O(m log w) for the m early points and windows of w points (one running median,
-    :func:`window_medians`), not a median per window (O(m w), quadratic in the run's length
-    since w grows with it).
-    """
-    if cur is None:
+def _early_instability(t: EarlyTrouble | None) -> str | None:
+    """A sentence for the trouble the loss showed early on (measured by
+    :func:`losscheck.analysis.lr.early_trouble`: a spike, or a running median 20% above its first
+    window's), else ``None``."""
+    if t is None:
         return None
-    horizon = max(100, fraction * last)
-    spikes = [sp for sp in cur.spikes if sp.step <= horizon]
-    if spikes:
-        return f"the loss spiked at step {spikes[0].step}, early in the run"
-    s, v = finite_xy(ctx.run.get(cur.role))
-    # robust to batch noise: running medians over windows of max(5, 2% of the points)
-    w = max(5, len(v) // 50)
-    early, es = v[s <= horizon], s[s <= horizon]
-    if len(early) < 2 * w:
-        return None
-    roll = window_medians(early, w)
-    if roll[0] > 0 and float(np.max(roll[1:])) >= EARLY_RISE * float(roll[0]):
-        i = int(np.argmax(roll[1:])) + 1
-        return (f"the loss rose to x{float(roll[i] / roll[0]):.3g} its starting level by step "
-                f"{int(es[min(len(es) - 1, i + w - 1)])}")
+    if t.spike_step is not None:
+        return f"the loss spiked at step {t.spike_step}, early in the run"
+    if t.rise_ratio is not None:
+        return f"the loss rose to x{t.rise_ratio:.3g} its starting level by step {t.rise_step}"
     return None
-
-
-def window_medians(x: np.ndarray, w: int) -> np.ndarray:
-    """The median of every full window of ``w`` consecutive points of ``x``.
-
-    Args:
-        x: ``float64`` (m,), finite values; w: window length in points, 1 <= w <= m.
-    Returns:
-        ``float64`` (m - w + 1,): entry k is ``np.median(x[k:k + w])``, bit for bit (an even
-        window averages its two middle values as numpy does; tested against the per-window
-        loop). O(m log w): one running median (:func:`losscheck.analysis._util.rolling_median`,
-        a double heap in C), whatever w.
-    Raises:
-        ValueError: ``w`` outside ``[1, m]``.
-    """
-    from losscheck.analysis._util import rolling_median
-
-    m, w = int(x.shape[0]), int(w)
-    if not 1 <= w <= m:
-        raise ValueError(f"window of {w} point(s) for {m} point(s)")
-    # the centred window of i is [i - w // 2, i - w // 2 + w): full for i = w // 2 ... (so
-    # window k is centred on k + w // 2); the clipped windows at both ends are NaN (min_periods)
-    h = w // 2
-    return rolling_median(x, w, trailing=False, min_periods=w)[h:h + m - w + 1]
 
 
 RULE = LRNoWarmup()

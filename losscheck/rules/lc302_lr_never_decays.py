@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from losscheck.analysis.lr import AT_PEAK_SHARE as _AT_PEAK_SHARE
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import finite_xy, fmt, last_step
+from losscheck.rules._evidence import fmt
 from losscheck.rules.interface import Rule, RuleContext
 
 #: Runs shorter than this many steps are not told to decay (a decay matters over long runs).
@@ -13,7 +12,7 @@ MIN_RUN_STEPS = 2000
 #: ... and, for logs in epochs, shorter than this many epochs.
 MIN_RUN_EPOCHS = 20
 #: At least this share of the logged LR points must sit at >= 90% of the peak.
-AT_PEAK_SHARE = 0.9
+AT_PEAK_SHARE = _AT_PEAK_SHARE
 #: LR points needed to read a schedule.
 MIN_LR_POINTS = 10
 
@@ -49,24 +48,24 @@ class LRNeverDecays(Rule):
     def check(self, ctx: RuleContext) -> list:
         lrc = ctx.analysis.lr
         lr = ctx.run.get("lr")
-        s, v = finite_xy(lr)
-        if lrc is None or lr is None or len(v) < self.opt(ctx, "min-lr-points") or lrc.decays or not lrc.peak > 0:
+        lf = ctx.analysis.facts.lr_finite
+        if lrc is None or lr is None or lf is None or lf.points < self.opt(ctx, "min-lr-points") or lrc.decays \
+                or not lrc.peak > 0:
             return []
-        last = max(last_step(ctx.run) or 0, int(s[-1]))
-        span = last - min(int(s[0]), 0) if lr.step_unit == "epoch" else last
+        last = max(ctx.analysis.facts.last_step or 0, lf.last_step)
+        span = last - min(lf.first_step, 0) if lr.step_unit == "epoch" else last
         need = self.opt(ctx, "min-run-epochs") if lr.step_unit == "epoch" else self.opt(ctx, "min-run-steps")
         if span < need:
             return []
-        share = float(np.mean(v >= 0.9 * lrc.peak))
-        if share < self.opt(ctx, "at-peak-share") or v[-1] < 0.9 * lrc.peak:
+        share = lf.at_peak_share
+        if share < self.opt(ctx, "at-peak-share") or lf.last < 0.9 * lrc.peak:
             return []
         unit = "epoch" if lr.step_unit == "epoch" else "step"
         msg = f"LR stays at its peak ({fmt(lrc.peak)}) for the whole {last}-{unit} run (no decay)"
-        ev = {"peak_lr": lrc.peak, "final_lr": float(v[-1]), "at_peak_share": round(share, 4), "run_steps": last}
-        _, lv = finite_xy(ctx.run.get("loss") or ctx.run.get("eval_loss"))
-        q = len(lv) // 4
-        if q >= 3:
-            a, b = float(np.median(lv[-2 * q:-q])), float(np.median(lv[-q:]))
+        ev = {"peak_lr": lrc.peak, "final_lr": lf.last, "at_peak_share": round(share, 4), "run_steps": last}
+        lq = ctx.analysis.facts.loss_quarters  # medians of the last two quarters of the loss
+        if lq is not None:
+            a, b = lq
             if a > 0 and b >= 0.98 * a:
                 msg += f"; the loss has levelled off at {fmt(b)}"
                 ev["loss_levelled_off"] = True

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from losscheck.analysis.lr import ZeroOptions
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import finite_xy, fmt, main_curve
+from losscheck.rules._evidence import fmt
 from losscheck.rules.interface import Rule, RuleContext
 
-#: An LR at or below this fraction of its peak counts as zero (a cosine schedule's last logged
-#: values are ~1e-3..1e-7 of the peak, still non-zero; an exact 0.0 is what a broken schedule gives).
-ZERO_REL = 1e-9
-#: The zero stretch at the end must hold at least this many logged LR points...
-MIN_ZERO_POINTS = 3
-#: ... and this share of the logged steps: a linear decay to 0 logs 0.0 only at its final step.
-MIN_ZERO_FRACTION = 0.05
-#: The loss counts as flat when the median of the second half of a span is within this share
-#: of the median of its first half.
-FLAT_TOL = 0.02
+#: Defaults of the zero-stretch measurement (:func:`losscheck.analysis.lr.zero_stretch`, where
+#: ``ZERO_REL`` is documented): the zero stretch at the end must hold at least
+#: ``MIN_ZERO_POINTS`` logged LR points and ``MIN_ZERO_FRACTION`` of the logged steps (a linear
+#: decay to 0 logs 0.0 only at its final step); the loss counts as flat when the median of the
+#: second half of the stretch is within ``FLAT_TOL`` of the median of its first half.
+MIN_ZERO_POINTS = ZeroOptions.min_zero_points
+MIN_ZERO_FRACTION = ZeroOptions.min_zero_fraction
+FLAT_TOL = ZeroOptions.flat_tolerance
 
 
 class LRZero(Rule):
@@ -47,56 +44,20 @@ class LRZero(Rule):
     sources = ("HF transformers get_linear_schedule_with_warmup (decays to 0 at num_training_steps)",
                "PyTorch torch.optim.lr_scheduler docs (scheduler.step() once per optimizer step)")
 
-    def _flat(self, ctx, steps, values, from_step) -> bool | None:
-        """Whether the loss is flat from ``from_step``; ``None`` with too few points."""
-        sel = values[steps >= from_step]
-        if len(sel) < 4:
-            return None
-        h = len(sel) // 2
-        a, b = float(np.median(sel[:h])), float(np.median(sel[h:]))
-        return bool(b >= (1 - self.opt(ctx, "flat-tolerance")) * a)
-
     def check(self, ctx: RuleContext) -> list:
-        lr = ctx.run.get("lr")
-        s, v = finite_xy(lr)
-        if len(v) < self.opt(ctx, "min-zero-points"):
+        z = ctx.analysis.facts.lr_zero  # losscheck.analysis.lr.zero_stretch
+        if z is None:
             return []
-        ls, lv = finite_xy(ctx.run.get("loss") or ctx.run.get("eval_loss"))
-        cur = main_curve(ctx.analysis)
-        peak = float(np.max(v))
-        whole = peak <= 0
+        whole, start, flat, end = z.whole, z.start, z.flat, z.end
         if whole:
-            start = int(s[0])
-            zero_n = len(v)
+            msg = f"LR is {fmt(z.peak) if z.peak else '0'} at all {z.lr_points} logged points: the weights cannot move"
         else:
-            nz = np.flatnonzero(v > ZERO_REL * peak)
-            last_nz = int(nz[-1])
-            zero_n = len(v) - 1 - last_nz
-            if zero_n < self.opt(ctx, "min-zero-points"):
-                return []
-            start = int(s[last_nz + 1])
-            end = max(int(s[-1]), int(ls[-1]) if len(ls) else 0)
-            first = min(int(s[0]), int(ls[0]) if len(ls) else int(s[0]))
-            if end <= first or (end - start) < self.opt(ctx, "min-zero-fraction") * (end - first):
-                return []
-            # training must go on: the loss is logged past the zero onset
-            if len(ls) and int(np.sum(ls > start)) < 2:
-                return []
-        flat = (cur is not None and cur.klass == "plateau") if whole else False
-        f = self._flat(ctx, ls, lv, start) if len(lv) else None
-        flat = flat or bool(f)
-        end = max(int(s[-1]), int(ls[-1]) if len(ls) else int(s[-1]))
-        if whole:
-            msg = f"LR is {fmt(peak) if peak else '0'} at all {len(v)} logged points: the weights cannot move"
-        else:
-            first = min(int(s[0]), int(ls[0]) if len(ls) else int(s[0]))
-            share = (end - start) / max(1, end - first)
+            share = (end - start) / max(1, end - z.first)
             msg = (f"LR is 0 from step {start} to the end ({end - start} steps, {share * 100:.3g}% of the run) "
                    "while training goes on")
-        if flat and len(lv):
-            lvl = float(np.median(lv[ls >= start])) if np.any(ls >= start) else float(np.median(lv))
-            msg += f"; the loss is flat at {fmt(lvl)}"
-        ev = {"zero_from_step": start, "zero_points": int(zero_n), "whole_run": bool(whole), "loss_flat": bool(flat)}
+        if z.level is not None:
+            msg += f"; the loss is flat at {fmt(z.level)}"
+        ev = {"zero_from_step": start, "zero_points": z.points, "whole_run": bool(whole), "loss_flat": bool(flat)}
         votes = [RemedyVote("increase_lr", 1.0, "the LR is zero: check the configured LR and the scheduler; "
                             "no update can change the weights")]
         if not whole:

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from losscheck.analysis._util import row_nanmedian
+from losscheck.analysis.lr import BUMP_RATIO, BUMP_WINDOW
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import finite_xy
 from losscheck.rules.interface import Rule, RuleContext
-
-#: A loss median over the few points after a restart this much above the median before it is a bump.
-BUMP_RATIO = 1.1
-#: Points on each side of a restart used for the bump medians.
-BUMP_WINDOW = 3
 
 
 class LRWarmRestarts(Rule):
@@ -44,26 +36,7 @@ class LRWarmRestarts(Rule):
         rs = ctx.analysis.lr.restart_steps if ctx.analysis.lr is not None else []
         if not rs:
             return []
-        ls, lv = finite_xy(ctx.run.get("loss") or ctx.run.get("eval_loss"))
-        w = max(1, int(self.opt(ctx, "bump-window")))
-        # medians of up to w loss points before each restart and from it on: one (R, w)
-        # matrix per side, NaN where a window runs off the curve
-        at = np.searchsorted(ls, np.asarray(rs), side="left")
-        n = lv.shape[0]
-        lvp = np.append(lv, np.nan)  # index n reads as missing
-        bidx = at[:, None] - np.arange(w, 0, -1)[None, :]
-        aidx = at[:, None] + np.arange(w)[None, :]
-        before = lvp[np.where((bidx >= 0) & (bidx < n), bidx, n)]
-        after = lvp[np.where(aidx < n, aidx, n)]
-        has = (at > 0) & (at < n)
-        bumps = []
-        if has.any():
-            b, _ = row_nanmedian(before[has])
-            a, _ = row_nanmedian(after[has])
-            ratio = self.opt(ctx, "bump-ratio")
-            for r, bb, aa in zip(np.asarray(rs)[has].tolist(), b.tolist(), a.tolist()):
-                if bb > 0 and aa >= ratio * bb:
-                    bumps.append((r, aa / bb))
+        bumps = ctx.analysis.facts.restart_bumps  # losscheck.analysis.lr.restart_bumps
         shown = ", ".join(str(r) for r in rs[:6]) + (", ..." if len(rs) > 6 else "")
         msg = f"{len(rs)} LR warm restart(s) (at step(s) {shown})"
         ev = {"restarts": len(rs), "restart_steps": rs[:50], "loss_bumps": len(bumps)}

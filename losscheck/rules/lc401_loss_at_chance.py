@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
+from losscheck.analysis.loss_levels import CHANCE_MIN_SHARE as MIN_SHARE
+from losscheck.analysis.loss_levels import CHANCE_TOL
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import finite_xy, fmt, main_curve
+from losscheck.rules._evidence import fmt, main_curve
 from losscheck.rules.interface import Rule, RuleContext
 
-#: Relative distance to ln(C) that counts as "at chance" (the analysis' plateau uses 1-3%).
-CHANCE_TOL = 0.02
-#: The at-chance stretch must cover at least this share of the logged points (and end the log).
-MIN_SHARE = 0.5
 #: Closer than this (relative) to ln(C), on the median, means identical logits for every class.
 EXACT_TOL = 1e-3
-#: Running-median window (points) that smooths batch noise before comparing with ln(C).
-WINDOW = 5
 
 
 class LossAtChance(Rule):
@@ -56,45 +50,13 @@ class LossAtChance(Rule):
     sources = ("Goodfellow, Bengio & Courville 2016, Deep Learning, sec. 6.2.2",
                "Karpathy 2019, A recipe for training neural networks (verify loss @ init, overfit one batch)")
 
-    def _classes(self, ctx: RuleContext) -> int | None:
-        c = ctx.run.data.meta.get("num_classes")
-        if isinstance(c, (int, float)) and not isinstance(c, bool) and c >= 2 and float(c).is_integer():
-            return int(c)
-        for role in ("loss", "eval_loss"):
-            cur = ctx.analysis.curves.get(role)
-            if cur is not None and cur.plateau is not None and cur.plateau.chance_classes:
-                return int(cur.plateau.chance_classes)
-        return None
-
-    def _at_chance(self, ctx: RuleContext, role: str, level: float):
-        """``(start_step, from_start, median, points)`` of the at-chance suffix of ``role``, or ``None``."""
-        s, v = finite_xy(ctx.run.get(role))
-        if len(v) < WINDOW:
-            return None
-        roll = np.array([np.median(v[max(0, k - WINDOW + 1):k + 1]) for k in range(len(v))])
-        near = np.abs(roll - level) <= self.opt(ctx, "chance-tolerance") * level
-        if not near[-1]:
-            return None
-        off = np.flatnonzero(~near)
-        i = int(off[-1]) + 1 if len(off) else 0
-        if len(v) - i < WINDOW or (len(v) - i) < self.opt(ctx, "min-share") * len(v):
-            return None
-        # the running median lags by up to WINDOW-1 points: report the first raw point in the band
-        j = i
-        while j > 0 and abs(v[j - 1] - level) <= self.opt(ctx, "chance-tolerance") * level:
-            j -= 1
-        return int(s[j]), j == 0, float(np.median(v[i:])), len(v) - j
-
     def check(self, ctx: RuleContext) -> list:
-        c = self._classes(ctx)
-        if c is None:
+        ch = ctx.analysis.facts.chance  # losscheck.analysis.loss_levels.at_chance
+        if ch is None:
             return []
+        c = ch.classes
         level = math.log(c)
-        hits = {}
-        for role in ("loss", "eval_loss"):
-            h = self._at_chance(ctx, role, level)
-            if h is not None:
-                hits[role] = h
+        hits = {r: (h.start, h.from_start, h.median, h.points) for r, h in ch.hits.items()}
         if not hits:
             return []
         cur = main_curve(ctx.analysis)
@@ -109,13 +71,10 @@ class LossAtChance(Rule):
         exact = offs[exact_role] <= EXACT_TOL
         ev = {"num_classes": c, "chance_level": level, "from_step": start, "from_start": from_start,
               "levels": {r: h[2] for r, h in hits.items()}, "identical_logits": exact}
-        for arole in ("eval_accuracy", "accuracy"):
-            _, av = finite_xy(ctx.run.get(arole))
-            if len(av) >= 4:
-                acc = float(np.median(av[-max(1, len(av) // 4):]))
-                msg += f"; {arole.replace('_', ' ')} {fmt(acc)} vs chance {fmt(1 / c)}"
-                ev[arole] = acc
-                break
+        if ch.accuracy_role is not None:
+            arole, acc = ch.accuracy_role, ch.accuracy
+            msg += f"; {arole.replace('_', ' ')} {fmt(acc)} vs chance {fmt(1 / c)}"
+            ev[arole] = acc
         if exact:
             msg += (f"; the {exact_role.replace('_', ' ')} is ln({c}) to within 0.1%: the model gives the same "
                     "uniform output for every input")

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
+from losscheck.analysis.loss_levels import EVAL_COLLAPSE_RATIO, EVAL_NEAR_ZERO, FEW_EVALS
 from losscheck.model import RemedyVote
-from losscheck.rules._evidence import finite_xy, fmt, looks_like_language_model
+from losscheck.rules._evidence import fmt
 from losscheck.rules.interface import Rule, RuleContext
 
 #: Logged losses exactly 0.0 at this many points (with a finite grad norm, or none logged).
 ZERO_POINTS = 3
 #: A language-model loss (token cross-entropy) below this at the end: perplexity e^0.05 = 1.05.
 LM_NEAR_ZERO = 0.05
-#: An eval loss that falls below this share of its first value...
-EVAL_COLLAPSE_RATIO = 0.1
-#: ... to below this absolute value (nats) ...
-EVAL_NEAR_ZERO = 0.1
-#: ... within this many evaluations, from a first eval loss of at least 1 (a cross-entropy over
-#: 3+ classes or tokens; MSE losses of normalised regressions start lower).
-FEW_EVALS = 10
+#: An eval collapse (EVAL_COLLAPSE_RATIO, EVAL_NEAR_ZERO, FEW_EVALS) is measured by
+#: :func:`losscheck.analysis.loss_levels.eval_collapse`, where its thresholds are documented.
 
 
 class LossSuspiciouslyLow(Rule):
@@ -54,18 +50,12 @@ class LossSuspiciouslyLow(Rule):
                "HF transformers docs: labels set to -100 are ignored by the loss")
 
     def _zeros(self, ctx: RuleContext, role: str):
-        """``(count, first_step)`` of exact 0.0 losses not explained by a non-finite grad norm."""
-        s = ctx.run.get(role)
-        if s is None or len(s) == 0:
+        """``(count, first_step)`` of exact 0.0 losses not explained by a non-finite grad norm
+        (:func:`losscheck.analysis.nonfinite.zero_loss`)."""
+        z = ctx.analysis.facts.zero_loss.get(role)
+        if z is None or z.visible < self.opt(ctx, "zero-points") or z.visible_first is None:
             return None
-        z = s.steps[s.values == 0.0]
-        g = ctx.run.get("grad_norm")
-        if g is not None and len(g) and len(z):
-            bad = g.steps[~np.isfinite(g.values)]
-            z = np.setdiff1d(z, bad)
-        if len(z) < self.opt(ctx, "zero-points"):
-            return None
-        return int(len(z)), int(z[0])
+        return z.visible, z.visible_first
 
     def check(self, ctx: RuleContext) -> list:
         reasons, votes_labels, votes_data = [], 0.0, 0.0
@@ -79,38 +69,35 @@ class LossSuspiciouslyLow(Rule):
                 ev[f"{role}_zero_points"], ev[f"{role}_first_zero_step"] = z
                 step = z[1] if step is None else min(step, z[1])
                 votes_labels, votes_data = max(votes_labels, 1.0), max(votes_data, 0.7)
-        lm = looks_like_language_model(ctx.run)
+        facts = ctx.analysis.facts
+        lm = facts.language_model
         if lm:
             for role in ("loss", "eval_loss"):
-                s, v = finite_xy(ctx.run.get(role))
-                if len(v) < 3:
+                if role not in facts.end_levels:
                     continue
-                end = float(np.median(v[-5:]))
+                end, last = facts.end_levels[role]  # median of the last 5 finite values
                 if 0 < end < self.opt(ctx, "lm-near-zero"):
                     reasons.append(f"the language model's {role.replace('_', ' ')} ends at {fmt(end)} "
-                                   f"(perplexity {np.exp(end):.3g})")
+                                   f"(perplexity {math.exp(end):.3g})")
                     ev[f"{role}_end"] = end
-                    step = int(s[-1]) if step is None else step
+                    step = last if step is None else step
                     votes_labels, votes_data = max(votes_labels, 1.0), max(votes_data, 0.8)
-        s, v = finite_xy(ctx.run.get("eval_loss"))
-        if len(v) >= 2 and v[0] >= 1.0:
-            low = np.flatnonzero((v < self.opt(ctx, "eval-collapse-ratio") * v[0]) & (v < self.opt(ctx, "eval-near-zero")))
-            if len(low) and low[0] <= self.opt(ctx, "few-evals"):
-                k = int(low[0])
-                end = float(v[-1])
-                r = (f"eval loss fell from {fmt(float(v[0]))} to {fmt(float(v[k]))} ({v[k] / v[0] * 100:.2g}% of it) "
-                     f"in {k} evals")
-                if end != float(v[k]):
-                    r += f" and ends at {fmt(end)}"
-                reasons.append(r)
-                ev.update(eval_first=float(v[0]), eval_low=float(v[k]), evals_to_low=k, eval_low_step=int(s[k]))
-                step = int(s[k]) if step is None else min(step, int(s[k]))
-                votes_labels, votes_data = max(votes_labels, 0.8), max(votes_data, 1.0)
+        col = facts.eval_collapse  # losscheck.analysis.loss_levels.eval_collapse
+        if col is not None:
+            k = col.evals
+            r = (f"eval loss fell from {fmt(col.first)} to {fmt(col.low)} ({col.low / col.first * 100:.2g}% of it) "
+                 f"in {k} evals")
+            if col.end != col.low:
+                r += f" and ends at {fmt(col.end)}"
+            reasons.append(r)
+            ev.update(eval_first=col.first, eval_low=col.low, evals_to_low=k, eval_low_step=col.low_step)
+            step = col.low_step if step is None else min(step, col.low_step)
+            votes_labels, votes_data = max(votes_labels, 0.8), max(votes_data, 1.0)
         if not reasons:
             return []
         msg = "; ".join(reasons)
         if lm and "eval_low" in ev and not any("language model" in r for r in reasons):
-            msg += f" (a language model: eval perplexity {np.exp(float(v[-1])):.3g})"
+            msg += f" (a language model: eval perplexity {math.exp(col.end):.3g})"
         msg += ": leakage or masked labels, the model can see the answer"
         ev["language_model"] = lm
         votes = [RemedyVote("check_labels", votes_labels, "check the labels: shifted for a causal LM, not masked "

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from losscheck.model import RemedyVote
 from losscheck.rules.interface import Rule, RuleContext
 
@@ -38,21 +36,14 @@ class HfNanFilter(Rule):
                "Micikevicius et al. 2018, Mixed precision training")
 
     def check(self, ctx: RuleContext) -> list:
-        loss, g = ctx.run.get("loss"), ctx.run.get("grad_norm")
-        if loss is None or g is None or len(loss) == 0 or len(g) == 0:
+        z = ctx.analysis.facts.zero_loss.get("loss")  # losscheck.analysis.nonfinite.zero_loss
+        if z is None or not z.hidden:
             return []
-        zero_steps = loss.steps[loss.values == 0.0]
-        bad_grad = g.steps[~np.isfinite(g.values)]
-        hit = np.intersect1d(zero_steps, bad_grad)
-        if not len(hit):
-            return []
-        first = int(hit[0])
-        after = int(np.sum(loss.steps >= first))
-        what = "NaN" if np.any(np.isnan(g.values[np.isin(g.steps, hit)])) else "Inf"
-        msg = (f"loss logged as exactly 0.0 with a {what} grad norm at {len(hit)} of {after} logged steps (from "
+        first, after, what, hidden = z.hidden_first, z.steps_from_first, z.hidden_kind, z.hidden
+        msg = (f"loss logged as exactly 0.0 with a {what} grad norm at {hidden} of {after} logged steps (from "
                f"step {first}): the HF Trainer's logging_nan_inf_filter hides NaN losses; the run is NaN, not "
                "converged")
-        ev = {"hidden_steps": int(len(hit)), "first_step": first, "steps_from_first": after,
+        ev = {"hidden_steps": hidden, "first_step": first, "steps_from_first": after,
               "fp16": bool(ctx.run.data.meta.get("fp16"))}
         # the signature says the run is NaN, not why: only a logged fp16 flag makes overflow the lead
         fp16 = bool(ctx.run.data.meta.get("fp16"))

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from losscheck.analysis.timing import GAP_FACTOR, MIN_GAP_SECONDS
+from losscheck.analysis.timing import STALL_MIN_POINTS as MIN_POINTS
 from losscheck.rules.interface import Rule, RuleContext
 
-#: A gap counts as a stall when it is at least this many times the median gap...
-GAP_FACTOR = 20.0
-#: ... and at least this many seconds (10 minutes: longer than a typical eval or checkpoint save).
-MIN_GAP_SECONDS = 600.0
-#: Points with a wall time needed to have a median gap.
-MIN_POINTS = 10
 #: A single stall followed by at least this many logged points is "recovered" (info).
 RESUMED_POINTS = 3
 
@@ -47,35 +41,21 @@ class StalledRun(Rule):
     sources = ("PyTorch DataLoader docs (timeout, num_workers)", "NCCL environment variables docs (NCCL_TIMEOUT)")
 
     def check(self, ctx: RuleContext) -> list:
-        wc = ctx.wall_clock
-        if wc is None:
+        st = ctx.analysis.facts.stalls  # losscheck.analysis.timing.stalls
+        if st is None:
             return []
-        steps, w = wc
-        if len(w) < self.opt(ctx, "min-points"):
-            return []
-        gaps = np.diff(w)
-        med = float(np.median(gaps))
-        if not med > 0:
-            return []
-        limit = max(self.opt(ctx, "gap-factor") * med, self.opt(ctx, "min-gap-seconds"))
-        idx = np.flatnonzero(gaps >= limit)
-        idx = idx[idx >= 1]  # the first gap is start-up
-        if not len(idx):
-            return []
-        big = int(idx[np.argmax(gaps[idx])])
-        after = len(w) - 1 - int(idx[-1])
-        resumed = len(idx) == 1 and after >= RESUMED_POINTS
-        lost = float(np.sum(gaps[idx]))
-        if len(idx) == 1:
-            msg = (f"logging stopped for {_dur(float(gaps[big]))} after step {int(steps[big])} (median gap "
-                   f"{med:.3g} s, x{gaps[big] / med:.3g})")
+        n, after, med = len(st.steps), st.after, st.median
+        resumed = n == 1 and after >= RESUMED_POINTS
+        if n == 1:
+            msg = (f"logging stopped for {_dur(st.longest)} after step {st.longest_step} (median gap "
+                   f"{med:.3g} s, x{st.longest / med:.3g})")
         else:
-            msg = (f"logging stopped {len(idx)} times for {_dur(lost)} in total (longest {_dur(float(gaps[big]))} "
-                   f"after step {int(steps[big])}; median gap {med:.3g} s)")
+            msg = (f"logging stopped {n} times for {_dur(st.lost)} in total (longest {_dur(st.longest)} "
+                   f"after step {st.longest_step}; median gap {med:.3g} s)")
         msg += "; the run continued afterwards" if after >= RESUMED_POINTS else "; the log ends right after it"
-        ev = {"stalls": int(len(idx)), "longest_seconds": float(gaps[big]), "after_step": int(steps[big]),
-              "median_gap_seconds": med, "lost_seconds": lost, "stall_steps": [int(steps[i]) for i in idx[:20]]}
-        return [self.finding(msg, step=int(steps[big]), evidence=ev, severity="info" if resumed else None)]
+        ev = {"stalls": n, "longest_seconds": st.longest, "after_step": st.longest_step,
+              "median_gap_seconds": med, "lost_seconds": st.lost, "stall_steps": st.steps[:20]}
+        return [self.finding(msg, step=st.longest_step, evidence=ev, severity="info" if resumed else None)]
 
 
 RULE = StalledRun()

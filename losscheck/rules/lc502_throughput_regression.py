@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from losscheck.analysis.timing import MIN_INTERVALS, SKIP_POINTS, STALL_FACTOR
 from losscheck.rules._evidence import unit_word
 from losscheck.rules.interface import Rule, RuleContext
 
 #: Last-quarter seconds per step at least this many times the first quarter's is a regression.
 SLOWDOWN = 1.5
-#: Logged points skipped at the start (compilation, cudnn autotuning, cache warm-up).
-SKIP_POINTS = 3
-#: Timed intervals needed after the skipped points (3 per quarter at least).
-MIN_INTERVALS = 12
-#: Intervals this many times the median are stalls (LC501) and left out of the per-step times.
-STALL_FACTOR = 20.0
+#: SKIP_POINTS, MIN_INTERVALS and STALL_FACTOR are documented where the seconds per step are
+#: measured (:mod:`losscheck.analysis.timing`).
+__all__ = ["MIN_INTERVALS", "RULE", "SKIP_POINTS", "SLOWDOWN", "STALL_FACTOR"]
 
 
 class ThroughputRegression(Rule):
@@ -42,33 +38,17 @@ class ThroughputRegression(Rule):
                "PyTorch torch.profiler docs")
 
     def check(self, ctx: RuleContext) -> list:
-        wc = ctx.wall_clock
-        if wc is None:
+        tp = ctx.analysis.facts.throughput  # losscheck.analysis.timing.throughput
+        if tp is None:
             return []
-        steps, w = wc
-        k = max(0, int(self.opt(ctx, "skip-points")))
-        steps, w = steps[k:], w[k:]
-        if len(w) < 2:
-            return []
-        dt, ds = np.diff(w), np.diff(steps).astype(np.float64)
-        ok = (ds > 0) & (dt >= 0)
-        dt, ds = dt[ok], ds[ok]
-        if len(dt) < self.opt(ctx, "min-intervals"):
-            return []
-        med = float(np.median(dt))
-        keep = dt < STALL_FACTOR * med if med > 0 else np.ones(len(dt), dtype=bool)
-        sps = (dt / ds)[keep]
-        if len(sps) < self.opt(ctx, "min-intervals"):
-            return []
-        q = len(sps) // 4
-        first, last = float(np.median(sps[:q])), float(np.median(sps[-q:]))
+        first, last = tp.first, tp.last
         if not first > 0 or last < self.opt(ctx, "slowdown") * first:
             return []
         unit = unit_word(ctx.run)
         msg = (f"seconds per {unit} rose x{last / first:.3g} from {first:.3g} s (first quarter) to {last:.3g} s "
                "(last quarter)")
         ev = {"first_quarter_seconds_per_step": first, "last_quarter_seconds_per_step": last,
-              "ratio": last / first, "intervals": int(len(sps))}
+              "ratio": last / first, "intervals": tp.intervals}
         return [self.finding(msg, evidence=ev)]
 
 
