@@ -30,7 +30,7 @@ class LossNonFinite(Rule):
            "last finite step.")
     how = ("Exact scan of every logged value (never sampled). Growth before the NaN: the median of the last "
            "3 finite losses over the lowest 5-point mean before them, and the largest of the last 3 grad "
-           "norms over the 90th percentile of the earlier ones (`_evidence.pre_nonfinite_growth`). 'Early' "
+           "norms over the 90th percentile of the earlier ones (measured once by the analysis, `losscheck.analysis.evidence.pre_nonfinite_growth`, and read from the run's facts). The HF NaN-filter signature is the one computed by `losscheck.analysis.nonfinite.zero_loss` (shared with LC404). 'Early' "
            "is within max(100 steps, or 1 epoch, `early-fraction` of the run) from step 0.")
     example = "loss is NaN from step 3451 (last finite 0.206); grad norm was finite until then"
     options = {"early-fraction": EARLY_FRACTION}

@@ -29,7 +29,10 @@ class LossPlateau(Rule):
            "`lr_schedule`, `optimizer`, `check_model`.")
     how = ("Theil-Sen slope (Theil 1950; Sen 1968) of the log loss per 1,000 steps with its confidence "
            "interval, compared to the robust noise level (MAD); chance level when the loss is within 1% of "
-           "ln(C) for a small integer C (or the --num-classes given).")
+           "ln(C) for a small integer C (or the --num-classes given), by the plateau detector "
+           "(`losscheck.analysis.plateau.detect_plateau`). The remedy evidence (share of non-finite grad norms, "
+           "grad-norm trend, a frozen level) is measured once by `losscheck.analysis.evidence` and read from the "
+           "run's facts.")
     example = "loss flat at 1.386 = ln(4) (chance for 4 classes) from the start"
     sources = ("Theil 1950", "Sen 1968", "seed case study (label misalignment: overfit one batch)",
                "Karpathy 2019, A recipe for training neural networks")

@@ -34,11 +34,12 @@ class GradNormSurge(Rule):
            "the grad norm (or a clip) would have acted, and it says the blow-up started in the optimizer "
            "updates, not in one bad batch.")
     fix = ("Ranks `grad_clip` with a threshold at the 90th percentile of the grad norms before the surge "
-           "(`losscheck.remedies.clip_threshold`), and `lower_lr` slightly below it: the weights (0.8 and "
+           "(`losscheck.analysis.evidence.clip_threshold`, measured once with the run's facts), and `lower_lr` slightly below it: the weights (0.8 and "
            "0.6) are chosen so that, together with LC101's votes, `lower_lr` stays first when the loss "
            "diverged as the LR peaked and `grad_clip` comes next. To act early, alert when the grad norm "
            "exceeds 3x its running median.")
-    how = ("Finite grad norms only. Candidates i lie in the last `max-lead-fraction` (50%) of the logged "
+    how = ("Measured once by the analysis (`losscheck.analysis.gradnorm.detect_surge`, stored in the run's "
+           "facts as `grad_surge`); this rule only words it. Finite grad norms only. Candidates i lie in the last `max-lead-fraction` (50%) of the logged "
            "span before the loss event (grad norms drift up over healthy training: a level reached long "
            "before the blow-up is no precursor). The healthy level before i is the lowest trailing median of "
            "max(`min-healthy-points` (5), 10% of the points before the loss event) consecutive grad norms, "

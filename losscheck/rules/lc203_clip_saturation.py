@@ -36,7 +36,8 @@ class ClipSaturation(Rule):
            "more when more than 90% of the steps are clipped.")
     how = ("Exact count over the finite grad-norm values: clipped = value >= threshold x (1 - 1e-4). "
            "Inferred ceiling: the maximum value, when at least 20% of the values equal it within 1e-4 "
-           "(relative) and there are at least 5 such values. Needs `min-points` (20) finite grad norms.")
+           "(relative) and there are at least 5 such values. Needs `min-points` (20) finite grad norms."
+           "Measured once by the analysis (`losscheck.analysis.gradnorm.clip_stats`) and read from the run's facts.")
     example = ("grad norm at or above the clip threshold 1 (max_grad_norm) at 87% of 400 logged steps "
                "(median 2.6): clipping rescales most updates and acts as a fixed LR scaler")
     options = {"clipped-share": CLIPPED_SHARE, "min-points": MIN_POINTS, "ceiling-share": CEILING_SHARE}

@@ -38,7 +38,8 @@ class LRNeverDecays(Rule):
            "still falls at the constant LR.")
     how = ("From the LR series (at least `min-lr-points` (10) finite values): share of finite points >= 0.9 x peak, last point >= 0.9 x peak, LR context "
            "`decays` false. Loss levelled off: the median of the last quarter of the training loss is within "
-           "2% of the median of the quarter before.")
+           "2% of the median of the quarter before. Measured once by the analysis "
+           "(`losscheck.analysis.lr.lr_finite`, `losscheck.analysis.lr.loss_quarters`) and read from the run's facts.")
     example = "LR stays at its peak (0.0003) for the whole 3956-step run (no decay); the loss has levelled off at 0.2"
     options = {"min-run-steps": MIN_RUN_STEPS, "min-run-epochs": MIN_RUN_EPOCHS, "at-peak-share": AT_PEAK_SHARE,
                "min-lr-points": MIN_LR_POINTS}

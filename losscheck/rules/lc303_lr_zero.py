@@ -38,7 +38,7 @@ class LRZero(Rule):
     how = ("Exact scan of the finite LR values: the zero stretch is the longest suffix at <= 1e-9 x peak "
            "(or every value <= 0). Flat loss: main curve class `plateau`, or over the zero stretch the "
            "median of the second half of the loss points is >= (1 - `flat-tolerance` (2%)) x the median of "
-           "the first half.")
+           "the first half." + " Measured once by the analysis (`losscheck.analysis.lr.zero_stretch`) and read from the run's facts.")
     example = "LR is 0 from step 4000 to the end (1000 steps, 20% of the run) while training goes on; the loss is flat at 2.31"
     options = {"min-zero-points": MIN_ZERO_POINTS, "min-zero-fraction": MIN_ZERO_FRACTION, "flat-tolerance": FLAT_TOL}
     sources = ("HF transformers get_linear_schedule_with_warmup (decays to 0 at num_training_steps)",

@@ -42,7 +42,7 @@ class LossAtChance(Rule):
            "`--num-classes`, or finds ln C evident for C in 2-5, 10, 100, 1000). For the training and the "
            "eval loss: 5-point running medians of the finite values; the at-chance stretch is the longest "
            "suffix within 2% (relative) of ln(C). Accuracy (if logged): the median of the last quarter, "
-           "against 1/C.")
+           "against 1/C." + " Measured once by the analysis (`losscheck.analysis.loss_levels.at_chance`) and read from the run's facts.")
     example = ("loss 1.3895 and eval loss 1.3863 sit at ln(4) = 1.3863 (0.23% and 2.7e-07% off) from step 50 "
                "to the end (62 logs); eval accuracy 0.27 vs chance 0.25; the eval loss is ln(4) to within "
                "0.1%: the model gives the same uniform output for every input")

@@ -40,7 +40,9 @@ class LossSuspiciouslyLow(Rule):
     how = ("Exact comparison with 0.0 over every logged value; the grad norm at the same steps decides "
            "between this rule and LC404. Language model: a series tag containing 'perplexity', 'ppl' or "
            "'token'. End level: median of the last 5 finite points. Eval collapse: index of the first eval "
-           "point below both thresholds.")
+           "point below both thresholds. Measured once by the analysis "
+           "(`losscheck.analysis.nonfinite.zero_loss`, `losscheck.analysis.loss_levels.eval_collapse`, "
+           "`losscheck.analysis.loss_levels.end_levels`) and read from the run's facts.")
     example = ("eval loss fell from 6.6 to 0.0933 (1.4% of it) in 6 evals and ends at 0.0668 (a language "
                "model: eval perplexity 1.07): leakage or masked labels, the model can see the answer")
     options = {"zero-points": ZERO_POINTS, "lm-near-zero": LM_NEAR_ZERO, "eval-collapse-ratio": EVAL_COLLAPSE_RATIO,

@@ -44,7 +44,7 @@ class EvalBelowTrain(Rule):
     how = ("Train level at each eval step: the median of the training losses logged since the previous eval "
            "(the last training loss at or before it when none). Gap = (train - eval) / train at each eval of "
            "the second half of the eval steps; persistent when >= 80% of them exceed 5%; reported gap = "
-           "median.")
+           "median." + " Measured once by the analysis (`losscheck.analysis.loss_levels.eval_gap`) and read from the run's facts.")
     example = "eval loss below the training loss at 4 of 4 evals in the second half (median gap 48%, e.g. 0.0668 vs 0.154 at step 8)"
     options = {"min-gap": MIN_GAP, "large-gap": LARGE_GAP, "persistent-share": PERSISTENT_SHARE,
                "min-evals": MIN_EVALS}

@@ -35,7 +35,8 @@ class StalledRun(Rule):
            "and the checkpoint storage.")
     how = ("Wall times of the series with the most timestamps (training loss first), points whose clock "
            "goes backwards dropped; gaps = differences of consecutive wall times; median over all gaps. "
-           "Needs `min-points` (10) timestamps. The first gap is ignored (start-up, compilation).")
+           "Needs `min-points` (10) timestamps. The first gap is ignored (start-up, compilation)."
+           " Measured once by the analysis (`losscheck.analysis.timing.stalls`) and read from the run's facts.")
     example = "logging stopped for 3.1 h after step 4000 (median gap 12 s, x930); the run continued afterwards"
     options = {"gap-factor": GAP_FACTOR, "min-gap-seconds": MIN_GAP_SECONDS, "min-points": MIN_POINTS}
     sources = ("PyTorch DataLoader docs (timeout, num_workers)", "NCCL environment variables docs (NCCL_TIMEOUT)")

@@ -31,7 +31,8 @@ class ThroughputRegression(Rule):
            ".detach(), and check dataloader worker memory.")
     how = ("Wall times of the series with the most timestamps; per-interval seconds per step = "
            "Δwall / Δstep; intervals of >= 20x the median removed; the remaining intervals after the first "
-           "3 points are split in quarters and their medians compared. Needs `min-intervals` (12).")
+           "3 points are split in quarters and their medians compared. Needs `min-intervals` (12)."
+           " Measured once by the analysis (`losscheck.analysis.timing.throughput`) and read from the run's facts.")
     example = "seconds per step rose x2.1 from 0.35 s (first quarter) to 0.74 s (last quarter)"
     options = {"slowdown": SLOWDOWN, "skip-points": SKIP_POINTS, "min-intervals": MIN_INTERVALS}
     sources = ("PyTorch FAQ: my model reports 'cuda runtime error(2): out of memory' (accumulating history)",
