@@ -9,9 +9,10 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+from collections.abc import Mapping
 from functools import lru_cache
 
-from losscheck.model import Finding, SEVERITIES
+from losscheck.model import SEVERITIES, Finding, Severity
 from losscheck.rules.interface import Rule, RuleContext
 
 
@@ -52,7 +53,7 @@ def selected(select: list[str] | None, ignore: list[str] | None) -> list[Rule]:
 
 
 def run_rules(ctx: RuleContext, rules: list[Rule] | None = None,
-              severity_overrides: dict[str, str] | None = None) -> list[Finding]:
+              severity_overrides: Mapping[str, Severity] | None = None) -> list[Finding]:
     """Apply ``rules`` (default: all) and return the findings, most severe first.
 
     ``severity_overrides`` maps a code or name to ``error``/``warning``/``info``. A rule that

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from losscheck.model import Finding, RemedyVote, ResolvedRun, RunAnalysis
+from losscheck.model import Finding, RemedyVote, ResolvedRun, RunAnalysis, Severity
 
 
 @dataclass
@@ -46,7 +46,7 @@ class Rule(ABC):
 
     code: ClassVar[str]
     name: ClassVar[str]
-    severity: ClassVar[str]
+    severity: ClassVar[Severity]
     summary: ClassVar[str]
     what: ClassVar[str]
     why: ClassVar[str]
@@ -77,7 +77,7 @@ class Rule(ABC):
 
     def finding(self, message: str, *, role: str | None = None, step: int | None = None,
                 evidence: dict[str, Any] | None = None, remedies: list[RemedyVote] | None = None,
-                severity: str | None = None) -> Finding:
+                severity: Severity | None = None) -> Finding:
         """Build a :class:`Finding` stamped with this rule's code, name and severity."""
         return Finding(self.code, self.name, severity or self.severity, role, step, message,
                        evidence or {}, remedies or [])
