@@ -28,6 +28,7 @@ loss at ln 2 with an LR of 1e-7 is expected, not a failure).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 
@@ -39,16 +40,20 @@ from losscheck.analysis.nonfinite import verdict
 from losscheck.analysis.options import AnalysisOptions
 from losscheck.analysis.prepared import Detection, PreparedCurve, prepare
 from losscheck.analysis.trend import fit_trend
-from losscheck.model import CurveAnalysis, ResolvedRun, RunAnalysis, Series, Spike
+from losscheck.model import CLASSES, CurveAnalysis, ResolvedRun, RunAnalysis, RunClass, Series, Spike
 
 #: Internal labels in priority order; ``spiking_worse`` is reported as ``spiking``.
 PRIORITY = ("nan", "diverging", "spiking_worse", "overfitting", "oscillating", "plateau",
             "spiking", "converging", "insufficient")
 
 
-def public(label: str) -> str:
-    """Map an internal label to its :data:`losscheck.model.CLASSES` name."""
-    return "spiking" if label == "spiking_worse" else label
+def public(label: str) -> RunClass:
+    """Map an internal label (one of :data:`PRIORITY`) to its :data:`losscheck.model.CLASSES`
+    name. Raises ValueError for a label that is neither (a programming error)."""
+    name = "spiking" if label == "spiking_worse" else label
+    if name not in CLASSES:
+        raise ValueError(f"not a class label: {label!r}")
+    return cast(RunClass, name)  # checked against CLASSES just above
 
 
 def order(labels) -> list[str]:
@@ -84,7 +89,7 @@ class Labelled:
     prepared: PreparedCurve | None = None
 
 
-def _grad_norm_class(c: CurveAnalysis, labels: list[str]) -> str:
+def _grad_norm_class(c: CurveAnalysis, labels: list[str]) -> RunClass:
     """A grad norm's class: non-finite values or a surge (divergence, spikes) -- not a run
     class by itself, and neither a plateau nor an oscillation."""
     if c.nonfinite is not None:
@@ -434,6 +439,7 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
         return RunAnalysis(curves=curves, primary="insufficient", secondary=[], onset_step=None,
                            overfit=of, lr=lrc, evidence=py({k: v for k, v in ev.items() if v is not None}))
     problems = [p for p in pool if p[0] not in ("converging", "insufficient")]
+    primary: RunClass
     if problems:
         problems.sort(key=lambda p: PRIORITY.index(p[0]))
         top_label, top_role = problems[0]
@@ -445,7 +451,7 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
             ("converging" if any(p[0] == "converging" for p in pool) and main_labels[0] != "insufficient"
              else "insufficient")
         onset = None
-    secondary = []
+    secondary: list[RunClass] = []
     for lab, _ in sorted(problems, key=lambda p: PRIORITY.index(p[0])):
         name = public(lab)
         if name != primary and name not in secondary:

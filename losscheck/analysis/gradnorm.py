@@ -74,7 +74,7 @@ def detect_surge(run: ResolvedRun, cur: CurveAnalysis | None, grad: CurveAnalysi
     ``None``. ``grad`` is the grad-norm curve's analysis: a curve it classes healthy
     (converging, plateau, oscillating) has no surge. Cost: O(n w) for the trailing medians."""
     event = loss_event(cur)
-    if event is None or grad is None or grad.klass not in BLOWUPS:
+    if cur is None or event is None or grad is None or grad.klass not in BLOWUPS:
         return None
     gs, gv = finite_xy(run.get("grad_norm"))
     gs, gv = gs[gv >= 0], gv[gv >= 0]
@@ -136,7 +136,8 @@ def clip_stats(run: ResolvedRun, min_points: float = CLIP_MIN_POINTS,
     v = v[v >= 0]
     if len(v) < max(1, int(min_points)):
         return None
-    thr, source = None, None
+    thr: float | None = None
+    source = ""
     meta_thr = run.data.meta.get("max_grad_norm")
     try:
         meta_thr = float(meta_thr) if meta_thr is not None else None

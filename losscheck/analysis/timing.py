@@ -28,18 +28,18 @@ def wall_clock(run: ResolvedRun) -> tuple[np.ndarray, np.ndarray] | None:
     time is finite and increasing. ``None`` when no series carries at least 2 wall times.
     Read-only views of the series' arrays when every point is kept, else fresh arrays.
     """
-    best = None
+    best: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (finite mask, steps, wall times)
     for role in ("loss", "eval_loss", "grad_norm", "lr", "accuracy", "eval_accuracy"):
         s = run.get(role)
         if s is None or s.wall_time is None or len(s) == 0 or s.wall_time.shape != s.steps.shape:
             continue
         ok = np.isfinite(s.wall_time)
         if best is None or int(ok.sum()) > int(best[0].sum()):
-            best = (ok, s)
+            best = (ok, s.steps, s.wall_time)
     if best is None or int(best[0].sum()) < 2:
         return None
-    ok, s = best
-    st, w = (s.steps, s.wall_time) if ok.all() else (s.steps[ok], s.wall_time[ok])
+    ok, steps, wall = best
+    st, w = (steps, wall) if ok.all() else (steps[ok], wall[ok])
     # keep points whose wall time moves forward (a resumed run that re-logs old steps, or
     # merged files with clock skew, must not produce negative gaps)
     # (w[i] not below every earlier w, i.e. equal to the running maximum; O(n) in numpy)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt, lr_votes_settings, main_curve, unit_word, warmup_settings
 from losscheck.rules.interface import Rule, RuleContext
@@ -47,7 +49,7 @@ class LossDiverging(Rule):
         series = ctx.run.get(cur.role)
         total = ctx.run.data.meta.get("max_steps")
         growth = ""
-        ev = {"onset_step": onset}
+        ev: dict[str, Any] = {"onset_step": onset}
         if cur.trend is not None and cur.trend.doubling_steps:
             growth = f"grows x2 every {cur.trend.doubling_steps:.3g} {unit}s"
             ev.update(rate_per_step=cur.trend.rate_per_step, doubling_steps=cur.trend.doubling_steps,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from losscheck.model import RemedyVote
 from losscheck.model import PreNonFinite, ZeroLoss
 from losscheck.rules._evidence import fmt, lr_votes_settings, unit_word
@@ -50,7 +52,7 @@ class LossNonFinite(Rule):
             unit = unit_word(ctx.run, role)
             onset = cur.onset_step if cur.onset_step is not None else (nf.first_step if nf else None)
             oc = ctx.analysis.facts.at(onset)
-            ev = {"first_nonfinite_step": onset}
+            ev: dict[str, Any] = {"first_nonfinite_step": onset}
             if nf is not None:
                 ev.update(nan=nf.nan, inf=nf.inf, points=nf.total, recovered=nf.recovered,
                           last_finite=nf.last_finite_before)
@@ -68,12 +70,13 @@ class LossNonFinite(Rule):
             if hf_filter:  # LC404 explains the signature; say only what LC102 adds
                 msg = f"{role.replace('_', ' ')} is NaN from {unit} {onset}, hidden as 0.0 in the log (see LC404)"
             g = ctx.analysis.curves.get("grad_norm")
-            grad_first = (g is not None and g.nonfinite is not None and onset is not None
-                          and g.nonfinite.first_step < onset)
-            overflow_signs = bool(grad_first and g.nonfinite.recovered) or bool(ctx.run.data.meta.get("fp16"))
-            if grad_first:
-                msg += f"; the grad norm went non-finite first, at {unit} {g.nonfinite.first_step}"
-                ev["grad_norm_first_nonfinite_step"] = g.nonfinite.first_step
+            gnf = g.nonfinite if g is not None else None
+            grad_first = gnf if gnf is not None and onset is not None and gnf.first_step < onset else None
+            overflow_signs = bool(grad_first is not None and grad_first.recovered) \
+                or bool(ctx.run.data.meta.get("fp16"))
+            if grad_first is not None:
+                msg += f"; the grad norm went non-finite first, at {unit} {grad_first.first_step}"
+                ev["grad_norm_first_nonfinite_step"] = grad_first.first_step
             # "early" counts from step 0, not from the first logged step: an excerpt that starts at
             # step 3442 comes from a run that had trained for 3442 steps
             last = int(series.steps[-1]) if series is not None and len(series) else 0

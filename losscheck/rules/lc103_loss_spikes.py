@@ -47,7 +47,7 @@ class LossSpikes(Rule):
         back = [s for s in rec if s.recover_steps is not None]
         msg = f"{len(rec)} loss spike(s) (largest x{big.ratio:.3g} at {unit} {big.step})"
         if len(back) == len(rec):
-            msg += f", each recovered within {max(s.recover_steps for s in back)} {unit}s"
+            msg += f", each recovered within {max(s.recover_steps for s in back if s.recover_steps is not None)} {unit}s"
         else:
             high = max((s for s in rec if s.recover_steps is None), key=lambda s: s.level_ratio)
             msg += (f"; {len(rec) - len(back)} did not fully come back (settled x{high.level_ratio:.3g} above "

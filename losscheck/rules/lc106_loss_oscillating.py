@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import lr_votes_settings, main_curve, unit_word
 from losscheck.rules.interface import Rule, RuleContext
@@ -37,7 +39,7 @@ class LossOscillating(Rule):
         unit = unit_word(ctx)
         oc = ctx.analysis.facts.at(cur.onset_step)
         spe = ctx.run.data.meta.get("steps_per_epoch")
-        ev = {}
+        ev: dict[str, Any] = {}
         msg = f"{cur.role.replace('_', ' ')} oscillates"
         epoch_period = False
         if o is not None:
@@ -51,7 +53,7 @@ class LossOscillating(Rule):
         msg += (" on top of a falling trend: the same pattern every period" if periodic
                 else ", with no downward trend")
         votes = []
-        if periodic and not epoch_period:
+        if periodic and not epoch_period and o is not None:
             votes.append(RemedyVote("shuffle_data", 1.3, "the loss falls but repeats the same shape every "
                                     f"{o.period_steps:.3g} steps: batches come in a fixed (e.g. class-sorted) order"))
         if epoch_period:

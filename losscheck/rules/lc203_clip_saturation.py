@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from losscheck.analysis.gradnorm import CEILING_SHARE, CLIP_MIN_POINTS as MIN_POINTS
 from losscheck.model import RemedyVote
 from losscheck.remedies import nice
@@ -65,7 +67,7 @@ class ClipSaturation(Rule):
         if source == "max_grad_norm":
             # pre-clip log: the real norms are known, so a threshold that clips only outliers is too
             target = nice(cs.p90)
-            clip_set = {"max_grad_norm": target if target > thr else nice(thr * 2)}
+            clip_set: dict[str, Any] = {"max_grad_norm": target if target > thr else nice(thr * 2)}
             clip_why = (f"raise max_grad_norm from {fmt(thr)} to about {fmt(clip_set['max_grad_norm'])} (90th "
                         "percentile of the logged norms) so that only outliers are clipped")
         else:

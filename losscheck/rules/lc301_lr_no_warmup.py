@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from losscheck.analysis.lr import EARLY_FRACTION
-from losscheck.model import EarlyTrouble, RemedyVote
+from losscheck.model import EarlyTrouble, RemedyVote, Severity
 from losscheck.remedies import nice_steps
 from losscheck.rules._evidence import fmt, main_curve
 from losscheck.rules.interface import Rule, RuleContext
@@ -81,10 +83,10 @@ class LRNoWarmup(Rule):
         warm = nice_steps(self.opt(ctx, "warmup-fraction") * total)
         msg = (f"LR at its peak ({fmt(lrc.peak)}) from the first logged step ({lf.first_step}) of a {last}-step run: "
                "no warmup")
-        ev = {"peak_lr": lrc.peak, "first_lr": lf.first, "first_step": lf.first_step, "run_steps": last,
+        ev: dict[str, Any] = {"peak_lr": lrc.peak, "first_lr": lf.first, "first_step": lf.first_step, "run_steps": last,
               "early_blowup": bool(early)}
-        severity = None
-        if early:
+        severity: Severity | None = None
+        if early and cur is not None:
             what = "diverges" if cur.klass == "diverging" else "goes non-finite"
             msg += f"; the {cur.role.replace('_', ' ')} {what} from step {cur.onset_step}, early in the run"
             ev["onset_step"] = cur.onset_step

@@ -67,7 +67,7 @@ class LossAtChance(Rule):
         off_txt = " and ".join(f"{o * 100:.2g}%" for o in offs.values())
         msg = (f"{names} {'sit' if len(hits) > 1 else 'sits'} at ln({c}) = {level:.4f} ({off_txt} off) "
                f"from step {start} to the end ({hits[role][3]} logs)")
-        exact_role = min(offs, key=offs.get)
+        exact_role = min(offs, key=offs.__getitem__)
         exact = offs[exact_role] <= EXACT_TOL
         ev = {"num_classes": c, "chance_level": level, "from_step": start, "from_start": from_start,
               "levels": {r: h[2] for r, h in hits.items()}, "identical_logits": exact}

@@ -98,7 +98,7 @@ class LossSuspiciouslyLow(Rule):
         if not reasons:
             return []
         msg = "; ".join(reasons)
-        if lm and "eval_low" in ev and not any("language model" in r for r in reasons):
+        if lm and col is not None and "eval_low" in ev and not any("language model" in r for r in reasons):
             msg += f" (a language model: eval perplexity {math.exp(col.end):.3g})"
         msg += ": leakage or masked labels, the model can see the answer"
         ev["language_model"] = lm
