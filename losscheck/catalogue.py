@@ -85,10 +85,26 @@ def analysis_options(settings: Settings, meta_classes: int | None = None):
     return opts
 
 
-def rule_options(settings: Settings) -> dict[str, float]:
-    """The options every rule sees (``RuleContext.options``): the configured thresholds, and
-    ``baseline-tolerance`` when set (else LC901 keeps its own default)."""
+def rule_thresholds(settings: Settings) -> dict[str, float]:
+    """The configured thresholds by kebab-case name, and ``baseline-tolerance`` when set: what
+    the analysis measures the rules' facts with (``AnalysisOptions.rule_thresholds``)."""
     out = dict(settings.thresholds)
     if settings.baseline_tolerance is not None:
         out["baseline-tolerance"] = settings.baseline_tolerance
+    return out
+
+
+def rule_options(settings: Settings) -> dict[str, Any]:
+    """The options every rule sees (``RuleContext.options``): rule code -> that rule's
+    ``Options`` (its module's dataclass), each field set from the threshold of the same
+    kebab-case name when configured (``baseline-tolerance`` from its top-level key), else
+    left at the rule's default. A name two rules use (``min-points``) sets both."""
+    from losscheck.rules import all_rules
+
+    configured = rule_thresholds(settings)
+    out: dict[str, Any] = {}
+    for r in all_rules():
+        kw = {f.name: configured[k] for f in dataclasses.fields(r.Options)
+              if (k := f.name.replace("_", "-")) in configured}
+        out[r.code] = r.Options(**kw)
     return out

@@ -121,3 +121,21 @@ def test_config_imports_neither_analysis_nor_rules():
     mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     mods |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not {m for m in mods if m.startswith(("losscheck.analysis", "losscheck.rules"))}
+
+
+def test_rule_options_are_typed_per_rule_from_the_flat_keys():
+    """Each rule gets its own ``Options`` instance: a configured ``[thresholds]`` key sets the field
+    of the same name in every rule that has it, others keep the rule's defaults, and
+    ``baseline-tolerance`` (a top-level key) reaches LC901."""
+    from losscheck.catalogue import rule_options
+    from losscheck.rules import all_rules, find_rule
+
+    opts = rule_options(Settings(thresholds={"min-points": 7, "surge-ratio": 4.5}, baseline_tolerance=0.3))
+    assert set(opts) == {r.code for r in all_rules()}
+    for r in all_rules():
+        assert isinstance(opts[r.code], r.Options)
+    assert opts["LC203"].min_points == 7 and opts["LC501"].min_points == 7
+    assert opts["LC201"].surge_ratio == 4.5
+    assert opts["LC203"].clipped_share == find_rule("LC203").options["clipped-share"]
+    assert opts["LC901"].baseline_tolerance == 0.3
+    assert rule_options(Settings())["LC901"].baseline_tolerance == find_rule("LC901").options["baseline-tolerance"]

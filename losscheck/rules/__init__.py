@@ -1,7 +1,9 @@
 """The rule catalogue: every module ``lcNNN_*.py`` in this package defines one rule.
 
 A new rule is one new module defining a :class:`~losscheck.rules.interface.Rule` subclass
-instance as ``RULE``. :func:`run_rules` applies the selected rules to an analysed run.
+instance as ``RULE`` (and, when it has thresholds, an ``Options`` dataclass: their names,
+defaults and ``[thresholds]`` keys come from its fields; nothing else to register).
+:func:`run_rules` applies the selected rules to an analysed run.
 """
 
 from __future__ import annotations

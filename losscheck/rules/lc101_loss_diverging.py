@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from typing import Any
 
 from losscheck.model import RemedyVote
@@ -14,7 +16,14 @@ from losscheck.rules.interface import Rule, RuleContext
 ABSURD_FIRST_LOSS = 1e8
 
 
-class LossDiverging(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC101's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+
+    absurd_first_loss: float = ABSURD_FIRST_LOSS
+
+
+class LossDiverging(Rule[Options]):
     code = "LC101"
     name = "loss-diverging"
     severity = "error"
@@ -35,11 +44,12 @@ class LossDiverging(Rule):
            "log-binned, median-smoothed log loss and compared by AIC (Akaike 1974; Burnham & Anderson 2002); "
            "the onset is a change point on the log loss (Killick et al. 2012, PELT). Doubling time = ln 2 / r.")
     example = "loss grows x2 every 60 steps from step 840, as the LR reached its peak of 0.0005"
-    options = {"absurd-first-loss": ABSURD_FIRST_LOSS}
+    Options = Options
     sources = ("Akaike 1974", "Killick, Fearnhead & Eckley 2012", "seed case study",
                "Wortsman et al. 2023, Small-scale proxies for large-scale Transformer training instabilities")
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         cur = main_curve(ctx.analysis)
         if cur is None or cur.klass != "diverging" or ctx.analysis.evidence.get("gan_imbalance"):
             return []  # a GAN whose player wins is LC109's, not a learning-rate divergence
@@ -72,7 +82,7 @@ class LossDiverging(Rule):
 
         votes = []
         first = ctx.analysis.facts.first_value.get(cur.role) if series is not None else None
-        if first is not None and abs(first) > self.opt(ctx, "absurd-first-loss"):
+        if first is not None and abs(first) > cfg.absurd_first_loss:
             votes.append(RemedyVote("check_data", 1.2, f"the first logged loss is already {fmt(first)}: "
                                     "inputs or targets are not normalised, or records are corrupt"))
             ev["first_loss"] = first

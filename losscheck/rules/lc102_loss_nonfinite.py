@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from typing import Any
 
 from losscheck.model import RemedyVote
@@ -14,7 +16,14 @@ from losscheck.rules.interface import Rule, RuleContext
 #: usually a too-high LR.
 EARLY_FRACTION = 0.1
 
-class LossNonFinite(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC102's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+
+    early_fraction: float = EARLY_FRACTION
+
+
+class LossNonFinite(Rule[Options]):
     code = "LC102"
     name = "loss-nonfinite"
     severity = "error"
@@ -35,11 +44,12 @@ class LossNonFinite(Rule):
            "norms over the 90th percentile of the earlier ones (measured once by the analysis, `losscheck.analysis.evidence.pre_nonfinite_growth`, and read from the run's facts). The HF NaN-filter signature is the one computed by `losscheck.analysis.nonfinite.zero_loss` (shared with LC404). 'Early' "
            "is within max(100 steps, or 1 epoch, `early-fraction` of the run) from step 0.")
     example = "loss is NaN from step 3451 (last finite 0.206); grad norm was finite until then"
-    options = {"early-fraction": EARLY_FRACTION}
+    Options = Options
     sources = ("seed case study", "Micikevicius et al. 2018, Mixed precision training",
                "HF transformers Trainer docs (logging_nan_inf_filter)")
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         out = []
         for role in ("loss", "eval_loss"):
             cur = ctx.analysis.curves.get(role)
@@ -82,7 +92,7 @@ class LossNonFinite(Rule):
             last = int(series.steps[-1]) if series is not None and len(series) else 0
             # the seed's "first ~100 iterations" is in steps; in an epoch log, only the first epochs
             first_n = 100 if unit == "step" else 1
-            early = onset is not None and onset <= max(first_n, self.opt(ctx, "early-fraction") * last)
+            early = onset is not None and onset <= max(first_n, cfg.early_fraction * last)
             pre = ctx.analysis.facts.pre_nonfinite.get(role, PreNonFinite())
             loss_ratio, grad_ratio = pre.loss_ratio, pre.grad_ratio
             grew = (loss_ratio is not None and loss_ratio >= 2) or (grad_ratio is not None and grad_ratio >= 10)

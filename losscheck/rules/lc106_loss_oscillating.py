@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from typing import Any
 
 from losscheck.model import RemedyVote
@@ -12,7 +14,14 @@ from losscheck.rules.interface import Rule, RuleContext
 EPOCH_MATCH = 0.1
 
 
-class LossOscillating(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC106's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+
+    epoch_match: float = EPOCH_MATCH
+
+
+class LossOscillating(Rule[Options]):
     code = "LC106"
     name = "loss-oscillating"
     severity = "warning"
@@ -28,10 +37,11 @@ class LossOscillating(Rule):
     how = ("Autocorrelation and periodogram of the detrended log loss (Box & Jenkins 1976); the dominant "
            "period is reported with its autocorrelation; the coefficient of variation measures the swing.")
     example = "loss oscillates with a period of 50 steps (= 1 epoch), no downward trend"
-    options = {"epoch-match": EPOCH_MATCH}
+    Options = Options
     sources = ("Box & Jenkins 1976", "Bottou 2012, Stochastic gradient descent tricks", "seed case study")
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         cur = main_curve(ctx.analysis)
         if cur is None or cur.klass != "oscillating":
             return []
@@ -46,7 +56,7 @@ class LossOscillating(Rule):
             ev.update(period_steps=o.period_steps, strength=o.strength, cv=o.cv)
             if o.period_steps:
                 msg += f" with a period of {o.period_steps:.3g} {unit}s"
-                if spe and abs(o.period_steps - spe) <= self.opt(ctx, "epoch-match") * spe:
+                if spe and abs(o.period_steps - spe) <= cfg.epoch_match * spe:
                     epoch_period = True
                     msg += " (= 1 epoch)"
         periodic = bool(cur.evidence.get("osc_periodic_with_progress"))

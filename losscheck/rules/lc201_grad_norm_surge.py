@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from losscheck.analysis.gradnorm import SurgeOptions
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt, lr_votes_settings
@@ -17,7 +19,18 @@ MIN_LEAD_POINTS = _D.min_lead_points
 MAX_LEAD_FRACTION = _D.max_lead_fraction
 
 
-class GradNormSurge(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC201's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+
+    surge_ratio: float = SURGE_RATIO
+    sustain_points: float = SUSTAIN_POINTS
+    min_healthy_points: float = MIN_HEALTHY_POINTS
+    min_lead_points: float = MIN_LEAD_POINTS
+    max_lead_fraction: float = MAX_LEAD_FRACTION
+
+
+class GradNormSurge(Rule[Options]):
     code = "LC201"
     name = "grad-norm-surge"
     severity = "warning"
@@ -53,18 +66,17 @@ class GradNormSurge(Rule):
            "this rule counts from where it crosses x3.)")
     example = ("grad norm above x3 its healthy level 0.0966 from step 38 (x4.96 by step 50), 12 steps "
                "before the loss diverged at step 50")
-    options = {"surge-ratio": SURGE_RATIO, "sustain-points": SUSTAIN_POINTS,
-               "min-healthy-points": MIN_HEALTHY_POINTS, "min-lead-points": MIN_LEAD_POINTS,
-               "max-lead-fraction": MAX_LEAD_FRACTION}
+    Options = Options
     sources = ("Wortsman et al. 2023, Small-scale proxies for large-scale Transformer training instabilities",
                "Pascanu, Mikolov & Bengio 2013, On the difficulty of training RNNs",
                "Hampel 1974 (median as a robust level)")
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         sg = ctx.analysis.facts.grad_surge  # losscheck.analysis.gradnorm.detect_surge
         if sg is None:
             return []
-        ratio_min = self.opt(ctx, "surge-ratio")
+        ratio_min = cfg.surge_ratio
         step, event, lead, base, ratio = sg.step, sg.event, sg.lead, sg.healthy, sg.ratio
         what = {"diverging": "diverged", "nan": "went non-finite", "spiking": "spiked"}[sg.loss_class]
         msg = (f"grad norm above x{fmt(ratio_min)} its healthy level {fmt(base)} from step {step} "

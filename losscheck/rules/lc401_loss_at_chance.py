@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 from losscheck.analysis.loss_levels import CHANCE_MIN_SHARE as MIN_SHARE
@@ -14,7 +16,15 @@ from losscheck.rules.interface import Rule, RuleContext
 EXACT_TOL = 1e-3
 
 
-class LossAtChance(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC401's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+
+    chance_tolerance: float = CHANCE_TOL
+    min_share: float = MIN_SHARE
+
+
+class LossAtChance(Rule[Options]):
     code = "LC401"
     name = "loss-at-chance"
     severity = "error"
@@ -46,7 +56,7 @@ class LossAtChance(Rule):
     example = ("loss 1.3895 and eval loss 1.3863 sit at ln(4) = 1.3863 (0.23% and 2.7e-07% off) from step 50 "
                "to the end (62 logs); eval accuracy 0.27 vs chance 0.25; the eval loss is ln(4) to within "
                "0.1%: the model gives the same uniform output for every input")
-    options = {"chance-tolerance": CHANCE_TOL, "min-share": MIN_SHARE}
+    Options = Options
     sources = ("Goodfellow, Bengio & Courville 2016, Deep Learning, sec. 6.2.2",
                "Karpathy 2019, A recipe for training neural networks (verify loss @ init, overfit one batch)")
 
