@@ -243,7 +243,7 @@ def diagnose_run(data: RunData, options: Settings, baseline=None) -> RunReport:
         NoLossMetric, UsageError: from role resolution.
     """
     from losscheck.analysis import analyse
-    from losscheck.catalogue import analysis_options, rule_options, rule_thresholds
+    from losscheck.catalogue import analysis_options, rule_options
     from losscheck.remedies import rank
     from losscheck.roles import resolve
     from losscheck.rules import RuleContext, run_rules, selected
@@ -260,7 +260,6 @@ def diagnose_run(data: RunData, options: Settings, baseline=None) -> RunReport:
         raise
     ropts = rule_options(options)
     aopts = analysis_options(options, meta_classes)
-    aopts.rule_thresholds = rule_thresholds(options)  # the measurements the rules word (losscheck.analysis.facts)
     analysis = analyse(resolved, aopts)
     rules = selected(None if options.select is None else list(options.select),
                      None if options.ignore is None else list(options.ignore))

@@ -21,6 +21,7 @@ threshold is the log's ``max_grad_norm``, else the maximum when at least ``ceili
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,16 +37,16 @@ class SurgeOptions:
     #: x3 the healthy level (a healthy grad norm wanders within ~x2 of its median)
     surge_ratio: float = 3.0
     #: ... for this many consecutive logged points (one outlier batch is LC103/LC104's business)
-    sustain_points: int = 3
+    sustain_points: float = 3
     #: points needed before a candidate surge to call the level "healthy"
-    min_healthy_points: int = 5
+    min_healthy_points: float = 5
     #: the surge starts at least this many logged grad-norm points before the loss event
-    min_lead_points: int = 2
+    min_lead_points: float = 2
     #: ... and within this share of the logged span before it (the last half)
     max_lead_fraction: float = 0.5
 
     @classmethod
-    def from_thresholds(cls, th: dict) -> "SurgeOptions":
+    def from_thresholds(cls, th: Mapping[str, float]) -> "SurgeOptions":
         """From the configured thresholds (kebab-case names), defaults for the others."""
         d = cls()
         return cls(th.get("surge-ratio", d.surge_ratio), th.get("sustain-points", d.sustain_points),

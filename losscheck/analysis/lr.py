@@ -9,6 +9,7 @@ already there). Units: steps (or epochs, as logged) and LR units.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -287,7 +288,7 @@ class ZeroOptions:
     flat_tolerance: float = 0.02
 
     @classmethod
-    def from_thresholds(cls, th: dict) -> "ZeroOptions":
+    def from_thresholds(cls, th: Mapping[str, float]) -> "ZeroOptions":
         d = cls()
         return cls(th.get("min-zero-points", d.min_zero_points), th.get("min-zero-fraction", d.min_zero_fraction),
                    th.get("flat-tolerance", d.flat_tolerance))
