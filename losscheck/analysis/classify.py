@@ -36,7 +36,6 @@ from losscheck.analysis._util import py
 from losscheck.analysis.detectors import detector, options_of, run_detectors
 from losscheck.analysis.divergence import post_onset_growth
 from losscheck.analysis.lr import in_warmup
-from losscheck.analysis.nonfinite import verdict
 from losscheck.analysis.options import AnalysisOptions
 from losscheck.analysis.prepared import Detection, PreparedCurve, prepare
 from losscheck.analysis.trend import fit_trend
@@ -383,7 +382,9 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
             ev["lr_restarts"] = opts.lr_restarts
     main_role = "loss" if "loss" in cur else ("eval_loss" if "eval_loss" in cur else None)
     # run-level non-finite verdict
-    nv = verdict(run.get(main_role) if main_role else None, run.get("grad_norm"))
+    nvd = detector("nan_verdict")
+    nv = nvd.module.detect(_prepared(run, cur, main_role, opts) if main_role else None, options_of(nvd, opts),
+                           grad=_prepared(run, cur, "grad_norm", opts)).fact
     ev.update(nv.evidence)
     if main_role and nv.is_nan:
         lc = cur[main_role]

@@ -11,6 +11,14 @@ Adding a detector: its module (``Options``, ``detect``), one :class:`Detector` e
 and one field for its fact in :mod:`losscheck.model` (``CurveAnalysis`` for a curve detector,
 ``RunAnalysis`` for a run one); its thresholds reach the configuration through one
 ``AnalysisOptions`` field named by ``options``.
+
+Not detectors, on purpose: the trend fit (:mod:`.trend`, a model choice the classifier makes
+for every loss curve) and the measurements of :mod:`.facts` (a grad-norm surge, a clip
+ceiling, a zero LR, chance level, eval gaps, stalls...), which are taken after the curves are
+classified, only when a rule can use them, from the classes as settled; they are listed in
+:func:`losscheck.analysis.facts.run_facts` (adding one: the measuring function, one line there,
+one :class:`~losscheck.model.RunFacts` field, and a :class:`~losscheck.analysis.facts.FactOptions`
+field for each threshold).
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Callable
 
-from losscheck.analysis import adversarial, divergence, lr, nonfinite, oscillation, overfit, plateau, spikes
+from losscheck.analysis import adversarial, divergence, lr, nan_verdict, nonfinite, oscillation, overfit, plateau, spikes
 from losscheck.analysis.prepared import Detection, PreparedCurve
 
 
@@ -68,6 +76,7 @@ CURVE_DETECTORS: tuple[Detector, ...] = (
 #: Run-level detectors (a pair of curves, or the LR): run by the classifier by name.
 RUN_DETECTORS: tuple[Detector, ...] = (
     Detector("lr", lr, None, "lr", lambda c, done: True),
+    Detector("nan_verdict", nan_verdict, None, None, lambda c, done: True),
     Detector("overfit", overfit, "overfit", "overfit", lambda c, done: True),
     Detector("adversarial", adversarial, None, None, lambda c, done: True),
 )
