@@ -56,7 +56,8 @@ def public(label: str) -> RunClass:
 
 
 def order(labels) -> list[str]:
-    """Sort internal labels by :data:`PRIORITY` and drop duplicates."""
+    """Sort internal labels by :data:`PRIORITY` and drop duplicates. Raises ValueError for a
+    label outside :data:`PRIORITY`."""
     return sorted(set(labels), key=PRIORITY.index)
 
 
@@ -101,7 +102,9 @@ def _grad_norm_class(c: CurveAnalysis, labels: list[str]) -> RunClass:
 
 
 def settle(lc: Labelled) -> CurveAnalysis:
-    """Write a curve's class, onset and ``evidence["classes"]`` from its final labels (once)."""
+    """Write a curve's class, onset (a step, ``None`` when healthy) and ``evidence["classes"]``
+    from its final labels (once), and return the curve. Raises ValueError for a label outside
+    :data:`PRIORITY` (a programming error)."""
     c = lc.curve
     if lc.kind == "grad_norm":
         klass, onset = _grad_norm_class(c, lc.labels), lc.onset

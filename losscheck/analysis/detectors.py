@@ -83,7 +83,9 @@ RUN_DETECTORS: tuple[Detector, ...] = (
 
 
 def options_of(d: Detector, opts) -> object:
-    """A detector's options, derived from the flat :class:`~losscheck.analysis.AnalysisOptions`."""
+    """A detector's options: the :class:`~losscheck.analysis.AnalysisOptions` field named by
+    ``d.options`` (an instance of the detector's ``Options``), or ``None`` for a detector
+    without options. Raises AttributeError when ``opts`` lacks that field (a programming error)."""
     return getattr(opts, d.options) if d.options else None
 
 
@@ -98,7 +100,8 @@ def run_detectors(curve: PreparedCurve, opts) -> dict[str, Detection]:
 
 
 def detector(name: str) -> Detector:
-    """The registered detector called ``name`` (curve or run level)."""
+    """The registered detector called ``name`` (curve or run level). Raises KeyError for a
+    name that is not registered."""
     for d in CURVE_DETECTORS + RUN_DETECTORS:
         if d.name == name:
             return d

@@ -132,7 +132,15 @@ CEILING_SHARE = 0.2
 def clip_stats(run: ResolvedRun, min_points: float = CLIP_MIN_POINTS,
                ceiling_share: float = CEILING_SHARE) -> ClipStats | None:
     """The grad norms against the clip threshold (module doc), or ``None`` (fewer than
-    ``min_points`` finite grad norms, or no threshold known or inferred)."""
+    ``min_points`` finite grad norms, or no threshold known or inferred).
+
+    The threshold is the log's ``max_grad_norm`` (a positive number), else a ceiling inferred
+    when at least 5 values and ``ceiling_share`` of them sit at the maximum within
+    :data:`CLIP_TOL`. Returns :class:`~losscheck.model.ClipStats`: the threshold and its source
+    (``"max_grad_norm"`` or ``"inferred"``), the share of values at or above it, the number of
+    finite values, their median and (with a logged threshold) 90th percentile, in grad-norm
+    units. O(n log n) for the percentile. Never raises on odd data.
+    """
     _, v = finite_xy(run.get("grad_norm"))
     v = v[v >= 0]
     if len(v) < max(1, int(min_points)):

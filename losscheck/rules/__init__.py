@@ -20,7 +20,8 @@ from losscheck.rules.interface import Rule, RuleContext
 
 @lru_cache(maxsize=1)
 def all_rules() -> tuple[Rule, ...]:
-    """Every rule, sorted by code."""
+    """Every rule, sorted by code: the ``RULE`` of each ``lcNNN_*.py`` module of this package
+    (imported once, then cached). An import error in a rule module propagates."""
     found = []
     for info in pkgutil.iter_modules(__path__):
         if not info.name.startswith("lc"):
@@ -42,7 +43,9 @@ def find_rule(code_or_name: str) -> Rule | None:
 
 
 def selected(select: list[str] | None, ignore: list[str] | None) -> list[Rule]:
-    """Rules after ``select`` / ``ignore`` (codes, code prefixes such as ``LC1``, or names)."""
+    """Rules after ``select`` / ``ignore`` (codes, code prefixes such as ``LC1``, names, or
+    ``ALL``; case-insensitive codes), in code order. ``None`` or empty: no filter. Never raises;
+    a pattern that matches nothing selects nothing."""
     def match(rule: Rule, pats: list[str]) -> bool:
         return any(rule.code.lower().startswith(p.lower()) or rule.name == p.lower() or p.upper() == "ALL"
                    for p in pats)

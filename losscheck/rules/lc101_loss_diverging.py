@@ -18,7 +18,9 @@ ABSURD_FIRST_LOSS = 1e8
 
 @dataclass(frozen=True)
 class Options:
-    """LC101's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC101's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     absurd_first_loss: float = ABSURD_FIRST_LOSS
 

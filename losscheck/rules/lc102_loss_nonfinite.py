@@ -18,7 +18,9 @@ EARLY_FRACTION = 0.1
 
 @dataclass(frozen=True)
 class Options:
-    """LC102's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC102's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     early_fraction: float = EARLY_FRACTION
 

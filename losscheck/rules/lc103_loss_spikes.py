@@ -15,7 +15,9 @@ RECURRING = 3
 
 @dataclass(frozen=True)
 class Options:
-    """LC103's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC103's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     recurring_spikes: float = RECURRING
 

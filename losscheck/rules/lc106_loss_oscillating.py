@@ -16,7 +16,9 @@ EPOCH_MATCH = 0.1
 
 @dataclass(frozen=True)
 class Options:
-    """LC106's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC106's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     epoch_match: float = EPOCH_MATCH
 

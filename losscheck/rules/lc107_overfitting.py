@@ -17,7 +17,9 @@ ERROR_RISE = 0.5
 
 @dataclass(frozen=True)
 class Options:
-    """LC107's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC107's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     error_rise: float = ERROR_RISE
 

@@ -21,7 +21,9 @@ MAX_LEAD_FRACTION = _D.max_lead_fraction
 
 @dataclass(frozen=True)
 class Options:
-    """LC201's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC201's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     surge_ratio: float = SURGE_RATIO
     sustain_points: float = SUSTAIN_POINTS

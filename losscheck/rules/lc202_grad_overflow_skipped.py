@@ -13,7 +13,9 @@ FREQUENT = 0.05
 
 @dataclass(frozen=True)
 class Options:
-    """LC202's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC202's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     frequent_overflow: float = FREQUENT
 

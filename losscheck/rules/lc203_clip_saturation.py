@@ -18,7 +18,9 @@ CLIPPED_SHARE = 0.5
 
 @dataclass(frozen=True)
 class Options:
-    """LC203's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC203's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     clipped_share: float = CLIPPED_SHARE
     min_points: float = MIN_POINTS

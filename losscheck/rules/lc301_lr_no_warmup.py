@@ -26,7 +26,9 @@ WARMUP_FRACTION = 0.03
 
 @dataclass(frozen=True)
 class Options:
-    """LC301's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC301's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     min_run_steps: float = MIN_RUN_STEPS
     max_first_step_fraction: float = MAX_FIRST_STEP_FRACTION

@@ -21,7 +21,9 @@ MIN_LR_POINTS = 10
 
 @dataclass(frozen=True)
 class Options:
-    """LC302's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC302's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     min_run_steps: float = MIN_RUN_STEPS
     min_run_epochs: float = MIN_RUN_EPOCHS

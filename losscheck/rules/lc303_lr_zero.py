@@ -21,7 +21,9 @@ FLAT_TOL = ZeroOptions.flat_tolerance
 
 @dataclass(frozen=True)
 class Options:
-    """LC303's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC303's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     min_zero_points: float = MIN_ZERO_POINTS
     min_zero_fraction: float = MIN_ZERO_FRACTION

@@ -11,7 +11,9 @@ from losscheck.rules.interface import Rule, RuleContext
 
 @dataclass(frozen=True)
 class Options:
-    """LC304's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC304's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     bump_ratio: float = BUMP_RATIO
     bump_window: float = BUMP_WINDOW

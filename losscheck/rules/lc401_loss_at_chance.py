@@ -18,7 +18,9 @@ EXACT_TOL = 1e-3
 
 @dataclass(frozen=True)
 class Options:
-    """LC401's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC401's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     chance_tolerance: float = CHANCE_TOL
     min_share: float = MIN_SHARE

@@ -21,7 +21,9 @@ LM_NEAR_ZERO = 0.05
 
 @dataclass(frozen=True)
 class Options:
-    """LC402's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC402's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     zero_points: float = ZERO_POINTS
     lm_near_zero: float = LM_NEAR_ZERO

@@ -19,7 +19,9 @@ MIN_EVALS = 3
 
 @dataclass(frozen=True)
 class Options:
-    """LC403's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC403's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     min_gap: float = MIN_GAP
     large_gap: float = LARGE_GAP

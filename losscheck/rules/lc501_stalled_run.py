@@ -21,7 +21,9 @@ def _dur(sec: float) -> str:
 
 @dataclass(frozen=True)
 class Options:
-    """LC501's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC501's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     gap_factor: float = GAP_FACTOR
     min_gap_seconds: float = MIN_GAP_SECONDS

@@ -17,7 +17,9 @@ __all__ = ["MIN_INTERVALS", "RULE", "SKIP_POINTS", "SLOWDOWN", "STALL_FACTOR"]
 
 @dataclass(frozen=True)
 class Options:
-    """LC502's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC502's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     slowdown: float = SLOWDOWN
     skip_points: float = SKIP_POINTS

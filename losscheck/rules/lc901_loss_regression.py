@@ -16,7 +16,9 @@ TOLERANCE = 0.02
 
 @dataclass(frozen=True)
 class Options:
-    """LC901's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``."""
+    """LC901's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
 
     baseline_tolerance: float = TOLERANCE
 
