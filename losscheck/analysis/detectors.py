@@ -10,7 +10,10 @@ detectors of :data:`RUN_DETECTORS` (pairs of curves, the LR) by name too.
 Adding a detector: its module (``Options``, ``detect``), one :class:`Detector` entry here,
 and one field for its fact in :mod:`losscheck.model` (``CurveAnalysis`` for a curve detector,
 ``RunAnalysis`` for a run one); its thresholds reach the configuration through one
-``AnalysisOptions`` field named by ``options``.
+``AnalysisOptions`` field named by ``options`` (keys ``<field>-<option>``, listed by
+:mod:`losscheck.catalogue` without further edits). Whether its fact is kept on the curve and
+which label it adds is decided in :mod:`losscheck.analysis.classify`, where all labelling
+lives: a detector that labels curves is also a few lines there.
 
 Not detectors, on purpose: the trend fit (:mod:`.trend`, a model choice the classifier makes
 for every loss curve) and the measurements of :mod:`.facts` (a grad-norm surge, a clip
