@@ -18,8 +18,9 @@ from typing import Any
 from losscheck.config import Settings, Vocabulary
 
 #: :class:`~losscheck.analysis.AnalysisOptions` fields the analysis sets itself (or that
-#: :class:`~losscheck.config.Settings` carries under its own name), never thresholds.
-_NOT_THRESHOLDS = frozenset({"num_classes", "lr_restarts"})
+#: :class:`~losscheck.config.Settings` carries under its own name), never thresholds; ``facts``
+#: holds the thresholds of the rules' measurements, named as the rules name them.
+_NOT_THRESHOLDS = frozenset({"num_classes", "lr_restarts", "facts"})
 
 
 def _number(v: Any) -> bool:
@@ -63,8 +64,11 @@ def vocabulary() -> Vocabulary:
 
 def analysis_options(settings: Settings, meta_classes: int | None = None):
     """The :class:`~losscheck.analysis.AnalysisOptions` of one run: the configured analysis
-    thresholds on top of the defaults, and C from the settings, else from the run's meta."""
+    thresholds on top of the defaults, the thresholds of the rules' measurements
+    (:class:`~losscheck.analysis.facts.FactOptions`), and C from the settings, else from the
+    run's meta."""
     from losscheck.analysis import AnalysisOptions
+    from losscheck.analysis.facts import FactOptions
 
     known = analysis_thresholds()
     top: dict[str, Any] = {}
@@ -82,13 +86,23 @@ def analysis_options(settings: Settings, meta_classes: int | None = None):
     for group, kw in nested.items():
         setattr(opts, group, dataclasses.replace(getattr(opts, group), **kw))
     opts.num_classes = settings.num_classes or meta_classes
+    opts.facts = FactOptions.from_thresholds(settings.thresholds)
     return opts
 
 
-def rule_options(settings: Settings) -> dict[str, float]:
-    """The options every rule sees (``RuleContext.options``): the configured thresholds, and
-    ``baseline-tolerance`` when set (else LC901 keeps its own default)."""
-    out = dict(settings.thresholds)
+def rule_options(settings: Settings) -> dict[str, Any]:
+    """The options every rule sees (``RuleContext.options``): rule code -> that rule's
+    ``Options`` (its module's dataclass), each field set from the threshold of the same
+    kebab-case name when configured (``baseline-tolerance`` from its top-level key), else
+    left at the rule's default. A name two rules use (``min-points``) sets both."""
+    from losscheck.rules import all_rules
+
+    configured = dict(settings.thresholds)
     if settings.baseline_tolerance is not None:
-        out["baseline-tolerance"] = settings.baseline_tolerance
+        configured["baseline-tolerance"] = settings.baseline_tolerance
+    out: dict[str, Any] = {}
+    for r in all_rules():
+        kw = {f.name: configured[k] for f in dataclasses.fields(r.Options)
+              if (k := f.name.replace("_", "-")) in configured}
+        out[r.code] = r.Options(**kw)
     return out

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from losscheck.errors import UsageError, escape_controls
-from losscheck.model import FAIL_ON, ROLES, SEVERITIES
+from losscheck.model import FAIL_ON, ROLES, SEVERITIES, Severity
 
 #: Metric-name keys (kebab-case, as in ``[metrics]`` and ``--eval-loss``) -> role.
 ROLE_KEYS = {r.replace("_", "-"): r for r in ROLES}
@@ -81,7 +81,7 @@ class Settings:
     num_classes: int | None = None
     strict: bool = False
     baseline_tolerance: float | None = None
-    severity: Mapping[str, str] = field(default_factory=dict)
+    severity: Mapping[str, Severity] = field(default_factory=dict)
     metrics: Mapping[str, str] = field(default_factory=dict)
     thresholds: Mapping[str, float] = field(default_factory=dict)
 
@@ -270,7 +270,7 @@ def validate_table(values: dict, path: Path, where: str, vocabulary: Vocabulary)
         elif key == "severity":
             if not isinstance(val, dict):
                 raise UsageError(path, f"{loc} must be a table of rule = severity")
-            norm = {}
+            norm: dict[str, Severity] = {}
             for code, sev in val.items():
                 rule = vocabulary.rule_code(code) if isinstance(code, str) else None
                 if rule is None:

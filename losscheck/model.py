@@ -13,7 +13,7 @@ by readers: the analysis counts them).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -22,19 +22,23 @@ from losscheck.errors import FAIL_ON  # noqa: F401 - the gate levels, with the o
 #: The roles a series can fill. ``loss`` is the training loss.
 ROLES = ("loss", "eval_loss", "grad_norm", "lr", "accuracy", "eval_accuracy")
 
-#: The seven run classes of a diagnosis, plus ``insufficient`` (too little data to judge).
-CLASSES = ("converging", "oscillating", "diverging", "nan", "plateau", "spiking",
-           "overfitting", "insufficient")
+#: A class of a run or a curve: the seven classes of a diagnosis, plus ``insufficient`` (too
+#: little data to judge). The one definition of the allowed values; :data:`CLASSES` lists them.
+RunClass = Literal["converging", "oscillating", "diverging", "nan", "plateau", "spiking",
+                   "overfitting", "insufficient"]
+CLASSES: tuple[RunClass, ...] = get_args(RunClass)
 
 #: Points in a curve digest (``RunReport.digest``): a fixed-size summary of each main curve
 #: that formats may draw (the text format's sparklines), whatever the curve's length.
 DIGEST_BINS = 40
 
-#: Finding severities, most severe first.
-SEVERITIES = ("error", "warning", "info")
+#: A finding's severity; :data:`SEVERITIES` lists them, most severe first.
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 
-#: Run statuses, most severe first.
-STATUSES = ("failing", "warning", "healthy")
+#: A run's status; :data:`STATUSES` lists them, most severe first.
+Status = Literal["failing", "warning", "healthy"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 
 
 @dataclass
@@ -260,7 +264,7 @@ class CurveAnalysis:
     tag: str
     points: int
     finite: int
-    klass: str
+    klass: RunClass
     onset_step: int | None = None
     trend: TrendFit | None = None
     nonfinite: NonFinite | None = None
@@ -598,8 +602,8 @@ class RunAnalysis:
     ``facts`` holds the measurements rules and remedies read (:class:`RunFacts`)."""
 
     curves: dict[str, CurveAnalysis]
-    primary: str
-    secondary: list[str]
+    primary: RunClass
+    secondary: list[RunClass]
     onset_step: int | None
     overfit: Overfit | None = None
     lr: LRContext | None = None
@@ -630,7 +634,7 @@ class Finding:
 
     code: str
     name: str
-    severity: str
+    severity: Severity
     role: str | None
     step: int | None
     message: str
@@ -678,9 +682,9 @@ class RunReport:
     """
 
     run: str
-    status: str
-    primary: str
-    secondary: list[str]
+    status: Status
+    primary: RunClass
+    secondary: list[RunClass]
     onset_step: int | None
     metrics: dict[str, MetricInfo]
     curves: list[CurveAnalysis]
@@ -720,7 +724,7 @@ class Report:
         return any(run_fails(r.status, self.fail_on) for r in self.runs)
 
 
-def run_fails(status: str, fail_on: str) -> bool:
+def run_fails(status: Status, fail_on: str) -> bool:
     """Whether a run status fails the gate. ``fail_on`` is ``error``, ``warning`` or ``never``."""
     if fail_on == "never":
         return False

@@ -18,8 +18,8 @@ from losscheck import __version__
 from losscheck.config import Settings
 from losscheck.discovery import RunFiles, discover
 from losscheck.errors import LosscheckError, NoLogsFound, NoLossMetric, TooLittleData
-from losscheck.model import (DIGEST_BINS, NOTE_NO_VALUES, MetricInfo, ReadNote, Report, RunData, RunError, RunReport,
-                             Series)
+from losscheck.model import (DIGEST_BINS, NOTE_NO_VALUES, Finding, MetricInfo, ReadNote, Report, RunData, RunError,
+                             RunReport, Series, Status)
 from losscheck.series import merge, values_agree
 
 
@@ -207,7 +207,7 @@ def curve_digest(s: Series, width: int = DIGEST_BINS) -> list[float | None]:
     return out
 
 
-def _status(findings) -> str:
+def _status(findings: list[Finding]) -> Status:
     sev = {f.severity for f in findings}
     if "error" in sev:
         return "failing"
@@ -260,7 +260,6 @@ def diagnose_run(data: RunData, options: Settings, baseline=None) -> RunReport:
         raise
     ropts = rule_options(options)
     aopts = analysis_options(options, meta_classes)
-    aopts.rule_thresholds = ropts  # the measurements the rules word (losscheck.analysis.facts)
     analysis = analyse(resolved, aopts)
     rules = selected(None if options.select is None else list(options.select),
                      None if options.ignore is None else list(options.ignore))

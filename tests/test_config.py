@@ -121,3 +121,44 @@ def test_config_imports_neither_analysis_nor_rules():
     mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     mods |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not {m for m in mods if m.startswith(("losscheck.analysis", "losscheck.rules"))}
+
+
+def test_rule_options_are_typed_per_rule_from_the_flat_keys():
+    """Each rule gets its own ``Options`` instance: a configured ``[thresholds]`` key sets the field
+    of the same name in every rule that has it, others keep the rule's defaults, and
+    ``baseline-tolerance`` (a top-level key) reaches LC901."""
+    from losscheck.catalogue import rule_options
+    from losscheck.rules import all_rules, find_rule
+
+    opts = rule_options(Settings(thresholds={"min-points": 7, "surge-ratio": 4.5}, baseline_tolerance=0.3))
+    assert set(opts) == {r.code for r in all_rules()}
+    for r in all_rules():
+        assert isinstance(opts[r.code], r.Options)
+    assert opts["LC203"].min_points == 7 and opts["LC501"].min_points == 7
+    assert opts["LC201"].surge_ratio == 4.5
+    assert opts["LC203"].clipped_share == find_rule("LC203").options["clipped-share"]
+    assert opts["LC901"].baseline_tolerance == 0.3
+    assert rule_options(Settings())["LC901"].baseline_tolerance == find_rule("LC901").options["baseline-tolerance"]
+
+
+def test_fact_options_read_the_keys_and_defaults_the_rules_document():
+    """The analysis measures the rules' facts with :class:`FactOptions`: every field is read from a
+    ``[thresholds]`` key some rule documents, with that rule's default, and a configured key
+    reaches it (``min-points`` reaches both LC203's and LC501's minimum)."""
+    import dataclasses
+
+    from losscheck.analysis.facts import FactOptions
+    from losscheck.catalogue import analysis_options
+    from losscheck.rules import all_rules
+
+    documented = [r.options for r in all_rules()]
+    d = FactOptions()
+    flat = {f.name: getattr(d, f.name) for f in dataclasses.fields(d) if f.name not in ("surge", "lr_zero")}
+    flat.update({g.name: getattr(d.surge, g.name) for g in dataclasses.fields(d.surge)})
+    flat.update({g.name: getattr(d.lr_zero, g.name) for g in dataclasses.fields(d.lr_zero)})
+    for name, default in flat.items():
+        key = FactOptions.KEYS.get(name, name.replace("_", "-"))
+        assert any(o.get(key) == default for o in documented), (name, key, default)
+    o = analysis_options(Settings(thresholds={"min-points": 7, "surge-ratio": 4.5, "min-share": 0.6})).facts
+    assert o.clip_min_points == 7 and o.stall_min_points == 7 and o.surge.surge_ratio == 4.5
+    assert o.chance_min_share == 0.6 and o.min_gap == d.min_gap

@@ -58,3 +58,26 @@ def test_each_curve_is_prepared_once(monkeypatch):
     a = analyse(run)
     assert a.primary == "converging"
     assert len(calls) == 3  # one change-point segmentation per curve, shared by every detector
+
+
+def test_the_nan_verdict_is_a_registered_run_detector():
+    """The run-level NaN verdict is found in the registry and gives the classifier what
+    nonfinite.verdict gives: the HF NaN-filter signature (loss 0.0 where the grad norm is NaN)
+    makes the run ``nan`` from the first hidden step; a finite run is not ``nan``."""
+    from losscheck.analysis.detectors import detector
+    from losscheck.analysis.nonfinite import verdict
+
+    d = detector("nan_verdict")
+    assert d in RUN_DETECTORS and d.module.Options is None
+    st = np.arange(50)
+    loss, grad = 2.0 * np.exp(-st / 20) + 0.1, np.full(50, 0.5)
+    loss[30:], grad[30:] = 0.0, np.nan
+    opts = AnalysisOptions()
+    pl = prepare(Series("loss", st, loss, "log"), "loss", opts)
+    pg = prepare(Series("grad_norm", st, grad, "log"), "grad_norm", opts, kind="grad_norm")
+    found = d.module.detect(pl, None, grad=pg)
+    assert isinstance(found, Detection) and found.fact.is_nan and found.fact.hf_nan_filter
+    assert found.fact.onset_step == 30 and found.evidence == verdict(pl.series, pg.series).evidence
+    assert analyse(_run(loss=(st, loss), grad_norm=(st, grad))).primary == "nan"
+    assert not d.module.detect(prepare(Series("loss", st, 2.0 * np.exp(-st / 20) + 0.1, "log"), "loss", opts),
+                               None, grad=None).fact.is_nan

@@ -28,6 +28,7 @@ loss at ln 2 with an LR of 1e-7 is expected, not a failure).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 
@@ -35,24 +36,28 @@ from losscheck.analysis._util import py
 from losscheck.analysis.detectors import detector, options_of, run_detectors
 from losscheck.analysis.divergence import post_onset_growth
 from losscheck.analysis.lr import in_warmup
-from losscheck.analysis.nonfinite import verdict
 from losscheck.analysis.options import AnalysisOptions
 from losscheck.analysis.prepared import Detection, PreparedCurve, prepare
 from losscheck.analysis.trend import fit_trend
-from losscheck.model import CurveAnalysis, ResolvedRun, RunAnalysis, Series, Spike
+from losscheck.model import CLASSES, CurveAnalysis, ResolvedRun, RunAnalysis, RunClass, Series, Spike
 
 #: Internal labels in priority order; ``spiking_worse`` is reported as ``spiking``.
 PRIORITY = ("nan", "diverging", "spiking_worse", "overfitting", "oscillating", "plateau",
             "spiking", "converging", "insufficient")
 
 
-def public(label: str) -> str:
-    """Map an internal label to its :data:`losscheck.model.CLASSES` name."""
-    return "spiking" if label == "spiking_worse" else label
+def public(label: str) -> RunClass:
+    """Map an internal label (one of :data:`PRIORITY`) to its :data:`losscheck.model.CLASSES`
+    name. Raises ValueError for a label that is neither (a programming error)."""
+    name = "spiking" if label == "spiking_worse" else label
+    if name not in CLASSES:
+        raise ValueError(f"not a class label: {label!r}")
+    return cast(RunClass, name)  # checked against CLASSES just above
 
 
 def order(labels) -> list[str]:
-    """Sort internal labels by :data:`PRIORITY` and drop duplicates."""
+    """Sort internal labels by :data:`PRIORITY` and drop duplicates. Raises ValueError for a
+    label outside :data:`PRIORITY`."""
     return sorted(set(labels), key=PRIORITY.index)
 
 
@@ -84,7 +89,7 @@ class Labelled:
     prepared: PreparedCurve | None = None
 
 
-def _grad_norm_class(c: CurveAnalysis, labels: list[str]) -> str:
+def _grad_norm_class(c: CurveAnalysis, labels: list[str]) -> RunClass:
     """A grad norm's class: non-finite values or a surge (divergence, spikes) -- not a run
     class by itself, and neither a plateau nor an oscillation."""
     if c.nonfinite is not None:
@@ -97,7 +102,9 @@ def _grad_norm_class(c: CurveAnalysis, labels: list[str]) -> str:
 
 
 def settle(lc: Labelled) -> CurveAnalysis:
-    """Write a curve's class, onset and ``evidence["classes"]`` from its final labels (once)."""
+    """Write a curve's class, onset (a step, ``None`` when healthy) and ``evidence["classes"]``
+    from its final labels (once), and return the curve. Raises ValueError for a label outside
+    :data:`PRIORITY` (a programming error)."""
     c = lc.curve
     if lc.kind == "grad_norm":
         klass, onset = _grad_norm_class(c, lc.labels), lc.onset
@@ -378,7 +385,9 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
             ev["lr_restarts"] = opts.lr_restarts
     main_role = "loss" if "loss" in cur else ("eval_loss" if "eval_loss" in cur else None)
     # run-level non-finite verdict
-    nv = verdict(run.get(main_role) if main_role else None, run.get("grad_norm"))
+    nvd = detector("nan_verdict")
+    nv = nvd.module.detect(_prepared(run, cur, main_role, opts) if main_role else None, options_of(nvd, opts),
+                           grad=_prepared(run, cur, "grad_norm", opts)).fact
     ev.update(nv.evidence)
     if main_role and nv.is_nan:
         lc = cur[main_role]
@@ -434,6 +443,7 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
         return RunAnalysis(curves=curves, primary="insufficient", secondary=[], onset_step=None,
                            overfit=of, lr=lrc, evidence=py({k: v for k, v in ev.items() if v is not None}))
     problems = [p for p in pool if p[0] not in ("converging", "insufficient")]
+    primary: RunClass
     if problems:
         problems.sort(key=lambda p: PRIORITY.index(p[0]))
         top_label, top_role = problems[0]
@@ -445,7 +455,7 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
             ("converging" if any(p[0] == "converging" for p in pool) and main_labels[0] != "insufficient"
              else "insufficient")
         onset = None
-    secondary = []
+    secondary: list[RunClass] = []
     for lab, _ in sorted(problems, key=lambda p: PRIORITY.index(p[0])):
         name = public(lab)
         if name != primary and name not in secondary:

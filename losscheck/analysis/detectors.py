@@ -10,7 +10,18 @@ detectors of :data:`RUN_DETECTORS` (pairs of curves, the LR) by name too.
 Adding a detector: its module (``Options``, ``detect``), one :class:`Detector` entry here,
 and one field for its fact in :mod:`losscheck.model` (``CurveAnalysis`` for a curve detector,
 ``RunAnalysis`` for a run one); its thresholds reach the configuration through one
-``AnalysisOptions`` field named by ``options``.
+``AnalysisOptions`` field named by ``options`` (keys ``<field>-<option>``, listed by
+:mod:`losscheck.catalogue` without further edits). Whether its fact is kept on the curve and
+which label it adds is decided in :mod:`losscheck.analysis.classify`, where all labelling
+lives: a detector that labels curves is also a few lines there.
+
+Not detectors, on purpose: the trend fit (:mod:`.trend`, a model choice the classifier makes
+for every loss curve) and the measurements of :mod:`.facts` (a grad-norm surge, a clip
+ceiling, a zero LR, chance level, eval gaps, stalls...), which are taken after the curves are
+classified, only when a rule can use them, from the classes as settled; they are listed in
+:func:`losscheck.analysis.facts.run_facts` (adding one: the measuring function, one line there,
+one :class:`~losscheck.model.RunFacts` field, and a :class:`~losscheck.analysis.facts.FactOptions`
+field for each threshold).
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Callable
 
-from losscheck.analysis import adversarial, divergence, lr, nonfinite, oscillation, overfit, plateau, spikes
+from losscheck.analysis import adversarial, divergence, lr, nan_verdict, nonfinite, oscillation, overfit, plateau, spikes
 from losscheck.analysis.prepared import Detection, PreparedCurve
 
 
@@ -68,13 +79,16 @@ CURVE_DETECTORS: tuple[Detector, ...] = (
 #: Run-level detectors (a pair of curves, or the LR): run by the classifier by name.
 RUN_DETECTORS: tuple[Detector, ...] = (
     Detector("lr", lr, None, "lr", lambda c, done: True),
+    Detector("nan_verdict", nan_verdict, None, None, lambda c, done: True),
     Detector("overfit", overfit, "overfit", "overfit", lambda c, done: True),
     Detector("adversarial", adversarial, None, None, lambda c, done: True),
 )
 
 
 def options_of(d: Detector, opts) -> object:
-    """A detector's options, derived from the flat :class:`~losscheck.analysis.AnalysisOptions`."""
+    """A detector's options: the :class:`~losscheck.analysis.AnalysisOptions` field named by
+    ``d.options`` (an instance of the detector's ``Options``), or ``None`` for a detector
+    without options. Raises AttributeError when ``opts`` lacks that field (a programming error)."""
     return getattr(opts, d.options) if d.options else None
 
 
@@ -89,7 +103,8 @@ def run_detectors(curve: PreparedCurve, opts) -> dict[str, Detection]:
 
 
 def detector(name: str) -> Detector:
-    """The registered detector called ``name`` (curve or run level)."""
+    """The registered detector called ``name`` (curve or run level). Raises KeyError for a
+    name that is not registered."""
     for d in CURVE_DETECTORS + RUN_DETECTORS:
         if d.name == name:
             return d

@@ -29,7 +29,13 @@ def main_curve(analysis: RunAnalysis) -> CurveAnalysis | None:
 
 
 def value_at(series: Series | None, step: int | None) -> float | None:
-    """The series' last finite value at or before ``step`` (``None`` if there is none)."""
+    """The series' last finite value at or before ``step`` (``None`` if there is none).
+
+    Args:
+        series: steps ``int64`` (n,) increasing, values ``float64`` (n,), NaN/Inf kept (or ``None``).
+        step: a step in the series' unit (steps, or epochs for an epoch-indexed log).
+    Cost: O(log n) to find the step, then back over any non-finite values. Never raises.
+    """
     if series is None or step is None or len(series) == 0:
         return None
     idx = int(np.searchsorted(series.steps, step, side="right")) - 1
@@ -59,7 +65,9 @@ def clip_threshold(grad_norm: Series | None, before_step: int | None) -> float |
 
 
 def last_healthy_step(series: Series | None, onset: int | None) -> int | None:
-    """The last logged step strictly before ``onset`` (the rollback target), or ``None``."""
+    """The last logged step strictly before ``onset`` (the rollback target), or ``None``
+    (no series, no onset, or nothing logged before it). ``series``: steps ``int64`` (n,);
+    ``onset`` in the same unit. Never raises."""
     if series is None or onset is None:
         return None
     before = series.steps[series.steps < onset]
@@ -67,7 +75,13 @@ def last_healthy_step(series: Series | None, onset: int | None) -> int | None:
 
 
 def onset_facts(run: ResolvedRun, analysis: RunAnalysis, onset: int | None) -> OnsetFacts:
-    """Gather :class:`~losscheck.model.OnsetFacts` for ``onset`` (a step, or ``None``)."""
+    """Gather :class:`~losscheck.model.OnsetFacts` for ``onset`` (a step, or ``None``): the
+    LR there and its peak (:func:`value_at`, the run's LR context), the grad norm's lead in
+    steps when its own onset came first, a clip threshold (:func:`clip_threshold`) from the
+    grad norms before the earlier of the two onsets, the rollback step
+    (:func:`last_healthy_step` of the training loss, else the eval loss), and the LR and grad-norm
+    jumps (:func:`lr_jump`, :func:`grad_jump`). Fields that cannot be measured stay ``None``.
+    Cost: O(n log n) for the percentiles over the grad norms."""
     ctx = OnsetFacts(onset)
     lr = run.get("lr")
     lrc = analysis.lr
@@ -139,7 +153,8 @@ def read_only(a: np.ndarray) -> np.ndarray:
 
 
 def last_step(run: ResolvedRun) -> int | None:
-    """The last logged step of the training loss (else the eval loss), or ``None``."""
+    """The last logged step (``int``, in the series' unit) of the training loss, else the eval
+    loss; ``None`` when neither is logged. O(1)."""
     s = run.get("loss") or run.get("eval_loss")
     return int(s.steps[-1]) if s is not None and len(s) else None
 
@@ -183,7 +198,8 @@ def grad_norm_trend(run: ResolvedRun) -> float | None:
 
 
 def nonfinite_share(series: Series | None) -> float:
-    """Share of the logged values of ``series`` that are NaN/Inf (0.0 for ``None``/empty)."""
+    """Share in [0, 1] of the logged values of ``series`` (values ``float64`` (n,)) that are
+    NaN/Inf; 0.0 for ``None``/empty. O(n)."""
     if series is None or len(series) == 0:
         return 0.0
     return float((~np.isfinite(series.values)).mean())

@@ -8,13 +8,16 @@ surge only when the judged loss curve blew up), so a run pays for the questions 
 The thresholds of a measurement are named as the rule that words it documents them
 (``surge-ratio``, ``min-zero-points``...; defaults in the measuring modules:
 :mod:`.gradnorm`, :mod:`.lr`, :mod:`.loss_levels`, :mod:`.timing`) and come from the
-configured ``[thresholds]`` (:attr:`AnalysisOptions.rule_thresholds`).
+configured ``[thresholds]``, typed once into :class:`FactOptions`
+(``AnalysisOptions.facts``).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
@@ -22,6 +25,63 @@ from losscheck.analysis import evidence as E
 from losscheck.analysis import gradnorm, loss_levels, lr as lrm, timing
 from losscheck.analysis.nonfinite import zero_loss
 from losscheck.model import OnsetFacts, PreNonFinite, ResolvedRun, RunAnalysis, RunFacts
+
+
+@dataclass(frozen=True)
+class FactOptions:
+    """Thresholds of the run's facts, typed. Each field is read from the ``[thresholds]`` key
+    its rule documents: the field name in kebab case, except where :data:`KEYS` says otherwise
+    (two rules call their minimum ``min-points``). Defaults and sources live in the measuring
+    modules (:mod:`.gradnorm`, :mod:`.lr`, :mod:`.loss_levels`, :mod:`.timing`).
+
+    Attributes:
+        surge: the grad-norm surge search (LC201), :class:`~losscheck.analysis.gradnorm.SurgeOptions`.
+        lr_zero: the zero-LR stretch (LC303), :class:`~losscheck.analysis.lr.ZeroOptions`.
+        clip_min_points, ceiling_share: finite grad norms needed, and the share at the maximum
+            that infers a clip ceiling (LC203).
+        early_fraction: how early in the run (share of the last step) a blow-up counts (LC301).
+        at_peak_share: share of LR points at the peak from which the loss quarters are read (LC302).
+        bump_ratio, bump_window: loss bump after an LR restart (LC304; window in logged points).
+        chance_tolerance, chance_min_share: relative distance to ln C, share of the run (LC401).
+        eval_collapse_ratio, eval_near_zero, few_evals: an eval loss collapsing (LC402).
+        min_gap: relative train-eval gap (LC403).
+        gap_factor, min_gap_seconds, stall_min_points: stalls (LC501; seconds, wall-time points).
+        skip_points, min_intervals: throughput (LC502; logged points, step intervals).
+    """
+
+    surge: gradnorm.SurgeOptions = field(default_factory=gradnorm.SurgeOptions)
+    lr_zero: lrm.ZeroOptions = field(default_factory=lrm.ZeroOptions)
+    clip_min_points: float = gradnorm.CLIP_MIN_POINTS
+    ceiling_share: float = gradnorm.CEILING_SHARE
+    early_fraction: float = lrm.EARLY_FRACTION
+    at_peak_share: float = lrm.AT_PEAK_SHARE
+    bump_ratio: float = lrm.BUMP_RATIO
+    bump_window: float = lrm.BUMP_WINDOW
+    chance_tolerance: float = loss_levels.CHANCE_TOL
+    chance_min_share: float = loss_levels.CHANCE_MIN_SHARE
+    eval_collapse_ratio: float = loss_levels.EVAL_COLLAPSE_RATIO
+    eval_near_zero: float = loss_levels.EVAL_NEAR_ZERO
+    few_evals: float = loss_levels.FEW_EVALS
+    min_gap: float = loss_levels.MIN_GAP
+    gap_factor: float = timing.GAP_FACTOR
+    min_gap_seconds: float = timing.MIN_GAP_SECONDS
+    stall_min_points: float = timing.STALL_MIN_POINTS
+    skip_points: float = timing.SKIP_POINTS
+    min_intervals: float = timing.MIN_INTERVALS
+
+    #: field -> its ``[thresholds]`` key, where that is not the field name in kebab case
+    KEYS: ClassVar[dict[str, str]] = {"clip_min_points": "min-points", "chance_min_share": "min-share", "stall_min_points": "min-points"}
+
+    @classmethod
+    def from_thresholds(cls, th: Mapping[str, float]) -> "FactOptions":
+        """From the configured thresholds (kebab-case name -> value); defaults for the others."""
+        kw: dict[str, Any] = {"surge": gradnorm.SurgeOptions.from_thresholds(th),
+                              "lr_zero": lrm.ZeroOptions.from_thresholds(th)}
+        for f in fields(cls):
+            key = cls.KEYS.get(f.name, f.name.replace("_", "-"))
+            if f.name not in kw and key in th:
+                kw[f.name] = th[key]
+        return cls(**kw)
 
 
 def _guard(fn: Callable[..., Any], *args, **kw) -> Any:
@@ -73,15 +133,15 @@ def _first_value(series) -> float | None:
     return float(series.values[int(np.argmax(ok))])
 
 
-def run_facts(run: ResolvedRun, analysis: RunAnalysis, thresholds: dict | None = None) -> RunFacts:
+def run_facts(run: ResolvedRun, analysis: RunAnalysis, opts: FactOptions | None = None) -> RunFacts:
     """Every fact of a run (see :class:`~losscheck.model.RunFacts`).
 
     Args:
         run: the resolved run; analysis: its classified analysis (curves, classes, LR context).
-        thresholds: the configured thresholds, kebab-case name -> value (defaults otherwise).
+        opts: the facts' thresholds (:class:`FactOptions`; defaults when ``None``).
     Never raises on odd data (see :func:`_guard`); never prints.
     """
-    th = thresholds or {}
+    o = opts if opts is not None else FactOptions()
     f = RunFacts()
     cur = E.main_curve(analysis)
     lrc = analysis.lr
@@ -112,43 +172,34 @@ def run_facts(run: ResolvedRun, analysis: RunAnalysis, thresholds: dict | None =
         f.grad_norm_trend = _guard(E.grad_norm_trend, run)
         f.frozen[cur.role] = bool(_guard(E.frozen_level, run.get(cur.role)))
     f.grad_surge = _guard(gradnorm.detect_surge, run, cur, analysis.curves.get("grad_norm"),
-                          gradnorm.SurgeOptions.from_thresholds(th))
+                          o.surge)
     if f.grad_surge is not None and f.grad_surge.event not in f.onsets:
         f.onsets[f.grad_surge.event] = _guard(E.onset_facts, run, analysis, f.grad_surge.event) \
             or OnsetFacts(f.grad_surge.event)
-    f.clip = _guard(gradnorm.clip_stats, run, th.get("min-points", gradnorm.CLIP_MIN_POINTS),
-                    th.get("ceiling-share", gradnorm.CEILING_SHARE))
+    f.clip = _guard(gradnorm.clip_stats, run, o.clip_min_points, o.ceiling_share)
     # learning rate
     f.lr_finite = _guard(lrm.lr_finite, lr)
     if lrc is not None and f.lr_finite is not None:
         if lrc.warmup_steps == 0 and cur is not None:
             last = max(f.last_step or f.lr_finite.last_step, f.lr_finite.last_step)
             f.early_trouble = _guard(lrm.early_trouble, cur, run.get(cur.role), last,
-                                     th.get("early-fraction", lrm.EARLY_FRACTION))
+                                     o.early_fraction)
         lf = f.lr_finite
-        if not lrc.decays and lf.at_peak_share >= th.get("at-peak-share", lrm.AT_PEAK_SHARE) \
+        if not lrc.decays and lf.at_peak_share >= o.at_peak_share \
                 and lf.last >= 0.9 * lf.peak:  # an LR that never decays (LC302): has the loss levelled off?
             f.loss_quarters = _guard(lrm.loss_quarters, loss)
         if lrc.restart_steps:
-            f.restart_bumps = _guard(lrm.restart_bumps, lrc.restart_steps, loss,
-                                     th.get("bump-ratio", lrm.BUMP_RATIO),
-                                     th.get("bump-window", lrm.BUMP_WINDOW)) or []
-    f.lr_zero = _guard(lrm.zero_stretch, lr, loss, cur, lrm.ZeroOptions.from_thresholds(th))
+            f.restart_bumps = _guard(lrm.restart_bumps, lrc.restart_steps, loss, o.bump_ratio, o.bump_window) or []
+    f.lr_zero = _guard(lrm.zero_stretch, lr, loss, cur, o.lr_zero)
     # loss levels
-    f.chance = _guard(loss_levels.at_chance, run, analysis, th.get("chance-tolerance", loss_levels.CHANCE_TOL),
-                      th.get("min-share", loss_levels.CHANCE_MIN_SHARE))
+    f.chance = _guard(loss_levels.at_chance, run, analysis, o.chance_tolerance, o.chance_min_share)
     f.language_model = bool(_guard(E.looks_like_language_model, run))
     if f.language_model:
         f.end_levels = _guard(loss_levels.end_levels, run) or {}
-    f.eval_collapse = _guard(loss_levels.eval_collapse, run,
-                             th.get("eval-collapse-ratio", loss_levels.EVAL_COLLAPSE_RATIO),
-                             th.get("eval-near-zero", loss_levels.EVAL_NEAR_ZERO),
-                             th.get("few-evals", loss_levels.FEW_EVALS))
-    f.eval_gap = _guard(loss_levels.eval_gap, run, th.get("min-gap", loss_levels.MIN_GAP))
+    f.eval_collapse = _guard(loss_levels.eval_collapse, run, o.eval_collapse_ratio, o.eval_near_zero, o.few_evals)
+    f.eval_gap = _guard(loss_levels.eval_gap, run, o.min_gap)
     # wall clock
     wc = _guard(timing.wall_clock, run)
-    f.stalls = _guard(timing.stalls, wc, th.get("gap-factor", timing.GAP_FACTOR),
-                      th.get("min-gap-seconds", timing.MIN_GAP_SECONDS), th.get("min-points", timing.STALL_MIN_POINTS))
-    f.throughput = _guard(timing.throughput, wc, th.get("skip-points", timing.SKIP_POINTS),
-                          th.get("min-intervals", timing.MIN_INTERVALS))
+    f.stalls = _guard(timing.stalls, wc, o.gap_factor, o.min_gap_seconds, o.stall_min_points)
+    f.throughput = _guard(timing.throughput, wc, o.skip_points, o.min_intervals)
     return f

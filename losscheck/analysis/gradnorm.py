@@ -21,6 +21,7 @@ threshold is the log's ``max_grad_norm``, else the maximum when at least ``ceili
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,16 +37,16 @@ class SurgeOptions:
     #: x3 the healthy level (a healthy grad norm wanders within ~x2 of its median)
     surge_ratio: float = 3.0
     #: ... for this many consecutive logged points (one outlier batch is LC103/LC104's business)
-    sustain_points: int = 3
+    sustain_points: float = 3
     #: points needed before a candidate surge to call the level "healthy"
-    min_healthy_points: int = 5
+    min_healthy_points: float = 5
     #: the surge starts at least this many logged grad-norm points before the loss event
-    min_lead_points: int = 2
+    min_lead_points: float = 2
     #: ... and within this share of the logged span before it (the last half)
     max_lead_fraction: float = 0.5
 
     @classmethod
-    def from_thresholds(cls, th: dict) -> "SurgeOptions":
+    def from_thresholds(cls, th: Mapping[str, float]) -> "SurgeOptions":
         """From the configured thresholds (kebab-case names), defaults for the others."""
         d = cls()
         return cls(th.get("surge-ratio", d.surge_ratio), th.get("sustain-points", d.sustain_points),
@@ -74,7 +75,7 @@ def detect_surge(run: ResolvedRun, cur: CurveAnalysis | None, grad: CurveAnalysi
     ``None``. ``grad`` is the grad-norm curve's analysis: a curve it classes healthy
     (converging, plateau, oscillating) has no surge. Cost: O(n w) for the trailing medians."""
     event = loss_event(cur)
-    if event is None or grad is None or grad.klass not in BLOWUPS:
+    if cur is None or event is None or grad is None or grad.klass not in BLOWUPS:
         return None
     gs, gv = finite_xy(run.get("grad_norm"))
     gs, gv = gs[gv >= 0], gv[gv >= 0]
@@ -131,12 +132,21 @@ CEILING_SHARE = 0.2
 def clip_stats(run: ResolvedRun, min_points: float = CLIP_MIN_POINTS,
                ceiling_share: float = CEILING_SHARE) -> ClipStats | None:
     """The grad norms against the clip threshold (module doc), or ``None`` (fewer than
-    ``min_points`` finite grad norms, or no threshold known or inferred)."""
+    ``min_points`` finite grad norms, or no threshold known or inferred).
+
+    The threshold is the log's ``max_grad_norm`` (a positive number), else a ceiling inferred
+    when at least 5 values and ``ceiling_share`` of them sit at the maximum within
+    :data:`CLIP_TOL`. Returns :class:`~losscheck.model.ClipStats`: the threshold and its source
+    (``"max_grad_norm"`` or ``"inferred"``), the share of values at or above it, the number of
+    finite values, their median and (with a logged threshold) 90th percentile, in grad-norm
+    units. O(n log n) for the percentile. Never raises on odd data.
+    """
     _, v = finite_xy(run.get("grad_norm"))
     v = v[v >= 0]
     if len(v) < max(1, int(min_points)):
         return None
-    thr, source = None, None
+    thr: float | None = None
+    source = ""
     meta_thr = run.data.meta.get("max_grad_norm")
     try:
         meta_thr = float(meta_thr) if meta_thr is not None else None

@@ -35,7 +35,10 @@ CHANCE_WINDOW = 5
 
 
 def chance_classes(run: ResolvedRun, analysis: RunAnalysis) -> int | None:
-    """C from the log's ``num_classes``, else the plateau analysis' evident ln C, else ``None``."""
+    """The number of classes C behind a chance level ln C: the log's ``num_classes`` (an
+    integer >= 2, e.g. written by the trainer), else the C whose ln C the plateau detector found
+    evident on the training or eval loss (:mod:`losscheck.analysis.plateau`, which also uses
+    ``--num-classes``), else ``None``. O(1)."""
     c = run.data.meta.get("num_classes")
     if isinstance(c, (int, float)) and not isinstance(c, bool) and c >= 2 and float(c).is_integer():
         return int(c)
@@ -48,7 +51,18 @@ def chance_classes(run: ResolvedRun, analysis: RunAnalysis) -> int | None:
 
 def at_chance(run: ResolvedRun, analysis: RunAnalysis, tol: float = CHANCE_TOL,
               min_share: float = CHANCE_MIN_SHARE) -> ChanceFacts | None:
-    """The ln(C) facts of a run (module doc); ``None`` when C is unknown."""
+    """The ln(C) facts of a run (module doc); ``None`` when C is unknown (:func:`chance_classes`).
+
+    Args:
+        run: the resolved run (training and eval loss, accuracy read if logged).
+        analysis: its classified analysis (the plateau facts give an evident C).
+        tol: relative distance to ln(C) that counts as "at chance" (LC401's ``chance-tolerance``).
+        min_share: share of the logged run the at-chance stretch must cover (``min-share``).
+    Returns:
+        :class:`~losscheck.model.ChanceFacts`: C, the at-chance stretch per loss role, and the
+        median accuracy over the last quarter (a fraction) when an accuracy is logged.
+    Cost: O(n w) for the 5-point running medians. Never raises on odd data.
+    """
     c = chance_classes(run, analysis)
     if c is None:
         return None
@@ -88,8 +102,8 @@ def _at_chance(run: ResolvedRun, role: str, level: float, tol: float, min_share:
 
 
 def end_levels(run: ResolvedRun) -> dict[str, tuple[float, int]]:
-    """role -> (median of the last 5 finite values, last finite step), for the training and
-    eval loss with at least 3 finite points."""
+    """role -> (median of the last 5 finite values, in the loss's units; last finite step), for
+    the training and eval loss with at least 3 finite points (others left out). O(n)."""
     out = {}
     for role in ("loss", "eval_loss"):
         s, v = finite_xy(run.get(role))
@@ -111,7 +125,13 @@ MIN_GAP = 0.05
 
 def eval_collapse(run: ResolvedRun, ratio: float = EVAL_COLLAPSE_RATIO, near_zero: float = EVAL_NEAR_ZERO,
                   few: float = FEW_EVALS) -> EvalCollapse | None:
-    """The eval loss collapsing towards 0 within ``few`` evals (module doc), or ``None``."""
+    """The eval loss collapsing towards 0 within ``few`` evals (module doc), or ``None``.
+
+    The first eval point (counted from the first finite eval, index k) whose loss is below both
+    ``ratio`` x the first eval loss and ``near_zero`` (nats), when k <= ``few`` and the first
+    eval loss is >= 1. Returns an :class:`~losscheck.model.EvalCollapse` (first, low and end
+    levels, k, the step of the low point). O(n). Never raises on odd data.
+    """
     s, v = finite_xy(run.get("eval_loss"))
     if not (len(v) >= 2 and v[0] >= 1.0):
         return None

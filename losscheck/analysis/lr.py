@@ -9,6 +9,7 @@ already there). Units: steps (or epochs, as logged) and LR units.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,14 @@ from losscheck.model import CurveAnalysis, EarlyTrouble, LRContext, LRFinite, LR
 
 def lr_context(lr: Series | None) -> LRContext | None:
     """Summarise an LR series (values float64 (n,), steps int64 (n,)); ``None`` if no
-    finite positive LR point."""
+    finite positive LR point.
+
+    Returns an :class:`~losscheck.model.LRContext` over the finite points: the peak LR and its
+    step, ``warmup_steps`` (steps from the first logged point to the first at >= 90% of the
+    peak, module doc), the first and final LR, whether it decays (falls below half the peak
+    after it), whether it ends at zero (<= 1e-12 x
+    peak), and the SGDR restart steps (:func:`restart_steps`). O(n). Never raises on odd data.
+    """
     if lr is None:
         return None
     ok = np.isfinite(lr.values)
@@ -177,8 +185,10 @@ def _first_climb(v: np.ndarray, d: int, peak: float) -> int:
 
 
 def lr_finite(lr: Series | None) -> LRFinite | None:
-    """The finite LR points summarised (:class:`~losscheck.model.LRFinite`); ``None`` without
-    a finite LR point."""
+    """The finite LR points summarised (:class:`~losscheck.model.LRFinite`): their number, the
+    first and last LR and their steps, the peak, and the share of points at >= 90% of the peak
+    (0.0 when the peak is not positive); ``None`` without a finite LR point. ``lr``: steps
+    ``int64`` (n,), values ``float64`` (n,). O(n)."""
     if lr is None or len(lr) == 0:
         return None
     ok = np.isfinite(lr.values)
@@ -287,7 +297,7 @@ class ZeroOptions:
     flat_tolerance: float = 0.02
 
     @classmethod
-    def from_thresholds(cls, th: dict) -> "ZeroOptions":
+    def from_thresholds(cls, th: Mapping[str, float]) -> "ZeroOptions":
         d = cls()
         return cls(th.get("min-zero-points", d.min_zero_points), th.get("min-zero-fraction", d.min_zero_fraction),
                    th.get("flat-tolerance", d.flat_tolerance))

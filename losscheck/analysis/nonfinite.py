@@ -176,7 +176,7 @@ def verdict(loss: Series | None, grad: Series | None) -> NanVerdict:
             v.notes.append("logged loss is exactly 0.0 while grad_norm is NaN: the Hugging Face "
                            "Trainer hides NaN losses (logging_nan_inf_filter); the run is NaN")
             return v
-    if lnf is not None and _loss_matters(loss, lnf):
+    if loss is not None and lnf is not None and _loss_matters(loss, lnf):
         v.is_nan = True
         v.onset_step = int(lnf.first_step if gnf is None else min(lnf.first_step, gnf.first_step))
         return v

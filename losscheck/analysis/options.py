@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from losscheck.analysis.divergence import DivergenceOptions
+from losscheck.analysis.facts import FactOptions
 from losscheck.analysis.oscillation import OscillationOptions
 from losscheck.analysis.overfit import OverfitOptions
 from losscheck.analysis.plateau import PlateauOptions
@@ -34,13 +35,13 @@ class AnalysisOptions:
         spike, oscillation, plateau, overfit, divergence: per-detector thresholds.
         lr_restarts: set by :func:`losscheck.analysis.analyse` from the LR series (SGDR
             restarts seen).
-        rule_thresholds: the configured ``[thresholds]`` (kebab-case name -> value) for the
-            measurements the rules word (:mod:`losscheck.analysis.facts`; names as the rules
-            document them, e.g. ``surge-ratio``); set by the pipeline, empty = defaults.
+        facts: the thresholds of the measurements the rules word
+            (:class:`~losscheck.analysis.facts.FactOptions`, keys as the rules document them,
+            e.g. ``surge-ratio``); built from the configuration by :mod:`losscheck.catalogue`.
     """
 
     #: fields set by the analysis itself or the pipeline, never one configuration key each
-    INTERNAL = ("num_classes", "lr_restarts", "rule_thresholds")
+    INTERNAL = ("num_classes", "lr_restarts", "facts")
 
     num_classes: int | None = None
     min_points: int = 8
@@ -53,4 +54,4 @@ class AnalysisOptions:
     overfit: OverfitOptions = field(default_factory=OverfitOptions)
     divergence: DivergenceOptions = field(default_factory=DivergenceOptions)
     lr_restarts: int = 0
-    rule_thresholds: dict = field(default_factory=dict)
+    facts: FactOptions = field(default_factory=FactOptions)

@@ -30,5 +30,5 @@ def analyse(run: ResolvedRun, options: AnalysisOptions | None = None) -> RunAnal
     # would only reach the user's terminal
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         out = classify_run(run, options)
-        out.facts = run_facts(run, out, options.rule_thresholds if options is not None else None)
+        out.facts = run_facts(run, out, options.facts if options is not None else None)
     return out

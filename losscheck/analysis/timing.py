@@ -28,18 +28,18 @@ def wall_clock(run: ResolvedRun) -> tuple[np.ndarray, np.ndarray] | None:
     time is finite and increasing. ``None`` when no series carries at least 2 wall times.
     Read-only views of the series' arrays when every point is kept, else fresh arrays.
     """
-    best = None
+    best: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (finite mask, steps, wall times)
     for role in ("loss", "eval_loss", "grad_norm", "lr", "accuracy", "eval_accuracy"):
         s = run.get(role)
         if s is None or s.wall_time is None or len(s) == 0 or s.wall_time.shape != s.steps.shape:
             continue
         ok = np.isfinite(s.wall_time)
         if best is None or int(ok.sum()) > int(best[0].sum()):
-            best = (ok, s)
+            best = (ok, s.steps, s.wall_time)
     if best is None or int(best[0].sum()) < 2:
         return None
-    ok, s = best
-    st, w = (s.steps, s.wall_time) if ok.all() else (s.steps[ok], s.wall_time[ok])
+    ok, steps, wall = best
+    st, w = (steps, wall) if ok.all() else (steps[ok], wall[ok])
     # keep points whose wall time moves forward (a resumed run that re-logs old steps, or
     # merged files with clock skew, must not produce negative gaps)
     # (w[i] not below every earlier w, i.e. equal to the running maximum; O(n) in numpy)
@@ -60,7 +60,18 @@ STALL_MIN_POINTS = 10
 
 def stalls(wc: tuple[np.ndarray, np.ndarray] | None, gap_factor: float = GAP_FACTOR,
            min_gap: float = MIN_GAP_SECONDS, min_points: float = STALL_MIN_POINTS) -> Stalls | None:
-    """The stalls of a wall clock (module doc), or ``None`` when there is none."""
+    """The stalls of a wall clock (module doc), or ``None`` when there is none.
+
+    Args:
+        wc: ``(steps int64 (n,), wall times float64 (n,) in seconds)`` from :func:`wall_clock`.
+        gap_factor: a gap counts from this many times the median gap (LC501's ``gap-factor``) ...
+        min_gap: ... and from this many seconds (``min-gap-seconds``).
+        min_points: wall times needed (``min-points``).
+    Returns:
+        :class:`~losscheck.model.Stalls`: steps after which the clock stalled (the first gap,
+        start-up, is ignored), the longest gap and its step, the median gap and the seconds lost.
+    O(n). Never raises on odd data.
+    """
     if wc is None:
         return None
     steps, w = wc
@@ -92,7 +103,16 @@ MIN_INTERVALS = 12
 
 def throughput(wc: tuple[np.ndarray, np.ndarray] | None, skip: float = SKIP_POINTS,
                min_intervals: float = MIN_INTERVALS) -> Throughput | None:
-    """Seconds per step in the first and last quarter (module doc), or ``None``."""
+    """Seconds per step in the first and last quarter (module doc), or ``None``.
+
+    Args:
+        wc: ``(steps int64 (n,), wall times float64 (n,) in seconds)`` from :func:`wall_clock`.
+        skip: logged points left out at the start (LC502's ``skip-points``: compilation, warm-up).
+        min_intervals: timed intervals needed after them, stalls removed (``min-intervals``).
+    Returns:
+        :class:`~losscheck.model.Throughput`: median seconds per step of the first and of the
+        last quarter of the intervals, and the number of intervals used. O(n). Never raises.
+    """
     if wc is None:
         return None
     steps, w = wc

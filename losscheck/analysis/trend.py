@@ -122,19 +122,19 @@ def _profile(g: np.ndarray, y: np.ndarray, log_link: bool, iters: int = 3
         r = a[:, None] + b[:, None] * g - y
         return a, b, np.einsum("ij,ij->i", r, r)
     f = np.broadcast_to(np.exp(y), g.shape)
-    best_a = best_b = best_rss = None
-    for _ in range(iters):
+    best: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    for _ in range(max(1, iters)):
         a, b = _wls2(g, 1.0 / (f * f), f * (1.0 + y - np.log(f)), False)
         f = np.maximum(a[:, None] + b[:, None] * g, _TINY)
         r = np.log(f) - y
         rss = np.einsum("ij,ij->i", r, r)
-        if best_rss is None:
-            best_a, best_b, best_rss = a, b, rss
+        if best is None:
+            best = (a, b, rss)
         else:
-            better = rss < best_rss
-            best_a, best_b = np.where(better, a, best_a), np.where(better, b, best_b)
-            best_rss = np.where(better, rss, best_rss)
-    return best_a, best_b, best_rss
+            better = rss < best[2]
+            best = (np.where(better, a, best[0]), np.where(better, b, best[1]), np.where(better, rss, best[2]))
+    assert best is not None  # the loop above runs at least once
+    return best
 
 
 def _levenberg_marquardt(fun, jac, p: np.ndarray, lower: np.ndarray, upper: np.ndarray,
@@ -378,7 +378,7 @@ def fit_trend(steps: np.ndarray, values: np.ndarray, max_bins: int = 512, max_nf
     scores = {m: aicc(fits[m][1], n, _N_PARAMS[m]) for m in models if m in fits}
     if not scores:
         return None
-    order = sorted(scores, key=scores.get)
+    order = sorted(scores, key=scores.__getitem__)
     best = order[0]
     if not np.isfinite(scores[best]):  # too few points for AICc: least RSS among the simplest
         best = "constant"

@@ -14,10 +14,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from losscheck.model import Finding, Remedy
+from losscheck.model import Finding, Remedy, Severity
 from losscheck.remedies.catalogue import CATALOGUE
 
-SEVERITY_FACTOR = {"error": 3.0, "warning": 2.0, "info": 1.0}
+SEVERITY_FACTOR: dict[Severity, float] = {"error": 3.0, "warning": 2.0, "info": 1.0}
 
 
 def rank(findings: list[Finding]) -> list[Remedy]:

@@ -1,7 +1,9 @@
 """The rule catalogue: every module ``lcNNN_*.py`` in this package defines one rule.
 
 A new rule is one new module defining a :class:`~losscheck.rules.interface.Rule` subclass
-instance as ``RULE``. :func:`run_rules` applies the selected rules to an analysed run.
+instance as ``RULE`` (and, when it has thresholds, an ``Options`` dataclass: their names,
+defaults and ``[thresholds]`` keys come from its fields; nothing else to register).
+:func:`run_rules` applies the selected rules to an analysed run.
 """
 
 from __future__ import annotations
@@ -9,15 +11,17 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+from collections.abc import Mapping
 from functools import lru_cache
 
-from losscheck.model import Finding, SEVERITIES
+from losscheck.model import SEVERITIES, Finding, Severity
 from losscheck.rules.interface import Rule, RuleContext
 
 
 @lru_cache(maxsize=1)
 def all_rules() -> tuple[Rule, ...]:
-    """Every rule, sorted by code."""
+    """Every rule, sorted by code: the ``RULE`` of each ``lcNNN_*.py`` module of this package
+    (imported once, then cached). An import error in a rule module propagates."""
     found = []
     for info in pkgutil.iter_modules(__path__):
         if not info.name.startswith("lc"):
@@ -39,7 +43,9 @@ def find_rule(code_or_name: str) -> Rule | None:
 
 
 def selected(select: list[str] | None, ignore: list[str] | None) -> list[Rule]:
-    """Rules after ``select`` / ``ignore`` (codes, code prefixes such as ``LC1``, or names)."""
+    """Rules after ``select`` / ``ignore`` (codes, code prefixes such as ``LC1``, names, or
+    ``ALL``; case-insensitive codes), in code order. ``None`` or empty: no filter. Never raises;
+    a pattern that matches nothing selects nothing."""
     def match(rule: Rule, pats: list[str]) -> bool:
         return any(rule.code.lower().startswith(p.lower()) or rule.name == p.lower() or p.upper() == "ALL"
                    for p in pats)
@@ -52,7 +58,7 @@ def selected(select: list[str] | None, ignore: list[str] | None) -> list[Rule]:
 
 
 def run_rules(ctx: RuleContext, rules: list[Rule] | None = None,
-              severity_overrides: dict[str, str] | None = None) -> list[Finding]:
+              severity_overrides: Mapping[str, Severity] | None = None) -> list[Finding]:
     """Apply ``rules`` (default: all) and return the findings, most severe first.
 
     ``severity_overrides`` maps a code or name to ``error``/``warning``/``info``. A rule that

@@ -43,7 +43,9 @@ def fmt(x: float | None) -> str:
 
 
 def lr_votes_settings(ctx: OnsetFacts) -> dict:
-    """Settings for ``lower_lr``: a peak LR 5x below the LR at onset, with a 3-10x range."""
+    """Settings for ``lower_lr``: a peak LR 5x below the LR at onset (else below the peak LR),
+    with a 3-10x range, rounded by :func:`losscheck.remedies.nice`; ``{"factor": "3-10x lower"}``
+    when no positive LR is known."""
     base = ctx.lr_at_onset if ctx.lr_at_onset else ctx.lr_peak
     if not base or base <= 0:
         return {"factor": "3-10x lower"}

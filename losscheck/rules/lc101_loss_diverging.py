@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from typing import Any
+
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt, lr_votes_settings, main_curve, unit_word, warmup_settings
 from losscheck.rules.interface import Rule, RuleContext
@@ -12,7 +16,16 @@ from losscheck.rules.interface import Rule, RuleContext
 ABSURD_FIRST_LOSS = 1e8
 
 
-class LossDiverging(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC101's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    absurd_first_loss: float = ABSURD_FIRST_LOSS
+
+
+class LossDiverging(Rule[Options]):
     code = "LC101"
     name = "loss-diverging"
     severity = "error"
@@ -33,11 +46,12 @@ class LossDiverging(Rule):
            "log-binned, median-smoothed log loss and compared by AIC (Akaike 1974; Burnham & Anderson 2002); "
            "the onset is a change point on the log loss (Killick et al. 2012, PELT). Doubling time = ln 2 / r.")
     example = "loss grows x2 every 60 steps from step 840, as the LR reached its peak of 0.0005"
-    options = {"absurd-first-loss": ABSURD_FIRST_LOSS}
+    Options = Options
     sources = ("Akaike 1974", "Killick, Fearnhead & Eckley 2012", "seed case study",
                "Wortsman et al. 2023, Small-scale proxies for large-scale Transformer training instabilities")
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         cur = main_curve(ctx.analysis)
         if cur is None or cur.klass != "diverging" or ctx.analysis.evidence.get("gan_imbalance"):
             return []  # a GAN whose player wins is LC109's, not a learning-rate divergence
@@ -47,7 +61,7 @@ class LossDiverging(Rule):
         series = ctx.run.get(cur.role)
         total = ctx.run.data.meta.get("max_steps")
         growth = ""
-        ev = {"onset_step": onset}
+        ev: dict[str, Any] = {"onset_step": onset}
         if cur.trend is not None and cur.trend.doubling_steps:
             growth = f"grows x2 every {cur.trend.doubling_steps:.3g} {unit}s"
             ev.update(rate_per_step=cur.trend.rate_per_step, doubling_steps=cur.trend.doubling_steps,
@@ -70,7 +84,7 @@ class LossDiverging(Rule):
 
         votes = []
         first = ctx.analysis.facts.first_value.get(cur.role) if series is not None else None
-        if first is not None and abs(first) > self.opt(ctx, "absurd-first-loss"):
+        if first is not None and abs(first) > cfg.absurd_first_loss:
             votes.append(RemedyVote("check_data", 1.2, f"the first logged loss is already {fmt(first)}: "
                                     "inputs or targets are not normalised, or records are corrupt"))
             ev["first_loss"] = first

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from typing import Any
+
 from losscheck.model import RemedyVote
 from losscheck.model import PreNonFinite, ZeroLoss
 from losscheck.rules._evidence import fmt, lr_votes_settings, unit_word
@@ -12,7 +16,16 @@ from losscheck.rules.interface import Rule, RuleContext
 #: usually a too-high LR.
 EARLY_FRACTION = 0.1
 
-class LossNonFinite(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC102's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    early_fraction: float = EARLY_FRACTION
+
+
+class LossNonFinite(Rule[Options]):
     code = "LC102"
     name = "loss-nonfinite"
     severity = "error"
@@ -30,14 +43,15 @@ class LossNonFinite(Rule):
            "last finite step.")
     how = ("Exact scan of every logged value (never sampled). Growth before the NaN: the median of the last "
            "3 finite losses over the lowest 5-point mean before them, and the largest of the last 3 grad "
-           "norms over the 90th percentile of the earlier ones (`_evidence.pre_nonfinite_growth`). 'Early' "
+           "norms over the 90th percentile of the earlier ones (measured once by the analysis, `losscheck.analysis.evidence.pre_nonfinite_growth`, and read from the run's facts). The HF NaN-filter signature is the one computed by `losscheck.analysis.nonfinite.zero_loss` (shared with LC404). 'Early' "
            "is within max(100 steps, or 1 epoch, `early-fraction` of the run) from step 0.")
     example = "loss is NaN from step 3451 (last finite 0.206); grad norm was finite until then"
-    options = {"early-fraction": EARLY_FRACTION}
+    Options = Options
     sources = ("seed case study", "Micikevicius et al. 2018, Mixed precision training",
                "HF transformers Trainer docs (logging_nan_inf_filter)")
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         out = []
         for role in ("loss", "eval_loss"):
             cur = ctx.analysis.curves.get(role)
@@ -50,7 +64,7 @@ class LossNonFinite(Rule):
             unit = unit_word(ctx.run, role)
             onset = cur.onset_step if cur.onset_step is not None else (nf.first_step if nf else None)
             oc = ctx.analysis.facts.at(onset)
-            ev = {"first_nonfinite_step": onset}
+            ev: dict[str, Any] = {"first_nonfinite_step": onset}
             if nf is not None:
                 ev.update(nan=nf.nan, inf=nf.inf, points=nf.total, recovered=nf.recovered,
                           last_finite=nf.last_finite_before)
@@ -68,18 +82,19 @@ class LossNonFinite(Rule):
             if hf_filter:  # LC404 explains the signature; say only what LC102 adds
                 msg = f"{role.replace('_', ' ')} is NaN from {unit} {onset}, hidden as 0.0 in the log (see LC404)"
             g = ctx.analysis.curves.get("grad_norm")
-            grad_first = (g is not None and g.nonfinite is not None and onset is not None
-                          and g.nonfinite.first_step < onset)
-            overflow_signs = bool(grad_first and g.nonfinite.recovered) or bool(ctx.run.data.meta.get("fp16"))
-            if grad_first:
-                msg += f"; the grad norm went non-finite first, at {unit} {g.nonfinite.first_step}"
-                ev["grad_norm_first_nonfinite_step"] = g.nonfinite.first_step
+            gnf = g.nonfinite if g is not None else None
+            grad_first = gnf if gnf is not None and onset is not None and gnf.first_step < onset else None
+            overflow_signs = bool(grad_first is not None and grad_first.recovered) \
+                or bool(ctx.run.data.meta.get("fp16"))
+            if grad_first is not None:
+                msg += f"; the grad norm went non-finite first, at {unit} {grad_first.first_step}"
+                ev["grad_norm_first_nonfinite_step"] = grad_first.first_step
             # "early" counts from step 0, not from the first logged step: an excerpt that starts at
             # step 3442 comes from a run that had trained for 3442 steps
             last = int(series.steps[-1]) if series is not None and len(series) else 0
             # the seed's "first ~100 iterations" is in steps; in an epoch log, only the first epochs
             first_n = 100 if unit == "step" else 1
-            early = onset is not None and onset <= max(first_n, self.opt(ctx, "early-fraction") * last)
+            early = onset is not None and onset <= max(first_n, cfg.early_fraction * last)
             pre = ctx.analysis.facts.pre_nonfinite.get(role, PreNonFinite())
             loss_ratio, grad_ratio = pre.loss_ratio, pre.grad_ratio
             grew = (loss_ratio is not None and loss_ratio >= 2) or (grad_ratio is not None and grad_ratio >= 10)

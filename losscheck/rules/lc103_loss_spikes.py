@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import lr_votes_settings, main_curve, unit_word
 from losscheck.rules.interface import Rule, RuleContext
@@ -11,7 +13,16 @@ from losscheck.rules.interface import Rule, RuleContext
 RECURRING = 3
 
 
-class LossSpikes(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC103's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    recurring_spikes: float = RECURRING
+
+
+class LossSpikes(Rule[Options]):
     code = "LC103"
     name = "loss-spikes"
     severity = "warning"
@@ -28,11 +39,12 @@ class LossSpikes(Rule):
            "and MAD, with a minimum height ratio over the local baseline so noisy small-batch losses "
            "do not count; recovery is the return into the pre-spike noise band.")
     example = "2 loss spikes (largest x450 at step 256), each recovered within 2 steps"
-    options = {"recurring-spikes": RECURRING}
+    Options = Options
     sources = ("Chowdhery et al. 2022, PaLM, sec. 5.1", "Molybog et al. 2023, A theory on Adam instability",
                "Rousseeuw & Croux 1993")
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         cur = main_curve(ctx.analysis)
         if cur is None or not cur.spikes:
             return []
@@ -47,7 +59,7 @@ class LossSpikes(Rule):
         back = [s for s in rec if s.recover_steps is not None]
         msg = f"{len(rec)} loss spike(s) (largest x{big.ratio:.3g} at {unit} {big.step})"
         if len(back) == len(rec):
-            msg += f", each recovered within {max(s.recover_steps for s in back)} {unit}s"
+            msg += f", each recovered within {max(s.recover_steps for s in back if s.recover_steps is not None)} {unit}s"
         else:
             high = max((s for s in rec if s.recover_steps is None), key=lambda s: s.level_ratio)
             msg += (f"; {len(rec) - len(back)} did not fully come back (settled x{high.level_ratio:.3g} above "
@@ -66,7 +78,7 @@ class LossSpikes(Rule):
             ev["lr_jump"] = jump
             votes.append(RemedyVote("lower_lr", 1.2, f"the LR jumped x{jump:.3g} just before the spike",
                                     lr_votes_settings(oc)))
-        elif len(rec) > self.opt(ctx, "recurring-spikes"):
+        elif len(rec) > cfg.recurring_spikes:
             votes += [RemedyVote("lower_lr", 0.6, "recurring spikes mean the LR sits at the edge of stability",
                                  lr_votes_settings(oc)),
                       RemedyVote("optimizer", 0.5, "Adam instability: lower beta2 (0.95) or raise epsilon",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from losscheck.model import RemedyVote
+from losscheck.model import RemedyVote, Severity
 from losscheck.rules._evidence import fmt, main_curve, unit_word
 from losscheck.rules.interface import Rule, RuleContext
 
@@ -29,7 +29,10 @@ class LossPlateau(Rule):
            "`lr_schedule`, `optimizer`, `check_model`.")
     how = ("Theil-Sen slope (Theil 1950; Sen 1968) of the log loss per 1,000 steps with its confidence "
            "interval, compared to the robust noise level (MAD); chance level when the loss is within 1% of "
-           "ln(C) for a small integer C (or the --num-classes given).")
+           "ln(C) for a small integer C (or the --num-classes given), by the plateau detector "
+           "(`losscheck.analysis.plateau.detect_plateau`). The remedy evidence (share of non-finite grad norms, "
+           "grad-norm trend, a frozen level) is measured once by `losscheck.analysis.evidence` and read from the "
+           "run's facts.")
     example = "loss flat at 1.386 = ln(4) (chance for 4 classes) from the start"
     sources = ("Theil 1950", "Sen 1968", "seed case study (label misalignment: overfit one batch)",
                "Karpathy 2019, A recipe for training neural networks")
@@ -49,13 +52,13 @@ class LossPlateau(Rule):
         resumed = (series is not None and len(series) > 1 and series.steps[0] > 0
                    and series.steps[0] >= 0.2 * series.steps[-1])
         never_learned = p.from_start and not resumed
-        if resumed and p.from_start:
+        if resumed and p.from_start and series is not None:
             ev["log_starts_at"] = int(series.steps[0])
         where = ("from the start" if never_learned else
                  f"from the first logged {unit} ({p.start_step}) of a resumed run" if p.from_start
                  else f"from {unit} {p.start_step}")
         msg = f"{cur.role.replace('_', ' ')} flat at {fmt(p.level)} {where}"
-        severity = None
+        severity: Severity | None = None
         votes = []
         if p.chance_classes:
             msg += f" = ln({p.chance_classes}), chance level for {p.chance_classes} classes"
@@ -63,8 +66,9 @@ class LossPlateau(Rule):
         if lrc is not None and lrc.peak <= 0:  # zero for the whole run (a decay to 0 at the end is normal)
             msg += "; the LR is zero"
             votes.append(RemedyVote("increase_lr", 1.2, "the LR is zero: nothing can move"))
-        warming = (lrc is not None and lrc.warmup_steps and ctx.run.get("lr") is not None
-                   and int(ctx.run.get("lr").steps[-1]) <= lrc.peak_step and not lrc.decays)
+        lr = ctx.run.get("lr")
+        warming = (lrc is not None and lrc.warmup_steps and lr is not None
+                   and int(lr.steps[-1]) <= lrc.peak_step and not lrc.decays)
         if warming:
             msg += "; the run stopped while the LR was still warming up"
             severity = "info"

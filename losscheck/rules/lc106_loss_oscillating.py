@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from typing import Any
+
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import lr_votes_settings, main_curve, unit_word
 from losscheck.rules.interface import Rule, RuleContext
@@ -10,7 +14,16 @@ from losscheck.rules.interface import Rule, RuleContext
 EPOCH_MATCH = 0.1
 
 
-class LossOscillating(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC106's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    epoch_match: float = EPOCH_MATCH
+
+
+class LossOscillating(Rule[Options]):
     code = "LC106"
     name = "loss-oscillating"
     severity = "warning"
@@ -26,10 +39,11 @@ class LossOscillating(Rule):
     how = ("Autocorrelation and periodogram of the detrended log loss (Box & Jenkins 1976); the dominant "
            "period is reported with its autocorrelation; the coefficient of variation measures the swing.")
     example = "loss oscillates with a period of 50 steps (= 1 epoch), no downward trend"
-    options = {"epoch-match": EPOCH_MATCH}
+    Options = Options
     sources = ("Box & Jenkins 1976", "Bottou 2012, Stochastic gradient descent tricks", "seed case study")
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         cur = main_curve(ctx.analysis)
         if cur is None or cur.klass != "oscillating":
             return []
@@ -37,21 +51,21 @@ class LossOscillating(Rule):
         unit = unit_word(ctx)
         oc = ctx.analysis.facts.at(cur.onset_step)
         spe = ctx.run.data.meta.get("steps_per_epoch")
-        ev = {}
+        ev: dict[str, Any] = {}
         msg = f"{cur.role.replace('_', ' ')} oscillates"
         epoch_period = False
         if o is not None:
             ev.update(period_steps=o.period_steps, strength=o.strength, cv=o.cv)
             if o.period_steps:
                 msg += f" with a period of {o.period_steps:.3g} {unit}s"
-                if spe and abs(o.period_steps - spe) <= self.opt(ctx, "epoch-match") * spe:
+                if spe and abs(o.period_steps - spe) <= cfg.epoch_match * spe:
                     epoch_period = True
                     msg += " (= 1 epoch)"
         periodic = bool(cur.evidence.get("osc_periodic_with_progress"))
         msg += (" on top of a falling trend: the same pattern every period" if periodic
                 else ", with no downward trend")
         votes = []
-        if periodic and not epoch_period:
+        if periodic and not epoch_period and o is not None:
             votes.append(RemedyVote("shuffle_data", 1.3, "the loss falls but repeats the same shape every "
                                     f"{o.period_steps:.3g} steps: batches come in a fixed (e.g. class-sorted) order"))
         if epoch_period:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt
 from losscheck.rules.interface import Rule, RuleContext
@@ -13,7 +15,16 @@ from losscheck.rules.interface import Rule, RuleContext
 ERROR_RISE = 0.5
 
 
-class Overfitting(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC107's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    error_rise: float = ERROR_RISE
+
+
+class Overfitting(Rule[Options]):
     code = "LC107"
     name = "overfitting"
     severity = "warning"
@@ -30,9 +41,10 @@ class Overfitting(Rule):
            "(consecutive evals above the minimum), so one noisy eval does not count.")
     example = "eval loss min 2.146 at step 1250, then up 129% to 4.92 while train loss fell 92%"
     sources = ("Prechelt 1998, Early stopping - but when?", "Goodfellow, Bengio & Courville 2016, sec. 7.8")
-    options = {"error-rise": ERROR_RISE}
+    Options = Options
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         of = ctx.analysis.overfit
         if of is None or ctx.analysis.primary != "overfitting" and "overfitting" not in ctx.analysis.secondary:
             return []
@@ -44,7 +56,7 @@ class Overfitting(Rule):
                f"train loss changed {of.train_change * 100:+.3g}%")
         ev = {"best_step": best_step, "best": best, "last": of.last, "rise": of.rise,
               "persistence": of.persistence, "train_change": of.train_change}
-        severe = of.rise >= self.opt(ctx, "error-rise")
+        severe = of.rise >= cfg.error_rise
         votes = [RemedyVote("early_stop", 1.0, f"the best eval loss was at {unit} {best_step}",
                             {f"best_{unit}": best_step, "patience_evals": 3}),
                  RemedyVote("regularize", 0.7, "the train/eval gap keeps growing",

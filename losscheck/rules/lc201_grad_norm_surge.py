@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from losscheck.analysis.gradnorm import SurgeOptions
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt, lr_votes_settings
@@ -17,7 +19,20 @@ MIN_LEAD_POINTS = _D.min_lead_points
 MAX_LEAD_FRACTION = _D.max_lead_fraction
 
 
-class GradNormSurge(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC201's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    surge_ratio: float = SURGE_RATIO
+    sustain_points: float = SUSTAIN_POINTS
+    min_healthy_points: float = MIN_HEALTHY_POINTS
+    min_lead_points: float = MIN_LEAD_POINTS
+    max_lead_fraction: float = MAX_LEAD_FRACTION
+
+
+class GradNormSurge(Rule[Options]):
     code = "LC201"
     name = "grad-norm-surge"
     severity = "warning"
@@ -34,11 +49,12 @@ class GradNormSurge(Rule):
            "the grad norm (or a clip) would have acted, and it says the blow-up started in the optimizer "
            "updates, not in one bad batch.")
     fix = ("Ranks `grad_clip` with a threshold at the 90th percentile of the grad norms before the surge "
-           "(`losscheck.remedies.clip_threshold`), and `lower_lr` slightly below it: the weights (0.8 and "
+           "(`losscheck.analysis.evidence.clip_threshold`, measured once with the run's facts), and `lower_lr` slightly below it: the weights (0.8 and "
            "0.6) are chosen so that, together with LC101's votes, `lower_lr` stays first when the loss "
            "diverged as the LR peaked and `grad_clip` comes next. To act early, alert when the grad norm "
            "exceeds 3x its running median.")
-    how = ("Finite grad norms only. Candidates i lie in the last `max-lead-fraction` (50%) of the logged "
+    how = ("Measured once by the analysis (`losscheck.analysis.gradnorm.detect_surge`, stored in the run's "
+           "facts as `grad_surge`); this rule only words it. Finite grad norms only. Candidates i lie in the last `max-lead-fraction` (50%) of the logged "
            "span before the loss event (grad norms drift up over healthy training: a level reached long "
            "before the blow-up is no precursor). The healthy level before i is the lowest trailing median of "
            "max(`min-healthy-points` (5), 10% of the points before the loss event) consecutive grad norms, "
@@ -52,18 +68,17 @@ class GradNormSurge(Rule):
            "this rule counts from where it crosses x3.)")
     example = ("grad norm above x3 its healthy level 0.0966 from step 38 (x4.96 by step 50), 12 steps "
                "before the loss diverged at step 50")
-    options = {"surge-ratio": SURGE_RATIO, "sustain-points": SUSTAIN_POINTS,
-               "min-healthy-points": MIN_HEALTHY_POINTS, "min-lead-points": MIN_LEAD_POINTS,
-               "max-lead-fraction": MAX_LEAD_FRACTION}
+    Options = Options
     sources = ("Wortsman et al. 2023, Small-scale proxies for large-scale Transformer training instabilities",
                "Pascanu, Mikolov & Bengio 2013, On the difficulty of training RNNs",
                "Hampel 1974 (median as a robust level)")
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         sg = ctx.analysis.facts.grad_surge  # losscheck.analysis.gradnorm.detect_surge
         if sg is None:
             return []
-        ratio_min = self.opt(ctx, "surge-ratio")
+        ratio_min = cfg.surge_ratio
         step, event, lead, base, ratio = sg.step, sg.event, sg.lead, sg.healthy, sg.ratio
         what = {"diverging": "diverged", "nan": "went non-finite", "spiking": "spiked"}[sg.loss_class]
         msg = (f"grad norm above x{fmt(ratio_min)} its healthy level {fmt(base)} from step {step} "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from losscheck.model import RemedyVote
 from losscheck.rules.interface import Rule, RuleContext
 
@@ -9,7 +11,16 @@ from losscheck.rules.interface import Rule, RuleContext
 FREQUENT = 0.05
 
 
-class GradOverflowSkipped(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC202's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    frequent_overflow: float = FREQUENT
+
+
+class GradOverflowSkipped(Rule[Options]):
     code = "LC202"
     name = "grad-overflow-skipped"
     severity = "info"
@@ -21,10 +32,11 @@ class GradOverflowSkipped(Rule):
     fix = "Nothing for a few; when frequent (> 5% of steps), `mixed_precision` (bf16, or a lower initial scale)."
     how = "Exact count of non-finite grad-norm values while the loss stays finite."
     example = "grad norm non-finite at 2 of 40 steps (first 30) while the loss kept falling"
-    options = {"frequent-overflow": FREQUENT}
+    Options = Options
     sources = ("Micikevicius et al. 2018, Mixed precision training", "PyTorch torch.amp.GradScaler docs")
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         g = ctx.analysis.curves.get("grad_norm")
         loss = ctx.analysis.curves.get("loss")
         if g is None or g.nonfinite is None or (loss is not None and loss.klass == "nan"):
@@ -32,7 +44,7 @@ class GradOverflowSkipped(Rule):
         nf = g.nonfinite
         n_bad = nf.nan + nf.inf
         share = n_bad / max(1, nf.total)
-        frequent = share > self.opt(ctx, "frequent-overflow")
+        frequent = share > cfg.frequent_overflow
         msg = (f"grad norm non-finite at {n_bad} of {nf.total} steps (first at step {nf.first_step}) while the "
                f"loss stayed finite: {'frequent ' if frequent else ''}fp16 overflow-skipped steps")
         votes = [RemedyVote("mixed_precision", 0.6 if frequent else 0.2, msg, {"precision": "bf16"})]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from typing import Any
+
 from losscheck.analysis.gradnorm import CEILING_SHARE, CLIP_MIN_POINTS as MIN_POINTS
 from losscheck.model import RemedyVote
 from losscheck.remedies import nice
@@ -12,7 +16,18 @@ from losscheck.rules.interface import Rule, RuleContext
 CLIPPED_SHARE = 0.5
 
 
-class ClipSaturation(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC203's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    clipped_share: float = CLIPPED_SHARE
+    min_points: float = MIN_POINTS
+    ceiling_share: float = CEILING_SHARE
+
+
+class ClipSaturation(Rule[Options]):
     code = "LC203"
     name = "clip-saturation"
     severity = "warning"
@@ -36,21 +51,23 @@ class ClipSaturation(Rule):
            "more when more than 90% of the steps are clipped.")
     how = ("Exact count over the finite grad-norm values: clipped = value >= threshold x (1 - 1e-4). "
            "Inferred ceiling: the maximum value, when at least 20% of the values equal it within 1e-4 "
-           "(relative) and there are at least 5 such values. Needs `min-points` (20) finite grad norms.")
+           "(relative) and there are at least 5 such values. Needs `min-points` (20) finite grad norms."
+           "Measured once by the analysis (`losscheck.analysis.gradnorm.clip_stats`) and read from the run's facts.")
     example = ("grad norm at or above the clip threshold 1 (max_grad_norm) at 87% of 400 logged steps "
                "(median 2.6): clipping rescales most updates and acts as a fixed LR scaler")
-    options = {"clipped-share": CLIPPED_SHARE, "min-points": MIN_POINTS, "ceiling-share": CEILING_SHARE}
+    Options = Options
     sources = ("Pascanu, Mikolov & Bengio 2013, On the difficulty of training RNNs",
                "Zhang et al. 2020, Why gradient clipping accelerates training (clipped GD as normalised GD)",
                "HF transformers TrainingArguments.max_grad_norm; torch.nn.utils.clip_grad_norm_ docs "
                "(returns the total norm before clipping)")
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         cs = ctx.analysis.facts.clip  # losscheck.analysis.gradnorm.clip_stats
         if cs is None:
             return []
         thr, source, share = cs.threshold, cs.source, cs.share
-        if share <= self.opt(ctx, "clipped-share"):
+        if share <= cfg.clipped_share:
             return []
         med = cs.median
         how_known = "max_grad_norm" if source == "max_grad_norm" else "inferred: the values pile up at it"
@@ -64,7 +81,7 @@ class ClipSaturation(Rule):
         if source == "max_grad_norm":
             # pre-clip log: the real norms are known, so a threshold that clips only outliers is too
             target = nice(cs.p90)
-            clip_set = {"max_grad_norm": target if target > thr else nice(thr * 2)}
+            clip_set: dict[str, Any] = {"max_grad_norm": target if target > thr else nice(thr * 2)}
             clip_why = (f"raise max_grad_norm from {fmt(thr)} to about {fmt(clip_set['max_grad_norm'])} (90th "
                         "percentile of the logged norms) so that only outliers are clipped")
         else:

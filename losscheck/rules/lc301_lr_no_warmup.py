@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from typing import Any
+
 from losscheck.analysis.lr import EARLY_FRACTION
-from losscheck.model import EarlyTrouble, RemedyVote
+from losscheck.model import EarlyTrouble, RemedyVote, Severity
 from losscheck.remedies import nice_steps
 from losscheck.rules._evidence import fmt, main_curve
 from losscheck.rules.interface import Rule, RuleContext
@@ -20,7 +24,20 @@ MIN_LR_POINTS = 5
 WARMUP_FRACTION = 0.03
 
 
-class LRNoWarmup(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC301's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    min_run_steps: float = MIN_RUN_STEPS
+    max_first_step_fraction: float = MAX_FIRST_STEP_FRACTION
+    min_lr_points: float = MIN_LR_POINTS
+    warmup_fraction: float = WARMUP_FRACTION
+    early_fraction: float = EARLY_FRACTION
+
+
+class LRNoWarmup(Rule[Options]):
     code = "LC301"
     name = "lr-no-warmup"
     severity = "info"
@@ -49,17 +66,17 @@ class LRNoWarmup(Rule):
            "step. Early blow-up: the main loss curve is `diverging` or `nan` with an onset <= max(100, 10% "
            "of the last step), counted from step 0.")
     example = "LR at its peak (5e-05) from the first logged step (5) of an 8710-step run: no warmup"
-    options = {"min-run-steps": MIN_RUN_STEPS, "max-first-step-fraction": MAX_FIRST_STEP_FRACTION, "min-lr-points": MIN_LR_POINTS,
-               "warmup-fraction": WARMUP_FRACTION, "early-fraction": EARLY_FRACTION}
+    Options = Options
     sources = ("Goyal et al. 2017, Accurate, large minibatch SGD (gradual warmup)",
                "Liu et al. 2020, On the variance of the adaptive learning rate and beyond (RAdam)",
                "HF transformers get_linear_schedule_with_warmup / warmup_ratio docs")
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         lrc = ctx.analysis.lr
         lr = ctx.run.get("lr")
         lf = ctx.analysis.facts.lr_finite
-        if lrc is None or lr is None or lf is None or lf.points < self.opt(ctx, "min-lr-points") \
+        if lrc is None or lr is None or lf is None or lf.points < cfg.min_lr_points \
                 or lr.step_unit == "epoch":
             return []
         if lrc.warmup_steps != 0 or not lrc.peak > 0 or lf.first < 0.9 * lrc.peak:
@@ -69,22 +86,22 @@ class LRNoWarmup(Rule):
             return []
         last = ctx.analysis.facts.last_step or lf.last_step
         last = max(last, lf.last_step)
-        if last <= 0 or lf.first_step > self.opt(ctx, "max-first-step-fraction") * last:
+        if last <= 0 or lf.first_step > cfg.max_first_step_fraction * last:
             return []
         cur = main_curve(ctx.analysis)
         early = (cur is not None and cur.klass in ("diverging", "nan") and cur.onset_step is not None
-                 and cur.onset_step <= max(100, self.opt(ctx, "early-fraction") * last))
-        if not early and last < self.opt(ctx, "min-run-steps"):
+                 and cur.onset_step <= max(100, cfg.early_fraction * last))
+        if not early and last < cfg.min_run_steps:
             return []
         total = ctx.run.data.meta.get("max_steps")
         total = total if isinstance(total, (int, float)) and total > 0 else last
-        warm = nice_steps(self.opt(ctx, "warmup-fraction") * total)
+        warm = nice_steps(cfg.warmup_fraction * total)
         msg = (f"LR at its peak ({fmt(lrc.peak)}) from the first logged step ({lf.first_step}) of a {last}-step run: "
                "no warmup")
-        ev = {"peak_lr": lrc.peak, "first_lr": lf.first, "first_step": lf.first_step, "run_steps": last,
+        ev: dict[str, Any] = {"peak_lr": lrc.peak, "first_lr": lf.first, "first_step": lf.first_step, "run_steps": last,
               "early_blowup": bool(early)}
-        severity = None
-        if early:
+        severity: Severity | None = None
+        if early and cur is not None:
             what = "diverges" if cur.klass == "diverging" else "goes non-finite"
             msg += f"; the {cur.role.replace('_', ' ')} {what} from step {cur.onset_step}, early in the run"
             ev["onset_step"] = cur.onset_step
@@ -97,9 +114,9 @@ class LRNoWarmup(Rule):
         if early or unstable:
             votes.append(RemedyVote("warmup", 0.3 if early else 0.6,
                                     f"warm the LR up over the first ~{warm} steps "
-                                    f"({self.opt(ctx, 'warmup-fraction') * 100:.3g}% of the run) instead of "
+                                    f"({cfg.warmup_fraction * 100:.3g}% of the run) instead of "
                                     "starting at the peak",
-                                    {"warmup_steps": warm, "warmup_ratio": self.opt(ctx, "warmup-fraction")}))
+                                    {"warmup_steps": warm, "warmup_ratio": cfg.warmup_fraction}))
         return [self.finding(msg, role="lr", step=lf.first_step, evidence=ev, remedies=votes, severity=severity)]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from losscheck.analysis.lr import AT_PEAK_SHARE as _AT_PEAK_SHARE
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt
@@ -17,7 +19,19 @@ AT_PEAK_SHARE = _AT_PEAK_SHARE
 MIN_LR_POINTS = 10
 
 
-class LRNeverDecays(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC302's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    min_run_steps: float = MIN_RUN_STEPS
+    min_run_epochs: float = MIN_RUN_EPOCHS
+    at_peak_share: float = AT_PEAK_SHARE
+    min_lr_points: float = MIN_LR_POINTS
+
+
+class LRNeverDecays(Rule[Options]):
     code = "LC302"
     name = "lr-never-decays"
     severity = "info"
@@ -38,27 +52,28 @@ class LRNeverDecays(Rule):
            "still falls at the constant LR.")
     how = ("From the LR series (at least `min-lr-points` (10) finite values): share of finite points >= 0.9 x peak, last point >= 0.9 x peak, LR context "
            "`decays` false. Loss levelled off: the median of the last quarter of the training loss is within "
-           "2% of the median of the quarter before.")
+           "2% of the median of the quarter before. Measured once by the analysis "
+           "(`losscheck.analysis.lr.lr_finite`, `losscheck.analysis.lr.loss_quarters`) and read from the run's facts.")
     example = "LR stays at its peak (0.0003) for the whole 3956-step run (no decay); the loss has levelled off at 0.2"
-    options = {"min-run-steps": MIN_RUN_STEPS, "min-run-epochs": MIN_RUN_EPOCHS, "at-peak-share": AT_PEAK_SHARE,
-               "min-lr-points": MIN_LR_POINTS}
+    Options = Options
     sources = ("Loshchilov & Hutter 2017, SGDR: stochastic gradient descent with warm restarts",
                "Bottou 2012, Stochastic gradient descent tricks", "HF transformers get_scheduler docs")
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         lrc = ctx.analysis.lr
         lr = ctx.run.get("lr")
         lf = ctx.analysis.facts.lr_finite
-        if lrc is None or lr is None or lf is None or lf.points < self.opt(ctx, "min-lr-points") or lrc.decays \
+        if lrc is None or lr is None or lf is None or lf.points < cfg.min_lr_points or lrc.decays \
                 or not lrc.peak > 0:
             return []
         last = max(ctx.analysis.facts.last_step or 0, lf.last_step)
         span = last - min(lf.first_step, 0) if lr.step_unit == "epoch" else last
-        need = self.opt(ctx, "min-run-epochs") if lr.step_unit == "epoch" else self.opt(ctx, "min-run-steps")
+        need = cfg.min_run_epochs if lr.step_unit == "epoch" else cfg.min_run_steps
         if span < need:
             return []
         share = lf.at_peak_share
-        if share < self.opt(ctx, "at-peak-share") or lf.last < 0.9 * lrc.peak:
+        if share < cfg.at_peak_share or lf.last < 0.9 * lrc.peak:
             return []
         unit = "epoch" if lr.step_unit == "epoch" else "step"
         msg = f"LR stays at its peak ({fmt(lrc.peak)}) for the whole {last}-{unit} run (no decay)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from losscheck.analysis.lr import ZeroOptions
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt
@@ -17,7 +19,18 @@ MIN_ZERO_FRACTION = ZeroOptions.min_zero_fraction
 FLAT_TOL = ZeroOptions.flat_tolerance
 
 
-class LRZero(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC303's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    min_zero_points: float = MIN_ZERO_POINTS
+    min_zero_fraction: float = MIN_ZERO_FRACTION
+    flat_tolerance: float = FLAT_TOL
+
+
+class LRZero(Rule[Options]):
     code = "LC303"
     name = "lr-zero"
     severity = "error"
@@ -38,9 +51,9 @@ class LRZero(Rule):
     how = ("Exact scan of the finite LR values: the zero stretch is the longest suffix at <= 1e-9 x peak "
            "(or every value <= 0). Flat loss: main curve class `plateau`, or over the zero stretch the "
            "median of the second half of the loss points is >= (1 - `flat-tolerance` (2%)) x the median of "
-           "the first half.")
+           "the first half." + " Measured once by the analysis (`losscheck.analysis.lr.zero_stretch`) and read from the run's facts.")
     example = "LR is 0 from step 4000 to the end (1000 steps, 20% of the run) while training goes on; the loss is flat at 2.31"
-    options = {"min-zero-points": MIN_ZERO_POINTS, "min-zero-fraction": MIN_ZERO_FRACTION, "flat-tolerance": FLAT_TOL}
+    Options = Options
     sources = ("HF transformers get_linear_schedule_with_warmup (decays to 0 at num_training_steps)",
                "PyTorch torch.optim.lr_scheduler docs (scheduler.step() once per optimizer step)")
 

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from losscheck.analysis.lr import BUMP_RATIO, BUMP_WINDOW
 from losscheck.model import RemedyVote
 from losscheck.rules.interface import Rule, RuleContext
 
 
-class LRWarmRestarts(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC304's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    bump_ratio: float = BUMP_RATIO
+    bump_window: float = BUMP_WINDOW
+
+
+class LRWarmRestarts(Rule[Options]):
     code = "LC304"
     name = "lr-warm-restarts"
     severity = "info"
@@ -28,7 +40,7 @@ class LRWarmRestarts(Rule):
            "peak after the LR fell below 50% of that peak; a warmup from ~0 is not a restart. Loss bumps: "
            "medians of up to 3 finite loss points on each side of the restart step.")
     example = "3 LR warm restarts (at steps 2000, 6000, 14000); the loss bumped up after 2 of them (largest x1.4 at step 2000)"
-    options = {"bump-ratio": BUMP_RATIO, "bump-window": BUMP_WINDOW}
+    Options = Options
     sources = ("Loshchilov & Hutter 2017, SGDR: stochastic gradient descent with warm restarts",
                "PyTorch CosineAnnealingWarmRestarts docs")
 

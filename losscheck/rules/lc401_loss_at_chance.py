@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 from losscheck.analysis.loss_levels import CHANCE_MIN_SHARE as MIN_SHARE
@@ -14,7 +16,17 @@ from losscheck.rules.interface import Rule, RuleContext
 EXACT_TOL = 1e-3
 
 
-class LossAtChance(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC401's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    chance_tolerance: float = CHANCE_TOL
+    min_share: float = MIN_SHARE
+
+
+class LossAtChance(Rule[Options]):
     code = "LC401"
     name = "loss-at-chance"
     severity = "error"
@@ -42,11 +54,11 @@ class LossAtChance(Rule):
            "`--num-classes`, or finds ln C evident for C in 2-5, 10, 100, 1000). For the training and the "
            "eval loss: 5-point running medians of the finite values; the at-chance stretch is the longest "
            "suffix within 2% (relative) of ln(C). Accuracy (if logged): the median of the last quarter, "
-           "against 1/C.")
+           "against 1/C." + " Measured once by the analysis (`losscheck.analysis.loss_levels.at_chance`) and read from the run's facts.")
     example = ("loss 1.3895 and eval loss 1.3863 sit at ln(4) = 1.3863 (0.23% and 2.7e-07% off) from step 50 "
                "to the end (62 logs); eval accuracy 0.27 vs chance 0.25; the eval loss is ln(4) to within "
                "0.1%: the model gives the same uniform output for every input")
-    options = {"chance-tolerance": CHANCE_TOL, "min-share": MIN_SHARE}
+    Options = Options
     sources = ("Goodfellow, Bengio & Courville 2016, Deep Learning, sec. 6.2.2",
                "Karpathy 2019, A recipe for training neural networks (verify loss @ init, overfit one batch)")
 
@@ -67,7 +79,7 @@ class LossAtChance(Rule):
         off_txt = " and ".join(f"{o * 100:.2g}%" for o in offs.values())
         msg = (f"{names} {'sit' if len(hits) > 1 else 'sits'} at ln({c}) = {level:.4f} ({off_txt} off) "
                f"from step {start} to the end ({hits[role][3]} logs)")
-        exact_role = min(offs, key=offs.get)
+        exact_role = min(offs, key=offs.__getitem__)
         exact = offs[exact_role] <= EXACT_TOL
         ev = {"num_classes": c, "chance_level": level, "from_step": start, "from_start": from_start,
               "levels": {r: h[2] for r, h in hits.items()}, "identical_logits": exact}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 from losscheck.analysis.loss_levels import EVAL_COLLAPSE_RATIO, EVAL_NEAR_ZERO, FEW_EVALS
@@ -17,7 +19,20 @@ LM_NEAR_ZERO = 0.05
 #: :func:`losscheck.analysis.loss_levels.eval_collapse`, where its thresholds are documented.
 
 
-class LossSuspiciouslyLow(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC402's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    zero_points: float = ZERO_POINTS
+    lm_near_zero: float = LM_NEAR_ZERO
+    eval_collapse_ratio: float = EVAL_COLLAPSE_RATIO
+    eval_near_zero: float = EVAL_NEAR_ZERO
+    few_evals: float = FEW_EVALS
+
+
+class LossSuspiciouslyLow(Rule[Options]):
     code = "LC402"
     name = "loss-suspiciously-low"
     severity = "warning"
@@ -40,11 +55,12 @@ class LossSuspiciouslyLow(Rule):
     how = ("Exact comparison with 0.0 over every logged value; the grad norm at the same steps decides "
            "between this rule and LC404. Language model: a series tag containing 'perplexity', 'ppl' or "
            "'token'. End level: median of the last 5 finite points. Eval collapse: index of the first eval "
-           "point below both thresholds.")
+           "point below both thresholds. Measured once by the analysis "
+           "(`losscheck.analysis.nonfinite.zero_loss`, `losscheck.analysis.loss_levels.eval_collapse`, "
+           "`losscheck.analysis.loss_levels.end_levels`) and read from the run's facts.")
     example = ("eval loss fell from 6.6 to 0.0933 (1.4% of it) in 6 evals and ends at 0.0668 (a language "
                "model: eval perplexity 1.07): leakage or masked labels, the model can see the answer")
-    options = {"zero-points": ZERO_POINTS, "lm-near-zero": LM_NEAR_ZERO, "eval-collapse-ratio": EVAL_COLLAPSE_RATIO,
-               "eval-near-zero": EVAL_NEAR_ZERO, "few-evals": FEW_EVALS}
+    Options = Options
     sources = ("Kaufman et al. 2012, Leakage in data mining: formulation, detection, and avoidance",
                "Karpathy 2019, A recipe for training neural networks",
                "HF transformers docs: labels set to -100 are ignored by the loss")
@@ -53,11 +69,12 @@ class LossSuspiciouslyLow(Rule):
         """``(count, first_step)`` of exact 0.0 losses not explained by a non-finite grad norm
         (:func:`losscheck.analysis.nonfinite.zero_loss`)."""
         z = ctx.analysis.facts.zero_loss.get(role)
-        if z is None or z.visible < self.opt(ctx, "zero-points") or z.visible_first is None:
+        if z is None or z.visible < self.opts(ctx).zero_points or z.visible_first is None:
             return None
         return z.visible, z.visible_first
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         reasons, votes_labels, votes_data = [], 0.0, 0.0
         ev: dict = {}
         step = None
@@ -76,7 +93,7 @@ class LossSuspiciouslyLow(Rule):
                 if role not in facts.end_levels:
                     continue
                 end, last = facts.end_levels[role]  # median of the last 5 finite values
-                if 0 < end < self.opt(ctx, "lm-near-zero"):
+                if 0 < end < cfg.lm_near_zero:
                     reasons.append(f"the language model's {role.replace('_', ' ')} ends at {fmt(end)} "
                                    f"(perplexity {math.exp(end):.3g})")
                     ev[f"{role}_end"] = end
@@ -96,7 +113,7 @@ class LossSuspiciouslyLow(Rule):
         if not reasons:
             return []
         msg = "; ".join(reasons)
-        if lm and "eval_low" in ev and not any("language model" in r for r in reasons):
+        if lm and col is not None and "eval_low" in ev and not any("language model" in r for r in reasons):
             msg += f" (a language model: eval perplexity {math.exp(col.end):.3g})"
         msg += ": leakage or masked labels, the model can see the answer"
         ev["language_model"] = lm

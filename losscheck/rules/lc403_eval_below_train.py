@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from losscheck.analysis.loss_levels import MIN_GAP
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt
@@ -15,7 +17,19 @@ PERSISTENT_SHARE = 0.8
 MIN_EVALS = 3
 
 
-class EvalBelowTrain(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC403's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    min_gap: float = MIN_GAP
+    large_gap: float = LARGE_GAP
+    persistent_share: float = PERSISTENT_SHARE
+    min_evals: float = MIN_EVALS
+
+
+class EvalBelowTrain(Rule[Options]):
     code = "LC403"
     name = "eval-below-train"
     severity = "info"
@@ -44,29 +58,29 @@ class EvalBelowTrain(Rule):
     how = ("Train level at each eval step: the median of the training losses logged since the previous eval "
            "(the last training loss at or before it when none). Gap = (train - eval) / train at each eval of "
            "the second half of the eval steps; persistent when >= 80% of them exceed 5%; reported gap = "
-           "median.")
+           "median." + " Measured once by the analysis (`losscheck.analysis.loss_levels.eval_gap`) and read from the run's facts.")
     example = "eval loss below the training loss at 4 of 4 evals in the second half (median gap 48%, e.g. 0.0668 vs 0.154 at step 8)"
-    options = {"min-gap": MIN_GAP, "large-gap": LARGE_GAP, "persistent-share": PERSISTENT_SHARE,
-               "min-evals": MIN_EVALS}
+    Options = Options
     sources = ("Srivastava et al. 2014, Dropout (training-time noise raises the training loss)",
                "Ioffe & Szegedy 2015, Batch normalization (train vs inference statistics)",
                "Kaufman et al. 2012, Leakage in data mining",
                "Keras FAQ: why is my training loss much higher than my testing loss?")
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         g = ctx.analysis.facts.eval_gap  # losscheck.analysis.loss_levels.eval_gap
         if g is None:
             return []
         n2 = g.compared
-        if n2 < self.opt(ctx, "min-evals"):
+        if n2 < cfg.min_evals:
             return []
-        if g.share < self.opt(ctx, "persistent-share"):
+        if g.share < cfg.persistent_share:
             return []
         med = g.median
         below, first_step, last = g.below, g.first_step, (g.last_step, g.last_train, g.last_eval)
         msg = (f"eval loss below the training loss at {below} of {n2} evals in the second half "
                f"(median gap {med * 100:.3g}%, e.g. {fmt(last[2])} vs {fmt(last[1])} at step {last[0]})")
-        large = med > self.opt(ctx, "large-gap")
+        large = med > cfg.large_gap
         if large:
             msg += (": too large for dropout or an epoch-averaged training loss; label noise in the training set "
                     "or train/eval overlap")

@@ -27,9 +27,10 @@ class HfNanFilter(Rule):
            "overflow or data, so without an fp16 flag this rule leans slightly to `check_data`. Re-run with "
            "`logging_nan_inf_filter=False` to see the real losses.")
     how = ("Exact comparison: steps where the logged `loss` == 0.0 intersected with the steps where "
-           "`grad_norm` is NaN/Inf (transformers `TrainingArguments.logging_nan_inf_filter` docs). The "
-           "analysis (`losscheck.analysis.nonfinite.verdict`) uses the same signature to class the run "
-           "`nan`.")
+           "`grad_norm` is NaN/Inf (transformers `TrainingArguments.logging_nan_inf_filter` docs), computed "
+           "once by the analysis (`losscheck.analysis.nonfinite.zero_loss`) and read from the run's facts; "
+           "the run's `nan` class (`losscheck.analysis.nonfinite.verdict`) and LC102 read the same "
+           "signature.")
     example = ("loss logged as exactly 0.0 with a NaN grad norm at 2 of 3 logged steps (from step 1): the HF "
                "Trainer's logging_nan_inf_filter hides NaN losses; the run is NaN, not converged")
     sources = ("HF transformers TrainingArguments docs (logging_nan_inf_filter)",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from losscheck.analysis.timing import GAP_FACTOR, MIN_GAP_SECONDS
 from losscheck.analysis.timing import STALL_MIN_POINTS as MIN_POINTS
 from losscheck.rules.interface import Rule, RuleContext
@@ -17,7 +19,18 @@ def _dur(sec: float) -> str:
     return f"{sec / 60:.0f} min"
 
 
-class StalledRun(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC501's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    gap_factor: float = GAP_FACTOR
+    min_gap_seconds: float = MIN_GAP_SECONDS
+    min_points: float = MIN_POINTS
+
+
+class StalledRun(Rule[Options]):
     code = "LC501"
     name = "stalled-run"
     severity = "warning"
@@ -35,9 +48,10 @@ class StalledRun(Rule):
            "and the checkpoint storage.")
     how = ("Wall times of the series with the most timestamps (training loss first), points whose clock "
            "goes backwards dropped; gaps = differences of consecutive wall times; median over all gaps. "
-           "Needs `min-points` (10) timestamps. The first gap is ignored (start-up, compilation).")
+           "Needs `min-points` (10) timestamps. The first gap is ignored (start-up, compilation)."
+           " Measured once by the analysis (`losscheck.analysis.timing.stalls`) and read from the run's facts.")
     example = "logging stopped for 3.1 h after step 4000 (median gap 12 s, x930); the run continued afterwards"
-    options = {"gap-factor": GAP_FACTOR, "min-gap-seconds": MIN_GAP_SECONDS, "min-points": MIN_POINTS}
+    Options = Options
     sources = ("PyTorch DataLoader docs (timeout, num_workers)", "NCCL environment variables docs (NCCL_TIMEOUT)")
 
     def check(self, ctx: RuleContext) -> list:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from losscheck.analysis.timing import MIN_INTERVALS, SKIP_POINTS, STALL_FACTOR
 from losscheck.rules._evidence import unit_word
 from losscheck.rules.interface import Rule, RuleContext
@@ -13,7 +15,18 @@ SLOWDOWN = 1.5
 __all__ = ["MIN_INTERVALS", "RULE", "SKIP_POINTS", "SLOWDOWN", "STALL_FACTOR"]
 
 
-class ThroughputRegression(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC502's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    slowdown: float = SLOWDOWN
+    skip_points: float = SKIP_POINTS
+    min_intervals: float = MIN_INTERVALS
+
+
+class ThroughputRegression(Rule[Options]):
     code = "LC502"
     name = "throughput-regression"
     severity = "warning"
@@ -31,18 +44,20 @@ class ThroughputRegression(Rule):
            ".detach(), and check dataloader worker memory.")
     how = ("Wall times of the series with the most timestamps; per-interval seconds per step = "
            "Δwall / Δstep; intervals of >= 20x the median removed; the remaining intervals after the first "
-           "3 points are split in quarters and their medians compared. Needs `min-intervals` (12).")
+           "3 points are split in quarters and their medians compared. Needs `min-intervals` (12)."
+           " Measured once by the analysis (`losscheck.analysis.timing.throughput`) and read from the run's facts.")
     example = "seconds per step rose x2.1 from 0.35 s (first quarter) to 0.74 s (last quarter)"
-    options = {"slowdown": SLOWDOWN, "skip-points": SKIP_POINTS, "min-intervals": MIN_INTERVALS}
+    Options = Options
     sources = ("PyTorch FAQ: my model reports 'cuda runtime error(2): out of memory' (accumulating history)",
                "PyTorch torch.profiler docs")
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         tp = ctx.analysis.facts.throughput  # losscheck.analysis.timing.throughput
         if tp is None:
             return []
         first, last = tp.first, tp.last
-        if not first > 0 or last < self.opt(ctx, "slowdown") * first:
+        if not first > 0 or last < cfg.slowdown * first:
             return []
         unit = unit_word(ctx.run)
         msg = (f"seconds per {unit} rose x{last / first:.3g} from {first:.3g} s (first quarter) to {last:.3g} s "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 from losscheck.model import RemedyVote
@@ -12,7 +14,16 @@ from losscheck.rules.interface import Rule, RuleContext
 TOLERANCE = 0.02
 
 
-class LossRegression(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC901's thresholds: field ``x_y`` is the ``[thresholds]`` key ``x-y``; defaults are the
+    module constants above, their sources in the rule's "How it is computed" and the measuring
+    module it names."""
+
+    baseline_tolerance: float = TOLERANCE
+
+
+class LossRegression(Rule[Options]):
     code = "LC901"
     name = "loss-regression"
     severity = "error"
@@ -26,13 +37,14 @@ class LossRegression(Rule):
     how = "best = minimum finite value; final = last finite value; worse when (new - old) / |old| > tolerance."
     example = "best eval loss 2.31 vs 2.10 in the baseline (+10%, tolerance 2%)"
     sources = ("Prechelt 1998 (best-checkpoint selection on the validation loss)",)
-    options = {"baseline-tolerance": TOLERANCE}
+    Options = Options
 
     def check(self, ctx: RuleContext) -> list:
+        cfg = self.opts(ctx)
         base = ctx.baseline
         if base is None:
             return []
-        tol = self.opt(ctx, "baseline-tolerance")
+        tol = cfg.baseline_tolerance
         mine = ctx.summary
         role = "eval_loss" if "eval_loss" in mine and "eval_loss" in base.summary else "loss"
         a, b = mine.get(role), base.summary.get(role)
