@@ -7,7 +7,8 @@ Adam or AdamW. Faults are injected at known steps; the per-step training loss, t
 L2 grad norm *before* clipping, the learning rate and (where it makes sense) an eval loss
 are logged, then written in one of seven log formats, byte for byte as the framework
 would write them (the frameworks are not imported; TensorBoard files are written with
-``torch.utils.tensorboard.SummaryWriter``).
+``torch.utils.tensorboard.SummaryWriter``). The other formats are written by
+``scripts/log_writers.py``, shared with ``scripts/make_sample_runs.py``.
 
 Labels come from the injected cause *and* the numbers: for each run the script computes
 summary statistics on the series exactly as written to the file and checks that the
@@ -26,10 +27,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as _dt
 import fnmatch
 import hashlib
-import io
 import json
 import math
 import os
@@ -46,10 +45,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+HERE = Path(__file__).resolve().parent
+# the frameworks' file formats, shared with scripts/make_sample_runs.py (scripts/ is no package)
+sys.path.insert(0, str(HERE.parent / "scripts"))
+import log_writers as lw  # noqa: E402
+from log_writers import csv_num, f32  # noqa: E402
+
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
 
-HERE = Path(__file__).resolve().parent
 OUT = HERE / "corpus"
 # per-run records, so that --only can rebuild labels.csv; outside the corpus, never committed
 CACHE = Path(os.environ.get("CORPUS_CACHE", Path(tempfile.gettempdir()) / "losscheck-corpus-cache"))
@@ -593,11 +597,6 @@ def run(sp: Spec) -> Trace:
 # {"unit": "step"|"epoch", "loss": [(s, v)], "grad_norm": [...], "lr": [...], "eval": [...]}
 
 
-def f32(v: float) -> float:
-    """A float32 value as Python sees it after ``tensor.item()``."""
-    return float(np.float32(v))
-
-
 def wall(sp, i):
     return T0 + sp.seed * 3600 + i * sp.sec_per_step
 
@@ -635,7 +634,7 @@ def write_tensorboard(sp, tr, d: Path):
     files = list(tmp.glob("events.out.tfevents.*"))
     assert len(files) == 1, files
     # fixed file name (real ones carry time.hostname.pid.counter)
-    files[0].rename(d / f"events.out.tfevents.{int(wall(sp, 0))}.corpus-host.{4000 + sp.seed}.0")
+    files[0].rename(d / lw.tb_file_name(wall(sp, 0), "corpus-host", 4000 + sp.seed))
     shutil.rmtree(tmp)
     return wr
 
@@ -689,47 +688,25 @@ def write_hf(sp, tr, d: Path):
                  else float(np.mean(finite)) if finite else 0.0,
                  "train_runtime": rt, "train_samples_per_second": round(L * sp.bs / rt, 3),
                  "train_steps_per_second": round(L / rt, 3)})
-    state = {
-        "best_global_step": None, "best_metric": None, "best_model_checkpoint": None,
-        "epoch": ep_end, "eval_steps": sp.eval_every or 500, "global_step": L,
-        "is_hyper_param_search": False, "is_local_process_zero": True, "is_world_process_zero": True,
-        "log_history": hist, "logging_steps": sp.log_every, "max_steps": sp.steps,
-        "num_input_tokens_seen": 0, "num_train_epochs": math.ceil(sp.steps / spe), "save_steps": 500,
-        "stateful_callbacks": {"TrainerControl": {"args": {
-            "should_epoch_stop": False, "should_evaluate": False, "should_log": False,
-            "should_save": True, "should_training_stop": True}, "attributes": {}}},
-        "total_flos": float(L * sp.bs * 12345), "train_batch_size": sp.bs,
-        "trial_name": None, "trial_params": None,
-    }
-    # TrainerState.save_to_json: json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
-    (d / "trainer_state.json").write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    lw.write_hf_trainer_state(d / "trainer_state.json", hist, global_step=L, max_steps=sp.steps,
+                              logging_steps=sp.log_every, eval_steps=sp.eval_every or 500, save_steps=500,
+                              train_batch_size=sp.bs, num_train_epochs=math.ceil(sp.steps / spe), epoch=ep_end,
+                              total_flos=float(L * sp.bs * 12345))
     return wr
-
-
-def hms(sec: float) -> str:
-    return str(_dt.timedelta(seconds=int(sec)))
 
 
 def write_llamafactory(sp, tr, d: Path):
     hist, wr = hf_log_entries(sp, tr)
-    lines = []
+    recs = []
     for h in hist:
         cur = h["step"]
         el = (cur) * sp.sec_per_step
         rem = (sp.steps - cur) * el / cur
-        logs = {"current_steps": cur, "total_steps": sp.steps, "loss": h.get("loss"),
-                "eval_loss": h.get("eval_loss"), "lr": h.get("learning_rate"), "epoch": h.get("epoch"),
-                "percentage": round(cur / sp.steps * 100, 2), "elapsed_time": hms(el),
-                "remaining_time": hms(rem)}
-        logs = {k: v for k, v in logs.items() if v is not None}
-        lines.append(json.dumps(logs))
-    (d / "trainer_log.jsonl").write_text("".join(s + "\n" for s in lines))
+        recs.append(lw.llamafactory_record(cur, sp.steps, el, rem, loss=h.get("loss"), eval_loss=h.get("eval_loss"),
+                                           lr=h.get("learning_rate"), epoch=h.get("epoch")))
+    lw.write_jsonl(d / "trainer_log.jsonl", recs)
     wr["grad_norm"] = []           # this format does not carry the grad norm
     return wr
-
-
-def csv_num(v) -> str:
-    return repr(float(v)) if math.isfinite(v) else str(float(v))
 
 
 def write_lightning(sp, tr, d: Path):
@@ -759,22 +736,13 @@ def write_lightning(sp, tr, d: Path):
         if i % spe == 0 or i == L:
             rows.append({"epoch": e, "step": s, "train_loss_epoch": f32(float(np.mean(ep_losses)))})
             ep_losses = []
-    keys = sorted({k for r in rows for k in r})    # CSVLogger sorts its header
-    vd = d / "lightning_logs" / "version_0"
-    vd.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\r\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (csv_num(v) if isinstance(v, float) else v) for k, v in r.items()})
-    (vd / "metrics.csv").write_text(buf.getvalue(), newline="")
-    hp = [f"lr: {sp.lr}", f"batch_size: {sp.bs}", f"optimizer: {OPT_CLASS[sp.opt]}",
-          f"max_steps: {sp.steps}", f"seed: {sp.seed}"]
+    rows = [{k: (csv_num(v) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
+    hp = {"lr": sp.lr, "batch_size": sp.bs, "optimizer": OPT_CLASS[sp.opt], "max_steps": sp.steps, "seed": sp.seed}
     if sp.warmup:
-        hp.append(f"warmup_steps: {sp.warmup}")
+        hp["warmup_steps"] = sp.warmup
     if sp.clip is not None:
-        hp.append(f"gradient_clip_val: {sp.clip}")
-    (vd / "hparams.yaml").write_text("\n".join(hp) + "\n")
+        hp["gradient_clip_val"] = sp.clip
+    lw.write_lightning(d, rows, hp)              # CSVLogger sorts its header
     return wr
 
 
@@ -788,9 +756,7 @@ def write_keras(sp, tr, d: Path):
     keys = ["epoch"] + sorted((["accuracy"] if acc else []) + (["val_accuracy"] if acc and has_val else [])
                               + ["loss"] + (["val_loss"] if has_val else []))
     wr = {"unit": "epoch", "loss": [], "grad_norm": [], "lr": [], "eval": []}
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(keys)
+    rows = []
     for e in range(n_ep):
         sl = slice(e * spe, (e + 1) * spe)
         row = {"epoch": e, "loss": f32(float(np.mean(tr.loss[sl])))}
@@ -802,9 +768,9 @@ def write_keras(sp, tr, d: Path):
             if acc:
                 row["val_accuracy"] = f32(ea)
             wr["eval"].append((e, row["val_loss"]))
-        w.writerow([row[k] if k == "epoch" else csv_num(row[k]) for k in keys])
+        rows.append({k: row[k] if k == "epoch" else csv_num(row[k]) for k in keys})
         wr["loss"].append((e, row["loss"]))
-    (d / "training.log").write_text(buf.getvalue(), newline="")
+    lw.write_csv_rows(d / "training.log", keys, rows)
     return wr
 
 
@@ -820,28 +786,27 @@ def write_csv(sp, tr, d: Path):
         wr["loss"].append((i, lv))
         wr["grad_norm"].append((i, gv))
         wr["lr"].append((i, tr.lr[i - 1]))
-    (d / "train_log.csv").write_text("\n".join(lines) + "\n")
+    lw.write_text(d / "train_log.csv", "\n".join(lines) + "\n")
     return wr
 
 
 def write_jsonl(sp, tr, d: Path):
     wr = {"unit": "step", "loss": [], "grad_norm": [], "lr": [], "eval": []}
     evals = {s: el for s, el, _ in tr.eval}
-    lines = []
+    recs = []
     L = len(tr.loss)
     for i in range(1, L + 1):
         if not (i % sp.log_every and i != 1 and i != L):
             lv, gv = f32(tr.loss[i - 1]), f32(tr.grad_norm[i - 1])
-            lines.append(json.dumps({"step": i, "epoch": round(i / tr.steps_per_epoch, 4), "loss": lv,
-                                     "grad_norm": gv, "lr": tr.lr[i - 1],
-                                     "time": round(wall(sp, i), 3)}))
+            recs.append({"step": i, "epoch": round(i / tr.steps_per_epoch, 4), "loss": lv,
+                         "grad_norm": gv, "lr": tr.lr[i - 1], "time": round(wall(sp, i), 3)})
             wr["loss"].append((i, lv))
             wr["grad_norm"].append((i, gv))
             wr["lr"].append((i, tr.lr[i - 1]))
         if i in evals:
-            lines.append(json.dumps({"step": i, "eval_loss": f32(evals[i]), "time": round(wall(sp, i) + 0.5, 3)}))
+            recs.append({"step": i, "eval_loss": f32(evals[i]), "time": round(wall(sp, i) + 0.5, 3)})
             wr["eval"].append((i, f32(evals[i])))
-    (d / "metrics.jsonl").write_text("".join(s + "\n" for s in lines))
+    lw.write_jsonl(d / "metrics.jsonl", recs)
     return wr
 
 

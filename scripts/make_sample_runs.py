@@ -9,7 +9,8 @@ update, a tiny train set, high-momentum SGD, corrupted batches...) are injected 
 they happen in practice, and the logs are written in the on-disk formats of the frameworks
 (HF Trainer ``trainer_state.json``, LLaMA-Factory ``trainer_log.jsonl``, PyTorch Lightning
 ``CSVLogger``, Keras ``CSVLogger``, plain CSV / JSONL, TensorBoard event files written with
-our own TFRecord writer and CRC32C).
+our own TFRecord writer and CRC32C). The file formats are written by ``scripts/log_writers.py``,
+shared with ``benchmarks/make_corpus.py``; this script only turns its traces into rows.
 
 Everything is seeded (``numpy.random.default_rng``) and no wall clock is read: times are a
 fixed start plus simulated seconds per step, so running the script twice gives
@@ -32,14 +33,16 @@ import argparse
 import csv
 import datetime as _dt
 import io
-import json
 import math
 import shutil
-import struct
 import sys
 from pathlib import Path
 
 import numpy as np
+
+import log_writers  # beside this script: the frameworks' file formats, shared with benchmarks/make_corpus.py
+from log_writers import (f32, keras_row, llamafactory_record, write_csv_rows, write_hf_trainer_state, write_jsonl,
+                         write_lightning, write_tb_events, write_text)
 
 # --------------------------------------------------------------------------------------
 # Built-in text for the character-level language models (written for this project).
@@ -82,187 +85,10 @@ HOST = "trainbox"
 PID = 48213
 
 
-# --------------------------------------------------------------------------------------
-# CRC32C (Castagnoli) and the TFRecord container used by TensorBoard event files.
-# --------------------------------------------------------------------------------------
-
-
-def _crc32c_table() -> list[int]:
-    """Build the 256-entry lookup table of the reflected CRC32C polynomial 0x82F63B78.
-
-    Returns: list of 256 ints in [0, 2**32).
-    """
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_CRC_TABLE = _crc32c_table()
-
-
-def crc32c(data: bytes) -> int:
-    """CRC32C of ``data`` (bytes, any length). Returns an int in [0, 2**32).
-
-    Check value: ``crc32c(b"123456789") == 0xE3069283``.
-    """
-    crc = 0xFFFFFFFF
-    table = _CRC_TABLE
-    for b in data:
-        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def masked_crc32c(data: bytes) -> int:
-    """The TFRecord-masked CRC32C of ``data``: rotate right by 15, add 0xA282EAD8, mod 2**32."""
-    crc = crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def tfrecord(payload: bytes) -> bytes:
-    """Frame one record: uint64 length, masked CRC of the length, payload, masked CRC of it.
-
-    All integers little-endian. Returns the framed bytes (len(payload) + 16 bytes).
-    """
-    header = struct.pack("<Q", len(payload))
-    return (header + struct.pack("<I", masked_crc32c(header)) + payload
-            + struct.pack("<I", masked_crc32c(payload)))
-
-
-# --------------------------------------------------------------------------------------
-# Small helpers
-# --------------------------------------------------------------------------------------
-
-
-def f32(x: float) -> float:
-    """Round ``x`` to float32 and return it as a Python float (how ``tensor.item()`` logs)."""
-    return float(np.float32(x))
-
-
-def hms(seconds: float) -> str:
-    """Format seconds like ``str(datetime.timedelta(seconds=int(s)))``: ``"0:01:05"``."""
-    return str(_dt.timedelta(seconds=int(seconds)))
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` (UTF-8, ``\\n`` newlines), creating parent folders."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
-
-
-def write_csv_rows(path: Path, header: list[str], rows: list[dict]) -> None:
-    """Write ``rows`` (dicts; missing keys left empty) as CSV like ``csv.DictWriter`` does.
-
-    Uses ``\\r\\n`` line ends, as Python's csv module (and so Lightning / Keras) writes them.
-    """
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=header)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        fh.write(buf.getvalue())
-
-
-# --------------------------------------------------------------------------------------
-# Log writers, one per framework format
-# --------------------------------------------------------------------------------------
-
-
-def write_tb_events(path: Path, scalars: list[tuple[float, int, str, float]],
-                    style: str = "pytorch") -> None:
-    """Write a TensorBoard event file of scalars.
-
-    Args:
-        path: the ``events.out.tfevents...`` file to create.
-        scalars: ``(wall_time_s, step, tag, value)`` tuples, in write order.
-        style: ``"pytorch"`` (``torch.utils.tensorboard.SummaryWriter``: one event per
-            ``add_scalar`` with ``simple_value``) or ``"tf2"`` (``tf.summary.scalar``: a
-            rank-0 ``DT_FLOAT`` tensor in ``tensor_content`` plus ``plugin_name="scalars"``
-            metadata).
-    The first record is the ``file_version: "brain.Event:2"`` event, stamped with the wall
-    time of the first scalar.
-    """
-    from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_pb2
-    from tensorboard.compat.proto import tensor_shape_pb2
-
-    out = bytearray()
-    first_t = scalars[0][0] if scalars else T0
-    head = event_pb2.Event(wall_time=first_t, step=0, file_version="brain.Event:2")
-    out += tfrecord(head.SerializeToString())
-    for wall, step, tag, value in scalars:
-        if style == "pytorch":
-            val = summary_pb2.Summary.Value(tag=tag, simple_value=value)
-        else:
-            tensor = tensor_pb2.TensorProto(
-                dtype=types_pb2.DT_FLOAT, tensor_shape=tensor_shape_pb2.TensorShapeProto(),
-                tensor_content=struct.pack("<f", value))
-            meta = summary_pb2.SummaryMetadata(
-                plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
-            val = summary_pb2.Summary.Value(tag=tag, tensor=tensor, metadata=meta)
-        ev = event_pb2.Event(wall_time=wall, step=step, summary=summary_pb2.Summary(value=[val]))
-        out += tfrecord(ev.SerializeToString())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(bytes(out))
-
-
 def tb_file_name(wall: float, uid: int = 0, tf2: bool = False) -> str:
-    """The event file name SummaryWriter (``tf2=False``) or ``tf.summary`` (``.v2``) picks."""
-    name = f"events.out.tfevents.{int(wall):010d}.{HOST}.{PID}.{uid}"
-    return name + ".v2" if tf2 else name
-
-
-def write_hf_trainer_state(path: Path, log_history: list[dict], *, global_step: int,
-                           max_steps: int, logging_steps: int, eval_steps: int,
-                           save_steps: int, train_batch_size: int, num_train_epochs: int,
-                           epoch: float, total_flos: float, best_metric=None,
-                           best_model_checkpoint=None, best_global_step=None) -> None:
-    """Write an HF Trainer ``trainer_state.json`` (``TrainerState.save_to_json``).
-
-    Like transformers: ``json.dumps(asdict(state), indent=2, sort_keys=True) + "\\n"``, so
-    every dict (log_history entries included) has sorted keys, and NaN / Inf floats come
-    out as the bare tokens ``NaN`` / ``Infinity``.
-    """
-    state = {
-        "best_global_step": best_global_step,
-        "best_metric": best_metric,
-        "best_model_checkpoint": best_model_checkpoint,
-        "epoch": epoch,
-        "eval_steps": eval_steps,
-        "global_step": global_step,
-        "is_hyper_param_search": False,
-        "is_local_process_zero": True,
-        "is_world_process_zero": True,
-        "log_history": log_history,
-        "logging_steps": logging_steps,
-        "max_steps": max_steps,
-        "num_input_tokens_seen": 0,
-        "num_train_epochs": num_train_epochs,
-        "save_steps": save_steps,
-        "stateful_callbacks": {
-            "TrainerControl": {
-                "args": {"should_epoch_stop": False, "should_evaluate": False,
-                         "should_log": False, "should_save": True,
-                         "should_training_stop": True},
-                "attributes": {},
-            }
-        },
-        "total_flos": total_flos,
-        "train_batch_size": train_batch_size,
-        "trial_name": None,
-        "trial_params": None,
-    }
-    write_text(path, json.dumps(state, indent=2, sort_keys=True) + "\n")
-
-
-def write_jsonl(path: Path, records: list[dict]) -> None:
-    """Write one ``json.dumps(record)`` per line (NaN written as the bare token ``NaN``)."""
-    write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    """The event file name SummaryWriter (``tf2=False``) or ``tf.summary`` (``.v2``) picks
+    on :data:`HOST` as process :data:`PID`."""
+    return log_writers.tb_file_name(wall, HOST, PID, uid=uid, tf2=tf2)
 
 
 # --------------------------------------------------------------------------------------
@@ -884,12 +710,6 @@ def run_diverge_unnormalized(out: Path) -> dict:
             "check": check}
 
 
-def keras_row(epoch: int, logs: dict) -> dict:
-    """One Keras ``CSVLogger`` row: ``epoch`` then the float32 metric values as Python floats."""
-    row = {"epoch": epoch}
-    row.update({k: f32(v) for k, v in logs.items()})
-    return row
-
 
 def run_plateau_shuffled(out: Path) -> dict:
     """Linear softmax classifier (Keras ``Dense(10, softmax)``, glorot-uniform init) on
@@ -976,18 +796,6 @@ def run_plateau_frozen(out: Path) -> dict:
             "note": f"optimiser holds no trainable parameter: loss flat at ~{np.median(Lr):.2f} (ln 4 = 1.386) while grad_norm ~{np.median([r['grad_norm'] for r in recs]):.2f} is logged",
             "check": check}
 
-
-def write_lightning(run_dir: Path, rows: list[dict], hparams: dict) -> None:
-    """Write ``lightning_logs/version_0/{metrics.csv,hparams.yaml}`` like Lightning 2.x
-    ``CSVLogger``: one sparse row per ``log_metrics`` call, header = sorted union of keys.
-
-    ``rows``: dicts with ``step`` and any of ``epoch``, ``train_loss_step``, ``val_loss``,
-    ``train_loss_epoch``, ``lr-Adam`` (floats as logged by ``tensor.item()``).
-    """
-    vdir = run_dir / "lightning_logs" / "version_0"
-    keys = sorted(set().union(*rows))
-    write_csv_rows(vdir / "metrics.csv", keys, rows)
-    write_text(vdir / "hparams.yaml", "".join(f"{k}: {v}\n" for k, v in hparams.items()))
 
 
 def lightning_fit(rng: np.random.Generator, p: dict, Xtr, ytr, Xva, yva, *, epochs: int,
@@ -1092,15 +900,12 @@ def write_llamafactory_log(path: Path, tr: Trace, logging_steps: int, sec_per_st
             loss = round(window_mean(tr.loss, i + 1, s - last), 4)
             last = s
             el = s * sec_per_step
-            recs.append({"current_steps": s, "total_steps": total, "loss": loss,
-                         "lr": tr.lr_next[i], "epoch": round(tr.epoch[i], 2),
-                         "percentage": round(s / total * 100, 2), "elapsed_time": hms(el),
-                         "remaining_time": hms(el / s * (total - s))})
+            recs.append(llamafactory_record(s, total, el, el / s * (total - s), loss=loss, lr=tr.lr_next[i],
+                                            epoch=round(tr.epoch[i], 2)))
         if s in evals:
             el = s * sec_per_step
-            recs.append({"current_steps": s, "total_steps": total, "eval_loss": f32(evals[s][2]),
-                         "epoch": round(evals[s][1], 2), "percentage": round(s / total * 100, 2),
-                         "elapsed_time": hms(el), "remaining_time": hms(el / s * (total - s))})
+            recs.append(llamafactory_record(s, total, el, el / s * (total - s), eval_loss=f32(evals[s][2]),
+                                            epoch=round(evals[s][1], 2)))
     write_jsonl(path, recs)
 
 

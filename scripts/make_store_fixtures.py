@@ -1,4 +1,4 @@
-"""Write the reader fixtures of tests/test_readers_stores.py with the tools themselves.
+"""Write the reader fixtures of tests/readers/test_readers_stores.py with the tools themselves.
 
 Run it in a throwaway virtual environment OUTSIDE the repository (it needs the tools, which
 losscheck never depends on)::

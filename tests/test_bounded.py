@@ -16,7 +16,7 @@ import pytest
 from losscheck.model import Series
 from losscheck.readers import _common, _jsonl, _tabular, choose
 from losscheck.series import normalize
-from tests.test_rules_extra import ctx_for, decaying, fire
+from tests.rules.test_rules_extra import ctx_for, decaying, fire
 
 
 # --------------------------------------------------------------------------- counting numpy work
@@ -377,7 +377,7 @@ def test_flatten_is_not_recursive():
 
 
 def test_a_deeply_nested_wandb_value_is_skipped_and_counted(tmp_path):
-    from tests.test_readers_wandb import _field_bytes, _varint, write_log
+    from tests.readers.test_readers_wandb import _field_bytes, _varint, write_log
 
     def record(items: dict[str, str], num: int) -> bytes:
         hist = b"".join(_field_bytes(1, _field_bytes(1, k.encode()) + _field_bytes(16, v.encode()))
@@ -478,7 +478,7 @@ def test_json_number_keeps_big_integers_exact():
 
 
 def test_wandb_steps_beyond_2_53_are_exact(tmp_path):
-    from tests.test_readers_wandb import history_record, write_log
+    from tests.readers.test_readers_wandb import history_record, write_log
 
     recs = [history_record({"_step": s, "loss": v}, i + 1) for i, (s, v) in enumerate(_big_rows(10))]
     data, _ = write_log(recs)

@@ -136,7 +136,7 @@ def rolling_median(y: np.ndarray, window: int, trailing: bool = True, min_period
     Computed by :func:`bottleneck.move_median` (a double-heap running median, O(n log w),
     C; it ignores NaN and counts the values present against ``min_count``), with the
     output shifted for the trailing and centred alignments. The result equals
-    ``pd.Series(y).rolling(...)`` to the last bit (tests/test_analysis.py), but for the sign
+    ``pd.Series(y).rolling(...)`` to the last bit (tests/analysis/test_analysis.py), but for the sign
     of a zero median when +0.0 and -0.0 tie (equal values either way).
     """
     import bottleneck as bn  # lazy: start-up time (~5 ms)

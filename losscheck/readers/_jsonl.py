@@ -1,7 +1,7 @@
 """Shared JSON-lines parsing for the JSONL-family readers.
 
 Fast paths and their references, side by side (each pair compared in
-``tests/test_jsonl_fast.py``); a fast path returns what its reference would, or ``None``
+``tests/readers/test_jsonl_fast.py``); a fast path returns what its reference would, or ``None``
 when it cannot be sure, and the caller then takes the reference:
 
 ===========================  ===============================  ==================================

@@ -7,12 +7,12 @@ anything it cannot prove it reads the same way, and the caller then takes the re
 (with its notes). The references sit beside their callers, and each pair has an equivalence
 test:
 
-============================  ==========================================  ==========================
+============================  ==========================================  ====================================
 scanner                       reference                                   test
-============================  ==========================================  ==========================
-:func:`csv_floats`            ``_tabular.cells_reference``                ``tests/test_readers.py``
-:func:`jsonl_columns`         ``_jsonl.load_json_lines`` + ``collect``    ``tests/test_jsonl_fast.py``
-============================  ==========================================  ==========================
+============================  ==========================================  ====================================
+:func:`csv_floats`            ``_tabular.cells_reference``                ``tests/readers/test_readers.py``
+:func:`jsonl_columns`         ``_jsonl.load_json_lines`` + ``collect``    ``tests/readers/test_jsonl_fast.py``
+============================  ==========================================  ====================================
 
 Both go through :func:`pandas_float_columns`, whose conversion is correctly rounded (equal bit
 for bit to :func:`float`: :func:`float_options`); integers beyond 2**53, which a double may

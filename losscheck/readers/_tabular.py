@@ -23,7 +23,7 @@ pandas' C ``read_csv`` instead, in one of two ways:
   same conversion as the Python path's (spelled-out missing cells, stray text...).
 
 Any pandas error or warning falls back to the next way and finally to the Python path, so
-the :class:`Table` is always the same; ``tests/test_readers.py`` compares the paths.
+the :class:`Table` is always the same; ``tests/readers/test_readers.py`` compares the paths.
 """
 
 from __future__ import annotations

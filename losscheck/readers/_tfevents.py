@@ -21,7 +21,7 @@ with its wall time (seconds since the Unix epoch). A ``SessionLog.START`` event 
 ``s`` discards the points already read at steps ``>= s`` (TensorBoard's orphaned-data purge);
 steps going back within a tag are handled by :func:`losscheck.series.normalize`.
 
-Two implementations side by side, with the same output (``tests/test_tb_fast.py`` compares
+Two implementations side by side, with the same output (``tests/readers/test_tb_fast.py`` compares
 them): :func:`read_reference` decodes every record with protobuf (~10 us per record), and
 :func:`read_fast`, the one the reader uses, is fast like this: records are framed in bulk
 (:func:`losscheck.readers._tfrecord.frame_records`), then grouped by payload length and

@@ -424,7 +424,7 @@ def test_every_report_carries_a_fixed_size_digest_and_formats_own_their_printing
     assert format_names() == list(all_formats())  # the help's list is the registry
     assert all(name == fmt.name for name, fmt in all_formats().items())
     assert [n for n, f in all_formats().items() if f.for_people] == ["text"]
-    root = Path(__file__).resolve().parents[1] / "sample_runs"
+    root = Path(__file__).resolve().parents[2] / "sample_runs"
     rep = diagnose(root)
     assert all(r.digest and all(0 < len(v) <= DIGEST_BINS for v in r.digest.values()) for r in rep.runs)
 

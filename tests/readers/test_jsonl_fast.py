@@ -19,7 +19,7 @@ from losscheck.readers import _jsonl, _numscan, choose
 from losscheck.readers._common import decode_text, drop_long_lines, read_data
 from losscheck.readers._jsonl import flatten, flatten_reference, lines_fast
 
-from .conftest import REAL_RUNS, REPO
+from tests.conftest import REAL_RUNS, REPO
 
 _SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 

@@ -15,7 +15,7 @@ import pytest
 from losscheck.errors import ParseError
 from losscheck.readers import choose, wandb_binary
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real_runs"
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real_runs"
 R = wandb_binary.READER
 BLOCK = 32768
 

@@ -19,7 +19,7 @@ from losscheck.readers import all_readers, choose
 from losscheck.readers import csv_generic, detectron2, hf_trainer_state, jsonl_generic, keras_csv
 from losscheck.readers import lightning, llamafactory, mlflow, tensorboard, yolov5
 
-FIX = Path(__file__).resolve().parent / "fixtures" / "readers"
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "readers"
 
 
 def by_tag(result):

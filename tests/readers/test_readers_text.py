@@ -12,8 +12,8 @@ from losscheck.model import RunData
 from losscheck.readers import choose, text_logs
 from losscheck.roles import resolve
 
-FIX = Path(__file__).resolve().parent / "fixtures" / "readers" / "text"
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real_runs"
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "readers" / "text"
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real_runs"
 
 R = text_logs.READER
 

@@ -75,7 +75,7 @@ def test_restart_steps_and_bumps():
 @pytest.mark.parametrize("seed", range(6))
 def test_lc304_bumps_equal_loop(seed):
     from losscheck.analysis.evidence import finite_xy
-    from tests.test_rules_extra import fire, lr_run
+    from tests.rules.test_rules_extra import fire, lr_run
 
     rng = np.random.default_rng(seed)
     steps = np.arange(0, 4000, 5)

@@ -82,7 +82,7 @@ def test_diagnose_imports_neither_scipy_nor_pandas_for_an_event_file():
     # scipy.ndimage 0.16 s, pandas 0.25 s (benchmarks/SPEED.md)
     from pathlib import Path
 
-    sample = Path(__file__).resolve().parents[1] / "sample_runs" / "qwen-style-diverge"
+    sample = Path(__file__).resolve().parents[2] / "sample_runs" / "qwen-style-diverge"
     code = ("import sys\n"
             "from losscheck.pipeline import diagnose\n"
             f"r = diagnose({str(sample)!r})\n"

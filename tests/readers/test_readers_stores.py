@@ -27,7 +27,7 @@ from losscheck.errors import LosscheckError, ParseError, UnreadableFile
 from losscheck.readers import _stores, choose
 from losscheck.readers import csv_generic, mlflow_sqlite, neptune_parquet, trackio_store, wandb_csv
 
-FIX = Path(__file__).resolve().parent / "fixtures" / "readers"
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "readers"
 TRACKIO_DB = FIX / "trackio" / "demo.db"
 TRACKIO_PQ = FIX / "trackio" / "demo.parquet"
 MLFLOW_DB = FIX / "mlflow_sqlite" / "mlflow.db"
@@ -618,7 +618,7 @@ def test_two_stores_in_one_folder_are_two_runs_never_merged(tmp_path):
 
     from losscheck.discovery import discover
 
-    src = Path(__file__).resolve().parent / "fixtures" / "readers" / "trackio"
+    src = Path(__file__).resolve().parents[1] / "fixtures" / "readers" / "trackio"
     shutil.copy(src / "demo.db", tmp_path / "demo.db")
     shutil.copy(src / "demo.db", tmp_path / "other.db")
     found = discover(tmp_path)

@@ -10,7 +10,7 @@ from pathlib import Path
 from losscheck.readers import all_readers
 from losscheck.readers.interface import SNIFF
 
-PKG = Path(__file__).resolve().parents[1] / "losscheck"
+PKG = Path(__file__).resolve().parents[2] / "losscheck"
 
 
 def test_sniff_table_names_every_reader_and_nothing_else():

@@ -16,7 +16,7 @@ import pytest
 
 from losscheck.readers import choose
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real_runs"
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real_runs"
 
 pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason=f"{REAL} not present")
 
@@ -310,7 +310,7 @@ def _generated_csvs(tmp_path: Path) -> list[Path]:
 def test_csv_pandas_path_equals_python_path(tmp_path):
     """The pandas tokenizer (large files) gives the same Table as Python's csv module, or
     declines: the bad-input gallery, the real CSVs, and generated files with every token."""
-    gallery = Path(__file__).resolve().parent / "bad_inputs"
+    gallery = Path(__file__).resolve().parents[1] / "bad_inputs"
     files = sorted(gallery.glob("*.csv")) + _generated_csvs(tmp_path)
     if REAL.is_dir():
         files += sorted(REAL.rglob("*.csv"))
@@ -402,7 +402,7 @@ def test_csv_float_path_equals_python_path(tmp_path):
     from losscheck.readers._numscan import csv_floats
     from losscheck.readers._tabular import _build_table, cells_reference
 
-    gallery = Path(__file__).resolve().parent / "bad_inputs"
+    gallery = Path(__file__).resolve().parents[1] / "bad_inputs"
     cases = _float_csvs(tmp_path) + [(f, None) for f in sorted(gallery.glob("*.csv"))]
     if REAL.is_dir():
         cases += [(f, None) for f in sorted(REAL.rglob("*.csv"))]

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from losscheck.readers import _tfevents, _tfrecord
 from losscheck.readers.tensorboard import READER, step_unit
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real_runs"  # ../shared beside the clone
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real_runs"  # ../shared beside the clone
 
 
 def _masked_crc(data: bytes) -> int:
