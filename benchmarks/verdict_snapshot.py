@@ -68,10 +68,15 @@ def verdict(path: Path) -> dict:
 
 
 def snapshot() -> list[str]:
-    """One JSON line per run: ``{"set": .., "run": .., **verdict}``."""
+    """One JSON line per run: ``{"set": .., "run": .., **verdict}``.
+
+    The collection's folder is written as ``<set>`` wherever a run name or message holds it, so
+    snapshots taken in two checkouts (a worktree of the old commit, the new one) compare equal.
+    """
     lines = []
     for name, path in runs():
-        lines.append(json.dumps({"set": name, "run": path.name, **verdict(path)}, sort_keys=True, default=str))
+        line = json.dumps({"set": name, "run": path.name, **verdict(path)}, sort_keys=True, default=str)
+        lines.append(line.replace(str(path.parent), f"<{name}>"))
     return lines
 
 
