@@ -33,7 +33,8 @@ once ``theta`` (tau, alpha or r) is fixed. A log-spaced grid of 17 thetas with `
 profiled out by weighted linear least squares (variable projection; Golub & Pereyra 1973)
 finds the basin; Levenberg-Marquardt on all three parameters with analytic Jacobians and
 the bounds held by projection (Marquardt 1963; Moré 1978) polishes it, capped at
-``max_nfev`` evaluations on <= ``max_bins`` points; never O(n^2). On the 877 fits of the
+``max_nfev`` evaluations on <= ``max_bins`` points; never O(n^2). The solvers live in
+:mod:`losscheck.analysis._least_squares`; this module chooses and parameterises the models. On the 877 fits of the
 benchmark corpus, sample and real runs this reaches the same or a lower residual than
 multi-start :func:`scipy.optimize.least_squares` (trust-region reflective) did, in about a
 third of the time, and without importing :mod:`scipy.optimize` (~0.4 s and 25 MB per process).
@@ -43,6 +44,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from losscheck.analysis._least_squares import TINY as _TINY
+from losscheck.analysis._least_squares import levenberg_marquardt, profile
 from losscheck.analysis._util import bin_median, transform
 from losscheck.model import TrendFit
 
@@ -63,138 +66,6 @@ def aicc(rss: float, n: int, n_params: int) -> float:
     return float(n * np.log(rss / n) + 2 * k + 2 * k * (k + 1) / (n - k - 1))
 
 
-_TINY = 1e-12
-
-
-def _wls2(g: np.ndarray, w: np.ndarray, z: np.ndarray, a_free: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of ``g``: the weighted least-squares ``(a, b)`` of ``z ~ a + b g``, ``b >= 0``.
-
-    Args:
-        g: (k, n) basis values, one candidate nonlinear parameter per row.
-        w, z: (k, n) or (n,) weights and targets.
-        a_free: ``a`` unbounded (asinh scale); otherwise ``a >= 0`` too.
-    Returns:
-        ``(a, b)``, each (k,). Closed form: the unconstrained 2x2 normal equations when
-        their solution is feasible, else the better of the one-parameter fits on the
-        bounds (``b = 0``; ``a = 0``), which is the exact constrained optimum of a convex
-        quadratic in two variables.
-    """
-    sw = np.broadcast_to(w, g.shape).sum(axis=1)
-    wg = w * g
-    swg = wg.sum(axis=1)
-    swgg = (wg * g).sum(axis=1)
-    swz = np.broadcast_to(w * z, g.shape).sum(axis=1)
-    swgz = (wg * z).sum(axis=1)
-    det = sw * swgg - swg * swg
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ok = det > 1e-12 * sw * swgg
-        a = (swgg * swz - swg * swgz) / det
-        b = (sw * swgz - swg * swz) / det
-        feas = ok & (b >= 0) & (a_free | (a >= 0))
-        a0 = swz / sw if a_free else np.maximum(swz / sw, 0.0)  # b = 0
-        b0 = np.maximum(np.where(swgg > 0, swgz / swgg, 0.0), 0.0)  # a = 0
-
-        def obj(a_, b_):  # the weighted SSE less the constant sum(w z^2)
-            return a_ * a_ * sw + b_ * b_ * swgg + 2 * a_ * b_ * swg - 2 * a_ * swz - 2 * b_ * swgz
-
-        use_b0 = ~feas & ~a_free & (obj(0.0, b0) < obj(a0, 0.0))
-    return (np.where(feas, a, np.where(use_b0, 0.0, a0)),
-            np.where(feas, b, np.where(use_b0, b0, 0.0)))
-
-
-def _profile(g: np.ndarray, y: np.ndarray, log_link: bool, iters: int = 3
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Variable projection: the best linear parameters for each candidate nonlinear one.
-
-    For ``f = a + b g`` with ``g`` fixed, the raw-scale problem is linear least squares
-    (solved exactly); the log-scale one (``log f - y``) is solved by ``iters`` Gauss-Newton
-    steps, each a weighted linear fit (weights ``1/f^2``), started from relative least squares
-    (``f = exp(y)``). Golub & Pereyra (1973), "The differentiation of pseudo-inverses and
-    nonlinear least squares problems whose variables separate", SIAM J. Numer. Anal. 10(2).
-
-    Args:
-        g: (k, n) basis values for k candidate nonlinear parameters; y: (n,) targets.
-    Returns:
-        ``(a, b, rss)``, each (k,): the fitted linear parameters and residual sum of squares.
-    """
-    if not log_link:
-        a, b = _wls2(g, np.ones_like(y), y, True)
-        r = a[:, None] + b[:, None] * g - y
-        return a, b, np.einsum("ij,ij->i", r, r)
-    f = np.broadcast_to(np.exp(y), g.shape)
-    best: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-    for _ in range(max(1, iters)):
-        a, b = _wls2(g, 1.0 / (f * f), f * (1.0 + y - np.log(f)), False)
-        f = np.maximum(a[:, None] + b[:, None] * g, _TINY)
-        r = np.log(f) - y
-        rss = np.einsum("ij,ij->i", r, r)
-        if best is None:
-            best = (a, b, rss)
-        else:
-            better = rss < best[2]
-            best = (np.where(better, a, best[0]), np.where(better, b, best[1]), np.where(better, rss, best[2]))
-    assert best is not None  # the loop above runs at least once
-    return best
-
-
-def _levenberg_marquardt(fun, jac, p: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-                         max_nfev: int = 200, rtol: float = 1e-8) -> tuple[np.ndarray, float]:
-    """Minimise ``|r(p)|^2`` within box bounds by Levenberg-Marquardt.
-
-    Marquardt's scaled damping (``J^T J + lambda diag(J^T J)``; Marquardt 1963, Moré 1978);
-    bounds by projection with an active set: a parameter on a bound whose gradient points
-    outwards is held there for the step (Kanzow, Yamashita & Fukushima 2004 use the same
-    projection). Stops when a step lowers the cost by less than ``rtol`` (relative), when no
-    damping gives a lower cost, or after ``max_nfev`` evaluations.
-
-    Args:
-        fun: ``p -> r``, residuals (n,); jac: ``p -> J``, their Jacobian (n, k), only
-            evaluated at accepted points.
-        p: (k,) start, inside the bounds; lower, upper: (k,) bounds.
-    Returns:
-        ``(p, cost)``: the best parameters found and their sum of squared residuals.
-    """
-    r = fun(p)
-    cost = float(r @ r)
-    if not np.isfinite(cost):
-        return p, cost
-    J = jac(p)
-    lam, nfev = 1e-3, 1
-    while nfev < max_nfev:
-        grad = J.T @ r
-        free = ~(((p <= lower) & (grad > 0)) | ((p >= upper) & (grad < 0)))
-        if not free.any():
-            break
-        Jf = J[:, free]
-        A = Jf.T @ Jf
-        d = np.diag(np.maximum(np.diag(A), 1e-12))
-        cn = np.inf
-        for _ in range(12):  # raise the damping until a step lowers the cost
-            try:
-                step = np.linalg.solve(A + lam * d, -grad[free])
-            except np.linalg.LinAlgError:
-                lam *= 10.0
-                continue
-            pn = p.copy()
-            pn[free] += step
-            np.clip(pn, lower, upper, out=pn)
-            rn = fun(pn)
-            nfev += 1
-            cn = float(rn @ rn)
-            if cn < cost:  # NaN compares False
-                break
-            lam *= 10.0
-        if not cn < cost:
-            break
-        gain = (cost - cn) / max(cost, 1e-300)
-        p, r, cost = pn, rn, cn
-        lam = max(lam / 10.0, 1e-12)
-        if gain < rtol:
-            break
-        J = jac(p)
-    return p, cost
-
-
 # The one nonlinear parameter of each three-parameter model ``f = a + b g(x; theta)``:
 # the variable ``x``, the basis ``g``, d g / d ln(theta), theta's bounds. theta is searched
 # (and refined) on a log scale.
@@ -213,13 +84,13 @@ def _fit_separable(model: str, t: np.ndarray, u: np.ndarray, y: np.ndarray, log_
     """Fit ``a + b g(theta)`` (``b >= 0``; ``a >= 0`` on the log scale) to ``y`` (n,).
 
     A log-spaced grid of ``n_grid`` thetas with the linear parameters profiled out
-    (:func:`_profile`) finds the basin; Levenberg-Marquardt on all three parameters
+    (:func:`losscheck.analysis._least_squares.profile`) finds the basin; Levenberg-Marquardt on all three parameters
     (theta as ``ln theta``) polishes the best grid point. Returns ``((a, b, theta), rss)``.
     """
     g_of, dg, lo, hi = _basis(model, t, u)
     grid = np.geomspace(lo, hi, n_grid)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        a, b, rss = _profile(g_of(grid[:, None]), y, log_link)
+        a, b, rss = profile(g_of(grid[:, None]), y, log_link)
     rss = np.where(np.isfinite(rss), rss, np.inf)
     i = int(np.argmin(rss))
     if not np.isfinite(rss[i]):
@@ -246,7 +117,7 @@ def _fit_separable(model: str, t: np.ndarray, u: np.ndarray, y: np.ndarray, log_
     lower = np.array([-np.inf if not log_link else 0.0, 0.0, np.log(lo)])
     upper = np.array([np.inf, np.inf, np.log(hi)])
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        p, cost = _levenberg_marquardt(fun, jac, np.array([a[i], b[i], np.log(grid[i])]), lower, upper,
+        p, cost = levenberg_marquardt(fun, jac, np.array([a[i], b[i], np.log(grid[i])]), lower, upper,
                                        max_nfev)
     if not (np.isfinite(cost) and np.all(np.isfinite(p))):
         return None
