@@ -599,7 +599,9 @@ class RunFacts:
 class RunAnalysis:
     """The analysis of a run: per-curve results plus run-level facts and classes.
 
-    ``facts`` holds the measurements rules and remedies read (:class:`RunFacts`)."""
+    ``facts`` holds the measurements rules and remedies read (:class:`RunFacts`);
+    ``confidence`` the calibrated probability in [0, 1] that ``primary`` is right
+    (:mod:`losscheck.analysis.confidence`), ``None`` before it is computed."""
 
     curves: dict[str, CurveAnalysis]
     primary: RunClass
@@ -609,6 +611,7 @@ class RunAnalysis:
     lr: LRContext | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     facts: RunFacts = field(default_factory=RunFacts)
+    confidence: float | None = None
 
 
 # --------------------------------------------------------------------------- rules and report
@@ -678,7 +681,9 @@ class RunReport:
     only non-finite ones), for formats that draw curves; ``summary`` holds per-role
     ``final``/``best``/``best_step`` values (the loss figures a baseline comparison needs);
     ``baselined`` the findings already present in the
-    ``--baseline`` run, which no longer count towards ``status``.
+    ``--baseline`` run, which no longer count towards ``status``; ``confidence`` the
+    calibrated probability in [0, 1] that ``primary`` is right
+    (:mod:`losscheck.analysis.confidence`).
     """
 
     run: str
@@ -694,6 +699,7 @@ class RunReport:
     digest: dict[str, list[float | None]] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     baselined: list[Finding] = field(default_factory=list)
+    confidence: float | None = None
 
 
 @dataclass
