@@ -727,13 +727,24 @@ class Report:
     @property
     def failing(self) -> bool:
         """True when a run is failing at the ``fail_on`` level (see :func:`run_fails`)."""
-        return any(run_fails(r.status, self.fail_on) for r in self.runs)
+        return any(run_fails(r.status, self.fail_on, r.confidence) for r in self.runs)
 
 
-def run_fails(status: Status, fail_on: str) -> bool:
-    """Whether a run status fails the gate. ``fail_on`` is ``error``, ``warning`` or ``never``."""
-    if fail_on == "never":
+def run_fails(status: Status, fail_on: str, confidence: float | None = None) -> bool:
+    """Whether a run status fails the gate.
+
+    ``fail_on`` is ``error``, ``warning`` or ``never``, optionally with a confidence floor
+    (``error:0.8``, :func:`losscheck.errors.parse_fail_on`): a run whose ``confidence`` is below
+    the floor does not fail the gate (a run without a confidence is judged on its status alone).
+    Raises ValueError for a malformed ``fail_on`` (the CLI and the configuration check it first).
+    """
+    from losscheck.errors import parse_fail_on
+
+    level, floor = parse_fail_on(fail_on)
+    if level == "never":
         return False
-    if fail_on == "warning":
+    if floor is not None and confidence is not None and confidence < floor:
+        return False
+    if level == "warning":
         return status in ("failing", "warning")
     return status == "failing"

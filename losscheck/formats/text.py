@@ -14,7 +14,7 @@ import io
 import math
 
 from losscheck.errors import escape_controls
-from losscheck.formats._common import clean_text, summary_line
+from losscheck.formats._common import clean_text, confidence_text, summary_line
 from losscheck.formats.interface import Format
 from losscheck.model import Report, RunReport
 
@@ -155,6 +155,8 @@ class TextFormat(Format):
         unit = "epoch" if main is not None and main.step_unit == "epoch" else "step"
         head = Text.assemble((_name(r.status.upper()), STATUS_STYLE.get(r.status, "")), "  ",
                              (_name(r.primary), "bold"))
+        if r.confidence is not None:
+            head.append(confidence_text(r), style="dim")
         if r.secondary:
             head.append(f" (also: {', '.join(_name(x) for x in r.secondary)})")
         if r.onset_step is not None:
