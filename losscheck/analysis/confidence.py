@@ -136,7 +136,8 @@ def raw_margin(klass: str, c: CurveAnalysis | None) -> float:
     elif klass == "converging":
         dec, se = _num(ev, "plateau_decrease_log"), _num(ev, "plateau_decrease_se")
         if dec is not None and se is not None:
-            m = dec / max(se, 1e-3) / 3.0 - 1.0
+            # both significant (in standard errors) and large (the loss at least halved: 1)
+            m = min(dec / max(se, 1e-3) / 3.0 - 1.0, dec / math.log(2.0))
     return max(0.0, m) if m is not None and math.isfinite(m) else 0.0
 
 
