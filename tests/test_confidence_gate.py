@@ -111,3 +111,33 @@ def test_ece_is_zero_when_claims_match_and_a_confidence_of_one_is_binned():
     assert cal.ece == pytest.approx(0.0)
     assert [b["count"] for b in cal.bins] == [2, 4]
     assert accuracy.calibration([]).ece is None
+
+
+def _fit_module():
+    s = importlib.util.spec_from_file_location("lc_fit_confidence", REPO / "benchmarks" / "fit_confidence.py")
+    mod = importlib.util.module_from_spec(s)
+    s.loader.exec_module(mod)
+    return mod
+
+
+def test_the_fit_is_deterministic_keeps_the_signs_and_stays_finite_on_separable_data():
+    import numpy as np
+
+    from losscheck.analysis.confidence import FEATURES, SIGNS
+
+    fit = _fit_module().fit
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(40, len(FEATURES)))
+    # right exactly when the margin is high (separable), and more often when "noise" is HIGH:
+    # the noise weight would come out positive, which its sign constraint forbids
+    right = (x[:, 0] > 0.3) | (x[:, 3] > 0.9)
+    classes = ["diverging"] * 20 + ["plateau"] * 20
+    a = fit(classes, x, right, SIGNS, iterations=3000)
+    b = fit(classes, x, right, SIGNS, iterations=3000)
+    assert a == b
+    w = a["weights"]
+    assert w["margin"] > 0 and w["noise"] <= 0
+    assert all(np.isfinite(v) for v in [a["intercept"], *w.values(), *a["class_offset"].values()])
+    assert set(a["class_offset"]) == {"diverging", "plateau"}
+    with pytest.raises(ValueError):
+        fit([], np.zeros((0, len(FEATURES))), np.zeros(0, dtype=bool), SIGNS)
