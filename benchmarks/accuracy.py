@@ -194,6 +194,10 @@ class Calibration:
         ece: expected calibration error, ``sum_b count_b / n * |observed_b - claimed_b|``
             (Naeini et al. 2015; Guo et al. 2017 eq. 3); ``None`` when ``n == 0``.
         mean_claimed, observed: over all ``n`` cases.
+        auroc: the probability that a right verdict has a higher confidence than a wrong one
+            (ties count half; the Mann-Whitney form of the area under the ROC curve): how well
+            the confidence *ranks* verdicts, which the ECE does not measure; ``None`` without
+            both right and wrong verdicts.
     """
 
     n: int
@@ -201,6 +205,7 @@ class Calibration:
     ece: float | None
     mean_claimed: float | None
     observed: float | None
+    auroc: float | None = None
 
 
 def calibration(cases: list[Case], n_bins: int = CALIBRATION_BINS) -> Calibration:
@@ -220,8 +225,12 @@ def calibration(cases: list[Case], n_bins: int = CALIBRATION_BINS) -> Calibratio
         observed = sum(ok for _, ok in inb) / len(inb)
         rows.append({"lo": lo, "hi": hi, "count": len(inb), "claimed": claimed, "observed": observed})
         ece += len(inb) / n * abs(observed - claimed)
+    good = [p for p, ok in pairs if ok]
+    bad = [p for p, ok in pairs if not ok]
+    auroc = (sum((g > b) + 0.5 * (g == b) for g in good for b in bad) / (len(good) * len(bad))
+             if good and bad else None)
     return Calibration(n, rows, ece if n else None, sum(p for p, _ in pairs) / n if n else None,
-                       sum(ok for _, ok in pairs) / n if n else None)
+                       sum(ok for _, ok in pairs) / n if n else None, auroc)
 
 
 def render_calibration(title: str, cal: Calibration, target: float = 0.05) -> str:
@@ -234,7 +243,9 @@ def render_calibration(title: str, cal: Calibration, target: float = 0.05) -> st
     met = "n/a" if cal.ece is None else ("met" if cal.ece <= target else "NOT met")
     lines += ["", f"mean claimed {_pct(cal.mean_claimed)}, observed {_pct(cal.observed)}; "
               f"expected calibration error: {'n/a' if cal.ece is None else f'{cal.ece:.3f}'} "
-              f"(target <= {target}: {met})", ""]
+              f"(target <= {target}: {met})",
+              "right verdicts ranked above wrong ones (AUROC): "
+              + ("n/a" if cal.auroc is None else f"{cal.auroc:.2f}"), ""]
     return "\n".join(lines)
 
 

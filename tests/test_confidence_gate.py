@@ -101,6 +101,8 @@ def test_ece_on_a_hand_made_example():
     assert cal.bins[1]["claimed"] == pytest.approx(0.95) and cal.bins[1]["observed"] == pytest.approx(0.5)
     assert cal.ece == pytest.approx(2 / 5 * 0.45 + 3 / 5 * 0.4)
     assert cal.observed == pytest.approx(0.8) and cal.mean_claimed == pytest.approx((1.9 + 1.8) / 5)
+    # right 0.95, 0.6 x3 vs wrong 0.95: one tie (0.5) and three losses, over 4 pairs
+    assert cal.auroc == pytest.approx(0.5 / 4)
     text = accuracy.render_calibration("t", cal)
     assert f"{cal.ece:.3f}" in text and "NOT met" in text
 
@@ -111,6 +113,7 @@ def test_ece_is_zero_when_claims_match_and_a_confidence_of_one_is_binned():
     assert cal.ece == pytest.approx(0.0)
     assert [b["count"] for b in cal.bins] == [2, 4]
     assert accuracy.calibration([]).ece is None
+    assert accuracy.calibration([_case("nan", "nan", 0.9)]).auroc is None
 
 
 def _fit_module():
