@@ -144,3 +144,16 @@ def test_the_fit_is_deterministic_keeps_the_signs_and_stays_finite_on_separable_
     assert set(a["class_offset"]) == {"diverging", "plateau"}
     with pytest.raises(ValueError):
         fit([], np.zeros((0, len(FEATURES))), np.zeros(0, dtype=bool), SIGNS)
+
+
+def test_the_sweep_summary_table_has_a_confidence_column(tmp_path):
+    import shutil
+
+    for name in ("qwen-style-diverge", "healthy-epoch-staircase"):
+        shutil.copytree(REPO / "sample_runs" / name, tmp_path / name)
+    code, out, _ = run("diagnose", tmp_path, "--format", "json", "--fail-on", "never")
+    confs = {r["run"].rsplit("/", 1)[-1]: r["diagnosis"]["confidence"] for r in json.loads(out)["runs"]}
+    _, text, _ = run("diagnose", tmp_path, "--fail-on", "never")
+    assert "conf." in text
+    for c in confs.values():
+        assert f"{c:.2f}" in text
