@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from losscheck.errors import FAIL_ON  # noqa: F401 - the gate levels, with the other vocabularies
+from losscheck.errors import FAIL_ON, parse_fail_on  # noqa: F401 - the gate levels, with the other vocabularies
 
 #: The roles a series can fill. ``loss`` is the training loss.
 ROLES = ("loss", "eval_loss", "grad_norm", "lr", "accuracy", "eval_accuracy")
@@ -738,8 +738,6 @@ def run_fails(status: Status, fail_on: str, confidence: float | None = None) -> 
     the floor does not fail the gate (a run without a confidence is judged on its status alone).
     Raises ValueError for a malformed ``fail_on`` (the CLI and the configuration check it first).
     """
-    from losscheck.errors import parse_fail_on
-
     level, floor = parse_fail_on(fail_on)
     if level == "never":
         return False
