@@ -19,7 +19,10 @@ Label sets (CSV files with at least ``run,class,onset_step,first_remedy``; ``spl
 Figures: the confusion matrix of primary classes; per-class precision and recall; the
 healthy-run false-alarm rate (a ``converging`` run judged *failing*) and warning rate; the
 share of faulty runs whose onset is within ``max(5 steps, 5% of the run)`` of the label, and
-the median onset error; how often the labelled first remedy is ranked first, and in the top 3.
+the median onset error; how often the labelled first remedy is ranked first, and in the top 3;
+the reliability table of the verdicts' confidences (binned: claimed vs observed accuracy) and
+the expected calibration error (:func:`calibration`; the calibration is fitted on the ``tune``
+rows only, by ``benchmarks/fit_confidence.py``, so the ``heldout`` figures are the honest ones).
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class Case:
     remedies: list[str] = field(default_factory=list)
     span: int = 0
     error: str = ""
+    confidence: float | None = None
 
 
 @dataclass
@@ -118,6 +122,7 @@ def diagnose_cases(cases: list[Case]) -> list[Case]:
         r = rep.runs[0]
         c.predicted, c.status, c.pred_onset = r.primary, r.status, r.onset_step
         c.remedies = [m.id for m in r.remedies]
+        c.confidence = r.confidence
         m = r.metrics.get("loss") or r.metrics.get("eval_loss")
         c.span = (m.last_step - m.first_step) if m else 0
     return cases
@@ -169,6 +174,79 @@ def score(cases: list[Case]) -> Figures:
                    hf / len(healthy) if healthy else None, hw / len(healthy) if healthy else None,
                    len(on), within / len(on) if on else None, statistics.median(errs) if errs else None,
                    len(rem), t1 / len(rem) if rem else None, t3 / len(rem) if rem else None, misses)
+
+
+# --------------------------------------------------------------------------- calibration
+#: equal-width bins of claimed confidence for the reliability table and the ECE (Guo et al. 2017,
+#: "On Calibration of Modern Neural Networks", sec. 2, use M equal-width bins; 10 here: with
+#: fewer than 100 runs per split more bins leave most of them empty)
+CALIBRATION_BINS = 10
+
+
+@dataclass
+class Calibration:
+    """Claimed confidence against observed accuracy over a list of cases.
+
+    Attributes:
+        n: cases with a confidence (undiagnosed runs have none and are left out).
+        bins: one row per non-empty bin: ``lo``, ``hi`` (bin edges), ``count``, ``claimed``
+            (mean confidence), ``observed`` (share of right primary classes).
+        ece: expected calibration error, ``sum_b count_b / n * |observed_b - claimed_b|``
+            (Naeini et al. 2015; Guo et al. 2017 eq. 3); ``None`` when ``n == 0``.
+        mean_claimed, observed: over all ``n`` cases.
+        auroc: the probability that a right verdict has a higher confidence than a wrong one
+            (ties count half; the Mann-Whitney form of the area under the ROC curve): how well
+            the confidence *ranks* verdicts, which the ECE does not measure; ``None`` without
+            both right and wrong verdicts.
+    """
+
+    n: int
+    bins: list[dict]
+    ece: float | None
+    mean_claimed: float | None
+    observed: float | None
+    auroc: float | None = None
+
+
+def calibration(cases: list[Case], n_bins: int = CALIBRATION_BINS) -> Calibration:
+    """The reliability table and ECE of the cases' confidences (a case is *right* when its
+    predicted primary class equals its label). Bin ``i`` holds confidences in
+    ``[i/n_bins, (i+1)/n_bins)``, the last bin includes 1.0."""
+    pairs = [(float(c.confidence), c.predicted == c.label and not c.error)
+             for c in cases if c.confidence is not None and not c.error]
+    n = len(pairs)
+    rows, ece = [], 0.0
+    for i in range(n_bins):
+        lo, hi = i / n_bins, (i + 1) / n_bins
+        inb = [(p, ok) for p, ok in pairs if lo <= p < hi or (i == n_bins - 1 and p == hi)]
+        if not inb:
+            continue
+        claimed = sum(p for p, _ in inb) / len(inb)
+        observed = sum(ok for _, ok in inb) / len(inb)
+        rows.append({"lo": lo, "hi": hi, "count": len(inb), "claimed": claimed, "observed": observed})
+        ece += len(inb) / n * abs(observed - claimed)
+    good = [p for p, ok in pairs if ok]
+    bad = [p for p, ok in pairs if not ok]
+    auroc = (sum((g > b) + 0.5 * (g == b) for g in good for b in bad) / (len(good) * len(bad))
+             if good and bad else None)
+    return Calibration(n, rows, ece if n else None, sum(p for p, _ in pairs) / n if n else None,
+                       sum(ok for _, ok in pairs) / n if n else None, auroc)
+
+
+def render_calibration(title: str, cal: Calibration, target: float = 0.05) -> str:
+    """The reliability table and ECE as plain text (``target``: the issue's ECE goal)."""
+    lines = [f"-- confidence calibration, {title}: {cal.n} runs", "",
+             "confidence bin   runs  claimed  observed"]
+    for b in cal.bins:
+        lines.append(f"[{b['lo']:.1f}, {b['hi']:.1f}{']' if b['hi'] >= 1 else ')'}   {b['count']:>5}  "
+                     f"{_pct(b['claimed']):>7}  {_pct(b['observed']):>8}")
+    met = "n/a" if cal.ece is None else ("met" if cal.ece <= target else "NOT met")
+    lines += ["", f"mean claimed {_pct(cal.mean_claimed)}, observed {_pct(cal.observed)}; "
+              f"expected calibration error: {'n/a' if cal.ece is None else f'{cal.ece:.3f}'} "
+              f"(target <= {target}: {met})",
+              "right verdicts ranked above wrong ones (AUROC): "
+              + ("n/a" if cal.auroc is None else f"{cal.auroc:.2f}"), ""]
+    return "\n".join(lines)
 
 
 def _pct(x: float | None) -> str:
@@ -231,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         if a.misses:
             print("\n".join("  miss: " + m for m in f.misses) + "\n")
         out[split] = asdict(f)
+        cal = calibration(cases)
+        print(render_calibration(f"{'+'.join(sets)} / {split}", cal))
+        out[split]["calibration"] = asdict(cal)
     if a.json:
         a.json.write_text(json.dumps(out, indent=2))
     return 0

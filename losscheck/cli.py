@@ -26,7 +26,7 @@ import typer
 
 from losscheck import __version__
 from losscheck.errors import (EXIT_FAILING, EXIT_OK, EXIT_USAGE, FAIL_ON, LosscheckError, OutputError,
-                              UsageError, escape_controls)
+                              UsageError, escape_controls, parse_fail_on)
 from losscheck.formats import format_names
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -134,7 +134,8 @@ def diagnose(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file "
                                           "(atomically; never a path losscheck reads, unless --force)."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when a run is failing at this "
-                                          f"level: {FAIL_ON[0]} (default), {', '.join(FAIL_ON[1:])}."),
+                                          f"level: {FAIL_ON[0]} (default), {', '.join(FAIL_ON[1:])}; "
+                                          "LEVEL:P (error:0.8) only counts verdicts with confidence >= P."),
     loss: Optional[str] = typer.Option(None, "--loss", help="Tag to use as the training loss."),
     eval_loss: Optional[str] = typer.Option(None, "--eval-loss", help="Tag to use as the eval loss."),
     grad_norm: Optional[str] = typer.Option(None, "--grad-norm", help="Tag to use as the grad norm."),
@@ -165,8 +166,11 @@ def diagnose(
         fmt = get_format(format.lower())
         if fmt is None:
             raise UsageError(None, f"--format {format!r}: unknown (choose from {', '.join(all_formats())})")
-        if fail_on is not None and fail_on not in FAIL_ON:
-            raise UsageError(None, f"--fail-on {fail_on!r}: choose {', '.join(FAIL_ON[:-1])} or {FAIL_ON[-1]}")
+        if fail_on is not None:
+            try:
+                parse_fail_on(fail_on)
+            except ValueError as exc:
+                raise UsageError(None, f"--fail-on {fail_on!r}: {exc}") from None
         cfg = _config(path, config, isolated, baseline=baseline, fail_on=fail_on, num_classes=num_classes,
                       select=select, ignore=ignore, strict=strict, loss=loss, eval_loss=eval_loss,
                       grad_norm=grad_norm, lr=lr)

@@ -25,7 +25,7 @@ Keys (kebab-case; ``losscheck.toml`` has them at the top level)::
 
     select = ["LC1", "LC202"]      # rule codes, code prefixes or names ("ALL")
     ignore = ["LC106"]
-    fail-on = "error"              # error | warning | never
+    fail-on = "error"              # error | warning | never; "error:0.8": only verdicts >= 80% sure fail
     num-classes = 4                # chance level ln(C)
     strict = false                 # an unreadable file fails its run
     baseline-tolerance = 0.02      # relative eval-loss regression allowed by --baseline (LC901's default)
@@ -51,8 +51,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from losscheck.errors import UsageError, escape_controls
-from losscheck.model import FAIL_ON, ROLES, SEVERITIES, Severity
+from losscheck.errors import UsageError, escape_controls, parse_fail_on
+from losscheck.model import ROLES, SEVERITIES, Severity
 
 #: Metric-name keys (kebab-case, as in ``[metrics]`` and ``--eval-loss``) -> role.
 ROLE_KEYS = {r.replace("_", "-"): r for r in ROLES}
@@ -64,7 +64,8 @@ class Settings:
 
     Attributes:
         select, ignore: rule codes, code prefixes or names (``None``: every rule / none).
-        fail_on: one of :data:`~losscheck.model.FAIL_ON`.
+        fail_on: one of :data:`~losscheck.model.FAIL_ON`, optionally ``LEVEL:FLOOR`` with a
+            confidence floor (:func:`losscheck.errors.parse_fail_on`).
         num_classes: C for the chance level ln(C), when known.
         strict: any unreadable file fails its run.
         baseline_tolerance: relative eval-loss regression allowed against ``--baseline``
@@ -255,8 +256,11 @@ def validate_table(values: dict, path: Path, where: str, vocabulary: Vocabulary)
                     raise UsageError(path, f"{loc}: {_short(pat)} matches no rule (see `losscheck rules`)")
             val = tuple(val)
         elif key == "fail-on":
-            if val not in FAIL_ON:
-                raise UsageError(path, f"{loc} must be one of {', '.join(FAIL_ON)}, not {_short(val)}")
+            try:
+                parse_fail_on(val)
+            except ValueError as exc:
+                raise UsageError(path, f"{loc}{'' if str(exc).startswith('must') else ':'} {exc}, "
+                                       f"not {_short(val)}") from None
         elif key == "num-classes":
             if not isinstance(val, int) or isinstance(val, bool) or not 2 <= val <= MAX_CLASSES:
                 raise UsageError(path, f"{loc} must be an integer >= 2 and <= {MAX_CLASSES}, not {_short(val)}")

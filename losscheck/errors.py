@@ -22,8 +22,40 @@ EXIT_USAGE = 2
 
 #: Gate levels (``--fail-on``, ``fail-on``): a run fails the gate (exit 1) when its status is
 #: ``failing`` (``error``), ``failing`` or ``warning`` (``warning``), or never (``never``); see
-#: :func:`losscheck.model.run_fails`.
+#: :func:`losscheck.model.run_fails`. A level may carry a confidence floor, ``error:0.8``
+#: (:func:`parse_fail_on`).
 FAIL_ON = ("error", "warning", "never")
+
+
+def parse_fail_on(text: object) -> tuple[str, float | None]:
+    """Split a gate spec ``LEVEL`` or ``LEVEL:FLOOR`` (``--fail-on``, ``fail-on``).
+
+    ``LEVEL`` is one of :data:`FAIL_ON`; ``FLOOR`` a confidence in [0, 1]: a run whose verdict's
+    confidence (:mod:`losscheck.analysis.confidence`) is below it is reported as it is but does
+    not fail the gate (``error:0.8``: only failing verdicts at least 80% sure fail CI).
+
+    Returns:
+        ``(level, floor)``, ``floor`` ``None`` when not given.
+    Raises:
+        ValueError: a one-line reason (not a string, unknown level, a floor that is not a
+            number in [0, 1], a floor on ``never``).
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"must be one of {', '.join(FAIL_ON)} (optionally LEVEL:CONFIDENCE)")
+    level, sep, floor_text = text.partition(":")
+    if level not in FAIL_ON:
+        raise ValueError(f"must be one of {', '.join(FAIL_ON)}, optionally with a confidence floor (error:0.8)")
+    if not sep:
+        return level, None
+    if level == "never":
+        raise ValueError("never takes no confidence floor")
+    try:
+        floor = float(floor_text)
+    except ValueError:
+        floor = float("nan")
+    if not 0.0 <= floor <= 1.0:
+        raise ValueError(f"the confidence floor {floor_text!r} must be a number in [0, 1]")
+    return level, floor
 
 #: Code points that can change what a terminal (or a log viewer) shows rather than being
 #: shown: C0 controls (ESC starts ANSI sequences, CR rewrites the line), DEL, C1 controls

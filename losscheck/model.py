@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from losscheck.errors import FAIL_ON  # noqa: F401 - the gate levels, with the other vocabularies
+from losscheck.errors import FAIL_ON, parse_fail_on  # noqa: F401 - the gate levels, with the other vocabularies
 
 #: The roles a series can fill. ``loss`` is the training loss.
 ROLES = ("loss", "eval_loss", "grad_norm", "lr", "accuracy", "eval_accuracy")
@@ -599,7 +599,9 @@ class RunFacts:
 class RunAnalysis:
     """The analysis of a run: per-curve results plus run-level facts and classes.
 
-    ``facts`` holds the measurements rules and remedies read (:class:`RunFacts`)."""
+    ``facts`` holds the measurements rules and remedies read (:class:`RunFacts`);
+    ``confidence`` the calibrated probability in [0, 1] that ``primary`` is right
+    (:mod:`losscheck.analysis.confidence`), ``None`` before it is computed."""
 
     curves: dict[str, CurveAnalysis]
     primary: RunClass
@@ -609,6 +611,7 @@ class RunAnalysis:
     lr: LRContext | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     facts: RunFacts = field(default_factory=RunFacts)
+    confidence: float | None = None
 
 
 # --------------------------------------------------------------------------- rules and report
@@ -678,7 +681,9 @@ class RunReport:
     only non-finite ones), for formats that draw curves; ``summary`` holds per-role
     ``final``/``best``/``best_step`` values (the loss figures a baseline comparison needs);
     ``baselined`` the findings already present in the
-    ``--baseline`` run, which no longer count towards ``status``.
+    ``--baseline`` run, which no longer count towards ``status``; ``confidence`` the
+    calibrated probability in [0, 1] that ``primary`` is right
+    (:mod:`losscheck.analysis.confidence`).
     """
 
     run: str
@@ -694,6 +699,7 @@ class RunReport:
     digest: dict[str, list[float | None]] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     baselined: list[Finding] = field(default_factory=list)
+    confidence: float | None = None
 
 
 @dataclass
@@ -721,13 +727,22 @@ class Report:
     @property
     def failing(self) -> bool:
         """True when a run is failing at the ``fail_on`` level (see :func:`run_fails`)."""
-        return any(run_fails(r.status, self.fail_on) for r in self.runs)
+        return any(run_fails(r.status, self.fail_on, r.confidence) for r in self.runs)
 
 
-def run_fails(status: Status, fail_on: str) -> bool:
-    """Whether a run status fails the gate. ``fail_on`` is ``error``, ``warning`` or ``never``."""
-    if fail_on == "never":
+def run_fails(status: Status, fail_on: str, confidence: float | None = None) -> bool:
+    """Whether a run status fails the gate.
+
+    ``fail_on`` is ``error``, ``warning`` or ``never``, optionally with a confidence floor
+    (``error:0.8``, :func:`losscheck.errors.parse_fail_on`): a run whose ``confidence`` is below
+    the floor does not fail the gate (a run without a confidence is judged on its status alone).
+    Raises ValueError for a malformed ``fail_on`` (the CLI and the configuration check it first).
+    """
+    level, floor = parse_fail_on(fail_on)
+    if level == "never":
         return False
-    if fail_on == "warning":
+    if floor is not None and confidence is not None and confidence < floor:
+        return False
+    if level == "warning":
         return status in ("failing", "warning")
     return status == "failing"

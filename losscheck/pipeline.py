@@ -283,7 +283,8 @@ def diagnose_run(data: RunData, options: Settings, baseline=None) -> RunReport:
     return RunReport(run=data.path, status=_status(findings), primary=analysis.primary,
                      secondary=list(analysis.secondary), onset_step=analysis.onset_step, metrics=metrics,
                      curves=list(analysis.curves.values()), findings=findings, remedies=remedies,
-                     notes=list(data.notes), digest=digest, summary=summary, baselined=baselined)
+                     notes=list(data.notes), digest=digest, summary=summary, baselined=baselined,
+                     confidence=analysis.confidence)
 
 
 def _read_and_diagnose(run: RunFiles, run_opts: Settings, base) -> RunReport | RunError:

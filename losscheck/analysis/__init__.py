@@ -17,6 +17,9 @@ This package's ``__init__`` only re-exports. One module per detector/estimator:
   onsets decided once, priority order;
 * :mod:`.facts` -- the measurements rules word, computed once per run (:mod:`.evidence` at
   an onset, :mod:`.gradnorm`, :mod:`.lr`, :mod:`.loss_levels`, :mod:`.timing`).
+* :mod:`.confidence` -- the calibrated probability that the primary class is right, from the
+  margins and agreement of the evidence above (coefficients in :mod:`.confidence_fit`, fitted
+  by ``benchmarks/fit_confidence.py`` on the tune split).
 
 Scale-free: positive losses are analysed as log(loss); every threshold is a ratio or a
 multiple of a robust noise estimate. Long curves are median-binned (<= 2000 bins) before

@@ -48,7 +48,8 @@ def run_document(r) -> dict:
     return {
         "run": r.run,
         "status": r.status,
-        "diagnosis": {"class": r.primary, "secondary": list(r.secondary), "onset_step": r.onset_step},
+        "diagnosis": {"class": r.primary, "secondary": list(r.secondary), "onset_step": r.onset_step,
+                      "confidence": r.confidence},
         "metrics": {role: {"tag": m.tag, "source": m.source, "points": m.points, "first_step": m.first_step,
                            "last_step": m.last_step, "nonfinite": m.nonfinite, "step_unit": m.step_unit}
                     for role, m in r.metrics.items()},
@@ -177,6 +178,13 @@ def diagnosis_text(run) -> str:
     if run.secondary:
         out += " (also: " + ", ".join(clean_text(s) for s in run.secondary) + ")"
     return out
+
+
+def confidence_text(run) -> str:
+    """`` (confidence 0.83)`` for a run with a confidence (:mod:`losscheck.analysis.confidence`),
+    else ``""``."""
+    c = getattr(run, "confidence", None)
+    return "" if c is None else f" (confidence {float(c):.2f})"
 
 
 def summary_line(report) -> str:

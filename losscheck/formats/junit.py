@@ -104,7 +104,7 @@ class JunitFormat(Format):
         for r in report.runs:
             case = ET.SubElement(suite, "testcase", {"classname": SUITE, "name": xml_text(r.run)})
             details = run_details(r)
-            if run_fails(r.status, report.fail_on):
+            if run_fails(r.status, report.fail_on, r.confidence):
                 failures += 1
                 top = r.findings[0] if r.findings else None
                 if top is not None:

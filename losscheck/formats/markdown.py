@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from losscheck.formats._common import (clean_text, diagnosis_text, display_path, settings_text,
+from losscheck.formats._common import (clean_text, confidence_text, diagnosis_text, display_path, settings_text,
                                        summary_line, top_remedy)
 from losscheck.formats.interface import Format
 from losscheck.model import Report, RunReport, run_fails
@@ -77,8 +77,8 @@ class MarkdownFormat(Format):
             out += [_row(["run", "status", "class", "onset (step/epoch)", "top remedy"]), "|---|---|---|---|---|"]
             for r in report.runs:
                 top = top_remedy(r)
-                status = r.status + (" (gate)" if run_fails(r.status, report.fail_on) else "")
-                out.append(_row([md_text(display_path(r.run)), md_text(status), md_text(diagnosis_text(r)),
+                status = r.status + (" (gate)" if run_fails(r.status, report.fail_on, r.confidence) else "")
+                out.append(_row([md_text(display_path(r.run)), md_text(status), md_text(diagnosis_text(r) + confidence_text(r)),
                                  "" if r.onset_step is None else str(r.onset_step),
                                  md_text(f"{top.title} ({top.id})") if top else "—"]))
             out.append("")
@@ -94,7 +94,7 @@ class MarkdownFormat(Format):
     def _run(self, r: RunReport) -> list[str]:
         """One run's section: verdict line, findings table, ranked remedies, warning notes."""
         out = [f"### {md_text(display_path(r.run))}", ""]
-        head = f"**{md_text(r.status)}**: {md_text(diagnosis_text(r))}"
+        head = f"**{md_text(r.status)}**: {md_text(diagnosis_text(r))}{confidence_text(r)}"
         if r.onset_step is not None:
             m = r.metrics.get("loss") or r.metrics.get("eval_loss")
             head += f", onset at {'epoch' if m is not None and m.step_unit == 'epoch' else 'step'} {r.onset_step}"

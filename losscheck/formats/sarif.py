@@ -147,7 +147,7 @@ class SarifFormat(Format):
                     for m in sorted(r.remedies, key=lambda m: m.rank)[:TOP_REMEDIES]]
         metric = r.metrics.get(f.role) if f.role else None
         sources = finding_sources(r, f)
-        props = {"run": clean_text(r.run), "status": r.status, "class": r.primary,
+        props = {"run": clean_text(r.run), "status": r.status, "class": r.primary, "confidence": r.confidence,
                  "secondary": list(r.secondary), "step": f.step, "role": f.role,
                  "tag": metric.tag if metric else None,
                  "topRemedy": top.id if top is not None else None, "remedies": remedies,

@@ -14,7 +14,7 @@ import io
 import math
 
 from losscheck.errors import escape_controls
-from losscheck.formats._common import clean_text, summary_line
+from losscheck.formats._common import clean_text, confidence_text, summary_line
 from losscheck.formats.interface import Format
 from losscheck.model import Report, RunReport
 
@@ -126,14 +126,14 @@ class TextFormat(Format):
         return out
 
     def _sweep_table(self, report: Report, Table):
-        """One row per run: status, class, onset, top finding, top remedy (for sweeps)."""
+        """One row per run: status, class, confidence, onset, top finding, top remedy (for sweeps)."""
         import os
 
         from rich.text import Text
 
         t = Table(title=Text(f"Summary ({_name(report.root)})"), title_justify="left", show_lines=False)
         t.add_column("run", overflow="fold", ratio=3)
-        for col in ("status", "class", "onset", "top finding", "top remedy"):
+        for col in ("status", "class", "conf.", "onset", "top finding", "top remedy"):
             t.add_column(col, no_wrap=True)
         order = {"failing": 0, "warning": 1, "healthy": 2}
         for r in sorted(report.runs, key=lambda r: (order.get(r.status, 3), r.run)):
@@ -143,7 +143,8 @@ class TextFormat(Format):
             except ValueError:
                 name = r.run
             t.add_row(Text(_name(name)), Text(_name(r.status), style=STATUS_STYLE.get(r.status, "")),
-                      Text(_name(r.primary)), "" if r.onset_step is None else str(r.onset_step),
+                      Text(_name(r.primary)), "" if r.confidence is None else f"{r.confidence:.2f}",
+                      "" if r.onset_step is None else str(r.onset_step),
                       Text(_name(f"{f.code} {f.name}") if f else ""),
                       Text(_name(r.remedies[0].id) if r.remedies else ""))
         return t
@@ -155,6 +156,8 @@ class TextFormat(Format):
         unit = "epoch" if main is not None and main.step_unit == "epoch" else "step"
         head = Text.assemble((_name(r.status.upper()), STATUS_STYLE.get(r.status, "")), "  ",
                              (_name(r.primary), "bold"))
+        if r.confidence is not None:
+            head.append(confidence_text(r), style="dim")
         if r.secondary:
             head.append(f" (also: {', '.join(_name(x) for x in r.secondary)})")
         if r.onset_step is not None:
