@@ -276,15 +276,22 @@ def _has_mode_token(name: str) -> bool:
 
 # ----------------------------------------------------------------------------- counters
 
+# A counter: its word may follow a banner of dashes (``-----Iteration: 3000-----``; one dash
+# before it is a compound, ``pre-epoch``), carry an index suffix (``batch_id: 500``,
+# ``batch_idx``), be followed by ``N/M``, ``[N/M]`` or ``N of M`` (``EPOCH 3 of 30``), and
+# end with a sentence's period (``Batch   10. loss: 2.3``; ``step 1.5`` is no counter).
 _CTR = re.compile(
-    _NB + r"(?P<k>global[_ ]step|num_updates|iterations|iteration|iters|iter|steps|step|update|epoch|batch|ep|it)"
-    r"(?:/(?P=k)e?s)?(?![\w(])(?:\s{0,20}(?P<sep>[:=#]))?\s{0,40}"
+    r"(?<![\w.@%/])(?:(?<=--)|(?<!-))"
+    r"(?P<k>global[_ ]step|num_updates|iterations|iteration|iters|iter|steps|step|update|epoch|batch|ep|it)"
+    r"(?:/(?P=k)e?s)?(?:_(?:id|idx|index|no))?(?![\w(])(?:\s{0,20}(?P<sep>[:=#]))?\s{0,40}"
     r"(?:\[\s{0,20}(?P<a>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<b>\d{1,12})\s{0,20})?\]"
-    r"|(?P<c>\d{1,12})(?:\s{0,20}/\s{0,20}(?P<d>\d{1,12}))?)(?![\d.\w])", re.I)
+    r"|(?P<c>\d{1,12})(?:\s{0,20}(?:/|(?<=\s)of(?=\s))\s{0,20}(?P<d>\d{1,12}))?)(?![\d\w]|\.\d)", re.I)
+# the within-epoch position after an epoch counter: ``[400/556]``, ``[12800/45000 (28%)]``,
+# ``: 100/1234``, or ``  2000 / 8223`` after spaces only (legacy fairseq ``| epoch 010  2000 / 8223``)
 _WITHIN = re.compile(
     r"\s{0,20}(?:\[\s{0,20}(?P<i>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<n>\d{1,12})\s{0,20})?"
     r"(?:\(\s{0,5}\d{1,3}(?:\.\d{1,3})?%\s{0,5}\)\s{0,5})?\]"
-    r"|[:,]\s{0,40}(?P<i2>\d{1,12})\s{0,20}/\s{0,20}(?P<n2>\d{1,12})(?![\d.\w]))")
+    r"|(?:[:,]\s{0,40}|(?<=\s))(?P<i2>\d{1,12})\s{0,20}/\s{0,20}(?P<n2>\d{1,12})(?![\d.\w]))")
 _MMC = re.compile(
     _NB + r"(?P<k>Epoch|Iter|Iteration|Step)(?:\s{0,20}\((?P<mode>[A-Za-z]{1,12})\))?(?:\s{0,20}:)?"
     r"\s{0,20}\[\s{0,20}(?P<a>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<b>\d{1,12})\s{0,20})?\]"
