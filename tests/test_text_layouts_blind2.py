@@ -111,3 +111,38 @@ def test_legacy_fairseq_position_after_spaces(tmp_path):
                          f"lr=0.001, gnorm=2.1{i // 1000}")
     t = read(tmp_path, "train.log", "\n".join(lines) + "\n")
     assert t["loss"].steps.tolist() == [9 * 8223 + i for i in (1000, 2000, 3000)] + [10 * 8223 + i for i in (1000, 2000, 3000)]
+
+
+# --------------------------------------------------------------------------- loss names
+
+def test_a_loss_function_name_is_the_loss_when_no_name_says_loss(tmp_path):
+    """MXNet-style speedometer lines, one metric per line (``Train-SmoothL1=40.2``) and epoch
+    summaries of the same names: the log is claimed, and the smooth-L1 metric is the loss."""
+    lines = ["Resume training from epoch 7"]
+    for ep in (7, 8):
+        for b in (10, 20, 30):
+            for name, v in (("Acc", 0.7 + b / 1000), ("SmoothL1", 30.0 - b / 10 - ep)):
+                lines.append(f"Epoch[{ep}] Batch [{b}]\tSpeed: 30.1 samples/sec\tTrain-{name}={v:.6f}")
+        lines += [f"Epoch[{ep}] Train-Acc=0.750000", f"Epoch[{ep}] Train-SmoothL1={20.0 - ep:.6f}",
+                  f"Epoch[{ep}] Time cost=100.5"]
+    roles = roles_of(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert roles["loss"].tag == "Train-SmoothL1" and len(roles["loss"]) == 6
+    assert roles["loss"].values[0] == pytest.approx(22.0)
+    assert roles["accuracy"].tag == "Train-Acc"
+
+
+def test_train_and_val_mae_with_an_epoch_and_a_global_step(tmp_path):
+    lines = []
+    for ep in range(10, 15):
+        lines.append(f"2021-01-01 10:00:00,000 - INFO - Epoch [{ep}/100] ({375 * ep}) train_mae: {2.0 + ep / 1000:.4f}, "
+                     f"val_mae: {2.8 - ep / 1000:.4f} lr:0.001000 360.1s")
+    roles = roles_of(tmp_path, "info.log", "\n".join(lines) + "\n")
+    assert roles["loss"].tag == "train_mae" and roles["eval_loss"].tag == "val_mae"
+    assert len(roles["loss"]) == 5
+
+
+def test_grad_column_is_the_grad_norm(tmp_path):
+    lines = [f"INFO:main:Epoch 0 | Step {10 * k:>5}/900 | Loss: {3 - k / 10:.4f} | LR: 1.00e-04 | Grad: {0.5 + k / 10:.3f}"
+             for k in range(8)]
+    roles = roles_of(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert roles["grad_norm"].tag == "Grad" and roles["grad_norm"].values[-1] == pytest.approx(1.2)

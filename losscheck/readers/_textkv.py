@@ -132,6 +132,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from losscheck.roles import loss_function_name
+
 NUM = r"(?:[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn][Aa][Nn]|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?))"
 _UNIT = r"(?:%|[A-Za-z]{1,12}(?:/[A-Za-z]{1,12})?)"
 _W = (r"[A-Za-z_\u4e00-\u9fff][\w.@%\-/]{0,80}"  # (a name may be in Chinese: 训练损失)
@@ -257,12 +259,13 @@ _TOK = re.compile(r"[/_\-. ()@]+")
 
 
 def is_loss_name(name: str) -> bool:
-    """Whether a metric name looks like a loss (``loss`` in it, or ``xent`` as a word:
-    OpenNMT-py's / TensorFlow's cross-entropy; but not a loss scale). Never raises."""
+    """Whether a metric name looks like a loss (``loss`` in it, or a loss function's name as a
+    word, :func:`losscheck.roles.loss_function_name`: OpenNMT-py's ``xent``, MXNet's
+    ``Train-SmoothL1``, ``train_mae``, ``nll``; but not a loss scale). Never raises."""
     low = name.lower()
     if "scale" in low:
         return False
-    return "loss" in low or ("xent" in low and "xent" in _TOK.split(low))
+    return "loss" in low or loss_function_name(name)
 
 
 def _known_word(word: str) -> bool:
