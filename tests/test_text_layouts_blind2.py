@@ -46,11 +46,10 @@ def same(a, b):
 # --------------------------------------------------------------------------- counters
 
 def test_a_counter_inside_a_dashed_banner(tmp_path):
-    """``-----Step: 500-----`` above the metric line: the banner's dashes do not hide the counter
-    (one dash before a word is a compound, ``pre-step``, and stays no counter)."""
+    """``-----Step: 500-----`` above the metric line: the banner's dashes do not hide the counter."""
     lines = ["device: cpu", "points: 400"]
     for k in range(1, 6):
-        lines += [f"{'=' * 12}Step: {500 * k}{'-' * 12}".replace("=", "-"),
+        lines += [f"{'-' * 12}Step: {500 * k}{'-' * 12}",
                   f"Total: {1.0 / k:.5e} Part_a: {0.5 / k:.3e} Part_b: {0.25 / k:.3e} Loss: {2.0 / k:.5e}",
                   f"memory -> {100 + k} MB, elapsed: {3.5 * k:.2f} s"]
     t = read(tmp_path, "pinn_like.txt", "\n".join(lines) + "\n")
