@@ -145,3 +145,73 @@ def test_grad_column_is_the_grad_norm(tmp_path):
              for k in range(8)]
     roles = roles_of(tmp_path, "train.log", "\n".join(lines) + "\n")
     assert roles["grad_norm"].tag == "Grad" and roles["grad_norm"].values[-1] == pytest.approx(1.2)
+
+
+# --------------------------------------------------------------------------- pairs and lines
+
+def test_quoted_pairs(tmp_path):
+    """A dict's items printed after a counter: ``iter: 200, lr: 0.01, 'loss_a': '0.21', 'loss':
+    '0.80'``: the quotes are not part of the names or the values."""
+    lines = ["# notes", "some prose about the experiment", ""]
+    for k in range(6):
+        lines.append(f"    2020-01-01 01:00:00,000-INFO: iter: {200 * k}, lr: 0.000{k + 1}, 'loss_a': '0.{k + 2}1', "
+                     f"'loss': '{0.9 - 0.1 * k:.6f}', time: 2.3, eta: 7 days, 6:28:13")
+    roles = roles_of(tmp_path, "notes.md", "\n".join(lines) + "\n")
+    assert roles["loss"].tag == "loss" and roles["loss"].steps.tolist() == [0, 200, 400, 600, 800, 1000]
+    assert roles["loss"].values[-1] == pytest.approx(0.4) and roles["lr"].values[0] == pytest.approx(1e-4)
+
+
+def test_lines_of_only_nan_values(tmp_path):
+    """``loss: nan  loss_cls: nan`` under a counter line has no digit at all: it is still a
+    metric line."""
+    lines = []
+    for k in range(1, 6):
+        lines.append(f"iteration {k}:")
+        lines.append(f"grad_norm: {10.0 * k:.1f}  loss: {5.0 - k:.4f}  loss_cls: {2.0 - k / 2:.4f}" if k < 4
+                     else "grad_norm: nan  loss: nan  loss_cls: nan")
+    t = read(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert t["loss"].steps.tolist() == [1, 2, 3, 4, 5]
+    assert math.isnan(t["loss"].values[-1]) and math.isnan(t["grad_norm"].values[-1])
+
+
+def test_a_log_without_any_counter_of_bare_pairs(tmp_path):
+    """Every line is nothing but ``name:value`` pairs (no counter, no timestamp): claimed, one
+    step per line, a line of only nan included."""
+    lines = [f"total_loss:{300.0 - k:.4f},part_loss:{k / 10:.4f},cls_loss:14.0{k}" for k in range(6)]
+    lines.append("total_loss:nan,part_loss:nan,cls_loss:nan")
+    t = read(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert t["total_loss"].steps.tolist() == list(range(7))
+    assert t["total_loss"].values[0] == pytest.approx(300.0) and math.isnan(t["total_loss"].values[-1])
+
+
+def test_counterless_line_groups_are_one_step_each(tmp_path):
+    """``loss: ..`` then ``accuracy: ..`` on the next line, with no counter: each pair of lines
+    is one step (the accuracy is not dropped, nor put at a step of its own)."""
+    lines = []
+    for k in range(5):
+        lines += [f"loss: {1.0 - k / 10:.3f}, recall: 0.{k}", f"accuracy: 0.{k + 4}"]
+    t = read(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert t["loss"].steps.tolist() == t["accuracy"].steps.tolist() == [0, 1, 2, 3, 4]
+    assert t["accuracy"].values[-1] == pytest.approx(0.8)
+
+
+def test_a_setting_printed_once_does_not_make_a_document_a_log(tmp_path):
+    text = "# Config\n\nloss_weight: 1.0, lr: 0.1\n\n" + "Some words about it.\n" * 30
+    p = tmp_path / "README.md"
+    p.write_text(text)
+    assert R.sniff(p, p.read_bytes()) == 0.0
+
+
+def test_a_tab_separated_table_with_a_plural_steps_column(tmp_path):
+    """A scores table whose counter column is ``steps`` (plural) is a table with a step column
+    (the CSV reader's), not rows numbered 0, 1, 2."""
+    from losscheck.readers import csv_generic
+
+    head = "steps\tepisodes\telapsed\tmean\taverage_loss_policy\taverage_loss_value"
+    rows = [f"{10000 * k}\t{50 * k}\t{38.7 * k:.2f}\t-{1500 - k:.1f}\t{0.7 / k:.6f}\t0.{k}" for k in range(1, 7)]
+    p = tmp_path / "scores.txt"
+    p.write_text("\n".join([head] + rows) + "\n")
+    assert choose(p) is csv_generic.READER
+    roles = roles_of(tmp_path, "scores.txt", "\n".join([head] + rows) + "\n")
+    assert roles["loss"].tag == "average_loss_policy"
+    assert roles["loss"].steps.tolist() == [10000 * k for k in range(1, 7)]

@@ -169,6 +169,10 @@ _MASK_FILE = re.compile(
 _MASK_MODLINE = re.compile(r"\((?P<n>[A-Za-z_][\w.]{0,60}):\d{1,7}\)")
 _MASK_VER = re.compile(r"(?<![\w.])\d{1,5}(?:\.\d{1,5}){2,}(?![\d.])")
 _MASK_BAR = re.compile(r"\d{1,3}%\|[^|]{0,400}\|")
+# quoted pairs (``'loss': '0.80'``, ``"lr"=0.1``; PaddleDetection 0.x prints its losses as a
+# dict's items): the quotes around a name before ``:``/``=`` and around a number after it
+_QUOTED_KEY = re.compile(r"(?P<q>['\"])[A-Za-z_][\w.@/\-]{0,80}(?P=q)(?=\s{0,5}[:=])")
+_QUOTED_VALUE = re.compile(rf"[:=]\s{{0,5}}(?P<q>['\"]){NUM}(?P=q)")
 
 
 def _backspaces(s: str) -> str:
@@ -341,6 +345,7 @@ _LR_ARROW = re.compile(_NB + rf"(?P<k>learning[ _]rate|lr)\s{{0,5}}[:=]?\s{{0,5}
 _SPACE_PAIR = re.compile(
     _NB + rf"(?P<k>{_W}(?: {_W})?)\s{{1,20}}(?P<v>{NUM})(?P<u>{_UNIT})?(?![\w.@/])" + _MEAN)
 _DIGIT = re.compile(r"\d")
+_NANINF = re.compile(r"(?<![A-Za-z])(?:nan|inf)", re.I)
 _HINT_WORDS = ("loss", "xent", "acc", "lr", "ppl", "perplex", "norm", "wps", "ups", "wpb", "bsz", "bleu", "wer",
                "cer", "f1", "auc", "map", "iou", "psnr", "ssim", "top1", "top5")
 _CTR_WORDS = ("epoch", "step", "iter", "batch", "update")
@@ -463,6 +468,7 @@ class KVExtractor:
         self._started = False  # a counted metric line or a header line was seen
         self._stamp_names: dict[str, float] = {}  # loss name -> last value, stamped lines without a counter
         self._again_names: dict[str, float] = {}  # loss name -> last value, lines without a counter
+        self._bare_names: set[str] = set()  # loss names that opened a line of bare pairs
         self._ctr_line = -10  # the last physical line with a counter
         self._tsv: list[str] | None = None  # names of a tab-separated header without a counter column
         self._tsv_n = 0  # rows read under it (their step)
@@ -502,8 +508,10 @@ class KVExtractor:
                 if got:
                     return got
         if not self._started and first not in _TABLE_FIRST and "loss" not in low and "[" not in low \
-                and not _maybe_counter(low):
-            return 0  # before any counted line, only a loss line can matter (files without counters)
+                and not _maybe_counter(low) and not self._bare_names:
+            # before any counted line, only a loss line can matter (files without counters; once
+            # a line of bare pairs with a loss was seen, bare pairs without one are of its group)
+            return 0
         if _config_like(line):
             return 0
         digit = _DIGIT.search(line)
@@ -511,8 +519,8 @@ class KVExtractor:
             return 1
         if "\t" in line and not digit and self._tsv_header(line, line_no):
             return 1
-        if not digit:
-            return 0
+        if not digit and not _NANINF.search(line):
+            return 0  # (a line of only nan / inf values has no digit: "loss: nan  loss_cls: nan")
         if self._tsv is not None:
             got = self._tsv_row(line, line_no)
             if got:
@@ -526,8 +534,11 @@ class KVExtractor:
             # a progress line under an epoch header (``| Progress [####    ][22.41%] | Loss 7.4 |``):
             # that epoch's, one of several per epoch (placed in line order, see _repeats_per_epoch)
             ctr.ep, ctr.start = self._header_ep, at
+        bare_group = False
         if not ctr.any() and not self._started and "loss" not in text.lower():
-            return 0  # before any counted line only a loss line can matter (files without counters)
+            if not self._bare_names:
+                return 0  # before any counted line only a loss line can matter (files without counters)
+            bare_group = True
         mode = ctr.mode
         sub = _SUBSET.search(text) if "subset" in text else None
         if sub:
@@ -536,6 +547,8 @@ class KVExtractor:
         pairs, first_pair, rest, again = _pairs(text, use_mean=ctr.use_mean, ctr_start=ctr.start)
         if pairs and _prose(rest, len(pairs)):
             return 0  # a sentence that mentions a loss, not a log line
+        if bare_group and (not pairs or any(ch.isalnum() for ch in rest)):
+            return 0  # (only bare pairs join the group of a bare loss line)
         if ctr.lead is not None and (len(pairs) < 2 or text[ctr.lead:first_pair].strip(" \t|:,-")):
             ctr = _Ctr()  # a bare leading number is a counter only right before two metrics or more
         lm = _LEAD.search(text) if pairs or "test" in low or "val" in low or "eval" in low else None
@@ -586,7 +599,8 @@ class KVExtractor:
             self.recs.append(_Rec(line_no, ectr, again, eval=True))
         lossy = any(is_loss_name(k) for k, _ in pairs)
         if not ctr.any() and lossy and (self._header_lines or self._stamped(line, pairs)
-                                        or (line_no - self._ctr_line <= 3 and self._again(pairs))):
+                                        or (line_no - self._ctr_line <= 3 and self._again(pairs))
+                                        or self._bare(rest, pairs)):
             if line_no != self._loss_line_last:  # a loss under an ``Epoch 3/10`` header line
                 self.loss_lines += 1
                 self._loss_line_last = line_no
@@ -613,6 +627,20 @@ class KVExtractor:
         if before is not None or len(self._stamp_names) < 64:
             self._stamp_names[name] = x
         return before is not None and before != x
+
+    def _bare(self, rest: str, pairs: list[tuple[str, float]]) -> bool:
+        """Whether a loss line without a counter is nothing but ``name: value`` pairs (what is
+        left once they are blanked is separators) and its loss name already opened such a line:
+        a log printed without any counter (``loss:0.0074, accuracy:0.997, recall:0.98`` on every
+        line), not a setting printed once."""
+        if any(ch.isalnum() for ch in rest):
+            return False
+        name = next(k for k, _ in pairs if is_loss_name(k))
+        if name in self._bare_names:
+            return True
+        if len(self._bare_names) < 64:
+            self._bare_names.add(name)
+        return False
 
     def _again(self, pairs: list[tuple[str, float]]) -> bool:
         """Whether a loss line without a counter, a few lines under a counter line, prints a
@@ -879,6 +907,7 @@ class KVExtractor:
         cur_n: int | None = None
         started = False
         ordn, last_line = -1, None
+        group: set[str] = set()  # the names of the current line group (files without counters)
         bi_off, bi_last, bi_max = 0, -1, 0
         here: tuple[float | None, set[tuple[str, float]]] = (None, set())  # the last counted step, its names and values
         out: dict[str, tuple[list[float], list[float]]] = {}
@@ -893,10 +922,19 @@ class KVExtractor:
             s: float | None = None
             rename_epoch = False
             if not counted:
-                if not any(is_loss_name(k) for k, _ in r.pairs):
-                    continue
+                # no counter anywhere: one step per group of lines, from the first loss line on;
+                # a line that prints a name of the current group again opens the next group
+                # ("loss: .. / acc: .." pairs of lines, or one line per step)
                 if r.line != last_line:
-                    ordn += 1
+                    names = {k for k, _ in r.pairs}
+                    if ordn < 0:
+                        if not any(is_loss_name(k) for k in names):
+                            continue
+                        ordn, group = 0, names
+                    elif names & group:
+                        ordn, group = ordn + 1, names
+                    else:
+                        group |= names
                     last_line = r.line
                 s = float(ordn)
             elif r.kind == "gs":
@@ -979,7 +1017,8 @@ class KVExtractor:
             res.notes.append("the epoch counter repeats on several lines per epoch: the order of "
                              "those lines is used as the step")
         if out and not counted:
-            res.notes.append("no step or epoch counter: the n-th loss line is used as step n")
+            res.notes.append("no step or epoch counter: the n-th group of metric lines (a line, or lines "
+                             "that print no name twice) is used as step n")
         if out and self._tsv_rows:
             res.notes.append("a tab-separated table without a step or epoch column: its n-th row is used "
                              "as step n (from 0)")
@@ -993,7 +1032,8 @@ class KVExtractor:
 def mask(line: str) -> str:
     """``line`` with dates, clock times, durations, glog headers, ``file.py:123`` locations,
     version / IP strings and tqdm bars replaced by spaces (positions kept), and the ``x``
-    padding of PaddlePaddle's ``nanxxx`` / ``infxxx``. Never raises."""
+    padding of PaddlePaddle's ``nanxxx`` / ``infxxx`` and the quotes of quoted pairs
+    (``'loss': '0.80'``). Never raises."""
     spans: list[tuple[int, int]] = []
     if ":" in line or "-" in line or "/" in line:
         spans.extend(m.span() for m in _MASK_DT.finditer(line))
@@ -1014,6 +1054,10 @@ def mask(line: str) -> str:
     low = line.lower()
     if "nanx" in low or "infx" in low:
         spans.extend(m.span("x") for m in _MASK_PAD.finditer(line))
+    if "'" in line or '"' in line:
+        for pat in (_QUOTED_KEY, _QUOTED_VALUE):
+            for m in pat.finditer(line):
+                spans += [(m.start("q"), m.start("q") + 1), (m.end() - 1, m.end())]
     return _blank(line, spans)
 
 
