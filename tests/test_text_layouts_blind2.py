@@ -215,3 +215,63 @@ def test_a_tab_separated_table_with_a_plural_steps_column(tmp_path):
     roles = roles_of(tmp_path, "scores.txt", "\n".join([head] + rows) + "\n")
     assert roles["loss"].tag == "average_loss_policy"
     assert roles["loss"].steps.tolist() == [10000 * k for k in range(1, 7)]
+
+
+# --------------------------------------------------------------------------- section titles
+
+def test_an_eval_title_before_a_line_shaped_like_the_training_lines(tmp_path):
+    """``checking on the held-out set (eval mode)`` then ``epoch: 3,  loss is: ..``: the line under
+    the title is the evaluation's, though it has the training lines' form; ``back to training``
+    ends the section."""
+    lines = ["setup done"]
+    for ep in range(5):
+        lines += [f"epoch: {ep},  loss is: {0.6 - 0.05 * ep:.6f}, acc is: 0.{70 + ep}",
+                  "checking in eval mode", f"epoch: {ep},  loss is: {0.8 - 0.04 * ep:.6f}, acc is: 0.{60 + ep}",
+                  "back to training"]
+    roles = roles_of(tmp_path, "training_log.txt", "\n".join(lines) + "\n")
+    assert roles["loss"].values.tolist() == pytest.approx([0.6, 0.55, 0.5, 0.45, 0.4])
+    assert roles["eval_loss"].values.tolist() == pytest.approx([0.8, 0.76, 0.72, 0.68, 0.64])
+    assert roles["loss"].step_unit == "epoch"
+
+
+def test_training_and_eval_epoch_titles_with_indented_values(tmp_path):
+    """``[stamp] Training epoch: 3`` / ``[stamp] <TAB>mean_loss: nan`` and ``[stamp] Eval epoch: 4``
+    / ``<TAB>mean_loss: 5.99`` / ``<TAB>Top1: 0.00%``: the titles are epoch headers, the eval
+    title makes its lines evaluation values."""
+    lines = ["[01.02.23|10:00:00] Parameters:", "{'work_dir': './out', 'base_lr': 0.1, 'num_epoch': 50}", ""]
+    for ep in range(10):
+        lines += [f"[01.02.23|10:0{ep}:00] Training epoch: {ep}", f"[01.02.23|10:0{ep}:20] \tmean_loss: nan",
+                  f"[01.02.23|10:0{ep}:20] Time consumption:", f"[01.02.23|10:0{ep}:20] Done."]
+        if ep % 5 == 4:
+            lines += [f"[01.02.23|10:0{ep}:21] Eval epoch: {ep}", f"[01.02.23|10:0{ep}:40] \tmean_loss: 5.99{ep}",
+                      f"[01.02.23|10:0{ep}:40] \tTop1: 0.00%", f"[01.02.23|10:0{ep}:40] Done."]
+    roles = roles_of(tmp_path, "log.txt", "\n".join(lines) + "\n")
+    assert roles["loss"].steps.tolist() == list(range(10)) and math.isnan(roles["loss"].values[0])
+    assert roles["eval_loss"].steps.tolist() == [4, 9]
+    assert roles["eval_loss"].values.tolist() == pytest.approx([5.994, 5.999])
+
+
+def test_an_evaluation_block_between_training_lines(tmp_path):
+    """``INFO:main:Evaluation Results:`` then ``INFO:main:   Loss: 0.53`` lines: an eval loss; the
+    next counted training line is not part of the block."""
+    lines = []
+    for ep in range(2):
+        lines += [f"INFO:main:Epoch {ep} | Step {s:>4}/300 | Loss: {2 - ep - s / 1000:.4f} | LR: 1e-04" for s in (0, 100, 200)]
+        lines += ["INFO:main:Evaluation Results:", f"INFO:main:   Loss: {1.5 - ep / 2:.4f}", "INFO:main:   Perplexity: 4.1",
+                  f"INFO:main:Epoch {ep} completed in 40.1s | Avg Loss: {1.9 - ep:.4f}"]
+    roles = roles_of(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert len(roles["loss"]) == 6 and roles["loss"].values[3] == pytest.approx(1.0)
+    assert roles["eval_loss"].values.tolist() == pytest.approx([1.5, 1.0])
+
+
+def test_a_note_about_a_metric_is_no_section_title(tmp_path):
+    """``Validation loss decreased (0.14 --> 0.13)`` or ``Validation loss improved, saving`` is a
+    note: the training lines after it stay training lines."""
+    lines = []
+    for ep in range(1, 5):
+        lines += [f"\titers: {100 * k}, epoch: {ep} | loss: {0.2 - ep / 100 - k / 1000:.4f}" for k in (1, 2)]
+        lines += [f"Epoch: {ep}, Steps: 200 | Train Loss: 0.1{ep} Vali Loss: 0.2{ep}",
+                  "Validation loss improved, saving model" if ep % 2 else f"Validation loss decreased (0.2{ep} --> 0.2{ep}).  Saving model ..."]
+    roles = roles_of(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert roles["loss"].tag == "loss" and len(roles["loss"]) == 8
+    assert "val/loss" not in {s.tag for s in roles.values()}

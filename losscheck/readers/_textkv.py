@@ -469,6 +469,9 @@ class KVExtractor:
         self._stamp_names: dict[str, float] = {}  # loss name -> last value, stamped lines without a counter
         self._again_names: dict[str, float] = {}  # loss name -> last value, lines without a counter
         self._bare_names: set[str] = set()  # loss names that opened a line of bare pairs
+        self._section: str | None = None  # the eval prefix announced for the lines that follow
+        self._section_line = -10  # the announcement's line, then the section's last metric line
+        self._section_taken = False  # a metric line was read in the section
         self._ctr_line = -10  # the last physical line with a counter
         self._tsv: list[str] | None = None  # names of a tab-separated header without a counter column
         self._tsv_n = 0  # rows read under it (their step)
@@ -520,7 +523,13 @@ class KVExtractor:
         if "\t" in line and not digit and self._tsv_header(line, line_no):
             return 1
         if not digit and not _NANINF.search(line):
-            return 0  # (a line of only nan / inf values has no digit: "loss: nan  loss_cls: nan")
+            # (a line of only nan / inf values has no digit: "loss: nan  loss_cls: nan"); a
+            # section title without digits ("Test Error:") announces the lines under it
+            if "test" in low or "val" in low or "eval" in low or "train" in low:
+                lm = _LEAD.search(line)
+                if lm is not None and _announcement(mask(line)):
+                    self._announce(lm, line_no)
+            return 0
         if self._tsv is not None:
             got = self._tsv_row(line, line_no)
             if got:
@@ -551,9 +560,12 @@ class KVExtractor:
             return 0  # (only bare pairs join the group of a bare loss line)
         if ctr.lead is not None and (len(pairs) < 2 or text[ctr.lead:first_pair].strip(" \t|:,-")):
             ctr = _Ctr()  # a bare leading number is a counter only right before two metrics or more
-        lm = _LEAD.search(text) if pairs or "test" in low or "val" in low or "eval" in low else None
+        lm = _LEAD.search(text) if pairs or "test" in low or "val" in low or "eval" in low or "train" in low \
+            else None
         if mode is None and pairs and lm and lm.start() < ctr.start and lm.start() <= first_pair:
             mode = _MODE_PREFIX[lm.group("w").lower()]
+        if pairs and self._section is not None:
+            mode = self._in_section(mode, ctr, line_no)
         is_eval = bool(mode) and mode != "train/"
         if not is_eval and ctr.ep is not None and ctr.updates and ctr.idx is None and lm is not None \
                 and lm.start() < ctr.start and not _MODE_PREFIX[lm.group("w").lower()]:
@@ -582,11 +594,17 @@ class KVExtractor:
         if ctr.any():
             self._ctr_line = line_no
         if not pairs:
+            if lm is not None and lm.start() < ctr.start and _announcement(text):
+                self._announce(lm, line_no)
+            elif ctr.any() and self._section_taken:
+                self._section = None
             if ctr.any():
                 self.recs.append(rec)
-                # a counter alone ("Epoch 3/10", "epoch 3:"), or announcing an evaluation (Caffe's
-                # "Iteration 800, Testing net (#0)"): later lines without a counter take its place
-                if ((ctr.header or text.rstrip().endswith(":")) and _alone(text)) \
+                # a counter alone ("Epoch 3/10", "epoch 3:", "Training epoch: 3"), or announcing an
+                # evaluation (Caffe's "Iteration 800, Testing net (#0)"): later lines without a
+                # counter take its place
+                if ((ctr.header or text.rstrip().endswith(":") or (lm is not None and lm.start() < ctr.start))
+                        and _alone(text)) \
                         or (lm is not None and _MODE_PREFIX[lm.group("w").lower()] and lm.start() > ctr.start):
                     self._header_lines.add(line_no)
                     self._started = True
@@ -627,6 +645,31 @@ class KVExtractor:
         if before is not None or len(self._stamp_names) < 64:
             self._stamp_names[name] = x
         return before is not None and before != x
+
+    def _announce(self, lm: re.Match, line_no: int) -> None:
+        """A section title (``Test Error:``, ``Evaluation Results:``, ``testing in eval mode``,
+        ``Eval epoch: 4``; mode word ``lm``): the metric lines right under it are that pass's
+        (:meth:`_in_section`); a training title (``Training epoch: 5``, ``Now continue
+        training``) ends such a section."""
+        self._section = _MODE_PREFIX[lm.group("w").lower()] or None
+        self._section_line, self._section_taken = line_no, False
+
+    def _in_section(self, mode: str | None, ctr: _Ctr, line_no: int) -> str | None:
+        """The mode of a metric line under a section announcement (:func:`_announcement`): the
+        section's when the line names none itself and comes within 3 lines of the announcement
+        or of the section's last line, before a counted line that follows the section's lines
+        (the next training line); a counted line taken ends the section (one pass printed on
+        one line, like the training lines: ``epoch: 3, loss is: 0.5``)."""
+        if mode is not None:
+            return mode
+        if line_no - self._section_line > 3 or (ctr.any() and self._section_taken):
+            self._section = None
+            return None
+        mode = self._section
+        self._section_line, self._section_taken = line_no, True
+        if ctr.any():
+            self._section = None
+        return mode
 
     def _bare(self, rest: str, pairs: list[tuple[str, float]]) -> bool:
         """Whether a loss line without a counter is nothing but ``name: value`` pairs (what is
@@ -1108,6 +1151,26 @@ def _config_like(line: str) -> bool:
     """A config dump line (``dict(``, ``Namespace(``) or a JSON object line (the JSON-lines
     reader's): never a generic metric line."""
     return "dict(" in line or "Namespace(" in line or line.lstrip().startswith('{"')
+
+
+_ANN_WORD = re.compile(r"[A-Za-z][A-Za-z_]{0,40}")
+
+
+def _announcement(text: str) -> bool:
+    """Whether masked ``text`` (a line without metrics, counters blanked) can be a section
+    title (``Test Error:``, ``Evaluation Results:``, ``testing in eval mode``): at most 6 words
+    besides log-level words, no number left and no metric word (``Validation loss decreased
+    (0.14 --> 0.13)`` is a note about a metric, not a title)."""
+    if _DIGIT.search(text):
+        return False
+    n = 0
+    for m in _ANN_WORD.finditer(text):
+        w = m.group()
+        if w.lower() not in _LEVELS:
+            n += 1
+            if n > 6 or _known_word(w):
+                return False
+    return True
 
 
 def _alone(text: str) -> bool:
