@@ -275,3 +275,58 @@ def test_a_note_about_a_metric_is_no_section_title(tmp_path):
     roles = roles_of(tmp_path, "train.log", "\n".join(lines) + "\n")
     assert roles["loss"].tag == "loss" and len(roles["loss"]) == 8
     assert "val/loss" not in {s.tag for s in roles.values()}
+
+
+# --------------------------------------------------------------------------- more causes
+
+def test_a_dict_glued_to_the_end_of_a_progress_bar(tmp_path):
+    """A dict printed before the bar's newline: ``  0%|   | 1/900 [00:10<2:34:36, 10.13s/it]{'loss':
+    nan, ...}``: the dict is read (the bar holds no metrics of its own)."""
+    lines = ["{'loss': 0.4100, 'reward': -2.0, 'learning_rate': 5e-05}"]
+    for k, v in ((1, "nan"), (2, "0.3527"), (3, "0.2512")):
+        lines.append(f"  0%|{' ' * 60}| {k}/900 [00:{10 * k}<2:34:36, 10.13s/it]{{'loss': {v}, 'reward': {k}.5, "
+                     f"'learning_rate': 5e-05}}")
+    t = read(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert len(t["loss"]) == 4 and math.isnan(t["loss"].values[1]) and t["loss"].values[-1] == pytest.approx(0.2512)
+
+
+def test_an_eval_progress_line_and_its_summary_are_one_metric(tmp_path):
+    """``valid on 'valid' subset 1000 / 1311 loss=1.60`` (a pass's progress, read as ``valid/loss``)
+    then ``| valid on 'valid' subset | valid loss 1.94 |``: one eval series, the summary's value."""
+    lines = []
+    for ep in (3, 4):
+        lines += [f"| epoch {ep:03d}  {i} / 5000 loss=1.{i // 1000} (1.40), lr=0.001, gnorm=2.1" for i in (1000, 2000, 3000)]
+        lines += [f"| epoch {ep:03d} | valid on 'valid' subset  1000 / 1311 loss=1.6{ep}",
+                  f"| epoch {ep:03d} | valid on 'valid' subset | valid loss 1.9{ep} | valid ppl 3.8{ep}"]
+    roles = roles_of(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert roles["eval_loss"].values.tolist() == pytest.approx([1.93, 1.94])
+
+
+def test_labelled_bracket_groups_with_the_same_names(tmp_path):
+    """``loss[loss=0.60, simple_loss=1.2, ...], tot_loss[loss=0.74, simple_loss=1.4, ...]``: the
+    second group is the running total (``tot_loss/loss``), not an evaluation pass; what follows
+    the groups (``lr: 3e-03``) is the line's own."""
+    lines = [f"2022-01-01 08:00:0{b},000 INFO [train.py:815] Epoch 1, batch {b}, loss[loss=0.{60 - b}, "
+             f"simple_loss=1.{b}, pruned_loss=9.{b}, over 5392.00 frames.], tot_loss[loss=0.{80 - b}, "
+             f"simple_loss=1.{b + 1}, pruned_loss=9.2, over 31213.18 frames.], batch size: 18, lr: 3.00e-03"
+             for b in range(5)]
+    roles = roles_of(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert roles["loss"].tag == "loss" and roles["loss"].values.tolist() == pytest.approx([0.6, 0.59, 0.58, 0.57, 0.56])
+    assert "eval_loss" not in roles and roles["lr"].tag == "lr"
+    t = read(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert t["tot_loss/loss"].values[-1] == pytest.approx(0.76)
+
+
+def test_a_line_printing_another_epoch_size(tmp_path):
+    """The last batch line of an epoch prints another total (``[560/564 (99%)]`` after
+    ``[832/902 (92%)]``): it is placed after the epoch's previous line, and no point is lost."""
+    lines = []
+    for ep in range(1, 4):
+        lines += [f"Train Epoch: {ep} [{64 * k}/902 ({100 * 64 * k // 902}%)]\tLoss: {1.0 / (ep + k):.6f}" for k in range(14)]
+        lines += [f"Train Epoch: {ep} [560/564 (99%)]\tLoss: {0.9 / ep:.6f}", "",
+                  f"Test set: Average loss: 0.{5 - ep}, Accuracy: 80/100 (80%)", ""]
+    roles = roles_of(tmp_path, "README.md", "\n".join(lines) + "\n")
+    loss = roles["loss"]
+    assert len(loss) == 45 and (loss.steps[1:] > loss.steps[:-1]).all()
+    assert loss.values[-1] == pytest.approx(0.3)
+    assert roles["eval_loss"].values.tolist() == pytest.approx([0.4, 0.3, 0.2])

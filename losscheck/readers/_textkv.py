@@ -935,11 +935,14 @@ class KVExtractor:
         if not any(r.pairs for r in recs):
             return res
         _classify(recs, res.notes)
+        _one_spelling(recs)
         has_steps = any(r.kind in ("gs", "ei", "bi") for r in recs)
         counted = any(r.kind != "none" for r in recs)
         if not counted and not uncounted:
             return res
         eps = [r.ctr.ep for r in recs if r.kind == "ei"]
+        n_ei = max((r.ctr.n or 0 for r in recs if r.kind == "ei"), default=0)  # the largest epoch size
+        ei_last: tuple[int, float] | None = None  # (epoch, step) of the last training epoch/index line
         off = 0 if eps and min(eps) == 0 else 1
         step_tags = {k for r in recs if r.kind in ("gs", "ei", "bi") and not r.eval for k, _ in r.pairs}
         ordinal = (not has_steps) and counted and _repeats_per_epoch(recs)
@@ -983,8 +986,18 @@ class KVExtractor:
             elif r.kind == "gs":
                 s = float(c.gs)
             elif r.kind == "ei":
-                s = float((c.ep - off) * c.n + c.idx)
-                cur_n = c.n
+                if c.n != n_ei and n_ei:
+                    # a line printing another epoch size than the others (the PyTorch MNIST
+                    # example's last batch: "[5600/5640 (99%)]" after "[8320/9024 (92%)]") is
+                    # placed with the file's largest size, after the epoch's previous line
+                    s = float((c.ep - off) * n_ei + c.idx)
+                    if ei_last is not None and ei_last[0] == c.ep and s <= ei_last[1]:
+                        s = ei_last[1] + 1
+                else:
+                    s = float((c.ep - off) * c.n + c.idx)
+                cur_n = n_ei or c.n
+                if not r.eval:
+                    ei_last = (c.ep, s)
             elif r.kind == "bi":
                 if c.bi < bi_last:
                     bi_off += max(c.bn or 0, bi_max + 1)
@@ -1378,6 +1391,8 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
         if split is not None and len(set(names[split:]) & seen) < 2:
             split = None
         seen = set()
+    if split is not None and "[" in text:
+        vals, split = _bracket_groups(text, vals, split)
     for i, (start, name, x) in enumerate(vals):
         if split is not None and i >= split:
             break
@@ -1396,6 +1411,33 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
                 done.add(name)
                 again.append((_prefixed(name, mode), x))
     return out, first, rest, again
+
+
+# a labelled bracket group: ``tot_loss[loss=0.74, simple_loss=1.49, over 31213.18 frames.]``
+_GROUP = re.compile(r"(?<![\w.\-])(?P<g>[A-Za-z_][\w.\-]{0,40})\[(?P<body>[^\[\]]*)\]")
+
+
+def _bracket_groups(text: str, vals: list[tuple[int, str, float]], split: int
+                    ) -> tuple[list[tuple[int, str, float]], int | None]:
+    """Names printed again on a line inside a labelled bracket group (icefall's ``loss[loss=0.60,
+    ...], tot_loss[loss=0.74, ...]``: this batch's values, then the running totals) are that
+    group's, not an evaluation pass's: each group but the first one's names get its label
+    (``tot_loss/loss``) and no split is made. A group labelled with a mode word
+    (``valid[...]``), or names repeated outside groups, keep the split. Returns ``(vals,
+    split)``."""
+    groups = [(m.start("body"), m.end("body"), m.group("g")) for m in _GROUP.finditer(text)]
+    labels: list[str | None] = []
+    j = 0
+    for at, _, _ in vals:  # (both in line order: one walk, linear in the line)
+        while j < len(groups) and groups[j][1] <= at:
+            j += 1
+        labels.append(groups[j][2] if j < len(groups) and groups[j][0] <= at else None)
+    again = labels[split]
+    if again is None or again.lower() in _MODE_PREFIX:
+        return vals, split
+    first = labels[0]
+    return [(at, f"{g}/{name}" if g is not None and g != first else name, x)
+            for (at, name, x), g in zip(vals, labels)], None
 
 
 _LIST_ITEM = re.compile(rf"\s{{0,20}}(?:(?P<g>[A-Za-z][\w]{{0,30}})\s{{0,3}}:\s{{0,3}})?"
@@ -1533,6 +1575,17 @@ def _classify(recs: list[_Rec], notes: list[str]) -> None:
             r.kind = "e"
         else:
             r.kind = "none"
+
+
+def _one_spelling(recs: list[_Rec]) -> None:
+    """Give the evaluation names that differ only in case and separators one tag (the first
+    spelling met): a pass's progress line (``valid on 'valid' subset 1000 / 1311 loss=1.60``,
+    read as ``valid/loss``) and its summary (``| valid loss 1.94 |``) are one metric, whose
+    last value at the pass's step is the summary's."""
+    canon: dict[str, str] = {}
+    for r in recs:
+        if r.eval and r.pairs:
+            r.pairs = [(canon.setdefault(_spelling(k), k), v) for k, v in r.pairs]
 
 
 def _repeats_per_epoch(recs: list[_Rec]) -> bool:

@@ -331,7 +331,10 @@ class _Parser:
             if pairs:
                 self.tqdm.append((int(m[1]), int(m[2]), pairs, epoch))
                 return True
-            return False
+            if "{'" not in line:
+                return False
+            # a bar without metrics with the next print glued to its end (a dict written before
+            # the bar's newline: "  0%|   | 1/13000 [00:10<36:34, 10.13s/it]{'loss': nan, ...}")
         if _HF_DICT.match(line):
             return self._hf_dict(line)
         m = _PREFIXED_DICT.search(line) if "{'" in line else None
