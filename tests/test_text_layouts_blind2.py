@@ -330,3 +330,29 @@ def test_a_line_printing_another_epoch_size(tmp_path):
     assert len(loss) == 45 and (loss.steps[1:] > loss.steps[:-1]).all()
     assert loss.values[-1] == pytest.approx(0.3)
     assert roles["eval_loss"].values.tolist() == pytest.approx([0.4, 0.3, 0.2])
+
+
+def test_a_markdown_training_results_table(tmp_path):
+    """A model card's table (``| Training Loss | Epoch | Step | Validation Loss | Accuracy |``, a
+    rule row, ``No log`` before the first logged loss): the Step column is the step, the
+    Epoch column no metric, an empty cell no point."""
+    rows = [("No log", "1.0", 50, "0.7012", "0.61")] + [(f"{0.9 - 0.1 * k:.4f}", f"{k + 1}.0", 50 * (k + 1),
+                                                          f"{0.68 - 0.02 * k:.4f}", f"0.{62 + k}") for k in range(1, 6)]
+    lines = ["# my-model", "", "It achieves the following results on the evaluation set:", "- Loss: 0.58", "",
+             "### Training results", "", "| Training Loss | Epoch | Step | Validation Loss | Accuracy |",
+             "|:-------------:|:-----:|:----:|:---------------:|:--------:|"]
+    lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
+    lines += ["", "### Framework versions", "", "- Transformers 4.40.0", "- Pytorch 2.2.1"]
+    roles = roles_of(tmp_path, "README.md", "\n".join(lines) + "\n")
+    assert roles["loss"].tag == "Training Loss" and roles["loss"].steps.tolist() == [100, 150, 200, 250, 300]
+    assert roles["eval_loss"].tag == "Validation Loss" and len(roles["eval_loss"]) == 6
+    assert roles["eval_loss"].steps[0] == 50 and roles["eval_loss"].values[-1] == pytest.approx(0.58)
+
+
+def test_a_tab_separated_table_inside_notes_with_an_epoch_column(tmp_path):
+    """A notebook's table pasted under prose: ``Epoch<TAB>Training Loss<TAB>Validation Loss``."""
+    lines = ["Results of the run below.", "", "Epoch\tTraining Loss\tValidation Loss"]
+    lines += [f"{ep}\t{1.0 / ep:.4f}\t{1.2 / ep + 0.1:.4f}" for ep in range(1, 6)]
+    roles = roles_of(tmp_path, "notes.md", "\n".join(lines) + "\n")
+    assert roles["loss"].steps.tolist() == [1, 2, 3, 4, 5] and roles["loss"].step_unit == "epoch"
+    assert roles["eval_loss"].values[-1] == pytest.approx(0.34)

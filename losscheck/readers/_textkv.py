@@ -128,6 +128,7 @@ two ways.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -359,6 +360,12 @@ _TABLE_CTR = re.compile(r"(?P<a>\d{1,12})(?:/(?P<b>\d{1,12}))?")
 _RESULTS_TXT = ("train/box_loss", "train/obj_loss", "train/cls_loss", "train/loss", "", "",
                 "metrics/precision", "metrics/recall", "metrics/mAP_0.5", "metrics/mAP_0.5:0.95",
                 "val/box_loss", "val/obj_loss", "val/cls_loss")
+_NUMBER = re.compile(NUM)
+_MD_RULE = re.compile(r":?-{2,}:?")
+_EMPTY_CELLS = frozenset({"", "-", "--", "—", "no log", "n/a", "na", "none", "null"})
+#: counter column names of a table with a header row
+_GRID_COUNTERS = frozenset({"step", "steps", "global_step", "global step", "iteration", "iterations", "iter",
+                            "iters", "epoch", "epochs", "update", "updates"})
 _TSV_NAME = re.compile(r"[A-Za-z_\u4e00-\u9fff][\w.@%\-/() ]{0,80}")
 _TQDM_TAIL = re.compile(r":?\s{1,40}\d{1,3}%\|")
 _EARLY_ROWS = 64  # table rows kept before the first header
@@ -473,7 +480,9 @@ class KVExtractor:
         self._section_line = -10  # the announcement's line, then the section's last metric line
         self._section_taken = False  # a metric line was read in the section
         self._ctr_line = -10  # the last physical line with a counter
-        self._tsv: list[str] | None = None  # names of a tab-separated header without a counter column
+        self._tsv: list[str] | None = None  # names of a tab-separated / markdown table header
+        self._tsv_ctr: tuple[int, str] | None = None  # its counter column (index, "gs" or "ep"), or None
+        self._tsv_skip: set[int] = set()  # its counter columns (not metrics)
         self._tsv_n = 0  # rows read under it (their step)
         self._tsv_rows = False
         self._header_ep: int | None = None  # the epoch of the last epoch header line (progress lines under it)
@@ -520,7 +529,7 @@ class KVExtractor:
         digit = _DIGIT.search(line)
         if first in _TABLE_FIRST and (not digit or first == "class") and self._table_header(line, line_no):
             return 1
-        if "\t" in line and not digit and self._tsv_header(line, line_no):
+        if ("\t" in line or line.lstrip().startswith("|")) and self._tsv_header(line, line_no):
             return 1
         if not digit and not _NANINF.search(line):
             # (a line of only nan / inf values has no digit: "loss: nan  loss_cls: nan"); a
@@ -786,43 +795,78 @@ class KVExtractor:
                          "contributions ('(* w = c loss)') is used, as Caffe sums them into the training loss")
 
     def _tsv_header(self, line: str, line_no: int) -> bool:
-        """A header of tab-separated metric names with no counter column (``total loss<TAB>score
-        loss<TAB>...``, a training script's table of per-epoch averages): at least 2 names, one
-        loss-like. Its rows (:meth:`_tsv_row`) are numbered 0, 1, 2... as their step."""
-        cells = line.strip().split("\t")
-        if len(cells) < 2 or len(cells) > 64:
+        """A header row of metric names, tab-separated or a markdown table row (``| Training Loss
+        | Epoch | Step | Validation Loss |``, the training-results table of a model card or a
+        notebook): at least 2 names, one loss-like. A counter column (``Step``, ``Epoch``,
+        ``Iteration``... anywhere in the row; a step before an epoch) gives each row's step;
+        without one (``total loss<TAB>score loss<TAB>...``, a script's table of per-epoch
+        averages) the rows (:meth:`_tsv_row`) are numbered 0, 1, 2... A tab-separated header
+        with a counter column on the file's first line makes the file a table, the CSV
+        reader's, and is left to it."""
+        cells = _grid_cells(line)
+        if cells is None or len(cells) < 2 or len(cells) > 64:
             return False
         names = []
         for c in cells:
             c = " ".join(c.split())
-            if not c or not _TSV_NAME.fullmatch(c):
+            if not c or not _TSV_NAME.fullmatch(c) or any(_NUMBER.fullmatch(w) for w in c.split()):
                 return False
             names.append(_RENAME.get(c.lower(), c))
-        low = {n.lower() for n in names}
-        if not any(is_loss_name(n) for n in names) or low & (_SKIP - {"date", "version"}) or len(low) < len(names):
-            return False  # (a counter column makes it a table the other layouts read)
+        ctrs = [(i, n.lower()) for i, n in enumerate(names) if n.lower() in _GRID_COUNTERS]
+        ctr = None
+        if ctrs:
+            step = [i for i, n in ctrs if n not in _EPOCH_WORDS | {"epochs"}]
+            ctr = (step[0], "gs") if step else (ctrs[0][0], "ep")
+            if line_no == 0 and not line.lstrip().startswith("|"):
+                return False
+        metrics = [n for i, n in enumerate(names) if all(i != k for k, _ in ctrs)]
+        low = {n.lower() for n in metrics}
+        if not any(is_loss_name(n) for n in metrics) or low & (_SKIP - {"date", "version"}) \
+                or len(low) < len(metrics):
+            return False
         self._tsv = names
+        self._tsv_ctr = ctr
+        self._tsv_skip = {i for i, _ in ctrs}
         self._tsv_n = 0
         self._header_lines.add(line_no)
         self._started = True
         return True
 
     def _tsv_row(self, line: str, line_no: int) -> int:
-        """A row of as many tab-separated numbers as the :meth:`_tsv_header` names; 2 when read."""
+        """A row of :meth:`_tsv_header`'s table: as many cells, numbers or empty (``No log``,
+        ``-``, ``N/A``: no point), the counter cell an integer; 2 when read, 1 for a markdown
+        rule row (``|:---:|---|``), else 0."""
         names = self._tsv
-        cells = line.strip().split("\t")
-        if names is None or len(cells) != len(names):
+        cells = _grid_cells(line)
+        if names is None or cells is None or len(cells) != len(names):
             return 0
+        if all(_MD_RULE.fullmatch(c.strip()) for c in cells):
+            return 1
+        ctr = _Ctr(gs=self._tsv_n, start=0)
+        if self._tsv_ctr is not None:
+            i, kind = self._tsv_ctr
+            vm = _TABLE_CELL.fullmatch(cells[i].strip())
+            x = float(vm.group("v")) if vm and not vm.group("u") else math.nan
+            if not (math.isfinite(x) and x.is_integer() and abs(x) < 1e12):
+                return 0
+            ctr = _Ctr(gs=int(x), start=0) if kind == "gs" else _Ctr(ep=int(x), start=0)
         pairs = []
-        for name, c in zip(names, cells):
-            vm = _TABLE_CELL.fullmatch(c.strip())
+        for j, (name, c) in enumerate(zip(names, cells)):
+            if j in self._tsv_skip:
+                continue
+            c = c.strip()
+            if c.lower() in _EMPTY_CELLS:
+                continue
+            vm = _TABLE_CELL.fullmatch(c)
             if not vm or vm.group("u"):
                 return 0
             pairs.append((name, float(vm.group("v"))))
-        self.recs.append(_Rec(line_no, _Ctr(gs=self._tsv_n, start=0), pairs, table=True))
+        if not pairs:
+            return 0
+        self.recs.append(_Rec(line_no, ctr, pairs, table=True))
         self._tsv_n += 1
-        self._tsv_rows = True
-        if line_no != self._loss_line_last:
+        self._tsv_rows = self._tsv_rows or self._tsv_ctr is None
+        if line_no != self._loss_line_last and any(is_loss_name(n) for n, _ in pairs):
             self.loss_lines += 1
             self._loss_line_last = line_no
         return 2
@@ -1575,6 +1619,17 @@ def _classify(recs: list[_Rec], notes: list[str]) -> None:
             r.kind = "e"
         else:
             r.kind = "none"
+
+
+def _grid_cells(line: str) -> list[str] | None:
+    """The cells of a table row: a markdown row (``| a | b |``, outer pipes dropped) or a
+    tab-separated row; ``None`` for any other line."""
+    t = line.strip()
+    if len(t) > 2 and t[0] == "|" and t[-1] == "|":
+        return t[1:-1].split("|")
+    if "\t" in t:
+        return t.split("\t")
+    return None
 
 
 def _one_spelling(recs: list[_Rec]) -> None:
