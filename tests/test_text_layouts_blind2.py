@@ -356,3 +356,14 @@ def test_a_tab_separated_table_inside_notes_with_an_epoch_column(tmp_path):
     roles = roles_of(tmp_path, "notes.md", "\n".join(lines) + "\n")
     assert roles["loss"].steps.tolist() == [1, 2, 3, 4, 5] and roles["loss"].step_unit == "epoch"
     assert roles["eval_loss"].values[-1] == pytest.approx(0.34)
+
+
+def test_metric_lines_only_in_the_middle_of_a_long_file(tmp_path):
+    """A long preamble fills the first 64 KiB and a long epilogue the last 64 KiB: the metric
+    lines in the middle still make the file a log."""
+    pre = "".join(f"config.option_{i} = value_{i}\n" for i in range(4000))
+    body = "".join(f"iter {k} loss: {3 - k / 100:.4f}\n" for k in range(50))
+    post = "".join(f"predicted sentence {i}: the cat sat on the mat\n" for i in range(3000))
+    assert len(pre) > 70_000 and len(post) > 70_000
+    t = read(tmp_path, "run.log", pre + body + post)
+    assert len(t["loss"]) == 50

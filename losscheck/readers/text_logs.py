@@ -64,7 +64,8 @@ UserWarning: ...``) and a trailing comment or annotation (``  # after resume``,
 (an info note gives how many non-blank lines were not used), never an error.
 
 Sniff: a ``.log``/``.txt``/``.out``/``.md`` file is claimed (0.3) when 3 lines of the 64 KB
-head (2 in a file under 10 lines) hold metrics of a fixed layout (or of pytorch-CycleGAN's
+head (2 in a file under 10 lines; when the head has none, of the last or else the middle 64 KB
+of a longer file) hold metrics of a fixed layout (or of pytorch-CycleGAN's
 ``(epoch: N, iters: N, time: T)`` losses, read by the generic extractor), or when enough lines hold
 a loss-like metric with a counter for the generic extractor: 10, or 3 that are at least a
 tenth of the non-blank lines (a README quoting a few log lines is not claimed; lines are
@@ -501,9 +502,10 @@ def _parse(text: str, stop_at: int | None = None, finish: bool = True) -> tuple[
     return p, hits, info
 
 
-def _tail(path: Path, n: int) -> bytes:
-    """The last ``n`` bytes of a plain file on disk (``b""`` for a ``.gz`` file, a file held in
-    memory, or any error): read through the non-blocking open of :func:`open_regular`."""
+def _tail(path: Path, n: int, middle: bool = False) -> bytes:
+    """The last ``n`` bytes of a plain file on disk, or with ``middle`` the ``n`` bytes at its
+    middle (``b""`` for a ``.gz`` file, a file held in memory, a file the head already held,
+    or any error): read through the non-blocking open of :func:`open_regular`."""
     import os
 
     from losscheck.readers._common import in_memory, open_regular
@@ -516,9 +518,9 @@ def _tail(path: Path, n: int) -> bytes:
         return b""
     try:
         size = os.fstat(fd).st_size
-        if size <= n:
-            return b""  # the head held all of it
-        os.lseek(fd, size - n, os.SEEK_SET)
+        if size <= n or (middle and size <= 3 * n):
+            return b""  # the head (and the tail) held all of it
+        os.lseek(fd, (size - n) // 2 if middle else size - n, os.SEEK_SET)
         return os.read(fd, n)
     except OSError:
         return b""
@@ -550,10 +552,14 @@ class TextLogReader(BaseReader):
         score = self._sniff_window(head)
         if score == 0.0 and len(head) >= 65536:
             # a long preamble (NCCL INFO lines, a printed model, a config) can fill the first
-            # 64 KiB: the metric lines come later, so the last 64 KiB are looked at too
-            tail = _tail(path, 65536)
-            if tail:
-                score = self._sniff_window(tail.split(b"\n", 1)[-1])
+            # 64 KiB: the metric lines come later, so the last 64 KiB are looked at too, and
+            # the middle 64 KiB (a long epilogue, an evaluation dump or prose, can fill the tail)
+            for middle in (False, True):
+                window = _tail(path, 65536, middle)
+                if window:
+                    score = self._sniff_window(window.split(b"\n", 1)[-1])
+                if score:
+                    break
         return score
 
     def _sniff_window(self, head: bytes) -> float:
