@@ -367,3 +367,48 @@ def test_metric_lines_only_in_the_middle_of_a_long_file(tmp_path):
     assert len(pre) > 70_000 and len(post) > 70_000
     t = read(tmp_path, "run.log", pre + body + post)
     assert len(t["loss"]) == 50
+
+
+# --------------------------------------------------------------------------- linear time
+
+def blind2_layouts_log() -> str:
+    """One block of each layout added here (banners, N of M, index-suffixed counters, quoted
+    pairs, nan lines, section titles, bracket groups, tables, glued dicts)."""
+    out = []
+    for k in range(4):
+        out += [f"-----Iteration: {k}-----", f"Loss: 0.{k} Loss_u: 0.{k}", f"EPOCH {k} of 9", f"EPOCH loss: 0.{k}",
+                f"epoch: {k}, batch_id: {k}, loss:0.{k}", f"Batch {k}. loss: 0.{k} [ {k}/ 9]",
+                f"iter: {k}, 'loss': '0.{k}'", "loss: nan  loss_cls: nan", "Test Error:", f" Avg loss: 0.{k}",
+                f"Eval epoch: {k}", f"\tmean_loss: 0.{k}", f"Training epoch: {k}",
+                f"Epoch 1, batch {k}, loss[loss=0.{k}, simple=0.1], tot_loss[loss=0.{k}, simple=0.2], lr: 1",
+                "| Training Loss | Step | Validation Loss |", f"| 0.{k} | {k} | 0.{k} |",
+                f"  0%|   | {k}/9 [00:01<00:02, 1.0s/it]{{'loss': 0.{k}}}", f"Train-SmoothL1=0.{k}"]
+    return "\n".join(out) + "\n"
+
+
+def test_work_grows_linearly_with_the_new_layouts(monkeypatch):
+    from tests.test_readers_text import _work
+
+    small = _work(monkeypatch, blind2_layouts_log())
+    big = _work(monkeypatch, blind2_layouts_log() * 10)
+    for a, b in zip(small, big):
+        assert 9 * a <= b <= 11 * a, (small, big)
+
+
+@pytest.mark.parametrize("line", [
+    "-" * 100_000 + "Step: 1", "--Step: 1" * 11_000, "batch_id" * 12_500, "epoch 1 of " * 9_000 + "2",
+    "'a': '1', " * 10_000, "'" * 100_000 + ": 1", ": '1" * 25_000, "x[" * 50_000, "a[b=1, " * 14_000 + "]",
+    "loss[loss=1, " * 7_000 + "], tot[loss=2]", "| a " * 25_000 + "|", "|" * 100_000, "\t" * 100_000,
+    "Test " * 20_000, "nan " * 25_000, "1%|" + " " * 100_000 + "| 1/2 [00:01]{'loss': 1}", "Batch 1. " * 11_000,
+    "| 1 " * 25_000 + "|",
+])
+def test_a_100k_character_line_in_the_blind2_layouts_is_handled(tmp_path, line):
+    import time
+
+    text = "".join(f"step {s} loss: {1 / s:.3f}\n" for s in (1, 2, 3)) + line + "\n" + "step 4 loss: 0.25\n"
+    p = tmp_path / "long.log"
+    p.write_text(text)
+    t0 = time.perf_counter()
+    assert R.sniff(p, p.read_bytes()[:65536]) in (0.0, 0.3)
+    R.read(p)
+    assert time.perf_counter() - t0 < 30  # a quadratic regex would take many minutes here
