@@ -412,3 +412,13 @@ def test_a_100k_character_line_in_the_blind2_layouts_is_handled(tmp_path, line):
     assert R.sniff(p, p.read_bytes()[:65536]) in (0.0, 0.3)
     R.read(p)
     assert time.perf_counter() - t0 < 30  # a quadratic regex would take many minutes here
+
+
+def test_a_tab_separated_table_opening_a_markdown_file(tmp_path):
+    """A ``.md`` file that opens with ``Step<TAB>Training Loss<TAB>Validation Loss`` (a notebook's
+    table pasted as is) is no CSV file: the text reader reads it, Step as the step."""
+    text = "Step\tTraining Loss\tValidation Loss\n" + "".join(f"{500 * k}\t{1 - k / 10:.4f}\t{1.1 - k / 10:.4f}\n"
+                                                             for k in range(1, 7))
+    roles = roles_of(tmp_path, "results.md", text)
+    assert roles["loss"].steps.tolist() == [500 * k for k in range(1, 7)]
+    assert roles["eval_loss"].values[0] == pytest.approx(1.0)

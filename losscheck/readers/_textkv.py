@@ -800,9 +800,9 @@ class KVExtractor:
         notebook): at least 2 names, one loss-like. A counter column (``Step``, ``Epoch``,
         ``Iteration``... anywhere in the row; a step before an epoch) gives each row's step;
         without one (``total loss<TAB>score loss<TAB>...``, a script's table of per-epoch
-        averages) the rows (:meth:`_tsv_row`) are numbered 0, 1, 2... A tab-separated header
-        with a counter column on the file's first line makes the file a table, the CSV
-        reader's, and is left to it."""
+        averages) the rows (:meth:`_tsv_row`) are numbered 0, 1, 2... (A ``.log``/``.txt`` file
+        that is such a table from its first line is the CSV reader's: the text reader's sniff
+        leaves it.)"""
         cells = _grid_cells(line)
         if cells is None or len(cells) < 2 or len(cells) > 64:
             return False
@@ -817,8 +817,6 @@ class KVExtractor:
         if ctrs:
             step = [i for i, n in ctrs if n not in _EPOCH_WORDS | {"epochs"}]
             ctr = (step[0], "gs") if step else (ctrs[0][0], "ep")
-            if line_no == 0 and not line.lstrip().startswith("|"):
-                return False
         metrics = [n for i, n in enumerate(names) if all(i != k for k, _ in ctrs)]
         low = {n.lower() for n in metrics}
         if not any(is_loss_name(n) for n in metrics) or low & (_SKIP - {"date", "version"}) \

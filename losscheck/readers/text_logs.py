@@ -502,6 +502,17 @@ def _parse(text: str, stop_at: int | None = None, finish: bool = True) -> tuple[
     return p, hits, info
 
 
+def _csv_table(head: bytes) -> bool:
+    """Whether ``head`` opens with a header of several fields, one a step key, and a numeric
+    row: the CSV reader claims such a ``.log``/``.txt`` file (``csv_generic``'s text rule)."""
+    from losscheck.readers._common import STEP_KEYS
+    from losscheck.readers._tabular import header_fields, second_line_numeric
+
+    fields = header_fields(head)
+    return len(fields) > 1 and second_line_numeric(head) and bool({f.lower() for f in fields}
+                                                                 & {k.lower() for k in STEP_KEYS})
+
+
 def _tail(path: Path, n: int, middle: bool = False) -> bytes:
     """The last ``n`` bytes of a plain file on disk, or with ``middle`` the ``n`` bytes at its
     middle (``b""`` for a ``.gz`` file, a file held in memory, a file the head already held,
@@ -549,6 +560,8 @@ class TextLogReader(BaseReader):
         name = base_name(path).lower()
         if not name.endswith(_TEXT_EXT):
             return 0.0
+        if name.endswith((".log", ".txt")) and _csv_table(head):
+            return 0.0  # a table with a step column from the first line on: the CSV reader's
         score = self._sniff_window(head)
         if score == 0.0 and len(head) >= 65536:
             # a long preamble (NCCL INFO lines, a printed model, a config) can fill the first
