@@ -422,3 +422,22 @@ def test_a_tab_separated_table_opening_a_markdown_file(tmp_path):
     roles = roles_of(tmp_path, "results.md", text)
     assert roles["loss"].steps.tolist() == [500 * k for k in range(1, 7)]
     assert roles["eval_loss"].values[0] == pytest.approx(1.0)
+
+
+def test_a_whitespace_table_with_a_duration_column(tmp_path):
+    """fastai's ``epoch  train_loss  valid_loss  accuracy  time`` rows end with ``00:12``: a
+    duration cell is skipped, not a reason to refuse the row."""
+    lines = ["epoch     train_loss  valid_loss  accuracy  time    "]
+    lines += [f"{e:<10}{0.5 - e / 20:<12.6f}{0.6 - e / 30:<12.6f}{0.8 + e / 100:<10.6f}00:{10 + e:02d}     " for e in range(6)]
+    roles = roles_of(tmp_path, "fit.txt", "\n".join(lines) + "\n")
+    assert roles["loss"].tag == "train_loss" and roles["loss"].steps.tolist() == list(range(6))
+    assert roles["eval_loss"].tag == "valid_loss" and roles["eval_loss"].values[-1] == pytest.approx(0.6 - 5 / 30)
+
+
+def test_possessive_data_set_names(tmp_path):
+    """LightGBM's ``[10]<TAB>training's binary_logloss: 0.59<TAB>valid_1's binary_logloss: 0.61``."""
+    lines = [f"[{10 * k}]\ttraining's binary_logloss: {0.6 - k / 100:.5f}\tvalid_1's binary_logloss: {0.62 - k / 200:.5f}"
+             for k in range(1, 9)]
+    roles = roles_of(tmp_path, "lgb.txt", "\n".join(lines) + "\n")
+    assert roles["loss"].steps.tolist() == [10 * k for k in range(1, 9)]
+    assert roles["loss"].values[0] == pytest.approx(0.59) and roles["eval_loss"].values[0] == pytest.approx(0.615)

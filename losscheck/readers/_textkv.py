@@ -176,6 +176,9 @@ _QUOTED_KEY = re.compile(r"(?P<q>['\"])[A-Za-z_][\w.@/\-]{0,80}(?P=q)(?=\s{0,5}[
 _QUOTED_VALUE = re.compile(rf"[:=]\s{{0,5}}(?P<q>['\"]){NUM}(?P=q)")
 
 
+_POSSESSIVE = re.compile(r"(?<=[A-Za-z0-9_])'s(?= [A-Za-z_])")
+
+
 def _backspaces(s: str) -> str:
     """Apply ``\\b`` like a terminal: the cursor moves back and later characters overwrite."""
     buf: list[str] = []
@@ -215,7 +218,9 @@ def clean_line(part: str) -> str:
     ``\\r``). A leading quote mark (``> ``) is dropped, ANSI escape sequences are removed,
     backspaces applied, a python warning that stderr wrote into the line
     (``... || /path/x.py:238: UserWarning: ...``) and a trailing comment or
-    annotation (``  # after resume``, ``  <-- spike``, ``  // note``) cut off. Never raises.
+    annotation (``  # after resume``, ``  <-- spike``, ``  // note``) cut off, and a
+    possessive ``'s`` between two names dropped (LightGBM's ``valid_1's binary_logloss``).
+    Never raises.
     """
     if ">" in part[:8]:
         part = _unquote(part)
@@ -231,6 +236,8 @@ def clean_line(part: str) -> str:
         m = _COMMENT.search(part)
         if m:
             part = part[:m.start()]
+    if "'s " in part:  # a possessive data-set name (LightGBM's "valid_1's binary_logloss: 0.6")
+        part = _POSSESSIVE.sub("", part)
     return part
 
 
@@ -361,6 +368,7 @@ _RESULTS_TXT = ("train/box_loss", "train/obj_loss", "train/cls_loss", "train/los
                 "metrics/precision", "metrics/recall", "metrics/mAP_0.5", "metrics/mAP_0.5:0.95",
                 "val/box_loss", "val/obj_loss", "val/cls_loss")
 _NUMBER = re.compile(NUM)
+_CLOCK_CELL = re.compile(r"\d{1,4}:\d{2}(?::\d{2})?")
 _MD_RULE = re.compile(r":?-{2,}:?")
 _EMPTY_CELLS = frozenset({"", "-", "--", "—", "no log", "n/a", "na", "none", "null"})
 #: counter column names of a table with a header row
@@ -945,6 +953,8 @@ class KVExtractor:
             name, tok = names[j], toks[j]
             vm = _TABLE_CELL.fullmatch(tok[:-1] if j == k - 1 and tok.endswith(":") else tok)
             if not vm:
+                if _CLOCK_CELL.fullmatch(tok):
+                    continue  # a duration cell (fastai's "time" column, ``00:10``): no metric
                 return None
             if vm.group("u") and is_loss_name(name):
                 continue
