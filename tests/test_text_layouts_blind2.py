@@ -369,6 +369,24 @@ def test_metric_lines_only_in_the_middle_of_a_long_file(tmp_path):
     assert len(t["loss"]) == 50
 
 
+def test_key_value_boxes(tmp_path):
+    """stable-baselines3's logger: a dashed frame, section rows (``| train/ |  |``) and
+    ``|    loss | 0.0123 |`` rows; one record per box, its step the ``total_timesteps`` row,
+    names with their section."""
+    lines = ["Using cpu device"]
+    for it in range(1, 5):
+        lines += ["-" * 41, "| rollout/                |             |", f"|    ep_rew_mean          | {-500 + it * 10}        |",
+                  "| time/                   |             |", "|    fps                  | 1000        |",
+                  f"|    iterations           | {it}           |", f"|    total_timesteps      | {2048 * it}        |",
+                  "| train/                  |             |", f"|    entropy_loss         | {-1.4 + it / 100:.3f}      |",
+                  "|    learning_rate        | 0.0003      |", f"|    loss                 | {5.0 - it:.3f}       |",
+                  f"|    value_loss           | {10.0 - it:.2f}        |", "-" * 41]
+        lines += [f"some other output {k}" for k in range(8)]
+    roles = roles_of(tmp_path, "ppo.log", "\n".join(lines) + "\n")
+    assert roles["loss"].tag == "train/loss" and roles["loss"].steps.tolist() == [2048, 4096, 6144, 8192]
+    assert roles["loss"].values[-1] == pytest.approx(1.0) and roles["lr"].tag == "train/learning_rate"
+
+
 # --------------------------------------------------------------------------- linear time
 
 def blind2_layouts_log() -> str:
@@ -382,7 +400,9 @@ def blind2_layouts_log() -> str:
                 f"Eval epoch: {k}", f"\tmean_loss: 0.{k}", f"Training epoch: {k}",
                 f"Epoch 1, batch {k}, loss[loss=0.{k}, simple=0.1], tot_loss[loss=0.{k}, simple=0.2], lr: 1",
                 "| Training Loss | Step | Validation Loss |", f"| 0.{k} | {k} | 0.{k} |",
-                f"  0%|   | {k}/9 [00:01<00:02, 1.0s/it]{{'loss': 0.{k}}}", f"Train-SmoothL1=0.{k}"]
+                f"  0%|   | {k}/9 [00:01<00:02, 1.0s/it]{{'loss': 0.{k}}}", f"Train-SmoothL1=0.{k}",
+                "-" * 20, "| train/    |       |", f"|    loss   | 0.{k}  |", f"|    n_updates | {k} |", "-" * 20,
+                "epoch  train_loss  time", f"{k}  0.{k}  00:0{k}", f"[{k}]\tvalid_1's l2: 0.{k}\ttraining's l2: 0.{k}"]
     return "\n".join(out) + "\n"
 
 

@@ -368,6 +368,10 @@ _RESULTS_TXT = ("train/box_loss", "train/obj_loss", "train/cls_loss", "train/los
                 "metrics/precision", "metrics/recall", "metrics/mAP_0.5", "metrics/mAP_0.5:0.95",
                 "val/box_loss", "val/obj_loss", "val/cls_loss")
 _NUMBER = re.compile(NUM)
+# a row of a key/value box: "|    loss        | 0.0123      |", "| train/      |             |"
+_BOX_ROW = re.compile(r"\|(?P<k>[^|]{1,80})\|(?P<v>[^|]{0,40})\|")
+#: rows of a key/value box that give its step, in order of preference
+_BOX_COUNTERS = ("total_timesteps", "timesteps", "global_step", "step", "steps", "n_updates", "iterations")
 _CLOCK_CELL = re.compile(r"\d{1,4}:\d{2}(?::\d{2})?")
 _MD_RULE = re.compile(r":?-{2,}:?")
 _EMPTY_CELLS = frozenset({"", "-", "--", "—", "no log", "n/a", "na", "none", "null"})
@@ -485,6 +489,10 @@ class KVExtractor:
         self._again_names: dict[str, float] = {}  # loss name -> last value, lines without a counter
         self._bare_names: set[str] = set()  # loss names that opened a line of bare pairs
         self._section: str | None = None  # the eval prefix announced for the lines that follow
+        self._box: list[tuple[int, str, float]] = []  # the open key/value box's rows (line, name, value)
+        self._box_section = ""  # its current section ("train/")
+        self._box_open = False
+        self._box_n = 0  # boxes closed (the step of a box without a counter row)
         self._section_line = -10  # the announcement's line, then the section's last metric line
         self._section_taken = False  # a metric line was read in the section
         self._ctr_line = -10  # the last physical line with a counter
@@ -519,6 +527,10 @@ class KVExtractor:
         first = low.split(None, 1)[0] if low.strip() else ""
         if first == "wandb:":  # wandb's own console lines: status, and the run's final summary
             return 0
+        if first[:1] in ("|", "-") or self._box:
+            got = self._box_line(line, line_no)
+            if got >= 0:
+                return got
         if first[:1].isdigit():  # darknet prints no "loss" word ("75: 625.19, 517.63 avg, ...")
             m = _DARKNET.match(line)
             if m:
@@ -662,6 +674,60 @@ class KVExtractor:
         if before is not None or len(self._stamp_names) < 64:
             self._stamp_names[name] = x
         return before is not None and before != x
+
+    def _box_line(self, line: str, line_no: int) -> int:
+        """A line of a key/value box (stable-baselines3's logger: a dashed rule, ``| train/ |  |``
+        section rows, ``|    loss        | 0.0123 |`` value rows; also a markdown table of
+        ``| name | value |`` rows): the rows between two rules are one record, its names
+        prefixed with their section (``train/loss``, as the library logs them elsewhere), its
+        step the ``total_timesteps`` (else ``timesteps``, ``global_step``, ``step``,
+        ``n_updates``, ``iterations``) row, or the box's number when it has none. Returns 2 when
+        a record with a loss was closed, 1 for another box line, -1 for a line of no box (which
+        also closes an open box)."""
+        t = line.strip()
+        m = _BOX_ROW.fullmatch(t) if t[:1] == "|" else None
+        if m is None:
+            got = self._box_flush() if self._box or self._box_open else 0
+            if len(t) >= 8 and not t.strip("-+=|"):
+                return max(got, 1)  # a rule: the box's frame
+            return -1  # (a line of no box: read as any other line)
+        name, value = m.group("k").strip(), m.group("v").strip()
+        if not value:
+            if name.endswith("/"):
+                self._box_section = name
+                self._box_open = True
+                return 1
+            return -1
+        vm = _TABLE_CELL.fullmatch(value)
+        if not vm or vm.group("u") or _NUMBER.fullmatch(name):
+            return -1
+        self._box.append((line_no, self._box_section + name, float(vm.group("v"))))
+        self._box_open = True
+        return 1
+
+    def _box_flush(self) -> int:
+        rows, self._box = self._box, []
+        self._box_section = ""
+        self._box_open = False
+        pairs = [(k, v) for _, k, v in rows]
+        base = {k.rsplit("/", 1)[-1].lower(): v for k, v in pairs}
+        key = next((c for c in _BOX_COUNTERS if c in base), None)
+        step = base[key] if key is not None else float(self._box_n)
+        self._box_n += 1
+        if not math.isfinite(step) or not float(step).is_integer():
+            return 0
+        metrics = [(k, v) for k, v in pairs if k.rsplit("/", 1)[-1].lower() not in _BOX_COUNTERS]
+        if not metrics:
+            return 0
+        line_no = rows[0][0]
+        self.recs.append(_Rec(line_no, _Ctr(gs=int(step), start=0), metrics, table=True))
+        self._started = True
+        if any(is_loss_name(k) for k, _ in metrics) and line_no != self._loss_line_last:
+            self.loss_lines += 1
+            self.layout_lines += 1  # a box is a layout of its own: claimed like the fixed layouts' lines
+            self._loss_line_last = line_no
+            return 2
+        return 1
 
     def _announce(self, lm: re.Match, line_no: int) -> None:
         """A section title (``Test Error:``, ``Evaluation Results:``, ``testing in eval mode``,
@@ -981,6 +1047,8 @@ class KVExtractor:
         (unit ``"epoch"``) as described there. The line records are released: call it once.
         Never raises.
         """
+        if self._box:
+            self._box_flush()
         res = KVResult()
         recs = self.recs
         res.used_lines |= self._header_lines
