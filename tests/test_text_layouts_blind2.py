@@ -387,6 +387,17 @@ def test_key_value_boxes(tmp_path):
     assert roles["loss"].values[-1] == pytest.approx(1.0) and roles["lr"].tag == "train/learning_rate"
 
 
+def test_progress_bars_whose_description_ends_with_the_epoch(tmp_path):
+    """Lightning's ``Epoch 3: 100%|...| 100/100 [00:10<00:00, 9.5it/s, loss=0.5, v_num=0]``: the
+    epoch in the description (no colon before its number) chains the bars, one point each."""
+    lines = []
+    for e in range(6):
+        lines += [f"Epoch {e}: 100%|{'#' * 10}| 100/100 [00:10<00:00,  9.5it/s, loss={1 - e / 10:.3f}, v_num=0]",
+                  "Validation: 0it [00:00, ?it/s]"]
+    t = read(tmp_path, "fit.log", "\n".join(lines) + "\n")
+    assert len(t["loss"]) == 6 and t["loss"].values[-1] == pytest.approx(0.5)
+
+
 # --------------------------------------------------------------------------- linear time
 
 def blind2_layouts_log() -> str:

@@ -125,6 +125,8 @@ _EPOCH_HEADER = re.compile(r"^\s*Epoch:?\s*(\d+)(?:\s*/\s*(\d+))?\s*$", re.IGNOR
 _BLOCK_PAIR = re.compile(rf"^\s*([A-Za-z][\w /]*?):\s*({_NUM})[a-zA-Z%]*\s*$")
 _TQDM_REST = re.compile(r"%\|[^|]*\|\s*(\d+)/(\d+)\s*(?:\[([^\]]*)\])?")
 _DESC_PAIR = re.compile(rf"([A-Za-z][A-Za-z_ /]{{0,60}}?)\s*[:=]\s*({_NUM})(?=[\s,;:]|$)")
+#: an epoch closing a bar's description without a colon before its number: "Epoch 3", "Epoch 3/10"
+_DESC_EPOCH = re.compile(r"(?<![\w])[Ee]poch\s{0,5}(\d{1,9})(?:\s{0,5}/\s{0,5}\d{1,9})?\s{0,5}:?$")
 _POSTFIX_PAIR = re.compile(rf"([A-Za-z_][\w/.-]{{0,100}})=({_NUM})(?=[,\s]|$)")
 _CFG_LINE = re.compile(rf"^\s*([A-Za-z_]\w*)\s*:\s*({_NUM})\s*$")
 _NS_PAIR = re.compile(rf"(?<!\w)(\w+)=({_NUM})(?=[,)]|$)")
@@ -329,6 +331,10 @@ class _Parser:
                     pairs.append((key, _num(val)))
                 except ValueError:
                     continue
+            if epoch is None and m[0][-40:].lower().rfind("epoch") >= 0:
+                em = _DESC_EPOCH.search(m[0][-40:])
+                if em:  # Lightning's "Epoch 3: 100%|..| 100/100 [.., loss=0.5]": the bar's epoch
+                    epoch = int(em.group(1))
             if pairs:
                 self.tqdm.append((int(m[1]), int(m[2]), pairs, epoch))
                 return True
