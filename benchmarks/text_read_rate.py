@@ -14,10 +14,19 @@ their numbers *before* losscheck was run on them. A log counts as read right whe
 Splits: ``tune`` is the logs pasted into issue threads (``iss-*``), ``heldout`` the logs
 committed to repositories (``repo-*``); they share no source. The held-out split was
 measured blind once (16 of 27) and then used to fix readers too (see
-``text_logs/README.md``). ``--blind`` measures the third collection, ``text_logs_blind/``:
-it was measured blind once (18 of 30, on commit 84704dc) and then used to fix readers
-(issue 11: 26 of 30), so it is a tune set now, not a blind one; a new blind set is being
-gathered. Its 4 remaining misses are explained in ``text_logs_blind/SOURCES.md``.
+``text_logs/README.md``).
+
+Other collections are picked by name with ``--set NAME`` (the registry :data:`SETS`; a
+future ``text_logs_<NAME>/`` folder with a ``labels.csv`` needs no code change):
+
+- ``--set blind`` (also ``--blind``), ``text_logs_blind/``: measured blind once (18 of 30, on
+  commit 84704dc) and then used to fix readers (issue 11: 26 of 30, then 27 of 30 with the
+  blind2 work), so it is a tune set now, not a blind one. Its remaining misses are explained
+  in ``text_logs_blind/SOURCES.md``.
+- ``--set blind2``, ``text_logs_blind2/``: 50 logs gathered and labelled blind; measured blind
+  once on main (30 of 50, on commit e1af3ae), then used to generalise the text-log extractor
+  by cause (47 of 50), so it is a tune set now too. Its remaining misses are explained in
+  ``text_logs_blind2/SOURCES.md``. A new blind set is being gathered to measure that work.
 
 Usage::
 
@@ -25,6 +34,7 @@ Usage::
     .venv/bin/python benchmarks/text_read_rate.py --split heldout   # one split
     .venv/bin/python benchmarks/text_read_rate.py --all             # every log, with its roles
     .venv/bin/python benchmarks/text_read_rate.py --blind           # the once-blind set (text_logs_blind/)
+    .venv/bin/python benchmarks/text_read_rate.py --set blind2      # any registered collection by name
 """
 
 from __future__ import annotations
