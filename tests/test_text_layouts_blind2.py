@@ -398,6 +398,14 @@ def test_progress_bars_whose_description_ends_with_the_epoch(tmp_path):
     assert len(t["loss"]) == 6 and t["loss"].values[-1] == pytest.approx(0.5)
 
 
+def test_an_unnamed_n_of_m_counter_opening_the_line(tmp_path):
+    """``[  3/100] loss: 1.7 | val loss: 1.8``: a bracketed ``N/M`` before two metrics or more
+    is the step, like a bracketed number (``[21500] | loss 7.6``)."""
+    lines = [f"[{e:3d}/100] loss: {2 - e / 10:.4f} | val loss: {2.1 - e / 10:.4f}" for e in range(1, 9)]
+    roles = roles_of(tmp_path, "train.txt", "\n".join(lines) + "\n")
+    assert roles["loss"].steps.tolist() == list(range(1, 9)) and roles["eval_loss"].values[-1] == pytest.approx(1.3)
+
+
 # --------------------------------------------------------------------------- linear time
 
 def blind2_layouts_log() -> str:

@@ -6,15 +6,17 @@ On each line the extractor looks for
 
 - a **counter**: ``epoch``/``Epoch``/``EPOCH``/``ep=``, ``step``, ``global_step``,
   ``global step``, ``iteration``, ``iterations:``, ``iter``, ``iters:``, ``it=``, ``update``, ``num_updates``,
-  ``batch``, followed by an integer, optionally ``N/M`` or ``[N/M]`` (the name may carry its
-  own label, ``epoch/epochs:6/10``); the bracket forms ``Epoch [2][400/556]``,
+  ``batch``, followed by an integer, optionally ``N/M``, ``[N/M]`` or ``N of M`` (the name may
+  carry its own label, ``epoch/epochs:6/10``, or an index suffix, ``batch_id``/``batch_idx``;
+  it may follow a banner of dashes, ``-----Iteration: 3000-----``, and end a sentence,
+  ``Batch 10. loss: ..``); an epoch's position after spaces (``epoch 010  2000 / 8223``); the bracket forms ``Epoch [2][400/556]``,
   ``Epoch(val) [2][500]``, ``Iter [400/10000]``, ``Epoch: [3][100/5005]``; timm's
   ``Train: 3 [ 100/1251 (8%)]`` / ``Test: [ 50/196]``; Swin's ``Train: [29/300][2670/2859]``;
   fairseq's ``epoch 001:    100 / 1234``; OpenNMT-py's ``Epoch  1, 12850/37527;``; DCGAN's
   ``[3/5][100/1583]``; ESPnet2's ``15epoch:train:751-1125batch:`` (the end of the batch
   range is the position in the epoch) and ``15epoch results: [train] .. [valid] ..``;
   and, when nothing else counts on the line, a bare number right
-  before its metrics: ``[21500] | loss 7.6`` (a step), ``33 154 Loss=0.3`` (one integer: a
+  before its metrics: ``[21500] | loss 7.6`` or ``[ 3/100] loss: ..`` (a step), ``33 154 Loss=0.3`` (one integer: a
   step; two: an epoch and a step or batch index);
 - **metric pairs**: ``name: value``, ``name=value`` (also ``name=[value]``), and
   ``name value`` inside ``|``- or tab-separated fields, or when the name is a known metric
@@ -65,6 +67,21 @@ On each line the extractor looks for
   tab-separated names without a counter column (``total loss<TAB>score loss<TAB>...``) and
   rows of as many numbers: the n-th row is step n (from 0, with a note).
 
+More forms (issue 11's second blind collection): ``'loss': '0.80'`` quoted pairs; possessive
+data-set names (LightGBM's ``valid_1's binary_logloss``); lines of only ``nan`` values; a
+labelled bracket group that repeats the line's names (``loss[loss=..], tot_loss[loss=..]``)
+is that group's (``tot_loss/loss``), not an evaluation pass; tab-separated or markdown tables
+with a header row and a counter column anywhere (``| Training Loss | Epoch | Step | ..``,
+empty ``No log`` cells), a duration cell (fastai's ``00:12``) skipped in a whitespace table;
+key/value boxes (stable-baselines3: a dashed frame, ``| train/ |`` sections, ``| loss |
+0.01 |`` rows; one record per box, step = its ``total_timesteps`` row); a short section title
+without numbers or metric words (``Test Error:``, ``Evaluation Results:``, ``testing in eval
+mode``, ``Eval epoch: 4``) makes the metric lines right under it (within 3 lines) evaluation
+values, until a counted line follows them or a training title (``Training epoch: 5``);
+evaluation names that differ only in case and separators are one tag. A log without any
+counter whose lines are bare ``name: value`` pairs is claimed once a loss name opens such a
+line twice.
+
 Renamed names (so that the role resolver finds them): ``learning rate`` -> ``learning_rate``,
 ``total loss`` -> ``total_loss`` (else, with no ``loss`` printed, the shortest component name
 would be taken for the training loss),
@@ -93,7 +110,8 @@ Steps (resolved when the file has been read, :meth:`KVExtractor.finish`):
 - an epoch with a within-epoch ``i/n`` (``Epoch [2][400/556]``, ``[Batch 100/938]``, fairseq,
   timm, DCGAN) gives ``(epoch - offset) * n + i`` where ``offset`` is 0 when the smallest
   epoch printed is 0, else 1; when ``n`` is never printed it is estimated as the largest
-  ``i`` + 1 (with a note). An epoch with a ``step``/``iter`` counter is read as global unless
+  ``i`` + 1 (with a note); a line printing another ``n`` than the file's largest is placed
+  with the largest, after the epoch's previous line. An epoch with a ``step``/``iter`` counter is read as global unless
   that counter starts again when the epoch changes (then it is the within-epoch ``i``);
 - a ``batch`` counter without an epoch is chained across restarts like tqdm bars;
 - a counter alone on a line is a header for the lines under it when it is capitalised,
@@ -115,7 +133,8 @@ Steps (resolved when the file has been read, :meth:`KVExtractor.finish`):
   ``Epoch 1/100 - Train Loss: 4.05, Val Loss: 3.2508``); the sniff counts such a loss line
   under a header line, or at most 3 lines under a counter line when its loss name comes back
   with another value (``End of epoch 3 / 100 | Time Taken: 5 sec`` / ``Generator Loss:
-  2985.5``); a file without any counter numbers its loss lines 0, 1, 2...
+  2985.5``); a file without any counter numbers its groups of metric lines 0, 1, 2... (a
+  group: lines that print no name twice, from the first loss line on)
   (the sniff counts such lines when a date-time stamp opens them and their loss name comes
   back: python-logging output, not a logged config dump);
 - points of one tag that land on the same step one after the other keep the last value
@@ -318,7 +337,8 @@ _TIMM = re.compile(
     r"(?P<n2>\d{1,12}))?", re.I)
 # a bare counter opening the message: ``[21500] | loss 7.6`` (a step), ``333 154 Loss=nan``
 # (one integer: a step; two: an epoch and a step / batch index)
-_LEADCTR = re.compile(r"(?:\[\s{0,5}(?P<s>\d{1,12})\s{0,5}\]|(?P<x>\d{1,12})(?:[ \t]{1,20}(?P<y>\d{1,12}))?)"
+_LEADCTR = re.compile(r"(?:\[\s{0,5}(?P<s>\d{1,12})\s{0,5}(?:/\s{0,5}\d{1,12}\s{0,5})?\]"
+                      r"|(?P<x>\d{1,12})(?:[ \t]{1,20}(?P<y>\d{1,12}))?)"
                       r"(?=[ \t|:,-]{0,20}[A-Za-z])")
 _DCGAN = re.compile(
     r"(?<![\w\]])\[\s{0,20}(?P<ep>\d{1,9})\s{0,20}/\s{0,20}\d{1,9}\s{0,20}\]\s{0,20}"

@@ -47,8 +47,10 @@ regular expressions written here):
   (``D Loss: 0.34 G Loss: 10.6:   0%|...| 2/400 [00:08<28:12, loss=0.5]``): step = the bar
   counter; when the counter starts again (one bar per epoch), or an epoch named in the
   description changes (``Train Epoch: 2 Loss: 4.5: 100%|..| 500/500``: a log that kept each
-  bar's final state only; that epoch is not a metric), the bars are chained
-  (step = bars_before * total + counter), with a note.
+  bar's final state only; that epoch is not a metric; also ``Epoch 2: 100%|..``, the epoch
+  ending the description), the bars are chained (step = bars_before * total + counter), with
+  a note. A bar without metrics followed by a glued dict (``..| 1/900 [00:10<..]{'loss':
+  nan}``) gives the dict to the HF-dict layout.
 
 ``nan``, ``inf``, ``-inf`` are kept as values. Hyper-parameters printed before training
 (``lr: 0.0001`` lines, ``Namespace(lr=20, epochs=12, ...)``) go to meta when recognised.
