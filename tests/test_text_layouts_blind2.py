@@ -264,6 +264,16 @@ def test_an_evaluation_block_between_training_lines(tmp_path):
     assert roles["eval_loss"].values.tolist() == pytest.approx([1.5, 1.0])
 
 
+def test_a_title_over_a_line_that_counts_on_is_no_eval(tmp_path):
+    """``Testing...`` printed and nothing under it, then ``epoch: 4, loss: ..``: a line that moves
+    the epoch on past the last training line is the next training line, not the test's."""
+    lines = []
+    for ep in range(1, 6):
+        lines += [f"epoch: {ep}, loss: {1 - ep / 10:.4f}, acc: 0.{ep}", "Testing..."]
+    roles = roles_of(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert len(roles["loss"]) == 5 and "eval_loss" not in roles
+
+
 def test_a_note_about_a_metric_is_no_section_title(tmp_path):
     """``Validation loss decreased (0.14 --> 0.13)`` or ``Validation loss improved, saving`` is a
     note: the training lines after it stay training lines."""

@@ -515,6 +515,7 @@ class KVExtractor:
         self._box_n = 0  # boxes closed (the step of a box without a counter row)
         self._section_line = -10  # the announcement's line, then the section's last metric line
         self._section_taken = False  # a metric line was read in the section
+        self._train_at: tuple[int | None, int | None] = (None, None)  # last training (epoch, step) printed
         self._ctr_line = -10  # the last physical line with a counter
         self._tsv: list[str] | None = None  # names of a tab-separated / markdown table header
         self._tsv_ctr: tuple[int, str] | None = None  # its counter column (index, "gs" or "ep"), or None
@@ -661,6 +662,9 @@ class KVExtractor:
                 return 1
             return 0
         self.recs.append(rec)
+        if not is_eval and ctr.any():
+            self._train_at = (ctr.ep if ctr.ep is not None else self._train_at[0],
+                              ctr.gs if ctr.gs is not None else self._train_at[1])
         if again and not is_eval:  # the same names again on the line: an evaluation pass's values
             ectr = _Ctr(ep=ctr.ep, gs=ctr.gs, start=ctr.start)  # (placed like any evaluation line)
             self.recs.append(_Rec(line_no, ectr, again, eval=True))
@@ -761,11 +765,16 @@ class KVExtractor:
         """The mode of a metric line under a section announcement (:func:`_announcement`): the
         section's when the line names none itself and comes within 3 lines of the announcement
         or of the section's last line, before a counted line that follows the section's lines
-        (the next training line); a counted line taken ends the section (one pass printed on
-        one line, like the training lines: ``epoch: 3, loss is: 0.5``)."""
+        or counts past the last training line (the next training line); a counted line taken
+        ends the section (one pass printed on one line, like the training lines: ``epoch: 3,
+        loss is: 0.5``)."""
         if mode is not None:
             return mode
-        if line_no - self._section_line > 3 or (ctr.any() and self._section_taken):
+        ahead = (ctr.ep is not None and self._train_at[0] is not None and ctr.ep > self._train_at[0]) \
+            or (ctr.gs is not None and self._train_at[1] is not None and ctr.gs > self._train_at[1])
+        if line_no - self._section_line > 3 or (ctr.any() and (self._section_taken or ahead)):
+            # (an evaluation does not move the training counter on: a line under the title that
+            # counts past the last training line is the next training line)
             self._section = None
             return None
         mode = self._section
