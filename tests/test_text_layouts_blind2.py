@@ -416,6 +416,16 @@ def test_an_unnamed_n_of_m_counter_opening_the_line(tmp_path):
     assert roles["loss"].steps.tolist() == list(range(1, 9)) and roles["eval_loss"].values[-1] == pytest.approx(1.3)
 
 
+def test_a_printed_pandas_frame_of_the_history(tmp_path):
+    """``print(pd.DataFrame(history))``: the header is indented over the index column and each
+    row opens with its index; the index is not the epoch."""
+    lines = ["   epoch  train_loss  val_loss"]
+    lines += [f"{i:<4}{i + 1:>5}  {0.5 - i / 20:>10.4f}  {0.6 - i / 30:>8.4f}" for i in range(8)]
+    roles = roles_of(tmp_path, "history.txt", "\n".join(lines) + "\n")
+    assert roles["loss"].steps.tolist() == list(range(1, 9)) and roles["loss"].values[-1] == pytest.approx(0.15)
+    assert roles["eval_loss"].tag == "val_loss"
+
+
 # --------------------------------------------------------------------------- linear time
 
 def blind2_layouts_log() -> str:

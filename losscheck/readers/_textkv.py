@@ -502,6 +502,7 @@ class KVExtractor:
         # whether the rows of the current table print their counter as ``N/M`` (None: no row
         # yet); kept while the same header is printed again (YOLOv5 repeats it every epoch)
         self._table_slash: bool | None = None
+        self._table_indexed = False  # the header is indented over an index column (pandas)
         self._yolo_val: list[tuple[int, str]] | None = None  # (cell index, tag)
         self._header_lines: set[int] = set()  # generic header / counter-only lines
         self._started = False  # a counted metric line or a header line was seen
@@ -1002,6 +1003,9 @@ class KVExtractor:
         if table != self._table:
             self._table_slash = None
         self._table = table
+        # a pandas DataFrame printed: the header is indented over the index column, and each
+        # row opens with its index (``   epoch  train_loss`` / ``0      1    0.52``)
+        self._table_indexed = line[:1].isspace()
         self._header_lines.add(line_no)
         self._started = True
         early, self._early_rows = self._early_rows, None
@@ -1032,6 +1036,8 @@ class KVExtractor:
             return None
         names, kind = self._table
         k = len(names)
+        if len(toks) == k + 1 and self._table_indexed and toks[0].isdigit() and not line[:1].isspace():
+            toks = toks[1:]  # the DataFrame's index
         if len(toks) < k or (len(toks) > k and not toks[k - 1].endswith(":")):
             return None
         cm = _TABLE_CTR.fullmatch(toks[0])
