@@ -195,10 +195,14 @@ def test_counterless_line_groups_are_one_step_each(tmp_path):
     assert t["accuracy"].values[-1] == pytest.approx(0.8)
 
 
-def test_a_setting_printed_once_does_not_make_a_document_a_log(tmp_path):
+def test_a_setting_printed_once_or_repeated_does_not_make_a_document_a_log(tmp_path):
     text = "# Config\n\nloss_weight: 1.0, lr: 0.1\n\n" + "Some words about it.\n" * 30
     p = tmp_path / "README.md"
     p.write_text(text)
+    assert R.sniff(p, p.read_bytes()) == 0.0
+    heads = "".join(f"head_{k}:\n  loss_weight: 1.0\n  num: {k}\n" for k in range(6))
+    p = tmp_path / "config.txt"
+    p.write_text(heads)
     assert R.sniff(p, p.read_bytes()) == 0.0
 
 

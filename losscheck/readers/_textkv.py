@@ -508,7 +508,7 @@ class KVExtractor:
         self._started = False  # a counted metric line or a header line was seen
         self._stamp_names: dict[str, float] = {}  # loss name -> last value, stamped lines without a counter
         self._again_names: dict[str, float] = {}  # loss name -> last value, lines without a counter
-        self._bare_names: set[str] = set()  # loss names that opened a line of bare pairs
+        self._bare_names: dict[str, float] = {}  # loss name -> last value, lines of bare pairs
         self._section: str | None = None  # the eval prefix announced for the lines that follow
         self._box: list[tuple[int, str, float]] = []  # the open key/value box's rows (line, name, value)
         self._box_section = ""  # its current section ("train/")
@@ -786,17 +786,17 @@ class KVExtractor:
 
     def _bare(self, rest: str, pairs: list[tuple[str, float]]) -> bool:
         """Whether a loss line without a counter is nothing but ``name: value`` pairs (what is
-        left once they are blanked is separators) and its loss name already opened such a line:
-        a log printed without any counter (``loss:0.0074, accuracy:0.997, recall:0.98`` on every
-        line), not a setting printed once."""
+        left once they are blanked is separators) and its loss name already opened such a line
+        with another value (``nan`` is never equal): a log printed without any counter
+        (``loss:0.0074, accuracy:0.997, recall:0.98`` on every line), not a setting printed
+        once or repeated (``loss_weight: 1.0`` under several heads of a config)."""
         if any(ch.isalnum() for ch in rest):
             return False
-        name = next(k for k, _ in pairs if is_loss_name(k))
-        if name in self._bare_names:
-            return True
-        if len(self._bare_names) < 64:
-            self._bare_names.add(name)
-        return False
+        name, x = next((k, v) for k, v in pairs if is_loss_name(k))
+        before = self._bare_names.get(name)
+        if before is not None or len(self._bare_names) < 64:
+            self._bare_names[name] = x
+        return before is not None and before != x  # (a setting repeated, loss_weight: 1.0, is no log)
 
     def _again(self, pairs: list[tuple[str, float]]) -> bool:
         """Whether a loss line without a counter, a few lines under a counter line, prints a
