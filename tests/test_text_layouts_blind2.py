@@ -430,6 +430,19 @@ def test_a_printed_pandas_frame_of_the_history(tmp_path):
     assert roles["eval_loss"].tag == "val_loss"
 
 
+def test_finished_keras_bars_without_epoch_headers(tmp_path):
+    """Keras lines pasted without their ``Epoch N/M`` headers (``1875/1875 [====] - 5s 3ms/step -
+    loss: .. - val_loss: ..``): each finished bar is one epoch; an unfinished one is not."""
+    lines = []
+    for k in range(6):
+        lines.append(f" 900/1875 [=========>....] - ETA: 2s - loss: {0.4 - k / 100:.4f} - accuracy: 0.8{k}")
+        lines.append(f"1875/1875 [==============================] - 5s 3ms/step - loss: {0.3 - k / 100:.4f} - "
+                     f"accuracy: 0.9{k} - val_loss: {0.2 - k / 200:.4f} - val_accuracy: 0.9{k}")
+    roles = roles_of(tmp_path, "fit.txt", "\n".join(lines) + "\n")
+    assert roles["loss"].steps.tolist() == [1, 2, 3, 4, 5, 6] and roles["loss"].step_unit == "epoch"
+    assert roles["loss"].values[0] == pytest.approx(0.3) and roles["eval_loss"].values[-1] == pytest.approx(0.175)
+
+
 # --------------------------------------------------------------------------- linear time
 
 def blind2_layouts_log() -> str:
@@ -445,7 +458,8 @@ def blind2_layouts_log() -> str:
                 "| Training Loss | Step | Validation Loss |", f"| 0.{k} | {k} | 0.{k} |",
                 f"  0%|   | {k}/9 [00:01<00:02, 1.0s/it]{{'loss': 0.{k}}}", f"Train-SmoothL1=0.{k}",
                 "-" * 20, "| train/    |       |", f"|    loss   | 0.{k}  |", f"|    n_updates | {k} |", "-" * 20,
-                "epoch  train_loss  time", f"{k}  0.{k}  00:0{k}", f"[{k}]\tvalid_1's l2: 0.{k}\ttraining's l2: 0.{k}"]
+                "epoch  train_loss  time", f"{k}  0.{k}  00:0{k}", f"[{k}]\tvalid_1's l2: 0.{k}\ttraining's l2: 0.{k}",
+                f"9/9 [====] - 1s - loss: 0.{k}"]
     return "\n".join(out) + "\n"
 
 
@@ -463,7 +477,7 @@ def test_work_grows_linearly_with_the_new_layouts(monkeypatch):
     "'a': '1', " * 10_000, "'" * 100_000 + ": 1", ": '1" * 25_000, "x[" * 50_000, "a[b=1, " * 14_000 + "]",
     "loss[loss=1, " * 7_000 + "], tot[loss=2]", "| a " * 25_000 + "|", "|" * 100_000, "\t" * 100_000,
     "Test " * 20_000, "nan " * 25_000, "1%|" + " " * 100_000 + "| 1/2 [00:01]{'loss': 1}", "Batch 1. " * 11_000,
-    "| 1 " * 25_000 + "|",
+    "| 1 " * 25_000 + "|", "1/1 [" + "=" * 100_000 + "] - loss: 1", " 1/1 [" * 16_000,
 ])
 def test_a_100k_character_line_in_the_blind2_layouts_is_handled(tmp_path, line):
     import time

@@ -134,6 +134,8 @@ _CFG_LINE = re.compile(rf"^\s*([A-Za-z_]\w*)\s*:\s*({_NUM})\s*$")
 _NS_PAIR = re.compile(rf"(?<!\w)(\w+)=({_NUM})(?=[,)]|$)")
 _KERAS_SEG = re.compile(r"\s*(?:\d{1,12}/\d{1,12}\s{0,5}\[[=>.]{0,400}\]|ETA:\s{0,5}[\d:]{1,12}s?"
                         r"|\d{1,7}(?:\.\d{1,3})?[mu]?s(?:\s{1,3}\d{1,7}(?:\.\d{1,3})?[mu]?s/(?:step|sample))?)\s*")
+#: a Keras progress bar's counter: ``1875/1875 [====`` (finished when both numbers are equal)
+_KERAS_DONE = re.compile(r"\s{0,20}(\d{1,12})/(\d{1,12})\s{0,5}\[[=>.]")
 _SEGMENTS = re.compile(r"(?<!\s)\s+-\s+|\t|(?<!\s)\s{3,}")
 _BLOCK_STEP_NAMES = frozenset({"step", "iter", "iteration", "global_step", "global step", "batch"})
 
@@ -230,6 +232,7 @@ class _Parser:
         self.tqdm: list[tuple[int, int, list[tuple[str, float]], int | None]] = []
         self.kv = KVExtractor()
         self.keras_early: tuple[int, list[tuple[str, float]]] | None = None
+        self.keras_loose: list[tuple[int, list[tuple[str, float]]]] = []  # finished bars, no header
         self.hits = 0  # display lines a fixed layout took metrics from
         self.used: set[int] = set()  # physical lines that gave metrics
 
@@ -267,10 +270,15 @@ class _Parser:
             self.kv.position(line, line_no)
         else:
             hit = self.kv.feed(line, line_no) == 2
-            if not hit and self.epoch is None and not self.seen_metrics:
+            if not hit and self.epoch is None:
                 pairs = _keras_line(line)
-                if pairs:  # an excerpt that starts with an epoch's last line, before any header
+                if pairs and not self.seen_metrics:  # an excerpt that starts with an epoch's last line
                     self.keras_early = (line_no, pairs)
+                dm = _KERAS_DONE.match(line) if pairs else None
+                if dm and dm.group(1) == dm.group(2) and len(self.keras_loose) < 1_000_000:
+                    # a finished Keras bar (``1875/1875 [====] - 5s - loss: ..``) with no
+                    # ``Epoch N/M`` header so far: an epoch's last line, pasted without headers
+                    self.keras_loose.append((line_no, pairs))
         if hit:
             self.seen_metrics = True
             self.keras_early = None
@@ -470,6 +478,15 @@ class _Parser:
             for key, v in vals.items():
                 self.add(key, float(ep), v, "epoch")
         self.block = {}
+        if self.epoch is None and len(self.keras_loose) >= 2 and not self.col.tags():
+            # finished Keras bars and never an "Epoch N/M" header: one epoch each, in order
+            for ep, (no, pairs) in enumerate(self.keras_loose, 1):
+                for key, v in pairs:
+                    self.add(key, float(ep), v, "epoch")
+                self.used.add(no)
+            info.append("Keras progress lines without 'Epoch N/M' headers: the n-th finished bar is "
+                        "used as epoch n")
+        self.keras_loose = []
         kv = self.kv.finish(uncounted=not self.col.tags())
         for tag, (steps, values) in kv.points.items():
             unit = kv.units.get(tag, "step")
@@ -595,7 +612,7 @@ class TextLogReader(BaseReader):
         if len(head) >= 65536 and len(physical) > 1:
             physical = physical[:-1]
         nonblank = sum(1 for ln in physical if ln.strip())
-        known, generic = p.hits + p.kv.layout_lines, p.kv.loss_lines - p.kv.layout_lines
+        known, generic = p.hits + p.kv.layout_lines + len(p.keras_loose), p.kv.loss_lines - p.kv.layout_lines
         if known >= 3 or (known >= 2 and nonblank < 10):
             return 0.3
         # generic lines: a loss with a counter on enough lines, and not a few lines quoted in
