@@ -34,6 +34,7 @@ COLLECTIONS = {
     "real": REPO.parent / "shared" / "real_runs",
     "text": REPO / "benchmarks" / "text_logs",
     "text_blind": REPO / "benchmarks" / "text_logs_blind",
+    "text_blind2": REPO / "benchmarks" / "text_logs_blind2",
 }
 
 

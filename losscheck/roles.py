@@ -33,7 +33,8 @@ EXACT: dict[str, tuple[str, ...]] = {
                   "epoch_val_loss", "validation_loss", "Valid Loss", "dev_loss", "test_loss",
                   "test/loss", "evaluation/loss"),
     "grad_norm": ("grad_norm", "train/grad_norm", "grad_2.0_norm_total", "gradient_norm",
-                  "grad-norm", "train/gradient_norm", "total_grad_norm", "grad_norm/total"),
+                  "grad-norm", "train/gradient_norm", "total_grad_norm", "grad_norm/total", "grad",
+                  "train/grad"),
     "lr": ("lr", "learning_rate", "train/learning_rate", "train/lr", "lr-AdamW", "lr-Adam", "lr-SGD",
            "x/lr0", "lr_0", "lr/group_0", "learning-rate", "learningrate", "epoch_learning_rate",
            "train/epoch_learning_rate"),
@@ -47,6 +48,15 @@ EXACT: dict[str, tuple[str, ...]] = {
 #: name tokens of a regularisation / auxiliary term, never the objective itself when another
 #: loss is logged: KL divergence (VAE), MMD (WAE), penalties, auxiliary heads
 _TERMS = frozenset({"kl", "kld", "kldiv", "mmd", "reg", "penalty", "aux"})
+
+#: names of loss functions printed as the metric's name when no "loss" word is printed
+#: (MXNet's ``Train-SmoothL1``, DCRNN's ``train_mae``, OpenNMT-py's ``xent``, ``nll``, a
+#: classifier's ``ce``): a second tier, used only when no name says "loss"
+LOSS_FUNCTIONS = frozenset({"xent", "nll", "mse", "mae", "rmse", "smoothl1", "huber", "bce", "ce", "ctc",
+                            "logloss", "crossentropy", "nllloss"})
+
+#: name tokens of a total (the sum of the components printed beside it)
+_TOTAL = frozenset({"total", "sum", "overall", "all", "tot"})
 
 _EVAL = re.compile(r"(^|[/_\-. ])(eval|val|vali|valid|validation|dev|test|evaluation)([/_\-. ]|$)", re.I)
 _TOKEN = re.compile(r"[/_\-. ]+")
@@ -76,13 +86,25 @@ def _is_eval(tag: str) -> bool:
     return bool(_EVAL.search(_words(tag)))
 
 
-def _fuzzy(role: str, tag: str) -> bool:
+def loss_function_name(tag: str) -> bool:
+    """Whether ``tag`` names a loss function without the word "loss" (a token of it, split at
+    separators or at case changes, is in :data:`LOSS_FUNCTIONS`: ``Train-SmoothL1``,
+    ``train_mae``, ``val-nll``, ``xent``)."""
+    low = tag.lower()
+    return bool(LOSS_FUNCTIONS.intersection(_TOKEN.split(low)) or LOSS_FUNCTIONS.intersection(_tokens(tag)))
+
+
+def _fuzzy(role: str, tag: str, tier: int = 1) -> bool:
     toks = _tokens(tag)
     t = "_".join(toks) if not tag.isascii() else tag.lower()
     is_eval = _is_eval(tag)
     if role in ("loss", "eval_loss"):
-        # "loss" in the name, or OpenNMT-py's / TensorFlow's "xent" (cross-entropy)
-        if ("loss" not in t and "xent" not in toks) or "scale" in toks or "scaler" in t:
+        if "scale" in toks or "scaler" in t:
+            return False
+        if tier == 1:  # "loss" in the name, or OpenNMT-py's / TensorFlow's "xent" (cross-entropy)
+            if "loss" not in t and "xent" not in toks:
+                return False
+        elif not loss_function_name(tag):  # tier 2: a loss function's name (SmoothL1, mae, nll)
             return False
         return is_eval if role == "eval_loss" else not is_eval
     if role == "grad_norm":
@@ -113,16 +135,35 @@ def _pick(role: str, series: dict[str, Series], taken: set[str]) -> Series | Non
         most = max(exact, key=len)
         return most if len(most) >= 10 * max(1, len(exact[0])) else exact[0]
     cands = [s for k, s in free.items() if _fuzzy(role, k)]
+    if not cands and role in ("loss", "eval_loss"):
+        # no name says "loss": a loss function's name (MXNet's Train-SmoothL1, train_mae)
+        cands = [s for k, s in free.items() if _fuzzy(role, k, tier=2)]
     if not cands:
         return None
     # prefer per-step series over epoch aggregates, a validation split over a test split (the
     # held-out set watched while training), an objective over a regularisation term (a VAE's
-    # ``loss_kl`` / ``loss_mmd`` beside its ``loss_vae``), then more points, then the shortest
-    # name, then the one logged first (with no total printed, ``loss_l, loss_c``: the first term)
+    # ``loss_kl`` / ``loss_mmd`` beside its ``loss_vae``), then more points, then a total over
+    # its components (:func:`_is_total`), then the one logged first (with no total printed,
+    # ``loss_l, loss_c`` or ``Loss Discriminator, Loss Encoder``: the first term)
+    # (the other roles keep the shortest name before the order of logging)
     order = {k: i for i, k in enumerate(free)}
-    return sorted(cands, key=lambda s: ("epoch" in s.tag.lower(), "test" in _tokens(s.tag),
-                                        bool(_TERMS.intersection(_tokens(s.tag))), -len(s), len(s.tag),
+    toks = {s.tag: _tokens(s.tag) for s in cands}
+    lossy = role in ("loss", "eval_loss")
+    return sorted(cands, key=lambda s: ("epoch" in s.tag.lower(), "test" in toks[s.tag],
+                                        bool(_TERMS.intersection(toks[s.tag])), -len(s),
+                                        not _is_total(toks[s.tag], toks.values()) if lossy else len(s.tag),
                                         order.get(s.tag, 0), s.tag))[0]
+
+
+def _is_total(toks: list[str], others) -> bool:
+    """Whether a name (its tokens) is a total among the candidate names ``others`` (token
+    lists): it says so (``total``, ``sum``, ``overall``, ``tot``), or it is the stem of another
+    candidate's name (``Loss`` beside ``Loss_u`` and ``Loss_v``; ``D_loss`` beside
+    ``D_loss_real``), as frameworks name the parts of a loss after it."""
+    if _TOTAL.intersection(toks):
+        return True
+    n = len(toks)
+    return any(len(o) > n and o[:n] == toks for o in others)
 
 
 # A generator / discriminator loss: the G or D mark as its own token next to "loss"/"err"

@@ -81,11 +81,41 @@ def test_no_total_loss_the_first_printed_term_wins():
     # alphabetically first
     assert resolve(run_with("loss_l", "loss_c")).get("loss").tag == "loss_l"
     assert resolve(run_with("loss_c", "loss_l")).get("loss").tag == "loss_c"
-    # more points and shorter names still decide first
+    # more points still decide first; then the order of logging, not the shorter name
+    # (issue 11: "Loss Discriminator, Loss Encoder, Loss Decoder", no total printed)
     data = RunData("r", [], {"loss_zz": Series("loss_zz", np.arange(9), np.ones(9), "f"),
                              "loss_a": Series("loss_a", np.arange(5), np.ones(5), "f"),
                              "loss_b": Series("loss_b", np.arange(9), np.ones(9), "f")})
-    assert resolve(data).get("loss").tag == "loss_b"
+    assert resolve(data).get("loss").tag == "loss_zz"
+    assert resolve(run_with("Loss Discriminator", "Loss Encoder")).get("loss").tag == "Loss Discriminator"
+
+
+@pytest.mark.parametrize("tags,expect", [
+    (("rec_loss_u", "rec_loss_v", "rec_loss"), "rec_loss"),  # the stem of the components' names
+    (("box_loss", "cls_loss", "loss_sum"), "loss_sum"),  # a name that says it is the sum
+    (("loss_a", "tot loss"), "tot loss"),
+    (("d_loss_real", "d_loss_fake"), "d_loss_real"),  # no total: the first logged
+])
+def test_a_total_before_its_components(tags, expect):
+    assert resolve(run_with(*tags)).get("loss").tag == expect
+
+
+@pytest.mark.parametrize("tags,expect", [
+    (("Train-SmoothL1", "Train-Acc"), {"loss": "Train-SmoothL1"}),
+    (("train_mae", "val_mae", "lr"), {"loss": "train_mae", "eval_loss": "val_mae"}),
+    (("nll", "acc"), {"loss": "nll"}),
+    (("xent_sum", "ce_head"), {"loss": "xent_sum"}),
+    # a name saying "loss" comes first: a loss function's name is only the second tier
+    (("mse", "loss"), {"loss": "loss"}),
+    (("val_mse", "train_loss"), {"loss": "train_loss", "eval_loss": "val_mse"}),
+])
+def test_loss_function_names_when_no_name_says_loss(tags, expect):
+    r = resolve(run_with(*tags))
+    assert {role: a.series.tag for role, a in r.roles.items() if role in expect} == expect
+
+
+def test_grad_alone_is_the_grad_norm():
+    assert resolve(run_with("loss", "Grad")).get("grad_norm").tag == "Grad"
 
 
 @pytest.mark.parametrize("tags,expect", [

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 #: Step-like column/key names, most specific first. ``epoch`` is last: it is only the step
-#: when nothing finer is logged.
-STEP_KEYS = ("step", "global_step", "Step", "_step", "iteration", "iter", "epoch")
+#: when nothing finer is logged. The plural spellings (``steps``, ``iterations``: ChainerRL's
+#: tab-separated ``scores.txt`` opens with ``steps``) follow the singular ones.
+STEP_KEYS = ("step", "global_step", "Step", "_step", "iteration", "iter", "steps", "iterations", "epoch")
 
 #: Cell spellings meaning "no value here" (no point), compared lower-cased and stripped.
 MISSING_TOKENS = frozenset({"", "none", "null", "na", "n/a", "<na>", "#n/a", "nil"})

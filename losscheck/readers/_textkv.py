@@ -6,15 +6,17 @@ On each line the extractor looks for
 
 - a **counter**: ``epoch``/``Epoch``/``EPOCH``/``ep=``, ``step``, ``global_step``,
   ``global step``, ``iteration``, ``iterations:``, ``iter``, ``iters:``, ``it=``, ``update``, ``num_updates``,
-  ``batch``, followed by an integer, optionally ``N/M`` or ``[N/M]`` (the name may carry its
-  own label, ``epoch/epochs:6/10``); the bracket forms ``Epoch [2][400/556]``,
+  ``batch``, followed by an integer, optionally ``N/M``, ``[N/M]`` or ``N of M`` (the name may
+  carry its own label, ``epoch/epochs:6/10``, or an index suffix, ``batch_id``/``batch_idx``;
+  it may follow a banner of dashes, ``-----Iteration: 3000-----``, and end a sentence,
+  ``Batch 10. loss: ..``); an epoch's position after spaces (``epoch 010  2000 / 8223``); the bracket forms ``Epoch [2][400/556]``,
   ``Epoch(val) [2][500]``, ``Iter [400/10000]``, ``Epoch: [3][100/5005]``; timm's
   ``Train: 3 [ 100/1251 (8%)]`` / ``Test: [ 50/196]``; Swin's ``Train: [29/300][2670/2859]``;
   fairseq's ``epoch 001:    100 / 1234``; OpenNMT-py's ``Epoch  1, 12850/37527;``; DCGAN's
   ``[3/5][100/1583]``; ESPnet2's ``15epoch:train:751-1125batch:`` (the end of the batch
   range is the position in the epoch) and ``15epoch results: [train] .. [valid] ..``;
   and, when nothing else counts on the line, a bare number right
-  before its metrics: ``[21500] | loss 7.6`` (a step), ``33 154 Loss=0.3`` (one integer: a
+  before its metrics: ``[21500] | loss 7.6`` or ``[ 3/100] loss: ..`` (a step), ``33 154 Loss=0.3`` (one integer: a
   step; two: an epoch and a step or batch index);
 - **metric pairs**: ``name: value``, ``name=value`` (also ``name=[value]``), and
   ``name value`` inside ``|``- or tab-separated fields, or when the name is a known metric
@@ -65,6 +67,21 @@ On each line the extractor looks for
   tab-separated names without a counter column (``total loss<TAB>score loss<TAB>...``) and
   rows of as many numbers: the n-th row is step n (from 0, with a note).
 
+More forms (issue 11's second blind collection): ``'loss': '0.80'`` quoted pairs; possessive
+data-set names (LightGBM's ``valid_1's binary_logloss``); lines of only ``nan`` values; a
+labelled bracket group that repeats the line's names (``loss[loss=..], tot_loss[loss=..]``)
+is that group's (``tot_loss/loss``), not an evaluation pass; tab-separated or markdown tables
+with a header row and a counter column anywhere (``| Training Loss | Epoch | Step | ..``,
+empty ``No log`` cells), a duration cell (fastai's ``00:12``) skipped in a whitespace table;
+key/value boxes (stable-baselines3: a dashed frame, ``| train/ |`` sections, ``| loss |
+0.01 |`` rows; one record per box, step = its ``total_timesteps`` row); a short section title
+without numbers or metric words (``Test Error:``, ``Evaluation Results:``, ``testing in eval
+mode``, ``Eval epoch: 4``) makes the metric lines right under it (within 3 lines) evaluation
+values, until a counted line follows them or a training title (``Training epoch: 5``);
+evaluation names that differ only in case and separators are one tag. A log without any
+counter whose lines are bare ``name: value`` pairs is claimed once a loss name opens such a
+line twice.
+
 Renamed names (so that the role resolver finds them): ``learning rate`` -> ``learning_rate``,
 ``total loss`` -> ``total_loss`` (else, with no ``loss`` printed, the shortest component name
 would be taken for the training loss),
@@ -93,7 +110,8 @@ Steps (resolved when the file has been read, :meth:`KVExtractor.finish`):
 - an epoch with a within-epoch ``i/n`` (``Epoch [2][400/556]``, ``[Batch 100/938]``, fairseq,
   timm, DCGAN) gives ``(epoch - offset) * n + i`` where ``offset`` is 0 when the smallest
   epoch printed is 0, else 1; when ``n`` is never printed it is estimated as the largest
-  ``i`` + 1 (with a note). An epoch with a ``step``/``iter`` counter is read as global unless
+  ``i`` + 1 (with a note); a line printing another ``n`` than the file's largest is placed
+  with the largest, after the epoch's previous line. An epoch with a ``step``/``iter`` counter is read as global unless
   that counter starts again when the epoch changes (then it is the within-epoch ``i``);
 - a ``batch`` counter without an epoch is chained across restarts like tqdm bars;
 - a counter alone on a line is a header for the lines under it when it is capitalised,
@@ -115,7 +133,8 @@ Steps (resolved when the file has been read, :meth:`KVExtractor.finish`):
   ``Epoch 1/100 - Train Loss: 4.05, Val Loss: 3.2508``); the sniff counts such a loss line
   under a header line, or at most 3 lines under a counter line when its loss name comes back
   with another value (``End of epoch 3 / 100 | Time Taken: 5 sec`` / ``Generator Loss:
-  2985.5``); a file without any counter numbers its loss lines 0, 1, 2...
+  2985.5``); a file without any counter numbers its groups of metric lines 0, 1, 2... (a
+  group: lines that print no name twice, from the first loss line on)
   (the sniff counts such lines when a date-time stamp opens them and their loss name comes
   back: python-logging output, not a logged config dump);
 - points of one tag that land on the same step one after the other keep the last value
@@ -128,9 +147,12 @@ two ways.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+
+from losscheck.roles import loss_function_name
 
 NUM = r"(?:[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn][Aa][Nn]|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?))"
 _UNIT = r"(?:%|[A-Za-z]{1,12}(?:/[A-Za-z]{1,12})?)"
@@ -167,6 +189,13 @@ _MASK_FILE = re.compile(
 _MASK_MODLINE = re.compile(r"\((?P<n>[A-Za-z_][\w.]{0,60}):\d{1,7}\)")
 _MASK_VER = re.compile(r"(?<![\w.])\d{1,5}(?:\.\d{1,5}){2,}(?![\d.])")
 _MASK_BAR = re.compile(r"\d{1,3}%\|[^|]{0,400}\|")
+# quoted pairs (``'loss': '0.80'``, ``"lr"=0.1``; PaddleDetection 0.x prints its losses as a
+# dict's items): the quotes around a name before ``:``/``=`` and around a number after it
+_QUOTED_KEY = re.compile(r"(?P<q>['\"])[A-Za-z_][\w.@/\-]{0,80}(?P=q)(?=\s{0,5}[:=])")
+_QUOTED_VALUE = re.compile(rf"[:=]\s{{0,5}}(?P<q>['\"]){NUM}(?P=q)")
+
+
+_POSSESSIVE = re.compile(r"(?<=[A-Za-z0-9_])'s(?= [A-Za-z_])")
 
 
 def _backspaces(s: str) -> str:
@@ -208,7 +237,9 @@ def clean_line(part: str) -> str:
     ``\\r``). A leading quote mark (``> ``) is dropped, ANSI escape sequences are removed,
     backspaces applied, a python warning that stderr wrote into the line
     (``... || /path/x.py:238: UserWarning: ...``) and a trailing comment or
-    annotation (``  # after resume``, ``  <-- spike``, ``  // note``) cut off. Never raises.
+    annotation (``  # after resume``, ``  <-- spike``, ``  // note``) cut off, and a
+    possessive ``'s`` between two names dropped (LightGBM's ``valid_1's binary_logloss``).
+    Never raises.
     """
     if ">" in part[:8]:
         part = _unquote(part)
@@ -224,6 +255,8 @@ def clean_line(part: str) -> str:
         m = _COMMENT.search(part)
         if m:
             part = part[:m.start()]
+    if "'s " in part:  # a possessive data-set name (LightGBM's "valid_1's binary_logloss: 0.6")
+        part = _POSSESSIVE.sub("", part)
     return part
 
 
@@ -257,12 +290,13 @@ _TOK = re.compile(r"[/_\-. ()@]+")
 
 
 def is_loss_name(name: str) -> bool:
-    """Whether a metric name looks like a loss (``loss`` in it, or ``xent`` as a word:
-    OpenNMT-py's / TensorFlow's cross-entropy; but not a loss scale). Never raises."""
+    """Whether a metric name looks like a loss (``loss`` in it, or a loss function's name as a
+    word, :func:`losscheck.roles.loss_function_name`: OpenNMT-py's ``xent``, MXNet's
+    ``Train-SmoothL1``, ``train_mae``, ``nll``; but not a loss scale). Never raises."""
     low = name.lower()
     if "scale" in low:
         return False
-    return "loss" in low or ("xent" in low and "xent" in _TOK.split(low))
+    return "loss" in low or loss_function_name(name)
 
 
 def _known_word(word: str) -> bool:
@@ -276,15 +310,22 @@ def _has_mode_token(name: str) -> bool:
 
 # ----------------------------------------------------------------------------- counters
 
+# A counter: its word may follow a banner of dashes (``-----Iteration: 3000-----``; one dash
+# before it is a compound, ``pre-epoch``), carry an index suffix (``batch_id: 500``,
+# ``batch_idx``), be followed by ``N/M``, ``[N/M]`` or ``N of M`` (``EPOCH 3 of 30``), and
+# end with a sentence's period (``Batch   10. loss: 2.3``; ``step 1.5`` is no counter).
 _CTR = re.compile(
-    _NB + r"(?P<k>global[_ ]step|num_updates|iterations|iteration|iters|iter|steps|step|update|epoch|batch|ep|it)"
-    r"(?:/(?P=k)e?s)?(?![\w(])(?:\s{0,20}(?P<sep>[:=#]))?\s{0,40}"
+    r"(?<![\w.@%/])(?:(?<=--)|(?<!-))"
+    r"(?P<k>global[_ ]step|num_updates|iterations|iteration|iters|iter|steps|step|update|epoch|batch|ep|it)"
+    r"(?:/(?P=k)e?s)?(?:_(?:id|idx|index|no))?(?![\w(])(?:\s{0,20}(?P<sep>[:=#]))?\s{0,40}"
     r"(?:\[\s{0,20}(?P<a>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<b>\d{1,12})\s{0,20})?\]"
-    r"|(?P<c>\d{1,12})(?:\s{0,20}/\s{0,20}(?P<d>\d{1,12}))?)(?![\d.\w])", re.I)
+    r"|(?P<c>\d{1,12})(?:\s{0,20}(?:/|(?<=\s)of(?=\s))\s{0,20}(?P<d>\d{1,12}))?)(?![\d\w]|\.\d)", re.I)
+# the within-epoch position after an epoch counter: ``[400/556]``, ``[12800/45000 (28%)]``,
+# ``: 100/1234``, or ``  2000 / 8223`` after spaces only (legacy fairseq ``| epoch 010  2000 / 8223``)
 _WITHIN = re.compile(
     r"\s{0,20}(?:\[\s{0,20}(?P<i>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<n>\d{1,12})\s{0,20})?"
     r"(?:\(\s{0,5}\d{1,3}(?:\.\d{1,3})?%\s{0,5}\)\s{0,5})?\]"
-    r"|[:,]\s{0,40}(?P<i2>\d{1,12})\s{0,20}/\s{0,20}(?P<n2>\d{1,12})(?![\d.\w]))")
+    r"|(?:[:,]\s{0,40}|(?<=\s))(?P<i2>\d{1,12})\s{0,20}/\s{0,20}(?P<n2>\d{1,12})(?![\d.\w]))")
 _MMC = re.compile(
     _NB + r"(?P<k>Epoch|Iter|Iteration|Step)(?:\s{0,20}\((?P<mode>[A-Za-z]{1,12})\))?(?:\s{0,20}:)?"
     r"\s{0,20}\[\s{0,20}(?P<a>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<b>\d{1,12})\s{0,20})?\]"
@@ -296,7 +337,8 @@ _TIMM = re.compile(
     r"(?P<n2>\d{1,12}))?", re.I)
 # a bare counter opening the message: ``[21500] | loss 7.6`` (a step), ``333 154 Loss=nan``
 # (one integer: a step; two: an epoch and a step / batch index)
-_LEADCTR = re.compile(r"(?:\[\s{0,5}(?P<s>\d{1,12})\s{0,5}\]|(?P<x>\d{1,12})(?:[ \t]{1,20}(?P<y>\d{1,12}))?)"
+_LEADCTR = re.compile(r"(?:\[\s{0,5}(?P<s>\d{1,12})\s{0,5}(?:/\s{0,5}\d{1,12}\s{0,5})?\]"
+                      r"|(?P<x>\d{1,12})(?:[ \t]{1,20}(?P<y>\d{1,12}))?)"
                       r"(?=[ \t|:,-]{0,20}[A-Za-z])")
 _DCGAN = re.compile(
     r"(?<![\w\]])\[\s{0,20}(?P<ep>\d{1,9})\s{0,20}/\s{0,20}\d{1,9}\s{0,20}\]\s{0,20}"
@@ -331,6 +373,7 @@ _LR_ARROW = re.compile(_NB + rf"(?P<k>learning[ _]rate|lr)\s{{0,5}}[:=]?\s{{0,5}
 _SPACE_PAIR = re.compile(
     _NB + rf"(?P<k>{_W}(?: {_W})?)\s{{1,20}}(?P<v>{NUM})(?P<u>{_UNIT})?(?![\w.@/])" + _MEAN)
 _DIGIT = re.compile(r"\d")
+_NANINF = re.compile(r"(?<![A-Za-z])(?:nan|inf)", re.I)
 _HINT_WORDS = ("loss", "xent", "acc", "lr", "ppl", "perplex", "norm", "wps", "ups", "wpb", "bsz", "bleu", "wer",
                "cer", "f1", "auc", "map", "iou", "psnr", "ssim", "top1", "top5")
 _CTR_WORDS = ("epoch", "step", "iter", "batch", "update")
@@ -344,6 +387,17 @@ _TABLE_CTR = re.compile(r"(?P<a>\d{1,12})(?:/(?P<b>\d{1,12}))?")
 _RESULTS_TXT = ("train/box_loss", "train/obj_loss", "train/cls_loss", "train/loss", "", "",
                 "metrics/precision", "metrics/recall", "metrics/mAP_0.5", "metrics/mAP_0.5:0.95",
                 "val/box_loss", "val/obj_loss", "val/cls_loss")
+_NUMBER = re.compile(NUM)
+# a row of a key/value box: "|    loss        | 0.0123      |", "| train/      |             |"
+_BOX_ROW = re.compile(r"\|(?P<k>[^|]{1,80})\|(?P<v>[^|]{0,40})\|")
+#: rows of a key/value box that give its step, in order of preference
+_BOX_COUNTERS = ("total_timesteps", "timesteps", "global_step", "step", "steps", "n_updates", "iterations")
+_CLOCK_CELL = re.compile(r"\d{1,4}:\d{2}(?::\d{2})?")
+_MD_RULE = re.compile(r":?-{2,}:?")
+_EMPTY_CELLS = frozenset({"", "-", "--", "—", "no log", "n/a", "na", "none", "null"})
+#: counter column names of a table with a header row
+_GRID_COUNTERS = frozenset({"step", "steps", "global_step", "global step", "iteration", "iterations", "iter",
+                            "iters", "epoch", "epochs", "update", "updates"})
 _TSV_NAME = re.compile(r"[A-Za-z_\u4e00-\u9fff][\w.@%\-/() ]{0,80}")
 _TQDM_TAIL = re.compile(r":?\s{1,40}\d{1,3}%\|")
 _EARLY_ROWS = 64  # table rows kept before the first header
@@ -448,13 +502,25 @@ class KVExtractor:
         # whether the rows of the current table print their counter as ``N/M`` (None: no row
         # yet); kept while the same header is printed again (YOLOv5 repeats it every epoch)
         self._table_slash: bool | None = None
+        self._table_indexed = False  # the header is indented over an index column (pandas)
         self._yolo_val: list[tuple[int, str]] | None = None  # (cell index, tag)
         self._header_lines: set[int] = set()  # generic header / counter-only lines
         self._started = False  # a counted metric line or a header line was seen
         self._stamp_names: dict[str, float] = {}  # loss name -> last value, stamped lines without a counter
         self._again_names: dict[str, float] = {}  # loss name -> last value, lines without a counter
+        self._bare_names: dict[str, float] = {}  # loss name -> last value, lines of bare pairs
+        self._section: str | None = None  # the eval prefix announced for the lines that follow
+        self._box: list[tuple[int, str, float]] = []  # the open key/value box's rows (line, name, value)
+        self._box_section = ""  # its current section ("train/")
+        self._box_open = False
+        self._box_n = 0  # boxes closed (the step of a box without a counter row)
+        self._section_line = -10  # the announcement's line, then the section's last metric line
+        self._section_taken = False  # a metric line was read in the section
+        self._train_at: tuple[int | None, int | None] = (None, None)  # last training (epoch, step) printed
         self._ctr_line = -10  # the last physical line with a counter
-        self._tsv: list[str] | None = None  # names of a tab-separated header without a counter column
+        self._tsv: list[str] | None = None  # names of a tab-separated / markdown table header
+        self._tsv_ctr: tuple[int, str] | None = None  # its counter column (index, "gs" or "ep"), or None
+        self._tsv_skip: set[int] = set()  # its counter columns (not metrics)
         self._tsv_n = 0  # rows read under it (their step)
         self._tsv_rows = False
         self._header_ep: int | None = None  # the epoch of the last epoch header line (progress lines under it)
@@ -483,6 +549,10 @@ class KVExtractor:
         first = low.split(None, 1)[0] if low.strip() else ""
         if first == "wandb:":  # wandb's own console lines: status, and the run's final summary
             return 0
+        if first[:1] in ("|", "-") or self._box:
+            got = self._box_line(line, line_no)
+            if got >= 0:
+                return got
         if first[:1].isdigit():  # darknet prints no "loss" word ("75: 625.19, 517.63 avg, ...")
             m = _DARKNET.match(line)
             if m:
@@ -492,16 +562,24 @@ class KVExtractor:
                 if got:
                     return got
         if not self._started and first not in _TABLE_FIRST and "loss" not in low and "[" not in low \
-                and not _maybe_counter(low):
-            return 0  # before any counted line, only a loss line can matter (files without counters)
+                and not _maybe_counter(low) and not self._bare_names:
+            # before any counted line, only a loss line can matter (files without counters; once
+            # a line of bare pairs with a loss was seen, bare pairs without one are of its group)
+            return 0
         if _config_like(line):
             return 0
         digit = _DIGIT.search(line)
         if first in _TABLE_FIRST and (not digit or first == "class") and self._table_header(line, line_no):
             return 1
-        if "\t" in line and not digit and self._tsv_header(line, line_no):
+        if ("\t" in line or line.lstrip().startswith("|")) and self._tsv_header(line, line_no):
             return 1
-        if not digit:
+        if not digit and not _NANINF.search(line):
+            # (a line of only nan / inf values has no digit: "loss: nan  loss_cls: nan"); a
+            # section title without digits ("Test Error:") announces the lines under it
+            if "test" in low or "val" in low or "eval" in low or "train" in low:
+                lm = _LEAD.search(line)
+                if lm is not None and _announcement(mask(line)):
+                    self._announce(lm, line_no)
             return 0
         if self._tsv is not None:
             got = self._tsv_row(line, line_no)
@@ -516,8 +594,11 @@ class KVExtractor:
             # a progress line under an epoch header (``| Progress [####    ][22.41%] | Loss 7.4 |``):
             # that epoch's, one of several per epoch (placed in line order, see _repeats_per_epoch)
             ctr.ep, ctr.start = self._header_ep, at
+        bare_group = False
         if not ctr.any() and not self._started and "loss" not in text.lower():
-            return 0  # before any counted line only a loss line can matter (files without counters)
+            if not self._bare_names:
+                return 0  # before any counted line only a loss line can matter (files without counters)
+            bare_group = True
         mode = ctr.mode
         sub = _SUBSET.search(text) if "subset" in text else None
         if sub:
@@ -526,11 +607,16 @@ class KVExtractor:
         pairs, first_pair, rest, again = _pairs(text, use_mean=ctr.use_mean, ctr_start=ctr.start)
         if pairs and _prose(rest, len(pairs)):
             return 0  # a sentence that mentions a loss, not a log line
+        if bare_group and (not pairs or any(ch.isalnum() for ch in rest)):
+            return 0  # (only bare pairs join the group of a bare loss line)
         if ctr.lead is not None and (len(pairs) < 2 or text[ctr.lead:first_pair].strip(" \t|:,-")):
             ctr = _Ctr()  # a bare leading number is a counter only right before two metrics or more
-        lm = _LEAD.search(text) if pairs or "test" in low or "val" in low or "eval" in low else None
+        lm = _LEAD.search(text) if pairs or "test" in low or "val" in low or "eval" in low or "train" in low \
+            else None
         if mode is None and pairs and lm and lm.start() < ctr.start and lm.start() <= first_pair:
             mode = _MODE_PREFIX[lm.group("w").lower()]
+        if pairs and self._section is not None:
+            mode = self._in_section(mode, ctr, line_no)
         is_eval = bool(mode) and mode != "train/"
         if not is_eval and ctr.ep is not None and ctr.updates and ctr.idx is None and lm is not None \
                 and lm.start() < ctr.start and not _MODE_PREFIX[lm.group("w").lower()]:
@@ -559,11 +645,17 @@ class KVExtractor:
         if ctr.any():
             self._ctr_line = line_no
         if not pairs:
+            if lm is not None and lm.start() < ctr.start and _announcement(text):
+                self._announce(lm, line_no)
+            elif ctr.any() and self._section_taken:
+                self._section = None
             if ctr.any():
                 self.recs.append(rec)
-                # a counter alone ("Epoch 3/10", "epoch 3:"), or announcing an evaluation (Caffe's
-                # "Iteration 800, Testing net (#0)"): later lines without a counter take its place
-                if ((ctr.header or text.rstrip().endswith(":")) and _alone(text)) \
+                # a counter alone ("Epoch 3/10", "epoch 3:", "Training epoch: 3"), or announcing an
+                # evaluation (Caffe's "Iteration 800, Testing net (#0)"): later lines without a
+                # counter take its place
+                if ((ctr.header or text.rstrip().endswith(":") or (lm is not None and lm.start() < ctr.start))
+                        and _alone(text)) \
                         or (lm is not None and _MODE_PREFIX[lm.group("w").lower()] and lm.start() > ctr.start):
                     self._header_lines.add(line_no)
                     self._started = True
@@ -571,12 +663,16 @@ class KVExtractor:
                 return 1
             return 0
         self.recs.append(rec)
+        if not is_eval and ctr.any():
+            self._train_at = (ctr.ep if ctr.ep is not None else self._train_at[0],
+                              ctr.gs if ctr.gs is not None else self._train_at[1])
         if again and not is_eval:  # the same names again on the line: an evaluation pass's values
             ectr = _Ctr(ep=ctr.ep, gs=ctr.gs, start=ctr.start)  # (placed like any evaluation line)
             self.recs.append(_Rec(line_no, ectr, again, eval=True))
         lossy = any(is_loss_name(k) for k, _ in pairs)
         if not ctr.any() and lossy and (self._header_lines or self._stamped(line, pairs)
-                                        or (line_no - self._ctr_line <= 3 and self._again(pairs))):
+                                        or (line_no - self._ctr_line <= 3 and self._again(pairs))
+                                        or self._bare(rest, pairs)):
             if line_no != self._loss_line_last:  # a loss under an ``Epoch 3/10`` header line
                 self.loss_lines += 1
                 self._loss_line_last = line_no
@@ -603,6 +699,104 @@ class KVExtractor:
         if before is not None or len(self._stamp_names) < 64:
             self._stamp_names[name] = x
         return before is not None and before != x
+
+    def _box_line(self, line: str, line_no: int) -> int:
+        """A line of a key/value box (stable-baselines3's logger: a dashed rule, ``| train/ |  |``
+        section rows, ``|    loss        | 0.0123 |`` value rows; also a markdown table of
+        ``| name | value |`` rows): the rows between two rules are one record, its names
+        prefixed with their section (``train/loss``, as the library logs them elsewhere), its
+        step the ``total_timesteps`` (else ``timesteps``, ``global_step``, ``step``,
+        ``n_updates``, ``iterations``) row, or the box's number when it has none. Returns 2 when
+        a record with a loss was closed, 1 for another box line, -1 for a line of no box (which
+        also closes an open box)."""
+        t = line.strip()
+        m = _BOX_ROW.fullmatch(t) if t[:1] == "|" else None
+        if m is None:
+            got = self._box_flush() if self._box or self._box_open else 0
+            if len(t) >= 8 and not t.strip("-+=|"):
+                return max(got, 1)  # a rule: the box's frame
+            return -1  # (a line of no box: read as any other line)
+        name, value = m.group("k").strip(), m.group("v").strip()
+        if not value:
+            if name.endswith("/"):
+                self._box_section = name
+                self._box_open = True
+                return 1
+            return -1
+        vm = _TABLE_CELL.fullmatch(value)
+        if not vm or vm.group("u") or _NUMBER.fullmatch(name):
+            return -1
+        self._box.append((line_no, self._box_section + name, float(vm.group("v"))))
+        self._box_open = True
+        return 1
+
+    def _box_flush(self) -> int:
+        rows, self._box = self._box, []
+        self._box_section = ""
+        self._box_open = False
+        pairs = [(k, v) for _, k, v in rows]
+        base = {k.rsplit("/", 1)[-1].lower(): v for k, v in pairs}
+        key = next((c for c in _BOX_COUNTERS if c in base), None)
+        step = base[key] if key is not None else float(self._box_n)
+        self._box_n += 1
+        if not math.isfinite(step) or not float(step).is_integer():
+            return 0
+        metrics = [(k, v) for k, v in pairs if k.rsplit("/", 1)[-1].lower() not in _BOX_COUNTERS]
+        if not metrics:
+            return 0
+        line_no = rows[0][0]
+        self.recs.append(_Rec(line_no, _Ctr(gs=int(step), start=0), metrics, table=True))
+        self._started = True
+        if any(is_loss_name(k) for k, _ in metrics) and line_no != self._loss_line_last:
+            self.loss_lines += 1
+            self.layout_lines += 1  # a box is a layout of its own: claimed like the fixed layouts' lines
+            self._loss_line_last = line_no
+            return 2
+        return 1
+
+    def _announce(self, lm: re.Match, line_no: int) -> None:
+        """A section title (``Test Error:``, ``Evaluation Results:``, ``testing in eval mode``,
+        ``Eval epoch: 4``; mode word ``lm``): the metric lines right under it are that pass's
+        (:meth:`_in_section`); a training title (``Training epoch: 5``, ``Now continue
+        training``) ends such a section."""
+        self._section = _MODE_PREFIX[lm.group("w").lower()] or None
+        self._section_line, self._section_taken = line_no, False
+
+    def _in_section(self, mode: str | None, ctr: _Ctr, line_no: int) -> str | None:
+        """The mode of a metric line under a section announcement (:func:`_announcement`): the
+        section's when the line names none itself and comes within 3 lines of the announcement
+        or of the section's last line, before a counted line that follows the section's lines
+        or counts past the last training line (the next training line); a counted line taken
+        ends the section (one pass printed on one line, like the training lines: ``epoch: 3,
+        loss is: 0.5``)."""
+        if mode is not None:
+            return mode
+        ahead = (ctr.ep is not None and self._train_at[0] is not None and ctr.ep > self._train_at[0]) \
+            or (ctr.gs is not None and self._train_at[1] is not None and ctr.gs > self._train_at[1])
+        if line_no - self._section_line > 3 or (ctr.any() and (self._section_taken or ahead)):
+            # (an evaluation does not move the training counter on: a line under the title that
+            # counts past the last training line is the next training line)
+            self._section = None
+            return None
+        mode = self._section
+        self._section_line, self._section_taken = line_no, True
+        if ctr.any():
+            self._section = None
+        return mode
+
+    def _bare(self, rest: str, pairs: list[tuple[str, float]]) -> bool:
+        """Whether a loss line without a counter is nothing but ``name: value`` pairs (what is
+        left once they are blanked is separators) and its loss name already opened such a line
+        with another value (``nan`` is never equal): a log printed without any counter
+        (``loss:0.0074, accuracy:0.997, recall:0.98`` on every line), not a setting printed
+        once or repeated (``loss_weight: 1.0`` under several heads of a config)."""
+        if any(ch.isalnum() for ch in rest):
+            return False
+        name, x = next((k, v) for k, v in pairs if is_loss_name(k))
+        before = self._bare_names.get(name)
+        if before is not None or len(self._bare_names) < 64:
+            self._bare_names[name] = x
+        return before is not None and before != x  # (a setting repeated, loss_weight: 1.0, is no log)
 
     def _again(self, pairs: list[tuple[str, float]]) -> bool:
         """Whether a loss line without a counter, a few lines under a counter line, prints a
@@ -705,43 +899,76 @@ class KVExtractor:
                          "contributions ('(* w = c loss)') is used, as Caffe sums them into the training loss")
 
     def _tsv_header(self, line: str, line_no: int) -> bool:
-        """A header of tab-separated metric names with no counter column (``total loss<TAB>score
-        loss<TAB>...``, a training script's table of per-epoch averages): at least 2 names, one
-        loss-like. Its rows (:meth:`_tsv_row`) are numbered 0, 1, 2... as their step."""
-        cells = line.strip().split("\t")
-        if len(cells) < 2 or len(cells) > 64:
+        """A header row of metric names, tab-separated or a markdown table row (``| Training Loss
+        | Epoch | Step | Validation Loss |``, the training-results table of a model card or a
+        notebook): at least 2 names, one loss-like. A counter column (``Step``, ``Epoch``,
+        ``Iteration``... anywhere in the row; a step before an epoch) gives each row's step;
+        without one (``total loss<TAB>score loss<TAB>...``, a script's table of per-epoch
+        averages) the rows (:meth:`_tsv_row`) are numbered 0, 1, 2... (A ``.log``/``.txt`` file
+        that is such a table from its first line is the CSV reader's: the text reader's sniff
+        leaves it.)"""
+        cells = _grid_cells(line)
+        if cells is None or len(cells) < 2 or len(cells) > 64:
             return False
         names = []
         for c in cells:
             c = " ".join(c.split())
-            if not c or not _TSV_NAME.fullmatch(c):
+            if not c or not _TSV_NAME.fullmatch(c) or any(_NUMBER.fullmatch(w) for w in c.split()):
                 return False
             names.append(_RENAME.get(c.lower(), c))
-        low = {n.lower() for n in names}
-        if not any(is_loss_name(n) for n in names) or low & (_SKIP - {"date", "version"}) or len(low) < len(names):
-            return False  # (a counter column makes it a table the other layouts read)
+        ctrs = [(i, n.lower()) for i, n in enumerate(names) if n.lower() in _GRID_COUNTERS]
+        ctr = None
+        if ctrs:
+            step = [i for i, n in ctrs if n not in _EPOCH_WORDS | {"epochs"}]
+            ctr = (step[0], "gs") if step else (ctrs[0][0], "ep")
+        metrics = [n for i, n in enumerate(names) if all(i != k for k, _ in ctrs)]
+        low = {n.lower() for n in metrics}
+        if not any(is_loss_name(n) for n in metrics) or low & (_SKIP - {"date", "version"}) \
+                or len(low) < len(metrics):
+            return False
         self._tsv = names
+        self._tsv_ctr = ctr
+        self._tsv_skip = {i for i, _ in ctrs}
         self._tsv_n = 0
         self._header_lines.add(line_no)
         self._started = True
         return True
 
     def _tsv_row(self, line: str, line_no: int) -> int:
-        """A row of as many tab-separated numbers as the :meth:`_tsv_header` names; 2 when read."""
+        """A row of :meth:`_tsv_header`'s table: as many cells, numbers or empty (``No log``,
+        ``-``, ``N/A``: no point), the counter cell an integer; 2 when read, 1 for a markdown
+        rule row (``|:---:|---|``), else 0."""
         names = self._tsv
-        cells = line.strip().split("\t")
-        if names is None or len(cells) != len(names):
+        cells = _grid_cells(line)
+        if names is None or cells is None or len(cells) != len(names):
             return 0
+        if all(_MD_RULE.fullmatch(c.strip()) for c in cells):
+            return 1
+        ctr = _Ctr(gs=self._tsv_n, start=0)
+        if self._tsv_ctr is not None:
+            i, kind = self._tsv_ctr
+            vm = _TABLE_CELL.fullmatch(cells[i].strip())
+            x = float(vm.group("v")) if vm and not vm.group("u") else math.nan
+            if not (math.isfinite(x) and x.is_integer() and abs(x) < 1e12):
+                return 0
+            ctr = _Ctr(gs=int(x), start=0) if kind == "gs" else _Ctr(ep=int(x), start=0)
         pairs = []
-        for name, c in zip(names, cells):
-            vm = _TABLE_CELL.fullmatch(c.strip())
+        for j, (name, c) in enumerate(zip(names, cells)):
+            if j in self._tsv_skip:
+                continue
+            c = c.strip()
+            if c.lower() in _EMPTY_CELLS:
+                continue
+            vm = _TABLE_CELL.fullmatch(c)
             if not vm or vm.group("u"):
                 return 0
             pairs.append((name, float(vm.group("v"))))
-        self.recs.append(_Rec(line_no, _Ctr(gs=self._tsv_n, start=0), pairs, table=True))
+        if not pairs:
+            return 0
+        self.recs.append(_Rec(line_no, ctr, pairs, table=True))
         self._tsv_n += 1
-        self._tsv_rows = True
-        if line_no != self._loss_line_last:
+        self._tsv_rows = self._tsv_rows or self._tsv_ctr is None
+        if line_no != self._loss_line_last and any(is_loss_name(n) for n, _ in pairs):
             self.loss_lines += 1
             self._loss_line_last = line_no
         return 2
@@ -776,6 +1003,9 @@ class KVExtractor:
         if table != self._table:
             self._table_slash = None
         self._table = table
+        # a pandas DataFrame printed: the header is indented over the index column, and each
+        # row opens with its index (``   epoch  train_loss`` / ``0      1    0.52``)
+        self._table_indexed = line[:1].isspace()
         self._header_lines.add(line_no)
         self._started = True
         early, self._early_rows = self._early_rows, None
@@ -806,6 +1036,8 @@ class KVExtractor:
             return None
         names, kind = self._table
         k = len(names)
+        if len(toks) == k + 1 and self._table_indexed and toks[0].isdigit() and not line[:1].isspace():
+            toks = toks[1:]  # the DataFrame's index
         if len(toks) < k or (len(toks) > k and not toks[k - 1].endswith(":")):
             return None
         cm = _TABLE_CTR.fullmatch(toks[0])
@@ -822,6 +1054,8 @@ class KVExtractor:
             name, tok = names[j], toks[j]
             vm = _TABLE_CELL.fullmatch(tok[:-1] if j == k - 1 and tok.endswith(":") else tok)
             if not vm:
+                if _CLOCK_CELL.fullmatch(tok):
+                    continue  # a duration cell (fastai's "time" column, ``00:10``): no metric
                 return None
             if vm.group("u") and is_loss_name(name):
                 continue
@@ -848,17 +1082,22 @@ class KVExtractor:
         (unit ``"epoch"``) as described there. The line records are released: call it once.
         Never raises.
         """
+        if self._box:
+            self._box_flush()
         res = KVResult()
         recs = self.recs
         res.used_lines |= self._header_lines
         if not any(r.pairs for r in recs):
             return res
         _classify(recs, res.notes)
+        _one_spelling(recs)
         has_steps = any(r.kind in ("gs", "ei", "bi") for r in recs)
         counted = any(r.kind != "none" for r in recs)
         if not counted and not uncounted:
             return res
         eps = [r.ctr.ep for r in recs if r.kind == "ei"]
+        n_ei = max((r.ctr.n or 0 for r in recs if r.kind == "ei"), default=0)  # the largest epoch size
+        ei_last: tuple[int, float] | None = None  # (epoch, step) of the last training epoch/index line
         off = 0 if eps and min(eps) == 0 else 1
         step_tags = {k for r in recs if r.kind in ("gs", "ei", "bi") and not r.eval for k, _ in r.pairs}
         ordinal = (not has_steps) and counted and _repeats_per_epoch(recs)
@@ -869,6 +1108,7 @@ class KVExtractor:
         cur_n: int | None = None
         started = False
         ordn, last_line = -1, None
+        group: set[str] = set()  # the names of the current line group (files without counters)
         bi_off, bi_last, bi_max = 0, -1, 0
         here: tuple[float | None, set[tuple[str, float]]] = (None, set())  # the last counted step, its names and values
         out: dict[str, tuple[list[float], list[float]]] = {}
@@ -883,17 +1123,36 @@ class KVExtractor:
             s: float | None = None
             rename_epoch = False
             if not counted:
-                if not any(is_loss_name(k) for k, _ in r.pairs):
-                    continue
+                # no counter anywhere: one step per group of lines, from the first loss line on;
+                # a line that prints a name of the current group again opens the next group
+                # ("loss: .. / acc: .." pairs of lines, or one line per step)
                 if r.line != last_line:
-                    ordn += 1
+                    names = {k for k, _ in r.pairs}
+                    if ordn < 0:
+                        if not any(is_loss_name(k) for k in names):
+                            continue
+                        ordn, group = 0, names
+                    elif names & group:
+                        ordn, group = ordn + 1, names
+                    else:
+                        group |= names
                     last_line = r.line
                 s = float(ordn)
             elif r.kind == "gs":
                 s = float(c.gs)
             elif r.kind == "ei":
-                s = float((c.ep - off) * c.n + c.idx)
-                cur_n = c.n
+                if c.n != n_ei and n_ei:
+                    # a line printing another epoch size than the others (the PyTorch MNIST
+                    # example's last batch: "[5600/5640 (99%)]" after "[8320/9024 (92%)]") is
+                    # placed with the file's largest size, after the epoch's previous line
+                    s = float((c.ep - off) * n_ei + c.idx)
+                    if ei_last is not None and ei_last[0] == c.ep and s <= ei_last[1]:
+                        s = ei_last[1] + 1
+                else:
+                    s = float((c.ep - off) * c.n + c.idx)
+                cur_n = n_ei or c.n
+                if not r.eval:
+                    ei_last = (c.ep, s)
             elif r.kind == "bi":
                 if c.bi < bi_last:
                     bi_off += max(c.bn or 0, bi_max + 1)
@@ -969,7 +1228,8 @@ class KVExtractor:
             res.notes.append("the epoch counter repeats on several lines per epoch: the order of "
                              "those lines is used as the step")
         if out and not counted:
-            res.notes.append("no step or epoch counter: the n-th loss line is used as step n")
+            res.notes.append("no step or epoch counter: the n-th group of metric lines (a line, or lines "
+                             "that print no name twice) is used as step n")
         if out and self._tsv_rows:
             res.notes.append("a tab-separated table without a step or epoch column: its n-th row is used "
                              "as step n (from 0)")
@@ -983,7 +1243,8 @@ class KVExtractor:
 def mask(line: str) -> str:
     """``line`` with dates, clock times, durations, glog headers, ``file.py:123`` locations,
     version / IP strings and tqdm bars replaced by spaces (positions kept), and the ``x``
-    padding of PaddlePaddle's ``nanxxx`` / ``infxxx``. Never raises."""
+    padding of PaddlePaddle's ``nanxxx`` / ``infxxx`` and the quotes of quoted pairs
+    (``'loss': '0.80'``). Never raises."""
     spans: list[tuple[int, int]] = []
     if ":" in line or "-" in line or "/" in line:
         spans.extend(m.span() for m in _MASK_DT.finditer(line))
@@ -1004,6 +1265,10 @@ def mask(line: str) -> str:
     low = line.lower()
     if "nanx" in low or "infx" in low:
         spans.extend(m.span("x") for m in _MASK_PAD.finditer(line))
+    if "'" in line or '"' in line:
+        for pat in (_QUOTED_KEY, _QUOTED_VALUE):
+            for m in pat.finditer(line):
+                spans += [(m.start("q"), m.start("q") + 1), (m.end() - 1, m.end())]
     return _blank(line, spans)
 
 
@@ -1054,6 +1319,26 @@ def _config_like(line: str) -> bool:
     """A config dump line (``dict(``, ``Namespace(``) or a JSON object line (the JSON-lines
     reader's): never a generic metric line."""
     return "dict(" in line or "Namespace(" in line or line.lstrip().startswith('{"')
+
+
+_ANN_WORD = re.compile(r"[A-Za-z][A-Za-z_]{0,40}")
+
+
+def _announcement(text: str) -> bool:
+    """Whether masked ``text`` (a line without metrics, counters blanked) can be a section
+    title (``Test Error:``, ``Evaluation Results:``, ``testing in eval mode``): at most 6 words
+    besides log-level words, no number left and no metric word (``Validation loss decreased
+    (0.14 --> 0.13)`` is a note about a metric, not a title)."""
+    if _DIGIT.search(text):
+        return False
+    n = 0
+    for m in _ANN_WORD.finditer(text):
+        w = m.group()
+        if w.lower() not in _LEVELS:
+            n += 1
+            if n > 6 or _known_word(w):
+                return False
+    return True
 
 
 def _alone(text: str) -> bool:
@@ -1261,6 +1546,8 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
         if split is not None and len(set(names[split:]) & seen) < 2:
             split = None
         seen = set()
+    if split is not None and "[" in text:
+        vals, split = _bracket_groups(text, vals, split)
     for i, (start, name, x) in enumerate(vals):
         if split is not None and i >= split:
             break
@@ -1279,6 +1566,33 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
                 done.add(name)
                 again.append((_prefixed(name, mode), x))
     return out, first, rest, again
+
+
+# a labelled bracket group: ``tot_loss[loss=0.74, simple_loss=1.49, over 31213.18 frames.]``
+_GROUP = re.compile(r"(?<![\w.\-])(?P<g>[A-Za-z_][\w.\-]{0,40})\[(?P<body>[^\[\]]*)\]")
+
+
+def _bracket_groups(text: str, vals: list[tuple[int, str, float]], split: int
+                    ) -> tuple[list[tuple[int, str, float]], int | None]:
+    """Names printed again on a line inside a labelled bracket group (icefall's ``loss[loss=0.60,
+    ...], tot_loss[loss=0.74, ...]``: this batch's values, then the running totals) are that
+    group's, not an evaluation pass's: each group but the first one's names get its label
+    (``tot_loss/loss``) and no split is made. A group labelled with a mode word
+    (``valid[...]``), or names repeated outside groups, keep the split. Returns ``(vals,
+    split)``."""
+    groups = [(m.start("body"), m.end("body"), m.group("g")) for m in _GROUP.finditer(text)]
+    labels: list[str | None] = []
+    j = 0
+    for at, _, _ in vals:  # (both in line order: one walk, linear in the line)
+        while j < len(groups) and groups[j][1] <= at:
+            j += 1
+        labels.append(groups[j][2] if j < len(groups) and groups[j][0] <= at else None)
+    again = labels[split]
+    if again is None or again.lower() in _MODE_PREFIX:
+        return vals, split
+    first = labels[0]
+    return [(at, f"{g}/{name}" if g is not None and g != first else name, x)
+            for (at, name, x), g in zip(vals, labels)], None
 
 
 _LIST_ITEM = re.compile(rf"\s{{0,20}}(?:(?P<g>[A-Za-z][\w]{{0,30}})\s{{0,3}}:\s{{0,3}})?"
@@ -1416,6 +1730,28 @@ def _classify(recs: list[_Rec], notes: list[str]) -> None:
             r.kind = "e"
         else:
             r.kind = "none"
+
+
+def _grid_cells(line: str) -> list[str] | None:
+    """The cells of a table row: a markdown row (``| a | b |``, outer pipes dropped) or a
+    tab-separated row; ``None`` for any other line."""
+    t = line.strip()
+    if len(t) > 2 and t[0] == "|" and t[-1] == "|":
+        return t[1:-1].split("|")
+    if "\t" in t:
+        return t.split("\t")
+    return None
+
+
+def _one_spelling(recs: list[_Rec]) -> None:
+    """Give the evaluation names that differ only in case and separators one tag (the first
+    spelling met): a pass's progress line (``valid on 'valid' subset 1000 / 1311 loss=1.60``,
+    read as ``valid/loss``) and its summary (``| valid loss 1.94 |``) are one metric, whose
+    last value at the pass's step is the summary's."""
+    canon: dict[str, str] = {}
+    for r in recs:
+        if r.eval and r.pairs:
+            r.pairs = [(canon.setdefault(_spelling(k), k), v) for k, v in r.pairs]
 
 
 def _repeats_per_epoch(recs: list[_Rec]) -> bool:

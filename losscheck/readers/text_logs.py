@@ -47,8 +47,10 @@ regular expressions written here):
   (``D Loss: 0.34 G Loss: 10.6:   0%|...| 2/400 [00:08<28:12, loss=0.5]``): step = the bar
   counter; when the counter starts again (one bar per epoch), or an epoch named in the
   description changes (``Train Epoch: 2 Loss: 4.5: 100%|..| 500/500``: a log that kept each
-  bar's final state only; that epoch is not a metric), the bars are chained
-  (step = bars_before * total + counter), with a note.
+  bar's final state only; that epoch is not a metric; also ``Epoch 2: 100%|..``, the epoch
+  ending the description), the bars are chained (step = bars_before * total + counter), with
+  a note. A bar without metrics followed by a glued dict (``..| 1/900 [00:10<..]{'loss':
+  nan}``) gives the dict to the HF-dict layout.
 
 ``nan``, ``inf``, ``-inf`` are kept as values. Hyper-parameters printed before training
 (``lr: 0.0001`` lines, ``Namespace(lr=20, epochs=12, ...)``) go to meta when recognised.
@@ -64,7 +66,8 @@ UserWarning: ...``) and a trailing comment or annotation (``  # after resume``,
 (an info note gives how many non-blank lines were not used), never an error.
 
 Sniff: a ``.log``/``.txt``/``.out``/``.md`` file is claimed (0.3) when 3 lines of the 64 KB
-head (2 in a file under 10 lines) hold metrics of a fixed layout (or of pytorch-CycleGAN's
+head (2 in a file under 10 lines; when the head has none, of the last or else the middle 64 KB
+of a longer file) hold metrics of a fixed layout (or of pytorch-CycleGAN's
 ``(epoch: N, iters: N, time: T)`` losses, read by the generic extractor), or when enough lines hold
 a loss-like metric with a counter for the generic extractor: 10, or 3 that are at least a
 tenth of the non-blank lines (a README quoting a few log lines is not claimed; lines are
@@ -124,11 +127,15 @@ _EPOCH_HEADER = re.compile(r"^\s*Epoch:?\s*(\d+)(?:\s*/\s*(\d+))?\s*$", re.IGNOR
 _BLOCK_PAIR = re.compile(rf"^\s*([A-Za-z][\w /]*?):\s*({_NUM})[a-zA-Z%]*\s*$")
 _TQDM_REST = re.compile(r"%\|[^|]*\|\s*(\d+)/(\d+)\s*(?:\[([^\]]*)\])?")
 _DESC_PAIR = re.compile(rf"([A-Za-z][A-Za-z_ /]{{0,60}}?)\s*[:=]\s*({_NUM})(?=[\s,;:]|$)")
+#: an epoch closing a bar's description without a colon before its number: "Epoch 3", "Epoch 3/10"
+_DESC_EPOCH = re.compile(r"(?<![\w])[Ee]poch\s{0,5}(\d{1,9})(?:\s{0,5}/\s{0,5}\d{1,9})?\s{0,5}:?$")
 _POSTFIX_PAIR = re.compile(rf"([A-Za-z_][\w/.-]{{0,100}})=({_NUM})(?=[,\s]|$)")
 _CFG_LINE = re.compile(rf"^\s*([A-Za-z_]\w*)\s*:\s*({_NUM})\s*$")
 _NS_PAIR = re.compile(rf"(?<!\w)(\w+)=({_NUM})(?=[,)]|$)")
 _KERAS_SEG = re.compile(r"\s*(?:\d{1,12}/\d{1,12}\s{0,5}\[[=>.]{0,400}\]|ETA:\s{0,5}[\d:]{1,12}s?"
                         r"|\d{1,7}(?:\.\d{1,3})?[mu]?s(?:\s{1,3}\d{1,7}(?:\.\d{1,3})?[mu]?s/(?:step|sample))?)\s*")
+#: a Keras progress bar's counter: ``1875/1875 [====`` (finished when both numbers are equal)
+_KERAS_DONE = re.compile(r"\s{0,20}(\d{1,12})/(\d{1,12})\s{0,5}\[[=>.]")
 _SEGMENTS = re.compile(r"(?<!\s)\s+-\s+|\t|(?<!\s)\s{3,}")
 _BLOCK_STEP_NAMES = frozenset({"step", "iter", "iteration", "global_step", "global step", "batch"})
 
@@ -225,6 +232,7 @@ class _Parser:
         self.tqdm: list[tuple[int, int, list[tuple[str, float]], int | None]] = []
         self.kv = KVExtractor()
         self.keras_early: tuple[int, list[tuple[str, float]]] | None = None
+        self.keras_loose: list[tuple[int, list[tuple[str, float]]]] = []  # finished bars, no header
         self.hits = 0  # display lines a fixed layout took metrics from
         self.used: set[int] = set()  # physical lines that gave metrics
 
@@ -262,10 +270,15 @@ class _Parser:
             self.kv.position(line, line_no)
         else:
             hit = self.kv.feed(line, line_no) == 2
-            if not hit and self.epoch is None and not self.seen_metrics:
+            if not hit and self.epoch is None:
                 pairs = _keras_line(line)
-                if pairs:  # an excerpt that starts with an epoch's last line, before any header
+                if pairs and not self.seen_metrics:  # an excerpt that starts with an epoch's last line
                     self.keras_early = (line_no, pairs)
+                dm = _KERAS_DONE.match(line) if pairs else None
+                if dm and dm.group(1) == dm.group(2) and len(self.keras_loose) < 1_000_000:
+                    # a finished Keras bar (``1875/1875 [====] - 5s - loss: ..``) with no
+                    # ``Epoch N/M`` header so far: an epoch's last line, pasted without headers
+                    self.keras_loose.append((line_no, pairs))
         if hit:
             self.seen_metrics = True
             self.keras_early = None
@@ -328,10 +341,17 @@ class _Parser:
                     pairs.append((key, _num(val)))
                 except ValueError:
                     continue
+            if epoch is None and m[0][-40:].lower().rfind("epoch") >= 0:
+                em = _DESC_EPOCH.search(m[0][-40:])
+                if em:  # Lightning's "Epoch 3: 100%|..| 100/100 [.., loss=0.5]": the bar's epoch
+                    epoch = int(em.group(1))
             if pairs:
                 self.tqdm.append((int(m[1]), int(m[2]), pairs, epoch))
                 return True
-            return False
+            if "{'" not in line:
+                return False
+            # a bar without metrics with the next print glued to its end (a dict written before
+            # the bar's newline: "  0%|   | 1/13000 [00:10<36:34, 10.13s/it]{'loss': nan, ...}")
         if _HF_DICT.match(line):
             return self._hf_dict(line)
         m = _PREFIXED_DICT.search(line) if "{'" in line else None
@@ -458,6 +478,15 @@ class _Parser:
             for key, v in vals.items():
                 self.add(key, float(ep), v, "epoch")
         self.block = {}
+        if self.epoch is None and len(self.keras_loose) >= 2 and not self.col.tags():
+            # finished Keras bars and never an "Epoch N/M" header: one epoch each, in order
+            for ep, (no, pairs) in enumerate(self.keras_loose, 1):
+                for key, v in pairs:
+                    self.add(key, float(ep), v, "epoch")
+                self.used.add(no)
+            info.append("Keras progress lines without 'Epoch N/M' headers: the n-th finished bar is "
+                        "used as epoch n")
+        self.keras_loose = []
         kv = self.kv.finish(uncounted=not self.col.tags())
         for tag, (steps, values) in kv.points.items():
             unit = kv.units.get(tag, "step")
@@ -498,9 +527,21 @@ def _parse(text: str, stop_at: int | None = None, finish: bool = True) -> tuple[
     return p, hits, info
 
 
-def _tail(path: Path, n: int) -> bytes:
-    """The last ``n`` bytes of a plain file on disk (``b""`` for a ``.gz`` file, a file held in
-    memory, or any error): read through the non-blocking open of :func:`open_regular`."""
+def _csv_table(head: bytes) -> bool:
+    """Whether ``head`` opens with a header of several fields, one a step key, and a numeric
+    row: the CSV reader claims such a ``.log``/``.txt`` file (``csv_generic``'s text rule)."""
+    from losscheck.readers._common import STEP_KEYS
+    from losscheck.readers._tabular import header_fields, second_line_numeric
+
+    fields = header_fields(head)
+    return len(fields) > 1 and second_line_numeric(head) and bool({f.lower() for f in fields}
+                                                                 & {k.lower() for k in STEP_KEYS})
+
+
+def _tail(path: Path, n: int, middle: bool = False) -> bytes:
+    """The last ``n`` bytes of a plain file on disk, or with ``middle`` the ``n`` bytes at its
+    middle (``b""`` for a ``.gz`` file, a file held in memory, a file the head already held,
+    or any error): read through the non-blocking open of :func:`open_regular`."""
     import os
 
     from losscheck.readers._common import in_memory, open_regular
@@ -513,9 +554,9 @@ def _tail(path: Path, n: int) -> bytes:
         return b""
     try:
         size = os.fstat(fd).st_size
-        if size <= n:
-            return b""  # the head held all of it
-        os.lseek(fd, size - n, os.SEEK_SET)
+        if size <= n or (middle and size <= 3 * n):
+            return b""  # the head (and the tail) held all of it
+        os.lseek(fd, (size - n) // 2 if middle else size - n, os.SEEK_SET)
         return os.read(fd, n)
     except OSError:
         return b""
@@ -544,13 +585,19 @@ class TextLogReader(BaseReader):
         name = base_name(path).lower()
         if not name.endswith(_TEXT_EXT):
             return 0.0
+        if name.endswith((".log", ".txt")) and _csv_table(head):
+            return 0.0  # a table with a step column from the first line on: the CSV reader's
         score = self._sniff_window(head)
         if score == 0.0 and len(head) >= 65536:
             # a long preamble (NCCL INFO lines, a printed model, a config) can fill the first
-            # 64 KiB: the metric lines come later, so the last 64 KiB are looked at too
-            tail = _tail(path, 65536)
-            if tail:
-                score = self._sniff_window(tail.split(b"\n", 1)[-1])
+            # 64 KiB: the metric lines come later, so the last 64 KiB are looked at too, and
+            # the middle 64 KiB (a long epilogue, an evaluation dump or prose, can fill the tail)
+            for middle in (False, True):
+                window = _tail(path, 65536, middle)
+                if window:
+                    score = self._sniff_window(window.split(b"\n", 1)[-1])
+                if score:
+                    break
         return score
 
     def _sniff_window(self, head: bytes) -> float:
@@ -565,7 +612,7 @@ class TextLogReader(BaseReader):
         if len(head) >= 65536 and len(physical) > 1:
             physical = physical[:-1]
         nonblank = sum(1 for ln in physical if ln.strip())
-        known, generic = p.hits + p.kv.layout_lines, p.kv.loss_lines - p.kv.layout_lines
+        known, generic = p.hits + p.kv.layout_lines + len(p.keras_loose), p.kv.loss_lines - p.kv.layout_lines
         if known >= 3 or (known >= 2 and nonblank < 10):
             return 0.3
         # generic lines: a loss with a counter on enough lines, and not a few lines quoted in
