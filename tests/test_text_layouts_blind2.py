@@ -464,7 +464,7 @@ def blind2_layouts_log() -> str:
 
 
 def test_work_grows_linearly_with_the_new_layouts(monkeypatch):
-    from tests.test_readers_text import _work
+    from tests.readers.test_readers_text import _work
 
     small = _work(monkeypatch, blind2_layouts_log())
     big = _work(monkeypatch, blind2_layouts_log() * 10)
