@@ -63,3 +63,31 @@ def test_real_runs_heldout():
     # txt-slm-suspicious-collapse, a justified "too good to be true" warning)
     assert f.accuracy >= 0.667 - MARGIN, f.misses
     assert f.healthy_failing == 0.0 and f.healthy_warning <= 0.10
+
+
+def test_text_log_sets_load_by_source_split_and_map_classes(tmp_path, monkeypatch):
+    """The text-log label files become class-only cases, each set in its one split, with the
+    collections' class names mapped to ours (nonfinite -> nan, spikes -> spiking)."""
+    root = tmp_path / "tl"
+    root.mkdir()
+    head = "id,file,unit,loss_name,loss_n,loss_first,loss_last,eval_name,eval_n,eval_first,eval_last," \
+           "grad_norm_name,lr_name,other_losses,class,confidence,note\n"
+    rows = ["a,a/x.log,step,loss,4,1,1,,,,,,,,nonfinite,high,n", "b,b/x.log,step,loss,9,1,1,val,12,1,1,,,,spikes,low,n",
+            "c,c/x.log,step,loss,2,1,1,,,,,,,,insufficient,low,n"]
+    (root / "labels-one.csv").write_text(head + rows[0] + "\n" + rows[1] + "\n", encoding="utf-8")
+    (root / "labels-two.csv").write_text(head + rows[2] + "\n", encoding="utf-8")
+    monkeypatch.setitem(accuracy.SETS, "text_logs", (root / "labels-*.csv", root))
+    tune = accuracy.load_cases("text_logs", "tune")
+    assert [(c.label, c.points, c.class_only) for c in tune] == [
+        ("nan", 4, True), ("spiking", 12, True), ("insufficient", 2, True)]
+    assert accuracy.load_cases("text_logs", "heldout") == []
+    # an insufficient label is scored like a class; an insufficient verdict on >= 3 points is counted
+    tune[0].predicted, tune[1].predicted, tune[2].predicted = "insufficient", "spiking", "insufficient"
+    f = accuracy.score(tune)
+    assert f.accuracy == 2 / 3 and f.insufficient_3plus == 1 and f.class_only == 3
+
+
+def test_the_splits_share_no_set():
+    """Held-out = corpus heldout + real heldout + text_logs_blind2; every other text set is tune."""
+    assert accuracy.TEXT_SPLIT == {"text_logs": "tune", "text_logs_blind": "tune", "text_logs_blind2": "heldout"}
+    assert not any(c.split == "tune" for c in accuracy.load_cases("text_logs_blind2"))
