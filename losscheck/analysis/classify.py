@@ -38,8 +38,13 @@ from losscheck.analysis.divergence import post_onset_growth
 from losscheck.analysis.lr import in_warmup
 from losscheck.analysis.options import AnalysisOptions
 from losscheck.analysis.prepared import Detection, PreparedCurve, prepare
+from losscheck.analysis.short import classify_short, mann_kendall
 from losscheck.analysis.trend import fit_trend
-from losscheck.model import CLASSES, CurveAnalysis, ResolvedRun, RunAnalysis, RunClass, Series, Spike
+from losscheck.model import CLASSES, CurveAnalysis, Plateau, ResolvedRun, RunAnalysis, RunClass, Series, Spike
+
+#: Below this many finite points a curve's shape cannot be read at all: ``insufficient``
+#: (issue 14: a verdict on every log of 3 points or more).
+SHORT_MIN_POINTS = 3
 
 #: Internal labels in priority order; ``spiking_worse`` is reported as ``spiking``.
 PRIORITY = ("nan", "diverging", "spiking_worse", "overfitting", "oscillating", "plateau",
@@ -118,7 +123,8 @@ def settle(lc: Labelled) -> CurveAnalysis:
     return c
 
 
-def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: str = "loss") -> Labelled:
+def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: str = "loss",
+                  short_call: bool = False) -> Labelled:
     """Analyse one curve and propose its labels from its own evidence.
 
     Args:
@@ -127,6 +133,9 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
         opts: :class:`losscheck.analysis.AnalysisOptions`.
         warmup: the LR is still in warmup at the end of the log.
         kind: see :class:`Labelled`.
+        short_call: a curve with ``SHORT_MIN_POINTS``..``min_points - 1`` finite points gets
+            the short-log call of :mod:`losscheck.analysis.short` instead of ``insufficient``
+            (the run's main loss; see :func:`classify_run`).
     Returns:
         a :class:`Labelled`: the curve's measurements and evidence, the internal labels that
         apply (priority order) and the onset of the top one. The run-level judgement and
@@ -159,10 +168,18 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
                 ca.notes.append(f"loss explodes x{np.exp(jump):.3g} from step {int(tr.steps[i_min])}")
                 if g is not None and g <= 0:
                     ev.pop("doubling_steps", None)
+        if not labels and short_call and m >= SHORT_MIN_POINTS:
+            call = classify_short(tr.steps, tr.y, tr.raw, tr.domain, opts.short)
+            ev.update(call.evidence)
+            ca.spikes = call.spikes
+            ca.plateau = call.plateau
+            labels.append(call.label)
+            onset = call.onset
+            ca.notes[-1] = f"only {m} finite points: a short-log call ({call.label.replace('_worse', '')})"
         if not labels:
             labels.append("insufficient")
         ca.evidence = _clean(ev)
-        return Labelled(ca, labels, onset if labels[0] == "diverging" else None, kind, curve)
+        return Labelled(ca, labels, None if labels[0] in ("converging", "insufficient") else onset, kind, curve)
 
     first = curve.first
     ev["noise_log"] = curve.noise
@@ -355,6 +372,39 @@ def _prepared(run: ResolvedRun, cur: dict[str, Labelled], role: str, opts) -> Pr
     return prepare(s, role, opts) if s is not None else None
 
 
+def _creep_with_stuck_eval(cur: dict[str, Labelled], opts) -> None:
+    """A train loss that only *creeps* down (learned by the plateau detector's short-window
+    Mann-Kendall test alone, under its 5 % floor: ``plateau_creep``) beside an eval loss of
+    3 points or more with no significant fall (one-sided exact Mann-Kendall ``p >=
+    short.alpha`` or a fall under ``short.min_change``) is stuck, not converging: the run
+    stopped generalising better while training still inches down (issue 14, pattern 1: "an
+    eval curve that stopped improving while train still creeps"; Prechelt 1998 reads
+    progress from the validation curve for the same reason). Changes ``cur["loss"]``'s
+    labels and plateau in place."""
+    lc, e = cur.get("loss"), cur.get("eval_loss")
+    if lc is None or e is None or lc.labels[0] != "converging" or not lc.curve.evidence.get("plateau_creep"):
+        return
+    ep = e.prepared
+    if ep is None or ep.finite < SHORT_MIN_POINTS or ep.tr.domain != "log":
+        return
+    y = ep.tr.y
+    _, _, p_down = mann_kendall(y)
+    k = max(1, y.shape[0] // 3)
+    fall = float(np.median(y[:k]) - np.median(y[-k:]))
+    if p_down < opts.short.alpha and fall >= opts.short.min_change:
+        return
+    ev = lc.curve.evidence
+    steps = lc.prepared.tr.steps if lc.prepared is not None else None
+    start = int(steps[0]) if steps is not None and steps.size else 0
+    lc.curve.plateau = Plateau(start_step=start, level=float(ev.get("plateau_level_end", 0.0)), rel_slope=0.0,
+                               from_start=True)
+    lc.labels = order(["plateau"] + [x for x in lc.labels if x != "converging"])
+    lc.onset = start
+    lc.curve.notes.append(f"the train loss only creeps down ({ev.get('plateau_level_start', float('nan')):.4g} -> "
+                          f"{ev.get('plateau_level_end', float('nan')):.4g}) while the eval loss does not improve: "
+                          "stuck, not converging")
+
+
 def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> RunAnalysis:
     """Classify a run's curves and the run (module doc); :func:`losscheck.analysis.analyse`
     adds the facts. Call under ``np.errstate`` (values near 1e308 overflow sums)."""
@@ -370,12 +420,17 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
     warm = in_warmup(lr, _meta_num(meta, "learning_rate"))
     opts.lr_restarts = len(lrc.restart_steps) if lrc is not None else 0
     cur: dict[str, Labelled] = {}
+    train = run.get("loss")
+    has_loss = train is not None and len(train) > 0
     for role in ("loss", "eval_loss", "grad_norm"):
         s = run.get(role)
         if s is None or len(s) == 0:
             continue
+        # a short training loss gets the short-log call, and so does a short eval loss
+        # when it is the run's only loss (a short eval beside a train loss informs only)
         cur[role] = analyse_curve(s, role, opts, warmup=warm and role != "grad_norm",
-                                  kind="grad_norm" if role == "grad_norm" else "loss")
+                                  kind="grad_norm" if role == "grad_norm" else "loss",
+                                  short_call=role == "loss" or (role == "eval_loss" and not has_loss))
     ev: dict = {}
     if lrc is not None:
         ev.update({"lr_peak": lrc.peak, "lr_peak_step": lrc.peak_step, "lr_warmup_steps": lrc.warmup_steps})
@@ -409,6 +464,7 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
         e.labels = order([x for x in e.labels if x != "plateau"] or ["converging"])
         e.curve.notes.append("eval loss flat from its first eval while the train loss learned: "
                              "already at its floor, not a plateau")
+    _creep_with_stuck_eval(cur, opts)
     # overfitting
     ofd = detector("overfit")
     found = ofd.module.detect(_prepared(run, cur, "eval_loss", opts), options_of(ofd, opts),

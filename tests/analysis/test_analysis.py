@@ -170,7 +170,7 @@ def test_gradual_climb_from_noisy_floor_onset():
     assert a.evidence["divergence_after_lr_peak_steps"] == a.onset_step - 50
 
 
-def test_short_explosion_is_diverging_and_short_healthy_is_insufficient():
+def test_short_explosion_is_diverging_and_short_healthy_gets_a_call():
     st = np.arange(430, 438)[:7]
     v = np.array([0.061, 0.060, 0.062, 0.06, 5.4e19, 4.3e20, 2.1e21])
     a = analyse(mkrun(loss=(st, v)))
@@ -178,8 +178,10 @@ def test_short_explosion_is_diverging_and_short_healthy_is_insufficient():
     assert a.onset_step == 434
     assert a.curves["loss"].evidence["growth_rate_per_step"] > 0
     b = analyse(mkrun(loss=(np.arange(5), [1.3, 1.2, 1.25, 1.1, 1.05])))
-    assert b.primary == "insufficient"
-    assert any("cautious" in n for n in b.curves["loss"].notes)
+    assert b.primary == "converging"  # the short-log call (losscheck.analysis.short)
+    assert any("short-log call" in n for n in b.curves["loss"].notes)
+    c = analyse(mkrun(loss=(np.arange(2), [1.3, 1.2])))
+    assert c.primary == "insufficient"  # below 3 points, no shape can be read
 
 
 def test_jump_to_worse_level_that_stays_is_spiking_worse_or_diverging():
