@@ -405,6 +405,62 @@ def _creep_with_stuck_eval(cur: dict[str, Labelled], opts) -> None:
                           "stuck, not converging")
 
 
+def _frozen_accuracy(s: Series | None) -> float | None:
+    """The value of an accuracy curve that never changes (>= 2 finite points, all equal),
+    above 0 and below its scale's top (1, or 100 for a percentage), else ``None``. Exactly 0
+    is left out: an exact-match (sequence) accuracy sits at 0 through a healthy early
+    seq2seq run, while a constant classifier scores 1/C or the majority share."""
+    if s is None:
+        return None
+    v = s.values[np.isfinite(s.values)]
+    if v.size < 2 or float(np.ptp(v)) != 0.0:
+        return None
+    top = 1.0 if float(v[0]) <= 1.0 else 100.0
+    return float(v[0]) if 0.0 < float(v[0]) < 0.99 * top else None
+
+
+def _stuck_by_side_channel(run: ResolvedRun, cur: dict[str, Labelled]) -> None:
+    """A main loss called ``converging`` is ``plateau`` when a side channel shows that the
+    model does not change (issue 14, pattern 1):
+
+    - an **accuracy that never changes** (training or eval accuracy: every logged value
+      identical, above 0 and below 100 %): the predicted classes are the same at every evaluation,
+      the signature of a constant (majority-class or chance) predictor, while the loss only
+      recalibrates the output bias (He & Garcia 2009 on the majority-class floor; the
+      accuracy stuck at 1/C or at the majority share). Accuracy is a step function of the
+      weights, so exact repeats over a run that learns are implausible below 100 %.
+    - an **LR of exactly 0 at every logged point** (>= 3 points): an SGD/Adam update is
+      ``lr * direction``, so the weights cannot move; a moving loss then comes from data
+      order, running averages or normalisation statistics, not learning.
+
+    Changes ``cur``'s main-loss labels, plateau and notes in place."""
+    role = "loss" if "loss" in cur else ("eval_loss" if "eval_loss" in cur else None)
+    if role is None or cur[role].labels[0] != "converging":
+        return
+    lc = cur[role]
+    why = None
+    acc = _frozen_accuracy(run.get("accuracy"))
+    if acc is None:
+        acc = _frozen_accuracy(run.get("eval_accuracy"))
+    if acc is not None:
+        why = f"the accuracy never changes ({acc:.4g} at every logged point): the predictions do not change"
+    lr = run.get("lr")
+    if why is None and lr is not None:
+        v = lr.values[np.isfinite(lr.values)]
+        if v.size >= 3 and np.all(v == 0.0):
+            why = "the LR is 0 at every logged point: the weights cannot move"
+    if why is None:
+        return
+    tr = lc.prepared.tr if lc.prepared is not None else None
+    start = int(tr.steps[0]) if tr is not None and tr.steps.size else 0
+    level = float(np.median(tr.raw[-max(1, tr.raw.size // 5):])) if tr is not None and tr.raw.size else 0.0
+    lc.curve.plateau = Plateau(start_step=start, level=level, rel_slope=0.0, from_start=True)
+    lc.labels = order(["plateau"] + [x for x in lc.labels if x != "converging"])
+    lc.onset = start
+    lc.curve.evidence["stuck_side_channel"] = "accuracy" if acc is not None else "lr_zero"
+    lc.curve.notes.append(why + ": stuck, not converging")
+
+
 def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> RunAnalysis:
     """Classify a run's curves and the run (module doc); :func:`losscheck.analysis.analyse`
     adds the facts. Call under ``np.errstate`` (values near 1e308 overflow sums)."""
@@ -465,6 +521,7 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
         e.curve.notes.append("eval loss flat from its first eval while the train loss learned: "
                              "already at its floor, not a plateau")
     _creep_with_stuck_eval(cur, opts)
+    _stuck_by_side_channel(run, cur)
     # overfitting
     ofd = detector("overfit")
     found = ofd.module.detect(_prepared(run, cur, "eval_loss", opts), options_of(ofd, opts),

@@ -119,3 +119,30 @@ def test_creeping_train_loss_with_a_flat_eval_is_stuck_but_not_with_a_falling_ev
     assert b.primary == "converging"
     c = analyse(mkrun(loss=(st, train)))  # a steady creep without an eval is a healthy excerpt
     assert c.primary == "converging"
+
+
+def _decaying(n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    st = np.arange(n)
+    return st, (0.16 + 0.13 * np.exp(-st / 2.0)) * np.exp(0.002 * rng.standard_normal(n))
+
+
+def test_frozen_accuracy_makes_a_falling_loss_stuck():
+    """Majority-class floor: the loss recalibrates, the accuracy never moves."""
+    st, loss = _decaying()
+    a = analyse(mkrun(loss=(st, loss), eval_accuracy=(st, np.full(st.size, 0.9463))))
+    assert a.primary == "plateau" and a.curves["loss"].evidence["stuck_side_channel"] == "accuracy"
+
+
+@pytest.mark.parametrize("acc", [np.full(12, 0.0), np.full(12, 1.0), np.linspace(0.5, 0.9, 12)])
+def test_accuracy_at_zero_at_the_top_or_moving_does_not_make_a_run_stuck(acc):
+    st, loss = _decaying()
+    assert analyse(mkrun(loss=(st, loss), accuracy=(st, acc))).primary == "converging"
+
+
+def test_lr_zero_everywhere_makes_a_moving_loss_stuck_but_a_final_decay_to_zero_does_not():
+    st, loss = _decaying()
+    a = analyse(mkrun(loss=(st, loss), lr=(st, np.zeros(st.size))))
+    assert a.primary == "plateau" and a.curves["loss"].evidence["stuck_side_channel"] == "lr_zero"
+    lr = np.linspace(1e-3, 0.0, st.size)
+    assert analyse(mkrun(loss=(st, loss), lr=(st, lr))).primary == "converging"
