@@ -19,10 +19,12 @@ Priority when several classes apply (what a user wants to hear first):
 7. ``spiking`` *recovered* -- worth knowing, the run survived.
 8. ``converging`` -- healthy.
 
-``insufficient`` is given when a curve has fewer than ``min_points`` (8) finite points and
-nothing unmistakable (non-finite values, an explosion of >= ``explosion_ratio`` x100)
-shows, and when a flat run is still in LR warmup (too early to judge: a preference/DPO
-loss at ln 2 with an LR of 1e-7 is expected, not a failure).
+``insufficient`` is given only when a curve has fewer than 3 finite points and nothing
+unmistakable (non-finite values, an explosion of >= ``explosion_ratio`` x100) shows; from 3
+to ``min_points - 1`` points the main loss gets the short-log call of
+:mod:`losscheck.analysis.short` (issue 14: refuse only below 3 points). A run flat while
+its LR is still in warmup is a ``plateau`` that LC105 reports as info (it may be too early:
+a preference/DPO loss at ln 2 with an LR of 1e-7 is expected, not a failure).
 """
 
 from __future__ import annotations
@@ -274,14 +276,14 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
     ev.update(pl_d.evidence)
     if pl is not None and not div.diverging and "oscillating" not in labels:
         ca.plateau = pl
+        labels.append("plateau")
+        if onset is None:
+            onset = pl.start_step
         if warmup and pl.from_start:
-            labels.append("insufficient")
+            # flat while the LR is still warming up: a plateau (the best call on what is
+            # there), which LC105 reports as info, not an error (it may be too early)
             ev["lr_in_warmup"] = True
-            ca.notes.append("flat loss while the LR is still in warmup: too early to judge")
-        else:
-            labels.append("plateau")
-            if onset is None:
-                onset = pl.start_step
+            ca.notes.append("flat loss while the LR is still in warmup: it may be too early to judge")
         if pl.chance_classes:
             ca.notes.append(f"level {pl.level:.4g} = ln({pl.chance_classes}) = chance for "
                             f"{pl.chance_classes} classes")

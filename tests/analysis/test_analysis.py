@@ -367,14 +367,21 @@ def test_chance_level_with_num_classes_after_initial_drop():
     assert b.primary == "converging"
 
 
-def test_dpo_flat_in_warmup_is_insufficient_not_plateau():
+def test_dpo_flat_in_warmup_is_a_plateau_reported_as_info():
+    """Flat while the LR still warms up: the best call is a plateau (issue 14: no
+    'insufficient' on 3 points or more), and LC105 says it only as info (may be too early)."""
+    from losscheck.config import Settings
+    from losscheck.pipeline import diagnose_run
+
     rng = np.random.default_rng(34)
     st = np.arange(1, 203)
     v = np.log(2) * np.exp(0.3 * rng.standard_normal(st.size))
     lr = 1e-9 * st
     a = analyse(mkrun(loss=(st, v), lr=(st, lr)))
-    assert a.primary == "insufficient"
+    assert a.primary == "plateau"
     assert a.evidence["lr_in_warmup"] is True
+    rep = diagnose_run(mkrun(loss=(st, v), lr=(st, lr)).data, Settings())
+    assert [f.severity for f in rep.findings if f.code == "LC105"] == ["info"] and rep.status == "healthy"
     # the same flat curve with a decayed LR is a plateau
     b = analyse(mkrun(loss=(st, v), lr=(st, 1e-5 * (1 - st / 300))))
     assert b.primary == "plateau"
