@@ -460,6 +460,8 @@ def _stuck_by_side_channel(run: ResolvedRun, cur: dict[str, Labelled]) -> None:
     lc.labels = order(["plateau"] + [x for x in lc.labels if x != "converging"])
     lc.onset = start
     lc.curve.evidence["stuck_side_channel"] = "accuracy" if acc is not None else "lr_zero"
+    if acc is not None:
+        lc.curve.evidence["stuck_accuracy"] = acc / (100.0 if acc > 1.0 else 1.0)
     lc.curve.notes.append(why + ": stuck, not converging")
 
 

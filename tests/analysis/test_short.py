@@ -146,3 +146,16 @@ def test_lr_zero_everywhere_makes_a_moving_loss_stuck_but_a_final_decay_to_zero_
     assert a.primary == "plateau" and a.curves["loss"].evidence["stuck_side_channel"] == "lr_zero"
     lr = np.linspace(1e-3, 0.0, st.size)
     assert analyse(mkrun(loss=(st, loss), lr=(st, lr))).primary == "converging"
+
+
+@pytest.mark.parametrize("acc, first", [(0.9463, "rebalance"), (0.25, None)])
+def test_a_frozen_majority_share_ranks_rebalance_first_but_chance_does_not(acc, first):
+    """A constant predictor scores the share of its class: above 1/2 only a majority class."""
+    from losscheck.config import Settings
+    from losscheck.pipeline import diagnose_run
+
+    st, loss = _decaying()
+    rep = diagnose_run(mkrun(loss=(st, loss), eval_accuracy=(st, np.full(st.size, acc))).data, Settings())
+    assert rep.primary == "plateau"
+    ids = [r.id for r in rep.remedies]
+    assert (ids[0] == "rebalance") if first else ("rebalance" not in ids)
