@@ -127,6 +127,8 @@ def detect_plateau(x: np.ndarray, y: np.ndarray, domain: str, inverse, num_class
                 if abs(level_start / lc - 1) <= tol and abs(level_end / lc - 1) <= tol:
                     chance = c
                     break
+    if chance is not None:
+        ev.pop("plateau_creep", None)  # at chance: a plateau whatever the creep
     if learned and chance is None:
         return None, ev
     ev.update({"plateau_level_start": level_start, "plateau_level_end": level_end})

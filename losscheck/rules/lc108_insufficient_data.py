@@ -27,8 +27,8 @@ class InsufficientData(Rule):
         if cur is None:
             return []
         short = cur.evidence.get("short_points")
-        if cur.klass != "insufficient" and short is None:
-            return []
+        if cur.klass != "insufficient" and (short is None or cur.klass == "nan"):
+            return []  # a NaN/Inf loss is unmistakable on any number of points
         what = "no trend verdict" if cur.klass == "insufficient" else \
             f"a short-log call ({cur.klass}) with low confidence"
         return [self.finding(f"only {cur.finite} finite {cur.role.replace('_', ' ')} point(s): {what}",
