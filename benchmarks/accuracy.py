@@ -5,6 +5,7 @@ Usage::
     python benchmarks/accuracy.py                 # every labelled set, both splits
     python benchmarks/accuracy.py --split heldout --set corpus
     python benchmarks/accuracy.py --json out.json # the figures as JSON
+    python benchmarks/accuracy.py --split heldout --set all   # the pooled held-out view
 
 Label sets (CSV files with at least ``run,class,onset_step,first_remedy``; ``split`` optional):
 
@@ -15,6 +16,20 @@ Label sets (CSV files with at least ``run,class,onset_step,first_remedy``; ``spl
 - ``real``: ``benchmarks/real_runs_labels.csv``, public logs in ``../shared/real_runs`` labelled
   from their numbers in ``SOURCES.md``; ``tune`` for the runs the detectors were tuned on,
   ``heldout`` for the rest. Skipped when ``../shared`` is absent.
+
+- ``text_logs``, ``text_logs_blind`` (``tune``) and ``text_logs_blind2`` (``heldout``): public
+  plain-text console logs (``benchmarks/text_logs*/``; sources in their ``SOURCES*.md``), labelled
+  in ``labels*.csv`` (``id,file,...,class,confidence,note``) from their numbers and their source's
+  words before losscheck was run on them. Label classes map to ours (``nonfinite`` -> ``nan``,
+  ``spikes`` -> ``spiking``; ``insufficient`` rows expect ``insufficient``). These labels carry no
+  onset and no remedy: the text-log sets score the **class only** (the output says so). The
+  first two were looked at while readers were written (tune); ``text_logs_blind2`` shares no
+  repository or thread with any tune set (its ``SOURCES.md``).
+
+Splits are by *source*: ``tune`` = corpus tune + samples + real tune + text_logs +
+text_logs_blind; ``heldout`` = corpus heldout + real heldout + text_logs_blind2.
+``--set all`` pools every set of a split and adds the per-set accuracy and the count of
+``insufficient`` verdicts on runs with at least 3 points.
 
 Figures: the confusion matrix of primary classes; per-class precision and recall; the
 healthy-run false-alarm rate (a ``converging`` run judged *failing*) and warning rate; the
@@ -37,11 +52,22 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ("converging", "oscillating", "diverging", "nan", "plateau", "spiking", "overfitting")
+#: label classes: ours plus ``insufficient`` (a run too short to judge, when a label says so)
+LABELS = (*CLASSES, "insufficient")
 SETS = {
     "corpus": (REPO / "benchmarks" / "corpus" / "labels.csv", REPO / "benchmarks" / "corpus"),
     "samples": (REPO / "benchmarks" / "sample_runs_labels.csv", REPO / "sample_runs"),
     "real": (REPO / "benchmarks" / "real_runs_labels.csv", REPO.parent / "shared" / "real_runs"),
+    "text_logs": (REPO / "benchmarks" / "text_logs" / "labels-*.csv", REPO / "benchmarks" / "text_logs"),
+    "text_logs_blind": (REPO / "benchmarks" / "text_logs_blind" / "labels.csv",
+                        REPO / "benchmarks" / "text_logs_blind"),
+    "text_logs_blind2": (REPO / "benchmarks" / "text_logs_blind2" / "labels.csv",
+                         REPO / "benchmarks" / "text_logs_blind2"),
 }
+#: text-log sets: one split each (by source), class-only labels in the text-log columns
+TEXT_SPLIT = {"text_logs": "tune", "text_logs_blind": "tune", "text_logs_blind2": "heldout"}
+#: text-log label class -> ours (the collections' words for two of our classes)
+TEXT_CLASS = {"nonfinite": "nan", "spikes": "spiking"}
 
 
 @dataclass
@@ -61,6 +87,10 @@ class Case:
     span: int = 0
     error: str = ""
     confidence: float | None = None
+    #: points of the run's longest loss curve (labelled count when the label gives one, else as read)
+    points: int = 0
+    #: the label carries no onset and no remedy (text-log sets): only the class is scored
+    class_only: bool = False
 
 
 @dataclass
@@ -82,6 +112,12 @@ class Figures:
     remedy_top1: float | None
     remedy_top3: float | None
     misses: list[str]
+    #: ``insufficient`` given to runs with >= 3 points (a refusal the data do not justify)
+    insufficient_3plus: int = 0
+    #: set name -> (correct, runs)
+    per_set: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: runs scored on class only (no onset / remedy label)
+    class_only: int = 0
 
 
 def _int(x: str) -> int | None:
@@ -89,11 +125,42 @@ def _int(x: str) -> int | None:
     return int(float(x)) if x else None
 
 
-def load_cases(name: str, split: str | None = None) -> list[Case]:
-    """The labelled cases of one set (``[]`` when its labels or data are absent)."""
-    labels, root = SETS[name]
-    if not labels.is_file() or not root.is_dir():
+def label_files(name: str) -> list[Path]:
+    """The label CSV files of a set (a ``*`` in its name matches several), sorted."""
+    labels, _ = SETS[name]
+    return sorted(labels.parent.glob(labels.name)) if "*" in labels.name else [labels] * labels.is_file()
+
+
+def _load_text_cases(name: str, split: str | None) -> list[Case]:
+    """Cases of a text-log set: ``id``/``file``/``class`` columns, class only, one split per set."""
+    _, root = SETS[name]
+    sp = TEXT_SPLIT[name]
+    if split and sp != split:
         return []
+    out = []
+    for labels in label_files(name):
+        with open(labels, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                cls = row["class"].strip().lower()
+                cls = TEXT_CLASS.get(cls, cls)
+                if cls not in LABELS:
+                    raise ValueError(f"{labels}: row {row['id']!r}: unknown class {cls!r}")
+                n = max(_int(row.get("loss_n", "")) or 0, _int(row.get("eval_n", "")) or 0)
+                out.append(Case(name, str(root / row["id"]), sp, cls, None, None, points=n, class_only=True))
+    return out
+
+
+def load_cases(name: str, split: str | None = None) -> list[Case]:
+    """The labelled cases of one set (``[]`` when its labels or data are absent).
+
+    Raises:
+        ValueError: a text-log label names a class outside :data:`LABELS` (after mapping).
+    """
+    labels, root = SETS[name]
+    if not label_files(name) or not root.is_dir():
+        return []
+    if name in TEXT_SPLIT:
+        return _load_text_cases(name, split)
     out = []
     with open(labels, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -125,31 +192,41 @@ def diagnose_cases(cases: list[Case]) -> list[Case]:
         c.confidence = r.confidence
         m = r.metrics.get("loss") or r.metrics.get("eval_loss")
         c.span = (m.last_step - m.first_step) if m else 0
+        read = max((r.metrics[k].points for k in ("loss", "eval_loss") if k in r.metrics), default=0)
+        c.points = c.points or read
     return cases
 
 
 def score(cases: list[Case]) -> Figures:
     """Compute :class:`Figures` from diagnosed cases."""
     cols = list(CLASSES) + ["insufficient", "error"]
-    conf = {a: {b: 0 for b in cols} for a in CLASSES}
+    conf = {a: {b: 0 for b in cols} for a in LABELS}
     misses = []
+    per_set: dict[str, tuple[int, int]] = {}
     for c in cases:
         p = c.predicted if not c.error else "error"
         if c.label in conf:
             conf[c.label][p if p in cols else "error"] += 1
+        ok, tot = per_set.get(c.set, (0, 0))
+        per_set[c.set] = (ok + (p == c.label), tot + 1)
         if p != c.label:
             misses.append(f"{c.set}:{Path(c.run).name}: label {c.label}, got {p}"
                           + (f" ({c.error})" if c.error else ""))
     n = len(cases)
-    correct = sum(conf[k][k] for k in CLASSES)
+    correct = sum(conf[k][k] for k in LABELS)
+    insuf3 = sum(c.predicted == "insufficient" and c.label != "insufficient" and c.points >= 3 for c in cases)
     prec, rec = {}, {}
-    for k in CLASSES:
-        col = sum(conf[a][k] for a in CLASSES)
+    for k in LABELS:
+        col = sum(conf[a][k] for a in LABELS)
         row = sum(conf[k].values())
         prec[k] = conf[k][k] / col if col else None
         rec[k] = conf[k][k] / row if row else None
     healthy = [c for c in cases if c.label == "converging"]
     hf = sum(c.status == "failing" for c in healthy)
+    misses += [f"{c.set}:{Path(c.run).name}: healthy run judged failing ({c.predicted})"
+               for c in healthy if c.status == "failing"]
+    misses += [f"{c.set}:{Path(c.run).name}: insufficient on {c.points} points"
+               for c in cases if c.predicted == "insufficient" and c.label != "insufficient" and c.points >= 3]
     hw = sum(c.status == "warning" for c in healthy)
     faulty = [c for c in cases if c.label != "converging" and not c.error]
     on = [c for c in faulty if c.onset is not None]
@@ -173,7 +250,8 @@ def score(cases: list[Case]) -> Figures:
     return Figures(n, correct / n if n else None, conf, prec, rec, len(healthy),
                    hf / len(healthy) if healthy else None, hw / len(healthy) if healthy else None,
                    len(on), within / len(on) if on else None, statistics.median(errs) if errs else None,
-                   len(rem), t1 / len(rem) if rem else None, t3 / len(rem) if rem else None, misses)
+                   len(rem), t1 / len(rem) if rem else None, t3 / len(rem) if rem else None, misses,
+                   insuf3, per_set, sum(c.class_only for c in cases))
 
 
 # --------------------------------------------------------------------------- calibration
@@ -260,9 +338,9 @@ def render(title: str, f: Figures) -> str:
              "spiking": "spike", "overfitting": "overf", "insufficient": "insuf", "error": "err"}
     lines = [f"== {title}: {f.n} runs", "",
              "label \\ predicted " + " ".join(f"{short[c]:>6}" for c in cols) + "   recall  precision"]
-    for k in CLASSES:
-        row = f.confusion[k]
-        if not sum(row.values()):
+    for k in LABELS:
+        row = f.confusion.get(k)
+        if not row or not sum(row.values()):
             continue
         lines.append(f"{k:<18}" + " ".join(f"{row[c]:>6}" for c in cols)
                      + f"   {_pct(f.recall[k]):>6}  {_pct(f.precision[k]):>6}")
@@ -273,7 +351,15 @@ def render(title: str, f: Figures) -> str:
               f"onset within max(5, 5% of run): {_pct(f.onset_within)} of {f.onset_n}"
               f" (median error {f.onset_median_error if f.onset_median_error is not None else 'n/a'} steps)",
               f"labelled first remedy ranked 1st: {_pct(f.remedy_top1)} of {f.remedy_n}; "
-              f"in top 3: {_pct(f.remedy_top3)}", ""]
+              f"in top 3: {_pct(f.remedy_top3)}",
+              f"insufficient on runs >= 3 points: {f.insufficient_3plus}"]
+    if f.class_only:
+        lines.append(f"class only (no onset/remedy label): {f.class_only} of {f.n} runs (text-log sets);"
+                     " onset and remedy figures cover the others")
+    if len(f.per_set) > 1:
+        lines.append("per set: " + ", ".join(f"{s} {ok}/{tot} ({_pct(ok / tot)})"
+                                              for s, (ok, tot) in f.per_set.items()))
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -288,8 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     sets = list(SETS) if a.set == "all" else [a.set]
     for s in list(sets):
         labels, root = SETS[s]
-        if not labels.is_file() or not root.is_dir():
-            missing = labels if not labels.is_file() else root
+        if not label_files(s) or not root.is_dir():
+            missing = labels if not label_files(s) else root
             print(f"accuracy.py: set {s!r} skipped: {missing} not found"
                   + (" (the public real runs live in ../shared/real_runs beside the repository)"
                      if s == "real" else ""), file=sys.stderr)

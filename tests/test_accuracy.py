@@ -3,9 +3,13 @@ figures reached when the detectors were frozen (README, "How accurate is it?"), 
 stated margin.
 
 The held-out split (``benchmarks/corpus/labels.csv``, ``split == heldout``: every other run
-per class by sha256 of its name) was not used to tune the detectors. Figures reached on it at
-the freeze: class 88.0% (44/50), healthy judged failing 1/20, healthy warnings 0/20, onset
-within tolerance 83.3% (25/30), first remedy ranked first 66.7% (20/30), top 3 83.3% (25/30).
+per class by sha256 of its name) was not used to tune the detectors. Figures reached on it
+(issue 14, after the short-log call and the stuck side channels): class 90.0% (45/50), healthy
+judged failing 1/20, healthy warnings 0/20, onset within tolerance 86.7% (26/30), first remedy
+ranked first 66.7% (20/30), top 3 83.3% (25/30). The third held-out set,
+``benchmarks/text_logs_blind2`` (50 public text logs sharing no source with a tune set; class
+only): 29/50 (58.0%), no ``insufficient`` on a log of 3 points or more, 2 of 23 healthy logs
+judged failing.
 Margin: 5 percentage points on each rate (2-3 runs of 50), and at most one more healthy run
 judged failing. The real public runs are held out too, and checked the same way when
 ``../shared/real_runs`` is present.
@@ -36,7 +40,7 @@ def corpus_heldout():
 
 
 def test_heldout_primary_class(corpus_heldout):
-    assert corpus_heldout.accuracy >= 0.880 - MARGIN, corpus_heldout.misses
+    assert corpus_heldout.accuracy >= 0.900 - MARGIN, corpus_heldout.misses
 
 
 def test_heldout_healthy_runs_do_not_fail_the_gate(corpus_heldout):
@@ -47,7 +51,7 @@ def test_heldout_healthy_runs_do_not_fail_the_gate(corpus_heldout):
 
 
 def test_heldout_onset(corpus_heldout):
-    assert corpus_heldout.onset_within >= 0.833 - MARGIN
+    assert corpus_heldout.onset_within >= 0.867 - MARGIN
 
 
 def test_heldout_first_remedy(corpus_heldout):
@@ -63,3 +67,41 @@ def test_real_runs_heldout():
     # txt-slm-suspicious-collapse, a justified "too good to be true" warning)
     assert f.accuracy >= 0.667 - MARGIN, f.misses
     assert f.healthy_failing == 0.0 and f.healthy_warning <= 0.10
+
+
+def test_text_log_sets_load_by_source_split_and_map_classes(tmp_path, monkeypatch):
+    """The text-log label files become class-only cases, each set in its one split, with the
+    collections' class names mapped to ours (nonfinite -> nan, spikes -> spiking)."""
+    root = tmp_path / "tl"
+    root.mkdir()
+    head = "id,file,unit,loss_name,loss_n,loss_first,loss_last,eval_name,eval_n,eval_first,eval_last," \
+           "grad_norm_name,lr_name,other_losses,class,confidence,note\n"
+    rows = ["a,a/x.log,step,loss,4,1,1,,,,,,,,nonfinite,high,n", "b,b/x.log,step,loss,9,1,1,val,12,1,1,,,,spikes,low,n",
+            "c,c/x.log,step,loss,2,1,1,,,,,,,,insufficient,low,n"]
+    (root / "labels-one.csv").write_text(head + rows[0] + "\n" + rows[1] + "\n", encoding="utf-8")
+    (root / "labels-two.csv").write_text(head + rows[2] + "\n", encoding="utf-8")
+    monkeypatch.setitem(accuracy.SETS, "text_logs", (root / "labels-*.csv", root))
+    tune = accuracy.load_cases("text_logs", "tune")
+    assert [(c.label, c.points, c.class_only) for c in tune] == [
+        ("nan", 4, True), ("spiking", 12, True), ("insufficient", 2, True)]
+    assert accuracy.load_cases("text_logs", "heldout") == []
+    # an insufficient label is scored like a class; an insufficient verdict on >= 3 points is counted
+    tune[0].predicted, tune[1].predicted, tune[2].predicted = "insufficient", "spiking", "insufficient"
+    f = accuracy.score(tune)
+    assert f.accuracy == 2 / 3 and f.insufficient_3plus == 1 and f.class_only == 3
+
+
+def test_the_splits_share_no_set():
+    """Held-out = corpus heldout + real heldout + text_logs_blind2; every other text set is tune."""
+    assert accuracy.TEXT_SPLIT == {"text_logs": "tune", "text_logs_blind": "tune", "text_logs_blind2": "heldout"}
+    assert not any(c.split == "tune" for c in accuracy.load_cases("text_logs_blind2"))
+
+
+def test_text_logs_blind2_heldout():
+    """Held-out public text logs (class only): accuracy, no refusal on >= 3 points, and no
+    more healthy logs failing the gate than at the measurement."""
+    f = accuracy.score(accuracy.diagnose_cases(accuracy.load_cases("text_logs_blind2", "heldout")))
+    assert f.n >= 50 and f.class_only == f.n
+    assert f.accuracy >= 0.580 - MARGIN, f.misses
+    assert f.insufficient_3plus == 0, f.misses
+    assert round(f.healthy_failing * f.healthy) <= 2, f.misses

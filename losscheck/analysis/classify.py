@@ -19,10 +19,12 @@ Priority when several classes apply (what a user wants to hear first):
 7. ``spiking`` *recovered* -- worth knowing, the run survived.
 8. ``converging`` -- healthy.
 
-``insufficient`` is given when a curve has fewer than ``min_points`` (8) finite points and
-nothing unmistakable (non-finite values, an explosion of >= ``explosion_ratio`` x100)
-shows, and when a flat run is still in LR warmup (too early to judge: a preference/DPO
-loss at ln 2 with an LR of 1e-7 is expected, not a failure).
+``insufficient`` is given only when a curve has fewer than 3 finite points and nothing
+unmistakable (non-finite values, an explosion of >= ``explosion_ratio`` x100) shows; from 3
+to ``min_points - 1`` points the main loss gets the short-log call of
+:mod:`losscheck.analysis.short` (issue 14: refuse only below 3 points). A run flat while
+its LR is still in warmup is a ``plateau`` that LC105 reports as info (it may be too early:
+a preference/DPO loss at ln 2 with an LR of 1e-7 is expected, not a failure).
 """
 
 from __future__ import annotations
@@ -38,8 +40,13 @@ from losscheck.analysis.divergence import post_onset_growth
 from losscheck.analysis.lr import in_warmup
 from losscheck.analysis.options import AnalysisOptions
 from losscheck.analysis.prepared import Detection, PreparedCurve, prepare
+from losscheck.analysis.short import classify_short, mann_kendall
 from losscheck.analysis.trend import fit_trend
-from losscheck.model import CLASSES, CurveAnalysis, ResolvedRun, RunAnalysis, RunClass, Series, Spike
+from losscheck.model import CLASSES, CurveAnalysis, Plateau, ResolvedRun, RunAnalysis, RunClass, Series, Spike
+
+#: Below this many finite points a curve's shape cannot be read at all: ``insufficient``
+#: (issue 14: a verdict on every log of 3 points or more).
+SHORT_MIN_POINTS = 3
 
 #: Internal labels in priority order; ``spiking_worse`` is reported as ``spiking``.
 PRIORITY = ("nan", "diverging", "spiking_worse", "overfitting", "oscillating", "plateau",
@@ -118,7 +125,8 @@ def settle(lc: Labelled) -> CurveAnalysis:
     return c
 
 
-def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: str = "loss") -> Labelled:
+def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: str = "loss",
+                  short_call: bool = False) -> Labelled:
     """Analyse one curve and propose its labels from its own evidence.
 
     Args:
@@ -127,6 +135,9 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
         opts: :class:`losscheck.analysis.AnalysisOptions`.
         warmup: the LR is still in warmup at the end of the log.
         kind: see :class:`Labelled`.
+        short_call: a curve with ``SHORT_MIN_POINTS``..``min_points - 1`` finite points gets
+            the short-log call of :mod:`losscheck.analysis.short` instead of ``insufficient``
+            (the run's main loss; see :func:`classify_run`).
     Returns:
         a :class:`Labelled`: the curve's measurements and evidence, the internal labels that
         apply (priority order) and the onset of the top one. The run-level judgement and
@@ -159,10 +170,18 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
                 ca.notes.append(f"loss explodes x{np.exp(jump):.3g} from step {int(tr.steps[i_min])}")
                 if g is not None and g <= 0:
                     ev.pop("doubling_steps", None)
+        if not labels and short_call and m >= SHORT_MIN_POINTS:
+            call = classify_short(tr.steps, tr.y, tr.raw, tr.domain, opts.short)
+            ev.update(call.evidence)
+            ca.spikes = call.spikes
+            ca.plateau = call.plateau
+            labels.append(call.label)
+            onset = call.onset
+            ca.notes[-1] = f"only {m} finite points: a short-log call ({call.label.replace('_worse', '')})"
         if not labels:
             labels.append("insufficient")
         ca.evidence = _clean(ev)
-        return Labelled(ca, labels, onset if labels[0] == "diverging" else None, kind, curve)
+        return Labelled(ca, labels, None if labels[0] in ("converging", "insufficient") else onset, kind, curve)
 
     first = curve.first
     ev["noise_log"] = curve.noise
@@ -257,14 +276,14 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
     ev.update(pl_d.evidence)
     if pl is not None and not div.diverging and "oscillating" not in labels:
         ca.plateau = pl
+        labels.append("plateau")
+        if onset is None:
+            onset = pl.start_step
         if warmup and pl.from_start:
-            labels.append("insufficient")
+            # flat while the LR is still warming up: a plateau (the best call on what is
+            # there), which LC105 reports as info, not an error (it may be too early)
             ev["lr_in_warmup"] = True
-            ca.notes.append("flat loss while the LR is still in warmup: too early to judge")
-        else:
-            labels.append("plateau")
-            if onset is None:
-                onset = pl.start_step
+            ca.notes.append("flat loss while the LR is still in warmup: it may be too early to judge")
         if pl.chance_classes:
             ca.notes.append(f"level {pl.level:.4g} = ln({pl.chance_classes}) = chance for "
                             f"{pl.chance_classes} classes")
@@ -355,6 +374,97 @@ def _prepared(run: ResolvedRun, cur: dict[str, Labelled], role: str, opts) -> Pr
     return prepare(s, role, opts) if s is not None else None
 
 
+def _creep_with_stuck_eval(cur: dict[str, Labelled], opts) -> None:
+    """A train loss that only *creeps* down (learned by the plateau detector's short-window
+    Mann-Kendall test alone, under its 5 % floor: ``plateau_creep``) beside an eval loss of
+    3 points or more with no significant fall (one-sided exact Mann-Kendall ``p >=
+    short.alpha`` or a fall under ``short.min_change``) is stuck, not converging: the run
+    stopped generalising better while training still inches down (issue 14, pattern 1: "an
+    eval curve that stopped improving while train still creeps"; Prechelt 1998 reads
+    progress from the validation curve for the same reason). Changes ``cur["loss"]``'s
+    labels and plateau in place."""
+    lc, e = cur.get("loss"), cur.get("eval_loss")
+    if lc is None or e is None or lc.labels[0] != "converging" or not lc.curve.evidence.get("plateau_creep"):
+        return
+    ep = e.prepared
+    if ep is None or ep.finite < SHORT_MIN_POINTS or ep.tr.domain != "log":
+        return
+    y = ep.tr.y
+    _, _, p_down = mann_kendall(y)
+    k = max(1, y.shape[0] // 3)
+    fall = float(np.median(y[:k]) - np.median(y[-k:]))
+    if p_down < opts.short.alpha and fall >= opts.short.min_change:
+        return
+    ev = lc.curve.evidence
+    steps = lc.prepared.tr.steps if lc.prepared is not None else None
+    start = int(steps[0]) if steps is not None and steps.size else 0
+    lc.curve.plateau = Plateau(start_step=start, level=float(ev.get("plateau_level_end", 0.0)), rel_slope=0.0,
+                               from_start=True)
+    lc.labels = order(["plateau"] + [x for x in lc.labels if x != "converging"])
+    lc.onset = start
+    lc.curve.notes.append(f"the train loss only creeps down ({ev.get('plateau_level_start', float('nan')):.4g} -> "
+                          f"{ev.get('plateau_level_end', float('nan')):.4g}) while the eval loss does not improve: "
+                          "stuck, not converging")
+
+
+def _frozen_accuracy(s: Series | None) -> float | None:
+    """The value of an accuracy curve that never changes (>= 2 finite points, all equal),
+    above 0 and below its scale's top (1, or 100 for a percentage), else ``None``. Exactly 0
+    is left out: an exact-match (sequence) accuracy sits at 0 through a healthy early
+    seq2seq run, while a constant classifier scores 1/C or the majority share."""
+    if s is None:
+        return None
+    v = s.values[np.isfinite(s.values)]
+    if v.size < 2 or float(np.ptp(v)) != 0.0:
+        return None
+    top = 1.0 if float(v[0]) <= 1.0 else 100.0
+    return float(v[0]) if 0.0 < float(v[0]) < 0.99 * top else None
+
+
+def _stuck_by_side_channel(run: ResolvedRun, cur: dict[str, Labelled]) -> None:
+    """A main loss called ``converging`` is ``plateau`` when a side channel shows that the
+    model does not change (issue 14, pattern 1):
+
+    - an **accuracy that never changes** (training or eval accuracy: every logged value
+      identical, above 0 and below 100 %): the predicted classes are the same at every evaluation,
+      the signature of a constant (majority-class or chance) predictor, while the loss only
+      recalibrates the output bias (He & Garcia 2009 on the majority-class floor; the
+      accuracy stuck at 1/C or at the majority share). Accuracy is a step function of the
+      weights, so exact repeats over a run that learns are implausible below 100 %.
+    - an **LR of exactly 0 at every logged point** (>= 3 points): an SGD/Adam update is
+      ``lr * direction``, so the weights cannot move; a moving loss then comes from data
+      order, running averages or normalisation statistics, not learning.
+
+    Changes ``cur``'s main-loss labels, plateau and notes in place."""
+    role = "loss" if "loss" in cur else ("eval_loss" if "eval_loss" in cur else None)
+    if role is None or cur[role].labels[0] != "converging":
+        return
+    lc = cur[role]
+    why = None
+    acc = _frozen_accuracy(run.get("accuracy"))
+    if acc is None:
+        acc = _frozen_accuracy(run.get("eval_accuracy"))
+    if acc is not None:
+        why = f"the accuracy never changes ({acc:.4g} at every logged point): the predictions do not change"
+    lr = run.get("lr")
+    if why is None and lr is not None:
+        v = lr.values[np.isfinite(lr.values)]
+        if v.size >= 3 and np.all(v == 0.0):
+            why = "the LR is 0 at every logged point: the weights cannot move"
+    if why is None:
+        return
+    tr = lc.prepared.tr if lc.prepared is not None else None
+    start = int(tr.steps[0]) if tr is not None and tr.steps.size else 0
+    level = float(np.median(tr.raw[-max(1, tr.raw.size // 5):])) if tr is not None and tr.raw.size else 0.0
+    lc.curve.plateau = Plateau(start_step=start, level=level, rel_slope=0.0, from_start=True)
+    lc.labels = order(["plateau"] + [x for x in lc.labels if x != "converging"])
+    lc.onset = start
+    lc.curve.evidence["stuck_side_channel"] = "accuracy" if acc is not None else "lr_zero"
+    if acc is not None:
+        lc.curve.evidence["stuck_accuracy"] = acc / (100.0 if acc > 1.0 else 1.0)
+    lc.curve.notes.append(why + ": stuck, not converging")
+
+
 def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> RunAnalysis:
     """Classify a run's curves and the run (module doc); :func:`losscheck.analysis.analyse`
     adds the facts. Call under ``np.errstate`` (values near 1e308 overflow sums)."""
@@ -370,12 +480,17 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
     warm = in_warmup(lr, _meta_num(meta, "learning_rate"))
     opts.lr_restarts = len(lrc.restart_steps) if lrc is not None else 0
     cur: dict[str, Labelled] = {}
+    train = run.get("loss")
+    has_loss = train is not None and len(train) > 0
     for role in ("loss", "eval_loss", "grad_norm"):
         s = run.get(role)
         if s is None or len(s) == 0:
             continue
+        # a short training loss gets the short-log call, and so does a short eval loss
+        # when it is the run's only loss (a short eval beside a train loss informs only)
         cur[role] = analyse_curve(s, role, opts, warmup=warm and role != "grad_norm",
-                                  kind="grad_norm" if role == "grad_norm" else "loss")
+                                  kind="grad_norm" if role == "grad_norm" else "loss",
+                                  short_call=role == "loss" or (role == "eval_loss" and not has_loss))
     ev: dict = {}
     if lrc is not None:
         ev.update({"lr_peak": lrc.peak, "lr_peak_step": lrc.peak_step, "lr_warmup_steps": lrc.warmup_steps})
@@ -409,6 +524,8 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
         e.labels = order([x for x in e.labels if x != "plateau"] or ["converging"])
         e.curve.notes.append("eval loss flat from its first eval while the train loss learned: "
                              "already at its floor, not a plateau")
+    _creep_with_stuck_eval(cur, opts)
+    _stuck_by_side_channel(run, cur)
     # overfitting
     ofd = detector("overfit")
     found = ofd.module.detect(_prepared(run, cur, "eval_loss", opts), options_of(ofd, opts),

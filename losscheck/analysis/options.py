@@ -10,6 +10,7 @@ from losscheck.analysis.facts import FactOptions
 from losscheck.analysis.oscillation import OscillationOptions
 from losscheck.analysis.overfit import OverfitOptions
 from losscheck.analysis.plateau import PlateauOptions
+from losscheck.analysis.short import ShortOptions
 from losscheck.analysis.spikes import SpikeOptions
 
 
@@ -21,7 +22,8 @@ class AnalysisOptions:
     Attributes:
         num_classes: C for the chance level ln C (else ``meta["num_classes"]``, else C is
             only recognised when the loss starts *and* ends at ln C, C in 2..5, 10, 100, 1000).
-        min_points: fewer finite points than this -> cautious verdict (``insufficient``
+        min_points: fewer finite points than this -> the short-curve call of
+            :mod:`losscheck.analysis.short` (3 points and more) or ``insufficient`` (fewer,
             unless NaN or an explosion). Default 8.
         explosion_ratio: in a short log, a rise of at least this factor over the minimum is
             an unmistakable divergence. Default 100.
@@ -33,6 +35,7 @@ class AnalysisOptions:
             (delta AICc < 2) and the same doubling time within 0.2% on the diverging ones, in
             half the time (see :mod:`losscheck.analysis.trend`).
         spike, oscillation, plateau, overfit, divergence: per-detector thresholds.
+        short: thresholds of the short-curve call (:class:`~losscheck.analysis.short.ShortOptions`).
         lr_restarts: set by :func:`losscheck.analysis.analyse` from the LR series (SGDR
             restarts seen).
         facts: the thresholds of the measurements the rules word
@@ -53,5 +56,6 @@ class AnalysisOptions:
     plateau: PlateauOptions = field(default_factory=PlateauOptions)
     overfit: OverfitOptions = field(default_factory=OverfitOptions)
     divergence: DivergenceOptions = field(default_factory=DivergenceOptions)
+    short: ShortOptions = field(default_factory=ShortOptions)
     lr_restarts: int = 0
     facts: FactOptions = field(default_factory=FactOptions)

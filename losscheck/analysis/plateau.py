@@ -18,6 +18,16 @@ Two shapes count (and only these -- a loss that fell to a floor and then stays f
    ``tol`` of ln C for C in 2..10, 100, 1000. ``tol`` = 1 %, widened to at most 3 % by 2
    standard errors of a noisy level.
 
+On a short curve (at most ``mk_max_points`` bins: an excerpt pasted into an issue, a few
+epochs) a 5 % floor over the window is too much to ask of a healthy run caught mid-training
+(a 10-point excerpt of a long run falls 1-4 % across it): there, a fall that the exact
+Mann-Kendall test finds significant (one-sided ``p < mk_alpha``, :func:`losscheck.analysis.short.mann_kendall`;
+Mann 1945, Kendall 1975) and of at least ``mk_min_decrease`` (Theil-Sen over the window)
+also counts as learning. ``mk_alpha`` = 0.01 (stricter than the 3-7 point call's 0.05, as 8+
+points give the test power) and ``mk_min_decrease`` = 1 %, the short call's floor;
+``mk_max_points`` = 30, the usual small-sample boundary beyond which the 5 % rule's standard
+errors are reliable.
+
 ``rel_slope`` is the Theil-Sen slope of log-loss per 1,000 steps (= relative slope).
 """
 
@@ -44,6 +54,9 @@ class PlateauOptions:
     z_sig: float = 3.0
     chance_tol: float = 0.01
     chance_tol_max: float = 0.03
+    mk_max_points: int = 30
+    mk_alpha: float = 0.01
+    mk_min_decrease: float = float(np.log(1.01))
 
 
 def detect_plateau(x: np.ndarray, y: np.ndarray, domain: str, inverse, num_classes: int | None = None,
@@ -75,10 +88,22 @@ def detect_plateau(x: np.ndarray, y: np.ndarray, domain: str, inverse, num_class
     ts_dec, ts_dec_lo = -slope * span, -hi * span
     learned = (dec >= o.min_decrease and dec >= o.z_sig * se) or \
               (ts_dec >= o.min_decrease and ts_dec_lo > 0 and dec >= o.min_decrease)
+    if not learned and n <= o.mk_max_points and ts_dec >= o.mk_min_decrease:
+        from losscheck.analysis.short import mann_kendall
+
+        _, _, p_down = mann_kendall(y)
+        learned = p_down < o.mk_alpha
+        # learned by the short-window test only: a creep, which the classifier reads beside
+        # the eval loss (a creeping train loss with an eval loss that does not improve is stuck)
+        ev_mk = {"plateau_mk_p_down": p_down, "plateau_creep": learned}
+    else:
+        ev_mk = {}
     ev = {"plateau_decrease_log": dec, "plateau_decrease_se": float(se),
           "plateau_theil_sen_decrease_log": ts_dec, "plateau_theil_sen_decrease_low": ts_dec_lo,
-          "plateau_noise_log": sig}
+          "plateau_noise_log": sig, **ev_mk}
     level_start, level_end = float(inverse(y0)), float(inverse(y1))
+    if ev_mk.get("plateau_creep"):
+        ev.update({"plateau_level_start": level_start, "plateau_level_end": level_end})
     chance = None
     start_idx = 0
     if domain == "log":
@@ -102,6 +127,8 @@ def detect_plateau(x: np.ndarray, y: np.ndarray, domain: str, inverse, num_class
                 if abs(level_start / lc - 1) <= tol and abs(level_end / lc - 1) <= tol:
                     chance = c
                     break
+    if chance is not None:
+        ev.pop("plateau_creep", None)  # at chance: a plateau whatever the creep
     if learned and chance is None:
         return None, ev
     ev.update({"plateau_level_start": level_start, "plateau_level_end": level_end})

@@ -32,7 +32,11 @@ class LossPlateau(Rule):
            "ln(C) for a small integer C (or the --num-classes given), by the plateau detector "
            "(`losscheck.analysis.plateau.detect_plateau`). The remedy evidence (share of non-finite grad norms, "
            "grad-norm trend, a frozen level) is measured once by `losscheck.analysis.evidence` and read from the "
-           "run's facts.")
+           "run's facts. On fewer than `min-points` points the short-log call "
+           "(`losscheck.analysis.short`: no Mann-Kendall trend) is reported as a warning: the test has little "
+           "power on 3-7 points, so that call alone does not fail the gate; so is a train loss that only creeps "
+           "down (a significant fall under 5% on a short window) beside an eval loss that does not improve. An "
+           "accuracy frozen above 50% is a majority-class floor: `rebalance` first.")
     example = "loss flat at 1.386 = ln(4) (chance for 4 classes) from the start"
     sources = ("Theil 1950", "Sen 1968", "seed case study (label misalignment: overfit one batch)",
                "Karpathy 2019, A recipe for training neural networks")
@@ -72,6 +76,27 @@ class LossPlateau(Rule):
         if warming:
             msg += "; the run stopped while the LR was still warming up"
             severity = "info"
+        short = cur.evidence.get("short_points")
+        if short is not None and severity is None:
+            # no trend on a handful of points is the best call, not proof: warn, do not fail the gate
+            msg += f" (on only {short} points)"
+            ev["short_points"] = short
+            severity = "warning"
+        stuck_acc = cur.evidence.get("stuck_accuracy")
+        if stuck_acc is not None:
+            msg += f"; the accuracy never changes ({stuck_acc:.1%}): the predictions are constant"
+            ev["stuck_accuracy"] = stuck_acc
+            if stuck_acc > 0.5:
+                # a constant predictor scores the share of the class it predicts; above one
+                # half that can only be a majority class (chance 1/C is at most 1/2)
+                votes.append(RemedyVote("rebalance", 1.3, f"the accuracy is frozen at {stuck_acc:.1%}, the share of "
+                                        "a majority class that the model always predicts: reweight or resample "
+                                        "the classes"))
+        if cur.evidence.get("plateau_creep") and severity is None:
+            # the train loss still inches down; the stall is read from the eval loss: a warning
+            msg += "; the train loss only creeps down while the eval loss does not improve"
+            ev["creep"] = True
+            severity = "warning"
         facts = ctx.analysis.facts
         skipped = facts.grad_nonfinite_share
         trend = facts.grad_norm_trend

@@ -170,7 +170,7 @@ def test_gradual_climb_from_noisy_floor_onset():
     assert a.evidence["divergence_after_lr_peak_steps"] == a.onset_step - 50
 
 
-def test_short_explosion_is_diverging_and_short_healthy_is_insufficient():
+def test_short_explosion_is_diverging_and_short_healthy_gets_a_call():
     st = np.arange(430, 438)[:7]
     v = np.array([0.061, 0.060, 0.062, 0.06, 5.4e19, 4.3e20, 2.1e21])
     a = analyse(mkrun(loss=(st, v)))
@@ -178,8 +178,10 @@ def test_short_explosion_is_diverging_and_short_healthy_is_insufficient():
     assert a.onset_step == 434
     assert a.curves["loss"].evidence["growth_rate_per_step"] > 0
     b = analyse(mkrun(loss=(np.arange(5), [1.3, 1.2, 1.25, 1.1, 1.05])))
-    assert b.primary == "insufficient"
-    assert any("cautious" in n for n in b.curves["loss"].notes)
+    assert b.primary == "converging"  # the short-log call (losscheck.analysis.short)
+    assert any("short-log call" in n for n in b.curves["loss"].notes)
+    c = analyse(mkrun(loss=(np.arange(2), [1.3, 1.2])))
+    assert c.primary == "insufficient"  # below 3 points, no shape can be read
 
 
 def test_jump_to_worse_level_that_stays_is_spiking_worse_or_diverging():
@@ -365,14 +367,21 @@ def test_chance_level_with_num_classes_after_initial_drop():
     assert b.primary == "converging"
 
 
-def test_dpo_flat_in_warmup_is_insufficient_not_plateau():
+def test_dpo_flat_in_warmup_is_a_plateau_reported_as_info():
+    """Flat while the LR still warms up: the best call is a plateau (issue 14: no
+    'insufficient' on 3 points or more), and LC105 says it only as info (may be too early)."""
+    from losscheck.config import Settings
+    from losscheck.pipeline import diagnose_run
+
     rng = np.random.default_rng(34)
     st = np.arange(1, 203)
     v = np.log(2) * np.exp(0.3 * rng.standard_normal(st.size))
     lr = 1e-9 * st
     a = analyse(mkrun(loss=(st, v), lr=(st, lr)))
-    assert a.primary == "insufficient"
+    assert a.primary == "plateau"
     assert a.evidence["lr_in_warmup"] is True
+    rep = diagnose_run(mkrun(loss=(st, v), lr=(st, lr)).data, Settings())
+    assert [f.severity for f in rep.findings if f.code == "LC105"] == ["info"] and rep.status == "healthy"
     # the same flat curve with a decayed LR is a plateau
     b = analyse(mkrun(loss=(st, v), lr=(st, 1e-5 * (1 - st / 300))))
     assert b.primary == "plateau"

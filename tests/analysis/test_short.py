@@ -1,0 +1,161 @@
+"""The short-log call (losscheck.analysis.short) and the causes added with it (issue 14):
+each cause on synthetic curves, with a counter-example that must not trigger it."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from losscheck.analysis import analyse
+from losscheck.analysis.short import classify_short, mann_kendall
+from tests.analysis.test_analysis import mkrun
+
+
+def _call(values, steps=None):
+    v = np.asarray(values, dtype=float)
+    st = np.arange(v.size, dtype=np.int64) * 50 if steps is None else np.asarray(steps, dtype=np.int64)
+    return classify_short(st, np.log(v), v, "log")
+
+
+@pytest.mark.parametrize("n", [3, 4, 5, 6, 7])
+def test_mann_kendall_exact_p_matches_enumeration(n):
+    """The exact one-sided p-values equal the share of all n! orders with an S as extreme."""
+    rng = np.random.default_rng(n)
+    y = rng.standard_normal(n)
+    s, p_up, p_down = mann_kendall(y)
+
+    def stat(order):
+        return sum(np.sign(order[j] - order[i]) for i in range(n) for j in range(i + 1, n))
+
+    all_s = [stat(np.array(p)) for p in itertools.permutations(range(n))]
+    assert p_up == pytest.approx(sum(x >= s for x in all_s) / math.factorial(n))
+    assert p_down == pytest.approx(sum(x <= s for x in all_s) / math.factorial(n))
+
+
+def test_mann_kendall_large_n_uses_the_normal_tail():
+    y = np.arange(100, dtype=float)
+    s, p_up, p_down = mann_kendall(y)
+    assert s == 100 * 99 // 2 and p_up < 1e-10 and p_down > 0.999
+
+
+def test_steady_fall_on_five_points_is_converging():
+    assert _call([11.5, 11.3, 11.2, 11.0, 10.9]).label == "converging"
+
+
+def test_fast_drop_then_noise_is_converging_by_the_big_drop():
+    # not monotone after the drop, so the trend test alone is not significant
+    assert _call([5.9, 5.2, 2.85, 2.97, 2.77]).label == "converging"
+
+
+@pytest.mark.parametrize("values", [[3.27, 3.25, 3.27, 3.26], [1.30, 1.33, 1.31, 1.31, 1.35, 1.34],
+                                    [2.0, 2.0, 2.0]])
+def test_no_trend_on_a_short_window_is_a_plateau(values):
+    call = _call(values)
+    assert call.label == "plateau" and call.plateau is not None
+
+
+def test_three_points_never_give_a_significant_trend():
+    """1/3! = 0.17 > alpha: on 3 points a small monotone fall is not called learning."""
+    assert _call([2.0, 1.99, 1.98]).label == "plateau"
+
+
+def test_monotone_rise_is_diverging_with_its_onset_at_the_minimum():
+    call = _call([38.0, 64.0, 103.0, 140.0, 182.0, 230.0])
+    assert call.label == "diverging" and call.onset == 0
+
+
+def test_isolated_jump_that_comes_back_is_a_spike():
+    call = _call([9.2, 9.5, 8.5, 8.9, 18.5, 7.4])
+    assert call.label == "spiking" and call.spikes[0].step == 200 and call.spikes[0].recover_steps == 50
+
+
+def test_alternating_giant_values_are_spikes_not_divergence():
+    call = _call([0.08, 1e15, 0.08, 2e15, 0.07, 1e15, 0.08])
+    assert call.label == "spiking" and len(call.spikes) == 3
+
+
+def test_jump_that_stays_is_a_spike_to_a_worse_level():
+    call = _call([1.0, 0.9, 0.85, 2.5, 2.4, 2.5])
+    assert call.label == "spiking_worse" and call.onset == 150
+
+
+def test_a_high_first_point_is_the_initial_drop_not_a_spike():
+    assert _call([5332.0, 1038.0, 155.0, 113.0]).label == "converging"
+
+
+def test_run_with_a_short_loss_gets_a_class_and_a_warning_not_a_failure():
+    """A plateau called on 5 points is reported by LC105 as a warning (low power)."""
+    from losscheck.config import Settings
+    from losscheck.pipeline import diagnose_run
+
+    st = np.arange(5, dtype=np.int64) * 100
+    rep = diagnose_run(mkrun(loss=(st, [3.27, 3.25, 3.27, 3.26, 3.27])).data, Settings())
+    assert rep.primary == "plateau" and rep.status == "warning"
+    assert [f.code for f in rep.findings if f.code == "LC105"] == ["LC105"]
+
+
+def test_one_nan_among_four_prints_is_a_nan_run_but_one_among_many_is_a_glitch():
+    st = np.arange(4) * 50
+    a = analyse(mkrun(loss=(st, np.array([1.65, 1.04, np.nan, 1.06]))))
+    assert a.primary == "nan"
+    st = np.arange(200)
+    v = 1.0 + np.exp(-st / 50.0)
+    v[120] = np.nan
+    assert analyse(mkrun(loss=(st, v))).primary != "nan"
+
+
+def test_creeping_train_loss_with_a_flat_eval_is_stuck_but_not_with_a_falling_eval():
+    rng = np.random.default_rng(3)
+    st = np.arange(10)
+    train = 0.775 * np.exp(-0.002 * st) * np.exp(0.0005 * rng.standard_normal(10))
+    flat_eval = 0.66 * np.exp(0.03 * rng.standard_normal(10))
+    a = analyse(mkrun(loss=(st, train), eval_loss=(st, flat_eval)))
+    assert a.primary == "plateau"
+    falling_eval = 0.66 * np.exp(-0.004 * st)
+    b = analyse(mkrun(loss=(st, train), eval_loss=(st, falling_eval)))
+    assert b.primary == "converging"
+    c = analyse(mkrun(loss=(st, train)))  # a steady creep without an eval is a healthy excerpt
+    assert c.primary == "converging"
+
+
+def _decaying(n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    st = np.arange(n)
+    return st, (0.16 + 0.13 * np.exp(-st / 2.0)) * np.exp(0.002 * rng.standard_normal(n))
+
+
+def test_frozen_accuracy_makes_a_falling_loss_stuck():
+    """Majority-class floor: the loss recalibrates, the accuracy never moves."""
+    st, loss = _decaying()
+    a = analyse(mkrun(loss=(st, loss), eval_accuracy=(st, np.full(st.size, 0.9463))))
+    assert a.primary == "plateau" and a.curves["loss"].evidence["stuck_side_channel"] == "accuracy"
+
+
+@pytest.mark.parametrize("acc", [np.full(12, 0.0), np.full(12, 1.0), np.linspace(0.5, 0.9, 12)])
+def test_accuracy_at_zero_at_the_top_or_moving_does_not_make_a_run_stuck(acc):
+    st, loss = _decaying()
+    assert analyse(mkrun(loss=(st, loss), accuracy=(st, acc))).primary == "converging"
+
+
+def test_lr_zero_everywhere_makes_a_moving_loss_stuck_but_a_final_decay_to_zero_does_not():
+    st, loss = _decaying()
+    a = analyse(mkrun(loss=(st, loss), lr=(st, np.zeros(st.size))))
+    assert a.primary == "plateau" and a.curves["loss"].evidence["stuck_side_channel"] == "lr_zero"
+    lr = np.linspace(1e-3, 0.0, st.size)
+    assert analyse(mkrun(loss=(st, loss), lr=(st, lr))).primary == "converging"
+
+
+@pytest.mark.parametrize("acc, first", [(0.9463, "rebalance"), (0.25, None)])
+def test_a_frozen_majority_share_ranks_rebalance_first_but_chance_does_not(acc, first):
+    """A constant predictor scores the share of its class: above 1/2 only a majority class."""
+    from losscheck.config import Settings
+    from losscheck.pipeline import diagnose_run
+
+    st, loss = _decaying()
+    rep = diagnose_run(mkrun(loss=(st, loss), eval_accuracy=(st, np.full(st.size, acc))).data, Settings())
+    assert rep.primary == "plateau"
+    ids = [r.id for r in rep.remedies]
+    assert (ids[0] == "rebalance") if first else ("rebalance" not in ids)
