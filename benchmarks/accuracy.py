@@ -27,7 +27,11 @@ Label sets (CSV files with at least ``run,class,onset_step,first_remedy``; ``spl
   repository or thread with any tune set (its ``SOURCES.md``).
 
 Splits are by *source*: ``tune`` = corpus tune + samples + real tune + text_logs +
-text_logs_blind; ``heldout`` = corpus heldout + real heldout + text_logs_blind2.
+text_logs_blind; ``heldout`` = corpus heldout + real heldout + text_logs_blind2; ``blind`` =
+``verdicts_blind1`` (60 public runs, 48 of them structured logs, labelled with class, onset and
+first remedy), ``text_logs_blind3`` and ``text_logs_blind4`` (class only): gathered and labelled
+by helpers that never opened losscheck's code, measured and never used to change a detector.
+(``text_logs_blind3`` has since been used to fix the *text reader*, not the verdicts.)
 ``--set all`` pools every set of a split and adds the per-set accuracy and the count of
 ``insufficient`` verdicts on runs with at least 3 points.
 
@@ -63,9 +67,19 @@ SETS = {
                         REPO / "benchmarks" / "text_logs_blind"),
     "text_logs_blind2": (REPO / "benchmarks" / "text_logs_blind2" / "labels.csv",
                          REPO / "benchmarks" / "text_logs_blind2"),
+    "text_logs_blind3": (REPO / "benchmarks" / "text_logs_blind3" / "labels.csv",
+                         REPO / "benchmarks" / "text_logs_blind3"),
+    "text_logs_blind4": (REPO / "benchmarks" / "text_logs_blind4" / "labels.csv",
+                         REPO / "benchmarks" / "text_logs_blind4"),
+    "verdicts_blind1": (REPO / "benchmarks" / "verdicts_blind1" / "labels.csv",
+                        REPO / "benchmarks" / "verdicts_blind1"),
 }
+#: sets whose rows carry no ``split``: the split they belong to (``blind``: gathered by someone
+#: who never saw the code, never used to change it; measured, not tuned on)
+DEFAULT_SPLIT = {"verdicts_blind1": "blind"}
 #: text-log sets: one split each (by source), class-only labels in the text-log columns
-TEXT_SPLIT = {"text_logs": "tune", "text_logs_blind": "tune", "text_logs_blind2": "heldout"}
+TEXT_SPLIT = {"text_logs": "tune", "text_logs_blind": "tune", "text_logs_blind2": "heldout",
+              "text_logs_blind3": "blind", "text_logs_blind4": "blind"}
 #: text-log label class -> ours (the collections' words for two of our classes)
 TEXT_CLASS = {"nonfinite": "nan", "spikes": "spiking"}
 
@@ -164,7 +178,7 @@ def load_cases(name: str, split: str | None = None) -> list[Case]:
     out = []
     with open(labels, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            sp = (row.get("split") or "tune").strip()
+            sp = (row.get("split") or DEFAULT_SPLIT.get(name, "tune")).strip()
             if split and sp != split:
                 continue
             out.append(Case(name, str(root / row["run"]), sp, row["class"].strip(), _int(row.get("onset_step", "")),
@@ -367,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: print the figures per set and split; ``--misses`` lists every miss."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--set", choices=[*SETS, "all"], default="all")
-    ap.add_argument("--split", choices=["tune", "heldout", "all"], default="all")
+    ap.add_argument("--split", choices=["tune", "heldout", "blind", "all"], default="all")
     ap.add_argument("--misses", action="store_true", help="list every misclassified run")
     ap.add_argument("--json", type=Path, help="write the figures as JSON here")
     a = ap.parse_args(argv)
@@ -382,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
             sets.remove(s)
     if not sets:
         return 2
-    splits = ["tune", "heldout"] if a.split == "all" else [a.split]
+    splits = ["tune", "heldout", "blind"] if a.split == "all" else [a.split]
     out = {}
     for split in splits:
         cases = []
