@@ -54,6 +54,8 @@ def _die(message: str, code: int = EXIT_USAGE) -> NoReturn:
 def _silence_stdout() -> None:
     """Point file descriptor 1 at the null device after stdout failed, so the interpreter's
     final flush of what is still buffered neither fails nor prints "Exception ignored"."""
+    if isinstance(sys.stdout, _ClosedStream):
+        return  # descriptor 1 is already the null device (see _guard_std_streams)
     try:
         sys.stdout.flush()
     except (OSError, ValueError):
@@ -156,6 +158,8 @@ def diagnose(
                                "folders skipped for holding no log."),
     force: bool = typer.Option(False, "--force", help="Let --output write inside a diagnosed folder or over "
                                "a file losscheck reads."),
+    follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Also read what symlinks below PATH "
+                                         "that lead out of it point to (default: not followed, named in a note)."),
 ) -> None:
     """Diagnose training runs: classify the curves, list findings, rank remedies."""
     from losscheck.formats import all_formats, get_format
@@ -182,7 +186,8 @@ def diagnose(
             from losscheck.baseline import load_baseline
 
             base = load_baseline(baseline, cfg)
-        report = run_diagnose(path, progress=progress, config=cfg, baseline=base, jobs=jobs)
+        report = run_diagnose(path, progress=progress, config=cfg, baseline=base, jobs=jobs,
+                              follow_symlinks=follow_symlinks)
     except LosscheckError as exc:
         if debug:  # the traceback, then the same line and exit code as without --debug
             import traceback
@@ -200,6 +205,10 @@ def diagnose(
         _die(f"{path}: internal error ({type(exc).__name__}: {exc}); re-run with --debug and report it")
         return
 
+    if report.links_not_followed:
+        links = report.links_not_followed
+        _err(f"note: {len(links)} symlink(s) below {path} lead out of it and were not followed (first: "
+             f"{links[0]}); pass --follow-symlinks to read them")
     if debug and report.without_logs:
         for d in report.without_logs:
             _err(f"{d}: no log found (not a run; skipped)")
@@ -508,6 +517,60 @@ def explain(code: str = typer.Argument(..., help="A rule code (LC101) or name (l
     _emit(rule_markdown(rule) + "\n")
 
 
+class _ClosedStream:
+    """Stands for a standard stream whose descriptor was closed when losscheck started
+    (``>&-``, ``2>&-``): Python then sets ``sys.stdout``/``sys.stderr`` to ``None``. Writing
+    raises ``OSError(EBADF)`` (so a report to a closed stdout is exit 2 with one line), and
+    it is never a terminal."""
+
+    encoding = "utf-8"
+
+    def write(self, text) -> int:
+        """Always fails: the stream is closed."""
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def writelines(self, lines) -> None:
+        """Always fails: the stream is closed."""
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def flush(self) -> None:
+        """Nothing is ever buffered: does nothing."""
+
+    def isatty(self) -> bool:
+        """Never a terminal."""
+        return False
+
+    def fileno(self) -> int:
+        """No descriptor: raises ``OSError``."""
+        raise OSError(errno.EBADF, "closed")
+
+
+def _guard_std_streams() -> None:
+    """Cope with standard streams closed at start: descriptors 0-2 are pointed at the null
+    device, so no file losscheck opens later takes their number (a report written to
+    "stdout" must never land in a log file); a closed stdout becomes a
+    :class:`_ClosedStream` (writing to it is a broken output, exit 2), a closed stderr
+    writes to the null device (its messages are lost, the exit code still says it all)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                nul = os.open(os.devnull, os.O_RDWR)
+            except OSError:
+                continue
+            if nul != fd:
+                os.dup2(nul, fd)
+                os.close(nul)
+    if sys.stdout is None:
+        sys.stdout = _ClosedStream()
+    if sys.stderr is None:
+        try:
+            sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+        except OSError:
+            sys.stderr = _ClosedStream()
+
+
 def _stdout_id() -> tuple[int, int] | None:
     """``(device, inode)`` of what file descriptor 1 refers to, or ``None``."""
     try:
@@ -523,6 +586,7 @@ def main() -> None:
     wrote it."""
     # click's UsageError (BadParameter's base), whether typer vendors click or depends on it
     usage_error = typer.BadParameter.__mro__[1]
+    _guard_std_streams()
     before = _stdout_id()
     try:
         rv = app(standalone_mode=False)
