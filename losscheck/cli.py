@@ -158,6 +158,11 @@ def diagnose(
                                "folders skipped for holding no log."),
     force: bool = typer.Option(False, "--force", help="Let --output write inside a diagnosed folder or over "
                                "a file losscheck reads."),
+    max_inflated: Optional[str] = typer.Option(None, "--max-inflated", help="Refuse a gzip-compressed log that "
+                                               "inflates past this size (default 512MiB; e.g. 2GiB)."),
+    max_ratio: Optional[float] = typer.Option(None, "--max-ratio", min=1.0, help="Refuse a gzip-compressed log "
+                                              "that inflates more than this many times its size, past 64 MiB "
+                                              "(default 16)."),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Also read what symlinks below PATH "
                                          "that lead out of it point to (default: not followed, named in a note)."),
 ) -> None:
@@ -171,6 +176,7 @@ def diagnose(
             raise UsageError(None, f"--format {format!r}: unknown (choose from {', '.join(all_formats())})")
         if fail_on is not None and fail_on not in FAIL_ON:
             raise UsageError(None, f"--fail-on {fail_on!r}: choose {', '.join(FAIL_ON[:-1])} or {FAIL_ON[-1]}")
+        _inflate_limits(max_inflated, max_ratio)
         cfg = _config(path, config, isolated, baseline=baseline, fail_on=fail_on, num_classes=num_classes,
                       select=select, ignore=ignore, strict=strict, loss=loss, eval_loss=eval_loss,
                       grad_norm=grad_norm, lr=lr)
@@ -250,6 +256,43 @@ def diagnose(
         if strict_on:
             raise typer.Exit(EXIT_FAILING)
     raise typer.Exit(EXIT_FAILING if report.failing else EXIT_OK)
+
+
+def parse_size(text: str) -> int:
+    """A byte count from ``512MiB``, ``2GiB``, ``100MB``, ``64k`` or ``1048576`` (binary
+    units for ``KiB``/``MiB``/``GiB`` and for ``k``/``M``/``G``; decimal for ``KB``/``MB``/``GB``).
+
+    Raises:
+        ValueError: not a positive size.
+    """
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*", text, re.IGNORECASE)
+    if not m:
+        raise ValueError(text)
+    num, unit, binary, b = m.groups()
+    power = "kmgt".find(unit.lower()) + 1 if unit else 0
+    base = 1000 if (b and not binary and unit) else 1024
+    n = int(float(num) * base ** power)
+    if n <= 0:
+        raise ValueError(text)
+    return n
+
+
+def _inflate_limits(max_inflated: Optional[str], max_ratio: Optional[float]) -> None:
+    """Apply ``--max-inflated``/``--max-ratio`` to this process (and so to sweep workers).
+
+    Raises:
+        UsageError: a size that cannot be read."""
+    from losscheck.readers._common import set_inflate_limits
+
+    size = None
+    if max_inflated is not None:
+        try:
+            size = parse_size(max_inflated)
+        except ValueError:
+            raise UsageError(None, f"--max-inflated {max_inflated!r}: not a size (e.g. 512MiB, 2GiB)") from None
+    set_inflate_limits(max_bytes=size, max_ratio=max_ratio)
 
 
 def check_output(output: Path, reads: Iterable[Optional[Path]]) -> None:

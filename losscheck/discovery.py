@@ -31,7 +31,7 @@ from pathlib import Path
 from losscheck.errors import LosscheckError, NoLogsFound, UnreadableFile
 from losscheck.model import ReadResult
 from losscheck.readers import all_readers, choose, read_head
-from losscheck.readers._common import MAX_INFLATED_BYTES, memory_files, read_data
+from losscheck.readers._common import MAX_INFLATED_BYTES, memory_files, open_bounded, read_data
 from losscheck.readers.interface import Reader
 from losscheck.sources import (STDIN_BINARY_NAMES, STDIN_NAMES, STDIN_ROOT, archive_kind, archive_members, is_archive,
                               read_stdin)
@@ -213,6 +213,31 @@ def _canonical_top(top: Path) -> Path:
     return top
 
 
+def _raw_zip(path: Path) -> bool:
+    """Whether the bytes of ``path`` on disk (not inflated) start a zip archive; ``False``
+    when it cannot be read (the read that follows says why)."""
+    try:
+        with open_bounded(path) as fh:
+            return archive_kind(fh.read(512)) == "zip"
+    except (LosscheckError, OSError):
+        return False
+
+
+def _raw_bytes(path: Path) -> bytes:
+    """The bytes of ``path`` on disk, at most :data:`MAX_INFLATED_BYTES`.
+
+    Raises:
+        UnreadableFile: it cannot be read, or holds more."""
+    try:
+        with open_bounded(path) as fh:
+            data = fh.read(MAX_INFLATED_BYTES + 1)
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_INFLATED_BYTES:
+        raise UnreadableFile(path, f"more than {MAX_INFLATED_BYTES >> 30} GiB: not read")
+    return data
+
+
 def _sniff(path: Path) -> Reader | None:
     if path.name.endswith(SKIP_SUFFIXES):
         return None
@@ -249,6 +274,8 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False) -> Discover
 
     if stat.S_ISREG(st.st_mode) and is_archive(top):
         return _discover_archive(top)
+    if stat.S_ISREG(st.st_mode) and top.name.endswith(".gz") and _raw_zip(top):
+        return _discover_archive(top, _raw_bytes(top))  # a zip named .gz: read as what it is
     if stat.S_ISREG(st.st_mode) and top.name.endswith(".gz") and archive_kind(read_head(top, 512)):
         return _discover_archive(top, read_data(top, MAX_INFLATED_BYTES + 1)[0])  # logs.gz holding a tar
     if stat.S_ISREG(st.st_mode):

@@ -295,11 +295,16 @@ def _read_and_diagnose(run: RunFiles, run_opts: Settings, base) -> RunReport | R
         return RunError(exc.path or str(run.root), exc.one_line(), exc.kind)
 
 
-def _worker_init() -> None:
-    """Sweep workers leave Ctrl-C to the parent, which stops them (:func:`_diagnose_parallel`)."""
+def _worker_init(limits: tuple | None = None) -> None:
+    """Sweep workers leave Ctrl-C to the parent, which stops them (:func:`_diagnose_parallel`),
+    and read with the parent's gzip limits (``limits``: :meth:`InflateLimits.as_tuple`)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if limits is not None:
+        from losscheck.readers._common import set_inflate_limits
+
+        set_inflate_limits(*limits)
 
 
 def _diagnose_parallel(tasks: list[tuple], jobs: int,
@@ -376,7 +381,10 @@ class _pool:
     def __init__(self, workers: int) -> None:
         from concurrent.futures import ProcessPoolExecutor
 
-        self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
+        from losscheck.readers._common import INFLATE
+
+        self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
+                                        initargs=(INFLATE.as_tuple(),))
 
     def __enter__(self):
         return self.pool

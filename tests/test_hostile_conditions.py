@@ -120,3 +120,143 @@ def test_the_named_path_may_itself_be_a_symlink(tmp_path):
     write_csv(tmp_path / "real" / "metrics.csv")
     (tmp_path / "named").symlink_to(tmp_path / "real")
     assert len(diagnose(tmp_path / "named").runs) == 1
+
+
+# ---------------------------------------------------------------- short, escaped excerpts
+
+def test_excerpt_is_short_escaped_and_says_how_long_the_text_was():
+    from losscheck.errors import excerpt
+
+    assert excerpt("loss") == "'loss'"
+    long = excerpt("\x1b[31m" + "x" * 5000)
+    assert "\x1b" not in long and "\\x1b" in long and "5,005 chars" in long and len(long) < 80
+
+
+def test_a_huge_column_name_is_quoted_as_a_short_excerpt(tmp_path):
+    """Before: a 5,000-character column name (here with an ANSI escape) was quoted whole in
+    the note about it."""
+    name = "x" * 5000 + "\x1b[31m"
+    f = tmp_path / "m.csv"
+    f.write_text(f"step,loss,{name}\n" + "".join(f"{i},{3 - i * 0.01},\n" for i in range(50)))
+    report = diagnose(f)
+    notes = [n.message for r in report.runs for n in r.notes]
+    assert any("no values" in m for m in notes)
+    assert max(len(m) for m in notes) < 300 and not any("\x1b" in m for m in notes)
+
+
+# ---------------------------------------------------------------- the content decides, not the name
+
+def _lines(n: int = 60) -> str:
+    return "step,loss\n" + "".join(f"{i},{3 * math.exp(-i / 30) + 0.2}\n" for i in range(n))
+
+
+def _messages(report) -> str:
+    return " | ".join([n.message for r in report.runs for n in r.notes] + [e.message for e in report.errors])
+
+
+def test_gzip_content_under_a_plain_name_is_decompressed(tmp_path):
+    """Before: a gzip-compressed ``metrics.csv`` was "empty file (no header line)"."""
+    import gzip
+
+    f = tmp_path / "metrics.csv"
+    f.write_bytes(gzip.compress(_lines().encode()))
+    report = diagnose(f)
+    assert len(report.runs) == 1 and report.runs[0].metrics["loss"].points == 60
+    assert "gzip-compressed although its name does not end in .gz" in _messages(report)
+
+
+def test_a_zip_named_gz_says_what_it_is_or_is_read_as_a_zip(tmp_path):
+    import zipfile
+
+    run = tmp_path / "run"
+    (run).mkdir()
+    (run / "metrics.csv").write_text(_lines())
+    with zipfile.ZipFile(run / "old.csv.gz", "w") as z:
+        z.writestr("m.csv", _lines())
+    report = diagnose(run)
+    assert "named .gz but holds a zip archive, not gzip" in _messages(report)
+    alone = diagnose(run / "old.csv.gz")  # named on its own: read as the zip archive it is
+    assert len(alone.runs) == 1 and not alone.errors
+
+
+def test_bare_cr_line_ends_are_read_as_line_breaks(tmp_path):
+    """Before: a CSV with classic Mac OS line ends was "empty file (no header line)"."""
+    f = tmp_path / "metrics.csv"
+    f.write_bytes(_lines().replace("\n", "\r").encode())
+    report = diagnose(f)
+    assert report.runs[0].metrics["loss"].points == 60 and "bare CR" in _messages(report)
+
+
+@pytest.mark.parametrize("codec", ["utf-32-le", "utf-32-be", "utf-16-be"])
+def test_bomless_utf32_and_utf16_are_read(tmp_path, codec):
+    """Before: UTF-32 without a byte-order mark gave a message full of ``\\x00``."""
+    f = tmp_path / "metrics.csv"
+    f.write_bytes(_lines().encode(codec))
+    report = diagnose(f)
+    assert report.runs[0].metrics["loss"].points == 60
+    assert codec.upper().replace("-LE", " LE").replace("-BE", " BE") in _messages(report)
+
+
+# ---------------------------------------------------------------- gzip limits
+
+def _bomb(path: Path, inflated: int) -> Path:
+    import gzip
+
+    path.write_bytes(gzip.compress(b"step,loss\n1,2\n2,1\n" + b"\n" * inflated, 9))
+    return path
+
+
+def test_a_gzip_bomb_is_refused_by_its_ratio_while_streaming(tmp_path, monkeypatch):
+    """Before: a 1 MB ``.gz`` inflated whole, needing 2.1 GB. Now inflation is streamed in
+    bounded steps and stops at the ratio limit; the memory held never passes the limit
+    plus one step (counted: the bytes zlib was allowed to return)."""
+    from losscheck.readers import _common
+
+    monkeypatch.setattr(_common, "INFLATE", _common.InflateLimits(ratio_floor=1 << 20, step_bytes=1 << 18))
+    f = _bomb(tmp_path / "m.csv.gz", 40 << 20)
+    asked: list[int] = []
+    real = _common.zlib.decompressobj
+
+    class Spy:
+        def __init__(self, *a):
+            self.d = real(*a)
+
+        def decompress(self, data, max_length=0):
+            asked.append(max_length)
+            return self.d.decompress(data, max_length)
+
+        def __getattr__(self, name):
+            return getattr(self.d, name)
+
+    monkeypatch.setattr(_common.zlib, "decompressobj", Spy)
+    report = diagnose(f)
+    assert not report.runs and "times its compressed size" in report.errors[0].message
+    assert asked and max(asked) <= 1 << 18 and 0 not in asked
+    assert sum(asked) < 3 << 20  # stopped soon after the 1 MiB floor, not after 40 MiB
+
+
+def test_gzip_limits_are_options_that_reach_sweep_workers(tmp_path):
+    import gzip
+
+    for k in range(2):
+        d = tmp_path / f"run{k}"
+        d.mkdir()
+        (d / "metrics.csv.gz").write_bytes(gzip.compress(_lines(20000).encode(), 9))
+    res = shell('"$PY" -m losscheck diagnose "$1" -f json -j 2', str(tmp_path))
+    assert res.returncode in (0, 1) and len(json.loads(res.stdout)["runs"]) == 2
+    res = shell('"$PY" -m losscheck diagnose "$1" -f json -j 2 --max-inflated 64KiB', str(tmp_path))
+    doc = json.loads(res.stdout)
+    assert res.returncode == 2 and not doc["runs"] and len(doc["errors"]) == 2
+    assert all("--max-inflated" in e["message"] for e in doc["errors"])
+    res = shell('"$PY" -m losscheck diagnose "$1" --max-inflated lots', str(tmp_path))
+    assert res.returncode == 2 and b"not a size" in res.stderr
+
+
+def test_parse_size():
+    from losscheck.cli import parse_size
+
+    assert parse_size("512MiB") == 512 << 20 and parse_size("2GiB") == 2 << 30
+    assert parse_size("100MB") == 100_000_000 and parse_size("64k") == 64 << 10 and parse_size("77") == 77
+    for bad in ("", "0", "12x", "-5"):
+        with pytest.raises(ValueError):
+            parse_size(bad)
