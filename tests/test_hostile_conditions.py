@@ -260,3 +260,75 @@ def test_parse_size():
     for bad in ("", "0", "12x", "-5"):
         with pytest.raises(ValueError):
             parse_size(bad)
+
+
+# ---------------------------------------------------------------- exact steps, named columns
+
+def _mlflow_run(root: Path, lines: list[str]) -> Path:
+    (root / "metrics").mkdir(parents=True)
+    (root / "metrics" / "loss").write_text("".join(lines))
+    return root
+
+
+def test_mlflow_file_store_steps_are_exact_beyond_2_53(tmp_path):
+    """Before: the MLflow file-store reader took steps through ``float``: 2**53+1 and 2**53+3
+    became one step, blamed on duplicate writers."""
+    big = 2 ** 53
+    run = _mlflow_run(tmp_path / "r", [f"{1700000000000 + i} {3 - i * 0.01} {big + 2 * i + 1}\n" for i in range(60)])
+    report = diagnose(run)
+    info = report.runs[0].metrics["loss"]
+    assert (info.points, info.first_step, info.last_step) == (60, big + 1, big + 119)
+
+
+def test_an_mlflow_metric_line_with_text_names_the_bad_column(tmp_path):
+    """Before: "could not convert string to float" (or a bare "not an MLflow metric line")."""
+    lines = [f"{1700000000000 + i} {3 - i * 0.01} {i}\n" for i in range(60)]
+    lines[40] = "1700000000040 abc 40\n"
+    report = diagnose(_mlflow_run(tmp_path / "a", lines))
+    assert "column 2 (value) is not a number: 'abc'" in report.errors[0].message
+    lines[40] = "1700000000040 0.5 forty\n"
+    report = diagnose(_mlflow_run(tmp_path / "b", lines))
+    assert "column 3 (step) is not an integer: 'forty'" in report.errors[0].message
+
+
+def _events(steps: list[int]) -> bytes:
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+
+    from losscheck.readers import _tfrecord
+
+    events = [event_pb2.Event(wall_time=1.7e9, file_version="brain.Event:2")]
+    for i, step in enumerate(steps):
+        summ = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="loss", simple_value=3.0 / (1 + i / 10))])
+        events.append(event_pb2.Event(wall_time=1.7e9 + i, step=step, summary=summ))
+    return b"".join(_tfrecord.frame(e.SerializeToString()) for e in events)
+
+
+@pytest.mark.parametrize("name", ["events.out.tfevents.1.host", "events.out.tfevents.1.host.gz"])
+def test_tensorboard_steps_near_2_62_are_exact_end_to_end_and_gzip_is_read(tmp_path, name):
+    """Steps just below the step range's end (2**62) reach the report exact, in every
+    format that prints them; a gzip-compressed event file is read whether or not its name
+    ends in .gz (before: without .gz it was "corrupt")."""
+    import gzip
+
+    pytest.importorskip("tensorboard")
+    base = 2 ** 62 - 1000
+    steps = [base + 2 * i + 1 for i in range(200)]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / name).write_bytes(gzip.compress(_events(steps)))
+    report = diagnose(run)
+    info = report.runs[0].metrics["loss"]
+    assert (info.points, info.first_step, info.last_step) == (200, steps[0], steps[-1])
+    res = shell('"$PY" -m losscheck diagnose "$1" -f json', str(run))
+    doc = json.loads(res.stdout)
+    assert doc["runs"][0]["metrics"]["loss"]["last_step"] == steps[-1]
+    assert str(steps[-1]).encode() in res.stdout
+
+
+def test_tensorboard_steps_past_the_range_are_a_clear_error(tmp_path):
+    pytest.importorskip("tensorboard")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "events.out.tfevents.1.host").write_bytes(_events([2 ** 62 + i for i in range(50)]))
+    report = diagnose(run)
+    assert not report.runs and "outside the supported range" in report.errors[0].message
