@@ -92,6 +92,7 @@ def _fields(parts: list[str]) -> tuple[float, float, int | None]:
     """
     if len(parts) not in (2, 3):
         raise ValueError(f"{len(parts)} field(s) instead of 3")
+    value = 0.0
     for k, text in enumerate(parts):
         if k == 1:
             try:
@@ -100,12 +101,13 @@ def _fields(parts: list[str]) -> tuple[float, float, int | None]:
                 v = None
             if v is None:
                 raise ValueError(f"column 2 ({_FIELDS[k]}) is not a number: {excerpt(text)}")
+            value = v
             continue
         try:
             int(text)
         except ValueError:
             raise ValueError(f"column {k + 1} ({_FIELDS[k]}) is not an integer: {excerpt(text)}") from None
-    return float(int(parts[0])), v, (int(parts[2]) if len(parts) == 3 else None)
+    return float(int(parts[0])), value, (int(parts[2]) if len(parts) == 3 else None)
 
 
 class MlflowMetricReader(BaseReader):
