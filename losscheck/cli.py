@@ -614,6 +614,44 @@ def _guard_std_streams() -> None:
             sys.stderr = _ClosedStream()
 
 
+def _interrupt_once() -> None:
+    """Make Ctrl-C raise ``KeyboardInterrupt`` once: a second Ctrl-C while the first is being
+    handled (sweep workers being killed, a temporary report removed) is ignored, so the
+    cleanup ends and the exit code is 130, instead of the interpreter dying by the signal
+    half-way through it. Left alone when SIGINT is ignored (a job started in the background)
+    or this is not the main thread."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return
+    state = {"seen": False}
+
+    def handler(signum, frame) -> None:
+        if state["seen"]:
+            return  # the first Ctrl-C is already stopping everything
+        state["seen"] = True
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        pass
+
+
+def _quiet_exit(code: object) -> NoReturn:
+    """``sys.exit(code)``; after a Ctrl-C, with SIGINT ignored from here on: the interpreter
+    puts the default action back while it shuts down (joining the sweep's helper thread), and
+    a second Ctrl-C landing then would kill it by the signal instead of exit 130."""
+    import signal
+
+    if code == 130:
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:
+            pass
+    sys.exit(code)  # type: ignore[arg-type]
+
+
 def _stdout_id() -> tuple[int, int] | None:
     """``(device, inode)`` of what file descriptor 1 refers to, or ``None``."""
     try:
@@ -630,9 +668,13 @@ def main() -> None:
     # click's UsageError (BadParameter's base), whether typer vendors click or depends on it
     usage_error = typer.BadParameter.__mro__[1]
     _guard_std_streams()
+    _interrupt_once()
     before = _stdout_id()
     try:
         rv = app(standalone_mode=False)
+    except KeyboardInterrupt:  # outside the CLI framework's own handling
+        _err("aborted")
+        _quiet_exit(130)
     except usage_error as exc:  # type: ignore[misc, unused-ignore]  # a class found at run time
         ctx = getattr(exc, "ctx", None)
         name = getattr(ctx, "info_name", None) if ctx is not None else None
@@ -643,7 +685,7 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     except typer.Abort:
         _err("aborted")
-        sys.exit(130)
+        _quiet_exit(130)
     except typer.Exit as exc:
         rv = exc.exit_code
     except SystemExit as exc:
@@ -664,4 +706,4 @@ def main() -> None:
     except (OSError, ValueError) as exc:
         _err(_stdout_error(exc).one_line())
         sys.exit(EXIT_USAGE)
-    sys.exit(rv if isinstance(rv, int) else 0)
+    _quiet_exit(rv if isinstance(rv, int) else 0)

@@ -193,6 +193,15 @@ def _inside(path: Path, top_real: Path) -> bool:
     return not any(_is_hidden(part) for part in rel.parts)
 
 
+def _is_link(path: Path) -> bool:
+    """``path.is_symlink()``, ``False`` when it cannot be told (a folder without search
+    permission: the ``stat`` that follows reports that)."""
+    try:
+        return path.is_symlink()
+    except OSError:
+        return False
+
+
 def _leaves(link: Path, top_real: Path) -> bool:
     """Whether symlink ``link`` resolves to a place outside the real folder ``top_real``
     (a dangling link resolves to where it points, which is judged the same way)."""
@@ -295,6 +304,7 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False) -> Discover
     seen_files: set[tuple[int, int]] = set()
     top_real = Path(os.path.realpath(top))
     outside: list[Path] = []
+    denied: dict[Path, int] = {}  # folder -> files whose stat was refused
 
     def onerror(exc: OSError) -> None:
         errors.append(UnreadableFile(exc.filename or top, f"cannot list directory: {exc.strerror or exc}"))
@@ -331,13 +341,16 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False) -> Discover
             if _is_hidden(name):
                 continue
             fp = here / name
-            if not follow_symlinks and fp.is_symlink() and _leaves(fp, top_real):
+            if not follow_symlinks and _is_link(fp) and _leaves(fp, top_real):
                 outside.append(fp)
                 continue
             try:
                 fst = fp.stat()
             except OSError as exc:
-                if not fp.is_symlink():
+                if exc.errno in (errno.EACCES, errno.EPERM):
+                    # a folder that can be listed but not searched (mode 444): one line for it
+                    denied[here] = denied.get(here, 0) + 1
+                elif not _is_link(fp):
                     errors.append(UnreadableFile(fp, f"cannot stat: {exc.strerror or exc}"))
                 continue  # a dangling symlink: nothing to read
             if not stat.S_ISREG(fst.st_mode):
@@ -361,6 +374,9 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False) -> Discover
         if regular and not NESTED_DIRS.match(here.name):
             dirs_with_files.append(here)
 
+    for here, count in denied.items():
+        errors.append(UnreadableFile(here, f"cannot access the {count} file(s) of this folder: permission "
+                                           "denied (it can be listed but not searched)"))
     runs = _group(found, top, event_dirs)
     # every ancestor of a run, once: a sweep folder with a README is not a folder without logs
     has_run_below: set[Path] = set()
@@ -419,6 +435,9 @@ def _discover_archive(top: Path, data: bytes | None = None) -> Discovery:
         else:
             at[name] = len(found)
             found.append((fp.parent, fp, reader))
+    for here, count in denied.items():
+        errors.append(UnreadableFile(here, f"cannot access the {count} file(s) of this folder: permission "
+                                           "denied (it can be listed but not searched)"))
     runs = _group(found, top, event_dirs)
     if not runs:
         raise NoLogsFound(top, "no supported log found in the archive")

@@ -332,3 +332,128 @@ def test_tensorboard_steps_past_the_range_are_a_clear_error(tmp_path):
     (run / "events.out.tfevents.1.host").write_bytes(_events([2 ** 62 + i for i in range(50)]))
     report = diagnose(run)
     assert not report.runs and "outside the supported range" in report.errors[0].message
+
+
+# ---------------------------------------------------------------- interrupts
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(p.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_a_double_ctrl_c_still_exits_130_and_leaves_no_worker(tmp_path):
+    """Before: a second Ctrl-C while the first was being handled killed losscheck by the
+    signal (exit -2 / 130 from the shell, workers and "Exception ignored" noise) 2 times in
+    2. Now the second is ignored while the first stops the sweep: exit 130, no worker left,
+    no temporary report file."""
+    import signal
+    import time
+
+    sweep = tmp_path / "sweep"
+    for k in range(1200):
+        write_csv(sweep / f"run{k:04d}" / "metrics.csv", n=400, k=k)
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "losscheck", "diagnose", str(sweep), "-j", "2", "-f", "json",
+                             "-o", str(out / "report.json")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = _children(proc.pid)
+        assert workers, "the sweep never started its workers"
+        time.sleep(0.5)
+        assert proc.poll() is None, "the sweep ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = proc.stderr.read().decode()
+    assert code == 130 and "Traceback" not in err, (code, err)
+    time.sleep(0.2)
+    assert not [w for w in workers if Path(f"/proc/{w}").exists()
+                and "zombie" not in Path(f"/proc/{w}/status").read_text().lower()]
+    assert list(out.iterdir()) == []
+
+
+# ---------------------------------------------------------------- permissions, as a user they stop
+
+def _as_nobody(fn, *args) -> dict:
+    """Run ``fn(*args)`` in a forked child with uid/gid 65534 (``nobody``) and return what it
+    returns (a JSON-able dict). The tests run as root, whom permissions do not stop; the
+    interpreter's own files may be unreadable to nobody (under /root), so every module is
+    imported before the fork."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(r)
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            out = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            out = {"exception": f"{type(exc).__name__}: {exc}"}
+        os.write(w, json.dumps(out).encode())
+        os._exit(0)
+    os.close(w)
+    data = b""
+    while True:
+        chunk = os.read(r, 1 << 16)
+        if not chunk:
+            break
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return json.loads(data)
+
+
+def _sweep_as_seen(top: Path, jobs: int) -> dict:
+    rep = diagnose(top, jobs=jobs)
+    return {"runs": sorted(Path(r.run).name for r in rep.runs), "errors": [e.message for e in rep.errors]}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or os.geteuid() != 0, reason="needs root to become nobody")
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_unreadable_folders_are_their_runs_errors_and_the_rest_is_diagnosed(jobs):
+    """Before: one folder of mode 444 (listable, not searchable) aborted the whole sweep with
+    "internal error (PermissionError)"; a run inside a folder that cannot be listed was
+    dropped with exit 0 and no word. Run as ``nobody``, for real (no simulated errors)."""
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="losscheck-perm-"))
+    try:
+        os.chmod(top, 0o755)
+        for name in ("ok1", "ok2", "r444", "r000", "nolist/inner", "badfile"):
+            write_csv(top / name / "metrics.csv")
+        for p in [top, *top.rglob("*")]:
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+        os.chmod(top / "r444", 0o444)
+        os.chmod(top / "r000", 0o000)
+        os.chmod(top / "nolist", 0o311)
+        os.chmod(top / "badfile" / "metrics.csv", 0o000)
+        _sweep_as_seen(top / "ok1", jobs)  # every import done as root
+        if jobs > 1:
+            _sweep_as_seen(top, jobs)
+        seen = _as_nobody(_sweep_as_seen, top, jobs)
+    finally:
+        for p in [top, *top.rglob("*")]:
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+        shutil.rmtree(top)
+    assert "exception" not in seen, seen
+    assert seen["runs"] == ["ok1", "ok2"]
+    errors = " | ".join(seen["errors"])
+    for name in ("r444", "r000", "nolist", "badfile"):
+        assert f"{name}" in errors, (name, errors)
+    assert "internal error" not in errors
