@@ -435,9 +435,6 @@ def _discover_archive(top: Path, data: bytes | None = None) -> Discovery:
         else:
             at[name] = len(found)
             found.append((fp.parent, fp, reader))
-    for here, count in denied.items():
-        errors.append(UnreadableFile(here, f"cannot access the {count} file(s) of this folder: permission "
-                                           "denied (it can be listed but not searched)"))
     runs = _group(found, top, event_dirs)
     if not runs:
         raise NoLogsFound(top, "no supported log found in the archive")
