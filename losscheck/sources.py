@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, Iterator
 
 from losscheck.errors import UnreadableFile
-from losscheck.readers._common import MAX_INFLATED_BYTES, gunzip, open_regular
+from losscheck.readers._common import MAX_INFLATED_BYTES, _size, gunzip, open_regular
 
 #: Names read as archives when given on the command line (inside a tree they are skipped:
 #: a run folder's ``dataset.zip`` is not a log).
@@ -228,23 +228,31 @@ def _zip_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes 
 
 def read_stdin(stream: BinaryIO | None = None) -> bytes:
     """All of standard input (gunzipped when it is gzip data), at most
-    :data:`MAX_INFLATED_BYTES`.
+    :data:`MAX_INFLATED_BYTES` and at most the gzip limit ``--max-inflated``
+    (:data:`losscheck.readers._common.INFLATE`, 512 MiB by default): a stream that never
+    ends (``< /dev/zero``) costs that much memory at most, then is refused.
 
     Raises:
         UnreadableFile: standard input is a terminal (nothing piped in: reading would wait
-            for typing), or larger than the limit.
+            for typing), larger than the limit, or gzip data past the gzip limits.
     """
+    from losscheck.readers._common import INFLATE, InflateLimitError
+
     if stream is None:
         if sys.stdin is None or sys.stdin.isatty():
             raise UnreadableFile(Path("-"), "standard input is a terminal: pipe a log in "
                                             "(cat trainer_state.json | losscheck diagnose -)")
         stream = sys.stdin.buffer
-    data = stream.read(MAX_INFLATED_BYTES + 1)
+    limit = min(MAX_INFLATED_BYTES, INFLATE.max_bytes)
+    data = stream.read(limit + 1)
     if data[:2] == b"\x1f\x8b":
-        data, problem = gunzip(io.BytesIO(data), MAX_INFLATED_BYTES + 1)
+        try:
+            data, problem = gunzip(io.BytesIO(data), None, INFLATE)
+        except InflateLimitError as exc:
+            raise UnreadableFile(Path("-"), f"standard input {exc}: save it to a file") from None
         if problem is not None and not data:
             raise UnreadableFile(Path("-"), f"standard input is gzip data that cannot be decompressed: {problem}")
-    if len(data) > MAX_INFLATED_BYTES:
-        raise UnreadableFile(Path("-"), f"standard input holds more than {MAX_INFLATED_BYTES >> 30} GiB: "
+    if len(data) > limit:
+        raise UnreadableFile(Path("-"), f"standard input holds more than {_size(limit)} (--max-inflated): "
                                         "save it to a file")
     return data

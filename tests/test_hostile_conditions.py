@@ -457,3 +457,51 @@ def test_unreadable_folders_are_their_runs_errors_and_the_rest_is_diagnosed(jobs
     for name in ("r444", "r000", "nolist", "badfile"):
         assert f"{name}" in errors, (name, errors)
     assert "internal error" not in errors
+
+
+# ---------------------------------------------------------------- found by the gallery
+
+def test_standard_input_that_never_ends_is_refused_at_the_gzip_limit():
+    """Before: ``losscheck diagnose - < /dev/zero`` held 2 GiB of zeros in memory."""
+    import io
+
+    from losscheck.errors import UnreadableFile
+    from losscheck.readers import _common
+    from losscheck.sources import read_stdin
+
+    class Endless(io.RawIOBase):
+        def __init__(self):
+            self.given = 0
+
+        def readable(self):
+            return True
+
+        def readinto(self, b):
+            b[:] = b"\0" * len(b)
+            self.given += len(b)
+            return len(b)
+
+    endless = Endless()
+    old = _common.INFLATE.max_bytes
+    _common.set_inflate_limits(max_bytes=1 << 20)
+    try:
+        with pytest.raises(UnreadableFile, match="--max-inflated"):
+            read_stdin(io.BufferedReader(endless))
+    finally:
+        _common.set_inflate_limits(max_bytes=old)
+    assert endless.given <= (1 << 20) + (1 << 17)
+
+
+def test_a_jsonl_whose_first_record_is_longer_than_the_sniff_head_is_read(tmp_path):
+    """Before: a JSON-lines log of 5,000 metrics per record was "no supported log found"
+    (its first line did not fit in the 64 KiB the readers sniff)."""
+    rows = []
+    for i in range(30):
+        rec = {"step": i, "loss": 2.0 / (i + 1)}
+        rec.update({f"metric_{k}": float(k) for k in range(5000)})
+        rows.append(json.dumps(rec))
+    f = tmp_path / "run" / "metrics.jsonl"
+    f.parent.mkdir()
+    f.write_text("\n".join(rows) + "\n")
+    report = diagnose(tmp_path / "run")
+    assert report.runs and report.runs[0].metrics["loss"].points == 30
