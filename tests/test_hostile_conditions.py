@@ -505,3 +505,35 @@ def test_a_jsonl_whose_first_record_is_longer_than_the_sniff_head_is_read(tmp_pa
     f.write_text("\n".join(rows) + "\n")
     report = diagnose(tmp_path / "run")
     assert report.runs and report.runs[0].metrics["loss"].points == 30
+
+
+def test_a_log_deeper_than_path_max_is_an_error_line_not_an_empty_tree(tmp_path):
+    """Before (issue 12): "empty directory tree". The deep folder is an error line; the
+    shallow run is still diagnosed."""
+    write_csv(tmp_path / "t" / "shallow" / "metrics.csv")
+    fd = os.open(tmp_path / "t", os.O_RDONLY)
+    try:
+        for _ in range(24):  # 24 x 251 bytes: past Linux's PATH_MAX of 4096
+            os.mkdir("d" * 250, dir_fd=fd)
+            nfd = os.open("d" * 250, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        out = os.open("metrics.csv", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(out, b"step,loss\n1,2\n2,1\n3,0.5\n")
+        os.close(out)
+    finally:
+        os.close(fd)
+    report = diagnose(tmp_path / "t")
+    assert [Path(r.run).name for r in report.runs] == ["shallow"]
+    assert report.errors and "empty directory tree" not in report.errors[0].message
+    assert "too long" in report.errors[0].message
+    # remove it by descriptors: rmtree cannot name the deepest folders
+    fd = os.open(tmp_path / "t", os.O_RDONLY)
+    chain = [fd]
+    for _ in range(24):
+        chain.append(os.open("d" * 250, os.O_RDONLY, dir_fd=chain[-1]))
+    os.unlink("metrics.csv", dir_fd=chain[-1])
+    for k in range(24, 0, -1):
+        os.close(chain[k])
+        os.rmdir("d" * 250, dir_fd=chain[k - 1])
+    os.close(chain[0])
