@@ -537,3 +537,43 @@ def test_a_log_deeper_than_path_max_is_an_error_line_not_an_empty_tree(tmp_path)
         os.close(chain[k])
         os.rmdir("d" * 250, dir_fd=chain[k - 1])
     os.close(chain[0])
+
+
+def _calls_during(fn) -> int:
+    """Python-level calls (every function and generator step, any module) made by ``fn()``:
+    a count of work that does not depend on the machine's speed or load."""
+    count = 0
+
+    def prof(frame, event, arg):
+        nonlocal count
+        if event == "call":
+            count += 1
+
+    sys.setprofile(prof)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+def test_discovery_work_grows_linearly_with_the_number_of_runs(tmp_path):
+    """Issue 12: 5,000 runs ``runN/{metrics.csv,checkpoints/config.yaml}`` took > 300 s in
+    discovery (each folder was compared with every run). 10x the runs must cost about 10x
+    the calls, not 100x."""
+    from losscheck.discovery import discover
+
+    def make(root: Path, n: int) -> Path:
+        for k in range(n):
+            d = root / f"run{k}"
+            (d / "checkpoints").mkdir(parents=True)
+            (d / "metrics.csv").write_text("step,loss\n1,2\n2,1\n")
+            (d / "checkpoints" / "config.yaml").write_text("lr: 0.1\n")
+        return root
+
+    small, big = make(tmp_path / "s", 60), make(tmp_path / "b", 600)
+    discover(small)  # imports and caches warmed
+    c_small = _calls_during(lambda: discover(small))
+    c_big = _calls_during(lambda: discover(big))
+    assert len(discover(big).runs) == 600
+    assert c_big < 13 * c_small, (c_small, c_big)
