@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, Iterator
 
 from losscheck.errors import UnreadableFile
-from losscheck.readers._common import MAX_INFLATED_BYTES, _size, gunzip, open_regular
+from losscheck.readers._common import MAX_INFLATED_BYTES, gunzip, open_regular, size_text
 
 #: Names read as archives when given on the command line (inside a tree they are skipped:
 #: a run folder's ``dataset.zip`` is not a log).
@@ -253,6 +253,6 @@ def read_stdin(stream: BinaryIO | None = None) -> bytes:
         if problem is not None and not data:
             raise UnreadableFile(Path("-"), f"standard input is gzip data that cannot be decompressed: {problem}")
     if len(data) > limit:
-        raise UnreadableFile(Path("-"), f"standard input holds more than {_size(limit)} (--max-inflated): "
+        raise UnreadableFile(Path("-"), f"standard input holds more than {size_text(limit)} (--max-inflated): "
                                         "save it to a file")
     return data

@@ -422,12 +422,12 @@ def drop_long_lines(data: bytes, path: Path, limit: int | None = None) -> tuple[
         at = b
     pieces.append(data[at:])
     shown = ", ".join(str(k) for k in numbers[:5]) + (f" and {len(numbers) - 5} more" if len(numbers) > 5 else "")
-    note = ReadNote(str(path), f"{len(spans)} line(s) longer than {_size(limit)} (the maximum line length) "
+    note = ReadNote(str(path), f"{len(spans)} line(s) longer than {size_text(limit)} (the maximum line length) "
                                f"skipped: line {shown}", "warning")
     return b"".join(pieces), [note]
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
     """``16 MiB``, ``512 KiB``, ``100 bytes``; sizes that are not whole units are rounded
     to one decimal (``1.5 MiB``)."""
     for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
@@ -478,10 +478,10 @@ def gunzip(fh, limit: int | None, limits: InflateLimits | None = None) -> tuple[
                 return b"".join(out)[:limit], None
             if limits is not None:
                 if size > limits.max_bytes:
-                    raise InflateLimitError(f"decompresses to more than {_size(limits.max_bytes)} (--max-inflated)")
+                    raise InflateLimitError(f"decompresses to more than {size_text(limits.max_bytes)} (--max-inflated)")
                 if size > limits.ratio_floor and size > limits.max_ratio * read:
                     raise InflateLimitError(f"decompresses more than {limits.max_ratio:g} times its compressed "
-                                            f"size (over {_size(size)} from {_size(read)}; --max-ratio): a "
+                                            f"size (over {size_text(size)} from {size_text(read)}; --max-ratio): a "
                                             "decompression bomb?")
             if d.eof:
                 chunk = d.unused_data
