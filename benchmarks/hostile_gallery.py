@@ -11,8 +11,8 @@ promises of the README's "Robustness" section:
   as an error line (``-f json``);
 - **no write into the inputs**: a hash of the case's whole folder (names, modes, contents)
   is the same before and after;
-- **bounded memory**: peak resident memory (``wait4``'s ``ru_maxrss``: the process and its
-  workers) at most 1 GiB when the inputs hold at most 10 MB;
+- **bounded memory**: peak resident memory (the kernel's ``VmHWM``, summed over the process
+  and its workers, sampled every 10 ms) at most 1 GiB when the inputs hold at most 10 MB;
 - **no terminal control**: no raw ESC or other C0 control character (tab and newline
   aside) reaches standard output or standard error.
 
@@ -527,6 +527,35 @@ for inflated_mb, name in ((200, "m.csv.gz"), (1000, "m.jsonl.gz"), (300, "train.
     add(f"gzip-bomb-{inflated_mb}MB-{name}", "memory", _bomb)
 
 
+def _archive_bomb(kind: str, mib: int) -> Callable:
+    def build(d, rng):
+        import io
+        import tarfile
+        import zipfile
+
+        data = b"step,loss\n1,2\n2,1\n" + b"\n" * (mib << 20)
+        if kind == "zip":
+            with zipfile.ZipFile(d / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as z:
+                z.writestr("run/metrics.csv", data)
+                z.writestr("ok/metrics.csv", csv_text(80, rng))
+            return Spec(diag("bomb.zip"), runs=["ok"])
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as t:
+            for name, payload in (("ok/metrics.csv", csv_text(80, rng).encode()), ("run/metrics.csv", data)):
+                info = tarfile.TarInfo(name)
+                info.size = len(payload)
+                t.addfile(info, io.BytesIO(payload))
+        name = "bomb.tar.gz" if kind == "tar.gz" else "logs.gz"
+        write(d / name, gzip.compress(buf.getvalue(), 9))
+        return Spec(diag(name), codes={0, 2})
+    return build
+
+
+for kind in ("zip", "tar.gz", "tar-in-gz"):
+    for mib in (100, 1500):
+        add(f"archive-bomb-{kind}-{mib}MiB", "memory", _archive_bomb(kind, mib))
+
+
 @case("gzip-bomb-multimember", "memory")
 def _(d, rng):
     member = gzip.compress(b"\0" * (8 << 20), 9)
@@ -1032,6 +1061,40 @@ def tree_hash(d: Path) -> str:
     return h.hexdigest()
 
 
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (workers, the command under bash)."""
+    parent: dict[int, int] = {}
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                parent[int(p.name)] = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    out, todo = [pid], [pid]
+    while todo:
+        cur = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == cur]
+        out += kids
+        todo += kids
+    return out
+
+
+def _hwm_kb(pids: list[int]) -> int:
+    """The summed peak resident memory (``VmHWM``, KiB) of ``pids`` as the kernel reports it
+    now. ``wait4``'s ``ru_maxrss`` is not used: it counts the memory of the runner itself,
+    which a child shares until it calls ``exec``."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+                    break
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def input_bytes(d: Path) -> int:
     total = 0
     for dirpath, _, filenames in os.walk(d, followlinks=False):
@@ -1090,11 +1153,17 @@ def run_case(c: Case, root: Path, seed: int, verbose: bool = False) -> Result:
     if helper:
         helper.start()
     status, rss_kb, hung = None, 0, False
+    tree: list[int] = [proc.pid]
+    polls = 0
     while True:
         pid, st, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
-            status, rss_kb = st, usage.ru_maxrss
+            status = st
             break
+        if polls % 10 == 0:
+            tree = _descendants(proc.pid)
+        rss_kb = max(rss_kb, _hwm_kb(tree))
+        polls += 1
         if time.monotonic() - t0 > spec.timeout:
             hung = True
             try:
@@ -1102,7 +1171,6 @@ def run_case(c: Case, root: Path, seed: int, verbose: bool = False) -> Result:
             except OSError:
                 pass
             _, status, usage = os.wait4(proc.pid, 0)
-            rss_kb = usage.ru_maxrss
             break
         time.sleep(0.01)
     proc.returncode = os.waitstatus_to_exitcode(status)

@@ -161,7 +161,7 @@ def diagnose(
     max_inflated: Optional[str] = typer.Option(None, "--max-inflated", help="Refuse a gzip-compressed log that "
                                                "inflates past this size (default 512MiB; e.g. 2GiB)."),
     max_ratio: Optional[float] = typer.Option(None, "--max-ratio", min=1.0, help="Refuse a gzip-compressed log "
-                                              "that inflates more than this many times its size, past 64 MiB "
+                                              "that inflates more than this many times its size, past 32 MiB "
                                               "(default 16)."),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Also read what symlinks below PATH "
                                          "that lead out of it point to (default: not followed, named in a note)."),

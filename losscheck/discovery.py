@@ -286,7 +286,7 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False) -> Discover
     if stat.S_ISREG(st.st_mode) and top.name.endswith(".gz") and _raw_zip(top):
         return _discover_archive(top, _raw_bytes(top))  # a zip named .gz: read as what it is
     if stat.S_ISREG(st.st_mode) and top.name.endswith(".gz") and archive_kind(read_head(top, 512)):
-        return _discover_archive(top, read_data(top, MAX_INFLATED_BYTES + 1)[0])  # logs.gz holding a tar
+        return _discover_archive(top, read_data(top)[0])  # logs.gz holding a tar (within the gzip limits)
     if stat.S_ISREG(st.st_mode):
         reader = _sniff(top)
         if reader is None:

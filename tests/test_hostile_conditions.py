@@ -577,3 +577,64 @@ def test_discovery_work_grows_linearly_with_the_number_of_runs(tmp_path):
     c_big = _calls_during(lambda: discover(big))
     assert len(discover(big).runs) == 600
     assert c_big < 13 * c_small, (c_small, c_big)
+
+
+# ---------------------------------------------------------------- archive bombs
+
+def _bomb_payload(mib: int) -> bytes:
+    return b"step,loss\n1,2\n2,1\n" + b"\n" * (mib << 20)
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "zip", "tar-in-gz"])
+def test_an_archive_bomb_is_refused_by_the_gzip_limits(tmp_path, kind):
+    """Before: a 1.5 MB ``.tar.gz`` or ``.zip`` holding 1.5 GB of blank lines took 24 GB of
+    memory and was killed by the OOM killer. Members are now read at most up to what their
+    compressed size may inflate to (``--max-inflated``, ``--max-ratio``), and a tar stream
+    that inflates past the ratio is refused before it is walked."""
+    import io
+    import tarfile
+    import tracemalloc
+    import zipfile
+
+    data = _bomb_payload(200)
+    if kind == "zip":
+        f = tmp_path / "bomb.zip"
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("run/metrics.csv", data)
+    else:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as t:
+            info = tarfile.TarInfo("run/metrics.csv")
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+        import gzip
+
+        f = tmp_path / ("bomb.tar.gz" if kind == "tar.gz" else "logs.gz")
+        f.write_bytes(gzip.compress(buf.getvalue(), 9))
+    del data
+    tracemalloc.start()
+    try:
+        from losscheck.errors import LosscheckError
+
+        try:
+            report = diagnose(f)
+            messages = _messages(report)
+            assert not report.runs
+        except LosscheckError as exc:
+            messages = str(exc)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "--max-ratio" in messages, messages
+    assert peak < 100 << 20, peak  # not the 200 MiB the bomb holds
+
+
+def test_a_legitimate_archive_is_still_read(tmp_path):
+    import zipfile
+
+    f = tmp_path / "runs.zip"
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+        for k in range(3):
+            z.writestr(f"run{k}/metrics.csv", _lines(2000))
+    report = diagnose(f)
+    assert len(report.runs) == 3 and not report.errors

@@ -69,13 +69,15 @@ class InflateLimits:
             gzip's default level (CSV of a 10M-row run: 6.6x; console logs 5-12x), while
             bombs and blank-line files compress 100-1000x; so a file of 10 MB on disk inflates
             to at most 160 MB and its read stays under 1 GiB).
-        ratio_floor: inflated bytes below which the ratio is not judged (64 MiB: a small
-            file of repeated lines may compress far better than 16x and costs nothing).
+        ratio_floor: inflated bytes below which the ratio is not judged (32 MiB: a small
+            file of repeated lines may compress far better than 16x and costs little; the
+            worst content, blank lines, costs the CSV reader about 18 bytes of memory per
+            line, so 32 MiB of them stay near 600 MB).
         step_bytes: the most bytes inflated by one call to zlib (16 MiB), so a limit is checked
             before memory grows past it by more than this.
     """
 
-    def __init__(self, max_bytes: int = 512 << 20, max_ratio: float = 16.0, ratio_floor: int = 64 << 20,
+    def __init__(self, max_bytes: int = 512 << 20, max_ratio: float = 16.0, ratio_floor: int = 32 << 20,
                  step_bytes: int = 16 << 20) -> None:
         self.max_bytes = int(max_bytes)
         self.max_ratio = float(max_ratio)
@@ -85,6 +87,11 @@ class InflateLimits:
     def as_tuple(self) -> tuple[int, float, int, int]:
         """``(max_bytes, max_ratio, ratio_floor, step_bytes)``: what a worker process needs."""
         return self.max_bytes, self.max_ratio, self.ratio_floor, self.step_bytes
+
+    def allowed(self, compressed: int) -> int:
+        """The most bytes ``compressed`` bytes may inflate to: ``max_bytes``, and no more
+        than ``max_ratio`` times ``compressed`` once past ``ratio_floor``."""
+        return int(min(self.max_bytes, max(self.ratio_floor, self.max_ratio * compressed)))
 
 
 #: The limits of this process (set by the CLI from ``--max-inflated``/``--max-ratio``, and
