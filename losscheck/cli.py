@@ -54,6 +54,8 @@ def _die(message: str, code: int = EXIT_USAGE) -> NoReturn:
 def _silence_stdout() -> None:
     """Point file descriptor 1 at the null device after stdout failed, so the interpreter's
     final flush of what is still buffered neither fails nor prints "Exception ignored"."""
+    if isinstance(sys.stdout, _ClosedStream):
+        return  # descriptor 1 is already the null device (see _guard_std_streams)
     try:
         sys.stdout.flush()
     except (OSError, ValueError):
@@ -157,6 +159,13 @@ def diagnose(
                                "folders skipped for holding no log."),
     force: bool = typer.Option(False, "--force", help="Let --output write inside a diagnosed folder or over "
                                "a file losscheck reads."),
+    max_inflated: Optional[str] = typer.Option(None, "--max-inflated", help="Refuse a gzip-compressed log that "
+                                               "inflates past this size (default 512MiB; e.g. 2GiB)."),
+    max_ratio: Optional[float] = typer.Option(None, "--max-ratio", min=1.0, help="Refuse a gzip-compressed log "
+                                              "that inflates more than this many times its size, past 32 MiB "
+                                              "(default 16)."),
+    follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Also read what symlinks below PATH "
+                                         "that lead out of it point to (default: not followed, named in a note)."),
 ) -> None:
     """Diagnose training runs: classify the curves, list findings, rank remedies."""
     from losscheck.formats import all_formats, get_format
@@ -171,6 +180,7 @@ def diagnose(
                 parse_fail_on(fail_on)
             except ValueError as exc:
                 raise UsageError(None, f"--fail-on {fail_on!r}: {exc}") from None
+        _inflate_limits(max_inflated, max_ratio)
         cfg = _config(path, config, isolated, baseline=baseline, fail_on=fail_on, num_classes=num_classes,
                       select=select, ignore=ignore, strict=strict, loss=loss, eval_loss=eval_loss,
                       grad_norm=grad_norm, lr=lr)
@@ -186,7 +196,8 @@ def diagnose(
             from losscheck.baseline import load_baseline
 
             base = load_baseline(baseline, cfg)
-        report = run_diagnose(path, progress=progress, config=cfg, baseline=base, jobs=jobs)
+        report = run_diagnose(path, progress=progress, config=cfg, baseline=base, jobs=jobs,
+                              follow_symlinks=follow_symlinks)
     except LosscheckError as exc:
         if debug:  # the traceback, then the same line and exit code as without --debug
             import traceback
@@ -204,6 +215,10 @@ def diagnose(
         _die(f"{path}: internal error ({type(exc).__name__}: {exc}); re-run with --debug and report it")
         return
 
+    if report.links_not_followed:
+        links = report.links_not_followed
+        _err(f"note: {len(links)} symlink(s) below {path} lead out of it and were not followed (first: "
+             f"{links[0]}); pass --follow-symlinks to read them")
     if debug and report.without_logs:
         for d in report.without_logs:
             _err(f"{d}: no log found (not a run; skipped)")
@@ -245,6 +260,43 @@ def diagnose(
         if strict_on:
             raise typer.Exit(EXIT_FAILING)
     raise typer.Exit(EXIT_FAILING if report.failing else EXIT_OK)
+
+
+def parse_size(text: str) -> int:
+    """A byte count from ``512MiB``, ``2GiB``, ``100MB``, ``64k`` or ``1048576`` (binary
+    units for ``KiB``/``MiB``/``GiB`` and for ``k``/``M``/``G``; decimal for ``KB``/``MB``/``GB``).
+
+    Raises:
+        ValueError: not a positive size.
+    """
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*", text, re.IGNORECASE)
+    if not m:
+        raise ValueError(text)
+    num, unit, binary, b = m.groups()
+    power = "kmgt".find(unit.lower()) + 1 if unit else 0
+    base = 1000 if (b and not binary and unit) else 1024
+    n = int(float(num) * base ** power)
+    if n <= 0:
+        raise ValueError(text)
+    return n
+
+
+def _inflate_limits(max_inflated: Optional[str], max_ratio: Optional[float]) -> None:
+    """Apply ``--max-inflated``/``--max-ratio`` to this process (and so to sweep workers).
+
+    Raises:
+        UsageError: a size that cannot be read."""
+    from losscheck.readers._common import set_inflate_limits
+
+    size = None
+    if max_inflated is not None:
+        try:
+            size = parse_size(max_inflated)
+        except ValueError:
+            raise UsageError(None, f"--max-inflated {max_inflated!r}: not a size (e.g. 512MiB, 2GiB)") from None
+    set_inflate_limits(max_bytes=size, max_ratio=max_ratio)
 
 
 def check_output(output: Path, reads: Iterable[Optional[Path]]) -> None:
@@ -512,6 +564,98 @@ def explain(code: str = typer.Argument(..., help="A rule code (LC101) or name (l
     _emit(rule_markdown(rule) + "\n")
 
 
+class _ClosedStream:
+    """Stands for a standard stream whose descriptor was closed when losscheck started
+    (``>&-``, ``2>&-``): Python then sets ``sys.stdout``/``sys.stderr`` to ``None``. Writing
+    raises ``OSError(EBADF)`` (so a report to a closed stdout is exit 2 with one line), and
+    it is never a terminal."""
+
+    encoding = "utf-8"
+
+    def write(self, text) -> int:
+        """Always fails: the stream is closed."""
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def writelines(self, lines) -> None:
+        """Always fails: the stream is closed."""
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def flush(self) -> None:
+        """Nothing is ever buffered: does nothing."""
+
+    def isatty(self) -> bool:
+        """Never a terminal."""
+        return False
+
+    def fileno(self) -> int:
+        """No descriptor: raises ``OSError``."""
+        raise OSError(errno.EBADF, "closed")
+
+
+def _guard_std_streams() -> None:
+    """Cope with standard streams closed at start: descriptors 0-2 are pointed at the null
+    device, so no file losscheck opens later takes their number (a report written to
+    "stdout" must never land in a log file); a closed stdout becomes a
+    :class:`_ClosedStream` (writing to it is a broken output, exit 2), a closed stderr
+    writes to the null device (its messages are lost, the exit code still says it all)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                nul = os.open(os.devnull, os.O_RDWR)
+            except OSError:
+                continue
+            if nul != fd:
+                os.dup2(nul, fd)
+                os.close(nul)
+    if sys.stdout is None:
+        sys.stdout = _ClosedStream()
+    if sys.stderr is None:
+        try:
+            sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+        except OSError:
+            sys.stderr = _ClosedStream()
+
+
+def _interrupt_once() -> None:
+    """Make Ctrl-C raise ``KeyboardInterrupt`` once: a second Ctrl-C while the first is being
+    handled (sweep workers being killed, a temporary report removed) is ignored, so the
+    cleanup ends and the exit code is 130, instead of the interpreter dying by the signal
+    half-way through it. Left alone when SIGINT is ignored (a job started in the background)
+    or this is not the main thread."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return
+    state = {"seen": False}
+
+    def handler(signum, frame) -> None:
+        if state["seen"]:
+            return  # the first Ctrl-C is already stopping everything
+        state["seen"] = True
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        pass
+
+
+def _quiet_exit(code: object) -> NoReturn:
+    """``sys.exit(code)``; after a Ctrl-C, with SIGINT ignored from here on: the interpreter
+    puts the default action back while it shuts down (joining the sweep's helper thread), and
+    a second Ctrl-C landing then would kill it by the signal instead of exit 130."""
+    import signal
+
+    if code == 130:
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:
+            pass
+    sys.exit(code)  # type: ignore[arg-type]
+
+
 def _stdout_id() -> tuple[int, int] | None:
     """``(device, inode)`` of what file descriptor 1 refers to, or ``None``."""
     try:
@@ -527,9 +671,14 @@ def main() -> None:
     wrote it."""
     # click's UsageError (BadParameter's base), whether typer vendors click or depends on it
     usage_error = typer.BadParameter.__mro__[1]
+    _guard_std_streams()
+    _interrupt_once()
     before = _stdout_id()
     try:
         rv = app(standalone_mode=False)
+    except KeyboardInterrupt:  # outside the CLI framework's own handling
+        _err("aborted")
+        _quiet_exit(130)
     except usage_error as exc:  # type: ignore[misc, unused-ignore]  # a class found at run time
         ctx = getattr(exc, "ctx", None)
         name = getattr(ctx, "info_name", None) if ctx is not None else None
@@ -540,7 +689,7 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     except typer.Abort:
         _err("aborted")
-        sys.exit(130)
+        _quiet_exit(130)
     except typer.Exit as exc:
         rv = exc.exit_code
     except SystemExit as exc:
@@ -561,4 +710,4 @@ def main() -> None:
     except (OSError, ValueError) as exc:
         _err(_stdout_error(exc).one_line())
         sys.exit(EXIT_USAGE)
-    sys.exit(rv if isinstance(rv, int) else 0)
+    _quiet_exit(rv if isinstance(rv, int) else 0)

@@ -8,9 +8,13 @@ Keras' ``train/`` and ``validation/`` TensorBoard sub-folders, W&B's ``files/``,
 
 Directories with regular files of their own but no recognised log, and no run inside them,
 are reported as "no supported log found" (unless one of their files already has an error of
-its own). Nothing is ever written. Symlinked directories are followed, but each directory and
-each file is visited once (by device and inode), so symlink loops end and a file reachable
-by two names (a symlink or hard link beside its target) is not read twice. FIFOs, devices
+its own). Nothing is ever written. Symlinks that stay inside the diagnosed tree are followed;
+a symlink (to a folder or a file) that leads out of it is not, unless ``follow_symlinks`` is
+given (``--follow-symlinks``): a log folder must not pull ``/etc`` or another user's files
+into a report or an error message. The links left out are listed in
+:attr:`Discovery.links_not_followed`. Each directory and each file is visited once (by
+device and inode), so symlink loops end and a file reachable by two names (a symlink or
+hard link beside its target) is not read twice. FIFOs, devices
 and sockets are never opened (checked with ``stat`` before sniffing, and again with
 ``fstat`` on a non-blocking descriptor when read: :func:`losscheck.readers._common.open_regular`).
 """
@@ -27,7 +31,7 @@ from pathlib import Path
 from losscheck.errors import LosscheckError, NoLogsFound, UnreadableFile
 from losscheck.model import ReadResult
 from losscheck.readers import all_readers, choose, read_head
-from losscheck.readers._common import MAX_INFLATED_BYTES, memory_files, read_data
+from losscheck.readers._common import MAX_INFLATED_BYTES, memory_files, open_bounded, read_data
 from losscheck.readers.interface import Reader
 from losscheck.sources import (STDIN_BINARY_NAMES, STDIN_NAMES, STDIN_ROOT, archive_kind, archive_members, is_archive,
                               read_stdin)
@@ -137,6 +141,8 @@ class Discovery:
     Attributes:
         runs: the runs, sorted by root path.
         errors: files or folders that could not be read or listed.
+        links_not_followed: symlinks leading out of the diagnosed tree, left out (without
+            ``follow_symlinks``).
         without_logs: folders with files of their own but no log and no run inside them
             (``src/``, ``data/``, ``notebooks/``...): not runs and not errors; the report
             counts them in one summary line.
@@ -145,6 +151,8 @@ class Discovery:
     runs: list[RunFiles]
     errors: list[LosscheckError]
     without_logs: list[Path] = field(default_factory=list)
+    #: symlinks inside the tree whose target lies outside it, not followed (see the module doc)
+    links_not_followed: list[Path] = field(default_factory=list)
 
 
 def _is_hidden(name: str) -> bool:
@@ -185,6 +193,25 @@ def _inside(path: Path, top_real: Path) -> bool:
     return not any(_is_hidden(part) for part in rel.parts)
 
 
+def _is_link(path: Path) -> bool:
+    """``path.is_symlink()``, ``False`` when it cannot be told (a folder without search
+    permission: the ``stat`` that follows reports that)."""
+    try:
+        return path.is_symlink()
+    except OSError:
+        return False
+
+
+def _leaves(link: Path, top_real: Path) -> bool:
+    """Whether symlink ``link`` resolves to a place outside the real folder ``top_real``
+    (a dangling link resolves to where it points, which is judged the same way)."""
+    try:
+        Path(os.path.realpath(link)).relative_to(top_real)
+    except (ValueError, OSError):
+        return True
+    return False
+
+
 def _canonical_top(top: Path) -> Path:
     """W&B's ``wandb/latest-run`` is a symlink to ``wandb/run-<date>-<id>``: name the run by
     its target, so the same run keeps the same name from one CI run to the next."""
@@ -195,24 +222,53 @@ def _canonical_top(top: Path) -> Path:
     return top
 
 
+def _raw_zip(path: Path) -> bool:
+    """Whether the bytes of ``path`` on disk (not inflated) start a zip archive; ``False``
+    when it cannot be read (the read that follows says why)."""
+    try:
+        with open_bounded(path) as fh:
+            return archive_kind(fh.read(512)) == "zip"
+    except (LosscheckError, OSError):
+        return False
+
+
+def _raw_bytes(path: Path) -> bytes:
+    """The bytes of ``path`` on disk, at most :data:`MAX_INFLATED_BYTES`.
+
+    Raises:
+        UnreadableFile: it cannot be read, or holds more."""
+    try:
+        with open_bounded(path) as fh:
+            data = fh.read(MAX_INFLATED_BYTES + 1)
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_INFLATED_BYTES:
+        raise UnreadableFile(path, f"more than {MAX_INFLATED_BYTES >> 30} GiB: not read")
+    return data
+
+
 def _sniff(path: Path) -> Reader | None:
     if path.name.endswith(SKIP_SUFFIXES):
         return None
     return choose(path, read_head(path))
 
 
-def discover(path: str | os.PathLike) -> Discovery:
+def discover(path: str | os.PathLike, follow_symlinks: bool = False) -> Discovery:
     """Find runs under ``path``.
 
     Args:
-        path: a log file, a run directory, or a directory tree of runs.
+        path: a log file, a run directory, or a directory tree of runs (``path`` itself may
+            be a symlink: it is what the user named).
+        follow_symlinks: also follow symlinks below ``path`` that lead out of it (default:
+            they are listed in :attr:`Discovery.links_not_followed`, not read).
     Returns:
         A :class:`Discovery`; runs are sorted by path. A directory that cannot be listed is
         in ``errors``; a file that cannot be read stays in its run with a
         :class:`FailedReader` (so ``--strict`` fails that run), and the walk goes on.
     Raises:
         NoLogsFound: ``path`` does not exist, or holds no recognised log at all and no
-            other error explains why.
+            other error explains why (the message says when symlinks leading out of the
+            tree were left out).
         UnreadableFile: ``path`` itself is a FIFO/device, or cannot be read.
     """
     if str(path) == "-":
@@ -227,8 +283,10 @@ def discover(path: str | os.PathLike) -> Discovery:
 
     if stat.S_ISREG(st.st_mode) and is_archive(top):
         return _discover_archive(top)
+    if stat.S_ISREG(st.st_mode) and top.name.endswith(".gz") and _raw_zip(top):
+        return _discover_archive(top, _raw_bytes(top))  # a zip named .gz: read as what it is
     if stat.S_ISREG(st.st_mode) and top.name.endswith(".gz") and archive_kind(read_head(top, 512)):
-        return _discover_archive(top, read_data(top, MAX_INFLATED_BYTES + 1)[0])  # logs.gz holding a tar
+        return _discover_archive(top, read_data(top)[0])  # logs.gz holding a tar (within the gzip limits)
     if stat.S_ISREG(st.st_mode):
         reader = _sniff(top)
         if reader is None:
@@ -245,6 +303,8 @@ def discover(path: str | os.PathLike) -> Discovery:
     seen_dirs: set[tuple[int, int]] = {(st.st_dev, st.st_ino)}
     seen_files: set[tuple[int, int]] = set()
     top_real = Path(os.path.realpath(top))
+    outside: list[Path] = []
+    denied: dict[Path, int] = {}  # folder -> files whose stat was refused
 
     def onerror(exc: OSError) -> None:
         errors.append(UnreadableFile(exc.filename or top, f"cannot list directory: {exc.strerror or exc}"))
@@ -257,8 +317,12 @@ def discover(path: str | os.PathLike) -> Discovery:
                 continue
             sub = here / d
             try:
-                if sub.is_symlink() and _inside(sub, top_real):
-                    continue  # walked under its real name (W&B's latest-run -> run-<id>)
+                if sub.is_symlink():
+                    if _inside(sub, top_real):
+                        continue  # walked under its real name (W&B's latest-run -> run-<id>)
+                    if not follow_symlinks and _leaves(sub, top_real):
+                        outside.append(sub)
+                        continue
                 dst = sub.stat()
             except FileNotFoundError:
                 continue  # a dangling symlink
@@ -277,10 +341,16 @@ def discover(path: str | os.PathLike) -> Discovery:
             if _is_hidden(name):
                 continue
             fp = here / name
+            if not follow_symlinks and _is_link(fp) and _leaves(fp, top_real):
+                outside.append(fp)
+                continue
             try:
                 fst = fp.stat()
             except OSError as exc:
-                if not fp.is_symlink():
+                if exc.errno in (errno.EACCES, errno.EPERM):
+                    # a folder that can be listed but not searched (mode 444): one line for it
+                    denied[here] = denied.get(here, 0) + 1
+                elif not _is_link(fp):
                     errors.append(UnreadableFile(fp, f"cannot stat: {exc.strerror or exc}"))
                 continue  # a dangling symlink: nothing to read
             if not stat.S_ISREG(fst.st_mode):
@@ -304,6 +374,9 @@ def discover(path: str | os.PathLike) -> Discovery:
         if regular and not NESTED_DIRS.match(here.name):
             dirs_with_files.append(here)
 
+    for here, count in denied.items():
+        errors.append(UnreadableFile(here, f"cannot access the {count} file(s) of this folder: permission "
+                                           "denied (it can be listed but not searched)"))
     runs = _group(found, top, event_dirs)
     # every ancestor of a run, once: a sweep folder with a README is not a folder without logs
     has_run_below: set[Path] = set()
@@ -316,10 +389,14 @@ def discover(path: str | os.PathLike) -> Discovery:
     without_logs = [d for d in dirs_with_files if d not in runs and d not in dirs_with_errors
                     and d not in has_run_below and d not in read_from]
     if not runs and not errors:
+        if outside:
+            raise NoLogsFound(top, f"no supported log found; {len(outside)} symlink(s) leading out of this "
+                                   f"folder were not followed (first: {outside[0]}); pass --follow-symlinks "
+                                   "to read them")
         if without_logs:
             raise NoLogsFound(top, "no supported log found")
         raise NoLogsFound(top, "no supported log found (empty directory tree)")
-    return Discovery([runs[k] for k in sorted(runs)], errors, without_logs)
+    return Discovery([runs[k] for k in sorted(runs)], errors, without_logs, outside)
 
 
 def _discover_archive(top: Path, data: bytes | None = None) -> Discovery:

@@ -90,6 +90,30 @@ def escape_controls(text: object, keep: str = "") -> str:
     return _CONTROLS.sub(esc, s)
 
 
+#: The most characters of a file's own text (a cell, a column name, a line) a message quotes.
+EXCERPT_CHARS = 40
+
+
+def excerpt(text: object, limit: int = EXCERPT_CHARS) -> str:
+    """A short, safe quotation of text taken from a file, for messages: the ``repr`` of at
+    most ``limit`` characters of it, control characters escaped (:func:`escape_controls`),
+    and, when it was cut, ``...`` with the full length (``'xxxx...' (5,000 chars)``). A
+    message never carries a whole line or cell of a log (a secret, a megabyte, an ANSI
+    sequence).
+
+    Args:
+        text: anything; ``str()`` of it is quoted (``None`` is ``''``).
+        limit: characters kept (at least 1).
+    Returns:
+        One line of at most about ``limit + 30`` characters.
+    """
+    s = "" if text is None else str(text)
+    limit = max(1, int(limit))
+    if len(s) <= limit:
+        return escape_controls(repr(s))
+    return escape_controls(repr(s[:limit])[:-1]) + f"...' ({len(s):,} chars)"
+
+
 class LosscheckError(Exception):
     """Base of every user-facing error.
 

@@ -723,6 +723,9 @@ class Report:
     #: folders with files but no log and no run inside them (``src/``, ``data/``): neither
     #: runs nor errors, counted in one summary line
     without_logs: list[str] = field(default_factory=list)
+    #: symlinks below the diagnosed path that lead out of it and were not followed (no
+    #: ``--follow-symlinks``); the CLI names them in a note
+    links_not_followed: list[str] = field(default_factory=list)
 
     @property
     def failing(self) -> bool:

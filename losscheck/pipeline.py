@@ -295,11 +295,16 @@ def _read_and_diagnose(run: RunFiles, run_opts: Settings, base) -> RunReport | R
         return RunError(exc.path or str(run.root), exc.one_line(), exc.kind)
 
 
-def _worker_init() -> None:
-    """Sweep workers leave Ctrl-C to the parent, which stops them (:func:`_diagnose_parallel`)."""
+def _worker_init(limits: tuple | None = None) -> None:
+    """Sweep workers leave Ctrl-C to the parent, which stops them (:func:`_diagnose_parallel`),
+    and read with the parent's gzip limits (``limits``: :meth:`InflateLimits.as_tuple`)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if limits is not None:
+        from losscheck.readers._common import set_inflate_limits
+
+        set_inflate_limits(*limits)
 
 
 def _diagnose_parallel(tasks: list[tuple], jobs: int,
@@ -376,7 +381,10 @@ class _pool:
     def __init__(self, workers: int) -> None:
         from concurrent.futures import ProcessPoolExecutor
 
-        self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
+        from losscheck.readers._common import INFLATE
+
+        self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
+                                        initargs=(INFLATE.as_tuple(),))
 
     def __enter__(self):
         return self.pool
@@ -395,7 +403,7 @@ class _pool:
 
 def diagnose(path: str | Path, options: Settings | None = None,
              progress: Callable[[int, int], None] | None = None, config=None, baseline=None,
-             jobs: int | None = 1) -> Report:
+             jobs: int | None = 1, follow_symlinks: bool = False) -> Report:
     """Diagnose every run under ``path``.
 
     Args:
@@ -409,17 +417,20 @@ def diagnose(path: str | Path, options: Settings | None = None,
         jobs: worker processes for a sweep (``None``: one per CPU core). Each worker reads
             and diagnoses one run at a time; with 1 job or a single run everything happens in
             this process. The report is the same either way.
+        follow_symlinks: also read what symlinks below ``path`` that lead out of it point to
+            (see :func:`losscheck.discovery.discover`).
     Returns:
         A :class:`Report` (runs sorted by path; errors per path).
     Raises:
         LosscheckError: when ``path`` itself cannot be used (missing, FIFO, no logs at all).
     """
     options = options or (config.settings if config else Settings())
-    found = discover(path)
+    found = discover(path, follow_symlinks=follow_symlinks)
     report = Report([], [], __version__, options.fail_on, str(path))
     for err in found.errors:
         report.errors.append(RunError(err.path or str(path), err.one_line(), err.kind))
     report.without_logs = [str(d) for d in found.without_logs]
+    report.links_not_followed = [str(d) for d in found.links_not_followed]
     total = len(found.runs)
     tasks = [(run, config.for_run(run.root) if config else options,
               baseline.match(str(run.root), str(path)) if baseline is not None else None)

@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, Iterator
 
 from losscheck.errors import UnreadableFile
-from losscheck.readers._common import MAX_INFLATED_BYTES, gunzip, open_regular
+from losscheck.readers._common import INFLATE, MAX_INFLATED_BYTES, gunzip, open_regular, size_text
 
 #: Names read as archives when given on the command line (inside a tree they are skipped:
 #: a run folder's ``dataset.zip`` is not a log).
@@ -131,10 +131,13 @@ def _skip_latest_run(members: Iterator[tuple[str, bytes | None, str | None]]
         yield name, data, problem
 
 
-def _read_member(src: IO[bytes], path: Path, name: str, size: int | None, claim
+def _read_member(src: IO[bytes], path: Path, name: str, size: int | None, claim, compressed: int
                  ) -> tuple[bytes | None, str | None] | None:
-    """Sniff a member from its first bytes, and read it whole only when claimed.
-    ``None`` when not claimed; else ``(content, None)`` or ``(None, problem)``."""
+    """Sniff a member from its first bytes, and read it whole only when claimed, at most
+    what ``compressed`` bytes (the member's compressed size in a zip, the whole archive's in a
+    tar) may inflate to under the gzip limits (:meth:`InflateLimits.allowed`): an archive
+    bomb costs that much memory, not the machine's. ``None`` when not claimed; else
+    ``(content, None)`` or ``(None, problem)``."""
     raw_head = src.read(SNIFF_BYTES)
     head = raw_head
     if name.endswith(".gz") and raw_head[:2] == b"\x1f\x8b":
@@ -144,12 +147,15 @@ def _read_member(src: IO[bytes], path: Path, name: str, size: int | None, claim
             head = b""  # corrupt from its start: claimed by name or not at all; read_data says why
     if not claim(name, head):
         return None
-    if size is not None and size > MAX_INFLATED_BYTES:
-        return None, f"{size} bytes, over the {MAX_INFLATED_BYTES >> 30} GiB limit: not read"
-    rest = src.read(MAX_INFLATED_BYTES + 1 - len(raw_head))
+    limit = min(MAX_INFLATED_BYTES, INFLATE.allowed(compressed))
+    why = (f"more than {size_text(limit)} from {size_text(compressed)} compressed (the gzip limits "
+           "--max-inflated and --max-ratio apply to archive members too): not read")
+    if size is not None and size > limit:
+        return None, f"{size} bytes, {why}"
+    rest = src.read(limit + 1 - len(raw_head))
     data = raw_head + rest
-    if len(data) > MAX_INFLATED_BYTES:
-        return None, f"over the {MAX_INFLATED_BYTES >> 30} GiB limit: not read"
+    if len(data) > limit:
+        return None, f"inflates to {why}"
     # a .gz member is kept compressed: the readers inflate it (read_data), with the same
     # limit, and a cut or corrupt stream becomes that file's note or error
     return data, None
@@ -165,21 +171,54 @@ def _held(total: int, content: bytes | None, path: Path) -> int:
     return total
 
 
+def _packed_size(fh: IO[bytes]) -> int:
+    """The size of the archive ``fh`` holds (on disk or in memory), at least 1."""
+    try:
+        return max(os.fstat(fh.fileno()).st_size, 1)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
+    try:
+        return max(len(fh.getbuffer()), 1)  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):
+        return 1 << 30
+
+
+def _compressed(path: Path, fh: IO[bytes]) -> bool:
+    """Whether the tar stream in ``fh`` is compressed (gzip, bzip2, xz), told from its first
+    bytes (a plain tar inflates nothing: no ratio to judge)."""
+    try:
+        pos = fh.tell()
+        fh.seek(0)
+        head = fh.read(6)
+        fh.seek(pos)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return path.name.lower().endswith((".gz", ".tgz", ".bz2", ".tbz2", ".xz", ".txz"))
+    return head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00"
+
+
 def _tar_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes | None, str | None]]:
+    packed = _packed_size(fh)
     try:
         tf = tarfile.open(fileobj=fh, mode="r|*")
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise UnreadableFile(path, f"not a readable tar archive, though named like one ({exc})") from None
     total = 0
     try:
+        # the whole stream within the gzip ratio too: skipping an unclaimed member still
+        # inflates it, so a bomb would cost minutes of CPU though no memory
+        stream_limit = max(INFLATE.ratio_floor, INFLATE.max_ratio * packed) if packed < (1 << 30) else None
         for member in tf:
+            if stream_limit is not None and member.offset_data + member.size > stream_limit and _compressed(path, fh):
+                raise UnreadableFile(path, f"inflates to more than {INFLATE.max_ratio:g} times its size "
+                                           f"({size_text(member.offset_data + member.size)} from "
+                                           f"{size_text(packed)}; --max-ratio): a decompression bomb?")
             name = _safe_name(member.name)
             if name is None or not member.isreg():
                 continue
             src = tf.extractfile(member)
             if src is None:
                 continue
-            got = _read_member(src, path, name, member.size, claim)
+            got = _read_member(src, path, name, member.size, claim, packed)
             if got is None:
                 continue
             total = _held(total, got[0], path)
@@ -215,7 +254,7 @@ def _zip_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes 
                 continue  # a symlink or device stored in the zip
             try:
                 with zf.open(info) as src:
-                    got = _read_member(src, path, name, info.file_size, claim)
+                    got = _read_member(src, path, name, info.file_size, claim, max(info.compress_size, 1))
             except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError,
                     zlib.error) as exc:
                 why = "encrypted" if "encrypted" in str(exc) else " ".join(str(exc).split())[:120]
@@ -228,23 +267,31 @@ def _zip_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes 
 
 def read_stdin(stream: BinaryIO | None = None) -> bytes:
     """All of standard input (gunzipped when it is gzip data), at most
-    :data:`MAX_INFLATED_BYTES`.
+    :data:`MAX_INFLATED_BYTES` and at most the gzip limit ``--max-inflated``
+    (:data:`losscheck.readers._common.INFLATE`, 512 MiB by default): a stream that never
+    ends (``< /dev/zero``) costs that much memory at most, then is refused.
 
     Raises:
         UnreadableFile: standard input is a terminal (nothing piped in: reading would wait
-            for typing), or larger than the limit.
+            for typing), larger than the limit, or gzip data past the gzip limits.
     """
+    from losscheck.readers._common import InflateLimitError
+
     if stream is None:
         if sys.stdin is None or sys.stdin.isatty():
             raise UnreadableFile(Path("-"), "standard input is a terminal: pipe a log in "
                                             "(cat trainer_state.json | losscheck diagnose -)")
         stream = sys.stdin.buffer
-    data = stream.read(MAX_INFLATED_BYTES + 1)
+    limit = min(MAX_INFLATED_BYTES, INFLATE.max_bytes)
+    data = stream.read(limit + 1)
     if data[:2] == b"\x1f\x8b":
-        data, problem = gunzip(io.BytesIO(data), MAX_INFLATED_BYTES + 1)
+        try:
+            data, problem = gunzip(io.BytesIO(data), None, INFLATE)
+        except InflateLimitError as exc:
+            raise UnreadableFile(Path("-"), f"standard input {exc}: save it to a file") from None
         if problem is not None and not data:
             raise UnreadableFile(Path("-"), f"standard input is gzip data that cannot be decompressed: {problem}")
-    if len(data) > MAX_INFLATED_BYTES:
-        raise UnreadableFile(Path("-"), f"standard input holds more than {MAX_INFLATED_BYTES >> 30} GiB: "
+    if len(data) > limit:
+        raise UnreadableFile(Path("-"), f"standard input holds more than {size_text(limit)} (--max-inflated): "
                                         "save it to a file")
     return data

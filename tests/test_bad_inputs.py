@@ -187,7 +187,9 @@ def test_symlinked_run_directory_is_followed(tmp_path):
     write_csv(tmp_path / "elsewhere" / "run1" / "metrics.csv")
     (tmp_path / "sweep").mkdir()
     (tmp_path / "sweep" / "run1").symlink_to(tmp_path / "elsewhere" / "run1")
-    code, doc, _ = run_cli(tmp_path / "sweep")
+    code, _, err = run_cli(tmp_path / "sweep")  # it leads out of the tree: not followed unless asked
+    assert code == 2 and "--follow-symlinks" in err
+    code, doc, _ = run_cli(tmp_path / "sweep", "--follow-symlinks")
     assert code in (0, 1) and [Path(r["run"]).name for r in doc["runs"]] == ["run1"]
 
 

@@ -116,8 +116,8 @@ def test_a_symlink_to_a_kernel_pseudo_file_is_refused_not_read(tmp_path):
     to it in a run folder (or --baseline /proc/kmsg) hung losscheck forever."""
     run = make_sweep(tmp_path, 1)[0]
     (run / "kernel.log").symlink_to("/proc/kmsg")
-    res = subprocess.run([sys.executable, "-m", "losscheck", "diagnose", str(tmp_path), "-f", "json"],
-                         capture_output=True, timeout=60)
+    res = subprocess.run([sys.executable, "-m", "losscheck", "diagnose", str(tmp_path), "-f", "json",
+                          "--follow-symlinks"], capture_output=True, timeout=60)
     assert res.returncode == 0 and b"kernel pseudo-file" in res.stdout
     res = subprocess.run([sys.executable, "-m", "losscheck", "diagnose", str(run), "--baseline", "/proc/kmsg"],
                          capture_output=True, timeout=60)

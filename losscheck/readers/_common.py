@@ -45,12 +45,79 @@ def base_name(path: Path) -> str:
 
 
 _GZIP_MAGIC = b"\x1f\x8b"
+#: gzip's magic and its only compression method (deflate): what a gzip file starts with
+_GZIP_MAGIC3 = b"\x1f\x8b\x08"
 _CHUNK = 1 << 20
 
 #: The most bytes one compressed file (``.gz``, or an archive member) may inflate to; past it
 #: the file is an :class:`~losscheck.errors.UnreadableFile` (a decompression bomb, or a log
 #: far larger than any training run writes), never a machine out of memory.
 MAX_INFLATED_BYTES = 2 << 30
+
+
+class InflateLimits:
+    """How far one gzip-compressed file (a ``.gz`` log, a log gzipped under another name, a
+    ``.gz`` archive member) may inflate before it is refused as an
+    :class:`~losscheck.errors.UnreadableFile` instead of filling the memory (a decompression
+    bomb: 1 MB of zeros inflates to 1 GB).
+
+    Attributes:
+        max_bytes: the most bytes a file may inflate to (``--max-inflated``; default 512 MiB:
+            a text log of several million lines; 256 MiB of CSV take about 1.3 GB of memory
+            to read, measured on this project's CSV reader).
+        max_ratio: the most inflated bytes per compressed byte, judged once ``ratio_floor``
+            bytes are out (``--max-ratio``; default 16: training logs compress 3-10x with
+            gzip's default level (CSV of a 10M-row run: 6.6x; console logs 5-12x), while
+            bombs and blank-line files compress 100-1000x; so a file of 10 MB on disk inflates
+            to at most 160 MB and its read stays under 1 GiB).
+        ratio_floor: inflated bytes below which the ratio is not judged (32 MiB: a small
+            file of repeated lines may compress far better than 16x and costs little; the
+            worst content, blank lines, costs the CSV reader about 18 bytes of memory per
+            line, so 32 MiB of them stay near 600 MB).
+        step_bytes: the most bytes inflated by one call to zlib (16 MiB), so a limit is checked
+            before memory grows past it by more than this.
+    """
+
+    def __init__(self, max_bytes: int = 512 << 20, max_ratio: float = 16.0, ratio_floor: int = 32 << 20,
+                 step_bytes: int = 16 << 20) -> None:
+        self.max_bytes = int(max_bytes)
+        self.max_ratio = float(max_ratio)
+        self.ratio_floor = int(ratio_floor)
+        self.step_bytes = int(step_bytes)
+
+    def as_tuple(self) -> tuple[int, float, int, int]:
+        """``(max_bytes, max_ratio, ratio_floor, step_bytes)``: what a worker process needs."""
+        return self.max_bytes, self.max_ratio, self.ratio_floor, self.step_bytes
+
+    def allowed(self, compressed: int) -> int:
+        """The most bytes ``compressed`` bytes may inflate to: ``max_bytes``, and no more
+        than ``max_ratio`` times ``compressed`` once past ``ratio_floor``."""
+        return int(min(self.max_bytes, max(self.ratio_floor, self.max_ratio * compressed)))
+
+
+#: The limits of this process (set by the CLI from ``--max-inflated``/``--max-ratio``, and
+#: passed to sweep workers: :func:`set_inflate_limits`).
+INFLATE = InflateLimits()
+
+
+def set_inflate_limits(max_bytes: int | None = None, max_ratio: float | None = None,
+                       ratio_floor: int | None = None, step_bytes: int | None = None) -> None:
+    """Change the gzip limits of this process (:data:`INFLATE`); ``None`` keeps a value.
+
+    Raises:
+        ValueError: a limit that is not positive.
+    """
+    for name, value in (("max_bytes", max_bytes), ("max_ratio", max_ratio), ("ratio_floor", ratio_floor),
+                        ("step_bytes", step_bytes)):
+        if value is None:
+            continue
+        if not value > 0:
+            raise ValueError(f"{name} must be positive, not {value!r}")
+        setattr(INFLATE, name, type(getattr(INFLATE, name))(value))
+
+
+class InflateLimitError(Exception):
+    """A gzip stream went past :data:`INFLATE` (raised by :func:`gunzip`)."""
 
 #: Content of files that are not on disk (archive members, standard input), by path string.
 #: Filled for the duration of a read by :func:`memory_files`; :func:`read_data` and
@@ -90,7 +157,7 @@ _BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le", "UTF-32 LE"), (b"\x00\x00\xfe\xff", 
 
 def transcode_bom(data: bytes, path: Path) -> tuple[bytes, list[ReadNote]]:
     """``data`` re-encoded as UTF-8 when it starts with a UTF-16 or UTF-32 byte-order mark, or
-    is UTF-16 text without one (:func:`_bomless_utf16`); unchanged otherwise (binary data
+    is UTF-32 or UTF-16 text without one (:func:`_bomless_utf32`, :func:`_bomless_utf16`); unchanged otherwise (binary data
     that merely starts like a mark, with more than 1% of its units undecodable, is left alone). A head cut inside a code unit loses that unit
     only. Returns ``(data, notes)``; never raises."""
     for bom, codec, label in _BOMS:
@@ -106,13 +173,34 @@ def transcode_bom(data: bytes, path: Path) -> tuple[bytes, list[ReadNote]]:
             if bad:
                 notes.append(ReadNote(str(path), f"{bad} invalid {label} code unit(s) replaced", "warning"))
             return text.encode("utf-8"), notes
-    guessed = _bomless_utf16(data)
+    guessed = _bomless_utf32(data) or _bomless_utf16(data)
     if guessed is not None:
-        body = data[:len(data) - len(data) % 2]
-        label = "UTF-16 LE" if guessed.endswith("le") else "UTF-16 BE"
+        unit = 4 if "32" in guessed else 2
+        body = data[:len(data) - len(data) % unit]
+        label = guessed.upper().replace("-LE", " LE").replace("-BE", " BE")
         return body.decode(guessed, errors="replace").encode("utf-8"), [ReadNote(
             str(path), f"text encoded as {label} without a byte-order mark; read as such", "info")]
     return data, []
+
+
+def _bomless_utf32(data: bytes) -> str | None:
+    """``"utf-32-le"``/``"utf-32-be"`` when ``data`` looks like ASCII-range text in UTF-32
+    without a byte-order mark: in its first 4 KiB, the three high bytes of at least 90% of the
+    4-byte units are NUL and the low byte never is, and the decoded sample is at least 95%
+    printable text. ``None`` otherwise (then UTF-16 is tried)."""
+    sample = data[:4096]
+    sample = sample[:len(sample) - len(sample) % 4]
+    if len(sample) < 32 or b"\x00\x00\x00" not in sample:
+        return None
+    lanes = [sample[k::4] for k in range(4)]
+    n = len(lanes[0])
+    for low, high, codec in ((0, (1, 2, 3), "utf-32-le"), (3, (0, 1, 2), "utf-32-be")):
+        if lanes[low].count(0) == 0 and all(lanes[h].count(0) >= 0.9 * n for h in high):
+            text = sample.decode(codec, errors="replace")
+            printable = sum(ch.isprintable() or ch in "\t\r\n" for ch in text)
+            if printable >= 0.95 * len(text):
+                return codec
+    return None
 
 
 def _bomless_utf16(data: bytes) -> str | None:
@@ -342,46 +430,67 @@ def drop_long_lines(data: bytes, path: Path, limit: int | None = None) -> tuple[
         at = b
     pieces.append(data[at:])
     shown = ", ".join(str(k) for k in numbers[:5]) + (f" and {len(numbers) - 5} more" if len(numbers) > 5 else "")
-    note = ReadNote(str(path), f"{len(spans)} line(s) longer than {_size(limit)} (the maximum line length) "
+    note = ReadNote(str(path), f"{len(spans)} line(s) longer than {size_text(limit)} (the maximum line length) "
                                f"skipped: line {shown}", "warning")
     return b"".join(pieces), [note]
 
 
-def _size(n: int) -> str:
-    """``16 MiB``, ``512 KiB``, ``100 bytes``."""
+def size_text(n: int) -> str:
+    """``16 MiB``, ``512 KiB``, ``100 bytes``; sizes that are not whole units are rounded
+    to one decimal (``1.5 MiB``)."""
     for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if n >= 1 << shift and n % (1 << shift) == 0:
-            return f"{n >> shift} {unit}"
+        if n >= 1 << shift:
+            if n % (1 << shift) == 0:
+                return f"{n >> shift} {unit}"
+            return f"{n / (1 << shift):.1f} {unit}"
     return f"{n} bytes"
 
 
-def gunzip(fh, limit: int | None) -> tuple[bytes, str | None]:
+def gunzip(fh, limit: int | None, limits: InflateLimits | None = None) -> tuple[bytes, str | None]:
     """Decompress a (possibly multi-member) gzip stream from ``fh``, at most ``limit`` bytes
-    of output (all when ``None``). Returns ``(data, problem)``: ``problem`` says why the
-    stream ended early (truncated or corrupt), ``None`` when it ended cleanly."""
+    of output (all when ``None``), streamed: at most :attr:`InflateLimits.step_bytes` are
+    inflated per call to zlib, and ``limits`` (when given) are checked after each call.
+
+    Returns:
+        ``(data, problem)``: ``problem`` says why the stream ended early (truncated or
+        corrupt), ``None`` when it ended cleanly (or ``limit`` was reached).
+    Raises:
+        InflateLimitError: past ``limits.max_bytes``, or past ``limits.max_ratio`` inflated
+            bytes per compressed byte read once ``limits.ratio_floor`` bytes are out (a
+            head read, with ``limit`` below both, never raises).
+    """
+    step = limits.step_bytes if limits is not None else INFLATE.step_bytes
     out: list[bytes] = []
     size = 0
     d = None
-    consumed = 0
+    read = 0
     while True:
         chunk = fh.read(_CHUNK)
         if not chunk:
             break
+        read += len(chunk)
         while chunk:
             if d is None:
                 if not chunk.strip(b"\x00"):
                     chunk = b""  # zero padding after the last member
                     break
                 d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            want = step if limit is None else max(1, min(step, limit - size))
             try:
-                piece = d.decompress(chunk, 0 if limit is None else max(1, limit - size))
+                piece = d.decompress(chunk, want)
             except zlib.error as exc:
                 return b"".join(out), f"corrupt gzip data after {size} decompressed byte(s) ({exc})"
             out.append(piece)
             size += len(piece)
-            consumed += len(chunk)
             if limit is not None and size >= limit:
                 return b"".join(out)[:limit], None
+            if limits is not None:
+                if size > limits.max_bytes:
+                    raise InflateLimitError(f"decompresses to more than {size_text(limits.max_bytes)} (--max-inflated)")
+                if size > limits.ratio_floor and size > limits.max_ratio * read:
+                    raise InflateLimitError(f"decompresses more than {limits.max_ratio:g} times its compressed "
+                                            f"size (over {size_text(size)} from {size_text(read)}; --max-ratio): a "
+                                            "decompression bomb?")
             if d.eof:
                 chunk = d.unused_data
                 d = None
@@ -416,31 +525,32 @@ def read_data(path: Path, limit: int | None = None) -> tuple[bytes, list[ReadNot
     memory = _MEMORY.get(str(path))
     if memory is not None:  # an archive member or standard input (see losscheck.sources)
         notes: list[ReadNote] = []
-        if path.name.endswith(".gz") and memory[:2] == _GZIP_MAGIC:
+        if memory[:3] == _GZIP_MAGIC3 or (path.name.endswith(".gz") and memory[:2] == _GZIP_MAGIC):
             import io
 
             data, notes = _inflate_gz(io.BytesIO(memory), path, limit)
         else:
             data = memory if limit is None else memory[:limit]
-        data, more = transcode_bom(data, path)
-        return data, notes + more
-    data, notes = _read_disk(path, limit)
+    else:
+        data, notes = _read_disk(path, limit)
     data, more = transcode_bom(data, path)
-    return data, notes + more
+    data, ends = _line_ends(data, path)
+    return data, notes + more + ends
 
 
 def _inflate_gz(fh, path: Path, limit: int | None) -> tuple[bytes, list[ReadNote]]:
     """The gunzipped content of ``fh`` (positioned at its start): at most ``limit`` bytes, or
-    all within :data:`MAX_INFLATED_BYTES`; a cut or corrupt stream gives what could be
-    inflated, with a warning.
+    all within :data:`INFLATE`; a cut or corrupt stream gives what could be inflated, with a
+    warning.
 
     Raises:
-        UnreadableFile: more than the limit, or not a byte could be inflated.
+        UnreadableFile: past the limits of :data:`INFLATE` (whole reads; a head read of
+            ``limit`` bytes stops there), or not a byte could be inflated.
     """
-    data, problem = gunzip(fh, limit if limit is not None else MAX_INFLATED_BYTES + 1)
-    if limit is None and len(data) > MAX_INFLATED_BYTES:
-        raise UnreadableFile(path, f"decompresses to more than {MAX_INFLATED_BYTES >> 30} GiB "
-                                   "(a decompression bomb?): not read")
+    try:
+        data, problem = gunzip(fh, limit, None if limit is not None else INFLATE)
+    except InflateLimitError as exc:
+        raise UnreadableFile(path, f"{exc}: not read") from None
     notes: list[ReadNote] = []
     if problem is not None:
         if not data:
@@ -449,25 +559,59 @@ def _inflate_gz(fh, path: Path, limit: int | None) -> tuple[bytes, list[ReadNote
     return data, notes
 
 
+#: Leading bytes of compressed or archive formats that are not gzip, with their names.
+_OTHER_MAGIC = ((b"PK\x03\x04", "a zip archive"), (b"PK\x05\x06", "an empty zip archive"),
+                (b"BZh", "bzip2-compressed data"), (b"\xfd7zXZ\x00", "xz-compressed data"),
+                (b"\x28\xb5\x2f\xfd", "zstd-compressed data"), (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"))
+
+
+def real_type(head: bytes) -> str | None:
+    """What the first bytes of a file say it is, when that is a compressed or archive format
+    (``"gzip-compressed data"``, ``"a zip archive"``, ...); ``None`` otherwise."""
+    if head[:3] == _GZIP_MAGIC3:
+        return "gzip-compressed data"
+    return next((label for magic, label in _OTHER_MAGIC if head.startswith(magic)), None)
+
+
+def _line_ends(data: bytes, path: Path) -> tuple[bytes, list[ReadNote]]:
+    """``data`` with bare CR line ends (classic Mac OS, some exporters) turned into LF, when
+    it is text (no NUL byte in its first 4 KiB) with CRs and not a single LF; unchanged
+    otherwise. Returns ``(data, notes)``."""
+    if b"\r" not in data or b"\n" in data or b"\x00" in data[:4096]:
+        return data, []
+    return data.replace(b"\r", b"\n"), [ReadNote(str(path), "lines end with a bare CR (classic Mac OS line "
+                                                             "ends), read as line breaks", "info")]
+
+
 def _read_disk(path: Path, limit: int | None) -> tuple[bytes, list[ReadNote]]:
     """:func:`read_data` for a file on disk, before any transcoding: at most the bytes the
     file held when it was opened (:func:`open_bounded`); a whole-file read (``limit`` is
-    ``None``) of a file that grew meanwhile adds an info note (:func:`grown_note`)."""
+    ``None``) of a file that grew meanwhile adds an info note (:func:`grown_note`).
+
+    The content decides, not the name: gzip data is inflated whatever the file is called
+    (with a note when the name does not end in ``.gz``), and a ``.gz`` file that holds a zip
+    archive, bzip2, xz or zstd data is refused naming what it really is."""
     fh = open_bounded(path)
     notes: list[ReadNote] = []
     try:
         with fh:
-            if path.name.endswith(".gz"):
-                magic = fh.read(2)
-                fh.rewind()
-                if magic == _GZIP_MAGIC:
-                    data, notes = _inflate_gz(fh, path, limit)
-                    if limit is None and fh.grown():
-                        notes.append(grown_note(path, fh.size, fh.grown()))
-                    return data, notes
-                if magic:
-                    notes.append(ReadNote(str(path), "named .gz but not gzip-compressed; read as plain "
-                                                     "text", "warning"))
+            magic = fh.read(8)
+            fh.rewind()
+            named_gz = path.name.endswith(".gz")
+            if magic[:3] == _GZIP_MAGIC3 or (named_gz and magic[:2] == _GZIP_MAGIC):
+                data, notes = _inflate_gz(fh, path, limit)
+                if not named_gz and limit is None:
+                    notes.insert(0, ReadNote(str(path), "gzip-compressed although its name does not end in .gz; "
+                                                        "decompressed", "info"))
+                if limit is None and fh.grown():
+                    notes.append(grown_note(path, fh.size, fh.grown()))
+                return data, notes
+            if named_gz and magic:
+                other = real_type(magic)
+                if other is not None:
+                    raise UnreadableFile(path, f"named .gz but holds {other}, not gzip: not read")
+                notes.append(ReadNote(str(path), "named .gz but not gzip-compressed; read as plain "
+                                                 "text", "warning"))
             data = fh.read() if limit is None else fh.read(limit)
             if limit is None and fh.grown():
                 notes.append(grown_note(path, fh.size, fh.grown()))
@@ -481,8 +625,8 @@ def _read_disk(path: Path, limit: int | None) -> tuple[bytes, list[ReadNote]]:
 def open_binary(path: Path):
     """A binary file object for reading ``path`` in blocks (``.read(n)``, ``.remaining()``,
     ``.grown()``): for a file on disk a :class:`BoundedFile` that stops at the size the file
-    had when it was opened (a file still being written is not followed); for a ``.gz`` name
-    or a file in memory, the (decompressed) content in memory (see :func:`read_data`), with
+    had when it was opened (a file still being written is not followed); for a ``.gz`` name,
+    gzip content under any name, or a file in memory, the (decompressed) content in memory (see :func:`read_data`), with
     ``remaining()`` and ``grown()`` (always 0) as well.
 
     Raises:
@@ -491,7 +635,17 @@ def open_binary(path: Path):
     """
     if path.name.endswith(".gz") or str(path) in _MEMORY:
         return _MemoryFile(read_bytes(path))
-    return open_bounded(path)
+    fh = open_bounded(path)
+    try:
+        gz = fh.read(3) == _GZIP_MAGIC3
+        fh.rewind()
+    except OSError as exc:
+        fh.close()
+        raise UnreadableFile(path, f"cannot read: {exc.strerror or exc}") from None
+    if gz:  # gzip under another name: the content decides (see read_data)
+        fh.close()
+        return _MemoryFile(read_bytes(path))
+    return fh
 
 
 class _MemoryFile:

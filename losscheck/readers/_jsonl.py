@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 
-from losscheck.errors import ParseError
+from losscheck.errors import ParseError, excerpt
 from losscheck.model import NOTE_NO_VALUES, ReadNote, Series
 from losscheck.readers._common import (Collector, decode_text, drop_long_lines, first_lines, json_number, parse_cell,
                                        read_data)
@@ -410,11 +410,11 @@ def _columns(records, step_of, keep) -> dict[str, tuple[list, list]] | None:
 def _collect_notes(src, series, notes, odd, seen_numeric, seen_null, no_step, first_no_step):
     for k, (count, line, kinds) in odd.items():
         if k in seen_numeric:  # mixed types: numbers and something else
-            notes.append(ReadNote(src, f"{k!r}: {count} value(s) that are not numbers ({', '.join(sorted(kinds))}) "
+            notes.append(ReadNote(src, f"{excerpt(k)}: {count} value(s) that are not numbers ({', '.join(sorted(kinds))}) "
                                        f"skipped (first at line {line})", "warning"))
     empty = sorted(k for k in seen_null if k not in seen_numeric and "loss" in k.lower())
     if empty:
-        notes.append(ReadNote(src, f"no numeric value for {', '.join(repr(k) for k in empty[:5])} "
+        notes.append(ReadNote(src, f"no numeric value for {', '.join(excerpt(k) for k in empty[:5])} "
                                    "(always null): no points", "info", kind=NOTE_NO_VALUES, tags=tuple(empty)))
     if no_step:
         notes.insert(0, ReadNote(src, f"{no_step} record(s) without a usable step were skipped (first at "

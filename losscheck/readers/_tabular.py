@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from losscheck.errors import ParseError
+from losscheck.errors import ParseError, excerpt
 from losscheck.model import NOTE_NO_VALUES, ReadNote, Series
 from losscheck.readers._common import (INF_TOKENS, MISSING_TOKENS, NAN_TOKENS, STEP_KEYS, beyond_exact, decode_text,
                                        drop_long_lines, first_lines, read_data)
@@ -414,7 +414,7 @@ def _build_table(src: str, header: list[str], cols: list, nrows: int, notes: lis
         if name in seen:
             seen[name] += 1
             new = f"{name}#{seen[name]}"
-            notes.append(ReadNote(src, f"duplicate column name {name!r} (column {k + 1}): read as {new!r}",
+            notes.append(ReadNote(src, f"duplicate column name {excerpt(name)} (column {k + 1}): read as {excerpt(new)}",
                                   "warning"))
             name = new
         else:
@@ -437,24 +437,24 @@ def _build_table(src: str, header: list[str], cols: list, nrows: int, notes: lis
         present = int((~miss).sum())
         nbad = int(bad.sum())
         if nrows and present == 0:
-            notes.append(ReadNote(src, f"column {name!r} has no values (every cell empty or missing)", "info",
+            notes.append(ReadNote(src, f"column {excerpt(name)} has no values (every cell empty or missing)", "info",
                                   kind=NOTE_NO_VALUES, tags=(name,)))
             continue
         if nbad * 2 > present:
             if present > nbad:
-                notes.append(ReadNote(src, f"column {name!r}: only {present - nbad} of {present} cell(s) are "
+                notes.append(ReadNote(src, f"column {excerpt(name)}: only {present - nbad} of {present} cell(s) are "
                                            "numbers; read as text, not as a metric", "info"))
             else:
                 row = int(np.flatnonzero(bad)[0])
-                text_only.append(f"{name!r} ({str(cols[i][row]).strip()[:20]!r} in data row {row + 1})")
+                text_only.append(f"{excerpt(name)} ({excerpt(str(cols[i][row]).strip(), 20)} in data row {row + 1})")
             continue  # text column: not a metric
         if nbad:
-            notes.append(ReadNote(src, f"column {name!r}: {nbad} non-numeric cell(s) treated as "
+            notes.append(ReadNote(src, f"column {excerpt(name)}: {nbad} non-numeric cell(s) treated as "
                                        f"missing (first at data row {int(np.flatnonzero(bad)[0]) + 1})",
                                   "warning"))
             miss = miss | bad
         if spelled:
-            notes.append(ReadNote(src, f"column {name!r}: {spelled} cell(s) written as None/null/NA read as "
+            notes.append(ReadNote(src, f"column {excerpt(name)}: {spelled} cell(s) written as None/null/NA read as "
                                        "missing (no point)", "info"))
         values[name] = vals
         missing[name] = miss

@@ -23,7 +23,7 @@ from losscheck.readers import _jsonl, _numscan
 from losscheck.readers._common import BaseReader, Collector, base_name, is_integral, json_number, read_data
 from losscheck.readers._jsonl import (collect, count_object_lines, first_object, flatten,
                                         flatten_records, gc_paused, load_json_lines)
-from losscheck.readers.interface import SNIFF
+from losscheck.readers.interface import HEAD_BYTES, SNIFF
 
 #: Step keys in order of preference.
 JSONL_STEP_KEYS = ("step", "global_step", "_step", "iteration", "iter", "epoch")
@@ -54,6 +54,12 @@ class GenericJsonlReader(BaseReader):
             return 0.0
         obj = first_object(head)
         if obj is None:
+            # a .jsonl whose first record is longer than the whole sniff head (thousands of
+            # keys): claimed by its name and its opening brace; the read parses it whole
+            opening = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+            if (name.endswith((".jsonl", ".ndjson")) and len(head) >= HEAD_BYTES and opening.startswith(b'{"')
+                    and b"\n" not in opening):
+                return conf["jsonl"]
             return 0.0
         if not any(json_number(v) is not None for v in flatten(obj).values()):
             return 0.0

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from losscheck.errors import ParseError
+from losscheck.errors import ParseError, excerpt
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, first_lines, parse_cell, read_data, read_text, safe_call
 from losscheck.readers.interface import SNIFF
@@ -80,6 +80,36 @@ def read_params(run_dir: Path) -> dict:
     return meta
 
 
+_FIELDS = ("timestamp", "value", "step")
+
+
+def _fields(parts: list[str]) -> tuple[float, float, int | None]:
+    """``(timestamp ms, value, step or None)`` of one split metric line; the step is an
+    exact Python integer (MLflow steps are int64: no rounding through a double).
+
+    Raises:
+        ValueError: with a message naming the bad column and quoting a short excerpt of it.
+    """
+    if len(parts) not in (2, 3):
+        raise ValueError(f"{len(parts)} field(s) instead of 3")
+    value = 0.0
+    for k, text in enumerate(parts):
+        if k == 1:
+            try:
+                v = parse_cell(text)
+            except ValueError:
+                v = None
+            if v is None:
+                raise ValueError(f"column 2 ({_FIELDS[k]}) is not a number: {excerpt(text)}")
+            value = v
+            continue
+        try:
+            int(text)
+        except ValueError:
+            raise ValueError(f"column {k + 1} ({_FIELDS[k]}) is not an integer: {excerpt(text)}") from None
+    return float(int(parts[0])), value, (int(parts[2]) if len(parts) == 3 else None)
+
+
 class MlflowMetricReader(BaseReader):
     """One MLflow file-store metric file: ``timestamp value step`` lines.
 
@@ -88,8 +118,8 @@ class MlflowMetricReader(BaseReader):
 
     Raises:
         UnreadableFile: the file cannot be read.
-        ParseError: a line in the middle is not ``timestamp value [step]`` (a bad last line
-            is skipped with a warning instead).
+        ParseError: a line in the middle is not ``timestamp value [step]``; the message names
+            the bad column (a bad last line is skipped with a warning instead).
     """
 
     name = "mlflow"
@@ -120,27 +150,21 @@ class MlflowMetricReader(BaseReader):
         lines = [(i, ln) for i, ln in enumerate(text.splitlines(), 1) if ln.strip()]
         ts: list[float] = []
         vals: list[float] = []
-        steps: list = []
+        steps: list[int] = []
         no_step = False
         for k, (i, ln) in enumerate(lines):
             parts = ln.split()
             try:
-                if len(parts) not in (2, 3):
-                    raise ValueError
-                t = float(int(parts[0]))
-                v = parse_cell(parts[1])
-                if v is None:
-                    raise ValueError
-                s = float(int(parts[2])) if len(parts) == 3 else None
-            except ValueError:
+                t, v, s = _fields(parts)
+            except ValueError as exc:
                 if k == len(lines) - 1:
                     notes.append(ReadNote(src, f"last line ({i}) is incomplete and was skipped", "warning"))
                     break
-                raise ParseError(path, "not an MLflow metric line (expected 'timestamp value step')",
+                raise ParseError(path, f"not an MLflow metric line (expected 'timestamp value step'): {exc}",
                                  line=i) from None
             if s is None:
                 no_step = True
-                s = float(len(steps))
+                s = len(steps)
             ts.append(t / 1000.0)
             vals.append(v)
             steps.append(s)
@@ -149,7 +173,7 @@ class MlflowMetricReader(BaseReader):
                                   "info"))
         series = []
         if steps:
-            s_obj, n = normalize(tag, np.array(steps), np.array(vals), src, np.array(ts), "step")
+            s_obj, n = normalize(tag, steps, np.array(vals), src, np.array(ts), "step")
             series.append(s_obj)
             notes.extend(n)
         meta = read_params(root.parent) if root is not None else {}
