@@ -47,3 +47,16 @@ def test_a_moving_step_counter_is_still_the_step(tmp_path):
     t, notes = read(tmp_path, "moving.log", "\n".join(lines) + "\n")
     assert len(t["fit Loss"].values) == 4
     assert not any("setting, not a step" in m for m in notes)
+
+
+def test_a_command_line_batch_option_does_not_place_a_table_of_epochs(tmp_path):
+    """A command line above the run (``--batch 16``) holds a step-like counter once, with no
+    metric: the epoch rows of the table below keep one point per epoch, in order."""
+    lines = ["$ python fit.py --batch 16 --epochs 5", "Starting", ""]
+    for e in range(5):
+        lines += ["    Epoch   gpu_mem       box       obj",
+                  f"      {e}/4     1.00G    {0.09 - e / 100:.4f}    0.0300", ""]
+    t, notes = read(tmp_path, "table.txt", "\n".join(lines) + "\n")
+    box = next(s for tag, s in t.items() if tag.startswith("box"))
+    assert box.steps.tolist() == [0, 1, 2, 3, 4]
+    assert box.values[0] == pytest.approx(0.09) and box.values[-1] == pytest.approx(0.05)

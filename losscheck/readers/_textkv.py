@@ -1735,13 +1735,15 @@ def _classify(recs: list[_Rec], notes: list[str]) -> None:
 
 def _constant_steps(recs: list[_Rec], notes: list[str]) -> None:
     """Demote a step counter that never moves while the epoch does: a setting printed once
-    per epoch (``batch = 405`` under ``Epoch 3/69``), not a position. Applies when every
-    step-only line (kind ``gs`` or ``bi`` without an epoch) prints one same value on three
-    lines or more and the epoch-only lines print two epochs or more; those lines then count
-    as lines without a counter (placed at the current epoch). A real step counter moves
-    between its prints, so no read with a moving step changes."""
+    per epoch (``batch = 405`` under ``Epoch 3/69``) or once in a command line (``--batch 20``
+    above a table of epochs), not a position. Applies when every step-only line (kind ``gs`` or
+    ``bi`` without an epoch) prints one same value, on three lines or more or on lines that hold
+    no metric, and the epoch-only lines print two epochs or more; those lines then count as
+    lines without a counter (placed at the current epoch). Without this, every epoch line is
+    placed at that one step and only the last survives. A real step counter moves between its
+    prints, so no read with a moving step changes."""
     fixed = [r for r in recs if r.kind in ("gs", "bi") and r.ctr.ep is None and not r.eval]
-    if len(fixed) < 3:
+    if not fixed or (len(fixed) < 3 and any(r.pairs for r in fixed)):
         return
     vals = {r.ctr.gs if r.kind == "gs" else r.ctr.bi for r in fixed}
     if len(vals) != 1 or len({r.ctr.ep for r in recs if r.kind == "e"}) < 2:
@@ -1749,7 +1751,7 @@ def _constant_steps(recs: list[_Rec], notes: list[str]) -> None:
     for r in fixed:
         r.ctr.gs = r.ctr.bi = r.ctr.bn = None
         r.kind = "none"
-    notes.append(f"a step counter printed {len(fixed)} times with the same value "
+    notes.append(f"a step counter printed {len(fixed)} time(s) with the same value "
                  f"({next(iter(vals))}) while the epoch advances is read as a setting, not a step")
 
 
