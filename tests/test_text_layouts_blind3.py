@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from losscheck.readers import choose, text_logs
+from losscheck.roles import resolve
 
 R = text_logs.READER
 
@@ -21,6 +22,17 @@ def read(tmp_path, name, text):
     assert choose(p) is R, name
     res = R.read(p)
     return {s.tag: s for s in res.series}, [n.message for n in res.notes]
+
+
+def roles_of(tmp_path, name, text):
+    """Role -> series of ``text`` read as ``tmp_path/name`` (the whole read + resolve path)."""
+    from losscheck.discovery import discover
+    from losscheck.pipeline import read_run
+
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    resolved = resolve(read_run(discover(p).runs[0]))
+    return {r: a.series for r, a in resolved.roles.items()}
 
 
 # --------------------------------------------------------------------------- counters
@@ -60,3 +72,37 @@ def test_a_command_line_batch_option_does_not_place_a_table_of_epochs(tmp_path):
     box = next(s for tag, s in t.items() if tag.startswith("box"))
     assert box.steps.tolist() == [0, 1, 2, 3, 4]
     assert box.values[0] == pytest.approx(0.09) and box.values[-1] == pytest.approx(0.05)
+
+
+# --------------------------------------------------------------------------- eval lines
+
+def test_a_loss_on_a_line_led_by_a_test_metric_is_the_test_loss(tmp_path):
+    """``Summary for net-A is test acc: 70.1%, loss: 0.91`` every few epochs between the
+    per-epoch training lines: its bare ``loss`` is the test loss, not a training point."""
+    lines = []
+    for e in range(1, 11):
+        lines.append(f"\tepoch {e}: train acc: {40 + e}.5%, loss: {1.0 / e:.4f}")
+        if e % 5 == 0:
+            lines.append(f"Summary for net-A is test acc: {60 + e}.1%, loss: {0.9 - e / 100:.4f}")
+    roles = roles_of(tmp_path, "cls.txt", "\n".join(lines) + "\n")
+    assert roles["loss"].values.tolist() == pytest.approx([1.0 / e for e in range(1, 11)], abs=1e-4)
+    assert roles["eval_loss"].values.tolist() == pytest.approx([0.85, 0.8])
+
+
+def test_an_estimator_eval_summary_loss_is_not_a_training_point(tmp_path):
+    """A ``... for global step N: eval_acc = .., eval_loss = .., loss = ..`` summary after
+    ``loss = X, step = N`` lines: the training loss ends at its last training value."""
+    lines = [f"INFO:tf:loss = {2.0 - s / 1000:.4f}, step = {s}" for s in range(0, 500, 100)]
+    lines.append("INFO:tf:Saving dict for global step 450: eval_acc = 0.8, eval_loss = 1.2345, "
+                 "global_step = 450, loss = 1.2346")
+    roles = roles_of(tmp_path, "est.log", "\n".join(lines) + "\n")
+    assert roles["loss"].values[-1] == pytest.approx(1.6)
+    assert len(roles["loss"].values) == 5
+    assert roles["eval_loss"].values[-1] == pytest.approx(1.2345, abs=1e-3)
+
+
+def test_a_line_naming_train_keeps_its_bare_loss_as_training(tmp_path):
+    """``val_acc: .. train_acc: .. loss: ..``: a name says ``train``, so the line is not an eval line."""
+    lines = [f"epoch {e}: val_acc: 0.{e} train_acc: 0.{e} loss: {1.0 / e:.3f}" for e in range(1, 6)]
+    roles = roles_of(tmp_path, "mix.txt", "\n".join(lines) + "\n")
+    assert roles["loss"].values[0] == pytest.approx(1.0) and len(roles["loss"].values) == 5

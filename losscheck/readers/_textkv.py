@@ -615,6 +615,8 @@ class KVExtractor:
             else None
         if mode is None and pairs and lm and lm.start() < ctr.start and lm.start() <= first_pair:
             mode = _MODE_PREFIX[lm.group("w").lower()]
+        if mode is None and len(pairs) >= 2:
+            mode = _eval_led(pairs)
         if pairs and self._section is not None:
             mode = self._in_section(mode, ctr, line_no)
         is_eval = bool(mode) and mode != "train/"
@@ -1346,6 +1348,30 @@ def _alone(text: str) -> bool:
     words and at most one logger name."""
     words = [w for w in re.findall(r"[A-Za-z0-9_.]+", text) if w.lower() not in _LEVELS]
     return len(words) <= 1 and not any(w[:1].isdigit() for w in words)
+
+
+def _name_mode(name: str) -> str | None:
+    """The mode prefix a metric name's own words give (``eval_accuracy`` -> ``eval/``,
+    ``test acc`` -> ``test/``, ``train_loss`` -> ``""``), or None when it names no mode."""
+    for tok in _TOK.split(name.lower()):
+        if tok in _MODE_PREFIX:
+            return _MODE_PREFIX[tok]
+    return None
+
+
+def _eval_led(pairs: list[tuple[str, float]]) -> str | None:
+    """The eval prefix of a line whose first metric is named as an evaluation's and which
+    also holds a loss named without any mode (``test acc: 76.8%, loss: 0.68``; TF
+    Estimator's ``eval_accuracy = .., eval_loss = .., loss = ..``): that loss is the
+    evaluation's too, not a training point. None when any name on the line says ``train``
+    or no unnamed loss is there (the line is then read as before)."""
+    lead = _name_mode(pairs[0][0])
+    if not lead:
+        return None
+    modes = [_name_mode(k) for k, _ in pairs]
+    if "" in modes or not any(m is None and is_loss_name(k) for (k, _), m in zip(pairs, modes)):
+        return None
+    return lead
 
 
 def _prefixed(name: str, mode: str) -> str:
