@@ -106,3 +106,24 @@ def test_a_line_naming_train_keeps_its_bare_loss_as_training(tmp_path):
     lines = [f"epoch {e}: val_acc: 0.{e} train_acc: 0.{e} loss: {1.0 / e:.3f}" for e in range(1, 6)]
     roles = roles_of(tmp_path, "mix.txt", "\n".join(lines) + "\n")
     assert roles["loss"].values[0] == pytest.approx(1.0) and len(roles["loss"].values) == 5
+
+
+# --------------------------------------------------------------------------- names
+
+def test_bracketed_keys_are_plain_keys_and_a_two_line_log_is_claimed(tmp_path):
+    """``[epoch]: 7, [step]: 300, [loss]: 2.5`` (keys in square brackets): read like plain keys;
+    two such lines are enough for the text reader to claim the file."""
+    text = ("2001-02-03 04:05:06,007 - app - INFO - [epoch]: 7, [step]: 300, [loss]: 2.5\n"
+            "2001-02-03 04:05:07,007 - app - INFO - [epoch]: 7, [step]: 400, [loss]: 2.25\n")
+    t, _ = read(tmp_path, "short.txt", text)
+    assert t["loss"].values.tolist() == [2.5, 2.25]
+    assert t["loss"].steps[1] > t["loss"].steps[0]
+
+
+def test_an_index_in_brackets_is_not_a_key():
+    """``[0]:`` and ``[3/10]:`` stay as they are (counters and indices are not keys)."""
+    from losscheck.readers._textkv import clean_line
+
+    assert clean_line("[3/10]: loss 1.0") == "[3/10]: loss 1.0"
+    assert clean_line("[0]: 1.5") == "[0]: 1.5"
+    assert clean_line("[lr]: 0.1") == "lr: 0.1"

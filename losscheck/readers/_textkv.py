@@ -257,7 +257,14 @@ def clean_line(part: str) -> str:
             part = part[:m.start()]
     if "'s " in part:  # a possessive data-set name (LightGBM's "valid_1's binary_logloss: 0.6")
         part = _POSSESSIVE.sub("", part)
+    if "]:" in part:  # bracketed keys ("[epoch]: 3, [batch]: 200, [loss]: 4.9"): plain keys
+        part = _BRACKET_KEY.sub(r"\g<k>:", part)
     return part
+
+
+#: a key written in square brackets right before its colon (``[loss]: 4.9``); the name must
+#: start with a letter, so a counter group (``[3/10]:``) or an index (``[0]:``) is left alone
+_BRACKET_KEY = re.compile(r"\[(?P<k>[A-Za-z][A-Za-z0-9_ ]{0,40})\]:")
 
 
 # ----------------------------------------------------------------------------- vocabulary
