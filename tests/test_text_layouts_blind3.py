@@ -127,3 +127,21 @@ def test_an_index_in_brackets_is_not_a_key():
     assert clean_line("[3/10]: loss 1.0") == "[3/10]: loss 1.0"
     assert clean_line("[0]: 1.5") == "[0]: 1.5"
     assert clean_line("[lr]: 0.1") == "lr: 0.1"
+
+
+def test_a_total_printed_beside_loss_terms_is_the_loss(tmp_path):
+    """``head.a: .., head.b: .., aux_loss: .., total: ..``: the sum named only ``total`` is the
+    training loss, not the one term whose name says ``loss``."""
+    lines = [f"2001-01-01 00:00:0{k},000 - det - INFO - Iter [{100 * k}/900]  lr: 1.0e-04, "
+             f"head.a: {3.0 / k:.4f}, head.b: {2.0 / k:.4f}, aux_loss: 0.{k}000, "
+             f"total: {5.0 / k + k / 10:.4f}, grad_norm: 9.{k}" for k in range(1, 6)]
+    roles = roles_of(tmp_path, "heads.log", "\n".join(lines) + "\n")
+    assert roles["loss"].tag == "total"
+    assert roles["loss"].values[0] == pytest.approx(5.1)
+
+
+def test_a_whole_number_total_is_a_count_not_a_loss(tmp_path):
+    """``total: 640`` (a count of samples) beside ``loss``: the loss stays ``loss``."""
+    lines = [f"step {k}: loss: {1.0 / k:.4f}, aux_loss: 0.1, total: 640" for k in range(1, 6)]
+    roles = roles_of(tmp_path, "count.log", "\n".join(lines) + "\n")
+    assert roles["loss"].tag != "total"
