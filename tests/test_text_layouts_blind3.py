@@ -145,3 +145,21 @@ def test_a_whole_number_total_is_a_count_not_a_loss(tmp_path):
     lines = [f"step {k}: loss: {1.0 / k:.4f}, aux_loss: 0.1, total: 640" for k in range(1, 6)]
     roles = roles_of(tmp_path, "count.log", "\n".join(lines) + "\n")
     assert roles["loss"].tag != "total"
+
+
+# --------------------------------------------------------------------------- counterless
+
+def test_sparse_progress_counters_do_not_swallow_counterless_loss_lines(tmp_path):
+    """``kl:..,loss:..`` update lines without a counter, and every 10 updates a note
+    ``collected data batch: 10`` holding a counter but no metric: the loss lines are read one
+    point each, in order (not dropped, not stacked on the note's counter)."""
+    lines = []
+    for k in range(1, 31):
+        lines += [f"2001-01-01 00:00:{k % 60:02d}, game j:{k}, moves:{20 + k % 7}",
+                  f"kl:0.0{k % 9 + 1},lr_multiplier:1.0,loss:{6.0 - k / 10:.3f},entropy:4.{k % 10}"]
+        if k % 10 == 0:
+            lines += [f"collected data batch: {k}", f"wins:{k // 10}, losses:{10 - k // 10}"]
+    t, notes = read(tmp_path, "selfplay.log", "\n".join(lines) + "\n")
+    assert t["loss"].values.tolist() == pytest.approx([6.0 - k / 10 for k in range(1, 31)])
+    assert t["loss"].steps.tolist() == list(range(30))
+    assert any("not used as steps" in m for m in notes)

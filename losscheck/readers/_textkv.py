@@ -534,6 +534,27 @@ class KVExtractor:
         self._early_rows: list[tuple[str, int]] | None = []  # N/M rows before any table header
         self.calls = 0  # lines examined (for the linear-work test)
 
+    def _sparse_counters(self, recs: list[_Rec], notes: list[str]) -> None:
+        """Drop counters that can place no metric line: when no line with a counter holds a
+        metric, none of them is an epoch/step header, and the loss lines without a counter
+        are at least three times as many as the counter lines (``current self-play batch: 50``
+        every 50 updates of a ``kl:..,loss:..`` line), the counters are progress notes. Placing
+        each loss line at the last counter would stack dozens of points on one step and keep
+        only the last, and not placing them reads nothing; the file is read as one without
+        counters instead (the n-th group of lines is step n), with a note."""
+        ctr_recs = [r for r in recs if r.kind != "none"]
+        if not ctr_recs or any(r.pairs for r in ctr_recs) or any(r.line in self._header_lines for r in ctr_recs):
+            return
+        loss_recs = sum(1 for r in recs if r.kind == "none" and not r.eval
+                        and any(is_loss_name(k) for k, _ in r.pairs))
+        if loss_recs < 3 * len(ctr_recs):
+            return
+        for r in ctr_recs:
+            r.ctr = _Ctr()
+            r.kind = "none"
+        notes.append(f"{len(ctr_recs)} counter line(s) print no metric and are far fewer than the "
+                     f"{loss_recs} loss lines: they are not used as steps")
+
     # ------------------------------------------------------------------ line level
 
     def feed(self, line: str, line_no: int) -> int:
@@ -1099,6 +1120,7 @@ class KVExtractor:
         if not any(r.pairs for r in recs):
             return res
         _classify(recs, res.notes)
+        self._sparse_counters(recs, res.notes)
         _one_spelling(recs)
         has_steps = any(r.kind in ("gs", "ei", "bi") for r in recs)
         counted = any(r.kind != "none" for r in recs)
