@@ -163,3 +163,15 @@ def test_sparse_progress_counters_do_not_swallow_counterless_loss_lines(tmp_path
     assert t["loss"].values.tolist() == pytest.approx([6.0 - k / 10 for k in range(1, 31)])
     assert t["loss"].steps.tolist() == list(range(30))
     assert any("not used as steps" in m for m in notes)
+
+
+def test_an_episode_counter_is_the_step_of_an_rl_log(tmp_path):
+    """``Episode 20 return: 3.0, Episode loss: 0.05 Buffer: 900`` every 20 episodes between
+    other prints: one point per printed episode, at that episode."""
+    lines = ["Built the model!"]
+    for k in range(6):
+        lines += [f"Episode {20 * k} return: {k}.0, Episode loss: {0.1 + k / 100:.4f} Buffer: {900 * (k + 1)}",
+                  "Syncing target!", "Checkpoint written"]
+    t, _ = read(tmp_path, "rl_output.txt", "\n".join(lines) + "\n")
+    assert t["Episode loss"].steps.tolist() == [0, 20, 40, 60, 80, 100]
+    assert t["Episode loss"].values[-1] == pytest.approx(0.15)

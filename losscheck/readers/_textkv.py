@@ -271,7 +271,8 @@ _BRACKET_KEY = re.compile(r"\[(?P<k>[A-Za-z][A-Za-z0-9_ ]{0,40})\]:")
 
 _EPOCH_WORDS = {"epoch", "ep"}
 _GLOBAL_WORDS = {"global_step", "global step", "num_updates"}
-_STEP_WORDS = {"step", "steps", "iter", "iteration", "update", "it"}
+#: (an RL log's ``Episode 50`` is its step: one point per printed episode)
+_STEP_WORDS = {"step", "steps", "iter", "iteration", "update", "it", "episode"}
 _BATCH_WORDS = {"batch"}
 _NEEDS_SEP = {"ep", "it", "steps", "iters", "iterations"}
 
@@ -323,7 +324,8 @@ def _has_mode_token(name: str) -> bool:
 # end with a sentence's period (``Batch   10. loss: 2.3``; ``step 1.5`` is no counter).
 _CTR = re.compile(
     r"(?<![\w.@%/])(?:(?<=--)|(?<!-))"
-    r"(?P<k>global[_ ]step|num_updates|iterations|iteration|iters|iter|steps|step|update|epoch|batch|ep|it)"
+    r"(?P<k>global[_ ]step|num_updates|iterations|iteration|iters|iter|steps|step|update|episode|epoch|batch"
+    r"|ep|it)"
     r"(?:/(?P=k)e?s)?(?:_(?:id|idx|index|no))?(?![\w(])(?:\s{0,20}(?P<sep>[:=#]))?\s{0,40}"
     r"(?:\[\s{0,20}(?P<a>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<b>\d{1,12})\s{0,20})?\]"
     r"|(?P<c>\d{1,12})(?:\s{0,20}(?:/|(?<=\s)of(?=\s))\s{0,20}(?P<d>\d{1,12}))?)(?![\d\w]|\.\d)", re.I)
@@ -383,7 +385,7 @@ _DIGIT = re.compile(r"\d")
 _NANINF = re.compile(r"(?<![A-Za-z])(?:nan|inf)", re.I)
 _HINT_WORDS = ("loss", "xent", "acc", "lr", "ppl", "perplex", "norm", "wps", "ups", "wpb", "bsz", "bleu", "wer",
                "cer", "f1", "auc", "map", "iou", "psnr", "ssim", "top1", "top5")
-_CTR_WORDS = ("epoch", "step", "iter", "batch", "update")
+_CTR_WORDS = ("epoch", "step", "iter", "batch", "update", "episode")
 _TABLE_FIRST = frozenset({"epoch", "step", "iter", "iteration", "global_step", "class"})
 _TABLE_CELL = re.compile(rf"(?P<v>{NUM})(?P<u>[A-Za-z%]{{0,3}})")
 _TABLE_NAME = re.compile(r"[A-Za-z_][\w.@%\-/()]{0,60}")
