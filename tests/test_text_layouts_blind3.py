@@ -175,3 +175,44 @@ def test_an_episode_counter_is_the_step_of_an_rl_log(tmp_path):
     t, _ = read(tmp_path, "rl_output.txt", "\n".join(lines) + "\n")
     assert t["Episode loss"].steps.tolist() == [0, 20, 40, 60, 80, 100]
     assert t["Episode loss"].values[-1] == pytest.approx(0.15)
+
+
+# --------------------------------------------------------------------------- linear time
+
+def blind3_layouts_log() -> str:
+    """One block of each layout added here (a setting under epoch headers, a command-line
+    option, eval-led lines, bracketed keys, a bare total, sparse counter notes, episodes)."""
+    out = ["$ python run.py --batch 8"]
+    for k in range(4):
+        out += [f"Epoch {k}/9", "batch = 50", f"fit Loss: 0.{k} Extra: 0.1",
+                f"test acc: 5{k}.0%, loss: 0.{k}", f"eval_acc = 0.{k}, eval_loss = 0.{k}, loss = 0.{k}",
+                f"[epoch]: {k}, [loss]: 0.{k}", f"head.a: 0.{k}, aux_loss: 0.1, total: 1.{k}",
+                f"kl:0.0{k},loss:0.{k},entropy:4.{k}", f"collected data batch: {k}",
+                f"Episode {k} return: 1.0, Episode loss: 0.{k}"]
+    return "\n".join(out) + "\n"
+
+
+def test_work_grows_linearly_with_the_new_layouts(monkeypatch):
+    from tests.readers.test_readers_text import _work
+
+    small = _work(monkeypatch, blind3_layouts_log())
+    big = _work(monkeypatch, blind3_layouts_log() * 10)
+    for a, b in zip(small, big):
+        assert 9 * a <= b <= 11 * a, (small, big)
+
+
+@pytest.mark.parametrize("line", [
+    "[a" * 50_000, "[" + "a" * 100_000 + "]: 1", "[loss]: " * 12_500, "]:" * 50_000,
+    "Episode " * 12_500, "episode 1 " * 10_000, "batch = 1\n" * 10_000, "total: 1.5 " * 9_000,
+    "test acc: 1, loss: 2, " * 4_500,
+])
+def test_a_100k_character_line_in_the_blind3_layouts_is_handled(tmp_path, line):
+    import time
+
+    text = "".join(f"step {s} loss: {1 / s:.3f}\n" for s in (1, 2, 3)) + line + "\n" + "step 4 loss: 0.25\n"
+    p = tmp_path / "long.log"
+    p.write_text(text)
+    t0 = time.perf_counter()
+    assert R.sniff(p, p.read_bytes()[:65536]) in (0.0, 0.3)
+    R.read(p)
+    assert time.perf_counter() - t0 < 30  # a quadratic regex would take many minutes here
