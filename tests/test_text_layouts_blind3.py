@@ -147,6 +147,21 @@ def test_a_whole_number_total_is_a_count_not_a_loss(tmp_path):
     assert roles["loss"].tag != "total"
 
 
+def test_a_warning_glued_after_the_metrics_is_not_read(tmp_path):
+    """``.. step loss: 3.2][Warning] Dropped this step! (Loss: 95.0)``: the warning's message
+    reports a value of its own; the loss read is the one before the tag."""
+    lines = ["==> Fitting Epoch: [2/50]...  Learning Rate: 0.000200"]
+    for k in range(1, 6):
+        lines.append(f"Epoch: [2/50]:  {10 * k}%|{'#' * k}{' ' * (9 - k)}| {k}/9 [00:0{k}<00:09,  5.00it/s, "
+                     f"step loss: {3.0 + k / 10:.4f}]"
+                     f"[Warning] Dropped this step! (Loss: {90.0 + k:.4f})")
+    roles = roles_of(tmp_path, "warned.log", "\n".join(lines) + "\n")
+    assert roles["loss"].values.tolist() == pytest.approx([3.0 + k / 10 for k in range(1, 6)])
+    from losscheck.readers._textkv import clean_line
+
+    assert clean_line("[Warning] disk is slow (loss: 1.0)") == "[Warning] disk is slow (loss: 1.0)"
+
+
 # --------------------------------------------------------------------------- counterless
 
 def test_sparse_progress_counters_do_not_swallow_counterless_loss_lines(tmp_path):
@@ -204,7 +219,7 @@ def test_work_grows_linearly_with_the_new_layouts(monkeypatch):
 @pytest.mark.parametrize("line", [
     "[a" * 50_000, "[" + "a" * 100_000 + "]: 1", "[loss]: " * 12_500, "]:" * 50_000,
     "Episode " * 12_500, "episode 1 " * 10_000, "batch = 1\n" * 10_000, "total: 1.5 " * 9_000,
-    "test acc: 1, loss: 2, " * 4_500,
+    "test acc: 1, loss: 2, " * 4_500, "a[Warning]" * 10_000, "[warn" * 20_000,
 ])
 def test_a_100k_character_line_in_the_blind3_layouts_is_handled(tmp_path, line):
     import time

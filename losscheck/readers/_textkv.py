@@ -257,10 +257,18 @@ def clean_line(part: str) -> str:
             part = part[:m.start()]
     if "'s " in part:  # a possessive data-set name (LightGBM's "valid_1's binary_logloss: 0.6")
         part = _POSSESSIVE.sub("", part)
+    if "arn" in part:  # a warning tag glued after the metrics ("..Loss: 27.9][Warning] Skip
+        # this batch! (Loss: 101.5)"): its message restates or reports values, not training points
+        m = _MIDWARN.search(part)
+        if m and part[:m.start()].strip():
+            part = part[:m.start()]
     if "]:" in part:  # bracketed keys ("[epoch]: 3, [batch]: 200, [loss]: 4.9"): plain keys
         part = _BRACKET_KEY.sub(r"\g<k>:", part)
     return part
 
+
+#: a bracketed warning tag (``[Warning]``, ``[WARN]``) after other text on a line
+_MIDWARN = re.compile(r"\[(?:warning|warn)\]", re.I)
 
 #: a key written in square brackets right before its colon (``[loss]: 4.9``); the name must
 #: start with a letter, so a counter group (``[3/10]:``) or an index (``[0]:``) is left alone
