@@ -135,6 +135,8 @@ def _pick(role: str, series: dict[str, Series], taken: set[str]) -> Series | Non
         most = max(exact, key=len)
         return most if len(most) >= 10 * max(1, len(exact[0])) else exact[0]
     cands = [s for k, s in free.items() if _fuzzy(role, k)]
+    if cands and role in ("loss", "eval_loss"):
+        cands += _bare_totals(role, free)
     if not cands and role in ("loss", "eval_loss"):
         # no name says "loss": a loss function's name (MXNet's Train-SmoothL1, train_mae)
         cands = [s for k, s in free.items() if _fuzzy(role, k, tier=2)]
@@ -153,6 +155,27 @@ def _pick(role: str, series: dict[str, Series], taken: set[str]) -> Series | Non
                                         bool(_TERMS.intersection(toks[s.tag])), -len(s),
                                         not _is_total(toks[s.tag], toks.values()) if lossy else len(s.tag),
                                         order.get(s.tag, 0), s.tag))[0]
+
+
+def _bare_totals(role: str, free: dict[str, Series]) -> list[Series]:
+    """Series named only ``total`` (``tot``, ``sum``; with a train or eval prefix at most:
+    ``total``, ``val/total``) on the side of ``role``, candidates for a loss only when other
+    loss-named series are logged beside them: mmdet-style heads that print ``d0.cls``,
+    ``trans_loss`` ... and their sum as ``total``. A count (every value a whole number:
+    ``total: 5000`` samples) is not taken. Source: losscheck's blind3 text-log set (the
+    StreamMapNet log), generalised to any ``total`` beside loss terms."""
+    out = []
+    for k, s in free.items():
+        toks = [t for t in _tokens(k) if t not in ("train", "training") and not _EVAL.fullmatch(t)]
+        if len(toks) != 1 or toks[0] not in ("total", "tot", "sum") or len(s) == 0:
+            continue
+        if _is_eval(k) != (role == "eval_loss"):
+            continue
+        vals = np.asarray(s.values, dtype=float)
+        if bool(np.all(np.isfinite(vals))) and bool(np.all(vals == np.round(vals))):
+            continue
+        out.append(s)
+    return out
 
 
 def _is_total(toks: list[str], others) -> bool:

@@ -257,14 +257,30 @@ def clean_line(part: str) -> str:
             part = part[:m.start()]
     if "'s " in part:  # a possessive data-set name (LightGBM's "valid_1's binary_logloss: 0.6")
         part = _POSSESSIVE.sub("", part)
+    if "arn" in part:  # a warning tag glued after the metrics ("..Loss: 27.9][Warning] Skip
+        # this batch! (Loss: 101.5)"): its message restates or reports values, not training points
+        m = _MIDWARN.search(part)
+        if m and part[:m.start()].strip():
+            part = part[:m.start()]
+    if "]:" in part:  # bracketed keys ("[epoch]: 3, [batch]: 200, [loss]: 4.9"): plain keys
+        part = _BRACKET_KEY.sub(r"\g<k>:", part)
     return part
+
+
+#: a bracketed warning tag (``[Warning]``, ``[WARN]``) after other text on a line
+_MIDWARN = re.compile(r"\[(?:warning|warn)\]", re.I)
+
+#: a key written in square brackets right before its colon (``[loss]: 4.9``); the name must
+#: start with a letter, so a counter group (``[3/10]:``) or an index (``[0]:``) is left alone
+_BRACKET_KEY = re.compile(r"\[(?P<k>[A-Za-z][A-Za-z0-9_ ]{0,40})\]:")
 
 
 # ----------------------------------------------------------------------------- vocabulary
 
 _EPOCH_WORDS = {"epoch", "ep"}
 _GLOBAL_WORDS = {"global_step", "global step", "num_updates"}
-_STEP_WORDS = {"step", "steps", "iter", "iteration", "update", "it"}
+#: (an RL log's ``Episode 50`` is its step: one point per printed episode)
+_STEP_WORDS = {"step", "steps", "iter", "iteration", "update", "it", "episode"}
 _BATCH_WORDS = {"batch"}
 _NEEDS_SEP = {"ep", "it", "steps", "iters", "iterations"}
 
@@ -316,7 +332,8 @@ def _has_mode_token(name: str) -> bool:
 # end with a sentence's period (``Batch   10. loss: 2.3``; ``step 1.5`` is no counter).
 _CTR = re.compile(
     r"(?<![\w.@%/])(?:(?<=--)|(?<!-))"
-    r"(?P<k>global[_ ]step|num_updates|iterations|iteration|iters|iter|steps|step|update|epoch|batch|ep|it)"
+    r"(?P<k>global[_ ]step|num_updates|iterations|iteration|iters|iter|steps|step|update|episode|epoch|batch"
+    r"|ep|it)"
     r"(?:/(?P=k)e?s)?(?:_(?:id|idx|index|no))?(?![\w(])(?:\s{0,20}(?P<sep>[:=#]))?\s{0,40}"
     r"(?:\[\s{0,20}(?P<a>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<b>\d{1,12})\s{0,20})?\]"
     r"|(?P<c>\d{1,12})(?:\s{0,20}(?:/|(?<=\s)of(?=\s))\s{0,20}(?P<d>\d{1,12}))?)(?![\d\w]|\.\d)", re.I)
@@ -376,7 +393,7 @@ _DIGIT = re.compile(r"\d")
 _NANINF = re.compile(r"(?<![A-Za-z])(?:nan|inf)", re.I)
 _HINT_WORDS = ("loss", "xent", "acc", "lr", "ppl", "perplex", "norm", "wps", "ups", "wpb", "bsz", "bleu", "wer",
                "cer", "f1", "auc", "map", "iou", "psnr", "ssim", "top1", "top5")
-_CTR_WORDS = ("epoch", "step", "iter", "batch", "update")
+_CTR_WORDS = ("epoch", "step", "iter", "batch", "update", "episode")
 _TABLE_FIRST = frozenset({"epoch", "step", "iter", "iteration", "global_step", "class"})
 _TABLE_CELL = re.compile(rf"(?P<v>{NUM})(?P<u>[A-Za-z%]{{0,3}})")
 _TABLE_NAME = re.compile(r"[A-Za-z_][\w.@%\-/()]{0,60}")
@@ -527,6 +544,27 @@ class KVExtractor:
         self._early_rows: list[tuple[str, int]] | None = []  # N/M rows before any table header
         self.calls = 0  # lines examined (for the linear-work test)
 
+    def _sparse_counters(self, recs: list[_Rec], notes: list[str]) -> None:
+        """Drop counters that can place no metric line: when no line with a counter holds a
+        metric, none of them is an epoch/step header, and the loss lines without a counter
+        are at least three times as many as the counter lines (``current self-play batch: 50``
+        every 50 updates of a ``kl:..,loss:..`` line), the counters are progress notes. Placing
+        each loss line at the last counter would stack dozens of points on one step and keep
+        only the last, and not placing them reads nothing; the file is read as one without
+        counters instead (the n-th group of lines is step n), with a note."""
+        ctr_recs = [r for r in recs if r.kind != "none"]
+        if not ctr_recs or any(r.pairs for r in ctr_recs) or any(r.line in self._header_lines for r in ctr_recs):
+            return
+        loss_recs = sum(1 for r in recs if r.kind == "none" and not r.eval
+                        and any(is_loss_name(k) for k, _ in r.pairs))
+        if loss_recs < 3 * len(ctr_recs):
+            return
+        for r in ctr_recs:
+            r.ctr = _Ctr()
+            r.kind = "none"
+        notes.append(f"{len(ctr_recs)} counter line(s) print no metric and are far fewer than the "
+                     f"{loss_recs} loss lines: they are not used as steps")
+
     # ------------------------------------------------------------------ line level
 
     def feed(self, line: str, line_no: int) -> int:
@@ -615,6 +653,8 @@ class KVExtractor:
             else None
         if mode is None and pairs and lm and lm.start() < ctr.start and lm.start() <= first_pair:
             mode = _MODE_PREFIX[lm.group("w").lower()]
+        if mode is None and len(pairs) >= 2:
+            mode = _eval_led(pairs)
         if pairs and self._section is not None:
             mode = self._in_section(mode, ctr, line_no)
         is_eval = bool(mode) and mode != "train/"
@@ -1090,6 +1130,7 @@ class KVExtractor:
         if not any(r.pairs for r in recs):
             return res
         _classify(recs, res.notes)
+        self._sparse_counters(recs, res.notes)
         _one_spelling(recs)
         has_steps = any(r.kind in ("gs", "ei", "bi") for r in recs)
         counted = any(r.kind != "none" for r in recs)
@@ -1346,6 +1387,30 @@ def _alone(text: str) -> bool:
     words and at most one logger name."""
     words = [w for w in re.findall(r"[A-Za-z0-9_.]+", text) if w.lower() not in _LEVELS]
     return len(words) <= 1 and not any(w[:1].isdigit() for w in words)
+
+
+def _name_mode(name: str) -> str | None:
+    """The mode prefix a metric name's own words give (``eval_accuracy`` -> ``eval/``,
+    ``test acc`` -> ``test/``, ``train_loss`` -> ``""``), or None when it names no mode."""
+    for tok in _TOK.split(name.lower()):
+        if tok in _MODE_PREFIX:
+            return _MODE_PREFIX[tok]
+    return None
+
+
+def _eval_led(pairs: list[tuple[str, float]]) -> str | None:
+    """The eval prefix of a line whose first metric is named as an evaluation's and which
+    also holds a loss named without any mode (``test acc: 76.8%, loss: 0.68``; TF
+    Estimator's ``eval_accuracy = .., eval_loss = .., loss = ..``): that loss is the
+    evaluation's too, not a training point. None when any name on the line says ``train``
+    or no unnamed loss is there (the line is then read as before)."""
+    lead = _name_mode(pairs[0][0])
+    if not lead:
+        return None
+    modes = [_name_mode(k) for k, _ in pairs]
+    if "" in modes or not any(m is None and is_loss_name(k) for (k, _), m in zip(pairs, modes)):
+        return None
+    return lead
 
 
 def _prefixed(name: str, mode: str) -> str:
@@ -1730,6 +1795,29 @@ def _classify(recs: list[_Rec], notes: list[str]) -> None:
             r.kind = "e"
         else:
             r.kind = "none"
+    _constant_steps(recs, notes)
+
+
+def _constant_steps(recs: list[_Rec], notes: list[str]) -> None:
+    """Demote a step counter that never moves while the epoch does: a setting printed once
+    per epoch (``batch = 405`` under ``Epoch 3/69``) or once in a command line (``--batch 20``
+    above a table of epochs), not a position. Applies when every step-only line (kind ``gs`` or
+    ``bi`` without an epoch) prints one same value, on three lines or more or on lines that hold
+    no metric, and the epoch-only lines print two epochs or more; those lines then count as
+    lines without a counter (placed at the current epoch). Without this, every epoch line is
+    placed at that one step and only the last survives. A real step counter moves between its
+    prints, so no read with a moving step changes."""
+    fixed = [r for r in recs if r.kind in ("gs", "bi") and r.ctr.ep is None and not r.eval]
+    if not fixed or (len(fixed) < 3 and any(r.pairs for r in fixed)):
+        return
+    vals = {r.ctr.gs if r.kind == "gs" else r.ctr.bi for r in fixed}
+    if len(vals) != 1 or len({r.ctr.ep for r in recs if r.kind == "e"}) < 2:
+        return
+    for r in fixed:
+        r.ctr.gs = r.ctr.bi = r.ctr.bn = None
+        r.kind = "none"
+    notes.append(f"a step counter printed {len(fixed)} time(s) with the same value "
+                 f"({next(iter(vals))}) while the epoch advances is read as a setting, not a step")
 
 
 def _grid_cells(line: str) -> list[str] | None:
