@@ -63,6 +63,7 @@ SETS: dict[str, tuple[str, str, str]] = {
     "blind": ("text_logs_blind", "labels.csv", "blind once: 18 of 30 on 84704dc; since used to fix readers"),
     "blind2": ("text_logs_blind2", "labels.csv", "blind once: 30 of 50 on e1af3ae; since used to fix readers"),
     "blind3": ("text_logs_blind3", "labels.csv", "blind once: 29 of 50 on afc667a, 30 of 50 on 9bde6f7; since used to fix readers"),
+    "blind4": ("text_logs_blind4", "labels.csv", "blind: 25 of 50 on 92d2f64 and on 73f8ad5 (before and after the blind3 fixes)"),
 }
 
 #: id prefix -> split (issue-thread excerpts tune; repository files are held out)
