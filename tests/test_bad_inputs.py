@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -204,19 +203,44 @@ def test_non_utf8_file_names(tmp_path):
     assert doc["runs"][0]["metrics"]["loss"]["points"] == 20
 
 
-def test_ten_thousand_files_in_one_folder_finish_in_seconds(tmp_path):
-    d = tmp_path / "many"
+def _many_files(d: Path, n: int) -> Path:
+    """``n`` files in one folder: half metric CSVs, half console files without metrics."""
     d.mkdir()
     body = "step,loss\n0,1.0\n1,0.5\n2,0.25\n"
-    for i in range(10_000):
+    for i in range(n):
         name = f"m{i:05d}.csv" if i % 2 else f"stdout{i:05d}.txt"
         (d / name).write_text(body if i % 2 else "hello\n")
-    t0 = time.perf_counter()
-    code, doc, err = run_cli(d)
-    elapsed = time.perf_counter() - t0
+    return d
+
+
+def _python_calls(fn) -> int:
+    """Python function calls made while ``fn()`` runs (work counted, not timed)."""
+    box = [0]
+
+    def prof(frame, event, arg):
+        if event == "call":
+            box[0] += 1
+
+    sys.setprofile(prof)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return box[0]
+
+
+def test_many_files_in_one_folder_take_linear_work(tmp_path):
+    """10x the files in one folder costs at most ~10x the Python calls (no per-file rescan of
+    the folder); the 10,000-file case itself is read right through the CLI."""
+    from losscheck.pipeline import Options, diagnose
+
+    small = _many_files(tmp_path / "small", 300)
+    large = _many_files(tmp_path / "large", 3000)
+    work = [_python_calls(lambda d=d: diagnose(d, Options())) for d in (small, large)]
+    assert work[1] <= 12 * work[0], f"{work} Python calls for 300 and 3,000 files"
+    code, doc, err = run_cli(_many_files(tmp_path / "many", 10_000))
     assert code in (0, 1), err
     assert doc["runs"][0]["metrics"]["loss"]["points"] == 3
-    assert elapsed < 20, f"{elapsed:.1f} s for 10,000 files"
 
 
 def test_unreadable_file_via_permission_error(tmp_path, monkeypatch):
