@@ -9,30 +9,15 @@ from __future__ import annotations
 
 import pytest
 
-from losscheck.readers import choose, text_logs
-from losscheck.roles import resolve
-
-R = text_logs.READER
+from tests.readers.text_helpers import R, read_result, roles_of
 
 
 def read(tmp_path, name, text):
-    """Read ``text`` written to ``tmp_path/name``; the text reader must claim it."""
-    p = tmp_path / name
-    p.write_text(text, encoding="utf-8")
-    assert choose(p) is R, name
-    res = R.read(p)
+    """Tag -> series, and the read notes' messages, of ``text`` read by the text reader."""
+    res = read_result(tmp_path, name, text)
     return {s.tag: s for s in res.series}, [n.message for n in res.notes]
 
 
-def roles_of(tmp_path, name, text):
-    """Role -> series of ``text`` read as ``tmp_path/name`` (the whole read + resolve path)."""
-    from losscheck.discovery import discover
-    from losscheck.pipeline import read_run
-
-    p = tmp_path / name
-    p.write_text(text, encoding="utf-8")
-    resolved = resolve(read_run(discover(p).runs[0]))
-    return {r: a.series for r, a in resolved.roles.items()}
 
 
 # --------------------------------------------------------------------------- counters

@@ -1,0 +1,43 @@
+"""Helpers shared by the text-log layout tests: read a synthetic log through the text reader,
+or through the whole read + resolve path, and compare values with NaN equal to NaN."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from losscheck.readers import choose, text_logs
+from losscheck.roles import resolve
+
+R = text_logs.READER
+
+
+def read_result(tmp_path, name, text):
+    """The text reader's :class:`ReadResult` of ``text`` written to ``tmp_path/name``; the text
+    reader must be the one :func:`choose` picks (an assertion names the file otherwise)."""
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    assert choose(p) is R, name
+    return R.read(p)
+
+
+def read(tmp_path, name, text):
+    """Tag -> series of ``text`` read as ``tmp_path/name`` by the text reader."""
+    return {s.tag: s for s in read_result(tmp_path, name, text).series}
+
+
+def roles_of(tmp_path, name, text):
+    """Role -> series of ``text`` read as ``tmp_path/name`` (the whole read + resolve path)."""
+    from losscheck.discovery import discover
+    from losscheck.pipeline import read_run
+
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    resolved = resolve(read_run(discover(p).runs[0]))
+    return {r: a.series for r, a in resolved.roles.items()}
+
+
+def same(a, b):
+    """``a == b`` within pytest's default tolerance, NaN equal to NaN."""
+    return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b)
