@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from losscheck.pipeline import diagnose
+from tests.test_sweep_robust import _children
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -335,17 +336,6 @@ def test_tensorboard_steps_past_the_range_are_a_clear_error(tmp_path):
 
 
 # ---------------------------------------------------------------- interrupts
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                if int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(p.name))
-            except (OSError, ValueError, IndexError):
-                continue
-    return out
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
