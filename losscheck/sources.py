@@ -10,8 +10,10 @@ whose reader recognised the content (``<stdin>/trainer_state.json``).
 
 Limits (documented in README): a member, or standard input, may inflate to at most
 :data:`~losscheck.readers._common.MAX_INFLATED_BYTES`; the recognised logs of one archive
-may total at most :data:`MAX_ARCHIVE_BYTES` (they are held in memory). Past either, the
-archive is an :class:`~losscheck.errors.UnreadableFile`.
+may total at most the gzip limits applied to the whole archive (``--max-inflated``, or
+``--max-ratio`` times the archive's size when more; :func:`_archive_limit`) and never more
+than :data:`MAX_ARCHIVE_BYTES` (they are held in memory). Past either, the archive is an
+:class:`~losscheck.errors.UnreadableFile`.
 """
 
 from __future__ import annotations
@@ -161,13 +163,22 @@ def _read_member(src: IO[bytes], path: Path, name: str, size: int | None, claim,
     return data, None
 
 
-def _held(total: int, content: bytes | None, path: Path) -> int:
-    """The bytes of logs held in memory so far, with ``content``; past
-    :data:`MAX_ARCHIVE_BYTES` the archive is an :class:`UnreadableFile`."""
+def _archive_limit(packed: int) -> int:
+    """The most bytes the logs of one archive of ``packed`` bytes may hold in memory together:
+    the gzip limits applied to the archive as a whole (``--max-inflated``, or ``--max-ratio``
+    times its size when that is more), and never more than :data:`MAX_ARCHIVE_BYTES`. Each
+    member is also held to the limits alone (:func:`_read_member`); without this bound, many
+    small members each under the ratio could add up to gigabytes from a few megabytes."""
+    return int(min(MAX_ARCHIVE_BYTES, max(INFLATE.max_bytes, INFLATE.max_ratio * packed)))
+
+
+def _held(total: int, content: bytes | None, path: Path, limit: int = MAX_ARCHIVE_BYTES) -> int:
+    """The bytes of logs held in memory so far, with ``content``; past ``limit`` (see
+    :func:`_archive_limit`) the archive is an :class:`UnreadableFile`."""
     total += len(content or b"")
-    if total > MAX_ARCHIVE_BYTES:
-        raise UnreadableFile(path, f"its logs hold more than {MAX_ARCHIVE_BYTES >> 30} GiB: "
-                                   "extract it and diagnose the folder")
+    if total > limit:
+        raise UnreadableFile(path, f"its logs inflate to more than {size_text(limit)} together (--max-inflated, "
+                                   "--max-ratio): a decompression bomb? Or extract it and diagnose the folder")
     return total
 
 
@@ -202,7 +213,7 @@ def _tar_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes 
         tf = tarfile.open(fileobj=fh, mode="r|*")
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise UnreadableFile(path, f"not a readable tar archive, though named like one ({exc})") from None
-    total = 0
+    total, held_limit = 0, _archive_limit(packed)
     try:
         # the whole stream within the gzip ratio too: skipping an unclaimed member still
         # inflates it, so a bomb would cost minutes of CPU though no memory
@@ -221,7 +232,7 @@ def _tar_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes 
             got = _read_member(src, path, name, member.size, claim, packed)
             if got is None:
                 continue
-            total = _held(total, got[0], path)
+            total = _held(total, got[0], path, held_limit)
             yield (name, *got)
         # tarfile ends a stream quietly at a damaged header: whatever follows the end of
         # the archive must be the zero padding of its last blocks
@@ -243,7 +254,7 @@ def _zip_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes 
         zf = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise UnreadableFile(path, f"not a readable zip archive, though named like one ({exc})") from None
-    total = 0
+    total, held_limit = 0, _archive_limit(_packed_size(fh))
     with zf:
         for info in zf.infolist():
             name = _safe_name(info.filename)
@@ -261,7 +272,7 @@ def _zip_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes 
                 got = (None, f"cannot be read ({why})")
             if got is None:
                 continue
-            total = _held(total, got[0], path)
+            total = _held(total, got[0], path, held_limit)
             yield (name, *got)
 
 

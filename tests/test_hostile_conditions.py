@@ -6,6 +6,7 @@ Each test reproduces one report of the issue; the docstring says what happened b
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -628,3 +629,42 @@ def test_a_legitimate_archive_is_still_read(tmp_path):
             z.writestr(f"run{k}/metrics.csv", _lines(2000))
     report = diagnose(f)
     assert len(report.runs) == 3 and not report.errors
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar.gz"])
+def test_many_small_members_cannot_add_up_past_the_archive_limit(tmp_path, kind):
+    """Before: each member was held to the gzip limits alone, so an archive of many members,
+    each under the ratio, could hold gigabytes from a few megabytes. Now the claimed logs of
+    one archive together stay within --max-inflated, or --max-ratio times the archive's size.
+    Shown with small limits: 40 run folders whose CSVs pass one by one but not together."""
+    import tarfile
+    import zipfile
+
+    from losscheck.errors import UnreadableFile
+    from losscheck.readers import _common
+
+    body = "step,loss\n" + "".join(f"{s},{2.0 / (s + 1):.6f}\n" for s in range(400))
+    files = {f"run{i:02d}/metrics.csv": body.encode() for i in range(40)}
+    path = tmp_path / f"sweep.{kind}"
+    if kind == "zip":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in files.items():
+                zf.writestr(name, data)
+    else:
+        with tarfile.open(path, "w:gz") as tf:
+            for name, data in files.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+    total = sum(len(d) for d in files.values())
+    old = _common.INFLATE.as_tuple()
+    # one member (~6 KB) passes alone; 40 of them (~250 KB) exceed 50 KB and 1x the archive
+    _common.set_inflate_limits(max_bytes=50_000, max_ratio=1.0, ratio_floor=1 << 20)
+    try:
+        assert path.stat().st_size < total and len(body) < 50_000
+        with pytest.raises(UnreadableFile, match="together"):
+            diagnose(path)
+    finally:
+        _common.set_inflate_limits(*old)
+    report = diagnose(path)  # the default limits read the same sweep
+    assert len(report.runs) == 40 and not report.errors
