@@ -15,7 +15,7 @@ import math
 import pytest
 
 from losscheck.readers import choose
-from tests.readers.text_helpers import R, read, roles_of
+from tests.readers.text_helpers import R, read, read_a_long_line, roles_of
 
 
 
@@ -458,15 +458,7 @@ def test_work_grows_linearly_with_the_new_layouts(monkeypatch):
     "| 1 " * 25_000 + "|", "1/1 [" + "=" * 100_000 + "] - loss: 1", " 1/1 [" * 16_000,
 ])
 def test_a_100k_character_line_in_the_blind2_layouts_is_handled(tmp_path, line):
-    import time
-
-    text = "".join(f"step {s} loss: {1 / s:.3f}\n" for s in (1, 2, 3)) + line + "\n" + "step 4 loss: 0.25\n"
-    p = tmp_path / "long.log"
-    p.write_text(text)
-    t0 = time.perf_counter()
-    assert R.sniff(p, p.read_bytes()[:65536]) in (0.0, 0.3)
-    R.read(p)
-    assert time.perf_counter() - t0 < 30  # a quadratic regex would take many minutes here
+    read_a_long_line(tmp_path, line)
 
 
 def test_a_tab_separated_table_opening_a_markdown_file(tmp_path):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.readers.text_helpers import R, read_result, roles_of
+from tests.readers.text_helpers import read_a_long_line, read_result, roles_of
 
 
 def read(tmp_path, name, text):
@@ -207,12 +207,4 @@ def test_work_grows_linearly_with_the_new_layouts(monkeypatch):
     "test acc: 1, loss: 2, " * 4_500, "a[Warning]" * 10_000, "[warn" * 20_000,
 ])
 def test_a_100k_character_line_in_the_blind3_layouts_is_handled(tmp_path, line):
-    import time
-
-    text = "".join(f"step {s} loss: {1 / s:.3f}\n" for s in (1, 2, 3)) + line + "\n" + "step 4 loss: 0.25\n"
-    p = tmp_path / "long.log"
-    p.write_text(text)
-    t0 = time.perf_counter()
-    assert R.sniff(p, p.read_bytes()[:65536]) in (0.0, 0.3)
-    R.read(p)
-    assert time.perf_counter() - t0 < 30  # a quadratic regex would take many minutes here
+    read_a_long_line(tmp_path, line)

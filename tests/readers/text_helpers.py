@@ -41,3 +41,19 @@ def roles_of(tmp_path, name, text):
 def same(a, b):
     """``a == b`` within pytest's default tolerance, NaN equal to NaN."""
     return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b)
+
+
+def read_a_long_line(tmp_path, line: str) -> None:
+    """Sniff and read a log of three ``step N loss: x`` lines, ``line`` (about 100k characters)
+    and one more step line. The sniff must give 0.0 or 0.3 (not claimed, or weakly) and the read
+    must end: 30 s is a hang guard (a quadratic regex takes many minutes here), not a speed
+    figure; linear work is checked by each layout file's work-counting test."""
+    import time
+
+    text = "".join(f"step {s} loss: {1 / s:.3f}\n" for s in (1, 2, 3)) + line + "\n" + "step 4 loss: 0.25\n"
+    p = tmp_path / "long.log"
+    p.write_text(text)
+    t0 = time.perf_counter()
+    assert R.sniff(p, p.read_bytes()[:65536]) in (0.0, 0.3)
+    R.read(p)
+    assert time.perf_counter() - t0 < 30
