@@ -294,6 +294,31 @@ class Overfit:
 
 
 @dataclass
+class BatchNormShift:
+    """An eval loss that jumps while the training loss stays fine, in a net with BatchNorm
+    (issue 14, pattern 5; :mod:`losscheck.analysis.batchnorm`).
+
+    ``onset_step`` is the first eval of the jump and ``before_step`` the eval before it;
+    ``eval_before`` the median eval loss before the jump, ``eval_jump`` the value at the jump,
+    ``eval_last`` the last eval; ``jump_ratio`` = ``eval_jump / eval_before``; ``train_change``
+    the relative change of the training loss's median across the jump (after / before - 1);
+    ``persists``: the last eval is still at least twice ``eval_before`` (a jump to a worse
+    level); ``evidence``: what says the net has BatchNorm (``"tag bn1/running_var"``,
+    ``"path resnet18"``...).
+    """
+
+    onset_step: int
+    before_step: int
+    eval_before: float
+    eval_jump: float
+    eval_last: float
+    jump_ratio: float
+    train_change: float
+    persists: bool
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
 class LRContext:
     """Facts about the learning-rate schedule (units: steps, LR units).
 
@@ -611,6 +636,7 @@ class RunAnalysis:
     lr: LRContext | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     facts: RunFacts = field(default_factory=RunFacts)
+    batchnorm: BatchNormShift | None = None
     confidence: float | None = None
 
 
