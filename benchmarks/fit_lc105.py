@@ -1,4 +1,4 @@
-"""Fit LC105's LR-too-high thresholds (``knocked-up``, ``adam-lr-factor``) on the tune split.
+"""Fit LC105's LR-too-high thresholds (``knocked-up``, ``knocked-up-z``, ``adam-lr-factor``) on the tune split.
 
 Procedure (the house procedure of ``benchmarks/fit_short.py``):
 
@@ -31,6 +31,7 @@ sys.path.insert(0, str(HERE.parent))
 
 GRID = {
     "knocked-up": (1.1, 1.25, 1.5, 2.0, math.inf),
+    "knocked-up-z": (3.0, 5.0, 8.0),
     "adam-lr-factor": (3.0, 10.0, 30.0, 100.0, math.inf),
 }
 

@@ -582,8 +582,8 @@ class RunFacts:
         grad_nonfinite_share: share of the grad norms that are NaN/Inf.
         grad_norm_trend: median grad norm of the last quarter over the first quarter.
         frozen: role -> the last half of the curve repeats to 1e-6 (relative).
-        knocked_up: role -> a flat curve's level over the lowest level it reached before
-            (:func:`losscheck.analysis.evidence.knocked_up`).
+        knocked_up: role -> (a flat curve's level over the lowest level it reached before, that
+            rise in noise SDs) (:func:`losscheck.analysis.evidence.knocked_up`).
         adam_peak_lr: the peak LR when the optimizer is of the Adam family (under a plateau).
         grad_surge, clip: grad-norm facts (LC201, LC203).
         lr_finite, early_trouble, loss_quarters, lr_zero, restart_bumps: LR facts
@@ -603,7 +603,7 @@ class RunFacts:
     grad_nonfinite_share: float = 0.0
     grad_norm_trend: float | None = None
     frozen: dict[str, bool] = field(default_factory=dict)
-    knocked_up: dict[str, float] = field(default_factory=dict)
+    knocked_up: dict[str, tuple[float, float]] = field(default_factory=dict)
     adam_peak_lr: float | None = None
     grad_surge: GradSurge | None = None
     clip: ClipStats | None = None

@@ -221,10 +221,13 @@ def frozen_level(series: Series | None, tail: float = 0.5, rel: float = 1e-6) ->
     return lvl > 0 and float(np.ptp(v)) <= rel * lvl
 
 
-def knocked_up(series: Series | None) -> float | None:
-    """How far a flat loss sits above the lowest level it had reached before: the median of its
-    last third over the minimum of a centred running median (window ``max(3, n // 20)``) of the
-    first two thirds; ``None`` below 9 finite positive points.
+def knocked_up(series: Series | None) -> tuple[float, float] | None:
+    """How far a flat loss sits above the lowest level it had reached before: ``(ratio, z)``,
+    ``ratio`` the median of its last third over the minimum of a centred running median (window
+    ``max(3, n // 20)``) of the first two thirds, ``z`` = ``log(ratio)`` in units of the curve's
+    robust point-to-point noise of the log loss (:func:`losscheck.analysis._util.diff_noise`; a
+    noisy curve -- a GAN's generator loss -- has running-median minima far below its level by
+    chance alone); ``None`` below 9 finite positive points.
 
     A plateau *above* a level the run had already reached means something knocked the model
     off it -- an update too large (dead ReLUs, a blown-up normalisation scale after an LR far too
@@ -240,10 +243,15 @@ def knocked_up(series: Series | None) -> float | None:
         return None
     k = n - max(3, n // 3)
     w = max(3, n // 20)
-    from losscheck.analysis._util import rolling_median
+    from losscheck.analysis._util import diff_noise, rolling_median
 
     best = float(np.nanmin(rolling_median(v[:k], w, trailing=False, min_periods=1)))
-    return float(np.median(v[k:])) / best if best > 0 else None
+    if best <= 0:
+        return None
+    ratio = float(np.median(v[k:])) / best
+    sig = diff_noise(np.log(v))
+    z = float(np.log(ratio) / sig) if sig > 0 else (math.inf if ratio > 1 else 0.0)
+    return ratio, z
 
 
 #: the Adam family's default LR (Kingma & Ba 2015, "Adam", Algorithm 1: alpha = 0.001)

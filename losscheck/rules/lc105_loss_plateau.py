@@ -12,6 +12,10 @@ from losscheck.rules.interface import Rule, RuleContext
 #: A flat loss this many times above the lowest level it had reached before was knocked off that
 #: level (``benchmarks/fit_lc105.py`` on the tune split: 1.1-2.0 tie at 14 of 14 first remedies; the grid middle, 1.5).
 KNOCKED_UP = 1.5
+#: ... and that rise at least this many point-to-point noise SDs of the log loss (a noisy curve's
+#: running-median minimum sits below its level by chance; ``benchmarks/fit_lc105.py``: ties, the
+#: grid middle, 5)
+KNOCKED_UP_Z = 5.0
 #: An Adam-family peak LR this many times its 1e-3 default is far too high (Kingma & Ba 2015 use
 #: 1e-3; ``benchmarks/fit_lc105.py`` on the tune split: 3-100 tie; the grid middle, 30).
 ADAM_LR_FACTOR = 30.0
@@ -19,9 +23,10 @@ ADAM_LR_FACTOR = 30.0
 
 @dataclass(frozen=True)
 class Options:
-    """LC105's thresholds (``[thresholds]`` keys ``knocked-up``, ``adam-lr-factor``)."""
+    """LC105's thresholds (``[thresholds]`` keys ``knocked-up``, ``knocked-up-z``, ``adam-lr-factor``)."""
 
     knocked_up: float = KNOCKED_UP
+    knocked_up_z: float = KNOCKED_UP_Z
     adam_lr_factor: float = ADAM_LR_FACTOR
 
 
@@ -42,8 +47,8 @@ class LossPlateau(Rule[Options]):
            "cannot fit). `increase_lr` first when the LR is zero or the loss repeats to six digits; "
            "`mixed_precision` first when most steps were overflow-skipped. Stuck after an early drop: "
            "`lr_schedule`, `optimizer`, `check_model`. An LR far too high ranks `lower_lr` first: a flat loss "
-           "`knocked-up` (1.5) times above the lowest level it had reached before (an update knocked the model "
-           "off it), or an Adam-family optimizer at `adam-lr-factor` (30) times its 1e-3 default or more.")
+           "`knocked-up` (1.5) times and `knocked-up-z` (5) noise SDs above the lowest level it had reached "
+           "before (an update knocked the model off it), or an Adam-family optimizer at `adam-lr-factor` (30) times its 1e-3 default or more.")
     how = ("Theil-Sen slope (Theil 1950; Sen 1968) of the log loss per 1,000 steps with its confidence "
            "interval, compared to the robust noise level (MAD); chance level when the loss is within 1% of "
            "ln(C) for a small integer C (or the --num-classes given), by the plateau detector "
@@ -137,10 +142,11 @@ class LossPlateau(Rule[Options]):
         # an LR far too high leaves a flat loss too (dead units after the blow-up): the cause ranks first
         knock = facts.knocked_up.get(cur.role)
         cfg = self.opts(ctx)
-        if knock is not None and knock >= cfg.knocked_up:
-            msg += f"; it sits x{knock:.3g} above the lowest level it had reached before"
-            ev["knocked_up"] = knock
-            votes.append(RemedyVote("lower_lr", 1.3, f"the loss had been x{knock:.3g} lower: an update too large "
+        if knock is not None and knock[0] >= cfg.knocked_up and knock[1] >= cfg.knocked_up_z:
+            knock_ratio = knock[0]
+            msg += f"; it sits x{knock_ratio:.3g} above the lowest level it had reached before"
+            ev["knocked_up"] = knock_ratio
+            votes.append(RemedyVote("lower_lr", 1.3, f"the loss had been x{knock_ratio:.3g} lower: an update too large "
                                     "knocked the model off that level (dead units), not a model that never learned"))
         adam = facts.adam_peak_lr
         if adam is not None and adam >= cfg.adam_lr_factor * ADAM_DEFAULT_LR:
