@@ -291,6 +291,36 @@ class CNN(nn.Module):
         return self.head(self.f(x).flatten(1))
 
 
+class BNMLP(nn.Module):
+    """MLP with BatchNorm1d after every hidden Linear (Ioffe & Szegedy 2015)."""
+
+    def __init__(self, din, dout, width=64, depth=2, momentum=0.1):
+        super().__init__()
+        layers, d = [], din
+        for _ in range(depth):
+            layers += [nn.Linear(d, width), nn.BatchNorm1d(width, momentum=momentum), nn.ReLU()]
+            d = width
+        layers.append(nn.Linear(d, dout))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x.flatten(1))
+
+
+class BNCNN(nn.Module):
+    """The CNN above with BatchNorm2d after each convolution."""
+
+    def __init__(self, c, momentum=0.1):
+        super().__init__()
+        self.f = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8, momentum=momentum), nn.ReLU(),
+                               nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1),
+                               nn.BatchNorm2d(16, momentum=momentum), nn.ReLU(), nn.MaxPool2d(2))
+        self.head = nn.Linear(16 * 4 * 4, c)
+
+    def forward(self, x):
+        return self.head(self.f(x).flatten(1))
+
+
 class SeqClf(nn.Module):
     def __init__(self, vin, c, hidden=32, cell="gru"):
         super().__init__()
@@ -344,6 +374,10 @@ def build_model(sp, task: Task) -> nn.Module:
         return MLP(task.Xtr[0].numel(), c, kw.get("width", 32), kw.get("depth", 20), "sigmoid")
     if sp.arch == "cnn":
         return CNN(c)
+    if sp.arch == "bn_mlp":
+        return BNMLP(task.Xtr[0].numel(), c, kw.get("width", 64), kw.get("depth", 2), kw.get("bn_momentum", 0.1))
+    if sp.arch == "bn_cnn":
+        return BNCNN(c, kw.get("bn_momentum", 0.1))
     if sp.arch in ("gru", "rnn"):
         if task.lm:
             return CharRNN(c, hidden=kw.get("hidden", 64), cell=sp.arch)
@@ -499,6 +533,12 @@ def run(sp: Spec) -> Trace:
         x, y = task.Xtr[idx].clone(), Ytr[idx].clone()
 
         # ---- data faults
+        if fk.get("bad_record_from") and i >= fk["bad_record_from"] and bool((idx == 0).any()):
+            # training record 0 corrupted from this step on (a new shard in the wrong units): the
+            # batch that holds it drags BatchNorm's running mean/variance far off; model.train()
+            # normalises with the batch's own statistics, model.eval() with the running ones
+            j = int((idx == 0).nonzero()[0, 0])
+            x[j] = x[j] * fk.get("bad_scale", 3000.0) + fk.get("bad_offset", 3000.0)
         if fk.get("nan_input_at") and i >= fk["nan_input_at"] and i < fk["nan_input_at"] + fk.get("nan_len", 1):
             x.view(x.shape[0], -1)[0, :3] = float(fk.get("nan_value", "nan"))
         if i in fk.get("corrupt_at", ()):
@@ -1051,11 +1091,40 @@ def check(sp, tr, wr, st) -> tuple[str, str | None, str, bool]:
                         f"at step {st['late_jump_step']}")
             if sp.fault == "epoch_staircase" and "staircase" in st:
                 why += "; " + st["staircase"]
+    if sp.fault == "corrupt_record":
+        ok, onset, why = bn_eval_jump(wr)
     inj = injected(sp, tr)
     if ok:
         return exp, onset, (inj + "; " if inj else "") + why, True
     cls, onset, why = curve_class(sp, tr, wr, st)
     return cls, onset, (inj + "; " if inj else "") + f"expected {exp} not seen, labelled by the curve: " + why, False
+
+
+def bn_eval_jump(wr) -> tuple[bool, int | None, str]:
+    """The BatchNorm running-statistics symptom, read off the series as written: an eval loss
+    >= 3x the median of the evals before it (at least 2 of them) while the training loss stays
+    where it was: the median of its points after the jump over the median of the 20 before is at
+    most 1.5x, or rises by at most a quarter of the eval jump in log terms (a train loss at 4e-4
+    that doubles beside an eval loss up 10,000x is fine).
+    The onset is that eval's step; the class is ``spiking`` (a jump, to a worse level when the
+    evals stay up)."""
+    es = [s for s, _ in wr["eval"]]
+    ev = np.array([v for _, v in wr["eval"]], float)
+    ls = np.array([s for s, _ in wr["loss"]])
+    lv = np.array([v for _, v in wr["loss"]], float)
+    for k in range(2, len(ev)):
+        base = float(np.median(ev[:k]))
+        if not (np.isfinite(ev[k]) and base > 0 and ev[k] >= 3 * base):
+            continue
+        before = lv[ls <= es[k - 1]][-20:]
+        after = lv[ls > es[k - 1]]
+        tb, ta = float(np.median(before)), float(np.median(after)) if after.size else float("nan")
+        if not (ta <= 1.5 * tb or (tb > 0 and np.log(ta / tb) <= 0.25 * np.log(ev[k] / base))):
+            return False, None, f"eval jump x{ev[k] / base:.3g} at {es[k]} but train {tb:.3g} -> {ta:.3g}"
+        return True, es[k], (f"eval loss median {base:.3g} over the {k} evals before step {es[k]}, then "
+                             f"{ev[k]:.3g} (x{ev[k] / base:.3g}); evals after: max {np.nanmax(ev[k:]):.3g}, last "
+                             f"{ev[-1]:.3g}; train loss median {tb:.3g} before, {ta:.3g} after")
+    return False, None, "no eval jump >= 3x"
 
 
 def injected(sp, tr) -> str:
@@ -1067,6 +1136,9 @@ def injected(sp, tr) -> str:
         return f"bad label (masked class, p=0) at step {fs(fk['bad_label_at'])}"
     if "bump_at" in fk:
         return f"LR x{fk['bump_factor']} from step {fs(fk['bump_at'])}"
+    if "bad_record_from" in fk:
+        return (f"training record 0 scaled x{fk.get('bad_scale', 3000.0):g} + {fk.get('bad_offset', 3000.0):g} from "
+                f"step {fs(fk['bad_record_from'])} (BatchNorm running statistics)")
     if "corrupt_at" in fk:
         return "corrupted batches at steps " + ", ".join(str(fs(c)) for c in fk["corrupt_at"])
     if sp.fault in ("lr_too_high", "lr_too_high_warmup", "warmup_past_stability"):
@@ -1125,7 +1197,7 @@ REMEDY = {
     "bad_label_log0": "check_data", "shuffled_labels": "check_labels", "lr_zero": "increase_lr",
     "frozen_params": "check_model", "vanishing_gradients": "check_model", "sorted_by_class": "shuffle_data",
     "momentum_bounce": "lower_lr", "corrupted_batches": "check_data", "tiny_train_set": "early_stop",
-    "class_imbalance": "rebalance", "fp16_overflow": "mixed_precision",
+    "class_imbalance": "rebalance", "fp16_overflow": "mixed_precision", "corrupt_record": "normalization",
 }
 EXPECT = {
     "lr_too_high": "diverging", "lr_too_high_warmup": "diverging", "warmup_past_stability": "diverging",
@@ -1133,9 +1205,9 @@ EXPECT = {
     "shuffled_labels": "plateau", "lr_zero": "plateau", "frozen_params": "plateau",
     "vanishing_gradients": "plateau", "sorted_by_class": "oscillating", "momentum_bounce": "oscillating",
     "corrupted_batches": "spiking", "tiny_train_set": "overfitting", "class_imbalance": "plateau",
-    "fp16_overflow": "plateau",
+    "fp16_overflow": "plateau", "corrupt_record": "spiking",
 }
-ARCH_SEC = {"mlp": 0.02, "linear": 0.01, "deep_sigmoid_mlp": 0.04, "cnn": 0.06, "gru": 0.05, "rnn": 0.04,
+ARCH_SEC = {"bn_mlp": 0.025, "bn_cnn": 0.07, "mlp": 0.02, "linear": 0.01, "deep_sigmoid_mlp": 0.04, "cnn": 0.06, "gru": 0.05, "rnn": 0.04,
             "transformer": 0.12}
 
 
@@ -1294,6 +1366,23 @@ SPECS: list[Spec] = [
       task_kw=dict(raw_scale=3000.0), fk=dict(scaler=dict(init=65536.0, growth_interval=100), fp16_forward=True)),
 
     # ================================================================== healthy
+    # ------------------------------------------------------------------ BatchNorm nets (issue 14, pattern 5):
+    # a corrupted record enters the training set mid-run; its batch drags the running statistics
+    # off, so the eval loss (model.eval(), running statistics) jumps while the training loss
+    # (batch statistics) stays fine. With clean BN controls. Both families go wholly to tune.
+    S("corrupt_record", "bn_mlp", "adam", 1, "tensorboard", "blobs", 1e-3, steps=800, eval_every=50,
+      fk=dict(bad_record_from=400, bad_scale=1e4, bad_offset=1e4)),
+    S("corrupt_record", "bn_cnn", "sgdm", 2, "hf", "images", 0.02, steps=700, bs=32, eval_every=50, log_every=5,
+      fk=dict(bad_record_from=350)),
+    S("corrupt_record", "bn_mlp", "sgdm", 3, "lightning", "spiral", 0.05, steps=800, eval_every=47, log_every=5,
+      fk=dict(bad_record_from=500)),
+    keras_run("corrupt_record", "bn_mlp", "adam", 4, "blobs", 1e-3, n=2048, bs=64, epochs=20,
+              fk=dict(bad_record_from=320)),
+    S("corrupt_record", "bn_cnn", "adam", 5, "jsonl", "images", 1e-3, steps=600, bs=32, eval_every=40,
+      fk=dict(bad_record_from=300, bad_scale=100.0, bad_offset=100.0)),
+    S("control", "bn_mlp", "adam", 1, "hf", "blobs", 1e-3, steps=800, eval_every=50, log_every=5),
+    S("control", "bn_cnn", "sgdm", 2, "tensorboard", "images", 0.02, steps=700, bs=32, eval_every=50),
+    keras_run("control", "bn_mlp", "sgdm", 3, "spiral", 0.05, n=2048, bs=64, epochs=20),
     S("none", "mlp", "adam", 1, "hf", "blobs", 1e-3, steps=800, log_every=5, eval_every=100),
     S("none", "cnn", "sgdm", 2, "tensorboard", "images", 0.02, steps=700, bs=32, eval_every=50,
       task_kw=dict(noise=2.0)),
@@ -1370,11 +1459,26 @@ SPECS: list[Spec] = [
 # --------------------------------------------------------------------------------------
 
 
-def split_of(runs_by_class: dict[str, list[str]]) -> dict[str, str]:
-    """Within each class, order runs by sha256(run name); alternate tune / heldout."""
+#: fault families added after the first split, each wholly in one split (a family split by run
+#: would put near-twins on both sides): the BatchNorm families of issue 14, pattern 5, are tune
+#: (the detector was built on them; its held-out evidence is the public runs)
+FAMILY_SPLIT = {"corrupt_record": "tune", "control": "tune"}
+
+
+def split_of(runs_by_class: dict[str, list[str]], family: dict[str, str] | None = None) -> dict[str, str]:
+    """Within each class, order runs by sha256(run name); alternate tune / heldout. Runs of a
+    family in :data:`FAMILY_SPLIT` (``family``: run -> fault) take their family's split and do not
+    take part in the alternation, so adding a family moves no older run."""
+    family = family or {}
     out = {}
     for cls, names in runs_by_class.items():
-        for k, nm in enumerate(sorted(names, key=lambda r: hashlib.sha256(r.encode()).hexdigest())):
+        rest = []
+        for nm in names:
+            if family.get(nm) in FAMILY_SPLIT:
+                out[nm] = FAMILY_SPLIT[family[nm]]
+            else:
+                rest.append(nm)
+        for k, nm in enumerate(sorted(rest, key=lambda r: hashlib.sha256(r.encode()).hexdigest())):
             out[nm] = "tune" if k % 2 == 0 else "heldout"
     return out
 
@@ -1426,14 +1530,20 @@ def main(argv=None):
               f"onset={rec['onset_step']!s:6s} {why}", flush=True)
     # labels.csv from every cached record of the current table
     recs = []
+    old = {}
+    if (OUT / "labels.csv").is_file():           # rows of runs not rebuilt here (no cache record)
+        with open(OUT / "labels.csv", newline="") as f:
+            old = {r["run"]: dict(r, seen=True) for r in csv.DictReader(f)}
     for s in table:
         p = CACHE / f"{s.name}.json"
         if p.exists():
             recs.append(json.loads(p.read_text()))
+        elif s.name in old:
+            recs.append(old[s.name])
     by_cls: dict[str, list[str]] = {}
     for r in recs:
         by_cls.setdefault(r["class"], []).append(r["run"])
-    split = split_of(by_cls)
+    split = split_of(by_cls, {r["run"]: r["fault"] for r in recs})
     with open(OUT / "labels.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=LABEL_COLS, lineterminator="\n")
         w.writeheader()

@@ -294,6 +294,31 @@ class Overfit:
 
 
 @dataclass
+class BatchNormShift:
+    """An eval loss that jumps while the training loss stays fine, in a net with BatchNorm
+    (issue 14, pattern 5; :mod:`losscheck.analysis.batchnorm`).
+
+    ``onset_step`` is the first eval of the jump and ``before_step`` the eval before it;
+    ``eval_before`` the median eval loss before the jump, ``eval_jump`` the value at the jump,
+    ``eval_last`` the last eval; ``jump_ratio`` = ``eval_jump / eval_before``; ``train_change``
+    the relative change of the training loss's median across the jump (after / before - 1);
+    ``persists``: the last eval is still at least twice ``eval_before`` (a jump to a worse
+    level); ``evidence``: what says the net has BatchNorm (``"tag bn1/running_var"``,
+    ``"path resnet18"``...).
+    """
+
+    onset_step: int
+    before_step: int
+    eval_before: float
+    eval_jump: float
+    eval_last: float
+    jump_ratio: float
+    train_change: float
+    persists: bool
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
 class LRContext:
     """Facts about the learning-rate schedule (units: steps, LR units).
 
@@ -557,6 +582,9 @@ class RunFacts:
         grad_nonfinite_share: share of the grad norms that are NaN/Inf.
         grad_norm_trend: median grad norm of the last quarter over the first quarter.
         frozen: role -> the last half of the curve repeats to 1e-6 (relative).
+        knocked_up: role -> (a flat curve's level over the lowest level it reached before, that
+            rise in noise SDs) (:func:`losscheck.analysis.evidence.knocked_up`).
+        adam_peak_lr: the peak LR when the optimizer is of the Adam family (under a plateau).
         grad_surge, clip: grad-norm facts (LC201, LC203).
         lr_finite, early_trouble, loss_quarters, lr_zero, restart_bumps: LR facts
             (LC301-LC304); ``loss_quarters`` = medians of the last two quarters of the loss;
@@ -575,6 +603,8 @@ class RunFacts:
     grad_nonfinite_share: float = 0.0
     grad_norm_trend: float | None = None
     frozen: dict[str, bool] = field(default_factory=dict)
+    knocked_up: dict[str, tuple[float, float]] = field(default_factory=dict)
+    adam_peak_lr: float | None = None
     grad_surge: GradSurge | None = None
     clip: ClipStats | None = None
     lr_finite: LRFinite | None = None
@@ -611,6 +641,7 @@ class RunAnalysis:
     lr: LRContext | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     facts: RunFacts = field(default_factory=RunFacts)
+    batchnorm: BatchNormShift | None = None
     confidence: float | None = None
 
 

@@ -374,6 +374,35 @@ def _prepared(run: ResolvedRun, cur: dict[str, Labelled], role: str, opts) -> Pr
     return prepare(s, role, opts) if s is not None else None
 
 
+def _batchnorm(run: ResolvedRun, cur: dict[str, Labelled], ev: dict, opts):
+    """The BatchNorm-statistics cause (issue 14, pattern 5; :mod:`losscheck.analysis.batchnorm`):
+    in a net with BatchNorm evidence, an eval loss that *jumps* while the training loss stays
+    fine is not overfitting nor an eval divergence but a jump of its own: the eval curve's
+    ``overfitting``/``diverging``/``plateau``/``oscillating`` labels give way to ``spiking_worse``
+    (the evals stay >= 2x above their level before the jump) or ``spiking`` (they come back),
+    with the jump as onset. Not when the training loss diverges or the eval went NaN (those
+    causes come first). Returns the :class:`~losscheck.model.BatchNormShift` or ``None``;
+    changes ``cur["eval_loss"]`` and ``ev`` in place."""
+    e, lc = cur.get("eval_loss"), cur.get("loss")
+    if e is None or lc is None or "diverging" in lc.labels or "nan" in lc.labels or "nan" in e.labels:
+        return None
+    d = detector("batchnorm")
+    found = d.module.detect(e.prepared, options_of(d, opts), run=run)
+    bn = found.fact
+    e.curve.evidence.update({k: v for k, v in py(found.evidence).items() if v is not None})
+    if bn is None:
+        return None
+    keep = [x for x in e.labels if x not in ("overfitting", "diverging", "plateau", "oscillating", "converging",
+                                              "insufficient", "spiking", "spiking_worse")]
+    e.labels = order(keep + ["spiking_worse" if bn.persists else "spiking"])
+    e.onset = bn.onset_step
+    e.curve.notes.append(f"eval loss jumps x{bn.jump_ratio:.3g} at step {bn.onset_step} while the training loss "
+                         f"stays fine ({bn.train_change:+.0%}), in a net with BatchNorm "
+                         f"({'; '.join(bn.evidence)}): the running statistics, not overfitting")
+    ev.update(bn_onset_step=bn.onset_step, bn_jump_ratio=bn.jump_ratio)
+    return bn
+
+
 def _creep_with_stuck_eval(cur: dict[str, Labelled], opts) -> None:
     """A train loss that only *creeps* down (learned by the plateau detector's short-window
     Mann-Kendall test alone, under its 5 % floor: ``plateau_creep``) beside an eval loss of
@@ -545,6 +574,7 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
         e.labels = order(el + ["overfitting"])
         if e.labels[0] == "overfitting":
             e.onset = of.best_step
+    bn = _batchnorm(run, cur, ev, opts)
     _adversarial(run, cur, ev, opts, nv.is_nan)
     _components(run, cur, opts)
     # every curve's class, onset and evidence["classes"], once
@@ -558,7 +588,8 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
             pool += [(lab, role) for lab in cur[role].labels]
     if not pool:
         return RunAnalysis(curves=curves, primary="insufficient", secondary=[], onset_step=None,
-                           overfit=of, lr=lrc, evidence=py({k: v for k, v in ev.items() if v is not None}))
+                           overfit=of, lr=lrc, evidence=py({k: v for k, v in ev.items() if v is not None}),
+                           batchnorm=bn)
     problems = [p for p in pool if p[0] not in ("converging", "insufficient")]
     primary: RunClass
     if problems:
@@ -572,6 +603,8 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
             ("converging" if any(p[0] == "converging" for p in pool) and main_labels[0] != "insufficient"
              else "insufficient")
         onset = None
+    if bn is not None and primary == "spiking":
+        onset = bn.onset_step  # the eval jump, not a training-loss blip beside it
     secondary: list[RunClass] = []
     for lab, _ in sorted(problems, key=lambda p: PRIORITY.index(p[0])):
         name = public(lab)
@@ -586,4 +619,5 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
             ev["grad_norm_surge_lead_steps"] = int(onset - g.onset_step)
     ev["classes"] = ",".join([primary] + secondary)
     return RunAnalysis(curves=curves, primary=primary, secondary=secondary, onset_step=onset,
-                       overfit=of, lr=lrc, evidence=py({k: v for k, v in ev.items() if v is not None}))
+                       overfit=of, lr=lrc, evidence=py({k: v for k, v in ev.items() if v is not None}),
+                       batchnorm=bn)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Callable
 
-from losscheck.analysis import adversarial, divergence, lr, nan_verdict, nonfinite, oscillation, overfit, plateau, spikes
+from losscheck.analysis import adversarial, batchnorm, divergence, lr, nan_verdict, nonfinite, oscillation, overfit, plateau, spikes
 from losscheck.analysis.prepared import Detection, PreparedCurve
 
 
@@ -82,6 +82,7 @@ RUN_DETECTORS: tuple[Detector, ...] = (
     Detector("nan_verdict", nan_verdict, None, None, lambda c, done: True),
     Detector("overfit", overfit, "overfit", "overfit", lambda c, done: True),
     Detector("adversarial", adversarial, None, None, lambda c, done: True),
+    Detector("batchnorm", batchnorm, "batchnorm", "batchnorm", lambda c, done: True),
 )
 
 

@@ -221,6 +221,56 @@ def frozen_level(series: Series | None, tail: float = 0.5, rel: float = 1e-6) ->
     return lvl > 0 and float(np.ptp(v)) <= rel * lvl
 
 
+def knocked_up(series: Series | None) -> tuple[float, float] | None:
+    """How far a flat loss sits above the lowest level it had reached before: ``(ratio, z)``,
+    ``ratio`` the median of its last third over the minimum of a centred running median (window
+    ``max(3, n // 20)``) of the first two thirds, ``z`` = ``log(ratio)`` in units of the curve's
+    robust point-to-point noise of the log loss (:func:`losscheck.analysis._util.diff_noise`; a
+    noisy curve -- a GAN's generator loss -- has running-median minima far below its level by
+    chance alone); ``None`` below 9 finite positive points.
+
+    A plateau *above* a level the run had already reached means something knocked the model
+    off it -- an update too large (dead ReLUs, a blown-up normalisation scale after an LR far too
+    high), not a model that never learned (issue 14, pattern 7: "LR far too high settling on a
+    floor"). O(n log n) in points.
+    """
+    if series is None:
+        return None
+    v = _finite(series.values)
+    v = v[v > 0]
+    n = len(v)
+    if n < 9:
+        return None
+    k = n - max(3, n // 3)
+    w = max(3, n // 20)
+    from losscheck.analysis._util import diff_noise, rolling_median
+
+    best = float(np.nanmin(rolling_median(v[:k], w, trailing=False, min_periods=1)))
+    if best <= 0:
+        return None
+    ratio = float(np.median(v[k:])) / best
+    sig = diff_noise(np.log(v))
+    z = float(np.log(ratio) / sig) if sig > 0 else (math.inf if ratio > 1 else 0.0)
+    return ratio, z
+
+
+#: the Adam family's default LR (Kingma & Ba 2015, "Adam", Algorithm 1: alpha = 0.001)
+ADAM_DEFAULT_LR = 1e-3
+
+
+def adam_peak_lr(run: ResolvedRun, peak: float | None) -> float | None:
+    """The peak LR when the optimizer is of the Adam family (named by ``meta["optimizer"]`` or
+    by the LR tag, as Lightning's ``LearningRateMonitor`` writes ``lr-Adam``/``lr-AdamW``),
+    else ``None``. Compared with :data:`ADAM_DEFAULT_LR` by LC105."""
+    if peak is None:
+        return None
+    names = [str(getattr(run.data, "meta", {}).get("optimizer", ""))]
+    lr = run.get("lr")
+    if lr is not None:
+        names.append(lr.tag)
+    return peak if any("adam" in n.lower() for n in names) else None
+
+
 def lr_jump(run: ResolvedRun, step: int | None) -> float | None:
     """How much the LR jumped just before ``step``: LR at ``step`` over the LR a window earlier.
 

@@ -171,6 +171,10 @@ def run_facts(run: ResolvedRun, analysis: RunAnalysis, opts: FactOptions | None 
         f.grad_nonfinite_share = _guard(E.nonfinite_share, grad) or 0.0
         f.grad_norm_trend = _guard(E.grad_norm_trend, run)
         f.frozen[cur.role] = bool(_guard(E.frozen_level, run.get(cur.role)))
+        ku = _guard(E.knocked_up, run.get(cur.role))
+        if ku is not None:
+            f.knocked_up[cur.role] = ku
+        f.adam_peak_lr = _guard(E.adam_peak_lr, run, lrc.peak if lrc is not None else None)
     f.grad_surge = _guard(gradnorm.detect_surge, run, cur, analysis.curves.get("grad_norm"),
                           o.surge)
     if f.grad_surge is not None and f.grad_surge.event not in f.onsets:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from losscheck.analysis.batchnorm import BatchNormOptions
 from losscheck.analysis.divergence import DivergenceOptions
 from losscheck.analysis.facts import FactOptions
 from losscheck.analysis.oscillation import OscillationOptions
@@ -34,7 +35,7 @@ class AnalysisOptions:
             512 points, 512 bins chose the same model as 2,000 except for 12 near-ties
             (delta AICc < 2) and the same doubling time within 0.2% on the diverging ones, in
             half the time (see :mod:`losscheck.analysis.trend`).
-        spike, oscillation, plateau, overfit, divergence: per-detector thresholds.
+        spike, oscillation, plateau, overfit, divergence, batchnorm: per-detector thresholds.
         short: thresholds of the short-curve call (:class:`~losscheck.analysis.short.ShortOptions`).
         lr_restarts: set by :func:`losscheck.analysis.analyse` from the LR series (SGDR
             restarts seen).
@@ -56,6 +57,7 @@ class AnalysisOptions:
     plateau: PlateauOptions = field(default_factory=PlateauOptions)
     overfit: OverfitOptions = field(default_factory=OverfitOptions)
     divergence: DivergenceOptions = field(default_factory=DivergenceOptions)
+    batchnorm: BatchNormOptions = field(default_factory=BatchNormOptions)
     short: ShortOptions = field(default_factory=ShortOptions)
     lr_restarts: int = 0
     facts: FactOptions = field(default_factory=FactOptions)

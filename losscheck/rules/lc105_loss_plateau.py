@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from losscheck.analysis.evidence import ADAM_DEFAULT_LR
 from losscheck.model import RemedyVote, Severity
 from losscheck.rules._evidence import fmt, main_curve, unit_word
 from losscheck.rules.interface import Rule, RuleContext
 
-#: An LR below this fraction of its own peak at the end of warmup still counts as "warming up".
-#: A run stopped during warmup (e.g. a DPO run at lr 2e-7) has not had the chance to learn.
+#: A flat loss this many times above the lowest level it had reached before was knocked off that
+#: level (``benchmarks/fit_lc105.py`` on the tune split: 1.1-2.0 tie at 14 of 14 first remedies; the grid middle, 1.5).
+KNOCKED_UP = 1.5
+#: ... and that rise at least this many point-to-point noise SDs of the log loss (a noisy curve's
+#: running-median minimum sits below its level by chance; ``benchmarks/fit_lc105.py``: ties, the
+#: grid middle, 5)
+KNOCKED_UP_Z = 5.0
+#: An Adam-family peak LR this many times its 1e-3 default is far too high (Kingma & Ba 2015 use
+#: 1e-3; ``benchmarks/fit_lc105.py`` on the tune split: 3-100 tie; the grid middle, 30).
+ADAM_LR_FACTOR = 30.0
 
 
-class LossPlateau(Rule):
+@dataclass(frozen=True)
+class Options:
+    """LC105's thresholds (``[thresholds]`` keys ``knocked-up``, ``knocked-up-z``, ``adam-lr-factor``)."""
+
+    knocked_up: float = KNOCKED_UP
+    knocked_up_z: float = KNOCKED_UP_Z
+    adam_lr_factor: float = ADAM_LR_FACTOR
+
+
+class LossPlateau(Rule[Options]):
     code = "LC105"
     name = "loss-plateau"
     severity = "error"
@@ -26,7 +46,9 @@ class LossPlateau(Rule):
            "parameters, vanishing gradients), `check_labels` first when it grows (the model fights labels it "
            "cannot fit). `increase_lr` first when the LR is zero or the loss repeats to six digits; "
            "`mixed_precision` first when most steps were overflow-skipped. Stuck after an early drop: "
-           "`lr_schedule`, `optimizer`, `check_model`.")
+           "`lr_schedule`, `optimizer`, `check_model`. An LR far too high ranks `lower_lr` first: a flat loss "
+           "`knocked-up` (1.5) times and `knocked-up-z` (5) noise SDs above the lowest level it had reached "
+           "before (an update knocked the model off it), or an Adam-family optimizer at `adam-lr-factor` (30) times its 1e-3 default or more.")
     how = ("Theil-Sen slope (Theil 1950; Sen 1968) of the log loss per 1,000 steps with its confidence "
            "interval, compared to the robust noise level (MAD); chance level when the loss is within 1% of "
            "ln(C) for a small integer C (or the --num-classes given), by the plateau detector "
@@ -39,7 +61,9 @@ class LossPlateau(Rule):
            "accuracy frozen above 50% is a majority-class floor: `rebalance` first.")
     example = "loss flat at 1.386 = ln(4) (chance for 4 classes) from the start"
     sources = ("Theil 1950", "Sen 1968", "seed case study (label misalignment: overfit one batch)",
-               "Karpathy 2019, A recipe for training neural networks")
+               "Karpathy 2019, A recipe for training neural networks",
+               "Kingma & Ba 2015, Adam (default LR 1e-3)")
+    Options = Options
 
     def check(self, ctx: RuleContext) -> list:
         cur = main_curve(ctx.analysis)
@@ -115,6 +139,22 @@ class LossPlateau(Rule):
                                      "updates nothing"),
                           RemedyVote("check_model", 1.0, "parameters frozen (requires_grad) or missing from the "
                                      "optimizer's param groups")]
+        # an LR far too high leaves a flat loss too (dead units after the blow-up): the cause ranks first
+        knock = facts.knocked_up.get(cur.role)
+        cfg = self.opts(ctx)
+        if knock is not None and knock[0] >= cfg.knocked_up and knock[1] >= cfg.knocked_up_z:
+            knock_ratio = knock[0]
+            msg += f"; it sits x{knock_ratio:.3g} above the lowest level it had reached before"
+            ev["knocked_up"] = knock_ratio
+            votes.append(RemedyVote("lower_lr", 1.3, f"the loss had been x{knock_ratio:.3g} lower: an update too large "
+                                    "knocked the model off that level (dead units), not a model that never learned"))
+        adam = facts.adam_peak_lr
+        if adam is not None and adam >= cfg.adam_lr_factor * ADAM_DEFAULT_LR:
+            msg += f"; an Adam LR of {fmt(adam)}, x{adam / ADAM_DEFAULT_LR:.3g} its default"
+            ev["adam_peak_lr"] = adam
+            votes.append(RemedyVote("lower_lr", 1.3, f"Adam at LR {fmt(adam)} ({adam / ADAM_DEFAULT_LR:.3g}x the 1e-3 "
+                                    "default) blows the first updates up and leaves dead units",
+                                    {"peak_lr": ADAM_DEFAULT_LR}))
         if p.chance_classes or never_learned:
             # a grad norm that does not grow under a flat loss: nothing is being learned at all (frozen,
             # vanishing gradients); one that grows: the model fights labels it cannot fit

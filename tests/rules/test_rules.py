@@ -69,8 +69,17 @@ def test_absurd_first_loss_puts_check_data_first():
     assert remedies[0].id == "check_data"
 
 
+def _flat_loss(run, level: float) -> None:
+    """Make the run's loss the one a hand-built plateau analysis describes: flat at ``level`` with
+    1% noise (the seed's own loss diverges, which LC105 reads as a loss knocked off a lower level,
+    an LR cause, since issue 14's pattern 7)."""
+    v = run.data.series["loss"].values
+    v[:] = level * np.exp(np.random.default_rng(0).normal(0, 0.01, v.shape[0]))
+
+
 def test_chance_plateau_puts_labels_and_model_above_lr():
     run, analysis = seed_run()
+    _flat_loss(run, 1.3863)
     analysis.curves["loss"] = CurveAnalysis("loss", "loss", 100, 100, "plateau",
                                             plateau=Plateau(0, 1.3863, 0.0, True, 4))
     analysis.primary = "plateau"
@@ -198,6 +207,7 @@ def test_select_ignore_and_lookup():
 
 def test_flat_from_start_steady_grad_norm_points_at_the_model_growing_one_at_the_labels():
     run, analysis = seed_run()
+    _flat_loss(run, 2.25)
     g = run.data.series["grad_norm"]
     analysis.curves["loss"] = CurveAnalysis("loss", "loss", 100, 100, "plateau",
                                             plateau=Plateau(0, 2.25, 0.0, True, None))
