@@ -306,13 +306,13 @@ _TOK = re.compile(r"[/_\-. ()@]+")
 
 
 def is_loss_name(name: str) -> bool:
-    """Whether a metric name looks like a loss (``loss`` in it, or a loss function's name as a
+    """Whether a metric name looks like a loss (``loss`` or ``损失`` in it, or a loss function's name as a
     word, :func:`losscheck.roles.loss_function_name`: OpenNMT-py's ``xent``, MXNet's
     ``Train-SmoothL1``, ``train_mae``, ``nll``; but not a loss scale). Never raises."""
     low = name.lower()
     if "scale" in low:
         return False
-    return "loss" in low or loss_function_name(name)
+    return "loss" in low or "损失" in name or loss_function_name(name)
 
 
 def _known_word(word: str) -> bool:
@@ -543,6 +543,7 @@ class KVExtractor:
         self._header_ep: int | None = None  # the epoch of the last epoch header line (progress lines under it)
         self._early_rows: list[tuple[str, int]] | None = []  # N/M rows before any table header
         self.calls = 0  # lines examined (for the linear-work test)
+        self.wordy_lines = 0  # metric lines without a counter that read like a sentence (sniff evidence)
 
     def _sparse_counters(self, recs: list[_Rec], notes: list[str]) -> None:
         """Drop counters that can place no metric line: when no line with a counter holds a
@@ -649,6 +650,8 @@ class KVExtractor:
             return 0  # (only bare pairs join the group of a bare loss line)
         if ctr.lead is not None and (len(pairs) < 2 or text[ctr.lead:first_pair].strip(" \t|:,-")):
             ctr = _Ctr()  # a bare leading number is a counter only right before two metrics or more
+        if pairs and not ctr.any() and _prose(rest, len(pairs), 4):
+            self.wordy_lines += 1  # (read, but not evidence enough for the sniff: a quoted reply)
         lm = _LEAD.search(text) if pairs or "test" in low or "val" in low or "eval" in low or "train" in low \
             else None
         if mode is None and pairs and lm and lm.start() < ctr.start and lm.start() <= first_pair:
@@ -694,7 +697,8 @@ class KVExtractor:
                 # a counter alone ("Epoch 3/10", "epoch 3:", "Training epoch: 3"), or announcing an
                 # evaluation (Caffe's "Iteration 800, Testing net (#0)"): later lines without a
                 # counter take its place
-                if ((ctr.header or text.rstrip().endswith(":") or (lm is not None and lm.start() < ctr.start))
+                if ((ctr.header or text.rstrip().endswith(":") or (lm is not None and lm.start() < ctr.start)
+                     or (not text.strip(_FRAME) and ctr.ep is not None and ctr.gs is None and ctr.idx is None))
                         and _alone(text)) \
                         or (lm is not None and _MODE_PREFIX[lm.group("w").lower()] and lm.start() > ctr.start):
                     self._header_lines.add(line_no)
@@ -1153,6 +1157,7 @@ class KVExtractor:
         bi_off, bi_last, bi_max = 0, -1, 0
         here: tuple[float | None, set[tuple[str, float]]] = (None, set())  # the last counted step, its names and values
         out: dict[str, tuple[list[float], list[float]]] = {}
+        ahead = _restated_ahead(recs)
 
         def end_of_epoch(ep: int | None) -> float | None:
             if ep is not None and cur_n:
@@ -1238,6 +1243,8 @@ class KVExtractor:
                     continue
                 if not r.eval and s == here[0] and all((_spelling(k), v) in here[1] for k, v in r.pairs):
                     continue  # a note restating values of the counted line ("saving best model (val_loss=3.25)")
+                if id(r) in ahead:
+                    continue  # the same note printed before the counted line it restates
             r.step = s
             if r.kind != "none" and r.pairs:
                 if s != here[0]:
@@ -1280,6 +1287,28 @@ class KVExtractor:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+_AHEAD_LINES = 3  # how far (physical lines) a note may come before the counted line it restates
+
+
+def _restated_ahead(recs: list[_Rec]) -> set[int]:
+    """``id()`` of the records without a counter whose every value is printed again, under the
+    same name but for case and separators, by the next counted metric line at most
+    :data:`_AHEAD_LINES` lines further on (``saving best model, val loss: 5.96`` printed just
+    before ``Epoch 17 | train loss: 4.59 | val loss: 5.96``): a note, not a point of its own.
+    One backward pass over ``recs`` (file order)."""
+    out: set[int] = set()
+    nxt: tuple[int, set[tuple[str, float]]] | None = None  # (line, names and values) of the next counted line
+    for r in reversed(recs):
+        if r.kind != "none":
+            if r.pairs:
+                nxt = (r.line, {(_spelling(k), v) for k, v in r.pairs})
+            continue
+        if r.pairs and nxt is not None and 0 < nxt[0] - r.line <= _AHEAD_LINES \
+                and all((_spelling(k), v) in nxt[1] for k, v in r.pairs):
+            out.add(id(r))
+    return out
+
 
 def mask(line: str) -> str:
     """``line`` with dates, clock times, durations, glog headers, ``file.py:123`` locations,
@@ -1380,6 +1409,11 @@ def _announcement(text: str) -> bool:
             if n > 6 or _known_word(w):
                 return False
     return True
+
+
+#: what may frame an epoch counter printed alone on its line (``epoch:  0``, ``==== epoch 3 ====``):
+#: such a line opens a section whatever its case (a lone ``steps: 5000`` is a setting, not one)
+_FRAME = " \t:|-=#*[]()<>~."
 
 
 def _alone(text: str) -> bool:
@@ -1705,15 +1739,15 @@ def _comma_list(text: str) -> tuple[list[tuple[int, str, str, None, None]], list
 _WORD = re.compile(r"(?<![\w.@%/\-])[A-Za-z][A-Za-z'\-]{1,40}(?![\w.@%/\-])")
 
 
-def _prose(rest: str, n_pairs: int) -> bool:
+def _prose(rest: str, n_pairs: int, base: int = 8) -> bool:
     """Whether what is left of a line once its counters and metric pairs are blanked is
-    running text (more plain words than a log line's prefix and labels: a sentence or a
-    table of notes that mentions a loss)."""
+    running text (more plain words, ``base + 2 * n_pairs``, than a log line's prefix and
+    labels: a sentence or a table of notes that mentions a loss)."""
     words = 0
     for m in _WORD.finditer(rest):
         if m.group().lower() not in _LEVELS:
             words += 1
-            if words > 8 + 2 * n_pairs:
+            if words > base + 2 * n_pairs:
                 return True
     return False
 

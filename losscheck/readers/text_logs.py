@@ -87,10 +87,16 @@ from pathlib import Path
 
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name, read_text
-from losscheck.readers._textkv import KVExtractor, clean_line
+from losscheck.readers._textkv import KVExtractor, clean_line, is_loss_name
+from losscheck.readers.interface import SNIFF
 
 _NUM = r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn]a[Nn]|nan|[Ii]nf(?:inity)?)"
 _TEXT_EXT = (".log", ".txt", ".md", ".out")
+#: names never claimed on content alone: formats other readers own, binaries, configs, notebooks
+_NOT_TEXT_EXT = (".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".yaml", ".yml", ".toml", ".ini", ".cfg",
+                 ".parquet", ".db", ".sqlite", ".zip", ".tar", ".tgz", ".pt", ".pth", ".ckpt", ".bin",
+                 ".npy", ".npz", ".h5", ".pkl", ".png", ".jpg", ".jpeg", ".svg", ".pdf", ".html", ".ipynb",
+                 ".wandb", ".xml", ".sh", ".whl", ".so", ".gif", ".mp4", ".onnx", ".safetensors")
 _SNIFF_ENOUGH = 10  # generic loss lines with a counter that make a file a log whatever else it holds
 
 _TF_OD = re.compile(rf"global step (\d+):\s*loss = ({_NUM})(?:\s*\(({_NUM}) sec/step\))?")
@@ -527,6 +533,27 @@ def _parse(text: str, stop_at: int | None = None, finish: bool = True) -> tuple[
     return p, hits, info
 
 
+def _loss_series_enough(p: _Parser, nonblank: int) -> bool:
+    """Whether the finished parser ``p`` of a sniff window of ``nonblank`` non-blank lines
+    holds a loss-named series (:func:`~losscheck.readers._textkv.is_loss_name`) of at least 3
+    points with at least 2 distinct values (``nan`` is one), not all whole numbers, and as many points as the counted-line rule asks:
+    10, or a tenth of the non-blank lines (a config dump names each loss once; a README
+    quoting three log lines is a small share of its lines), most of them not worded like a
+    sentence (a quoted discussion, ``I think the loss is 0.3 because ...``)."""
+    for tag in p.col.tags():
+        if not is_loss_name(tag):
+            continue
+        values = p.col.values(tag)
+        n = len(values)
+        if n < 3 or len({repr(v) for v in values}) < 2 or all(v.is_integer() for v in values):
+            continue  # (whole numbers only: an index or a count named like a loss, ``[3] Fixed loss: 3.0``)
+        if 2 * p.kv.wordy_lines > n:
+            continue  # (sentences that mention a loss: a quoted discussion)
+        if n >= _SNIFF_ENOUGH or 10 * n >= nonblank:
+            return True
+    return False
+
+
 def _csv_table(head: bytes) -> bool:
     """Whether ``head`` opens with a header of several fields, one a step key, and a numeric
     row: the CSV reader claims such a ``.log``/``.txt`` file (``csv_generic``'s text rule)."""
@@ -583,7 +610,8 @@ class TextLogReader(BaseReader):
 
     def _sniff(self, path: Path, head: bytes) -> float:
         name = base_name(path).lower()
-        if not name.endswith(_TEXT_EXT):
+        named = name.endswith(_TEXT_EXT)
+        if not named and (name.endswith(_NOT_TEXT_EXT) or b"\x00" in head[:4096] or name.startswith("events.out.")):
             return 0.0
         if name.endswith((".log", ".txt")) and _csv_table(head):
             return 0.0  # a table with a step column from the first line on: the CSV reader's
@@ -598,6 +626,10 @@ class TextLogReader(BaseReader):
                     score = self._sniff_window(window.split(b"\n", 1)[-1])
                 if score:
                     break
+        if score and not named:
+            # another name (``log``, ``R50-FPN_log.py``, ``run.b``, ``nohup``): claimed on its
+            # content alone, below every specific and generic reader (any of them wins)
+            return SNIFF["text-log"]["other-name"]
         return score
 
     def _sniff_window(self, head: bytes) -> float:
@@ -620,7 +652,11 @@ class TextLogReader(BaseReader):
         total = known + generic
         if total >= _SNIFF_ENOUGH or (total >= 3 and 10 * total >= nonblank) or (total >= 2 and nonblank < 10):
             return 0.3
-        return 0.0
+        # lines without a counter (``训练损失: 32.1`` per epoch, ``0/10105 in 0 epoch ..., Loss is
+        # 2.64``): the window is read as the reader would read it, and a loss-named series of
+        # changing values with as many points as the counted lines above would need is claimed
+        p.finish()
+        return 0.3 if _loss_series_enough(p, nonblank) else 0.0
 
     def _read(self, path: Path) -> ReadResult:
         from losscheck.readers._common import decode_text, drop_long_lines, read_data
