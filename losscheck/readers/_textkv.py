@@ -1314,7 +1314,8 @@ def mask(line: str) -> str:
     """``line`` with dates, clock times, durations, glog headers, ``file.py:123`` locations,
     version / IP strings and tqdm bars replaced by spaces (positions kept), and the ``x``
     padding of PaddlePaddle's ``nanxxx`` / ``infxxx`` and the quotes of quoted pairs
-    (``'loss': '0.80'``). Never raises."""
+    (``'loss': '0.80'``); bracket variants of the grammar made plain (:func:`_canonical`).
+    Never raises."""
     spans: list[tuple[int, int]] = []
     if ":" in line or "-" in line or "/" in line:
         spans.extend(m.span() for m in _MASK_DT.finditer(line))
@@ -1339,7 +1340,36 @@ def mask(line: str) -> str:
         for pat in (_QUOTED_KEY, _QUOTED_VALUE):
             for m in pat.finditer(line):
                 spans += [(m.start("q"), m.start("q") + 1), (m.end() - 1, m.end())]
-    return _blank(line, spans)
+    return _canonical(_blank(line, spans))
+
+
+#: a counter word with its number in parentheses: ``Batch(0/1879)``, ``Iter(200)``
+_PAREN_CTR = re.compile(r"(?<![\w.])(?:epoch|step|iter|iteration|batch|update)(?P<o>\()\s{0,5}\d{1,12}"
+                        r"\s{0,5}(?:/\s{0,5}\d{1,12}\s{0,5})?(?P<c>\))", re.I)
+#: a name in brackets before its value: ``[Loss] 0.52``, ``[step]    89`` (loguru-style tables)
+_BRACKET_NAME = re.compile(rf"(?<![\w\]])(?P<o>\[)[A-Za-z][\w.\-/]{{0,40}}(?P<c>\])(?=[ \t]{{1,20}}{NUM}(?![\w.]))")
+#: a value in angle brackets after its separator: ``Loss: <1.57>``
+_ANGLE_VALUE = re.compile(rf"[:=]\s{{0,5}}(?P<o><){NUM}(?P<c>>)")
+
+
+def _canonical(line: str) -> str:
+    """``line`` with bracket variants of the ``name <sep> value`` grammar rewritten to its
+    plain forms, positions kept (one character for one): ``Batch(0/1879)`` -> ``Batch[0/1879]``
+    (a counter), ``[Loss] 0.52`` -> `` Loss: 0.52``, ``Loss: <1.57>`` -> ``Loss:  1.57 ``.
+    Never raises."""
+    if "(" not in line and "[" not in line and "<" not in line:
+        return line
+    chars: list[str] | None = None
+    for pat, o, c in ((_PAREN_CTR, "[", "]"), (_BRACKET_NAME, " ", ":"), (_ANGLE_VALUE, " ", " ")):
+        if pat is _PAREN_CTR and "(" not in line or pat is _BRACKET_NAME and "[" not in line \
+                or pat is _ANGLE_VALUE and "<" not in line:
+            continue
+        for m in pat.finditer(line):
+            if chars is None:
+                chars = list(line)
+            chars[m.start("o")] = o
+            chars[m.start("c")] = c
+    return line if chars is None else "".join(chars)
 
 
 _PCT = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,4})?\s{0,3}%")
@@ -1755,6 +1785,11 @@ def _prose(rest: str, n_pairs: int, base: int = 8) -> bool:
 @lru_cache(maxsize=4096)
 def _norm_name(raw: str, pipe: bool) -> str | None:
     words = raw.split()
+    for i in range(len(words) - 1, 0, -1):
+        w = words[i - 1]
+        if len(w) > 2 and w.endswith(".") and w[-2].isalpha() and "." not in w[:-1]:
+            words = words[i:]  # a sentence ends before the name: "Batch [0/9] done. Loss: 6.3"
+            break
     while words and words[0].lower() in _LEVELS:
         words.pop(0)
     if not words:

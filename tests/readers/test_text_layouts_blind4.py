@@ -91,3 +91,28 @@ def test_a_note_printed_just_before_the_line_it_restates_is_not_a_point(tmp_path
     t, _ = read(tmp_path, "train.log", "\n".join(lines) + "\n")
     assert t["val loss"].steps.tolist() == list(range(1, 9))
     assert t["val loss"].values.tolist() == pytest.approx([2.0 - e / 20 for e in range(1, 9)])
+
+
+# --------------------------------------------------------------------------- token grammar
+
+def test_a_counter_in_parentheses_is_a_counter(tmp_path):
+    """``Batch(300/900) done. Loss: x`` is ``Batch [300/900]``: the batch is the step (chained
+    across epochs) and the sentence before the name is not part of it (tag ``Loss``)."""
+    lines = ["[ Mon Jan  1 10:00:00 2024 ] Training epoch: 1"]
+    lines += [f"[ Mon Jan  1 10:00:{i:02d} 2024 ] \tBatch({100 * i}/900) done. Loss: {6 - i / 10:.4f}  lr:0.1"
+              for i in range(9)]
+    t, _ = read(tmp_path, "log.txt", "\n".join(lines) + "\n")
+    assert t["Loss"].steps.tolist() == [100 * i for i in range(9)]
+    assert same(t["Loss"].values[-1], 5.2)
+
+
+def test_bracketed_names_and_angle_bracketed_values(tmp_path):
+    """``[Loss] x | [step] N`` (a name in brackets before its value) and ``Loss: <x>`` (a value
+    in angle brackets) are the plain ``name: value`` grammar."""
+    text = "".join(f"2024-01-01 10:00:0{i}.000 | INFO | E{i} | [Loss] {50 - i}.25 | [step] {15 * i} | [url] none\n"
+                   for i in range(1, 7))
+    t, _ = read(tmp_path, "a.log", text)
+    assert t["Loss"].steps.tolist() == [15 * i for i in range(1, 7)]
+    text = "".join(f"INFO:  Iteration: {i}, Loss: <{1 / i:.6f}>\n" for i in range(1, 9))
+    t, _ = read(tmp_path, "b.log", text)
+    assert t["Loss"].steps.tolist() == list(range(1, 9)) and same(t["Loss"].values[1], 0.5)
