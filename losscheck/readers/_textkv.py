@@ -1487,6 +1487,7 @@ def _counters(text: str) -> tuple[_Ctr, str]:
     """The counters of a masked line, and the line with their text blanked."""
     ctr = _Ctr()
     spans: list[tuple[int, int]] = []
+    bounded_gs = False  # the step came from ``Iter [N/M]`` (a count within a bound)
     if "[" in text:
         m = _TIMM.search(text)
         if m:
@@ -1518,6 +1519,7 @@ def _counters(text: str) -> tuple[_Ctr, str]:
                     ctr.n = int(m.group("n")) if m.group("n") else None
             elif not ctr.mode:  # Iter(val) [500]: the eval loop's own count, not a step
                 ctr.gs = a
+                bounded_gs = b is not None
             ctr.header = True
             ctr.start = min(ctr.start, m.start())
             spans.append((m.start(), m.end()))
@@ -1569,8 +1571,12 @@ def _counters(text: str) -> tuple[_Ctr, str]:
         elif k in _BATCH_WORDS:
             if ctr.bi is None:
                 ctr.bi, ctr.bn = val, tot
-        elif step_like is None:
+        elif step_like is None or (step_like[1] is not None and tot is None):
+            # (of two step-like counters, ``iter[14/15] ... [step] 89``, the one with a total
+            # counts within something, an epoch or a log interval; the open one is the step)
             step_like = (val, tot)
+    if step_like is not None and bounded_gs and step_like[1] is None:
+        ctr.gs = None  # ``iter[14/15] ... step: 89``: the open counter is the step (see above)
     if step_like is not None and ctr.gs is None:
         if ctr.ep is not None and ctr.idx is None:
             ctr.amb, ctr.amb_n = step_like

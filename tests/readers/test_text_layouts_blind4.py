@@ -108,11 +108,24 @@ def test_a_counter_in_parentheses_is_a_counter(tmp_path):
 
 def test_bracketed_names_and_angle_bracketed_values(tmp_path):
     """``[Loss] x | [step] N`` (a name in brackets before its value) and ``Loss: <x>`` (a value
-    in angle brackets) are the plain ``name: value`` grammar."""
-    text = "".join(f"2024-01-01 10:00:0{i}.000 | INFO | E{i} | [Loss] {50 - i}.25 | [step] {15 * i} | [url] none\n"
-                   for i in range(1, 7))
+    in angle brackets) are the plain ``name: value`` grammar. Beside ``iter[14/15]`` (the last
+    iteration of each epoch, the same on every line), the open ``step`` counter is the step:
+    taking the bounded one stacked every line on step 14 and kept only the last."""
+    text = "".join(f"2024-01-01 10:00:0{i}.000 | INFO | E{i} iter[ 14/ 15] | [Loss] {50 - i}.25 | [step] {15 * i} "
+                   "| [url] none\n" for i in range(1, 7))
     t, _ = read(tmp_path, "a.log", text)
     assert t["Loss"].steps.tolist() == [15 * i for i in range(1, 7)]
     text = "".join(f"INFO:  Iteration: {i}, Loss: <{1 / i:.6f}>\n" for i in range(1, 9))
     t, _ = read(tmp_path, "b.log", text)
     assert t["Loss"].steps.tolist() == list(range(1, 9)) and same(t["Loss"].values[1], 0.5)
+
+
+def test_a_cross_entropy_spelled_with_separators_is_a_loss(tmp_path):
+    """MXNet-style ``Train-cross-entropy=x`` lines (one metric a line, two lines a batch) are
+    claimed and the cross entropy fills the training-loss role."""
+    lines = []
+    for b in range(1, 7):
+        lines += [f"2024-01-01 10:00:0{b},000 Node[0] Epoch[0] Batch [{10 * b}]\tSpeed: 700.5 samples/sec\tTrain-accuracy=0.0{b}",
+                  f"2024-01-01 10:00:0{b},000 Node[0] Epoch[0] Batch [{10 * b}]\tSpeed: 700.5 samples/sec\tTrain-cross-entropy={10 - b}.5"]
+    roles = roles_of(tmp_path, "log.txt", "\n".join(lines) + "\n")
+    assert roles["loss"].tag == "Train-cross-entropy" and len(roles["loss"].values) == 6
