@@ -7,7 +7,7 @@ On each line the extractor looks for
 - a **counter**: ``epoch``/``Epoch``/``EPOCH``/``ep=``, ``step``, ``global_step``,
   ``global step``, ``iteration``, ``iterations:``, ``iter``, ``iters:``, ``it=``, ``update``, ``num_updates``,
   ``batch``, followed by an integer, optionally ``N/M``, ``[N/M]`` or ``N of M`` (the name may
-  carry its own label, ``epoch/epochs:6/10``, or an index suffix, ``batch_id``/``batch_idx``;
+  carry its own label, ``epoch/epochs:6/10``, ``step/total_step: 5/60``, or an index suffix, ``batch_id``/``batch_idx``;
   it may follow a banner of dashes, ``-----Iteration: 3000-----``, and end a sentence,
   ``Batch 10. loss: ..``); an epoch's position after spaces (``epoch 010  2000 / 8223``); the bracket forms ``Epoch [2][400/556]``,
   ``Epoch(val) [2][500]``, ``Iter [400/10000]``, ``Epoch: [3][100/5005]``; timm's
@@ -334,7 +334,7 @@ _CTR = re.compile(
     r"(?<![\w.@%/])(?:(?<=--)|(?<!-))"
     r"(?P<k>global[_ ]step|num_updates|iterations|iteration|iters|iter|steps|step|update|episode|epoch|batch"
     r"|ep|it)"
-    r"(?:/(?P=k)e?s)?(?:_(?:id|idx|index|no))?(?![\w(])(?:\s{0,20}(?P<sep>[:=#]))?\s{0,40}"
+    r"(?:/(?:total[_ ]|max[_ ]|num[_ ]|all[_ ])?(?P=k)(?:e?s)?)?(?:_(?:id|idx|index|no))?(?![\w(])(?:\s{0,20}(?P<sep>[:=#]))?\s{0,40}"
     r"(?:\[\s{0,20}(?P<a>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<b>\d{1,12})\s{0,20})?\]"
     r"|(?P<c>\d{1,12})(?:\s{0,20}(?:/|(?<=\s)of(?=\s))\s{0,20}(?P<d>\d{1,12}))?)(?![\d\w]|\.\d)", re.I)
 # the within-epoch position after an epoch counter: ``[400/556]``, ``[12800/45000 (28%)]``,
@@ -1793,8 +1793,10 @@ def _norm_name(raw: str, pipe: bool) -> str | None:
     words = raw.split()
     for i in range(len(words) - 1, 0, -1):
         w = words[i - 1]
-        if len(w) > 2 and w.endswith(".") and w[-2].isalpha() and "." not in w[:-1]:
-            words = words[i:]  # a sentence ends before the name: "Batch [0/9] done. Loss: 6.3"
+        if len(w) >= 5 and w.endswith(".") and w[:-1].isalpha() and w[:-1].islower():
+            # a sentence ends before the name: "Batch [0/9] done. Loss: 6.3" (a lower-case word of
+            # 4 letters or more: abbreviations, "Avg. Loss", stay in the name)
+            words = words[i:]
             break
     while words and words[0].lower() in _LEVELS:
         words.pop(0)
@@ -1839,7 +1841,9 @@ def _classify(recs: list[_Rec], notes: list[str]) -> None:
     within = False
     prev = None
     for r in amb:
-        if prev is not None and r.ctr.ep > prev.ctr.ep and r.ctr.amb < prev.ctr.amb:
+        if prev is not None and r.ctr.ep > prev.ctr.ep and r.ctr.amb <= prev.ctr.amb:
+            # (starts again, or stays: ``epoch:3 iter:0/18`` prints each epoch's first
+            # iteration only; a global step would have moved on with the epoch)
             within = True
             break
         prev = r

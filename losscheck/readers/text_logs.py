@@ -124,8 +124,9 @@ _BARE_EPOCH = re.compile(r"^\s*epoch:?\s*(\d+)(?:\s*[,|]\s+|\s+)(\S.*\bloss\b.*)
 _MODE_BEFORE = re.compile(r"(?<![\w/.-])(?:validation|valid|val|testing|test|evaluation|eval|dev)(?![\w/.-])",
                           re.IGNORECASE)
 # a step / iteration / batch counter after the epoch (``epoch:0 || iter:120 || Loss:``,
+# ``Epoch 11, step/total_step: 5/60``,
 # ``Epoch: 16 | Batch: 920/ 1330 |``): a per-step line, the generic extractor's
-_STEP_AFTER = re.compile(r"(?<![\w/.-])(?:global[_ ]step|iteration|iters?|steps?|batch)"
+_STEP_AFTER = re.compile(r"(?<![\w/.-])(?:global[_ ]step|iteration|iters?|steps?|batch)(?:/[A-Za-z_]{1,20})?"
                          r"\s{0,5}[:=#]?\s{0,5}\[?\s{0,5}\d", re.IGNORECASE)
 _EQ_PAIR = re.compile(rf"([A-Za-z_][\w/.-]{{0,100}})\s*[:=]\s*({_NUM})(?=[\s,;|]|$)")
 _MULTIWORD = re.compile(rf"[A-Za-z)] [A-Za-z_][\w/.-]{{0,100}}\s*[:=]\s*{_NUM}")

@@ -129,3 +129,35 @@ def test_a_cross_entropy_spelled_with_separators_is_a_loss(tmp_path):
                   f"2024-01-01 10:00:0{b},000 Node[0] Epoch[0] Batch [{10 * b}]\tSpeed: 700.5 samples/sec\tTrain-cross-entropy={10 - b}.5"]
     roles = roles_of(tmp_path, "log.txt", "\n".join(lines) + "\n")
     assert roles["loss"].tag == "Train-cross-entropy" and len(roles["loss"].values) == 6
+
+
+# --------------------------------------------------------------------------- counters per line group
+
+def test_an_iteration_that_stays_while_the_epoch_moves_is_within_the_epoch(tmp_path):
+    """``epoch:N iter:0/18 ... loss:x`` printing each epoch's first iteration only: the iteration
+    never moves, so it counts within the epoch (one point per epoch), where reading it as the
+    global step stacked every epoch on step 0 and kept only the last value."""
+    text = "".join(f"[train] epoch:{e} iter:0/18 0.00% lr:0.001 loss:{1.3 - e / 20:.6f} ETA:0.0min\n"
+                   f"[val] epoch:{e} miou:0.{e + 2}\n" for e in range(8))
+    t, _ = read(tmp_path, "train_log.txt", text)
+    assert len(t["loss"].values) == 8 and same(t["loss"].values[0], 1.3)
+
+
+def test_a_step_counter_with_its_own_total_label(tmp_path):
+    """``Epoch 11, step/total_step: 5/60 8.33% Loss:x``: the ``step/total_step`` label is a step
+    counter within the epoch, so every printed loss is a point (not one per epoch)."""
+    lines = []
+    for e in (11, 12):
+        lines += [f"Epoch {e}, step/total_step: {s}/60 {100 * s / 60:.2f}% Loss:{6 - s / 20 - e / 10:.4f}"
+                  for s in range(5, 65, 5)]
+        lines.append(f"Epoch {e}, Val Loss:{4.1 - e / 100:.4f}")
+    t, _ = read(tmp_path, "log.txt", "\n".join(lines) + "\n")
+    assert len(t["Loss"].values) == 24 and same(t["Loss"].values[0], 6 - 0.25 - 1.1)
+
+
+def test_an_abbreviation_stays_in_the_name(tmp_path):
+    """The sentence cut of a name (``done. Loss``) leaves ``Avg. Loss`` whole."""
+    text = "".join(f"2024-01-01 10:00:0{e},000 - INFO: ===> Epoch {e} Complete: Avg. Loss: 0.01{e} time: 6.5\n"
+                   for e in range(1, 8))
+    t, _ = read(tmp_path, "train.log", text)
+    assert "Avg. Loss" in t
