@@ -1546,8 +1546,10 @@ def _counters(text: str) -> tuple[_Ctr, str]:
         k = m.group("k").lower().replace(" ", "_")
         if k in _NEEDS_SEP and not m.group("sep"):
             continue
-        if k == "iterations" and _named_before(rest[:m.start()]):
-            continue  # a count named with more words ("number of skipped iterations: 0"), not a counter
+        if k in ("iterations", "steps", "iters") and _named_before(rest[:m.start()]):
+            # a count named with more words ("number of skipped iterations: 0", "Total
+            # prediction steps = 5"), not a counter
+            continue
         a = m.group("a") or m.group("c")
         b = m.group("b") or m.group("d")
         val, tot = int(a), (int(b) if b else None)

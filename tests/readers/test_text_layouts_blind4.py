@@ -161,3 +161,18 @@ def test_an_abbreviation_stays_in_the_name(tmp_path):
                    for e in range(1, 8))
     t, _ = read(tmp_path, "train.log", text)
     assert "Avg. Loss" in t
+
+
+def test_a_count_named_with_more_words_is_not_a_step(tmp_path):
+    """``Total prediction steps = 5`` printed before every evaluation is a count, not the step:
+    each evaluation stays at the training step it follows (it put all of them on step 5, where
+    only the last survived)."""
+    lines = []
+    for k in range(1, 6):
+        lines += [f"[2024-01-01 10:00:0{k},000] [    INFO] - loss: {1 / k:.4f}, global_step: {10 * k}, epoch: {k}.0",
+                  "[2024-01-01 10:00:00,000] [    INFO] - ***** Running Evaluation *****",
+                  "[2024-01-01 10:00:00,000] [    INFO] -   Total prediction steps = 5",
+                  f"[2024-01-01 10:00:0{k},500] [    INFO] - eval_loss: {2 + k / 10:.4f}, eval_accuracy: 0.5, epoch: {k}.0"]
+    t, _ = read(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert t["eval_loss"].steps.tolist() == [10, 20, 30, 40, 50]
+    assert same(t["eval_loss"].values[0], 2.1)
