@@ -600,7 +600,7 @@ class KVExtractor:
                 got = self._results_row(line, line_no)
                 if got:
                     return got
-        if not self._started and first not in _TABLE_FIRST and "loss" not in low and "[" not in low \
+        if not self._started and first not in _TABLE_FIRST and not _lossy_text(low) and "[" not in low \
                 and not _maybe_counter(low) and not self._bare_names:
             # before any counted line, only a loss line can matter (files without counters; once
             # a line of bare pairs with a loss was seen, bare pairs without one are of its group)
@@ -634,7 +634,7 @@ class KVExtractor:
             # that epoch's, one of several per epoch (placed in line order, see _repeats_per_epoch)
             ctr.ep, ctr.start = self._header_ep, at
         bare_group = False
-        if not ctr.any() and not self._started and "loss" not in text.lower():
+        if not ctr.any() and not self._started and not _lossy_text(text.lower()):
             if not self._bare_names:
                 return 0  # before any counted line only a loss line can matter (files without counters)
             bare_group = True
@@ -1135,6 +1135,7 @@ class KVExtractor:
             return res
         _classify(recs, res.notes)
         self._sparse_counters(recs, res.notes)
+        _sections_of_lines(recs, res.notes)
         _one_spelling(recs)
         has_steps = any(r.kind in ("gs", "ei", "bi") for r in recs)
         counted = any(r.kind != "none" for r in recs)
@@ -1388,6 +1389,16 @@ def _progress(text: str) -> int:
         return min(m.start(), low.find("progress"))
     b = _BAR.search(text)
     return -1 if b is None else min(m.start(), b.start())
+
+
+_LOSS_FN_WORD = re.compile(r"(?<![a-z0-9])(?:xent|nll|mse|mae|rmse|smoothl1|huber|bce|ctc|logloss|crossentropy"
+                           r"|cross[_\-]entropy)(?![a-z0-9])")
+
+
+def _lossy_text(low: str) -> bool:
+    """Whether lower-cased ``low`` may hold a loss: the word ``loss`` or ``损失``, or a loss
+    function's name as a word (``target/train_xent: 7.3``, ``Train-cross-entropy=6.9``)."""
+    return "loss" in low or "损失" in low or _LOSS_FN_WORD.search(low) is not None
 
 
 def _named_before(text: str) -> bool:
@@ -1877,6 +1888,39 @@ def _classify(recs: list[_Rec], notes: list[str]) -> None:
         else:
             r.kind = "none"
     _constant_steps(recs, notes)
+
+
+def _sections_of_lines(recs: list[_Rec], notes: list[str]) -> None:
+    """Epoch headers over several metric lines each (``Epoch 2 starts`` then lines without a
+    counter, ``train_xent: 6.78`` every few seconds): placing each line at its header's epoch
+    stacks the lines of an epoch on one step and keeps only the last. When the only counters
+    are such headers (lines printing an epoch and no metric), no line has a step counter, and
+    a name comes back within one section, the headers are dropped and the file is read as
+    one without counters (the n-th group of metric lines is step n, lines above the first
+    header included), with a note."""
+    if any(r.kind in ("gs", "ei", "bi") or (r.kind == "e" and r.pairs) for r in recs):
+        return
+    heads = [r for r in recs if r.kind == "e"]
+    if not heads:
+        return
+    names: set[str] = set()
+    repeated = False
+    for r in recs:
+        if r.kind == "e":
+            names = set()
+        elif r.pairs and not r.eval:
+            now = {k for k, _ in r.pairs}
+            if now & names:
+                repeated = True
+                break
+            names |= now
+    if not repeated:
+        return
+    for r in heads:
+        r.ctr = _Ctr()
+        r.kind = "none"
+    notes.append(f"{len(heads)} epoch header line(s) each hold several metric lines without a counter: "
+                 "the n-th group of metric lines is used as the step (the epochs are not)")
 
 
 def _constant_steps(recs: list[_Rec], notes: list[str]) -> None:

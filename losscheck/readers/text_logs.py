@@ -504,6 +504,21 @@ class _Parser:
         return info
 
 
+def _doubtful(series, printed: dict[str, int]) -> list[str]:
+    """Warnings for loss-named series whose read is doubtful: at least 3 printed values and
+    more than half of them gone because they landed on a step already taken (``printed``: tag
+    -> values read). Lines stacked on one step are the sign of a counter the reader did not
+    find (values printed per batch under an epoch it took for the step): the series it keeps
+    may not be the one the log printed, so the report says so instead of judging it silently."""
+    out = []
+    for s in series:
+        n = printed.get(s.tag, 0)
+        if is_loss_name(s.tag) and n >= 3 and 2 * len(s.values) < n:
+            out.append(f"{s.tag}: {n} printed values fell on {len(s.values)} step(s); the step counter of "
+                       "these lines may not have been found, so this series is a doubtful read")
+    return out
+
+
 def _display_lines(text: str):
     """``(physical line number, cleaned display line)`` for every non-blank piece of
     ``text``: physical lines split at ``\\n``, then at carriage returns (and the other
@@ -670,8 +685,10 @@ class TextLogReader(BaseReader):
         notes += more
         del data
         p, hits, info = _parse(text)
+        printed = {tag: len(p.col.values(tag)) for tag in p.col.tags()}
         series, n = p.col.build(src, "step", p.units)
         notes.extend(n)
+        notes.extend(ReadNote(src, m, "warning") for m in _doubtful(series, printed))
         notes.extend(ReadNote(src, m, "info") for m in info)
         if not series:
             notes.append(ReadNote(src, "no recognised metric lines in this text log", "warning"))

@@ -176,3 +176,40 @@ def test_a_count_named_with_more_words_is_not_a_step(tmp_path):
     t, _ = read(tmp_path, "train.log", "\n".join(lines) + "\n")
     assert t["eval_loss"].steps.tolist() == [10, 20, 30, 40, 50]
     assert same(t["eval_loss"].values[0], 2.1)
+
+
+# --------------------------------------------------------------------------- sections and doubt
+
+def test_counterless_lines_under_epoch_starts_headers_are_not_collapsed(tmp_path):
+    """``Epoch N starts`` headers over several stamped ``train_xent: x`` lines each (and lines
+    above the first header): each line is a point, in order; placing them at their header's
+    epoch kept one value per epoch, the last (a silent misread of the curve's start)."""
+    lines, v = [], 7.5
+    for e in (1, 2, 3):
+        if e > 1:
+            lines += ["", f"2024-01-01 10:0{e}:00: Epoch {e} starts"]
+        for i in range(4):
+            v -= 0.1
+            lines.append(f"2024-01-01 10:0{e}:1{i}: dec/train_xent: {v:.2f}    dec/BLEU-4: 0.08")
+    t, notes = read(tmp_path, "log.txt", "\n".join(lines) + "\n")
+    assert len(t["dec/train_xent"].values) == 12 and same(t["dec/train_xent"].values[0], 7.4)
+    assert any("epoch header" in m for m in notes)
+
+
+def test_one_metric_line_per_epoch_header_keeps_the_epochs(tmp_path):
+    """The rule above leaves one metric line per header as it was: step = the epoch."""
+    lines = []
+    for e in range(1, 6):
+        lines += [f"Epoch {e} starts", f"2024-01-01 10:00:0{e}: train_xent: {7 - e / 10:.2f}"]
+    t, _ = read(tmp_path, "log.txt", "\n".join(lines) + "\n")
+    assert t["train_xent"].steps.tolist() == [1, 2, 3, 4, 5]
+
+
+def test_a_loss_stacked_on_few_steps_is_a_doubtful_read(tmp_path):
+    """A loss whose printed values mostly landed on steps already taken (6 printed, 2 kept) is
+    named as a doubtful read (a warning note of the read); one that kept its points is not."""
+    from losscheck.readers.text_logs import _doubtful
+    from losscheck.series import normalize
+
+    s, _ = normalize("loss", [0, 0, 0, 1, 1, 1], [3.0, 2.0, 1.0, 0.9, 0.8, 0.7], "x")
+    assert _doubtful([s], {"loss": 6}) and not _doubtful([s], {"loss": 2})
