@@ -24,7 +24,8 @@ On each line the extractor looks for
   ``name is value`` when a word of the name is a known metric word (PaddlePaddle examples'
   ``avg loss so far is 0.11``, ``current lr is 0.001``; a leading ``the``/``and`` is
   dropped); a learning-rate change ``learning rate 0.0002 -> 0.0001`` (the new value); a
-  line that is a comma-separated list of ``name value`` items, a ``label:`` naming the group
+  counted line of comma-separated fields, a name field then a number field (``epoch 1, step 10,
+  loss_train, 0.838``); a line that is a comma-separated list of ``name value`` items, a ``label:`` naming the group
   after it (``64: nGT 42, recall 1, loss: x 27.0, y 28.6, total 1711906.1``: ``loss_x``,
   ``loss_y``, ``total_loss``; see :func:`_comma_list`).
   Names may have up to 4 words (6 inside ``|`` fields: Megatron's ``elapsed time per
@@ -644,6 +645,10 @@ class KVExtractor:
             mode = sub.group("s") + "/"
             text = text[:sub.start()] + " " * (sub.end() - sub.start()) + text[sub.end():]
         pairs, first_pair, rest, again = _pairs(text, use_mean=ctr.use_mean, ctr_start=ctr.start)
+        if not pairs and ctr.any() and "," in text:
+            got = _comma_pairs(text)
+            if got is not None:
+                pairs, first_pair, rest = got
         if pairs and _prose(rest, len(pairs)):
             return 0  # a sentence that mentions a loss, not a log line
         if bare_group and (not pairs or any(ch.isalnum() for ch in rest)):
@@ -1393,6 +1398,30 @@ def _progress(text: str) -> int:
 
 _LOSS_FN_WORD = re.compile(r"(?<![a-z0-9])(?:xent|nll|mse|mae|rmse|smoothl1|huber|bce|ctc|logloss|crossentropy"
                            r"|cross[_\-]entropy)(?![a-z0-9])")
+
+
+_COMMA_NAME = re.compile(r"[A-Za-z_][\w./\-]{0,60}")
+_COMMA_VALUE = re.compile(NUM)
+
+
+def _comma_pairs(text: str) -> tuple[list[tuple[str, float]], int, str] | None:
+    """``name, value`` with the comma as the separator, on a counted line whose fields are
+    comma-separated (``epoch 1, phase train, step 10, loss_train, 0.838``; counters already
+    blanked): a field that is one name followed by a field that is one number is a pair.
+    Returns ``(pairs, start of the first name, "")`` or None when no such pair is there."""
+    fields = text.split(",")
+    if len(fields) > 64:
+        return None
+    pairs: list[tuple[str, float]] = []
+    first, at = -1, 0
+    for i, f in enumerate(fields):
+        name = f.strip()
+        if i + 1 < len(fields) and _COMMA_NAME.fullmatch(name) and _COMMA_VALUE.fullmatch(fields[i + 1].strip()):
+            if first < 0:
+                first = at + f.find(name)
+            pairs.append((name, float(fields[i + 1])))
+        at += len(f) + 1
+    return (pairs, first, "") if pairs else None
 
 
 def _lossy_text(low: str) -> bool:

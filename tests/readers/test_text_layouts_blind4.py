@@ -213,3 +213,13 @@ def test_a_loss_stacked_on_few_steps_is_a_doubtful_read(tmp_path):
 
     s, _ = normalize("loss", [0, 0, 0, 1, 1, 1], [3.0, 2.0, 1.0, 0.9, 0.8, 0.7], "x")
     assert _doubtful([s], {"loss": 6}) and not _doubtful([s], {"loss": 2})
+
+
+def test_a_comma_as_the_separator_of_a_name_and_its_value(tmp_path):
+    """``epoch 1, phase train, step 10, loss_train, 0.838``: a name field then a number field is
+    a pair (the ``name <sep> value`` grammar with ``,`` as the separator); a field of two words
+    (``phase train``) is not a name of a value."""
+    lines = [f"epoch {1 + s // 50}, phase train, step {s}, loss_train, {1 - s / 200:.3f}" for s in range(10, 110, 10)]
+    t, _ = read(tmp_path, "train.md", "\n".join(lines) + "\n")
+    assert t["loss_train"].steps.tolist() == list(range(10, 110, 10))
+    assert "phase train" not in t and "phase" not in t
