@@ -31,7 +31,8 @@ text_logs_blind; ``heldout`` = corpus heldout + real heldout + text_logs_blind2;
 ``verdicts_blind1`` (60 public runs, 48 of them structured logs, labelled with class, onset and
 first remedy), ``text_logs_blind3``, ``text_logs_blind4`` and ``text_logs_blind5`` (class only): gathered and labelled
 by helpers that never opened losscheck's code, measured and never used to change a detector.
-(``text_logs_blind3`` has since been used to fix the *text reader*, not the verdicts.)
+(``text_logs_blind3`` and ``text_logs_blind4`` have since been used to fix the *text reader*, not the
+verdicts.)
 ``--set all`` pools every set of a split and adds the per-set accuracy and the count of
 ``insufficient`` verdicts on runs with at least 3 points.
 

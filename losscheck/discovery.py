@@ -247,8 +247,14 @@ def _raw_bytes(path: Path) -> bytes:
     return data
 
 
-def _sniff(path: Path) -> Reader | None:
-    if path.name.endswith(SKIP_SUFFIXES):
+#: of :data:`SKIP_SUFFIXES`, the text ones: a file of these the user names is sniffed all the same
+#: (a console log saved as ``R50-FPN_log.py``); inside a tree they are skipped (code, not logs)
+NAMED_TEXT_SUFFIXES = (".py",)
+
+
+def _sniff(path: Path, named: bool = False) -> Reader | None:
+    """The reader of ``path`` (None when none claims it); ``named``: the user named this file."""
+    if path.name.endswith(SKIP_SUFFIXES) and not (named and path.name.endswith(NAMED_TEXT_SUFFIXES)):
         return None
     return choose(path, read_head(path))
 
@@ -288,7 +294,7 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False) -> Discover
     if stat.S_ISREG(st.st_mode) and top.name.endswith(".gz") and archive_kind(read_head(top, 512)):
         return _discover_archive(top, read_data(top)[0])  # logs.gz holding a tar (within the gzip limits)
     if stat.S_ISREG(st.st_mode):
-        reader = _sniff(top)
+        reader = _sniff(top, named=True)
         if reader is None:
             raise NoLogsFound(top, "not a supported log file (no reader recognises its name and content)")
         return Discovery([RunFiles(top, [LogFile(top, reader)])], [])

@@ -89,9 +89,11 @@ def _is_eval(tag: str) -> bool:
 def loss_function_name(tag: str) -> bool:
     """Whether ``tag`` names a loss function without the word "loss" (a token of it, split at
     separators or at case changes, is in :data:`LOSS_FUNCTIONS`: ``Train-SmoothL1``,
-    ``train_mae``, ``val-nll``, ``xent``)."""
+    ``train_mae``, ``val-nll``, ``xent``; or it spells cross entropy with separators,
+    ``Train-cross-entropy``)."""
     low = tag.lower()
-    return bool(LOSS_FUNCTIONS.intersection(_TOKEN.split(low)) or LOSS_FUNCTIONS.intersection(_tokens(tag)))
+    return bool(LOSS_FUNCTIONS.intersection(_TOKEN.split(low)) or LOSS_FUNCTIONS.intersection(_tokens(tag))
+                or "crossentropy" in _TOKEN.sub("", low))  # (``Train-cross-entropy``, ``cross_entropy``)
 
 
 def _fuzzy(role: str, tag: str, tier: int = 1) -> bool:

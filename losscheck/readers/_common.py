@@ -848,6 +848,11 @@ class Collector:
         """Tags in first-seen order."""
         return list(self._points)
 
+    def values(self, tag: str) -> list[float]:
+        """The values added to ``tag`` so far, in order (``[]`` for an unknown tag)."""
+        pts = self._points.get(tag)
+        return [float(v) for v in pts[1]] if pts is not None else []
+
     def build(self, source: str, step_unit: str = "step",
               units: dict[str, str] | None = None) -> tuple[list[Series], list[ReadNote]]:
         """Normalise every tag with :func:`losscheck.series.normalize`.

@@ -7,7 +7,7 @@ On each line the extractor looks for
 - a **counter**: ``epoch``/``Epoch``/``EPOCH``/``ep=``, ``step``, ``global_step``,
   ``global step``, ``iteration``, ``iterations:``, ``iter``, ``iters:``, ``it=``, ``update``, ``num_updates``,
   ``batch``, followed by an integer, optionally ``N/M``, ``[N/M]`` or ``N of M`` (the name may
-  carry its own label, ``epoch/epochs:6/10``, or an index suffix, ``batch_id``/``batch_idx``;
+  carry its own label, ``epoch/epochs:6/10``, ``step/total_step: 5/60``, or an index suffix, ``batch_id``/``batch_idx``;
   it may follow a banner of dashes, ``-----Iteration: 3000-----``, and end a sentence,
   ``Batch 10. loss: ..``); an epoch's position after spaces (``epoch 010  2000 / 8223``); the bracket forms ``Epoch [2][400/556]``,
   ``Epoch(val) [2][500]``, ``Iter [400/10000]``, ``Epoch: [3][100/5005]``; timm's
@@ -24,7 +24,8 @@ On each line the extractor looks for
   ``name is value`` when a word of the name is a known metric word (PaddlePaddle examples'
   ``avg loss so far is 0.11``, ``current lr is 0.001``; a leading ``the``/``and`` is
   dropped); a learning-rate change ``learning rate 0.0002 -> 0.0001`` (the new value); a
-  line that is a comma-separated list of ``name value`` items, a ``label:`` naming the group
+  counted line of comma-separated fields, a name field then a number field (``epoch 1, step 10,
+  loss_train, 0.838``); a line that is a comma-separated list of ``name value`` items, a ``label:`` naming the group
   after it (``64: nGT 42, recall 1, loss: x 27.0, y 28.6, total 1711906.1``: ``loss_x``,
   ``loss_y``, ``total_loss``; see :func:`_comma_list`).
   Names may have up to 4 words (6 inside ``|`` fields: Megatron's ``elapsed time per
@@ -306,13 +307,13 @@ _TOK = re.compile(r"[/_\-. ()@]+")
 
 
 def is_loss_name(name: str) -> bool:
-    """Whether a metric name looks like a loss (``loss`` in it, or a loss function's name as a
+    """Whether a metric name looks like a loss (``loss`` or ``损失`` in it, or a loss function's name as a
     word, :func:`losscheck.roles.loss_function_name`: OpenNMT-py's ``xent``, MXNet's
     ``Train-SmoothL1``, ``train_mae``, ``nll``; but not a loss scale). Never raises."""
     low = name.lower()
     if "scale" in low:
         return False
-    return "loss" in low or loss_function_name(name)
+    return "loss" in low or "损失" in name or loss_function_name(name)
 
 
 def _known_word(word: str) -> bool:
@@ -334,7 +335,7 @@ _CTR = re.compile(
     r"(?<![\w.@%/])(?:(?<=--)|(?<!-))"
     r"(?P<k>global[_ ]step|num_updates|iterations|iteration|iters|iter|steps|step|update|episode|epoch|batch"
     r"|ep|it)"
-    r"(?:/(?P=k)e?s)?(?:_(?:id|idx|index|no))?(?![\w(])(?:\s{0,20}(?P<sep>[:=#]))?\s{0,40}"
+    r"(?:/(?:total[_ ]|max[_ ]|num[_ ]|all[_ ])?(?P=k)(?:e?s)?)?(?:_(?:id|idx|index|no))?(?![\w(])(?:\s{0,20}(?P<sep>[:=#]))?\s{0,40}"
     r"(?:\[\s{0,20}(?P<a>\d{1,12})\s{0,20}(?:/\s{0,20}(?P<b>\d{1,12})\s{0,20})?\]"
     r"|(?P<c>\d{1,12})(?:\s{0,20}(?:/|(?<=\s)of(?=\s))\s{0,20}(?P<d>\d{1,12}))?)(?![\d\w]|\.\d)", re.I)
 # the within-epoch position after an epoch counter: ``[400/556]``, ``[12800/45000 (28%)]``,
@@ -543,6 +544,7 @@ class KVExtractor:
         self._header_ep: int | None = None  # the epoch of the last epoch header line (progress lines under it)
         self._early_rows: list[tuple[str, int]] | None = []  # N/M rows before any table header
         self.calls = 0  # lines examined (for the linear-work test)
+        self.wordy_lines = 0  # metric lines without a counter that read like a sentence (sniff evidence)
 
     def _sparse_counters(self, recs: list[_Rec], notes: list[str]) -> None:
         """Drop counters that can place no metric line: when no line with a counter holds a
@@ -599,7 +601,7 @@ class KVExtractor:
                 got = self._results_row(line, line_no)
                 if got:
                     return got
-        if not self._started and first not in _TABLE_FIRST and "loss" not in low and "[" not in low \
+        if not self._started and first not in _TABLE_FIRST and not _lossy_text(low) and "[" not in low \
                 and not _maybe_counter(low) and not self._bare_names:
             # before any counted line, only a loss line can matter (files without counters; once
             # a line of bare pairs with a loss was seen, bare pairs without one are of its group)
@@ -633,7 +635,7 @@ class KVExtractor:
             # that epoch's, one of several per epoch (placed in line order, see _repeats_per_epoch)
             ctr.ep, ctr.start = self._header_ep, at
         bare_group = False
-        if not ctr.any() and not self._started and "loss" not in text.lower():
+        if not ctr.any() and not self._started and not _lossy_text(text.lower()):
             if not self._bare_names:
                 return 0  # before any counted line only a loss line can matter (files without counters)
             bare_group = True
@@ -643,12 +645,18 @@ class KVExtractor:
             mode = sub.group("s") + "/"
             text = text[:sub.start()] + " " * (sub.end() - sub.start()) + text[sub.end():]
         pairs, first_pair, rest, again = _pairs(text, use_mean=ctr.use_mean, ctr_start=ctr.start)
+        if not pairs and ctr.any() and "," in text:
+            got = _comma_pairs(text)
+            if got is not None:
+                pairs, first_pair, rest = got
         if pairs and _prose(rest, len(pairs)):
             return 0  # a sentence that mentions a loss, not a log line
         if bare_group and (not pairs or any(ch.isalnum() for ch in rest)):
             return 0  # (only bare pairs join the group of a bare loss line)
         if ctr.lead is not None and (len(pairs) < 2 or text[ctr.lead:first_pair].strip(" \t|:,-")):
             ctr = _Ctr()  # a bare leading number is a counter only right before two metrics or more
+        if pairs and not ctr.any() and _prose(rest, len(pairs), 4):
+            self.wordy_lines += 1  # (read, but not evidence enough for the sniff: a quoted reply)
         lm = _LEAD.search(text) if pairs or "test" in low or "val" in low or "eval" in low or "train" in low \
             else None
         if mode is None and pairs and lm and lm.start() < ctr.start and lm.start() <= first_pair:
@@ -694,7 +702,8 @@ class KVExtractor:
                 # a counter alone ("Epoch 3/10", "epoch 3:", "Training epoch: 3"), or announcing an
                 # evaluation (Caffe's "Iteration 800, Testing net (#0)"): later lines without a
                 # counter take its place
-                if ((ctr.header or text.rstrip().endswith(":") or (lm is not None and lm.start() < ctr.start))
+                if ((ctr.header or text.rstrip().endswith(":") or (lm is not None and lm.start() < ctr.start)
+                     or (not text.strip(_FRAME) and ctr.ep is not None and ctr.gs is None and ctr.idx is None))
                         and _alone(text)) \
                         or (lm is not None and _MODE_PREFIX[lm.group("w").lower()] and lm.start() > ctr.start):
                     self._header_lines.add(line_no)
@@ -1131,6 +1140,7 @@ class KVExtractor:
             return res
         _classify(recs, res.notes)
         self._sparse_counters(recs, res.notes)
+        _sections_of_lines(recs, res.notes)
         _one_spelling(recs)
         has_steps = any(r.kind in ("gs", "ei", "bi") for r in recs)
         counted = any(r.kind != "none" for r in recs)
@@ -1153,6 +1163,7 @@ class KVExtractor:
         bi_off, bi_last, bi_max = 0, -1, 0
         here: tuple[float | None, set[tuple[str, float]]] = (None, set())  # the last counted step, its names and values
         out: dict[str, tuple[list[float], list[float]]] = {}
+        ahead = _restated_ahead(recs)
 
         def end_of_epoch(ep: int | None) -> float | None:
             if ep is not None and cur_n:
@@ -1238,6 +1249,8 @@ class KVExtractor:
                     continue
                 if not r.eval and s == here[0] and all((_spelling(k), v) in here[1] for k, v in r.pairs):
                     continue  # a note restating values of the counted line ("saving best model (val_loss=3.25)")
+                if id(r) in ahead:
+                    continue  # the same note printed before the counted line it restates
             r.step = s
             if r.kind != "none" and r.pairs:
                 if s != here[0]:
@@ -1281,11 +1294,34 @@ class KVExtractor:
 
 # ----------------------------------------------------------------------------- helpers
 
+_AHEAD_LINES = 3  # how far (physical lines) a note may come before the counted line it restates
+
+
+def _restated_ahead(recs: list[_Rec]) -> set[int]:
+    """``id()`` of the records without a counter whose every value is printed again, under the
+    same name but for case and separators, by the next counted metric line at most
+    :data:`_AHEAD_LINES` lines further on (``saving best model, val loss: 5.96`` printed just
+    before ``Epoch 17 | train loss: 4.59 | val loss: 5.96``): a note, not a point of its own.
+    One backward pass over ``recs`` (file order)."""
+    out: set[int] = set()
+    nxt: tuple[int, set[tuple[str, float]]] | None = None  # (line, names and values) of the next counted line
+    for r in reversed(recs):
+        if r.kind != "none":
+            if r.pairs:
+                nxt = (r.line, {(_spelling(k), v) for k, v in r.pairs})
+            continue
+        if r.pairs and nxt is not None and 0 < nxt[0] - r.line <= _AHEAD_LINES \
+                and all((_spelling(k), v) in nxt[1] for k, v in r.pairs):
+            out.add(id(r))
+    return out
+
+
 def mask(line: str) -> str:
     """``line`` with dates, clock times, durations, glog headers, ``file.py:123`` locations,
     version / IP strings and tqdm bars replaced by spaces (positions kept), and the ``x``
     padding of PaddlePaddle's ``nanxxx`` / ``infxxx`` and the quotes of quoted pairs
-    (``'loss': '0.80'``). Never raises."""
+    (``'loss': '0.80'``); bracket variants of the grammar made plain (:func:`_canonical`).
+    Never raises."""
     spans: list[tuple[int, int]] = []
     if ":" in line or "-" in line or "/" in line:
         spans.extend(m.span() for m in _MASK_DT.finditer(line))
@@ -1310,7 +1346,36 @@ def mask(line: str) -> str:
         for pat in (_QUOTED_KEY, _QUOTED_VALUE):
             for m in pat.finditer(line):
                 spans += [(m.start("q"), m.start("q") + 1), (m.end() - 1, m.end())]
-    return _blank(line, spans)
+    return _canonical(_blank(line, spans))
+
+
+#: a counter word with its number in parentheses: ``Batch(0/1879)``, ``Iter(200)``
+_PAREN_CTR = re.compile(r"(?<![\w.])(?:epoch|step|iter|iteration|batch|update)(?P<o>\()\s{0,5}\d{1,12}"
+                        r"\s{0,5}(?:/\s{0,5}\d{1,12}\s{0,5})?(?P<c>\))", re.I)
+#: a name in brackets before its value: ``[Loss] 0.52``, ``[step]    89`` (loguru-style tables)
+_BRACKET_NAME = re.compile(rf"(?<![\w\]])(?P<o>\[)[A-Za-z][\w.\-/]{{0,40}}(?P<c>\])(?=[ \t]{{1,20}}{NUM}(?![\w.]))")
+#: a value in angle brackets after its separator: ``Loss: <1.57>``
+_ANGLE_VALUE = re.compile(rf"[:=]\s{{0,5}}(?P<o><){NUM}(?P<c>>)")
+
+
+def _canonical(line: str) -> str:
+    """``line`` with bracket variants of the ``name <sep> value`` grammar rewritten to its
+    plain forms, positions kept (one character for one): ``Batch(0/1879)`` -> ``Batch[0/1879]``
+    (a counter), ``[Loss] 0.52`` -> `` Loss: 0.52``, ``Loss: <1.57>`` -> ``Loss:  1.57 ``.
+    Never raises."""
+    if "(" not in line and "[" not in line and "<" not in line:
+        return line
+    chars: list[str] | None = None
+    for pat, o, c in ((_PAREN_CTR, "[", "]"), (_BRACKET_NAME, " ", ":"), (_ANGLE_VALUE, " ", " ")):
+        if pat is _PAREN_CTR and "(" not in line or pat is _BRACKET_NAME and "[" not in line \
+                or pat is _ANGLE_VALUE and "<" not in line:
+            continue
+        for m in pat.finditer(line):
+            if chars is None:
+                chars = list(line)
+            chars[m.start("o")] = o
+            chars[m.start("c")] = c
+    return line if chars is None else "".join(chars)
 
 
 _PCT = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,4})?\s{0,3}%")
@@ -1329,6 +1394,40 @@ def _progress(text: str) -> int:
         return min(m.start(), low.find("progress"))
     b = _BAR.search(text)
     return -1 if b is None else min(m.start(), b.start())
+
+
+_LOSS_FN_WORD = re.compile(r"(?<![a-z0-9])(?:xent|nll|mse|mae|rmse|smoothl1|huber|bce|ctc|logloss|crossentropy"
+                           r"|cross[_\-]entropy)(?![a-z0-9])")
+
+
+_COMMA_NAME = re.compile(r"[A-Za-z_][\w./\-]{0,60}")
+_COMMA_VALUE = re.compile(NUM)
+
+
+def _comma_pairs(text: str) -> tuple[list[tuple[str, float]], int, str] | None:
+    """``name, value`` with the comma as the separator, on a counted line whose fields are
+    comma-separated (``epoch 1, phase train, step 10, loss_train, 0.838``; counters already
+    blanked): a field that is one name followed by a field that is one number is a pair.
+    Returns ``(pairs, start of the first name, "")`` or None when no such pair is there."""
+    fields = text.split(",")
+    if len(fields) > 64:
+        return None
+    pairs: list[tuple[str, float]] = []
+    first, at = -1, 0
+    for i, f in enumerate(fields):
+        name = f.strip()
+        if i + 1 < len(fields) and _COMMA_NAME.fullmatch(name) and _COMMA_VALUE.fullmatch(fields[i + 1].strip()):
+            if first < 0:
+                first = at + f.find(name)
+            pairs.append((name, float(fields[i + 1])))
+        at += len(f) + 1
+    return (pairs, first, "") if pairs else None
+
+
+def _lossy_text(low: str) -> bool:
+    """Whether lower-cased ``low`` may hold a loss: the word ``loss`` or ``损失``, or a loss
+    function's name as a word (``target/train_xent: 7.3``, ``Train-cross-entropy=6.9``)."""
+    return "loss" in low or "损失" in low or _LOSS_FN_WORD.search(low) is not None
 
 
 def _named_before(text: str) -> bool:
@@ -1382,6 +1481,11 @@ def _announcement(text: str) -> bool:
     return True
 
 
+#: what may frame an epoch counter printed alone on its line (``epoch:  0``, ``==== epoch 3 ====``):
+#: such a line opens a section whatever its case (a lone ``steps: 5000`` is a setting, not one)
+_FRAME = " \t:|-=#*[]()<>~."
+
+
 def _alone(text: str) -> bool:
     """Whether masked ``text`` (counters blanked) holds nothing but separators, log-level
     words and at most one logger name."""
@@ -1423,6 +1527,7 @@ def _counters(text: str) -> tuple[_Ctr, str]:
     """The counters of a masked line, and the line with their text blanked."""
     ctr = _Ctr()
     spans: list[tuple[int, int]] = []
+    bounded_gs = False  # the step came from ``Iter [N/M]`` (a count within a bound)
     if "[" in text:
         m = _TIMM.search(text)
         if m:
@@ -1454,6 +1559,7 @@ def _counters(text: str) -> tuple[_Ctr, str]:
                     ctr.n = int(m.group("n")) if m.group("n") else None
             elif not ctr.mode:  # Iter(val) [500]: the eval loop's own count, not a step
                 ctr.gs = a
+                bounded_gs = b is not None
             ctr.header = True
             ctr.start = min(ctr.start, m.start())
             spans.append((m.start(), m.end()))
@@ -1480,8 +1586,10 @@ def _counters(text: str) -> tuple[_Ctr, str]:
         k = m.group("k").lower().replace(" ", "_")
         if k in _NEEDS_SEP and not m.group("sep"):
             continue
-        if k == "iterations" and _named_before(rest[:m.start()]):
-            continue  # a count named with more words ("number of skipped iterations: 0"), not a counter
+        if k in ("iterations", "steps", "iters") and _named_before(rest[:m.start()]):
+            # a count named with more words ("number of skipped iterations: 0", "Total
+            # prediction steps = 5"), not a counter
+            continue
         a = m.group("a") or m.group("c")
         b = m.group("b") or m.group("d")
         val, tot = int(a), (int(b) if b else None)
@@ -1505,8 +1613,12 @@ def _counters(text: str) -> tuple[_Ctr, str]:
         elif k in _BATCH_WORDS:
             if ctr.bi is None:
                 ctr.bi, ctr.bn = val, tot
-        elif step_like is None:
+        elif step_like is None or (step_like[1] is not None and tot is None):
+            # (of two step-like counters, ``iter[14/15] ... [step] 89``, the one with a total
+            # counts within something, an epoch or a log interval; the open one is the step)
             step_like = (val, tot)
+    if step_like is not None and bounded_gs and step_like[1] is None:
+        ctr.gs = None  # ``iter[14/15] ... step: 89``: the open counter is the step (see above)
     if step_like is not None and ctr.gs is None:
         if ctr.ep is not None and ctr.idx is None:
             ctr.amb, ctr.amb_n = step_like
@@ -1705,15 +1817,15 @@ def _comma_list(text: str) -> tuple[list[tuple[int, str, str, None, None]], list
 _WORD = re.compile(r"(?<![\w.@%/\-])[A-Za-z][A-Za-z'\-]{1,40}(?![\w.@%/\-])")
 
 
-def _prose(rest: str, n_pairs: int) -> bool:
+def _prose(rest: str, n_pairs: int, base: int = 8) -> bool:
     """Whether what is left of a line once its counters and metric pairs are blanked is
-    running text (more plain words than a log line's prefix and labels: a sentence or a
-    table of notes that mentions a loss)."""
+    running text (more plain words, ``base + 2 * n_pairs``, than a log line's prefix and
+    labels: a sentence or a table of notes that mentions a loss)."""
     words = 0
     for m in _WORD.finditer(rest):
         if m.group().lower() not in _LEVELS:
             words += 1
-            if words > 8 + 2 * n_pairs:
+            if words > base + 2 * n_pairs:
                 return True
     return False
 
@@ -1721,6 +1833,13 @@ def _prose(rest: str, n_pairs: int) -> bool:
 @lru_cache(maxsize=4096)
 def _norm_name(raw: str, pipe: bool) -> str | None:
     words = raw.split()
+    for i in range(len(words) - 1, 0, -1):
+        w = words[i - 1]
+        if len(w) >= 5 and w.endswith(".") and w[:-1].isalpha() and w[:-1].islower():
+            # a sentence ends before the name: "Batch [0/9] done. Loss: 6.3" (a lower-case word of
+            # 4 letters or more: abbreviations, "Avg. Loss", stay in the name)
+            words = words[i:]
+            break
     while words and words[0].lower() in _LEVELS:
         words.pop(0)
     if not words:
@@ -1764,7 +1883,9 @@ def _classify(recs: list[_Rec], notes: list[str]) -> None:
     within = False
     prev = None
     for r in amb:
-        if prev is not None and r.ctr.ep > prev.ctr.ep and r.ctr.amb < prev.ctr.amb:
+        if prev is not None and r.ctr.ep > prev.ctr.ep and r.ctr.amb <= prev.ctr.amb:
+            # (starts again, or stays: ``epoch:3 iter:0/18`` prints each epoch's first
+            # iteration only; a global step would have moved on with the epoch)
             within = True
             break
         prev = r
@@ -1796,6 +1917,39 @@ def _classify(recs: list[_Rec], notes: list[str]) -> None:
         else:
             r.kind = "none"
     _constant_steps(recs, notes)
+
+
+def _sections_of_lines(recs: list[_Rec], notes: list[str]) -> None:
+    """Epoch headers over several metric lines each (``Epoch 2 starts`` then lines without a
+    counter, ``train_xent: 6.78`` every few seconds): placing each line at its header's epoch
+    stacks the lines of an epoch on one step and keeps only the last. When the only counters
+    are such headers (lines printing an epoch and no metric), no line has a step counter, and
+    a name comes back within one section, the headers are dropped and the file is read as
+    one without counters (the n-th group of metric lines is step n, lines above the first
+    header included), with a note."""
+    if any(r.kind in ("gs", "ei", "bi") or (r.kind == "e" and r.pairs) for r in recs):
+        return
+    heads = [r for r in recs if r.kind == "e"]
+    if not heads:
+        return
+    names: set[str] = set()
+    repeated = False
+    for r in recs:
+        if r.kind == "e":
+            names = set()
+        elif r.pairs and not r.eval:
+            now = {k for k, _ in r.pairs}
+            if now & names:
+                repeated = True
+                break
+            names |= now
+    if not repeated:
+        return
+    for r in heads:
+        r.ctr = _Ctr()
+        r.kind = "none"
+    notes.append(f"{len(heads)} epoch header line(s) each hold several metric lines without a counter: "
+                 "the n-th group of metric lines is used as the step (the epochs are not)")
 
 
 def _constant_steps(recs: list[_Rec], notes: list[str]) -> None:

@@ -45,8 +45,9 @@ SNIFF: dict[str, dict[str, float]] = {
     "wandb-csv": {"panel-named": 0.65, "panel": 0.6, "history": 0.5},
     "jsonl": {"jsonl": 0.4, "json": 0.35, "text": 0.25},
     "csv": {"table": 0.3, "text": 0.2, "one-column": 0.1},
-    # text_logs.py (owned elsewhere) returns 0.3 for a window of recognised metric lines
-    "text-log": {"metric-lines": 0.3},
+    # text_logs.py (owned elsewhere) returns 0.3 for a window of recognised metric lines, 0.15
+    # when the name is not a text-log name (``log``, ``R50-FPN_log.py``, ``run.b``)
+    "text-log": {"metric-lines": 0.3, "other-name": 0.15},
 }
 
 

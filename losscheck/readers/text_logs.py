@@ -87,10 +87,16 @@ from pathlib import Path
 
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name, read_text
-from losscheck.readers._textkv import KVExtractor, clean_line
+from losscheck.readers._textkv import KVExtractor, clean_line, is_loss_name
+from losscheck.readers.interface import SNIFF
 
 _NUM = r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn]a[Nn]|nan|[Ii]nf(?:inity)?)"
 _TEXT_EXT = (".log", ".txt", ".md", ".out")
+#: names never claimed on content alone: formats other readers own, binaries, configs, notebooks
+_NOT_TEXT_EXT = (".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".yaml", ".yml", ".toml", ".ini", ".cfg",
+                 ".parquet", ".db", ".sqlite", ".zip", ".tar", ".tgz", ".pt", ".pth", ".ckpt", ".bin",
+                 ".npy", ".npz", ".h5", ".pkl", ".png", ".jpg", ".jpeg", ".svg", ".pdf", ".html", ".ipynb",
+                 ".wandb", ".xml", ".sh", ".whl", ".so", ".gif", ".mp4", ".onnx", ".safetensors")
 _SNIFF_ENOUGH = 10  # generic loss lines with a counter that make a file a log whatever else it holds
 
 _TF_OD = re.compile(rf"global step (\d+):\s*loss = ({_NUM})(?:\s*\(({_NUM}) sec/step\))?")
@@ -118,8 +124,9 @@ _BARE_EPOCH = re.compile(r"^\s*epoch:?\s*(\d+)(?:\s*[,|]\s+|\s+)(\S.*\bloss\b.*)
 _MODE_BEFORE = re.compile(r"(?<![\w/.-])(?:validation|valid|val|testing|test|evaluation|eval|dev)(?![\w/.-])",
                           re.IGNORECASE)
 # a step / iteration / batch counter after the epoch (``epoch:0 || iter:120 || Loss:``,
+# ``Epoch 11, step/total_step: 5/60``,
 # ``Epoch: 16 | Batch: 920/ 1330 |``): a per-step line, the generic extractor's
-_STEP_AFTER = re.compile(r"(?<![\w/.-])(?:global[_ ]step|iteration|iters?|steps?|batch)"
+_STEP_AFTER = re.compile(r"(?<![\w/.-])(?:global[_ ]step|iteration|iters?|steps?|batch)(?:/[A-Za-z_]{1,20})?"
                          r"\s{0,5}[:=#]?\s{0,5}\[?\s{0,5}\d", re.IGNORECASE)
 _EQ_PAIR = re.compile(rf"([A-Za-z_][\w/.-]{{0,100}})\s*[:=]\s*({_NUM})(?=[\s,;|]|$)")
 _MULTIWORD = re.compile(rf"[A-Za-z)] [A-Za-z_][\w/.-]{{0,100}}\s*[:=]\s*{_NUM}")
@@ -497,6 +504,21 @@ class _Parser:
         return info
 
 
+def _doubtful(series, printed: dict[str, int]) -> list[str]:
+    """Warnings for loss-named series whose read is doubtful: at least 3 printed values and
+    more than half of them gone because they landed on a step already taken (``printed``: tag
+    -> values read). Lines stacked on one step are the sign of a counter the reader did not
+    find (values printed per batch under an epoch it took for the step): the series it keeps
+    may not be the one the log printed, so the report says so instead of judging it silently."""
+    out = []
+    for s in series:
+        n = printed.get(s.tag, 0)
+        if is_loss_name(s.tag) and n >= 3 and 2 * len(s.values) < n:
+            out.append(f"{s.tag}: {n} printed values fell on {len(s.values)} step(s); the step counter of "
+                       "these lines may not have been found, so this series is a doubtful read")
+    return out
+
+
 def _display_lines(text: str):
     """``(physical line number, cleaned display line)`` for every non-blank piece of
     ``text``: physical lines split at ``\\n``, then at carriage returns (and the other
@@ -525,6 +547,27 @@ def _parse(text: str, stop_at: int | None = None, finish: bool = True) -> tuple[
     hits = p.hits + p.kv.loss_lines
     info = p.finish() if finish else []
     return p, hits, info
+
+
+def _loss_series_enough(p: _Parser, nonblank: int) -> bool:
+    """Whether the finished parser ``p`` of a sniff window of ``nonblank`` non-blank lines
+    holds a loss-named series (:func:`~losscheck.readers._textkv.is_loss_name`) of at least 3
+    points with at least 2 distinct values (``nan`` is one), not all whole numbers, and as many points as the counted-line rule asks:
+    10, or a tenth of the non-blank lines (a config dump names each loss once; a README
+    quoting three log lines is a small share of its lines), most of them not worded like a
+    sentence (a quoted discussion, ``I think the loss is 0.3 because ...``)."""
+    for tag in p.col.tags():
+        if not is_loss_name(tag):
+            continue
+        values = p.col.values(tag)
+        n = len(values)
+        if n < 3 or len({repr(v) for v in values}) < 2 or all(v.is_integer() for v in values):
+            continue  # (whole numbers only: an index or a count named like a loss, ``[3] Fixed loss: 3.0``)
+        if 2 * p.kv.wordy_lines > n:
+            continue  # (sentences that mention a loss: a quoted discussion)
+        if n >= _SNIFF_ENOUGH or 10 * n >= nonblank:
+            return True
+    return False
 
 
 def _csv_table(head: bytes) -> bool:
@@ -583,7 +626,8 @@ class TextLogReader(BaseReader):
 
     def _sniff(self, path: Path, head: bytes) -> float:
         name = base_name(path).lower()
-        if not name.endswith(_TEXT_EXT):
+        named = name.endswith(_TEXT_EXT)
+        if not named and (name.endswith(_NOT_TEXT_EXT) or b"\x00" in head[:4096] or name.startswith("events.out.")):
             return 0.0
         if name.endswith((".log", ".txt")) and _csv_table(head):
             return 0.0  # a table with a step column from the first line on: the CSV reader's
@@ -598,6 +642,10 @@ class TextLogReader(BaseReader):
                     score = self._sniff_window(window.split(b"\n", 1)[-1])
                 if score:
                     break
+        if score and not named:
+            # another name (``log``, ``R50-FPN_log.py``, ``run.b``, ``nohup``): claimed on its
+            # content alone, below every specific and generic reader (any of them wins)
+            return SNIFF["text-log"]["other-name"]
         return score
 
     def _sniff_window(self, head: bytes) -> float:
@@ -620,7 +668,11 @@ class TextLogReader(BaseReader):
         total = known + generic
         if total >= _SNIFF_ENOUGH or (total >= 3 and 10 * total >= nonblank) or (total >= 2 and nonblank < 10):
             return 0.3
-        return 0.0
+        # lines without a counter (``训练损失: 32.1`` per epoch, ``0/10105 in 0 epoch ..., Loss is
+        # 2.64``): the window is read as the reader would read it, and a loss-named series of
+        # changing values with as many points as the counted lines above would need is claimed
+        p.finish()
+        return 0.3 if _loss_series_enough(p, nonblank) else 0.0
 
     def _read(self, path: Path) -> ReadResult:
         from losscheck.readers._common import decode_text, drop_long_lines, read_data
@@ -633,8 +685,10 @@ class TextLogReader(BaseReader):
         notes += more
         del data
         p, hits, info = _parse(text)
+        printed = {tag: len(p.col.values(tag)) for tag in p.col.tags()}
         series, n = p.col.build(src, "step", p.units)
         notes.extend(n)
+        notes.extend(ReadNote(src, m, "warning") for m in _doubtful(series, printed))
         notes.extend(ReadNote(src, m, "info") for m in info)
         if not series:
             notes.append(ReadNote(src, "no recognised metric lines in this text log", "warning"))
