@@ -61,8 +61,9 @@ The exact finding identifiers each peer printed on these runs are in :data:`FIND
 counted in the report's "unmapped findings" line, so a gap in the table shows).
 
 **Remedies.** runmedic and trainspotter name fixes in plain words (``fixes``); they are mapped
-to losscheck's remedy ids by the keyword rules in :data:`REMEDY_WORDS` (first match per fix,
-in the peer's order: the most severe finding first), and "remedy hit" is the labelled first
+to losscheck's remedy ids by the keyword rules in :data:`REMEDY_WORDS` (every remedy a fix
+names, in the order of its words; the fixes in the peer's order, the class-deciding findings
+first), and "remedy hit" is the labelled first
 remedy among the first three ids, as ``accuracy.py``'s top 3, over every faulty run with a
 labelled remedy, read or not (``accuracy.py`` counts the runs losscheck read). losslint and trainproof name no
 remedy list (trainproof says it does not infer causes): n/a.
@@ -322,24 +323,26 @@ FINDING_CLASS: dict[str, dict[str, str | None]] = {
 }
 #: findings whose title decides between two of our classes: (peer, id, words in title) -> class
 TITLE_CLASS = {("trainspotter", "divergence", "non-finite"): "nan"}
-#: a peer's words for a fix -> losscheck remedy id; the first pattern that matches a fix wins
+#: a peer's words for a fix -> losscheck remedy id. A fix may name several remedies ("lower the
+#: peak LR; add warmup"): each pattern that matches gives its id, ordered by where it matches.
 REMEDY_WORDS: tuple[tuple[str, str], ...] = (
     ("mixed_precision", r"fp16|bf16|mixed.precision|loss.scal|\bamp\b|autocast"),
-    ("early_stop", r"early.?stop|stop (the run|training|early)|best checkpoint|earlier checkpoint"),
+    ("early_stop", r"early.?stop|stop (the run|training|early|earlier)|best (eval|checkpoint)|\(best "),
     ("grad_clip", r"\bclip"),
     ("warmup", r"warm.?up"),
     ("increase_lr", r"(raise|increase|higher|larger|bigger) (the )?(peak )?(learning rate|lr)"),
     ("lower_lr", r"(lower|reduce|decrease|cut|smaller|halve) (the )?(peak |initial |base )?(learning rate|lr)"),
     ("shuffle_data", r"shuffl"),
     ("rebalance", r"imbalanc|class.weight|oversampl|rebalanc"),
-    ("check_labels", r"\blabel"),
-    ("normalization", r"normali[sz]ation|layer.?norm|batch.?norm|group.?norm"),
     ("regularize", r"dropout|weight.decay|regulari[sz]|augment"),
+    ("check_labels", r"overfit (a|one) (single |fixed )?batch|label (pairing|alignment|noise|leak)|mislabel"
+                     r"|labels? (are|is) (shuffled|wrong|misaligned)"),
+    ("normalization", r"normali[sz]ation|layer.?norm|batch.?norm|group.?norm"),
     ("more_data", r"more (training )?data|larger dataset"),
-    ("lr_schedule", r"schedul|decay|lr discontinuit"),
+    ("lr_schedule", r"schedul|decay(ing)? (the )?(lr|learning rate|schedule)|lr discontinuit"),
     ("rollback", r"checkpoint|resume|roll.?back|restart"),
-    ("check_model", r"initiali[sz]|requires_grad|frozen|freez|architecture|model code"),
-    ("optimizer", r"optimi[sz]er|\badam|momentum|beta"),
+    ("check_model", r"initiali[sz]|requires_grad|frozen|freez|architecture|model code|zero_grad"),
+    ("optimizer", r"optimi[sz]er\b|\badam|momentum|beta"),
     ("check_data", r"\bdata|batch|input|sample|record|preprocess"),
 )
 
@@ -352,10 +355,21 @@ def finding_class(peer: str, f: Finding) -> str | None:
     return FINDING_CLASS.get(peer, {}).get(f.id)
 
 
-def remedy_id(text: str) -> str | None:
-    """The losscheck remedy a peer's fix (in words) names, by :data:`REMEDY_WORDS`."""
+def remedy_ids(text: str) -> list[str]:
+    """The losscheck remedies a peer's fix (in words) names, by :data:`REMEDY_WORDS`, in the
+    order the words come in the text; ``rollback`` is dropped when ``early_stop`` matched the
+    same words (keeping the best checkpoint is stopping early)."""
     low = text.lower()
-    return next((rid for rid, pat in REMEDY_WORDS if re.search(pat, low)), None)
+    hits = sorted((m.start(), rid) for rid, pat in REMEDY_WORDS if (m := re.search(pat, low)))
+    ids = [rid for _, rid in hits]
+    if "early_stop" in ids and "rollback" in ids:
+        ids.remove("rollback")
+    return ids
+
+
+def remedy_id(text: str) -> str | None:
+    """The first remedy :func:`remedy_ids` finds in a fix (``None``: none)."""
+    return next(iter(remedy_ids(text)), None)
 
 
 @dataclass
@@ -389,9 +403,7 @@ def verdict(peer: str, r: PeerRun, info_classes: bool = True) -> Verdict:
     rems: list[str] = []
     for f in order:
         for fix in f.fixes:
-            rid = remedy_id(fix)
-            if rid and rid not in rems:
-                rems.append(rid)
+            rems += [rid for rid in remedy_ids(fix) if rid not in rems]
     return Verdict(str(predicted), status, rems[:3], {c for _, c in classed if c})
 
 

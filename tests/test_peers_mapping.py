@@ -112,3 +112,10 @@ def test_scoring_counts_healthy_failures_detections_and_remedy_hits():
     assert (row.healthy_failing, row.healthy, row.detected, row.faulty) == (1, 1, 1, 2)
     assert row.accuracy == 2 / 3 and row.named == 2 / 3
     assert row.remedy_top3 == 0.5 and row.remedy_n == 2  # the unread run counts as a miss
+
+
+def test_a_fix_naming_two_remedies_gives_both_in_its_order():
+    assert peers.remedy_ids("Lower the learning rate or add/extend LR warmup.") == ["lower_lr", "warmup"]
+    assert peers.remedy_ids("Add regularization: weight decay, dropout, label smoothing") == ["regularize"]
+    # keeping the best checkpoint is stopping early, not a rollback
+    assert peers.remedy_ids("Use the checkpoint at step 50 (best eval/loss), not the last one.") == ["early_stop"]
