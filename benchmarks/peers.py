@@ -68,9 +68,12 @@ remedy among the first three ids, as ``accuracy.py``'s top 3, over every faulty 
 labelled remedy, read or not (``accuracy.py`` counts the runs losscheck read). losslint and trainproof name no
 remedy list (trainproof says it does not infer causes): n/a.
 
-**Time**: the wall-clock seconds per run of each peer's command (process start included), the
-median over the split; losscheck's is its CLI (``python -m losscheck diagnose --format json``),
-timed the same way, while its verdicts are ``accuracy.py``'s in-process ones.
+**Time**: wall-clock seconds per run (process start included), the median over the split and
+the total, measured in one pass after the verdicts (:func:`timing_pass`): for each run, losscheck's
+CLI (``python -m losscheck diagnose --format json``; its verdicts are ``accuracy.py``'s
+in-process ones) and then each peer on what it was given, one after the other, so every tool
+runs under the same load (``-j`` runs at a time). ``--no-time`` skips the pass: the peers'
+times are then those of their verdict runs and losscheck's is n/a.
 """
 
 from __future__ import annotations
@@ -140,6 +143,8 @@ class PeerRun:
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
     note: str = ""
+    #: what the peer was given, in order (the folder, then files until one read)
+    targets: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -294,14 +299,14 @@ def result_of(peer: str, attempts: list[dict]) -> PeerRun:
     """A peer's verdict from its recorded attempts: the first one that read a loss, its seconds
     (all attempts' seconds add up: a user would have tried them too)."""
     secs = sum(a["seconds"] for a in attempts)
+    targets = [a["target"] for a in attempts]
     for a in attempts:
         r = PARSE[peer](_json(a["stdout"]))
         if r.read:
-            r.seconds = secs
-            r.note = a["target"]
+            r.seconds, r.note, r.targets = secs, a["target"], targets
             return r
     last = attempts[-1] if attempts else {}
-    return PeerRun(False, seconds=secs, note=(last.get("stderr") or "").strip().splitlines()[-1:][0]
+    return PeerRun(False, seconds=secs, targets=targets, note=(last.get("stderr") or "").strip().splitlines()[-1:][0]
                    if (last.get("stderr") or "").strip() else "nothing read")
 
 
@@ -465,21 +470,33 @@ def peer_cases(peer: str, cases: list[accuracy.Case], runs: list[PeerRun], info_
     return out, named
 
 
-def losscheck_seconds(cases: list[accuracy.Case], timeout: float, jobs: int) -> list[float]:
-    """Wall-clock seconds of ``python -m losscheck diagnose --format json RUN`` per case."""
+def timing_pass(cases: list[accuracy.Case], peer_runs: dict[str, list[PeerRun]], root: Path,
+                timeout: float, jobs: int) -> dict[str, list[float]]:
+    """Wall-clock seconds per run of every tool, measured side by side: for each run, losscheck's
+    CLI (``python -m losscheck diagnose --format json RUN``) and then each peer on the targets it
+    was given for its verdict, one after the other, so all tools share the machine's load.
+
+    Returns tool name -> seconds per case (in ``cases`` order)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
 
-    def one(c: accuracy.Case) -> float:
+    def one(i: int) -> dict[str, float]:
+        c = cases[i]
         t0 = time.perf_counter()
         try:
             subprocess.run([sys.executable, "-m", "losscheck", "diagnose", "--format", "json", c.run],
                            capture_output=True, timeout=timeout, env=env, cwd=str(REPO))
         except subprocess.TimeoutExpired:
             pass
-        return time.perf_counter() - t0
+        out = {"losscheck": time.perf_counter() - t0}
+        for name, runs in peer_runs.items():
+            peer = PEERS[name]
+            out[name] = sum(_call([str(peer.exe(root)), *peer.argv, t], str(Path(c.run).parent), timeout)[2]
+                            for t in runs[i].targets or [c.run])
+        return out
 
     with cf.ThreadPoolExecutor(jobs) as ex:
-        return list(ex.map(one, cases))
+        per_case = list(ex.map(one, range(len(cases))))
+    return {name: [d[name] for d in per_case] for name in ["losscheck", *peer_runs]}
 
 
 def _pct(x: float | None) -> str:
@@ -502,7 +519,7 @@ def render_table(split: str, rows: list[Row]) -> str:
             f"{_pct(r.named) if r.named is not None else '-'} | {r.healthy_failing} of {r.healthy} | "
             f"{r.detected} of {r.faulty} ({_pct(r.detected / r.faulty if r.faulty else None)}) | "
             f"{_pct(r.remedy_top3) + f' of {r.remedy_n}' if r.remedy_top3 is not None else 'n/a'} | "
-            f"{r.median_s:.2f} | {r.total_s:.0f} |")
+            + (f"{r.median_s:.2f} | {r.total_s:.0f} |" if r.median_s is not None else "n/a | n/a |"))
     return "\n".join(lines)
 
 
@@ -580,10 +597,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         lc = accuracy.diagnose_cases([accuracy.Case(c.set, c.run, c.split, c.label, c.onset, c.remedy,
                                                     points=c.points, class_only=c.class_only) for c in cases])
-        secs = [] if a.no_time else losscheck_seconds(cases, a.timeout, max(1, a.jobs))
+        avail = {n: runs_of[n, sp] for n in names if status[n]}
+        timed = {} if a.no_time else timing_pass(cases, avail, a.venv_root, a.timeout, max(1, a.jobs))
+        secs = timed.get("losscheck", [])
         rows = [score_cases("losscheck", lc, None, secs, True, sum(not c.error for c in lc))]
-        if a.no_time:
-            rows[0].median_s = rows[0].total_s = float("nan")
         for name in names:
             if not status[name]:
                 rows.append(Row(name, len(cases), note="not installed"))
@@ -591,7 +608,8 @@ def main(argv: list[str] | None = None) -> int:
             pr = runs_of[name, sp]
             pcs, named = peer_cases(name, cases, pr, info_choice[name])
             has_fixes = any(f.fixes for r in pr for f in r.findings)
-            rows.append(score_cases(name, pcs, named, [r.seconds for r in pr], has_fixes, sum(r.read for r in pr)))
+            rows.append(score_cases(name, pcs, named, timed.get(name) or [r.seconds for r in pr], has_fixes,
+                                    sum(r.read for r in pr)))
         print(render_table(sp, rows) + "\n")
         if a.details:
             for r in rows:
