@@ -83,7 +83,6 @@ import concurrent.futures as cf
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -556,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     status: dict[str, str] = {}
     for name in names:
         peer = PEERS[name]
-        if not peer.exe(a.venv_root).exists() and a.install and shutil.which("python3") is not None:
+        if not peer.exe(a.venv_root).exists() and a.install:
             why = install(peer, a.venv_root)
             if why:
                 print(f"peers.py: {name}: {why}", file=sys.stderr)
@@ -589,8 +588,9 @@ def main(argv: list[str] | None = None) -> int:
     commit = _git_commit()
     print(f"# peers.py at {commit}, {time.strftime('%Y-%m-%d')}; peer versions: "
           + ", ".join(f"{n} {status[n] or 'not installed'}" for n in names)
-          + "; info findings name a class: "
-          + ", ".join(f"{n} {'yes' if v else 'no'}" for n, v in info_choice.items()) + "\n")
+          + ("; info findings name a class: " + ", ".join(f"{n} {'yes' if v else 'no'}"
+                                                          for n, v in info_choice.items()) if info_choice else "")
+          + "\n")
     for sp in splits:
         cases = cases_of[sp]
         if not cases:
@@ -614,7 +614,11 @@ def main(argv: list[str] | None = None) -> int:
         if a.details:
             for r in rows:
                 if r.figures is not None:
-                    print(accuracy.render(f"{r.tool} / {sp}", r.figures))
+                    text = accuracy.render(f"{r.tool} / {sp}", r.figures)
+                    if r.tool != "losscheck":  # peers' onsets are not read; remedies are in the table
+                        text = "\n".join(x for x in text.splitlines()
+                                         if not x.startswith(("onset within", "labelled first remedy")))
+                    print(text)
                     print("\n".join("  miss: " + m for m in r.figures.misses if "onset" not in m) + "\n")
         unmapped = {n: sorted({f.id for r in runs_of[n, sp] for f in r.findings
                                if f.id not in FINDING_CLASS.get(n, {})}) for n in names if status[n]}
