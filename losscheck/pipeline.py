@@ -243,6 +243,7 @@ def diagnose_run(data: RunData, options: Settings, baseline=None) -> RunReport:
         NoLossMetric, UsageError: from role resolution.
     """
     from losscheck.analysis import analyse
+    from losscheck.digest import run_plot
     from losscheck.catalogue import analysis_options, rule_options
     from losscheck.remedies import rank
     from losscheck.roles import resolve
@@ -280,11 +281,12 @@ def diagnose_run(data: RunData, options: Settings, baseline=None) -> RunReport:
                                    int(s.steps[-1]) if len(s) else 0, int((~np.isfinite(s.values)).sum()),
                                    s.step_unit)
     digest = {role: curve_digest(a.series) for role, a in resolved.roles.items() if role in DIGEST_ROLES}
+    plot = run_plot({role: a.series for role, a in resolved.roles.items()}, analysis.curves, analysis, baseline)
     return RunReport(run=data.path, status=_status(findings), primary=analysis.primary,
                      secondary=list(analysis.secondary), onset_step=analysis.onset_step, metrics=metrics,
                      curves=list(analysis.curves.values()), findings=findings, remedies=remedies,
                      notes=list(data.notes), digest=digest, summary=summary, baselined=baselined,
-                     confidence=analysis.confidence)
+                     confidence=analysis.confidence, plot=plot)
 
 
 def _read_and_diagnose(run: RunFiles, run_opts: Settings, base) -> RunReport | RunError:

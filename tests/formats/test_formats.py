@@ -83,7 +83,7 @@ def render(name: str, report: Report | None = None) -> str:
 # --------------------------------------------------------------------------- registry / general
 
 
-@pytest.mark.parametrize("name", ["markdown", "github", "junit", "sarif"])
+@pytest.mark.parametrize("name", ["markdown", "github", "junit", "sarif", "html"])
 def test_registered_and_deterministic(name):
     assert name in all_formats()
     a, b = render(name), render(name)
@@ -91,13 +91,13 @@ def test_registered_and_deterministic(name):
     assert a.endswith("\n")
 
 
-@pytest.mark.parametrize("name", ["markdown", "github", "junit", "sarif"])
+@pytest.mark.parametrize("name", ["markdown", "github", "junit", "sarif", "html"])
 def test_empty_report_renders(name):
     out = render(name, Report([], [], "0.1.0"))
     assert out.strip()
 
 
-@pytest.mark.parametrize("name", ["markdown", "github", "junit", "sarif"])
+@pytest.mark.parametrize("name", ["markdown", "github", "junit", "sarif", "html"])
 def test_undecodable_path_still_writable(name):
     """A lone surrogate (undecodable file-name byte) must not make UTF-8 writing fail."""
     rep = make_report()
@@ -423,7 +423,7 @@ def test_every_report_carries_a_fixed_size_digest_and_formats_own_their_printing
 
     assert format_names() == list(all_formats())  # the help's list is the registry
     assert all(name == fmt.name for name, fmt in all_formats().items())
-    assert [n for n, f in all_formats().items() if f.for_people] == ["text"]
+    assert [n for n, f in all_formats().items() if f.for_people] == ["html", "text"]
     root = Path(__file__).resolve().parents[2] / "sample_runs"
     rep = diagnose(root)
     assert all(r.digest and all(0 < len(v) <= DIGEST_BINS for v in r.digest.values()) for r in rep.runs)
