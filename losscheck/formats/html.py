@@ -135,7 +135,8 @@ def _nice(lo: float, hi: float, n: int = 4) -> list[float]:
     mag = 10.0 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     first = math.ceil(lo / step) * step
-    out, v = [], first
+    out: list[float] = []
+    v = first
     while v <= hi + 1e-12 * abs(hi) and len(out) < 12:
         out.append(0.0 if abs(v) < step * 1e-9 else v)
         v += step
@@ -183,7 +184,7 @@ def _columns(d: CurveDigest, x: _X) -> list[tuple[int, float | None, float | Non
             c[2] = hi if c[2] is None else max(c[2], hi)
         if sm is not None:
             c[3] = sm
-    return [tuple(c) for c in cols.values()]  # type: ignore[misc]
+    return [(c[0], c[1], c[2], c[3]) for c in cols.values()]
 
 
 def _band(cols, y: _Y) -> str:
@@ -208,7 +209,8 @@ def _band(cols, y: _Y) -> str:
 
 def _smooth(cols, y: _Y) -> str:
     """The smoothed line, broken where a column has no finite value."""
-    segs, cur = [], []
+    segs: list[list[tuple[int, int]]] = []
+    cur: list[tuple[int, int]] = []
     for px, _, _, sm in cols:
         if sm is None:
             if cur:
