@@ -3,7 +3,7 @@
 Per run: the training loss (with the eval loss and a GAN's discriminator loss on the same
 axes), the grad norm and the learning rate in panels that share one step axis; each curve's
 raw points as a faded band behind its smoothed line (the debiased EMA TensorBoard draws, see
-:mod:`losscheck.digest`); NaN/Inf points as red ticks along the top, counted, never dropped;
+:mod:`losscheck.digest`; the LR, a schedule, is drawn as logged); NaN/Inf points as red ticks along the top, counted, never dropped;
 the fitted trend over its span (dashed); the onset, each spike, the plateau level, the chance
 level ln(C), the overfitting point (the eval-loss minimum), the last healthy step before the
 onset, and the ``--baseline`` run's final and best loss. Beside the picture: the findings and
@@ -228,14 +228,15 @@ def _curve_of(run: RunReport, role: str) -> CurveAnalysis | None:
 
 
 def _vline(px: int, top: int, bottom: int, colour: str, label: str, dash: str = "", width: float = 2,
-           row: int = 0) -> str:
+           row: int = 0, left: bool = False) -> str:
+    """A vertical mark across a panel, its label in label row ``row`` (below the NaN/Inf tick
+    strip), to the right of the line, or to its left with ``left`` or near the right edge."""
     d = f' stroke-dasharray="{dash}"' if dash else ""
-    lx = px + 3
-    anchor = ""
-    if px > W_FIG - RIGHT - 90:
+    lx, anchor = px + 3, ""
+    if (left and px > LEFT + 110) or px > W_FIG - RIGHT - 110:
         lx, anchor = px - 3, ' text-anchor="end"'
-    return (f'<path d="M{px} {top}V{bottom}" stroke="{colour}" stroke-width="{width}"{d}/>'
-            f'<text x="{lx}" y="{top + 10 + 11 * row}" fill="{colour}"{anchor}>{h(label)}</text>')
+    text = f'<text x="{lx}" y="{top + 31 + 11 * row}" fill="{colour}"{anchor}>{h(label)}</text>' if label else ""
+    return f'<path d="M{px} {top}V{bottom}" stroke="{colour}" stroke-width="{width}"{d}/>' + text
 
 
 def _hlines(lines: list[tuple[int, int, str, str, str]], top: int, bottom: int) -> str:
@@ -276,7 +277,9 @@ def _panel(run: RunReport, roles: list[str], x: _X, top: int, height: int, unit:
     bottom = top + height
     out = [f'<rect x="{LEFT}" y="{top}" width="{W_PLOT}" height="{height}" class="bg"/>']
     hl: list[tuple[int, int, str, str, str]] = []
-    for t in y.ticks():
+    bad: list[str] = []  # NaN/Inf counts, curves with no finite value
+    late: list[str] = []  # drawn last (spike marks)
+    for t in (y.ticks() if values else []):  # no finite value: no scale to show
         py = y(t)
         out.append(f'<path d="M{LEFT} {py}H{LEFT + W_PLOT}" class="grid"/>'
                    f'<text x="{LEFT - 4}" y="{py + 3}" text-anchor="end">{num(t)}</text>')
@@ -286,7 +289,10 @@ def _panel(run: RunReport, roles: list[str], x: _X, top: int, height: int, unit:
         col = ROLE_COLOUR.get(d.role, "#333")
         cols = _columns(d, x)
         band = _band(cols, y)
-        if band:
+        if d.role == "lr":  # a schedule, not a noisy measurement: drawn as logged, not smoothed
+            out.append(f'<path d="{band}" stroke="{col}" class="ema"/>' if band else "")
+            cols = []
+        elif band:
             out.append(f'<path d="{band}" stroke="{col}" class="raw"/>')
         sm = _smooth(cols, y)
         if sm:
@@ -294,19 +300,19 @@ def _panel(run: RunReport, roles: list[str], x: _X, top: int, height: int, unit:
                        f'{d.smoothing:.4g}</title></path>')
         if d.nonfinite:
             ticks = "".join(f"M{x(m.step)} {top}v9" for m in d.nonfinite)
-            total = sum(m.count for m in d.nonfinite)
-            kinds = sorted({m.kind for m in d.nonfinite})
-            out.append(f'<path d="{ticks}" stroke="{NONFINITE}" stroke-width="2"/>'
-                       f'<text x="{x(d.nonfinite[0].step) + 3}" y="{top + 20}" fill="{NONFINITE}">'
-                       f'{total} {"/".join(kinds)} ({h(ROLE_LABEL.get(d.role, d.role))})</text>')
+            kinds = "/".join(sorted({m.kind for m in d.nonfinite}))
+            out.append(f'<path d="{ticks}" stroke="{NONFINITE}" stroke-width="2"/>')
+            bad.append(f"{sum(m.count for m in d.nonfinite)} {kinds} ({ROLE_LABEL.get(d.role, d.role)})")
         if d.trend:
             pts = [(x(s), y(v)) for s, v in d.trend]
             out.append(f'<path d="{_path(pts)}" stroke="{TREND}" class="trend"><title>fitted trend: '
                        f'{h(d.trend_model)}</title></path>')
-        if d.spikes:
-            marks = "".join(f"M{x(s)} {bottom}v-10" for s in d.spikes)
-            out.append(f'<path d="{marks}" stroke="{SPIKE}" stroke-width="2.5"><title>{d.spike_count} '
-                       f'spike(s) of the {h(ROLE_LABEL.get(d.role, d.role))}</title></path>')
+        if d.spikes:  # triangles on the bottom edge, drawn over the vertical marks
+            marks = "".join(f"M{x(s) - 5} {bottom}l5-9 5 9z" for s in d.spikes)
+            late.append(f'<path d="{marks}" fill="{SPIKE}" style="fill:{SPIKE}"><title>{d.spike_count} '
+                        f'spike(s) of the {h(ROLE_LABEL.get(d.role, d.role))}</title></path>')
+        if not any(v is not None for v in d.low):
+            bad.append(f"{ROLE_LABEL.get(d.role, d.role)}: no finite value")
         c = _curve_of(run, d.role)
         if c is not None and c.plateau is not None:
             hl.append((x(c.plateau.start_step), y(c.plateau.level), PLATEAU,
@@ -322,16 +328,20 @@ def _panel(run: RunReport, roles: list[str], x: _X, top: int, height: int, unit:
                     hl.append((LEFT, y(v), BASELINE, f"baseline {k} {ROLE_LABEL.get(role, role)} {num(v)}",
                                "8 2 2 2"))
     out.append(_hlines(hl, top, bottom))
+    if bad:  # NaN/Inf counts under the tick strip, at the right
+        out.append(f'<text x="{LEFT + W_PLOT - 3}" y="{top + 20}" fill="{NONFINITE}" text-anchor="end">'
+                   f'{h("; ".join(bad))}</text>')
     # vertical marks span this panel; labels only on the first panel
     onset = run.onset_step
     if onset is not None:
         out.append(_vline(x(onset), top, bottom, ONSET, f"onset {onset}" if first else "", width=2.5))
     if first and plot.rollback_step is not None and plot.rollback_step != onset:
         out.append(_vline(x(plot.rollback_step), top, bottom, ROLLBACK, f"last healthy {plot.rollback_step}",
-                          "5 3", 1.5, row=1))
+                          "5 3", 1.5, row=1, left=True))
     if first and plot.overfit_step is not None:
         out.append(_vline(x(plot.overfit_step), top, bottom, OVERFIT, f"eval min {plot.overfit_step} (overfitting)",
                           "5 3", 1.5, row=2))
+    out += late
     out.append(f'<rect x="{LEFT}" y="{top}" width="{W_PLOT}" height="{height}" class="frame"/>')
     return "".join(out)
 
@@ -460,7 +470,8 @@ def _legend(run: RunReport) -> str:
     if plot is None or not plot.curves:
         return "<p>No curve to draw.</p>"
     items = [(ROLE_COLOUR.get(r, "#333"), ROLE_LABEL.get(r, r)) for r in plot.curves]
-    items.append(("#bbb", "faded: raw points (min-max per pixel); line: debiased EMA"))
+    items.append(("#bbb", "faded: raw points (min-max per pixel); line: debiased EMA"
+                  + ("; learning rate as logged" if "lr" in plot.curves else "")))
     if any(d.trend for d in plot.curves.values()):
         items.append((TREND, "dashed: fitted trend"))
     if run.onset_step is not None:

@@ -153,3 +153,34 @@ def test_200_run_sweep_of_million_point_runs_stays_under_the_documented_size():
     assert size <= 200 * SWEEP_BYTES_PER_RUN + SWEEP_BYTES_FIXED, size
     one = len(HTML.render(Report([r], [], "0.1.0")).encode("utf-8"))
     assert one <= SWEEP_BYTES_PER_RUN + SWEEP_BYTES_FIXED
+
+
+def test_spikes_overfitting_chance_and_baseline_are_marked():
+    """Each mark the analysis or the baseline supplies is drawn, and only then."""
+    from losscheck.baseline import BaselineRun
+    from losscheck.formats.html import BASELINE, CHANCE, OVERFIT, SPIKE
+
+    n = 3_000
+    rng = np.random.default_rng(5)
+    st = np.arange(n, dtype=np.int64)
+    loss = 0.4 + 2.0 * np.exp(-st / 400.0) + 0.02 * rng.standard_normal(n)
+    for k in (900, 1700, 2500):  # short, recovered spikes
+        loss[k:k + 4] *= 4.0
+    ev_st = np.arange(0, n, 100, dtype=np.int64)
+    ev = 1.0 + 1.5 * np.exp(-ev_st / 300.0) + np.where(ev_st > 1200, (ev_st - 1200) / 1500.0, 0.0)
+    data = RunData("r", ["f"], {"loss": Series("loss", st, loss, "f"), "eval_loss": Series("eval_loss", ev_st, ev, "f")})
+    base = BaselineRun("b", set(), {"loss": {"final": 0.45, "best": 0.41}})
+    r = diagnose_run(data, Options(), base)
+    html = HTML.render(Report([r], [], "0.1.0"))
+    spikes = r.plot.curves["loss"].spikes
+    assert spikes and html.count("l5-9 5 9z") == len(spikes) and f'fill="{SPIKE}"' in html
+    assert r.plot.overfit_step is not None and f'stroke="{OVERFIT}"' in html
+    assert f"eval min {r.plot.overfit_step}" in html
+    assert "baseline final loss 0.45" in html and f'stroke="{BASELINE}"' in html
+    assert f'stroke="{CHANCE}"' not in html  # no class count, no chance line
+    # a loss sitting at ln(10) with --num-classes 10: the chance level is drawn
+    flat = np.log(10) + 0.01 * rng.standard_normal(n)
+    r2 = diagnose_run(RunData("c", ["f"], {"loss": Series("loss", st, flat, "f")}), Options(num_classes=10))
+    assert r2.plot.chance_level == pytest.approx(np.log(10))
+    html2 = HTML.render(Report([r2], [], "0.1.0"))
+    assert f'stroke="{CHANCE}"' in html2 and "chance ln(10)" in html2
