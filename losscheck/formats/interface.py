@@ -31,6 +31,12 @@ class Format(ABC):
     def render(self, report: Report) -> str:
         """The whole report as text (UTF-8 when written). Never raises for a valid report."""
 
+    def appendices(self, report: Report, environ: Any) -> list[tuple[str, str]]:
+        """Text to append to other files beside the report, as ``[(path, text)]`` (e.g. GitHub's
+        step summary named by ``$GITHUB_STEP_SUMMARY``); ``environ`` is the environment
+        mapping. The CLI appends each text to its file. Default: none."""
+        return []
+
     def draw(self, report: Report, console: Any) -> bool:
         """Draw the report on a terminal (``console``: a ``rich.console.Console``, colour
         allowed) and return ``True``; ``False`` (the default) when this format has no

@@ -225,10 +225,11 @@ def test_github_finding_lines_escaped_and_located():
     assert AWKWARD in _unescape(msg)
     assert "%25" in msg and "%0A" in msg
     assert "Top remedy: Lower the peak LR | 3-10x (lower_lr)" in _unescape(msg)
-    cmd, props, msg = _parse_command(lines[1])
+    warn = [ln for ln in lines if ln.startswith("::warning")]  # lines are grouped by level
+    cmd, props, msg = _parse_command(warn[0])
     assert cmd == "warning" and "%0D%0A" in msg
     assert "grad_clip" in msg  # the remedy this finding voted for, not the run's rank 1
-    cmd, props, msg = _parse_command(lines[2])
+    cmd, props, msg = _parse_command(warn[1])
     assert cmd == "warning" and _unescape(props["file"]) == WARN_PATH + "/eval.csv"
 
 
@@ -246,7 +247,7 @@ def test_merged_series_source_points_to_first_file():
     """A series merged from several files has ``"a, b"`` as source: annotate one real file."""
     rep = make_report()
     rep.runs[1].metrics["eval_loss"].source = "runs/warn-run/eval1.csv, runs/warn-run/eval2.csv"
-    line = render("github", rep).splitlines()[2]
+    line = [ln for ln in render("github", rep).splitlines() if ln.startswith("::warning")][1]
     assert _parse_command(line)[1]["file"] == "runs/warn-run/eval1.csv"
     res = _sarif(rep)["runs"][0]["results"][2]
     assert res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "runs/warn-run/eval1.csv"
@@ -256,7 +257,7 @@ def test_merged_series_source_points_to_first_file():
 
 def test_github_errors_are_error_commands():
     lines = render("github").splitlines()
-    cmd, props, msg = _parse_command(lines[-2])
+    cmd, props, msg = _parse_command([ln for ln in lines if ln.startswith("::error") and "title=" not in ln][0])
     assert cmd == "error"
     assert _unescape(props["file"]) == ERR_PATH and "title" not in props
     assert _unescape(msg) == "unreadable: cannot parse: line 3\nbad | cell"
@@ -441,3 +442,57 @@ def test_the_cli_names_no_format_but_its_default():
     assert ".name ==" not in src
     for name in format_names():
         assert len(re.findall(rf'"{name}"', src)) <= (1 if name == "text" else 0), name  # the default
+
+
+def _many_findings_report(n_runs: int = 43) -> Report:
+    """A sweep with more findings of every level than GitHub shows (10 per level)."""
+    runs = []
+    for i in range(n_runs):
+        status = ("failing", "warning", "healthy")[i % 3]
+        f = [Finding("LC103", "loss-spikes", "warning", "loss", 5, f"w{i}"),
+             Finding("LC301", "lr-no-warmup", "info", None, None, f"n{i}")]
+        if status == "failing":
+            f.insert(0, Finding("LC101", "loss-diverging", "error", "loss", 10, f"e{i}"))
+        runs.append(RunReport(f"runs/r{i:02d}", status, "diverging", [], 10, {}, [], f, [], confidence=i / 100))
+    return Report(runs, [], "0.1.0")
+
+
+def test_github_caps_each_level_at_ten_worst_first_and_keeps_the_summary():
+    rep = _many_findings_report()
+    lines = render("github", rep).splitlines()
+    levels = [_parse_command(ln)[0] for ln in lines]
+    assert levels.count("error") == 10 and levels.count("warning") == 10 and levels.count("notice") == 10
+    cmd, _, summary = _parse_command(lines[-1])
+    assert cmd == "notice" and summary.startswith("losscheck 0.1.0: 43 run(s)")
+    n_err = sum(r.status == "failing" for r in rep.runs)
+    assert f"{n_err - 10} error(s), {43 - 10} warning(s), {43 - 9} notice(s)" in _unescape(summary)
+    # the worst first: the warnings shown belong to failing runs, most confident first
+    warned = [_unescape(_parse_command(ln)[2]) for ln in lines if ln.startswith("::warning")]
+    failing = sorted((r for r in rep.runs if r.status == "failing"), key=lambda r: -r.confidence)
+    assert [w.split(" ")[0] for w in warned] == [r.run for r in failing[:10]]
+
+
+def test_github_writes_the_step_summary_when_asked(tmp_path):
+    fmt = get_format("github")
+    rep = _many_findings_report(5)
+    assert fmt.appendices(rep, {}) == []
+    target = tmp_path / "summary.md"
+    [(where, text)] = fmt.appendices(rep, {"GITHUB_STEP_SUMMARY": str(target)})
+    assert where == str(target) and text == get_format("markdown").render(rep)
+
+
+def test_cli_appends_the_step_summary(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    target = tmp_path / "step-summary.md"
+    target.write_text("earlier step\n", encoding="utf-8")
+    env = dict(os.environ, GITHUB_STEP_SUMMARY=str(target), PYTHONPATH=str(root))
+    out = subprocess.run([sys.executable, "-m", "losscheck", "diagnose", str(root / "sample_runs" / "qwen-style-diverge"),
+                          "-f", "github"], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 1 and out.stdout.startswith("::")
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith("earlier step\n## losscheck") and "qwen-style-diverge" in text  # appended, not replaced
