@@ -29,7 +29,7 @@ When ``GITHUB_STEP_SUMMARY`` names a file, the whole report is appended to it as
 
 from __future__ import annotations
 
-from losscheck.formats._common import (clean_text, diagnosis_text, display_path, finding_remedy,
+from losscheck.formats._common import (clean_text, diagnosis_text, display_path, failing_first, finding_remedy,
                                        finding_source, summary_line)
 from losscheck.formats.interface import Format
 from losscheck.model import Report, RunReport
@@ -39,7 +39,6 @@ COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
 
 #: Annotations GitHub shows per level and step; the rest are dropped by GitHub.
 MAX_PER_LEVEL = 10
-_RANK = {"failing": 0, "warning": 1, "healthy": 2}
 
 
 def escape_data(s) -> str:
@@ -85,7 +84,7 @@ class GithubFormat(Format):
         """All workflow-command lines, newline-terminated: at most :data:`MAX_PER_LEVEL` per
         level (the summary notice included), the worst first."""
         by_level: dict[str, list[str]] = {"error": [], "warning": [], "notice": []}
-        runs = sorted(report.runs, key=lambda r: (_RANK.get(r.status, 3), -(r.confidence or 0.0), r.run))
+        runs = failing_first(report.runs)
         for r in runs:
             for f in r.findings:
                 cmd = COMMANDS.get(f.severity, "warning")

@@ -34,8 +34,8 @@ from __future__ import annotations
 import math
 from html import escape
 
-from losscheck.formats._common import (clean_text, confidence_text, diagnosis_text, display_path, settings_text,
-                                       summary_line)
+from losscheck.formats._common import (clean_text, confidence_text, diagnosis_text, display_path, failing_first,
+                                       settings_text, summary_line)
 from losscheck.formats.interface import Format
 from losscheck.model import STATUSES, CurveAnalysis, CurveDigest, Report, RunReport, run_fails
 
@@ -409,12 +409,9 @@ def _short(run: str, root: str) -> str:
     return rel if rel not in ("", ".") else PurePath(run).name or run
 
 
-_STATUS_ORDER = {s: i for i, s in enumerate(STATUSES)}
-
-
 def ordered(runs: list[RunReport]) -> list[RunReport]:
-    """Failing runs first, then warning, then healthy; by path within a status."""
-    return sorted(runs, key=lambda r: (_STATUS_ORDER.get(r.status, 9), r.run))
+    """Failing runs first, then warning, then healthy (:func:`losscheck.formats._common.failing_first`)."""
+    return failing_first(runs)
 
 
 def _rule_link(code: str) -> str:

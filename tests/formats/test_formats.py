@@ -143,8 +143,9 @@ def test_markdown_one_row_per_run_with_escaped_pipes():
 def test_markdown_sections_findings_remedies_errors():
     md = render("markdown")
     assert md.splitlines()[2].startswith("**3 run(s): 1 failing, 1 warning, 1 healthy; 1 path(s) not diagnosed**")
-    for path in (FAIL_PATH, WARN_PATH, OK_PATH):
+    for path in (FAIL_PATH, WARN_PATH):
         assert f"### {md_text(path)}" in md
+    assert f"### {md_text(OK_PATH)}" not in md  # a healthy run is its table row
     # the awkward message stays on one table line, newline as <br>, markup escaped
     row = next(line for line in md.splitlines() if line.startswith("| LC101 "))
     assert "<br>" in row and "\\<step \\& co\\>" in row and "ünïcødé" in row
@@ -152,11 +153,10 @@ def test_markdown_sections_findings_remedies_errors():
     assert "| LC202 | grad-overflow-skipped | warning | 12 |" in md
     # ranked remedies with id, evidence and settings
     assert "1. **Lower the peak LR \\| 3-10x** (`lower_lr`): onset at LR peak<br>(5e-4)" in md
-    assert "   Settings: `learning_rate=0.0001, candidates=[5e-05, 0.0001]`" in md
+    assert "   - Settings: `learning_rate=0.0001, candidates=[5e-05, 0.0001]`" in md
     assert "3. **Clip gradients** (`grad_clip`)" in md
     assert "### Not diagnosed" in md
     assert "cannot parse: line 3<br>bad \\| cell" in md
-    assert "No findings." in md  # the healthy run
 
 
 def test_baselined_findings_are_mentioned_but_not_counted():
@@ -496,3 +496,35 @@ def test_cli_appends_the_step_summary(tmp_path):
     assert out.returncode == 1 and out.stdout.startswith("::")
     text = target.read_text(encoding="utf-8")
     assert text.startswith("earlier step\n## losscheck") and "qwen-style-diverge" in text  # appended, not replaced
+
+
+def test_markdown_failing_first_healthy_in_one_row_and_valid_commonmark():
+    from markdown_it import MarkdownIt
+
+    rep = make_report()
+    rep.runs = [healthy_run(), warning_run(), failing_run()]  # alphabetical order would differ
+    rep.runs[0].run, rep.runs[1].run, rep.runs[2].run = "a-ok", "b-warn", "c-fail"
+    md = render("markdown", rep)
+    assert [_cells(r)[0] for r in _table_rows(md)] == ["c-fail", "b-warn", "a-ok"]
+    assert "### a-ok" not in md and "### c-fail" in md
+    html = MarkdownIt("commonmark").enable("table").render(md)
+    assert html.count("<tr>") == (len(rep.runs) + 1) + (2 + 1) + (1 + 1)  # runs table, two findings tables
+    # settings are their own nested item, not run into the remedy's paragraph
+    assert re.search(r"<li>Settings: <code>learning_rate=0.0001", html)
+    assert "Settings:" not in re.sub(r"<li>Settings:", "", html)
+
+
+def test_markdown_stays_under_the_comment_limit():
+    from losscheck.formats.markdown import MAX_CHARS
+
+    runs = []
+    for i in range(600):
+        r = failing_run() if i % 2 else warning_run()
+        r.run = f"sweeps/lr-{i:03d}-" + "x" * 40
+        runs.append(r)
+    md = render("markdown", Report(runs, [RunError(f"bad{i}", "unreadable " * 20) for i in range(400)], "0.1.0"))
+    assert len(md) <= MAX_CHARS
+    assert "more run(s) not listed" in md and "more run section(s) not shown" in md
+    assert "more path(s) not diagnosed" in md
+    small = render("markdown")  # a small report is whole
+    assert "more" not in small
