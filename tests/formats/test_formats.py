@@ -333,7 +333,7 @@ def test_sarif_required_fields():
     assert len(doc["runs"]) == 1
     driver = doc["runs"][0]["tool"]["driver"]
     assert driver["name"] == "losscheck" and driver["version"] == "0.1.0"
-    assert driver["informationUri"].startswith("https://")
+    assert driver.get("informationUri", "https://").startswith("https://")  # optional in SARIF
     codes = [r.code for r in all_rules()]
     assert [r["id"] for r in driver["rules"]] == codes
     for desc, rule in zip(driver["rules"], all_rules()):
@@ -528,3 +528,17 @@ def test_markdown_stays_under_the_comment_limit():
     assert "more path(s) not diagnosed" in md
     small = render("markdown")  # a small report is whole
     assert "more" not in small
+
+
+def test_sarif_message_sentences_and_no_made_up_information_uri():
+    doc = _sarif(make_report())
+    driver = doc["runs"][0]["tool"]["driver"]
+    assert "pypi.org" not in json.dumps(driver)  # never published there
+    uri = driver.get("informationUri")
+    assert uri is None or uri.startswith("https://")
+    rep = make_report()
+    rep.runs[0].findings[0].message = "loss grows x2 every 6.79 steps for 4 classes"
+    text = _sarif(rep)["runs"][0]["results"][0]["message"]["text"]
+    assert "for 4 classes. Top remedy: " in text
+    rep.runs[0].findings[0].message = "ends with a stop."
+    assert "stop.. " not in _sarif(rep)["runs"][0]["results"][0]["message"]["text"]
