@@ -197,7 +197,7 @@ def diagnose(
 
             base = load_baseline(baseline, cfg)
         report = run_diagnose(path, progress=progress, config=cfg, baseline=base, jobs=jobs,
-                              follow_symlinks=follow_symlinks)
+                              follow_symlinks=follow_symlinks, plots=fmt.draws_curves)
     except LosscheckError as exc:
         if debug:  # the traceback, then the same line and exit code as without --debug
             import traceback

@@ -548,6 +548,7 @@ class HtmlFormat(Format):
     name = "html"
     description = "One self-contained HTML page: each run's curves drawn with its marks, findings and remedies."
     for_people = True
+    draws_curves = True
 
     def render(self, report: Report) -> str:
         """The whole page, ending in a newline."""

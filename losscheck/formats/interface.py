@@ -21,11 +21,14 @@ class Format(ABC):
         for_people: the output is read by a person rather than a program: the CLI shows a
             progress bar for a sweep on a terminal, and writes no report when no run could be
             diagnosed (every error is on stderr already; exit 2).
+        draws_curves: the format draws each run's curves from ``RunReport.plot``: the CLI asks
+            the pipeline for the plot digests (``diagnose(..., plots=True)``).
     """
 
     name: str = ""
     description: str = ""
     for_people: bool = False
+    draws_curves: bool = False
 
     @abstractmethod
     def render(self, report: Report) -> str:

@@ -91,7 +91,7 @@ def test_trend_is_drawn_from_the_fit_over_its_span():
     n = 2_000
     st = np.arange(n, dtype=np.int64)
     loss = 0.5 + 3.0 * np.exp(-st / 300.0)
-    r = diagnose_run(RunData("r", ["f"], {"loss": Series("loss", st, loss, "f")}), Options())
+    r = diagnose_run(RunData("r", ["f"], {"loss": Series("loss", st, loss, "f")}), Options(), plots=True)
     d = r.plot.curves["loss"]
     assert d.trend, "no trend sampled"
     for s, v in d.trend:
@@ -103,7 +103,7 @@ def test_trend_is_drawn_from_the_fit_over_its_span():
 
 def test_page_is_self_contained_and_escaped():
     data = _run_data(3_000, nan_at=1500, name="runs/<script>alert(1)</script>")
-    r = diagnose_run(data, Options())
+    r = diagnose_run(data, Options(), plots=True)
     html = HTML.render(Report([r], [], "0.1.0"))
     assert "<script" not in html.lower()
     assert "&lt;script&gt;" in html
@@ -117,7 +117,7 @@ def test_page_is_self_contained_and_escaped():
 
 
 def test_marks_come_from_the_report():
-    rep = diagnose(ROOT / "sample_runs" / "qwen-style-diverge")
+    rep = diagnose(ROOT / "sample_runs" / "qwen-style-diverge", plots=True)
     r = rep.runs[0]
     html = HTML.render(rep)
     assert r.onset_step is not None and f"onset {r.onset_step}" in html and ONSET in html
@@ -128,7 +128,7 @@ def test_marks_come_from_the_report():
 
 
 def test_sweep_overview_failing_first_with_status_filters():
-    rep = diagnose(ROOT / "sample_runs")
+    rep = diagnose(ROOT / "sample_runs", plots=True)
     html = HTML.render(rep)
     cards = re.findall(r'<a class="card (\w+)" href="#run-(\d+)"', html)
     assert len(cards) == len(rep.runs) > 1
@@ -145,7 +145,7 @@ def test_sweep_overview_failing_first_with_status_filters():
 
 def test_200_run_sweep_of_million_point_runs_stays_under_the_documented_size():
     """Bytes, not time: a 1M-point run reduced to the digest, drawn 200 times (a sweep)."""
-    r = diagnose_run(_run_data(1_000_000, nan_at=500_000), Options())
+    r = diagnose_run(_run_data(1_000_000, nan_at=500_000), Options(), plots=True)
     assert all(len(d.steps) == PLOT_BINS for d in r.plot.curves.values())  # every bin filled
     statuses = ["failing", "warning", "healthy"]
     runs = [dataclasses.replace(r, run=f"sweep/lr-{i:03d}", status=statuses[i % 3]) for i in range(200)]
@@ -170,7 +170,7 @@ def test_spikes_overfitting_chance_and_baseline_are_marked():
     ev = 1.0 + 1.5 * np.exp(-ev_st / 300.0) + np.where(ev_st > 1200, (ev_st - 1200) / 1500.0, 0.0)
     data = RunData("r", ["f"], {"loss": Series("loss", st, loss, "f"), "eval_loss": Series("eval_loss", ev_st, ev, "f")})
     base = BaselineRun("b", set(), {"loss": {"final": 0.45, "best": 0.41}})
-    r = diagnose_run(data, Options(), base)
+    r = diagnose_run(data, Options(), base, plots=True)
     html = HTML.render(Report([r], [], "0.1.0"))
     spikes = r.plot.curves["loss"].spikes
     assert spikes and html.count("l5-9 5 9z") == len(spikes) and f'fill="{SPIKE}"' in html
@@ -180,7 +180,15 @@ def test_spikes_overfitting_chance_and_baseline_are_marked():
     assert f'stroke="{CHANCE}"' not in html  # no class count, no chance line
     # a loss sitting at ln(10) with --num-classes 10: the chance level is drawn
     flat = np.log(10) + 0.01 * rng.standard_normal(n)
-    r2 = diagnose_run(RunData("c", ["f"], {"loss": Series("loss", st, flat, "f")}), Options(num_classes=10))
+    r2 = diagnose_run(RunData("c", ["f"], {"loss": Series("loss", st, flat, "f")}), Options(num_classes=10), plots=True)
     assert r2.plot.chance_level == pytest.approx(np.log(10))
     html2 = HTML.render(Report([r2], [], "0.1.0"))
     assert f'stroke="{CHANCE}"' in html2 and "chance ln(10)" in html2
+
+
+def test_plot_digests_are_made_only_for_a_format_that_draws():
+    """A sweep diagnosed for text/JSON holds no per-bin lists; the HTML format asks for them."""
+    data = _run_data(2_000)
+    assert diagnose_run(data, Options()).plot is None
+    assert diagnose_run(data, Options(), plots=True).plot is not None
+    assert HTML.draws_curves and not get_format("text").draws_curves

@@ -189,7 +189,7 @@ def _check_page(html: str, tmp_path: Path, height: int, save: str | None = None)
 
 
 def test_demo_run_in_chromium(tmp_path):
-    rep = diagnose(ROOT / "sample_runs" / "qwen-style-diverge")
+    rep = diagnose(ROOT / "sample_runs" / "qwen-style-diverge", plots=True)
     w, hgt, rows = _check_page(get_format("html").render(rep), tmp_path, 1000,
                                _keep("html-report-demo.png"))
     assert (w, hgt) == (1280, 1000)
@@ -204,7 +204,7 @@ def test_real_sweep_in_chromium(tmp_path):
     real = Path("/work/shared/real_runs")
     if not real.is_dir():
         pytest.skip("../shared is absent")
-    rep = diagnose(real, jobs=2)
+    rep = diagnose(real, jobs=2, plots=True)
     w, hgt, rows = _check_page(get_format("html").render(rep), tmp_path, 1400,
                                _keep("html-report-sweep.png"))
     overview = (0, 100, 1280, 1000)
