@@ -3,7 +3,8 @@
 Per run: the training loss (with the eval loss and a GAN's discriminator loss on the same
 axes), the grad norm and the learning rate in panels that share one step axis; each curve's
 raw points as a faded band behind its smoothed line (the debiased EMA TensorBoard draws, see
-:mod:`losscheck.digest`; the LR, a schedule, is drawn as logged); NaN/Inf points as red ticks along the top, counted, never dropped;
+:mod:`losscheck.digest`; the LR, a schedule, and a curve of fewer than
+:data:`SMOOTH_MIN_POINTS` points are drawn as logged); NaN/Inf points as red ticks along the top, counted, never dropped;
 the fitted trend over its span (dashed); the onset, each spike, the plateau level, the chance
 level ln(C), the overfitting point (the eval-loss minimum), the last healthy step before the
 onset, and the ``--baseline`` run's final and best loss. Beside the picture: the findings and
@@ -22,11 +23,11 @@ from the report is HTML-escaped (:func:`html.escape`) after its control characte
 escaped (:func:`losscheck.formats._common.clean_text`).
 
 Size: a run whose three curves (loss, grad norm, LR) are noisy enough to fill all 400 bins
-takes about 20 KB whatever its length (a 1M-point run: 23.7 KB alone, 19.6 KB per run in a
-sweep); a 200-run sweep of such runs is 3.9 MB. ``tests/formats/test_html.py`` counts the
+takes about 18 KB whatever its length (a 1M-point run: 22.2 KB alone, 18.1 KB per run in a
+sweep); a 200-run sweep of such runs is 3.6 MB. ``tests/formats/test_html.py`` counts the
 bytes of that sweep against :data:`SWEEP_BYTES_PER_RUN` per run plus :data:`SWEEP_BYTES_FIXED`
-(4.9 MB for 200 runs). Smooth curves cost less (the 43 real runs of the test corpus: 8.6 KB
-per run).
+(4.9 MB for 200 runs). Smooth curves cost less (the 43 real runs of the test corpus: 350 KB,
+8.1 KB per run).
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ STATUS_COLOUR = {"failing": "#c62828", "warning": "#ef6c00", "healthy": "#2e7d32
 
 ROLE_LABEL = {"loss": "loss", "eval_loss": "eval loss", "disc_loss": "discriminator loss", "grad_norm": "grad norm",
               "lr": "learning rate"}
+#: Curves with fewer points are drawn as logged, not smoothed.
+SMOOTH_MIN_POINTS = 30
 #: Roles drawn in the first panel, on the loss's axes.
 LOSS_PANEL = ("loss", "eval_loss", "disc_loss")
 
@@ -289,7 +292,8 @@ def _panel(run: RunReport, roles: list[str], x: _X, top: int, height: int, unit:
         col = ROLE_COLOUR.get(d.role, "#333")
         cols = _columns(d, x)
         band = _band(cols, y)
-        if d.role == "lr":  # a schedule, not a noisy measurement: drawn as logged, not smoothed
+        if d.role == "lr" or d.points < SMOOTH_MIN_POINTS:  # a schedule, or too few points to
+            # average: drawn as logged (an EMA of 3 points draws a trend that is not there)
             out.append(f'<path d="{band}" stroke="{col}" class="ema"/>' if band else "")
             cols = []
         elif band:
@@ -385,10 +389,12 @@ def small_multiple(run: RunReport) -> str:
     if d is None or not d.steps:
         return f'<svg viewBox="0 0 {W_SMALL} {H_SMALL}" class="sm"></svg>'
     x = _X(d.steps[0], d.steps[-1], 2, W_SMALL - 4)
-    y = _Y([v for v in d.smooth if v is not None], 3, H_SMALL - 6)
+    y = _Y([v for v in (d.low + d.high if d.points < SMOOTH_MIN_POINTS else d.smooth) if v is not None],
+           3, H_SMALL - 6)
     cols = _columns(d, x)
+    line = _band(cols, y) if d.points < SMOOTH_MIN_POINTS else _smooth(cols, y)
     out = [f'<svg viewBox="0 0 {W_SMALL} {H_SMALL}" class="sm" aria-hidden="true">',
-           f'<path d="{_smooth(cols, y)}" stroke="{ROLE_COLOUR["loss"]}" class="ema"/>']
+           f'<path d="{line}" stroke="{ROLE_COLOUR["loss"]}" class="ema"/>']
     if d.nonfinite:
         out.append(f'<path d="{"".join(f"M{x(m.step)} 0v7" for m in d.nonfinite)}" stroke="{NONFINITE}" '
                    'stroke-width="2"/>')
@@ -468,7 +474,8 @@ def _legend(run: RunReport) -> str:
         return "<p>No curve to draw.</p>"
     items = [(ROLE_COLOUR.get(r, "#333"), ROLE_LABEL.get(r, r)) for r in plot.curves]
     items.append(("#bbb", "faded: raw points (min-max per pixel); line: debiased EMA"
-                  + ("; learning rate as logged" if "lr" in plot.curves else "")))
+                  + ("; learning rate and short curves as logged" if "lr" in plot.curves or any(
+                      d.points < SMOOTH_MIN_POINTS for d in plot.curves.values()) else "")))
     if any(d.trend for d in plot.curves.values()):
         items.append((TREND, "dashed: fitted trend"))
     if run.onset_step is not None:
