@@ -197,7 +197,7 @@ def diagnose(
 
             base = load_baseline(baseline, cfg)
         report = run_diagnose(path, progress=progress, config=cfg, baseline=base, jobs=jobs,
-                              follow_symlinks=follow_symlinks)
+                              follow_symlinks=follow_symlinks, plots=fmt.draws_curves)
     except LosscheckError as exc:
         if debug:  # the traceback, then the same line and exit code as without --debug
             import traceback
@@ -238,6 +238,12 @@ def diagnose(
                 raise OutputError(output, f"cannot write the report: {exc.strerror or exc}") from None
         elif not (sys.stdout.isatty() and _draw(fmt, report)):
             write_stdout(fmt.render(report))
+        for where, text in fmt.appendices(report, os.environ):
+            try:
+                with open(where, "a", encoding="utf-8", errors="backslashreplace") as fh:
+                    fh.write(text)
+            except OSError as exc:
+                raise OutputError(Path(where), f"cannot append to it: {exc.strerror or exc}") from None
     except OutputError as exc:
         _die(exc.one_line())
     except (KeyboardInterrupt, typer.Exit):

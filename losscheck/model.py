@@ -32,6 +32,10 @@ CLASSES: tuple[RunClass, ...] = get_args(RunClass)
 #: that formats may draw (the text format's sparklines), whatever the curve's length.
 DIGEST_BINS = 40
 
+#: Bins in a plot digest (:class:`CurveDigest`): one per pixel column of a drawn curve, so a
+#: report that draws curves stays the same size whatever a curve's length.
+PLOT_BINS = 400
+
 #: A finding's severity; :data:`SEVERITIES` lists them, most severe first.
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
@@ -165,6 +169,9 @@ class TrendFit:
             ``loss ~ exp(r * step)``, per step; else ``None``.
         doubling_steps: ``ln 2 / r`` in steps, for ``exp_growth``; else ``None``.
         start_step, end_step: the span fitted.
+        t0: the step the models' ``t`` counts from (the first fitted bin's mean step);
+            ``None``: ``start_step``. :func:`losscheck.analysis.trend.trend_values` evaluates
+            the fit.
     """
 
     model: str
@@ -175,6 +182,7 @@ class TrendFit:
     end_step: int
     rate_per_step: float | None = None
     doubling_steps: float | None = None
+    t0: float | None = None
 
 
 @dataclass
@@ -704,6 +712,68 @@ class MetricInfo:
 
 
 @dataclass
+class NonFiniteMark:
+    """Non-finite points of one plot bin: the first one's ``step``, its ``kind`` (``"NaN"``,
+    ``"+Inf"`` or ``"-Inf"``) and how many of that kind the bin holds (``count``)."""
+
+    step: int
+    kind: str
+    count: int
+
+
+@dataclass
+class CurveDigest:
+    """One curve reduced for drawing (:func:`losscheck.digest.plot_digest`): at most
+    :data:`PLOT_BINS` equal step bins, whatever the curve's length.
+
+    Attributes:
+        role, tag, step_unit: as in :class:`MetricInfo`; ``points``: logged points (all).
+        steps: per non-empty bin, the step of its first point (``int``, increasing).
+        low, high: per bin, the lowest and highest finite value (``None``: none finite).
+        smooth: per bin, the debiased EMA at the bin's last finite point (``None``: none).
+        smoothing: the EMA weight used (:func:`losscheck.digest.ema_weight`).
+        nonfinite: the NaN/Inf points, one :class:`NonFiniteMark` per bin and kind.
+        trend: ``(step, value)`` samples of the fitted trend over its span (empty: no fit);
+            ``trend_model``: its model name.
+        spikes: steps of the largest spikes (at most :data:`losscheck.digest.MAX_SPIKES`);
+            ``spike_count``: how many the analysis found.
+    """
+
+    role: str
+    tag: str
+    step_unit: str = "step"
+    points: int = 0
+    steps: list[int] = field(default_factory=list)
+    low: list[float | None] = field(default_factory=list)
+    high: list[float | None] = field(default_factory=list)
+    smooth: list[float | None] = field(default_factory=list)
+    smoothing: float = 0.6
+    nonfinite: list[NonFiniteMark] = field(default_factory=list)
+    trend: list[tuple[int, float]] = field(default_factory=list)
+    trend_model: str | None = None
+    spikes: list[int] = field(default_factory=list)
+    spike_count: int = 0
+
+
+@dataclass
+class RunPlot:
+    """What a format needs to draw a run (:func:`losscheck.digest.run_plot`): ``curves``
+    (role -> :class:`CurveDigest`, in panel order) and the marks beyond each curve's own
+    (its onset, spikes and plateau are in :attr:`RunReport.curves`): ``overfit_step`` (the
+    eval-loss minimum of an overfitting run), ``rollback_step`` (the last healthy step before
+    the run's onset), ``chance_level`` = ln(``chance_classes``) (the loss of a uniform guess
+    over C classes), and ``baseline`` (role -> ``final``/``best`` loss of the ``--baseline``
+    run)."""
+
+    curves: dict[str, CurveDigest] = field(default_factory=dict)
+    overfit_step: int | None = None
+    rollback_step: int | None = None
+    chance_level: float | None = None
+    chance_classes: int | None = None
+    baseline: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass
 class RunReport:
     """Everything reported for one run; every output format renders this.
 
@@ -714,7 +784,8 @@ class RunReport:
     ``baselined`` the findings already present in the
     ``--baseline`` run, which no longer count towards ``status``; ``confidence`` the
     calibrated probability in [0, 1] that ``primary`` is right
-    (:mod:`losscheck.analysis.confidence`).
+    (:mod:`losscheck.analysis.confidence`); ``plot`` the plot digests and marks for formats
+    that draw the curves (:class:`RunPlot`, ``None`` when not made).
     """
 
     run: str
@@ -731,6 +802,7 @@ class RunReport:
     summary: dict[str, Any] = field(default_factory=dict)
     baselined: list[Finding] = field(default_factory=list)
     confidence: float | None = None
+    plot: RunPlot | None = None
 
 
 @dataclass

@@ -231,7 +231,7 @@ def loss_summary(series: Series) -> dict:
             "final_step": int(series.steps[-1])}
 
 
-def diagnose_run(data: RunData, options: Settings, baseline=None) -> RunReport:
+def diagnose_run(data: RunData, options: Settings, baseline=None, plots: bool = False) -> RunReport:
     """Resolve, analyse, rule and rank one run that has been read.
 
     Args:
@@ -239,10 +239,14 @@ def diagnose_run(data: RunData, options: Settings, baseline=None) -> RunReport:
         options: this run's options.
         baseline: the matching :class:`losscheck.baseline.BaselineRun`, or ``None``; findings
             whose code it already had are moved to ``RunReport.baselined``.
+        plots: also make the plot digests (``RunReport.plot``, :func:`losscheck.digest.run_plot`)
+            for a format that draws curves; off, ``plot`` is ``None`` (a large sweep then holds
+            no per-bin lists it will not draw).
     Raises:
         NoLossMetric, UsageError: from role resolution.
     """
     from losscheck.analysis import analyse
+    from losscheck.digest import run_plot
     from losscheck.catalogue import analysis_options, rule_options
     from losscheck.remedies import rank
     from losscheck.roles import resolve
@@ -280,17 +284,19 @@ def diagnose_run(data: RunData, options: Settings, baseline=None) -> RunReport:
                                    int(s.steps[-1]) if len(s) else 0, int((~np.isfinite(s.values)).sum()),
                                    s.step_unit)
     digest = {role: curve_digest(a.series) for role, a in resolved.roles.items() if role in DIGEST_ROLES}
+    plot = (run_plot({role: a.series for role, a in resolved.roles.items()}, analysis.curves, analysis, baseline)
+            if plots else None)
     return RunReport(run=data.path, status=_status(findings), primary=analysis.primary,
                      secondary=list(analysis.secondary), onset_step=analysis.onset_step, metrics=metrics,
                      curves=list(analysis.curves.values()), findings=findings, remedies=remedies,
                      notes=list(data.notes), digest=digest, summary=summary, baselined=baselined,
-                     confidence=analysis.confidence)
+                     confidence=analysis.confidence, plot=plot)
 
 
-def _read_and_diagnose(run: RunFiles, run_opts: Settings, base) -> RunReport | RunError:
+def _read_and_diagnose(run: RunFiles, run_opts: Settings, base, plots: bool = False) -> RunReport | RunError:
     """Read and diagnose one run (top level so that worker processes can run it)."""
     try:
-        return diagnose_run(read_run(run, run_opts.strict), run_opts, base)
+        return diagnose_run(read_run(run, run_opts.strict), run_opts, base, plots)
     except LosscheckError as exc:
         return RunError(exc.path or str(run.root), exc.one_line(), exc.kind)
 
@@ -403,7 +409,7 @@ class _pool:
 
 def diagnose(path: str | Path, options: Settings | None = None,
              progress: Callable[[int, int], None] | None = None, config=None, baseline=None,
-             jobs: int | None = 1, follow_symlinks: bool = False) -> Report:
+             jobs: int | None = 1, follow_symlinks: bool = False, plots: bool = False) -> Report:
     """Diagnose every run under ``path``.
 
     Args:
@@ -419,6 +425,8 @@ def diagnose(path: str | Path, options: Settings | None = None,
             this process. The report is the same either way.
         follow_symlinks: also read what symlinks below ``path`` that lead out of it point to
             (see :func:`losscheck.discovery.discover`).
+        plots: make each run's plot digests (:func:`diagnose_run`), for a format that draws
+            curves (``Format.draws_curves``).
     Returns:
         A :class:`Report` (runs sorted by path; errors per path).
     Raises:
@@ -433,7 +441,7 @@ def diagnose(path: str | Path, options: Settings | None = None,
     report.links_not_followed = [str(d) for d in found.links_not_followed]
     total = len(found.runs)
     tasks = [(run, config.for_run(run.root) if config else options,
-              baseline.match(str(run.root), str(path)) if baseline is not None else None)
+              baseline.match(str(run.root), str(path)) if baseline is not None else None, plots)
              for run in found.runs]
     jobs = min(jobs or os.cpu_count() or 1, total)
     if jobs <= 1:

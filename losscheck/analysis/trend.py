@@ -282,7 +282,37 @@ def fit_trend(steps: np.ndarray, values: np.ndarray, max_bins: int = 512, max_nf
     return TrendFit(model=best, params=params, aic=float(scores[best]),
                     delta_aic=float(delta) if np.isfinite(delta) else 0.0,
                     start_step=int(tr.steps[0]), end_step=int(tr.steps[-1]),
-                    rate_per_step=rate, doubling_steps=doubling)
+                    rate_per_step=rate, doubling_steps=doubling, t0=s0)
+
+
+def trend_values(fit: TrendFit, steps: np.ndarray) -> np.ndarray:
+    """The fitted trend at ``steps`` (``float64`` (m,) in the loss's units), for drawing.
+
+    Evaluates the model :func:`fit_trend` chose with its stored parameters (see the module's
+    table; ``t = step - fit.t0``). On the asinh scale (``asinh_scale`` in the parameters) the
+    model is of the transformed value and is mapped back with ``2 s sinh(f)``. Steps outside
+    the fitted span are evaluated as well (the caller clips); a model this function does not
+    know gives NaN.
+    """
+    st = np.asarray(steps, dtype=np.float64)
+    p = fit.params
+    t = st - (fit.start_step if fit.t0 is None else fit.t0)
+    scale = p.get("asinh_scale")
+    with np.errstate(all="ignore"):
+        if fit.model == "constant":
+            return np.full(st.shape, float(p.get("level", np.nan)))
+        if fit.model == "linear":
+            f = p["a"] + p["slope_per_step"] * t
+        elif fit.model == "exp_decay":
+            f = p["a"] + p["b"] * np.exp(-t / p["tau_steps"])
+        elif fit.model == "power_decay":
+            f = p["a"] + p["b"] * np.power(np.maximum(st - p["u0"], 1e-12), -p["alpha"])
+        elif fit.model == "exp_growth":
+            f = (p["a"] * np.exp(p["rate_per_step"] * t) if scale is None
+                 else p["a"] + p["b"] * np.exp(p["rate_per_step"] * t))
+        else:
+            return np.full(st.shape, np.nan)
+        return np.asarray(f if scale is None else 2.0 * scale * np.sinh(f), dtype=np.float64)
 
 
 def growth_rate(steps: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -187,6 +187,15 @@ def confidence_text(run) -> str:
     return "" if c is None else f" (confidence {float(c):.2f})"
 
 
+_STATUS_RANK = {"failing": 0, "warning": 1, "healthy": 2}
+
+
+def failing_first(runs: list) -> list:
+    """``runs`` sorted failing first, then warning, then healthy; the most confident first
+    within a status, then by path (the order every report for people lists runs in)."""
+    return sorted(runs, key=lambda r: (_STATUS_RANK.get(r.status, 3), -(r.confidence or 0.0), r.run))
+
+
 def summary_line(report) -> str:
     """``N run(s): a failing, b warning, c healthy; k path(s) not diagnosed; m folder(s)
     without logs skipped``."""

@@ -17,17 +17,28 @@ to the checked-out file. Annotations never fail a step by themselves: the exit c
 (``--fail-on``) does, so the severity shown is the finding's own.
 Findings already present in a ``--baseline`` (``run.baselined``) are not annotated: they
 were accepted before and would only repeat.
+
+GitHub shows at most 10 annotations of each level (error, warning, notice) per step and 50
+per job, and drops the rest silently (the limits are listed in actions/toolkit,
+``docs/problem-matchers.md``, "Limitations"). So at most :data:`MAX_PER_LEVEL` lines of each level are written, the
+worst first (failing runs, then warning runs, then by confidence), 9 notices so that the
+closing summary notice is always the 10th; what was left out is counted in the summary line.
+When ``GITHUB_STEP_SUMMARY`` names a file, the whole report is appended to it as Markdown
+(:meth:`GithubFormat.appendices`), so nothing left out is lost.
 """
 
 from __future__ import annotations
 
-from losscheck.formats._common import (clean_text, diagnosis_text, display_path, finding_remedy,
+from losscheck.formats._common import (clean_text, diagnosis_text, display_path, failing_first, finding_remedy,
                                        finding_source, summary_line)
 from losscheck.formats.interface import Format
 from losscheck.model import Report, RunReport
 
 #: Finding severity -> workflow command.
 COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
+
+#: Annotations GitHub shows per level and step; the rest are dropped by GitHub.
+MAX_PER_LEVEL = 10
 
 
 def escape_data(s) -> str:
@@ -70,21 +81,42 @@ class GithubFormat(Format):
     description = "GitHub Actions workflow commands: one annotation per finding and error, plus a summary notice."
 
     def render(self, report: Report) -> str:
-        """All workflow-command lines, newline-terminated."""
-        lines = []
-        for r in report.runs:
+        """All workflow-command lines, newline-terminated: at most :data:`MAX_PER_LEVEL` per
+        level (the summary notice included), the worst first."""
+        by_level: dict[str, list[str]] = {"error": [], "warning": [], "notice": []}
+        runs = failing_first(report.runs)
+        for r in runs:
             for f in r.findings:
-                lines.append(command(COMMANDS.get(f.severity, "warning"), finding_message(r, f),
-                                     file=display_path(finding_source(r, f)),
-                                     title=f"{clean_text(f.code)} {clean_text(f.name)}"))
+                cmd = COMMANDS.get(f.severity, "warning")
+                by_level[cmd].append(command(cmd, finding_message(r, f), file=display_path(finding_source(r, f)),
+                                             title=f"{clean_text(f.code)} {clean_text(f.name)}"))
         for e in report.errors:
-            lines.append(command("error", f"{clean_text(e.kind)}: {clean_text(e.message)}",
-                                 file=display_path(e.path)))
+            by_level["error"].append(command("error", f"{clean_text(e.kind)}: {clean_text(e.message)}",
+                                             file=display_path(e.path)))
+        caps = {"error": MAX_PER_LEVEL, "warning": MAX_PER_LEVEL, "notice": MAX_PER_LEVEL - 1}
+        lines, left = [], []
+        for level in ("error", "warning", "notice"):
+            lines += by_level[level][:caps[level]]
+            if len(by_level[level]) > caps[level]:
+                left.append(f"{len(by_level[level]) - caps[level]} {level}(s)")
         summary = f"losscheck {clean_text(report.tool_version)}: {summary_line(report)}"
         if report.fail_on != "never":
             summary += f" (--fail-on {report.fail_on}: {'FAIL' if report.failing else 'pass'})"
+        if left:
+            summary += (f"; not annotated (GitHub shows {MAX_PER_LEVEL} per level): " + ", ".join(left)
+                        + "; the full report is in the step summary")
         lines.append(command("notice", summary))
         return "\n".join(lines) + "\n"
+
+    def appendices(self, report: Report, environ) -> list[tuple[str, str]]:
+        """``[(GITHUB_STEP_SUMMARY, the Markdown report)]`` when that variable names a file
+        (GitHub renders it on the run's page), else ``[]``."""
+        path = environ.get("GITHUB_STEP_SUMMARY")
+        if not path:
+            return []
+        from losscheck.formats.markdown import FORMAT as MARKDOWN
+
+        return [(path, MARKDOWN.render(report))]
 
 
 FORMAT = GithubFormat()

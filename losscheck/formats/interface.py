@@ -21,15 +21,24 @@ class Format(ABC):
         for_people: the output is read by a person rather than a program: the CLI shows a
             progress bar for a sweep on a terminal, and writes no report when no run could be
             diagnosed (every error is on stderr already; exit 2).
+        draws_curves: the format draws each run's curves from ``RunReport.plot``: the CLI asks
+            the pipeline for the plot digests (``diagnose(..., plots=True)``).
     """
 
     name: str = ""
     description: str = ""
     for_people: bool = False
+    draws_curves: bool = False
 
     @abstractmethod
     def render(self, report: Report) -> str:
         """The whole report as text (UTF-8 when written). Never raises for a valid report."""
+
+    def appendices(self, report: Report, environ: Any) -> list[tuple[str, str]]:
+        """Text to append to other files beside the report, as ``[(path, text)]`` (e.g. GitHub's
+        step summary named by ``$GITHUB_STEP_SUMMARY``); ``environ`` is the environment
+        mapping. The CLI appends each text to its file. Default: none."""
+        return []
 
     def draw(self, report: Report, console: Any) -> bool:
         """Draw the report on a terminal (``console``: a ``rich.console.Console``, colour

@@ -1,9 +1,11 @@
 """``--format markdown``: GitHub-Flavored Markdown for PR comments and ``$GITHUB_STEP_SUMMARY``.
 
 Layout: a heading, a one-line summary with the gate verdict, a table with one row per run
-(run, status, class, onset, top remedy), then one section per run with its findings
-table, its ranked remedies and its read notes, then a section listing the paths that could not
-be diagnosed.
+(run, status, class, onset, top remedy), failing runs first, then one section per failing or
+warning run with its findings table, its ranked remedies (settings as a nested item) and its
+read notes (a healthy run is its table row), then a section listing the paths that could not be
+diagnosed. The document stays under :data:`MAX_CHARS` characters (GitHub rejects a comment over
+65,536): rows and sections that would pass it are left out and counted in an "N more" line.
 
 Text from the report (paths, messages, evidence) is escaped for GFM
 (https://github.github.com/gfm/): ASCII punctuation that could start markup gets a backslash,
@@ -17,8 +19,8 @@ from __future__ import annotations
 
 import re
 
-from losscheck.formats._common import (clean_text, confidence_text, diagnosis_text, display_path, settings_text,
-                                       summary_line, top_remedy)
+from losscheck.formats._common import (clean_text, confidence_text, diagnosis_text, display_path, failing_first,
+                                       settings_text, summary_line, top_remedy)
 from losscheck.formats.interface import Format
 from losscheck.model import Report, RunReport, run_fails
 
@@ -26,6 +28,10 @@ from losscheck.model import Report, RunReport, run_fails
 #: becoming emphasis, links, code, HTML, entities, strikethrough or a table-cell break.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~])")
 _NEWLINES = re.compile(r"\r\n|\r|\n")
+
+#: The most characters a Markdown report holds: GitHub's comment limit (65,536) less room for
+#: what a CI step adds around it.
+MAX_CHARS = 60_000
 
 
 def md_text(s) -> str:
@@ -69,25 +75,56 @@ class MarkdownFormat(Format):
     name = "markdown"
     description = "GitHub-Flavored Markdown: summary table of runs, findings and remedies per run (PR comments, step summaries)."
 
-    def render(self, report: Report) -> str:
-        """The whole report as one GFM document ending in a newline."""
+    def render(self, report: Report, max_chars: int = MAX_CHARS) -> str:
+        """The whole report as one GFM document ending in a newline, at most ``max_chars``
+        characters (runs and errors past it are counted, not shown)."""
         out = [f"## losscheck {md_text(report.tool_version)}", "",
                f"**{md_text(summary_line(report))}** — {_gate(report)}", ""]
-        if report.runs:
-            out += [_row(["run", "status", "class", "onset (step/epoch)", "top remedy"]), "|---|---|---|---|---|"]
-            for r in report.runs:
+        runs = failing_first(report.runs)
+        budget = max_chars - 400  # room for the "more" lines and the errors' heading
+        size = sum(len(x) + 1 for x in out)
+        if runs:
+            table = [_row(["run", "status", "class", "onset (step/epoch)", "top remedy"]), "|---|---|---|---|---|"]
+            size += sum(len(x) + 1 for x in table)
+            shown = 0
+            for r in runs:
                 top = top_remedy(r)
                 status = r.status + (" (gate)" if run_fails(r.status, report.fail_on, r.confidence) else "")
-                out.append(_row([md_text(display_path(r.run)), md_text(status), md_text(diagnosis_text(r) + confidence_text(r)),
-                                 "" if r.onset_step is None else str(r.onset_step),
-                                 md_text(f"{top.title} ({top.id})") if top else "—"]))
-            out.append("")
-        for r in report.runs:
-            out += self._run(r)
+                row = _row([md_text(display_path(r.run)), md_text(status), md_text(diagnosis_text(r) + confidence_text(r)),
+                            "" if r.onset_step is None else str(r.onset_step),
+                            md_text(f"{top.title} ({top.id})") if top else "—"])
+                if size + len(row) + 1 > budget // 2:  # the table takes at most half
+                    break
+                table.append(row)
+                size += len(row) + 1
+                shown += 1
+            out += table + [""]
+            if shown < len(runs):
+                out += [f"{len(runs) - shown} more run(s) not listed (the report's size limit); "
+                        "`--format html` or `--format json` has them all.", ""]
+        left = 0
+        for r in runs:
+            if r.status == "healthy":
+                continue
+            sec = self._run(r)
+            n = sum(len(x) + 1 for x in sec)
+            if left or size + n > budget:
+                left += 1
+                continue
+            out += sec
+            size += n
+        if left:
+            out += [f"{left} more run section(s) not shown (the report's size limit).", ""]
         if report.errors:
             out += ["### Not diagnosed", ""]
-            for e in report.errors:
-                out.append(f"- **{md_text(display_path(e.path))}** ({md_text(e.kind)}): {md_text(e.message)}")
+            size += 20
+            for i, e in enumerate(report.errors):
+                line = f"- **{md_text(display_path(e.path))}** ({md_text(e.kind)}): {md_text(e.message)}"
+                if size + len(line) + 1 > max_chars - 200:
+                    out.append(f"- {len(report.errors) - i} more path(s) not diagnosed")
+                    break
+                out.append(line)
+                size += len(line) + 1
             out.append("")
         return "\n".join(out).rstrip("\n") + "\n"
 
@@ -121,9 +158,9 @@ class MarkdownFormat(Format):
             out += ["#### Remedies", ""]
             for rem in sorted(r.remedies, key=lambda x: x.rank):
                 out.append(f"{rem.rank}. **{md_text(rem.title)}** ({md_code(rem.id)}): {md_text(rem.evidence)}")
-                if rem.settings:
-                    indent = " " * len(f"{rem.rank}. ")  # continuation of the list item
-                    out.append(f"{indent}Settings: {md_code(settings_text(rem.settings))}")
+                if rem.settings:  # a nested item: an indented plain line would join the paragraph above
+                    indent = " " * len(f"{rem.rank}. ")
+                    out.append(f"{indent}- Settings: {md_code(settings_text(rem.settings))}")
             out.append("")
         warn = [n for n in r.notes if n.severity == "warning"]
         if warn:

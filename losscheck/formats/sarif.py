@@ -4,7 +4,7 @@ Follows the OASIS SARIF 2.1.0 standard (https://docs.oasis-open.org/sarif/sarif/
 subset GitHub code scanning ingests:
 
 - ``runs[0].tool.driver``: name ``losscheck``, ``version``/``semanticVersion`` from the report,
-  ``informationUri``, and ``rules``: one ``reportingDescriptor`` per rule of the catalogue
+  ``informationUri`` (the package's declared documentation URL, left out when it declares none), and ``rules``: one ``reportingDescriptor`` per rule of the catalogue
   (``id`` = code, ``name`` = the kebab name in PascalCase, short/full descriptions, ``help``
   from the rule's what/why/fix, ``defaultConfiguration.level``). A finding whose code is not
   in the catalogue gets a minimal descriptor appended, so every ``ruleIndex`` resolves.
@@ -42,8 +42,24 @@ from losscheck.model import Report, RunReport
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
-#: Where users learn about the tool (the package's index page).
-INFORMATION_URI = "https://pypi.org/project/losscheck/"
+def information_uri() -> str | None:
+    """Where users learn about the tool: the installed package's ``Documentation`` (else
+    ``Homepage``) project URL from its metadata (``[project.urls]``), or ``None`` when it declares
+    none; the SARIF field is optional and is left out rather than pointed at a page that does
+    not exist (it once named a package index page that was never published)."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        urls = metadata("losscheck").get_all("Project-URL") or []
+    except PackageNotFoundError:
+        return None
+    found = dict(u.split(", ", 1) for u in urls if ", " in u)
+    for key in ("Documentation", "Homepage"):
+        if found.get(key, "").startswith("https://"):
+            return found[key]
+    return None
+
+
 #: losscheck severity -> SARIF ``level``.
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 #: How many ranked remedies a result carries in ``properties.remedies``.
@@ -127,7 +143,8 @@ class SarifFormat(Format):
             "runs": [{
                 "tool": {"driver": {"name": "losscheck", "version": clean_text(report.tool_version),
                                     "semanticVersion": clean_text(report.tool_version),
-                                    "informationUri": INFORMATION_URI, "rules": rules}},
+                                    **({"informationUri": uri} if (uri := information_uri()) else {}),
+                                    "rules": rules}},
                 "invocations": [invocation],
                 "columnKind": "unicodeCodePoints",
                 "results": results,
@@ -138,9 +155,11 @@ class SarifFormat(Format):
 
     def _result(self, r: RunReport, f, code: str, rule_index: int) -> dict:
         """One SARIF ``result`` for finding ``f`` of run ``r``."""
-        text = clean_text(f.message)
+        text = clean_text(f.message).rstrip()
         top = finding_remedy(r, f)
-        if top is not None:
+        if top is not None:  # its own sentence: the message may end without a full stop
+            if text and text[-1] not in ".!?":
+                text += "."
             text += f" Top remedy: {clean_text(top.title)} ({clean_text(top.id)})."
         remedies = [{"rank": m.rank, "id": m.id, "title": m.title, "evidence": m.evidence,
                      "settings": m.settings}

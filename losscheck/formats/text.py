@@ -121,32 +121,61 @@ class TextFormat(Format):
         for e in report.errors:
             out.append(Text.assemble(("error ", "bold red"), (_msg(e.message), "")))
         if len(report.runs) > 1:
-            out.append(self._sweep_table(report, Table))
+            out.append(self._sweep_table(report, Table, width))
         out.append(Text(summary_line(report), style="bold"))
         return out
 
-    def _sweep_table(self, report: Report, Table):
-        """One row per run: status, class, confidence, onset, top finding, top remedy (for sweeps)."""
+    def _sweep_table(self, report: Report, Table, width: int = 110):
+        """One row per run, failing first: run, status, class, confidence, onset, top finding, top
+        remedy (for sweeps), fitted to ``width`` columns: the run, status, class and onset are
+        always shown in full width (a run name longer than its column is shortened in the middle
+        with an ellipsis, never to nothing); confidence, the finding's name and the remedy are
+        dropped, in that order from the last, when they do not fit."""
         import os
 
         from rich.text import Text
 
-        t = Table(title=Text(f"Summary ({_name(report.root)})"), title_justify="left", show_lines=False)
-        t.add_column("run", overflow="fold", ratio=3)
-        for col in ("status", "class", "conf.", "onset", "top finding", "top remedy"):
-            t.add_column(col, no_wrap=True)
         order = {"failing": 0, "warning": 1, "healthy": 2}
-        for r in sorted(report.runs, key=lambda r: (order.get(r.status, 3), r.run)):
-            f = r.findings[0] if r.findings else None
+        runs = sorted(report.runs, key=lambda r: (order.get(r.status, 3), r.run))
+        names = []
+        for r in runs:
             try:
-                name = os.path.relpath(r.run, report.root) if report.root else r.run
+                names.append(_name(os.path.relpath(r.run, report.root) if report.root else r.run))
             except ValueError:
-                name = r.run
-            t.add_row(Text(_name(name)), Text(_name(r.status), style=STATUS_STYLE.get(r.status, "")),
-                      Text(_name(r.primary)), "" if r.confidence is None else f"{r.confidence:.2f}",
-                      "" if r.onset_step is None else str(r.onset_step),
-                      Text(_name(f"{f.code} {f.name}") if f else ""),
-                      Text(_name(r.remedies[0].id) if r.remedies else ""))
+                names.append(_name(r.run))
+        cells = {
+            "status": [_name(r.status) for r in runs],
+            "class": [_name(r.primary) for r in runs],
+            "onset": ["" if r.onset_step is None else str(r.onset_step) for r in runs],
+            "conf.": ["" if r.confidence is None else f"{r.confidence:.2f}" for r in runs],
+            "top finding": [_name(f"{r.findings[0].code} {r.findings[0].name}") if r.findings else "" for r in runs],
+            "code": [_name(r.findings[0].code) if r.findings else "" for r in runs],
+            "top remedy": [_name(r.remedies[0].id) if r.remedies else "" for r in runs],
+        }
+        need = {k: max([len(k)] + [len(v) for v in vals]) for k, vals in cells.items()}
+        run_need = max([3] + [len(n) for n in names])
+        run_min = min(run_need, 16)
+        shown = ["status", "class", "onset"]
+
+        def room(cols: list[str]) -> int:  # width left for the run column (rich: 3 per column + 1)
+            return width - 1 - 3 * (len(cols) + 1) - sum(need[c] for c in cols)
+
+        for extra in ("conf.", "top finding", "top remedy"):
+            trial = shown + [extra]
+            if room(trial) >= run_min:
+                shown = trial
+            elif extra == "top finding" and room(shown + ["code"]) >= run_min:
+                shown = shown + ["code"]
+        run_w = max(3, min(run_need, room(shown)))
+        t = Table(title=Text(f"Summary ({_name(report.root)})"), title_justify="left", show_lines=False)
+        t.add_column("run", no_wrap=True, width=run_w)
+        for col in shown:
+            t.add_column(col, no_wrap=True, width=need[col])
+        for i, r in enumerate(runs):
+            row = [Text(middle_ellipsis(names[i], run_w))]
+            for col in shown:
+                row.append(Text(cells[col][i], style=STATUS_STYLE.get(r.status, "") if col == "status" else ""))
+            t.add_row(*row)
         return t
 
     def _run(self, r: RunReport, Panel, Table, Text, spark: int = 40):
@@ -217,15 +246,42 @@ class TextFormat(Format):
         return Panel(Group(*parts), title=Text(_name(r.run)), title_align="left",
                      border_style=STATUS_STYLE.get(r.status, "").replace("bold ", ""))
 
-    def render(self, report: Report) -> str:
-        """The report as plain text (no colour), 110 columns wide."""
+    def render(self, report: Report, width: int | None = None) -> str:
+        """The report as plain text (no colour), ``width`` columns wide (default:
+        :func:`piped_width`, i.e. ``COLUMNS`` or 100)."""
         from rich.console import Console
 
+        width = width or piped_width()
         buf = io.StringIO()
-        console = Console(file=buf, width=110, color_system=None, force_terminal=False, soft_wrap=False)
-        for item in self.renderables(report):
+        console = Console(file=buf, width=width, color_system=None, force_terminal=False, soft_wrap=False)
+        for item in self.renderables(report, width):
             console.print(item)
         return buf.getvalue()
+
+
+#: Width of text written to a pipe or a file when ``COLUMNS`` does not say (pytest, ruff and
+#: less all honour ``COLUMNS``).
+PIPED_WIDTH = 100
+
+
+def piped_width() -> int:
+    """The width of text not written to a terminal: ``COLUMNS`` when it is a whole number in
+    20..1000, else :data:`PIPED_WIDTH`."""
+    import os
+
+    raw = os.environ.get("COLUMNS", "").strip()
+    return int(raw) if raw.isdigit() and 20 <= int(raw) <= 1000 else PIPED_WIDTH
+
+
+def middle_ellipsis(s: str, width: int) -> str:
+    """``s`` cut to ``width`` characters by an ellipsis in its middle (the end of a run's path
+    names it, so the tail keeps two thirds); ``s`` itself when it fits."""
+    if len(s) <= width:
+        return s
+    if width <= 1:
+        return "…"[:width]
+    head = (width - 1) // 3
+    return s[:head] + "…" + s[len(s) - (width - 1 - head):]
 
 
 FORMAT = TextFormat()

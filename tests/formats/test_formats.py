@@ -83,7 +83,7 @@ def render(name: str, report: Report | None = None) -> str:
 # --------------------------------------------------------------------------- registry / general
 
 
-@pytest.mark.parametrize("name", ["markdown", "github", "junit", "sarif"])
+@pytest.mark.parametrize("name", ["markdown", "github", "junit", "sarif", "html"])
 def test_registered_and_deterministic(name):
     assert name in all_formats()
     a, b = render(name), render(name)
@@ -91,13 +91,13 @@ def test_registered_and_deterministic(name):
     assert a.endswith("\n")
 
 
-@pytest.mark.parametrize("name", ["markdown", "github", "junit", "sarif"])
+@pytest.mark.parametrize("name", ["markdown", "github", "junit", "sarif", "html"])
 def test_empty_report_renders(name):
     out = render(name, Report([], [], "0.1.0"))
     assert out.strip()
 
 
-@pytest.mark.parametrize("name", ["markdown", "github", "junit", "sarif"])
+@pytest.mark.parametrize("name", ["markdown", "github", "junit", "sarif", "html"])
 def test_undecodable_path_still_writable(name):
     """A lone surrogate (undecodable file-name byte) must not make UTF-8 writing fail."""
     rep = make_report()
@@ -143,8 +143,9 @@ def test_markdown_one_row_per_run_with_escaped_pipes():
 def test_markdown_sections_findings_remedies_errors():
     md = render("markdown")
     assert md.splitlines()[2].startswith("**3 run(s): 1 failing, 1 warning, 1 healthy; 1 path(s) not diagnosed**")
-    for path in (FAIL_PATH, WARN_PATH, OK_PATH):
+    for path in (FAIL_PATH, WARN_PATH):
         assert f"### {md_text(path)}" in md
+    assert f"### {md_text(OK_PATH)}" not in md  # a healthy run is its table row
     # the awkward message stays on one table line, newline as <br>, markup escaped
     row = next(line for line in md.splitlines() if line.startswith("| LC101 "))
     assert "<br>" in row and "\\<step \\& co\\>" in row and "ünïcødé" in row
@@ -152,11 +153,10 @@ def test_markdown_sections_findings_remedies_errors():
     assert "| LC202 | grad-overflow-skipped | warning | 12 |" in md
     # ranked remedies with id, evidence and settings
     assert "1. **Lower the peak LR \\| 3-10x** (`lower_lr`): onset at LR peak<br>(5e-4)" in md
-    assert "   Settings: `learning_rate=0.0001, candidates=[5e-05, 0.0001]`" in md
+    assert "   - Settings: `learning_rate=0.0001, candidates=[5e-05, 0.0001]`" in md
     assert "3. **Clip gradients** (`grad_clip`)" in md
     assert "### Not diagnosed" in md
     assert "cannot parse: line 3<br>bad \\| cell" in md
-    assert "No findings." in md  # the healthy run
 
 
 def test_baselined_findings_are_mentioned_but_not_counted():
@@ -225,10 +225,11 @@ def test_github_finding_lines_escaped_and_located():
     assert AWKWARD in _unescape(msg)
     assert "%25" in msg and "%0A" in msg
     assert "Top remedy: Lower the peak LR | 3-10x (lower_lr)" in _unescape(msg)
-    cmd, props, msg = _parse_command(lines[1])
+    warn = [ln for ln in lines if ln.startswith("::warning")]  # lines are grouped by level
+    cmd, props, msg = _parse_command(warn[0])
     assert cmd == "warning" and "%0D%0A" in msg
     assert "grad_clip" in msg  # the remedy this finding voted for, not the run's rank 1
-    cmd, props, msg = _parse_command(lines[2])
+    cmd, props, msg = _parse_command(warn[1])
     assert cmd == "warning" and _unescape(props["file"]) == WARN_PATH + "/eval.csv"
 
 
@@ -246,7 +247,7 @@ def test_merged_series_source_points_to_first_file():
     """A series merged from several files has ``"a, b"`` as source: annotate one real file."""
     rep = make_report()
     rep.runs[1].metrics["eval_loss"].source = "runs/warn-run/eval1.csv, runs/warn-run/eval2.csv"
-    line = render("github", rep).splitlines()[2]
+    line = [ln for ln in render("github", rep).splitlines() if ln.startswith("::warning")][1]
     assert _parse_command(line)[1]["file"] == "runs/warn-run/eval1.csv"
     res = _sarif(rep)["runs"][0]["results"][2]
     assert res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "runs/warn-run/eval1.csv"
@@ -256,7 +257,7 @@ def test_merged_series_source_points_to_first_file():
 
 def test_github_errors_are_error_commands():
     lines = render("github").splitlines()
-    cmd, props, msg = _parse_command(lines[-2])
+    cmd, props, msg = _parse_command([ln for ln in lines if ln.startswith("::error") and "title=" not in ln][0])
     assert cmd == "error"
     assert _unescape(props["file"]) == ERR_PATH and "title" not in props
     assert _unescape(msg) == "unreadable: cannot parse: line 3\nbad | cell"
@@ -332,7 +333,7 @@ def test_sarif_required_fields():
     assert len(doc["runs"]) == 1
     driver = doc["runs"][0]["tool"]["driver"]
     assert driver["name"] == "losscheck" and driver["version"] == "0.1.0"
-    assert driver["informationUri"].startswith("https://")
+    assert driver.get("informationUri", "https://").startswith("https://")  # optional in SARIF
     codes = [r.code for r in all_rules()]
     assert [r["id"] for r in driver["rules"]] == codes
     for desc, rule in zip(driver["rules"], all_rules()):
@@ -423,7 +424,7 @@ def test_every_report_carries_a_fixed_size_digest_and_formats_own_their_printing
 
     assert format_names() == list(all_formats())  # the help's list is the registry
     assert all(name == fmt.name for name, fmt in all_formats().items())
-    assert [n for n, f in all_formats().items() if f.for_people] == ["text"]
+    assert [n for n, f in all_formats().items() if f.for_people] == ["html", "text"]
     root = Path(__file__).resolve().parents[2] / "sample_runs"
     rep = diagnose(root)
     assert all(r.digest and all(0 < len(v) <= DIGEST_BINS for v in r.digest.values()) for r in rep.runs)
@@ -441,3 +442,103 @@ def test_the_cli_names_no_format_but_its_default():
     assert ".name ==" not in src
     for name in format_names():
         assert len(re.findall(rf'"{name}"', src)) <= (1 if name == "text" else 0), name  # the default
+
+
+def _many_findings_report(n_runs: int = 43) -> Report:
+    """A sweep with more findings of every level than GitHub shows (10 per level)."""
+    runs = []
+    for i in range(n_runs):
+        status = ("failing", "warning", "healthy")[i % 3]
+        f = [Finding("LC103", "loss-spikes", "warning", "loss", 5, f"w{i}"),
+             Finding("LC301", "lr-no-warmup", "info", None, None, f"n{i}")]
+        if status == "failing":
+            f.insert(0, Finding("LC101", "loss-diverging", "error", "loss", 10, f"e{i}"))
+        runs.append(RunReport(f"runs/r{i:02d}", status, "diverging", [], 10, {}, [], f, [], confidence=i / 100))
+    return Report(runs, [], "0.1.0")
+
+
+def test_github_caps_each_level_at_ten_worst_first_and_keeps_the_summary():
+    rep = _many_findings_report()
+    lines = render("github", rep).splitlines()
+    levels = [_parse_command(ln)[0] for ln in lines]
+    assert levels.count("error") == 10 and levels.count("warning") == 10 and levels.count("notice") == 10
+    cmd, _, summary = _parse_command(lines[-1])
+    assert cmd == "notice" and summary.startswith("losscheck 0.1.0: 43 run(s)")
+    n_err = sum(r.status == "failing" for r in rep.runs)
+    assert f"{n_err - 10} error(s), {43 - 10} warning(s), {43 - 9} notice(s)" in _unescape(summary)
+    # the worst first: the warnings shown belong to failing runs, most confident first
+    warned = [_unescape(_parse_command(ln)[2]) for ln in lines if ln.startswith("::warning")]
+    failing = sorted((r for r in rep.runs if r.status == "failing"), key=lambda r: -r.confidence)
+    assert [w.split(" ")[0] for w in warned] == [r.run for r in failing[:10]]
+
+
+def test_github_writes_the_step_summary_when_asked(tmp_path):
+    fmt = get_format("github")
+    rep = _many_findings_report(5)
+    assert fmt.appendices(rep, {}) == []
+    target = tmp_path / "summary.md"
+    [(where, text)] = fmt.appendices(rep, {"GITHUB_STEP_SUMMARY": str(target)})
+    assert where == str(target) and text == get_format("markdown").render(rep)
+
+
+def test_cli_appends_the_step_summary(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    target = tmp_path / "step-summary.md"
+    target.write_text("earlier step\n", encoding="utf-8")
+    env = dict(os.environ, GITHUB_STEP_SUMMARY=str(target), PYTHONPATH=str(root))
+    out = subprocess.run([sys.executable, "-m", "losscheck", "diagnose", str(root / "sample_runs" / "qwen-style-diverge"),
+                          "-f", "github"], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 1 and out.stdout.startswith("::")
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith("earlier step\n## losscheck") and "qwen-style-diverge" in text  # appended, not replaced
+
+
+def test_markdown_failing_first_healthy_in_one_row_and_valid_commonmark():
+    from markdown_it import MarkdownIt
+
+    rep = make_report()
+    rep.runs = [healthy_run(), warning_run(), failing_run()]  # alphabetical order would differ
+    rep.runs[0].run, rep.runs[1].run, rep.runs[2].run = "a-ok", "b-warn", "c-fail"
+    md = render("markdown", rep)
+    assert [_cells(r)[0] for r in _table_rows(md)] == ["c-fail", "b-warn", "a-ok"]
+    assert "### a-ok" not in md and "### c-fail" in md
+    html = MarkdownIt("commonmark").enable("table").render(md)
+    assert html.count("<tr>") == (len(rep.runs) + 1) + (2 + 1) + (1 + 1)  # runs table, two findings tables
+    # settings are their own nested item, not run into the remedy's paragraph
+    assert re.search(r"<li>Settings: <code>learning_rate=0.0001", html)
+    assert "Settings:" not in re.sub(r"<li>Settings:", "", html)
+
+
+def test_markdown_stays_under_the_comment_limit():
+    from losscheck.formats.markdown import MAX_CHARS
+
+    runs = []
+    for i in range(600):
+        r = failing_run() if i % 2 else warning_run()
+        r.run = f"sweeps/lr-{i:03d}-" + "x" * 40
+        runs.append(r)
+    md = render("markdown", Report(runs, [RunError(f"bad{i}", "unreadable " * 20) for i in range(400)], "0.1.0"))
+    assert len(md) <= MAX_CHARS
+    assert "more run(s) not listed" in md and "more run section(s) not shown" in md
+    assert "more path(s) not diagnosed" in md
+    small = render("markdown")  # a small report is whole
+    assert "more" not in small
+
+
+def test_sarif_message_sentences_and_no_made_up_information_uri():
+    doc = _sarif(make_report())
+    driver = doc["runs"][0]["tool"]["driver"]
+    assert "pypi.org" not in json.dumps(driver)  # never published there
+    uri = driver.get("informationUri")
+    assert uri is None or uri.startswith("https://")
+    rep = make_report()
+    rep.runs[0].findings[0].message = "loss grows x2 every 6.79 steps for 4 classes"
+    text = _sarif(rep)["runs"][0]["results"][0]["message"]["text"]
+    assert "for 4 classes. Top remedy: " in text
+    rep.runs[0].findings[0].message = "ends with a stop."
+    assert "stop.. " not in _sarif(rep)["runs"][0]["results"][0]["message"]["text"]
