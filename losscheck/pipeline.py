@@ -561,8 +561,6 @@ def _diagnose_dask(tasks: list[tuple], scheduler: str | None, jobs: int | None,
     except ImportError:
         raise UsageError(None, "--executor dask needs pip install 'losscheck[dask]'") from None
     n = len(tasks)
-    size = max(1, min(DASK_BATCH, -(-n // max(4 * (jobs or os.cpu_count() or 1), 1))))
-    parts = [list(range(a, min(a + size, n))) for a in range(0, n, size)]
     results: list = [None] * n
     cluster = None
     try:
@@ -570,11 +568,14 @@ def _diagnose_dask(tasks: list[tuple], scheduler: str | None, jobs: int | None,
             client = Client(scheduler, timeout="20s")
         else:
             cluster = LocalCluster(n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
+                                   processes=True, dashboard_address=":0")
             client = Client(cluster)
     except OSError as exc:
         raise UsageError(None, f"--scheduler {scheduler}: cannot connect ({exc})") from None
     try:
+        workers = len(client.scheduler_info().get("workers", {})) or jobs or 1
+        size = max(1, min(DASK_BATCH, -(-n // (4 * workers))))  # about 4 partitions per worker at least
+        parts = [list(range(a, min(a + size, n))) for a in range(0, n, size)]
         futures = {client.submit(_diagnose_batch, [tasks[i] for i in part], INFLATE.as_tuple(), pure=False): part
                    for part in parts}
         done = 0
