@@ -476,23 +476,23 @@ def remote_entries(url: str) -> tuple[object, str, list[tuple[str, int]], bool]:
     root = root.rstrip("/") or root
     try:
         if GLOB_CHARS & set(root):
-            infos = fs.glob(root, detail=True)  # type: ignore[attr-defined]
+            infos = fs.glob(root, detail=True)
             if not infos:
                 raise NoLogsFound(url, "no file or folder matches this pattern")
             files: dict[str, int] = {}
             for p, info in sorted(infos.items()):
                 if info.get("type") == "directory":
-                    files.update({q: int(i.get("size") or 0) for q, i in fs.find(p, detail=True).items()})  # type: ignore[attr-defined]
+                    files.update({q: int(i.get("size") or 0) for q, i in fs.find(p, detail=True).items()})
                 else:
                     files[p] = int(info.get("size") or 0)
             is_file = False
         else:
-            info = fs.info(root)  # type: ignore[attr-defined]
+            info = fs.info(root)
             is_file = info.get("type") != "directory"
             if is_file:
                 files = {root: int(info.get("size") or 0)}
             else:
-                files = {p: int(i.get("size") or 0) for p, i in fs.find(root, detail=True).items()  # type: ignore[attr-defined]
+                files = {p: int(i.get("size") or 0) for p, i in fs.find(root, detail=True).items()
                          if i.get("type") != "directory"}
     except (NoLogsFound, KeyboardInterrupt):
         raise
@@ -503,10 +503,10 @@ def remote_entries(url: str) -> tuple[object, str, list[tuple[str, int]], bool]:
         if problem.startswith("no such"):
             raise NoLogsFound(url, problem) from None
         raise UnreadableFile(url, problem) from None
-    unstrip = fs.unstrip_protocol  # type: ignore[attr-defined]
+    unstrip = fs.unstrip_protocol
     if "::" in url:
         prefix = url[:url.rindex("::") + 2]
-        unstrip = (lambda p, _u=fs.unstrip_protocol: prefix + _u(p))  # type: ignore[attr-defined]  # noqa: E731
+        unstrip = (lambda p, _u=fs.unstrip_protocol: prefix + _u(p))  # noqa: E731
     return fs, root, sorted((unstrip(p), size) for p, size in files.items()), is_file
 
 
