@@ -294,3 +294,32 @@ def test_unreadable_remote_file_is_a_note(memfs):
         read_run(run)
     assert "no such bucket, key or prefix" in exc.value.one_line()
     assert Path(key).name in exc.value.one_line()
+
+
+STORES = REPO / "tests" / "fixtures" / "readers"
+
+
+@pytest.mark.parametrize("store", ["trackio", "mlflow_sqlite", "neptune_parquet"])
+def test_stores_from_memory_read_like_from_disk(memfs, store):
+    """SQLite and Parquet stores are opened from bytes (no OS path behind a URL)."""
+    if store != "mlflow_sqlite":
+        pytest.importorskip("pyarrow")
+    for p in sorted((STORES / store).rglob("*")):
+        if p.is_file():
+            memfs.pipe(f"/st/{p.relative_to(STORES)}", p.read_bytes())
+    remote = diagnose(f"memory://st/{store}")
+    assert remote.runs and not remote.errors
+    assert not [n for r in remote.runs for n in r.notes if n.severity == "warning" and "SQLite" in n.message]
+    assert _json(remote, f"memory://st/{store}") == _json(diagnose(str(STORES / store))).replace(
+        str(STORES / store), str(SAMPLE_RUNS))
+
+
+def test_sqlite_store_inside_an_archive(tmp_path):
+    import tarfile
+
+    with tarfile.open(tmp_path / "stores.tar.gz", "w:gz") as tf:
+        tf.add(STORES / "mlflow_sqlite" / "mlflow.db", arcname="mlflow_sqlite/mlflow.db")
+    packed = diagnose(str(tmp_path / "stores.tar.gz"))
+    local = diagnose(str(STORES / "mlflow_sqlite"))
+    assert [(r.status, r.primary, r.metrics["loss"].points) for r in packed.runs] == \
+        [(r.status, r.primary, r.metrics["loss"].points) for r in local.runs]
