@@ -487,13 +487,15 @@ def remote_entries(url: str) -> tuple[object, str, list[tuple[str, int]], bool]:
                     files[p] = int(info.get("size") or 0)
             is_file = False
         else:
-            info = fs.info(root)
-            is_file = info.get("type") != "directory"
-            if is_file:
-                files = {root: int(info.get("size") or 0)}
-            else:
-                files = {p: int(i.get("size") or 0) for p, i in fs.find(root, detail=True).items()
-                         if i.get("type") != "directory"}
+            # one listing of the prefix; only when it is empty, one look-up of the name itself
+            # (a file, a missing key, an empty folder)
+            listed = {p: i for p, i in fs.find(root, detail=True).items() if i.get("type") != "directory"}
+            is_file = False
+            if not listed or set(listed) == {root}:
+                info = listed.get(root) or fs.info(root)
+                is_file = info.get("type") != "directory"
+                listed = {root: info} if is_file else {}
+            files = {p: int(i.get("size") or 0) for p, i in listed.items()}
     except (NoLogsFound, KeyboardInterrupt):
         raise
     except FileNotFoundError:
