@@ -210,8 +210,12 @@ def diagnose(
             base = load_baseline(baseline, cfg)
         if scheduler is not None and executor != "dask":
             raise UsageError(None, "--scheduler is for --executor dask")
+        # a streamed format goes to standard output run by run, and no result is kept
+        streamed = fmt.streams and output is None
+        sink = (lambda res: write_stdout(fmt.item(res))) if streamed else None
         report = run_diagnose(paths if len(paths) > 1 else paths[0], progress=progress, config=cfg, baseline=base,
-                              jobs=jobs, follow_symlinks=follow_symlinks, executor=executor, scheduler=scheduler)
+                              jobs=jobs, follow_symlinks=follow_symlinks, executor=executor, scheduler=scheduler,
+                              sink=sink)
     except LosscheckError as exc:
         if debug:  # the traceback, then the same line and exit code as without --debug
             import traceback
@@ -236,6 +240,18 @@ def diagnose(
     if debug and report.without_logs:
         for d in report.without_logs:
             _err(f"{d}: no log found (not a run; skipped)")
+    if streamed:
+        try:
+            write_stdout(fmt.end(report))
+        except OutputError as exc:
+            _die(exc.one_line())
+        if not report.run_count:
+            raise typer.Exit(EXIT_USAGE)
+        if report.error_count:
+            _err(f"{report.error_count} path(s) could not be diagnosed (see the error lines)")
+            if cfg.settings.strict:
+                raise typer.Exit(EXIT_FAILING)
+        raise typer.Exit(EXIT_FAILING if report.failing else EXIT_OK)
     if not report.runs:
         # nothing could be diagnosed: one line per problem on stderr, exit 2
         for e in report.errors:

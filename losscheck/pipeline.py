@@ -19,7 +19,7 @@ from losscheck.config import Settings
 from losscheck.discovery import RunFiles, discover
 from losscheck.errors import LosscheckError, NoLogsFound, NoLossMetric, TooLittleData
 from losscheck.model import (DIGEST_BINS, NOTE_NO_VALUES, Finding, MetricInfo, ReadNote, Report, RunData, RunError,
-                             RunReport, Series, Status)
+                             RunReport, Series, Status, run_fails)
 from losscheck.series import merge, values_agree
 
 
@@ -332,8 +332,8 @@ def _worker_init(limits: tuple | None = None) -> None:
         set_inflate_limits(*limits)
 
 
-def _diagnose_parallel(tasks: list[tuple], jobs: int,
-                       progress: Callable[[int, int], None] | None) -> list[RunReport | RunError]:
+def _diagnose_parallel(tasks: list[tuple], jobs: int, progress: Callable[[int, int], None] | None,
+                       sink: Callable[[RunReport | RunError], None] | None = None) -> list[RunReport | RunError]:
     """Read and diagnose ``tasks`` in ``jobs`` worker processes; results in task order.
 
     At most ``jobs`` runs are in flight at a time, so the parent holds no queue of pickled
@@ -349,12 +349,15 @@ def _diagnose_parallel(tasks: list[tuple], jobs: int,
     from concurrent.futures.process import BrokenProcessPool
 
     n = len(tasks)
-    results: list = [None] * n
+    results: list = [None] * n if sink is None else []
     done = 0
 
     def finish(i: int, res) -> None:
         nonlocal done
-        results[i] = res
+        if sink is None:
+            results[i] = res
+        else:
+            sink(res)
         done += 1
         if progress:
             progress(done, n)
@@ -434,7 +437,7 @@ EXECUTORS = ("local", "dask")
 def diagnose(path: str | Path | Sequence[str | Path], options: Settings | None = None,
              progress: Callable[[int, int], None] | None = None, config=None, baseline=None,
              jobs: int | None = 1, follow_symlinks: bool = False, executor: str = "local",
-             scheduler: str | None = None) -> Report:
+             scheduler: str | None = None, sink: Callable[[RunReport | RunError], None] | None = None) -> Report:
     """Diagnose every run under ``path``.
 
     Args:
@@ -458,8 +461,13 @@ def diagnose(path: str | Path | Sequence[str | Path], options: Settings | None =
         executor: ``"local"`` or ``"dask"`` (:data:`EXECUTORS`; needs ``losscheck[dask]``).
         scheduler: a dask scheduler address (``tcp://HOST:PORT``); ``None``: a
             ``LocalCluster`` started for this call and closed after it.
+        sink: stream the results: each run's :class:`RunReport` or :class:`RunError` (those of
+            discovery first) is handed to ``sink`` as soon as it is ready, in completion order,
+            and none is kept: this process then holds O(1) per run beyond the runs' list of
+            files (``--format jsonl``).
     Returns:
-        A :class:`Report` (runs sorted by path; errors per path).
+        A :class:`Report` (runs sorted by path; errors per path); when streamed, without runs
+        or errors, with :attr:`Report.counts` and :attr:`Report.streamed_failing`.
     Raises:
         LosscheckError: when ``path`` itself cannot be used (missing, FIFO, no logs at all);
             with several paths, only when none of them can (the others' problems are errors
@@ -498,24 +506,41 @@ def diagnose(path: str | Path | Sequence[str | Path], options: Settings | None =
             tasks.append((run, config.for_run(run.root) if config else options,
                           baseline.match(key, str(one)) if baseline is not None else None))
     total = len(tasks)
+    deliver = None
+    if sink is not None:
+        def deliver(res: RunReport | RunError) -> None:
+            key = "errors" if isinstance(res, RunError) else res.status
+            report.counts[key] = report.counts.get(key, 0) + 1
+            if isinstance(res, RunReport) and run_fails(res.status, report.fail_on, res.confidence):
+                report.streamed_failing = True
+            sink(res)
+
+        for found_error in report.errors:
+            deliver(found_error)
+        report.errors = []
     if executor == "dask" and total:
-        results = _diagnose_dask(tasks, scheduler, jobs, progress)
+        results = _diagnose_dask(tasks, scheduler, jobs, progress, deliver)
     else:
         jobs = min(jobs or os.cpu_count() or 1, max(total, 1))
         if jobs <= 1:
             results = []
             for i, task in enumerate(tasks, 1):
-                results.append(_read_and_diagnose(*task))
+                res = _read_and_diagnose(*task)
+                if deliver is None:
+                    results.append(res)
+                else:
+                    deliver(res)
+                del res
                 if progress:
                     progress(i, total)
         else:
-            results = _diagnose_parallel(tasks, jobs, progress)
+            results = _diagnose_parallel(tasks, jobs, progress, deliver)
     for res in results:  # in discovery order, whatever the completion order
         if isinstance(res, RunError):
             report.errors.append(res)
         else:
             report.runs.append(res)
-    if not report.runs and not report.errors:
+    if not report.run_count and not report.error_count:
         raise NoLogsFound(shown, "no supported log found")
     report.runs.sort(key=lambda r: r.run)
     return report
@@ -543,11 +568,13 @@ DASK_BATCH = 16
 
 
 def _diagnose_dask(tasks: list[tuple], scheduler: str | None, jobs: int | None,
-                   progress: Callable[[int, int], None] | None) -> list[RunReport | RunError]:
+                   progress: Callable[[int, int], None] | None,
+                   sink: Callable[[RunReport | RunError], None] | None = None) -> list[RunReport | RunError]:
     """Diagnose ``tasks`` on a ``dask.distributed`` cluster (``scheduler``, or a
     ``LocalCluster`` of ``jobs`` single-threaded worker processes made for this call):
     partitions of at most :data:`DASK_BATCH` runs are submitted as :func:`_diagnose_batch`
-    tasks; results come back in task order. https://distributed.dask.org/en/stable/client.html
+    tasks; results come back in task order (with ``sink``: handed to it as each partition
+    completes, and the list returned is empty). https://distributed.dask.org/en/stable/client.html
 
     Raises:
         UsageError: ``distributed`` is not installed (``pip install 'losscheck[dask]'``), or
@@ -561,7 +588,7 @@ def _diagnose_dask(tasks: list[tuple], scheduler: str | None, jobs: int | None,
     except ImportError:
         raise UsageError(None, "--executor dask needs pip install 'losscheck[dask]'") from None
     n = len(tasks)
-    results: list = [None] * n
+    results: list = [None] * n if sink is None else []
     cluster = None
     try:
         if scheduler:
@@ -582,7 +609,11 @@ def _diagnose_dask(tasks: list[tuple], scheduler: str | None, jobs: int | None,
         for fut in as_completed(futures):
             part = futures[fut]
             for i, res in zip(part, fut.result()):
-                results[i] = res
+                if sink is None:
+                    results[i] = res
+                else:
+                    sink(res)
+            fut.release()
             done += len(part)
             if progress:
                 progress(done, n)
