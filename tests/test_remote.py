@@ -261,24 +261,39 @@ def test_s3_cli_exit_codes_and_one_line_errors(s3):
     assert missing.stderr.strip().splitlines() == ["losscheck: s3://no-such-bucket/x: no such bucket, key or prefix"]
 
 
-def test_s3_access_denied_is_one_line(s3, monkeypatch):
+def test_s3_access_denied_is_one_line(monkeypatch):
+    """A moto server of its own, in a subprocess, with its IAM authentication on
+    (``INITIAL_NO_AUTH_ACTION_COUNT=0``): an unknown access key is refused, as AWS does."""
+    pytest.importorskip("s3fs")
+    pytest.importorskip("moto.server")
     import s3fs
 
-    s3fs.S3FileSystem.clear_instance_cache()
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        try:
-            rep = diagnose("s3://runs/sample_runs")
-        except (UnreadableFile, NoLogsFound) as exc:
-            assert "\n" not in exc.one_line()
-        else:  # moto accepts anonymous requests: then the verdicts are still right
-            assert len(rep.runs) == len(SOME)
+        for _ in range(600):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                assert server.poll() is None, "the moto server did not start"
+                import time
+
+                time.sleep(0.1)
+        for k, v in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "nobody",
+                     "AWS_SECRET_ACCESS_KEY": "wrong", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            monkeypatch.setenv(k, v)
+        s3fs.S3FileSystem.clear_instance_cache()
+        with pytest.raises(UnreadableFile) as exc:
+            diagnose("s3://runs/sample_runs")
+        line = exc.value.one_line()
+        assert line.startswith("s3://runs/sample_runs: access denied: check the credentials") and "\n" not in line
     finally:
         s3fs.S3FileSystem.clear_instance_cache()
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_unreadable_remote_file_is_a_note(memfs):
