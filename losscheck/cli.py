@@ -130,7 +130,9 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 @app.command()
 def diagnose(
-    path: Path = typer.Argument(..., help="A log file, a run directory, or a tree of runs (a sweep)."),
+    paths: List[str] = typer.Argument(..., metavar="PATH...", help="Log files, run directories, trees of runs "
+                                      "(a sweep), globs (runs/lr-*), or URLs (s3://bucket/runs/, gs://, az://, "
+                                      "https://, memory://, file://; read through fsspec)."),
     format: str = typer.Option("text", "--format", "-f",
                                help=f"Output format: {', '.join(format_names())}."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file "
@@ -166,11 +168,21 @@ def diagnose(
                                               "(default 16)."),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Also read what symlinks below PATH "
                                          "that lead out of it point to (default: not followed, named in a note)."),
+    executor: str = typer.Option("local", "--executor", help="Where runs are read and diagnosed: local (this "
+                                 "machine, --jobs processes) or dask (a dask.distributed cluster; "
+                                 "pip install 'losscheck[dask]')."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="With --executor dask: the scheduler "
+                                            "address (tcp://HOST:PORT); default: a local cluster of --jobs "
+                                            "workers."),
 ) -> None:
     """Diagnose training runs: classify the curves, list findings, rank remedies."""
     from losscheck.formats import all_formats, get_format
     from losscheck.pipeline import diagnose as run_diagnose
+    from losscheck.sources import is_url, local_path
 
+    path = " ".join(paths)  # how messages name what was diagnosed
+    local = [Path(p) if not is_url(p) else Path(local_path(p) or "") for p in paths
+             if not is_url(p) or local_path(p) is not None]
     try:
         fmt = get_format(format.lower())
         if fmt is None:
@@ -181,13 +193,13 @@ def diagnose(
             except ValueError as exc:
                 raise UsageError(None, f"--fail-on {fail_on!r}: {exc}") from None
         _inflate_limits(max_inflated, max_ratio)
-        cfg = _config(path, config, isolated, baseline=baseline, fail_on=fail_on, num_classes=num_classes,
+        cfg = _config(local, config, isolated, baseline=baseline, fail_on=fail_on, num_classes=num_classes,
                       select=select, ignore=ignore, strict=strict, loss=loss, eval_loss=eval_loss,
                       grad_norm=grad_norm, lr=lr)
         for note in cfg.notes:
             _err(f"note: {note}")
         if output is not None and not force:
-            check_output(output, [path, baseline, cfg.file])
+            check_output(output, [*local, baseline, cfg.file])
         progress = None
         if fmt.for_people and sys.stderr.isatty():
             progress = _progress_bar()
@@ -196,8 +208,14 @@ def diagnose(
             from losscheck.baseline import load_baseline
 
             base = load_baseline(baseline, cfg)
-        report = run_diagnose(path, progress=progress, config=cfg, baseline=base, jobs=jobs,
-                              follow_symlinks=follow_symlinks, plots=fmt.draws_curves)
+        if scheduler is not None and executor != "dask":
+            raise UsageError(None, "--scheduler is for --executor dask")
+        # a streamed format goes to standard output run by run, and no result is kept
+        streamed = fmt.streams and output is None
+        sink = (lambda res: write_stdout(fmt.item(res))) if streamed else None
+        report = run_diagnose(paths if len(paths) > 1 else paths[0], progress=progress, config=cfg, baseline=base,
+                              jobs=jobs, follow_symlinks=follow_symlinks, executor=executor, scheduler=scheduler,
+                              sink=sink, plots=fmt.draws_curves)
     except LosscheckError as exc:
         if debug:  # the traceback, then the same line and exit code as without --debug
             import traceback
@@ -222,6 +240,18 @@ def diagnose(
     if debug and report.without_logs:
         for d in report.without_logs:
             _err(f"{d}: no log found (not a run; skipped)")
+    if streamed:
+        try:
+            write_stdout(fmt.end(report))
+        except OutputError as exc:
+            _die(exc.one_line())
+        if not report.run_count:
+            raise typer.Exit(EXIT_USAGE)
+        if report.error_count:
+            _err(f"{report.error_count} path(s) could not be diagnosed (see the error lines)")
+            if cfg.settings.strict:
+                raise typer.Exit(EXIT_FAILING)
+        raise typer.Exit(EXIT_FAILING if report.failing else EXIT_OK)
     if not report.runs:
         # nothing could be diagnosed: one line per problem on stderr, exit 2
         for e in report.errors:
@@ -412,15 +442,15 @@ def _terminal_console():
     return TerminalConsole()
 
 
-def _config(path: Path, config: Optional[Path], isolated: bool, baseline: Optional[Path] = None, **flags):
-    """Load the configuration (from the working directory upward, never from inside ``path``
-    or ``baseline``; or ``--config``) and layer the command-line flags on top."""
+def _config(paths: List[Path], config: Optional[Path], isolated: bool, baseline: Optional[Path] = None, **flags):
+    """Load the configuration (from the working directory upward, never from inside the local
+    ``paths`` or ``baseline``; or ``--config``) and layer the command-line flags on top."""
     from losscheck.catalogue import vocabulary
     from losscheck.config import load_config, validate_table
 
     vocab = vocabulary()
     cfg = load_config(Path.cwd(), config, isolated, vocabulary=vocab,
-                      data=[p for p in (path, baseline) if p is not None])
+                      data=[p for p in (*paths, baseline) if p is not None])
     for key in ("select", "ignore"):
         if flags[key]:
             codes = [c.strip() for item in flags[key] for c in item.split(",") if c.strip()]

@@ -33,8 +33,9 @@ from losscheck.model import ReadResult
 from losscheck.readers import all_readers, choose, read_head
 from losscheck.readers._common import MAX_INFLATED_BYTES, memory_files, open_bounded, read_data
 from losscheck.readers.interface import Reader
-from losscheck.sources import (STDIN_BINARY_NAMES, STDIN_NAMES, STDIN_ROOT, archive_kind, archive_members, is_archive,
-                              read_stdin)
+from losscheck.sources import (STDIN_BINARY_NAMES, STDIN_NAMES, STDIN_ROOT, RemoteFile, archive_kind, archive_members,
+                              collapsed, fetch_heads, is_archive, is_url, local_path, read_stdin, remote_entries,
+                              remote_problem)
 
 #: Directory names that belong to an enclosing run rather than being runs themselves.
 NESTED_DIRS = re.compile(
@@ -132,6 +133,11 @@ class RunFiles:
     memory: dict[str, bytes] = field(default_factory=dict)
     #: results already read during discovery (standard input's format is found by reading it)
     preread: dict[str, "ReadResult"] = field(default_factory=dict)
+    #: the run's files behind a URL, by virtual path (:mod:`losscheck.sources`): fetched by the
+    #: read stage, wherever it runs; ``root`` and the files' paths are then virtual paths
+    remote: dict[str, RemoteFile] = field(default_factory=dict)
+    #: the URL scheme of a remote run (``s3``), whose results get their URLs back
+    scheme: str = ""
 
 
 @dataclass
@@ -279,6 +285,11 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False) -> Discover
     """
     if str(path) == "-":
         return _discover_stdin()
+    if isinstance(path, str) and is_url(path):
+        local = local_path(path)
+        if local is None:
+            return _discover_remote(path)
+        path = local
     top = _canonical_top(Path(path))
     try:
         st = top.stat()
@@ -447,6 +458,86 @@ def _discover_archive(top: Path, data: bytes | None = None) -> Discovery:
     for run in runs.values():
         run.memory = {str(lf.path): memory[str(lf.path)] for lf in run.files if str(lf.path) in memory}
     return Discovery([runs[k] for k in sorted(runs)], [])
+
+
+def _discover_remote(url: str) -> Discovery:
+    """Runs behind a URL (any fsspec protocol), found as in a folder: the prefix is listed
+    once, the first :data:`~losscheck.sources.SNIFF_BYTES` of every candidate file fetched
+    together and sniffed; files no larger than that keep their bytes (never fetched again).
+    Hidden files and folders, :data:`SKIP_SUFFIXES` and archives inside the tree are skipped;
+    a URL naming one archive is read as an archive (held in memory, within its limits).
+
+    Raises:
+        UsageError: the protocol's fsspec backend is missing (the extra to install is named).
+        NoLogsFound: no such bucket/key/prefix, or no recognised log under it.
+        UnreadableFile: access denied, no credentials, network errors.
+    """
+    from losscheck.sources import SNIFF_BYTES, url_scheme
+
+    scheme = url_scheme(url)
+    fs, root, entries, is_file = remote_entries(url)
+    top_url = url.rstrip("/") if not is_file else url
+    magic = [k for k, ch in enumerate(url) if ch in "*?["]
+    if magic:  # a glob: runs are named below the folder its pattern starts in
+        top_url = url[:url.rfind("/", 0, magic[0])]
+    top = Path(collapsed(top_url))
+    if is_file and is_archive(Path(collapsed(url))):
+        from losscheck.sources import fetch_remote
+
+        got, problems = fetch_remote({str(top): RemoteFile(url, entries[0][1])})
+        if problems:
+            raise UnreadableFile(url, problems[str(top)])
+        found_archive = _discover_archive(top, got[str(top)])
+        for run in found_archive.runs:
+            run.scheme = scheme
+        return found_archive
+    base = collapsed(entries[0][0]).rsplit("/", 1)[0] if is_file else str(top)
+    candidates: list[tuple[str, int, Path]] = []
+    for u, size in entries:
+        fp = Path(collapsed(u))
+        try:
+            rel = fp.relative_to(base)
+        except ValueError:
+            rel = Path(fp.name)
+        if any(_is_hidden(part) for part in rel.parts) or fp.name.endswith(SKIP_SUFFIXES) or is_archive(fp):
+            if not is_file:
+                continue
+        candidates.append((u, size, fp))
+    heads = fetch_heads(fs, [(u, size) for u, size, _ in candidates])
+    found: list[tuple[Path, Path, Reader]] = []
+    event_dirs: set[Path] = set()
+    remote: dict[str, RemoteFile] = {}
+    errors: list[LosscheckError] = []
+    for (u, size, fp), head in zip(candidates, heads):
+        reader: Reader | None
+        if isinstance(head, BaseException):
+            reader = FailedReader(UnreadableFile(u, remote_problem(head)))
+        else:
+            raw = bytes(head)
+            try:
+                with memory_files({str(fp): raw}):
+                    reader = choose(fp, read_head(fp))
+            except LosscheckError as exc:
+                reader = FailedReader(exc)
+            if reader is not None:
+                remote[str(fp)] = RemoteFile(u, size, raw if size <= SNIFF_BYTES and len(raw) == size else None)
+        if reader is None:
+            continue
+        if reader.name == "tensorboard":
+            event_dirs.add(fp.parent)
+        found.append((fp.parent, fp, reader))
+    if is_file and found:
+        fp = found[0][1]
+        return Discovery([RunFiles(fp, [LogFile(fp, found[0][2])], remote=remote, scheme=scheme)], errors)
+    runs = _group(found, top, event_dirs)
+    if not runs:
+        if is_file:
+            raise NoLogsFound(url, "not a supported log file (no reader recognises its name and content)")
+        raise NoLogsFound(url, "no supported log found" + ("" if entries else " (no file under this prefix)"))
+    for run in runs.values():
+        run.remote = {str(lf.path): remote[str(lf.path)] for lf in run.files if str(lf.path) in remote}
+        run.scheme = scheme
+    return Discovery([runs[k] for k in sorted(runs)], errors)
 
 
 def _discover_stdin() -> Discovery:

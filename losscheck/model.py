@@ -829,11 +829,27 @@ class Report:
     #: symlinks below the diagnosed path that lead out of it and were not followed (no
     #: ``--follow-symlinks``); the CLI names them in a note
     links_not_followed: list[str] = field(default_factory=list)
+    #: a streamed diagnosis (``diagnose(..., sink=...)``) hands each run's result to the sink
+    #: and keeps none: ``runs`` and ``errors`` stay empty, and these count them instead
+    #: (``"healthy"``, ``"warning"``, ``"failing"``, ``"errors"``)
+    counts: dict[str, int] = field(default_factory=dict)
+    #: whether a streamed run failed the gate (``fail_on``)
+    streamed_failing: bool = False
 
     @property
     def failing(self) -> bool:
         """True when a run is failing at the ``fail_on`` level (see :func:`run_fails`)."""
-        return any(run_fails(r.status, self.fail_on, r.confidence) for r in self.runs)
+        return self.streamed_failing or any(run_fails(r.status, self.fail_on, r.confidence) for r in self.runs)
+
+    @property
+    def run_count(self) -> int:
+        """Runs diagnosed: kept (``runs``) or streamed (``counts``)."""
+        return len(self.runs) + sum(v for k, v in self.counts.items() if k != "errors")
+
+    @property
+    def error_count(self) -> int:
+        """Paths that could not be diagnosed: kept (``errors``) or streamed (``counts``)."""
+        return len(self.errors) + self.counts.get("errors", 0)
 
 
 def run_fails(status: Status, fail_on: str, confidence: float | None = None) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from losscheck.config import Settings
 from losscheck.discovery import RunFiles, discover
 from losscheck.errors import LosscheckError, NoLogsFound, NoLossMetric, TooLittleData
 from losscheck.model import (DIGEST_BINS, NOTE_NO_VALUES, Finding, MetricInfo, ReadNote, Report, RunData, RunError,
-                             RunReport, Series, Status)
+                             RunReport, Series, Status, run_fails)
 from losscheck.series import merge, values_agree
 
 
@@ -41,8 +41,26 @@ def read_run(run: RunFiles, strict: bool = False) -> RunData:
     """
     from losscheck.readers._common import memory_files
 
+    if run.remote:
+        run = _fetched(run)
     with memory_files(run.memory):
         return _read_run(run, strict)
+
+
+def _fetched(run: RunFiles) -> RunFiles:
+    """``run`` with the content of its remote files in ``memory`` (fetched here, where the run
+    is read: a worker process or a dask worker); a file that cannot be fetched keeps its place
+    as a :class:`~losscheck.discovery.FailedReader` (a note, or the run's failure under
+    ``--strict``)."""
+    from losscheck.discovery import FailedReader, LogFile
+    from losscheck.errors import UnreadableFile
+    from losscheck.sources import fetch_remote
+
+    contents, problems = fetch_remote(run.remote)
+    files = [lf if str(lf.path) not in problems else
+             LogFile(lf.path, FailedReader(UnreadableFile(run.remote[str(lf.path)].url, problems[str(lf.path)])),
+                     lf.subdir) for lf in run.files]
+    return dataclasses.replace(run, files=files, memory={**run.memory, **contents}, remote={})
 
 
 def _read_run(run: RunFiles, strict: bool) -> RunData:
@@ -294,11 +312,18 @@ def diagnose_run(data: RunData, options: Settings, baseline=None, plots: bool = 
 
 
 def _read_and_diagnose(run: RunFiles, run_opts: Settings, base, plots: bool = False) -> RunReport | RunError:
-    """Read and diagnose one run (top level so that worker processes can run it)."""
+    """Read and diagnose one run (top level so that worker processes can run it). The result
+    of a run read from a URL names it by its URL (:func:`losscheck.sources.restore_urls`)."""
+    res: RunReport | RunError
     try:
-        return diagnose_run(read_run(run, run_opts.strict), run_opts, base, plots)
+        res = diagnose_run(read_run(run, run_opts.strict), run_opts, base, plots)
     except LosscheckError as exc:
-        return RunError(exc.path or str(run.root), exc.one_line(), exc.kind)
+        res = RunError(exc.path or str(run.root), exc.one_line(), exc.kind)
+    if run.scheme:
+        from losscheck.sources import restore_urls
+
+        res = restore_urls(res, run.scheme)
+    return res
 
 
 def _worker_init(limits: tuple | None = None) -> None:
@@ -313,8 +338,8 @@ def _worker_init(limits: tuple | None = None) -> None:
         set_inflate_limits(*limits)
 
 
-def _diagnose_parallel(tasks: list[tuple], jobs: int,
-                       progress: Callable[[int, int], None] | None) -> list[RunReport | RunError]:
+def _diagnose_parallel(tasks: list[tuple], jobs: int, progress: Callable[[int, int], None] | None,
+                       sink: Callable[[RunReport | RunError], None] | None = None) -> list[RunReport | RunError]:
     """Read and diagnose ``tasks`` in ``jobs`` worker processes; results in task order.
 
     At most ``jobs`` runs are in flight at a time, so the parent holds no queue of pickled
@@ -330,12 +355,15 @@ def _diagnose_parallel(tasks: list[tuple], jobs: int,
     from concurrent.futures.process import BrokenProcessPool
 
     n = len(tasks)
-    results: list = [None] * n
+    results: list = [None] * n if sink is None else []
     done = 0
 
     def finish(i: int, res) -> None:
         nonlocal done
-        results[i] = res
+        if sink is None:
+            results[i] = res
+        else:
+            sink(res)
         done += 1
         if progress:
             progress(done, n)
@@ -407,57 +435,199 @@ class _pool:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def diagnose(path: str | Path, options: Settings | None = None,
+#: Executors of a sweep (``--executor``): ``local`` (this process, or a process pool with
+#: ``jobs`` > 1) and ``dask`` (a ``dask.distributed`` cluster: :func:`_diagnose_dask`).
+EXECUTORS = ("local", "dask")
+
+
+def diagnose(path: str | Path | Sequence[str | Path], options: Settings | None = None,
              progress: Callable[[int, int], None] | None = None, config=None, baseline=None,
-             jobs: int | None = 1, follow_symlinks: bool = False, plots: bool = False) -> Report:
+             jobs: int | None = 1, follow_symlinks: bool = False, executor: str = "local",
+             scheduler: str | None = None, sink: Callable[[RunReport | RunError], None] | None = None,
+             plots: bool = False) -> Report:
     """Diagnose every run under ``path``.
 
     Args:
-        path: a log file, a run directory or a tree of runs.
+        path: a log file, a run directory or a tree of runs; a URL of any fsspec protocol
+            (``s3://bucket/runs/``, ``memory://``, ``https://``...; ``file://`` is a local path);
+            a glob (``runs/lr-*``, ``s3://b/sweep/*/``); or a sequence of these (each is
+            discovered in turn; a run found twice is diagnosed once). A URL must be a ``str``
+            (``pathlib`` collapses ``s3://`` to ``s3:/``).
         options: the :class:`~losscheck.config.Settings` of every run (used when ``config``
             is ``None``; default settings when both are).
         progress: called as ``progress(done, total)`` after each run (for a progress bar).
         config: a :class:`losscheck.config.Config`; each run gets its own settings from it
             (:meth:`~losscheck.config.Config.for_run`).
         baseline: a :class:`losscheck.baseline.Baseline` to compare against (``--baseline``).
-        jobs: worker processes for a sweep (``None``: one per CPU core). Each worker reads
-            and diagnoses one run at a time; with 1 job or a single run everything happens in
+        jobs: worker processes for a sweep (``None``: one per CPU core); with ``executor="dask"``
+            and no ``scheduler``, the workers of the local cluster. Each worker reads and
+            diagnoses one run at a time; with 1 job or a single run everything happens in
             this process. The report is the same either way.
         follow_symlinks: also read what symlinks below ``path`` that lead out of it point to
             (see :func:`losscheck.discovery.discover`).
         plots: make each run's plot digests (:func:`diagnose_run`), for a format that draws
             curves (``Format.draws_curves``).
+        executor: ``"local"`` or ``"dask"`` (:data:`EXECUTORS`; needs ``losscheck[dask]``).
+        scheduler: a dask scheduler address (``tcp://HOST:PORT``); ``None``: a
+            ``LocalCluster`` started for this call and closed after it.
+        sink: stream the results: each run's :class:`RunReport` or :class:`RunError` (those of
+            discovery first) is handed to ``sink`` as soon as it is ready, in completion order,
+            and none is kept: this process then holds O(1) per run beyond the runs' list of
+            files (``--format jsonl``).
     Returns:
-        A :class:`Report` (runs sorted by path; errors per path).
+        A :class:`Report` (runs sorted by path; errors per path); when streamed, without runs
+        or errors, with :attr:`Report.counts` and :attr:`Report.streamed_failing`.
     Raises:
-        LosscheckError: when ``path`` itself cannot be used (missing, FIFO, no logs at all).
+        LosscheckError: when ``path`` itself cannot be used (missing, FIFO, no logs at all);
+            with several paths, only when none of them can (the others' problems are errors
+            of the report).
+        UsageError: an unknown executor, or dask missing for ``executor="dask"``.
     """
+    from losscheck.errors import UsageError
+    from losscheck.sources import expand_paths
+
+    if executor not in EXECUTORS:
+        raise UsageError(None, f"--executor {executor!r}: unknown (choose from {', '.join(EXECUTORS)})")
     options = options or (config.settings if config else Settings())
-    found = discover(path, follow_symlinks=follow_symlinks)
-    report = Report([], [], __version__, options.fail_on, str(path))
-    for err in found.errors:
-        report.errors.append(RunError(err.path or str(path), err.one_line(), err.kind))
-    report.without_logs = [str(d) for d in found.without_logs]
-    report.links_not_followed = [str(d) for d in found.links_not_followed]
-    total = len(found.runs)
-    tasks = [(run, config.for_run(run.root) if config else options,
-              baseline.match(str(run.root), str(path)) if baseline is not None else None, plots)
-             for run in found.runs]
-    jobs = min(jobs or os.cpu_count() or 1, total)
-    if jobs <= 1:
-        results = []
-        for i, task in enumerate(tasks, 1):
-            results.append(_read_and_diagnose(*task))
-            if progress:
-                progress(i, total)
+    given = [path] if isinstance(path, (str, Path)) else list(path)
+    paths = expand_paths(given)
+    shown = " ".join(str(p) for p in given)
+    report = Report([], [], __version__, options.fail_on, shown)
+    tasks: list[tuple] = []
+    roots: set[str] = set()
+    for one in paths:
+        try:
+            found = discover(one, follow_symlinks=follow_symlinks)
+        except LosscheckError as exc:
+            if len(paths) == 1:
+                raise
+            report.errors.append(RunError(exc.path or str(one), exc.one_line(), exc.kind))
+            continue
+        for err in found.errors:
+            report.errors.append(RunError(err.path or str(one), err.one_line(), err.kind))
+        report.without_logs += [str(d) for d in found.without_logs]
+        report.links_not_followed += [str(d) for d in found.links_not_followed]
+        for run in found.runs:
+            key = str(run.root)
+            if key in roots:
+                continue  # matched by two patterns: diagnosed once
+            roots.add(key)
+            tasks.append((run, config.for_run(run.root) if config else options,
+                          baseline.match(key, str(one)) if baseline is not None else None, plots))
+    total = len(tasks)
+    deliver = None
+    if sink is not None:
+        def deliver(res: RunReport | RunError) -> None:
+            key = "errors" if isinstance(res, RunError) else res.status
+            report.counts[key] = report.counts.get(key, 0) + 1
+            if isinstance(res, RunReport) and run_fails(res.status, report.fail_on, res.confidence):
+                report.streamed_failing = True
+            sink(res)
+
+        for found_error in report.errors:
+            deliver(found_error)
+        report.errors = []
+    if executor == "dask" and total:
+        results = _diagnose_dask(tasks, scheduler, jobs, progress, deliver)
     else:
-        results = _diagnose_parallel(tasks, jobs, progress)
+        jobs = min(jobs or os.cpu_count() or 1, max(total, 1))
+        if jobs <= 1:
+            results = []
+            for i, task in enumerate(tasks, 1):
+                res = _read_and_diagnose(*task)
+                if deliver is None:
+                    results.append(res)
+                else:
+                    deliver(res)
+                del res
+                if progress:
+                    progress(i, total)
+        else:
+            results = _diagnose_parallel(tasks, jobs, progress, deliver)
     for res in results:  # in discovery order, whatever the completion order
         if isinstance(res, RunError):
             report.errors.append(res)
         else:
             report.runs.append(res)
-    if not report.runs and not report.errors:
-        raise NoLogsFound(path, "no supported log found")
+    if not report.run_count and not report.error_count:
+        raise NoLogsFound(shown, "no supported log found")
     report.runs.sort(key=lambda r: r.run)
     return report
+
+
+def _diagnose_batch(tasks: list[tuple], limits: tuple) -> list[RunReport | RunError]:
+    """Read and diagnose a partition of runs on a dask worker, with the caller's gzip limits;
+    only these small per-run results travel back (the logs are read where the worker is)."""
+    from losscheck.readers._common import set_inflate_limits
+
+    set_inflate_limits(*limits)
+    out: list[RunReport | RunError] = []
+    for task in tasks:
+        try:
+            out.append(_read_and_diagnose(*task))
+        except Exception as exc:  # noqa: BLE001 - a bug in one run is that run's error
+            out.append(RunError(str(task[0].root), f"{task[0].root}: internal error ({type(exc).__name__}: {exc})",
+                                "internal"))
+    return out
+
+
+#: Runs per dask task: enough that scheduling costs little per run, few enough that a sweep
+#: spreads over every worker.
+DASK_BATCH = 16
+
+
+def _diagnose_dask(tasks: list[tuple], scheduler: str | None, jobs: int | None,
+                   progress: Callable[[int, int], None] | None,
+                   sink: Callable[[RunReport | RunError], None] | None = None) -> list[RunReport | RunError]:
+    """Diagnose ``tasks`` on a ``dask.distributed`` cluster (``scheduler``, or a
+    ``LocalCluster`` of ``jobs`` single-threaded worker processes made for this call):
+    partitions of at most :data:`DASK_BATCH` runs are submitted as :func:`_diagnose_batch`
+    tasks; results come back in task order (with ``sink``: handed to it as each partition
+    completes, and the list returned is empty). https://distributed.dask.org/en/stable/client.html
+
+    Raises:
+        UsageError: ``distributed`` is not installed (``pip install 'losscheck[dask]'``), or
+            the scheduler cannot be reached.
+    """
+    from losscheck.errors import UsageError
+    from losscheck.readers._common import INFLATE
+
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise UsageError(None, "--executor dask needs pip install 'losscheck[dask]'") from None
+    n = len(tasks)
+    results: list = [None] * n if sink is None else []
+    cluster = None
+    try:
+        if scheduler:
+            client = Client(scheduler, timeout="20s")
+        else:
+            cluster = LocalCluster(n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1,
+                                   processes=True, dashboard_address=":0")
+            client = Client(cluster)
+    except OSError as exc:
+        raise UsageError(None, f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    try:
+        workers = len(client.scheduler_info().get("workers", {})) or jobs or 1
+        size = max(1, min(DASK_BATCH, -(-n // (4 * workers))))  # about 4 partitions per worker at least
+        parts = [list(range(a, min(a + size, n))) for a in range(0, n, size)]
+        futures = {client.submit(_diagnose_batch, [tasks[i] for i in part], INFLATE.as_tuple(), pure=False): part
+                   for part in parts}
+        done = 0
+        for fut in as_completed(futures):
+            part = futures[fut]
+            for i, res in zip(part, fut.result()):
+                if sink is None:
+                    results[i] = res
+                else:
+                    sink(res)
+            fut.release()
+            done += len(part)
+            if progress:
+                progress(done, n)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return results

@@ -22,10 +22,12 @@ import contextlib
 import io
 import lzma
 import os
+import re
 import sys
 import tarfile
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, Iterator
 
@@ -306,3 +308,290 @@ def read_stdin(stream: BinaryIO | None = None) -> bytes:
         raise UnreadableFile(Path("-"), f"standard input holds more than {size_text(limit)} (--max-inflated): "
                                         "save it to a file")
     return data
+
+
+# --------------------------------------------------------------------------- URLs (fsspec)
+#
+# ``losscheck diagnose s3://bucket/runs/`` (or ``gs://``, ``az://``, ``hf://``, ``https://``,
+# ``memory://``...) reads through fsspec (https://filesystem-spec.readthedocs.io). A URL never
+# goes through ``pathlib`` as a URL: pathlib turns ``s3://b`` into ``s3:/b``. Inside the read
+# stage a remote file is named by that collapsed form (a *virtual path*, as archive members
+# are), its bytes are served from memory (:class:`losscheck.readers._common.memory_files`), and
+# every string of the run's result is given its URL back (:func:`restore_urls`).
+#
+# Cost: the prefix is listed once (``fs.find``: one paginated listing on S3); the first
+# :data:`SNIFF_BYTES` of every candidate file are fetched together (``fs.cat_ranges``: concurrent
+# on S3, GCS, Azure) to choose its reader; a file no larger than that is then never fetched
+# again (its sniff buffer is its content), a larger one is fetched whole once by the worker that
+# reads its run. Nothing is ever written to the store.
+
+#: A URL: a scheme, ``://``, then anything (fsspec chains such as ``simplecache::s3://`` too).
+URL_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]*::)*([A-Za-z][A-Za-z0-9+.\-]*)://")
+
+#: Protocols whose fsspec implementation is a separate package, with the losscheck extra that
+#: installs it.
+URL_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure",
+              "abfss": "azure", "adl": "azure"}
+
+#: Glob characters (``fnmatch``); ``**`` spans folders.
+GLOB_CHARS = frozenset("*?[")
+
+
+def is_url(text: object) -> bool:
+    """Whether ``text`` is a URL (``s3://...``) rather than a local path; ``file://`` URLs
+    count too (:func:`local_path` turns them into paths)."""
+    return isinstance(text, str) and URL_RE.match(text) is not None
+
+
+def url_scheme(text: str) -> str:
+    """The innermost scheme of URL ``text`` (``s3`` for ``simplecache::s3://b/k``)."""
+    m = URL_RE.match(text)
+    return m.group(1).lower() if m else ""
+
+
+def local_path(text: str) -> str | None:
+    """The local path a ``file://`` URL names (read by the local fast path), else ``None``."""
+    if url_scheme(text) != "file" or "::" in text:
+        return None
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(text)
+    return unquote(parsed.path) or "/"
+
+
+def collapsed(url: str) -> str:
+    """The string ``pathlib`` makes of ``url`` (``s3://b//k`` -> ``s3:/b/k``): the name of a
+    remote file inside the read stage."""
+    return str(PurePosixPath(url))
+
+
+def restore_urls(obj, scheme: str):
+    """``obj`` (a result dataclass, list, dict, string...) with every collapsed URL of
+    ``scheme`` (``s3:/b/k``) given its ``//`` back (``s3://b/k``), in place where it is a
+    mutable container or dataclass; returns the result. Other values are left as they are."""
+    pattern = re.compile(r"(?<![\w/.+-])(" + re.escape(scheme) + r"):/(?=[^/])")
+    seen: set[int] = set()
+
+    def fix(x):
+        if isinstance(x, str):
+            return pattern.sub(r"\1://", x) if ":/" in x else x
+        if id(x) in seen or x is None or isinstance(x, (int, float, bool, bytes)):
+            return x
+        if isinstance(x, list):
+            seen.add(id(x))
+            x[:] = [fix(v) for v in x]
+            return x
+        if isinstance(x, tuple):
+            return type(x)(*(fix(v) for v in x)) if hasattr(x, "_fields") else tuple(fix(v) for v in x)
+        if isinstance(x, dict):
+            seen.add(id(x))
+            items = [(fix(k), fix(v)) for k, v in x.items()]
+            x.clear()
+            x.update(items)
+            return x
+        fields = getattr(x, "__dataclass_fields__", None)
+        if fields is not None:
+            seen.add(id(x))
+            for name in fields:
+                value = getattr(x, name, None)
+                new = fix(value)
+                if new is not value:
+                    object.__setattr__(x, name, new)
+            return x
+        return x
+
+    return fix(obj)
+
+
+def open_fs(url: str):
+    """``(filesystem, path)`` for ``url``, by ``fsspec.core.url_to_fs`` (credentials and
+    endpoints come from the usual places of each backend: ``AWS_*`` variables and
+    ``~/.aws`` for S3, ``AWS_ENDPOINT_URL`` for an S3-compatible store...).
+
+    Raises:
+        UsageError: fsspec, or the backend of this protocol, is not installed (one line with
+            the extra to install: ``s3:// needs pip install 'losscheck[s3]'``), or the protocol
+            is unknown.
+    """
+    from losscheck.errors import UsageError
+
+    scheme = url_scheme(url)
+    extra = URL_EXTRAS.get(scheme)
+    hint = f"pip install 'losscheck[{extra}]'" if extra else "pip install the fsspec backend for it"
+    try:
+        import fsspec.core
+    except ImportError:
+        raise UsageError(url, "reading URLs needs fsspec: pip install fsspec") from None
+    try:
+        return fsspec.core.url_to_fs(url)
+    except ImportError as exc:
+        raise UsageError(url, f"{scheme}:// needs {hint} ({' '.join(str(exc).split())[:120]})") from None
+    except ValueError as exc:
+        raise UsageError(url, f"cannot open this URL ({' '.join(str(exc).split())[:160]})") from None
+
+
+def remote_problem(exc: BaseException) -> str:
+    """A one-line problem for an exception a filesystem raised (missing bucket or key, access
+    denied, no credentials, network)."""
+    text = " ".join(str(exc).split())[:200] or type(exc).__name__
+    name = type(exc).__name__
+    low = text.lower()
+    if isinstance(exc, FileNotFoundError) or "nosuchbucket" in low or "nosuchkey" in low:
+        return "no such bucket, key or prefix"
+    if isinstance(exc, PermissionError) or "accessdenied" in low or "forbidden" in low or "403" in low:
+        return f"access denied: check the credentials for this store ({text})"
+    if name in ("NoCredentialsError", "PartialCredentialsError") or "credentials" in low:
+        return f"no usable credentials for this store ({text})"
+    return f"cannot read ({name}: {text})"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file of a run that lives behind a URL.
+
+    Attributes:
+        url: its full URL (``s3://bucket/runs/a/metrics.csv``).
+        size: its size in bytes, from the listing.
+        content: its whole content when it fitted in the sniff buffer (so it is never fetched
+            again), else ``None`` (fetched whole by :func:`fetch_remote`).
+    """
+
+    url: str
+    size: int
+    content: bytes | None = None
+
+
+def remote_entries(url: str) -> tuple[object, str, list[tuple[str, int]], bool]:
+    """List ``url`` once: ``(fs, root, [(url of each file, size)], root_is_file)``, files
+    sorted by URL. A glob (``s3://b/sweep/lr-*``) lists the matches.
+
+    Raises:
+        UsageError: see :func:`open_fs`.
+        NoLogsFound: no such bucket, key or prefix (or a glob that matches nothing).
+        UnreadableFile: access denied, no credentials, network errors.
+    """
+    from losscheck.errors import NoLogsFound
+
+    fs, root = open_fs(url)
+    root = root.rstrip("/") or root
+    try:
+        if GLOB_CHARS & set(root):
+            infos = fs.glob(root, detail=True)
+            if not infos:
+                raise NoLogsFound(url, "no file or folder matches this pattern")
+            files: dict[str, int] = {}
+            for p, info in sorted(infos.items()):
+                if info.get("type") == "directory":
+                    files.update({q: int(i.get("size") or 0) for q, i in fs.find(p, detail=True).items()})
+                else:
+                    files[p] = int(info.get("size") or 0)
+            is_file = False
+        else:
+            # one listing of the prefix; only when it is empty, one look-up of the name itself
+            # (a file, a missing key, an empty folder)
+            listed = {p: i for p, i in fs.find(root, detail=True).items() if i.get("type") != "directory"}
+            is_file = False
+            if not listed or set(listed) == {root}:
+                info = listed.get(root) or fs.info(root)
+                is_file = info.get("type") != "directory"
+                listed = {root: info} if is_file else {}
+            files = {p: int(i.get("size") or 0) for p, i in listed.items()}
+    except (NoLogsFound, KeyboardInterrupt):
+        raise
+    except FileNotFoundError:
+        raise NoLogsFound(url, "no such bucket, key or prefix") from None
+    except Exception as exc:  # noqa: BLE001 - botocore, aiohttp, azure: one line whatever the backend
+        problem = remote_problem(exc)
+        if problem.startswith("no such"):
+            raise NoLogsFound(url, problem) from None
+        raise UnreadableFile(url, problem) from None
+    unstrip = fs.unstrip_protocol
+    if "::" in url:
+        prefix = url[:url.rindex("::") + 2]
+        unstrip = (lambda p, _u=fs.unstrip_protocol: prefix + _u(p))  # noqa: E731
+    return fs, root, sorted((unstrip(p), size) for p, size in files.items()), is_file
+
+
+def fetch_heads(fs, urls: list[tuple[str, int]], n: int = SNIFF_BYTES) -> list[bytes | BaseException]:
+    """The first ``n`` bytes of each ``(url, size)``, fetched together (``fs.cat_ranges``:
+    concurrent requests on async stores); an exception in place of a file that could not be
+    read."""
+    if not urls:
+        return []
+    paths = [fs._strip_protocol(u) for u, _ in urls]
+    ends = [min(size, n) for _, size in urls]
+    try:
+        got = fs.cat_ranges(paths, [0] * len(paths), ends, on_error="return")
+    except Exception:  # noqa: BLE001 - a backend without batched ranges: one at a time
+        got = []
+        for p, end in zip(paths, ends):
+            try:
+                got.append(fs.cat_file(p, start=0, end=end))
+            except Exception as exc:  # noqa: BLE001
+                got.append(exc)
+    return list(got)
+
+
+def fetch_remote(files: dict[str, RemoteFile]) -> tuple[dict[str, bytes], dict[str, str]]:
+    """The contents of a run's remote files, by virtual path: those already held (small files)
+    as they are, the others fetched whole, together (``fs.cat_ranges``), each at most
+    :data:`MAX_INFLATED_BYTES`.
+
+    Returns:
+        ``(contents, problems)``: virtual path -> bytes, and virtual path -> a one-line problem
+        for each file that could not be fetched.
+    """
+    contents: dict[str, bytes] = {}
+    problems: dict[str, str] = {}
+    wanted: list[tuple[str, RemoteFile]] = []
+    for key, rf in files.items():
+        if rf.content is not None:
+            contents[key] = rf.content
+        elif rf.size > MAX_INFLATED_BYTES:
+            problems[key] = f"{size_text(rf.size)}: more than {size_text(MAX_INFLATED_BYTES)}, not read"
+        else:
+            wanted.append((key, rf))
+    by_fs: dict[str, list[tuple[str, RemoteFile]]] = {}
+    for key, rf in wanted:
+        by_fs.setdefault(url_scheme(rf.url) + "|" + rf.url.split("://", 1)[1].split("/", 1)[0], []).append((key, rf))
+    for group in by_fs.values():
+        try:
+            fs, _ = open_fs(group[0][1].url)
+        except Exception as exc:  # noqa: BLE001
+            for key, _rf in group:
+                problems[key] = getattr(exc, "problem", None) or str(exc)
+            continue
+        got = fetch_heads(fs, [(rf.url, rf.size) for _, rf in group], n=MAX_INFLATED_BYTES + 1)
+        for (key, _rf), data in zip(group, got):
+            if isinstance(data, BaseException):
+                problems[key] = remote_problem(data)
+            else:
+                contents[key] = bytes(data)
+    return contents, problems
+
+
+def expand_paths(given: list) -> list:
+    """The paths to discover for the arguments ``given`` (``str`` or ``Path``), in order:
+    a local glob (``runs/lr-*``, ``**`` spanning folders) becomes its matches, sorted (a
+    pattern that matches nothing, or a name that exists as written, stays as it is: discovery
+    then says why); URLs, globs in URLs included, are left to :func:`remote_entries` (listed
+    once per prefix there); ``file://`` URLs become local paths. Duplicates are dropped."""
+    import glob as globmod
+
+    out: list = []
+    for item in given:
+        if isinstance(item, str) and is_url(item):
+            local = local_path(item)
+            if local is None:
+                out.append(item)
+                continue
+            item = local
+        text = str(item)
+        if text != "-" and GLOB_CHARS & set(text) and not os.path.lexists(text):
+            matches = sorted(globmod.glob(text, recursive=True))
+            if matches:
+                out.extend(matches)
+                continue
+        out.append(item)
+    seen: set[str] = set()
+    return [p for p in out if not (str(p) in seen or seen.add(str(p)))]  # type: ignore[func-returns-value]

@@ -183,7 +183,7 @@ def test_select_and_ignore_take_comma_lists_and_reject_unknown_codes():
 @pytest.mark.parametrize("args,needle", [
     (["diagnose", "--jobs", "0", "x"], "--jobs"),
     (["diagnose"], "Missing argument"),
-    (["diagnose", "a", "b", "c"], "unexpected extra argument"),
+    (["explain", "LC101", "extra"], "unexpected extra argument"),
 ])
 def test_framework_usage_errors_are_one_line_exit_2(args, needle):
     import subprocess
@@ -193,6 +193,19 @@ def test_framework_usage_errors_are_one_line_exit_2(args, needle):
     assert res.returncode == 2
     lines = [x for x in res.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and needle.lower() in lines[0].lower() and lines[0].startswith("losscheck:")
+
+
+def test_several_paths_and_globs_are_one_report(tmp_path):
+    code, out, _ = run("diagnose", SAMPLE_RUNS / "qwen-style-diverge", str(SAMPLE_RUNS / "healthy-n*"),
+                       "--format", "json")
+    runs = sorted(r["run"] for r in json.loads(out)["runs"])
+    assert code == 1 and runs == [str(SAMPLE_RUNS / "healthy-noisy-small-batch"),
+                                  str(SAMPLE_RUNS / "qwen-style-diverge")]
+    code, _, err = run("diagnose", tmp_path / "missing-a", tmp_path / "missing-b")
+    assert code == 2
+    assert [ln for ln in err.splitlines() if ln.strip()] == [
+        f"losscheck: {tmp_path / 'missing-a'}: no such file or directory",
+        f"losscheck: {tmp_path / 'missing-b'}: no such file or directory"]
 
 
 def test_strict_makes_an_undiagnosable_run_fail_the_gate(tmp_path):

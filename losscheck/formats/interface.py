@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the CLI lists formats for its help without loading numpy
-    from losscheck.model import Report
+    from losscheck.model import Report, RunError, RunReport
 
 
 class Format(ABC):
@@ -29,6 +29,19 @@ class Format(ABC):
     description: str = ""
     for_people: bool = False
     draws_curves: bool = False
+    #: the format can be written run by run as results complete (:meth:`item`, :meth:`end`):
+    #: the CLI then streams it to standard output and keeps no result
+    streams: bool = False
+
+    def item(self, result: RunReport | RunError) -> str:
+        """One run's result (or one path's error) as text, for a streamed report. Only for
+        formats with :attr:`streams`."""
+        raise NotImplementedError(f"{self.name} is not a streamed format")
+
+    def end(self, report: Report) -> str:
+        """What ends a streamed report (``report`` holds only counts:
+        :attr:`~losscheck.model.Report.counts`). Only for formats with :attr:`streams`."""
+        raise NotImplementedError(f"{self.name} is not a streamed format")
 
     @abstractmethod
     def render(self, report: Report) -> str:

@@ -130,6 +130,12 @@ def in_memory(path: Path) -> bool:
     return str(path) in _MEMORY
 
 
+def memory_content(path: Path) -> bytes | None:
+    """The raw bytes served for ``path`` by :class:`memory_files` (an archive member, standard
+    input, a file fetched from a URL), or ``None`` when it is read from disk."""
+    return _MEMORY.get(str(path))
+
+
 class memory_files:
     """Context manager: while it is open, the given ``{path string: content}`` files can be
     read by every reader as if they were on disk (:func:`read_data`, :func:`open_binary`).

@@ -31,7 +31,7 @@ from typing import Any
 
 from losscheck.errors import ParseError, UnreadableFile
 from losscheck.model import ReadNote
-from losscheck.readers._common import open_regular
+from losscheck.readers._common import memory_content, open_regular
 
 #: The first 16 bytes of every SQLite 3 database (https://www.sqlite.org/fileformat.html, 1.3).
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -48,10 +48,17 @@ def connect_readonly(path: Path, immutable: bool = True) -> sqlite3.Connection:
     takes no lock and reads no ``-wal``; ``False`` only for a private copy, see
     :func:`with_readonly`).
 
+    A file served from memory (an archive member, a file fetched from a URL:
+    :func:`~losscheck.readers._common.memory_files`) is loaded into an in-memory database
+    (``sqlite3.Connection.deserialize``, Python 3.11+; on 3.10 a private temporary copy).
+
     Raises:
         UnreadableFile: missing, not a regular file, permission denied.
         ParseError: the file is not an SQLite 3 database (checked on its header).
     """
+    data = memory_content(path)
+    if data is not None:
+        return _connect_bytes(path, data)
     fd = open_regular(path)
     try:
         with os.fdopen(fd, "rb") as fh:
@@ -64,6 +71,34 @@ def connect_readonly(path: Path, immutable: bool = True) -> sqlite3.Connection:
     uri = Path(path).absolute().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
     try:
         con = sqlite3.connect(uri, uri=True)
+        con.execute("PRAGMA query_only = 1")
+    except sqlite3.Error as exc:
+        raise UnreadableFile(path, f"SQLite cannot open it: {exc}") from None
+    return con
+
+
+def _connect_bytes(path: Path, data: bytes) -> sqlite3.Connection:
+    """:func:`connect_readonly` for a database held in memory (nothing is written anywhere but
+    a private temporary folder on Python 3.10)."""
+    if not data.startswith(SQLITE_MAGIC):
+        what = "an empty file" if not data else "not an SQLite database (no 'SQLite format 3' header)"
+        raise ParseError(path, what)
+    if data[18:20] == b"\x02\x02":
+        # a database in WAL mode (header bytes 18-19, https://www.sqlite.org/fileformat.html,
+        # 1.3.3): marked as a rollback-journal database, since an in-memory copy has no -wal
+        data = data[:18] + b"\x01\x01" + data[20:]
+    try:
+        if hasattr(sqlite3.Connection, "deserialize"):
+            con = sqlite3.connect(":memory:")
+            getattr(con, "deserialize")(data)  # Python 3.11+ (mypy checks against 3.10)
+        else:  # pragma: no cover - Python 3.10
+            import tempfile
+
+            tmp = tempfile.TemporaryDirectory(prefix="losscheck-sqlite-")
+            copy = Path(tmp.name) / "store.db"
+            copy.write_bytes(data)
+            con = sqlite3.connect(copy.absolute().as_uri() + "?mode=ro", uri=True)
+            con._losscheck_tmp = tmp  # type: ignore[attr-defined]  # removed with the connection
         con.execute("PRAGMA query_only = 1")
     except sqlite3.Error as exc:
         raise UnreadableFile(path, f"SQLite cannot open it: {exc}") from None
@@ -149,6 +184,11 @@ def tables(con: sqlite3.Connection) -> dict[str, set[str]]:
 
 
 def _stat_key(path: Path) -> tuple[str, int, int] | None:
+    data = memory_content(path)
+    if data is not None:  # served from memory: its length and checksum stand for size and mtime
+        import zlib
+
+        return str(path), len(data), zlib.crc32(data)
     try:
         st = os.stat(path)
     except OSError:
@@ -270,8 +310,14 @@ def read_parquet(path: Path, columns: list[str] | None = None):
         ParseError: truncated or corrupt Parquet.
     """
     pq = pyarrow_parquet(path)
-    fd = open_regular(path)
-    with os.fdopen(fd, "rb") as fh:
+    data = memory_content(path)
+    if data is not None:  # an archive member, a file fetched from a URL
+        import io
+
+        opened: Any = io.BytesIO(data)
+    else:
+        opened = os.fdopen(open_regular(path), "rb")
+    with opened as fh:
         try:
             pf = pq.ParquetFile(fh)
             if columns is not None:
@@ -286,6 +332,11 @@ def read_parquet(path: Path, columns: list[str] | None = None):
 def _parquet_columns_cached(key: tuple[str, int, int]) -> tuple[str, ...] | None:
     try:
         pq = pyarrow_parquet(Path(key[0]))
+        data = memory_content(Path(key[0]))
+        if data is not None:
+            import io
+
+            return tuple(pq.read_schema(io.BytesIO(data)).names)
         fd = open_regular(Path(key[0]))
         with os.fdopen(fd, "rb") as fh:
             return tuple(pq.read_schema(fh).names)
