@@ -34,7 +34,11 @@ future ``text_logs_<NAME>/`` folder with a ``labels.csv`` needs no code change):
 - ``--set blind4``, ``text_logs_blind4/``: 50 logs gathered and labelled blind; measured blind:
   25 of 50 on 92d2f64, 73f8ad5 and 8b4294f. From now on it is a tune set too (39 of 50 after
   generalising the reader by cause on branch i11d; the misses left are explained in
-  ``text_logs_blind4/SOURCES.md``); the next blind set must be new.
+  ``text_logs_blind4/SOURCES.md``).
+- ``--set blind5``, ``text_logs_blind5/``: 50 logs gathered and labelled blind while the blind4
+  work went on, by a helper who never opened losscheck's code; measured blind: 25 of 50 on
+  8b4294f (before the blind4 work), 27 of 50 on d6f6348 (after it). From now on it is a tune
+  set too; the next blind set must be new.
 
 Usage::
 
@@ -68,6 +72,7 @@ SETS: dict[str, tuple[str, str, str]] = {
     "blind2": ("text_logs_blind2", "labels.csv", "blind once: 30 of 50 on e1af3ae; since used to fix readers"),
     "blind3": ("text_logs_blind3", "labels.csv", "blind once: 29 of 50 on afc667a, 30 of 50 on 9bde6f7; since used to fix readers"),
     "blind4": ("text_logs_blind4", "labels.csv", "blind once: 25 of 50 on 92d2f64, 73f8ad5, 8b4294f; since used to fix readers"),
+    "blind5": ("text_logs_blind5", "labels.csv", "blind once: 25 of 50 on 8b4294f, 27 of 50 on d6f6348; since used to fix readers"),
 }
 
 #: id prefix -> split (issue-thread excerpts tune; repository files are held out)
