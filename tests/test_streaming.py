@@ -33,6 +33,9 @@ def _sweep(root, n: int):
 
 
 def _alive() -> int:
+    """Results alive now; garbage (of earlier tests too) collected first, so that the count does
+    not fall when a collection happens mid-test."""
+    gc.collect()
     return sum(isinstance(o, (RunReport, RunError)) for o in gc.get_objects())
 
 
