@@ -48,7 +48,7 @@ import numpy as np
 
 from losscheck.config import Settings
 from losscheck.errors import LosscheckError
-from losscheck.model import Finding, Remedy, RunReport, Series, run_fails
+from losscheck.model import Finding, Remedy, RunData, RunReport, Series, run_fails
 
 #: The keyword names of :meth:`Monitor.update` and the tags they are stored under (the names
 #: the HF Trainer logs, which role resolution knows).
@@ -250,13 +250,18 @@ class Monitor:
         self.sigmas = float(sigmas)
         self.growth = float(growth)
         self.outlier_gap = float(outlier_gap)
-        self._tracks: dict[str, _Track] = {}
+        self._tracks: dict[Any, _Track] = {}  # tag, or (tag, source)
         self._points = 0
         self._next_growth = 1
         self._last_n = 0
         self._pending = False
         self.analyses = 0
         self.verdict = Verdict()
+
+    @property
+    def points(self) -> int:
+        """Update calls that carried at least one value so far."""
+        return self._points
 
     # --- feeding -------------------------------------------------------------------------
 
@@ -276,11 +281,24 @@ class Monitor:
         Returns:
             The :class:`Verdict` (the last analysis' verdict when no trigger fired).
         """
+        values = {KEYWORD_TAGS["loss"]: loss, KEYWORD_TAGS["eval_loss"]: eval_loss,
+                  KEYWORD_TAGS["grad_norm"]: grad_norm, KEYWORD_TAGS["lr"]: lr}
+        values.update(other)
+        return self.add(step, values, wall_time=wall_time)
+
+    def add(self, step: int, values: Mapping[str, Any], *, wall_time: float | None = None,
+            source: str | None = None) -> Verdict:
+        """Add the values logged at ``step`` under their log names (tag -> value; ``None`` and
+        non-numeric values are skipped) and return the current verdict, as :meth:`update`.
+
+        ``source`` names the file the values were read from (``losscheck watch``): series of
+        one tag from different sources are merged, and copies of one metric written by two
+        loggers folded, as :func:`losscheck.pipeline.read_run` does for files.
+        """
         step = int(step)
         fired = False
         added = False
-        for key, value in ((KEYWORD_TAGS["loss"], loss), (KEYWORD_TAGS["eval_loss"], eval_loss),
-                           (KEYWORD_TAGS["grad_norm"], grad_norm), (KEYWORD_TAGS["lr"], lr), *other.items()):
+        for key, value in values.items():
             if value is None:
                 continue
             try:
@@ -288,7 +306,7 @@ class Monitor:
             except (TypeError, ValueError):
                 continue
             added = True
-            fired |= self._add(key, step, x, wall_time)
+            fired |= self._add(key if source is None else (key, source), step, x, wall_time)
         self.verdict.step = step
         self.verdict.changed = False
         if not added:
@@ -301,10 +319,11 @@ class Monitor:
             self._analyse()
         return self.verdict
 
-    def _add(self, tag: str, step: int, x: float, wall: float | None) -> bool:
-        tr = self._tracks.get(tag)
+    def _add(self, key, step: int, x: float, wall: float | None) -> bool:
+        tr = self._tracks.get(key)
         if tr is None:
-            tr = self._tracks[tag] = _Track(rising_is_bad=_rising_is_bad(tag))
+            tag = key if isinstance(key, str) else key[0]
+            tr = self._tracks[key] = _Track(rising_is_bad=_rising_is_bad(tag))
         tr.append(step, x, wall)
         tr.block += 1
         fire = False
@@ -331,7 +350,7 @@ class Monitor:
             self._analyse()
         return self.verdict
 
-    def run_data(self):
+    def run_data(self) -> RunData:
         """The :class:`~losscheck.model.RunData` the points make, as a reader's would.
 
         Raises:
@@ -339,8 +358,14 @@ class Monitor:
         """
         from losscheck.pipeline import assemble_run
 
-        by_tag = {tag: [tr.series(tag, self.name, self.step_unit)] for tag, tr in self._tracks.items() if tr.n}
-        return assemble_run(self.name, [], by_tag, [], dict(self.meta))
+        by_tag: dict[str, list[Series]] = {}
+        files: dict[str, None] = {}
+        for key, tr in self._tracks.items():
+            if tr.n:
+                tag, src = (key, self.name) if isinstance(key, str) else key
+                by_tag.setdefault(tag, []).append(tr.series(tag, src, self.step_unit))
+                files[src] = None
+        return assemble_run(self.name, list(files), by_tag, [], dict(self.meta))
 
     def _analyse(self) -> None:
         from losscheck.pipeline import diagnose_run
@@ -371,11 +396,15 @@ class Monitor:
         """Everything needed to resume: ``{"tags": {tag: {"steps": [...], "values": [...]}}, ...}``
         (plain lists and numbers: JSON- and pickle-safe, for a trainer's checkpoint)."""
         tags = {}
-        for tag, tr in self._tracks.items():
+        for key, tr in self._tracks.items():
             d: dict[str, Any] = {"steps": tr.steps[:tr.n].tolist(), "values": tr.values[:tr.n].tolist()}
             if tr.wall is not None:
                 d["wall"] = tr.wall[:tr.n].tolist()
-            tags[tag] = d
+            if isinstance(key, str):
+                tags[key] = d
+            else:
+                d["source"] = key[1]
+                tags[f"{key[0]}\x00{key[1]}"] = d
         return {"version": 1, "points": self._points, "tags": tags, "meta": dict(self.meta)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -388,7 +417,8 @@ class Monitor:
             raise ValueError("not a losscheck Monitor state (version 1)")
         self._tracks = {}
         for tag, d in state["tags"].items():
-            tr = _Track(max(64, len(d["steps"])))
+            tag = str(tag).split("\x00")[0]
+            tr = _Track(max(64, len(d["steps"])), rising_is_bad=_rising_is_bad(tag))
             n = len(d["steps"])
             tr.steps[:n] = d["steps"]
             tr.values[:n] = d["values"]
@@ -398,7 +428,7 @@ class Monitor:
             tr.n = n
             if n >= self.window:
                 tr.refresh(self.window)
-            self._tracks[str(tag)] = tr
+            self._tracks[(tag, str(d["source"])) if "source" in d else tag] = tr
         self.meta.update(state.get("meta") or {})
         self._points = int(state.get("points", 0))
         self._pending = True

@@ -129,7 +129,8 @@ def test_state_round_trip_resumes_the_history():
     b = Monitor()
     b.load_state_dict(a.state_dict())
     for i, x in enumerate(loss[400:], 400):
-        va, vb = a.update(i, loss=x), b.update(i, loss=x)
+        a.update(i, loss=x)
+        b.update(i, loss=x)
     assert live(a.analyse()) == live(b.analyse())
     with pytest.raises(ValueError):
         b.load_state_dict({"version": 99})
