@@ -337,8 +337,8 @@ class Monitor:
                 # an outlier: look, but at most once per n_last / outlier_gap new points
                 if self._points + 1 - self._last_n >= max(1.0, self._last_n / self.outlier_gap):
                     fire = True
-        if tr.block >= self.window:
-            tr.refresh(self.window)
+        if tr.block >= self.window or (8 <= tr.n < self.window and tr.n & (tr.n - 1) == 0):
+            tr.refresh(self.window)  # every block, and at 8, 16, 32 points: short runs get statistics too
         return fire
 
     # --- judging -------------------------------------------------------------------------
