@@ -10,7 +10,8 @@ the running mean of the epoch so far; the verdict is made on that curve, as on a
 progress-bar log), and at each epoch's end the ``val_*`` metrics (``val_loss`` is the eval
 loss), then it analyses at once. Stopping sets ``model.stop_training`` (Keras ends the epoch
 after the current batch). Checkpoints: files appearing in ``checkpoint_dir`` (where a
-``ModelCheckpoint`` writes) are recorded at the step they were first seen. Keras has no
+``ModelCheckpoint`` writes) are recorded at the step they were seen (again, when a file is
+saved over). Keras has no
 output directory of its own: the report goes to ``output_dir``. Single process: a
 distributed Keras strategy is not handled.
 """
@@ -48,7 +49,7 @@ class LosscheckCallback(keras.callbacks.Callback):
         self.checkpoint_dir = checkpoint_dir
         self.global_step = 0
         self.stopped_at: int | None = None
-        self._seen: set[str] = set()
+        self._seen: dict[str, int] = {}  # checkpoint file name -> modification time seen
 
     def on_train_batch_end(self, batch, logs=None) -> None:
         self.global_step += 1
@@ -76,9 +77,15 @@ class LosscheckCallback(keras.callbacks.Callback):
         if not self.checkpoint_dir or not os.path.isdir(self.checkpoint_dir):
             return
         for name in sorted(os.listdir(self.checkpoint_dir)):
-            if name not in self._seen:
-                self._seen.add(name)
-                self.check.saw_checkpoint(self.global_step, os.path.join(self.checkpoint_dir, name))
+            path = os.path.join(self.checkpoint_dir, name)
+            try:
+                stamp = os.stat(path).st_mtime_ns
+            except OSError:
+                continue
+            if self._seen.get(name) != stamp:  # new, or saved again under the same name
+                self._seen[name] = stamp
+                self.check.checkpoints = [c for c in self.check.checkpoints if c[1] != path]
+                self.check.saw_checkpoint(self.global_step, path)
 
     def _decide(self, v) -> None:
         stop = self.check.should_stop(v)

@@ -11,14 +11,15 @@ module logged (names containing ``val``), and then it analyses at once. Ranks: t
 reduced across ranks with ``trainer.strategy.reduce_boolean_decision(..., all=False)`` at every
 step on every rank (the same calls in the same order everywhere, so none waits for another),
 and one failing rank stops them all (``trainer.should_stop``). Checkpoints: those the
-``ModelCheckpoint`` callbacks hold, with the step their file name carries
-(``epoch=0-step=40.ckpt``). The monitor's history is part of the callback's ``state_dict``,
+``ModelCheckpoint`` callbacks hold or have in their ``dirpath``, with the step their file
+name carries (``epoch=0-step=40.ckpt``). The monitor's history is part of the callback's ``state_dict``,
 which Lightning saves in each checkpoint and restores on resume.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from lightning.pytorch.callbacks import Callback
@@ -85,7 +86,11 @@ class LosscheckCallback(Callback):
     def _checkpoints(self, trainer) -> None:
         seen = {p for _, p in self.check.checkpoints}
         for cb in getattr(trainer, "checkpoint_callbacks", []):
-            for path in [*getattr(cb, "best_k_models", {}), getattr(cb, "last_model_path", "")]:
+            paths = [*getattr(cb, "best_k_models", {}), getattr(cb, "last_model_path", "")]
+            folder = getattr(cb, "dirpath", None)
+            if folder and os.path.isdir(folder):  # with monitor=None the callback keeps no list
+                paths += sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".ckpt"))
+            for path in paths:
                 if path and path not in seen:
                     step = step_in_name(path)
                     if step is not None:

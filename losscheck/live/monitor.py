@@ -55,13 +55,17 @@ from losscheck.model import Finding, Remedy, RunData, RunReport, Series, run_fai
 KEYWORD_TAGS = {"loss": "loss", "eval_loss": "eval_loss", "grad_norm": "grad_norm", "lr": "learning_rate"}
 
 #: Failing findings that stop a live run at once (``stop_on="urgent"``): the loss diverging
-#: (LC101), NaN/Inf (LC102), a spike it never recovered from (LC104), HF's NaN filter hiding
-#: NaN (LC404). Each only gets worse with more steps and poisons the checkpoints saved after
-#: it. The other failing findings (a plateau, a loss at chance, overfitting, LR at zero, a GAN
-#: imbalance) are judged on the run so far, which live is only the start of the run: an
-#: offline "flat from the start" on the first 8 points of a slow run is no reason to kill it.
-#: They are reported (``failing``), and stop the run with ``stop_on="failing"``.
-URGENT_CODES = frozenset({"LC101", "LC102", "LC104", "LC404"})
+#: (LC101), NaN/Inf (LC102), HF's NaN filter hiding NaN (LC404): each only gets worse with
+#: more steps and poisons the checkpoints saved after it. The other failing findings are judged
+#: on the run so far, which live is only the start of the run: an offline "flat from the
+#: start" (LC105) on the first points of a slow run, or a spike that has not recovered *yet*
+#: (LC104, three points after the jump) is no reason to kill it. They are reported
+#: (``failing``) and stop the run with ``stop_on="failing"``. Replays of the labelled corpus
+#: (benchmarks/monitor_replay.py) stopped healthy runs on LC104 and on short-log LC101 calls
+#: before these choices.
+URGENT_CODES = frozenset({"LC101", "LC102", "LC404"})
+#: Codes that stop at any point count (a non-finite loss needs no history to be a failure).
+IMMEDIATE_CODES = frozenset({"LC102", "LC404"})
 
 #: 1 / Phi^-1(3/4): MAD x this = the standard deviation of a normal sample.
 MAD_TO_SIGMA = 1.4826
@@ -81,7 +85,8 @@ class Verdict:
         failing: whether the status fails the gate at the monitor's ``fail_on`` level (what
             ``diagnose``'s exit code would say of the log so far).
         stop: whether a live run should stop now: ``failing`` and, with ``stop_on="urgent"``
-            (the default), an error finding among :data:`URGENT_CODES`.
+            (the default), an error finding among :data:`URGENT_CODES` (a divergence only once
+            ``min_points`` points are held: a 3-point "diverging" call is the start of a run).
         primary, secondary: the run's class(es) (``converging``, ``diverging``, ``nan``...).
         onset_step: the step the primary problem began, when known.
         findings: the coded findings (:class:`losscheck.model.Finding`).
@@ -224,6 +229,11 @@ class Monitor:
             points (``n_last``: the count at the last analysis), at least 1.
         stop_on: ``"urgent"`` (stop on :data:`URGENT_CODES` only) or ``"failing"`` (stop on
             whatever fails the gate, as the offline exit code).
+        min_points: with ``stop_on="urgent"``, a divergence stops the run only once this many
+            points are held (NaN/Inf stop at once).
+        confirm: with ``stop_on="urgent"``, a divergence stops the run only when the analysis
+            ``max(4, n/32)`` points later still finds it (one forced analysis; NaN/Inf stop at
+            once). Replays of healthy corpus runs with warm restarts stopped without it.
     Raises:
         ValueError: for a ``step_unit``, ``window``, ``growth``, ``outlier_gap`` or ``stop_on``
             out of range, or a malformed ``fail_on``.
@@ -231,7 +241,8 @@ class Monitor:
 
     def __init__(self, options: Settings | None = None, *, meta: Mapping[str, Any] | None = None,
                  name: str = "live", step_unit: str = "step", window: int = 64, sigmas: float = 8.0,
-                 growth: float = 2.0, outlier_gap: float = 16.0, stop_on: str = "urgent") -> None:
+                 growth: float = 2.0, outlier_gap: float = 16.0, stop_on: str = "urgent",
+                 min_points: int = 16, confirm: bool = True) -> None:
         from losscheck.errors import parse_fail_on
 
         if step_unit not in ("step", "epoch"):
@@ -241,6 +252,9 @@ class Monitor:
         if stop_on not in ("urgent", "failing"):
             raise ValueError(f"stop_on must be 'urgent' or 'failing', not {stop_on!r}")
         self.stop_on = stop_on
+        self.min_points = int(min_points)
+        self.confirm = bool(confirm)
+        self._confirm_at: int | None = None
         self.options = options or Settings()
         parse_fail_on(self.options.fail_on)
         self.meta = dict(meta or {})
@@ -385,8 +399,20 @@ class Monitor:
             v.status, v.primary, v.secondary = rep.status, rep.primary, list(rep.secondary)
             v.onset_step, v.findings, v.remedies, v.report = rep.onset_step, rep.findings, rep.remedies, rep
             v.failing = run_fails(rep.status, self.options.fail_on, rep.confidence)
-            v.stop = v.failing and (self.stop_on == "failing" or any(
-                f.code in URGENT_CODES and f.severity == "error" for f in rep.findings))
+            urgent = {f.code for f in rep.findings if f.severity == "error"} & URGENT_CODES
+            if self._points < self.min_points:
+                urgent &= IMMEDIATE_CODES
+            if urgent and not urgent & IMMEDIATE_CODES and self.confirm:
+                # a divergence must still be there after max(4, n/32) more points: a prefix
+                # cut inside a warm restart's bump or a transient excursion reads as diverging
+                if self._confirm_at is None:
+                    self._confirm_at = self._points + max(4, math.ceil(self._points / 32))
+                    self._next_growth = min(self._next_growth, self._confirm_at)
+                if self._points < self._confirm_at:
+                    urgent = set()
+            else:
+                self._confirm_at = None
+            v.stop = v.failing and (self.stop_on == "failing" or bool(urgent))
         v.changed = (v.status, v.codes) != (old.status, old.codes)
         self.verdict = v
 
