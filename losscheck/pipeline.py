@@ -66,7 +66,7 @@ def _read_run(run: RunFiles, strict: bool) -> RunData:
             meta.setdefault(k, v)
         for s in res.series:
             if len(s):
-                s = _in_run(s, lf.subdir)
+                s = in_run(s, lf.subdir)
                 by_tag.setdefault(s.tag, []).append(s)
     if read_ok == 0 and last_err is not None:
         raise last_err
@@ -102,7 +102,7 @@ def assemble_run(path: str, files: list[str], by_tag: dict[str, list[Series]], n
     return RunData(path, files, series, notes, meta)
 
 
-def _in_run(s: Series, subdir: str) -> Series:
+def in_run(s: Series, subdir: str) -> Series:
     """A series as its run names it: renamed by the sub-folder it was read from
     (:func:`losscheck.discovery.context_tag`)."""
     from losscheck.discovery import context_tag

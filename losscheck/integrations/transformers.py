@@ -27,7 +27,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from losscheck.integrations._live import LiveCheck
-from losscheck.readers.hf_trainer_state import _DROP, _DROP_SUFFIX
+from losscheck.readers.hf_trainer_state import NOT_METRIC_SUFFIXES, NOT_METRICS
 
 #: The monitor's history, saved into each checkpoint folder.
 STATE_FILE = "losscheck-monitor.json"
@@ -77,7 +77,7 @@ class LosscheckCallback(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         values = {k: v for k, v in (logs or {}).items()
-                  if k not in _DROP and not k.endswith(_DROP_SUFFIX) and isinstance(v, (int, float))}
+                  if k not in NOT_METRICS and not k.endswith(NOT_METRIC_SUFFIXES) and isinstance(v, (int, float))}
         if not values:
             return
         v = self.check.observe(state.global_step, values, evaluation="eval_loss" in values)

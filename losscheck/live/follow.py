@@ -198,7 +198,7 @@ class Follower:
         return self._read_and_feed(tail, mon, data, whole)
 
     def _read_and_feed(self, tail: _Tail, mon: Monitor, data: bytes | None, whole: bool) -> bool:
-        from losscheck.pipeline import _in_run
+        from losscheck.pipeline import in_run
         from losscheck.readers._common import memory_files
 
         try:
@@ -217,7 +217,7 @@ class Follower:
         for s in res.series:
             if not len(s):
                 continue
-            s = _in_run(s, tail.subdir)
+            s = in_run(s, tail.subdir)
             units[s.tag] = s.step_unit
             last = tail.fed.get(s.tag) if whole else None
             steps, values = s.steps.tolist(), s.values.tolist()
