@@ -581,6 +581,78 @@ def _progress_bar():
 
 
 @app.command()
+def watch(
+    path: Path = typer.Argument(..., help="A run folder (or one log file) being written; it may appear later."),
+    interval: float = typer.Option(2.0, "--interval", min=0.01, help="Seconds between polls."),
+    idle: float = typer.Option(300.0, "--idle", min=0.0, help="End after this many seconds without a new "
+                               "point: exit 0 if the full diagnosis is not failing, else 1."),
+    on_fail: Optional[str] = typer.Option(None, "--on-fail", help="Shell command to run when a run fails "
+                                          "(the JSON report's path is in $LOSSCHECK_REPORT), e.g. "
+                                          "'scancel $SLURM_JOB_ID'."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Where the JSON report goes on failure "
+                                          "(default: a new temporary folder; never inside PATH)."),
+    stop_on: str = typer.Option("urgent", "--stop-on", help="urgent: exit 1 at once on divergence, NaN/Inf "
+                                "or an unrecovered spike; failing: on anything that fails the gate."),
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Gate level of the final verdict, as for "
+                                          "diagnose."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Configuration file, as for diagnose."),
+    isolated: bool = typer.Option(False, "--isolated", help="Ignore all configuration files."),
+) -> None:
+    """Follow a run while it trains: one line per change, exit 1 the moment it is failing."""
+    from losscheck.formats.json import JsonFormat
+    from losscheck.formats.text import TextFormat
+    from losscheck.live.watch import watch as run_watch
+
+    def line(run: str, v) -> None:
+        write_stdout(escape_controls(f"{run}: {v.line()}") + "\n")
+
+    def full(rep) -> None:
+        write_stdout(TextFormat().render(rep))
+
+    try:
+        if stop_on not in ("urgent", "failing"):
+            raise UsageError(None, f"--stop-on {stop_on!r}: choose urgent or failing")
+        if fail_on is not None:
+            try:
+                parse_fail_on(fail_on)
+            except ValueError as exc:
+                raise UsageError(None, f"--fail-on {fail_on!r}: {exc}") from None
+        if report is not None:
+            check_output(report, [path])
+        cfg = _config(path, config, isolated, fail_on=fail_on, num_classes=None, select=None, ignore=None,
+                      strict=None, loss=None, eval_loss=None, grad_norm=None, lr=None)
+        res = run_watch(path, cfg.settings, interval=interval, idle=idle, stop_on=stop_on, on_line=line,
+                        on_change=full)
+        if res.outcome == "nothing":
+            _die(f"{path}: no diagnosable run after {idle:g} s idle")
+        _err(f"losscheck watch: {'stopped' if res.outcome == 'stop' else 'idle'} at step {res.step}: "
+             f"{'failing' if res.failing else 'not failing'}")
+        if res.failing:
+            out = report or Path(tempfile.mkdtemp(prefix="losscheck-watch-")) / "losscheck-report.json"
+            try:
+                write_report(out, JsonFormat().render(res.report).encode("utf-8"))
+            except OSError as exc:
+                raise OutputError(out, f"cannot write the report: {exc.strerror or exc}") from None
+            _err(f"losscheck watch: report {out}")
+            if on_fail:
+                import subprocess
+
+                env = dict(os.environ, LOSSCHECK_REPORT=str(out), LOSSCHECK_STEP=str(res.step))
+                rc = subprocess.run(on_fail, shell=True, env=env).returncode
+                if rc:
+                    _err(f"--on-fail command exited {rc}")
+    except LosscheckError as exc:
+        _die(exc.one_line())
+        return
+    except (KeyboardInterrupt, typer.Exit):
+        raise
+    except Exception as exc:  # never a traceback for users
+        _die(f"{path}: internal error ({type(exc).__name__}: {exc}); report it")
+        return
+    raise typer.Exit(EXIT_FAILING if res.failing else EXIT_OK)
+
+
+@app.command()
 def rules() -> None:
     """List every rule: code, name, default severity, summary."""
     from losscheck.rules import all_rules

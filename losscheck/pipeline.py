@@ -84,23 +84,43 @@ def _read_run(run: RunFiles, strict: bool) -> RunData:
             meta.setdefault(k, v)
         for s in res.series:
             if len(s):
-                s = _in_run(s, lf.subdir)
+                s = in_run(s, lf.subdir)
                 by_tag.setdefault(s.tag, []).append(s)
     if read_ok == 0 and last_err is not None:
         raise last_err
+    return assemble_run(str(run.root), [str(f.path) for f in run.files], by_tag, notes, meta,
+                        lambda: _why_empty(run, notes))
+
+
+def assemble_run(path: str, files: list[str], by_tag: dict[str, list[Series]], notes: list[ReadNote],
+                 meta: dict, why_empty: Callable[[], str] = lambda: "no metric values") -> RunData:
+    """The run that series read (or received live, :class:`losscheck.live.Monitor`) make:
+    series of one tag merged by step (:func:`losscheck.series.merge`), then other loggers'
+    copies folded (:func:`fold_copies`). One code path for files and live points.
+
+    Args:
+        path: the run's name (its folder, or the live run's name).
+        files: the files read, for the report.
+        by_tag: tag -> the non-empty series holding that tag (each normalised).
+        notes: the readers' notes; the merge's notes are added to it.
+        meta: hyperparameters the logs or the caller gave (``max_steps``, ``learning_rate``...).
+        why_empty: the explanation used when no series holds a point.
+    Raises:
+        TooLittleData: when ``by_tag`` is empty.
+    """
     series: dict[str, Series] = {}
     for tag, group in by_tag.items():
         merged, mnotes = merge(group)
         series[tag] = merged
         notes.extend(mnotes)
     if not series:
-        raise TooLittleData(run.root, f"no data points: {_why_empty(run, notes)}")
+        raise TooLittleData(path, f"no data points: {why_empty()}")
     series, fnotes = fold_copies(series)
     notes.extend(fnotes)
-    return RunData(str(run.root), [str(f.path) for f in run.files], series, notes, meta)
+    return RunData(path, files, series, notes, meta)
 
 
-def _in_run(s: Series, subdir: str) -> Series:
+def in_run(s: Series, subdir: str) -> Series:
     """A series as its run names it: renamed by the sub-folder it was read from
     (:func:`losscheck.discovery.context_tag`)."""
     from losscheck.discovery import context_tag

@@ -30,6 +30,8 @@ from losscheck.readers.interface import SNIFF
 _DROP = frozenset({"step", "epoch", "total_flos", "train_loss", "train_runtime",
                    "train_samples_per_second", "train_steps_per_second"})
 _DROP_SUFFIX = ("_runtime", "_samples_per_second", "_steps_per_second")
+#: Log keys that are not metric series (for the live HF callback, which sees the same logs).
+NOT_METRICS, NOT_METRIC_SUFFIXES = _DROP, _DROP_SUFFIX
 _SUMMARY_KEYS = ("train_runtime", "train_loss", "train_samples_per_second")
 
 #: trainer_state key -> meta key, with a converter.

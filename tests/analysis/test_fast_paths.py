@@ -163,3 +163,43 @@ def test_median_filter_nearest_rejects_an_even_window():
 
     with pytest.raises(ValueError, match="odd window"):
         median_filter_nearest(np.arange(10.0), 4)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_grad_surge_with_running_medians_equals_the_median_per_window(seed, monkeypatch):
+    """detect_surge's trailing medians (bottleneck.move_median) and its running floor give the
+    surge the per-window np.median scan gave (issue 15: that scan was O(n^2 / 10))."""
+    import bottleneck
+
+    from losscheck.live import Monitor
+
+    rng = np.random.default_rng(seed)
+    n = 400 + 50 * seed
+    k = int(n * rng.uniform(0.4, 0.6))
+    loss = 2.0 * np.exp(-np.arange(n) / 80) + 0.5 + 0.02 * rng.standard_normal(n)
+    gn = 1.0 + 0.2 * rng.standard_normal(n) ** 2
+    gn[k:] *= np.exp(0.03 * np.arange(n - k))
+    loss[k + 60:] *= np.exp(0.03 * np.arange(n - k - 60))
+
+    def verdict():
+        m = Monitor()
+        for i in range(n):
+            m.update(i, loss=float(loss[i]), grad_norm=float(gn[i]), lr=1e-3)
+        r = m.analyse().report
+        return [(f.code, f.step, f.evidence.get("lead")) for f in r.findings], [c.notes for c in r.curves]
+
+    fast = verdict()
+
+    real = bottleneck.move_median
+
+    def slow_move_median(a, window, min_count=None):
+        if min_count is not None:  # other detectors' partial windows: not under test here
+            return real(a, window, min_count=min_count)
+        out = np.full(len(a), np.nan)
+        for i in range(window - 1, len(a)):
+            out[i] = np.median(a[i - window + 1:i + 1])
+        return out
+
+    monkeypatch.setattr(bottleneck, "move_median", slow_move_median)
+    assert verdict() == fast
+    assert any(code == "LC201" for code, _, _ in fast[0]), fast  # the surge is found

@@ -1,0 +1,149 @@
+"""What the three training callbacks share, framework-free: a :class:`~losscheck.Monitor`, the
+decision (stop or warn), the checkpoints seen, the report files and the rollback advice."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+from losscheck import __version__
+from losscheck.config import Settings
+from losscheck.live.monitor import Monitor, Verdict
+from losscheck.model import Report
+
+ACTIONS = ("stop", "warn")
+#: Remedy settings worth resuming with (peak LR, clip value, warmup), by remedy setting name.
+RESUME_KEYS = ("peak_lr", "max_grad_norm", "warmup_steps")
+#: File names written into the trainer's output directory.
+REPORT_JSON = "losscheck-report.json"
+REPORT_TEXT = "losscheck-report.txt"
+
+
+class LiveCheck:
+    """A monitor plus what a callback decides with it.
+
+    Args:
+        action: ``"stop"`` (ask the trainer to stop when the verdict says stop) or ``"warn"``
+            (log and write the report, never stop).
+        fail_on: the gate level, as ``losscheck diagnose --fail-on`` (``error``, ``warning``,
+            ``never``, ``LEVEL:P``).
+        stop_on: ``"urgent"`` (divergence, NaN/Inf, an unrecovered spike) or ``"failing"``.
+        options: full :class:`~losscheck.config.Settings` (``fail_on`` above overrides theirs).
+        meta: what the trainer knows (``max_steps``, ``learning_rate``, ``warmup_steps``,
+            ``max_grad_norm``), given to the monitor.
+        monitor_kwargs: other :class:`~losscheck.Monitor` arguments.
+    Raises:
+        ValueError: an unknown ``action``/``stop_on`` or a malformed ``fail_on``.
+    """
+
+    def __init__(self, action: str = "stop", fail_on: str = "error", stop_on: str = "urgent",
+                 options: Settings | None = None, meta: Mapping[str, Any] | None = None,
+                 **monitor_kwargs: Any) -> None:
+        import dataclasses
+
+        if action not in ACTIONS:
+            raise ValueError(f"action must be one of {ACTIONS}, not {action!r}")
+        self.action = action
+        opts = dataclasses.replace(options or Settings(), fail_on=fail_on)
+        self.monitor = Monitor(opts, meta=meta, stop_on=stop_on, **monitor_kwargs)
+        self.checkpoints: list[tuple[int, str]] = []  # (global step, path), in save order
+        self.reported: Verdict | None = None  # the verdict last written out
+
+    def observe(self, step: int, values: Mapping[str, Any], evaluation: bool = False) -> Verdict:
+        """Feed one logging event; at an evaluation, analyse at once (the exact verdict)."""
+        v = self.monitor.add(step, dict(values))
+        if evaluation:
+            v = self.monitor.analyse()
+        return v
+
+    def should_stop(self, v: Verdict) -> bool:
+        """Whether to ask the trainer to stop (``action == "stop"`` and the verdict says stop)."""
+        return self.action == "stop" and v.stop
+
+    def saw_checkpoint(self, step: int, path: str | os.PathLike | None) -> None:
+        """Record a checkpoint saved at global ``step``."""
+        self.checkpoints.append((int(step), str(path) if path is not None else ""))
+
+    def last_healthy_checkpoint(self, v: Verdict) -> tuple[int, str] | None:
+        """The last checkpoint saved before the problem's onset (or before the first
+        non-finite value when there is no onset), or ``None``."""
+        onset = v.onset_step
+        if onset is None:
+            steps = [f.step for f in v.findings if f.step is not None and f.severity == "error"]
+            onset = min(steps) if steps else None
+        before = [c for c in self.checkpoints if onset is None or c[0] < onset]
+        return max(before, key=lambda c: c[0]) if before else None
+
+    def resume_settings(self, v: Verdict) -> dict[str, Any]:
+        """The settings the ranked remedies give for a resumed run (peak LR, clip value...)."""
+        out: dict[str, Any] = {}
+        for r in v.remedies:
+            for k in RESUME_KEYS:
+                if k in r.settings and k not in out:
+                    out[k] = r.settings[k]
+        return out
+
+    def message(self, v: Verdict) -> str:
+        """One paragraph for the framework's logger: the verdict, the first remedy, where to
+        resume from and with what."""
+        parts = [f"losscheck: {v.line()}"]
+        if v.findings:
+            parts.append(v.findings[0].message)
+        if v.remedies:
+            parts.append(f"first remedy: {v.remedies[0].title}")
+        ck = self.last_healthy_checkpoint(v)
+        if ck is not None and v.status != "healthy":
+            parts.append(f"last checkpoint before the onset: {ck[1] or 'step ' + str(ck[0])} (step {ck[0]})")
+        rs = self.resume_settings(v)
+        if rs and v.status != "healthy":
+            parts.append("resume with " + ", ".join(f"{k}={val:g}" if isinstance(val, float) else f"{k}={val}"
+                                                   for k, val in rs.items()))
+        return "; ".join(parts)
+
+    def write(self, out_dir: str | os.PathLike, v: Verdict) -> tuple[Path, Path] | None:
+        """Write ``losscheck-report.json`` and ``losscheck-report.txt`` into ``out_dir`` (made if
+        missing; each written atomically); ``None`` when there is no analysis yet."""
+        from losscheck.formats.json import JsonFormat
+        from losscheck.formats.text import TextFormat
+
+        if v.report is None:
+            return None
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        rep = Report([v.report], [], __version__, self.monitor.options.fail_on, str(out))
+        ck = self.last_healthy_checkpoint(v)
+        live = {"step": v.step, "action": self.action, "stop": v.stop, "failing": v.failing,
+                "last_healthy_checkpoint": None if ck is None else {"step": ck[0], "path": ck[1]},
+                "resume_settings": self.resume_settings(v)}
+        data = json.loads(JsonFormat().render(rep))
+        data["live"] = live
+        text = TextFormat().render(rep) + "\n" + self.message(v) + "\n"
+        paths = (out / REPORT_JSON, out / REPORT_TEXT)
+        for p, body in zip(paths, (json.dumps(data, indent=2, default=str) + "\n", text)):
+            tmp = p.with_name(p.name + ".tmp")
+            tmp.write_text(body, encoding="utf-8")
+            os.replace(tmp, p)
+        self.reported = v
+        return paths
+
+    def state_dict(self) -> dict:
+        """The monitor's points and the checkpoints seen (JSON-safe)."""
+        return {"monitor": self.monitor.state_dict(), "checkpoints": [list(c) for c in self.checkpoints]}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` (a resumed run keeps its history)."""
+        self.monitor.load_state_dict(state["monitor"])
+        self.checkpoints = [(int(s), str(p)) for s, p in state.get("checkpoints", [])]
+
+
+_STEP_IN_NAME = re.compile(r"(?:step[=_-]?|checkpoint-)(\d+)")
+
+
+def step_in_name(path: str) -> int | None:
+    """The global step a checkpoint's file name carries (``epoch=1-step=200.ckpt``,
+    ``checkpoint-200``), or ``None``."""
+    m = _STEP_IN_NAME.findall(os.path.basename(str(path)))
+    return int(m[-1]) if m else None

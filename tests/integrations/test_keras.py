@@ -1,0 +1,65 @@
+"""Keras 3 (torch backend) ``Model.fit`` with ``LosscheckCallback``, for real (CPU): a small
+classifier trained by SGD warmed up to an LR far too high is stopped within :data:`MAX_DELAY` batches
+of the reported onset, naming the checkpoint saved before it; at a sane LR it runs to its end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+torch = pytest.importorskip("torch")
+keras = pytest.importorskip("keras")
+if keras.backend.backend() != "torch":  # keras was imported earlier with another backend
+    pytest.skip("keras is not on the torch backend", allow_module_level=True)
+
+from losscheck.integrations.keras import LosscheckCallback  # noqa: E402
+
+MAX_DELAY = 40  # batches, as for the HF Trainer (tests/integrations/test_transformers.py)
+
+
+def fit(tmp_path, lr: float, epochs: int = 4):
+    import numpy as np
+
+    torch.set_num_threads(1)
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1600, 20)).astype("float32")
+    y = (x[:, :5].sum(axis=1) > 0).astype("int64") + 2 * (x[:, 5] > 0)
+    model = keras.Sequential([keras.Input((20,)), keras.layers.Dense(64, activation="relu"),
+                              keras.layers.Dense(4)])
+    # a linear warmup over 60 batches to the peak LR, then a slow cosine decay
+    sched = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=2000, warmup_target=lr, warmup_steps=60)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=sched, momentum=0.9),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ckdir = tmp_path / "ckpt"
+    ckdir.mkdir()
+    cb = LosscheckCallback(output_dir=str(tmp_path), checkpoint_dir=str(ckdir))
+    saver = keras.callbacks.ModelCheckpoint(str(ckdir / "model-{epoch:02d}-{batch:03d}.weights.h5"), save_weights_only=True,
+                                            save_freq=10)
+    hist = model.fit(x[:1280], y[:1280], validation_data=(x[1280:], y[1280:]), batch_size=16, epochs=epochs,
+                     callbacks=[saver, cb], verbose=0)
+    return cb, hist
+
+
+def test_a_far_too_high_lr_is_stopped(tmp_path):
+    pytest.importorskip("h5py")
+    cb, hist = fit(tmp_path, lr=3.0)
+    rep = json.loads((tmp_path / "losscheck-report.json").read_text())
+    run = rep["runs"][0]
+    assert cb.stopped_at is not None and cb.stopped_at < 4 * 80, cb.stopped_at
+    assert run["status"] == "failing"
+    onset = run["diagnosis"]["onset_step"]
+    assert 0 <= cb.stopped_at - onset <= MAX_DELAY, (onset, cb.stopped_at)
+    ck = rep["live"]["last_healthy_checkpoint"]
+    assert ck is not None and ck["step"] < onset and ck["path"].endswith(".weights.h5")
+
+
+def test_a_sane_lr_runs_to_the_end_untouched(tmp_path):
+    pytest.importorskip("h5py")
+    cb, hist = fit(tmp_path, lr=0.01)
+    assert cb.stopped_at is None and len(hist.history["loss"]) == 4
+    assert json.loads((tmp_path / "losscheck-report.json").read_text())["runs"][0]["status"] != "failing"

@@ -1,0 +1,117 @@
+"""``losscheck watch``'s follower: a log written in pieces (cut anywhere, mid-line and
+mid-record too) and polled after each piece gives the monitor the same points, and the same
+final verdict, as reading the finished file; appended formats are read from their last offset."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from losscheck.discovery import discover
+from losscheck.live.follow import Follower
+from losscheck.pipeline import diagnose, read_run
+from tests.live.test_monitor import key, live
+from tests.readers.test_readers_fixtures import scalar_event, tf_record
+
+
+def curve(n: int, diverge_at: int | None = None) -> list[float]:
+    rng = np.random.default_rng(1)
+    t = np.arange(n)
+    y = 2.4 * np.exp(-t / (n / 4)) + 0.6 + 0.03 * rng.standard_normal(n)
+    if diverge_at is not None:
+        y[diverge_at:] *= 1.04 ** np.arange(n - diverge_at)
+    return y.tolist()
+
+
+def jsonl(n, div=None) -> bytes:
+    return "".join(json.dumps({"current_steps": i + 1, "total_steps": n, "loss": v, "lr": 1e-3}) + "\n"
+                   for i, v in enumerate(curve(n, div))).encode()
+
+
+def csv(n, div=None) -> bytes:
+    return ("step,loss,grad_norm,lr\n" + "".join(f"{i + 1},{v:.6f},{1 + v / 10:.5f},0.001\n"
+                                                 for i, v in enumerate(curve(n, div)))).encode()
+
+
+def tfevents(n, div=None) -> bytes:
+    from tensorboard.compat.proto import event_pb2
+
+    blob = tf_record(event_pb2.Event(wall_time=999.0, file_version="brain.Event:2").SerializeToString())
+    for i, v in enumerate(curve(n, div)):
+        blob += tf_record(scalar_event(i + 1, "train/loss", v).SerializeToString())
+        blob += tf_record(scalar_event(i + 1, "train/lr", 1e-3).SerializeToString())
+    return blob
+
+
+def text(n, div=None) -> bytes:
+    return "".join(f"step {i + 1} | loss {v:.5f} | lr 0.001\n" for i, v in enumerate(curve(n, div))).encode()
+
+
+FORMATS = {"trainer_log.jsonl": jsonl, "train_log.csv": csv, "events.out.tfevents.1.host": tfevents,
+           "train.log": text}
+
+
+def pieces(blob: bytes, k: int, seed: int) -> list[bytes]:
+    cuts = sorted(np.random.default_rng(seed).choice(np.arange(1, len(blob)), size=k - 1, replace=False).tolist())
+    return [blob[a:b] for a, b in zip([0, *cuts], [*cuts, len(blob)])]
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+@pytest.mark.parametrize("div", [None, 150])
+def test_written_in_pieces_equals_the_finished_file(tmp_path, name, div):
+    blob = FORMATS[name](300, div)
+    path = tmp_path / "run" / name
+    path.parent.mkdir()
+    fol = Follower(path.parent)
+    with open(path, "wb") as fh:
+        for piece in pieces(blob, 37, seed=len(name)):
+            fh.write(piece)
+            fh.flush()
+            fol.poll()
+    (mon,) = fol.monitors.values()
+    full = read_run(discover(path.parent).runs[0])
+    got = mon.run_data().series
+    assert sorted(got) == sorted(full.series)
+    for tag, s in full.series.items():
+        assert got[tag].steps.tolist() == s.steps.tolist()
+        np.testing.assert_array_equal(got[tag].values, s.values)
+    tail = fol.tails[str(path)]
+    if tail.kind != "whole":
+        assert tail.offset == len(blob)  # every byte consumed once, from the last offset
+    assert live(mon.analyse()) == key(diagnose(path.parent).runs[0])
+
+
+def test_trainer_state_rewrites_are_followed(tmp_path):
+    """The HF Trainer rewrites trainer_state.json at each save: read again on change, and only
+    the new steps are fed."""
+    ys = curve(200, 120)
+    path = tmp_path / "trainer_state.json"
+    fol = Follower(tmp_path)
+    fed = []
+    for upto in range(20, 201, 20):
+        hist = [{"step": i + 1, "loss": y, "learning_rate": 1e-3, "grad_norm": 1.0} for i, y in enumerate(ys[:upto])]
+        path.write_text(json.dumps({"global_step": upto, "max_steps": 200, "log_history": hist}))
+        for _run, v, _changed in fol.poll():
+            fed.append(v.points)
+    (mon,) = fol.monitors.values()
+    assert mon.points == 200 and fed == sorted(fed)
+    assert live(mon.analyse()) == key(diagnose(tmp_path).runs[0])
+    assert mon.verdict.status == "failing"
+
+
+def test_a_truncated_file_is_read_again(tmp_path):
+    path = tmp_path / "train_log.csv"
+    blob = csv(100)
+    path.write_bytes(blob)
+    fol = Follower(tmp_path)
+    fol.poll()
+    path.write_bytes(blob[:blob.index(b"\n") + 1] + b"1,5.0,1.0,0.001\n")  # a new run in the same file
+    fol.poll()
+    assert fol.tails[str(path)].offset < len(blob)
+
+
+def test_nothing_to_follow_yet(tmp_path):
+    fol = Follower(tmp_path / "not-yet")
+    assert fol.poll() == [] and fol.monitors == {}
