@@ -619,7 +619,7 @@ def watch(
                 raise UsageError(None, f"--fail-on {fail_on!r}: {exc}") from None
         if report is not None:
             check_output(report, [path])
-        cfg = _config(path, config, isolated, fail_on=fail_on, num_classes=None, select=None, ignore=None,
+        cfg = _config([path], config, isolated, fail_on=fail_on, num_classes=None, select=None, ignore=None,
                       strict=None, loss=None, eval_loss=None, grad_norm=None, lr=None)
         res = run_watch(path, cfg.settings, interval=interval, idle=idle, stop_on=stop_on, on_line=line,
                         on_change=full)
