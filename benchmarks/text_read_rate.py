@@ -75,6 +75,9 @@ SETS: dict[str, tuple[str, str, str]] = {
     "blind5": ("text_logs_blind5", "labels.csv", "blind once: 25 of 50 on 8b4294f, 27 of 50 on d6f6348; since used to fix readers"),
 }
 
+#: how each outcome of :func:`check_full` is printed (``SILENT`` is the one to fix first)
+_LABEL = {"ok": "ok    ", "unread": "UNREAD", "warned": "WARNED", "silent": "SILENT"}
+
 #: id prefix -> split (issue-thread excerpts tune; repository files are held out)
 SPLITS = {"iss": "tune", "repo": "heldout"}
 
@@ -111,6 +114,15 @@ def _check_series(name: str, s, n: str, first: str, last: str) -> str | None:
 
 def check(row: dict, folder: Path = LOGS) -> tuple[bool, str, dict]:
     """``(ok, why, roles)`` for one labelled log (``row["file"]`` relative to ``folder``)."""
+    good, why, tags, _ = check_full(row, folder)
+    return good, why, tags
+
+
+def check_full(row: dict, folder: Path = LOGS) -> tuple[bool, str, dict, str]:
+    """``(ok, why, roles, kind)`` for one labelled log; ``kind`` is ``"ok"``, ``"unread"`` (a
+    reader error: the user is told), ``"warned"`` (read with wrong roles, but with at least one
+    warning-severity read note: the report shows it) or ``"silent"`` (wrong roles and no
+    warning: a confident wrong verdict, the worst outcome)."""
     from losscheck.discovery import discover
     from losscheck.errors import LosscheckError
     from losscheck.pipeline import read_run
@@ -122,7 +134,7 @@ def check(row: dict, folder: Path = LOGS) -> tuple[bool, str, dict]:
         data = read_run(found.runs[0])
         resolved = resolve(data)
     except LosscheckError as exc:
-        return False, f"error: {exc.one_line()}", {}
+        return False, f"error: {exc.one_line()}", {}, "unread"
     roles = {r: a.series for r, a in resolved.roles.items()}
     tags = {r: s.tag for r, s in roles.items()}
     problems = []
@@ -138,7 +150,9 @@ def check(row: dict, folder: Path = LOGS) -> tuple[bool, str, dict]:
     for role, col in (("grad_norm", "grad_norm_name"), ("lr", "lr_name")):
         if row[col] and role not in roles:
             problems.append(f"{role}: {row[col]!r} printed but not found")
-    return not problems, "; ".join(problems), tags
+    warned = any(n.severity == "warning" for n in data.notes)
+    kind = "ok" if not problems else ("warned" if warned else "silent")
+    return not problems, "; ".join(problems), tags, kind
 
 
 def load_labels(folder: Path = LOGS, pattern: str = "labels-*.csv") -> list[dict]:
@@ -167,21 +181,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no labels under {LOGS}", file=sys.stderr)
         return 2
     total = {"tune": [0, 0], "heldout": [0, 0]}
+    silent = 0
     for row in rows:
         split = SPLITS[row["id"].split("-", 1)[0]]
         if args.split not in ("all", split):
             continue
-        good, why, tags = check(row)
+        good, why, tags, kind = check_full(row)
         total[split][0] += good
         total[split][1] += 1
+        silent += kind == "silent"
         if args.all or not good:
-            print(f"{'ok  ' if good else 'MISS'} [{split}] {row['id']}: {why or tags}")
+            print(f"{_LABEL[kind]} [{split}] {row['id']}: {why or tags}")
     print()
     for split, (ok, n) in total.items():
         if n:
             print(f"{split}: read with the right roles: {ok} of {n} ({100 * ok / n:.1f}%)")
     ok, n = (sum(v[i] for v in total.values()) for i in (0, 1))
     print(f"all: read with the right roles: {ok} of {n} ({100 * ok / n:.1f}%)")
+    print(f"all: silent misreads (wrong roles, no warning note): {silent}")
     return 0
 
 
@@ -210,14 +227,16 @@ def _measure_set(name: str, show_all: bool) -> int:
     if not rows:
         print(f"no labels under {folder}", file=sys.stderr)
         return 2
-    ok = 0
+    ok = silent = 0
     for row in rows:
-        good, why, tags = check(row, folder)
+        good, why, tags, kind = check_full(row, folder)
         ok += good
+        silent += kind == "silent"
         if show_all or not good:
-            print(f"{'ok  ' if good else 'MISS'} [{name}] {row['id']}: {why or tags}")
+            print(f"{_LABEL[kind]} [{name}] {row['id']}: {why or tags}")
     print(f"\n{name} ({what}): read with the right roles: "
           f"{ok} of {len(rows)} ({100 * ok / len(rows):.1f}%)")
+    print(f"{name}: silent misreads (wrong roles, no warning note): {silent}")
     return 0
 
 
