@@ -230,6 +230,11 @@ class _Parser:
         self.units: dict[str, str] = {}
         self.epoch: int | None = None  # current epoch block (Keras / custom)
         self.block: dict[int, dict[str, float]] = {}
+        # tag -> values an epoch block overwrote with a value from another physical line (lines
+        # printed per batch under an "Epoch N/M" header keep only the epoch's last value)
+        self.stacked: dict[str, int] = {}
+        self._block_line: dict[tuple[int, str], int] = {}  # (epoch, tag) -> line of the kept value
+        self._line_no = 0
         self.wlm_batches: int | None = None
         self.hf_train = -1
         self.dict_steps = False  # a dict line carried its own step (iter, step...)
@@ -270,6 +275,7 @@ class _Parser:
         torch tensor (``tensor(2.3000, device='cuda:0', grad_fn=<...>)``) counts as its number."""
         if "tensor(" in line:
             line = _TENSOR.sub(r"\1", line)
+        self._line_no = line_no
         hit = self._feed(line)
         if hit:
             self.hits += 1
@@ -395,10 +401,18 @@ class _Parser:
             found = False
             for key, val in got:
                 try:
-                    self.block.setdefault(self.epoch, {})[key] = _num(val)
-                    found = True
+                    x = _num(val)
                 except ValueError:
-                    pass
+                    continue
+                block = self.block.setdefault(self.epoch, {})
+                prev = self._block_line.get((self.epoch, key))
+                if key in block and prev is not None and prev != self._line_no:
+                    # a carriage-return redraw shares its physical line; another line is a
+                    # value printed on its own that the epoch block now hides
+                    self.stacked[key] = self.stacked.get(key, 0) + 1
+                block[key] = x
+                self._block_line[(self.epoch, key)] = self._line_no
+                found = True
             return found
         return False
 
@@ -685,7 +699,7 @@ class TextLogReader(BaseReader):
         notes += more
         del data
         p, hits, info = _parse(text)
-        printed = {tag: len(p.col.values(tag)) for tag in p.col.tags()}
+        printed = {tag: len(p.col.values(tag)) + p.stacked.get(tag, 0) for tag in p.col.tags()}
         series, n = p.col.build(src, "step", p.units)
         notes.extend(n)
         notes.extend(ReadNote(src, m, "warning") for m in _doubtful(series, printed))
