@@ -1164,6 +1164,7 @@ class KVExtractor:
         here: tuple[float | None, set[tuple[str, float]]] = (None, set())  # the last counted step, its names and values
         out: dict[str, tuple[list[float], list[float]]] = {}
         ahead = _restated_ahead(recs)
+        early: list[_Rec] = []  # eval records before the first counted line
 
         def end_of_epoch(ep: int | None) -> float | None:
             if ep is not None and cur_n:
@@ -1229,6 +1230,8 @@ class KVExtractor:
                 else:
                     s = float(c.ep)
             else:  # no counter: the position of the last counter line
+                if not started and r.eval and r.pairs and len(early) < _EARLY_EVALS:
+                    early.append(r)  # an evaluation before training: placed if the run starts at 0/1
                 if not started or not r.pairs:
                     continue
                 if not r.eval and not any(is_loss_name(k) or _known_word(k.split(" ")[-1].split("/")[-1])
@@ -1261,6 +1264,19 @@ class KVExtractor:
                 if c.ep is not None:
                     cur_ep = c.ep
             if r.kind != "none" and (r.pairs or r.line in self._header_lines):
+                if not started and early and not r.eval and s is not None and s <= 1:
+                    # eval lines printed before the first counted line of a run that starts at
+                    # step 0 or 1 are the evaluation before training (nanoGPT-style loops
+                    # evaluate, then step): they belong to that first step, not dropped. A
+                    # resumed log (first step larger) keeps dropping them: they may be the
+                    # previous run's summary.
+                    for e in early:
+                        res.used_lines.add(e.line)
+                        for tag, v in e.pairs:
+                            st, va = out.setdefault(tag, ([], []))
+                            st.append(s)
+                            va.append(v)
+                early = []
                 started = True  # (positions from fixed-layout lines never start it)
             if not r.pairs:
                 continue
@@ -1294,6 +1310,7 @@ class KVExtractor:
 
 # ----------------------------------------------------------------------------- helpers
 
+_EARLY_EVALS = 16  # eval lines kept before the first counted line (an evaluation before training)
 _AHEAD_LINES = 3  # how far (physical lines) a note may come before the counted line it restates
 
 

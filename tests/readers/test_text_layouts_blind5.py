@@ -46,3 +46,42 @@ def test_carriage_return_redraws_of_one_bar_stay_a_plain_epoch_read(tmp_path):
     assert len(t["loss"].values) == 4
     assert same(t["loss"].values[0], 2.0 + 0.1)
     assert not any("doubtful" in w for w in warns), warns
+
+
+# ------------------------------------------------ an evaluation printed before the first step
+
+def _gpt_lines(first_step: int, n: int) -> list[str]:
+    out = []
+    for i in range(first_step, first_step + n):
+        if (i - first_step) % 5 == 4:
+            out.append(f"validation loss: {4.0 - 0.05 * i:.4f}")
+        out.append(f"step {i:5d} | loss: {5.0 - 0.04 * i:.6f} | lr 1.0000e-04 | norm: {0.5 + 1.0 / (i + 1):.4f} | dt: 120.00ms")
+    return out
+
+
+def test_an_eval_line_before_step_zero_is_the_evaluation_before_training(tmp_path):
+    """A loop that evaluates and then steps prints its first ``validation loss`` above the
+    ``step 0`` line: that value is the evaluation at step 0, not a line to drop."""
+    lines = ["using device: cpu", "validation loss: 9.5000"] + _gpt_lines(0, 20)
+    t, _ = read(tmp_path, "train.log", "\n".join(lines) + "\n")
+    v = t["validation loss"]
+    assert len(v.values) == 5
+    assert same(v.values[0], 9.5) and v.steps[0] == 0
+    assert len(t["loss"].values) == 20
+
+
+def test_an_eval_line_above_a_resumed_run_is_still_not_placed(tmp_path):
+    """The same line above a run that resumes at step 500 may be the previous run's summary:
+    it is not placed on step 500 (the old behaviour)."""
+    lines = ["validation loss: 9.5000"] + _gpt_lines(500, 20)
+    t, _ = read(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert not any(same(x, 9.5) for x in t["validation loss"].values)
+
+
+def test_a_bare_norm_beside_loss_and_lr_is_the_grad_norm(tmp_path):
+    """build-nanogpt / llm.c print the gradient norm as plain ``norm``: it fills the grad-norm
+    role."""
+    from tests.readers.text_helpers import roles_of
+
+    roles = roles_of(tmp_path, "train.log", "\n".join(_gpt_lines(0, 20)) + "\n")
+    assert roles["grad_norm"].tag == "norm"
