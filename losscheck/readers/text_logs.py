@@ -113,6 +113,8 @@ _NANO_STEP = re.compile(rf"\bstep (\d+): train loss ({_NUM})\b[^,]*,\s*val loss 
 _NANO_ITER = re.compile(rf"\biter (\d+): loss ({_NUM})")
 _HF_DICT = re.compile(r"^\s*\{'[\w/.-]+':.*\}\s*$")
 _PREFIXED_DICT = re.compile(r"\{'[\w/.-]+':[^{}]*\}\s*$")
+#: the split a prefixed dict belongs to, named right before it (``val: {'epoch': 0, ...}``)
+_DICT_SPLIT = re.compile(r"(?:^|[\s\]|:-])(train|training|val|valid|validation|eval|test|dev)\s*[:=-]?\s*$", re.I)
 #: a printed torch tensor: its number (``tensor(2.3000, device='cuda:0', grad_fn=<...>)``)
 _TENSOR = re.compile(r"\btensor\(\s*([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))\b[^)]{0,300}\)")
 #: dict keys that are the step of a python dict line (instead of its position)
@@ -369,7 +371,9 @@ class _Parser:
             return self._hf_dict(line)
         m = _PREFIXED_DICT.search(line) if "{'" in line else None
         if m:  # a python dict behind a logging prefix: INFO:root:{'iter': 0, 'train_loss': 2.3}
-            return self._hf_dict(line[m.start():])
+            sm = _DICT_SPLIT.search(line[:m.start()])
+            split = sm.group(1).lower() if sm else None
+            return self._hf_dict(line[m.start():], None if split in (None, "train", "training") else split)
         m = _BARE_EPOCH.match(line)
         if m and not _EPOCH_HEADER.match(line) and not _MULTIWORD.search(m.group(2)) \
                 and not _STEP_AFTER.search(m.group(2)):
@@ -444,7 +448,10 @@ class _Parser:
                 continue
         return found
 
-    def _hf_dict(self, line: str) -> bool:
+    def _hf_dict(self, line: str, split: str | None = None) -> bool:
+        """Read one printed python dict; ``split`` is an eval split named just before it
+        (``val: {'epoch': 0, 'loss': ..}``, GraphGPS-style loggers print one dict per split):
+        its names get ``split/`` in front and it stays on the last training dict's step."""
         text = _HF_TOKEN.sub(lambda m: f"'__{m.group(1)}__'", line.strip())
         try:
             d = ast.literal_eval(text)
@@ -453,7 +460,7 @@ class _Parser:
         if not isinstance(d, dict) or "train_runtime" in d:
             return False
         special = {"'__nan__'": math.nan, "__nan__": math.nan, "__inf__": math.inf, "__-inf__": -math.inf}
-        is_eval = any(str(k).startswith("eval_") for k in d) and "loss" not in d
+        is_eval = split is not None or (any(str(k).startswith("eval_") for k in d) and "loss" not in d)
         step_key = next((k for k in _DICT_STEP_KEYS if isinstance(d.get(k), int) and not isinstance(d.get(k), bool)),
                         None)
         if step_key is not None:  # the dict says its step: {'iter': 100, 'train_loss': ...}
@@ -474,7 +481,7 @@ class _Parser:
                 v = _num(v.strip())  # newer transformers print the values as strings ('3.412')
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 continue
-            self.add(str(k), step, float(v))
+            self.add(f"{split}/{k}" if split else str(k), step, float(v))
             found = True
         return found
 

@@ -9,6 +9,8 @@ read wrong, the old layout is checked to read the same, without a new warning.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.readers.text_helpers import read_result, same
 
 
@@ -85,3 +87,22 @@ def test_a_bare_norm_beside_loss_and_lr_is_the_grad_norm(tmp_path):
 
     roles = roles_of(tmp_path, "train.log", "\n".join(_gpt_lines(0, 20)) + "\n")
     assert roles["grad_norm"].tag == "norm"
+
+
+# ------------------------------------------------------------- one printed dict per split
+
+def test_dicts_behind_a_split_name_are_that_split(tmp_path):
+    """A logger that prints one python dict per split (``train: {..}``, ``val: {..}``,
+    ``test: {..}``, all with a ``loss`` key and no step) gives one training point per train
+    dict; the val and test dicts are their own series on the same step, not more training
+    points."""
+    lines = []
+    for ep in range(3):
+        for split, base in (("train", 1.0), ("val", 1.2), ("test", 1.3)):
+            lines.append(f"{split}: {{'epoch': {ep}, 'time_epoch': 3.5, 'loss': {base - 0.1 * ep:.4f}, 'lr': 0.001, 'auc': 0.6}}")
+        lines.append("...computing epoch stats took: 0.2s")
+    t, _ = read(tmp_path, "log.txt", "\n".join(lines) + "\n")
+    assert [float(x) for x in t["loss"].values] == pytest.approx([1.0, 0.9, 0.8])
+    assert [float(x) for x in t["val/loss"].values] == pytest.approx([1.2, 1.1, 1.0])
+    assert list(t["val/loss"].steps) == list(t["loss"].steps)
+    assert len(t["test/loss"].values) == 3
