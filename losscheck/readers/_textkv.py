@@ -165,6 +165,8 @@ _MEAN = rf"(?:\s{{0,8}}\(\s{{0,8}}(?P<m>{NUM})\s{{0,8}}\))?"
 
 # ----------------------------------------------------------------------------- cleaning
 
+#: an ANSI colour (SGR) code without its ESC byte, as issue pastes leave them: ``[1m``, ``[0m``, ``[1;32m``
+_ORPHAN_SGR = re.compile(r"(?<!\x1b)\[(?:\d{1,3};){0,4}\d{1,3}m")
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)?|\x1b[@-_]?")
 _COMMENT = re.compile(r"\s(?:#\s|<-|//\s)")
 # a python ``warnings`` message (``/path/x.py:238: UserWarning: ...``) that stderr wrote into a
@@ -235,7 +237,8 @@ def clean_line(part: str) -> str:
     """One display line as a terminal would show it, ready for parsing.
 
     ``part`` is a piece of a physical line between carriage returns (the caller splits on
-    ``\\r``). A leading quote mark (``> ``) is dropped, ANSI escape sequences are removed,
+    ``\\r``). A leading quote mark (``> ``) is dropped, ANSI escape sequences are removed (and
+    colour codes that lost their escape byte in a paste, two or more on the line: ``[1m..[0m``),
     backspaces applied, a python warning that stderr wrote into the line
     (``... || /path/x.py:238: UserWarning: ...``) and a trailing comment or
     annotation (``  # after resume``, ``  <-- spike``, ``  // note``) cut off, and a
@@ -246,6 +249,12 @@ def clean_line(part: str) -> str:
         part = _unquote(part)
     if "\x1b" in part:
         part = _ANSI.sub("", part)
+    if "m" in part and "[" in part:
+        # colour codes whose escape byte a paste lost (``[36m05-07 ..[0m``, ``[1mValid Summary``):
+        # removed when the line has two or more (a colour and its reset), so a lone ``[5m`` is kept
+        found = _ORPHAN_SGR.findall(part)
+        if len(found) >= 2:
+            part = _ORPHAN_SGR.sub("", part)
     if "\x08" in part:
         part = _backspaces(part)
     if "Warning:" in part and ".py:" in part:

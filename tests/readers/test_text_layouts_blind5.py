@@ -106,3 +106,25 @@ def test_dicts_behind_a_split_name_are_that_split(tmp_path):
     assert [float(x) for x in t["val/loss"].values] == pytest.approx([1.2, 1.1, 1.0])
     assert list(t["val/loss"].steps) == list(t["loss"].steps)
     assert len(t["test/loss"].values) == 3
+
+
+# ------------------------------------------------ colour codes that lost their escape byte
+
+def test_colour_codes_without_escape_byte_do_not_hide_the_split_word(tmp_path):
+    """An issue paste keeps ``[1m``/``[0m`` colour codes but loses their ESC byte; glued to
+    ``Valid Summary`` they hid the split word, and the valid values joined the training
+    series. They are removed, so the valid line is its own series."""
+    lines = []
+    for ep in range(1, 5):
+        lines.append(f"[[36m01-02 10:00:0{ep}[0m][[34msolver[0m] - [1mTrain Summary | Epoch {ep} | lr=1.0E-03 | ce={2.0 - 0.1 * ep:.3f} | duration=100.0[0m")
+        lines.append(f"[[36m01-02 10:00:0{ep}[0m][[34msolver[0m] - [1mValid Summary | Epoch {ep} | ce={3.0 - 0.1 * ep:.3f} | duration=10.0[0m")
+    t, _ = read(tmp_path, "log.txt", "\n".join(lines) + "\n")
+    assert [float(x) for x in t["ce"].values] == pytest.approx([1.9, 1.8, 1.7, 1.6])
+    assert [float(x) for x in t["valid/ce"].values] == pytest.approx([2.9, 2.8, 2.7, 2.6])
+
+
+def test_a_lone_bracketed_number_m_is_kept(tmp_path):
+    """One ``[5m`` on a line (``[5min]``-like text) is not a colour pair and stays as printed."""
+    from losscheck.readers._textkv import clean_line
+
+    assert clean_line("eta [5min] loss: 2.0") == "eta [5min] loss: 2.0"
