@@ -1751,10 +1751,21 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
         seen = set()
     if split is not None and "[" in text:
         vals, split = _bracket_groups(text, vals, split)
+    lead_mode = None  # the split a name starting with a split word opened ("Val acc: .." -> val/)
+    scoped: set[tuple[str, str]] = set()
     for i, (start, name, x) in enumerate(vals):
         if split is not None and i >= split:
             break
+        wm = _LEAD.match(name)
+        if wm and wm.end() < len(name) and name[wm.end()] == " ":
+            lead_mode = _MODE_PREFIX[wm.group("w").lower()]
         if name in seen:
+            if split is None and lead_mode and " " not in name and (lead_mode, name) not in scoped:
+                # "Train acc: .. loss: ..  Val acc: .. loss: .." (each split named once, on the
+                # first of its names): a bare name printed again after a split word's name is
+                # that split's value, not a copy to drop
+                scoped.add((lead_mode, name))
+                again.append((_prefixed(name, lead_mode), x))
             continue
         seen.add(name)
         out.append((name, x))

@@ -128,3 +128,17 @@ def test_a_lone_bracketed_number_m_is_kept(tmp_path):
     from losscheck.readers._textkv import clean_line
 
     assert clean_line("eta [5min] loss: 2.0") == "eta [5min] loss: 2.0"
+
+
+# ----------------------------------------------- a split word on the first name of its group
+
+def test_a_bare_name_after_a_split_words_name_is_that_splits(tmp_path):
+    """``Epoch: n  Train acc: a loss: x  Val acc: b loss: y  Test acc: c loss: z``: each split
+    is named once, on its first name; the ``loss`` printed after ``Val acc`` is the validation
+    loss (it was dropped as a copy), the first ``loss`` stays the training loss."""
+    lines = [f"Epoch: {ep}  Train acc: 0.6 loss: {1.0 - 0.05 * ep:.4f}  Val acc: 0.5 loss: {1.5 - 0.05 * ep:.4f}"
+             f"  Test acc: 0.5 loss: {1.7 - 0.05 * ep:.4f}" for ep in range(1, 7)]
+    t, _ = read(tmp_path, "log.txt", "\n".join(lines) + "\n")
+    assert [float(x) for x in t["loss"].values] == pytest.approx([1.0 - 0.05 * e for e in range(1, 7)])
+    assert [float(x) for x in t["val/loss"].values] == pytest.approx([1.5 - 0.05 * e for e in range(1, 7)])
+    assert same(t["test/loss"].values[0], 1.65)
