@@ -58,7 +58,7 @@ LOSS_FUNCTIONS = frozenset({"xent", "nll", "mse", "mae", "rmse", "smoothl1", "hu
 #: name tokens of a total (the sum of the components printed beside it)
 _TOTAL = frozenset({"total", "sum", "overall", "all", "tot"})
 
-_EVAL = re.compile(r"(^|[/_\-. ])(eval|val|vali|valid|validation|dev|test|evaluation)([/_\-. ]|$)", re.I)
+_EVAL = re.compile(r"(^|[/_\-. ])(eval|val|vali|valid|validate|validation|dev|test|evaluation)([/_\-. ]|$)", re.I)
 _TOKEN = re.compile(r"[/_\-. ]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 

@@ -142,3 +142,14 @@ def test_a_bare_name_after_a_split_words_name_is_that_splits(tmp_path):
     assert [float(x) for x in t["loss"].values] == pytest.approx([1.0 - 0.05 * e for e in range(1, 7)])
     assert [float(x) for x in t["val/loss"].values] == pytest.approx([1.5 - 0.05 * e for e in range(1, 7)])
     assert same(t["test/loss"].values[0], 1.65)
+
+
+def test_a_validate_named_split_is_an_eval_split(tmp_path):
+    """XGBoost names its eval sets as the user named them (``validate-rmse``): ``validate``
+    is a validation split, so that series is the eval loss, not a second training loss."""
+    from tests.readers.text_helpers import roles_of
+
+    text = "".join(f"[{i}]\ttrain-rmse:{10.0 / (i + 1):.4f}\tvalidate-rmse:{11.0 / (i + 1):.4f}\n\n" for i in range(10))
+    roles = roles_of(tmp_path, "log.txt", text)
+    assert roles["loss"].tag == "train-rmse"
+    assert roles["eval_loss"].tag == "validate-rmse"
