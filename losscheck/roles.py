@@ -55,8 +55,10 @@ _TERMS = frozenset({"kl", "kld", "kldiv", "mmd", "reg", "penalty", "aux"})
 LOSS_FUNCTIONS = frozenset({"xent", "nll", "mse", "mae", "rmse", "smoothl1", "huber", "bce", "ce", "ctc",
                             "logloss", "crossentropy", "nllloss"})
 
-#: name tokens of a total (the sum of the components printed beside it)
-_TOTAL = frozenset({"total", "sum", "overall", "all", "tot"})
+#: name tokens of a total (the sum of the components printed beside it); ``batch_loss`` beside
+#: ``classify loss`` / ``iou loss`` is the batch's whole objective (an EAST-style trainer prints
+#: the terms, then ``batch_loss``; blind5 text-log set), not one more term
+_TOTAL = frozenset({"total", "sum", "overall", "all", "tot", "batch"})
 
 _EVAL = re.compile(r"(^|[/_\-. ])(eval|val|vali|valid|validate|validation|dev|test|evaluation)([/_\-. ]|$)", re.I)
 _TOKEN = re.compile(r"[/_\-. ]+")

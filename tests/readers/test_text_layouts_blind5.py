@@ -153,3 +153,17 @@ def test_a_validate_named_split_is_an_eval_split(tmp_path):
     roles = roles_of(tmp_path, "log.txt", text)
     assert roles["loss"].tag == "train-rmse"
     assert roles["eval_loss"].tag == "validate-rmse"
+
+
+def test_a_batch_loss_beside_named_terms_is_the_total(tmp_path):
+    """Terms on one line (``classify loss``, ``angle loss``, ``iou loss``) and ``batch_loss`` on
+    the counter line: the batch's loss is the objective the training loss role takes, not the
+    first term."""
+    from tests.readers.text_helpers import roles_of
+
+    lines = []
+    for i in range(1, 13):
+        lines.append(f"INFO classify loss is {0.9 + 0.001 * i:.5f}, angle loss is {0.6 / i:.5f}, iou loss is {5.0 / i:.5f}")
+        lines.append(f"INFO Epoch is [1/600], mini-batch is [{i}/1600], time consumption is 0.8, batch_loss is {12.0 / i:.5f}")
+    roles = roles_of(tmp_path, "log.txt", "\n".join(lines) + "\n")
+    assert roles["loss"].tag == "batch_loss"
