@@ -570,6 +570,10 @@ def _parse(text: str, stop_at: int | None = None, finish: bool = True) -> tuple[
     return p, hits, info
 
 
+#: a file of at most this many non-blank lines is claimed with one counted loss line
+_ONE_LINE_LOG = 3
+
+
 def _loss_series_enough(p: _Parser, nonblank: int) -> bool:
     """Whether the finished parser ``p`` of a sniff window of ``nonblank`` non-blank lines
     holds a loss-named series (:func:`~losscheck.readers._textkv.is_loss_name`) of at least 3
@@ -688,6 +692,11 @@ class TextLogReader(BaseReader):
         # a long document (a README with a log excerpt, a config dump)
         total = known + generic
         if total >= _SNIFF_ENOUGH or (total >= 3 and 10 * total >= nonblank) or (total >= 2 and nonblank < 10):
+            return 0.3
+        if total >= 1 and nonblank <= _ONE_LINE_LOG:
+            # a log cut to its one metric line (a run that diverged at its first print, a
+            # one-line excerpt): read, so the verdict says "too little data" instead of
+            # "not a log"
             return 0.3
         # lines without a counter (``训练损失: 32.1`` per epoch, ``0/10105 in 0 epoch ..., Loss is
         # 2.64``): the window is read as the reader would read it, and a loss-named series of

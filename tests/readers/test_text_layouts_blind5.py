@@ -167,3 +167,26 @@ def test_a_batch_loss_beside_named_terms_is_the_total(tmp_path):
         lines.append(f"INFO Epoch is [1/600], mini-batch is [{i}/1600], time consumption is 0.8, batch_loss is {12.0 / i:.5f}")
     roles = roles_of(tmp_path, "log.txt", "\n".join(lines) + "\n")
     assert roles["loss"].tag == "batch_loss"
+
+
+# ------------------------------------------------------------------- a log of one metric line
+
+def test_a_log_cut_to_one_counted_loss_line_is_read(tmp_path):
+    """A run that diverged at its first print leaves one counted loss line and a traceback
+    line: the file is claimed and read (one point), so the verdict can say there is too
+    little data instead of 'not a log'."""
+    text = ("iter: 1  total_loss: 3.5e+06  loss_cls: 2.1e+06  lr: 2e-05  max_mem: 5000M\n"
+            "FloatingPointError: the loss is not finite\n")
+    t, _ = read(tmp_path, "log.txt", text)
+    assert same(t["total_loss"].values[0], 3.5e6) and len(t["total_loss"].values) == 1
+
+
+def test_one_loss_line_in_a_longer_text_is_still_not_claimed(tmp_path):
+    """The same line quoted in a longer text (a README, notes) is not enough to claim it."""
+    from losscheck.readers import text_logs
+
+    lines = [f"Some prose line number {i} about the project." for i in range(8)]
+    lines.insert(4, "iter: 1  total_loss: 3.5e+06  loss_cls: 2.1e+06  lr: 2e-05")
+    p = tmp_path / "notes.txt"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert text_logs.READER.sniff(p, p.read_bytes()) == 0.0
