@@ -1018,6 +1018,8 @@ class KVExtractor:
             if c.lower() in _EMPTY_CELLS:
                 continue
             vm = _TABLE_CELL.fullmatch(c)
+            if not vm and _CLOCK_CELL.fullmatch(c):
+                continue  # a duration cell (fastai's "time" column pasted as tabs, ``00:03``)
             if not vm or vm.group("u"):
                 return 0
             pairs.append((name, float(vm.group("v"))))

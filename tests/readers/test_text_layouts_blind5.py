@@ -190,3 +190,14 @@ def test_one_loss_line_in_a_longer_text_is_still_not_claimed(tmp_path):
     p = tmp_path / "notes.txt"
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert text_logs.READER.sniff(p, p.read_bytes()) == 0.0
+
+
+def test_a_tab_separated_fastai_table_with_a_time_column_is_read(tmp_path):
+    """A fastai results table copied from a notebook keeps its tabs; the ``time`` column's
+    ``00:03`` cells are durations, skipped as in the space-separated table, not a reason to
+    drop every row (here an all-nan training loss: the fact the log is about)."""
+    rows = "".join(f"{i}\tnan\tnan\t0.95\t00:03\n" for i in range(4))
+    t, _ = read(tmp_path, "log.txt", " 16.00% [4/25 00:13<01:10]\nepoch\ttrain_loss\tvalid_loss\taccuracy\ttime\n" + rows)
+    assert len(t["train_loss"].values) == 4
+    assert all(x != x for x in t["train_loss"].values)  # nan
+    assert len(t["valid_loss"].values) == 4
