@@ -30,7 +30,8 @@ future ``text_logs_<NAME>/`` folder with a ``labels.csv`` needs no code change):
 - ``--set blind3``, ``text_logs_blind3/``: 50 logs gathered and labelled blind after that work;
   measured blind once: 29 of 50 on afc667a (before the blind2 work merged), 30 of 50 on
   9bde6f7 (after). From now on it is a tune set too (39 of 50 after fixing by cause; the
-  misses left are explained in ``text_logs_blind3/SOURCES.md``); 40 of 50 after the blind4 work.
+  misses left are explained in ``text_logs_blind3/SOURCES.md``); 40 of 50 after the blind4 work,
+  41 of 50 after the blind5 work (i11e: a one-line log is read).
 - ``--set blind4``, ``text_logs_blind4/``: 50 logs gathered and labelled blind; measured blind:
   25 of 50 on 92d2f64, 73f8ad5 and 8b4294f. From now on it is a tune set too (39 of 50 after
   generalising the reader by cause on branch i11d; the misses left are explained in
