@@ -1517,7 +1517,8 @@ _FRAME = " \t:|-=#*[]()<>~."
 def _alone(text: str) -> bool:
     """Whether masked ``text`` (counters blanked) holds nothing but separators, log-level
     words and at most one logger name."""
-    words = [w for w in re.findall(r"[A-Za-z0-9_.]+", text) if w.lower() not in _LEVELS]
+    # (an ellipsis is punctuation, not a word: ``Train Epoch: 1/70 ...`` is a counter alone)
+    words = [w for w in re.findall(r"[A-Za-z0-9_.]+", text) if w.lower() not in _LEVELS and w.strip(".")]
     return len(words) <= 1 and not any(w[:1].isdigit() for w in words)
 
 

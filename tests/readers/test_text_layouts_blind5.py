@@ -201,3 +201,15 @@ def test_a_tab_separated_fastai_table_with_a_time_column_is_read(tmp_path):
     assert len(t["train_loss"].values) == 4
     assert all(x != x for x in t["train_loss"].values)  # nan
     assert len(t["valid_loss"].values) == 4
+
+
+def test_a_counter_line_ending_in_an_ellipsis_places_the_loss_line_under_it(tmp_path):
+    """``Train Epoch: n/N ...`` alone on its line, the loss on the indented line under it: the
+    ellipsis is punctuation, so the counter line is a header and the loss line takes its
+    epoch (it was 'no recognised metric lines')."""
+    lines = []
+    for ep in range(1, 6):
+        lines += [f"Train Epoch: {ep}/70 ...", f"    total_loss: {25.0 - ep:.4f} time: 15m {ep}s"]
+    t, _ = read(tmp_path, "log_train.txt", "\r\n".join(lines) + "\r\n")
+    assert [float(x) for x in t["total_loss"].values] == pytest.approx([24.0, 23.0, 22.0, 21.0, 20.0])
+    assert list(t["total_loss"].steps) == [1, 2, 3, 4, 5]
