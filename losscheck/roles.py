@@ -4,7 +4,7 @@ Names come from what frameworks write (HF Trainer ``loss``/``eval_loss``/``grad_
 ``learning_rate``; LLaMA-Factory ``lr``; Lightning ``train_loss_step``, ``val_loss``,
 ``lr-AdamW``, ``grad_2.0_norm_total``; Keras ``loss``/``val_loss``/``epoch_loss``; YOLOv5
 ``train/box_loss``, ``x/lr0``; detectron2 ``total_loss``; nanoGPT ``train/loss``,
-``val/loss``; darknet ``avg loss``; OpenNMT-py ``xent``). Exact names are tried first in
+``val/loss``; build-nanogpt / llm.c ``norm`` (the grad norm, printed beside ``loss`` and ``lr``); darknet ``avg loss``; OpenNMT-py ``xent``). Exact names are tried first in
 priority order, then token rules (camelCase split: ``ValLoss`` is an eval loss; Chinese words
 read in English: ``验证损失`` is a validation loss, ``学习率`` a learning rate; ``Current Learning
 Rate`` is an LR; a validation split before a test split; an objective before a
@@ -34,7 +34,7 @@ EXACT: dict[str, tuple[str, ...]] = {
                   "test/loss", "evaluation/loss"),
     "grad_norm": ("grad_norm", "train/grad_norm", "grad_2.0_norm_total", "gradient_norm",
                   "grad-norm", "train/gradient_norm", "total_grad_norm", "grad_norm/total", "grad",
-                  "train/grad"),
+                  "train/grad", "norm"),
     "lr": ("lr", "learning_rate", "train/learning_rate", "train/lr", "lr-AdamW", "lr-Adam", "lr-SGD",
            "x/lr0", "lr_0", "lr/group_0", "learning-rate", "learningrate", "epoch_learning_rate",
            "train/epoch_learning_rate"),
@@ -55,10 +55,12 @@ _TERMS = frozenset({"kl", "kld", "kldiv", "mmd", "reg", "penalty", "aux"})
 LOSS_FUNCTIONS = frozenset({"xent", "nll", "mse", "mae", "rmse", "smoothl1", "huber", "bce", "ce", "ctc",
                             "logloss", "crossentropy", "nllloss"})
 
-#: name tokens of a total (the sum of the components printed beside it)
-_TOTAL = frozenset({"total", "sum", "overall", "all", "tot"})
+#: name tokens of a total (the sum of the components printed beside it); ``batch_loss`` beside
+#: ``classify loss`` / ``iou loss`` is the batch's whole objective (an EAST-style trainer prints
+#: the terms, then ``batch_loss``; blind5 text-log set), not one more term
+_TOTAL = frozenset({"total", "sum", "overall", "all", "tot", "batch"})
 
-_EVAL = re.compile(r"(^|[/_\-. ])(eval|val|vali|valid|validation|dev|test|evaluation)([/_\-. ]|$)", re.I)
+_EVAL = re.compile(r"(^|[/_\-. ])(eval|val|vali|valid|validate|validation|dev|test|evaluation)([/_\-. ]|$)", re.I)
 _TOKEN = re.compile(r"[/_\-. ]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 

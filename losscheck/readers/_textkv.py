@@ -165,6 +165,8 @@ _MEAN = rf"(?:\s{{0,8}}\(\s{{0,8}}(?P<m>{NUM})\s{{0,8}}\))?"
 
 # ----------------------------------------------------------------------------- cleaning
 
+#: an ANSI colour (SGR) code without its ESC byte, as issue pastes leave them: ``[1m``, ``[0m``, ``[1;32m``
+_ORPHAN_SGR = re.compile(r"(?<!\x1b)\[(?:\d{1,3};){0,4}\d{1,3}m")
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)?|\x1b[@-_]?")
 _COMMENT = re.compile(r"\s(?:#\s|<-|//\s)")
 # a python ``warnings`` message (``/path/x.py:238: UserWarning: ...``) that stderr wrote into a
@@ -235,7 +237,8 @@ def clean_line(part: str) -> str:
     """One display line as a terminal would show it, ready for parsing.
 
     ``part`` is a piece of a physical line between carriage returns (the caller splits on
-    ``\\r``). A leading quote mark (``> ``) is dropped, ANSI escape sequences are removed,
+    ``\\r``). A leading quote mark (``> ``) is dropped, ANSI escape sequences are removed (and
+    colour codes that lost their escape byte in a paste, two or more on the line: ``[1m..[0m``),
     backspaces applied, a python warning that stderr wrote into the line
     (``... || /path/x.py:238: UserWarning: ...``) and a trailing comment or
     annotation (``  # after resume``, ``  <-- spike``, ``  // note``) cut off, and a
@@ -246,6 +249,12 @@ def clean_line(part: str) -> str:
         part = _unquote(part)
     if "\x1b" in part:
         part = _ANSI.sub("", part)
+    if "m" in part and "[" in part:
+        # colour codes whose escape byte a paste lost (``[36m05-07 ..[0m``, ``[1mValid Summary``):
+        # removed when the line has two or more (a colour and its reset), so a lone ``[5m`` is kept
+        found = _ORPHAN_SGR.findall(part)
+        if len(found) >= 2:
+            part = _ORPHAN_SGR.sub("", part)
     if "\x08" in part:
         part = _backspaces(part)
     if "Warning:" in part and ".py:" in part:
@@ -1009,6 +1018,8 @@ class KVExtractor:
             if c.lower() in _EMPTY_CELLS:
                 continue
             vm = _TABLE_CELL.fullmatch(c)
+            if not vm and _CLOCK_CELL.fullmatch(c):
+                continue  # a duration cell (fastai's "time" column pasted as tabs, ``00:03``)
             if not vm or vm.group("u"):
                 return 0
             pairs.append((name, float(vm.group("v"))))
@@ -1164,6 +1175,7 @@ class KVExtractor:
         here: tuple[float | None, set[tuple[str, float]]] = (None, set())  # the last counted step, its names and values
         out: dict[str, tuple[list[float], list[float]]] = {}
         ahead = _restated_ahead(recs)
+        early: list[_Rec] = []  # eval records before the first counted line
 
         def end_of_epoch(ep: int | None) -> float | None:
             if ep is not None and cur_n:
@@ -1229,6 +1241,8 @@ class KVExtractor:
                 else:
                     s = float(c.ep)
             else:  # no counter: the position of the last counter line
+                if not started and r.eval and r.pairs and len(early) < _EARLY_EVALS:
+                    early.append(r)  # an evaluation before training: placed if the run starts at 0/1
                 if not started or not r.pairs:
                     continue
                 if not r.eval and not any(is_loss_name(k) or _known_word(k.split(" ")[-1].split("/")[-1])
@@ -1261,6 +1275,19 @@ class KVExtractor:
                 if c.ep is not None:
                     cur_ep = c.ep
             if r.kind != "none" and (r.pairs or r.line in self._header_lines):
+                if not started and early and not r.eval and s is not None and s <= 1:
+                    # eval lines printed before the first counted line of a run that starts at
+                    # step 0 or 1 are the evaluation before training (nanoGPT-style loops
+                    # evaluate, then step): they belong to that first step, not dropped. A
+                    # resumed log (first step larger) keeps dropping them: they may be the
+                    # previous run's summary.
+                    for e in early:
+                        res.used_lines.add(e.line)
+                        for tag, v in e.pairs:
+                            st, va = out.setdefault(tag, ([], []))
+                            st.append(s)
+                            va.append(v)
+                early = []
                 started = True  # (positions from fixed-layout lines never start it)
             if not r.pairs:
                 continue
@@ -1294,6 +1321,7 @@ class KVExtractor:
 
 # ----------------------------------------------------------------------------- helpers
 
+_EARLY_EVALS = 16  # eval lines kept before the first counted line (an evaluation before training)
 _AHEAD_LINES = 3  # how far (physical lines) a note may come before the counted line it restates
 
 
@@ -1489,7 +1517,8 @@ _FRAME = " \t:|-=#*[]()<>~."
 def _alone(text: str) -> bool:
     """Whether masked ``text`` (counters blanked) holds nothing but separators, log-level
     words and at most one logger name."""
-    words = [w for w in re.findall(r"[A-Za-z0-9_.]+", text) if w.lower() not in _LEVELS]
+    # (an ellipsis is punctuation, not a word: ``Train Epoch: 1/70 ...`` is a counter alone)
+    words = [w for w in re.findall(r"[A-Za-z0-9_.]+", text) if w.lower() not in _LEVELS and w.strip(".")]
     return len(words) <= 1 and not any(w[:1].isdigit() for w in words)
 
 
@@ -1725,10 +1754,21 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
         seen = set()
     if split is not None and "[" in text:
         vals, split = _bracket_groups(text, vals, split)
+    lead_mode = None  # the split a name starting with a split word opened ("Val acc: .." -> val/)
+    scoped: set[tuple[str, str]] = set()
     for i, (start, name, x) in enumerate(vals):
         if split is not None and i >= split:
             break
+        wm = _LEAD.match(name)
+        if wm and wm.end() < len(name) and name[wm.end()] == " ":
+            lead_mode = _MODE_PREFIX[wm.group("w").lower()]
         if name in seen:
+            if split is None and lead_mode and " " not in name and (lead_mode, name) not in scoped:
+                # "Train acc: .. loss: ..  Val acc: .. loss: .." (each split named once, on the
+                # first of its names): a bare name printed again after a split word's name is
+                # that split's value, not a copy to drop
+                scoped.add((lead_mode, name))
+                again.append((_prefixed(name, lead_mode), x))
             continue
         seen.add(name)
         out.append((name, x))

@@ -113,6 +113,8 @@ _NANO_STEP = re.compile(rf"\bstep (\d+): train loss ({_NUM})\b[^,]*,\s*val loss 
 _NANO_ITER = re.compile(rf"\biter (\d+): loss ({_NUM})")
 _HF_DICT = re.compile(r"^\s*\{'[\w/.-]+':.*\}\s*$")
 _PREFIXED_DICT = re.compile(r"\{'[\w/.-]+':[^{}]*\}\s*$")
+#: the split a prefixed dict belongs to, named right before it (``val: {'epoch': 0, ...}``)
+_DICT_SPLIT = re.compile(r"(?:^|[\s\]|:-])(train|training|val|valid|validation|eval|test|dev)\s*[:=-]?\s*$", re.I)
 #: a printed torch tensor: its number (``tensor(2.3000, device='cuda:0', grad_fn=<...>)``)
 _TENSOR = re.compile(r"\btensor\(\s*([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))\b[^)]{0,300}\)")
 #: dict keys that are the step of a python dict line (instead of its position)
@@ -230,6 +232,11 @@ class _Parser:
         self.units: dict[str, str] = {}
         self.epoch: int | None = None  # current epoch block (Keras / custom)
         self.block: dict[int, dict[str, float]] = {}
+        # tag -> values an epoch block overwrote with a value from another physical line (lines
+        # printed per batch under an "Epoch N/M" header keep only the epoch's last value)
+        self.stacked: dict[str, int] = {}
+        self._block_line: dict[tuple[int, str], int] = {}  # (epoch, tag) -> line of the kept value
+        self._line_no = 0
         self.wlm_batches: int | None = None
         self.hf_train = -1
         self.dict_steps = False  # a dict line carried its own step (iter, step...)
@@ -270,6 +277,7 @@ class _Parser:
         torch tensor (``tensor(2.3000, device='cuda:0', grad_fn=<...>)``) counts as its number."""
         if "tensor(" in line:
             line = _TENSOR.sub(r"\1", line)
+        self._line_no = line_no
         hit = self._feed(line)
         if hit:
             self.hits += 1
@@ -363,7 +371,9 @@ class _Parser:
             return self._hf_dict(line)
         m = _PREFIXED_DICT.search(line) if "{'" in line else None
         if m:  # a python dict behind a logging prefix: INFO:root:{'iter': 0, 'train_loss': 2.3}
-            return self._hf_dict(line[m.start():])
+            sm = _DICT_SPLIT.search(line[:m.start()])
+            split = sm.group(1).lower() if sm else None
+            return self._hf_dict(line[m.start():], None if split in (None, "train", "training") else split)
         m = _BARE_EPOCH.match(line)
         if m and not _EPOCH_HEADER.match(line) and not _MULTIWORD.search(m.group(2)) \
                 and not _STEP_AFTER.search(m.group(2)):
@@ -395,10 +405,18 @@ class _Parser:
             found = False
             for key, val in got:
                 try:
-                    self.block.setdefault(self.epoch, {})[key] = _num(val)
-                    found = True
+                    x = _num(val)
                 except ValueError:
-                    pass
+                    continue
+                block = self.block.setdefault(self.epoch, {})
+                prev = self._block_line.get((self.epoch, key))
+                if key in block and prev is not None and prev != self._line_no:
+                    # a carriage-return redraw shares its physical line; another line is a
+                    # value printed on its own that the epoch block now hides
+                    self.stacked[key] = self.stacked.get(key, 0) + 1
+                block[key] = x
+                self._block_line[(self.epoch, key)] = self._line_no
+                found = True
             return found
         return False
 
@@ -430,7 +448,10 @@ class _Parser:
                 continue
         return found
 
-    def _hf_dict(self, line: str) -> bool:
+    def _hf_dict(self, line: str, split: str | None = None) -> bool:
+        """Read one printed python dict; ``split`` is an eval split named just before it
+        (``val: {'epoch': 0, 'loss': ..}``, GraphGPS-style loggers print one dict per split):
+        its names get ``split/`` in front and it stays on the last training dict's step."""
         text = _HF_TOKEN.sub(lambda m: f"'__{m.group(1)}__'", line.strip())
         try:
             d = ast.literal_eval(text)
@@ -439,7 +460,7 @@ class _Parser:
         if not isinstance(d, dict) or "train_runtime" in d:
             return False
         special = {"'__nan__'": math.nan, "__nan__": math.nan, "__inf__": math.inf, "__-inf__": -math.inf}
-        is_eval = any(str(k).startswith("eval_") for k in d) and "loss" not in d
+        is_eval = split is not None or (any(str(k).startswith("eval_") for k in d) and "loss" not in d)
         step_key = next((k for k in _DICT_STEP_KEYS if isinstance(d.get(k), int) and not isinstance(d.get(k), bool)),
                         None)
         if step_key is not None:  # the dict says its step: {'iter': 100, 'train_loss': ...}
@@ -460,7 +481,7 @@ class _Parser:
                 v = _num(v.strip())  # newer transformers print the values as strings ('3.412')
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 continue
-            self.add(str(k), step, float(v))
+            self.add(f"{split}/{k}" if split else str(k), step, float(v))
             found = True
         return found
 
@@ -547,6 +568,10 @@ def _parse(text: str, stop_at: int | None = None, finish: bool = True) -> tuple[
     hits = p.hits + p.kv.loss_lines
     info = p.finish() if finish else []
     return p, hits, info
+
+
+#: a file of at most this many non-blank lines is claimed with one counted loss line
+_ONE_LINE_LOG = 3
 
 
 def _loss_series_enough(p: _Parser, nonblank: int) -> bool:
@@ -668,6 +693,11 @@ class TextLogReader(BaseReader):
         total = known + generic
         if total >= _SNIFF_ENOUGH or (total >= 3 and 10 * total >= nonblank) or (total >= 2 and nonblank < 10):
             return 0.3
+        if total >= 1 and nonblank <= _ONE_LINE_LOG:
+            # a log cut to its one metric line (a run that diverged at its first print, a
+            # one-line excerpt): read, so the verdict says "too little data" instead of
+            # "not a log"
+            return 0.3
         # lines without a counter (``训练损失: 32.1`` per epoch, ``0/10105 in 0 epoch ..., Loss is
         # 2.64``): the window is read as the reader would read it, and a loss-named series of
         # changing values with as many points as the counted lines above would need is claimed
@@ -685,7 +715,7 @@ class TextLogReader(BaseReader):
         notes += more
         del data
         p, hits, info = _parse(text)
-        printed = {tag: len(p.col.values(tag)) for tag in p.col.tags()}
+        printed = {tag: len(p.col.values(tag)) + p.stacked.get(tag, 0) for tag in p.col.tags()}
         series, n = p.col.build(src, "step", p.units)
         notes.extend(n)
         notes.extend(ReadNote(src, m, "warning") for m in _doubtful(series, printed))
