@@ -255,6 +255,7 @@ class Monitor:
         self.min_points = int(min_points)
         self.confirm = bool(confirm)
         self._confirm_at: int | None = None
+        self._skip_wait = False  # a non-finite stop is waiting on a possible fp16 skip
         self.options = options or Settings()
         parse_fail_on(self.options.fail_on)
         self.meta = dict(meta or {})
@@ -342,7 +343,9 @@ class Monitor:
         tr.block += 1
         fire = False
         if not math.isfinite(x):
-            fire = tr.last_finite  # the first non-finite after finite values
+            # the first non-finite after finite values; while a non-finite stop waits on a
+            # possible fp16 skip (see _overflow_skip), the second in a row too
+            fire = tr.last_finite or (self._skip_wait and tr.n >= 2 and not math.isfinite(float(tr.values[tr.n - 2])))
             tr.last_finite = False
         else:
             tr.last_finite = True
@@ -402,11 +405,22 @@ class Monitor:
             urgent = {f.code for f in rep.findings if f.severity == "error"} & URGENT_CODES
             if self._points < self.min_points:
                 urgent &= IMMEDIATE_CODES
+            wait = 0  # points a stop must wait for, re-analysing then (0: stop now)
             if urgent and not urgent & IMMEDIATE_CODES and self.confirm:
                 # a divergence must still be there after max(4, n/32) more points: a prefix
-                # cut inside a warm restart's bump or a transient excursion reads as diverging
+                # cut inside a transient excursion reads as diverging
+                wait = max(4, math.ceil(self._points / 32))
+                held = self._restart_hold(rep)
+                if held:
+                    # inside a warm restart's high-LR phase: the hold ends when it does
+                    self._confirm_at = None
+                    wait = held
+            elif urgent == {"LC102"} and self.confirm and self._overflow_skip(rep):
+                wait = max(4, math.ceil(self._points / 32))
+            self._skip_wait = bool(wait) and urgent == {"LC102"}
+            if wait:
                 if self._confirm_at is None:
-                    self._confirm_at = self._points + max(4, math.ceil(self._points / 32))
+                    self._confirm_at = self._points + wait
                     self._next_growth = min(self._next_growth, self._confirm_at)
                 if self._points < self._confirm_at:
                     urgent = set()
@@ -415,6 +429,82 @@ class Monitor:
             v.stop = v.failing and (self.stop_on == "failing" or bool(urgent))
         v.changed = (v.status, v.codes) != (old.status, old.codes)
         self.verdict = v
+
+    def _track_of(self, rep: RunReport, role: str) -> _Track | None:
+        """The track that filled ``role`` in the report (``None`` when no series did)."""
+        info = rep.metrics.get(role)
+        if info is None:
+            return None
+        return self._tracks.get(info.tag) or self._tracks.get((info.tag, info.source))
+
+    def _restart_hold(self, rep: RunReport) -> int:
+        """Points a divergence stop waits because the LR was just raised by a warm restart.
+
+        SGDR (Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts",
+        ICLR 2017, https://arxiv.org/abs/1608.03983) raises the LR back to its peak at each
+        restart on purpose; the loss rises for a while and falls lower as the LR decays again
+        (rule LC304). A divergence call made in that phase is the restart's transient, not yet
+        evidence. The phase is taken to last while the LR stays above half the peak it reached
+        since the last restart (the 50 % the restart detector,
+        :func:`losscheck.analysis.lr.restart_steps`, uses to call a decay) and at most the
+        previous cycle's length in points (a restart to a constant LR must not hold for
+        ever). Returns 0 when there is no restart or the phase is over, else the points left
+        (at least 1). Cost O(n) in the LR points (run only when a divergence is reported).
+        """
+        from losscheck.analysis.lr import restart_steps
+
+        tr = self._track_of(rep, "lr")
+        if tr is None or tr.n < 3:
+            return 0
+        lr = tr.series("lr", "live", self.step_unit)
+        rs = restart_steps(lr)
+        if not rs:
+            return 0
+        steps, vals = tr.steps[:tr.n], tr.values[:tr.n]
+        at = int(np.searchsorted(steps, rs[-1], side="left"))
+        prev = int(np.searchsorted(steps, rs[-2], side="left")) if len(rs) > 1 else 0
+        cycle = at - prev
+        since = tr.n - at
+        seg = vals[at:tr.n]
+        seg = seg[np.isfinite(seg)]
+        if not seg.size or since >= cycle or seg[-1] <= 0.5 * float(seg.max()):
+            return 0
+        return max(1, min(cycle - since, max(4, math.ceil(self._points / 32))))
+
+    def _overflow_skip(self, rep: RunReport) -> bool:
+        """Whether a non-finite call may be the fp16 dynamic loss scaler skipping a step.
+
+        With loss scaling (Micikevicius et al., "Mixed Precision Training", ICLR 2018,
+        https://arxiv.org/abs/1710.03740) an overflow of the *scaled* gradients makes the grad
+        norm Inf/NaN for one step; the scaler skips that update, lowers the scale and goes on,
+        while the (unscaled) loss stays finite. ``diagnose`` calls such a run healthy on the
+        whole log (LC202, :func:`losscheck.analysis.nonfinite.verdict`) but a cut right at a
+        skip can read as NaN before the loss has shown it is back at its level. True when the
+        loss is finite at its last point and not far above its best level (within ``sigmas``
+        robust standard deviations of its lowest block median), neither the loss nor the grad
+        norm is non-finite at two points in a row (a second overflow in a row: the lowered
+        scale did not help), and either the non-finite values are the grad norm's only, or
+        the loss's earlier non-finite points were each followed by a finite value (isolated
+        skips); while it waits, a second non-finite value in a row triggers an analysis at
+        once (and stops). The stop otherwise waits for the re-analysis a few points later (the
+        run is stopped if ``diagnose`` still calls it NaN then: no recovery).
+        """
+        loss = self._track_of(rep, "loss")
+        if loss is None or not loss.n or not math.isfinite(float(loss.values[loss.n - 1])):
+            return False
+        last = float(loss.values[loss.n - 1])
+        if not math.isfinite(loss.best_median) or last > loss.best_median + self.sigmas * loss.best_scale:
+            return False  # no level yet, or the loss is far above its best level: not a benign skip
+        for tr in (loss, self._track_of(rep, "grad_norm")):
+            if tr is not None and tr.n >= 2 and not math.isfinite(float(tr.values[tr.n - 1])) \
+                    and not math.isfinite(float(tr.values[tr.n - 2])):
+                return False  # two skips in a row: the scaler is not recovering
+        v = loss.values[:loss.n]
+        bad = ~np.isfinite(v)
+        if not bad.any():
+            return True  # grad-norm only: the scaler's signature
+        # isolated: no two non-finite loss values in a row
+        return not bool(np.any(bad[1:] & bad[:-1]))
 
     # --- checkpointing -------------------------------------------------------------------
 
