@@ -29,7 +29,29 @@ from losscheck.errors import (EXIT_FAILING, EXIT_OK, EXIT_USAGE, FAIL_ON, Lossch
                               UsageError, escape_controls, parse_fail_on)
 from losscheck.formats import format_names
 
+class _Command(typer.core.TyperCommand):
+    """A command whose help reads like click's, ruff's and pytest's: arguments named bare in
+    the usage line (``PATH...``, not ``{PATH...}...``) and no Python type names
+    (``<list[str]>``) beside them; options show their metavar (see :data:`app`)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for p in self.params:
+            if isinstance(p, typer.core.TyperArgument):
+                name = (p.metavar or p.name or "ARG").upper().rstrip(".")
+                name += "..." if p.nargs != 1 else ""
+                p.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+                p.get_usage_pieces = (lambda ctx, n=name, r=p.required:  # type: ignore[method-assign]
+                                      [n if r else f"[{n}]"])
+                p._rich_display_name = lambda n=name: n  # type: ignore[method-assign]
+
+
+#: ``-h`` as well as ``--help``; click's plain help (typer's rich help prints ``<bool>``,
+#: ``<str>`` beside every option and braces in the usage line).
+_HELP = {"help_option_names": ["-h", "--help"]}
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None, context_settings=_HELP,
                   help="losscheck: a doctor for deep-learning training runs.\n\n"
                        "Exit codes: 0 = no run failing, 1 = a run is failing, 2 = usage or input error.")
 
@@ -128,52 +150,60 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     """losscheck: a doctor for deep-learning training runs."""
 
 
-@app.command()
+@app.command(cls=_Command)
 def diagnose(
-    paths: List[str] = typer.Argument(..., metavar="PATH...", help="Log files, run directories, trees of runs "
+    paths: List[str] = typer.Argument(..., metavar="PATH", help="Log files, run directories, trees of runs "
                                       "(a sweep), globs (runs/lr-*), or URLs (s3://bucket/runs/, gs://, az://, "
                                       "https://, memory://, file://; read through fsspec)."),
-    format: str = typer.Option("text", "--format", "-f",
+    format: str = typer.Option("text", "--format", "-f", metavar="FORMAT",
                                help=f"Output format: {', '.join(format_names())}."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file "
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to this file "
                                           "(atomically; never a path losscheck reads, unless --force)."),
-    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when a run is failing at this "
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", metavar="LEVEL", help="Exit 1 when a run is failing at this "
                                           f"level: {FAIL_ON[0]} (default), {', '.join(FAIL_ON[1:])}; "
                                           "LEVEL:P (error:0.8) only counts verdicts with confidence >= P."),
-    loss: Optional[str] = typer.Option(None, "--loss", help="Tag to use as the training loss."),
-    eval_loss: Optional[str] = typer.Option(None, "--eval-loss", help="Tag to use as the eval loss."),
-    grad_norm: Optional[str] = typer.Option(None, "--grad-norm", help="Tag to use as the grad norm."),
-    lr: Optional[str] = typer.Option(None, "--lr", help="Tag to use as the learning rate."),
-    num_classes: Optional[int] = typer.Option(None, "--num-classes", min=2,
+    loss: Optional[str] = typer.Option(None, "--loss", metavar="TAG", help="Tag to use as the training loss."),
+    eval_loss: Optional[str] = typer.Option(None, "--eval-loss", metavar="TAG", help="Tag to use as the eval loss."),
+    grad_norm: Optional[str] = typer.Option(None, "--grad-norm", metavar="TAG", help="Tag to use as the grad norm."),
+    lr: Optional[str] = typer.Option(None, "--lr", metavar="TAG", help="Tag to use as the learning rate."),
+    num_classes: Optional[int] = typer.Option(None, "--num-classes", metavar="C", min=2,
                                               help="Number of classes C, for the chance level ln(C)."),
-    select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rule codes/prefixes/names."),
-    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these rule codes/prefixes/names."),
+    select: Optional[List[str]] = typer.Option(None, "--select", metavar="CODES", help="Only these rule codes/prefixes/names."),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", metavar="CODES", help="Skip these rule codes/prefixes/names."),
     strict: Optional[bool] = typer.Option(None, "--strict", help="Any file that cannot be read at all fails its run (files read in part get a note)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Configuration file (losscheck.toml or "
+    config: Optional[Path] = typer.Option(None, "--config", metavar="FILE", help="Configuration file (losscheck.toml or "
                                           "pyproject.toml); default: found from the working directory "
                                           "upward, never inside PATH."),
     isolated: bool = typer.Option(False, "--isolated", help="Ignore all configuration files."),
-    baseline: Optional[Path] = typer.Option(None, "--baseline", help="A run, or a saved JSON report: fail only "
+    baseline: Optional[Path] = typer.Option(None, "--baseline", metavar="RUN", help="A run, or a saved JSON report: fail only "
                                             "on new findings or an eval-loss regression against it."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes for a sweep "
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", metavar="N", min=1, help="Worker processes for a sweep "
                                        "(default: one per CPU core)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for internal errors and list the "
                                "folders skipped for holding no log."),
     force: bool = typer.Option(False, "--force", help="Let --output write inside a diagnosed folder or over "
                                "a file losscheck reads."),
-    max_inflated: Optional[str] = typer.Option(None, "--max-inflated", help="Refuse a gzip-compressed log that "
+    max_inflated: Optional[str] = typer.Option(None, "--max-inflated", metavar="SIZE", help="Refuse a gzip-compressed log that "
                                                "inflates past this size (default 512MiB; e.g. 2GiB)."),
-    max_ratio: Optional[float] = typer.Option(None, "--max-ratio", min=1.0, help="Refuse a gzip-compressed log "
+    max_ratio: Optional[float] = typer.Option(None, "--max-ratio", metavar="RATIO", min=1.0, help="Refuse a gzip-compressed log "
                                               "that inflates more than this many times its size, past 32 MiB "
                                               "(default 16)."),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Also read what symlinks below PATH "
                                          "that lead out of it point to (default: not followed, named in a note)."),
-    executor: str = typer.Option("local", "--executor", help="Where runs are read and diagnosed: local (this "
+    executor: str = typer.Option("local", "--executor", metavar="NAME", help="Where runs are read and diagnosed: local (this "
                                  "machine, --jobs processes) or dask (a dask.distributed cluster; "
                                  "pip install 'losscheck[dask]')."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="With --executor dask: the scheduler "
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS", help="With --executor dask: the scheduler "
                                             "address (tcp://HOST:PORT); default: a local cluster of --jobs "
                                             "workers."),
+    quiet: int = typer.Option(0, "--quiet", "-q", count=True, show_default=False, help="Less output: the text "
+                              "report shrinks to its verdict summary line (-qq: nothing but errors); notes on "
+                              "stderr and the progress bar are dropped. Exit codes are unchanged."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="More output: also list the folders skipped "
+                                 "for holding no log."),
+    color: str = typer.Option("auto", "--color", metavar="WHEN", help="Colour the text report: auto (when "
+                              "standard output is a terminal; NO_COLOR set turns it off, FORCE_COLOR set turns "
+                              "it on even when piped), always, never."),
 ) -> None:
     """Diagnose training runs: classify the curves, list findings, rank remedies."""
     from losscheck.formats import all_formats, get_format
@@ -185,6 +215,7 @@ def diagnose(
              if not is_url(p) or local_path(p) is not None]
     try:
         fmt = get_format(format.lower())
+        coloured = want_color(color, sys.stdout.isatty(), os.environ)
         if fmt is None:
             raise UsageError(None, f"--format {format!r}: unknown (choose from {', '.join(all_formats())})")
         if fail_on is not None:
@@ -196,12 +227,12 @@ def diagnose(
         cfg = _config(local, config, isolated, baseline=baseline, fail_on=fail_on, num_classes=num_classes,
                       select=select, ignore=ignore, strict=strict, loss=loss, eval_loss=eval_loss,
                       grad_norm=grad_norm, lr=lr)
-        for note in cfg.notes:
+        for note in cfg.notes if not quiet else ():
             _err(f"note: {note}")
         if output is not None and not force:
             check_output(output, [*local, baseline, cfg.file])
         progress = None
-        if fmt.for_people and sys.stderr.isatty():
+        if fmt.for_people and sys.stderr.isatty() and not quiet:
             progress = _progress_bar()
         base = None
         if baseline is not None:
@@ -233,11 +264,11 @@ def diagnose(
         _die(f"{path}: internal error ({type(exc).__name__}: {exc}); re-run with --debug and report it")
         return
 
-    if report.links_not_followed:
+    if report.links_not_followed and not quiet:
         links = report.links_not_followed
         _err(f"note: {len(links)} symlink(s) below {path} lead out of it and were not followed (first: "
              f"{links[0]}); pass --follow-symlinks to read them")
-    if debug and report.without_logs:
+    if (debug or verbose) and report.without_logs:
         for d in report.without_logs:
             _err(f"{d}: no log found (not a run; skipped)")
     if streamed:
@@ -266,7 +297,9 @@ def diagnose(
                 write_report(output, data)
             except OSError as exc:
                 raise OutputError(output, f"cannot write the report: {exc.strerror or exc}") from None
-        elif not (sys.stdout.isatty() and _draw(fmt, report)):
+        elif quiet and fmt.name == "text":
+            _quiet_text(report, quiet)
+        elif not _draw(fmt, report, coloured):
             write_stdout(fmt.render(report))
         for where, text in fmt.appendices(report, os.environ):
             try:
@@ -414,19 +447,68 @@ def write_report(output: Path, data: bytes) -> None:
         raise
 
 
-def _draw(fmt, report) -> bool:
-    """Let ``fmt`` draw ``report`` on the terminal; whether it did (else its text is written).
+#: ``--color`` values.
+COLOR_CHOICES = ("auto", "always", "never")
+
+
+def want_color(when: str, isatty: bool, environ) -> bool:
+    """Whether the text report is coloured: ``always``/``never`` as told; ``auto``: off when
+    ``NO_COLOR`` is set and not empty (https://no-color.org), else on when ``FORCE_COLOR`` is
+    set and not empty, whatever its value and even when piped (https://force-color.org), else
+    on when standard output is a terminal. The flag beats both variables; ``NO_COLOR`` beats
+    ``FORCE_COLOR``.
 
     Raises:
-        OutputError: the terminal cannot be written (stdout then silenced)."""
-    console = _terminal_console()
+        UsageError: ``when`` is not one of :data:`COLOR_CHOICES`."""
+    when = when.strip().lower()
+    if when not in COLOR_CHOICES:
+        raise UsageError(None, f"--color {when!r}: unknown (choose from {', '.join(COLOR_CHOICES)})")
+    if when != "auto":
+        return when == "always"
+    if environ.get("NO_COLOR", ""):
+        return False
+    if environ.get("FORCE_COLOR", ""):
+        return True
+    return isatty
+
+
+def _quiet_text(report, quiet: int) -> None:
+    """``-q``: the verdict summary line alone (errors on stderr); ``-qq``: nothing on stdout."""
+    from losscheck.formats._common import summary_line
+
+    for e in report.errors:
+        _err(e.message if e.message.startswith(escape_controls(e.path)) else f"{e.path}: {e.message}")
+    if quiet == 1:
+        write_stdout(summary_line(report) + "\n")
+
+
+def _draw(fmt, report, coloured: bool) -> bool:
+    """Let ``fmt`` draw ``report`` with rich: on a terminal (coloured or not), or piped with
+    ANSI colour when ``coloured`` (``--color always``, ``FORCE_COLOR``), at the piped width;
+    whether it did (else its plain text is written).
+
+    Raises:
+        OutputError: the output cannot be written (stdout then silenced)."""
+    tty = sys.stdout.isatty()
+    if not tty and not coloured:
+        return False
+    if not coloured:
+        console = _terminal_console(color_system=None)
+    elif tty:
+        console = _terminal_console(force_terminal=True, no_color=False)
+    else:
+        from losscheck.formats.text import piped_width
+
+        dumb = os.environ.get("TERM", "") in ("dumb", "unknown")
+        console = _terminal_console(force_terminal=True, no_color=False, width=piped_width(),
+                                    color_system="standard" if dumb else "auto")
     try:
         return fmt.draw(report, console)
     except (OSError, ValueError) as exc:
         raise _stdout_error(exc) from None
 
 
-def _terminal_console():
+def _terminal_console(**kwargs):
     """A rich console for the terminal whose closed or hung-up output raises ``OSError``
     (rich's own handling exits 1, which would claim a failing run)."""
     from rich.console import Console
@@ -439,7 +521,7 @@ def _terminal_console():
             self.quiet = True
             raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
 
-    return TerminalConsole()
+    return TerminalConsole(**kwargs)
 
 
 def _config(paths: List[Path], config: Optional[Path], isolated: bool, baseline: Optional[Path] = None, **flags):
@@ -465,11 +547,11 @@ def _config(paths: List[Path], config: Optional[Path], isolated: bool, baseline:
     return cfg
 
 
-@app.command("config")
+@app.command("config", cls=_Command)
 def config_cmd(
     path: Optional[Path] = typer.Argument(None, help="The path you would diagnose: a configuration file "
                                           "inside it is not used (it is named in a note)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Configuration file to use."),
+    config: Optional[Path] = typer.Option(None, "--config", metavar="FILE", help="Configuration file to use."),
     isolated: bool = typer.Option(False, "--isolated", help="Ignore all configuration files."),
 ) -> None:
     """Print the effective configuration and where each value came from.
@@ -580,7 +662,7 @@ def _progress_bar():
     return cb
 
 
-@app.command()
+@app.command(cls=_Command)
 def rules() -> None:
     """List every rule: code, name, default severity, summary."""
     from losscheck.rules import all_rules
@@ -588,7 +670,7 @@ def rules() -> None:
     _emit("".join(f"{r.code}  {r.name:<28} {r.severity:<8} {r.summary}\n" for r in all_rules()))
 
 
-@app.command()
+@app.command(cls=_Command)
 def explain(code: str = typer.Argument(..., help="A rule code (LC101) or name (loss-diverging).")) -> None:
     """Explain one rule: what it detects, why it matters, what to do, how it is computed."""
     from losscheck.rules import find_rule
