@@ -41,9 +41,9 @@ class _Command(typer.core.TyperCommand):
                 name = (p.metavar or p.name or "ARG").upper().rstrip(".")
                 name += "..." if p.nargs != 1 else ""
                 p.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
-                p.get_usage_pieces = (lambda ctx, n=name, r=p.required:  # type: ignore[method-assign]
+                p.get_usage_pieces = (lambda ctx, n=name, r=p.required:  # type: ignore[method-assign, misc]
                                       [n if r else f"[{n}]"])
-                p._rich_display_name = lambda n=name: n  # type: ignore[method-assign]
+                p._rich_display_name = lambda n=name: n  # type: ignore[method-assign, misc]
 
 
 #: ``-h`` as well as ``--help``; click's plain help (typer's rich help prints ``<bool>``,
@@ -543,7 +543,8 @@ def _config(paths: List[Path], config: Optional[Path], isolated: bool, baseline:
     metrics = {role: flags.pop(role) for role in ("loss", "eval_loss", "grad_norm", "lr") if flags.get(role)}
     cfg.apply_flags({"fail_on": flags["fail_on"], "num_classes": flags["num_classes"],
                      "select": flags["select"] or None, "ignore": flags["ignore"] or None,
-                     "strict": flags["strict"], "metrics": metrics})
+                     "strict": flags["strict"], "metrics": metrics,
+                     "metric_origins": {r: f"--{r.replace('_', '-')} {t!r}" for r, t in metrics.items()}})
     return cfg
 
 
@@ -603,7 +604,7 @@ def config_cmd(
     for pattern, table in cfg.per_path:
         out.append(f"\n[[per-path]]\npath = {_toml(pattern)}")
         for k, v in table.items():
-            if k == "path":
+            if k in ("path", "metric_origins"):
                 continue
             if k == "metrics":
                 v = {kebab_role.get(r, r): t for r, t in v.items()}
@@ -663,11 +664,22 @@ def _progress_bar():
 
 
 @app.command(cls=_Command)
-def rules() -> None:
+def rules(format: str = typer.Option("text", "--format", "-f", metavar="FORMAT",
+                                     help="text (one line per rule) or json (code, name, severity, summary "
+                                     "and each threshold with its default and unit).")) -> None:
     """List every rule: code, name, default severity, summary."""
-    from losscheck.rules import all_rules
+    import json
 
-    _emit("".join(f"{r.code}  {r.name:<28} {r.severity:<8} {r.summary}\n" for r in all_rules()))
+    from losscheck.rules import all_rules
+    from losscheck.rules.docs import rule_document
+
+    kind = format.strip().lower()
+    if kind == "json":
+        _emit(json.dumps([rule_document(r) for r in all_rules()], indent=2) + "\n")
+    elif kind == "text":
+        _emit("".join(f"{r.code}  {r.name:<28} {r.severity:<8} {r.summary}\n" for r in all_rules()))
+    else:
+        _die(f"--format {format!r}: unknown (choose from text, json)")
 
 
 @app.command(cls=_Command)

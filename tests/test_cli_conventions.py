@@ -5,7 +5,7 @@ metadata as JSON and each rule's thresholds in ``explain``."""
 
 from __future__ import annotations
 
-import json
+import os
 import re
 
 import pytest
@@ -91,3 +91,111 @@ def test_bad_color_value_is_a_usage_error():
     code, out, err = run("diagnose", DEMO, "--color", "sometimes")
     assert code == 2 and out == ""
     assert "--color 'sometimes'" in err and "auto, always, never" in err
+
+
+def diagnose_with_config(tmp_path, text, *args):
+    """Diagnose the demo run with ``text`` as the working directory's pyproject.toml."""
+    (tmp_path / "pyproject.toml").write_text(text)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        return run("diagnose", DEMO, *args)
+    finally:
+        os.chdir(cwd)
+
+
+@pytest.mark.parametrize("table,wrong,right", [
+    ("[tool.losscheck]\nfail-onn = 'warning'\n", "fail-onn", "fail-on"),
+    ("[tool.losscheck.thresholds]\nspike-z-thres = 5\n", "spike-z-thres", "spike-z-thresh"),
+    ("[tool.losscheck.metrics]\neval-los = 'val'\n", "eval-los", "eval-loss"),
+    ("[tool.losscheck]\nselect = ['LC1O1']\n", "LC1O1", "LC101"),
+    ("[tool.losscheck.severity]\nloss-divergin = 'error'\n", "loss-divergin", "loss-diverging"),
+])
+def test_misspelled_config_key_or_code_gets_one_did_you_mean_line(tmp_path, table, wrong, right):
+    code, out, err = diagnose_with_config(tmp_path, table)
+    assert code == 2 and out == ""
+    (line,) = err.strip().splitlines()
+    assert f"{wrong!r}" in line and f"did you mean {right!r}?" in line
+    assert "pyproject.toml" in line
+    assert "allowed:" not in line  # no dump of every name
+    assert len(line) < 250
+
+
+def test_unknown_threshold_without_a_close_name_does_not_list_all_names(tmp_path):
+    code, _, err = diagnose_with_config(tmp_path, "[tool.losscheck.thresholds]\nqqqqqqqq = 1\n")
+    assert code == 2
+    (line,) = err.strip().splitlines()
+    assert "'qqqqqqqq'" in line and "did you mean" not in line and len(line) < 250
+
+
+def test_misspelled_rule_code_on_the_command_line_gets_did_you_mean():
+    code, _, err = run("diagnose", DEMO, "--select", "LC1O1", "--isolated")
+    assert code == 2 and "--select" in err and "did you mean 'LC101'?" in err
+
+
+def test_missing_metric_from_config_is_named_as_the_config_key(tmp_path):
+    code, _, err = diagnose_with_config(tmp_path, "[tool.losscheck.metrics]\nloss = 'nosuch'\n")
+    assert code == 2
+    assert "--loss" not in err  # the user never typed the flag
+    assert "loss = 'nosuch' in [tool.losscheck.metrics]" in err and "pyproject.toml" in err
+
+
+def test_missing_metric_from_per_path_config_is_named_as_that_entry(tmp_path):
+    code, _, err = diagnose_with_config(
+        tmp_path, "[tool.losscheck]\n[[tool.losscheck.per-path]]\npath = '*'\nmetrics = { lr = 'nolr' }\n")
+    assert code == 2 and "--lr" not in err and "lr = 'nolr' in per-path[0].metrics" in err
+
+
+def test_missing_metric_from_the_flag_is_named_as_the_flag(tmp_path):
+    code, _, err = diagnose_with_config(tmp_path, "[tool.losscheck.metrics]\nloss = 'loss'\n", "--loss", "nope")
+    assert code == 2 and "--loss 'nope'" in err and "[tool.losscheck.metrics]" not in err
+
+
+def test_config_command_does_not_print_metric_origins(tmp_path):
+    (tmp_path / "losscheck.toml").write_text("[metrics]\nloss = 'x'\n[[per-path]]\npath = '*'\nmetrics = { lr = 'y' }\n")
+    code, out, _ = run("config", "--config", tmp_path / "losscheck.toml")
+    assert code == 0 and "origin" not in out and "loss = \"x\"" in out
+
+
+def test_rules_json_lists_every_rule_with_its_thresholds():
+    import dataclasses
+    import json
+
+    from losscheck.rules import all_rules
+
+    code, out, _ = run("rules", "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    rules = all_rules()
+    assert [d["code"] for d in doc] == [r.code for r in rules]
+    for d, r in zip(doc, rules):
+        assert set(d) >= {"code", "name", "summary", "severity", "options"}
+        assert (d["name"], d["severity"], d["summary"]) == (r.name, r.severity, r.summary)
+        want = {f.name.replace("_", "-"): f.default for f in dataclasses.fields(r.Options)}
+        assert {o["name"]: o["default"] for o in d["options"]} == want
+        assert all(set(o) >= {"name", "default", "unit"} for o in d["options"])
+    assert any(o["unit"] == "steps" for d in doc for o in d["options"])
+
+
+def test_rules_text_is_unchanged_and_bad_format_is_a_usage_error():
+    code, out, _ = run("rules")
+    assert code == 0 and out.splitlines()[0].startswith("LC101")
+    code, out, err = run("rules", "--format", "yaml")
+    assert code == 2 and out == "" and "--format 'yaml'" in err
+
+
+def test_explain_lists_the_rule_thresholds_with_defaults_and_units():
+    import dataclasses
+
+    from losscheck.rules import find_rule
+
+    rule = find_rule("LC301")
+    fs = dataclasses.fields(rule.Options)
+    assert fs  # the test needs a rule with thresholds
+    code, out, _ = run("explain", "LC301")
+    assert code == 0 and "Thresholds" in out
+    for f in fs:
+        assert f"`{f.name.replace('_', '-')}` = {f.default!r}" in out
+    assert "(steps)" in out
+    code, out, _ = run("explain", "LC104")  # a rule without thresholds has no such section
+    assert code == 0 and "Thresholds" not in out
