@@ -155,8 +155,12 @@ def diagnose(
     paths: List[str] = typer.Argument(..., metavar="PATH", help="Log files, run directories, trees of runs "
                                       "(a sweep), globs (runs/lr-*), or URLs (s3://bucket/runs/, gs://, az://, "
                                       "https://, memory://, file://; read through fsspec)."),
-    format: str = typer.Option("text", "--format", "-f", metavar="FORMAT",
-                               help=f"Output format: {', '.join(format_names())}."),
+    format: Optional[List[str]] = typer.Option(None, "--format", "-f", metavar="FORMAT[:FILE]",
+                                               help=f"Output format: {', '.join(format_names())} (default "
+                                               "text). FORMAT:FILE writes that format to FILE; repeat for "
+                                               "several outputs of one diagnosis (-f github -f "
+                                               "html:report.html). At most one FORMAT without a file: it "
+                                               "goes to standard output (or --output); with none, text does."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to this file "
                                           "(atomically; never a path losscheck reads, unless --force)."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", metavar="LEVEL", help="Exit 1 when a run is failing at this "
@@ -214,10 +218,8 @@ def diagnose(
     local = [Path(p) if not is_url(p) else Path(local_path(p) or "") for p in paths
              if not is_url(p) or local_path(p) is not None]
     try:
-        fmt = get_format(format.lower())
+        fmt, extra = _output_specs(format or ["text"], get_format, all_formats())
         coloured = want_color(color, sys.stdout.isatty(), os.environ)
-        if fmt is None:
-            raise UsageError(None, f"--format {format!r}: unknown (choose from {', '.join(all_formats())})")
         if fail_on is not None:
             try:
                 parse_fail_on(fail_on)
@@ -229,8 +231,15 @@ def diagnose(
                       grad_norm=grad_norm, lr=lr)
         for note in cfg.notes if not quiet else ():
             _err(f"note: {note}")
-        if output is not None and not force:
-            check_output(output, [*local, baseline, cfg.file])
+        targets = ([output] if output is not None else []) + [where for _, where in extra]
+        seen: dict[str, Path] = {}
+        for where in targets:
+            key = os.path.realpath(where)
+            if key in seen:
+                raise UsageError(where, "named as the output of two formats")
+            seen[key] = where
+            if not force:
+                check_output(where, [*local, baseline, cfg.file])
         progress = None
         if fmt.for_people and sys.stderr.isatty() and not quiet:
             progress = _progress_bar()
@@ -242,11 +251,11 @@ def diagnose(
         if scheduler is not None and executor != "dask":
             raise UsageError(None, "--scheduler is for --executor dask")
         # a streamed format goes to standard output run by run, and no result is kept
-        streamed = fmt.streams and output is None
+        streamed = fmt.streams and output is None and not extra
         sink = (lambda res: write_stdout(fmt.item(res))) if streamed else None
         report = run_diagnose(paths if len(paths) > 1 else paths[0], progress=progress, config=cfg, baseline=base,
                               jobs=jobs, follow_symlinks=follow_symlinks, executor=executor, scheduler=scheduler,
-                              sink=sink, plots=fmt.draws_curves)
+                              sink=sink, plots=any(f.draws_curves for f in (fmt, *(f for f, _ in extra))))
     except LosscheckError as exc:
         if debug:  # the traceback, then the same line and exit code as without --debug
             import traceback
@@ -301,12 +310,23 @@ def diagnose(
             _quiet_text(report, quiet)
         elif not _draw(fmt, report, coloured):
             write_stdout(fmt.render(report))
-        for where, text in fmt.appendices(report, os.environ):
+        for other, where in extra:
+            data = other.render(report).encode("utf-8", errors="backslashreplace")
             try:
-                with open(where, "a", encoding="utf-8", errors="backslashreplace") as fh:
-                    fh.write(text)
+                write_report(where, data)
             except OSError as exc:
-                raise OutputError(Path(where), f"cannot append to it: {exc.strerror or exc}") from None
+                raise OutputError(where, f"cannot write the report: {exc.strerror or exc}") from None
+        appended = set()
+        for f in (fmt, *(f for f, _ in extra)):
+            if f.name in appended:
+                continue  # one step summary per format, however many files it went to
+            appended.add(f.name)
+            for where, text in f.appendices(report, os.environ):
+                try:
+                    with open(where, "a", encoding="utf-8", errors="backslashreplace") as fh:
+                        fh.write(text)
+                except OSError as exc:
+                    raise OutputError(Path(where), f"cannot append to it: {exc.strerror or exc}") from None
     except OutputError as exc:
         _die(exc.one_line())
     except (KeyboardInterrupt, typer.Exit):
@@ -445,6 +465,33 @@ def write_report(output: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def _output_specs(specs: List[str], get_format, names) -> tuple:
+    """Parse repeated ``--format FORMAT[:FILE]``: ``(format, [(format, file), ...])``, the
+    first the one format for standard output (or ``--output``; text when every spec names a
+    file), the rest each written to its file.
+
+    Raises:
+        UsageError: an unknown format, an empty file after ``:``, or two formats without a
+            file (both would go to standard output)."""
+    primary = None
+    extra = []
+    for spec in specs:
+        name, sep, where = spec.partition(":")
+        f = get_format(name.strip().lower())
+        if f is None:
+            raise UsageError(None, f"--format {spec!r}: unknown format {name!r} (choose from {', '.join(names)})")
+        if sep and not where:
+            raise UsageError(None, f"--format {spec!r}: no file after ':' (FORMAT:FILE)")
+        if sep:
+            extra.append((f, Path(where)))
+        elif primary is not None:
+            raise UsageError(None, f"--format {spec!r}: only one format goes to standard output (already "
+                                   f"{primary.name}); give this one a file: {f.name}:FILE")
+        else:
+            primary = f
+    return primary or get_format("text"), extra
 
 
 #: ``--color`` values.

@@ -199,3 +199,65 @@ def test_explain_lists_the_rule_thresholds_with_defaults_and_units():
     assert "(steps)" in out
     code, out, _ = run("explain", "LC104")  # a rule without thresholds has no such section
     assert code == 0 and "Thresholds" not in out
+
+
+def test_several_outputs_from_one_diagnosis(tmp_path):
+    import json
+    import xml.etree.ElementTree as ET
+
+    html, junit, doc = tmp_path / "r.html", tmp_path / "r.xml", tmp_path / "r.json"
+    code, out, _ = run("diagnose", DEMO, "-f", "github", "-f", f"html:{html}", "--format", f"junit:{junit}",
+                       "-f", f"json:{doc}")
+    assert code == 1
+    assert out.startswith("::error ") and "LC101" in out  # the format without a file, on stdout
+    assert "<svg" in html.read_text()
+    assert ET.parse(junit).getroot().tag in ("testsuites", "testsuite")
+    one = json.loads(doc.read_text())
+    # the same diagnosis as a run of its own
+    code2, alone, _ = run("diagnose", DEMO, "-f", "json")
+    assert code2 == 1
+    strip = lambda d: [(r["run"], r["status"], r["diagnosis"]) for r in d["runs"]]  # noqa: E731
+    assert strip(one) == strip(json.loads(alone))
+
+
+def test_only_files_named_keeps_text_on_stdout(tmp_path):
+    code, out, _ = run("diagnose", DEMO, "-f", f"junit:{tmp_path / 'r.xml'}")
+    assert code == 1 and "FAILING" in out and (tmp_path / "r.xml").stat().st_size > 0
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["-f", "json", "-f", "text"], "only one format goes to standard output"),
+    (["-f", "html:", ], "no file after ':'"),
+    (["-f", "xml:r.xml"], "unknown format 'xml'"),
+])
+def test_bad_output_specs_are_usage_errors(tmp_path, args, needle):
+    code, out, err = run("diagnose", DEMO, *args)
+    assert code == 2 and out == "" and needle in err
+
+
+def test_two_formats_into_one_file_is_refused(tmp_path):
+    target = tmp_path / "r.out"
+    code, _, err = run("diagnose", DEMO, "-f", f"json:{target}", "-f", f"html:{target}")
+    assert code == 2 and "two formats" in err and not target.exists()
+
+
+def test_an_output_file_inside_the_diagnosed_run_is_refused(tmp_path):
+    import shutil
+
+    shutil.copytree(DEMO, tmp_path / "run")
+    code, _, err = run("diagnose", tmp_path / "run", "-f", f"html:{tmp_path / 'run' / 'r.html'}")
+    assert code == 2 and not (tmp_path / "run" / "r.html").exists()
+
+
+def test_readme_ci_recipes_diagnose_once_and_usage_shows_the_new_flags():
+    from tests.conftest import SAMPLE_RUNS as runs
+
+    readme = (runs.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.S)
+    assert blocks
+    for block in blocks:
+        assert len(re.findall(r"losscheck diagnose ", block)) <= 1, block
+    usage = readme.split("## Usage", 1)[1].split("\n## ", 1)[0]
+    for flag in ("FORMAT[:FILE]", "-q|--quiet", "-v|--verbose", "--color", "NO_COLOR", "FORCE_COLOR",
+                 "rules [--format json]"):
+        assert flag in usage, flag
