@@ -7,7 +7,9 @@ a one-line message naming the path and the problem and no traceback (``--debug``
 Outputs: a report is never written into a path losscheck reads (``-o`` inside a diagnosed
 folder, or over a diagnosed file, the baseline or the configuration file, is refused unless
 ``--force``), and ``-o`` writes atomically (a temporary file in the same folder, renamed
-over the target; removed on any failure). Standard output that cannot be written (a closed
+over the target; removed on any failure); so does each ``-f FORMAT:FILE`` (several outputs of
+one diagnosis: one format to standard output or ``-o``, the others to their files; two
+formats into one file are refused). Standard output that cannot be written (a closed
 pipe, a full disk) is exit 2 with one line, never a traceback nor exit 1. Everything printed
 on stderr has its control characters escaped.
 """
@@ -218,7 +220,7 @@ def diagnose(
     local = [Path(p) if not is_url(p) else Path(local_path(p) or "") for p in paths
              if not is_url(p) or local_path(p) is not None]
     try:
-        fmt, extra = _output_specs(format or ["text"], get_format, all_formats())
+        fmt, extra = _output_specs(format or [DEFAULT_FORMAT], get_format, all_formats())
         coloured = want_color(color, sys.stdout.isatty(), os.environ)
         if fail_on is not None:
             try:
@@ -306,8 +308,10 @@ def diagnose(
                 write_report(output, data)
             except OSError as exc:
                 raise OutputError(output, f"cannot write the report: {exc.strerror or exc}") from None
-        elif quiet and fmt.name == "text":
-            _quiet_text(report, quiet)
+        elif quiet and (short := fmt.brief(report, quiet)) is not None:
+            for e in report.errors:  # the shrunk report leaves them out: one line each on stderr
+                _err(e.message if e.message.startswith(escape_controls(e.path)) else f"{e.path}: {e.message}")
+            write_stdout(short)
         elif not _draw(fmt, report, coloured):
             write_stdout(fmt.render(report))
         for other, where in extra:
@@ -467,6 +471,10 @@ def write_report(output: Path, data: bytes) -> None:
         raise
 
 
+#: The format of ``diagnose`` without ``-f`` (and on standard output when every ``-f`` names a file).
+DEFAULT_FORMAT = "text"
+
+
 def _output_specs(specs: List[str], get_format, names) -> tuple:
     """Parse repeated ``--format FORMAT[:FILE]``: ``(format, [(format, file), ...])``, the
     first the one format for standard output (or ``--output``; text when every spec names a
@@ -491,7 +499,7 @@ def _output_specs(specs: List[str], get_format, names) -> tuple:
                                    f"{primary.name}); give this one a file: {f.name}:FILE")
         else:
             primary = f
-    return primary or get_format("text"), extra
+    return primary or get_format(DEFAULT_FORMAT), extra
 
 
 #: ``--color`` values.
@@ -517,16 +525,6 @@ def want_color(when: str, isatty: bool, environ) -> bool:
     if environ.get("FORCE_COLOR", ""):
         return True
     return isatty
-
-
-def _quiet_text(report, quiet: int) -> None:
-    """``-q``: the verdict summary line alone (errors on stderr); ``-qq``: nothing on stdout."""
-    from losscheck.formats._common import summary_line
-
-    for e in report.errors:
-        _err(e.message if e.message.startswith(escape_controls(e.path)) else f"{e.path}: {e.message}")
-    if quiet == 1:
-        write_stdout(summary_line(report) + "\n")
 
 
 def _draw(fmt, report, coloured: bool) -> bool:
@@ -711,22 +709,17 @@ def _progress_bar():
 
 
 @app.command(cls=_Command)
-def rules(format: str = typer.Option("text", "--format", "-f", metavar="FORMAT",
+def rules(format: str = typer.Option(DEFAULT_FORMAT, "--format", "-f", metavar="FORMAT",
                                      help="text (one line per rule) or json (code, name, severity, summary "
                                      "and each threshold with its default and unit).")) -> None:
     """List every rule: code, name, default severity, summary."""
-    import json
+    from losscheck.rules.docs import LISTINGS, rules_listing
 
-    from losscheck.rules import all_rules
-    from losscheck.rules.docs import rule_document
-
-    kind = format.strip().lower()
-    if kind == "json":
-        _emit(json.dumps([rule_document(r) for r in all_rules()], indent=2) + "\n")
-    elif kind == "text":
-        _emit("".join(f"{r.code}  {r.name:<28} {r.severity:<8} {r.summary}\n" for r in all_rules()))
-    else:
-        _die(f"--format {format!r}: unknown (choose from text, json)")
+    try:
+        text = rules_listing(format)
+    except ValueError:
+        _die(f"--format {format!r}: unknown (choose from {', '.join(LISTINGS)})")
+    _emit(text)
 
 
 @app.command(cls=_Command)

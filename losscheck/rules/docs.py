@@ -36,6 +36,28 @@ def rule_document(rule: Rule) -> dict[str, Any]:
             "options": rule_thresholds(rule)}
 
 
+#: ``losscheck rules --format`` values.
+LISTINGS = ("text", "json")
+
+
+def rules_listing(kind: str) -> str:
+    """The rule catalogue for ``losscheck rules``: ``text``, one line per rule (code, name,
+    default severity, summary); ``json``, a list of :func:`rule_document`.
+
+    Raises:
+        ValueError: ``kind`` is not one of :data:`LISTINGS`."""
+    import json
+
+    from losscheck.rules import all_rules
+
+    kind = kind.strip().lower()
+    if kind not in LISTINGS:
+        raise ValueError(kind)
+    if kind == "json":
+        return json.dumps([rule_document(r) for r in all_rules()], indent=2) + "\n"
+    return "".join(f"{r.code}  {r.name:<28} {r.severity:<8} {r.summary}\n" for r in all_rules())
+
+
 def _threshold_line(t: dict[str, Any]) -> str:
     unit = f" ({t['unit']})" if t["unit"] else ""
     doc = f": {t['doc']}" if t["doc"] else ""
