@@ -7,7 +7,9 @@ a one-line message naming the path and the problem and no traceback (``--debug``
 Outputs: a report is never written into a path losscheck reads (``-o`` inside a diagnosed
 folder, or over a diagnosed file, the baseline or the configuration file, is refused unless
 ``--force``), and ``-o`` writes atomically (a temporary file in the same folder, renamed
-over the target; removed on any failure). Standard output that cannot be written (a closed
+over the target; removed on any failure); so does each ``-f FORMAT:FILE`` (several outputs of
+one diagnosis: one format to standard output or ``-o``, the others to their files; two
+formats into one file are refused). Standard output that cannot be written (a closed
 pipe, a full disk) is exit 2 with one line, never a traceback nor exit 1. Everything printed
 on stderr has its control characters escaped.
 """
@@ -29,7 +31,29 @@ from losscheck.errors import (EXIT_FAILING, EXIT_OK, EXIT_USAGE, FAIL_ON, Lossch
                               UsageError, escape_controls, parse_fail_on)
 from losscheck.formats import format_names
 
+class _Command(typer.core.TyperCommand):
+    """A command whose help reads like click's, ruff's and pytest's: arguments named bare in
+    the usage line (``PATH...``, not ``{PATH...}...``) and no Python type names
+    (``<list[str]>``) beside them; options show their metavar (see :data:`app`)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for p in self.params:
+            if isinstance(p, typer.core.TyperArgument):
+                name = (p.metavar or p.name or "ARG").upper().rstrip(".")
+                name += "..." if p.nargs != 1 else ""
+                p.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+                p.get_usage_pieces = (lambda ctx, n=name, r=p.required:  # type: ignore[method-assign, misc]
+                                      [n if r else f"[{n}]"])
+                p._rich_display_name = lambda n=name: n  # type: ignore[method-assign, misc]
+
+
+#: ``-h`` as well as ``--help``; click's plain help (typer's rich help prints ``<bool>``,
+#: ``<str>`` beside every option and braces in the usage line).
+_HELP = {"help_option_names": ["-h", "--help"]}
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None, context_settings=_HELP,
                   help="losscheck: a doctor for deep-learning training runs.\n\n"
                        "Exit codes: 0 = no run failing, 1 = a run is failing, 2 = usage or input error.")
 
@@ -128,52 +152,64 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     """losscheck: a doctor for deep-learning training runs."""
 
 
-@app.command()
+@app.command(cls=_Command)
 def diagnose(
-    paths: List[str] = typer.Argument(..., metavar="PATH...", help="Log files, run directories, trees of runs "
+    paths: List[str] = typer.Argument(..., metavar="PATH", help="Log files, run directories, trees of runs "
                                       "(a sweep), globs (runs/lr-*), or URLs (s3://bucket/runs/, gs://, az://, "
                                       "https://, memory://, file://; read through fsspec)."),
-    format: str = typer.Option("text", "--format", "-f",
-                               help=f"Output format: {', '.join(format_names())}."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file "
+    format: Optional[List[str]] = typer.Option(None, "--format", "-f", metavar="FORMAT[:FILE]",
+                                               help=f"Output format: {', '.join(format_names())} (default "
+                                               "text). FORMAT:FILE writes that format to FILE; repeat for "
+                                               "several outputs of one diagnosis (-f github -f "
+                                               "html:report.html). At most one FORMAT without a file: it "
+                                               "goes to standard output (or --output); with none, text does."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to this file "
                                           "(atomically; never a path losscheck reads, unless --force)."),
-    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when a run is failing at this "
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", metavar="LEVEL", help="Exit 1 when a run is failing at this "
                                           f"level: {FAIL_ON[0]} (default), {', '.join(FAIL_ON[1:])}; "
                                           "LEVEL:P (error:0.8) only counts verdicts with confidence >= P."),
-    loss: Optional[str] = typer.Option(None, "--loss", help="Tag to use as the training loss."),
-    eval_loss: Optional[str] = typer.Option(None, "--eval-loss", help="Tag to use as the eval loss."),
-    grad_norm: Optional[str] = typer.Option(None, "--grad-norm", help="Tag to use as the grad norm."),
-    lr: Optional[str] = typer.Option(None, "--lr", help="Tag to use as the learning rate."),
-    num_classes: Optional[int] = typer.Option(None, "--num-classes", min=2,
+    loss: Optional[str] = typer.Option(None, "--loss", metavar="TAG", help="Tag to use as the training loss."),
+    eval_loss: Optional[str] = typer.Option(None, "--eval-loss", metavar="TAG", help="Tag to use as the eval loss."),
+    grad_norm: Optional[str] = typer.Option(None, "--grad-norm", metavar="TAG", help="Tag to use as the grad norm."),
+    lr: Optional[str] = typer.Option(None, "--lr", metavar="TAG", help="Tag to use as the learning rate."),
+    num_classes: Optional[int] = typer.Option(None, "--num-classes", metavar="C", min=2,
                                               help="Number of classes C, for the chance level ln(C)."),
-    select: Optional[List[str]] = typer.Option(None, "--select", help="Only these rule codes/prefixes/names."),
-    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these rule codes/prefixes/names."),
+    select: Optional[List[str]] = typer.Option(None, "--select", metavar="CODES", help="Only these rule codes/prefixes/names."),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", metavar="CODES", help="Skip these rule codes/prefixes/names."),
     strict: Optional[bool] = typer.Option(None, "--strict", help="Any file that cannot be read at all fails its run (files read in part get a note)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Configuration file (losscheck.toml or "
+    config: Optional[Path] = typer.Option(None, "--config", metavar="FILE", help="Configuration file (losscheck.toml or "
                                           "pyproject.toml); default: found from the working directory "
                                           "upward, never inside PATH."),
     isolated: bool = typer.Option(False, "--isolated", help="Ignore all configuration files."),
-    baseline: Optional[Path] = typer.Option(None, "--baseline", help="A run, or a saved JSON report: fail only "
+    baseline: Optional[Path] = typer.Option(None, "--baseline", metavar="RUN", help="A run, or a saved JSON report: fail only "
                                             "on new findings or an eval-loss regression against it."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes for a sweep "
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", metavar="N", min=1, help="Worker processes for a sweep "
                                        "(default: one per CPU core)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for internal errors and list the "
                                "folders skipped for holding no log."),
     force: bool = typer.Option(False, "--force", help="Let --output write inside a diagnosed folder or over "
                                "a file losscheck reads."),
-    max_inflated: Optional[str] = typer.Option(None, "--max-inflated", help="Refuse a gzip-compressed log that "
+    max_inflated: Optional[str] = typer.Option(None, "--max-inflated", metavar="SIZE", help="Refuse a gzip-compressed log that "
                                                "inflates past this size (default 512MiB; e.g. 2GiB)."),
-    max_ratio: Optional[float] = typer.Option(None, "--max-ratio", min=1.0, help="Refuse a gzip-compressed log "
+    max_ratio: Optional[float] = typer.Option(None, "--max-ratio", metavar="RATIO", min=1.0, help="Refuse a gzip-compressed log "
                                               "that inflates more than this many times its size, past 32 MiB "
                                               "(default 16)."),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Also read what symlinks below PATH "
                                          "that lead out of it point to (default: not followed, named in a note)."),
-    executor: str = typer.Option("local", "--executor", help="Where runs are read and diagnosed: local (this "
+    executor: str = typer.Option("local", "--executor", metavar="NAME", help="Where runs are read and diagnosed: local (this "
                                  "machine, --jobs processes) or dask (a dask.distributed cluster; "
                                  "pip install 'losscheck[dask]')."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="With --executor dask: the scheduler "
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS", help="With --executor dask: the scheduler "
                                             "address (tcp://HOST:PORT); default: a local cluster of --jobs "
                                             "workers."),
+    quiet: int = typer.Option(0, "--quiet", "-q", count=True, show_default=False, help="Less output: the text "
+                              "report shrinks to its verdict summary line (-qq: nothing but errors); notes on "
+                              "stderr and the progress bar are dropped. Exit codes are unchanged."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="More output: also list the folders skipped "
+                                 "for holding no log."),
+    color: str = typer.Option("auto", "--color", metavar="WHEN", help="Colour the text report: auto (when "
+                              "standard output is a terminal; NO_COLOR set turns it off, FORCE_COLOR set turns "
+                              "it on even when piped), always, never."),
 ) -> None:
     """Diagnose training runs: classify the curves, list findings, rank remedies."""
     from losscheck.formats import all_formats, get_format
@@ -184,9 +220,8 @@ def diagnose(
     local = [Path(p) if not is_url(p) else Path(local_path(p) or "") for p in paths
              if not is_url(p) or local_path(p) is not None]
     try:
-        fmt = get_format(format.lower())
-        if fmt is None:
-            raise UsageError(None, f"--format {format!r}: unknown (choose from {', '.join(all_formats())})")
+        fmt, extra = _output_specs(format or [DEFAULT_FORMAT], get_format, all_formats())
+        coloured = want_color(color, sys.stdout.isatty(), os.environ)
         if fail_on is not None:
             try:
                 parse_fail_on(fail_on)
@@ -196,12 +231,19 @@ def diagnose(
         cfg = _config(local, config, isolated, baseline=baseline, fail_on=fail_on, num_classes=num_classes,
                       select=select, ignore=ignore, strict=strict, loss=loss, eval_loss=eval_loss,
                       grad_norm=grad_norm, lr=lr)
-        for note in cfg.notes:
+        for note in cfg.notes if not quiet else ():
             _err(f"note: {note}")
-        if output is not None and not force:
-            check_output(output, [*local, baseline, cfg.file])
+        targets = ([output] if output is not None else []) + [where for _, where in extra]
+        seen: dict[str, Path] = {}
+        for where in targets:
+            key = os.path.realpath(where)
+            if key in seen:
+                raise UsageError(where, "named as the output of two formats")
+            seen[key] = where
+            if not force:
+                check_output(where, [*local, baseline, cfg.file])
         progress = None
-        if fmt.for_people and sys.stderr.isatty():
+        if fmt.for_people and sys.stderr.isatty() and not quiet:
             progress = _progress_bar()
         base = None
         if baseline is not None:
@@ -211,11 +253,11 @@ def diagnose(
         if scheduler is not None and executor != "dask":
             raise UsageError(None, "--scheduler is for --executor dask")
         # a streamed format goes to standard output run by run, and no result is kept
-        streamed = fmt.streams and output is None
+        streamed = fmt.streams and output is None and not extra
         sink = (lambda res: write_stdout(fmt.item(res))) if streamed else None
         report = run_diagnose(paths if len(paths) > 1 else paths[0], progress=progress, config=cfg, baseline=base,
                               jobs=jobs, follow_symlinks=follow_symlinks, executor=executor, scheduler=scheduler,
-                              sink=sink, plots=fmt.draws_curves)
+                              sink=sink, plots=any(f.draws_curves for f in (fmt, *(f for f, _ in extra))))
     except LosscheckError as exc:
         if debug:  # the traceback, then the same line and exit code as without --debug
             import traceback
@@ -233,11 +275,11 @@ def diagnose(
         _die(f"{path}: internal error ({type(exc).__name__}: {exc}); re-run with --debug and report it")
         return
 
-    if report.links_not_followed:
+    if report.links_not_followed and not quiet:
         links = report.links_not_followed
         _err(f"note: {len(links)} symlink(s) below {path} lead out of it and were not followed (first: "
              f"{links[0]}); pass --follow-symlinks to read them")
-    if debug and report.without_logs:
+    if (debug or verbose) and report.without_logs:
         for d in report.without_logs:
             _err(f"{d}: no log found (not a run; skipped)")
     if streamed:
@@ -266,14 +308,29 @@ def diagnose(
                 write_report(output, data)
             except OSError as exc:
                 raise OutputError(output, f"cannot write the report: {exc.strerror or exc}") from None
-        elif not (sys.stdout.isatty() and _draw(fmt, report)):
+        elif quiet and (short := fmt.brief(report, quiet)) is not None:
+            for e in report.errors:  # the shrunk report leaves them out: one line each on stderr
+                _err(e.message if e.message.startswith(escape_controls(e.path)) else f"{e.path}: {e.message}")
+            write_stdout(short)
+        elif not _draw(fmt, report, coloured):
             write_stdout(fmt.render(report))
-        for where, text in fmt.appendices(report, os.environ):
+        for other, where in extra:
+            data = other.render(report).encode("utf-8", errors="backslashreplace")
             try:
-                with open(where, "a", encoding="utf-8", errors="backslashreplace") as fh:
-                    fh.write(text)
+                write_report(where, data)
             except OSError as exc:
-                raise OutputError(Path(where), f"cannot append to it: {exc.strerror or exc}") from None
+                raise OutputError(where, f"cannot write the report: {exc.strerror or exc}") from None
+        appended = set()
+        for f in (fmt, *(f for f, _ in extra)):
+            if f.name in appended:
+                continue  # one step summary per format, however many files it went to
+            appended.add(f.name)
+            for where, text in f.appendices(report, os.environ):
+                try:
+                    with open(where, "a", encoding="utf-8", errors="backslashreplace") as fh:
+                        fh.write(text)
+                except OSError as exc:
+                    raise OutputError(Path(where), f"cannot append to it: {exc.strerror or exc}") from None
     except OutputError as exc:
         _die(exc.one_line())
     except (KeyboardInterrupt, typer.Exit):
@@ -414,19 +471,89 @@ def write_report(output: Path, data: bytes) -> None:
         raise
 
 
-def _draw(fmt, report) -> bool:
-    """Let ``fmt`` draw ``report`` on the terminal; whether it did (else its text is written).
+#: The format of ``diagnose`` without ``-f`` (and on standard output when every ``-f`` names a file).
+DEFAULT_FORMAT = "text"
+
+
+def _output_specs(specs: List[str], get_format, names) -> tuple:
+    """Parse repeated ``--format FORMAT[:FILE]``: ``(format, [(format, file), ...])``, the
+    first the one format for standard output (or ``--output``; text when every spec names a
+    file), the rest each written to its file.
 
     Raises:
-        OutputError: the terminal cannot be written (stdout then silenced)."""
-    console = _terminal_console()
+        UsageError: an unknown format, an empty file after ``:``, or two formats without a
+            file (both would go to standard output)."""
+    primary = None
+    extra = []
+    for spec in specs:
+        name, sep, where = spec.partition(":")
+        f = get_format(name.strip().lower())
+        if f is None:
+            raise UsageError(None, f"--format {spec!r}: unknown format {name!r} (choose from {', '.join(names)})")
+        if sep and not where:
+            raise UsageError(None, f"--format {spec!r}: no file after ':' (FORMAT:FILE)")
+        if sep:
+            extra.append((f, Path(where)))
+        elif primary is not None:
+            raise UsageError(None, f"--format {spec!r}: only one format goes to standard output (already "
+                                   f"{primary.name}); give this one a file: {f.name}:FILE")
+        else:
+            primary = f
+    return primary or get_format(DEFAULT_FORMAT), extra
+
+
+#: ``--color`` values.
+COLOR_CHOICES = ("auto", "always", "never")
+
+
+def want_color(when: str, isatty: bool, environ) -> bool:
+    """Whether the text report is coloured: ``always``/``never`` as told; ``auto``: off when
+    ``NO_COLOR`` is set and not empty (https://no-color.org), else on when ``FORCE_COLOR`` is
+    set and not empty, whatever its value and even when piped (https://force-color.org), else
+    on when standard output is a terminal. The flag beats both variables; ``NO_COLOR`` beats
+    ``FORCE_COLOR``.
+
+    Raises:
+        UsageError: ``when`` is not one of :data:`COLOR_CHOICES`."""
+    when = when.strip().lower()
+    if when not in COLOR_CHOICES:
+        raise UsageError(None, f"--color {when!r}: unknown (choose from {', '.join(COLOR_CHOICES)})")
+    if when != "auto":
+        return when == "always"
+    if environ.get("NO_COLOR", ""):
+        return False
+    if environ.get("FORCE_COLOR", ""):
+        return True
+    return isatty
+
+
+def _draw(fmt, report, coloured: bool) -> bool:
+    """Let ``fmt`` draw ``report`` with rich: on a terminal (coloured or not), or piped with
+    ANSI colour when ``coloured`` (``--color always``, ``FORCE_COLOR``), at the piped width;
+    whether it did (else its plain text is written).
+
+    Raises:
+        OutputError: the output cannot be written (stdout then silenced)."""
+    tty = sys.stdout.isatty()
+    if not tty and not coloured:
+        return False
+    if not coloured:
+        console = _terminal_console(color_system=None)
+    elif tty:
+        console = _terminal_console(force_terminal=True, no_color=False)
+    else:
+        from losscheck.formats.text import piped_width
+
+        dumb = os.environ.get("TERM", "") in ("dumb", "unknown")
+        console = _terminal_console(force_terminal=True, no_color=False, width=piped_width(),
+                                    color_system="standard" if dumb else "auto")
     try:
         return fmt.draw(report, console)
     except (OSError, ValueError) as exc:
         raise _stdout_error(exc) from None
 
 
-def _terminal_console():
+def _terminal_console(**kwargs):
     """A rich console for the terminal whose closed or hung-up output raises ``OSError``
     (rich's own handling exits 1, which would claim a failing run)."""
     from rich.console import Console
@@ -439,7 +566,7 @@ def _terminal_console():
             self.quiet = True
             raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
 
-    return TerminalConsole()
+    return TerminalConsole(**kwargs)
 
 
 def _config(paths: List[Path], config: Optional[Path], isolated: bool, baseline: Optional[Path] = None, **flags):
@@ -461,15 +588,16 @@ def _config(paths: List[Path], config: Optional[Path], isolated: bool, baseline:
     metrics = {role: flags.pop(role) for role in ("loss", "eval_loss", "grad_norm", "lr") if flags.get(role)}
     cfg.apply_flags({"fail_on": flags["fail_on"], "num_classes": flags["num_classes"],
                      "select": flags["select"] or None, "ignore": flags["ignore"] or None,
-                     "strict": flags["strict"], "metrics": metrics})
+                     "strict": flags["strict"], "metrics": metrics,
+                     "metric_origins": {r: f"--{r.replace('_', '-')} {t!r}" for r, t in metrics.items()}})
     return cfg
 
 
-@app.command("config")
+@app.command("config", cls=_Command)
 def config_cmd(
     path: Optional[Path] = typer.Argument(None, help="The path you would diagnose: a configuration file "
                                           "inside it is not used (it is named in a note)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Configuration file to use."),
+    config: Optional[Path] = typer.Option(None, "--config", metavar="FILE", help="Configuration file to use."),
     isolated: bool = typer.Option(False, "--isolated", help="Ignore all configuration files."),
 ) -> None:
     """Print the effective configuration and where each value came from.
@@ -521,7 +649,7 @@ def config_cmd(
     for pattern, table in cfg.per_path:
         out.append(f"\n[[per-path]]\npath = {_toml(pattern)}")
         for k, v in table.items():
-            if k == "path":
+            if k in ("path", "metric_origins"):
                 continue
             if k == "metrics":
                 v = {kebab_role.get(r, r): t for r, t in v.items()}
@@ -580,7 +708,7 @@ def _progress_bar():
     return cb
 
 
-@app.command()
+@app.command(cls=_Command)
 def watch(
     path: Path = typer.Argument(..., help="A run folder (or one log file) being written; it may appear later."),
     interval: float = typer.Option(2.0, "--interval", min=0.01, help="Seconds between polls."),
@@ -652,15 +780,21 @@ def watch(
     raise typer.Exit(EXIT_FAILING if res.failing else EXIT_OK)
 
 
-@app.command()
-def rules() -> None:
+@app.command(cls=_Command)
+def rules(format: str = typer.Option(DEFAULT_FORMAT, "--format", "-f", metavar="FORMAT",
+                                     help="text (one line per rule) or json (code, name, severity, summary "
+                                     "and each threshold with its default and unit).")) -> None:
     """List every rule: code, name, default severity, summary."""
-    from losscheck.rules import all_rules
+    from losscheck.rules.docs import LISTINGS, rules_listing
 
-    _emit("".join(f"{r.code}  {r.name:<28} {r.severity:<8} {r.summary}\n" for r in all_rules()))
+    try:
+        text = rules_listing(format)
+    except ValueError:
+        _die(f"--format {format!r}: unknown (choose from {', '.join(LISTINGS)})")
+    _emit(text)
 
 
-@app.command()
+@app.command(cls=_Command)
 def explain(code: str = typer.Argument(..., help="A rule code (LC101) or name (loss-diverging).")) -> None:
     """Explain one rule: what it detects, why it matters, what to do, how it is computed."""
     from losscheck.rules import find_rule

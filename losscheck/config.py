@@ -72,6 +72,9 @@ class Settings:
             (LC901); ``None``: the rule's own default.
         severity: rule code -> severity (one of :data:`~losscheck.model.SEVERITIES`).
         metrics: role -> tag (``--loss``, ``[metrics]``).
+        metric_origins: role -> what set its tag, as the user wrote it (``--loss 'x'``,
+            ``loss = 'x' in [tool.losscheck.metrics] of FILE``), for error messages; not a
+            configuration key.
         thresholds: kebab-case threshold name -> value, for detectors and rules (names and
             defaults: :attr:`Vocabulary.thresholds`).
     """
@@ -85,12 +88,13 @@ class Settings:
     severity: Mapping[str, Severity] = field(default_factory=dict)
     metrics: Mapping[str, str] = field(default_factory=dict)
     thresholds: Mapping[str, float] = field(default_factory=dict)
+    metric_origins: Mapping[str, str] = field(default_factory=dict)
 
 
 #: Settings fields that are tables: a later layer adds to them key by key.
-_TABLES = ("severity", "metrics", "thresholds")
+_TABLES = ("severity", "metrics", "thresholds", "metric_origins")
 #: Configuration keys (kebab-case) -> :class:`Settings` field.
-KEYS = {f.name.replace("_", "-"): f.name for f in fields(Settings)}
+KEYS = {f.name.replace("_", "-"): f.name for f in fields(Settings) if f.name != "metric_origins"}
 TOP_KEYS = set(KEYS) | {"per-path"}
 PER_PATH_KEYS = TOP_KEYS - {"per-path", "fail-on", "baseline-tolerance"} | {"path"}
 
@@ -223,10 +227,49 @@ def _short(v: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def did_you_mean(word: Any, choices: Iterable[str]) -> str:
+    """``" (did you mean 'x'?)"`` naming the closest of ``choices`` to ``word`` (by
+    :func:`difflib.get_close_matches`, similarity ratio >= 0.6, case-insensitive), or ``""``."""
+    import difflib
+
+    if not isinstance(word, str):
+        return ""
+    w = word.lower()
+    lower = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(w, list(lower), n=5, cutoff=0.6)
+    if not close:
+        return ""
+
+    def key(c: str) -> tuple[float, int]:  # best ratio; among ties, fewest characters out of place
+        ratio = round(difflib.SequenceMatcher(None, w, c).ratio(), 6)
+        return -ratio, sum(x != y for x, y in zip(w, c)) + abs(len(w) - len(c))
+
+    return f" (did you mean {lower[min(close, key=key)]!r}?)"
+
+
+#: An unknown key's message lists the allowed keys when there are at most this many; more
+#: (the 80-odd thresholds) are left to ``losscheck config``.
+_LIST_AT_MOST = 12
+
+
 def _check_table(table: dict, path: Path, where: str, allowed: set[str]) -> None:
+    """Raise on the first key of ``table`` not in ``allowed``: one line, with the closest
+    allowed key ("did you mean"), or the allowed keys when they are few.
+
+    Raises:
+        UsageError: an unknown key."""
     for key in table:
         if key not in allowed:
-            raise UsageError(path, f"unknown key {_short(key)} in {where} (allowed: {', '.join(sorted(allowed))})")
+            hint = did_you_mean(key, allowed)
+            if not hint:
+                hint = (f" (allowed: {', '.join(sorted(allowed))})" if len(allowed) <= _LIST_AT_MOST
+                        else " (see `losscheck config` for every name)")
+            raise UsageError(path, f"unknown key {_short(key)} in {where}{hint}")
+
+
+def _rule_hint(word: Any, vocabulary: Vocabulary) -> str:
+    """The closest rule code or name to a misspelled one, or a pointer to ``losscheck rules``."""
+    return did_you_mean(word, [x for pair in vocabulary.rules for x in pair]) or " (see `losscheck rules`)"
 
 
 def validate_table(values: dict, path: Path, where: str, vocabulary: Vocabulary) -> dict[str, Any]:
@@ -253,7 +296,8 @@ def validate_table(values: dict, path: Path, where: str, vocabulary: Vocabulary)
                 raise UsageError(path, f"{loc} must be a list of rule codes or names")
             for pat in val:
                 if not vocabulary.matches_rule(pat):
-                    raise UsageError(path, f"{loc}: {_short(pat)} matches no rule (see `losscheck rules`)")
+                    raise UsageError(path, f"{loc}: {_short(pat)} matches no rule"
+                                           f"{_rule_hint(pat, vocabulary)}")
             val = tuple(val)
         elif key == "fail-on":
             try:
@@ -278,7 +322,7 @@ def validate_table(values: dict, path: Path, where: str, vocabulary: Vocabulary)
             for code, sev in val.items():
                 rule = vocabulary.rule_code(code) if isinstance(code, str) else None
                 if rule is None:
-                    raise UsageError(path, f"{loc}: {_short(code)} is not a rule (see `losscheck rules`)")
+                    raise UsageError(path, f"{loc}: {_short(code)} is not a rule{_rule_hint(code, vocabulary)}")
                 if sev not in SEVERITIES:
                     raise UsageError(path, f"{loc}.{code} must be one of {', '.join(SEVERITIES)}, not {_short(sev)}")
                 norm[rule] = sev
@@ -289,6 +333,9 @@ def validate_table(values: dict, path: Path, where: str, vocabulary: Vocabulary)
             _check_table(val, path, loc, set(ROLE_KEYS))
             if not all(isinstance(v, str) and v for v in val.values()):
                 raise UsageError(path, f"{loc}: every tag must be a non-empty string")
+            table = (f"{where[:-1]}.metrics]" if where.startswith("[") else f"{where}.metrics" if where
+                     else "[metrics]")
+            out["metric_origins"] = {ROLE_KEYS[k]: f"{k} = {_short(v)} in {table} of {path}" for k, v in val.items()}
             val = {ROLE_KEYS[k]: v for k, v in val.items()}
         elif key == "thresholds":
             if not isinstance(val, dict):

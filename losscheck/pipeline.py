@@ -292,7 +292,7 @@ def diagnose_run(data: RunData, options: Settings, baseline=None, plots: bool = 
 
     meta_classes = data.meta.get("num_classes")
     try:
-        resolved = resolve(data, dict(options.metrics))
+        resolved = resolve(data, dict(options.metrics), dict(options.metric_origins))
     except NoLossMetric as exc:
         # a loss key the reader saw but that never held a value: say so, not "no loss metric"
         why = [n.message for n in data.notes

@@ -16,6 +16,7 @@ regularisation term such as a VAE's ``loss_kl``; among equals the series logged 
 from __future__ import annotations
 
 import re
+from typing import Mapping
 
 import numpy as np
 
@@ -226,12 +227,16 @@ def gan_pair(series: dict[str, Series]) -> tuple[str, str] | None:
     return pick(gs), pick(ds)
 
 
-def resolve(data: RunData, overrides: dict[str, str] | None = None) -> ResolvedRun:
+def resolve(data: RunData, overrides: dict[str, str] | None = None,
+            origins: Mapping[str, str] | None = None) -> ResolvedRun:
     """Assign roles to the series of a run.
 
     Args:
         data: the run's series by tag.
-        overrides: role -> tag from ``--loss``, ``--eval-loss``, ``--grad-norm``, ``--lr``.
+        overrides: role -> tag from ``--loss``, ``--eval-loss``, ``--grad-norm``, ``--lr``
+            or the configuration's ``[metrics]``.
+        origins: role -> what set its override, as the user wrote it, named when the tag is
+            missing (default: the flag, ``--loss 'tag'``).
     Returns:
         A :class:`ResolvedRun`. When there is no training loss but an eval loss, the eval loss
         is still analysed (``loss`` stays empty). A GAN (:func:`gan_pair`) gets its generator
@@ -247,7 +252,8 @@ def resolve(data: RunData, overrides: dict[str, str] | None = None) -> ResolvedR
             continue
         if tag not in data.series:
             avail = ", ".join(sorted(data.series)[:20])
-            raise UsageError(data.path, f"--{role.replace('_', '-')} {tag!r}: no such metric (have: {avail})")
+            said = (origins or {}).get(role) or f"--{role.replace('_', '-')} {tag!r}"
+            raise UsageError(data.path, f"{said}: no such metric (have: {avail})")
         roles[role] = RoleAssignment(role, data.series[tag], "flag")
         taken.add(tag)
     pair = gan_pair(data.series)

@@ -53,6 +53,12 @@ class Format(ABC):
         mapping. The CLI appends each text to its file. Default: none."""
         return []
 
+    def brief(self, report: Report, quiet: int) -> str | None:
+        """The report shrunk for ``-q`` (``quiet`` = 1) or ``-qq`` (2), or ``None`` (the
+        default) when this format has no shorter form: the CLI then writes it whole (a
+        program reading it needs all of it); ``-q`` still drops the notes on stderr."""
+        return None
+
     def draw(self, report: Report, console: Any) -> bool:
         """Draw the report on a terminal (``console``: a ``rich.console.Console``, colour
         allowed) and return ``True``; ``False`` (the default) when this format has no

@@ -106,6 +106,11 @@ class TextFormat(Format):
             console.print(item)
         return True
 
+    def brief(self, report: Report, quiet: int) -> str | None:
+        """``-q``: the verdict summary line alone; ``-qq``: nothing (the exit code says it;
+        the errors are on stderr)."""
+        return summary_line(report) + "\n" if quiet == 1 else ""
+
     def renderables(self, report: Report, width: int = 110) -> list:
         """Rich renderables for the whole report (the CLI prints these with colour).
 

@@ -2,7 +2,66 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+from typing import Any
+
 from losscheck.rules.interface import Rule
+
+#: The unit a threshold's name says it is in, by the suffix of its field name (the rules name
+#: their thresholds this way: ``min_points``, ``min_run_steps``, ``min_gap_seconds``, ...).
+_UNITS = (("_seconds", "seconds"), ("_steps", "steps"), ("_epochs", "epochs"), ("_points", "points"),
+          ("_evals", "evaluations"), ("_intervals", "intervals"), ("_spikes", "spikes"),
+          ("_fraction", "fraction, 0-1"), ("_share", "share, 0-1"), ("_ratio", "ratio, x"),
+          ("_factor", "ratio, x"))
+
+
+def rule_thresholds(rule: Rule) -> list[dict[str, Any]]:
+    """The thresholds of ``rule`` (the fields of its ``Options`` dataclass), in field order:
+    each ``{"name", "default", "unit", "doc"}`` with ``name`` the ``[thresholds]`` key (kebab
+    case), ``unit`` as its field name says (``None`` when it says none: a plain number), ``doc``
+    from the field's ``metadata["doc"]`` when it has one (else ``None``; the rule's "How it is
+    computed" says where each default comes from)."""
+    out = []
+    for f in fields(rule.Options):
+        unit = next((u for suffix, u in _UNITS if f.name.endswith(suffix)), None)
+        out.append({"name": f.name.replace("_", "-"), "default": f.default, "unit": unit,
+                    "doc": f.metadata.get("doc")})
+    return out
+
+
+def rule_document(rule: Rule) -> dict[str, Any]:
+    """One rule as JSON-ready data (``losscheck rules --format json``): ``code``, ``name``,
+    ``severity`` (the default), ``summary``, ``options`` (:func:`rule_thresholds`)."""
+    return {"code": rule.code, "name": rule.name, "severity": rule.severity, "summary": rule.summary,
+            "options": rule_thresholds(rule)}
+
+
+#: ``losscheck rules --format`` values.
+LISTINGS = ("text", "json")
+
+
+def rules_listing(kind: str) -> str:
+    """The rule catalogue for ``losscheck rules``: ``text``, one line per rule (code, name,
+    default severity, summary); ``json``, a list of :func:`rule_document`.
+
+    Raises:
+        ValueError: ``kind`` is not one of :data:`LISTINGS`."""
+    import json
+
+    from losscheck.rules import all_rules
+
+    kind = kind.strip().lower()
+    if kind not in LISTINGS:
+        raise ValueError(kind)
+    if kind == "json":
+        return json.dumps([rule_document(r) for r in all_rules()], indent=2) + "\n"
+    return "".join(f"{r.code}  {r.name:<28} {r.severity:<8} {r.summary}\n" for r in all_rules())
+
+
+def _threshold_line(t: dict[str, Any]) -> str:
+    unit = f" ({t['unit']})" if t["unit"] else ""
+    doc = f": {t['doc']}" if t["doc"] else ""
+    return f"- `{t['name']}` = {t['default']!r}{unit}{doc}"
 
 
 def rule_markdown(rule: Rule, level: int = 1) -> str:
@@ -11,6 +70,10 @@ def rule_markdown(rule: Rule, level: int = 1) -> str:
     lines = [f"{h} {rule.code} {rule.name}", "", f"*Default severity: {rule.severity}.* {rule.summary}", "",
              f"{h}# What it detects", "", rule.what, "", f"{h}# Why it matters", "", rule.why, "",
              f"{h}# What to do", "", rule.fix, "", f"{h}# How it is computed", "", rule.how, ""]
+    th = rule_thresholds(rule)
+    if th:
+        lines += [f"{h}# Thresholds", "", "Set in the configuration's `[thresholds]` table; defaults:", ""]
+        lines += [_threshold_line(t) for t in th] + [""]
     if rule.example:
         lines += [f"{h}# Example", "", f"    {rule.code} {rule.name}: {rule.example}", ""]
     if rule.sources:
