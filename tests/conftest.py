@@ -23,3 +23,16 @@ def real_runs() -> Path:
 def _rules_raise(monkeypatch):
     """Rules that raise are skipped in production; in tests they must fail loudly."""
     monkeypatch.setenv("LOSSCHECK_DEBUG", "1")
+
+
+@pytest.fixture(autouse=True)
+def _sigint_restored():
+    """Give SIGINT back its handler after every test: a framework under test (the real trainers
+    of tests/integrations) may leave it ignored, and a child process inherits an ignored SIGINT,
+    so the Ctrl-C tests' losscheck would then rightly keep ignoring it (exit 0, not 130)."""
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    if signal.getsignal(signal.SIGINT) is not before and before is not None:
+        signal.signal(signal.SIGINT, before)
