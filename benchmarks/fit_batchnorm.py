@@ -1,7 +1,7 @@
 """Fit the BatchNorm-statistics thresholds (:class:`losscheck.analysis.batchnorm.BatchNormOptions`)
 on the tune split.
 
-Procedure (the house procedure of ``benchmarks/fit_short.py``):
+Procedure (the house procedure, shared in ``benchmarks/_fit.py``):
 
 1. Diagnose every run of the ``tune`` split of ``benchmarks/accuracy.py`` once with the
    defaults and keep those whose eval curve carries BatchNorm evidence from tag names or paths
@@ -23,13 +23,9 @@ Usage::
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+from _fit import grid, tune_cases, verdicts
 
 GRID = {
     "batchnorm-jump-ratio": (2.0, 3.0, 5.0),
@@ -38,42 +34,16 @@ GRID = {
 }
 
 
-def _accuracy():
-    spec = importlib.util.spec_from_file_location("lc_accuracy_fit", HERE / "accuracy.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["lc_accuracy_fit"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def bn_cases(acc) -> list:
-    """The tune cases with a train loss, an eval loss and BatchNorm evidence (module doc, step 1)."""
-    from losscheck.pipeline import Options, diagnose
-
-    cases = []
-    for s in acc.SETS:
-        cases += acc.load_cases(s, "tune")
-    keep = []
-    for c in cases:
-        try:
-            rep = diagnose(c.run, Options())
-        except Exception:  # noqa: BLE001 - unreadable runs cannot be moved by thresholds
-            continue
-        if not rep.runs:
-            continue
-        # the eval curve carries ``bn_evidence`` whenever the detector found BatchNorm evidence
-        if any(cv.role == "eval_loss" and "bn_evidence" in cv.evidence for cv in rep.runs[0].curves):
-            keep.append(c)
-    return keep
+def has_bn_evidence(case, run) -> bool:
+    """Module doc, step 1: the eval curve carries ``bn_evidence`` (the detector found BatchNorm
+    evidence beside a training loss)."""
+    return any(cv.role == "eval_loss" and "bn_evidence" in cv.evidence for cv in run.curves)
 
 
 def score_with(cases: list, thresholds: dict) -> tuple[int, int, int]:
     """(runs right, first remedies right, healthy runs alarmed) with these thresholds."""
-    from losscheck.pipeline import Options, diagnose
-
     right = first = alarmed = 0
-    for c in cases:
-        r = diagnose(c.run, Options(thresholds=thresholds)).runs[0]
+    for c, r in verdicts(cases, thresholds):
         right += r.primary == c.label
         first += bool(c.remedy) and [m.id for m in r.remedies][:1] == [c.remedy]
         alarmed += c.label == "converging" and r.status != "healthy"
@@ -81,15 +51,11 @@ def score_with(cases: list, thresholds: dict) -> tuple[int, int, int]:
 
 
 def main() -> int:
-    acc = _accuracy()
-    cases = bn_cases(acc)
+    cases = tune_cases(has_bn_evidence)
     print(f"{len(cases)} tune runs with train and eval losses and BatchNorm evidence")
-    keys = list(GRID)
     rows = []
-    for combo in itertools.product(*GRID.values()):
-        th = dict(zip(keys, combo))
+    for th, mid in grid(GRID):
         right, first, alarmed = score_with(cases, th)
-        mid = sum(abs(GRID[k].index(th[k]) - (len(GRID[k]) - 1) / 2) for k in keys)
         rows.append(((-right, -first, alarmed, mid), th, right, first, alarmed))
     rows.sort(key=lambda r: r[0])
     for _, th, right, first, alarmed in rows[:10]:

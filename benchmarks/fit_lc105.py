@@ -1,6 +1,6 @@
 """Fit LC105's LR-too-high thresholds (``knocked-up``, ``knocked-up-z``, ``adam-lr-factor``) on the tune split.
 
-Procedure (the house procedure of ``benchmarks/fit_short.py``):
+Procedure (the house procedure, shared in ``benchmarks/_fit.py``):
 
 1. Diagnose every run of the ``tune`` split of ``benchmarks/accuracy.py`` once with the
    defaults and keep those judged ``plateau`` whose label names a first remedy: the only runs
@@ -20,14 +20,10 @@ Usage::
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import math
 import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+from _fit import grid, tune_cases, verdicts
 
 GRID = {
     "knocked-up": (1.1, 1.25, 1.5, 2.0, math.inf),
@@ -36,55 +32,28 @@ GRID = {
 }
 
 
-def _accuracy():
-    spec = importlib.util.spec_from_file_location("lc_accuracy_fit", HERE / "accuracy.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["lc_accuracy_fit"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def plateau_cases(acc) -> list:
-    """The tune runs judged plateau with a labelled first remedy (module doc, step 1)."""
-    from losscheck.pipeline import Options, diagnose
-
-    cases = []
-    for s in acc.SETS:
-        cases += [c for c in acc.load_cases(s, "tune") if c.remedy]
-    keep = []
-    for c in cases:
-        try:
-            rep = diagnose(c.run, Options())
-        except Exception:  # noqa: BLE001 - unreadable runs cannot be moved by thresholds
-            continue
-        if rep.runs and rep.runs[0].primary == "plateau":
-            keep.append(c)
-    return keep
+def judged_plateau(case, run) -> bool:
+    """Module doc, step 1: judged plateau with the defaults."""
+    return run.primary == "plateau"
 
 
 def score_with(cases: list, thresholds: dict) -> tuple[int, int]:
-    """(first remedies right, in the top 3) with these thresholds."""
-    from losscheck.pipeline import Options, diagnose
-
+    """(first remedies right, in the top 3) with these thresholds (``inf``: the vote off)."""
+    finite = {k: (v if math.isfinite(v) else 1e300) for k, v in thresholds.items()}
     first = top3 = 0
-    for c in cases:
-        ids = [m.id for m in diagnose(c.run, Options(thresholds=thresholds)).runs[0].remedies]
+    for c, r in verdicts(cases, finite):
+        ids = [m.id for m in r.remedies]
         first += ids[:1] == [c.remedy]
         top3 += c.remedy in ids[:3]
     return first, top3
 
 
 def main() -> int:
-    acc = _accuracy()
-    cases = plateau_cases(acc)
+    cases = tune_cases(judged_plateau, case_filter=lambda c: bool(c.remedy))
     print(f"{len(cases)} tune runs judged plateau with a labelled first remedy")
-    keys = list(GRID)
     rows = []
-    for combo in itertools.product(*GRID.values()):
-        th = dict(zip(keys, combo))
-        first, top3 = score_with(cases, {k: v for k, v in th.items() if math.isfinite(v)} |
-                                 {k: 1e300 for k, v in th.items() if not math.isfinite(v)})
-        mid = sum(abs(GRID[k].index(th[k]) - (len(GRID[k]) - 1) / 2) for k in keys)
+    for th, mid in grid(GRID):
+        first, top3 = score_with(cases, th)
         rows.append(((-first, -top3, mid), th, first, top3))
     rows.sort(key=lambda r: r[0])
     for _, th, first, top3 in rows[:10]:

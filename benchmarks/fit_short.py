@@ -21,13 +21,9 @@ Usage::
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import sys
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+from _fit import grid, tune_cases, verdicts
 
 GRID = {
     "short-alpha": (0.01, 0.05, 0.1),
@@ -37,63 +33,31 @@ GRID = {
 }
 
 
-def _accuracy():
-    spec = importlib.util.spec_from_file_location("lc_accuracy_fit", HERE / "accuracy.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["lc_accuracy_fit"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def short_cases(acc) -> list:
-    """The tune cases whose main loss is short (see the module doc, step 1)."""
+def has_short_main_loss(case, run) -> bool:
+    """Module doc, step 1: the training loss (or the eval loss when there is none) has 3 to
+    ``min_points - 1`` finite points."""
     from losscheck.analysis import AnalysisOptions
 
-    low = AnalysisOptions().min_points
-    cases = []
-    for s in acc.SETS:
-        cases += acc.load_cases(s, "tune")
-    keep = []
-    for c in cases:
-        from losscheck.pipeline import Options, diagnose
-
-        try:
-            rep = diagnose(c.run, Options())
-        except Exception:  # noqa: BLE001 - unreadable runs cannot be moved by thresholds
-            continue
-        if not rep.runs:
-            continue
-        r = rep.runs[0]
-        main = next((cv for cv in r.curves if cv.role == "loss"), None) or \
-            next((cv for cv in r.curves if cv.role == "eval_loss"), None)
-        if main is not None and 3 <= main.finite < low:
-            keep.append(c)
-    return keep
+    main = next((cv for cv in run.curves if cv.role == "loss"), None) or \
+        next((cv for cv in run.curves if cv.role == "eval_loss"), None)
+    return main is not None and 3 <= main.finite < AnalysisOptions().min_points
 
 
 def score_with(cases: list, thresholds: dict) -> tuple[int, int]:
     """(runs right, healthy runs alarmed) with these thresholds."""
-    from losscheck.pipeline import Options, diagnose
-
     right = alarmed = 0
-    for c in cases:
-        rep = diagnose(c.run, Options(thresholds=thresholds))
-        r = rep.runs[0]
+    for c, r in verdicts(cases, thresholds):
         right += r.primary == c.label
         alarmed += c.label == "converging" and r.status != "healthy"
     return right, alarmed
 
 
 def main() -> int:
-    acc = _accuracy()
-    cases = short_cases(acc)
+    cases = tune_cases(has_short_main_loss)
     print(f"{len(cases)} tune runs with a short main loss")
-    keys = list(GRID)
     rows = []
-    for combo in itertools.product(*GRID.values()):
-        th = dict(zip(keys, combo))
+    for th, mid in grid(GRID, middle_of=list(GRID)[1:]):
         right, alarmed = score_with(cases, th)
-        mid = sum(abs(GRID[k].index(th[k]) - (len(GRID[k]) - 1) / 2) for k in keys[1:])
         rows.append(((-right, alarmed, abs(th["short-alpha"] - 0.05), mid), th, right, alarmed))
     rows.sort(key=lambda r: r[0])
     for _, th, right, alarmed in rows[:15]:

@@ -266,12 +266,19 @@ def make_task(sp) -> Task:
 
 
 class MLP(nn.Module):
-    def __init__(self, din, dout, width=64, depth=2, act="relu"):
+    """A ReLU/sigmoid/tanh MLP; with ``bn_momentum``, a BatchNorm1d after every hidden Linear
+    (Ioffe & Szegedy 2015). BatchNorm draws no random numbers, so the Linear weights are the
+    same with and without it for one seed."""
+
+    def __init__(self, din, dout, width=64, depth=2, act="relu", bn_momentum=None):
         super().__init__()
         acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
         layers, d = [], din
         for _ in range(depth):
-            layers += [nn.Linear(d, width), acts[act]()]
+            layers.append(nn.Linear(d, width))
+            if bn_momentum is not None:
+                layers.append(nn.BatchNorm1d(width, momentum=bn_momentum))
+            layers.append(acts[act]())
             d = width
         layers.append(nn.Linear(d, dout))
         self.net = nn.Sequential(*layers)
@@ -281,40 +288,17 @@ class MLP(nn.Module):
 
 
 class CNN(nn.Module):
-    def __init__(self, c):
+    """Two conv blocks and a linear head; with ``bn_momentum``, a BatchNorm2d after each conv."""
+
+    def __init__(self, c, bn_momentum=None):
         super().__init__()
-        self.f = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                               nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
-        self.head = nn.Linear(16 * 4 * 4, c)
-
-    def forward(self, x):
-        return self.head(self.f(x).flatten(1))
-
-
-class BNMLP(nn.Module):
-    """MLP with BatchNorm1d after every hidden Linear (Ioffe & Szegedy 2015)."""
-
-    def __init__(self, din, dout, width=64, depth=2, momentum=0.1):
-        super().__init__()
-        layers, d = [], din
-        for _ in range(depth):
-            layers += [nn.Linear(d, width), nn.BatchNorm1d(width, momentum=momentum), nn.ReLU()]
-            d = width
-        layers.append(nn.Linear(d, dout))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.net(x.flatten(1))
-
-
-class BNCNN(nn.Module):
-    """The CNN above with BatchNorm2d after each convolution."""
-
-    def __init__(self, c, momentum=0.1):
-        super().__init__()
-        self.f = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8, momentum=momentum), nn.ReLU(),
-                               nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1),
-                               nn.BatchNorm2d(16, momentum=momentum), nn.ReLU(), nn.MaxPool2d(2))
+        layers = []
+        for cin, cout in ((1, 8), (8, 16)):
+            layers.append(nn.Conv2d(cin, cout, 3, padding=1))
+            if bn_momentum is not None:
+                layers.append(nn.BatchNorm2d(cout, momentum=bn_momentum))
+            layers += [nn.ReLU(), nn.MaxPool2d(2)]
+        self.f = nn.Sequential(*layers)
         self.head = nn.Linear(16 * 4 * 4, c)
 
     def forward(self, x):
@@ -375,9 +359,9 @@ def build_model(sp, task: Task) -> nn.Module:
     if sp.arch == "cnn":
         return CNN(c)
     if sp.arch == "bn_mlp":
-        return BNMLP(task.Xtr[0].numel(), c, kw.get("width", 64), kw.get("depth", 2), kw.get("bn_momentum", 0.1))
+        return MLP(task.Xtr[0].numel(), c, kw.get("width", 64), kw.get("depth", 2), bn_momentum=kw.get("bn_momentum", 0.1))
     if sp.arch == "bn_cnn":
-        return BNCNN(c, kw.get("bn_momentum", 0.1))
+        return CNN(c, bn_momentum=kw.get("bn_momentum", 0.1))
     if sp.arch in ("gru", "rnn"):
         if task.lm:
             return CharRNN(c, hidden=kw.get("hidden", 64), cell=sp.arch)

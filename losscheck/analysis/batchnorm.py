@@ -56,10 +56,15 @@ _PATH = re.compile(r"^(bn\d*|batchnorm|syncbn|resnet\d*[a-z]*|resnext\d*[a-z0-9]
 class BatchNormOptions:
     """Thresholds of :func:`detect_batchnorm` (sources in the module doc)."""
 
+    #: the jumping eval is at least this many times the median of the evals before it (ratio)
     jump_ratio: float = 3.0
+    #: ... and at least this many times their point-to-point noise (MAD of differences)
     z_jump: float = 5.0
+    #: evals (logged points) needed before the jump to have a level
     min_before: int = 2
+    #: the training loss rises at most this factor over its level before the jump (ratio)
     train_tolerance: float = 1.5
+    #: training-loss points (logged points, not steps) forming that level
     train_window: int = 20
 
 

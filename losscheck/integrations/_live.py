@@ -147,3 +147,38 @@ def step_in_name(path: str) -> int | None:
     ``checkpoint-200``), or ``None``."""
     m = _STEP_IN_NAME.findall(os.path.basename(str(path)))
     return int(m[-1]) if m else None
+
+
+class LiveCallback:
+    """What each framework's ``LosscheckCallback`` holds and does beside its framework base
+    class (a mixin: the framework class comes first in the bases, this second).
+
+    Attributes:
+        check: the :class:`LiveCheck` (monitor, checkpoints, report files).
+        output_dir: where the report goes (``None``: the framework's own default).
+        stopped_at: the global step at which the callback first asked the trainer to stop,
+            or ``None``.
+    """
+
+    _logger: Any = None  # each framework module's logger, set on the subclass
+
+    def _live_init(self, action: str, fail_on: str, stop_on: str, output_dir: str | None,
+                   monitor_kwargs: Mapping[str, Any]) -> None:
+        """Build the :class:`LiveCheck` (see its ``Raises``) and reset the stop state."""
+        self.check = LiveCheck(action, fail_on, stop_on, **monitor_kwargs)
+        self.output_dir = output_dir
+        self.stopped_at: int | None = None
+
+    def _needs_report(self, v: Verdict, stop: bool) -> bool:
+        """A failing or warning verdict that changed, or the first stop, is reported once."""
+        return (v.changed or (stop and self.stopped_at is None)) and v.status in ("failing", "warning")
+
+    def _report(self, out_dir: str | os.PathLike, v: Verdict) -> None:
+        """Write the report files into ``out_dir`` and log the verdict (error when it stops)."""
+        self.check.write(out_dir, v)
+        (self._logger.error if v.stop else self._logger.warning)(self.check.message(v))
+
+    def _mark_stopped(self, step: int) -> None:
+        """Remember the first global step at which a stop was asked for."""
+        if self.stopped_at is None:
+            self.stopped_at = step

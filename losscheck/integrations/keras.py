@@ -24,12 +24,12 @@ from typing import Any
 
 import keras
 
-from losscheck.integrations._live import LiveCheck
+from losscheck.integrations._live import LiveCallback
 
 logger = logging.getLogger("keras.losscheck")
 
 
-class LosscheckCallback(keras.callbacks.Callback):
+class LosscheckCallback(keras.callbacks.Callback, LiveCallback):
     """Diagnose the run at every batch and stop it when it fails.
 
     Args:
@@ -41,14 +41,14 @@ class LosscheckCallback(keras.callbacks.Callback):
         monitor_kwargs: other :class:`losscheck.Monitor` arguments.
     """
 
+    _logger = logger
+
     def __init__(self, action: str = "stop", fail_on: str = "error", stop_on: str = "urgent",
                  output_dir: str = ".", checkpoint_dir: str | None = None, **monitor_kwargs: Any) -> None:
         super().__init__()
-        self.check = LiveCheck(action, fail_on, stop_on, **monitor_kwargs)
-        self.output_dir = output_dir
+        self._live_init(action, fail_on, stop_on, output_dir, monitor_kwargs)
         self.checkpoint_dir = checkpoint_dir
         self.global_step = 0
-        self.stopped_at: int | None = None
         self._seen: dict[str, int] = {}  # checkpoint file name -> modification time seen
 
     def on_train_batch_end(self, batch, logs=None) -> None:
@@ -89,13 +89,11 @@ class LosscheckCallback(keras.callbacks.Callback):
 
     def _decide(self, v) -> None:
         stop = self.check.should_stop(v)
-        if (v.changed or (stop and self.stopped_at is None)) and v.status in ("failing", "warning"):
-            self.check.write(self.output_dir, v)
-            (logger.error if v.stop else logger.warning)(self.check.message(v))
+        if self._needs_report(v, stop):
+            self._report(self.output_dir, v)
         if stop:
             self.model.stop_training = True
-            if self.stopped_at is None:
-                self.stopped_at = self.global_step
+            self._mark_stopped(self.global_step)
 
 
 def _is_number(v) -> bool:

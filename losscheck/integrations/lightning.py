@@ -24,7 +24,7 @@ from typing import Any
 
 from lightning.pytorch.callbacks import Callback
 
-from losscheck.integrations._live import LiveCheck, step_in_name
+from losscheck.integrations._live import LiveCallback, step_in_name
 
 logger = logging.getLogger("lightning.pytorch.callbacks.losscheck")
 
@@ -37,7 +37,7 @@ def _scalar(x) -> float | None:
     return v
 
 
-class LosscheckCallback(Callback):
+class LosscheckCallback(Callback, LiveCallback):
     """Diagnose the run at every step and stop every rank when it fails.
 
     Args:
@@ -49,11 +49,11 @@ class LosscheckCallback(Callback):
         monitor_kwargs: other :class:`losscheck.Monitor` arguments.
     """
 
+    _logger = logger
+
     def __init__(self, action: str = "stop", fail_on: str = "error", stop_on: str = "urgent",
                  output_dir: str | None = None, **monitor_kwargs: Any) -> None:
-        self.check = LiveCheck(action, fail_on, stop_on, **monitor_kwargs)
-        self.output_dir = output_dir
-        self.stopped_at: int | None = None
+        self._live_init(action, fail_on, stop_on, output_dir, monitor_kwargs)
 
     def _out(self, trainer) -> str:
         return self.output_dir or trainer.log_dir or trainer.default_root_dir
@@ -102,15 +102,13 @@ class LosscheckCallback(Callback):
         mine = self.check.should_stop(v)
         # every rank calls this at every step: one failing rank stops all of them
         stop = bool(trainer.strategy.reduce_boolean_decision(mine, all=False))
-        if (v.changed or (stop and self.stopped_at is None)) and v.status in ("failing", "warning"):
+        if self._needs_report(v, stop):
             self._checkpoints(trainer)
             if trainer.is_global_zero:
-                self.check.write(self._out(trainer), v)
-                (logger.error if v.stop else logger.warning)(self.check.message(v))
+                self._report(self._out(trainer), v)
         if stop:
             trainer.should_stop = True
-            if self.stopped_at is None:
-                self.stopped_at = trainer.global_step
+            self._mark_stopped(trainer.global_step)
 
     def on_train_end(self, trainer, pl_module) -> None:
         v = self.check.monitor.analyse()

@@ -26,7 +26,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from losscheck.integrations._live import LiveCheck
+from losscheck.integrations._live import LiveCallback
 from losscheck.readers.hf_trainer_state import NOT_METRIC_SUFFIXES, NOT_METRICS
 
 #: The monitor's history, saved into each checkpoint folder.
@@ -47,7 +47,7 @@ def _meta(args, state) -> dict[str, Any]:
     return meta
 
 
-class LosscheckCallback(TrainerCallback):
+class LosscheckCallback(TrainerCallback, LiveCallback):
     """Diagnose the run at every log and stop it when it fails.
 
     Args:
@@ -59,11 +59,11 @@ class LosscheckCallback(TrainerCallback):
         monitor_kwargs: other :class:`losscheck.Monitor` arguments.
     """
 
+    _logger = logger
+
     def __init__(self, action: str = "stop", fail_on: str = "error", stop_on: str = "urgent",
                  output_dir: str | None = None, **monitor_kwargs: Any) -> None:
-        self.check = LiveCheck(action, fail_on, stop_on, **monitor_kwargs)
-        self.output_dir = output_dir
-        self.stopped_at: int | None = None
+        self._live_init(action, fail_on, stop_on, output_dir, monitor_kwargs)
 
     # --- events ---------------------------------------------------------------------------
 
@@ -105,9 +105,7 @@ class LosscheckCallback(TrainerCallback):
         if not v.changed and (not v.stop or self.stopped_at is not None):
             return
         if v.status in ("failing", "warning") and state.is_world_process_zero:
-            self.check.write(self.output_dir or args.output_dir, v)
-            (logger.error if v.stop else logger.warning)(self.check.message(v))
+            self._report(self.output_dir or args.output_dir, v)
         if self.check.should_stop(v):
             control.should_training_stop = True
-            if self.stopped_at is None:
-                self.stopped_at = state.global_step
+            self._mark_stopped(state.global_step)

@@ -1,0 +1,100 @@
+"""The shared steps of the threshold searches (``fit_short.py``, ``fit_lc105.py``,
+``fit_batchnorm.py``): the house procedure.
+
+1. :func:`tune_cases` diagnoses every ``tune`` case of ``benchmarks/accuracy.py`` once with
+   the defaults and keeps the cases a search's predicate selects (the only runs its
+   thresholds can move); runs that cannot be read are left out, as no threshold moves them.
+2. :func:`grid` walks every combination of a search's grid, each with its distance from the
+   middle of the grid (the last tie-break: no preference read off a single log).
+3. :func:`verdicts` diagnoses the kept cases with one combination set through the
+   configuration (``Options(thresholds=...)``), yielding ``(case, run report)`` pairs for the
+   search to score.
+
+Only the tune split is read here; the held-out and blind splits are never diagnosed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE.parent) not in sys.path:
+    sys.path.insert(0, str(HERE.parent))
+
+
+def load_accuracy():
+    """The ``benchmarks/accuracy.py`` module (it is a script, not a package member).
+
+    Returns:
+        The loaded module; its ``SETS`` and ``load_cases(set, split)`` are used here.
+    """
+    name = "lc_accuracy_fit"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, HERE / "accuracy.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def tune_cases(keep: Callable[[object, object], bool],
+               case_filter: Callable[[object], bool] = lambda c: True) -> list:
+    """Step 1: the tune cases a search can move.
+
+    Args:
+        keep: ``keep(case, run_report)`` on the default diagnosis of a case's first run;
+            True keeps the case.
+        case_filter: applied to a case before it is diagnosed (e.g. "has a labelled remedy").
+
+    Returns:
+        The kept cases, in the corpus order of ``accuracy.SETS``. A case whose diagnosis
+        raises or finds no run is left out.
+    """
+    from losscheck.pipeline import Options, diagnose
+
+    acc = load_accuracy()
+    kept = []
+    for s in acc.SETS:
+        for c in acc.load_cases(s, "tune"):
+            if not case_filter(c):
+                continue
+            try:
+                rep = diagnose(c.run, Options())
+            except Exception:  # noqa: BLE001 - unreadable runs cannot be moved by thresholds
+                continue
+            if rep.runs and keep(c, rep.runs[0]):
+                kept.append(c)
+    return kept
+
+
+def grid(values: Mapping[str, Sequence[float]],
+         middle_of: Sequence[str] | None = None) -> Iterator[tuple[dict, float]]:
+    """Step 2: every combination of ``values``, with its distance from the grid's middle.
+
+    Args:
+        values: threshold name -> the values tried, in increasing order.
+        middle_of: the names whose distance counts (default: all).
+
+    Yields:
+        ``(thresholds, mid)``: one combination as a dict, and the sum over ``middle_of`` of
+        ``|index - (len - 1) / 2|`` (0 at the centre of every axis).
+    """
+    keys = list(values)
+    counted = keys if middle_of is None else list(middle_of)
+    for combo in itertools.product(*values.values()):
+        th = dict(zip(keys, combo))
+        mid = sum(abs(values[k].index(th[k]) - (len(values[k]) - 1) / 2) for k in counted)
+        yield th, mid
+
+
+def verdicts(cases: Sequence, thresholds: Mapping[str, float]) -> Iterator[tuple[object, object]]:
+    """Step 3: ``(case, run report)`` for each case, diagnosed with ``thresholds``."""
+    from losscheck.pipeline import Options, diagnose
+
+    for c in cases:
+        yield c, diagnose(c.run, Options(thresholds=dict(thresholds))).runs[0]
