@@ -214,11 +214,12 @@ def diagnose(
     """Diagnose training runs: classify the curves, list findings, rank remedies."""
     from losscheck.formats import all_formats, get_format
     from losscheck.pipeline import diagnose as run_diagnose
-    from losscheck.sources import is_url, local_path
+    from losscheck.sources import expand_paths, is_url
 
     path = " ".join(paths)  # how messages name what was diagnosed
-    local = [Path(p) if not is_url(p) else Path(local_path(p) or "") for p in paths
-             if not is_url(p) or local_path(p) is not None]
+    # the local paths the pipeline will read: globs expanded and file:// URLs made paths, as
+    # the pipeline expands them (a report must not land inside any of them)
+    local = [Path(p) for p in expand_paths(list(paths)) if not is_url(p)]
     try:
         fmt, extra = _output_specs(format or [DEFAULT_FORMAT], get_format, all_formats())
         coloured = want_color(color, sys.stdout.isatty(), os.environ)

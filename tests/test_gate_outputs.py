@@ -94,6 +94,18 @@ def test_output_inside_a_diagnosed_folder_is_refused(tmp_path, monkeypatch, targ
     assert snapshot(tmp_path / "o") == before
 
 
+@pytest.mark.parametrize("given", ["runs/lr-*", "runs/*", "file://{tmp}/runs/lr-1", "runs/lr-2 runs/lr-*"])
+def test_output_inside_a_run_named_by_a_glob_or_url_is_refused(tmp_path, monkeypatch, given):
+    # the pipeline expands globs and file:// URLs; the guard must see the same paths
+    monkeypatch.chdir(tmp_path)
+    for name in ("lr-1", "lr-2"):
+        csv_run(tmp_path / "runs" / name)
+    before = snapshot(tmp_path / "runs")
+    code, _, err = run("diagnose", *given.format(tmp=tmp_path).split(), "-f", "json", "-o", "runs/lr-1/report.json")
+    assert code == 2 and "refusing" in one_line(err)
+    assert snapshot(tmp_path / "runs") == before
+
+
 def test_output_over_a_hard_link_the_baseline_or_the_config_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     log = csv_run(tmp_path / "o")
