@@ -823,6 +823,9 @@ class Report:
     tool_version: str
     fail_on: str = "error"
     root: str = ""
+    #: the paths diagnosed, after glob expansion (``root`` is how they were given, joined by
+    #: spaces, for messages); run names in reports are relative to the one holding the run
+    roots: list[str] = field(default_factory=list)
     #: folders with files but no log and no run inside them (``src/``, ``data/``): neither
     #: runs nor errors, counted in one summary line
     without_logs: list[str] = field(default_factory=list)

@@ -512,7 +512,7 @@ def diagnose(path: str | Path | Sequence[str | Path], options: Settings | None =
     given = [path] if isinstance(path, (str, Path)) else list(path)
     paths = expand_paths(given)
     shown = " ".join(str(p) for p in given)
-    report = Report([], [], __version__, options.fail_on, shown)
+    report = Report([], [], __version__, options.fail_on, shown, roots=[str(p) for p in paths])
     tasks: list[tuple] = []
     roots: set[str] = set()
     for one in paths:

@@ -102,6 +102,22 @@ def clean_text(s: Any) -> str:
     return escape_controls(_SURROGATE.sub("\ufffd", "" if s is None else str(s)), keep="\t\n\r")
 
 
+def run_label(run: str, roots: list[str]) -> str:
+    """The name a report shows for ``run``: its path relative to the diagnosed root that holds
+    it (the deepest, when roots nest), or its folder name when it is a root itself; a run
+    under none of the roots is shown by :func:`display_path`. Not escaped (callers escape
+    for their syntax)."""
+    from pathlib import PurePath
+
+    for root in sorted((r for r in roots if r), key=len, reverse=True):
+        try:
+            rel = PurePath(run).relative_to(PurePath(root)).as_posix()
+        except ValueError:
+            continue
+        return rel if rel not in ("", ".") else PurePath(run).name or run
+    return display_path(run, escape=False)
+
+
 def display_path(p: str, escape: bool = True) -> str:
     """``p`` with forward slashes, relative to the working directory when it lies inside it.
 

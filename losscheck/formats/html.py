@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from losscheck.formats._common import (clean_text, confidence_text, diagnosis_text, display_path, failing_first,
+from losscheck.formats._common import (clean_text, confidence_text, diagnosis_text, display_path, failing_first, run_label,
                                        settings_text, summary_line)
 from losscheck.formats.interface import Format
 from losscheck.model import STATUSES, CurveAnalysis, CurveDigest, Report, RunReport, run_fails
@@ -404,17 +404,6 @@ def small_multiple(run: RunReport) -> str:
     return "".join(out)
 
 
-def _short(run: str, root: str) -> str:
-    """A run's path relative to the diagnosed root (its name when it is the root)."""
-    from pathlib import PurePath
-
-    try:
-        rel = PurePath(run).relative_to(PurePath(root)).as_posix() if root else run
-    except ValueError:
-        rel = display_path(run)
-    return rel if rel not in ("", ".") else PurePath(run).name or run
-
-
 def ordered(runs: list[RunReport]) -> list[RunReport]:
     """Failing runs first, then warning, then healthy (:func:`losscheck.formats._common.failing_first`)."""
     return failing_first(runs)
@@ -582,7 +571,7 @@ class HtmlFormat(Format):
             out.append('<div class="grid-runs">')
             for i, r in enumerate(runs):
                 out.append(f'<a class="card {r.status}" href="#run-{i}">{small_multiple(r)}'
-                           f'<span title="{h(display_path(r.run))}">{h(_short(r.run, report.root))}</span><span>{h(r.status)}: {h(diagnosis_text(r))}'
+                           f'<span title="{h(display_path(r.run))}">{h(run_label(r.run, report.roots or [report.root]))}</span><span>{h(r.status)}: {h(diagnosis_text(r))}'
                            + (f" @ {r.onset_step}" if r.onset_step is not None else "") + "</span></a>")
             out.append("</div>")
         out.append('<div class="runs">')

@@ -14,7 +14,7 @@ import io
 import math
 
 from losscheck.errors import escape_controls
-from losscheck.formats._common import clean_text, confidence_text, summary_line
+from losscheck.formats._common import clean_text, confidence_text, failing_first, run_label, summary_line
 from losscheck.formats.interface import Format
 from losscheck.model import Report, RunReport
 
@@ -136,18 +136,10 @@ class TextFormat(Format):
         always shown in full width (a run name longer than its column is shortened in the middle
         with an ellipsis, never to nothing); confidence, the finding's name and the remedy are
         dropped, in that order from the last, when they do not fit."""
-        import os
-
         from rich.text import Text
 
-        order = {"failing": 0, "warning": 1, "healthy": 2}
-        runs = sorted(report.runs, key=lambda r: (order.get(r.status, 3), r.run))
-        names = []
-        for r in runs:
-            try:
-                names.append(_name(os.path.relpath(r.run, report.root) if report.root else r.run))
-            except ValueError:
-                names.append(_name(r.run))
+        runs = failing_first(report.runs)
+        names = [_name(run_label(r.run, report.roots or [report.root])) for r in runs]
         cells = {
             "status": [_name(r.status) for r in runs],
             "class": [_name(r.primary) for r in runs],
