@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from losscheck.pipeline import diagnose
+from tests.conftest import sigint_as_at_a_terminal
 from tests.test_sweep_robust import _children
 
 REPO = Path(__file__).resolve().parent.parent
@@ -354,7 +355,8 @@ def test_a_double_ctrl_c_still_exits_130_and_leaves_no_worker(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "losscheck", "diagnose", str(sweep), "-j", "2", "-f", "json",
-                             "-o", str(out / "report.json")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "-o", str(out / "report.json")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=sigint_as_at_a_terminal)
     try:
         deadline = time.monotonic() + 60
         while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:

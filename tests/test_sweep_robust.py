@@ -15,6 +15,7 @@ import pytest
 
 import losscheck.pipeline as pipeline
 from losscheck.model import RunError
+from tests.conftest import sigint_as_at_a_terminal
 
 
 def make_sweep(root: Path, n: int, points: int = 60) -> list[Path]:
@@ -86,7 +87,8 @@ def test_ctrl_c_stops_a_parallel_sweep_at_once(tmp_path):
     """Before: Ctrl-C waited for the sweep to finish (15-36 s) and deadlocked 2 times in 10."""
     make_sweep(tmp_path, 1500, points=400)
     proc = subprocess.Popen([sys.executable, "-m", "losscheck", "diagnose", str(tmp_path), "-j", "2",
-                             "-f", "json"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "-f", "json"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=sigint_as_at_a_terminal)
     try:
         deadline = time.monotonic() + 60
         while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
