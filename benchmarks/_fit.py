@@ -8,7 +8,8 @@
    middle of the grid (the last tie-break: no preference read off a single log).
 3. :func:`verdicts` diagnoses the kept cases with one combination set through the
    configuration (``Options(thresholds=...)``), yielding ``(case, run report)`` pairs for the
-   search to score.
+   search to score. Each kept run is read from disk once (step 1) and only re-analysed per
+   combination: thresholds act after reading.
 
 Only the tune split is read here; the held-out and blind splits are never diagnosed.
 """
@@ -69,7 +70,21 @@ def tune_cases(keep: Callable[[object, object], bool],
                 continue
             if rep.runs and keep(c, rep.runs[0]):
                 kept.append(c)
+                _DATA[id(c)] = _read(c.run, rep.runs[0].run)
     return kept
+
+
+#: id(case) -> the RunData of its first run, read once in step 1
+_DATA: dict[int, object] = {}
+
+
+def _read(path, run_path: str):
+    """The RunData of the run at ``run_path`` found under ``path`` (as ``diagnose`` reads it)."""
+    from losscheck.discovery import discover
+    from losscheck.pipeline import read_run
+
+    run = next(r for r in discover(path).runs if str(r.root) == run_path)
+    return read_run(run)
 
 
 def grid(values: Mapping[str, Sequence[float]],
@@ -94,7 +109,8 @@ def grid(values: Mapping[str, Sequence[float]],
 
 def verdicts(cases: Sequence, thresholds: Mapping[str, float]) -> Iterator[tuple[object, object]]:
     """Step 3: ``(case, run report)`` for each case, diagnosed with ``thresholds``."""
-    from losscheck.pipeline import Options, diagnose
+    from losscheck.pipeline import Options, diagnose_run
 
+    opts = Options(thresholds=dict(thresholds))
     for c in cases:
-        yield c, diagnose(c.run, Options(thresholds=dict(thresholds))).runs[0]
+        yield c, diagnose_run(_DATA[id(c)], opts)
