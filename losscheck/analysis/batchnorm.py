@@ -128,7 +128,13 @@ def detect_batchnorm(run: ResolvedRun, opts: BatchNormOptions | None = None) -> 
     ts, ty = train.steps[tok], np.log(train.values[tok])
     if ey.shape[0] < o.min_before + 1 or ty.shape[0] < 2:
         return None, ev
-    for k in range(o.min_before, ey.shape[0]):
+    # the median of the evals before k is at least their minimum, so an eval less than
+    # ``jump_ratio`` above the running minimum cannot jump: only the others are examined
+    # (the exact test below, O(k log k) each, then runs on a few candidates, not every eval)
+    floor = np.minimum.accumulate(ey)
+    ks = np.arange(o.min_before, ey.shape[0])
+    candidates = ks[ey[ks] - floor[ks - 1] >= np.log(o.jump_ratio)]
+    for k in candidates.tolist():
         base = float(np.median(ey[:k]))
         noise = diff_noise(ey[:k]) if k >= 3 else 0.0
         jump = float(ey[k] - base)

@@ -57,3 +57,26 @@ def test_a_jump_beyond_the_noise_with_train_fine_is_detected_and_wiggle_is_not()
     train = np.concatenate([np.linspace(1.0, 0.5, 130), np.full(70, 8.0)])
     assert detect_batchnorm(_run("/exp/resnet50/r", eval_values=jumped, train_values=train),
                             BatchNormOptions())[0] is None
+
+
+@pytest.mark.parametrize("n_evals", [100, 1000])
+def test_only_candidate_jumps_pay_for_a_median(monkeypatch, n_evals):
+    # work counted, not timed: a long eval curve that never jumps costs no median of its
+    # prefix (it used to cost one per eval: quadratic in the evals at every analysis)
+    import losscheck.analysis.batchnorm as B
+
+    calls = []
+    real = np.median
+    monkeypatch.setattr(B.np, "median", lambda a, *k, **kw: calls.append(len(a)) or real(a, *k, **kw))
+    steps = np.arange(1, 20 * n_evals + 1)
+    train = Series("loss", steps, np.linspace(1.0, 0.5, steps.size), "t")
+    ev = Series("eval_loss", steps[19::20], 0.6 * np.exp(np.random.default_rng(0).normal(0, 0.05, n_evals)), "t")
+    run = ResolvedRun(RunData("/exp/resnet50/r", ["/exp/resnet50/r/log.csv"], {"loss": train, "eval_loss": ev}),
+                      {"loss": RoleAssignment("loss", train), "eval_loss": RoleAssignment("eval_loss", ev)})
+    assert detect_batchnorm(run)[0] is None
+    assert calls == []
+    # a real jump late in the curve is still found, with medians paid only there
+    ev.values[-5:] *= 10
+    bn, _ = detect_batchnorm(run)
+    assert bn is not None and bn.onset_step == int(ev.steps[-5])
+    assert len(calls) <= 5  # the jump's base, and the training loss before and after it
