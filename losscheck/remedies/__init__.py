@@ -2,7 +2,10 @@
 
 Each :class:`~losscheck.model.Finding` votes for remedies with a weight in (0, 1]. A remedy's
 score is the sum over findings of ``weight x severity factor`` (error 3, warning 2, info 1),
-so the remedies backed by the most severe and most specific evidence come first. The
+so the remedies backed by the most severe and most specific evidence come first. Within one
+finding, several votes for the same remedy (two reasons the same rule gives) count once, at
+the strongest: a finding is one piece of evidence, and summing its reasons would let a rule
+that lists more reasons for one remedy outvote its own stronger, more specific vote. The
 evidence and settings shown are those of the strongest vote; settings of weaker votes fill
 keys the strongest did not set. The numbers the settings quote (a clip threshold, the LR at an
 onset, a rollback step) are measured by the analysis (:class:`~losscheck.model.OnsetFacts`):
@@ -35,10 +38,14 @@ def rank(findings: list[Finding]) -> list[Remedy]:
     settings: dict[str, dict[str, Any]] = {}
     for f in findings:
         factor = SEVERITY_FACTOR.get(f.severity, 1.0)
+        strongest: dict[str, float] = {}  # this finding's vote per remedy: its strongest
         for v in f.remedies:
             CATALOGUE[v.id]  # fail loudly on typos
+            strongest[v.id] = max(strongest.get(v.id, 0.0), v.weight * factor)
+        for rid, s in strongest.items():
+            scores[rid] = scores.get(rid, 0.0) + s
+        for v in f.remedies:
             s = v.weight * factor
-            scores[v.id] = scores.get(v.id, 0.0) + s
             if v.id not in best or s > best[v.id][0]:
                 best[v.id] = (s, v)
             merged = settings.setdefault(v.id, {})

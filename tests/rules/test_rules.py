@@ -242,3 +242,18 @@ def test_epoch_indexed_logs_are_described_in_epochs():
     assert "from epoch 840" in lc101.message and "step" not in lc101.message.replace("steps", "")
     by = {m.id: m for m in rank(f)}
     assert "resume_before_epoch" in by["rollback"].settings
+
+
+def test_one_finding_votes_once_per_remedy_at_its_strongest():
+    from losscheck.model import Finding, RemedyVote
+
+    # a rule giving two weaker reasons for check_model must not outvote its own stronger,
+    # more specific increase_lr vote; two findings still add up
+    f = Finding("LC105", "loss-plateau", "error", "loss", 0, "flat", remedies=[
+        RemedyVote("increase_lr", 1.05, "constant to 6 digits"), RemedyVote("check_model", 1.0, "frozen"),
+        RemedyVote("check_model", 0.85, "never left its first level")])
+    ranked = rank([f])
+    assert [m.id for m in ranked] == ["increase_lr", "check_model"]
+    assert ranked[1].score == 3.0 and ranked[1].evidence == "frozen"
+    g = Finding("LC999", "other", "warning", "loss", 0, "x", remedies=[RemedyVote("check_model", 1.0, "other")])
+    assert [m.id for m in rank([f, g])][0] == "check_model"  # 3.0 + 2.0 across findings
