@@ -37,7 +37,7 @@ from pathlib import Path
 
 from losscheck.config import Settings
 from losscheck.errors import LosscheckError
-from losscheck.live.monitor import Monitor, Verdict
+from losscheck.live.monitor import Monitor, Verdict, points_by_step
 
 LINE_READERS = frozenset({"jsonl", "llamafactory", "detectron2"})
 CSV_READERS = frozenset({"csv", "lightning-csv", "keras-csv", "yolo-results", "wandb-csv"})
@@ -211,24 +211,17 @@ class Follower:
             return False  # a half-written file: read again at the next change
         for k, v in res.meta.items():
             mon.meta.setdefault(k, v)
-        rows: dict[int, dict[str, float]] = {}
-        walls: dict[int, float] = {}
+        tagged = []
         units: dict[str, str] = {}
         for s in res.series:
             if not len(s):
                 continue
             s = in_run(s, tail.subdir)
             units[s.tag] = s.step_unit
-            last = tail.fed.get(s.tag) if whole else None
-            steps, values = s.steps.tolist(), s.values.tolist()
-            wall = None if s.wall_time is None else s.wall_time.tolist()
-            for i, (st, v) in enumerate(zip(steps, values)):
-                if last is not None and st <= last:
-                    continue
-                rows.setdefault(st, {})[s.tag] = v
-                if wall is not None and wall[i] == wall[i]:
-                    walls.setdefault(st, wall[i])
-            tail.fed[s.tag] = steps[-1]
+            tagged.append((s.tag, s))
+        rows, walls = points_by_step(tagged, tail.fed if whole else None)
+        for tag, s in tagged:
+            tail.fed[tag] = int(s.steps[-1])
         if not rows:
             return False
         if units and mon.points == 0:
