@@ -26,7 +26,10 @@ whole file      everything else (``trainer_state.json``, which the HF Trainer re
 A file that shrank or whose CSV header changed was rewritten (Lightning's ``CSVLogger``
 rewrites ``metrics.csv`` when a new column appears): it is read again from the start. After a
 whole read, only points past each tag's last step fed are given to the monitor; appended
-chunks are given whole (a resumed run's steps going back are then seen as such).
+chunks are given whole (a resumed run's steps going back are then seen as such). A file that
+shrank is a restarted run: the marks of the steps fed from it are dropped, so its points
+from step 1 on reach the monitor (which then drops the old run's later points, as for a
+resumed run).
 """
 
 from __future__ import annotations
@@ -154,12 +157,14 @@ class Follower:
             stamp = (st.st_mtime_ns, st.st_size)
             if stamp == tail.stamp:
                 return False
+            if tail.stamp is not None and st.st_size < tail.stamp[1]:
+                tail.fed = {}  # rewritten shorter: a restarted run, whose steps start again
             tail.stamp = stamp
             data = None  # the reader reads the file itself
             whole = True
         else:
-            if st.st_size < tail.offset:  # truncated or rewritten: start again
-                tail.offset, tail.held, whole = 0, bytearray(), True
+            if st.st_size < tail.offset:  # truncated or rewritten (a restarted run): start again
+                tail.offset, tail.held, tail.header, tail.fed, whole = 0, bytearray(), b"", {}, True
             if st.st_size == tail.offset:
                 return False
             try:

@@ -101,15 +101,26 @@ def test_trainer_state_rewrites_are_followed(tmp_path):
     assert mon.verdict.status == "failing"
 
 
-def test_a_truncated_file_is_read_again(tmp_path):
-    path = tmp_path / "train_log.csv"
-    blob = csv(100)
+@pytest.mark.parametrize("name", ["train_log.csv", "trainer_log.jsonl", "train.log"])
+def test_a_truncated_file_is_read_again(tmp_path, name):
+    """A run restarted into the same file (truncated, rewritten from step 1): its points are
+    fed, and the monitor's series hold the new run from step 1 on."""
+    path = tmp_path / name
+    blob = FORMATS[name](100)
     path.write_bytes(blob)
     fol = Follower(tmp_path)
     fol.poll()
-    path.write_bytes(blob[:blob.index(b"\n") + 1] + b"1,5.0,1.0,0.001\n")  # a new run in the same file
-    fol.poll()
-    assert fol.tails[str(path)].offset < len(blob)
+    (mon,) = fol.monitors.values()
+    assert mon.run_data().series["loss"].steps.tolist() == list(range(1, 101))
+    restart = FORMATS[name](3)
+    path.write_bytes(restart)
+    assert len(restart) < len(blob)
+    (event,) = fol.poll()
+    assert event[1].step == 3
+    got = mon.run_data().series["loss"]
+    assert got.steps.tolist() == [1, 2, 3]
+    np.testing.assert_allclose(got.values, read_run(discover(tmp_path).runs[0]).series["loss"].values)
+    assert fol.tails[str(path)].offset == len(restart)
 
 
 def test_nothing_to_follow_yet(tmp_path):
