@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from losscheck import Monitor  # noqa: E402
 from losscheck.discovery import discover  # noqa: E402
 from losscheck.errors import LosscheckError  # noqa: E402
+from losscheck.live.monitor import points_by_step  # noqa: E402
 from losscheck.pipeline import read_run  # noqa: E402
 from losscheck.roles import resolve  # noqa: E402
 
@@ -78,13 +79,9 @@ def runs():
 def replay(path: Path):
     data = read_run(discover(path).runs[0])
     loss_tag = resolve(data, {}).roles["loss"].series.tag
-    by_step: dict[int, dict[str, float]] = {}
-    units = {}
-    for tag, s in data.series.items():
-        units[tag] = s.step_unit
-        for st, v in zip(s.steps.tolist(), s.values.tolist()):
-            by_step.setdefault(st, {})[tag] = v
-    mon = Monitor(meta={k: v for k, v in data.meta.items() if k == "max_steps"}, step_unit=units[loss_tag])
+    by_step, _ = points_by_step(data.series.items())
+    mon = Monitor(meta={k: v for k, v in data.meta.items() if k == "max_steps"},
+                  step_unit=data.series[loss_tag].step_unit)
     kls = KillLossSpike()
     first = {"losscheck": None, "llm-foundry KillLossSpike": None, "Lightning check_finite": None}
     for st in sorted(by_step):

@@ -27,6 +27,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from losscheck.errors import LosscheckError, NoLogsFound, UnreadableFile
 from losscheck.model import ReadResult
@@ -265,7 +266,9 @@ def _sniff(path: Path, named: bool = False) -> Reader | None:
     return choose(path, read_head(path))
 
 
-def discover(path: str | os.PathLike, follow_symlinks: bool = False) -> Discovery:
+def discover(path: str | os.PathLike, follow_symlinks: bool = False, *,
+             sniff: Callable[[Path, os.stat_result], Reader | None] | None = None,
+             on_dir: Callable[[Path, os.stat_result], None] | None = None) -> Discovery:
     """Find runs under ``path``.
 
     Args:
@@ -273,6 +276,12 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False) -> Discover
             be a symlink: it is what the user named).
         follow_symlinks: also follow symlinks below ``path`` that lead out of it (default:
             they are listed in :attr:`Discovery.links_not_followed`, not read).
+        sniff: in a directory walk, chooses the reader of each regular file from its path and
+            its ``stat`` (default: the readers' sniff of its head); may raise
+            :class:`LosscheckError` as the sniff does. The log follower passes one that
+            remembers what it chose (``losscheck watch`` walks again when a folder changes).
+        on_dir: in a directory walk, called with each folder walked (``path`` first) and its
+            ``stat``.
     Returns:
         A :class:`Discovery`; runs are sorted by path. A directory that cannot be listed is
         in ``errors``; a file that cannot be read stays in its run with a
@@ -326,6 +335,8 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False) -> Discover
     def onerror(exc: OSError) -> None:
         errors.append(UnreadableFile(exc.filename or top, f"cannot list directory: {exc.strerror or exc}"))
 
+    if on_dir is not None:
+        on_dir(top, st)
     for dirpath, dirnames, filenames in os.walk(top, onerror=onerror, followlinks=True):
         here = Path(dirpath)
         keep_dirs = []
@@ -352,6 +363,8 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False) -> Discover
                 continue  # already walked (a symlink loop, or a second name for it)
             seen_dirs.add(key)
             keep_dirs.append(d)
+            if on_dir is not None:
+                on_dir(sub, dst)
         dirnames[:] = keep_dirs
         regular = False
         for name in sorted(filenames):
@@ -378,7 +391,7 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False) -> Discover
                 continue  # the same file under another name (symlink / hard link)
             seen_files.add(key)
             try:
-                reader = _sniff(fp)
+                reader = _sniff(fp) if sniff is None else sniff(fp, fst)
             except LosscheckError as exc:
                 # kept in its run: read_run notes it, or fails the run under --strict
                 reader = FailedReader(exc)

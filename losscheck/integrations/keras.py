@@ -11,7 +11,10 @@ progress-bar log), and at each epoch's end the ``val_*`` metrics (``val_loss`` i
 loss), then it analyses at once. Stopping sets ``model.stop_training`` (Keras ends the epoch
 after the current batch). Checkpoints: files appearing in ``checkpoint_dir`` (where a
 ``ModelCheckpoint`` writes) are recorded at the step they were seen (again, when a file is
-saved over). Keras has no
+saved over). The folder is listed when its modification time changed (one ``stat`` per
+batch: a new file), at each epoch's end and before a report is written or a stop asked
+(a file saved over in place leaves the folder's time as it was: it is seen then, at that
+later step, never earlier than it was saved). Keras has no
 output directory of its own: the report goes to ``output_dir``. Single process: a
 distributed Keras strategy is not handled.
 """
@@ -20,11 +23,13 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 import keras
 
 from losscheck.integrations._live import LiveCallback
+from losscheck.live.follow import RACY_NS
 
 logger = logging.getLogger("keras.losscheck")
 
@@ -50,10 +55,13 @@ class LosscheckCallback(keras.callbacks.Callback, LiveCallback):
         self.checkpoint_dir = checkpoint_dir
         self.global_step = 0
         self._seen: dict[str, int] = {}  # checkpoint file name -> modification time seen
+        self._dir_mtime: int | None = None  # checkpoint_dir's modification time at the last scan
+        self._racy = False  # the last scan came within RACY_NS of a change: scan again
 
     def on_train_batch_end(self, batch, logs=None) -> None:
         self.global_step += 1
-        self._scan()
+        if self._dir_changed():
+            self._scan()
         values = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
         if values:
             self._decide(self.check.observe(self.global_step, values))
@@ -70,13 +78,32 @@ class LosscheckCallback(keras.callbacks.Callback, LiveCallback):
     def on_train_end(self, logs=None) -> None:
         v = self.check.monitor.analyse()
         if v.report is not None:
-            self.check.write(self.output_dir, v)
+            self._scan()
+            self.check.write(self.output_dir or ".", v)
             logger.info(self.check.message(v))
 
+    def _dir_changed(self) -> bool:
+        """Whether ``checkpoint_dir`` may hold a new file since the last scan (one ``stat``)."""
+        if not self.checkpoint_dir:
+            return False
+        try:
+            mtime = os.stat(self.checkpoint_dir).st_mtime_ns
+        except OSError:
+            return False
+        return self._racy or mtime != self._dir_mtime
+
     def _scan(self) -> None:
-        if not self.checkpoint_dir or not os.path.isdir(self.checkpoint_dir):
+        if not self.checkpoint_dir:
             return
-        for name in sorted(os.listdir(self.checkpoint_dir)):
+        started = time.time_ns()
+        try:
+            mtime = os.stat(self.checkpoint_dir).st_mtime_ns  # before listing: a later change shows
+            names = sorted(os.listdir(self.checkpoint_dir))
+        except OSError:
+            return
+        self._dir_mtime = mtime
+        self._racy = mtime > started - RACY_NS
+        for name in names:
             path = os.path.join(self.checkpoint_dir, name)
             try:
                 stamp = os.stat(path).st_mtime_ns
@@ -89,8 +116,11 @@ class LosscheckCallback(keras.callbacks.Callback, LiveCallback):
 
     def _decide(self, v) -> None:
         stop = self.check.should_stop(v)
-        if self._needs_report(v, stop):
-            self._report(self.output_dir, v)
+        report = self._needs_report(v, stop)
+        if report or stop:
+            self._scan()  # the checkpoints named in the report are the ones on disk now
+        if report:
+            self._report(self.output_dir or ".", v)
         if stop:
             self.model.stop_training = True
             self._mark_stopped(self.global_step)

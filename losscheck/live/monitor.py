@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -130,6 +130,41 @@ class Verdict:
         if self.error and self.status == "unknown":
             head += f" - {self.error}"
         return head
+
+
+def points_by_step(series: Iterable[tuple[str, Series]], after: Mapping[str, int] | None = None
+                   ) -> tuple[dict[int, dict[str, float]], dict[int, float]]:
+    """Turn series into what :meth:`Monitor.add` takes: the values logged at each step.
+
+    Args:
+        series: ``(tag, series)`` pairs (``RunData.series.items()``, or the series of one
+            file with their run tags).
+        after: ``{tag: step}``: only that tag's points with a larger step are taken (the
+            points already given to a monitor are skipped). Any step order is allowed.
+    Returns:
+        ``(rows, walls)``: ``rows`` maps each global step (or epoch, in the series' unit)
+        to ``{tag: value}``; ``walls`` maps a step to the first finite wall time (seconds since
+        the Unix epoch) a series holds for it. Insertion order is not sorted by step.
+
+    Cost: one vectorised comparison per series, then Python work only for the points taken
+    (a poll that re-reads a whole file pays for its new points only, not for all of them).
+    """
+    rows: dict[int, dict[str, float]] = {}
+    walls: dict[int, float] = {}
+    for tag, s in series:
+        steps, values, wall = s.steps, s.values, s.wall_time
+        last = None if after is None else after.get(tag)
+        if last is not None:
+            keep = np.flatnonzero(steps > last)
+            steps, values = steps[keep], values[keep]
+            wall = None if wall is None else wall[keep]
+        for st, v in zip(steps.tolist(), values.tolist()):
+            rows.setdefault(st, {})[tag] = v
+        if wall is not None:
+            for st, w in zip(steps.tolist(), wall.tolist()):
+                if w == w:
+                    walls.setdefault(st, w)
+    return rows, walls
 
 
 def _rising_is_bad(tag: str) -> bool:

@@ -63,3 +63,45 @@ def test_a_sane_lr_runs_to_the_end_untouched(tmp_path):
     cb, hist = fit(tmp_path, lr=0.01)
     assert cb.stopped_at is None and len(hist.history["loss"]) == 4
     assert json.loads((tmp_path / "losscheck-report.json").read_text())["runs"][0]["status"] != "failing"
+
+
+def test_the_checkpoint_folder_is_listed_when_it_changes(tmp_path, monkeypatch):
+    """Batches that save nothing cost one ``stat`` of the folder, no listing; a new file is
+    recorded at the batch that follows its save; a file saved over in place (the folder's
+    time unchanged) is seen at the epoch's end."""
+    import time
+
+    ckdir = tmp_path / "ckpt"
+    ckdir.mkdir()
+    (ckdir / "model-00.weights.h5").write_bytes(b"0")
+    past = time.time_ns() - 3600 * 10**9
+
+    def settle():  # dated back: a listing within RACY_NS of a change lists again
+        os.utime(ckdir, ns=(past, past))
+
+    settle()
+    listed = []
+    real = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda p: listed.append(p) or real(p))
+    cb = LosscheckCallback(output_dir=str(tmp_path), checkpoint_dir=str(ckdir))
+    for b in range(100):
+        cb.on_train_batch_end(b, {"loss": 2.0 - b / 100})
+    assert len(listed) == 1 and cb.check.checkpoints == [(1, str(ckdir / "model-00.weights.h5"))]
+    (ckdir / "model-01.weights.h5").write_bytes(b"1")
+    cb.on_train_batch_end(100, {"loss": 1.0})
+    assert cb.check.checkpoints[-1] == (101, str(ckdir / "model-01.weights.h5"))
+    settle()
+    cb.on_train_batch_end(101, {"loss": 1.0})
+    n = len(listed)
+    for b in range(102, 150):
+        cb.on_train_batch_end(b, {"loss": 1.0})
+    assert len(listed) == n
+    old = ckdir / "model-00.weights.h5"
+    old.write_bytes(b"00")  # saved over in place
+    os.utime(old, ns=(past + 10**9, past + 10**9))
+    settle()
+    for b in range(150, 160):
+        cb.on_train_batch_end(b, {"loss": 1.0})
+    assert len(listed) == n
+    cb.on_epoch_end(0, {})
+    assert len(listed) == n + 1 and cb.check.checkpoints[-1] == (160, str(old))

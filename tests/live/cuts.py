@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from losscheck.discovery import discover
+from losscheck.live.monitor import points_by_step
 from losscheck.pipeline import read_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,8 +91,5 @@ def points(run_dir: Path):
     found = discover(run_dir)
     data = read_run(found.runs[0])
     units = {s.step_unit for s in data.series.values()}
-    by_step: dict[int, dict[str, float]] = {}
-    for tag, s in data.series.items():
-        for st, v in zip(s.steps.tolist(), s.values.tolist()):
-            by_step.setdefault(st, {})[tag] = v
+    by_step, _ = points_by_step(data.series.items())
     return data.meta, (units.pop() if len(units) == 1 else None), sorted(by_step.items())

@@ -143,3 +143,31 @@ def test_a_rewound_step_drops_the_later_points():
     mon.update(50, loss=0.5)
     data = mon.run_data()
     assert data.series["loss"].steps.tolist() == list(range(51))
+
+
+class _CountingArray(np.ndarray):
+    """An array that counts the elements it converts to Python (``tolist``)."""
+
+    converted = 0
+
+    def tolist(self):
+        _CountingArray.converted += self.size
+        return super().tolist()
+
+
+def test_points_by_step_skips_fed_points_without_visiting_them():
+    """Points at or below a tag's fed step are left out, and only the points taken are
+    converted to Python: re-reading a whole file costs its new points, not all of them."""
+    from losscheck.live.monitor import points_by_step
+    from losscheck.model import Series
+
+    n, fed = 1000, 990
+    s = Series("loss", np.arange(1, n + 1), np.linspace(3.0, 1.0, n), "f", np.arange(n, dtype=float) + 1e9)
+    s.steps, s.values, s.wall_time = (a.view(_CountingArray) for a in (s.steps, s.values, s.wall_time))
+    lr = Series("lr", np.arange(1, n + 1, 10), np.full(n // 10, 1e-3), "f")
+    _CountingArray.converted = 0
+    rows, walls = points_by_step([("loss", s), ("lr", lr)], {"loss": fed})
+    assert sorted(st for st, r in rows.items() if "loss" in r) == list(range(fed + 1, n + 1))
+    assert sum("lr" in r for r in rows.values()) == n // 10  # no mark for lr: all its points
+    assert walls == {st: st - 1 + 1e9 for st in range(fed + 1, n + 1)}
+    assert _CountingArray.converted <= 4 * (n - fed)  # steps (twice: values, walls), values, walls
