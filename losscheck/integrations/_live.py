@@ -126,7 +126,7 @@ class LiveCheck:
         live = {"step": v.step, "action": self.action, "stop": v.stop, "failing": v.failing,
                 "last_healthy_checkpoint": None if ck is None else {"step": ck[0], "path": ck[1]},
                 "resume_settings": self.resume_settings(v)}
-        data = json.loads(JsonFormat().render(rep))
+        data = JsonFormat().document(rep)
         data["live"] = live
         text = TextFormat().render(rep) + "\n" + self.message(v) + "\n"
         paths = (out / REPORT_JSON, out / REPORT_TEXT)

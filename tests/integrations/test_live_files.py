@@ -41,3 +41,31 @@ def test_a_failed_write_keeps_the_previous_report_and_no_temporary_file(tmp_path
         check.write(out, v)
     assert (out / REPORT_JSON).read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == sorted([REPORT_JSON, REPORT_TEXT])
+
+
+def test_the_report_file_is_the_json_format_document_plus_live(tmp_path):
+    """The callback's JSON file holds exactly what ``--format json`` prints (parsed) and
+    ``live``: built from the format's dict, not printed and parsed back; NaN stays strict."""
+    from losscheck import __version__
+    from losscheck.formats.json import JsonFormat
+    from losscheck.model import Report
+
+    check = LiveCheck(action="warn")
+    for i in range(100):
+        check.observe(i, {"loss": 2.0 * math.exp(-i / 50) + 0.1 if i < 80 else float("nan")})
+    v = check.monitor.analyse()
+    path, _ = check.write(tmp_path, v)
+    doc = json.loads(path.read_text())
+    live = doc.pop("live")
+    rep = Report([v.report], [], __version__, check.monitor.options.fail_on, str(tmp_path))
+    assert doc == json.loads(JsonFormat().render(rep))
+    assert JsonFormat().document(rep) == json.loads(JsonFormat().render(rep))
+    # byte for byte what rendering, parsing back and adding ``live`` wrote before
+    assert path.read_text() == json.dumps({**json.loads(JsonFormat().render(rep)), "live": live},
+                                          indent=2, default=str) + "\n"
+    assert live["step"] == v.step and live["stop"] == v.stop
+
+    def bare(name):
+        raise AssertionError(f"bare {name} in the report file")
+
+    json.loads(path.read_text(), parse_constant=bare)  # strict JSON: NaN as the string "NaN"
