@@ -66,10 +66,12 @@ _TOKEN = re.compile(r"[/_\-. ]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
+#: "loss" in Chinese (``训练损失`` train loss): the word the text readers look for beside ``loss``
+LOSS_ZH = "损失"
 #: Chinese metric words (logs printed in Chinese: ``训练损失`` train loss, ``验证损失`` validation
 #: loss, ``学习率`` learning rate) -> the English words the rules below look for
 _CJK = (("学习率", " learning_rate "), ("训练", " train "), ("验证", " val "), ("测试", " test "),
-        ("评估", " eval "), ("损失", " loss "), ("准确率", " accuracy "), ("梯度范数", " grad norm "))
+        ("评估", " eval "), (LOSS_ZH, " loss "), ("准确率", " accuracy "), ("梯度范数", " grad norm "))
 
 
 def _words(tag: str) -> str:
