@@ -101,6 +101,16 @@ def loss_function_name(tag: str) -> bool:
                 or "crossentropy" in _TOKEN.sub("", low))  # (``Train-cross-entropy``, ``cross_entropy``)
 
 
+def is_loss_name(name: str) -> bool:
+    """Whether a metric name looks like a loss (``loss`` or :data:`LOSS_ZH` in it, or a loss
+    function's name as a word, :func:`loss_function_name`: OpenNMT-py's ``xent``, MXNet's
+    ``Train-SmoothL1``, ``train_mae``, ``nll``; but not a loss scale). Never raises."""
+    low = name.lower()
+    if "scale" in low:
+        return False
+    return "loss" in low or LOSS_ZH in name or loss_function_name(name)
+
+
 def _fuzzy(role: str, tag: str, tier: int = 1) -> bool:
     toks = _tokens(tag)
     t = "_".join(toks) if not tag.isascii() else tag.lower()

@@ -46,9 +46,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from losscheck.analysis._util import MAD_TO_SD
 from losscheck.config import Settings
 from losscheck.errors import LosscheckError
 from losscheck.model import Finding, Remedy, RunData, RunReport, Series, run_fails
+from losscheck.roles import is_loss_name
 
 #: The keyword names of :meth:`Monitor.update` and the tags they are stored under (the names
 #: the HF Trainer logs, which role resolution knows).
@@ -67,8 +69,6 @@ URGENT_CODES = frozenset({"LC101", "LC102", "LC404"})
 #: Codes that stop at any point count (a non-finite loss needs no history to be a failure).
 IMMEDIATE_CODES = frozenset({"LC102", "LC404"})
 
-#: 1 / Phi^-1(3/4): MAD x this = the standard deviation of a normal sample.
-MAD_TO_SIGMA = 1.4826
 
 
 @dataclass
@@ -133,13 +133,17 @@ class Verdict:
 
 
 def _rising_is_bad(tag: str) -> bool:
-    """A loss or a grad norm: a value far above its best level so far is worth a look."""
+    """A loss (:func:`losscheck.roles.is_loss_name`: ``loss``, ``xent``, ``nll``, ``损失``...;
+    not a loss scale, which rises by design), a GAN's ``errD``/``errG``, or a grad norm: a
+    value far above its best level so far is worth a look."""
     t = tag.lower()
-    return "loss" in t or "grad_norm" in t or "gradnorm" in t or t.startswith("err")
+    return is_loss_name(tag) or "grad_norm" in t or "gradnorm" in t or t.startswith("err")
 
 
 def _median_sorted(v: list[float]) -> float:
-    """The median of a sorted, non-empty list."""
+    """The median of a sorted, non-empty list: with :data:`MAD_TO_SD`, a plain-Python copy of
+    :func:`losscheck.analysis._util.robust_sd` for the monitor's blocks of <= ``window`` floats,
+    where numpy's per-call overhead costs more than the sort (same values)."""
     k = len(v) // 2
     return v[k] if len(v) % 2 else 0.5 * (v[k - 1] + v[k])
 
@@ -190,7 +194,7 @@ class _Track:
         if len(v) >= 8:
             med = _median_sorted(v)
             self.median = med
-            self.scale = MAD_TO_SIGMA * _median_sorted(sorted(abs(x - med) for x in v))
+            self.scale = MAD_TO_SD * _median_sorted(sorted(abs(x - med) for x in v))
             if med < self.best_median:
                 self.best_median, self.best_scale = med, max(self.scale, 1e-12 * abs(med))
         self.block = 0

@@ -153,7 +153,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from losscheck.roles import LOSS_FUNCTIONS, LOSS_ZH, loss_function_name
+from losscheck.roles import LOSS_FUNCTIONS, LOSS_ZH, is_loss_name
 
 NUM = r"(?:[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn][Aa][Nn]|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?))"
 _UNIT = r"(?:%|[A-Za-z]{1,12}(?:/[A-Za-z]{1,12})?)"
@@ -313,16 +313,6 @@ _MODE_PREFIX = {"validation": "val/", "validating": "val/", "val": "val/", "vali
                 "test": "test/", "testing": "test/", "eval": "eval/", "evaluation": "eval/",
                 "evaluating": "eval/", "dev": "dev/", "train": "", "training": ""}
 _TOK = re.compile(r"[/_\-. ()@]+")
-
-
-def is_loss_name(name: str) -> bool:
-    """Whether a metric name looks like a loss (``loss`` or ``损失`` in it, or a loss function's name as a
-    word, :func:`losscheck.roles.loss_function_name`: OpenNMT-py's ``xent``, MXNet's
-    ``Train-SmoothL1``, ``train_mae``, ``nll``; but not a loss scale). Never raises."""
-    low = name.lower()
-    if "scale" in low:
-        return False
-    return "loss" in low or LOSS_ZH in name or loss_function_name(name)
 
 
 def _known_word(word: str) -> bool:

@@ -87,8 +87,9 @@ from pathlib import Path
 
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name, read_text
-from losscheck.readers._textkv import KVExtractor, clean_line, is_loss_name
+from losscheck.readers._textkv import KVExtractor, clean_line
 from losscheck.readers.interface import SNIFF
+from losscheck.roles import is_loss_name
 
 _NUM = r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn]a[Nn]|nan|[Ii]nf(?:inity)?)"
 _TEXT_EXT = (".log", ".txt", ".md", ".out")
@@ -576,7 +577,7 @@ _ONE_LINE_LOG = 3
 
 def _loss_series_enough(p: _Parser, nonblank: int) -> bool:
     """Whether the finished parser ``p`` of a sniff window of ``nonblank`` non-blank lines
-    holds a loss-named series (:func:`~losscheck.readers._textkv.is_loss_name`) of at least 3
+    holds a loss-named series (:func:`~losscheck.roles.is_loss_name`) of at least 3
     points with at least 2 distinct values (``nan`` is one), not all whole numbers, and as many points as the counted-line rule asks:
     10, or a tenth of the non-blank lines (a config dump names each loss once; a README
     quoting three log lines is a small share of its lines), most of them not worded like a
