@@ -88,16 +88,16 @@ from pathlib import Path
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name, read_text
 from losscheck.readers._textkv import KVExtractor, clean_line
-from losscheck.readers.interface import SNIFF
+from losscheck.readers.interface import BINARY_SUFFIXES, SNIFF
 from losscheck.roles import is_loss_name
 
 _NUM = r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn]a[Nn]|nan|[Ii]nf(?:inity)?)"
 _TEXT_EXT = (".log", ".txt", ".md", ".out")
-#: names never claimed on content alone: formats other readers own, binaries, configs, notebooks
+#: names never claimed on content alone: formats other readers own, configs, notebooks, markup,
+#: scripts, and every binary discovery skips (:data:`~losscheck.readers.interface.BINARY_SUFFIXES`)
 _NOT_TEXT_EXT = (".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".yaml", ".yml", ".toml", ".ini", ".cfg",
-                 ".parquet", ".db", ".sqlite", ".zip", ".tar", ".tgz", ".pt", ".pth", ".ckpt", ".bin",
-                 ".npy", ".npz", ".h5", ".pkl", ".png", ".jpg", ".jpeg", ".svg", ".pdf", ".html", ".ipynb",
-                 ".wandb", ".xml", ".sh", ".whl", ".so", ".gif", ".mp4", ".onnx", ".safetensors")
+                 ".parquet", ".db", ".sqlite", ".svg", ".html", ".ipynb", ".wandb", ".xml", ".sh", ".whl",
+                 ".mp4") + BINARY_SUFFIXES
 _SNIFF_ENOUGH = 10  # generic loss lines with a counter that make a file a log whatever else it holds
 
 _TF_OD = re.compile(rf"global step (\d+):\s*loss = ({_NUM})(?:\s*\(({_NUM}) sec/step\))?")
