@@ -222,11 +222,7 @@ def diagnose(
     try:
         fmt, extra = _output_specs(format or [DEFAULT_FORMAT], get_format, all_formats())
         coloured = want_color(color, sys.stdout.isatty(), os.environ)
-        if fail_on is not None:
-            try:
-                parse_fail_on(fail_on)
-            except ValueError as exc:
-                raise UsageError(None, f"--fail-on {fail_on!r}: {exc}") from None
+        _check_fail_on(fail_on)
         _inflate_limits(max_inflated, max_ratio)
         cfg = _config(local, config, isolated, baseline=baseline, fail_on=fail_on, num_classes=num_classes,
                       select=select, ignore=ignore, strict=strict, loss=loss, eval_loss=eval_loss,
@@ -423,6 +419,18 @@ def check_output(output: Path, reads: Iterable[Optional[Path]]) -> None:
         if same:
             raise OutputError(output, f"refusing to overwrite {r}, which losscheck reads (choose another "
                                       "--output, or pass --force)")
+
+
+def _check_fail_on(fail_on: str | None) -> None:
+    """Check a ``--fail-on`` value given on the command line (``None``: not given).
+
+    Raises:
+        UsageError: a malformed value (:func:`losscheck.errors.parse_fail_on` says why)."""
+    if fail_on is not None:
+        try:
+            parse_fail_on(fail_on)
+        except ValueError as exc:
+            raise UsageError(None, f"--fail-on {fail_on!r}: {exc}") from None
 
 
 #: The format of ``diagnose`` without ``-f`` (and on standard output when every ``-f`` names a file).
@@ -694,11 +702,7 @@ def watch(
     try:
         if stop_on not in ("urgent", "failing"):
             raise UsageError(None, f"--stop-on {stop_on!r}: choose urgent or failing")
-        if fail_on is not None:
-            try:
-                parse_fail_on(fail_on)
-            except ValueError as exc:
-                raise UsageError(None, f"--fail-on {fail_on!r}: {exc}") from None
+        _check_fail_on(fail_on)
         if report is not None:
             check_output(report, [path])
         cfg = _config([path], config, isolated, fail_on=fail_on, num_classes=None, select=None, ignore=None,
