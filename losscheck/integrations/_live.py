@@ -140,7 +140,12 @@ class LiveCheck:
         return {"monitor": self.monitor.state_dict(), "checkpoints": [list(c) for c in self.checkpoints]}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict` (a resumed run keeps its history)."""
+        """Restore :meth:`state_dict` (a resumed run keeps its history).
+
+        Raises:
+            KeyError: ``state`` has no ``"monitor"`` entry.
+            ValueError: its ``"monitor"`` is not a monitor state
+                (:meth:`losscheck.Monitor.load_state_dict`), or a checkpoint's step is not a number."""
         self.monitor.load_state_dict(state["monitor"])
         self.checkpoints = [(int(s), str(p)) for s, p in state.get("checkpoints", [])]
 

@@ -226,15 +226,22 @@ class Monitor:
             ``max_grad_norm``, ``fp16``, ``num_classes``, ``steps_per_epoch``.
         name: the run's name in reports.
         step_unit: ``"step"`` (global step) or ``"epoch"``.
-        window: values per block of the outlier statistics (>= 8).
+        window: values per block of the outlier statistics (>= 8). Default 64: chosen, not
+            fitted: enough values for a stable block median and MAD (the block needs 8 finite
+            ones), few enough that the plain-Python sort of each block stays cheaper than numpy.
         sigmas: an outlier is this many robust standard deviations from the block median.
         growth: analyse when the point count has grown by this factor (> 1) since the last.
         outlier_gap: an outlier triggers an analysis only after ``n_last / outlier_gap`` new
-            points (``n_last``: the count at the last analysis), at least 1.
+            points (``n_last``: the count at the last analysis), at least 1. Default 16: chosen,
+            not fitted: a long excursion then costs O(log n) analyses of at most 1/16 of the
+            run's length apart.
         stop_on: ``"urgent"`` (stop on :data:`URGENT_CODES` only) or ``"failing"`` (stop on
             whatever fails the gate, as the offline exit code).
         min_points: with ``stop_on="urgent"``, a divergence stops the run only once this many
-            points are held (NaN/Inf stop at once).
+            points are held (NaN/Inf stop at once). Default 16: set with ``confirm`` on the
+            healthy-run replays of ``benchmarks/monitor_replay.py`` (false stops 5 of 44 -> 2 of
+            44, commit da03b63), not fitted to one run; below it a short-log LC101 call stopped
+            healthy runs.
         confirm: with ``stop_on="urgent"``, a divergence stops the run only when the analysis
             ``max(4, n/32)`` points later still finds it (one forced analysis; NaN/Inf stop at
             once). Replays of healthy corpus runs with warm restarts stopped without it.
