@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Iterable, List, NoReturn, Optional
 import typer
 
 from losscheck import __version__
+from losscheck._io import write_atomic as write_report  # (the name the CLI and its tests use)
 from losscheck.errors import (EXIT_FAILING, EXIT_OK, EXIT_USAGE, FAIL_ON, LosscheckError, OutputError,
                               UsageError, escape_controls, parse_fail_on)
 from losscheck.formats import format_names
@@ -223,11 +223,7 @@ def diagnose(
     try:
         fmt, extra = _output_specs(format or [DEFAULT_FORMAT], get_format, all_formats())
         coloured = want_color(color, sys.stdout.isatty(), os.environ)
-        if fail_on is not None:
-            try:
-                parse_fail_on(fail_on)
-            except ValueError as exc:
-                raise UsageError(None, f"--fail-on {fail_on!r}: {exc}") from None
+        _check_fail_on(fail_on)
         _inflate_limits(max_inflated, max_ratio)
         cfg = _config(local, config, isolated, baseline=baseline, fail_on=fail_on, num_classes=num_classes,
                       select=select, ignore=ignore, strict=strict, loss=loss, eval_loss=eval_loss,
@@ -426,50 +422,16 @@ def check_output(output: Path, reads: Iterable[Optional[Path]]) -> None:
                                       "--output, or pass --force)")
 
 
-def write_report(output: Path, data: bytes) -> None:
-    """Write ``data`` to ``output`` atomically.
-
-    The bytes go to a temporary file in the target's folder, are flushed to disk, and the
-    file is renamed over the target, so a reader never sees half a report and a failure
-    leaves the previous file as it was; the temporary file is removed on any failure
-    (``KeyboardInterrupt`` included). A symlink is written through (its target is replaced);
-    a new file gets the usual ``0666 & ~umask`` mode, an existing one keeps its mode. A
-    target that is not a regular file (``/dev/null``, a FIFO) is written in place: there is
-    nothing to replace.
+def _check_fail_on(fail_on: str | None) -> None:
+    """Check a ``--fail-on`` value given on the command line (``None``: not given).
 
     Raises:
-        OSError: the folder is missing or not writable, the disk is full, the target is a
-            directory, ...
-    """
-    try:
-        st = os.stat(output)
-    except FileNotFoundError:
-        st = None
-    if st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
-        with open(output, "wb") as fh:  # /dev/stdout, /dev/null, a FIFO: as named
-            fh.write(data)
-        return
-    target = Path(os.path.realpath(output))
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if st is not None and stat.S_ISREG(st.st_mode):
-            mode = stat.S_IMODE(st.st_mode)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
+        UsageError: a malformed value (:func:`losscheck.errors.parse_fail_on` says why)."""
+    if fail_on is not None:
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+            parse_fail_on(fail_on)
+        except ValueError as exc:
+            raise UsageError(None, f"--fail-on {fail_on!r}: {exc}") from None
 
 
 #: The format of ``diagnose`` without ``-f`` (and on standard output when every ``-f`` names a file).
@@ -741,11 +703,7 @@ def watch(
     try:
         if stop_on not in ("urgent", "failing"):
             raise UsageError(None, f"--stop-on {stop_on!r}: choose urgent or failing")
-        if fail_on is not None:
-            try:
-                parse_fail_on(fail_on)
-            except ValueError as exc:
-                raise UsageError(None, f"--fail-on {fail_on!r}: {exc}") from None
+        _check_fail_on(fail_on)
         if report is not None:
             check_output(report, [path])
         cfg = _config([path], config, isolated, fail_on=fail_on, num_classes=None, select=None, ignore=None,

@@ -131,11 +131,16 @@ def run_plot(roles: dict[str, Series], curves: dict[str, CurveAnalysis], analysi
     """The :class:`RunPlot` of one run: a digest per drawn role plus the run-level marks.
 
     Args:
-        roles: role -> series (the resolved roles).
-        curves: role -> its analysis.
+        roles: role (``"loss"``, ``"eval_loss"``...) -> :class:`~losscheck.model.Series` (the
+            resolved roles; steps in global steps or epochs).
+        curves: role -> its :class:`~losscheck.model.CurveAnalysis`.
         analysis: the :class:`~losscheck.model.RunAnalysis` (onset, overfitting, rollback step,
             chance level).
         baseline: the matching :class:`losscheck.baseline.BaselineRun`, or ``None``.
+        bins: points per drawn curve: each role's series is reduced to at most this many
+            equal-step bins (:func:`plot_digest`; default :data:`~losscheck.model.PLOT_BINS`).
+    Returns:
+        the :class:`~losscheck.model.RunPlot` (digests for the roles of ``PLOT_ROLES`` present).
     """
     plot = RunPlot()
     for role in PLOT_ROLES:

@@ -33,8 +33,8 @@ from losscheck.errors import LosscheckError, NoLogsFound, UnreadableFile
 from losscheck.model import ReadResult
 from losscheck.readers import all_readers, choose, read_head
 from losscheck.readers._common import MAX_INFLATED_BYTES, memory_files, open_bounded, read_data
-from losscheck.readers.interface import Reader
-from losscheck.sources import (STDIN_BINARY_NAMES, STDIN_NAMES, STDIN_ROOT, RemoteFile, archive_kind, archive_members,
+from losscheck.readers.interface import BINARY_SUFFIXES, Reader
+from losscheck.sources import (GLOB_CHARS, STDIN_BINARY_NAMES, STDIN_NAMES, STDIN_ROOT, RemoteFile, archive_kind, archive_members,
                               collapsed, fetch_heads, is_archive, is_url, local_path, read_stdin, remote_entries,
                               remote_problem)
 
@@ -44,11 +44,12 @@ NESTED_DIRS = re.compile(
     r"tensorboard|tensorboard_logs|tb|tb_logs|logs|files|plugins|profile|checkpoint-\d+|"
     r"checkpoint_\d+|ckpt-\d+)$", re.IGNORECASE)
 
-#: File names never worth sniffing (large binaries, checkpoints, code).
-SKIP_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".h5", ".pkl", ".npy", ".npz",
-                 ".png", ".jpg", ".jpeg", ".gif", ".pdf", ".py", ".pyc", ".so", ".zip", ".tar",
-                 ".onnx", ".msgpack", ".model", ".tflite", ".parquet.tmp", ".tar.gz", ".tgz", ".tar.bz2",
-                 ".tbz2", ".tar.xz", ".txz")
+#: of :data:`SKIP_SUFFIXES`, the text ones: a file of these the user names is sniffed all the same
+#: (a console log saved as ``R50-FPN_log.py``); inside a tree they are skipped (code, not logs)
+NAMED_TEXT_SUFFIXES = (".py",)
+#: File names never worth sniffing: binaries (:data:`losscheck.readers.interface.BINARY_SUFFIXES`:
+#: checkpoints, arrays, archives) and code.
+SKIP_SUFFIXES = BINARY_SUFFIXES + NAMED_TEXT_SUFFIXES
 
 
 _TRAIN_EVAL_DIR = re.compile(r"^(train|training|validation|valid|val|eval|evaluation|test)$", re.IGNORECASE)
@@ -252,11 +253,6 @@ def _raw_bytes(path: Path) -> bytes:
     if len(data) > MAX_INFLATED_BYTES:
         raise UnreadableFile(path, f"more than {MAX_INFLATED_BYTES >> 30} GiB: not read")
     return data
-
-
-#: of :data:`SKIP_SUFFIXES`, the text ones: a file of these the user names is sniffed all the same
-#: (a console log saved as ``R50-FPN_log.py``); inside a tree they are skipped (code, not logs)
-NAMED_TEXT_SUFFIXES = (".py",)
 
 
 def _sniff(path: Path, named: bool = False) -> Reader | None:
@@ -490,7 +486,7 @@ def _discover_remote(url: str) -> Discovery:
     scheme = url_scheme(url)
     fs, root, entries, is_file = remote_entries(url)
     top_url = url.rstrip("/") if not is_file else url
-    magic = [k for k, ch in enumerate(url) if ch in "*?["]
+    magic = [k for k, ch in enumerate(url) if ch in GLOB_CHARS]
     if magic:  # a glob: runs are named below the folder its pattern starts in
         top_url = url[:url.rfind("/", 0, magic[0])]
     top = Path(collapsed(top_url))

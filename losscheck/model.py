@@ -845,6 +845,15 @@ class Report:
         return self.streamed_failing or any(run_fails(r.status, self.fail_on, r.confidence) for r in self.runs)
 
     @property
+    def status_counts(self) -> dict[str, int]:
+        """Runs per status (``"failing"``, ``"warning"``, ``"healthy"``): the kept ``runs`` and
+        the streamed :attr:`counts` together; a status no run has is absent."""
+        out = {k: v for k, v in self.counts.items() if k != "errors"}
+        for r in self.runs:
+            out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+    @property
     def run_count(self) -> int:
         """Runs diagnosed: kept (``runs``) or streamed (``counts``)."""
         return len(self.runs) + sum(v for k, v in self.counts.items() if k != "errors")

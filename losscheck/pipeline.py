@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -331,6 +331,42 @@ def diagnose_run(data: RunData, options: Settings, baseline=None, plots: bool = 
                      confidence=analysis.confidence, plot=plot)
 
 
+def _internal_error(root, why: str) -> RunError:
+    """The :class:`RunError` (kind ``internal``) of a run that a bug or a dead worker stopped:
+    ``"<root>: <why>"``."""
+    return RunError(str(root), f"{root}: {why}", "internal")
+
+
+def _bug(root, exc: BaseException) -> RunError:
+    """The internal error of a run whose reading or diagnosis raised ``exc`` (a bug)."""
+    return _internal_error(root, f"internal error ({type(exc).__name__}: {exc})")
+
+
+class _Results:
+    """Where the results of ``n`` tasks go, whichever executor made them: kept in task order
+    (``items``), or each handed to ``sink`` at once (then ``items`` stays all ``None``); after
+    each result or batch, ``progress(done, n)``."""
+
+    def __init__(self, n: int, progress: Callable[[int, int], None] | None,
+                 sink: Callable[[RunReport | RunError], None] | None) -> None:
+        self.n, self.progress, self.sink = n, progress, sink
+        self.items: list = [None] * n if sink is None else []
+        self.done = 0
+
+    def finish(self, pairs: Iterable[tuple[int, RunReport | RunError]]) -> None:
+        """Deliver each ``(task index, result)`` to the sink or keep it, then report progress once."""
+        k = 0
+        for i, res in pairs:
+            if self.sink is None:
+                self.items[i] = res
+            else:
+                self.sink(res)
+            k += 1
+        self.done += k
+        if self.progress:
+            self.progress(self.done, self.n)
+
+
 def _read_and_diagnose(run: RunFiles, run_opts: Settings, base, plots: bool = False) -> RunReport | RunError:
     """Read and diagnose one run (top level so that worker processes can run it). The result
     of a run read from a URL names it by its URL (:func:`losscheck.sources.restore_urls`)."""
@@ -375,30 +411,20 @@ def _diagnose_parallel(tasks: list[tuple], jobs: int, progress: Callable[[int, i
     from concurrent.futures.process import BrokenProcessPool
 
     n = len(tasks)
-    results: list = [None] * n if sink is None else []
-    done = 0
+    out = _Results(n, progress, sink)
 
     def finish(i: int, res) -> None:
-        nonlocal done
-        if sink is None:
-            results[i] = res
-        else:
-            sink(res)
-        done += 1
-        if progress:
-            progress(done, n)
-
-    def failed(i: int, why: str) -> RunError:
-        return RunError(str(tasks[i][0].root), f"{tasks[i][0].root}: {why}", "internal")
+        out.finish([(i, res)])
 
     def alone(i: int) -> None:
         with _pool(1) as pool:
             try:
                 finish(i, pool.submit(_read_and_diagnose, *tasks[i]).result())
             except BrokenProcessPool:
-                finish(i, failed(i, "the worker process reading this run died (killed, or out of memory?)"))
+                finish(i, _internal_error(tasks[i][0].root,
+                                          "the worker process reading this run died (killed, or out of memory?)"))
             except Exception as exc:  # noqa: BLE001 - a bug in one run is that run's error
-                finish(i, failed(i, f"internal error ({type(exc).__name__}: {exc})"))
+                finish(i, _bug(tasks[i][0].root, exc))
 
     queue = list(range(n - 1, -1, -1))  # popped from the end: task order
     while queue:
@@ -419,13 +445,13 @@ def _diagnose_parallel(tasks: list[tuple], jobs: int, progress: Callable[[int, i
                         suspects.append(i)
                         broken = True
                     except Exception as exc:  # noqa: BLE001
-                        finish(i, failed(i, f"internal error ({type(exc).__name__}: {exc})"))
+                        finish(i, _bug(tasks[i][0].root, exc))
                 if broken:
                     suspects.extend(flight.values())
                     break
         for i in sorted(suspects):
             alone(i)
-    return results
+    return out.items
 
 
 class _pool:
@@ -552,16 +578,10 @@ def diagnose(path: str | Path | Sequence[str | Path], options: Settings | None =
     else:
         jobs = min(jobs or os.cpu_count() or 1, max(total, 1))
         if jobs <= 1:
-            results = []
-            for i, task in enumerate(tasks, 1):
-                res = _read_and_diagnose(*task)
-                if deliver is None:
-                    results.append(res)
-                else:
-                    deliver(res)
-                del res
-                if progress:
-                    progress(i, total)
+            serial = _Results(total, progress, deliver)
+            for i, task in enumerate(tasks):
+                serial.finish([(i, _read_and_diagnose(*task))])
+            results = serial.items
         else:
             results = _diagnose_parallel(tasks, jobs, progress, deliver)
     for res in results:  # in discovery order, whatever the completion order
@@ -586,8 +606,7 @@ def _diagnose_batch(tasks: list[tuple], limits: tuple) -> list[RunReport | RunEr
         try:
             out.append(_read_and_diagnose(*task))
         except Exception as exc:  # noqa: BLE001 - a bug in one run is that run's error
-            out.append(RunError(str(task[0].root), f"{task[0].root}: internal error ({type(exc).__name__}: {exc})",
-                                "internal"))
+            out.append(_bug(task[0].root, exc))
     return out
 
 
@@ -617,7 +636,7 @@ def _diagnose_dask(tasks: list[tuple], scheduler: str | None, jobs: int | None,
     except ImportError:
         raise UsageError(None, "--executor dask needs pip install 'losscheck[dask]'") from None
     n = len(tasks)
-    results: list = [None] * n if sink is None else []
+    out = _Results(n, progress, sink)
     cluster = None
     try:
         if scheduler:
@@ -634,20 +653,11 @@ def _diagnose_dask(tasks: list[tuple], scheduler: str | None, jobs: int | None,
         parts = [list(range(a, min(a + size, n))) for a in range(0, n, size)]
         futures = {client.submit(_diagnose_batch, [tasks[i] for i in part], INFLATE.as_tuple(), pure=False): part
                    for part in parts}
-        done = 0
         for fut in as_completed(futures):
-            part = futures[fut]
-            for i, res in zip(part, fut.result()):
-                if sink is None:
-                    results[i] = res
-                else:
-                    sink(res)
+            out.finish(zip(futures[fut], fut.result()))
             fut.release()
-            done += len(part)
-            if progress:
-                progress(done, n)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-    return results
+    return out.items

@@ -66,10 +66,12 @@ _TOKEN = re.compile(r"[/_\-. ]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
+#: "loss" in Chinese (``训练损失`` train loss): the word the text readers look for beside ``loss``
+LOSS_ZH = "损失"
 #: Chinese metric words (logs printed in Chinese: ``训练损失`` train loss, ``验证损失`` validation
 #: loss, ``学习率`` learning rate) -> the English words the rules below look for
 _CJK = (("学习率", " learning_rate "), ("训练", " train "), ("验证", " val "), ("测试", " test "),
-        ("评估", " eval "), ("损失", " loss "), ("准确率", " accuracy "), ("梯度范数", " grad norm "))
+        ("评估", " eval "), (LOSS_ZH, " loss "), ("准确率", " accuracy "), ("梯度范数", " grad norm "))
 
 
 def _words(tag: str) -> str:
@@ -97,6 +99,16 @@ def loss_function_name(tag: str) -> bool:
     low = tag.lower()
     return bool(LOSS_FUNCTIONS.intersection(_TOKEN.split(low)) or LOSS_FUNCTIONS.intersection(_tokens(tag))
                 or "crossentropy" in _TOKEN.sub("", low))  # (``Train-cross-entropy``, ``cross_entropy``)
+
+
+def is_loss_name(name: str) -> bool:
+    """Whether a metric name looks like a loss (``loss`` or :data:`LOSS_ZH` in it, or a loss
+    function's name as a word, :func:`loss_function_name`: OpenNMT-py's ``xent``, MXNet's
+    ``Train-SmoothL1``, ``train_mae``, ``nll``; but not a loss scale). Never raises."""
+    low = name.lower()
+    if "scale" in low:
+        return False
+    return "loss" in low or LOSS_ZH in name or loss_function_name(name)
 
 
 def _fuzzy(role: str, tag: str, tier: int = 1) -> bool:

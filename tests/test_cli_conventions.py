@@ -175,6 +175,10 @@ def test_rules_json_lists_every_rule_with_its_thresholds():
         assert {o["name"]: o["default"] for o in d["options"]} == want
         assert all(set(o) >= {"name", "default", "unit"} for o in d["options"])
     assert any(o["unit"] == "steps" for d in doc for o in d["options"])
+    # a few rows spelled out, not rebuilt from the same fields walk (defaults of the rules' docs)
+    opts = {d["code"]: {o["name"]: o["default"] for o in d["options"]} for d in doc}
+    assert opts["LC301"]["min-run-steps"] == 1000 and opts["LC301"]["warmup-fraction"] == 0.03
+    assert opts["LC105"] == {"knocked-up": 1.5, "knocked-up-z": 5.0, "adam-lr-factor": 30.0}
 
 
 def test_rules_text_is_unchanged_and_bad_format_is_a_usage_error():

@@ -142,3 +142,15 @@ def test_a_regularisation_term_is_not_the_objective():
     assert resolve(run_with("loss_aux", "loss_main")).get("loss").tag == "loss_main"
     # a term alone is still the loss
     assert resolve(run_with("loss_kl")).get("loss").tag == "loss_kl"
+
+
+def test_text_reader_loss_words_are_the_roles_list():
+    """The text reader's quick "may hold a loss" test knows every loss-function name roles
+    resolves (one list, :data:`losscheck.roles.LOSS_FUNCTIONS`), and the Chinese word for loss."""
+    from losscheck.readers._textkv import _lossy_text
+    from losscheck.roles import LOSS_FUNCTIONS, LOSS_ZH
+
+    for word in sorted(LOSS_FUNCTIONS):
+        assert _lossy_text(f"step 3 train_{word}: 0.5"), word
+        assert "loss" in word or not _lossy_text(f"step 3 x{word}y: 0.5"), word  # a word, not a part
+    assert _lossy_text("train-cross-entropy=6.9") and _lossy_text(f"训练{LOSS_ZH}: 1.2")

@@ -233,6 +233,17 @@ def knocked_up(series: Series | None) -> tuple[float, float] | None:
     off it -- an update too large (dead ReLUs, a blown-up normalisation scale after an LR far too
     high), not a model that never learned (issue 14, pattern 7: "LR far too high settling on a
     floor"). O(n log n) in points.
+
+    The split and sizes are chosen, not fitted: the *last third* (at least 3 points) is "where
+    the run sits now"; the running median's window ``max(3, n // 20)`` is 5% of the points (a
+    median of at least 3 points ignores one outlier, so a single low point is not the "lowest
+    level reached"); 9 points is the least for which the last third has 3 points and the first
+    two thirds (6) hold two such windows.
+
+    Args:
+        series: the loss (steps and values; non-finite and non-positive values are dropped).
+    Returns:
+        ``(ratio, z)`` as above (both floats), or ``None`` (too few points, no positive minimum).
     """
     if series is None:
         return None

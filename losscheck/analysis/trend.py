@@ -285,6 +285,10 @@ def fit_trend(steps: np.ndarray, values: np.ndarray, max_bins: int = 512, max_nf
                     rate_per_step=rate, doubling_steps=doubling, t0=s0)
 
 
+#: The stored parameter (in steps) that is each three-parameter model's theta in :func:`_basis`.
+_THETA = {"exp_decay": "tau_steps", "power_decay": "alpha", "exp_growth": "rate_per_step"}
+
+
 def trend_values(fit: TrendFit, steps: np.ndarray) -> np.ndarray:
     """The fitted trend at ``steps`` (``float64`` (m,) in the loss's units), for drawing.
 
@@ -303,13 +307,11 @@ def trend_values(fit: TrendFit, steps: np.ndarray) -> np.ndarray:
             return np.full(st.shape, float(p.get("level", np.nan)))
         if fit.model == "linear":
             f = p["a"] + p["slope_per_step"] * t
-        elif fit.model == "exp_decay":
-            f = p["a"] + p["b"] * np.exp(-t / p["tau_steps"])
-        elif fit.model == "power_decay":
-            f = p["a"] + p["b"] * np.power(np.maximum(st - p["u0"], 1e-12), -p["alpha"])
-        elif fit.model == "exp_growth":
-            f = (p["a"] * np.exp(p["rate_per_step"] * t) if scale is None
-                 else p["a"] + p["b"] * np.exp(p["rate_per_step"] * t))
+        elif fit.model in _THETA:  # the basis the fit used, in steps: g(t or u; theta)
+            u = np.maximum(st - p.get("u0", 0.0), 1e-12)
+            g = _basis(fit.model, t, u)[0](p[_THETA[fit.model]])
+            # exp_growth on the log scale has no offset: a exp(r t)
+            f = p["a"] * g if fit.model == "exp_growth" and scale is None else p["a"] + p["b"] * g
         else:
             return np.full(st.shape, np.nan)
         return np.asarray(f if scale is None else 2.0 * scale * np.sinh(f), dtype=np.float64)

@@ -214,13 +214,14 @@ def failing_first(runs: list) -> list:
 
 def summary_line(report) -> str:
     """``N run(s): a failing, b warning, c healthy; k path(s) not diagnosed; m folder(s)
-    without logs skipped``."""
-    n_fail = sum(r.status == "failing" for r in report.runs)
-    n_warn = sum(r.status == "warning" for r in report.runs)
-    out = (f"{len(report.runs)} run(s): {n_fail} failing, {n_warn} warning, "
-           f"{len(report.runs) - n_fail - n_warn} healthy")
-    if report.errors:
-        out += f"; {len(report.errors)} path(s) not diagnosed"
+    without logs skipped``, counting kept and streamed results (:attr:`Report.status_counts`,
+    :attr:`Report.run_count`, :attr:`Report.error_count`)."""
+    counts = report.status_counts
+    n_fail, n_warn = counts.get("failing", 0), counts.get("warning", 0)
+    out = (f"{report.run_count} run(s): {n_fail} failing, {n_warn} warning, "
+           f"{report.run_count - n_fail - n_warn} healthy")
+    if report.error_count:
+        out += f"; {report.error_count} path(s) not diagnosed"
     if report.without_logs:
         out += (f"; {len(report.without_logs)} folder(s) without logs skipped"
                 " (--debug lists them)")

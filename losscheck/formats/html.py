@@ -561,7 +561,7 @@ class HtmlFormat(Format):
                f"<h1>losscheck {h(report.tool_version)}</h1>",
                f"<p><b>{h(summary_line(report))}</b>. {h(gate)}.</p>"]
         if len(runs) > 1:
-            counts = {s: sum(r.status == s for r in runs) for s in STATUSES}
+            counts = {s: report.status_counts.get(s, 0) for s in STATUSES}
             out.append('<nav>Show: <a href="#all">all ' + str(len(runs)) + "</a>"
                        + "".join(f'<a href="#only-{s}">{s} {counts[s]}</a>' for s in STATUSES if counts[s])
                        + "</nav>")

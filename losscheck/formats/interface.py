@@ -35,12 +35,18 @@ class Format(ABC):
 
     def item(self, result: RunReport | RunError) -> str:
         """One run's result (or one path's error) as text, for a streamed report. Only for
-        formats with :attr:`streams`."""
+        formats with :attr:`streams`.
+
+        Raises:
+            NotImplementedError: the format does not stream (this base implementation)."""
         raise NotImplementedError(f"{self.name} is not a streamed format")
 
     def end(self, report: Report) -> str:
         """What ends a streamed report (``report`` holds only counts:
-        :attr:`~losscheck.model.Report.counts`). Only for formats with :attr:`streams`."""
+        :attr:`~losscheck.model.Report.counts`). Only for formats with :attr:`streams`.
+
+        Raises:
+            NotImplementedError: the format does not stream (this base implementation)."""
         raise NotImplementedError(f"{self.name} is not a streamed format")
 
     @abstractmethod

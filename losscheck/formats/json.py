@@ -17,13 +17,9 @@ class JsonFormat(Format):
     name = "json"
     description = "One JSON document: runs with status, diagnosis, metrics, curves, findings, remedies; errors."
 
-    def render(self, report: Report) -> str:
-        """The whole report as one indented JSON document, newline-terminated.
-
-        Values are the report's own (paths exactly as on disk); JSON escapes control
-        characters (``\\u001b``) and, ASCII-only, everything past ASCII, so the document is
-        valid JSON and safe to print whatever the file names hold.
-        """
+    def document(self, report: Report) -> dict:
+        """The whole report as the JSON document's plain, JSON-safe dict (what :meth:`render`
+        prints; a caller that adds keys, such as a training callback's ``live``, starts here)."""
         doc = {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "losscheck", "version": report.tool_version},
@@ -33,7 +29,16 @@ class JsonFormat(Format):
             "errors": [{"path": e.path, "kind": e.kind, "message": e.message} for e in report.errors],
             "folders_without_logs": list(report.without_logs),
         }
-        return _json.dumps(jsonable(doc), indent=2, allow_nan=False) + "\n"
+        return jsonable(doc)
+
+    def render(self, report: Report) -> str:
+        """The whole report as one indented JSON document, newline-terminated.
+
+        Values are the report's own (paths exactly as on disk); JSON escapes control
+        characters (``\\u001b``) and, ASCII-only, everything past ASCII, so the document is
+        valid JSON and safe to print whatever the file names hold.
+        """
+        return _json.dumps(self.document(report), indent=2, allow_nan=False) + "\n"
 
 
 FORMAT = JsonFormat()

@@ -38,9 +38,7 @@ class JsonLinesFormat(Format):
 
     def end(self, report: Report) -> str:
         """The summary line, from the report's kept runs and its streamed counts."""
-        counts = dict(report.counts)
-        for r in report.runs:
-            counts[r.status] = counts.get(r.status, 0) + 1
+        counts = report.status_counts
         doc = {"type": "summary", "runs": report.run_count, "failing": counts.get("failing", 0),
                "warning": counts.get("warning", 0), "healthy": counts.get("healthy", 0),
                "errors": report.error_count, "gate": "fail" if report.failing else "pass",

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from losscheck import __version__
+from losscheck._io import write_atomic
 from losscheck.config import Settings
 from losscheck.live.monitor import Monitor, Verdict
 from losscheck.model import Report
@@ -105,7 +106,14 @@ class LiveCheck:
 
     def write(self, out_dir: str | os.PathLike, v: Verdict) -> tuple[Path, Path] | None:
         """Write ``losscheck-report.json`` and ``losscheck-report.txt`` into ``out_dir`` (made if
-        missing; each written atomically); ``None`` when there is no analysis yet."""
+        missing; each written atomically, :func:`losscheck._io.write_atomic`).
+
+        Returns:
+            the two paths written, or ``None`` when there is no analysis yet (nothing written).
+        Raises:
+            OSError: ``out_dir`` cannot be made or a file cannot be written (a full disk, no
+                permission); a file already there is then left as it was.
+        """
         from losscheck.formats.json import JsonFormat
         from losscheck.formats.text import TextFormat
 
@@ -118,14 +126,12 @@ class LiveCheck:
         live = {"step": v.step, "action": self.action, "stop": v.stop, "failing": v.failing,
                 "last_healthy_checkpoint": None if ck is None else {"step": ck[0], "path": ck[1]},
                 "resume_settings": self.resume_settings(v)}
-        data = json.loads(JsonFormat().render(rep))
+        data = JsonFormat().document(rep)
         data["live"] = live
         text = TextFormat().render(rep) + "\n" + self.message(v) + "\n"
         paths = (out / REPORT_JSON, out / REPORT_TEXT)
         for p, body in zip(paths, (json.dumps(data, indent=2, default=str) + "\n", text)):
-            tmp = p.with_name(p.name + ".tmp")
-            tmp.write_text(body, encoding="utf-8")
-            os.replace(tmp, p)
+            write_atomic(p, body.encode("utf-8"))
         self.reported = v
         return paths
 
@@ -134,7 +140,12 @@ class LiveCheck:
         return {"monitor": self.monitor.state_dict(), "checkpoints": [list(c) for c in self.checkpoints]}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict` (a resumed run keeps its history)."""
+        """Restore :meth:`state_dict` (a resumed run keeps its history).
+
+        Raises:
+            KeyError: ``state`` has no ``"monitor"`` entry.
+            ValueError: its ``"monitor"`` is not a monitor state
+                (:meth:`losscheck.Monitor.load_state_dict`), or a checkpoint's step is not a number."""
         self.monitor.load_state_dict(state["monitor"])
         self.checkpoints = [(int(s), str(p)) for s, p in state.get("checkpoints", [])]
 

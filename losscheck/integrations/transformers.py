@@ -13,7 +13,8 @@ analyses at once. Stopping sets ``control.should_training_stop``. Ranks: the Tra
 same, already gathered, numbers on every process, so every rank reaches the same decision at
 the same step (no collective call, nothing to wait for); only the world's main process writes
 the report. Checkpoints: each ``on_save`` records ``output_dir/checkpoint-N`` and saves the
-monitor's history beside it (``losscheck-monitor.json``); a run resumed from that checkpoint
+monitor's history beside it (``losscheck-monitor.json``, written atomically: a run killed while
+saving never leaves half a file there); a run resumed from that checkpoint
 reloads it in ``on_train_begin``, so it keeps its history.
 """
 
@@ -26,6 +27,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from losscheck._io import write_atomic
 from losscheck.integrations._live import LiveCallback
 from losscheck.readers.hf_trainer_state import NOT_METRIC_SUFFIXES, NOT_METRICS
 
@@ -90,8 +92,7 @@ class LosscheckCallback(TrainerCallback, LiveCallback):
         path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
         self.check.saw_checkpoint(state.global_step, path)
         if state.is_world_process_zero and os.path.isdir(path):
-            with open(os.path.join(path, STATE_FILE), "w", encoding="utf-8") as fh:
-                json.dump(self.check.state_dict(), fh)
+            write_atomic(os.path.join(path, STATE_FILE), json.dumps(self.check.state_dict()).encode("utf-8"))
 
     def on_train_end(self, args, state, control, **kwargs):
         v = self.check.monitor.analyse()

@@ -153,7 +153,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from losscheck.roles import loss_function_name
+from losscheck.roles import LOSS_FUNCTIONS, LOSS_ZH, is_loss_name
 
 NUM = r"(?:[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn][Aa][Nn]|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?))"
 _UNIT = r"(?:%|[A-Za-z]{1,12}(?:/[A-Za-z]{1,12})?)"
@@ -313,16 +313,6 @@ _MODE_PREFIX = {"validation": "val/", "validating": "val/", "val": "val/", "vali
                 "test": "test/", "testing": "test/", "eval": "eval/", "evaluation": "eval/",
                 "evaluating": "eval/", "dev": "dev/", "train": "", "training": ""}
 _TOK = re.compile(r"[/_\-. ()@]+")
-
-
-def is_loss_name(name: str) -> bool:
-    """Whether a metric name looks like a loss (``loss`` or ``损失`` in it, or a loss function's name as a
-    word, :func:`losscheck.roles.loss_function_name`: OpenNMT-py's ``xent``, MXNet's
-    ``Train-SmoothL1``, ``train_mae``, ``nll``; but not a loss scale). Never raises."""
-    low = name.lower()
-    if "scale" in low:
-        return False
-    return "loss" in low or "损失" in name or loss_function_name(name)
 
 
 def _known_word(word: str) -> bool:
@@ -1424,8 +1414,10 @@ def _progress(text: str) -> int:
     return -1 if b is None else min(m.start(), b.start())
 
 
-_LOSS_FN_WORD = re.compile(r"(?<![a-z0-9])(?:xent|nll|mse|mae|rmse|smoothl1|huber|bce|ctc|logloss|crossentropy"
-                           r"|cross[_\-]entropy)(?![a-z0-9])")
+#: a loss function's name as a word (:data:`losscheck.roles.LOSS_FUNCTIONS`, the one list; longest
+#: first so that ``nllloss`` is not cut at ``nll``), or cross entropy spelled with a separator
+_LOSS_FN_WORD = re.compile(r"(?<![a-z0-9])(?:" + "|".join(sorted(LOSS_FUNCTIONS, key=lambda w: (-len(w), w)))
+                           + r"|cross[_\-]entropy)(?![a-z0-9])")
 
 
 _COMMA_NAME = re.compile(r"[A-Za-z_][\w./\-]{0,60}")
@@ -1455,7 +1447,7 @@ def _comma_pairs(text: str) -> tuple[list[tuple[str, float]], int, str] | None:
 def _lossy_text(low: str) -> bool:
     """Whether lower-cased ``low`` may hold a loss: the word ``loss`` or ``损失``, or a loss
     function's name as a word (``target/train_xent: 7.3``, ``Train-cross-entropy=6.9``)."""
-    return "loss" in low or "损失" in low or _LOSS_FN_WORD.search(low) is not None
+    return "loss" in low or LOSS_ZH in low or _LOSS_FN_WORD.search(low) is not None
 
 
 def _named_before(text: str) -> bool:

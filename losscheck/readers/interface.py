@@ -15,6 +15,14 @@ from losscheck.model import ReadResult
 #: How many leading bytes :func:`losscheck.readers.choose` reads once and hands to ``sniff``.
 HEAD_BYTES = 65536
 
+#: File name endings of binaries no reader owns (checkpoints, arrays, images, archives,
+#: compiled code): discovery never sniffs them (:data:`losscheck.discovery.SKIP_SUFFIXES`) and
+#: the text-log reader never claims them on content.
+BINARY_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".h5", ".pkl", ".npy", ".npz",
+                   ".png", ".jpg", ".jpeg", ".gif", ".pdf", ".pyc", ".so", ".zip", ".tar",
+                   ".onnx", ".msgpack", ".model", ".tflite", ".parquet.tmp", ".tar.gz", ".tgz", ".tar.bz2",
+                   ".tbz2", ".tar.xz", ".txz")
+
 #: Every sniff confidence, in one table: reader name -> case -> confidence (0 to 1; a file
 #: goes to the reader with the highest, ties to the first reader in module-name order, and
 #: 0 is "not mine"). Readers return these, never literals, so the order between readers can

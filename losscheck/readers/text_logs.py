@@ -87,16 +87,17 @@ from pathlib import Path
 
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name, read_text
-from losscheck.readers._textkv import KVExtractor, clean_line, is_loss_name
-from losscheck.readers.interface import SNIFF
+from losscheck.readers._textkv import KVExtractor, clean_line
+from losscheck.readers.interface import BINARY_SUFFIXES, SNIFF
+from losscheck.roles import is_loss_name
 
 _NUM = r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn]a[Nn]|nan|[Ii]nf(?:inity)?)"
 _TEXT_EXT = (".log", ".txt", ".md", ".out")
-#: names never claimed on content alone: formats other readers own, binaries, configs, notebooks
+#: names never claimed on content alone: formats other readers own, configs, notebooks, markup,
+#: scripts, and every binary discovery skips (:data:`~losscheck.readers.interface.BINARY_SUFFIXES`)
 _NOT_TEXT_EXT = (".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".yaml", ".yml", ".toml", ".ini", ".cfg",
-                 ".parquet", ".db", ".sqlite", ".zip", ".tar", ".tgz", ".pt", ".pth", ".ckpt", ".bin",
-                 ".npy", ".npz", ".h5", ".pkl", ".png", ".jpg", ".jpeg", ".svg", ".pdf", ".html", ".ipynb",
-                 ".wandb", ".xml", ".sh", ".whl", ".so", ".gif", ".mp4", ".onnx", ".safetensors")
+                 ".parquet", ".db", ".sqlite", ".svg", ".html", ".ipynb", ".wandb", ".xml", ".sh", ".whl",
+                 ".mp4") + BINARY_SUFFIXES
 _SNIFF_ENOUGH = 10  # generic loss lines with a counter that make a file a log whatever else it holds
 
 _TF_OD = re.compile(rf"global step (\d+):\s*loss = ({_NUM})(?:\s*\(({_NUM}) sec/step\))?")
@@ -576,7 +577,7 @@ _ONE_LINE_LOG = 3
 
 def _loss_series_enough(p: _Parser, nonblank: int) -> bool:
     """Whether the finished parser ``p`` of a sniff window of ``nonblank`` non-blank lines
-    holds a loss-named series (:func:`~losscheck.readers._textkv.is_loss_name`) of at least 3
+    holds a loss-named series (:func:`~losscheck.roles.is_loss_name`) of at least 3
     points with at least 2 distinct values (``nan`` is one), not all whole numbers, and as many points as the counted-line rule asks:
     10, or a tenth of the non-blank lines (a config dump names each loss once; a README
     quoting three log lines is a small share of its lines), most of them not worded like a

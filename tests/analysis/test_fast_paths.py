@@ -167,8 +167,9 @@ def test_median_filter_nearest_rejects_an_even_window():
 
 @pytest.mark.parametrize("seed", range(6))
 def test_grad_surge_with_running_medians_equals_the_median_per_window(seed, monkeypatch):
-    """detect_surge's trailing medians (bottleneck.move_median) and its running floor give the
-    surge the per-window np.median scan gave (issue 15: that scan was O(n^2 / 10))."""
+    """detect_surge's trailing medians (bottleneck.move_median) and its running floor
+    (np.minimum.accumulate), each replaced by its plain loop, give the surge the per-window
+    np.median scan gave (issue 15: that scan was O(n^2 / 10))."""
     import bottleneck
 
     from losscheck.live import Monitor
@@ -200,6 +201,25 @@ def test_grad_surge_with_running_medians_equals_the_median_per_window(seed, monk
             out[i] = np.median(a[i - window + 1:i + 1])
         return out
 
+    # the running floor (np.minimum.accumulate) against the plain loop it replaces: the lowest
+    # trailing median so far, recomputed at each index
+    from losscheck.analysis import gradnorm
+
+    class _Minimum:
+        def __call__(self, *a, **k):
+            return np.minimum(*a, **k)
+
+        @staticmethod
+        def accumulate(a):
+            return np.array([min(a[:j + 1]) for j in range(len(a))], dtype=np.float64)
+
+    class _Numpy:  # numpy, but minimum.accumulate is the plain loop
+        minimum = _Minimum()
+
+        def __getattr__(self, name):
+            return getattr(np, name)
+
     monkeypatch.setattr(bottleneck, "move_median", slow_move_median)
+    monkeypatch.setattr(gradnorm, "np", _Numpy())
     assert verdict() == fast
     assert any(code == "LC201" for code, _, _ in fast[0]), fast  # the surge is found

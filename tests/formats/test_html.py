@@ -13,7 +13,9 @@ import pytest
 
 from losscheck.digest import debiased_ema, ema_weight, plot_digest
 from losscheck.formats import get_format
-from losscheck.formats.html import (NONFINITE, ONSET, SWEEP_BYTES_FIXED, SWEEP_BYTES_PER_RUN, ordered)
+from losscheck.formats import html as html_mod
+from losscheck.formats._common import display_path
+from losscheck.formats.html import NONFINITE, ONSET, SWEEP_BYTES_FIXED, SWEEP_BYTES_PER_RUN
 from losscheck.model import PLOT_BINS, Report, RunData, Series
 from losscheck.pipeline import Options, diagnose, diagnose_run
 
@@ -135,7 +137,10 @@ def test_sweep_overview_failing_first_with_status_filters():
     order = [s for s, _ in cards]
     rank = {"failing": 0, "warning": 1, "healthy": 2}
     assert order == sorted(order, key=rank.__getitem__)
-    assert [r.status for r in ordered(rep.runs)] == order
+    # the order spelled out: status (failing, warning, healthy), most confident first, then path
+    want = sorted(rep.runs, key=lambda r: (rank[r.status], -(r.confidence or 0.0), r.run))
+    titles = re.findall(r'<a class="card \w+" href="#run-\d+">.*?<span title="([^"]*)">', html, re.S)
+    assert titles == [html_mod.h(display_path(r.run)) for r in want]
     for i in range(len(rep.runs)):
         assert f'id="run-{i}"' in html
     for s in set(order):  # a filter per status present, working by :target (no script)
