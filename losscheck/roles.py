@@ -187,11 +187,19 @@ def _is_total(toks: list[str], others) -> bool:
     """Whether a name (its tokens) is a total among the candidate names ``others`` (token
     lists): it says so (``total``, ``sum``, ``overall``, ``tot``), or it is the stem of another
     candidate's name (``Loss`` beside ``Loss_u`` and ``Loss_v``; ``D_loss`` beside
-    ``D_loss_real``), as frameworks name the parts of a loss after it."""
+    ``D_loss_real``), as frameworks name the parts of a loss after it. The plural stem counts
+    too: ``losses`` beside ``loss_mn``, ``loss_c`` (the sum of the losses; blind6 text-log set,
+    generalised to any ``<stem>es``/``<stem>s`` beside ``<stem>_<part>`` names)."""
     if _TOTAL.intersection(toks):
         return True
     n = len(toks)
-    return any(len(o) > n and o[:n] == toks for o in others)
+    if any(len(o) > n and o[:n] == toks for o in others):
+        return True
+    if not n or not toks[-1].endswith("s"):
+        return False
+    # the plural of a stem: "losses" -> "loss", "G_losses" -> "G_loss"
+    singular = [toks[:-1] + [toks[-1][:-k]] for k in (2, 1) if len(toks[-1]) > k + 1]
+    return any(len(o) > n and o[:n] in singular for o in others)
 
 
 # A generator / discriminator loss: the G or D mark as its own token next to "loss"/"err"

@@ -850,6 +850,27 @@ class Collector:
                 self._points[tag] = ([st[i] for i in keep], [va[i] for i in keep], [wt[i] for i in keep])
         return removed
 
+    def merge(self, tags: Sequence[str], into: str) -> None:
+        """Replace ``tags`` (each a tag held here) by one new tag ``into`` holding their points
+        in the order of ``tags`` (``into`` must not be held already)."""
+        st: list = []
+        va: list = []
+        wt: list = []
+        wall = True
+        for t in tags:
+            a, b, c = self._points.pop(t)
+            st.extend(a)
+            va.extend(b)
+            wt.extend(c)
+            wall = wall and self._has_wall.pop(t)
+        self._points[into] = (st, va, wt)
+        self._has_wall[into] = wall
+
+    def steps(self, tag: str) -> list:
+        """The steps added to ``tag`` so far, in order (``[]`` for an unknown tag)."""
+        pts = self._points.get(tag)
+        return list(pts[0]) if pts is not None else []
+
     def tags(self) -> list[str]:
         """Tags in first-seen order."""
         return list(self._points)

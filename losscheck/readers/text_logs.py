@@ -146,6 +146,8 @@ _KERAS_SEG = re.compile(r"\s*(?:\d{1,12}/\d{1,12}\s{0,5}\[[=>.]{0,400}\]|ETA:\s{
 #: a Keras progress bar's counter: ``1875/1875 [====`` (finished when both numbers are equal)
 _KERAS_DONE = re.compile(r"\s{0,20}(\d{1,12})/(\d{1,12})\s{0,5}\[[=>.]")
 _SEGMENTS = re.compile(r"(?<!\s)\s+-\s+|\t|(?<!\s)\s{3,}")
+#: a metric name ending in a number after a space (``Validation loss 6312``): a counter in the name?
+_COUNTED_NAME = re.compile(r"(?P<stem>[A-Za-z][\w /.-]{0,100}?[A-Za-z)])\s{1,8}(?P<n>\d{1,12})")
 _BLOCK_STEP_NAMES = frozenset({"step", "iter", "iteration", "global_step", "global step", "batch"})
 
 #: printed hyper-parameter name -> (meta key, converter)
@@ -522,6 +524,34 @@ class _Parser:
                 self.add(tag, st, v, unit)
         self.used |= {n for n in kv.used_lines}
         info.extend(kv.notes)
+        info.extend(self._counted_names())
+        return info
+
+    def _counted_names(self) -> list[str]:
+        """Merge the one-point tags whose names differ only by a trailing number that moves
+        (``Validation loss 6312: 0.15`` / ``Validation loss 6838: 0.147``: a trainer printing
+        the iteration between the name and the colon): at least 3 such tags, one point each,
+        the numbers rising with the points' steps, are one series named by the stem (its
+        unit kept). A name whose number stays (``top 5``) or that has several points is left
+        alone. Returns info messages. Source: blind6 text-log set, generalised to any name."""
+        groups: dict[str, list[tuple[int, str]]] = {}
+        for tag in self.col.tags():
+            m = _COUNTED_NAME.fullmatch(tag)
+            if m and len(self.col.values(tag)) == 1:
+                groups.setdefault(m.group("stem"), []).append((int(m.group("n")), tag))
+        info = []
+        for stem, members in groups.items():
+            if len(members) < 3 or stem in self.col.tags():
+                continue
+            by_step = sorted(members, key=lambda nt: float(self.col.steps(nt[1])[0]))
+            nums = [n for n, _ in by_step]
+            if any(b <= a for a, b in zip(nums, nums[1:])):
+                continue
+            unit = self.units.get(by_step[0][1], "step")
+            self.col.merge([t for _, t in by_step], stem)
+            self.units[stem] = unit
+            info.append(f"{len(members)} names '{stem} N' with a rising number N were read as one "
+                        f"series '{stem}' (the number is a counter printed in the name)")
         return info
 
 
