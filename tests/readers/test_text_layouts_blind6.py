@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from tests.readers.text_helpers import read_result, roles_of
+from tests.readers.text_helpers import read_result, roles_of, same
 
 
 def read(tmp_path, name, text):
@@ -65,3 +65,64 @@ def test_a_number_that_stays_in_a_name_is_kept(tmp_path):
         lines += [f"Epoch: {i + 1}", f"Train loss: {1 - i / 10:.2f}", f"Acc top 5: {0.5 + i / 100:.2f}"]
     t, _ = read(tmp_path, "log.txt", "\n".join(lines) + "\n")
     assert len(t["Acc top 5"]) == 5 and len(t["Train loss"]) == 5
+
+
+# ------------------------------------------------------- indented evaluation lines
+
+def _two_level_log(indent: int) -> str:
+    lines = []
+    for it in range(0, 1100, 100):
+        if it % 200 == 0:
+            lines.append(" " * indent + f"Epoch 0  Iteration {it} loss = {0.5 + 1 / (it + 1):.4f} * 1  acc = 0.9")
+        lines.append(f"Epoch 0  Iteration {it}  lr = 0.01 loss = {0.3 + 1 / (it + 2):.4f} * 1  acc = 0.91")
+    return "\n".join(lines) + "\n"
+
+
+def test_deeper_indented_lines_of_the_same_form_are_the_evaluation(tmp_path):
+    """Test lines printed with the training lines' form, counter and names, but indented far
+    right and without the lr: the evaluation pass (``eval/loss``), not points of the training
+    loss that overwrite it at the steps both print."""
+    t, notes = read(tmp_path, "train_output.txt", _two_level_log(40))
+    assert len(t["loss"]) == 11 and same(t["loss"].values[0], 0.3 + 1 / 2)
+    assert len(t["eval/loss"]) == 6 and same(t["eval/loss"].values[0], 1.5)
+    assert any("indented" in m for _, m in notes)
+    roles = roles_of(tmp_path, "train_output.txt", _two_level_log(40))
+    assert roles["loss"].tag == "loss" and roles["eval_loss"].tag == "eval/loss"
+
+
+def test_a_small_indent_difference_is_not_an_evaluation(tmp_path):
+    """Two leading spaces more (a right-aligned number, a sloppy print) set nothing apart."""
+    t, _ = read(tmp_path, "train_output.txt", _two_level_log(2))
+    assert "eval/loss" not in t
+
+
+# ------------------------------------------------------- a per-epoch echo of a per-batch print
+
+def _echo_log(echo_shift: float = 0.0) -> tuple[str, list[float]]:
+    lines, vals = [], []
+    for ep in range(1, 6):
+        for b in range(30):
+            v = round(1.0 / (ep + b / 30), 6)
+            vals.append(v)
+            lines.append(f"loss: {v}")
+            if b == 0:
+                lines.append(f"Train Epoch:{ep}\tPercent:[0/900 (0%)]\tLoss:{v + echo_shift}")
+    return "\n".join(lines) + "\n", vals
+
+
+def test_an_epoch_line_echoing_a_batch_print_leaves_every_batch_print(tmp_path):
+    """A bare ``loss:`` printed every batch, and once per epoch a counted line whose ``Loss:``
+    repeats that batch's value: the batch prints are the series (in order), not one value per
+    epoch (the last batch's) that the epoch counter would keep."""
+    text, vals = _echo_log()
+    t, notes = read(tmp_path, "loss_log.txt", text)
+    assert [float(v) for v in t["loss"].values] == vals
+    assert "Loss" not in t
+    assert any("restate" in m for _, m in notes)
+
+
+def test_an_epoch_line_with_its_own_value_is_not_an_echo(tmp_path):
+    """When the counted line's value is not printed next to it, the counter lines stay."""
+    text, _ = _echo_log(echo_shift=0.5)
+    t, _ = read(tmp_path, "loss_log.txt", text)
+    assert "Loss" in t and len(t["Loss"]) == 5
