@@ -11,6 +11,10 @@ their numbers *before* losscheck was run on them. A log counts as read right whe
   log has none;
 - the grad-norm and LR roles are filled when the log prints them.
 
+A log that prints no loss at all (``loss_n`` 0: a run that died before its first print) is
+read right when it is read and the user is told that no loss is there (the resolver's "no
+training or eval loss", or "no data points: no recognised metric lines")  (with the grad norm / LR it prints found); a loss found in it is a silent misread.
+
 A log that prints only an evaluation loss is labelled with it as its loss (``loss_name`` an
 eval name such as ``Validation loss``, no ``eval_*``); the resolver puts such a series in the
 eval-loss role and leaves the loss role empty (it is still analysed), and that counts as the
@@ -140,13 +144,31 @@ def check_full(row: dict, folder: Path = LOGS) -> tuple[bool, str, dict, str]:
     from losscheck.pipeline import read_run
     from losscheck.roles import _is_eval, resolve
 
+    from losscheck.errors import NoLossMetric, TooLittleData
+    from losscheck.roles import _pick
+
     path = folder / row["file"]
+    data = None
     try:
         found = discover(path)
         data = read_run(found.runs[0])
         resolved = resolve(data)
+    except (NoLossMetric, TooLittleData) as exc:
+        if row["loss_n"] == "0" and (data is not None or "no recognised metric" in str(exc)):
+            # a log that prints no loss (a run that died first): read right when it was read
+            # and the user is told that no loss is there, with the grad norm / LR it prints
+            missing = [f"{role}: {row[col]!r} printed but not found"
+                       for role, col in (("grad_norm", "grad_norm_name"), ("lr", "lr_name"))
+                       if row[col] and (data is None or _pick(role, data.series, set()) is None)]
+            if not missing:
+                return True, "", {}, "ok"
+            return False, "; ".join(missing), {}, "unread"
+        return False, f"error: {exc.one_line()}", {}, "unread"
     except LosscheckError as exc:
         return False, f"error: {exc.one_line()}", {}, "unread"
+    if row["loss_n"] == "0":
+        tags = {r: a.series.tag for r, a in resolved.roles.items()}
+        return False, f"the log prints no loss, read as {tags}", tags, "silent"
     roles = {r: a.series for r, a in resolved.roles.items()}
     if (not row["eval_name"] and "loss" not in roles and "eval_loss" in roles
             and row["loss_name"] and _is_eval(row["loss_name"])):

@@ -555,6 +555,9 @@ class KVExtractor:
         self._header_ep: int | None = None  # the epoch of the last epoch header line (progress lines under it)
         self._early_rows: list[tuple[str, int]] | None = []  # N/M rows before any table header
         self.calls = 0  # lines examined (for the linear-work test)
+        # counted lines of 3 metrics or more, a learning rate or grad norm among them, but no
+        # loss (a trainer's step line when the loss is not printed: sniff evidence of a log)
+        self.optimiser_lines = 0
         self.wordy_lines = 0  # metric lines without a counter that read like a sentence (sniff evidence)
 
     def _sparse_counters(self, recs: list[_Rec], notes: list[str]) -> None:
@@ -750,6 +753,8 @@ class KVExtractor:
             self._started = True
             if ctr.ep != self._header_ep:
                 self._header_ep = None  # progress lines count under an epoch header only
+            if not lossy and not is_eval and len(pairs) >= 3 and any(_optimiser_name(k) for k, _ in pairs):
+                self.optimiser_lines += 1
             if lossy and line_no != self._loss_line_last:
                 self.loss_lines += 1
                 self._loss_line_last = line_no
@@ -1926,6 +1931,14 @@ def _yolo_val_columns(toks: list[str]) -> list[tuple[int, str]]:
             continue
         out.append((i, f"metrics/{base}({group})" if v8 and group else f"metrics/{base}"))
     return out
+
+
+def _optimiser_name(name: str) -> bool:
+    """Whether ``name`` is a learning rate or a grad norm (``learning rate``, ``lr``,
+    ``grad norm``, ``grad_norm``, ``gnorm``): a metric only a training loop prints."""
+    toks = [t for t in _TOK.split(name.lower()) if t]
+    return ("lr" in toks or ("learning" in toks and "rate" in toks) or "gnorm" in toks
+            or ("grad" in toks and "norm" in toks))
 
 
 def _restate_neighbours(recs: list[_Rec]) -> bool:

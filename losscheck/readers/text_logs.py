@@ -86,7 +86,7 @@ import re
 from pathlib import Path
 
 from losscheck.model import ReadNote, ReadResult
-from losscheck.readers._common import BaseReader, Collector, base_name, read_text
+from losscheck.readers._common import BaseReader, Collector, base_name, read_text, wide_bom
 from losscheck.readers._textkv import KVExtractor, clean_line, is_loss_name
 from losscheck.readers.interface import SNIFF
 
@@ -97,6 +97,8 @@ _NOT_TEXT_EXT = (".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".yaml", ".yml", 
                  ".parquet", ".db", ".sqlite", ".zip", ".tar", ".tgz", ".pt", ".pth", ".ckpt", ".bin",
                  ".npy", ".npz", ".h5", ".pkl", ".png", ".jpg", ".jpeg", ".svg", ".pdf", ".html", ".ipynb",
                  ".wandb", ".xml", ".sh", ".whl", ".so", ".gif", ".mp4", ".onnx", ".safetensors")
+#: words of a console capture's file name (``training_log.txt``, ``train.out``, ``stdout.txt``)
+_LOGGY = re.compile(r"log|train|out|console|run|nohup")
 _SNIFF_ENOUGH = 10  # generic loss lines with a counter that make a file a log whatever else it holds
 
 _TF_OD = re.compile(rf"global step (\d+):\s*loss = ({_NUM})(?:\s*\(({_NUM}) sec/step\))?")
@@ -697,6 +699,12 @@ class TextLogReader(BaseReader):
                     score = self._sniff_window(window.split(b"\n", 1)[-1])
                 if score:
                     break
+        if score == 0.0 and named and _LOGGY.search(name) and wide_bom(path):
+            # a console capture PowerShell wrote (``python train.py > training_log.txt``: UTF-16
+            # with a byte-order mark, decoded as it is read) without a metric line, such as a
+            # run that crashed before its first print: read, so the user is told no loss was
+            # printed, not that the file is not a log; below every other reader
+            return SNIFF["text-log"]["other-name"]
         if score and not named:
             # another name (``log``, ``R50-FPN_log.py``, ``run.b``, ``nohup``): claimed on its
             # content alone, below every specific and generic reader (any of them wins)
@@ -722,6 +730,11 @@ class TextLogReader(BaseReader):
         # a long document (a README with a log excerpt, a config dump)
         total = known + generic
         if total >= _SNIFF_ENOUGH or (total >= 3 and 10 * total >= nonblank) or (total >= 2 and nonblank < 10):
+            return 0.3
+        if p.kv.optimiser_lines >= 3 and 2 * p.kv.optimiser_lines >= nonblank:
+            # counted step lines with a learning rate or grad norm and no loss (a trainer whose
+            # loss print is missing: Megatron's ``iteration 5/100 | learning rate: .. | grad
+            # norm: nan |``), most of the file: read, so the user is told that no loss is printed
             return 0.3
         if total >= 1 and nonblank <= _ONE_LINE_LOG:
             # a log cut to its one metric line (a run that diverged at its first print, a
@@ -751,7 +764,10 @@ class TextLogReader(BaseReader):
         notes.extend(ReadNote(src, m, "warning") for m in _doubtful(series, printed))
         notes.extend(ReadNote(src, m, "info") for m in info)
         if not series:
-            notes.append(ReadNote(src, "no recognised metric lines in this text log", "warning"))
+            enc = next((n.message.split(" encoded as ", 1)[1].split(" (", 1)[0].split(" without", 1)[0]
+                        for n in notes if n.message.startswith("text encoded as ")), None)
+            notes.append(ReadNote(src, "no recognised metric lines in this text log (no loss or other metric found)"
+                                  + (f"; it was decoded from {enc}" if enc else ""), "warning"))
         else:
             physical = [ln for ln in text.split("\n") if ln.strip()]
             unused = len(physical) - len(p.used)

@@ -126,3 +126,72 @@ def test_an_epoch_line_with_its_own_value_is_not_an_echo(tmp_path):
     text, _ = _echo_log(echo_shift=0.5)
     t, _ = read(tmp_path, "loss_log.txt", text)
     assert "Loss" in t and len(t["Loss"]) == 5
+
+
+# ------------------------------------------------------- a UTF-16 console capture without metrics
+
+_CRASH = ("=" * 40 + "\r\nLoading data...\r\nCreated 5000 samples\r\nTraceback (most recent call last):\r\n"
+          '  File "train.py", line 9, in <module>\r\nUnicodeEncodeError: \'charmap\' codec can\'t encode\r\n')
+
+
+def test_a_utf16_capture_of_a_crashed_run_is_read_and_says_no_metric(tmp_path):
+    """What PowerShell's ``>`` writes (UTF-16 LE with a byte-order mark) from a run that died
+    before its first print: claimed by the text reader (the user learns no loss was printed
+    and the encoding it was decoded from), not "not a supported log file"."""
+    from losscheck.readers import choose, text_logs
+
+    p = tmp_path / "training_log.txt"
+    p.write_bytes(b"\xff\xfe" + _CRASH.encode("utf-16-le"))
+    assert choose(p) is text_logs.READER
+    res = text_logs.READER.read(p)
+    assert not res.series
+    assert any(n.severity == "warning" and "UTF-16 LE" in n.message for n in res.notes)
+
+
+def test_a_utf16_capture_with_metric_lines_is_read(tmp_path):
+    p = tmp_path / "train.log"
+    p.write_bytes(b"\xff\xfe" + "".join(f"step {i} loss: {1 / (i + 1):.4f}\r\n" for i in range(12))
+                  .encode("utf-16-le"))
+    from losscheck.readers import text_logs
+
+    t = {s.tag: s for s in text_logs.READER.read(p).series}
+    assert len(t["loss"]) == 12
+
+
+def test_a_utf16_text_without_a_log_name_or_metrics_is_not_claimed(tmp_path):
+    from losscheck.readers import choose
+
+    p = tmp_path / "notes.txt"
+    p.write_bytes(b"\xff\xfe" + "shopping list\r\nmilk\r\n".encode("utf-16-le"))
+    assert choose(p) is None
+
+
+# ------------------------------------------------------- step lines without a loss
+
+def _step_line(i: int, gn: str) -> str:
+    return (f" iteration {i:>8}/ 100000 | consumed samples: {8 * i:>10} | learning rate: 3.000E-04 | "
+            f"loss scale: 1.0 | grad norm: {gn} | samples per second: 1.9 |")
+
+
+def test_counted_step_lines_with_an_lr_and_no_loss_are_read_and_name_no_loss(tmp_path):
+    """A trainer's step lines that print the learning rate and grad norm but no loss: read
+    (their grad norm and LR are found) and the resolver says no loss is there, instead of
+    "not a supported log file"."""
+    import pytest
+
+    from losscheck.errors import NoLossMetric
+
+    text = "\n".join(_step_line(i, "nan") for i in range(700, 704)) + "\n"
+    t, _ = read(tmp_path, "log.txt", text)
+    assert "learning_rate" in t and "grad norm" in t
+    with pytest.raises(NoLossMetric):
+        roles_of(tmp_path, "log.txt", text)
+
+
+def test_a_document_quoting_two_step_lines_is_not_claimed(tmp_path):
+    from losscheck.readers import choose
+
+    text = "\n".join(["Some notes about the run."] * 10 + [_step_line(i, "1.2") for i in (1, 2)]) + "\n"
+    p = tmp_path / "notes.txt"
+    p.write_text(text)
+    assert choose(p) is None
