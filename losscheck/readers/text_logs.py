@@ -87,6 +87,7 @@ from pathlib import Path
 
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name, read_text, wide_bom
+from losscheck.readers._numlines import names_loss, read_numeric
 from losscheck.readers._textkv import KVExtractor, clean_line, is_loss_name
 from losscheck.readers.interface import SNIFF
 
@@ -99,6 +100,8 @@ _NOT_TEXT_EXT = (".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".yaml", ".yml", 
                  ".wandb", ".xml", ".sh", ".whl", ".so", ".gif", ".mp4", ".onnx", ".safetensors")
 #: words of a console capture's file name (``training_log.txt``, ``train.out``, ``stdout.txt``)
 _LOGGY = re.compile(r"log|train|out|console|run|nohup")
+#: names never read as header-less numbers (a ``.csv``/``.tsv`` without a header may be)
+_NOT_NUMERIC_EXT = tuple(e for e in _NOT_TEXT_EXT if e not in (".csv", ".tsv"))
 _SNIFF_ENOUGH = 10  # generic loss lines with a counter that make a file a log whatever else it holds
 
 _TF_OD = re.compile(rf"global step (\d+):\s*loss = ({_NUM})(?:\s*\(({_NUM}) sec/step\))?")
@@ -630,12 +633,10 @@ def _loss_series_enough(p: _Parser, nonblank: int) -> bool:
 def _csv_table(head: bytes) -> bool:
     """Whether ``head`` opens with a header of several fields, one a step key, and a numeric
     row: the CSV reader claims such a ``.log``/``.txt`` file (``csv_generic``'s text rule)."""
-    from losscheck.readers._common import STEP_KEYS
-    from losscheck.readers._tabular import header_fields, second_line_numeric
+    from losscheck.readers._tabular import counter_field, header_fields, second_line_numeric
 
     fields = header_fields(head)
-    return len(fields) > 1 and second_line_numeric(head) and bool({f.lower() for f in fields}
-                                                                 & {k.lower() for k in STEP_KEYS})
+    return len(fields) > 1 and second_line_numeric(head) and counter_field(fields) is not None
 
 
 def _tail(path: Path, n: int, middle: bool = False) -> bytes:
@@ -683,10 +684,16 @@ class TextLogReader(BaseReader):
 
     def _sniff(self, path: Path, head: bytes) -> float:
         name = base_name(path).lower()
+        if names_loss(name) and not name.endswith(_NOT_NUMERIC_EXT) and b"\x00" not in head[:4096]:
+            # ``loss_log.txt``, ``train_loss.csv``: header-less numbers (a table with a header
+            # is the CSV reader's, and fails this test on its header line)
+            lines = [ln for ln in head.decode("utf-8", errors="replace").splitlines() if ln.strip()]
+            if lines and read_numeric(lines) is not None:
+                return SNIFF["text-log"]["metric-lines"]
         named = name.endswith(_TEXT_EXT)
         if not named and (name.endswith(_NOT_TEXT_EXT) or b"\x00" in head[:4096] or name.startswith("events.out.")):
             return 0.0
-        if name.endswith((".log", ".txt")) and _csv_table(head):
+        if name.endswith((".log", ".txt", ".out")) and _csv_table(head):
             return 0.0  # a table with a step column from the first line on: the CSV reader's
         score = self._sniff_window(head)
         if score == 0.0 and len(head) >= 65536:
@@ -757,6 +764,10 @@ class TextLogReader(BaseReader):
         text, more = decode_text(data, path)
         notes += more
         del data
+        if names_loss(base_name(path)):
+            got = read_numeric([ln for ln in text.splitlines() if ln.strip()])
+            if got is not None:
+                return self._numeric(src, got, notes)
         p, hits, info = _parse(text)
         printed = {tag: len(p.col.values(tag)) + p.stacked.get(tag, 0) for tag in p.col.tags()}
         series, n = p.col.build(src, "step", p.units)
@@ -778,6 +789,19 @@ class TextLogReader(BaseReader):
             notes.append(ReadNote(src, "HF console dicts carry no step: the n-th logged dict is used as "
                                        "step n", "info"))
         return ReadResult(series, notes, p.meta)
+
+    @staticmethod
+    def _numeric(src: str, got, notes: list[ReadNote]) -> ReadResult:
+        """The read of a header-less numeric file named after the loss (:mod:`._numlines`)."""
+        points, unit, info = got
+        col = Collector()
+        for tag, (steps, values) in points.items():
+            for st, v in zip(steps, values):
+                col.add(tag, int(st) if float(st).is_integer() else st, v)
+        series, n = col.build(src, unit)
+        notes.extend(n)
+        notes.extend(ReadNote(src, m, sev) for sev, m in info)
+        return ReadResult(series, notes, {})
 
 
 READER = TextLogReader()

@@ -195,3 +195,90 @@ def test_a_document_quoting_two_step_lines_is_not_claimed(tmp_path):
     p = tmp_path / "notes.txt"
     p.write_text(text)
     assert choose(p) is None
+
+
+# ------------------------------------------------------- header-less numbers named after the loss
+
+def _roles_and_notes(tmp_path, name, text):
+    from losscheck.discovery import discover
+    from losscheck.pipeline import read_run
+    from losscheck.roles import resolve
+
+    p = tmp_path / name
+    p.write_text(text)
+    data = read_run(discover(p).runs[0])
+    return {r: a.series for r, a in resolve(data).roles.items()}, data.notes
+
+
+def test_bare_numbers_in_a_file_named_after_the_loss_are_the_loss(tmp_path):
+    vals = [2.5, 2.1, 1.9, 1.95, 1.7]
+    roles, _ = _roles_and_notes(tmp_path, "losses.txt", "\n".join(map(str, vals)) + "\n")
+    assert [float(v) for v in roles["loss"].values] == vals
+    assert [int(s) for s in roles["loss"].steps] == list(range(5))
+
+
+def test_an_index_column_and_a_value_give_step_and_loss(tmp_path):
+    rows = [(i, 3.0 - i / 10) for i in range(1, 9)]
+    roles, _ = _roles_and_notes(tmp_path, "train_loss.csv", "".join(f"{i},{v:.2f}\n" for i, v in rows))
+    assert [int(s) for s in roles["loss"].steps] == [i for i, _ in rows]
+    assert same(roles["loss"].values[-1], rows[-1][1])
+
+
+def test_a_restarting_index_is_a_restart_as_for_any_step(tmp_path):
+    """The index going back to 1 is handled as every step that goes back: later points kept,
+    with the reader's restart warning."""
+    text = "".join(f"{i} {5 - i / 10:.2f}\n" for i in range(1, 6)) + "".join(f"{i} {4 - i / 10:.2f}\n"
+                                                                        for i in range(1, 9))
+    roles, notes = _roles_and_notes(tmp_path, "loss_log.txt", text)
+    assert len(roles["loss"]) == 8
+    assert any(n.severity == "warning" and "went back" in n.message for n in notes)
+
+
+def test_counter_word_lines_without_a_name_give_the_epochs(tmp_path):
+    vals = [2.05, 1.92, 1.91, 1.9]
+    text = "".join(f"Epoch {i}: {v}\n" for i, v in enumerate(vals, 1))
+    roles, _ = _roles_and_notes(tmp_path, "loss_log.txt", text)
+    assert [float(v) for v in roles["loss"].values] == vals
+    assert roles["loss"].step_unit == "epoch"
+
+
+def test_several_unnamed_columns_take_the_first_with_a_warning_naming_the_choice(tmp_path):
+    text = "".join(f"{10 / i:.2f},{-200 + i:.2f},{i * 3}\n" for i in range(1, 12))
+    roles, notes = _roles_and_notes(tmp_path, "loss_log.txt", text)
+    assert same(roles["loss"].values[0], 10.0)
+    warn = [n.message for n in notes if n.severity == "warning" and "column 1 of 3" in n.message]
+    assert warn and "--loss column_N" in warn[0] and "column_2" in warn[0]
+
+
+def test_numbers_in_a_file_not_named_after_a_loss_are_not_claimed(tmp_path):
+    """A list of numbers says nothing about what it holds unless its name does."""
+    from losscheck.readers import choose
+
+    p = tmp_path / "log.txt"
+    p.write_text("".join(f"{9 - i / 7:.2f}\n" for i in range(15)))
+    assert choose(p) is None
+
+
+def test_a_loss_named_file_with_prose_is_not_read_as_numbers(tmp_path):
+    from losscheck.readers import choose
+
+    p = tmp_path / "loss_notes.txt"
+    p.write_text("The loss went down:\n2.1\n1.9\n1.7\n")
+    assert choose(p) is None
+
+
+# ------------------------------------------------------- a CSV header whose counter is named otherwise
+
+def test_a_csv_with_a_numiters_header_is_read_as_csv_whatever_its_suffix(tmp_path):
+    """Caffe's ``parse_log.py`` output (``NumIters,Seconds,LearningRate,accuracy,softmax_loss``)
+    saved as ``.txt``: the CSV reader reads it, ``NumIters`` is the step."""
+    from losscheck.readers import choose, csv_generic
+
+    text = "NumIters,Seconds,LearningRate,accuracy,softmax_loss\n" + "".join(
+        f"{1000.0 * i},{30.5 * i:.3f},0.01,0.9,{5 - i / 10:.4f}\n" for i in range(8))
+    p = tmp_path / "train.txt"
+    p.write_text(text)
+    assert choose(p) is csv_generic.READER
+    t = {s.tag: s for s in csv_generic.READER.read(p).series}
+    assert [int(s) for s in t["softmax_loss"].steps] == [1000 * i for i in range(8)]
+    assert "NumIters" not in t
