@@ -148,6 +148,10 @@ _CFG_LINE = re.compile(rf"^\s*([A-Za-z_]\w*)\s*:\s*({_NUM})\s*$")
 _NS_PAIR = re.compile(rf"(?<!\w)(\w+)=({_NUM})(?=[,)]|$)")
 _KERAS_SEG = re.compile(r"\s*(?:\d{1,12}/\d{1,12}\s{0,5}\[[=>.]{0,400}\]|ETA:\s{0,5}[\d:]{1,12}s?"
                         r"|\d{1,7}(?:\.\d{1,3})?[mu]?s(?:\s{1,3}\d{1,7}(?:\.\d{1,3})?[mu]?s/(?:step|sample))?)\s*")
+#: the last segment of a bar refresh cut by the next one glued to it (``- regre``)
+_CUT_KEY = re.compile(r"\s{0,3}[A-Za-z_]{1,60}\s{0,8}")
+#: where a Keras bar refresh starts (``  3/10000 [....``): a second one on a line was glued on
+_KERAS_AT = re.compile(r"(?<![\w/.])\d{1,12}/\d{1,12}\s{0,5}\[[=>.]")
 #: a Keras progress bar's counter: ``1875/1875 [====`` (finished when both numbers are equal)
 _KERAS_DONE = re.compile(r"\s{0,20}(\d{1,12})/(\d{1,12})\s{0,5}\[[=>.]")
 _SEGMENTS = re.compile(r"(?<!\s)\s+-\s+|\t|(?<!\s)\s{3,}")
@@ -195,11 +199,14 @@ def _keras_line(line: str) -> list[tuple[str, float]]:
     if " - " not in line or "loss" not in line:
         return []
     pairs = []
-    for seg in _SEGMENTS.split(line):
+    segs = _SEGMENTS.split(line)
+    for i, seg in enumerate(segs):
         if not seg.strip() or _KERAS_SEG.fullmatch(seg):
             continue
         pm = _BLOCK_PAIR.match(seg)
         if not pm:
+            if pairs and _CUT_KEY.fullmatch(seg) and not "".join(segs[i + 1:]).strip():
+                break  # a key cut where the next refresh was glued on ("- loss: nan - regre")
             return []
         try:
             pairs.append((pm.group(1).strip(), _num(pm.group(2))))
@@ -254,6 +261,8 @@ class _Parser:
         self.kv = KVExtractor()
         self.keras_early: tuple[int, list[tuple[str, float]]] | None = None
         self.keras_loose: list[tuple[int, list[tuple[str, float]]]] = []  # finished bars, no header
+        # every bar line with a loss while no header was seen: (line, counter, total, pairs)
+        self.keras_bars: list[tuple[int, int, int, list[tuple[str, float]]]] = []
         self.hits = 0  # display lines a fixed layout took metrics from
         self.used: set[int] = set()  # physical lines that gave metrics
 
@@ -297,6 +306,8 @@ class _Parser:
                 if pairs and not self.seen_metrics:  # an excerpt that starts with an epoch's last line
                     self.keras_early = (line_no, pairs)
                 dm = _KERAS_DONE.match(line) if pairs else None
+                if dm and len(self.keras_bars) < 1_000_000:
+                    self.keras_bars.append((line_no, int(dm.group(1)), int(dm.group(2)), pairs))
                 if dm and dm.group(1) == dm.group(2) and len(self.keras_loose) < 1_000_000:
                     # a finished Keras bar (``1875/1875 [====] - 5s - loss: ..``) with no
                     # ``Epoch N/M`` header so far: an epoch's last line, pasted without headers
@@ -521,7 +532,20 @@ class _Parser:
                 self.used.add(no)
             info.append("Keras progress lines without 'Epoch N/M' headers: the n-th finished bar is "
                         "used as epoch n")
+        elif self.epoch is None and self.keras_bars and not self.col.tags():
+            # unfinished Keras bars and never a header (a run that failed within its first
+            # epoch, pasted as refreshes): the bar counter is the step, chained when it restarts
+            offset, last = 0, -1
+            for no, n, total, pairs in self.keras_bars:
+                if n < last:
+                    offset += max(total, last)
+                last = n
+                for key, v in pairs:
+                    self.add(key, float(offset + n), v)
+                self.used.add(no)
+            info.append("Keras progress lines without 'Epoch N/M' headers: the bar counter is used as the step")
         self.keras_loose = []
+        self.keras_bars = []
         kv = self.kv.finish(uncounted=not self.col.tags())
         for tag, (steps, values) in kv.points.items():
             unit = kv.units.get(tag, "step")
@@ -584,8 +608,18 @@ def _display_lines(text: str):
             if not part.strip():
                 continue
             line = clean_line(part)
-            if line.strip():
-                yield no, line
+            if not line.strip():
+                continue
+            if "/" in line and "[" in line:
+                starts = [m.start() for m in _KERAS_AT.finditer(line)]
+                if len(starts) > 1:
+                    # Keras bar refreshes glued on one line (carriage returns lost in a copy):
+                    # each refresh is a display line of its own
+                    for a, b in zip([0] + starts[1:], starts[1:] + [len(line)]):
+                        if line[a:b].strip():
+                            yield no, line[a:b]
+                    continue
+            yield no, line
 
 
 def _parse(text: str, stop_at: int | None = None, finish: bool = True) -> tuple[_Parser, int, list[str]]:
@@ -730,7 +764,9 @@ class TextLogReader(BaseReader):
         if len(head) >= 65536 and len(physical) > 1:
             physical = physical[:-1]
         nonblank = sum(1 for ln in physical if ln.strip())
-        known, generic = p.hits + p.kv.layout_lines + len(p.keras_loose), p.kv.loss_lines - p.kv.layout_lines
+        bars = len(p.keras_bars) if p.epoch is None else 0
+        known = p.hits + p.kv.layout_lines + max(len(p.keras_loose), bars)
+        generic = p.kv.loss_lines - p.kv.layout_lines
         if known >= 3 or (known >= 2 and nonblank < 10):
             return 0.3
         # generic lines: a loss with a counter on enough lines, and not a few lines quoted in

@@ -282,3 +282,26 @@ def test_a_csv_with_a_numiters_header_is_read_as_csv_whatever_its_suffix(tmp_pat
     t = {s.tag: s for s in csv_generic.READER.read(p).series}
     assert [int(s) for s in t["softmax_loss"].steps] == [1000 * i for i in range(8)]
     assert "NumIters" not in t
+
+
+# ------------------------------------------------------- Keras bar refreshes without a header
+
+def _refresh(k: int, loss: str, more: str = "") -> str:
+    return f"{k:>5}/10000 [{'.' * 30}] - ETA: 30:00:{k:02d} - loss: {loss}{more}"
+
+
+def test_glued_keras_refreshes_without_a_header_are_read_at_their_counters(tmp_path):
+    """Two refreshes of an unfinished bar on one line (the carriage return lost in a copy), the
+    first cut mid-key: each is a point at its bar counter, so a nan from the first batches
+    is seen instead of "not a supported log file"."""
+    line = _refresh(2, "nan", " - regre") + " " + _refresh(3, "nan", " - box_loss: nan - cls_loss: nan")
+    t, _ = read(tmp_path, "log.txt", line + "\n")
+    assert [int(s) for s in t["loss"].steps] == [2, 3]
+    assert all(math.isnan(v) for v in t["loss"].values)
+
+
+def test_unfinished_bars_restarting_are_chained(tmp_path):
+    lines = [_refresh(k, f"{2 - k / 100:.3f}") for k in (10, 20, 30)] + [_refresh(k, f"{1.5 - k / 100:.3f}")
+                                                                         for k in (10, 20)]
+    t, _ = read(tmp_path, "log.txt", "\n".join(lines) + "\n")
+    assert [int(s) for s in t["loss"].steps] == [10, 20, 30, 10010, 10020]
