@@ -179,7 +179,7 @@ _PYWARN = re.compile(r"(?<!\S)\S{0,300}?\.py:\d{1,7}: [A-Za-z_][\w.]{0,80}?Warni
 _MASK_DT = re.compile(
     r"(?<![\w.])\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
     r"(?:[T_ ]\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}(?!\d))?(?!\d)"
-    r"|(?<![\w.@:])\d{1,3}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?(?!\d)")
+    r"|(?<![\w.@:])\d{1,3}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?(?!\d)(?:\s?[AaPp][Mm](?![A-Za-z]))?")
 _MASK_GLOG = re.compile(r"(?<!\w)[IWEF]\d{4}(?:[ \t]{1,4}\d{1,2}:\d{2}:\d{2}(?:\.\d{1,9})?[ \t]{1,20}\d{1,20})?"
                         r"(?=[ \t])")
 # PaddlePaddle's ``{:x<6f}`` fill: ``nan``/``inf`` padded with ``x`` to the field width (``nanxxx``)
@@ -670,6 +670,10 @@ class KVExtractor:
         pairs, first_pair, rest, again = _pairs(text, use_mean=ctr.use_mean, ctr_start=ctr.start)
         if not pairs and ctr.any() and "," in text:
             got = _comma_pairs(text)
+            if got is not None:
+                pairs, first_pair, rest = got
+        if not pairs and ctr.any():
+            got = _value_first(text)
             if got is not None:
                 pairs, first_pair, rest = got
         if pairs and _prose(rest, len(pairs)):
@@ -1467,6 +1471,33 @@ def _comma_pairs(text: str) -> tuple[list[tuple[str, float]], int, str] | None:
             pairs.append((name, float(fields[i + 1])))
         at += len(f) + 1
     return (pairs, first, "") if pairs else None
+
+
+_VALUE_FIRST = re.compile(rf"[\s@:|=>-]{{0,40}}?(?P<v>{NUM})(?P<u>%)?[ \t]{{1,5}}"
+                          r"(?P<k>[A-Za-z][A-Za-z0-9_.()\-]{0,40}(?: [A-Za-z][A-Za-z0-9_.()\-]{0,40}){0,3})\s*")
+
+
+def _value_first(text: str) -> tuple[list[tuple[str, float]], int, str] | None:
+    """``value name`` fields, the number before its name, on a counted line (counters already
+    blanked): ``Epoch 3 @ 10:27 PM : 0.98 C.E. Loss, 94.3% Accuracy`` gives ``C.E. Loss``
+    0.98 and ``Accuracy`` 94.3. Every comma-separated field must have that shape and one name
+    must be a loss's (:func:`is_loss_name`); returns ``(pairs, start of the first field, "")``
+    or None."""
+    fields = text.split(",")
+    if len(fields) > 16:
+        return None
+    pairs: list[tuple[str, float]] = []
+    for f in fields:
+        m = _VALUE_FIRST.fullmatch(f)
+        if m is None:
+            return None
+        name = m.group("k").strip()
+        if m.group("u") and is_loss_name(name):
+            return None
+        pairs.append((name, float(m.group("v"))))
+    if not any(is_loss_name(k) for k, _ in pairs):
+        return None
+    return pairs, len(text) - len(text.lstrip()), ""
 
 
 def _lossy_text(low: str) -> bool:

@@ -399,7 +399,9 @@ class _Parser:
             # (``loss: .. test: loss: ..``, a second pass) and a step counter after the epoch
             # (``epoch:0 || iter:10 || Loss:``) go to the generic extractor
             pairs = _EQ_PAIR.findall(m.group(2))
-            if len({k for k, _ in pairs}) == len(pairs):
+            # (the line says "loss" but no pair is named so: the loss is printed another way,
+            # ``Epoch 0 @ 10:27 PM : 0.98 C.E. Loss``, the generic extractor's)
+            if len({k for k, _ in pairs}) == len(pairs) and any(is_loss_name(k) for k, _ in pairs):
                 return self._pairs(pairs, int(m.group(1)), unit="epoch")
         m = _EPOCH_HEADER.match(line)
         if m:

@@ -305,3 +305,30 @@ def test_unfinished_bars_restarting_are_chained(tmp_path):
                                                                          for k in (10, 20)]
     t, _ = read(tmp_path, "log.txt", "\n".join(lines) + "\n")
     assert [int(s) for s in t["loss"].steps] == [10, 20, 30, 10010, 10020]
+
+
+# ------------------------------------------------------- the value before its name
+
+def test_a_value_printed_before_its_name_is_read_and_a_12_hour_clock_is_not_a_metric(tmp_path):
+    """``Epoch 3 @ 10:27 PM : 0.98 C.E. Loss, 94.3% Accuracy``: the loss is the number before
+    the name ``C.E. Loss``; ``PM`` is a clock's, never a metric."""
+    vals = [0.98 - i / 100 for i in range(6)]
+    lines = [f"Epoch {i} @ {(9 + i) % 12 + 1:02d}:{7 * i % 60:02d} {'AM' if i % 2 else 'PM'} : {v:.4f} C.E. Loss, "
+             f"{94 + i / 2:.2f}% Accuracy" for i, v in enumerate(vals)]
+    t, _ = read(tmp_path, "train.out", "\n".join(lines) + "\n")
+    assert "PM" not in t and "AM" not in t
+    assert [round(float(v), 4) for v in t["C.E. Loss"].values] == [round(v, 4) for v in vals]
+    assert t["C.E. Loss"].step_unit == "epoch"
+    roles = roles_of(tmp_path, "train.out", "\n".join(lines) + "\n")
+    assert roles["loss"].tag == "C.E. Loss"
+
+
+def test_value_first_needs_a_loss_name(tmp_path):
+    """Numbers before words without a loss among them (``Epoch 3: 120 images, 4 batches``) are
+    not metrics."""
+    lines = [f"step {i} : {120 + i} images, {4 + i} batches" for i in range(12)]
+    p = tmp_path / "train.out"
+    p.write_text("\n".join(lines) + "\n")
+    from losscheck.readers import choose
+
+    assert choose(p) is None
