@@ -52,9 +52,10 @@ _TERMS = frozenset({"kl", "kld", "kldiv", "mmd", "reg", "penalty", "aux"})
 
 #: names of loss functions printed as the metric's name when no "loss" word is printed
 #: (MXNet's ``Train-SmoothL1``, DCRNN's ``train_mae``, OpenNMT-py's ``xent``, ``nll``, a
-#: classifier's ``ce``): a second tier, used only when no name says "loss"
+#: classifier's ``ce``; cuda-convnet's ``logprob`` cost, the negative log-probability of the
+#: labels, see its LogregCostLayer): a second tier, used only when no name says "loss"
 LOSS_FUNCTIONS = frozenset({"xent", "nll", "mse", "mae", "rmse", "smoothl1", "huber", "bce", "ce", "ctc",
-                            "logloss", "crossentropy", "nllloss"})
+                            "logloss", "crossentropy", "nllloss", "logprob"})
 
 #: name tokens of a total (the sum of the components printed beside it); ``batch_loss`` beside
 #: ``classify loss`` / ``iou loss`` is the batch's whole objective (an EAST-style trainer prints

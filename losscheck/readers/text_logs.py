@@ -31,6 +31,12 @@ regular expressions written here):
   ``epoch:``, TSLib's ``iters: 100, epoch: 10 | loss: ..``, or after it, ``epoch:0 || iter:10
   ||``, nor when a mode word comes before it, ``test epoch:3 || Loss:``: those are read by the
   generic extractor).
+- cuda-convnet (Krizhevsky's ``convnet.py``): ``1.12... logprob:  0.473, 0.094 (1.409 sec)``
+  (epoch.batch, the cost layer's name, its outputs: the first is the cost) read as the cost
+  under its layer's name (``logprob``) and ``sec/batch``, the n-th such line being step n
+  (the batch numbers are data-batch ids); the cost line right under a ``===Test output===``
+  banner is ``test/<name>`` at the last training step; its per-batch test prints
+  (``batch 871: ({'logprob': [58.2, 10.0]}, 128)``, sums over a batch, not means) are not read.
 - nanoGPT ``train.py``: ``step 250: train loss 2.1, val loss 2.2`` (tags ``train/loss``,
   ``val/loss``, as nanoGPT logs them to W&B) and ``iter 10: loss 3.2, time ...`` (``loss``).
 - Keras ``fit(verbose=1|2)``: an ``Epoch 3/15`` line followed by a progress line
@@ -157,6 +163,13 @@ _KERAS_DONE = re.compile(r"\s{0,20}(\d{1,12})/(\d{1,12})\s{0,5}\[[=>.]")
 _SEGMENTS = re.compile(r"(?<!\s)\s+-\s+|\t|(?<!\s)\s{3,}")
 #: a metric name ending in a number after a space (``Validation loss 6312``): a counter in the name?
 _COUNTED_NAME = re.compile(r"(?P<stem>[A-Za-z][\w /.-]{0,100}?[A-Za-z)])\s{1,8}(?P<n>\d{1,12})")
+#: cuda-convnet (Krizhevsky's convnet.py): ``1.12... logprob:  0.473, 0.094 (1.409 sec)`` (epoch.batch,
+#: then each cost layer's outputs, the first the cost) and its ``===Test output===`` block
+_CONVNET = re.compile(rf"^\s*(\d{{1,9}})\.(\d{{1,9}})\.\.\.\s+([A-Za-z_][\w.-]{{0,60}}):\s+({_NUM})"
+                      rf"(?:,\s*{_NUM}){{0,8}}\s+\(({_NUM})\s*sec\)\s*$")
+_CONVNET_SUMS = re.compile(r"^\s*batch \d{1,12}: \(\{")
+_CONVNET_TEST = re.compile(r"^\s*=+\s*Test output\s*=+\s*$")
+_CONVNET_COST = re.compile(rf"^\s*([A-Za-z_][\w.-]{{0,60}}):\s+({_NUM})(?:,\s*{_NUM}){{0,8}}\s*$")
 _BLOCK_STEP_NAMES = frozenset({"step", "iter", "iteration", "global_step", "global step", "batch"})
 
 #: printed hyper-parameter name -> (meta key, converter)
@@ -260,6 +273,8 @@ class _Parser:
         self.tqdm: list[tuple[int, int, list[tuple[str, float]], int | None]] = []
         self.kv = KVExtractor()
         self.keras_early: tuple[int, list[tuple[str, float]]] | None = None
+        self.convnet_step = -1  # cuda-convnet training lines read
+        self.convnet_test = False  # the line after cuda-convnet's "Test output" banner
         self.keras_loose: list[tuple[int, list[tuple[str, float]]]] = []  # finished bars, no header
         # every bar line with a loss while no header was seen: (line, counter, total, pairs)
         self.keras_bars: list[tuple[int, int, int, list[tuple[str, float]]]] = []
@@ -294,6 +309,8 @@ class _Parser:
         if "tensor(" in line:
             line = _TENSOR.sub(r"\1", line)
         self._line_no = line_no
+        if self.convnet_step >= 0 and _CONVNET_SUMS.match(line):
+            return False  # cuda-convnet's per-batch test outputs: sums over the batch, not costs
         hit = self._feed(line)
         if hit:
             self.hits += 1
@@ -319,7 +336,31 @@ class _Parser:
             self._config(line)
         return hit
 
+    def _convnet(self, line: str) -> bool:
+        """cuda-convnet's training line (the n-th one is step n, in print order: its batch
+        numbers are data-batch ids) and the cost line of its test block (``test/<cost>`` at
+        the last training step)."""
+        m = _CONVNET.match(line)
+        if m:
+            self.convnet_step += 1
+            self.convnet_test = False
+            self.add(m.group(3), float(self.convnet_step), _num(m.group(4)))
+            self.add("sec/batch", float(self.convnet_step), _num(m.group(5)))
+            return True
+        if _CONVNET_TEST.match(line):
+            self.convnet_test = self.convnet_step >= 0
+            return False
+        if self.convnet_test:
+            self.convnet_test = False
+            cm = _CONVNET_COST.match(line)
+            if cm:
+                self.add("test/" + cm.group(1), float(self.convnet_step), _num(cm.group(2)))
+                return True
+        return False
+
     def _feed(self, line: str) -> bool:
+        if ("..." in line or self.convnet_test or "Test output" in line) and self._convnet(line):
+            return True
         m = _TF_OD.search(line)
         if m:
             step = float(m.group(1))

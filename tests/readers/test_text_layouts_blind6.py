@@ -332,3 +332,31 @@ def test_value_first_needs_a_loss_name(tmp_path):
     from losscheck.readers import choose
 
     assert choose(p) is None
+
+
+# ------------------------------------------------------- cuda-convnet's console
+
+def _convnet_log() -> tuple[str, list[float]]:
+    lines, costs = ["Initialized logistic regression cost 'logprob'"], []
+    for k in range(1, 21):
+        c = 0.5 + (k % 3) / 100
+        costs.append(c)
+        lines.append(f"1.{k}... logprob:  {c:.6f}, 0.100000 (1.4{k % 10} sec)")
+        if k % 10 == 0:
+            lines += ["Testing all batches"] + [f"batch {800 + b}: ({{'logprob': [60.{b}, 10.0]}}, 128)"
+                                                for b in range(3)]
+            lines += ["", "=" * 20 + "Test output" + "=" * 20, "logprob:  0.498673, 0.107910 ", "-" * 40,
+                      "Layer 'conv1' weights[0]: 7.9e-03 [0.000000e+00] "]
+    return "\n".join(lines) + "\n", costs
+
+
+def test_cuda_convnet_costs_are_the_loss_and_its_test_block_the_eval(tmp_path):
+    """cuda-convnet prints its cost layer's outputs after ``epoch.batch...``; the first is the
+    cost (``logprob``, a negative log-probability: the loss), the test block's cost line is
+    the eval loss, and the per-batch test dicts (sums, not means) are not read."""
+    text, costs = _convnet_log()
+    t, _ = read(tmp_path, "train_output.txt", text)
+    assert [round(float(v), 6) for v in t["logprob"].values] == [round(c, 6) for c in costs]
+    assert len(t["test/logprob"]) == 2 and same(t["test/logprob"].values[0], 0.498673)
+    roles = roles_of(tmp_path, "train_output.txt", text)
+    assert roles["loss"].tag == "logprob" and roles["eval_loss"].tag == "test/logprob"
