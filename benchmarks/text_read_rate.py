@@ -49,7 +49,11 @@ future ``text_logs_<NAME>/`` folder with a ``labels.csv`` needs no code change):
   work went on, by a helper who never opened losscheck's code; measured blind: 25 of 50 on
   8b4294f (before the blind4 work), 27 of 50 on d6f6348 (after it). From now on it is a tune
   set too (37 of 50 after generalising the reader by cause on branch i11e, silent misreads 9 -> 1;
-  the misses left are explained in ``text_logs_blind5/SOURCES.md``); the next blind set must be new.
+  the misses left are explained in ``text_logs_blind5/SOURCES.md``).
+- ``--set blind6``, ``text_logs_blind6/``: 40 logs gathered and labelled blind; measured blind:
+  22 of 40 (4 silent) on 0a716b6 and 7e11826. From now on it is a tune set too (34 of 40, 0
+  silent, after generalising the readers by cause on branch i11f; the misses left are
+  explained in ``text_logs_blind6/SOURCES.md``); the next blind set must be new.
 
 Each miss is printed as ``UNREAD`` (no reader took the file: the user is told), ``WARNED`` (wrong
 roles, but the read carries a warning note) or ``SILENT`` (wrong roles and no warning: a confident
