@@ -52,9 +52,10 @@ _TERMS = frozenset({"kl", "kld", "kldiv", "mmd", "reg", "penalty", "aux"})
 
 #: names of loss functions printed as the metric's name when no "loss" word is printed
 #: (MXNet's ``Train-SmoothL1``, DCRNN's ``train_mae``, OpenNMT-py's ``xent``, ``nll``, a
-#: classifier's ``ce``): a second tier, used only when no name says "loss"
+#: classifier's ``ce``; cuda-convnet's ``logprob`` cost, the negative log-probability of the
+#: labels, see its LogregCostLayer): a second tier, used only when no name says "loss"
 LOSS_FUNCTIONS = frozenset({"xent", "nll", "mse", "mae", "rmse", "smoothl1", "huber", "bce", "ce", "ctc",
-                            "logloss", "crossentropy", "nllloss"})
+                            "logloss", "crossentropy", "nllloss", "logprob"})
 
 #: name tokens of a total (the sum of the components printed beside it); ``batch_loss`` beside
 #: ``classify loss`` / ``iou loss`` is the batch's whole objective (an EAST-style trainer prints
@@ -199,11 +200,19 @@ def _is_total(toks: list[str], others) -> bool:
     """Whether a name (its tokens) is a total among the candidate names ``others`` (token
     lists): it says so (``total``, ``sum``, ``overall``, ``tot``), or it is the stem of another
     candidate's name (``Loss`` beside ``Loss_u`` and ``Loss_v``; ``D_loss`` beside
-    ``D_loss_real``), as frameworks name the parts of a loss after it."""
+    ``D_loss_real``), as frameworks name the parts of a loss after it. The plural stem counts
+    too: ``losses`` beside ``loss_mn``, ``loss_c`` (the sum of the losses; blind6 text-log set,
+    generalised to any ``<stem>es``/``<stem>s`` beside ``<stem>_<part>`` names)."""
     if _TOTAL.intersection(toks):
         return True
     n = len(toks)
-    return any(len(o) > n and o[:n] == toks for o in others)
+    if any(len(o) > n and o[:n] == toks for o in others):
+        return True
+    if not n or not toks[-1].endswith("s"):
+        return False
+    # the plural of a stem: "losses" -> "loss", "G_losses" -> "G_loss"
+    singular = [toks[:-1] + [toks[-1][:-k]] for k in (2, 1) if len(toks[-1]) > k + 1]
+    return any(len(o) > n and o[:n] in singular for o in others)
 
 
 # A generator / discriminator loss: the G or D mark as its own token next to "loss"/"err"

@@ -161,6 +161,27 @@ _BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le", "UTF-32 LE"), (b"\x00\x00\xfe\xff", 
          (b"\xff\xfe", "utf-16-le", "UTF-16 LE"), (b"\xfe\xff", "utf-16-be", "UTF-16 BE"))
 
 
+def wide_bom(path: Path) -> str | None:
+    """The encoding named by a UTF-16 / UTF-32 byte-order mark opening the raw bytes of
+    ``path`` (``"UTF-16 LE"``...), or ``None`` (no such mark, a ``.gz`` file, any error): what
+    PowerShell's ``>`` and ``Tee-Object`` write. Reads 4 bytes; never raises."""
+    raw = memory_content(path)
+    if raw is None:
+        if path.name.endswith(".gz"):
+            return None
+        try:
+            fd = open_regular(path)
+        except Exception:  # noqa: BLE001 - a probe never raises
+            return None
+        try:
+            raw = os.read(fd, 4)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+    return next((label for bom, _, label in _BOMS if raw.startswith(bom)), None)
+
+
 def transcode_bom(data: bytes, path: Path) -> tuple[bytes, list[ReadNote]]:
     """``data`` re-encoded as UTF-8 when it starts with a UTF-16 or UTF-32 byte-order mark, or
     is UTF-32 or UTF-16 text without one (:func:`_bomless_utf32`, :func:`_bomless_utf16`); unchanged otherwise (binary data
@@ -849,6 +870,27 @@ class Collector:
                 removed += len(st) - len(keep)
                 self._points[tag] = ([st[i] for i in keep], [va[i] for i in keep], [wt[i] for i in keep])
         return removed
+
+    def merge(self, tags: Sequence[str], into: str) -> None:
+        """Replace ``tags`` (each a tag held here) by one new tag ``into`` holding their points
+        in the order of ``tags`` (``into`` must not be held already)."""
+        st: list = []
+        va: list = []
+        wt: list = []
+        wall = True
+        for t in tags:
+            a, b, c = self._points.pop(t)
+            st.extend(a)
+            va.extend(b)
+            wt.extend(c)
+            wall = wall and self._has_wall.pop(t)
+        self._points[into] = (st, va, wt)
+        self._has_wall[into] = wall
+
+    def steps(self, tag: str) -> list:
+        """The steps added to ``tag`` so far, in order (``[]`` for an unknown tag)."""
+        pts = self._points.get(tag)
+        return list(pts[0]) if pts is not None else []
 
     def tags(self) -> list[str]:
         """Tags in first-seen order."""

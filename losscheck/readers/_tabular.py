@@ -108,6 +108,25 @@ class Table:
         return None
 
 
+_COUNTER_TOKENS = frozenset({"step", "steps", "iter", "iters", "iteration", "iterations", "epoch", "epochs",
+                             "numiters", "update", "updates"})
+_FIELD_TOKEN = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])")
+
+
+def counter_field(fields: list[str]) -> str | None:
+    """The first header field naming a step counter (:data:`STEP_KEYS`, or a name one of whose
+    words, split at separators and case changes, is a counter word: Caffe's ``parse_log.py``
+    writes ``NumIters``; ``num_updates``, ``Global Step``), or ``None``."""
+    keys = {k.lower() for k in STEP_KEYS}
+    for f in fields:
+        if f.lower() in keys:
+            return f
+    for f in fields:
+        if len(f) <= 60 and _COUNTER_TOKENS.intersection(t.lower() for t in _FIELD_TOKEN.split(f) if t):
+            return f
+    return None
+
+
 def header_fields(head: bytes) -> list[str]:
     """The stripped header fields of a CSV sniff head (``[]`` when there is no line)."""
     lines = first_lines(head, 2)

@@ -148,6 +148,7 @@ two ways.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from dataclasses import dataclass, field
@@ -178,7 +179,7 @@ _PYWARN = re.compile(r"(?<!\S)\S{0,300}?\.py:\d{1,7}: [A-Za-z_][\w.]{0,80}?Warni
 _MASK_DT = re.compile(
     r"(?<![\w.])\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
     r"(?:[T_ ]\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}(?!\d))?(?!\d)"
-    r"|(?<![\w.@:])\d{1,3}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?(?!\d)")
+    r"|(?<![\w.@:])\d{1,3}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?(?!\d)(?:\s?[AaPp][Mm](?![A-Za-z]))?")
 _MASK_GLOG = re.compile(r"(?<!\w)[IWEF]\d{4}(?:[ \t]{1,4}\d{1,2}:\d{2}:\d{2}(?:\.\d{1,9})?[ \t]{1,20}\d{1,20})?"
                         r"(?=[ \t])")
 # PaddlePaddle's ``{:x<6f}`` fill: ``nan``/``inf`` padded with ``x`` to the field width (``nanxxx``)
@@ -473,6 +474,7 @@ class _Rec:
     kind: str = "none"
     step: float | None = None
     weighted: tuple[str, float] | None = None  # (eval prefix, Caffe's "(* w = c loss)" contribution c)
+    indent: int = -1  # leading spaces of a free-text metric line (-1: not measured)
 
 
 @dataclass
@@ -543,6 +545,9 @@ class KVExtractor:
         self._header_ep: int | None = None  # the epoch of the last epoch header line (progress lines under it)
         self._early_rows: list[tuple[str, int]] | None = []  # N/M rows before any table header
         self.calls = 0  # lines examined (for the linear-work test)
+        # counted lines of 3 metrics or more, a learning rate or grad norm among them, but no
+        # loss (a trainer's step line when the loss is not printed: sniff evidence of a log)
+        self.optimiser_lines = 0
         self.wordy_lines = 0  # metric lines without a counter that read like a sentence (sniff evidence)
 
     def _sparse_counters(self, recs: list[_Rec], notes: list[str]) -> None:
@@ -554,7 +559,10 @@ class KVExtractor:
         only the last, and not placing them reads nothing; the file is read as one without
         counters instead (the n-th group of lines is step n), with a note."""
         ctr_recs = [r for r in recs if r.kind != "none"]
-        if not ctr_recs or any(r.pairs for r in ctr_recs) or any(r.line in self._header_lines for r in ctr_recs):
+        if not ctr_recs or any(r.line in self._header_lines for r in ctr_recs):
+            return
+        restating = any(r.pairs for r in ctr_recs)
+        if restating and not _restate_neighbours(recs):
             return
         loss_recs = sum(1 for r in recs if r.kind == "none" and not r.eval
                         and any(is_loss_name(k) for k, _ in r.pairs))
@@ -563,8 +571,14 @@ class KVExtractor:
         for r in ctr_recs:
             r.ctr = _Ctr()
             r.kind = "none"
-        notes.append(f"{len(ctr_recs)} counter line(s) print no metric and are far fewer than the "
-                     f"{loss_recs} loss lines: they are not used as steps")
+            r.pairs = []
+        if restating:
+            notes.append(f"{len(ctr_recs)} counter line(s) only restate a value of the {loss_recs} loss lines "
+                         "without a counter printed next to them (a per-epoch echo of a per-batch print): "
+                         "the loss lines are read in order, the counter lines not used")
+        else:
+            notes.append(f"{len(ctr_recs)} counter line(s) print no metric and are far fewer than the "
+                         f"{loss_recs} loss lines: they are not used as steps")
 
     # ------------------------------------------------------------------ line level
 
@@ -648,6 +662,10 @@ class KVExtractor:
             got = _comma_pairs(text)
             if got is not None:
                 pairs, first_pair, rest = got
+        if not pairs and ctr.any():
+            got = _value_first(text)
+            if got is not None:
+                pairs, first_pair, rest = got
         if pairs and _prose(rest, len(pairs)):
             return 0  # a sentence that mentions a loss, not a log line
         if bare_group and (not pairs or any(ch.isalnum() for ch in rest)):
@@ -684,7 +702,7 @@ class KVExtractor:
                 self.layout_lines += 1
         if mode:
             pairs = [(_prefixed(k, mode), v) for k, v in pairs]
-        rec = _Rec(line_no, ctr, pairs, eval=is_eval)
+        rec = _Rec(line_no, ctr, pairs, eval=is_eval, indent=len(line) - len(line.lstrip(" \t")))
         if is_eval and len(pairs) == 1 and "loss)" in text:
             wm = _CAFFE_WEIGHTED.search(text)
             if wm:  # Caffe's test net output "loss_c = 3.28 (* 1 = 3.28 loss)"
@@ -729,6 +747,8 @@ class KVExtractor:
             self._started = True
             if ctr.ep != self._header_ep:
                 self._header_ep = None  # progress lines count under an epoch header only
+            if not lossy and not is_eval and len(pairs) >= 3 and any(_optimiser_name(k) for k, _ in pairs):
+                self.optimiser_lines += 1
             if lossy and line_no != self._loss_line_last:
                 self.loss_lines += 1
                 self._loss_line_last = line_no
@@ -1139,6 +1159,7 @@ class KVExtractor:
         res.used_lines |= self._header_lines
         if not any(r.pairs for r in recs):
             return res
+        _indented_evals(recs, res.notes)
         _classify(recs, res.notes)
         self._sparse_counters(recs, res.notes)
         _sections_of_lines(recs, res.notes)
@@ -1442,6 +1463,33 @@ def _comma_pairs(text: str) -> tuple[list[tuple[str, float]], int, str] | None:
             pairs.append((name, float(fields[i + 1])))
         at += len(f) + 1
     return (pairs, first, "") if pairs else None
+
+
+_VALUE_FIRST = re.compile(rf"[\s@:|=>-]{{0,40}}?(?P<v>{NUM})(?P<u>%)?[ \t]{{1,5}}"
+                          r"(?P<k>[A-Za-z][A-Za-z0-9_.()\-]{0,40}(?: [A-Za-z][A-Za-z0-9_.()\-]{0,40}){0,3})\s*")
+
+
+def _value_first(text: str) -> tuple[list[tuple[str, float]], int, str] | None:
+    """``value name`` fields, the number before its name, on a counted line (counters already
+    blanked): ``Epoch 3 @ 10:27 PM : 0.98 C.E. Loss, 94.3% Accuracy`` gives ``C.E. Loss``
+    0.98 and ``Accuracy`` 94.3. Every comma-separated field must have that shape and one name
+    must be a loss's (:func:`is_loss_name`); returns ``(pairs, start of the first field, "")``
+    or None."""
+    fields = text.split(",")
+    if len(fields) > 16:
+        return None
+    pairs: list[tuple[str, float]] = []
+    for f in fields:
+        m = _VALUE_FIRST.fullmatch(f)
+        if m is None:
+            return None
+        name = m.group("k").strip()
+        if m.group("u") and is_loss_name(name):
+            return None
+        pairs.append((name, float(m.group("v"))))
+    if not any(is_loss_name(k) for k, _ in pairs):
+        return None
+    return pairs, len(text) - len(text.lstrip()), ""
 
 
 def _lossy_text(low: str) -> bool:
@@ -1906,6 +1954,76 @@ def _yolo_val_columns(toks: list[str]) -> list[tuple[int, str]]:
             continue
         out.append((i, f"metrics/{base}({group})" if v8 and group else f"metrics/{base}"))
     return out
+
+
+def _optimiser_name(name: str) -> bool:
+    """Whether ``name`` is a learning rate or a grad norm (``learning rate``, ``lr``,
+    ``grad norm``, ``grad_norm``, ``gnorm``): a metric only a training loop prints."""
+    toks = [t for t in _TOK.split(name.lower()) if t]
+    return ("lr" in toks or ("learning" in toks and "rate" in toks) or "gnorm" in toks
+            or ("grad" in toks and "norm" in toks))
+
+
+def _restate_neighbours(recs: list[_Rec]) -> bool:
+    """Whether every metric of every counted line is printed again, same value under the same
+    name but for case and separators, by a line without a counter at most
+    :data:`_AHEAD_LINES` physical lines before or after it (``loss: 0.2834`` then ``Train
+    Epoch:1  Percent:[0/6751 (0%)]  Loss:0.2834``: the epoch line echoes the batch print)."""
+    free = [r for r in recs if r.kind == "none" and not r.eval and r.pairs]
+    lines = [r.line for r in free]
+    for r in recs:
+        if r.kind == "none" or not r.pairs:
+            continue
+        i = bisect.bisect_left(lines, r.line - _AHEAD_LINES)
+        near: set[tuple[str, float]] = set()
+        while i < len(free) and free[i].line <= r.line + _AHEAD_LINES:
+            near.update((_spelling(k), v) for k, v in free[i].pairs)
+            i += 1
+        if not all((_spelling(k), v) in near for k, v in r.pairs):
+            return False
+    return True
+
+
+_INDENT_GAP = 4  # leading spaces that set a second kind of line apart (not a right-aligned number)
+
+
+def _indented_evals(recs: list[_Rec], notes: list[str]) -> None:
+    """Counted lines of the same form at two indentation levels, the deeper ones an
+    evaluation pass (Marvin prints its test lines ``Epoch 0  Iteration 200 loss = 0.34`` far
+    right of the training lines ``Epoch 0  Iteration 200  learning_rate = .. loss = 0.29``,
+    with no word saying so): read as one series, the two overwrite each other at the steps
+    they share. The deeper lines become evaluation lines (``eval/`` names) when the counted
+    metric lines have exactly two indentation levels at least :data:`_INDENT_GAP` spaces
+    apart, the deeper ones are at least 2 and no more than the others, print no name the
+    others do not print, one of them a loss, and at least one of them prints a name at a
+    counter a shallower line also prints it at (the collision that loses a value). With a
+    note. Source: blind6 text-log set (a Marvin console log), generalised to any counted layout."""
+    cand = [r for r in recs if r.indent >= 0 and not r.eval and r.pairs and r.ctr.any()]
+    levels = sorted({r.indent for r in cand})
+    if len(levels) != 2 or levels[1] - levels[0] < _INDENT_GAP:
+        return
+    flat = [r for r in cand if r.indent == levels[0]]
+    deep = [r for r in cand if r.indent == levels[1]]
+    if len(deep) < 2 or len(deep) > len(flat):
+        return
+    flat_names = {k for r in flat for k, _ in r.pairs}
+    deep_names = {k for r in deep for k, _ in r.pairs}
+    if not deep_names <= flat_names or not any(is_loss_name(k) for k in deep_names):
+        return
+
+    def at(r: _Rec) -> tuple:
+        c = r.ctr
+        return c.ep, c.idx, c.gs, c.amb, c.bi
+
+    taken = {(at(r), k) for r in flat for k, _ in r.pairs}
+    if not any((at(r), k) in taken for r in deep for k, _ in r.pairs):
+        return
+    for r in deep:
+        r.eval = True
+        # (every name, even one with a mode word: it is a training line's name here)
+        r.pairs = [("eval/" + k, v) for k, v in r.pairs]
+    notes.append(f"{len(deep)} counted line(s) indented by {levels[1]} spaces print the names of the "
+                 f"{len(flat)} other line(s) at the same counters: read as an evaluation pass (eval/ names)")
 
 
 def _classify(recs: list[_Rec], notes: list[str]) -> None:

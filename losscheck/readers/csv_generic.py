@@ -1,7 +1,10 @@
 """Generic CSV/TSV metrics tables: one row per logging event, one column per metric.
 
 The step is the first column named (case-insensitively) ``step``, ``global_step``,
-``_step``, ``iteration``, ``iter`` or ``epoch``; without one, the row index (from 0).
+``_step``, ``iteration``, ``iter`` or ``epoch``, else one whose words name a counter (Caffe
+``parse_log.py``'s ``NumIters``); without one, the row index (from 0). A ``.log``, ``.txt``,
+``.out`` or ``.dat`` file is read as CSV when its header has such a counter field and its
+first row is numeric.
 Every other numeric column is a series. Empty / ``None`` / ``null`` cells are missing
 (no point); ``nan`` / ``inf`` / ``-Infinity`` cells are kept as values.
 
@@ -15,12 +18,12 @@ from pathlib import Path
 
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import STEP_KEYS, BaseReader, base_name
-from losscheck.readers._tabular import (header_fields, integral, load_table, second_line_numeric,
+from losscheck.readers._tabular import (counter_field, header_fields, integral, load_table, second_line_numeric,
                                         table_series, wall_seconds)
 from losscheck.readers.interface import SNIFF
 
 _CSV_EXT = (".csv", ".tsv")
-_TEXT_EXT = (".log", ".txt")
+_TEXT_EXT = (".log", ".txt", ".out", ".dat")
 
 
 #: Words of a training log's columns: a CSV whose first lines have none of them
@@ -59,8 +62,7 @@ class GenericCsvReader(BaseReader):
                 return 0.0  # a data set (id,text,label), not a training log
             return conf["table"] if fields and (len(fields) > 1 or second_line_numeric(head)) else conf["one-column"]
         if name.endswith(_TEXT_EXT) and len(fields) > 1 and second_line_numeric(head):
-            low = {f.lower() for f in fields}
-            if low & {k.lower() for k in STEP_KEYS}:
+            if counter_field(fields) is not None:
                 return conf["text"]
         return 0.0
 
@@ -78,6 +80,10 @@ class GenericCsvReader(BaseReader):
                                      wall=wt, rename={value_col: stem} if value_col else None)
             return ReadResult(series, notes + n, {})
         step_col = table.find(*STEP_KEYS)
+        if step_col is None:
+            # a counter named otherwise (Caffe parse_log's ``NumIters``), when numeric
+            named = counter_field([c for c in table.columns if c in table.values])
+            step_col = named
         unit = "step"
         if step_col is not None and not integral(table.values[step_col]):
             notes.append(ReadNote(src, f"column {step_col!r} has fractional values; the row index "
@@ -88,7 +94,7 @@ class GenericCsvReader(BaseReader):
         wall_col, wall = wall_seconds(table)
         skip = {wall_col} if wall_col else set()
         series, n = table_series(table, src, step_col, skip, unit, wall)
-        if step_col is None and table.find(*STEP_KEYS) is None:
+        if step_col is None and table.find(*STEP_KEYS) is None and counter_field(list(table.values)) is None:
             notes.append(ReadNote(src, "no step column; the row index is used as the step", "info"))
         return ReadResult(series, notes + n, {})
 

@@ -31,6 +31,12 @@ regular expressions written here):
   ``epoch:``, TSLib's ``iters: 100, epoch: 10 | loss: ..``, or after it, ``epoch:0 || iter:10
   ||``, nor when a mode word comes before it, ``test epoch:3 || Loss:``: those are read by the
   generic extractor).
+- cuda-convnet (Krizhevsky's ``convnet.py``): ``1.12... logprob:  0.473, 0.094 (1.409 sec)``
+  (epoch.batch, the cost layer's name, its outputs: the first is the cost) read as the cost
+  under its layer's name (``logprob``) and ``sec/batch``, the n-th such line being step n
+  (the batch numbers are data-batch ids); the cost line right under a ``===Test output===``
+  banner is ``test/<name>`` at the last training step; its per-batch test prints
+  (``batch 871: ({'logprob': [58.2, 10.0]}, 128)``, sums over a batch, not means) are not read.
 - nanoGPT ``train.py``: ``step 250: train loss 2.1, val loss 2.2`` (tags ``train/loss``,
   ``val/loss``, as nanoGPT logs them to W&B) and ``iter 10: loss 3.2, time ...`` (``loss``).
 - Keras ``fit(verbose=1|2)``: an ``Epoch 3/15`` line followed by a progress line
@@ -86,7 +92,8 @@ import re
 from pathlib import Path
 
 from losscheck.model import ReadNote, ReadResult
-from losscheck.readers._common import BaseReader, Collector, base_name, read_text
+from losscheck.readers._common import BaseReader, Collector, base_name, read_text, wide_bom
+from losscheck.readers._numlines import names_loss, read_numeric
 from losscheck.readers._textkv import KVExtractor, clean_line
 from losscheck.readers.interface import BINARY_SUFFIXES, SNIFF
 from losscheck.roles import is_loss_name
@@ -98,6 +105,10 @@ _TEXT_EXT = (".log", ".txt", ".md", ".out")
 _NOT_TEXT_EXT = (".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".yaml", ".yml", ".toml", ".ini", ".cfg",
                  ".parquet", ".db", ".sqlite", ".svg", ".html", ".ipynb", ".wandb", ".xml", ".sh", ".whl",
                  ".mp4") + BINARY_SUFFIXES
+#: words of a console capture's file name (``training_log.txt``, ``train.out``, ``stdout.txt``)
+_LOGGY = re.compile(r"log|train|out|console|run|nohup")
+#: names never read as header-less numbers (a ``.csv``/``.tsv`` without a header may be)
+_NOT_NUMERIC_EXT = tuple(e for e in _NOT_TEXT_EXT if e not in (".csv", ".tsv"))
 _SNIFF_ENOUGH = 10  # generic loss lines with a counter that make a file a log whatever else it holds
 
 _TF_OD = re.compile(rf"global step (\d+):\s*loss = ({_NUM})(?:\s*\(({_NUM}) sec/step\))?")
@@ -144,9 +155,22 @@ _CFG_LINE = re.compile(rf"^\s*([A-Za-z_]\w*)\s*:\s*({_NUM})\s*$")
 _NS_PAIR = re.compile(rf"(?<!\w)(\w+)=({_NUM})(?=[,)]|$)")
 _KERAS_SEG = re.compile(r"\s*(?:\d{1,12}/\d{1,12}\s{0,5}\[[=>.]{0,400}\]|ETA:\s{0,5}[\d:]{1,12}s?"
                         r"|\d{1,7}(?:\.\d{1,3})?[mu]?s(?:\s{1,3}\d{1,7}(?:\.\d{1,3})?[mu]?s/(?:step|sample))?)\s*")
+#: the last segment of a bar refresh cut by the next one glued to it (``- regre``)
+_CUT_KEY = re.compile(r"\s{0,3}[A-Za-z_]{1,60}\s{0,8}")
+#: where a Keras bar refresh starts (``  3/10000 [....``): a second one on a line was glued on
+_KERAS_AT = re.compile(r"(?<![\w/.])\d{1,12}/\d{1,12}\s{0,5}\[[=>.]")
 #: a Keras progress bar's counter: ``1875/1875 [====`` (finished when both numbers are equal)
 _KERAS_DONE = re.compile(r"\s{0,20}(\d{1,12})/(\d{1,12})\s{0,5}\[[=>.]")
 _SEGMENTS = re.compile(r"(?<!\s)\s+-\s+|\t|(?<!\s)\s{3,}")
+#: a metric name ending in a number after a space (``Validation loss 6312``): a counter in the name?
+_COUNTED_NAME = re.compile(r"(?P<stem>[A-Za-z][\w /.-]{0,100}?[A-Za-z)])\s{1,8}(?P<n>\d{1,12})")
+#: cuda-convnet (Krizhevsky's convnet.py): ``1.12... logprob:  0.473, 0.094 (1.409 sec)`` (epoch.batch,
+#: then each cost layer's outputs, the first the cost) and its ``===Test output===`` block
+_CONVNET = re.compile(rf"^\s*(\d{{1,9}})\.(\d{{1,9}})\.\.\.\s+([A-Za-z_][\w.-]{{0,60}}):\s+({_NUM})"
+                      rf"(?:,\s*{_NUM}){{0,8}}\s+\(({_NUM})\s*sec\)\s*$")
+_CONVNET_SUMS = re.compile(r"^\s*batch \d{1,12}: \(\{")
+_CONVNET_TEST = re.compile(r"^\s*=+\s*Test output\s*=+\s*$")
+_CONVNET_COST = re.compile(rf"^\s*([A-Za-z_][\w.-]{{0,60}}):\s+({_NUM})(?:,\s*{_NUM}){{0,8}}\s*$")
 _BLOCK_STEP_NAMES = frozenset({"step", "iter", "iteration", "global_step", "global step", "batch"})
 
 #: printed hyper-parameter name -> (meta key, converter)
@@ -189,11 +213,14 @@ def _keras_line(line: str) -> list[tuple[str, float]]:
     if " - " not in line or "loss" not in line:
         return []
     pairs = []
-    for seg in _SEGMENTS.split(line):
+    segs = _SEGMENTS.split(line)
+    for i, seg in enumerate(segs):
         if not seg.strip() or _KERAS_SEG.fullmatch(seg):
             continue
         pm = _BLOCK_PAIR.match(seg)
         if not pm:
+            if pairs and _CUT_KEY.fullmatch(seg) and not "".join(segs[i + 1:]).strip():
+                break  # a key cut where the next refresh was glued on ("- loss: nan - regre")
             return []
         try:
             pairs.append((pm.group(1).strip(), _num(pm.group(2))))
@@ -247,7 +274,11 @@ class _Parser:
         self.tqdm: list[tuple[int, int, list[tuple[str, float]], int | None]] = []
         self.kv = KVExtractor()
         self.keras_early: tuple[int, list[tuple[str, float]]] | None = None
+        self.convnet_step = -1  # cuda-convnet training lines read
+        self.convnet_test = False  # the line after cuda-convnet's "Test output" banner
         self.keras_loose: list[tuple[int, list[tuple[str, float]]]] = []  # finished bars, no header
+        # every bar line with a loss while no header was seen: (line, counter, total, pairs)
+        self.keras_bars: list[tuple[int, int, int, list[tuple[str, float]]]] = []
         self.hits = 0  # display lines a fixed layout took metrics from
         self.used: set[int] = set()  # physical lines that gave metrics
 
@@ -279,6 +310,8 @@ class _Parser:
         if "tensor(" in line:
             line = _TENSOR.sub(r"\1", line)
         self._line_no = line_no
+        if self.convnet_step >= 0 and _CONVNET_SUMS.match(line):
+            return False  # cuda-convnet's per-batch test outputs: sums over the batch, not costs
         hit = self._feed(line)
         if hit:
             self.hits += 1
@@ -291,6 +324,8 @@ class _Parser:
                 if pairs and not self.seen_metrics:  # an excerpt that starts with an epoch's last line
                     self.keras_early = (line_no, pairs)
                 dm = _KERAS_DONE.match(line) if pairs else None
+                if dm and len(self.keras_bars) < 1_000_000:
+                    self.keras_bars.append((line_no, int(dm.group(1)), int(dm.group(2)), pairs))
                 if dm and dm.group(1) == dm.group(2) and len(self.keras_loose) < 1_000_000:
                     # a finished Keras bar (``1875/1875 [====] - 5s - loss: ..``) with no
                     # ``Epoch N/M`` header so far: an epoch's last line, pasted without headers
@@ -302,7 +337,31 @@ class _Parser:
             self._config(line)
         return hit
 
+    def _convnet(self, line: str) -> bool:
+        """cuda-convnet's training line (the n-th one is step n, in print order: its batch
+        numbers are data-batch ids) and the cost line of its test block (``test/<cost>`` at
+        the last training step)."""
+        m = _CONVNET.match(line)
+        if m:
+            self.convnet_step += 1
+            self.convnet_test = False
+            self.add(m.group(3), float(self.convnet_step), _num(m.group(4)))
+            self.add("sec/batch", float(self.convnet_step), _num(m.group(5)))
+            return True
+        if _CONVNET_TEST.match(line):
+            self.convnet_test = self.convnet_step >= 0
+            return False
+        if self.convnet_test:
+            self.convnet_test = False
+            cm = _CONVNET_COST.match(line)
+            if cm:
+                self.add("test/" + cm.group(1), float(self.convnet_step), _num(cm.group(2)))
+                return True
+        return False
+
     def _feed(self, line: str) -> bool:
+        if ("..." in line or self.convnet_test or "Test output" in line) and self._convnet(line):
+            return True
         m = _TF_OD.search(line)
         if m:
             step = float(m.group(1))
@@ -382,7 +441,9 @@ class _Parser:
             # (``loss: .. test: loss: ..``, a second pass) and a step counter after the epoch
             # (``epoch:0 || iter:10 || Loss:``) go to the generic extractor
             pairs = _EQ_PAIR.findall(m.group(2))
-            if len({k for k, _ in pairs}) == len(pairs):
+            # (the line says "loss" but no pair is named so: the loss is printed another way,
+            # ``Epoch 0 @ 10:27 PM : 0.98 C.E. Loss``, the generic extractor's)
+            if len({k for k, _ in pairs}) == len(pairs) and any(is_loss_name(k) for k, _ in pairs):
                 return self._pairs(pairs, int(m.group(1)), unit="epoch")
         m = _EPOCH_HEADER.match(line)
         if m:
@@ -515,7 +576,20 @@ class _Parser:
                 self.used.add(no)
             info.append("Keras progress lines without 'Epoch N/M' headers: the n-th finished bar is "
                         "used as epoch n")
+        elif self.epoch is None and self.keras_bars and not self.col.tags():
+            # unfinished Keras bars and never a header (a run that failed within its first
+            # epoch, pasted as refreshes): the bar counter is the step, chained when it restarts
+            offset, last = 0, -1
+            for no, n, total, pairs in self.keras_bars:
+                if n < last:
+                    offset += max(total, last)
+                last = n
+                for key, v in pairs:
+                    self.add(key, float(offset + n), v)
+                self.used.add(no)
+            info.append("Keras progress lines without 'Epoch N/M' headers: the bar counter is used as the step")
         self.keras_loose = []
+        self.keras_bars = []
         kv = self.kv.finish(uncounted=not self.col.tags())
         for tag, (steps, values) in kv.points.items():
             unit = kv.units.get(tag, "step")
@@ -523,6 +597,34 @@ class _Parser:
                 self.add(tag, st, v, unit)
         self.used |= {n for n in kv.used_lines}
         info.extend(kv.notes)
+        info.extend(self._counted_names())
+        return info
+
+    def _counted_names(self) -> list[str]:
+        """Merge the one-point tags whose names differ only by a trailing number that moves
+        (``Validation loss 6312: 0.15`` / ``Validation loss 6838: 0.147``: a trainer printing
+        the iteration between the name and the colon): at least 3 such tags, one point each,
+        the numbers rising with the points' steps, are one series named by the stem (its
+        unit kept). A name whose number stays (``top 5``) or that has several points is left
+        alone. Returns info messages. Source: blind6 text-log set, generalised to any name."""
+        groups: dict[str, list[tuple[int, str]]] = {}
+        for tag in self.col.tags():
+            m = _COUNTED_NAME.fullmatch(tag)
+            if m and len(self.col.values(tag)) == 1:
+                groups.setdefault(m.group("stem"), []).append((int(m.group("n")), tag))
+        info = []
+        for stem, members in groups.items():
+            if len(members) < 3 or stem in self.col.tags():
+                continue
+            by_step = sorted(members, key=lambda nt: float(self.col.steps(nt[1])[0]))
+            nums = [n for n, _ in by_step]
+            if any(b <= a for a, b in zip(nums, nums[1:])):
+                continue
+            unit = self.units.get(by_step[0][1], "step")
+            self.col.merge([t for _, t in by_step], stem)
+            self.units[stem] = unit
+            info.append(f"{len(members)} names '{stem} N' with a rising number N were read as one "
+                        f"series '{stem}' (the number is a counter printed in the name)")
         return info
 
 
@@ -550,8 +652,18 @@ def _display_lines(text: str):
             if not part.strip():
                 continue
             line = clean_line(part)
-            if line.strip():
-                yield no, line
+            if not line.strip():
+                continue
+            if "/" in line and "[" in line:
+                starts = [m.start() for m in _KERAS_AT.finditer(line)]
+                if len(starts) > 1:
+                    # Keras bar refreshes glued on one line (carriage returns lost in a copy):
+                    # each refresh is a display line of its own
+                    for a, b in zip([0] + starts[1:], starts[1:] + [len(line)]):
+                        if line[a:b].strip():
+                            yield no, line[a:b]
+                    continue
+            yield no, line
 
 
 def _parse(text: str, stop_at: int | None = None, finish: bool = True) -> tuple[_Parser, int, list[str]]:
@@ -599,12 +711,10 @@ def _loss_series_enough(p: _Parser, nonblank: int) -> bool:
 def _csv_table(head: bytes) -> bool:
     """Whether ``head`` opens with a header of several fields, one a step key, and a numeric
     row: the CSV reader claims such a ``.log``/``.txt`` file (``csv_generic``'s text rule)."""
-    from losscheck.readers._common import STEP_KEYS
-    from losscheck.readers._tabular import header_fields, second_line_numeric
+    from losscheck.readers._tabular import counter_field, header_fields, second_line_numeric
 
     fields = header_fields(head)
-    return len(fields) > 1 and second_line_numeric(head) and bool({f.lower() for f in fields}
-                                                                 & {k.lower() for k in STEP_KEYS})
+    return len(fields) > 1 and second_line_numeric(head) and counter_field(fields) is not None
 
 
 def _tail(path: Path, n: int, middle: bool = False) -> bytes:
@@ -652,10 +762,16 @@ class TextLogReader(BaseReader):
 
     def _sniff(self, path: Path, head: bytes) -> float:
         name = base_name(path).lower()
+        if names_loss(name) and not name.endswith(_NOT_NUMERIC_EXT) and b"\x00" not in head[:4096]:
+            # ``loss_log.txt``, ``train_loss.csv``: header-less numbers (a table with a header
+            # is the CSV reader's, and fails this test on its header line)
+            lines = [ln for ln in head.decode("utf-8", errors="replace").splitlines() if ln.strip()]
+            if lines and read_numeric(lines) is not None:
+                return SNIFF["text-log"]["metric-lines"]
         named = name.endswith(_TEXT_EXT)
         if not named and (name.endswith(_NOT_TEXT_EXT) or b"\x00" in head[:4096] or name.startswith("events.out.")):
             return 0.0
-        if name.endswith((".log", ".txt")) and _csv_table(head):
+        if name.endswith((".log", ".txt", ".out")) and _csv_table(head):
             return 0.0  # a table with a step column from the first line on: the CSV reader's
         score = self._sniff_window(head)
         if score == 0.0 and len(head) >= 65536:
@@ -668,6 +784,12 @@ class TextLogReader(BaseReader):
                     score = self._sniff_window(window.split(b"\n", 1)[-1])
                 if score:
                     break
+        if score == 0.0 and named and _LOGGY.search(name) and wide_bom(path):
+            # a console capture PowerShell wrote (``python train.py > training_log.txt``: UTF-16
+            # with a byte-order mark, decoded as it is read) without a metric line, such as a
+            # run that crashed before its first print: read, so the user is told no loss was
+            # printed, not that the file is not a log; below every other reader
+            return SNIFF["text-log"]["other-name"]
         if score and not named:
             # another name (``log``, ``R50-FPN_log.py``, ``run.b``, ``nohup``): claimed on its
             # content alone, below every specific and generic reader (any of them wins)
@@ -686,13 +808,20 @@ class TextLogReader(BaseReader):
         if len(head) >= 65536 and len(physical) > 1:
             physical = physical[:-1]
         nonblank = sum(1 for ln in physical if ln.strip())
-        known, generic = p.hits + p.kv.layout_lines + len(p.keras_loose), p.kv.loss_lines - p.kv.layout_lines
+        bars = len(p.keras_bars) if p.epoch is None else 0
+        known = p.hits + p.kv.layout_lines + max(len(p.keras_loose), bars)
+        generic = p.kv.loss_lines - p.kv.layout_lines
         if known >= 3 or (known >= 2 and nonblank < 10):
             return 0.3
         # generic lines: a loss with a counter on enough lines, and not a few lines quoted in
         # a long document (a README with a log excerpt, a config dump)
         total = known + generic
         if total >= _SNIFF_ENOUGH or (total >= 3 and 10 * total >= nonblank) or (total >= 2 and nonblank < 10):
+            return 0.3
+        if p.kv.optimiser_lines >= 3 and 2 * p.kv.optimiser_lines >= nonblank:
+            # counted step lines with a learning rate or grad norm and no loss (a trainer whose
+            # loss print is missing: Megatron's ``iteration 5/100 | learning rate: .. | grad
+            # norm: nan |``), most of the file: read, so the user is told that no loss is printed
             return 0.3
         if total >= 1 and nonblank <= _ONE_LINE_LOG:
             # a log cut to its one metric line (a run that diverged at its first print, a
@@ -715,6 +844,10 @@ class TextLogReader(BaseReader):
         text, more = decode_text(data, path)
         notes += more
         del data
+        if names_loss(base_name(path)):
+            got = read_numeric([ln for ln in text.splitlines() if ln.strip()])
+            if got is not None:
+                return self._numeric(src, got, notes)
         p, hits, info = _parse(text)
         printed = {tag: len(p.col.values(tag)) + p.stacked.get(tag, 0) for tag in p.col.tags()}
         series, n = p.col.build(src, "step", p.units)
@@ -722,7 +855,10 @@ class TextLogReader(BaseReader):
         notes.extend(ReadNote(src, m, "warning") for m in _doubtful(series, printed))
         notes.extend(ReadNote(src, m, "info") for m in info)
         if not series:
-            notes.append(ReadNote(src, "no recognised metric lines in this text log", "warning"))
+            enc = next((n.message.split(" encoded as ", 1)[1].split(" (", 1)[0].split(" without", 1)[0]
+                        for n in notes if n.message.startswith("text encoded as ")), None)
+            notes.append(ReadNote(src, "no recognised metric lines in this text log (no loss or other metric found)"
+                                  + (f"; it was decoded from {enc}" if enc else ""), "warning"))
         else:
             physical = [ln for ln in text.split("\n") if ln.strip()]
             unused = len(physical) - len(p.used)
@@ -733,6 +869,19 @@ class TextLogReader(BaseReader):
             notes.append(ReadNote(src, "HF console dicts carry no step: the n-th logged dict is used as "
                                        "step n", "info"))
         return ReadResult(series, notes, p.meta)
+
+    @staticmethod
+    def _numeric(src: str, got, notes: list[ReadNote]) -> ReadResult:
+        """The read of a header-less numeric file named after the loss (:mod:`._numlines`)."""
+        points, unit, info = got
+        col = Collector()
+        for tag, (steps, values) in points.items():
+            for st, v in zip(steps, values):
+                col.add(tag, int(st) if float(st).is_integer() else st, v)
+        series, n = col.build(src, unit)
+        notes.extend(n)
+        notes.extend(ReadNote(src, m, sev) for sev, m in info)
+        return ReadResult(series, notes, {})
 
 
 READER = TextLogReader()
