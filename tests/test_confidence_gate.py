@@ -146,6 +146,62 @@ def test_the_fit_is_deterministic_keeps_the_signs_and_stays_finite_on_separable_
         fit([], np.zeros((0, len(FEATURES))), np.zeros(0, dtype=bool), SIGNS)
 
 
+def test_source_groups_join_a_fault_family_and_a_project_across_forks_and_threads():
+    mod = _fit_module()
+    assert mod._repo_name(" open-mmlab/mmdetection#5911 ") == "mmdetection"
+    assert mod._repo_name("[2014Vee/ssd-pytorch](https://github.com/2014Vee/ssd-pytorch)") == "ssdpytorch"
+    assert mod._repo_name(" CloneNOX/Bi-LSTM-CN-Language-model `train_log.txt` @ `9178e5a` ") == "bilstmcnlanguagemodel"
+    assert mod._repo_name(" a page with no repository ") is None
+    src = {"iss-caffe-2731-flat": "caffe", "iss-caffe-yjxiong-2-stuck": "caffe"}
+    g = [mod.source_group("text_logs", r, None, src) for r in src]
+    assert g[0] == g[1] == "repo:caffe"
+    assert (mod.source_group("corpus", "lr_bump-mlp-adam-s2", "lr_bump", {})
+            == mod.source_group("corpus", "lr_bump-mlp-sgd-s3", "lr_bump", {}))
+    assert mod.source_group("samples", "a", None, {}) == mod.source_group("samples", "b", None, {})
+    assert mod.source_group("real", "x", None, {}) != mod.source_group("real", "y", None, {})
+
+
+def test_out_of_source_predictions_never_see_their_own_group():
+    import numpy as np
+
+    from losscheck.analysis.confidence import FEATURES, SIGNS
+
+    mod = _fit_module()
+    rng = np.random.default_rng(1)
+    x = rng.uniform(size=(30, len(FEATURES)))
+    right = x[:, 0] > 0.4
+    classes = ["nan"] * 30
+    groups = [f"g{i // 10}" for i in range(30)]
+    z = mod.out_of_source(classes, x, right, groups, SIGNS, 1.0)
+    flipped = right.copy()
+    flipped[:10] = ~flipped[:10]  # change group g0's outcomes only
+    z2 = mod.out_of_source(classes, x, flipped, groups, SIGNS, 1.0)
+    assert np.allclose(z[:10], z2[:10])  # g0's predictions come from g1, g2 only
+    assert not np.allclose(z[10:], z2[10:])  # the others did learn from g0
+    with pytest.raises(ValueError):
+        mod.out_of_source(classes, x, right, ["one"] * 30, SIGNS, 1.0)
+
+
+def test_temperature_and_platt_maps_undo_an_overconfident_logit():
+    import numpy as np
+
+    mod = _fit_module()
+    rng = np.random.default_rng(2)
+    true = rng.normal(0.5, 1.5, size=4000)
+    right = rng.uniform(size=4000) < 1 / (1 + np.exp(-true))
+    z = 3.0 * true  # three times too sure
+    a, c = mod.fit_map("temperature", z, right)
+    assert c == 0.0 and a == pytest.approx(1 / 3, rel=0.15)
+    a2, c2 = mod.fit_map("platt", z - 1.0, right)  # also shifted: Platt takes the shift back
+    assert a2 == pytest.approx(1 / 3, rel=0.15) and c2 == pytest.approx(1 / 3, abs=0.2)
+    assert mod.fit_map("identity", z, right) == (1.0, 0.0)
+    # a map never reverses the order: the scale is bounded at 0 even for anti-correlated logits
+    assert mod.fit_map("temperature", -z, right)[0] >= 0.0
+    assert mod.log_loss(a * z, right) < mod.log_loss(z, right)
+    with pytest.raises(ValueError):
+        mod.fit_map("isotonic", z, right)
+
+
 def test_the_sweep_summary_table_has_a_confidence_column(tmp_path):
     import shutil
 

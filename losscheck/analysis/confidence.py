@@ -1,6 +1,6 @@
 """How sure a verdict is: a calibrated probability that the run's primary class is right.
 
-Two steps, both deterministic:
+Three steps, all deterministic:
 
 1. :func:`features` reads five numbers off the analysis already made (nothing is re-fitted):
 
@@ -35,9 +35,19 @@ Two steps, both deterministic:
    constraints that keep the probability monotone in the evidence: non-decreasing in
    ``margin``, ``points`` and ``agree``, non-increasing in ``conflict`` and ``noise``
    (a clearer divergence never gets a lower confidence than a borderline one). ``b_class`` is a
-   per-class offset, shrunk towards 0 by the same penalty. The held-out split measures the
-   result (reliability table and expected calibration error, Naeini et al. 2015; Guo et al.
-   2017) in ``benchmarks/accuracy.py``.
+   per-class offset, shrunk towards 0 by the same penalty.
+
+3. The logit then goes through a post-hoc calibration map ``z -> scale * z + shift``
+   (``COEFFICIENTS["calibration"]``; ``scale > 0``, so the order of the confidences is kept):
+   the identity, a single temperature (``shift = 0``; Guo et al. 2017, "On calibration of
+   modern neural networks", ICML, sec. 4.2) or Platt scaling (Platt 1999). The penalty and the
+   map are both chosen inside the tune split by leave-one-source-group-out cross-validation
+   (every run's prediction made by a model that never saw its repository, thread or injected
+   fault family), scored by the out-of-source log-loss; the procedure is in the docstring of
+   ``benchmarks/fit_confidence.py``. No held-out or blind run is read by the fit.
+
+The held-out and blind splits measure the result (reliability table and expected calibration
+error, Naeini et al. 2015; Guo et al. 2017) in ``benchmarks/accuracy.py``.
 """
 
 from __future__ import annotations
@@ -175,8 +185,10 @@ def calibrate(klass: str, f: Features, coefficients: dict | None = None) -> floa
     Args:
         klass: the run's primary class.
         f: its :class:`Features`.
-        coefficients: ``{"intercept": b, "weights": {feature: w}, "class_offset": {class: b_c}}``;
-            default the committed fit (:mod:`losscheck.analysis.confidence_fit`).
+        coefficients: ``{"intercept": b, "weights": {feature: w}, "class_offset": {class: b_c}}``
+            and optionally ``"calibration": {"scale": a, "shift": c}`` (the post-hoc map
+            ``z -> a * z + c``; identity when absent); default the committed fit
+            (:mod:`losscheck.analysis.confidence_fit`).
     Returns:
         a probability in [0, 1], rounded to 3 decimals (more digits are not meaningful with the
         size of the tune split).
@@ -188,6 +200,8 @@ def calibrate(klass: str, f: Features, coefficients: dict | None = None) -> floa
     w = coefficients["weights"]
     for name, x in zip(FEATURES, f.vector()):
         z += float(w.get(name, 0.0)) * x
+    cal = coefficients.get("calibration") or {}
+    z = float(cal.get("scale", 1.0)) * z + float(cal.get("shift", 0.0))
     z = max(-40.0, min(40.0, z))
     return round(1.0 / (1.0 + math.exp(-z)), 3)
 

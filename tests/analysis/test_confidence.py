@@ -25,7 +25,10 @@ def diverging(rate: float, n: int = 1000, onset: int = 500, seed: int = 0):
 
 
 def test_calibration_table_loads_with_the_documented_shape():
-    assert set(COEFFICIENTS) == {"intercept", "weights", "class_offset"}
+    assert set(COEFFICIENTS) == {"intercept", "weights", "class_offset", "calibration"}
+    # the post-hoc map z -> scale * z + shift: a positive scale keeps the confidence monotone
+    cal = COEFFICIENTS["calibration"]
+    assert set(cal) == {"scale", "shift"} and cal["scale"] > 0 and math.isfinite(cal["shift"])
     assert set(COEFFICIENTS["weights"]) == set(FEATURES)
     for name, sign in zip(FEATURES, SIGNS):
         w = COEFFICIENTS["weights"][name]
@@ -85,3 +88,15 @@ def test_more_points_never_lower_the_confidence_of_the_same_curve_shape():
     assert short.primary == long.primary == "converging"
     assert features(long).points > features(short).points
     assert long.confidence > short.confidence
+
+
+def test_the_calibration_map_is_applied_on_the_logit_and_keeps_the_order():
+    base = {"intercept": 0.5, "weights": dict.fromkeys(FEATURES, 0.0), "class_offset": {"nan": 1.0}}
+    f = Features(*(0.5,) * 5)
+    z = 0.5 + 1.0
+    assert calibrate("nan", f, base) == round(1 / (1 + math.exp(-z)), 3)  # no map: identity
+    sharp = {**base, "calibration": {"scale": 0.5, "shift": -0.25}}
+    assert calibrate("nan", f, sharp) == round(1 / (1 + math.exp(-(0.5 * z - 0.25))), 3)
+    lo, hi = Features(0.1, 0.5, 0.5, 0.5, 0.5), Features(0.9, 0.5, 0.5, 0.5, 0.5)
+    w = {**sharp, "weights": {**base["weights"], "margin": 2.0}}
+    assert calibrate("nan", lo, w) < calibrate("nan", hi, w)
