@@ -467,7 +467,8 @@ class Monitor:
             if wait:
                 if self._confirm_at is None:
                     self._confirm_at = self._points + wait
-                    self._next_growth = min(self._next_growth, self._confirm_at)
+                # the re-check is due at confirm_at (also after a resume from state_dict)
+                self._next_growth = min(self._next_growth, self._confirm_at)
                 if self._points < self._confirm_at:
                     urgent = set()
             else:
@@ -556,7 +557,10 @@ class Monitor:
 
     def state_dict(self) -> dict:
         """Everything needed to resume: ``{"tags": {tag: {"steps": [...], "values": [...]}}, ...}``
-        (plain lists and numbers: JSON- and pickle-safe, for a trainer's checkpoint)."""
+        (plain lists and numbers: JSON- and pickle-safe, for a trainer's checkpoint), with the
+        state of a stop waiting for its confirmation (``confirm_at``: the point count at which
+        the pending divergence or NaN call is re-checked; ``skip_wait``: the wait is for a
+        possible fp16 skip), so a run resumed inside the wait stops where it would have."""
         tags = {}
         for key, tr in self._tracks.items():
             d: dict[str, Any] = {"steps": tr.steps[:tr.n].tolist(), "values": tr.values[:tr.n].tolist()}
@@ -567,7 +571,9 @@ class Monitor:
             else:
                 d["source"] = key[1]
                 tags[f"{key[0]}\x00{key[1]}"] = d
-        return {"version": 1, "points": self._points, "tags": tags, "meta": dict(self.meta)}
+        return {"version": 1, "points": self._points, "tags": tags, "meta": dict(self.meta),
+                # a stop waiting for its confirmation: a resumed run must not restart the wait
+                "confirm_at": self._confirm_at, "skip_wait": self._skip_wait}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict`'s points (the next update analyses).
@@ -593,4 +599,7 @@ class Monitor:
             self._tracks[(tag, str(d["source"])) if "source" in d else tag] = tr
         self.meta.update(state.get("meta") or {})
         self._points = int(state.get("points", 0))
+        confirm_at = state.get("confirm_at")  # absent in states saved before it was kept
+        self._confirm_at = int(confirm_at) if confirm_at is not None else None
+        self._skip_wait = bool(state.get("skip_wait", False))
         self._pending = True
