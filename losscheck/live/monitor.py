@@ -467,9 +467,9 @@ class Monitor:
             if wait:
                 if self._confirm_at is None:
                     self._confirm_at = self._points + wait
-                # the re-check is due at confirm_at (also after a resume from state_dict)
-                self._next_growth = min(self._next_growth, self._confirm_at)
                 if self._points < self._confirm_at:
+                    # the re-check is due at confirm_at (also after a resume from state_dict)
+                    self._next_growth = min(self._next_growth, self._confirm_at)
                     urgent = set()
             else:
                 self._confirm_at = None
