@@ -104,9 +104,35 @@ class LiveCheck:
                                                    for k, val in rs.items()))
         return "; ".join(parts)
 
-    def write(self, out_dir: str | os.PathLike, v: Verdict) -> tuple[Path, Path] | None:
+    def render(self, v: Verdict, rank: int | None = None, root: str = "") -> tuple[str, str] | None:
+        """The two report files' contents for ``v``: the JSON document (with a ``live``
+        section: step, action, stop, the last checkpoint before the onset, the settings to
+        resume with, and ``rank``, the process whose verdict it is, when given) and the text
+        report followed by :meth:`message`. Plain strings, so a rank can send them to another
+        (see the Lightning callback); ``root`` is the report's root (the output directory).
+        ``None`` when there is no analysis yet."""
+        from losscheck.formats.json import JsonFormat
+        from losscheck.formats.text import TextFormat
+
+        if v.report is None:
+            return None
+        rep = Report([v.report], [], __version__, self.monitor.options.fail_on, root)
+        ck = self.last_healthy_checkpoint(v)
+        live: dict[str, Any] = {"step": v.step, "action": self.action, "stop": v.stop, "failing": v.failing,
+                                "last_healthy_checkpoint": None if ck is None else {"step": ck[0], "path": ck[1]},
+                                "resume_settings": self.resume_settings(v)}
+        if rank is not None:
+            live["rank"] = rank
+        data = JsonFormat().document(rep)
+        data["live"] = live
+        text = TextFormat().render(rep) + "\n" + self.message(v) + "\n"
+        return json.dumps(data, indent=2, default=str) + "\n", text
+
+    def write(self, out_dir: str | os.PathLike, v: Verdict,
+              rendered: tuple[str, str] | None = None) -> tuple[Path, Path] | None:
         """Write ``losscheck-report.json`` and ``losscheck-report.txt`` into ``out_dir`` (made if
-        missing; each written atomically, :func:`losscheck._io.write_atomic`).
+        missing; each written atomically, :func:`losscheck._io.write_atomic`): ``rendered``
+        (from :meth:`render`, possibly another rank's) or else ``v`` rendered here.
 
         Returns:
             the two paths written, or ``None`` when there is no analysis yet (nothing written).
@@ -114,23 +140,14 @@ class LiveCheck:
             OSError: ``out_dir`` cannot be made or a file cannot be written (a full disk, no
                 permission); a file already there is then left as it was.
         """
-        from losscheck.formats.json import JsonFormat
-        from losscheck.formats.text import TextFormat
-
-        if v.report is None:
+        if rendered is None:
+            rendered = self.render(v, root=str(out_dir))
+        if rendered is None:
             return None
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        rep = Report([v.report], [], __version__, self.monitor.options.fail_on, str(out))
-        ck = self.last_healthy_checkpoint(v)
-        live = {"step": v.step, "action": self.action, "stop": v.stop, "failing": v.failing,
-                "last_healthy_checkpoint": None if ck is None else {"step": ck[0], "path": ck[1]},
-                "resume_settings": self.resume_settings(v)}
-        data = JsonFormat().document(rep)
-        data["live"] = live
-        text = TextFormat().render(rep) + "\n" + self.message(v) + "\n"
         paths = (out / REPORT_JSON, out / REPORT_TEXT)
-        for p, body in zip(paths, (json.dumps(data, indent=2, default=str) + "\n", text)):
+        for p, body in zip(paths, rendered):
             write_atomic(p, body.encode("utf-8"))
         self.reported = v
         return paths

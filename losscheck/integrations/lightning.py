@@ -8,9 +8,11 @@
 What it sees: the training loss each batch returns (``loss``) and the first optimizer's LR
 (``lr``) at every global step; at the end of each validation, the validation metrics the
 module logged (names containing ``val``), and then it analyses at once. Ranks: the decision is
-reduced across ranks with ``trainer.strategy.reduce_boolean_decision(..., all=False)`` at every
-step on every rank (the same calls in the same order everywhere, so none waits for another),
-and one failing rank stops them all (``trainer.should_stop``). Checkpoints: those the
+gathered across ranks (``trainer.strategy.all_gather`` of one flag per rank) at every step on
+every rank (the same calls in the same order everywhere, so none waits for another), and one
+failing rank stops them all (``trainer.should_stop``); the report written then is the
+verdict of the lowest failing rank (``strategy.broadcast`` to rank 0, which writes it, with
+``live.rank`` naming it), not rank 0's own, which may be healthy. Checkpoints: those the
 ``ModelCheckpoint`` callbacks hold or have in their ``dirpath``, with the step their file
 name carries (``epoch=0-step=40.ckpt``). The monitor's history is part of the callback's ``state_dict``,
 which Lightning saves in each checkpoint and restores on resume.
@@ -54,6 +56,7 @@ class LosscheckCallback(Callback, LiveCallback):
     def __init__(self, action: str = "stop", fail_on: str = "error", stop_on: str = "urgent",
                  output_dir: str | None = None, **monitor_kwargs: Any) -> None:
         self._live_init(action, fail_on, stop_on, output_dir, monitor_kwargs)
+        self._stop_rank: int | None = None  # the rank whose verdict stopped the run
 
     def _out(self, trainer) -> str:
         return self.output_dir or trainer.log_dir or trainer.default_root_dir
@@ -100,19 +103,49 @@ class LosscheckCallback(Callback, LiveCallback):
 
     def _decide(self, trainer, v) -> None:
         mine = self.check.should_stop(v)
-        # every rank calls this at every step: one failing rank stops all of them
-        stop = bool(trainer.strategy.reduce_boolean_decision(mine, all=False))
-        if self._needs_report(v, stop):
+        # every rank calls this at every step, the same collectives in the same order: one
+        # failing rank stops all of them
+        failing = self._failing_ranks(trainer, mine)
+        if failing and self.stopped_at is None:
+            # the first stop: the report is the verdict of the lowest failing rank, sent to
+            # rank 0 (which writes the files): a rank that did not fail would report healthy
+            src = failing[0]
             self._checkpoints(trainer)
-            if trainer.is_global_zero:
-                self._report(self._out(trainer), v)
-        if stop:
+            out = str(self._out(trainer))
+            payload = None
+            if trainer.global_rank == src:
+                rendered = self.check.render(v, rank=src if trainer.world_size > 1 else None, root=out)
+                payload = (rendered, self.check.message(v))
+            payload = trainer.strategy.broadcast(payload, src=src)
+            self._stop_rank = src
+            if trainer.is_global_zero and payload is not None and payload[0] is not None:
+                self.check.write(out, v, rendered=payload[0])
+                where = f" (rank {src})" if trainer.world_size > 1 else ""
+                logger.error(payload[1] + where)
+        elif self._needs_report(v, bool(failing)) and trainer.is_global_zero and self._stop_rank in (None, 0):
+            self._checkpoints(trainer)
+            self._report(self._out(trainer), v)
+        if failing:
             trainer.should_stop = True
             self._mark_stopped(trainer.global_step)
+
+    @staticmethod
+    def _failing_ranks(trainer, mine: bool) -> list[int]:
+        """The ranks whose verdict asks to stop, known to every rank (one all-gather of one
+        number per rank; a single process gathers nothing)."""
+        import torch
+
+        if trainer.world_size <= 1:
+            return [0] if mine else []
+        flag = torch.tensor([1.0 if mine else 0.0], device=trainer.strategy.root_device)
+        gathered = trainer.strategy.all_gather(flag)
+        return [r for r, x in enumerate(gathered.reshape(-1).tolist()) if x > 0.5]
 
     def on_train_end(self, trainer, pl_module) -> None:
         v = self.check.monitor.analyse()
         self._checkpoints(trainer)
+        if self._stop_rank not in (None, 0):
+            return  # another rank's failure stopped the run: its report stays the report
         if trainer.is_global_zero and v.report is not None:
             self.check.write(self._out(trainer), v)
             logger.info(self.check.message(v))
