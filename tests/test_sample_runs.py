@@ -18,7 +18,20 @@ with open(SAMPLE_RUNS.parent / "benchmarks" / "sample_runs_labels.csv", newline=
     LABELS = list(csv.DictReader(fh))
 
 
-@pytest.mark.parametrize("row", LABELS, ids=[r["run"] for r in LABELS])
+#: labelled runs losscheck gets wrong today, with why (strict: a fix makes the test say so).
+#: Two healthy runs of the LR sweep fall from ~2.5 to their noise floor (~0.9) within the first
+#: 2 of 75 logged points: the plateau detector's start level (median of the first 3 points)
+#: is not significantly above the noisy floor, so it reads "flat from the start" (the
+#: fast-floor pattern of the corpus, see README "How accurate is it?").
+KNOWN_MISSES = {
+    "lr-sweep/lr-0.1-s1": "fast floor read as a plateau",
+    "lr-sweep/lr-0.03-s2": "fast floor read as a plateau",
+}
+
+
+@pytest.mark.parametrize("row", [
+    pytest.param(r, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[r["run"]]))
+    if r["run"] in KNOWN_MISSES else r for r in LABELS], ids=[r["run"] for r in LABELS])
 def test_sample_run_class_and_remedy(row):
     rep = diagnose(SAMPLE_RUNS / row["run"], Options())
     assert len(rep.runs) == 1, rep.errors

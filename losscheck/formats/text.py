@@ -150,6 +150,14 @@ class TextFormat(Format):
             "top remedy": [_name(r.remedies[0].id) if r.remedies else "" for r in runs],
         }
         need = {k: max([len(k)] + [len(v) for v in vals]) for k, vals in cells.items()}
+        tail = common_tail(names)
+        full = width - 1 - 3 * 7 - sum(need[c] for c in ("status", "class", "onset", "conf.", "top finding", "top remedy"))
+        if tail and max(len(n) for n in names) > full:
+            # every run ends in the same folders (lightning_logs/version_0): the part that
+            # tells them apart is before it, so that part is shown and the tail said once
+            names = [n[:len(n) - len(tail)] for n in names]
+        else:
+            tail = ""
         run_need = max([3] + [len(n) for n in names])
         run_min = min(run_need, 16)
         shown = ["status", "class", "onset"]
@@ -164,7 +172,8 @@ class TextFormat(Format):
             elif extra == "top finding" and room(shown + ["code"]) >= run_min:
                 shown = shown + ["code"]
         run_w = max(3, min(run_need, room(shown)))
-        t = Table(title=Text(f"Summary ({_name(report.root)})"), title_justify="left", show_lines=False)
+        title = f"Summary ({_name(report.root)})" + (f"; every run's name ends in {_name(tail)}" if tail else "")
+        t = Table(title=Text(title), title_justify="left", show_lines=False)
         t.add_column("run", no_wrap=True, width=run_w)
         for col in shown:
             t.add_column(col, no_wrap=True, width=need[col])
@@ -268,6 +277,20 @@ def piped_width() -> int:
 
     raw = os.environ.get("COLUMNS", "").strip()
     return int(raw) if raw.isdigit() and 20 <= int(raw) <= 1000 else PIPED_WIDTH
+
+
+def common_tail(names: list[str]) -> str:
+    """The trailing path components every one of ``names`` (two or more ``/``-separated run
+    labels) shares, leaving each at least its first component, as ``"/a/b"``; ``""`` when
+    there is none. ``["x/lightning_logs/version_0", "y/lightning_logs/version_0"]`` ->
+    ``"/lightning_logs/version_0"``."""
+    parts = [n.split("/") for n in names]
+    if len(parts) < 2:
+        return ""
+    k = 0
+    while all(len(p) > k + 1 for p in parts) and len({p[-1 - k] for p in parts}) == 1:
+        k += 1
+    return "/" + "/".join(parts[0][len(parts[0]) - k:]) if k else ""
 
 
 def middle_ellipsis(s: str, width: int) -> str:

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from losscheck.cli import app
 from losscheck.formats._common import run_label
+from losscheck.pipeline import diagnose
 from tests.conftest import SAMPLE_RUNS
 
 
@@ -35,3 +36,23 @@ def test_two_paths_name_runs_without_dot_dot_in_text_and_html(tmp_path, monkeypa
     assert "qwen-style-diverge" in res.stdout.split("Summary")[-1]
     html = (tmp_path / "r.html").read_text()
     assert "../" not in html and "qwen-style-diverge" in html
+
+
+def test_a_sweep_whose_runs_share_trailing_folders_is_named_by_what_differs(tmp_path):
+    """Lightning sweeps: ``<run>/lightning_logs/version_0`` for every run. Cut in the middle to
+    fit the table, the names all read ``lr-0.0…gs/version_0``; the shared tail is said once in
+    the title and each row shows the part that differs."""
+    from losscheck.formats.text import TextFormat, common_tail
+
+    assert common_tail(["a/lightning_logs/version_0", "bb/lightning_logs/version_0"]) == "/lightning_logs/version_0"
+    assert common_tail(["a/x", "b/y"]) == "" and common_tail(["same", "same"]) == "" and common_tail(["a/v"]) == ""
+    for lr in ("0.001", "0.003", "0.01", "0.03"):
+        d = tmp_path / "sweep" / f"lr-{lr}-seed-1" / "lightning_logs" / "version_0"
+        d.mkdir(parents=True)
+        rows = "".join(f"0,{i},{2.0 * 0.99 ** i:.5f}\n" for i in range(0, 300, 5))
+        (d / "metrics.csv").write_text("epoch,step,train_loss_step\n" + rows)
+    out = TextFormat().render(diagnose(tmp_path / "sweep"), width=80)
+    table = out[out.index("Summary"):]
+    assert "every run's name ends in /lightning_logs/version_0" in table
+    for lr in ("0.001", "0.003", "0.01", "0.03"):
+        assert f"lr-{lr}-seed-1 " in table, table
