@@ -222,6 +222,8 @@ def diagnose(
     local = [Path(p) for p in expand_paths(list(paths)) if not is_url(p)]
     try:
         fmt, extra = _output_specs(format or [DEFAULT_FORMAT], get_format, all_formats())
+        for f in dict.fromkeys((fmt, *(f for f, _ in extra))):
+            f.check()  # a missing optional dependency (png: matplotlib) stops us before any read
         coloured = want_color(color, sys.stdout.isatty(), os.environ)
         _check_fail_on(fail_on)
         _inflate_limits(max_inflated, max_ratio)
@@ -312,6 +314,9 @@ def diagnose(
         elif not _draw(fmt, report, coloured):
             write_stdout(fmt.render(report))
         for other, where in extra:
+            if other.writes_files:  # images: one file or more per report, each written atomically
+                _write_files(other, report, where, None if force else [*local, baseline, cfg.file])
+                continue
             data = other.render(report).encode("utf-8", errors="backslashreplace")
             try:
                 write_report(where, data)
@@ -455,6 +460,9 @@ def _output_specs(specs: List[str], get_format, names) -> tuple:
             raise UsageError(None, f"--format {spec!r}: unknown format {name!r} (choose from {', '.join(names)})")
         if sep and not where:
             raise UsageError(None, f"--format {spec!r}: no file after ':' (FORMAT:FILE)")
+        if f.writes_files and not sep:
+            raise UsageError(None, f"--format {spec!r}: {f.name} writes image files, not text: name a folder or "
+                                   f"a file for them ({f.name}:FOLDER or {f.name}:FILE.{f.name})")
         if sep:
             extra.append((f, Path(where)))
         elif primary is not None:
@@ -463,6 +471,26 @@ def _output_specs(specs: List[str], get_format, names) -> tuple:
         else:
             primary = f
     return primary or get_format(DEFAULT_FORMAT), extra
+
+
+def _write_files(fmt, report, where: Path, reads: Optional[list]) -> None:
+    """Write what a file-writing format (:attr:`Format.writes_files`) makes for ``-f
+    FORMAT:where``, one file at a time, each atomically, making its folder when missing.
+
+    Args:
+        reads: the paths this call reads (each file is checked against them as ``-o`` is,
+            :func:`check_output`), or ``None`` with ``--force``.
+    Raises:
+        OutputError: a folder cannot be made, a file cannot be written, or it would land
+            on or inside what losscheck reads."""
+    for path, data in fmt.files(report, where):
+        if reads is not None:
+            check_output(path, reads)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_report(path, data)
+        except OSError as exc:
+            raise OutputError(path, f"cannot write the image: {exc.strerror or exc}") from None
 
 
 #: ``--color`` values.

@@ -37,8 +37,10 @@ from html import escape
 
 from losscheck.formats._common import (clean_text, confidence_text, diagnosis_text, display_path, failing_first, run_label,
                                        settings_text, summary_line)
+from losscheck.formats._marks import (ROLE_LABEL, SMOOTH_MIN_POINTS, as_logged, hlines, legend, log_scale, num,
+                                      panel_values, panels, vlines)
 from losscheck.formats.interface import Format
-from losscheck.model import STATUSES, CurveAnalysis, CurveDigest, Report, RunReport, run_fails
+from losscheck.model import STATUSES, CurveDigest, Report, RunReport, run_fails
 
 #: The documented size bound of a report (bytes): at most this much per run ...
 SWEEP_BYTES_PER_RUN = 24_000
@@ -58,13 +60,11 @@ OVERFIT = "#8e24aa"
 ROLLBACK = "#43a047"
 BASELINE = "#795548"
 STATUS_COLOUR = {"failing": "#c62828", "warning": "#ef6c00", "healthy": "#2e7d32"}
-
-ROLE_LABEL = {"loss": "loss", "eval_loss": "eval loss", "disc_loss": "discriminator loss", "grad_norm": "grad norm",
-              "lr": "learning rate"}
-#: Curves with fewer points are drawn as logged, not smoothed.
-SMOOTH_MIN_POINTS = 30
-#: Roles drawn in the first panel, on the loss's axes.
-LOSS_PANEL = ("loss", "eval_loss", "disc_loss")
+#: The colour of each kind of mark (:mod:`losscheck.formats._marks`); the png format uses them too.
+MARK_COLOUR = {"onset": ONSET, "spike": SPIKE, "nonfinite": NONFINITE, "trend": TREND, "plateau": PLATEAU,
+               "chance": CHANCE, "overfit": OVERFIT, "rollback": ROLLBACK, "baseline": BASELINE, "raw": "#bbb"}
+#: The dash pattern of each kind of reference line (SVG ``stroke-dasharray``, in user units).
+MARK_DASH = {"plateau": "6 3", "chance": "2 3", "baseline": "8 2 2 2", "rollback": "5 3", "overfit": "5 3"}
 
 # Geometry of a run's figure, in SVG user units (the SVG scales to its box).
 W_FIG, LEFT, RIGHT = 660, 62, 14
@@ -79,17 +79,6 @@ def h(s) -> str:
     return escape(clean_text(s), quote=True)
 
 
-def num(v: float | None) -> str:
-    """A number for people: 4 significant digits, NaN/Inf spelled."""
-    if v is None:
-        return "-"
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    return f"{v:.4g}"
-
-
 class _Y:
     """Value -> y (SVG units, down) for one panel: log10 when every value is positive and they
     span more than a factor of 20, else linear."""
@@ -97,7 +86,7 @@ class _Y:
     def __init__(self, values: list[float], top: float, height: float) -> None:
         fin = [v for v in values if v is not None and math.isfinite(v)]
         lo, hi = (min(fin), max(fin)) if fin else (0.0, 1.0)
-        self.log = bool(fin) and lo > 0 and hi / lo > 20
+        self.log = log_scale(fin)
         if self.log:
             lo, hi = math.log10(lo), math.log10(hi)
         if hi <= lo:
@@ -226,10 +215,6 @@ def _smooth(cols, y: _Y) -> str:
     return "".join(_path(s) + ("h0" if len(s) == 1 else "") for s in segs)
 
 
-def _curve_of(run: RunReport, role: str) -> CurveAnalysis | None:
-    return next((c for c in run.curves if c.role == role), None)
-
-
 def _vline(px: int, top: int, bottom: int, colour: str, label: str, dash: str = "", width: float = 2,
            row: int = 0, left: bool = False) -> str:
     """A vertical mark across a panel, its label in label row ``row`` (below the NaN/Inf tick
@@ -261,21 +246,7 @@ def _panel(run: RunReport, roles: list[str], x: _X, top: int, height: int, unit:
     plot = run.plot
     assert plot is not None
     digests = [plot.curves[r] for r in roles]
-    values: list[float] = []
-    for d in digests:
-        lows = [v for v in d.low if v is not None]
-        highs = [v for v in d.high if v is not None]
-        values += lows + highs
-        if lows:  # the trend widens the axis a little at most (an extrapolated fit is clipped)
-            lo, hi = min(lows), max(highs)
-            span = hi - lo
-            values += [v for _, v in d.trend if lo - span / 4 <= v <= hi + span / 4]
-    loss_panel = roles[0] in LOSS_PANEL
-    if loss_panel:
-        if plot.chance_level is not None:
-            values.append(plot.chance_level)
-        for b in plot.baseline.values():
-            values += [v for v in b.values() if v is not None and math.isfinite(v)]
+    values = panel_values(run, roles)
     y = _Y(values, top, height)
     bottom = top + height
     out = [f'<rect x="{LEFT}" y="{top}" width="{W_PLOT}" height="{height}" class="bg"/>']
@@ -292,8 +263,7 @@ def _panel(run: RunReport, roles: list[str], x: _X, top: int, height: int, unit:
         col = ROLE_COLOUR.get(d.role, "#333")
         cols = _columns(d, x)
         band = _band(cols, y)
-        if d.role == "lr" or d.points < SMOOTH_MIN_POINTS:  # a schedule, or too few points to
-            # average: drawn as logged (an EMA of 3 points draws a trend that is not there)
+        if as_logged(d):  # a schedule, or too few points to average
             out.append(f'<path d="{band}" stroke="{col}" class="ema"/>' if band else "")
             cols = []
         elif band:
@@ -317,34 +287,17 @@ def _panel(run: RunReport, roles: list[str], x: _X, top: int, height: int, unit:
                         f'spike(s) of the {h(ROLE_LABEL.get(d.role, d.role))}</title></path>')
         if not any(v is not None for v in d.low):
             bad.append(f"{ROLE_LABEL.get(d.role, d.role)}: no finite value")
-        c = _curve_of(run, d.role)
-        if c is not None and c.plateau is not None:
-            hl.append((x(c.plateau.start_step), y(c.plateau.level), PLATEAU,
-                       f"{ROLE_LABEL.get(d.role, d.role)} plateau {num(c.plateau.level)} from {c.plateau.start_step}",
-                       "6 3"))
-    if loss_panel:
-        if plot.chance_level is not None:
-            hl.append((LEFT, y(plot.chance_level), CHANCE,
-                       f"chance ln({plot.chance_classes}) = {num(plot.chance_level)}", "2 3"))
-        for role, b in plot.baseline.items():
-            for k, v in b.items():
-                if v is not None and math.isfinite(v):
-                    hl.append((LEFT, y(v), BASELINE, f"baseline {k} {ROLE_LABEL.get(role, role)} {num(v)}",
-                               "8 2 2 2"))
+    for line in hlines(run, roles):
+        hl.append((LEFT if line.start_step is None else x(line.start_step), y(line.value), MARK_COLOUR[line.kind],
+                   line.label, MARK_DASH[line.kind]))
     out.append(_hlines(hl, top, bottom))
     if bad:  # NaN/Inf counts under the tick strip, at the right
         out.append(f'<text x="{LEFT + W_PLOT - 3}" y="{top + 20}" fill="{NONFINITE}" text-anchor="end">'
                    f'{h("; ".join(bad))}</text>')
     # vertical marks span this panel; labels only on the first panel
-    onset = run.onset_step
-    if onset is not None:
-        out.append(_vline(x(onset), top, bottom, ONSET, f"onset {onset}" if first else "", width=2.5))
-    if first and plot.rollback_step is not None and plot.rollback_step != onset:
-        out.append(_vline(x(plot.rollback_step), top, bottom, ROLLBACK, f"last healthy {plot.rollback_step}",
-                          "5 3", 1.5, row=1, left=True))
-    if first and plot.overfit_step is not None:
-        out.append(_vline(x(plot.overfit_step), top, bottom, OVERFIT, f"eval min {plot.overfit_step} (overfitting)",
-                          "5 3", 1.5, row=2))
+    for mark in vlines(run, first):
+        out.append(_vline(x(mark.step), top, bottom, MARK_COLOUR[mark.kind], mark.label, MARK_DASH.get(mark.kind, ""),
+                          2.5 if mark.kind == "onset" else 1.5, row=mark.row, left=mark.kind == "rollback"))
     out += late
     out.append(f'<rect x="{LEFT}" y="{top}" width="{W_PLOT}" height="{height}" class="frame"/>')
     return "".join(out)
@@ -361,13 +314,8 @@ def figure(run: RunReport) -> str:
     x = _X(min(steps), max(steps), LEFT, W_PLOT)
     first = next(iter(plot.curves.values()))
     unit = first.step_unit
-    panels: list[list[str]] = []
-    loss_roles = [r for r in LOSS_PANEL if r in plot.curves]
-    if loss_roles:
-        panels.append(loss_roles)
-    panels += [[r] for r in plot.curves if r not in LOSS_PANEL]
     out, top = [], TOP
-    for i, roles in enumerate(panels):
+    for i, roles in enumerate(panels(plot)):
         height = H_LOSS if i == 0 else H_OTHER
         out.append(_panel(run, roles, x, top, height, unit, i == 0))
         top += height + GAP
@@ -458,31 +406,10 @@ def _run_section(run: RunReport, idx: int, fail_on: str) -> str:
 
 
 def _legend(run: RunReport) -> str:
-    plot = run.plot
-    if plot is None or not plot.curves:
+    entries = legend(run)
+    if not entries:
         return "<p>No curve to draw.</p>"
-    items = [(ROLE_COLOUR.get(r, "#333"), ROLE_LABEL.get(r, r)) for r in plot.curves]
-    items.append(("#bbb", "faded: raw points (min-max per pixel); line: debiased EMA"
-                  + ("; learning rate and short curves as logged" if "lr" in plot.curves or any(
-                      d.points < SMOOTH_MIN_POINTS for d in plot.curves.values()) else "")))
-    if any(d.trend for d in plot.curves.values()):
-        items.append((TREND, "dashed: fitted trend"))
-    if run.onset_step is not None:
-        items.append((ONSET, "onset"))
-    if any(d.spikes for d in plot.curves.values()):
-        items.append((SPIKE, "spikes"))
-    if any(d.nonfinite for d in plot.curves.values()):
-        items.append((NONFINITE, "NaN/Inf points"))
-    if any(c.plateau for c in run.curves):
-        items.append((PLATEAU, "plateau level"))
-    if plot.chance_level is not None:
-        items.append((CHANCE, "chance level ln(C)"))
-    if plot.overfit_step is not None:
-        items.append((OVERFIT, "overfitting point"))
-    if plot.rollback_step is not None:
-        items.append((ROLLBACK, "last healthy step"))
-    if plot.baseline:
-        items.append((BASELINE, "baseline"))
+    items = [(MARK_COLOUR.get(key) or ROLE_COLOUR.get(key, "#333"), text) for key, text in entries]
     return '<p class="legend">' + " ".join(
         f'<span><i style="background:{c}"></i>{h(t)}</span>' for c, t in items) + "</p>"
 

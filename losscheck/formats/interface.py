@@ -10,6 +10,9 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the CLI lists formats for its help without loading numpy
+    from collections.abc import Iterator
+    from pathlib import Path
+
     from losscheck.model import Report, RunError, RunReport
 
 
@@ -23,6 +26,7 @@ class Format(ABC):
             diagnosed (every error is on stderr already; exit 2).
         draws_curves: the format draws each run's curves from ``RunReport.plot``: the CLI asks
             the pipeline for the plot digests (``diagnose(..., plots=True)``).
+        writes_files: see :meth:`files` (``png``: one image per run).
     """
 
     name: str = ""
@@ -32,6 +36,25 @@ class Format(ABC):
     #: the format can be written run by run as results complete (:meth:`item`, :meth:`end`):
     #: the CLI then streams it to standard output and keeps no result
     streams: bool = False
+    #: the format writes files that are not text (images), only to a place named after it
+    #: (``-f FORMAT:PLACE``; without one, a usage error): the CLI writes what :meth:`files`
+    #: yields instead of :meth:`render`'s text
+    writes_files: bool = False
+
+    def check(self) -> None:
+        """Raise when the format cannot be written here (an optional dependency is missing);
+        the CLI calls it before anything is read. Default: nothing to check.
+
+        Raises:
+            UsageError: the one line saying what is missing and how to install it (exit 2)."""
+
+    def files(self, report: Report, where: Path) -> Iterator[tuple[Path, bytes]]:
+        """The files to write for ``-f FORMAT:where``, as ``(path, bytes)``, made one at a time
+        as they are asked for. Only for formats with :attr:`writes_files`.
+
+        Raises:
+            NotImplementedError: the format writes text (this base implementation)."""
+        raise NotImplementedError(f"{self.name} writes text, not files")
 
     def item(self, result: RunReport | RunError) -> str:
         """One run's result (or one path's error) as text, for a streamed report. Only for

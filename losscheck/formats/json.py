@@ -1,4 +1,8 @@
-"""``--format json``: one strict-JSON document (schema version 1) for the whole call."""
+"""``--format json``: one strict-JSON document (schema version 1) for the whole call.
+
+Its keys, types and vocabularies are published as JSON Schema (draft 2020-12) in
+``docs/report.schema.json``; a key added or renamed here is added or renamed there (the
+tests in ``tests/formats/test_json_schema.py`` fail until it is)."""
 
 from __future__ import annotations
 
