@@ -289,7 +289,7 @@ def _separation(name: str, kind: str, side: str, fail_b: Any, pass_b: Any, fail_
         fail_cond, pass_cond = f"{name} {op_f} {_fmt(fail_b)}", f"{name} {op_p} {_fmt(pass_b)}"
         lead_f = f"all {nf} runs" if ff == nf else f"{ff} of {nf} runs"
         lead_p = f"all {np_}" if pp == np_ else f"{pp} of {np_}"
-        text = (f"{lead_f} with {fail_cond} fail ({_classes_text(fc)}); {lead_p} with {pass_cond} do not "
+        text = (f"{lead_f} with {fail_cond} fail ({_classes_text(fc)}); {lead_p} with {pass_cond} do not fail "
                 f"({_classes_text(pc)}): the stable range is {pass_cond}")
     else:
         fail_cond = f"{name} = {_fmt(fail_b)}"

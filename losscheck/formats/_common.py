@@ -237,14 +237,19 @@ TRIAGE_ROWS = 40
 TRIAGE_COLUMNS = 8
 
 
+#: Longest hyperparameter value shown in a triage table cell (characters; cut with an ellipsis).
+TRIAGE_CELL = 40
+
+
 def triage_value(v: Any) -> str:
-    """A hyperparameter value for a table cell: floats in ``%g`` form, ``—`` when absent. Not
-    escaped."""
+    """A hyperparameter value for a table cell: floats in ``%g`` form, ``—`` when absent, at
+    most :data:`TRIAGE_CELL` characters. Not escaped."""
     if v is None:
         return "—"
     if isinstance(v, float):
         return f"{v:g}"
-    return str(v)
+    s = str(v)
+    return s if len(s) <= TRIAGE_CELL else s[:TRIAGE_CELL - 1] + "…"
 
 
 def triage_table(report) -> tuple[list[str], list[list[str]], list[str]]:
@@ -283,14 +288,15 @@ def group_text(g, roots: list[str]) -> str:
     return f"{g.count} run(s): {g.klass}, {onset}, {codes} (e.g. {ex})"
 
 
-def triage_document(report) -> dict | None:
+def triage_document(report, table: bool = True) -> dict | None:
     """The JSON document's ``sweep`` object (``None`` without a triage): counts, the varying
     ``params``, the ``table`` (one row per run: run, status, class, ``onset_fraction``,
-    ``codes``, ``params``), the ``separations`` and the failure ``groups``."""
+    ``codes``, ``params``; left out with ``table=False``, for the JSON Lines summary, whose run
+    lines hold each run's ``hparams``), the ``separations`` and the failure ``groups``."""
     t = report.triage
     if t is None:
         return None
-    return jsonable({
+    doc = jsonable({
         "runs": t.runs, "failing": t.failing, "without_params": t.without_params, "params": list(t.params),
         "table": [{"run": r.run, "status": r.status, "class": r.klass, "onset_fraction": r.onset,
                    "codes": list(r.codes), "params": dict(r.params)} for r in t.rows],
@@ -304,3 +310,6 @@ def triage_document(report) -> dict | None:
                     "examples": list(g.examples)} for g in t.groups],
         "notes": list(t.notes),
     })
+    if not table:
+        del doc["table"]
+    return doc
