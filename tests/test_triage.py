@@ -302,3 +302,17 @@ def test_a_param_naming_each_run_is_not_a_hyperparameter():
         r.params["logging_dir"] = f"/logs/{i // 2}"
     t = sweep_triage(recs)
     assert t is not None and t.params == ["p"]
+
+
+def test_without_pyyaml_the_subset_parser_reads_the_same_params(tmp_path, monkeypatch):
+    """PyYAML is no dependency: with it missing, W&B's and Lightning's files give the same params."""
+    run = tmp_path / "run-1" / "files"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("wandb_version: 1\n_wandb:\n  desc: null\n  value:\n    python_version: 3.11.9\n"
+                                     "lr:\n  desc: null\n  value: 3.0e-4\noptimizer:\n  desc: null\n  value: adamw\n"
+                                     "layers:\n  desc: null\n  value:\n  - 64\n  - 64\n")
+    (tmp_path / "run-1" / "hparams.yaml").write_text("dropout: 0.1 # regularisation\nname: \"base\"\n")
+    with_yaml = read_hparams(tmp_path / "run-1")
+    monkeypatch.setitem(__import__("sys").modules, "yaml", None)  # import yaml -> ImportError
+    without = read_hparams(tmp_path / "run-1")
+    assert without == with_yaml == {"lr": 3e-4, "optimizer": "adamw", "dropout": 0.1, "name": "base"}

@@ -140,13 +140,13 @@ class TextFormat(Format):
         assert t is not None
         roots = report.roots or [report.root]
         header, rows, cut = triage_table(report)
-        table = Table(title=Text("Sweep triage: " + triage_headline(t)), title_justify="left")
+        table = Table(show_lines=False)
         for col in header:
             table.add_column(_name(col), overflow="fold")
         for row in rows:
             table.add_row(*(Text(_name(c), style=STATUS_STYLE.get(c, "") if i == 1 else "")
                             for i, c in enumerate(row)))
-        out: list = [table]
+        out: list = [Text("Sweep triage: " + _msg(triage_headline(t)), style="bold"), table]
         out += [Text(_msg(c), style="dim") for c in cut]
         if t.separations:
             out.append(Text("What separates failing runs", style="bold"))

@@ -179,7 +179,7 @@ def _scalar(v: Any) -> Any:
 
 def _load_yaml(text: str) -> Any:
     try:
-        import yaml  # type: ignore[import-untyped]
+        import yaml
     except ImportError:
         return parse_simple_yaml(text)
     try:
