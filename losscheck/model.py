@@ -863,7 +863,9 @@ class Separation:
             a value).
         fail_runs, fail_failing: runs on the failing side and how many of them fail.
         pass_runs, pass_passing: runs on the other side and how many of them do not fail.
-        exceptions: runs on the wrong side (names), for a near separation (empty: perfect).
+        exceptions: runs on the wrong side (names, at most
+            :data:`losscheck.analysis.triage.MAX_EXCEPTIONS`), for a near separation (empty:
+            perfect); ``wrong_side``: how many there are.
         fail_classes, pass_classes: primary class -> runs, on each side.
         p_value: the chance of a split at least this clean with the outcomes shuffled over the
             runs (exact, or a permutation estimate: see the module); ``strong``: ``p_value <=``
@@ -888,6 +890,7 @@ class Separation:
     strong: bool
     missing: int
     text: str
+    wrong_side: int = 0
 
 
 @dataclass

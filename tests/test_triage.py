@@ -259,7 +259,7 @@ def test_near_separation_names_its_exception_and_needs_ten_runs():
     fails = [v >= 6 for v in vals]
     fails[2] = True  # one low-value run fails too
     (sep,) = find_separations(rows(vals, fails), ["p"])
-    assert sep.exceptions == ["r002"] and sep.fail_bound == 6 and sep.pass_bound == 5
+    assert sep.exceptions == ["r002"] and sep.wrong_side == 1 and sep.fail_bound == 6 and sep.pass_bound == 5
     assert "nearly: 1 run(s) on the wrong side" in sep.text
     assert 0 < sep.p_value < 0.05
     # the same pattern over 8 runs: 1 exception is more than 10% of them: nothing claimed
@@ -316,3 +316,26 @@ def test_without_pyyaml_the_subset_parser_reads_the_same_params(tmp_path, monkey
     monkeypatch.setitem(__import__("sys").modules, "yaml", None)  # import yaml -> ImportError
     without = read_hparams(tmp_path / "run-1")
     assert without == with_yaml == {"lr": 3e-4, "optimizer": "adamw", "dropout": 0.1, "name": "base"}
+
+
+def test_a_large_sweep_reads_as_a_few_causes_and_stays_bounded():
+    """300 failing runs of 3 signatures among 600: 3 groups; a near separation names at most
+    MAX_EXCEPTIONS runs but counts them all."""
+    from losscheck.analysis.triage import MAX_EXCEPTIONS
+
+    rnd = random.Random(3)
+    recs = []
+    for i in range(600):
+        lr = 10 ** rnd.uniform(-5, -1)
+        fail = lr > 1e-3
+        if i % 20 == 0:
+            fail = not fail  # 30 runs (5%) on the wrong side
+        sig = [("diverging", 0.2, ["LC101"]), ("nan", 0.8, ["LC102"]), ("diverging", 0.5, ["LC101", "LC201"])][i % 3]
+        recs.append(TriageRow(f"run{i:03d}", "failing" if fail else "healthy", sig[0] if fail else "converging",
+                              sig[1] if fail else None, sig[2] if fail else [], {"lr": lr}))
+    t = sweep_triage(recs)
+    assert t is not None and sum(g.count for g in t.groups) == t.failing and len(t.groups) == 3
+    (sep,) = t.separations
+    assert sep.wrong_side == 30 and len(sep.exceptions) == MAX_EXCEPTIONS
+    assert 0.0009 <= sep.pass_bound < sep.fail_bound <= 0.0011
+    assert "nearly: 30 run(s) on the wrong side" in sep.text

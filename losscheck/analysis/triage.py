@@ -62,6 +62,8 @@ ALPHA = 0.05
 PERMUTATIONS = 2000
 #: Example runs named per failure group.
 EXAMPLES = 3
+#: Runs on the wrong side of a near separation named (all are counted).
+MAX_EXCEPTIONS = 20
 #: Onset thirds (fraction of the run's logged span) -> bucket name.
 ONSET_BUCKETS = ((1 / 3, "early"), (2 / 3, "mid"), (1.0 + 1e-9, "late"))
 
@@ -198,8 +200,9 @@ def _numeric(name: str, pairs: list[tuple[float, TriageRow]], missing: int) -> S
     if cut.size == 0:
         return None
     best = None
+    cum = np.cumsum(fails)
     for i in cut.tolist():
-        lf, ln = int(fails[:i].sum()), i
+        lf, ln = int(cum[i - 1]), i
         rf, rn = k - lf, n - i
         for side in ("above", "below"):
             if side == "above":
@@ -220,14 +223,32 @@ def _numeric(name: str, pairs: list[tuple[float, TriageRow]], missing: int) -> S
     if errors == 0:
         p = _perfect_chance(vals, k)
     else:
-        rng = np.random.default_rng(0)
-        perms = np.array([rng.permutation(fails) for _ in range(PERMUTATIONS)])
-        p = float((1 + int((_min_errors(vals, perms) <= errors).sum())) / (1 + PERMUTATIONS))
+        p = _permutation_p(vals, fails, errors)
     lo_v, hi_v = pairs[i - 1][0], pairs[i][0]
     low, high = [r for _, r in pairs[:i]], [r for _, r in pairs[i:]]
     fail_rows, pass_rows = (high, low) if side == "above" else (low, high)
     fail_b, pass_b = (hi_v, lo_v) if side == "above" else (lo_v, hi_v)
     return _separation(name, "threshold", side, fail_b, pass_b, fail_rows, pass_rows, p, missing)
+
+
+#: Most matrix cells (shuffles x runs) held at once by the permutation estimate.
+_PERM_CELLS = 2_000_000
+
+
+def _permutation_p(vals: np.ndarray, fails: np.ndarray, errors: int) -> float:
+    """``(1 + hits) / (1 + PERMUTATIONS)``: a hit is a shuffle of ``fails`` whose best stump
+    has at most ``errors`` runs on the wrong side (fixed seed; shuffles made in chunks of at most
+    :data:`_PERM_CELLS` cells, so memory stays bounded whatever the sweep's size)."""
+    rng = np.random.default_rng(0)
+    n = fails.shape[0]
+    chunk = max(1, min(PERMUTATIONS, _PERM_CELLS // max(n, 1)))
+    hits, done = 0, 0
+    while done < PERMUTATIONS:
+        m = min(chunk, PERMUTATIONS - done)
+        perms = rng.permuted(np.broadcast_to(fails, (m, n)), axis=1)
+        hits += int((_min_errors(vals, perms) <= errors).sum())
+        done += m
+    return float((1 + hits) / (1 + PERMUTATIONS))
 
 
 def _perfect_chance(vals: np.ndarray, k: int) -> float:
@@ -249,13 +270,13 @@ def _categorical(name: str, pairs: list[tuple[Any, TriageRow]], missing: int) ->
     by_value: dict[Any, list[TriageRow]] = {}
     for v, r in pairs:
         by_value.setdefault(v, []).append(r)
+    passing = n - k
     out = []
     for v, runs in sorted(by_value.items(), key=lambda kv: str(kv[0])):
         m = len(runs)
+        if m < MIN_SIDE or any(r.status != "failing" for r in runs) or passing < MIN_SIDE:
+            continue  # (the value's runs all fail, so every passing run has another value)
         others = [r for w, r in pairs if w != v]
-        passing_others = sum(r.status != "failing" for r in others)
-        if m < MIN_SIDE or any(r.status != "failing" for r in runs) or passing_others < MIN_SIDE:
-            continue
         p = math.comb(k, m) / math.comb(n, m)
         out.append(_separation(name, "value", "equal", v, None, runs, others, p, missing))
     return out
@@ -279,8 +300,9 @@ def _separation(name: str, kind: str, side: str, fail_b: Any, pass_b: Any, fail_
                 pass_rows: list[TriageRow], p: float, missing: int) -> Separation:
     ff = sum(r.status == "failing" for r in fail_rows)
     pp = sum(r.status != "failing" for r in pass_rows)
-    exceptions = sorted([r.run for r in fail_rows if r.status != "failing"]
-                        + [r.run for r in pass_rows if r.status == "failing"])
+    wrong = sorted([r.run for r in fail_rows if r.status != "failing"]
+                   + [r.run for r in pass_rows if r.status == "failing"])
+    exceptions = wrong[:MAX_EXCEPTIONS]
     fc, pc = _classes(fail_rows), _classes(pass_rows)
     strong = p <= ALPHA
     nf, np_ = len(fail_rows), len(pass_rows)
@@ -295,13 +317,13 @@ def _separation(name: str, kind: str, side: str, fail_b: Any, pass_b: Any, fail_
         fail_cond = f"{name} = {_fmt(fail_b)}"
         text = (f"all {nf} runs with {fail_cond} fail ({_classes_text(fc)}); "
                 f"{np_ - pp} of the {np_} runs with other values fail")
-    if exceptions:
-        text += f"; nearly: {len(exceptions)} run(s) on the wrong side"
+    if wrong:
+        text += f"; nearly: {len(wrong)} run(s) on the wrong side"
     text += f" (chance p = {p:.2g}{'' if strong else ': weak evidence, could be chance'})"
     if missing:
         text += f"; {missing} run(s) without {name} left out"
     return Separation(name, kind, side, fail_b, pass_b, nf, ff, np_, pp, exceptions, fc, pc, float(p), strong,
-                      missing, text)
+                      missing, text, len(wrong))
 
 
 def find_separations(rows: list[TriageRow], params: list[str]) -> list[Separation]:
@@ -318,7 +340,7 @@ def find_separations(rows: list[TriageRow], params: list[str]) -> list[Separatio
                 out.append(sep)
         else:
             out.extend(_categorical(name, [(v if not _is_number(v) else _fmt(v), r) for v, r in have], missing))
-    out.sort(key=lambda s: (len(s.exceptions), s.p_value, s.param))
+    out.sort(key=lambda s: (s.wrong_side, s.p_value, s.param))
     return out
 
 

@@ -302,7 +302,7 @@ def triage_document(report, table: bool = True) -> dict | None:
                    "codes": list(r.codes), "params": dict(r.params)} for r in t.rows],
         "separations": [{"param": s.param, "kind": s.kind, "fail_side": s.fail_side, "fail_bound": s.fail_bound,
                          "pass_bound": s.pass_bound, "fail_runs": s.fail_runs, "fail_failing": s.fail_failing,
-                         "pass_runs": s.pass_runs, "pass_passing": s.pass_passing, "exceptions": list(s.exceptions),
+                         "pass_runs": s.pass_runs, "pass_passing": s.pass_passing, "exceptions": list(s.exceptions), "wrong_side": s.wrong_side,
                          "fail_classes": dict(s.fail_classes), "pass_classes": dict(s.pass_classes),
                          "p_value": s.p_value, "strong": s.strong, "missing": s.missing, "text": s.text}
                         for s in t.separations],
