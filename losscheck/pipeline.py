@@ -88,12 +88,14 @@ def _read_run(run: RunFiles, strict: bool) -> RunData:
                 by_tag.setdefault(s.tag, []).append(s)
     if read_ok == 0 and last_err is not None:
         raise last_err
-    if not run.memory and not run.scheme:  # configuration files on disk beside the logs
-        from losscheck.readers._hparams import read_hparams
+    from losscheck.readers._hparams import read_hparams
 
-        hparams = read_hparams(run.root, [lf.path for lf in run.files])
-        if hparams:
-            meta["hparams"] = hparams
+    # configuration files beside the logs: on disk, or (a URL's run, an archive's, standard
+    # input) among the run's contents in memory
+    hparams = read_hparams(run.root, [lf.path for lf in run.files],
+                           list(run.memory) if (run.memory or run.scheme) else None)
+    if hparams:
+        meta["hparams"] = hparams
     return assemble_run(str(run.root), [str(f.path) for f in run.files], by_tag, notes, meta,
                         lambda: _why_empty(run, notes))
 

@@ -339,3 +339,24 @@ def test_a_large_sweep_reads_as_a_few_causes_and_stays_bounded():
     assert sep.wrong_side == 30 and len(sep.exceptions) == MAX_EXCEPTIONS
     assert 0.0009 <= sep.pass_bound < sep.fail_bound <= 0.0011
     assert "nearly: 30 run(s) on the wrong side" in sep.text
+
+
+def test_a_sweep_behind_a_url_gives_the_same_triage(lr_sweep):
+    """memory:// (any fsspec store): the small configuration files beside the logs are kept by
+    discovery and read from memory, so the triage is the local one."""
+    fsspec = pytest.importorskip("fsspec")
+    from losscheck.pipeline import diagnose
+
+    fs = fsspec.filesystem("memory")
+    fs.store.clear()
+    try:
+        for f in sorted(lr_sweep.rglob("*")):
+            if f.is_file():
+                fs.pipe(f"/bucket/sweep/{f.relative_to(lr_sweep).as_posix()}", f.read_bytes())
+        remote, local = diagnose("memory://bucket/sweep").triage, diagnose(lr_sweep).triage
+    finally:
+        fs.store.clear()
+    assert remote is not None and local is not None
+    assert remote.params == local.params and len(remote.rows) == 8
+    assert [(s.param, s.fail_bound, s.pass_bound, s.p_value) for s in remote.separations] == [
+        (s.param, s.fail_bound, s.pass_bound, s.p_value) for s in local.separations] != []

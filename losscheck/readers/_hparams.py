@@ -20,6 +20,10 @@ dependency of losscheck), else with :func:`parse_simple_yaml`, a small subset (b
 scalars: enough for these flat or two-level files). Best effort: a file that cannot be read or
 parsed is skipped silently (hyperparameters are context, not the diagnosis).
 
+A run read from a URL: its discovery keeps the content of the small configuration files beside
+its logs (:func:`is_config_file`, at most ``losscheck.sources.SNIFF_BYTES`` each, fetched with
+the heads it reads anyway) in ``RunFiles.memory``, and they are read from there.
+
 Bounds: at most :data:`MAX_FILE_BYTES` read per file, :data:`MAX_PARAMS` params kept, text
 values cut to :data:`MAX_TEXT` characters; lists and nulls are left out.
 """
@@ -43,31 +47,76 @@ _YAML_FILES = ("training_args.yaml", "hparams.yaml", "config.yaml")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
-def read_hparams(root: Path | str, files: Iterable[Path | str] = ()) -> dict[str, Any]:
+#: File names :func:`read_hparams` reads (and a remote run's discovery keeps: :func:`is_config_file`).
+CONFIG_NAMES = frozenset({"training_args.json", *_YAML_FILES})
+
+
+def is_config_file(path: Path | str) -> bool:
+    """Whether ``path`` is a file :func:`read_hparams` may read: one of :data:`CONFIG_NAMES`,
+    or a file directly in a ``params/`` folder (MLflow)."""
+    p = Path(path)
+    return p.name in CONFIG_NAMES or p.parent.name == "params"
+
+
+def read_hparams(root: Path | str, files: Iterable[Path | str] = (),
+                 virtual: Iterable[str] | None = None) -> dict[str, Any]:
     """The run's hyperparameters from the configuration files in its folders.
 
     Args:
         root: the run's folder (or its one log file: then its folder is searched).
         files: the run's log files; their folders (inside ``root``) are searched too.
+        virtual: for a run whose files are not on disk (a URL's, fetched), the paths of the
+            files there are; they are read through :func:`losscheck.readers._common.read_data`
+            (the caller serves their content with ``memory_files``). ``None``: the disk.
     Returns:
         ``{name: value}`` with ``value`` a bool, int, float or str; empty when no file is found.
         Never raises.
     """
+    fs = _Files(virtual)
     root = Path(root)
     dirs: list[Path] = []
-    base = root if _is_dir(root) else root.parent
+    base = root if fs.is_dir(root) else root.parent
     for d in [base, base / "files", *(Path(f).parent for f in files)]:
-        if d not in dirs and (d == base or _inside(d, base)) and _is_dir(d):
+        if d not in dirs and (d == base or _inside(d, base)) and fs.is_dir(d):
             dirs.append(d)
         if len(dirs) >= 16:
             break
     out: dict[str, Any] = {}
     for d in dirs:
-        for name, found in _from_folder(d):
+        for name, found in _from_folder(d, fs):
             if len(out) >= MAX_PARAMS:
                 return out
             out.setdefault(name, found)
     return out
+
+
+class _Files:
+    """The disk, or a set of virtual file paths: ``is_file``, ``is_dir``, ``listdir``."""
+
+    def __init__(self, virtual: Iterable[str] | None) -> None:
+        self.paths = None if virtual is None else {Path(p) for p in virtual}
+        self.dirs = None if self.paths is None else {d for p in self.paths for d in p.parents}
+
+    def is_file(self, p: Path) -> bool:
+        if self.paths is not None:
+            return p in self.paths
+        try:
+            return p.is_file()
+        except OSError:
+            return False
+
+    def is_dir(self, p: Path) -> bool:
+        if self.dirs is not None:
+            return p in self.dirs
+        return _is_dir(p)
+
+    def listdir(self, d: Path) -> list[Path]:
+        if self.paths is not None:
+            return sorted(p for p in self.paths if p.parent == d)
+        try:
+            return sorted(p for p in d.iterdir() if p.is_file())
+        except OSError:
+            return []
 
 
 def _is_dir(p: Path) -> bool:
@@ -85,8 +134,8 @@ def _inside(d: Path, base: Path) -> bool:
         return False
 
 
-def _from_folder(d: Path) -> Iterable[tuple[str, Any]]:
-    text = _read(d / "training_args.json")
+def _from_folder(d: Path, fs: _Files) -> Iterable[tuple[str, Any]]:
+    text = _read(d / "training_args.json", fs)
     if text is not None:
         try:
             obj = json.loads(text)
@@ -95,7 +144,7 @@ def _from_folder(d: Path) -> Iterable[tuple[str, Any]]:
         if isinstance(obj, dict):
             yield from _flatten(obj)
     for fname in _YAML_FILES:
-        text = _read(d / fname)
+        text = _read(d / fname, fs)
         if text is None:
             continue
         obj = _load_yaml(text)
@@ -105,25 +154,21 @@ def _from_folder(d: Path) -> Iterable[tuple[str, Any]]:
             obj = _unwrap_wandb(obj)
         yield from _flatten(obj)
     pdir = d / "params"
-    if _is_dir(pdir):
-        try:
-            names = sorted(p for p in pdir.iterdir() if p.is_file())[:MAX_PARAMS]
-        except OSError:
-            names = []
-        for p in names:
-            text = _read(p, 4096)
+    if fs.is_dir(pdir):
+        for p in fs.listdir(pdir)[:MAX_PARAMS]:
+            text = _read(p, fs, 4096)
             if text is not None:
                 v = _scalar(text.strip())
                 if v is not None:
                     yield p.name, v
 
 
-def _read(path: Path, limit: int = MAX_FILE_BYTES) -> str | None:
+def _read(path: Path, fs: _Files, limit: int = MAX_FILE_BYTES) -> str | None:
     from losscheck.errors import LosscheckError
     from losscheck.readers._common import read_data
 
     try:
-        if not path.is_file():
+        if not fs.is_file(path):
             return None
         data, _ = read_data(path, limit)
     except (OSError, LosscheckError):
