@@ -360,3 +360,23 @@ def test_a_sweep_behind_a_url_gives_the_same_triage(lr_sweep):
     assert remote.params == local.params and len(remote.rows) == 8
     assert [(s.param, s.fail_bound, s.pass_bound, s.p_value) for s in remote.separations] == [
         (s.param, s.fail_bound, s.pass_bound, s.p_value) for s in local.separations] != []
+
+
+def test_markdown_with_a_triage_stays_under_its_size_limit():
+    """3,000 runs with 13 long varying params: the Markdown report keeps under MAX_CHARS and
+    still holds the triage."""
+    from losscheck.formats.markdown import FORMAT, MAX_CHARS
+    from losscheck.model import Report, RunReport
+
+    runs, recs = [], []
+    for i in range(3000):
+        fail = i % 2 == 0
+        runs.append(RunReport(run=f"/x/sweep/run-with-a-rather-long-name-{i:05d}", status="failing" if fail else "healthy",
+                              primary="diverging" if fail else "converging", secondary=[], onset_step=None, metrics={},
+                              curves=[], findings=[], remedies=[]))
+        recs.append(TriageRow(runs[-1].run, runs[-1].status, runs[-1].primary, 0.5 if fail else None,
+                              ["LC101"] if fail else [], {**{f"p{j}": "v" * 60 + str(i % 3) for j in range(12)}, "lr": i}))
+    report = Report(runs, [], "0", roots=["/x/sweep"])
+    report.triage = sweep_triage(recs)
+    out = FORMAT.render(report)
+    assert len(out) <= MAX_CHARS and "### Sweep triage" in out and "Failures by signature" in out

@@ -105,6 +105,8 @@ class MarkdownFormat(Format):
                         "`--format html` or `--format json` has them all.", ""]
         if report.triage is not None:
             sec = self._triage(report)
+            if size + sum(len(x) + 1 for x in sec) > budget:  # its table left out: the findings stay
+                sec = self._triage(report, table=False)
             out += sec
             size += sum(len(x) + 1 for x in sec)
         left = 0
@@ -133,18 +135,21 @@ class MarkdownFormat(Format):
             out.append("")
         return "\n".join(out).rstrip("\n") + "\n"
 
-    def _triage(self, report: Report) -> list[str]:
+    def _triage(self, report: Report, table: bool = True) -> list[str]:
         """The sweep triage section: the varying hyperparameters against each run's outcome
-        (at most :data:`~losscheck.formats._common.TRIAGE_ROWS` rows), the separations, the
-        failure groups. Bounded whatever the sweep's size."""
+        (at most :data:`~losscheck.formats._common.TRIAGE_ROWS` rows; none without ``table``),
+        the separations, the failure groups. Bounded whatever the sweep's size."""
         t = report.triage
         assert t is not None
         roots = report.roots or [report.root]
         header, rows, cut = triage_table(report)
-        out = ["### Sweep triage", "", md_text(triage_headline(t)) + ".", "",
-               _row([md_text(c) for c in header]), "|" + "---|" * len(header)]
-        out += [_row([md_text(c) for c in row]) for row in rows]
-        out.append("")
+        out = ["### Sweep triage", "", md_text(triage_headline(t)) + ".", ""]
+        if table:
+            out += [_row([md_text(c) for c in header]), "|" + "---|" * len(header)]
+            out += [_row([md_text(c) for c in row]) for row in rows]
+            out.append("")
+        else:
+            cut = ["the table of runs is left out (the report's size limit); `--format json` has it"]
         if cut:
             out += [md_text(c) + "." for c in cut] + [""]
         if t.separations:
