@@ -34,6 +34,7 @@ from losscheck.model import ReadResult
 from losscheck.readers import all_readers, choose, read_head
 from losscheck.readers._common import MAX_INFLATED_BYTES, memory_files, open_bounded, read_data
 from losscheck.readers.interface import BINARY_SUFFIXES, Reader
+from losscheck.readers._hparams import is_config_file
 from losscheck.sources import (GLOB_CHARS, STDIN_BINARY_NAMES, STDIN_NAMES, STDIN_ROOT, RemoteFile, archive_kind, archive_members,
                               collapsed, fetch_heads, is_archive, is_url, local_path, read_stdin, remote_entries,
                               remote_problem)
@@ -516,6 +517,7 @@ def _discover_remote(url: str) -> Discovery:
     found: list[tuple[Path, Path, Reader]] = []
     event_dirs: set[Path] = set()
     remote: dict[str, RemoteFile] = {}
+    configs: dict[Path, dict[str, bytes]] = {}
     errors: list[LosscheckError] = []
     for (u, size, fp), head in zip(candidates, heads):
         reader: Reader | None
@@ -530,6 +532,8 @@ def _discover_remote(url: str) -> Discovery:
                 reader = FailedReader(exc)
             if reader is not None:
                 remote[str(fp)] = RemoteFile(u, size, raw if size <= SNIFF_BYTES and len(raw) == size else None)
+            elif is_config_file(fp) and size <= SNIFF_BYTES and len(raw) == size:
+                configs.setdefault(fp.parent, {})[str(fp)] = raw  # hyperparameters (the sweep triage)
         if reader is None:
             continue
         if reader.name == "tensorboard":
@@ -546,6 +550,9 @@ def _discover_remote(url: str) -> Discovery:
     for run in runs.values():
         run.remote = {str(lf.path): remote[str(lf.path)] for lf in run.files if str(lf.path) in remote}
         run.scheme = scheme
+        for d in {run.root, run.root / "files", run.root / "params", run.root / "files" / "params",
+                  *(lf.path.parent for lf in run.files), *(lf.path.parent / "params" for lf in run.files)}:
+            run.memory.update(configs.get(d, {}))
     return Discovery([runs[k] for k in sorted(runs)], errors)
 
 

@@ -111,7 +111,10 @@ class ReadResult:
             ``learning_rate`` (float, configured peak LR), ``max_steps`` (int),
             ``warmup_steps`` (int), ``max_grad_norm`` (float, clip threshold),
             ``num_classes`` (int), ``fp16``/``bf16`` (bool), ``optimizer`` (str),
-            ``batch_size`` (int), ``steps_per_epoch`` (int), ``epochs`` (int).
+            ``batch_size`` (int), ``steps_per_epoch`` (int), ``epochs`` (int); on a
+            :class:`RunData`, ``hparams``: every hyperparameter the run's configuration files
+            give, as they name them (``{name: bool | int | float | str}``, nested names joined
+            by ``.``; :mod:`losscheck.readers._hparams`), for the sweep triage.
     """
 
     series: list[Series] = field(default_factory=list)
@@ -803,6 +806,10 @@ class RunReport:
     baselined: list[Finding] = field(default_factory=list)
     confidence: float | None = None
     plot: RunPlot | None = None
+    #: the hyperparameters the sweep triage compares (:func:`losscheck.analysis.triage.run_params`):
+    #: the run's configuration files' (``RunData.meta["hparams"]``), then standard meta keys they
+    #: do not already name; ``{}`` when none were found
+    hparams: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -812,6 +819,117 @@ class RunError:
     path: str
     message: str
     kind: str = "error"
+
+
+# --------------------------------------------------------------------------- sweep triage
+# (:mod:`losscheck.analysis.triage`): hyperparameters against outcomes across the runs of a sweep.
+
+
+@dataclass
+class TriageRow:
+    """The compact record of one run the sweep triage keeps (a streamed sweep keeps one per
+    run, not the run's report).
+
+    Attributes:
+        run: the run's path (as :attr:`RunReport.run`).
+        status, klass: the run's status and primary class.
+        onset: the onset as a fraction of the run's logged training-loss span, in [0, 1]
+            (``(onset_step - first_step) / (last_step - first_step)``); ``None``: no onset.
+        codes: the codes of the run's error findings (what makes it fail), sorted.
+        params: its hyperparameters (:attr:`RunReport.hparams`); in :attr:`Triage.rows`, only
+            those that vary across the sweep.
+    """
+
+    run: str
+    status: Status
+    klass: RunClass
+    onset: float | None
+    codes: list[str]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Separation:
+    """A hyperparameter that separates the failing runs from the others (a decision stump:
+    :func:`losscheck.analysis.triage.find_separations`).
+
+    Attributes:
+        param: its name. ``kind``: ``"threshold"`` (numeric) or ``"value"`` (a text/bool value
+            whose runs all fail).
+        fail_side: ``"above"`` (runs with ``param >= fail_bound`` fail, those with
+            ``param <= pass_bound`` do not), ``"below"`` (the reverse) or ``"equal"``
+            (``param == fail_bound``).
+        fail_bound, pass_bound: the boundary values, as logged (``pass_bound`` is ``None`` for
+            a value).
+        fail_runs, fail_failing: runs on the failing side and how many of them fail.
+        pass_runs, pass_passing: runs on the other side and how many of them do not fail.
+        exceptions: runs on the wrong side (names, at most
+            :data:`losscheck.analysis.triage.MAX_EXCEPTIONS`), for a near separation (empty:
+            perfect); ``wrong_side``: how many there are.
+        fail_classes, pass_classes: primary class -> runs, on each side.
+        p_value: the chance of a split at least this clean with the outcomes shuffled over the
+            runs (exact, or a permutation estimate: see the module); ``strong``: ``p_value <=``
+            :data:`losscheck.analysis.triage.ALPHA`.
+        missing: runs of the sweep without this param (left out of the test).
+        text: the finding in one sentence, with its figures.
+    """
+
+    param: str
+    kind: str
+    fail_side: str
+    fail_bound: Any
+    pass_bound: Any
+    fail_runs: int
+    fail_failing: int
+    pass_runs: int
+    pass_passing: int
+    exceptions: list[str]
+    fail_classes: dict[str, int]
+    pass_classes: dict[str, int]
+    p_value: float
+    strong: bool
+    missing: int
+    text: str
+    wrong_side: int = 0
+
+
+@dataclass
+class FailureGroup:
+    """Failing runs sharing a failure signature: ``klass`` (primary class), ``onset``
+    (``"early"``, ``"mid"``, ``"late"``: the onset in the first, middle or last third of the
+    run; ``"none"``: no onset) and ``codes`` (error findings); ``count`` runs, ``examples``
+    (at most 3 run paths)."""
+
+    klass: str
+    onset: str
+    codes: list[str]
+    count: int
+    examples: list[str]
+
+
+@dataclass
+class Triage:
+    """The sweep triage (:func:`losscheck.analysis.triage.sweep_triage`).
+
+    Attributes:
+        runs: runs compared (those with hyperparameters); ``failing``: how many fail;
+            ``without_params``: runs without any, left out of the table and the separations.
+        params: the hyperparameters that vary across the runs (separating ones first).
+        rows: one :class:`TriageRow` per compared run, with only the varying ``params``.
+        separations: the hyperparameters that separate failing runs from the others.
+        groups: every failing run of the sweep (with or without params) grouped by signature,
+            largest group first.
+        notes: what was left out and why (sentences).
+    """
+
+    runs: int
+    failing: int
+    without_params: int
+    params: list[str]
+    rows: list[TriageRow]
+    separations: list[Separation]
+    groups: list[FailureGroup]
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -838,6 +956,9 @@ class Report:
     counts: dict[str, int] = field(default_factory=dict)
     #: whether a streamed run failed the gate (``fail_on``)
     streamed_failing: bool = False
+    #: the sweep triage (:func:`losscheck.analysis.triage.sweep_triage`): ``None`` unless
+    #: several runs carry hyperparameters that vary
+    triage: Triage | None = None
 
     @property
     def failing(self) -> bool:

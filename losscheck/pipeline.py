@@ -88,6 +88,14 @@ def _read_run(run: RunFiles, strict: bool) -> RunData:
                 by_tag.setdefault(s.tag, []).append(s)
     if read_ok == 0 and last_err is not None:
         raise last_err
+    from losscheck.readers._hparams import read_hparams
+
+    # configuration files beside the logs: on disk, or (a URL's run, an archive's, standard
+    # input) among the run's contents in memory
+    hparams = read_hparams(run.root, [lf.path for lf in run.files],
+                           list(run.memory) if (run.memory or run.scheme) else None)
+    if hparams:
+        meta["hparams"] = hparams
     return assemble_run(str(run.root), [str(f.path) for f in run.files], by_tag, notes, meta,
                         lambda: _why_empty(run, notes))
 
@@ -284,6 +292,7 @@ def diagnose_run(data: RunData, options: Settings, baseline=None, plots: bool = 
         NoLossMetric, UsageError: from role resolution.
     """
     from losscheck.analysis import analyse
+    from losscheck.analysis.triage import run_params
     from losscheck.digest import run_plot
     from losscheck.catalogue import analysis_options, rule_options
     from losscheck.remedies import rank
@@ -328,7 +337,8 @@ def diagnose_run(data: RunData, options: Settings, baseline=None, plots: bool = 
                      secondary=list(analysis.secondary), onset_step=analysis.onset_step, metrics=metrics,
                      curves=list(analysis.curves.values()), findings=findings, remedies=remedies,
                      notes=list(data.notes), digest=digest, summary=summary, baselined=baselined,
-                     confidence=analysis.confidence, plot=plot)
+                     confidence=analysis.confidence, plot=plot,
+                     hparams=run_params(data.meta, analysis.lr.peak if analysis.lr is not None else None))
 
 
 def _internal_error(root, why: str) -> RunError:
@@ -518,11 +528,15 @@ def diagnose(path: str | Path | Sequence[str | Path], options: Settings | None =
             ``LocalCluster`` started for this call and closed after it.
         sink: stream the results: each run's :class:`RunReport` or :class:`RunError` (those of
             discovery first) is handed to ``sink`` as soon as it is ready, in completion order,
-            and none is kept: this process then holds O(1) per run beyond the runs' list of
-            files (``--format jsonl``).
+            and none is kept: this process then holds, per run, beyond the runs' list of files,
+            only a compact triage record (:class:`~losscheck.model.TriageRow`: status, class,
+            onset, error codes and the run's hyperparameters, at most
+            :data:`losscheck.readers._hparams.MAX_PARAMS` scalars) for the sweep triage
+            (``--format jsonl``).
     Returns:
         A :class:`Report` (runs sorted by path; errors per path); when streamed, without runs
-        or errors, with :attr:`Report.counts` and :attr:`Report.streamed_failing`.
+        or errors, with :attr:`Report.counts` and :attr:`Report.streamed_failing`. With 2 runs
+        or more, :attr:`Report.triage` (:func:`losscheck.analysis.triage.sweep_triage`).
     Raises:
         LosscheckError: when ``path`` itself cannot be used (missing, FIFO, no logs at all);
             with several paths, only when none of them can (the others' problems are errors
@@ -562,12 +576,19 @@ def diagnose(path: str | Path | Sequence[str | Path], options: Settings | None =
                           baseline.match(key, str(one)) if baseline is not None else None, plots))
     total = len(tasks)
     deliver = None
+    # a streamed sweep keeps one compact triage record per run (status, class, onset, error codes,
+    # hyperparameters: TriageRow), not its report
+    triage_rows: list = []
     if sink is not None:
+        from losscheck.analysis.triage import triage_row
+
         def deliver(res: RunReport | RunError) -> None:
             key = "errors" if isinstance(res, RunError) else res.status
             report.counts[key] = report.counts.get(key, 0) + 1
-            if isinstance(res, RunReport) and run_fails(res.status, report.fail_on, res.confidence):
-                report.streamed_failing = True
+            if isinstance(res, RunReport):
+                if run_fails(res.status, report.fail_on, res.confidence):
+                    report.streamed_failing = True
+                triage_rows.append(triage_row(res))
             sink(res)
 
         for found_error in report.errors:
@@ -592,6 +613,10 @@ def diagnose(path: str | Path | Sequence[str | Path], options: Settings | None =
     if not report.run_count and not report.error_count:
         raise NoLogsFound(shown, "no supported log found")
     report.runs.sort(key=lambda r: r.run)
+    if report.run_count >= 2:
+        from losscheck.analysis.triage import sweep_triage, triage_row
+
+        report.triage = sweep_triage(triage_rows or [triage_row(r) for r in report.runs])
     return report
 
 

@@ -64,6 +64,7 @@ def run_document(r) -> dict:
         "summary": jsonable(r.summary),
         "baselined": [{"code": f.code, "name": f.name, "severity": f.severity, "role": f.role, "step": f.step,
                        "message": f.message} for f in r.baselined],
+        "hparams": jsonable(getattr(r, "hparams", {}) or {}),
     }
 
 
@@ -226,3 +227,89 @@ def summary_line(report) -> str:
         out += (f"; {len(report.without_logs)} folder(s) without logs skipped"
                 " (--debug lists them)")
     return out
+
+
+# --------------------------------------------------------------------------- sweep triage
+# What the formats for people show of :attr:`Report.triage` (the JSON document holds it all).
+
+#: Most runs (rows) and hyperparameters (columns) of the triage table a format for people shows.
+TRIAGE_ROWS = 40
+TRIAGE_COLUMNS = 8
+
+
+#: Longest hyperparameter value shown in a triage table cell (characters; cut with an ellipsis).
+TRIAGE_CELL = 40
+
+
+def triage_value(v: Any) -> str:
+    """A hyperparameter value for a table cell: floats in ``%g`` form, ``—`` when absent, at
+    most :data:`TRIAGE_CELL` characters. Not escaped."""
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:g}"
+    s = str(v)
+    return s if len(s) <= TRIAGE_CELL else s[:TRIAGE_CELL - 1] + "…"
+
+
+def triage_table(report) -> tuple[list[str], list[list[str]], list[str]]:
+    """The triage table as plain text cells (not escaped): ``(header, rows, cut)``, ``header``
+    = run, status, class, onset, then up to :data:`TRIAGE_COLUMNS` varying hyperparameters
+    (separating ones first); ``rows``: up to :data:`TRIAGE_ROWS` runs (ordered by the first
+    separating one); ``cut``: sentences saying what was left out."""
+    t = report.triage
+    roots = report.roots or [report.root]
+    params = t.params[:TRIAGE_COLUMNS]
+    header = ["run", "status", "class", "onset", *params]
+    rows = [[run_label(r.run, roots), r.status, r.klass,
+             "" if r.onset is None else f"{r.onset:.0%}", *(triage_value(r.params.get(p)) for p in params)]
+            for r in t.rows[:TRIAGE_ROWS]]
+    cut = []
+    if len(t.rows) > TRIAGE_ROWS:
+        cut.append(f"{len(t.rows) - TRIAGE_ROWS} more run(s) not listed (--format json has them all)")
+    if len(t.params) > TRIAGE_COLUMNS:
+        cut.append(f"{len(t.params) - TRIAGE_COLUMNS} more varying hyperparameter(s) not shown: "
+                   + ", ".join(t.params[TRIAGE_COLUMNS:TRIAGE_COLUMNS + 10])
+                   + (", ..." if len(t.params) > TRIAGE_COLUMNS + 10 else ""))
+    return header, rows, cut
+
+
+def triage_headline(t) -> str:
+    """``N runs with hyperparameters, k failing; P vary``."""
+    return (f"{t.runs} run(s) with hyperparameters, {t.failing} failing; {len(t.params)} hyperparameter(s) vary")
+
+
+def group_text(g, roots: list[str]) -> str:
+    """One failure group for people: ``12 run(s): diverging, early onset, LC101 (e.g. a, b)``.
+    Not escaped."""
+    onset = "no onset" if g.onset == "none" else f"{g.onset} onset"
+    codes = "+".join(g.codes) if g.codes else "no error code"
+    ex = ", ".join(run_label(r, roots) for r in g.examples)
+    return f"{g.count} run(s): {g.klass}, {onset}, {codes} (e.g. {ex})"
+
+
+def triage_document(report, table: bool = True) -> dict | None:
+    """The JSON document's ``sweep`` object (``None`` without a triage): counts, the varying
+    ``params``, the ``table`` (one row per run: run, status, class, ``onset_fraction``,
+    ``codes``, ``params``; left out with ``table=False``, for the JSON Lines summary, whose run
+    lines hold each run's ``hparams``), the ``separations`` and the failure ``groups``."""
+    t = report.triage
+    if t is None:
+        return None
+    doc = jsonable({
+        "runs": t.runs, "failing": t.failing, "without_params": t.without_params, "params": list(t.params),
+        "table": [{"run": r.run, "status": r.status, "class": r.klass, "onset_fraction": r.onset,
+                   "codes": list(r.codes), "params": dict(r.params)} for r in t.rows],
+        "separations": [{"param": s.param, "kind": s.kind, "fail_side": s.fail_side, "fail_bound": s.fail_bound,
+                         "pass_bound": s.pass_bound, "fail_runs": s.fail_runs, "fail_failing": s.fail_failing,
+                         "pass_runs": s.pass_runs, "pass_passing": s.pass_passing, "exceptions": list(s.exceptions), "wrong_side": s.wrong_side,
+                         "fail_classes": dict(s.fail_classes), "pass_classes": dict(s.pass_classes),
+                         "p_value": s.p_value, "strong": s.strong, "missing": s.missing, "text": s.text}
+                        for s in t.separations],
+        "groups": [{"class": g.klass, "onset": g.onset, "codes": list(g.codes), "count": g.count,
+                    "examples": list(g.examples)} for g in t.groups],
+        "notes": list(t.notes),
+    })
+    if not table:
+        del doc["table"]
+    return doc

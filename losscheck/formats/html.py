@@ -35,8 +35,9 @@ from __future__ import annotations
 import math
 from html import escape
 
-from losscheck.formats._common import (clean_text, confidence_text, diagnosis_text, display_path, failing_first, run_label,
-                                       settings_text, summary_line)
+from losscheck.formats._common import (clean_text, confidence_text, diagnosis_text, display_path, failing_first,
+                                       group_text, run_label, settings_text, summary_line, triage_headline,
+                                       triage_table)
 from losscheck.formats._marks import (ROLE_LABEL, SMOOTH_MIN_POINTS, as_logged, hlines, legend, log_scale, num,
                                       panel_values, panels, vlines)
 from losscheck.formats.interface import Format
@@ -433,11 +434,39 @@ nav a{margin-right:12px}.grid-runs{display:grid;grid-template-columns:repeat(aut
 .card.failing{border-left-color:#c62828}.card.warning{border-left-color:#ef6c00}.card.healthy{border-left-color:#2e7d32}
 .card span{display:block;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}svg.sm{width:100%;height:auto;display:block}
 .rule{border-top:1px solid #eee}.rule h3{font-size:14px}
+table.triage{border-collapse:collapse;font-size:12px}table.triage th,table.triage td{border:1px solid #e0e0e0;padding:2px 6px;text-align:left}
+tr.failing td:nth-child(2){color:#c62828;font-weight:600}tr.warning td:nth-child(2){color:#ef6c00}tr.healthy td:nth-child(2){color:#2e7d32}
 .flt:target~.grid-runs .card,.flt:target~.runs .run{display:none}
 #only-failing:target~.grid-runs .card.failing,#only-failing:target~.runs .run.failing,
 #only-warning:target~.grid-runs .card.warning,#only-warning:target~.runs .run.warning,
 #only-healthy:target~.grid-runs .card.healthy,#only-healthy:target~.runs .run.healthy{display:block}
 """
+
+
+def _triage_section(report: Report) -> str:
+    """The sweep triage: a table of the varying hyperparameters against each run's outcome
+    (at most :data:`~losscheck.formats._common.TRIAGE_ROWS` rows), the separations and the
+    failure groups."""
+    t = report.triage
+    assert t is not None
+    roots = report.roots or [report.root]
+    header, rows, cut = triage_table(report)
+    out = ['<section id="triage"><h2>Sweep triage</h2>', f"<p>{h(triage_headline(t))}.</p>",
+           '<table class="triage"><thead><tr>' + "".join(f"<th>{h(c)}</th>" for c in header) + "</tr></thead><tbody>"]
+    for row in rows:
+        out.append(f'<tr class="{h(row[1])}">' + "".join(f"<td>{h(c)}</td>" for c in row) + "</tr>")
+    out.append("</tbody></table>")
+    out += [f"<p>{h(c)}.</p>" for c in cut]
+    if t.separations:
+        out.append("<h3>What separates failing runs</h3><ul>"
+                   + "".join(f"<li>{h(s.text)}</li>" for s in t.separations[:20]) + "</ul>")
+    out += [f"<p>{h(n)}.</p>" for n in t.notes]
+    if t.groups:
+        out.append(f"<h3>Failures by signature ({sum(g.count for g in t.groups)} failing runs, "
+                   f"{len(t.groups)} group(s))</h3><ul>"
+                   + "".join(f"<li>{h(group_text(g, roots))}</li>" for g in t.groups[:50]) + "</ul>")
+    out.append("</section>")
+    return "\n".join(out)
 
 
 def _rules_section(report: Report) -> str:
@@ -501,6 +530,8 @@ class HtmlFormat(Format):
                            f'<span title="{h(display_path(r.run))}">{h(run_label(r.run, report.roots or [report.root]))}</span><span>{h(r.status)}: {h(diagnosis_text(r))}'
                            + (f" @ {r.onset_step}" if r.onset_step is not None else "") + "</span></a>")
             out.append("</div>")
+        if report.triage is not None:
+            out.append(_triage_section(report))
         out.append('<div class="runs">')
         out += [_run_section(r, i, report.fail_on) for i, r in enumerate(runs)]
         out.append("</div></main>")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json as _json
 
-from losscheck.formats._common import jsonable, run_document
+from losscheck.formats._common import jsonable, run_document, triage_document
 from losscheck.formats.interface import Format
 from losscheck.model import Report
 
@@ -32,6 +32,8 @@ class JsonFormat(Format):
             "runs": [run_document(r) for r in report.runs],
             "errors": [{"path": e.path, "kind": e.kind, "message": e.message} for e in report.errors],
             "folders_without_logs": list(report.without_logs),
+            # the sweep triage (hyperparameters against outcomes; null for one run or no varying params)
+            "sweep": triage_document(report),
         }
         return jsonable(doc)
 

@@ -7,7 +7,8 @@ Lines (strict JSON, ASCII, no bare NaN):
 - ``{"type": "run", ...}``: the run, as in ``--format json`` (:func:`run_document`);
 - ``{"type": "error", "path": ..., "kind": ..., "message": ...}``;
 - last, ``{"type": "summary", "runs": N, "failing": a, "warning": b, "healthy": c, "errors": k,
-  "gate": "fail"|"pass", "fail_on": ...}``.
+  "gate": "fail"|"pass", "fail_on": ..., "sweep": ...}``; ``sweep`` is the sweep triage as in
+  ``--format json`` without its ``table`` (each run line has the run's ``hparams``), or null.
 
 Runs come in completion order (with ``--jobs`` or ``--executor dask``, not sorted by path).
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import json as _json
 
-from losscheck.formats._common import jsonable, run_document
+from losscheck.formats._common import jsonable, run_document, triage_document
 from losscheck.formats.interface import Format
 from losscheck.model import Report, RunError, RunReport
 
@@ -42,7 +43,8 @@ class JsonLinesFormat(Format):
         doc = {"type": "summary", "runs": report.run_count, "failing": counts.get("failing", 0),
                "warning": counts.get("warning", 0), "healthy": counts.get("healthy", 0),
                "errors": report.error_count, "gate": "fail" if report.failing else "pass",
-               "fail_on": report.fail_on, "tool": {"name": "losscheck", "version": report.tool_version}}
+               "fail_on": report.fail_on, "tool": {"name": "losscheck", "version": report.tool_version},
+               "sweep": triage_document(report, table=False)}
         return _json.dumps(doc, allow_nan=False) + "\n"
 
     def render(self, report: Report) -> str:

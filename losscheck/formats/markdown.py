@@ -20,7 +20,8 @@ from __future__ import annotations
 import re
 
 from losscheck.formats._common import (clean_text, confidence_text, diagnosis_text, display_path, failing_first,
-                                       settings_text, summary_line, top_remedy)
+                                       group_text, settings_text, summary_line, top_remedy, triage_headline,
+                                       triage_table)
 from losscheck.formats.interface import Format
 from losscheck.model import Report, RunReport, run_fails
 
@@ -102,6 +103,12 @@ class MarkdownFormat(Format):
             if shown < len(runs):
                 out += [f"{len(runs) - shown} more run(s) not listed (the report's size limit); "
                         "`--format html` or `--format json` has them all.", ""]
+        if report.triage is not None:
+            sec = self._triage(report)
+            if size + sum(len(x) + 1 for x in sec) > budget:  # its table left out: the findings stay
+                sec = self._triage(report, table=False)
+            out += sec
+            size += sum(len(x) + 1 for x in sec)
         left = 0
         for r in runs:
             if r.status == "healthy":
@@ -127,6 +134,38 @@ class MarkdownFormat(Format):
                 size += len(line) + 1
             out.append("")
         return "\n".join(out).rstrip("\n") + "\n"
+
+    def _triage(self, report: Report, table: bool = True) -> list[str]:
+        """The sweep triage section: the varying hyperparameters against each run's outcome
+        (at most :data:`~losscheck.formats._common.TRIAGE_ROWS` rows; none without ``table``),
+        the separations, the failure groups. Bounded whatever the sweep's size."""
+        t = report.triage
+        assert t is not None
+        roots = report.roots or [report.root]
+        header, rows, cut = triage_table(report)
+        out = ["### Sweep triage", "", md_text(triage_headline(t)) + ".", ""]
+        if table:
+            out += [_row([md_text(c) for c in header]), "|" + "---|" * len(header)]
+            out += [_row([md_text(c) for c in row]) for row in rows]
+            out.append("")
+        else:
+            cut = ["the table of runs is left out (the report's size limit); `--format json` has it"]
+        if cut:
+            out += [md_text(c) + "." for c in cut] + [""]
+        if t.separations:
+            out += ["#### What separates failing runs", ""]
+            out += [f"- {md_text(s.text)}" for s in t.separations[:20]]
+            out.append("")
+        if t.notes:
+            out += [md_text(n) + "." for n in t.notes] + [""]
+        if t.groups:
+            out += [f"#### Failures by signature ({sum(g.count for g in t.groups)} failing runs, "
+                    f"{len(t.groups)} group(s))", ""]
+            out += [f"- {md_text(group_text(g, roots))}" for g in t.groups[:20]]
+            if len(t.groups) > 20:
+                out.append(f"- {len(t.groups) - 20} more group(s) (`--format json` has them all)")
+            out.append("")
+        return out
 
     def _run(self, r: RunReport) -> list[str]:
         """One run's section: verdict line, findings table, ranked remedies, warning notes."""

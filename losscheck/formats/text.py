@@ -14,7 +14,8 @@ import io
 import math
 
 from losscheck.errors import escape_controls
-from losscheck.formats._common import clean_text, confidence_text, failing_first, run_label, summary_line
+from losscheck.formats._common import (clean_text, confidence_text, failing_first, group_text, run_label, summary_line,
+                                       triage_headline, triage_table)
 from losscheck.formats.interface import Format
 from losscheck.model import Report, RunReport
 
@@ -127,7 +128,36 @@ class TextFormat(Format):
             out.append(Text.assemble(("error ", "bold red"), (_msg(e.message), "")))
         if len(report.runs) > 1:
             out.append(self._sweep_table(report, Table, width))
+        if report.triage is not None:
+            out += self._triage(report, Table, Text)
         out.append(Text(summary_line(report), style="bold"))
+        return out
+
+    def _triage(self, report: Report, Table, Text) -> list:
+        """The sweep triage: the varying hyperparameters against each run's outcome, the ones
+        that separate failing runs from the others, and the failures grouped by signature."""
+        t = report.triage
+        assert t is not None
+        roots = report.roots or [report.root]
+        header, rows, cut = triage_table(report)
+        table = Table(show_lines=False)
+        for col in header:
+            table.add_column(_name(col), overflow="fold")
+        for row in rows:
+            table.add_row(*(Text(_name(c), style=STATUS_STYLE.get(c, "") if i == 1 else "")
+                            for i, c in enumerate(row)))
+        out: list = [Text("Sweep triage: " + _msg(triage_headline(t)), style="bold"), table]
+        out += [Text(_msg(c), style="dim") for c in cut]
+        if t.separations:
+            out.append(Text("What separates failing runs", style="bold"))
+            out += [Text("  " + _msg(s.text)) for s in t.separations]
+        out += [Text(_msg(n), style="dim") for n in t.notes]
+        if t.groups:
+            out.append(Text(f"Failures by signature ({sum(g.count for g in t.groups)} failing runs, "
+                            f"{len(t.groups)} group(s))", style="bold"))
+            out += [Text("  " + _msg(group_text(g, roots))) for g in t.groups[:20]]
+            if len(t.groups) > 20:
+                out.append(Text(f"  {len(t.groups) - 20} more group(s) (--format json has them all)", style="dim"))
         return out
 
     def _sweep_table(self, report: Report, Table, width: int = 110):
