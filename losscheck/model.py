@@ -866,6 +866,9 @@ class Separation:
         exceptions: runs on the wrong side (names, at most
             :data:`losscheck.analysis.triage.MAX_EXCEPTIONS`), for a near separation (empty:
             perfect); ``wrong_side``: how many there are.
+        outcome: what the failing side does: ``"fail"`` (the failing runs against all the
+            others), or a failure family's verb (``"diverge or turn NaN"``: those runs against
+            every other run, :func:`losscheck.analysis.triage.cause_separations`).
         fail_classes, pass_classes: primary class -> runs, on each side.
         p_value: the chance of a split at least this clean with the outcomes shuffled over the
             runs (exact, or a permutation estimate: see the module); ``strong``: ``p_value <=``
@@ -891,6 +894,7 @@ class Separation:
     missing: int
     text: str
     wrong_side: int = 0
+    outcome: str = "fail"
 
 
 @dataclass

@@ -380,3 +380,28 @@ def test_markdown_with_a_triage_stays_under_its_size_limit():
     report.triage = sweep_triage(recs)
     out = FORMAT.render(report)
     assert len(out) <= MAX_CHARS and "### Sweep triage" in out and "Failures by signature" in out
+
+
+def test_one_kind_of_failure_is_separated_when_the_failures_mix_causes():
+    """High LRs diverge or turn NaN while two low-LR runs stall: no LR threshold separates the
+    failing runs from the rest, but one separates the divergences (sample_runs/lr-sweep's shape)."""
+    spec = [(0.003, "converging"), (0.003, "converging"), (0.01, "converging"), (0.01, "converging"),
+            (0.03, "converging"), (0.03, "plateau"), (0.1, "plateau"), (0.1, "converging"),
+            (1.0, "diverging"), (1.0, "diverging"), (3.0, "nan"), (3.0, "nan")]
+    rows = [TriageRow(f"r{i:02d}", "healthy" if k == "converging" else "failing", k, None, [], {"lr": lr, "seed": i % 2})
+            for i, (lr, k) in enumerate(spec)]
+    t = sweep_triage(rows)
+    assert not [s for s in t.separations if s.outcome == "fail"]
+    (sep,) = [s for s in t.separations if s.param == "lr"]
+    assert sep.outcome == "diverge or turn NaN" and sep.fail_side == "above"
+    assert (sep.fail_bound, sep.pass_bound, sep.fail_runs, sep.pass_runs, sep.wrong_side) == (1.0, 0.1, 4, 8, 0)
+    assert sep.p_value == pytest.approx(2 / math.comb(12, 4))
+    assert "all 4 runs with lr >= 1 diverge or turn NaN" in sep.text and "none of the 8" in sep.text
+    assert any("one kind of failure" in n for n in t.notes)
+    # one kind of failure only: the plain separation says it all, no family search
+    only = [r for r in rows if r.klass != "plateau"]
+    assert {s.outcome for s in sweep_triage(only).separations} == {"fail"}
+    # a family whose runs are not apart from the rest by the param gets no claim
+    mixed = [TriageRow(r.run, r.status, r.klass, None, [], {"lr": lr})
+             for r, lr in zip(rows, [1.0, 3.0, 0.003, 0.01, 0.03, 0.03, 0.1, 0.1, 0.003, 0.01, 0.1, 1.0])]
+    assert not [s for s in sweep_triage(mixed).separations if s.outcome != "fail"]

@@ -51,6 +51,13 @@ import numpy as np
 
 from losscheck.model import FailureGroup, RunReport, Separation, Triage, TriageRow
 
+#: The outcome of a separation of the failing runs from the others.
+FAIL = "fail"
+#: Failure families, each sought apart when a sweep's failures span several (name: the verb
+#: of the wording, classes): an LR too high shows as divergence or NaN (the seed case study;
+#: Goodfellow et al. 2016, sec. 8.2), a stuck run as a plateau, memorising as overfitting.
+FAMILIES = (("diverge or turn NaN", ("diverging", "nan")), ("stall on a plateau", ("plateau",)),
+            ("overfit", ("overfitting",)), ("oscillate or spike", ("oscillating", "spiking")))
 #: Fewest runs of its own outcome each side of a separation must hold.
 MIN_SIDE = 2
 #: Largest share of the runs that may sit on the wrong side of a near separation (10%, i.e.
@@ -189,10 +196,15 @@ def _min_errors(vals: np.ndarray, fails: np.ndarray) -> np.ndarray:
     return np.minimum(high.min(axis=1), low.min(axis=1))
 
 
-def _numeric(name: str, pairs: list[tuple[float, TriageRow]], missing: int) -> Separation | None:
+def _failing(r: TriageRow) -> bool:
+    return r.status == "failing"
+
+
+def _numeric(name: str, pairs: list[tuple[float, TriageRow]], missing: int, hit=_failing,
+             outcome: str = FAIL) -> Separation | None:
     pairs = sorted(pairs, key=lambda p: (p[0], p[1].run))
     vals = np.array([p[0] for p in pairs], dtype=np.float64)
-    fails = np.array([p[1].status == "failing" for p in pairs], dtype=np.int64)
+    fails = np.array([hit(p[1]) for p in pairs], dtype=np.int64)
     n, k = len(pairs), int(fails.sum())
     if k < MIN_SIDE or n - k < MIN_SIDE:
         return None
@@ -228,7 +240,7 @@ def _numeric(name: str, pairs: list[tuple[float, TriageRow]], missing: int) -> S
     low, high = [r for _, r in pairs[:i]], [r for _, r in pairs[i:]]
     fail_rows, pass_rows = (high, low) if side == "above" else (low, high)
     fail_b, pass_b = (hi_v, lo_v) if side == "above" else (lo_v, hi_v)
-    return _separation(name, "threshold", side, fail_b, pass_b, fail_rows, pass_rows, p, missing)
+    return _separation(name, "threshold", side, fail_b, pass_b, fail_rows, pass_rows, p, missing, hit, outcome)
 
 
 #: Most matrix cells (shuffles x runs) held at once by the permutation estimate.
@@ -264,9 +276,10 @@ def _perfect_chance(vals: np.ndarray, k: int) -> float:
     return ok / math.comb(n, k)
 
 
-def _categorical(name: str, pairs: list[tuple[Any, TriageRow]], missing: int) -> list[Separation]:
+def _categorical(name: str, pairs: list[tuple[Any, TriageRow]], missing: int, hit=_failing,
+                 outcome: str = FAIL) -> list[Separation]:
     n = len(pairs)
-    k = sum(r.status == "failing" for _, r in pairs)
+    k = sum(hit(r) for _, r in pairs)
     by_value: dict[Any, list[TriageRow]] = {}
     for v, r in pairs:
         by_value.setdefault(v, []).append(r)
@@ -274,11 +287,11 @@ def _categorical(name: str, pairs: list[tuple[Any, TriageRow]], missing: int) ->
     out = []
     for v, runs in sorted(by_value.items(), key=lambda kv: str(kv[0])):
         m = len(runs)
-        if m < MIN_SIDE or any(r.status != "failing" for r in runs) or passing < MIN_SIDE:
+        if m < MIN_SIDE or not all(hit(r) for r in runs) or passing < MIN_SIDE:
             continue  # (the value's runs all fail, so every passing run has another value)
         others = [r for w, r in pairs if w != v]
         p = math.comb(k, m) / math.comb(n, m)
-        out.append(_separation(name, "value", "equal", v, None, runs, others, p, missing))
+        out.append(_separation(name, "value", "equal", v, None, runs, others, p, missing, hit, outcome))
     return out
 
 
@@ -297,49 +310,81 @@ def _classes_text(c: dict[str, int]) -> str:
 
 
 def _separation(name: str, kind: str, side: str, fail_b: Any, pass_b: Any, fail_rows: list[TriageRow],
-                pass_rows: list[TriageRow], p: float, missing: int) -> Separation:
-    ff = sum(r.status == "failing" for r in fail_rows)
-    pp = sum(r.status != "failing" for r in pass_rows)
-    wrong = sorted([r.run for r in fail_rows if r.status != "failing"]
-                   + [r.run for r in pass_rows if r.status == "failing"])
+                pass_rows: list[TriageRow], p: float, missing: int, hit=_failing,
+                outcome: str = FAIL) -> Separation:
+    ff = sum(hit(r) for r in fail_rows)
+    pp = sum(not hit(r) for r in pass_rows)
+    wrong = sorted([r.run for r in fail_rows if not hit(r)] + [r.run for r in pass_rows if hit(r)])
     exceptions = wrong[:MAX_EXCEPTIONS]
     fc, pc = _classes(fail_rows), _classes(pass_rows)
     strong = p <= ALPHA
     nf, np_ = len(fail_rows), len(pass_rows)
+    verb = "fail" if outcome == FAIL else outcome
     if kind == "threshold":
         op_f, op_p = (">=", "<=") if side == "above" else ("<=", ">=")
         fail_cond, pass_cond = f"{name} {op_f} {_fmt(fail_b)}", f"{name} {op_p} {_fmt(pass_b)}"
         lead_f = f"all {nf} runs" if ff == nf else f"{ff} of {nf} runs"
-        lead_p = f"all {np_}" if pp == np_ else f"{pp} of {np_}"
-        text = (f"{lead_f} with {fail_cond} fail ({_classes_text(fc)}); {lead_p} with {pass_cond} do not fail "
-                f"({_classes_text(pc)}): the stable range is {pass_cond}")
+        if outcome == FAIL:
+            lead_p = f"all {np_}" if pp == np_ else f"{pp} of {np_}"
+            text = (f"{lead_f} with {fail_cond} fail ({_classes_text(fc)}); {lead_p} with {pass_cond} do not fail "
+                    f"({_classes_text(pc)}): the stable range is {pass_cond}")
+        else:
+            lead_p = f"none of the {np_}" if pp == np_ else f"{np_ - pp} of the {np_}"
+            text = (f"{lead_f} with {fail_cond} {verb} ({_classes_text(fc)}); {lead_p} with {pass_cond} "
+                    f"{'does' if pp == np_ else 'do'} ({_classes_text(pc)}): the range safe from this failure is "
+                    f"{pass_cond}")
     else:
         fail_cond = f"{name} = {_fmt(fail_b)}"
-        text = (f"all {nf} runs with {fail_cond} fail ({_classes_text(fc)}); "
-                f"{np_ - pp} of the {np_} runs with other values fail")
+        text = (f"all {nf} runs with {fail_cond} {verb} ({_classes_text(fc)}); "
+                f"{np_ - pp} of the {np_} runs with other values {verb}")
     if wrong:
         text += f"; nearly: {len(wrong)} run(s) on the wrong side"
     text += f" (chance p = {p:.2g}{'' if strong else ': weak evidence, could be chance'})"
     if missing:
         text += f"; {missing} run(s) without {name} left out"
     return Separation(name, kind, side, fail_b, pass_b, nf, ff, np_, pp, exceptions, fc, pc, float(p), strong,
-                      missing, text, len(wrong))
+                      missing, text, len(wrong), outcome)
 
 
-def find_separations(rows: list[TriageRow], params: list[str]) -> list[Separation]:
-    """The separations of the failing runs of ``rows`` by each of ``params`` (see the module),
-    strongest first (fewest exceptions, then smallest ``p_value``)."""
+def find_separations(rows: list[TriageRow], params: list[str], hit=_failing,
+                     outcome: str = FAIL) -> list[Separation]:
+    """The separations of the runs of ``rows`` for which ``hit`` holds (default: the failing
+    runs) by each of ``params`` (see the module), strongest first (fewest exceptions, then
+    smallest ``p_value``); ``outcome`` names what ``hit`` selects, for the wording."""
     out: list[Separation] = []
     for name in params:
         have = [(r.params[name], r) for r in rows if name in r.params]
         missing = len(rows) - len(have)
         nums = [(float(v), r) for v, r in have if _is_number(v)]
         if len(nums) == len(have):
-            sep = _numeric(name, nums, missing)
+            sep = _numeric(name, nums, missing, hit, outcome)
             if sep is not None:
                 out.append(sep)
         else:
-            out.extend(_categorical(name, [(v if not _is_number(v) else _fmt(v), r) for v, r in have], missing))
+            out.extend(_categorical(name, [(v if not _is_number(v) else _fmt(v), r) for v, r in have], missing,
+                                    hit, outcome))
+    out.sort(key=lambda s: (s.wrong_side, s.p_value, s.param))
+    return out
+
+
+def cause_separations(rows: list[TriageRow], params: list[str]) -> list[Separation]:
+    """Separations of one failure family at a time (:data:`FAMILIES`) from every other run,
+    healthy or failing otherwise, sought when the failing runs span two families or more: a
+    sweep whose high LRs diverge while two low-LR runs stall has no hyperparameter that
+    separates *failing* from the rest, yet the LR separates the divergences. Each family
+    needs :data:`MIN_SIDE` runs; the same stump search, p-values and wording rules apply,
+    with ``outcome`` the family's name."""
+    failing = [r for r in rows if r.status == "failing"]
+    present = [(name, classes) for name, classes in FAMILIES
+               if any(r.klass in classes for r in failing)]
+    if len(present) < 2 and not (present and len(failing) > sum(r.klass in present[0][1] for r in failing)):
+        return []
+    out: list[Separation] = []
+    for name, classes in present:
+        if sum(r.klass in classes for r in failing) < MIN_SIDE:
+            continue
+        out.extend(find_separations(rows, params, lambda r, c=classes: r.status == "failing" and r.klass in c,
+                                    name))
     out.sort(key=lambda s: (s.wrong_side, s.p_value, s.param))
     return out
 
@@ -360,6 +405,7 @@ def sweep_triage(rows: list[TriageRow]) -> Triage | None:
     if not params:
         return None
     seps = find_separations(with_params, params)
+    seps += cause_separations(with_params, params)
     lead = list(dict.fromkeys(s.param for s in seps))
     params = lead + [p for p in params if p not in lead]
     table = [TriageRow(r.run, r.status, r.klass, r.onset, list(r.codes), {k: r.params[k] for k in params
@@ -381,6 +427,9 @@ def sweep_triage(rows: list[TriageRow]) -> Triage | None:
                          f"(at least {MIN_SIDE} needed)")
         else:
             notes.append("no hyperparameter separates the failing runs from the others")
+    elif not any(x.outcome == FAIL for x in seps):
+        notes.append("no hyperparameter separates all the failing runs from the others; "
+                     "the separations above are of one kind of failure")
     return Triage(len(with_params), failing, without, params, table, seps, failure_groups(rows), notes)
 
 

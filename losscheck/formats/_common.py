@@ -304,7 +304,8 @@ def triage_document(report, table: bool = True) -> dict | None:
                          "pass_bound": s.pass_bound, "fail_runs": s.fail_runs, "fail_failing": s.fail_failing,
                          "pass_runs": s.pass_runs, "pass_passing": s.pass_passing, "exceptions": list(s.exceptions), "wrong_side": s.wrong_side,
                          "fail_classes": dict(s.fail_classes), "pass_classes": dict(s.pass_classes),
-                         "p_value": s.p_value, "strong": s.strong, "missing": s.missing, "text": s.text}
+                         "p_value": s.p_value, "strong": s.strong, "missing": s.missing, "text": s.text,
+                         "outcome": s.outcome}
                         for s in t.separations],
         "groups": [{"class": g.klass, "onset": g.onset, "codes": list(g.codes), "count": g.count,
                     "examples": list(g.examples)} for g in t.groups],
