@@ -212,7 +212,7 @@ def diagnose(
                               "it on even when piped), always, never."),
 ) -> None:
     """Diagnose training runs: classify the curves, list findings, rank remedies."""
-    from losscheck.formats import all_formats, get_format
+    from losscheck.formats import get_format
     from losscheck.pipeline import diagnose as run_diagnose
     from losscheck.sources import expand_paths, is_url
 
@@ -221,7 +221,7 @@ def diagnose(
     # the pipeline expands them (a report must not land inside any of them)
     local = [Path(p) for p in expand_paths(list(paths)) if not is_url(p)]
     try:
-        fmt, extra = _output_specs(format or [DEFAULT_FORMAT], get_format, all_formats())
+        fmt, extra = _output_specs(format or [DEFAULT_FORMAT], get_format, format_names())
         for f in dict.fromkeys((fmt, *(f for f, _ in extra))):
             f.check()  # a missing optional dependency (png: matplotlib) stops us before any read
         coloured = want_color(color, sys.stdout.isatty(), os.environ)

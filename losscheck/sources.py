@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-import lzma
 import os
 import re
 import sys
-import tarfile
-import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -210,6 +207,9 @@ def _compressed(path: Path, fh: IO[bytes]) -> bool:
 
 
 def _tar_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes | None, str | None]]:
+    import lzma  # (archive modules are imported when an archive is read: start-up time)
+    import tarfile
+
     packed = _packed_size(fh)
     try:
         tf = tarfile.open(fileobj=fh, mode="r|*")
@@ -252,6 +252,8 @@ def _tar_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes 
 
 
 def _zip_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes | None, str | None]]:
+    import zipfile
+
     try:
         zf = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:

@@ -34,5 +34,11 @@ def format_names() -> list[str]:
 
 
 def get_format(name: str) -> Format | None:
-    """The format called ``name``, or ``None``."""
+    """The format called ``name``, or ``None``. Only that format's module is imported when it
+    is named after the format (all of them are: ``format_names``); any other name looks
+    through every format."""
+    if name in format_names():
+        fmt = getattr(importlib.import_module(f"{__name__}.{name}"), "FORMAT", None)
+        if isinstance(fmt, Format) and fmt.name == name:
+            return fmt
     return all_formats().get(name)

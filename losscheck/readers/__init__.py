@@ -12,21 +12,33 @@ import pkgutil
 from functools import lru_cache
 from pathlib import Path
 
-from losscheck.readers.interface import HEAD_BYTES, Reader
+from losscheck.readers.interface import HEAD_BYTES, READER_MODULES, SNIFF, Reader
+
+
+@lru_cache(maxsize=1)
+def reader_modules() -> tuple[str, ...]:
+    """The names of this package's reader modules, in name order, without importing any."""
+    return tuple(sorted(info.name for info in pkgutil.iter_modules(__path__)
+                        if not info.name.startswith("_") and info.name != "interface"))
+
+
+def _module_reader(module: str) -> Reader | None:
+    """The ``READER`` of reader module ``module`` (imported here), or ``None``."""
+    reader = getattr(importlib.import_module(f"{__name__}.{module}"), "READER", None)
+    return reader if isinstance(reader, Reader) else None
+
+
+def _highest(module: str) -> float:
+    """The highest confidence the reader of ``module`` can give (its :data:`SNIFF` row; 1
+    for a module :data:`READER_MODULES` does not list)."""
+    row = SNIFF.get(READER_MODULES.get(module, ""))
+    return max(row.values()) if row else 1.0
 
 
 @lru_cache(maxsize=1)
 def all_readers() -> tuple[Reader, ...]:
-    """Every reader in this package, in module-name order."""
-    found = []
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_") or info.name == "interface":
-            continue
-        mod = importlib.import_module(f"{__name__}.{info.name}")
-        reader = getattr(mod, "READER", None)
-        if isinstance(reader, Reader):
-            found.append(reader)
-    return tuple(found)
+    """Every reader in this package, in module-name order (imports every reader module)."""
+    return tuple(r for r in map(_module_reader, reader_modules()) if r is not None)
 
 
 def read_head(path: Path, n: int = HEAD_BYTES) -> bytes:
@@ -53,7 +65,12 @@ def choose(path: Path, head: bytes | None = None) -> Reader | None:
     if head is None:
         head = read_head(path)
     best, best_score = None, 0.0
-    for reader in all_readers():
+    for module in reader_modules():
+        if best_score >= _highest(module):
+            continue  # it cannot win (a tie goes to the earlier reader): not imported, not asked
+        reader = _module_reader(module)
+        if reader is None:
+            continue
         try:
             score = float(reader.sniff(path, head))
         except Exception:  # a sniff must never take the whole run down

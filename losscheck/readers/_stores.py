@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import math
 import os
-import sqlite3
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from losscheck.errors import ParseError, UnreadableFile
 from losscheck.model import ReadNote
 from losscheck.readers._common import memory_content, open_regular
+
+if TYPE_CHECKING:  # sqlite3 is imported where a database is opened: only MLflow's and Trackio's stores need it
+    import sqlite3
 
 #: The first 16 bytes of every SQLite 3 database (https://www.sqlite.org/fileformat.html, 1.3).
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -68,6 +70,8 @@ def connect_readonly(path: Path, immutable: bool = True) -> sqlite3.Connection:
     if head != SQLITE_MAGIC:
         what = "an empty file" if not head else "not an SQLite database (no 'SQLite format 3' header)"
         raise ParseError(path, what)
+    import sqlite3
+
     uri = Path(path).absolute().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
     try:
         con = sqlite3.connect(uri, uri=True)
@@ -87,6 +91,8 @@ def _connect_bytes(path: Path, data: bytes) -> sqlite3.Connection:
         # a database in WAL mode (header bytes 18-19, https://www.sqlite.org/fileformat.html,
         # 1.3.3): marked as a rollback-journal database, since an in-memory copy has no -wal
         data = data[:18] + b"\x01\x01" + data[20:]
+    import sqlite3
+
     try:
         if hasattr(sqlite3.Connection, "deserialize"):
             con = sqlite3.connect(":memory:")
@@ -164,6 +170,8 @@ def with_readonly(path: Path, query):
 
 
 def _query_on(path: Path, target: Path, query, immutable: bool):
+    import sqlite3
+
     con = connect_readonly(target, immutable) if target != path else connect_readonly(path)
     try:
         try:

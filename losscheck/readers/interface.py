@@ -58,6 +58,18 @@ SNIFF: dict[str, dict[str, float]] = {
     "text-log": {"metric-lines": 0.3, "other-name": 0.15},
 }
 
+#: Reader module -> the name of its ``READER`` (its row of :data:`SNIFF`). With it
+#: :func:`losscheck.readers.choose` imports and asks a reader only while its highest confidence
+#: could still beat the best claim so far (a tie goes to the earlier module), so a CSV run never
+#: loads the text-log grammar. A module missing here is always imported and asked.
+READER_MODULES = {
+    "csv_generic": "csv", "detectron2": "detectron2", "hf_trainer_state": "hf-trainer-state",
+    "jsonl_generic": "jsonl", "keras_csv": "keras-csv", "lightning": "lightning-csv",
+    "llamafactory": "llamafactory", "mlflow": "mlflow", "mlflow_sqlite": "mlflow-sqlite",
+    "neptune_parquet": "neptune-parquet", "tensorboard": "tensorboard", "text_logs": "text-log",
+    "trackio_store": "trackio", "wandb_binary": "wandb", "wandb_csv": "wandb-csv", "yolov5": "yolo-results",
+}
+
 
 class Reader(ABC):
     """One log format.

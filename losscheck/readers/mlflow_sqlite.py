@@ -26,8 +26,8 @@ others (deleted runs are never read).
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from losscheck.errors import ParseError
 from losscheck.model import ReadNote, ReadResult
@@ -35,6 +35,9 @@ from losscheck.readers._common import BaseReader, Collector, base_name
 from losscheck.readers._stores import (no_table_message, other_runs_note, sniff_sqlite_tables,
                                        standard_meta, tables, wal_note, with_readonly)
 from losscheck.readers.interface import SNIFF
+
+if TYPE_CHECKING:  # opened through readers._stores, which imports sqlite3 when a database is read
+    import sqlite3
 
 #: MLflow's stand-in for +-Inf (``sys.float_info.max``; ``SqlAlchemyStore.sanitize_metric_value``).
 _DBL_MAX = 1.7976931348623157e308

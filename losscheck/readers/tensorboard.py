@@ -13,9 +13,7 @@ import re
 from pathlib import Path
 
 from losscheck.model import ReadResult
-from losscheck.readers import _tfevents
 from losscheck.readers._common import BaseReader, base_name
-from losscheck.readers._tfrecord import masked_crc32c
 from losscheck.readers.interface import SNIFF
 
 _EVENT_NAME = re.compile(r"(^|\.)tfevents(\.|$)")
@@ -36,6 +34,8 @@ def read_events(path: Path) -> ReadResult:
         UnreadableFile: the file cannot be read.
         ParseError: the first record is not valid TFRecord framing or not an ``Event``.
     """
+    from losscheck.readers import _tfevents  # lazy: only event files need the TFRecord decoder
+
     return _tfevents.read_fast(Path(path), step_unit)
 
 
@@ -60,10 +60,15 @@ class TensorBoardReader(BaseReader):
         if _EVENT_NAME.search(base_name(path)):
             return SNIFF[self.name]["named"]
         # A renamed event file: a valid first record header whose payload is a file_version.
-        if len(head) >= 12 and masked_crc32c(head[:8]) == int.from_bytes(head[8:12], "little"):
+        # (the payload is looked at before the header's checksum: the CRC code is imported only
+        # for a head that names an Event)
+        if len(head) >= 12:
             length = int.from_bytes(head[:8], "little")
             if length < len(head) - 12 and b"brain.Event" in head[12:12 + length]:
-                return SNIFF[self.name]["content"]
+                from losscheck.readers._tfrecord import masked_crc32c
+
+                if masked_crc32c(head[:8]) == int.from_bytes(head[8:12], "little"):
+                    return SNIFF[self.name]["content"]
         return 0.0
 
     def _read(self, path: Path) -> ReadResult:

@@ -93,8 +93,6 @@ from pathlib import Path
 
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name, read_text, wide_bom
-from losscheck.readers._numlines import names_loss, read_numeric
-from losscheck.readers._textkv import KVExtractor, clean_line
 from losscheck.readers.interface import BINARY_SUFFIXES, SNIFF
 from losscheck.roles import is_loss_name
 
@@ -272,6 +270,8 @@ class _Parser:
         self.seen_metrics = False
         # (counter, total, pairs, epoch named in the description or None)
         self.tqdm: list[tuple[int, int, list[tuple[str, float]], int | None]] = []
+        from losscheck.readers._textkv import KVExtractor  # lazy: see TextLogReader._sniff
+
         self.kv = KVExtractor()
         self.keras_early: tuple[int, list[tuple[str, float]]] | None = None
         self.convnet_step = -1  # cuda-convnet training lines read
@@ -647,6 +647,8 @@ def _display_lines(text: str):
     """``(physical line number, cleaned display line)`` for every non-blank piece of
     ``text``: physical lines split at ``\\n``, then at carriage returns (and the other
     breaks ``str.splitlines`` knows), each cleaned by :func:`clean_line`."""
+    from losscheck.readers._textkv import clean_line
+
     for no, physical in enumerate(text.split("\n")):
         for part in physical.splitlines():
             if not part.strip():
@@ -743,6 +745,13 @@ def _tail(path: Path, n: int, middle: bool = False) -> bytes:
         os.close(fd)
 
 
+def _names_loss(name: str) -> bool:
+    """:func:`losscheck.readers._numlines.names_loss` (imported when called)."""
+    from losscheck.readers._numlines import names_loss
+
+    return names_loss(name)
+
+
 class TextLogReader(BaseReader):
     """Console logs (``.log``, ``.txt``, ``.md``, ``.out``) with recognised metric lines.
 
@@ -761,10 +770,15 @@ class TextLogReader(BaseReader):
                    "darknet, YOLO tables...)")
 
     def _sniff(self, path: Path, head: bytes) -> float:
+        # the text grammar (readers._numlines, readers._textkv: hundreds of regexes) is imported
+        # only for a name and head these checks let through: a YAML file or an event file
+        # beside a run's logs never loads it
         name = base_name(path).lower()
-        if names_loss(name) and not name.endswith(_NOT_NUMERIC_EXT) and b"\x00" not in head[:4096]:
+        if not name.endswith(_NOT_NUMERIC_EXT) and b"\x00" not in head[:4096] and _names_loss(name):
             # ``loss_log.txt``, ``train_loss.csv``: header-less numbers (a table with a header
             # is the CSV reader's, and fails this test on its header line)
+            from losscheck.readers._numlines import read_numeric
+
             lines = [ln for ln in head.decode("utf-8", errors="replace").splitlines() if ln.strip()]
             if lines and read_numeric(lines) is not None:
                 return SNIFF["text-log"]["metric-lines"]
@@ -844,6 +858,8 @@ class TextLogReader(BaseReader):
         text, more = decode_text(data, path)
         notes += more
         del data
+        from losscheck.readers._numlines import names_loss, read_numeric
+
         if names_loss(base_name(path)):
             got = read_numeric([ln for ln in text.splitlines() if ln.strip()])
             if got is not None:

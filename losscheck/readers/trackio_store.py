@@ -36,9 +36,8 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -50,6 +49,9 @@ from losscheck.readers._stores import (PARQUET_MAGIC, SQLITE_MAGIC, column_float
                                        read_parquet, sniff_parquet_columns, sniff_sqlite_tables,
                                        standard_meta, tables, wal_note, with_readonly)
 from losscheck.readers.interface import SNIFF
+
+if TYPE_CHECKING:  # opened through readers._stores, which imports sqlite3 when a database is read
+    import sqlite3
 
 #: How trackio spells non-finite floats inside its JSON (``trackio.utils.serialize_values``).
 _SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
