@@ -150,7 +150,11 @@ _TQDM_REST = re.compile(r"%\|[^|]*\|\s*(\d+)/(\d+)\s*(?:\[([^\]]*)\])?")
 _DESC_PAIR = re.compile(rf"([A-Za-z][A-Za-z_ /]{{0,60}}?)\s*[:=]\s*({_NUM})(?=[\s,;:]|$)")
 #: an epoch closing a bar's description without a colon before its number: "Epoch 3", "Epoch 3/10"
 _DESC_EPOCH = re.compile(r"(?<![\w])[Ee]poch\s{0,5}(\d{1,9})(?:\s{0,5}/\s{0,5}\d{1,9})?\s{0,5}:?$")
-_POSTFIX_PAIR = re.compile(rf"([A-Za-z_][\w/.-]{{0,100}})=({_NUM})(?=[,\s]|$)")
+#: one ``key=value`` item of a tqdm postfix (items are separated by ``, ``): the key may hold
+#: spaces (``set_postfix(**{"Val Loss": x})`` prints ``Val Loss=0.61``), so a key runs from the
+#: item's start, not from the last word before ``=`` (which read ``Val Loss`` as ``Loss``)
+_POSTFIX_PAIR = re.compile(rf"(?:^|,)\s{{0,8}}([A-Za-z_][\w/.-]{{0,100}}(?: [A-Za-z_][\w/.-]{{0,100}}){{0,4}})"
+                           rf"=({_NUM})(?=[,\s]|$)")
 _CFG_LINE = re.compile(rf"^\s*([A-Za-z_]\w*)\s*:\s*({_NUM})\s*$")
 _NS_PAIR = re.compile(rf"(?<!\w)(\w+)=({_NUM})(?=[,)]|$)")
 _KERAS_SEG = re.compile(r"\s*(?:\d{1,12}/\d{1,12}\s{0,5}\[[=>.]{0,400}\]|ETA:\s{0,5}[\d:]{1,12}s?"
@@ -643,6 +647,33 @@ def _doubtful(series, printed: dict[str, int]) -> list[str]:
     return out
 
 
+#: a record's leading counter: ``[011] `` (a bracketed number) followed by the record's first name
+_GLUED_CTR = re.compile(r"\[\s{0,3}(\d{1,9})\s{0,3}\][ \t]{0,5}([A-Za-z_][\w./-]{0,60})")
+
+
+def _glued_records(line: str) -> list[str] | None:
+    """The records of a line that holds several, each starting with a bracketed counter and
+    the same first name (``[010] train_loss: 0.30 | .. [011] train_loss: 0.27 | ..``: a script
+    that ends its print with a newline only on some epochs glues the others on one line), or
+    ``None``. The line must start with such a counter, the counter must rise from record to
+    record and every record must start with the same name; otherwise the line is one record
+    (a bracketed number inside a message, ``[3] Fixed loss: ..``, is not a record start).
+    Source: blind7 text-log set (epochs glued where ``>>> save models!`` was not printed)."""
+    head = _GLUED_CTR.match(line.lstrip())
+    if not head:
+        return None
+    off = len(line) - len(line.lstrip())
+    starts, last = [off], int(head.group(1))
+    for m in _GLUED_CTR.finditer(line, off + head.end()):
+        if m.group(2) != head.group(2) or int(m.group(1)) <= last:
+            continue
+        starts.append(m.start())
+        last = int(m.group(1))
+    if len(starts) < 2:
+        return None
+    return [line[a:b] for a, b in zip(starts, starts[1:] + [len(line)])]
+
+
 def _display_lines(text: str):
     """``(physical line number, cleaned display line)`` for every non-blank piece of
     ``text``: physical lines split at ``\\n``, then at carriage returns (and the other
@@ -654,6 +685,12 @@ def _display_lines(text: str):
             line = clean_line(part)
             if not line.strip():
                 continue
+            if line.count("[") > 1:
+                records = _glued_records(line)
+                if records:
+                    # several records glued on one line: each is a display line of its own
+                    yield from ((no, r) for r in records if r.strip())
+                    continue
             if "/" in line and "[" in line:
                 starts = [m.start() for m in _KERAS_AT.finditer(line)]
                 if len(starts) > 1:
