@@ -305,7 +305,7 @@ _SKIP = ({"eta", "pid", "tid", "ppid", "rank", "local_rank", "global_rank", "nod
 _RENAME = {"learning rate": "learning_rate", "gnorm": "grad_norm", "total loss": "total_loss"}
 _KNOWN = {"xent", "acc", "accuracy", "top1", "top5", "lr", "learning_rate", "ppl", "perplexity", "gnorm",
           "grad_norm", "gradnorm", "wps", "ups", "wpb", "bsz", "bleu", "wer", "cer", "f1", "auc",
-          "map", "miou", "iou", "psnr", "ssim"}
+          "map", "miou", "iou", "psnr", "ssim", "cost"}  # (``Cost 528.1``: a Theano-era objective)
 _QUALIFIERS = {"train", "training", "val", "valid", "validation", "test", "eval", "dev", "avg",
                "average", "mean", "total", "running", "epoch", "batch", "smoothed"}
 _MODE_TOKENS = {"train", "training", "val", "valid", "validation", "eval", "evaluation", "test",
@@ -393,7 +393,7 @@ _SPACE_PAIR = re.compile(
 _DIGIT = re.compile(r"\d")
 _NANINF = re.compile(r"(?<![A-Za-z])(?:nan|inf)", re.I)
 _HINT_WORDS = ("loss", "xent", "acc", "lr", "ppl", "perplex", "norm", "wps", "ups", "wpb", "bsz", "bleu", "wer",
-               "cer", "f1", "auc", "map", "iou", "psnr", "ssim", "top1", "top5")
+               "cer", "f1", "auc", "map", "iou", "psnr", "ssim", "top1", "top5", "cost")
 _CTR_WORDS = ("epoch", "step", "iter", "batch", "update", "episode")
 _TABLE_FIRST = frozenset({"epoch", "step", "iter", "iteration", "global_step", "class"})
 _TABLE_CELL = re.compile(rf"(?P<v>{NUM})(?P<u>[A-Za-z%]{{0,3}})")

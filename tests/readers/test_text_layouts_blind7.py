@@ -88,3 +88,35 @@ def test_a_bracketed_number_inside_a_message_does_not_split_it(tmp_path):
     assert _glued_records("epoch 3 [1] loss: 0.5 [2] loss: 0.4") is None
     assert _glued_records("[1] loss: 0.5 | [2] acc: 0.4") is None
     assert _glued_records("[1] loss: 0.5 | [2] loss: 0.4") == ["[1] loss: 0.5 | ", "[2] loss: 0.4"]
+
+
+# ------------------------------------------------------- "Cost" as the objective's name
+
+def test_a_cost_printed_as_name_value_is_the_training_loss(tmp_path):
+    """``Epoch 0 Update 100 Cost 52.1 PD 0.3 UD 5.2`` (Theano-era trainers call the objective
+    the cost): ``Cost`` is read and is the loss when no name says "loss" (only the validation
+    loss was found, the training cost was dropped)."""
+    lines = []
+    for u in range(1, 13):
+        lines.append(f"Epoch {u // 5} Update {100 * u} Cost {60 - 2 * u:.6f} PD 0.31 UD 5.17")
+        if u % 4 == 0:
+            lines.append(f"validation loss: {163 - u:.4f}, validation perp: 383.2")
+    roles = roles_of(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert roles["loss"].tag == "Cost" and len(roles["loss"]) == 12
+    assert roles["eval_loss"].tag == "validation loss"
+
+
+def test_a_time_cost_is_not_a_loss():
+    """``Time cost=106.6`` (MXNet's epoch time), ``cost time: 790`` are durations."""
+    from losscheck.roles import is_loss_name
+
+    assert is_loss_name("Cost") and is_loss_name("train_cost")
+    assert not is_loss_name("Time cost") and not is_loss_name("cost time") and not is_loss_name("cost_ms")
+
+
+def test_a_time_cost_beside_a_loss_leaves_the_loss_alone(tmp_path):
+    lines = [f"Epoch[{e}] Batch [{b}]\tSpeed: 25.1 samples/sec\tTrain-SmoothL1={1 / (e + b + 1):.5f}"
+             for e in range(4) for b in (20, 40)]
+    lines += [f"Epoch[{e}] Time cost={100 + e:.3f}" for e in range(4)]
+    roles = roles_of(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert roles["loss"].tag == "Train-SmoothL1"
