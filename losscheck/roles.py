@@ -147,6 +147,19 @@ def _fuzzy(role: str, tag: str, tier: int = 1) -> bool:
     return False
 
 
+def is_eval_name(tag: str) -> bool:
+    """Whether ``tag`` names an evaluation split (``val_loss``, ``loss val``, ``Test Acc``,
+    ``验证损失``): the eval-loss side of the resolver. Never raises."""
+    return _is_eval(tag)
+
+
+def names_other_role(tag: str) -> bool:
+    """Whether the resolver would place ``tag`` by its name in a role other than a loss
+    (learning rate, grad norm, accuracy). Never raises."""
+    return any(_fuzzy(role, tag) or tag.lower() in (n.lower() for n in EXACT[role])
+               for role in ("lr", "grad_norm", "accuracy", "eval_accuracy"))
+
+
 def _pick(role: str, series: dict[str, Series], taken: set[str]) -> Series | None:
     free = {k: v for k, v in series.items() if k not in taken}
     lower = {k.lower(): k for k in free}

@@ -96,7 +96,7 @@ from losscheck.readers._common import BaseReader, Collector, base_name, read_tex
 from losscheck.readers._numlines import names_loss, read_numeric
 from losscheck.readers._textkv import KVExtractor, clean_line
 from losscheck.readers.interface import BINARY_SUFFIXES, SNIFF
-from losscheck.roles import is_loss_name
+from losscheck.roles import is_eval_name, is_loss_name, names_other_role
 
 _NUM = r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn]a[Nn]|nan|[Ii]nf(?:inity)?)"
 _TEXT_EXT = (".log", ".txt", ".md", ".out")
@@ -674,6 +674,41 @@ def _glued_records(line: str) -> list[str] | None:
     return [line[a:b] for a, b in zip(starts, starts[1:] + [len(line)])]
 
 
+#: words of metric names that are not a loss (scores, speeds, sizes): never the training loss
+#: hidden under an unknown name
+_NOT_LOSS_WORDS = frozenset({"f1", "auc", "map", "iou", "miou", "dice", "bleu", "rouge", "meteor", "cider",
+                             "psnr", "ssim", "ppl", "perplexity", "time", "speed", "sec", "secs", "seconds",
+                             "recall", "precision", "score", "wer", "cer", "top1", "top5", "epoch", "step",
+                             "it", "samples", "lr", "memory", "mem", "best", "eta", "auroc", "return",
+                             "reward", "fps"})
+_NAME_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _eval_loss_only(series) -> list[str]:
+    """A warning when a loss is named only for evaluation (``loss val``, ``val_loss``) while
+    other series printed at exactly its steps have names that neither say loss nor belong to
+    another role or a known score (``Epoch 3: Cos eeg: 6.1, Cos img: 6.1, loss val: 6.3``):
+    the resolver then analyses the eval loss alone, and one of those series may be the
+    training loss under a name losscheck does not know, so the user is told (and can pick it
+    with ``--loss``). Source: blind7 text-log set (contrastive terms printed as ``Cos ..``)."""
+    losses = [s for s in series if is_loss_name(s.tag)]
+    if not losses or not all(is_eval_name(s.tag) for s in losses):
+        return []
+    out = []
+    for ev in losses:
+        steps = ev.steps.tolist()
+        unknown = [s.tag for s in series
+                   if s.tag != ev.tag and not is_loss_name(s.tag) and s.steps.tolist() == steps
+                   and not is_eval_name(s.tag) and not names_other_role(s.tag)
+                   and not _NOT_LOSS_WORDS.intersection(_NAME_WORD.findall(s.tag.lower()))]
+        if unknown and len(steps) >= 2:
+            shown = ", ".join(repr(t) for t in unknown[:4]) + (" ..." if len(unknown) > 4 else "")
+            out.append(f"only an evaluation loss is named ({ev.tag!r}); {shown}, printed on the same lines, "
+                       "may be the training loss under a name not known as a loss (pick it with --loss TAG)")
+            break
+    return out
+
+
 def _display_lines(text: str):
     """``(physical line number, cleaned display line)`` for every non-blank piece of
     ``text``: physical lines split at ``\\n``, then at carriage returns (and the other
@@ -889,7 +924,7 @@ class TextLogReader(BaseReader):
         printed = {tag: len(p.col.values(tag)) + p.stacked.get(tag, 0) for tag in p.col.tags()}
         series, n = p.col.build(src, "step", p.units)
         notes.extend(n)
-        notes.extend(ReadNote(src, m, "warning") for m in _doubtful(series, printed))
+        notes.extend(ReadNote(src, m, "warning") for m in _doubtful(series, printed) + _eval_loss_only(series))
         notes.extend(ReadNote(src, m, "info") for m in info)
         if not series:
             enc = next((n.message.split(" encoded as ", 1)[1].split(" (", 1)[0].split(" without", 1)[0]

@@ -120,3 +120,27 @@ def test_a_time_cost_beside_a_loss_leaves_the_loss_alone(tmp_path):
     lines += [f"Epoch[{e}] Time cost={100 + e:.3f}" for e in range(4)]
     roles = roles_of(tmp_path, "train.log", "\n".join(lines) + "\n")
     assert roles["loss"].tag == "Train-SmoothL1"
+
+
+# ------------------------------------------------------- an eval loss beside unknown names
+
+def _eval_beside(names: tuple[str, ...]) -> str:
+    return "\n".join(f"Epoch {e}: " + ", ".join(f"{n}: {6.6 - e / 10 + i / 100:.4f}" for i, n in enumerate(names))
+                     + f", loss val: {6.5 - e / 12:.4f}" for e in range(10)) + "\n"
+
+
+def test_an_eval_loss_beside_unknown_names_is_read_with_a_warning(tmp_path):
+    """``Epoch 3: Cos eeg: 6.1, Cos img: 6.1, loss val: 6.3``: the only loss-named series is
+    an evaluation one, so it is analysed alone; the user is told that the other names on its
+    lines may be the training loss (the read was silent)."""
+    _, notes = read(tmp_path, "log.txt", _eval_beside(("Cos eeg", "Cos img")))
+    warn = [m for sev, m in notes if sev == "warning"]
+    assert len(warn) == 1 and "'Cos eeg'" in warn[0] and "--loss" in warn[0]
+
+
+def test_no_warning_when_the_other_names_are_known_scores_or_a_loss(tmp_path):
+    """Known scores (accuracy, F1, lr) beside an eval loss, or a training loss printed too:
+    nothing is doubtful."""
+    for names in (("acc", "f1"), ("lr", "Dice"), ("train loss", "Cos img")):
+        _, notes = read(tmp_path, "log.txt", _eval_beside(names))
+        assert not [m for sev, m in notes if sev == "warning"], names
