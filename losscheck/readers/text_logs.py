@@ -55,14 +55,20 @@ regular expressions written here):
   description changes (``Train Epoch: 2 Loss: 4.5: 100%|..| 500/500``: a log that kept each
   bar's final state only; that epoch is not a metric; also ``Epoch 2: 100%|..``, the epoch
   ending the description), the bars are chained (step = bars_before * total + counter), with
-  a note. A bar without metrics followed by a glued dict (``..| 1/900 [00:10<..]{'loss':
+  a note. A postfix key may hold spaces (``Val Loss=0.61``); a ``unit_scale`` count below
+  100 is printed with decimals (``1.00/171``). A key the script also prints on its own
+  lines at least 3 times (an epoch summary beside per-batch bars) is read from those lines
+  only: a bar's rounded display is never merged into the same series (info note).
+  A bar without metrics followed by a glued dict (``..| 1/900 [00:10<..]{'loss':
   nan}``) gives the dict to the HF-dict layout.
 
 ``nan``, ``inf``, ``-inf`` are kept as values. Hyper-parameters printed before training
 (``lr: 0.0001`` lines, ``Namespace(lr=20, epochs=12, ...)``) go to meta when recognised.
 A cut last line cannot be told from a complete one in text; it is read as printed.
 
-Before any layout sees it, a physical line is split at carriage returns (each ``\\r``
+Records glued on one line (``[010] train_loss: .. | .. [011] train_loss: ..``: a print whose
+newline comes only on some epochs) are split at each bracketed counter that rises and is
+followed by the line's first name. Before any layout sees it, a physical line is split at carriage returns (each ``\\r``
 piece is a progress state; the last state of a Keras epoch is the epoch's value), and each
 piece has a leading markdown / e-mail quote mark (``> ``, a log pasted into an issue
 thread) dropped, its ANSI escape codes removed, backspaces applied, a python warning that
@@ -146,7 +152,9 @@ _EQ_PAIR = re.compile(rf"([A-Za-z_][\w/.-]{{0,100}})\s*[:=]\s*({_NUM})(?=[\s,;|]
 _MULTIWORD = re.compile(rf"[A-Za-z)] [A-Za-z_][\w/.-]{{0,100}}\s*[:=]\s*{_NUM}")
 _EPOCH_HEADER = re.compile(r"^\s*Epoch:?\s*(\d+)(?:\s*/\s*(\d+))?\s*$", re.IGNORECASE)
 _BLOCK_PAIR = re.compile(rf"^\s*([A-Za-z][\w /]*?):\s*({_NUM})[a-zA-Z%]*\s*$")
-_TQDM_REST = re.compile(r"%\|[^|]*\|\s*(\d+)/(\d+)\s*(?:\[([^\]]*)\])?")
+#: the rest of a tqdm bar after ``%``: ``|bar| n/total [postfix]``; with ``unit_scale`` tqdm
+#: prints a count below 100 with three significant digits (``1.00/171``, ``10.0/171``)
+_TQDM_REST = re.compile(r"%\|[^|]*\|\s*(\d+(?:\.\d{1,3})?)/(\d+)\s*(?:\[([^\]]*)\])?")
 _DESC_PAIR = re.compile(rf"([A-Za-z][A-Za-z_ /]{{0,60}}?)\s*[:=]\s*({_NUM})(?=[\s,;:]|$)")
 #: an epoch closing a bar's description without a colon before its number: "Epoch 3", "Epoch 3/10"
 _DESC_EPOCH = re.compile(r"(?<![\w])[Ee]poch\s{0,5}(\d{1,9})(?:\s{0,5}/\s{0,5}\d{1,9})?\s{0,5}:?$")
@@ -425,7 +433,7 @@ class _Parser:
                 if em:  # Lightning's "Epoch 3: 100%|..| 100/100 [.., loss=0.5]": the bar's epoch
                     epoch = int(em.group(1))
             if pairs:
-                self.tqdm.append((int(m[1]), int(m[2]), pairs, epoch))
+                self.tqdm.append((int(float(m[1])), int(m[2]), pairs, epoch))
                 return True
             if "{'" not in line:
                 return False
@@ -556,6 +564,7 @@ class _Parser:
         returns info messages."""
         info = []
         bars, offset, last, last_ep = 0, 0, -1, None
+        bar_pts: list[tuple[str, float, float]] = []
         for n, total, pairs, ep in self.tqdm:
             if n < last or (ep is not None and last_ep is not None and ep != last_ep):
                 # the counter starts again, or the description names another epoch (a log that
@@ -564,15 +573,36 @@ class _Parser:
                 offset += max(total, last)
             last, last_ep = n, ep
             for key, v in pairs:
-                self.add(key, float(offset + n), v)
-        if bars:
-            info.append(f"tqdm counters restarted {bars} time(s); bars were chained into one step axis")
+                bar_pts.append((key, float(offset + n), v))
         self.tqdm = []
+        # what the other layouts printed, before anything is added (the bars came first)
+        elsewhere: dict[str, int] = {t: len(self.col.values(t)) for t in self.col.tags()}
+        for vals in self.block.values():
+            for key in vals:
+                elsewhere[key] = elsewhere.get(key, 0) + 1
+        have = bool(elsewhere) or bool(bar_pts)
+        loose = self.epoch is None and len(self.keras_loose) >= 2 and not have
+        bare = self.epoch is None and bool(self.keras_bars) and not have and not loose
+        kv = self.kv.finish(uncounted=not (have or loose or bare))
+        for tag, (steps, _) in kv.points.items():
+            elsewhere[tag] = elsewhere.get(tag, 0) + len(steps)
+        # a bar's postfix is a live display (rounded, often a running value) of what a script
+        # may also print on its own lines (an epoch summary): a key printed at least 3 times
+        # elsewhere keeps those prints only; the two kinds are never merged into one series
+        hidden = sorted({k for k, _, _ in bar_pts if elsewhere.get(k, 0) >= 3})
+        for key, step, v in bar_pts:
+            if key not in hidden:
+                self.add(key, step, v)
+        if bars and any(k not in hidden for k, _, _ in bar_pts):
+            info.append(f"tqdm counters restarted {bars} time(s); bars were chained into one step axis")
+        if hidden:
+            info.append(f"{', '.join(repr(k) for k in hidden[:6])} printed on their own lines and in progress-bar "
+                        "postfixes: the lines are read, the bars' display values are not")
         for ep, vals in self.block.items():
             for key, v in vals.items():
                 self.add(key, float(ep), v, "epoch")
         self.block = {}
-        if self.epoch is None and len(self.keras_loose) >= 2 and not self.col.tags():
+        if loose:
             # finished Keras bars and never an "Epoch N/M" header: one epoch each, in order
             for ep, (no, pairs) in enumerate(self.keras_loose, 1):
                 for key, v in pairs:
@@ -580,7 +610,7 @@ class _Parser:
                 self.used.add(no)
             info.append("Keras progress lines without 'Epoch N/M' headers: the n-th finished bar is "
                         "used as epoch n")
-        elif self.epoch is None and self.keras_bars and not self.col.tags():
+        elif bare:
             # unfinished Keras bars and never a header (a run that failed within its first
             # epoch, pasted as refreshes): the bar counter is the step, chained when it restarts
             offset, last = 0, -1
@@ -594,7 +624,6 @@ class _Parser:
             info.append("Keras progress lines without 'Epoch N/M' headers: the bar counter is used as the step")
         self.keras_loose = []
         self.keras_bars = []
-        kv = self.kv.finish(uncounted=not self.col.tags())
         for tag, (steps, values) in kv.points.items():
             unit = kv.units.get(tag, "step")
             for st, v in zip(steps, values):

@@ -144,3 +144,40 @@ def test_no_warning_when_the_other_names_are_known_scores_or_a_loss(tmp_path):
     for names in (("acc", "f1"), ("lr", "Dice"), ("train loss", "Cos img")):
         _, notes = read(tmp_path, "log.txt", _eval_beside(names))
         assert not [m for sev, m in notes if sev == "warning"], names
+
+
+# ------------------------------------------------------- bar postfixes beside epoch summaries
+
+def _bars_and_summaries(summaries: bool) -> str:
+    """Per-batch tqdm refreshes through python logging (``unit_scale`` counts: ``1.00/40``
+    below 100) and, with ``summaries``, an epoch summary block on its own lines."""
+    lines, pre = [], "2024-01-02 10:00:00,000 - INFO - "
+    for ep in range(1, 7):
+        for b in range(1, 41):
+            cnt = f"{b:.2f}" if b < 10 else f"{b:.1f}" if b < 100 else str(b)
+            lines.append(pre + f"{100 * b // 40}%|#####     | {cnt}/40 [00:01<00:01, 7.1batch/s, "
+                               f"accuracy={0.1 * ep:.3g}, loss={5 - ep / 2 + (40 - b) / 100:.3g}]")
+            lines.append(pre + "\x1b[A")
+        if summaries:
+            lines += [pre + f"Epoch {ep}: ", pre + f"loss={5 - ep / 2:.4f}, accuracy={0.1 * ep:.4f}, ",
+                      pre + f"val_loss={4 + (ep - 3) ** 2 / 10:.4f}, val_accuracy=0.3000"]
+    return "\n".join(lines) + "\n"
+
+
+def test_epoch_summaries_are_not_merged_with_the_bar_display(tmp_path):
+    """A key printed in per-batch bar postfixes (a rounded running display) and on its own
+    summary lines: the summary lines are the series (the two were merged into one series,
+    whose first value was a bar's)."""
+    t, notes = read(tmp_path, "train_log.txt", _bars_and_summaries(True))
+    assert len(t["loss"]) == 6 and float(t["loss"].values[0]) == 4.5 and float(t["loss"].values[-1]) == 2.0
+    assert len(t["val_loss"]) == 6
+    assert any("progress-bar postfixes" in m for _, m in notes)
+
+
+def test_bars_alone_are_still_read_with_decimal_counters(tmp_path):
+    """Without summary lines the bars are the series, every refresh (``1.00/40`` counts too:
+    they were left to the generic extractor, on another step axis)."""
+    t, notes = read(tmp_path, "train_log.txt", _bars_and_summaries(False))
+    assert len(t["loss"]) == 240
+    assert t["loss"].steps.tolist() == list(range(1, 241))  # the bar counter, chained per epoch
+    assert not any("no step or epoch counter" in m for _, m in notes)
