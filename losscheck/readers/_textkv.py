@@ -160,7 +160,10 @@ NUM = r"(?:[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn][Aa][Nn]|[Ii][Nn
 _UNIT = r"(?:%|[A-Za-z]{1,12}(?:/[A-Za-z]{1,12})?)"
 _W = (r"[A-Za-z_\u4e00-\u9fff][\w.@%\-/]{0,80}"  # (a name may be in Chinese: 训练损失)
       r"(?:\([\w.@%\-/]{0,40}(?:\([\w.@%\-/]{0,40}\)[\w.@%\-/]{0,40})?\))?")
-_NAME = rf"{_W}(?: (?:{_W}|\({_W}\))){{0,5}}"
+#: a name's words are one space apart, or two after a split word (``Train  Loss: 0.55``, a
+#: format string padded to line up with ``Valid Loss``; blind7 text-log set)
+_GAP = r"(?: |(?:(?<=[Tt]rain)|(?<=TRAIN)|(?<=[Vv]al)|(?<=VAL)|(?<=[Tt]est)|(?<=TEST)|(?<=[Vv]alid)|(?<=[Ee]val))  )"
+_NAME = rf"{_W}(?:{_GAP}(?:{_W}|\({_W}\))){{0,5}}"
 _NB = r"(?<![\w.@%\-/])"  # a name starts at a word boundary
 _MEAN = rf"(?:\s{{0,8}}\(\s{{0,8}}(?P<m>{NUM})\s{{0,8}}\))?"
 

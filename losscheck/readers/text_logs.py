@@ -738,6 +738,41 @@ def _eval_loss_only(series) -> list[str]:
     return out
 
 
+#: name words that say how a value is aggregated or which split, not what it measures (not
+#: ``epoch``: a ``<name>_epoch`` series is the reader's own split of an epoch summary printed
+#: under its per-step name, a deliberate read)
+_RATE_WORDS = frozenset({"train", "training", "avg", "average", "mean", "running"})
+_NAME_TOKENS = re.compile(r"[^\W_]+")
+
+
+def _two_rates(series) -> list[str]:
+    """A warning when a training loss is printed at two rates under names that differ only
+    by a split or aggregate word (``loss`` per batch and ``Train Loss`` per epoch; MXNet's
+    Speedometer ``M0_BboxLoss`` per batch and ``Train-M0_BboxLoss`` at each epoch end): the
+    resolver analyses one of them by its rules (the finer, per-step one) while the log's own
+    record may be the other, so the user is told both exist and how to pick the other
+    (``--loss``). Both need at least 3 points and one at least 3 times as many as the other.
+    Source: blind7 text-log set (labellers took the epoch summaries)."""
+    losses = [s for s in series if is_loss_name(s.tag) and not is_eval_name(s.tag) and len(s.values) >= 3]
+    keyed: dict[str, list] = {}
+    for s in losses:
+        key = "".join(t for t in _NAME_TOKENS.findall(s.tag.lower()) if t not in _RATE_WORDS)
+        keyed.setdefault(key, []).append(s)
+    pairs = []
+    for group in keyed.values():
+        if len(group) < 2:
+            continue
+        group = sorted(group, key=lambda s: -len(s.values))
+        fine, coarse = group[0], group[-1]
+        if len(fine.values) >= 3 * len(coarse.values):
+            pairs.append((fine, coarse))
+    if not pairs:
+        return []
+    shown = "; ".join(f"{f.tag!r} ({len(f.values)} values) and {c.tag!r} ({len(c.values)})" for f, c in pairs[:3])
+    return [f"a training loss is printed at two rates: {shown}{' ...' if len(pairs) > 3 else ''}; the report "
+            "analyses one (its loss role), the other is the log's coarser record and can be picked with --loss"]
+
+
 def _display_lines(text: str):
     """``(physical line number, cleaned display line)`` for every non-blank piece of
     ``text``: physical lines split at ``\\n``, then at carriage returns (and the other
@@ -953,7 +988,8 @@ class TextLogReader(BaseReader):
         printed = {tag: len(p.col.values(tag)) + p.stacked.get(tag, 0) for tag in p.col.tags()}
         series, n = p.col.build(src, "step", p.units)
         notes.extend(n)
-        notes.extend(ReadNote(src, m, "warning") for m in _doubtful(series, printed) + _eval_loss_only(series))
+        notes.extend(ReadNote(src, m, "warning") for m in _doubtful(series, printed) + _eval_loss_only(series)
+                     + _two_rates(series))
         notes.extend(ReadNote(src, m, "info") for m in info)
         if not series:
             enc = next((n.message.split(" encoded as ", 1)[1].split(" (", 1)[0].split(" without", 1)[0]

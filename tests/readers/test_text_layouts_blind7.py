@@ -181,3 +181,33 @@ def test_bars_alone_are_still_read_with_decimal_counters(tmp_path):
     assert len(t["loss"]) == 240
     assert t["loss"].steps.tolist() == list(range(1, 241))  # the bar counter, chained per epoch
     assert not any("no step or epoch counter" in m for _, m in notes)
+
+
+# ------------------------------------------------------- one loss printed at two rates
+
+def _two_rate_log(summary: str) -> str:
+    lines = []
+    for ep in range(1, 9):
+        for b in (100, 200, 300, 400):
+            lines.append(f"2024-01-01 10:00:00,000\troot\tINFO\tloss: {2 / ep + b / 4000:.6f}  accuracy: 50.0 [{b:5d}/400]")
+        lines.append(f"2024-01-01 10:00:00,000\troot\tINFO\t{summary}: {2 / ep:.6f} accuracy: 60.0% ")
+        lines.append(f"2024-01-01 10:00:00,000\troot\tINFO\tVal loss: {1 / ep:.6f} Val accuracy: 70.0%")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_split_word_padded_with_two_spaces_stays_in_the_name(tmp_path):
+    """``Train  Loss: 0.55`` (padded to line up with ``Valid Loss``) is ``Train Loss``, not a
+    second series ``Loss`` beside the per-batch ``loss``."""
+    t, _ = read(tmp_path, "train.log", _two_rate_log("Train  Loss"))
+    assert "Train Loss" in t and "Loss" not in t and len(t["Train Loss"]) == 8
+
+
+def test_a_loss_printed_per_batch_and_as_a_train_summary_is_a_warned_read(tmp_path):
+    """``loss`` per batch and ``Train Loss`` per epoch: the report analyses one, and the read
+    says that both exist (labellers took the epoch summary where the resolver takes the
+    per-batch prints); a ``<name>_epoch`` split made by the reader is not such a pair."""
+    _, notes = read(tmp_path, "train.log", _two_rate_log("Train  Loss"))
+    warn = [m for sev, m in notes if sev == "warning"]
+    assert len(warn) == 1 and "two rates" in warn[0] and "'Train Loss'" in warn[0]
+    _, notes = read(tmp_path, "train.log", _two_rate_log("Train acc"))
+    assert not [m for sev, m in notes if sev == "warning"]
