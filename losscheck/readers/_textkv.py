@@ -413,6 +413,7 @@ _NUMBER = re.compile(NUM)
 _BOX_ROW = re.compile(r"\|(?P<k>[^|]{1,80})\|(?P<v>[^|]{0,40})\|")
 #: rows of a key/value box that give its step, in order of preference
 _BOX_COUNTERS = ("total_timesteps", "timesteps", "global_step", "step", "steps", "n_updates", "iterations")
+_TIME_UNITS = frozenset({"s", "ms", "us", "sec", "min", "h", "hrs"})
 _CLOCK_CELL = re.compile(r"\d{1,4}:\d{2}(?::\d{2})?")
 _MD_RULE = re.compile(r":?-{2,}:?")
 _EMPTY_CELLS = frozenset({"", "-", "--", "—", "no log", "n/a", "na", "none", "null"})
@@ -1033,6 +1034,8 @@ class KVExtractor:
             vm = _TABLE_CELL.fullmatch(c)
             if not vm and _CLOCK_CELL.fullmatch(c):
                 continue  # a duration cell (fastai's "time" column pasted as tabs, ``00:03``)
+            if vm and vm.group("u").lower() in _TIME_UNITS:
+                continue  # a duration with its unit (Turi Create's "Elapsed Time" cells, ``1.36s``)
             if not vm or vm.group("u"):
                 return 0
             pairs.append((name, float(vm.group("v"))))

@@ -83,7 +83,9 @@ of a longer file) hold metrics of a fixed layout (or of pytorch-CycleGAN's
 ``(epoch: N, iters: N, time: T)`` losses, read by the generic extractor), or when enough lines hold
 a loss-like metric with a counter for the generic extractor: 10, or 3 that are at least a
 tenth of the non-blank lines (a README quoting a few log lines is not claimed; lines are
-counted between ``\n``s, the carriage-return states of a progress bar being one line).
+counted between ``\n``s, the carriage-return states of a progress bar being one line; a
+rule of dashes, ``--`` or ``+----+``, is not counted). A window that is mostly tqdm bars
+printing no metric is claimed too, so the user is told that no metric is printed.
 
 Every regular expression is linear in the line length (no nested or adjacent quantifiers
 that can match the same text in two ways; unbounded name parts are capped), so the work
@@ -291,6 +293,7 @@ class _Parser:
         self.keras_loose: list[tuple[int, list[tuple[str, float]]]] = []  # finished bars, no header
         # every bar line with a loss while no header was seen: (line, counter, total, pairs)
         self.keras_bars: list[tuple[int, int, int, list[tuple[str, float]]]] = []
+        self.bare_bars = 0  # tqdm bar lines without any metric (a console of progress only)
         self.hits = 0  # display lines a fixed layout took metrics from
         self.used: set[int] = set()  # physical lines that gave metrics
 
@@ -436,6 +439,7 @@ class _Parser:
                 self.tqdm.append((int(float(m[1])), int(m[2]), pairs, epoch))
                 return True
             if "{'" not in line:
+                self.bare_bars += 1
                 return False
             # a bar without metrics with the next print glued to its end (a dict written before
             # the bar's newline: "  0%|   | 1/13000 [00:10<36:34, 10.13s/it]{'loss': nan, ...}")
@@ -943,7 +947,8 @@ class TextLogReader(BaseReader):
         physical = text.split("\n")
         if len(head) >= 65536 and len(physical) > 1:
             physical = physical[:-1]
-        nonblank = sum(1 for ln in physical if ln.strip())
+        # (a rule of dashes or pluses framing a block, ``--``, ``+----+``, holds nothing)
+        nonblank = sum(1 for ln in physical if ln.strip() and any(c.isalnum() for c in ln))
         bars = len(p.keras_bars) if p.epoch is None else 0
         known = p.hits + p.kv.layout_lines + max(len(p.keras_loose), bars)
         generic = p.kv.loss_lines - p.kv.layout_lines
@@ -958,6 +963,11 @@ class TextLogReader(BaseReader):
             # counted step lines with a learning rate or grad norm and no loss (a trainer whose
             # loss print is missing: Megatron's ``iteration 5/100 | learning rate: .. | grad
             # norm: nan |``), most of the file: read, so the user is told that no loss is printed
+            return 0.3
+        if p.bare_bars >= 3 and 2 * p.bare_bars >= nonblank:
+            # a console of tqdm bars that print no metric (``[train]:  0%|  | 1974/3000000
+            # [08:35<218:49:50, 3.81it/s]``, most of the window): read, so the user is told that
+            # no loss is printed, not that the file is not a log
             return 0.3
         if total >= 1 and nonblank <= _ONE_LINE_LOG:
             # a log cut to its one metric line (a run that diverged at its first print, a

@@ -211,3 +211,43 @@ def test_a_loss_printed_per_batch_and_as_a_train_summary_is_a_warned_read(tmp_pa
     assert len(warn) == 1 and "two rates" in warn[0] and "'Train Loss'" in warn[0]
     _, notes = read(tmp_path, "train.log", _two_rate_log("Train acc"))
     assert not [m for sev, m in notes if sev == "warning"]
+
+
+# ------------------------------------------------------- unread layouts
+
+def test_a_boxed_table_with_duration_cells_is_read(tmp_path):
+    """A table framed by ``+----+`` rules with ``| cells |`` and a duration column (``1.36s``):
+    a cell with a time unit is a duration, skipped, not a reason to drop the row (the file
+    was "not a supported log file")."""
+    rule = "+-----------+-----------+--------------+"
+    rows = [f"| {i:<9} | {5 + i / 10:<9.5g} | {0.9 * i:.2f}s{'':<8} |" for i in (1, 2, 3, 4, 6, 10)]
+    text = "\n".join([rule, "| Iteration | Loss      | Elapsed Time |", rule, *rows, rule]) + "\n"
+    roles = roles_of(tmp_path, "log.txt", text)
+    assert roles["loss"].steps.tolist() == [1, 2, 3, 4, 6, 10]
+    assert float(roles["loss"].values[-1]) == 6.0
+
+
+def test_a_one_step_block_framed_by_rules_is_read(tmp_path):
+    """One progress block between ``--`` rules (a run stopped after its first step): the rules
+    are not content, so the file is a one-line log and is read (too little data follows), not
+    refused as "not a supported log file"."""
+    text = ("--\nTraining Step: 1  | time: 12.3s\n"
+            "| Adam | epoch: 001 | loss: 0.00000 - acc: 0.0000 | val_loss: 0.61 - val_acc: 0.12 -- iter: 16/16\n--\n")
+    roles = roles_of(tmp_path, "log.txt", text)
+    assert roles["loss"].values.tolist() == [0.0] and roles["eval_loss"].values.tolist() == [0.61]
+
+
+def test_a_console_of_bars_without_metrics_is_read_and_says_so(tmp_path):
+    """tqdm refreshes that print no metric (a training console whose loss is not printed):
+    claimed and read, so the user is told no metric is there instead of "not a log"."""
+    from losscheck.readers import choose
+    from losscheck.readers.text_logs import READER
+
+    text = "".join(f"[train]:   0%|          | {s}/3000000 [08:{s % 60:02d}<218:49:50,  3.81it/s]\n"
+                   for s in range(1974, 1990))
+    p = tmp_path / "log.txt"
+    p.write_text(text)
+    assert choose(p) is READER
+    res = READER.read(p)
+    assert not res.series
+    assert any("no recognised metric" in n.message for n in res.notes)
