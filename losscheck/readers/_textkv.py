@@ -626,7 +626,10 @@ class KVExtractor:
         if _config_like(line):
             return 0
         digit = _DIGIT.search(line)
-        if first in _TABLE_FIRST and (not digit or first == "class") and self._table_header(line, line_no):
+        if first in _TABLE_FIRST and (not digit or first == "class" or not any(
+                _NUMBER.fullmatch(t) for t in line.split())) and self._table_header(line, line_no):
+            # (a digit inside a column name, ``f2_opt``, ``top1``, leaves a header a header; a
+            # number of its own makes the line a row)
             return 1
         if ("\t" in line or line.lstrip().startswith("|")) and self._tsv_header(line, line_no):
             return 1
@@ -1059,11 +1062,22 @@ class KVExtractor:
         toks = head.split()
         if len(toks) < 2 or len(toks) > 40:
             return False
+        if any(t.lower() in _MODE_TOKENS for t in toks[1:]):
+            # a split word and the metric after it are one column (fastai's table copied from a
+            # notebook: ``epoch train loss valid loss accuracy``; blind7 text-log set)
+            merged: list[str] = []
+            for t in toks:
+                if merged and merged[-1].lower() in _MODE_TOKENS and len(merged) > 1 and _known_word(t):
+                    merged[-1] += " " + t
+                else:
+                    merged.append(t)
+            toks = merged
         if toks[0] == "Class" and len(toks) >= 4 and toks[1] == "Images":
             self._yolo_val = _yolo_val_columns(toks)
             self._header_lines.add(line_no)
             return True
-        if ":" in head or not all(_TABLE_NAME.fullmatch(t) for t in toks):
+        if ":" in head or not all(_TABLE_NAME.fullmatch(t) or _TABLE_NAME.fullmatch(t.replace(" ", "_"))
+                                  for t in toks):
             return False
         first = toks[0].lower()
         if first not in _EPOCH_WORDS | _STEP_WORDS | {"global_step"} or first in _NEEDS_SEP:

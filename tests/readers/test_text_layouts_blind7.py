@@ -251,3 +251,35 @@ def test_a_console_of_bars_without_metrics_is_read_and_says_so(tmp_path):
     res = READER.read(p)
     assert not res.series
     assert any("no recognised metric" in n.message for n in res.notes)
+
+
+def _spaced_table(rows: int) -> str:
+    return ("epoch train loss valid loss accuracy top1_opt\n"
+            + "".join(f"{e} {1 / (e + 1):.4f} {1.2 / (e + 1):.4f} 0.9{e} 0.5\n" for e in range(rows)))
+
+
+def test_a_table_header_with_split_words_before_loss_is_read(tmp_path):
+    """``epoch train loss valid loss accuracy top1_opt`` (a results table copied with its names'
+    underscores turned into spaces; a digit inside a name): ``train loss`` and ``valid loss``
+    are one column each, so the rows' cells line up (the file was refused)."""
+    roles = roles_of(tmp_path, "log.txt", _spaced_table(5))
+    assert roles["loss"].tag == "train loss" and roles["eval_loss"].tag == "valid loss"
+    assert len(roles["loss"]) == 5 and float(roles["eval_loss"].values[-1]) == 0.24
+
+
+def test_a_one_row_table_with_nan_is_read(tmp_path):
+    """One row (the run went nan in its first epoch): read, the nan kept."""
+    import math
+
+    text = "epoch train loss valid loss accuracy\n0 nan nan 0.99\n"
+    roles = roles_of(tmp_path, "log.txt", text)
+    assert math.isnan(roles["loss"].values[0]) and math.isnan(roles["eval_loss"].values[0])
+
+
+def test_a_row_is_not_taken_for_a_header():
+    """A line with a number of its own stays a row, digits inside names or not."""
+    from losscheck.readers._textkv import KVExtractor
+
+    kv = KVExtractor()
+    kv.feed("epoch train_loss valid_loss top1", 0)
+    assert kv.feed("epoch 3 train_loss 0.5", 1) != 1  # (not a new header)
