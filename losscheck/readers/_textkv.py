@@ -552,6 +552,7 @@ class KVExtractor:
         # counted lines of 3 metrics or more, a learning rate or grad norm among them, but no
         # loss (a trainer's step line when the loss is not printed: sniff evidence of a log)
         self.optimiser_lines = 0
+        self.split_lines = 0  # counted lines of values named by a split word alone (no loss named)
         self.wordy_lines = 0  # metric lines without a counter that read like a sentence (sniff evidence)
 
     def _sparse_counters(self, recs: list[_Rec], notes: list[str]) -> None:
@@ -756,6 +757,10 @@ class KVExtractor:
                 self._header_ep = None  # progress lines count under an epoch header only
             if not lossy and not is_eval and len(pairs) >= 3 and any(_optimiser_name(k) for k, _ in pairs):
                 self.optimiser_lines += 1
+            elif not lossy and len(pairs) >= 2 and any(k.lower() in _MODE_TOKENS for k, _ in pairs):
+                # a counted line whose values are named by the split alone (Demucs' ``Epoch 3:
+                # train=0.149 valid=0.216 best=0.216``): a training summary that never says loss
+                self.split_lines += 1
             if lossy and line_no != self._loss_line_last:
                 self.loss_lines += 1
                 self._loss_line_last = line_no

@@ -283,3 +283,26 @@ def test_a_row_is_not_taken_for_a_header():
     kv = KVExtractor()
     kv.feed("epoch train_loss valid_loss top1", 0)
     assert kv.feed("epoch 3 train_loss 0.5", 1) != 1  # (not a new header)
+
+
+def test_values_named_by_the_split_alone_are_read_and_the_user_told_no_loss_is_named(tmp_path):
+    """``Epoch 003: train=0.149 valid=0.216 best=0.216 duration=0.48 hrs``: no name says loss;
+    the file is read (it was "not a supported log file") and the refusal names the metrics,
+    so ``--loss train`` can pick one."""
+    import pytest
+
+    from losscheck.discovery import discover
+    from losscheck.errors import NoLossMetric
+    from losscheck.pipeline import read_run
+    from losscheck.roles import resolve
+
+    text = "".join(f"Epoch {e:03d}: train={0.18 - e / 100:.8f} valid={0.23 - e / 200:.8f} best=0.2 "
+                   f"duration=0.48 hrs\n" for e in range(8))
+    p = tmp_path / "log.txt"
+    p.write_text(text)
+    data = read_run(discover(p).runs[0])
+    assert len(data.series["train"]) == 8 and len(data.series["valid"]) == 8
+    with pytest.raises(NoLossMetric, match="train"):
+        resolve(data)
+    roles = resolve(data, {"loss": "train", "eval_loss": "valid"}).roles
+    assert roles["loss"].series.tag == "train"
