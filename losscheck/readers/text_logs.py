@@ -162,8 +162,9 @@ _DESC_PAIR = re.compile(rf"([A-Za-z][A-Za-z_ /]{{0,60}}?)\s*[:=]\s*({_NUM})(?=[\
 _DESC_EPOCH = re.compile(r"(?<![\w])[Ee]poch\s{0,5}(\d{1,9})(?:\s{0,5}/\s{0,5}\d{1,9})?\s{0,5}:?$")
 #: one ``key=value`` item of a tqdm postfix (items are separated by ``, ``): the key may hold
 #: spaces (``set_postfix(**{"Val Loss": x})`` prints ``Val Loss=0.61``), so a key runs from the
-#: item's start, not from the last word before ``=`` (which read ``Val Loss`` as ``Loss``)
-_POSTFIX_PAIR = re.compile(rf"(?:^|,)\s{{0,8}}([A-Za-z_][\w/.-]{{0,100}}(?: [A-Za-z_][\w/.-]{{0,100}}){{0,4}})"
+#: item's start, not from the last word before ``=`` (which read ``Val Loss`` as ``Loss``); a
+#: postfix string of space-separated items (``loss=0.5 acc=0.9``) is read item by item too
+_POSTFIX_PAIR = re.compile(rf"(?:^|,|(?<=\s))\s{{0,8}}([A-Za-z_][\w/.-]{{0,100}}(?: [A-Za-z_][\w/.-]{{0,100}}){{0,4}})"
                            rf"=({_NUM})(?=[,\s]|$)")
 _CFG_LINE = re.compile(rf"^\s*([A-Za-z_]\w*)\s*:\s*({_NUM})\s*$")
 _NS_PAIR = re.compile(rf"(?<!\w)(\w+)=({_NUM})(?=[,)]|$)")

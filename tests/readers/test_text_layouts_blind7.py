@@ -306,3 +306,12 @@ def test_values_named_by_the_split_alone_are_read_and_the_user_told_no_loss_is_n
         resolve(data)
     roles = resolve(data, {"loss": "train", "eval_loss": "valid"}).roles
     assert roles["loss"].series.tag == "train"
+
+
+def test_postfix_items_split_by_spaces_are_each_read():
+    """A postfix string of space-separated items (``set_postfix_str("loss=0.5 acc=0.9")``)
+    gives every item, as before the key-with-a-space rule."""
+    from losscheck.readers.text_logs import _POSTFIX_PAIR
+
+    assert _POSTFIX_PAIR.findall("00:01, 3it/s, loss=0.5 acc=0.9") == [("loss", "0.5"), ("acc", "0.9")]
+    assert _POSTFIX_PAIR.findall("00:01, 3it/s, Val Loss=0.61") == [("Val Loss", "0.61")]
