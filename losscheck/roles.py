@@ -55,7 +55,13 @@ _TERMS = frozenset({"kl", "kld", "kldiv", "mmd", "reg", "penalty", "aux"})
 #: classifier's ``ce``; cuda-convnet's ``logprob`` cost, the negative log-probability of the
 #: labels, see its LogregCostLayer): a second tier, used only when no name says "loss"
 LOSS_FUNCTIONS = frozenset({"xent", "nll", "mse", "mae", "rmse", "smoothl1", "huber", "bce", "ce", "ctc",
-                            "logloss", "crossentropy", "nllloss", "logprob"})
+                            "logloss", "crossentropy", "nllloss", "logprob", "cost"})
+
+#: name tokens that make ``cost`` a duration, not an objective (``Time cost=106.6``, ``cost
+#: time: 790.9``, ``cost 0.6 seconds``): ``cost`` is the objective's name in Theano / TF1-era
+#: trainers (``Epoch 0 Update 100 Cost 528.1``; blind7 text-log set) but also a word for time
+_COST_OF_TIME = frozenset({"time", "times", "sec", "secs", "second", "seconds", "s", "ms", "min", "elapsed",
+                           "speed", "memory", "mem"})
 
 #: name tokens of a total (the sum of the components printed beside it); ``batch_loss`` beside
 #: ``classify loss`` / ``iou loss`` is the batch's whole objective (an EAST-style trainer prints
@@ -95,10 +101,13 @@ def _is_eval(tag: str) -> bool:
 def loss_function_name(tag: str) -> bool:
     """Whether ``tag`` names a loss function without the word "loss" (a token of it, split at
     separators or at case changes, is in :data:`LOSS_FUNCTIONS`: ``Train-SmoothL1``,
-    ``train_mae``, ``val-nll``, ``xent``; or it spells cross entropy with separators,
-    ``Train-cross-entropy``)."""
+    ``train_mae``, ``val-nll``, ``xent``, ``Cost`` but not a time cost; or it spells cross
+    entropy with separators, ``Train-cross-entropy``)."""
     low = tag.lower()
-    return bool(LOSS_FUNCTIONS.intersection(_TOKEN.split(low)) or LOSS_FUNCTIONS.intersection(_tokens(tag))
+    words = set(_TOKEN.split(low)) | set(_tokens(tag))
+    if "cost" in words and _COST_OF_TIME.intersection(words):
+        return False  # a time cost (``Time cost``, ``cost time``), not an objective
+    return bool(LOSS_FUNCTIONS.intersection(words)
                 or "crossentropy" in _TOKEN.sub("", low))  # (``Train-cross-entropy``, ``cross_entropy``)
 
 
@@ -136,6 +145,19 @@ def _fuzzy(role: str, tag: str, tier: int = 1) -> bool:
             return False
         return is_eval if role == "eval_accuracy" else not is_eval
     return False
+
+
+def is_eval_name(tag: str) -> bool:
+    """Whether ``tag`` names an evaluation split (``val_loss``, ``loss val``, ``Test Acc``,
+    ``验证损失``): the eval-loss side of the resolver. Never raises."""
+    return _is_eval(tag)
+
+
+def names_other_role(tag: str) -> bool:
+    """Whether the resolver would place ``tag`` by its name in a role other than a loss
+    (learning rate, grad norm, accuracy). Never raises."""
+    return any(_fuzzy(role, tag) or tag.lower() in (n.lower() for n in EXACT[role])
+               for role in ("lr", "grad_norm", "accuracy", "eval_accuracy"))
 
 
 def _pick(role: str, series: dict[str, Series], taken: set[str]) -> Series | None:

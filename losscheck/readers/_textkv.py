@@ -160,7 +160,10 @@ NUM = r"(?:[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn][Aa][Nn]|[Ii][Nn
 _UNIT = r"(?:%|[A-Za-z]{1,12}(?:/[A-Za-z]{1,12})?)"
 _W = (r"[A-Za-z_\u4e00-\u9fff][\w.@%\-/]{0,80}"  # (a name may be in Chinese: 训练损失)
       r"(?:\([\w.@%\-/]{0,40}(?:\([\w.@%\-/]{0,40}\)[\w.@%\-/]{0,40})?\))?")
-_NAME = rf"{_W}(?: (?:{_W}|\({_W}\))){{0,5}}"
+#: a name's words are one space apart, or two after a split word (``Train  Loss: 0.55``, a
+#: format string padded to line up with ``Valid Loss``; blind7 text-log set)
+_GAP = r"(?: |(?:(?<=[Tt]rain)|(?<=TRAIN)|(?<=[Vv]al)|(?<=VAL)|(?<=[Tt]est)|(?<=TEST)|(?<=[Vv]alid)|(?<=[Ee]val))  )"
+_NAME = rf"{_W}(?:{_GAP}(?:{_W}|\({_W}\))){{0,5}}"
 _NB = r"(?<![\w.@%\-/])"  # a name starts at a word boundary
 _MEAN = rf"(?:\s{{0,8}}\(\s{{0,8}}(?P<m>{NUM})\s{{0,8}}\))?"
 
@@ -305,7 +308,7 @@ _SKIP = ({"eta", "pid", "tid", "ppid", "rank", "local_rank", "global_rank", "nod
 _RENAME = {"learning rate": "learning_rate", "gnorm": "grad_norm", "total loss": "total_loss"}
 _KNOWN = {"xent", "acc", "accuracy", "top1", "top5", "lr", "learning_rate", "ppl", "perplexity", "gnorm",
           "grad_norm", "gradnorm", "wps", "ups", "wpb", "bsz", "bleu", "wer", "cer", "f1", "auc",
-          "map", "miou", "iou", "psnr", "ssim"}
+          "map", "miou", "iou", "psnr", "ssim", "cost"}  # (``Cost 528.1``: a Theano-era objective)
 _QUALIFIERS = {"train", "training", "val", "valid", "validation", "test", "eval", "dev", "avg",
                "average", "mean", "total", "running", "epoch", "batch", "smoothed"}
 _MODE_TOKENS = {"train", "training", "val", "valid", "validation", "eval", "evaluation", "test",
@@ -393,7 +396,7 @@ _SPACE_PAIR = re.compile(
 _DIGIT = re.compile(r"\d")
 _NANINF = re.compile(r"(?<![A-Za-z])(?:nan|inf)", re.I)
 _HINT_WORDS = ("loss", "xent", "acc", "lr", "ppl", "perplex", "norm", "wps", "ups", "wpb", "bsz", "bleu", "wer",
-               "cer", "f1", "auc", "map", "iou", "psnr", "ssim", "top1", "top5")
+               "cer", "f1", "auc", "map", "iou", "psnr", "ssim", "top1", "top5", "cost")
 _CTR_WORDS = ("epoch", "step", "iter", "batch", "update", "episode")
 _TABLE_FIRST = frozenset({"epoch", "step", "iter", "iteration", "global_step", "class"})
 _TABLE_CELL = re.compile(rf"(?P<v>{NUM})(?P<u>[A-Za-z%]{{0,3}})")
@@ -410,6 +413,7 @@ _NUMBER = re.compile(NUM)
 _BOX_ROW = re.compile(r"\|(?P<k>[^|]{1,80})\|(?P<v>[^|]{0,40})\|")
 #: rows of a key/value box that give its step, in order of preference
 _BOX_COUNTERS = ("total_timesteps", "timesteps", "global_step", "step", "steps", "n_updates", "iterations")
+_TIME_UNITS = frozenset({"s", "ms", "us", "sec", "min", "h", "hrs"})
 _CLOCK_CELL = re.compile(r"\d{1,4}:\d{2}(?::\d{2})?")
 _MD_RULE = re.compile(r":?-{2,}:?")
 _EMPTY_CELLS = frozenset({"", "-", "--", "—", "no log", "n/a", "na", "none", "null"})
@@ -548,6 +552,7 @@ class KVExtractor:
         # counted lines of 3 metrics or more, a learning rate or grad norm among them, but no
         # loss (a trainer's step line when the loss is not printed: sniff evidence of a log)
         self.optimiser_lines = 0
+        self.split_lines = 0  # counted lines of values named by a split word alone (no loss named)
         self.wordy_lines = 0  # metric lines without a counter that read like a sentence (sniff evidence)
 
     def _sparse_counters(self, recs: list[_Rec], notes: list[str]) -> None:
@@ -622,7 +627,10 @@ class KVExtractor:
         if _config_like(line):
             return 0
         digit = _DIGIT.search(line)
-        if first in _TABLE_FIRST and (not digit or first == "class") and self._table_header(line, line_no):
+        if first in _TABLE_FIRST and (not digit or first == "class" or not any(
+                _NUMBER.fullmatch(t) for t in line.split())) and self._table_header(line, line_no):
+            # (a digit inside a column name, ``f2_opt``, ``top1``, leaves a header a header; a
+            # number of its own makes the line a row)
             return 1
         if ("\t" in line or line.lstrip().startswith("|")) and self._tsv_header(line, line_no):
             return 1
@@ -749,6 +757,10 @@ class KVExtractor:
                 self._header_ep = None  # progress lines count under an epoch header only
             if not lossy and not is_eval and len(pairs) >= 3 and any(_optimiser_name(k) for k, _ in pairs):
                 self.optimiser_lines += 1
+            elif not lossy and len(pairs) >= 2 and any(k.lower() in _MODE_TOKENS for k, _ in pairs):
+                # a counted line whose values are named by the split alone (Demucs' ``Epoch 3:
+                # train=0.149 valid=0.216 best=0.216``): a training summary that never says loss
+                self.split_lines += 1
             if lossy and line_no != self._loss_line_last:
                 self.loss_lines += 1
                 self._loss_line_last = line_no
@@ -1030,6 +1042,8 @@ class KVExtractor:
             vm = _TABLE_CELL.fullmatch(c)
             if not vm and _CLOCK_CELL.fullmatch(c):
                 continue  # a duration cell (fastai's "time" column pasted as tabs, ``00:03``)
+            if vm and vm.group("u").lower() in _TIME_UNITS:
+                continue  # a duration with its unit (Turi Create's "Elapsed Time" cells, ``1.36s``)
             if not vm or vm.group("u"):
                 return 0
             pairs.append((name, float(vm.group("v"))))
@@ -1053,11 +1067,22 @@ class KVExtractor:
         toks = head.split()
         if len(toks) < 2 or len(toks) > 40:
             return False
+        if any(t.lower() in _MODE_TOKENS for t in toks[1:]):
+            # a split word and the metric after it are one column (fastai's table copied from a
+            # notebook: ``epoch train loss valid loss accuracy``; blind7 text-log set)
+            merged: list[str] = []
+            for t in toks:
+                if merged and merged[-1].lower() in _MODE_TOKENS and len(merged) > 1 and _known_word(t):
+                    merged[-1] += " " + t
+                else:
+                    merged.append(t)
+            toks = merged
         if toks[0] == "Class" and len(toks) >= 4 and toks[1] == "Images":
             self._yolo_val = _yolo_val_columns(toks)
             self._header_lines.add(line_no)
             return True
-        if ":" in head or not all(_TABLE_NAME.fullmatch(t) for t in toks):
+        if ":" in head or not all(_TABLE_NAME.fullmatch(t) or _TABLE_NAME.fullmatch(t.replace(" ", "_"))
+                                  for t in toks):
             return False
         first = toks[0].lower()
         if first not in _EPOCH_WORDS | _STEP_WORDS | {"global_step"} or first in _NEEDS_SEP:

@@ -55,14 +55,20 @@ regular expressions written here):
   description changes (``Train Epoch: 2 Loss: 4.5: 100%|..| 500/500``: a log that kept each
   bar's final state only; that epoch is not a metric; also ``Epoch 2: 100%|..``, the epoch
   ending the description), the bars are chained (step = bars_before * total + counter), with
-  a note. A bar without metrics followed by a glued dict (``..| 1/900 [00:10<..]{'loss':
+  a note. A postfix key may hold spaces (``Val Loss=0.61``); a ``unit_scale`` count below
+  100 is printed with decimals (``1.00/171``). A key the script also prints on its own
+  lines at least 3 times (an epoch summary beside per-batch bars) is read from those lines
+  only: a bar's rounded display is never merged into the same series (info note).
+  A bar without metrics followed by a glued dict (``..| 1/900 [00:10<..]{'loss':
   nan}``) gives the dict to the HF-dict layout.
 
 ``nan``, ``inf``, ``-inf`` are kept as values. Hyper-parameters printed before training
 (``lr: 0.0001`` lines, ``Namespace(lr=20, epochs=12, ...)``) go to meta when recognised.
 A cut last line cannot be told from a complete one in text; it is read as printed.
 
-Before any layout sees it, a physical line is split at carriage returns (each ``\\r``
+Records glued on one line (``[010] train_loss: .. | .. [011] train_loss: ..``: a print whose
+newline comes only on some epochs) are split at each bracketed counter that rises and is
+followed by the line's first name. Before any layout sees it, a physical line is split at carriage returns (each ``\\r``
 piece is a progress state; the last state of a Keras epoch is the epoch's value), and each
 piece has a leading markdown / e-mail quote mark (``> ``, a log pasted into an issue
 thread) dropped, its ANSI escape codes removed, backspaces applied, a python warning that
@@ -77,7 +83,9 @@ of a longer file) hold metrics of a fixed layout (or of pytorch-CycleGAN's
 ``(epoch: N, iters: N, time: T)`` losses, read by the generic extractor), or when enough lines hold
 a loss-like metric with a counter for the generic extractor: 10, or 3 that are at least a
 tenth of the non-blank lines (a README quoting a few log lines is not claimed; lines are
-counted between ``\n``s, the carriage-return states of a progress bar being one line).
+counted between ``\n``s, the carriage-return states of a progress bar being one line; a
+rule of dashes, ``--`` or ``+----+``, is not counted). A window that is mostly tqdm bars
+printing no metric is claimed too, so the user is told that no metric is printed.
 
 Every regular expression is linear in the line length (no nested or adjacent quantifiers
 that can match the same text in two ways; unbounded name parts are capped), so the work
@@ -94,7 +102,7 @@ from pathlib import Path
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import BaseReader, Collector, base_name, read_text, wide_bom
 from losscheck.readers.interface import BINARY_SUFFIXES, SNIFF
-from losscheck.roles import is_loss_name
+from losscheck.roles import is_eval_name, is_loss_name, names_other_role
 
 _NUM = r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[Nn]a[Nn]|nan|[Ii]nf(?:inity)?)"
 _TEXT_EXT = (".log", ".txt", ".md", ".out")
@@ -144,11 +152,18 @@ _EQ_PAIR = re.compile(rf"([A-Za-z_][\w/.-]{{0,100}})\s*[:=]\s*({_NUM})(?=[\s,;|]
 _MULTIWORD = re.compile(rf"[A-Za-z)] [A-Za-z_][\w/.-]{{0,100}}\s*[:=]\s*{_NUM}")
 _EPOCH_HEADER = re.compile(r"^\s*Epoch:?\s*(\d+)(?:\s*/\s*(\d+))?\s*$", re.IGNORECASE)
 _BLOCK_PAIR = re.compile(rf"^\s*([A-Za-z][\w /]*?):\s*({_NUM})[a-zA-Z%]*\s*$")
-_TQDM_REST = re.compile(r"%\|[^|]*\|\s*(\d+)/(\d+)\s*(?:\[([^\]]*)\])?")
+#: the rest of a tqdm bar after ``%``: ``|bar| n/total [postfix]``; with ``unit_scale`` tqdm
+#: prints a count below 100 with three significant digits (``1.00/171``, ``10.0/171``)
+_TQDM_REST = re.compile(r"%\|[^|]*\|\s*(\d+(?:\.\d{1,3})?)/(\d+)\s*(?:\[([^\]]*)\])?")
 _DESC_PAIR = re.compile(rf"([A-Za-z][A-Za-z_ /]{{0,60}}?)\s*[:=]\s*({_NUM})(?=[\s,;:]|$)")
 #: an epoch closing a bar's description without a colon before its number: "Epoch 3", "Epoch 3/10"
 _DESC_EPOCH = re.compile(r"(?<![\w])[Ee]poch\s{0,5}(\d{1,9})(?:\s{0,5}/\s{0,5}\d{1,9})?\s{0,5}:?$")
-_POSTFIX_PAIR = re.compile(rf"([A-Za-z_][\w/.-]{{0,100}})=({_NUM})(?=[,\s]|$)")
+#: one ``key=value`` item of a tqdm postfix (items are separated by ``, ``): the key may hold
+#: spaces (``set_postfix(**{"Val Loss": x})`` prints ``Val Loss=0.61``), so a key runs from the
+#: item's start, not from the last word before ``=`` (which read ``Val Loss`` as ``Loss``); a
+#: postfix string of space-separated items (``loss=0.5 acc=0.9``) is read item by item too
+_POSTFIX_PAIR = re.compile(rf"(?:^|,|(?<=\s))\s{{0,8}}([A-Za-z_][\w/.-]{{0,100}}(?: [A-Za-z_][\w/.-]{{0,100}}){{0,4}})"
+                           rf"=({_NUM})(?=[,\s]|$)")
 _CFG_LINE = re.compile(rf"^\s*([A-Za-z_]\w*)\s*:\s*({_NUM})\s*$")
 _NS_PAIR = re.compile(rf"(?<!\w)(\w+)=({_NUM})(?=[,)]|$)")
 _KERAS_SEG = re.compile(r"\s*(?:\d{1,12}/\d{1,12}\s{0,5}\[[=>.]{0,400}\]|ETA:\s{0,5}[\d:]{1,12}s?"
@@ -279,6 +294,7 @@ class _Parser:
         self.keras_loose: list[tuple[int, list[tuple[str, float]]]] = []  # finished bars, no header
         # every bar line with a loss while no header was seen: (line, counter, total, pairs)
         self.keras_bars: list[tuple[int, int, int, list[tuple[str, float]]]] = []
+        self.bare_bars = 0  # tqdm bar lines without any metric (a console of progress only)
         self.hits = 0  # display lines a fixed layout took metrics from
         self.used: set[int] = set()  # physical lines that gave metrics
 
@@ -421,9 +437,10 @@ class _Parser:
                 if em:  # Lightning's "Epoch 3: 100%|..| 100/100 [.., loss=0.5]": the bar's epoch
                     epoch = int(em.group(1))
             if pairs:
-                self.tqdm.append((int(m[1]), int(m[2]), pairs, epoch))
+                self.tqdm.append((int(float(m[1])), int(m[2]), pairs, epoch))
                 return True
             if "{'" not in line:
+                self.bare_bars += 1
                 return False
             # a bar without metrics with the next print glued to its end (a dict written before
             # the bar's newline: "  0%|   | 1/13000 [00:10<36:34, 10.13s/it]{'loss': nan, ...}")
@@ -552,6 +569,7 @@ class _Parser:
         returns info messages."""
         info = []
         bars, offset, last, last_ep = 0, 0, -1, None
+        bar_pts: list[tuple[str, float, float]] = []
         for n, total, pairs, ep in self.tqdm:
             if n < last or (ep is not None and last_ep is not None and ep != last_ep):
                 # the counter starts again, or the description names another epoch (a log that
@@ -560,15 +578,36 @@ class _Parser:
                 offset += max(total, last)
             last, last_ep = n, ep
             for key, v in pairs:
-                self.add(key, float(offset + n), v)
-        if bars:
-            info.append(f"tqdm counters restarted {bars} time(s); bars were chained into one step axis")
+                bar_pts.append((key, float(offset + n), v))
         self.tqdm = []
+        # what the other layouts printed, before anything is added (the bars came first)
+        elsewhere: dict[str, int] = {t: len(self.col.values(t)) for t in self.col.tags()}
+        for vals in self.block.values():
+            for key in vals:
+                elsewhere[key] = elsewhere.get(key, 0) + 1
+        have = bool(elsewhere) or bool(bar_pts)
+        loose = self.epoch is None and len(self.keras_loose) >= 2 and not have
+        bare = self.epoch is None and bool(self.keras_bars) and not have and not loose
+        kv = self.kv.finish(uncounted=not (have or loose or bare))
+        for tag, (steps, _) in kv.points.items():
+            elsewhere[tag] = elsewhere.get(tag, 0) + len(steps)
+        # a bar's postfix is a live display (rounded, often a running value) of what a script
+        # may also print on its own lines (an epoch summary): a key printed at least 3 times
+        # elsewhere keeps those prints only; the two kinds are never merged into one series
+        hidden = sorted({k for k, _, _ in bar_pts if elsewhere.get(k, 0) >= 3})
+        for key, step, v in bar_pts:
+            if key not in hidden:
+                self.add(key, step, v)
+        if bars and any(k not in hidden for k, _, _ in bar_pts):
+            info.append(f"tqdm counters restarted {bars} time(s); bars were chained into one step axis")
+        if hidden:
+            info.append(f"{', '.join(repr(k) for k in hidden[:6])} printed on their own lines and in progress-bar "
+                        "postfixes: the lines are read, the bars' display values are not")
         for ep, vals in self.block.items():
             for key, v in vals.items():
                 self.add(key, float(ep), v, "epoch")
         self.block = {}
-        if self.epoch is None and len(self.keras_loose) >= 2 and not self.col.tags():
+        if loose:
             # finished Keras bars and never an "Epoch N/M" header: one epoch each, in order
             for ep, (no, pairs) in enumerate(self.keras_loose, 1):
                 for key, v in pairs:
@@ -576,7 +615,7 @@ class _Parser:
                 self.used.add(no)
             info.append("Keras progress lines without 'Epoch N/M' headers: the n-th finished bar is "
                         "used as epoch n")
-        elif self.epoch is None and self.keras_bars and not self.col.tags():
+        elif bare:
             # unfinished Keras bars and never a header (a run that failed within its first
             # epoch, pasted as refreshes): the bar counter is the step, chained when it restarts
             offset, last = 0, -1
@@ -590,7 +629,6 @@ class _Parser:
             info.append("Keras progress lines without 'Epoch N/M' headers: the bar counter is used as the step")
         self.keras_loose = []
         self.keras_bars = []
-        kv = self.kv.finish(uncounted=not self.col.tags())
         for tag, (steps, values) in kv.points.items():
             unit = kv.units.get(tag, "step")
             for st, v in zip(steps, values):
@@ -643,6 +681,103 @@ def _doubtful(series, printed: dict[str, int]) -> list[str]:
     return out
 
 
+#: a record's leading counter: ``[011] `` (a bracketed number) followed by the record's first name
+_GLUED_CTR = re.compile(r"\[\s{0,3}(\d{1,9})\s{0,3}\][ \t]{0,5}([A-Za-z_][\w./-]{0,60})")
+
+
+def _glued_records(line: str) -> list[str] | None:
+    """The records of a line that holds several, each starting with a bracketed counter and
+    the same first name (``[010] train_loss: 0.30 | .. [011] train_loss: 0.27 | ..``: a script
+    that ends its print with a newline only on some epochs glues the others on one line), or
+    ``None``. The line must start with such a counter, the counter must rise from record to
+    record and every record must start with the same name; otherwise the line is one record
+    (a bracketed number inside a message, ``[3] Fixed loss: ..``, is not a record start).
+    Source: blind7 text-log set (epochs glued where ``>>> save models!`` was not printed)."""
+    head = _GLUED_CTR.match(line.lstrip())
+    if not head:
+        return None
+    off = len(line) - len(line.lstrip())
+    starts, last = [off], int(head.group(1))
+    for m in _GLUED_CTR.finditer(line, off + head.end()):
+        if m.group(2) != head.group(2) or int(m.group(1)) <= last:
+            continue
+        starts.append(m.start())
+        last = int(m.group(1))
+    if len(starts) < 2:
+        return None
+    return [line[a:b] for a, b in zip(starts, starts[1:] + [len(line)])]
+
+
+#: words of metric names that are not a loss (scores, speeds, sizes): never the training loss
+#: hidden under an unknown name
+_NOT_LOSS_WORDS = frozenset({"f1", "auc", "map", "iou", "miou", "dice", "bleu", "rouge", "meteor", "cider",
+                             "psnr", "ssim", "ppl", "perplexity", "time", "speed", "sec", "secs", "seconds",
+                             "recall", "precision", "score", "wer", "cer", "top1", "top5", "epoch", "step",
+                             "it", "samples", "lr", "memory", "mem", "best", "eta", "auroc", "return",
+                             "reward", "fps"})
+_NAME_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _eval_loss_only(series) -> list[str]:
+    """A warning when a loss is named only for evaluation (``loss val``, ``val_loss``) while
+    other series printed at exactly its steps have names that neither say loss nor belong to
+    another role or a known score (``Epoch 3: Cos eeg: 6.1, Cos img: 6.1, loss val: 6.3``):
+    the resolver then analyses the eval loss alone, and one of those series may be the
+    training loss under a name losscheck does not know, so the user is told (and can pick it
+    with ``--loss``). Source: blind7 text-log set (contrastive terms printed as ``Cos ..``)."""
+    losses = [s for s in series if is_loss_name(s.tag)]
+    if not losses or not all(is_eval_name(s.tag) for s in losses):
+        return []
+    out = []
+    for ev in losses:
+        steps = ev.steps.tolist()
+        unknown = [s.tag for s in series
+                   if s.tag != ev.tag and not is_loss_name(s.tag) and s.steps.tolist() == steps
+                   and not is_eval_name(s.tag) and not names_other_role(s.tag)
+                   and not _NOT_LOSS_WORDS.intersection(_NAME_WORD.findall(s.tag.lower()))]
+        if unknown and len(steps) >= 2:
+            shown = ", ".join(repr(t) for t in unknown[:4]) + (" ..." if len(unknown) > 4 else "")
+            out.append(f"only an evaluation loss is named ({ev.tag!r}); {shown}, printed on the same lines, "
+                       "may be the training loss under a name not known as a loss (pick it with --loss TAG)")
+            break
+    return out
+
+
+#: name words that say how a value is aggregated or which split, not what it measures (not
+#: ``epoch``: a ``<name>_epoch`` series is the reader's own split of an epoch summary printed
+#: under its per-step name, a deliberate read)
+_RATE_WORDS = frozenset({"train", "training", "avg", "average", "mean", "running"})
+_NAME_TOKENS = re.compile(r"[^\W_]+")
+
+
+def _two_rates(series) -> list[str]:
+    """A warning when a training loss is printed at two rates under names that differ only
+    by a split or aggregate word (``loss`` per batch and ``Train Loss`` per epoch; MXNet's
+    Speedometer ``M0_BboxLoss`` per batch and ``Train-M0_BboxLoss`` at each epoch end): the
+    resolver analyses one of them by its rules (the finer, per-step one) while the log's own
+    record may be the other, so the user is told both exist and how to pick the other
+    (``--loss``). Both need at least 3 points and one at least 3 times as many as the other.
+    Source: blind7 text-log set (labellers took the epoch summaries)."""
+    losses = [s for s in series if is_loss_name(s.tag) and not is_eval_name(s.tag) and len(s.values) >= 3]
+    keyed: dict[str, list] = {}
+    for s in losses:
+        key = "".join(t for t in _NAME_TOKENS.findall(s.tag.lower()) if t not in _RATE_WORDS)
+        keyed.setdefault(key, []).append(s)
+    pairs = []
+    for group in keyed.values():
+        if len(group) < 2:
+            continue
+        group = sorted(group, key=lambda s: -len(s.values))
+        fine, coarse = group[0], group[-1]
+        if len(fine.values) >= 3 * len(coarse.values):
+            pairs.append((fine, coarse))
+    if not pairs:
+        return []
+    shown = "; ".join(f"{f.tag!r} ({len(f.values)} values) and {c.tag!r} ({len(c.values)})" for f, c in pairs[:3])
+    return [f"a training loss is printed at two rates: {shown}{' ...' if len(pairs) > 3 else ''}; the report "
+            "analyses one (its loss role), the other is the log's coarser record and can be picked with --loss"]
+
+
 def _display_lines(text: str):
     """``(physical line number, cleaned display line)`` for every non-blank piece of
     ``text``: physical lines split at ``\\n``, then at carriage returns (and the other
@@ -656,6 +791,12 @@ def _display_lines(text: str):
             line = clean_line(part)
             if not line.strip():
                 continue
+            if line.count("[") > 1:
+                records = _glued_records(line)
+                if records:
+                    # several records glued on one line: each is a display line of its own
+                    yield from ((no, r) for r in records if r.strip())
+                    continue
             if "/" in line and "[" in line:
                 starts = [m.start() for m in _KERAS_AT.finditer(line)]
                 if len(starts) > 1:
@@ -821,7 +962,8 @@ class TextLogReader(BaseReader):
         physical = text.split("\n")
         if len(head) >= 65536 and len(physical) > 1:
             physical = physical[:-1]
-        nonblank = sum(1 for ln in physical if ln.strip())
+        # (a rule of dashes or pluses framing a block, ``--``, ``+----+``, holds nothing)
+        nonblank = sum(1 for ln in physical if ln.strip() and any(c.isalnum() for c in ln))
         bars = len(p.keras_bars) if p.epoch is None else 0
         known = p.hits + p.kv.layout_lines + max(len(p.keras_loose), bars)
         generic = p.kv.loss_lines - p.kv.layout_lines
@@ -832,10 +974,19 @@ class TextLogReader(BaseReader):
         total = known + generic
         if total >= _SNIFF_ENOUGH or (total >= 3 and 10 * total >= nonblank) or (total >= 2 and nonblank < 10):
             return 0.3
+        if p.kv.split_lines >= 3 and 2 * p.kv.split_lines >= nonblank:
+            # counted lines of values named by the split alone (``train=0.149 valid=0.216``), most
+            # of the file: read, so the user is told no name says loss and which names there are
+            return 0.3
         if p.kv.optimiser_lines >= 3 and 2 * p.kv.optimiser_lines >= nonblank:
             # counted step lines with a learning rate or grad norm and no loss (a trainer whose
             # loss print is missing: Megatron's ``iteration 5/100 | learning rate: .. | grad
             # norm: nan |``), most of the file: read, so the user is told that no loss is printed
+            return 0.3
+        if p.bare_bars >= 3 and 2 * p.bare_bars >= nonblank:
+            # a console of tqdm bars that print no metric (``[train]:  0%|  | 1974/3000000
+            # [08:35<218:49:50, 3.81it/s]``, most of the window): read, so the user is told that
+            # no loss is printed, not that the file is not a log
             return 0.3
         if total >= 1 and nonblank <= _ONE_LINE_LOG:
             # a log cut to its one metric line (a run that diverged at its first print, a
@@ -868,7 +1019,8 @@ class TextLogReader(BaseReader):
         printed = {tag: len(p.col.values(tag)) + p.stacked.get(tag, 0) for tag in p.col.tags()}
         series, n = p.col.build(src, "step", p.units)
         notes.extend(n)
-        notes.extend(ReadNote(src, m, "warning") for m in _doubtful(series, printed))
+        notes.extend(ReadNote(src, m, "warning") for m in _doubtful(series, printed) + _eval_loss_only(series)
+                     + _two_rates(series))
         notes.extend(ReadNote(src, m, "info") for m in info)
         if not series:
             enc = next((n.message.split(" encoded as ", 1)[1].split(" (", 1)[0].split(" without", 1)[0]
