@@ -205,6 +205,27 @@ def test_explain_lists_the_rule_thresholds_with_defaults_and_units():
     assert code == 0 and "Thresholds" not in out
 
 
+def test_every_threshold_of_every_rule_has_a_unit_and_a_doc_in_explain():
+    """Issue 16: ``explain`` lists each rule's thresholds with their defaults and units; a
+    threshold whose name says no unit (``epoch-match``, ``knocked-up-z``) carries one, and each
+    says what it bounds."""
+    from losscheck.rules import all_rules
+    from losscheck.rules.docs import rule_thresholds
+
+    seen = 0
+    for rule in all_rules():
+        th = rule_thresholds(rule)
+        if not th:
+            continue
+        code, out, _ = run("explain", rule.code)
+        assert code == 0
+        for t in th:
+            assert t["unit"] and t["doc"], (rule.code, t["name"])
+            assert f"`{t['name']}` = {t['default']!r} ({t['unit']}): {t['doc']}" in out
+            seen += 1
+    assert seen >= 40
+
+
 def test_several_outputs_from_one_diagnosis(tmp_path):
     import json
     import xml.etree.ElementTree as ET

@@ -23,7 +23,7 @@ def rule_thresholds(rule: Rule) -> list[dict[str, Any]]:
     computed" says where each default comes from)."""
     out = []
     for f in fields(rule.Options):
-        unit = next((u for suffix, u in _UNITS if f.name.endswith(suffix)), None)
+        unit = f.metadata.get("unit") or next((u for suffix, u in _UNITS if f.name.endswith(suffix)), None)
         out.append({"name": f.name.replace("_", "-"), "default": f.default, "unit": unit,
                     "doc": f.metadata.get("doc")})
     return out

@@ -21,6 +21,17 @@ class NoOptions:
     """The options of a rule without thresholds."""
 
 
+def threshold(default: float, *, doc: str, unit: str | None = None) -> Any:
+    """A field of a rule's ``Options`` dataclass: a threshold with its ``default``, a one-line
+    ``doc`` (what it bounds, and its source when it has one) and its ``unit`` when the field's
+    name does not say it (names ending ``_steps``, ``_points``, ``_seconds``, ``_fraction``...
+    do; :func:`losscheck.rules.docs.rule_thresholds` reads both for ``losscheck explain``)."""
+    meta = {"doc": doc}
+    if unit:
+        meta["unit"] = unit
+    return field(default=default, metadata=meta)
+
+
 def option_names(options: type) -> dict[str, float]:
     """The ``[thresholds]`` names of an ``Options`` dataclass, kebab case (field ``min_points``
     is ``min-points``), with their defaults. Raises TypeError for a field without a numeric

@@ -8,7 +8,7 @@ from typing import Any
 
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt, lr_votes_settings, main_curve, unit_word, warmup_settings
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 #: A first logged loss above this is not a learning-rate problem but a data/scale problem:
 #: cross-entropy starts near ln(C) (< 12 even for a 150k-token vocabulary) and MSE on
@@ -22,7 +22,8 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    absurd_first_loss: float = ABSURD_FIRST_LOSS
+    absurd_first_loss: float = threshold(ABSURD_FIRST_LOSS, unit='loss value',
+        doc='A first logged loss above this is a data or scale problem (unnormalised inputs, corrupted records), not an LR problem: cross-entropy starts near ln(C) < 12, MSE on normalised targets near 1.')
 
 
 class LossDiverging(Rule[Options]):

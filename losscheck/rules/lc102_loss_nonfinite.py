@@ -9,7 +9,7 @@ from typing import Any
 from losscheck.model import RemedyVote
 from losscheck.model import PreNonFinite, ZeroLoss
 from losscheck.rules._evidence import fmt, lr_votes_settings, unit_word
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 #: NaN within this share of the run (or within the first 100 steps) counts as "early": the
 #: seed case study's rule of thumb is that NaN/explosion in the first ~100 iterations is
@@ -22,7 +22,8 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    early_fraction: float = EARLY_FRACTION
+    early_fraction: float = threshold(EARLY_FRACTION,
+        doc='A NaN/Inf within this share of the run (or the first 100 steps) is early: usually a too-high LR (seed case study).')
 
 
 class LossNonFinite(Rule[Options]):

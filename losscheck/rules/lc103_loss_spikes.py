@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import lr_votes_settings, main_curve, unit_word
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 #: More spikes than this in one run is "recurring": an optimizer/LR problem rather than a
 #: few bad batches (PaLM, Chowdhery et al. 2022, sec. 5.1, saw ~20 spikes at 540B).
@@ -19,7 +19,8 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    recurring_spikes: float = RECURRING
+    recurring_spikes: float = threshold(RECURRING,
+        doc='More spikes than this in one run are recurring: an optimizer/LR problem rather than a few bad batches (Chowdhery et al. 2022, sec. 5.1).')
 
 
 class LossSpikes(Rule[Options]):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from losscheck.analysis.evidence import ADAM_DEFAULT_LR
 from losscheck.model import RemedyVote, Severity
 from losscheck.rules._evidence import fmt, main_curve, unit_word
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 #: A flat loss this many times above the lowest level it had reached before was knocked off that
 #: level (``benchmarks/fit_lc105.py`` on the tune split: 1.1-2.0 tie at 14 of 14 first remedies; the grid middle, 1.5).
@@ -25,9 +25,12 @@ ADAM_LR_FACTOR = 30.0
 class Options:
     """LC105's thresholds (``[thresholds]`` keys ``knocked-up``, ``knocked-up-z``, ``adam-lr-factor``)."""
 
-    knocked_up: float = KNOCKED_UP
-    knocked_up_z: float = KNOCKED_UP_Z
-    adam_lr_factor: float = ADAM_LR_FACTOR
+    knocked_up: float = threshold(KNOCKED_UP, unit='ratio, x',
+        doc='A flat loss this many times above the lowest level reached before was knocked off that level (fitted on tune: benchmarks/fit_lc105.py).')
+    knocked_up_z: float = threshold(KNOCKED_UP_Z, unit='noise SDs',
+        doc='... and that rise is at least this many point-to-point noise SDs of the log loss (benchmarks/fit_lc105.py).')
+    adam_lr_factor: float = threshold(ADAM_LR_FACTOR,
+        doc='An Adam-family peak LR this many times its 1e-3 default is far too high (Kingma & Ba 2015; benchmarks/fit_lc105.py).')
 
 
 class LossPlateau(Rule[Options]):

@@ -8,7 +8,7 @@ from typing import Any
 
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import lr_votes_settings, main_curve, unit_word
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 #: A period within this relative distance of the steps per epoch points at unshuffled data.
 EPOCH_MATCH = 0.1
@@ -20,7 +20,8 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    epoch_match: float = EPOCH_MATCH
+    epoch_match: float = threshold(EPOCH_MATCH, unit='fraction, 0-1',
+        doc='A period within this relative distance of the steps per epoch points at unshuffled data (a fixed data order).')
 
 
 class LossOscillating(Rule[Options]):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 
 #: An eval loss this far (relative) above its minimum at the end makes overfitting an error: the
@@ -21,7 +21,8 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    error_rise: float = ERROR_RISE
+    error_rise: float = threshold(ERROR_RISE, unit='fraction, 0-1',
+        doc="An eval loss this far (relative) above its minimum at the end makes overfitting an error (Prechelt 1998's generalisation loss GL of 50%).")
 
 
 class Overfitting(Rule[Options]):

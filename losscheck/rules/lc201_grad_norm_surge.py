@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from losscheck.analysis.gradnorm import SurgeOptions
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt, lr_votes_settings
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 #: Defaults of the surge search (measured by :func:`losscheck.analysis.gradnorm.detect_surge`;
 #: their sources are documented there and in this rule's text).
@@ -25,11 +25,16 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    surge_ratio: float = SURGE_RATIO
-    sustain_points: float = SUSTAIN_POINTS
-    min_healthy_points: float = MIN_HEALTHY_POINTS
-    min_lead_points: float = MIN_LEAD_POINTS
-    max_lead_fraction: float = MAX_LEAD_FRACTION
+    surge_ratio: float = threshold(SURGE_RATIO,
+        doc='A grad norm this many times its healthy median is a surge (a healthy grad norm wanders within ~x2).')
+    sustain_points: float = threshold(SUSTAIN_POINTS,
+        doc="... for this many consecutive logged points (one outlier batch is LC103/LC104's business).")
+    min_healthy_points: float = threshold(MIN_HEALTHY_POINTS,
+        doc='Logged points needed before a candidate surge to call the earlier level healthy.')
+    min_lead_points: float = threshold(MIN_LEAD_POINTS,
+        doc='The surge starts at least this many logged grad-norm points before the loss event it precedes.')
+    max_lead_fraction: float = threshold(MAX_LEAD_FRACTION,
+        doc='... and within this share of the logged span before that event.')
 
 
 class GradNormSurge(Rule[Options]):

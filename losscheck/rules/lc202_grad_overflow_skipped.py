@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from losscheck.model import RemedyVote
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 #: More than this share of steps with a non-finite grad norm is "frequent" overflow.
 FREQUENT = 0.05
@@ -17,7 +17,8 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    frequent_overflow: float = FREQUENT
+    frequent_overflow: float = threshold(FREQUENT, unit='fraction, 0-1',
+        doc='More than this share of steps with a non-finite grad norm is frequent overflow (fp16 loss scaling skipping steps).')
 
 
 class GradOverflowSkipped(Rule[Options]):

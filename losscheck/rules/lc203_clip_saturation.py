@@ -10,7 +10,7 @@ from losscheck.analysis.gradnorm import CEILING_SHARE, CLIP_MIN_POINTS as MIN_PO
 from losscheck.model import RemedyVote
 from losscheck.remedies import nice
 from losscheck.rules._evidence import fmt
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 #: More than this share of logged steps at or above the clip threshold is "saturated".
 CLIPPED_SHARE = 0.5
@@ -22,9 +22,12 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    clipped_share: float = CLIPPED_SHARE
-    min_points: float = MIN_POINTS
-    ceiling_share: float = CEILING_SHARE
+    clipped_share: float = threshold(CLIPPED_SHARE,
+        doc='More than this share of logged steps at or above the clip threshold is saturated: the clip acts as a fixed LR scaler.')
+    min_points: float = threshold(MIN_POINTS,
+        doc='Finite grad-norm points needed to judge a clipped share.')
+    ceiling_share: float = threshold(CEILING_SHARE,
+        doc='Without max_grad_norm in the log, a clip ceiling is inferred when at least this share of the grad norms sit exactly at their maximum.')
 
 
 class ClipSaturation(Rule[Options]):

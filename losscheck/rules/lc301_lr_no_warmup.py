@@ -10,7 +10,7 @@ from losscheck.analysis.lr import EARLY_FRACTION
 from losscheck.model import EarlyTrouble, RemedyVote, Severity
 from losscheck.remedies import nice_steps
 from losscheck.rules._evidence import fmt, main_curve
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 #: Runs shorter than this (in steps) are not told to warm up unless they blow up early: a few
 #: hundred steps of fine-tuning at a modest LR rarely need it.
@@ -30,11 +30,16 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    min_run_steps: float = MIN_RUN_STEPS
-    max_first_step_fraction: float = MAX_FIRST_STEP_FRACTION
-    min_lr_points: float = MIN_LR_POINTS
-    warmup_fraction: float = WARMUP_FRACTION
-    early_fraction: float = EARLY_FRACTION
+    min_run_steps: float = threshold(MIN_RUN_STEPS,
+        doc='Runs shorter than this are not told to warm up unless they blow up early.')
+    max_first_step_fraction: float = threshold(MAX_FIRST_STEP_FRACTION,
+        doc='The first logged LR must come within this share of the run (an excerpt or a resumed run cannot show a warmup).')
+    min_lr_points: float = threshold(MIN_LR_POINTS,
+        doc='Logged LR points needed to read a schedule.')
+    warmup_fraction: float = threshold(WARMUP_FRACTION,
+        doc='Suggested warmup length, as a share of the planned (max_steps) or logged run.')
+    early_fraction: float = threshold(EARLY_FRACTION,
+        doc='A blow-up within this share of the run (or the first 100 steps) is early (seed case study).')
 
 
 class LRNoWarmup(Rule[Options]):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from losscheck.analysis.lr import AT_PEAK_SHARE as _AT_PEAK_SHARE
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 #: Runs shorter than this many steps are not told to decay (a decay matters over long runs).
 MIN_RUN_STEPS = 2000
@@ -25,10 +25,14 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    min_run_steps: float = MIN_RUN_STEPS
-    min_run_epochs: float = MIN_RUN_EPOCHS
-    at_peak_share: float = AT_PEAK_SHARE
-    min_lr_points: float = MIN_LR_POINTS
+    min_run_steps: float = threshold(MIN_RUN_STEPS,
+        doc='Runs shorter than this are not told to decay.')
+    min_run_epochs: float = threshold(MIN_RUN_EPOCHS,
+        doc='... and, for logs in epochs, runs shorter than this.')
+    at_peak_share: float = threshold(AT_PEAK_SHARE,
+        doc='At least this share of the logged LR points must sit at >= 90% of the peak.')
+    min_lr_points: float = threshold(MIN_LR_POINTS,
+        doc='Logged LR points needed to read a schedule.')
 
 
 class LRNeverDecays(Rule[Options]):

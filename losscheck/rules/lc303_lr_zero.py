@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from losscheck.analysis.lr import ZeroOptions
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 #: Defaults of the zero-stretch measurement (:func:`losscheck.analysis.lr.zero_stretch`, where
 #: ``ZERO_REL`` is documented): the zero stretch at the end must hold at least
@@ -25,9 +25,12 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    min_zero_points: float = MIN_ZERO_POINTS
-    min_zero_fraction: float = MIN_ZERO_FRACTION
-    flat_tolerance: float = FLAT_TOL
+    min_zero_points: float = threshold(MIN_ZERO_POINTS,
+        doc='Logged LR points at exactly 0 needed (a linear decay to 0 logs 0.0 only at its last step).')
+    min_zero_fraction: float = threshold(MIN_ZERO_FRACTION,
+        doc='... covering at least this share of the logged steps.')
+    flat_tolerance: float = threshold(FLAT_TOL, unit='fraction, 0-1',
+        doc="The loss is flat over the zero-LR stretch when the median of its second half is within this relative distance of its first half's.")
 
 
 class LRZero(Rule[Options]):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from losscheck.analysis.lr import BUMP_RATIO, BUMP_WINDOW
 from losscheck.model import RemedyVote
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 
 @dataclass(frozen=True)
@@ -15,8 +15,10 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    bump_ratio: float = BUMP_RATIO
-    bump_window: float = BUMP_WINDOW
+    bump_ratio: float = threshold(BUMP_RATIO, unit='ratio, x',
+        doc='A loss median after a restart this many times the median before it is a bump.')
+    bump_window: float = threshold(BUMP_WINDOW, unit='points',
+        doc='Logged points on each side of a restart used for the bump medians.')
 
 
 class LRWarmRestarts(Rule[Options]):

@@ -10,7 +10,7 @@ from losscheck.analysis.loss_levels import CHANCE_MIN_SHARE as MIN_SHARE
 from losscheck.analysis.loss_levels import CHANCE_TOL
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt, main_curve
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 #: Closer than this (relative) to ln(C), on the median, means identical logits for every class.
 EXACT_TOL = 1e-3
@@ -22,8 +22,10 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    chance_tolerance: float = CHANCE_TOL
-    min_share: float = MIN_SHARE
+    chance_tolerance: float = threshold(CHANCE_TOL, unit='fraction, 0-1',
+        doc='Relative distance to ln(C) that counts as at chance.')
+    min_share: float = threshold(MIN_SHARE,
+        doc='The at-chance stretch must cover at least this share of the logged points and end the log.')
 
 
 class LossAtChance(Rule[Options]):

@@ -9,7 +9,7 @@ import math
 from losscheck.analysis.loss_levels import EVAL_COLLAPSE_RATIO, EVAL_NEAR_ZERO, FEW_EVALS
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 #: Logged losses exactly 0.0 at this many points (with a finite grad norm, or none logged).
 ZERO_POINTS = 3
@@ -25,11 +25,16 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    zero_points: float = ZERO_POINTS
-    lm_near_zero: float = LM_NEAR_ZERO
-    eval_collapse_ratio: float = EVAL_COLLAPSE_RATIO
-    eval_near_zero: float = EVAL_NEAR_ZERO
-    few_evals: float = FEW_EVALS
+    zero_points: float = threshold(ZERO_POINTS,
+        doc='Logged losses of exactly 0.0 at this many points (with a finite grad norm, or none logged).')
+    lm_near_zero: float = threshold(LM_NEAR_ZERO, unit='nats',
+        doc='A language-model loss below this at the end (perplexity e^0.05 = 1.05) is suspicious.')
+    eval_collapse_ratio: float = threshold(EVAL_COLLAPSE_RATIO,
+        doc='An eval loss that falls below this share of its first value...')
+    eval_near_zero: float = threshold(EVAL_NEAR_ZERO, unit='nats',
+        doc='... to below this absolute value...')
+    few_evals: float = threshold(FEW_EVALS,
+        doc='... within this many evaluations, from a first eval loss of at least 1, is a collapse (leakage, masked labels).')
 
 
 class LossSuspiciouslyLow(Rule[Options]):

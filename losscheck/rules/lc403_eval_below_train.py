@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from losscheck.analysis.loss_levels import MIN_GAP
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 #: A median gap above this (and persistent) is "large": named as such, and votes for check_data.
 LARGE_GAP = 0.2
@@ -23,10 +23,14 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    min_gap: float = MIN_GAP
-    large_gap: float = LARGE_GAP
-    persistent_share: float = PERSISTENT_SHARE
-    min_evals: float = MIN_EVALS
+    min_gap: float = threshold(MIN_GAP, unit='fraction, 0-1',
+        doc='Relative gap (train - eval) / train that counts as below at one evaluation.')
+    large_gap: float = threshold(LARGE_GAP, unit='fraction, 0-1',
+        doc='A persistent median gap above this is large (named so, and votes for check_data).')
+    persistent_share: float = threshold(PERSISTENT_SHARE,
+        doc='Share of the second-half evaluations that must be below the training loss.')
+    min_evals: float = threshold(MIN_EVALS,
+        doc='Evaluations needed in the second half of the run.')
 
 
 class EvalBelowTrain(Rule[Options]):

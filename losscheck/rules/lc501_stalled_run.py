@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from losscheck.analysis.timing import GAP_FACTOR, MIN_GAP_SECONDS
 from losscheck.analysis.timing import STALL_MIN_POINTS as MIN_POINTS
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 #: A single stall followed by at least this many logged points is "recovered" (info).
 RESUMED_POINTS = 3
@@ -25,9 +25,12 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    gap_factor: float = GAP_FACTOR
-    min_gap_seconds: float = MIN_GAP_SECONDS
-    min_points: float = MIN_POINTS
+    gap_factor: float = threshold(GAP_FACTOR,
+        doc='A gap between logged points this many times the median gap is a stall...')
+    min_gap_seconds: float = threshold(MIN_GAP_SECONDS,
+        doc='... and at least this long (longer than a typical eval or checkpoint save).')
+    min_points: float = threshold(MIN_POINTS,
+        doc='Points with a wall time needed to have a median gap.')
 
 
 class StalledRun(Rule[Options]):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from losscheck.analysis.timing import MIN_INTERVALS, SKIP_POINTS, STALL_FACTOR
 from losscheck.rules._evidence import unit_word
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 #: Last-quarter seconds per step at least this many times the first quarter's is a regression.
 SLOWDOWN = 1.5
@@ -21,9 +21,12 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    slowdown: float = SLOWDOWN
-    skip_points: float = SKIP_POINTS
-    min_intervals: float = MIN_INTERVALS
+    slowdown: float = threshold(SLOWDOWN, unit='ratio, x',
+        doc="Last-quarter seconds per step at least this many times the first quarter's is a regression.")
+    skip_points: float = threshold(SKIP_POINTS,
+        doc='Logged points skipped at the start (compilation, autotuning, cache warm-up).')
+    min_intervals: float = threshold(MIN_INTERVALS,
+        doc='Timed intervals needed after the skipped points (3 per quarter at least).')
 
 
 class ThroughputRegression(Rule[Options]):

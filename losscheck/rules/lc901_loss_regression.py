@@ -8,7 +8,7 @@ import math
 
 from losscheck.model import RemedyVote
 from losscheck.rules._evidence import fmt
-from losscheck.rules.interface import Rule, RuleContext
+from losscheck.rules.interface import Rule, RuleContext, threshold
 
 #: Relative worsening of the final or best loss tolerated against the baseline.
 TOLERANCE = 0.02
@@ -20,7 +20,8 @@ class Options:
     module constants above, their sources in the rule's "How it is computed" and the measuring
     module it names."""
 
-    baseline_tolerance: float = TOLERANCE
+    baseline_tolerance: float = threshold(TOLERANCE, unit='fraction, 0-1',
+        doc='Relative worsening of the final or best loss tolerated against the --baseline run.')
 
 
 class LossRegression(Rule[Options]):
