@@ -716,6 +716,11 @@ def watch(
                                           "diagnose."),
     config: Optional[Path] = typer.Option(None, "--config", help="Configuration file, as for diagnose."),
     isolated: bool = typer.Option(False, "--isolated", help="Ignore all configuration files."),
+    quiet: int = typer.Option(0, "--quiet", "-q", count=True, show_default=False, help="Less output: no line "
+                              "per change, only the full diagnosis when the status changes (-qq: nothing on "
+                              "standard output). The closing line on stderr and exit codes are unchanged."),
+    color: str = typer.Option("auto", "--color", metavar="WHEN", help="Colour the full diagnoses, as for "
+                              "diagnose: auto, always, never (NO_COLOR, FORCE_COLOR honoured)."),
 ) -> None:
     """Follow a run while it trains: one line per change, exit 1 the moment it is failing."""
     from losscheck.formats.json import JsonFormat
@@ -723,12 +728,15 @@ def watch(
     from losscheck.live.watch import watch as run_watch
 
     def line(run: str, v) -> None:
-        write_stdout(escape_controls(f"{run}: {v.line()}") + "\n")
+        if not quiet:
+            write_stdout(escape_controls(f"{run}: {v.line()}") + "\n")
 
     def full(rep) -> None:
-        write_stdout(TextFormat().render(rep))
+        if quiet < 2 and not _draw(TextFormat(), rep, coloured):
+            write_stdout(TextFormat().render(rep))
 
     try:
+        coloured = want_color(color, sys.stdout.isatty(), os.environ)
         if stop_on not in ("urgent", "failing"):
             raise UsageError(None, f"--stop-on {stop_on!r}: choose urgent or failing")
         _check_fail_on(fail_on)

@@ -80,3 +80,27 @@ def test_exits_0_when_a_healthy_run_goes_idle(tmp_path):
 def test_a_folder_that_never_gets_a_log_is_an_error(tmp_path):
     res = watch(tmp_path, "--interval", "0.05", "--idle", "0.3")
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "no diagnosable run" in res.stderr
+
+
+def test_quiet_and_color_follow_the_diagnose_conventions(tmp_path):
+    """Issue 16's CLI conventions on ``watch`` too: ``-q`` drops the line per change (the full
+    diagnosis stays), ``-qq`` leaves standard output empty, ``--color always`` colours the
+    diagnosis even when piped; the exit code and the closing stderr line never change."""
+    run = tmp_path / "run"
+    run.mkdir()
+    proc = writer(run / "trainer_log.jsonl", 400, None, 0.0)
+    proc.wait(timeout=HANG_GUARD)
+    plain = watch(run, "--interval", "0.05", "--idle", "0.5")
+    quiet = watch(run, "--interval", "0.05", "--idle", "0.5", "-q")
+    silent = watch(run, "--interval", "0.05", "--idle", "0.5", "-qq")
+    coloured = watch(run, "--interval", "0.05", "--idle", "0.5", "--color", "always")
+    for res in (plain, quiet, silent, coloured):
+        assert res.returncode == 0 and stopped_at(res.stderr) == 400, res.stderr
+    per_change = [ln for ln in plain.stdout.splitlines() if ln.startswith(f"{run}: ")]
+    assert per_change and "\x1b[" not in plain.stdout
+    assert not [ln for ln in quiet.stdout.splitlines() if ln.startswith(f"{run}: ")]
+    assert "healthy" in quiet.stdout
+    assert silent.stdout == ""
+    assert "\x1b[" in coloured.stdout and "healthy" in coloured.stdout
+    bad = watch(run, "--idle", "0.1", "--color", "sometimes")
+    assert bad.returncode == 2 and "--color 'sometimes'" in bad.stderr
