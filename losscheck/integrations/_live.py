@@ -15,7 +15,9 @@ from losscheck.config import Settings
 from losscheck.live.monitor import Monitor, Verdict
 from losscheck.model import Report
 
-ACTIONS = ("stop", "warn")
+#: Every action a callback may take; ``rollback`` only where the framework can resume cleanly
+#: (the HF ``Trainer``: :func:`losscheck.integrations.transformers.train_with_rollback`).
+ACTIONS = ("stop", "warn", "rollback")
 #: Remedy settings worth resuming with (peak LR, clip value, warmup), by remedy setting name.
 RESUME_KEYS = ("peak_lr", "max_grad_norm", "warmup_steps")
 #: File names written into the trainer's output directory.
@@ -27,8 +29,9 @@ class LiveCheck:
     """A monitor plus what a callback decides with it.
 
     Args:
-        action: ``"stop"`` (ask the trainer to stop when the verdict says stop) or ``"warn"``
-            (log and write the report, never stop).
+        action: ``"stop"`` (ask the trainer to stop when the verdict says stop), ``"warn"``
+            (log and write the report, never stop) or ``"rollback"`` (stop, and plan a resume
+            from the last healthy checkpoint with the remedies' settings: :meth:`rollback_plan`).
         fail_on: the gate level, as ``losscheck diagnose --fail-on`` (``error``, ``warning``,
             ``never``, ``LEVEL:P``).
         stop_on: ``"urgent"`` (divergence, NaN/Inf, an unrecovered spike) or ``"failing"``.
@@ -52,6 +55,7 @@ class LiveCheck:
         self.monitor = Monitor(opts, meta=meta, stop_on=stop_on, **monitor_kwargs)
         self.checkpoints: list[tuple[int, str]] = []  # (global step, path), in save order
         self.reported: Verdict | None = None  # the verdict last written out
+        self.rollbacks: list[dict[str, Any]] = []  # the rollbacks done, in order (the callback's record)
 
     def observe(self, step: int, values: Mapping[str, Any], evaluation: bool = False) -> Verdict:
         """Feed one logging event; at an evaluation, analyse at once (the exact verdict)."""
@@ -61,8 +65,9 @@ class LiveCheck:
         return v
 
     def should_stop(self, v: Verdict) -> bool:
-        """Whether to ask the trainer to stop (``action == "stop"`` and the verdict says stop)."""
-        return self.action == "stop" and v.stop
+        """Whether to ask the trainer to stop (``action`` is ``stop`` or ``rollback`` and the
+        verdict says stop)."""
+        return self.action in ("stop", "rollback") and v.stop
 
     def saw_checkpoint(self, step: int, path: str | os.PathLike | None) -> None:
         """Record a checkpoint saved at global ``step``."""
@@ -86,6 +91,18 @@ class LiveCheck:
                 if k in r.settings and k not in out:
                     out[k] = r.settings[k]
         return out
+
+    def rollback_plan(self, v: Verdict) -> dict[str, Any] | None:
+        """Where and how to resume a stopped run: ``{"from_step", "checkpoint", "checkpoint_step",
+        "settings"}`` with ``settings`` the remedies' ``peak_lr`` and/or ``max_grad_norm``
+        (:meth:`resume_settings`), or ``None`` when there is nothing to change (a NaN from the
+        data: the same data would fail again) or no checkpoint saved before the onset (the
+        seed case study: resume from the last healthy checkpoint *with the fix applied*)."""
+        ck = self.last_healthy_checkpoint(v)
+        settings = {k: val for k, val in self.resume_settings(v).items() if k in ("peak_lr", "max_grad_norm")}
+        if ck is None or not ck[1] or not settings:
+            return None
+        return {"from_step": int(v.step), "checkpoint": ck[1], "checkpoint_step": ck[0], "settings": settings}
 
     def message(self, v: Verdict) -> str:
         """One paragraph for the framework's logger: the verdict, the first remedy, where to
@@ -121,6 +138,8 @@ class LiveCheck:
         live: dict[str, Any] = {"step": v.step, "action": self.action, "stop": v.stop, "failing": v.failing,
                                 "last_healthy_checkpoint": None if ck is None else {"step": ck[0], "path": ck[1]},
                                 "resume_settings": self.resume_settings(v)}
+        if self.rollbacks:
+            live["rollbacks"] = self.rollbacks
         if rank is not None:
             live["rank"] = rank
         data = JsonFormat().document(rep)
@@ -189,10 +208,15 @@ class LiveCallback:
     """
 
     _logger: Any = None  # each framework module's logger, set on the subclass
+    #: the actions this framework's callback takes (``rollback`` where it can resume cleanly)
+    _actions: tuple[str, ...] = ("stop", "warn")
 
     def _live_init(self, action: str, fail_on: str, stop_on: str, output_dir: str | None,
                    monitor_kwargs: Mapping[str, Any]) -> None:
-        """Build the :class:`LiveCheck` (see its ``Raises``) and reset the stop state."""
+        """Build the :class:`LiveCheck` (see its ``Raises``; also ``ValueError`` for an action
+        this framework's callback does not take) and reset the stop state."""
+        if action not in self._actions:
+            raise ValueError(f"action must be one of {self._actions} for {type(self).__name__}, not {action!r}")
         self.check = LiveCheck(action, fail_on, stop_on, **monitor_kwargs)
         self.output_dir = output_dir
         self.stopped_at: int | None = None

@@ -105,3 +105,10 @@ def test_the_checkpoint_folder_is_listed_when_it_changes(tmp_path, monkeypatch):
     assert len(listed) == n
     cb.on_epoch_end(0, {})
     assert len(listed) == n + 1 and cb.check.checkpoints[-1] == (160, str(old))
+
+
+def test_rollback_is_not_offered_here():
+    """Only the HF Trainer resumes cleanly from a checkpoint with new settings
+    (train_with_rollback); here action="rollback" is refused, not silently taken as stop."""
+    with pytest.raises(ValueError, match="rollback"):
+        LosscheckCallback(action="rollback")

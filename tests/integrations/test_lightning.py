@@ -88,3 +88,10 @@ def test_the_history_is_saved_in_the_checkpoint(tmp_path):
     fit(tmp_path, lr=0.05, steps=60, ckpt_path=str(ck), cb=cb)
     held = cb.check.monitor.run_data().series["loss"].steps
     assert held[0] <= 1 and held[-1] >= 59 and len(held) >= 59  # steps before 40 came from the checkpoint
+
+
+def test_rollback_is_not_offered_here():
+    """Only the HF Trainer resumes cleanly from a checkpoint with new settings
+    (train_with_rollback); here action="rollback" is refused, not silently taken as stop."""
+    with pytest.raises(ValueError, match="rollback"):
+        LosscheckCallback(action="rollback")

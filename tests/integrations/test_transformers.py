@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
-from losscheck.integrations.transformers import STATE_FILE, LosscheckCallback  # noqa: E402
+from losscheck.integrations.transformers import STATE_FILE, LosscheckCallback, train_with_rollback  # noqa: E402
 
 #: Steps from the reported onset to the stop, at most: the monitor looks when a loss leaves its
 #: best level by 8 robust sigmas, at most every n/16 logged points (logging every 2 steps), or
@@ -36,7 +36,8 @@ class Shifts(torch.utils.data.Dataset):
         return {"input_ids": self.x[i], "labels": self.x[i]}
 
 
-def train(out, lr: float, steps: int = 160, action: str = "stop", resume: str | None = None, warmup: int = 80):
+def train(out, lr: float, steps: int = 160, action: str = "stop", resume: str | None = None, warmup: int = 80,
+          rollbacks: int | None = None):
     from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
 
     torch.set_num_threads(1)
@@ -49,7 +50,10 @@ def train(out, lr: float, steps: int = 160, action: str = "stop", resume: str | 
                              seed=0)
     cb = LosscheckCallback(action=action)
     trainer = Trainer(model=model, args=args, train_dataset=Shifts(2000), callbacks=[cb])
-    trainer.train(resume_from_checkpoint=resume)
+    if rollbacks is None:
+        trainer.train(resume_from_checkpoint=resume)
+    else:
+        train_with_rollback(trainer, max_rollbacks=rollbacks)
     return cb, trainer
 
 
@@ -88,3 +92,39 @@ def test_a_resumed_run_keeps_its_history(tmp_path):
     cb, trainer = train(tmp_path, lr=5e-3, steps=80, resume=str(tmp_path / "checkpoint-60"))
     held = cb.check.monitor.run_data().series["loss"]
     assert held.steps[0] == 2 and held.steps[-1] == 80  # steps 2..60 came from the checkpoint
+
+
+def test_rollback_resumes_from_the_healthy_checkpoint_at_the_lower_peak_lr(tmp_path):
+    """``action="rollback"``: the far-too-high LR run is stopped, resumed from the checkpoint
+    saved before the onset with the peak LR the remedy names (every LR the optimizer and the
+    scheduler restored from the checkpoint scaled to it), at most twice."""
+    cb, trainer = train(tmp_path, lr=1.0, action="rollback", rollbacks=2)
+    done = cb.check.rollbacks
+    assert 1 <= len(done) <= 2
+    first = done[0]
+    assert first["checkpoint_step"] < first["from_step"] and first["checkpoint"].endswith(
+        f"checkpoint-{first['checkpoint_step']}")
+    assert first["peak_lr"]["from"] == pytest.approx(1.0) and first["peak_lr"]["to"] < 0.5
+    # the logged LR after the resume is at the new peak's schedule, never the old one
+    after = [e["learning_rate"] for e in trainer.state.log_history
+             if "learning_rate" in e and e["step"] > done[-1]["checkpoint_step"]]
+    assert after and max(after) <= done[-1]["peak_lr"]["to"] * 1.0001
+    rep = json.loads((tmp_path / "losscheck-report.json").read_text())
+    assert len(rep["live"]["rollbacks"]) == len(done)
+    try:
+        import jsonschema
+    except ImportError:
+        pass
+    else:  # the report, with its live section, is what docs/report.schema.json describes
+        from pathlib import Path
+
+        schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "report.schema.json").read_text())
+        jsonschema.validate(rep, schema)
+    if len(done) == 1:  # the lower LR was enough: the run went on to its end
+        assert trainer.state.global_step == 160 and cb.stopped_at is None
+
+
+def test_rollback_is_refused_where_the_framework_cannot_resume_cleanly():
+    with pytest.raises(ValueError, match="rollback"):
+        train_with_rollback(type("T", (), {"callback_handler": type("H", (), {"callbacks": []})()})())
+    assert LosscheckCallback(action="rollback").check.action == "rollback"
