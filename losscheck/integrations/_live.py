@@ -102,7 +102,7 @@ class LiveCheck:
         settings = {k: val for k, val in self.resume_settings(v).items() if k in ("peak_lr", "max_grad_norm")}
         if ck is None or not ck[1] or not settings:
             return None
-        return {"from_step": int(v.step), "checkpoint": ck[1], "checkpoint_step": ck[0], "settings": settings}
+        return {"from_step": int(v.step or 0), "checkpoint": ck[1], "checkpoint_step": ck[0], "settings": settings}
 
     def message(self, v: Verdict) -> str:
         """One paragraph for the framework's logger: the verdict, the first remedy, where to
