@@ -29,7 +29,7 @@ Label sets (CSV files with at least ``run,class,onset_step,first_remedy``; ``spl
 Splits are by *source*: ``tune`` = corpus tune + samples + real tune + text_logs +
 text_logs_blind; ``heldout`` = corpus heldout + real heldout + text_logs_blind2; ``blind`` =
 ``verdicts_blind1`` (60 public runs, 48 of them structured logs, labelled with class, onset and
-first remedy), ``text_logs_blind3``, ``text_logs_blind4``, ``text_logs_blind5``, ``text_logs_blind6``, ``text_logs_blind7`` and ``text_logs_blind8`` (class only): gathered and labelled
+first remedy), ``text_logs_blind3``, ``text_logs_blind4``, ``text_logs_blind5``, ``text_logs_blind6``, ``text_logs_blind7``, ``text_logs_blind8`` and ``text_logs_blind9`` (class only): gathered and labelled
 by helpers that never opened losscheck's code, measured and never used to change a detector.
 (``text_logs_blind3`` and ``text_logs_blind4`` have since been used to fix the *text reader*, not the
 verdicts.)
@@ -80,6 +80,8 @@ SETS = {
                          REPO / "benchmarks" / "text_logs_blind7"),
     "text_logs_blind8": (REPO / "benchmarks" / "text_logs_blind8" / "labels.csv",
                          REPO / "benchmarks" / "text_logs_blind8"),
+    "text_logs_blind9": (REPO / "benchmarks" / "text_logs_blind9" / "labels.csv",
+                         REPO / "benchmarks" / "text_logs_blind9"),
     "verdicts_blind1": (REPO / "benchmarks" / "verdicts_blind1" / "labels.csv",
                         REPO / "benchmarks" / "verdicts_blind1"),
 }
@@ -90,7 +92,7 @@ DEFAULT_SPLIT = {"verdicts_blind1": "blind"}
 TEXT_SPLIT = {"text_logs": "tune", "text_logs_blind": "tune", "text_logs_blind2": "heldout",
               "text_logs_blind3": "blind", "text_logs_blind4": "blind",
               "text_logs_blind5": "blind", "text_logs_blind6": "blind", "text_logs_blind7": "blind",
-              "text_logs_blind8": "blind"}
+              "text_logs_blind8": "blind", "text_logs_blind9": "blind"}
 #: text-log label class -> ours (the collections' words for two of our classes)
 TEXT_CLASS = {"nonfinite": "nan", "spikes": "spiking"}
 

@@ -101,6 +101,7 @@ SETS: dict[str, tuple[str, str, str]] = {
     "blind6": ("text_logs_blind6", "labels.csv", "blind once: 22 of 40 on 0a716b6 and 7e11826; since used to fix readers"),
     "blind7": ("text_logs_blind7", "labels.csv", "blind once: 20 of 40 (7 silent) on f6bc1b3; since used to fix readers"),
     "blind8": ("text_logs_blind8", "labels.csv", "blind once: 25 of 40 (10 silent) on a0873c9"),
+    "blind9": ("text_logs_blind9", "labels.csv", "blind: not yet measured"),
 }
 
 #: how each outcome of :func:`check_full` is printed (``SILENT`` is the one to fix first)
