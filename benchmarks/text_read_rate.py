@@ -60,6 +60,8 @@ future ``text_logs_<NAME>/`` folder with a ``labels.csv`` needs no code change):
   ``text_logs_blind7/SOURCES.md``); the next blind set must be new.
 - ``--set blind8``, ``text_logs_blind8/``: 40 logs gathered and labelled blind; measured blind:
   25 of 40 (10 silent) on a0873c9; not yet used to fix readers.
+- ``--set blind9``, ``text_logs_blind9/``: 40 logs gathered and labelled blind (2026-12-06); measured
+  blind: 27 of 40 (3 silent) on a782db1; not yet used to fix readers.
 
 Each miss is printed as ``UNREAD`` (no reader took the file: the user is told), ``WARNED`` (wrong
 roles, but the read carries a warning note) or ``SILENT`` (wrong roles and no warning: a confident
@@ -101,7 +103,7 @@ SETS: dict[str, tuple[str, str, str]] = {
     "blind6": ("text_logs_blind6", "labels.csv", "blind once: 22 of 40 on 0a716b6 and 7e11826; since used to fix readers"),
     "blind7": ("text_logs_blind7", "labels.csv", "blind once: 20 of 40 (7 silent) on f6bc1b3; since used to fix readers"),
     "blind8": ("text_logs_blind8", "labels.csv", "blind once: 25 of 40 (10 silent) on a0873c9"),
-    "blind9": ("text_logs_blind9", "labels.csv", "blind: not yet measured"),
+    "blind9": ("text_logs_blind9", "labels.csv", "blind once: 27 of 40 (3 silent) on a782db1"),
 }
 
 #: how each outcome of :func:`check_full` is printed (``SILENT`` is the one to fix first)
