@@ -159,7 +159,12 @@ def onset_of_rise(segments: list[Segment], x: np.ndarray, y_smooth: np.ndarray, 
     2. A segment boundary between the minimum and ``i_low + 1`` that opens with an upward
        jump of that size is the onset (a jump).
     3. Otherwise the climb is gradual: the onset is the knot of a two-phase linear fit
-       (:func:`hinge_knot`) over the segment holding ``i_low`` and the one before it.
+       (:func:`hinge_knot`) over the segment holding ``i_low`` and the one before it, kept
+       within ``[i_min, i_low + 1]``: the climb cannot start before the minimum, nor after
+       the last bin at the minimum's level (past it the curve never comes back). A straight
+       climb (a loss growing x2 every N steps from its first step: one line in the log
+       domain) has no knot of its own, and the unclamped fit put it anywhere, e.g. at the
+       last step, so that the rollback named a checkpoint 1e4 times worse than the start.
 
     Args:
         segments: from :func:`segment`; x: (n,) bin steps; y_smooth: (n,) smoothed values;
@@ -180,4 +185,5 @@ def onset_of_rise(segments: list[Segment], x: np.ndarray, y_smooth: np.ndarray, 
     hi = segments[q].end
     if hi - lo < 5:
         return i_min
-    return int(lo + hinge_knot(x[lo:hi], y_smooth[lo:hi]))
+    knot = int(lo + hinge_knot(x[lo:hi], y_smooth[lo:hi]))
+    return min(max(knot, i_min), i_low + 1, len(y_smooth) - 1)

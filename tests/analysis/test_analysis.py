@@ -157,6 +157,21 @@ def test_exponential_growth_at_1e5_points():
     assert a.curves["loss"].evidence["doubling_steps"] == pytest.approx(np.log(2) / r, rel=0.10)
 
 
+@pytest.mark.parametrize("rate", [0.02, 0.05, 0.1])
+@pytest.mark.parametrize("seed", [None, 1, 2, 3])
+def test_a_loss_growing_from_its_first_step_has_its_onset_at_the_start(rate, seed):
+    """A straight climb in the log domain (x2 every ln2/rate steps from step 1) has no knot: the
+    onset is where it leaves its minimum, at the start, not wherever a two-phase fit of a line
+    lands (it put it at step 198 of 200, so the rollback named a checkpoint 1e4 times worse)."""
+    st = np.arange(1, 201)
+    v = 2.0 * np.exp(rate * st)
+    if seed is not None:
+        v = v * np.exp(0.05 * np.random.default_rng(seed).standard_normal(st.size))
+    a = analyse(mkrun(loss=(st, v)))
+    assert a.primary == "diverging"
+    assert a.onset_step <= 0.05 * st[-1] + 5, a.onset_step
+
+
 def test_gradual_climb_from_noisy_floor_onset():
     rng = np.random.default_rng(16)
     st = np.arange(2, 162, 2)
