@@ -17,6 +17,7 @@ Only the tune split is read; the held-out split is never diagnosed here.
 Usage::
 
     .venv/bin/python benchmarks/fit_short.py            # prints the ranking, best first
+    .venv/bin/python benchmarks/fit_short.py --monotone-fall   # the later one-dimensional grid
 """
 
 from __future__ import annotations
@@ -52,10 +53,24 @@ def score_with(cases: list, thresholds: dict) -> tuple[int, int]:
     return right, alarmed
 
 
+#: ``--monotone-fall``: the one-dimensional grid of ``short-monotone-fall`` (off, ln 1.01, ln 1.05,
+#: ln 1.10), the other thresholds at their fitted defaults; ranked as the main grid (most right,
+#: fewest healthy alarmed, then the grid's middle).
+MONOTONE_GRID = {"short-monotone-fall": (float("inf"), 0.00995, 0.0488, 0.0953)}
+
+
 def main() -> int:
     cases = tune_cases(has_short_main_loss)
     print(f"{len(cases)} tune runs with a short main loss")
     rows = []
+    if "--monotone-fall" in sys.argv[1:]:
+        for th, mid in grid(MONOTONE_GRID):
+            right, alarmed = score_with(cases, th)
+            rows.append(((-right, alarmed, mid), th, right, alarmed))
+        rows.sort(key=lambda r: r[0])
+        for _, th, right, alarmed in rows:
+            print(f"{right:3d} right, {alarmed} healthy alarmed: " + ", ".join(f"{k}={v}" for k, v in th.items()))
+        return 0
     for th, mid in grid(GRID, middle_of=list(GRID)[1:]):
         right, alarmed = score_with(cases, th)
         rows.append(((-right, alarmed, abs(th["short-alpha"] - 0.05), mid), th, right, alarmed))

@@ -62,6 +62,15 @@ def test_three_points_never_give_a_significant_trend():
     assert _call([2.0, 1.99, 1.98]).label == "plateau"
 
 
+@pytest.mark.parametrize("values,label", [([2.0, 1.9, 1.8], "converging"), ([5.0, 4.0, 3.9], "converging"),
+                                          ([2.0, 1.9, 1.95], "plateau"), ([2.0, 1.99, 1.98], "plateau")])
+def test_three_points_falling_in_every_pair_by_5_percent_are_learning(values, label):
+    """A fall in every pair of at least ``monotone_fall`` (ln 1.05) in all is not a plateau,
+    though the trend test cannot be significant on 3 points; a 1 % creep or a fall that
+    turns back up stays one."""
+    assert _call(values).label == label
+
+
 def test_monotone_rise_is_diverging_with_its_onset_at_the_minimum():
     call = _call([38.0, 64.0, 103.0, 140.0, 182.0, 230.0])
     assert call.label == "diverging" and call.onset == 0
