@@ -395,7 +395,7 @@ _SPACE_PAIR = re.compile(
     _NB + rf"(?P<k>{_W}(?: {_W})?)\s{{1,20}}(?P<v>{NUM})(?P<u>{_UNIT})?(?![\w.@/])" + _MEAN)
 _DIGIT = re.compile(r"\d")
 _NANINF = re.compile(r"(?<![A-Za-z])(?:nan|inf)", re.I)
-_HINT_WORDS = ("loss", "xent", "acc", "lr", "ppl", "perplex", "norm", "wps", "ups", "wpb", "bsz", "bleu", "wer",
+_HINT_WORDS = ("loss", "xent", "acc", "lr", "learning", "ppl", "perplex", "norm", "wps", "ups", "wpb", "bsz", "bleu", "wer",
                "cer", "f1", "auc", "map", "iou", "psnr", "ssim", "top1", "top5", "cost")
 _CTR_WORDS = ("epoch", "step", "iter", "batch", "update", "episode")
 _TABLE_FIRST = frozenset({"epoch", "step", "iter", "iteration", "global_step", "class"})
@@ -1768,7 +1768,8 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
             words = m.group("k").split(" ")
             while len(words) > 1 and words[0].lower() in _ARTICLES:
                 words.pop(0)
-            if any(_known_word(w) for w in words):
+            if any(_known_word(w) for w in words) or _optimiser_name(" ".join(words[-2:])):
+                # (``Learning rate is 0.01``: the two words name the learning rate)
                 name = " ".join(words)
                 found.append((m.end("k") - len(name), name, m.group("v"), m.group("u"), m.group("m")))
                 spans.append((m.start(), m.end()))
@@ -1786,9 +1787,11 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
     low = rest.lower()
     for m in (_SPACE_PAIR.finditer(rest) if any(w in low for w in _HINT_WORDS) else ()):
         words = m.group("k").split(" ")
-        if not _known_word(words[-1]) or (ctr_start < 10 ** 9 and m.start() < ctr_start):
+        # (``Learning Rate 7.000e-05``, ``grad norm 1.2``: two words naming an optimiser metric)
+        phrase = len(words) == 2 and _optimiser_name(m.group("k"))
+        if not (_known_word(words[-1]) or phrase) or (ctr_start < 10 ** 9 and m.start() < ctr_start):
             continue
-        name = m.group("k") if len(words) == 2 and words[0].lower() in _QUALIFIERS else words[-1]
+        name = m.group("k") if len(words) == 2 and (words[0].lower() in _QUALIFIERS or phrase) else words[-1]
         start = m.start() if name == m.group("k") else m.start("k") + len(m.group("k")) - len(name)
         found.append((start, name, m.group("v"), m.group("u"), m.group("m")))
     rest = _blank(text, spans + [(f[0], f[0] + len(f[1])) for f in found if f[0] >= 0])
