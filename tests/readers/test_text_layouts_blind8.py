@@ -55,3 +55,49 @@ def test_two_words_that_name_no_optimiser_metric_stay_unread(tmp_path):
     lines = [f"Step {i}: Train loss {3 - i / 10:.3f}, Frame rate {30 + i}" for i in range(1, 21)]
     t, _ = read(tmp_path, "train.log", "\n".join(lines) + "\n")
     assert "learning_rate" not in t and not any("rate" in k.lower() for k in t)
+
+
+# ------------------------------------------------------- an eval part beside a training total
+
+def _parts(with_val_total: bool) -> str:
+    lines = []
+    for ep in range(8):
+        a, b = 0.5 - 0.02 * ep, 0.3 - 0.01 * ep
+        line = (f"epoch {ep}: train/a_loss: {a:.4f} train/b_loss: {b:.4f} train/loss: {a + b:.4f} "
+                f"val/a_loss: {a + 0.1:.4f} val/b_loss: {b + 0.1:.4f}")
+        if with_val_total:
+            line += f" val/loss: {a + b + 0.2:.4f}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def test_an_eval_part_is_not_the_eval_loss_beside_a_training_total(tmp_path):
+    """The validation prints only the parts (``val/a_loss``, ``val/b_loss``) of a loss whose
+    total only the training prints (``train/loss``; YOLOv5's ``results.txt``): the eval-loss
+    role took the first part, so a gap and trends of a sum and one of its parts were compared.
+    The parts stay components."""
+    from losscheck.discovery import discover
+    from losscheck.pipeline import read_run
+    from losscheck.roles import resolve
+
+    p = tmp_path / "train.log"
+    p.write_text(_parts(False), encoding="utf-8")
+    run = resolve(read_run(discover(p).runs[0]))
+    assert run.roles["loss"].series.tag == "train/loss" and "eval_loss" not in run.roles
+    assert {"val/a_loss", "val/b_loss"} <= {s.tag for s in run.components}
+
+
+def test_an_eval_total_beside_its_parts_is_the_eval_loss(tmp_path):
+    roles = roles_of(tmp_path, "train.log", _parts(True))
+    assert roles["eval_loss"].tag == "val/loss" and roles["loss"].tag == "train/loss"
+
+
+def test_one_eval_loss_beside_a_training_aggregate_stays_the_eval_loss(tmp_path):
+    """One eval loss series (``val loss_avg`` beside ``train loss_avg`` and a per-step ``loss``)
+    is not a part of anything: it stays the eval loss."""
+    lines = []
+    for ep in range(1, 9):
+        lines.append(f"epoch {ep} step {ep * 10}: loss: {1 / ep:.4f}")
+        lines.append(f"epoch {ep}: train loss_avg: {1.1 / ep:.4f}, val loss_avg: {1.2 / ep + 0.1:.4f}")
+    roles = roles_of(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert roles["eval_loss"].tag == "val loss_avg"
