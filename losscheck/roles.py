@@ -68,7 +68,7 @@ _COST_OF_TIME = frozenset({"time", "times", "sec", "secs", "second", "seconds", 
 #: the terms, then ``batch_loss``; blind5 text-log set), not one more term
 _TOTAL = frozenset({"total", "sum", "overall", "all", "tot", "batch"})
 
-_EVAL = re.compile(r"(^|[/_\-. ])(eval|val|vali|valid|validate|validation|dev|test|evaluation)([/_\-. ]|$)", re.I)
+_EVAL = re.compile(r"(^|[/_\-. ])(eval|val|vali|valid|validate|validated|validating|validation|dev|test|testing|evaluate|evaluated|evaluating|evaluation)([/_\-. ]|$)", re.I)
 _TOKEN = re.compile(r"[/_\-. ]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 

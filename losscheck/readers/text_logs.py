@@ -743,6 +743,28 @@ def _eval_loss_only(series) -> list[str]:
     return out
 
 
+def _letter_split(series) -> list[str]:
+    """A warning when no evaluation loss is named but a loss is printed beside a twin whose
+    name is its own with a one-letter split prefix, at exactly its steps (``loss 5.36  v_loss
+    4.59`` per epoch, ``t_loss``): the prefix may abbreviate validation / test, and the
+    resolver would then analyse the training loss alone with no eval loss; the user is told
+    and can name it with ``--eval-loss``. Not a role change: ``v_loss`` is also a value loss
+    in reinforcement learning. Source: blind8 text-log set (Lightning + Rich epoch lines with
+    ``v_`` twins of every metric)."""
+    tags = {s.tag: s for s in series}
+    if any(is_loss_name(t) and is_eval_name(t) for t in tags):
+        return []
+    for s in series:
+        if not is_loss_name(s.tag) or len(s.values) < 2:
+            continue
+        for p in ("v_", "t_", "V_", "T_"):
+            twin = tags.get(p + s.tag)
+            if twin is not None and twin.steps.tolist() == s.steps.tolist():
+                return [f"{twin.tag!r} is printed beside {s.tag!r} on the same lines: its prefix may mean "
+                        f"validation or test, and no other eval loss is named (name it with --eval-loss {twin.tag!r})"]
+    return []
+
+
 #: name words that say how a value is aggregated or which split, not what it measures (not
 #: ``epoch``: a ``<name>_epoch`` series is the reader's own split of an epoch summary printed
 #: under its per-step name, a deliberate read)
@@ -778,14 +800,23 @@ def _two_rates(series) -> list[str]:
             "analyses one (its loss role), the other is the log's coarser record and can be picked with --loss"]
 
 
+#: a cursor-up escape (``ESC[A``, ``ESC[2A``, ``ESC[F``): what follows is drawn on another line
+_CURSOR_UP = re.compile(r"\x1b\[\d{0,4}[AF]")
+
+
 def _display_lines(text: str):
     """``(physical line number, cleaned display line)`` for every non-blank piece of
     ``text``: physical lines split at ``\\n``, then at carriage returns (and the other
-    breaks ``str.splitlines`` knows), each cleaned by :func:`clean_line`."""
+    breaks ``str.splitlines`` knows) and cursor-up escapes, each cleaned by :func:`clean_line`."""
     from losscheck.readers._textkv import clean_line
 
     for no, physical in enumerate(text.split("\n")):
-        for part in physical.splitlines():
+        pieces = physical.splitlines()
+        if "\x1b[" in physical:
+            # a cursor moved up (``ESC[A``: tqdm parks a nested bar so) ends what was drawn on
+            # that line: a log record printed next is a display line of its own, not the bar's
+            pieces = [q for piece in pieces for q in _CURSOR_UP.split(piece)]
+        for part in pieces:
             if not part.strip():
                 continue
             line = clean_line(part)
@@ -1020,7 +1051,7 @@ class TextLogReader(BaseReader):
         series, n = p.col.build(src, "step", p.units)
         notes.extend(n)
         notes.extend(ReadNote(src, m, "warning") for m in _doubtful(series, printed) + _eval_loss_only(series)
-                     + _two_rates(series))
+                     + _two_rates(series) + _letter_split(series))
         notes.extend(ReadNote(src, m, "info") for m in info)
         if not series:
             enc = next((n.message.split(" encoded as ", 1)[1].split(" (", 1)[0].split(" without", 1)[0]

@@ -101,3 +101,75 @@ def test_one_eval_loss_beside_a_training_aggregate_stays_the_eval_loss(tmp_path)
         lines.append(f"epoch {ep}: train loss_avg: {1.1 / ep:.4f}, val loss_avg: {1.2 / ep + 0.1:.4f}")
     roles = roles_of(tmp_path, "train.log", "\n".join(lines) + "\n")
     assert roles["eval_loss"].tag == "val loss_avg"
+
+
+# ------------------------------------------------------- a record drawn after a cursor-up escape
+
+def _rich_epochs(prefix: str) -> str:
+    lines = ["Training started", "Training: |          | 0/? [00:00<?, ?it/s]"]
+    for ep in range(10):
+        lines.append(f"Validation: |          | 0/? [00:00<?, ?it/s]\x1b[A[12/09/24 14:03:31] INFO   "
+                     f"Epoch {ep}: loss {3 / (ep + 1):.3e}  {prefix}loss {2 + ep / 10:.3e}  lr 1.0e-04")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_record_after_a_cursor_up_escape_is_its_own_line(tmp_path):
+    """A log record glued after a metric-less ``Validation:`` bar and the ``ESC[A`` tqdm moves
+    the cursor up with: the bar's description made every name of the record an evaluation
+    name (``val/loss``), so the training loss was analysed as an eval loss."""
+    t, _ = read(tmp_path, "train.out", _rich_epochs("val_"))
+    assert "loss" in t and "val/loss" not in t
+    roles = roles_of(tmp_path, "train.out", _rich_epochs("val_"))
+    assert roles["loss"].tag == "loss" and roles["eval_loss"].tag == "val_loss"
+    assert float(roles["loss"].values[-1]) == 0.3
+
+
+def test_a_one_letter_split_twin_of_the_loss_is_a_warned_read(tmp_path):
+    """``v_loss`` printed beside ``loss`` on every line, no other eval loss named: the prefix may
+    mean validation (the read was a confident train-only verdict); the user is told to name
+    it with --eval-loss. The roles are not changed (``v_loss`` is a value loss in RL)."""
+    _, notes = read(tmp_path, "train.out", _rich_epochs("v_"))
+    warned = [m for sev, m in notes if sev == "warning"]
+    assert any("'v_loss'" in m and "--eval-loss" in m for m in warned)
+    roles = roles_of(tmp_path, "train.out", _rich_epochs("v_"))
+    assert roles["loss"].tag == "loss" and "eval_loss" not in roles
+
+
+def test_no_letter_split_warning_when_an_eval_loss_is_named(tmp_path):
+    text = _rich_epochs("v_").replace("  lr ", "  val_loss 1.0  lr ")
+    _, notes = read(tmp_path, "train.out", text)
+    assert not any("--eval-loss" in m for _, m in notes)
+
+
+# ------------------------------------------------------- a value ending a sentence
+
+def _sentences() -> str:
+    lines = ["Training samples 1000 and val samples 200"]
+    for ep in range(8):
+        lines.append(f"Epoch {ep} trained with loss: {0.02 / (ep + 1)!r}. The running time is {4000 + ep}.5.")
+        lines.append(f"Epoch {ep} evaluated with loss: {0.0003 + ep * 1e-5!r}, dice score: {1.5e-05 + ep * 1e-7:.6e}. "
+                     "The running time is 700.1.")
+        lines.append(f"Best model saved at epoch: {ep}")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_value_followed_by_a_full_stop_is_read(tmp_path):
+    """``Epoch 0 trained with loss: 0.0196. The running time is ..``: a sentence's full stop
+    after the value made the line unread (only the evaluation line was, and taken for the
+    training loss), and ``dice score: 1.09e-05.`` was read as 1.09 with a unit ``e``."""
+    t, _ = read(tmp_path, "train.out", _sentences())
+    assert len(t["trained with loss"]) == 8 and float(t["trained with loss"].values[0]) == 0.02
+    assert abs(float(t["dice score"].values[0]) - 1.5e-05) < 1e-12
+    roles = roles_of(tmp_path, "train.out", _sentences())
+    assert roles["loss"].tag == "trained with loss"
+    assert roles["eval_loss"].tag == "evaluated with loss"  # ("evaluated": an evaluation split)
+
+
+def test_a_dotted_number_is_still_not_a_value():
+    """A value is still not cut out of a longer dotted token (``loss: 0.5.3`` is no 0.5)."""
+    from losscheck.readers._textkv import _PAIR
+
+    assert _PAIR.search("loss: 0.5.3 next") is None
+    assert _PAIR.search("loss: 0.25. next").group("v") == "0.25"
+    assert _PAIR.search("loss: 0.25.").group("v") == "0.25"
