@@ -16,8 +16,10 @@ read right when it is read and the user is told that no loss is there (the resol
 training or eval loss", or "no data points: no recognised metric lines")  (with the grad norm / LR it prints found); a loss found in it is a silent misread.
 
 A log that prints only an evaluation loss is labelled with it as its loss (``loss_name`` an
-eval name such as ``Validation loss``, no ``eval_*``); the resolver puts such a series in the
-eval-loss role and leaves the loss role empty (it is still analysed), and that counts as the
+eval name such as ``Validation loss``, or the printed name when the split is printed elsewhere
+on the line, fairseq's ``| valid on 'valid' subset | loss 5.99``; no ``eval_*``); the resolver
+puts such a series in the eval-loss role (``valid/loss``: the split the reader found, then the
+labelled name) and leaves the loss role empty (it is still analysed), and that counts as the
 labelled reading.
 
 Splits: ``tune`` is the logs pasted into issue threads (``iss-*``), ``heldout`` the logs
@@ -182,11 +184,15 @@ def check_full(row: dict, folder: Path = LOGS) -> tuple[bool, str, dict, str]:
         tags = {r: a.series.tag for r, a in resolved.roles.items()}
         return False, f"the log prints no loss, read as {tags}", tags, "silent"
     roles = {r: a.series for r, a in resolved.roles.items()}
-    if (not row["eval_name"] and "loss" not in roles and "eval_loss" in roles
-            and row["loss_name"] and _is_eval(row["loss_name"])):
+    if (not row["eval_name"] and "loss" not in roles and "eval_loss" in roles and row["loss_name"]
+            and (_is_eval(row["loss_name"])
+                 or roles["eval_loss"].tag.split("/", 1)[-1] == row["loss_name"] != roles["eval_loss"].tag)):
         # a log that prints only an evaluation loss (labelled as its loss, the label file
         # having no eval-only form): the resolver analyses it in the eval-loss role with the
-        # loss role empty (its documented behaviour), which is the same reading
+        # loss role empty (its documented behaviour), which is the same reading. The labelled
+        # name says the split, or the reader put the split word the line prints elsewhere
+        # before the labelled name (fairseq's ``| valid on 'valid' subset | loss 5.99`` is
+        # ``valid/loss``, the label's ``loss``)
         roles["loss"] = roles.pop("eval_loss")
     tags = {r: s.tag for r, s in roles.items()}
     problems = []
