@@ -237,6 +237,28 @@ def _unquote(s: str) -> str:
     return s[j:]
 
 
+#: full-width punctuation of Chinese / Japanese text (``Loss：1.98``, ``训练次数：100，``) -> ASCII
+_FULLWIDTH = str.maketrans({"\uff1a": ": ", "\uff0c": ", ", "\uff1b": "; ", "\uff1d": "=", "\uff08": "(",
+                            "\uff09": ")", "\uff5c": "|"})
+#: Chinese counter words (``训练次数：100`` training step count, ``迭代次数`` iteration count,
+#: ``第 3 轮`` round/epoch 3) -> the English counter the grammar knows
+_CJK_COUNTERS = (("训练次数", "step"), ("迭代次数", "iteration"), ("训练步数", "step"))
+_CJK_EPOCH = re.compile(r"第\s{0,3}(\d{1,9})\s{0,3}(?:轮|个epoch|个 epoch)")
+
+
+def _cjk(part: str) -> str:
+    """``part`` with full-width punctuation in ASCII and Chinese counter words in English
+    (``训练次数：100, Loss：1.98`` -> ``step: 100, Loss: 1.98``; ``第 1 轮训练开始`` -> ``epoch 1
+    训练开始``). Source: blind8 text-log set (a Chinese PyTorch tutorial's prints)."""
+    part = part.translate(_FULLWIDTH)
+    for zh, en in _CJK_COUNTERS:
+        if zh in part:
+            part = part.replace(zh, f" {en}")
+    if "第" in part:
+        part = _CJK_EPOCH.sub(r" epoch \1 ", part)
+    return part
+
+
 def clean_line(part: str) -> str:
     """One display line as a terminal would show it, ready for parsing.
 
@@ -249,6 +271,8 @@ def clean_line(part: str) -> str:
     possessive ``'s`` between two names dropped (LightGBM's ``valid_1's binary_logloss``).
     Never raises.
     """
+    if not part.isascii():
+        part = _cjk(part)
     if ">" in part[:8]:
         part = _unquote(part)
     if "\x1b" in part:
@@ -520,6 +544,12 @@ class KVExtractor:
             sniff counts like the fixed layouts' lines.
     """
 
+    @property
+    def table_headers(self) -> int:
+        """How many lines so far were whitespace-table headers (``Epoch gpu_mem box obj ..``,
+        ``Class Images Labels P R ..``): each belongs to the rows under it."""
+        return self._table_headers
+
     def __init__(self) -> None:
         self.recs: list[_Rec] = []
         self.loss_lines = 0
@@ -532,6 +562,7 @@ class KVExtractor:
         self._table_indexed = False  # the header is indented over an index column (pandas)
         self._yolo_val: list[tuple[int, str]] | None = None  # (cell index, tag)
         self._header_lines: set[int] = set()  # generic header / counter-only lines
+        self._table_headers = 0  # whitespace-table header lines
         self._started = False  # a counted metric line or a header line was seen
         self._stamp_names: dict[str, float] = {}  # loss name -> last value, stamped lines without a counter
         self._again_names: dict[str, float] = {}  # loss name -> last value, lines without a counter
@@ -1084,6 +1115,7 @@ class KVExtractor:
         if toks[0] == "Class" and len(toks) >= 4 and toks[1] == "Images":
             self._yolo_val = _yolo_val_columns(toks)
             self._header_lines.add(line_no)
+            self._table_headers += 1
             return True
         if ":" in head or not all(_TABLE_NAME.fullmatch(t) or _TABLE_NAME.fullmatch(t.replace(" ", "_"))
                                   for t in toks):
@@ -1106,6 +1138,7 @@ class KVExtractor:
         # row opens with its index (``   epoch  train_loss`` / ``0      1    0.52``)
         self._table_indexed = line[:1].isspace()
         self._header_lines.add(line_no)
+        self._table_headers += 1
         self._started = True
         early, self._early_rows = self._early_rows, None
         if early and [got for got in (self._table_row(row, no) for row, no in early) if got]:

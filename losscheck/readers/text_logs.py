@@ -1019,10 +1019,11 @@ class TextLogReader(BaseReader):
             # [08:35<218:49:50, 3.81it/s]``, most of the window): read, so the user is told that
             # no loss is printed, not that the file is not a log
             return 0.3
-        if total >= 1 and nonblank <= _ONE_LINE_LOG:
+        if total >= 1 and nonblank - p.kv.table_headers <= _ONE_LINE_LOG:
             # a log cut to its one metric line (a run that diverged at its first print, a
             # one-line excerpt): read, so the verdict says "too little data" instead of
-            # "not a log"
+            # "not a log"; a table's header line belongs to its row (YOLOv5's epoch header,
+            # one epoch row, the validation header and its ``all`` row: one epoch)
             return 0.3
         # lines without a counter (``训练损失: 32.1`` per epoch, ``0/10105 in 0 epoch ..., Loss is
         # 2.64``): the window is read as the reader would read it, and a loss-named series of

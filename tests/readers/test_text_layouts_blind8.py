@@ -173,3 +173,56 @@ def test_a_dotted_number_is_still_not_a_value():
     assert _PAIR.search("loss: 0.5.3 next") is None
     assert _PAIR.search("loss: 0.25. next").group("v") == "0.25"
     assert _PAIR.search("loss: 0.25.").group("v") == "0.25"
+
+
+# ------------------------------------------------------- Chinese counters and full-width colons
+
+def _chinese(fullwidth: bool) -> str:
+    colon, comma = ("：", "，") if fullwidth else (": ", ", ")
+    lines = ["训练数据集的长度为：50000"]
+    step = 0
+    for ep in (1, 2):
+        lines.append(f"-------第 {ep} 轮训练开始------")
+        for _ in range(6):
+            step += 50
+            lines.append(f"训练次数{colon}{step}{comma}Loss{colon}{2.0 - step / 1000:.6f}")
+        lines.append(f"整体测试集上的Loss: {300 - 20 * ep:.4f}")
+        lines.append("模型已保存")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_chinese_step_count_with_full_width_colons_is_read(tmp_path):
+    """``训练次数：100, Loss：1.98`` (training step count; full-width colons): the log was not
+    claimed. The count is the step, ``第 N 轮`` the epoch; the test loss printed after each
+    epoch is the eval loss."""
+    for fullwidth in (True, False):
+        roles = roles_of(tmp_path, f"log{fullwidth}.txt", _chinese(fullwidth))
+        assert roles["loss"].tag == "Loss" and roles["loss"].steps.tolist() == list(range(50, 650, 50))
+        assert roles["eval_loss"].tag == "整体测试集上的Loss"
+        assert roles["eval_loss"].values.tolist() == [280.0, 260.0]
+
+
+# ------------------------------------------------------- a one-epoch table with its headers
+
+def test_a_one_row_table_under_its_header_is_a_one_line_log(tmp_path):
+    """A YOLOv5 console cut to one epoch: its header, one row (losses ``nan``), the validation
+    header and its ``all`` row. The headers belong to their rows, so this is a one-line log
+    (read, so that the ``nan`` is reported) rather than 'not a supported log file'."""
+    text = ("     Epoch   gpu_mem       box       obj       cls    labels  img_size\n"
+            "      1/99     2.64G       nan       nan       nan         4       416: 100%|##########| 7/7 [00:15<00:00]\n"
+            "               Class     Images     Labels          P          R     mAP@.5 mAP@.5:.95: 100%|#####| 1/1\n"
+            "                 all         14          0          0          0          0          0\n")
+    t, _ = read(tmp_path, "log.txt", text)
+    assert t["box_loss"].values.size == 1 and t["box_loss"].values[0] != t["box_loss"].values[0]
+
+
+def test_a_counter_header_is_still_counted_as_a_line(tmp_path):
+    """Only table headers are folded into their rows: an ``Epoch 1/10`` line over one glued
+    progress line and a message is still a four-line file that is not claimed on one loss."""
+    from losscheck.readers import choose
+
+    p = tmp_path / "log.txt"
+    p.write_text("WARNING: something is deprecated\nEpoch 1/10\n"
+                 "  3/234 [......] - ETA: 33:37 - loss: 44.4110Batch 3: Invalid loss, terminating\n"
+                 "  4/234 [......] - ETA: 25:09 - loss: inf \n", encoding="utf-8")
+    assert choose(p) is None
