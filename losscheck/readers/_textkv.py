@@ -526,6 +526,9 @@ class KVResult:
     units: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     used_lines: set[int] = field(default_factory=set)
+    #: loss tag -> epochs whose epoch-only training line was followed by another line of the
+    #: same epoch with a different value (the later one is kept: the earlier print is dropped)
+    reprinted: dict[str, int] = field(default_factory=dict)
 
 
 class KVExtractor:
@@ -1249,6 +1252,7 @@ class KVExtractor:
         out: dict[str, tuple[list[float], list[float]]] = {}
         ahead = _restated_ahead(recs)
         early: list[_Rec] = []  # eval records before the first counted line
+        point_line: dict[str, int] = {}  # tag -> physical line of its last point
 
         def end_of_epoch(ep: int | None) -> float | None:
             if ep is not None and cur_n:
@@ -1370,10 +1374,14 @@ class KVExtractor:
                     tag = tag + "_epoch"
                 st, va = out.setdefault(tag, ([], []))
                 if st and st[-1] == s:
+                    if (r.kind == "e" and not (r.eval or r.table or ordinal) and point_line.get(tag, r.line) != r.line
+                            and not (va[-1] == v or (v != v and va[-1] != va[-1])) and is_loss_name(tag)):
+                        res.reprinted[tag] = res.reprinted.get(tag, 0) + 1
                     va[-1] = v
                 else:
                     st.append(s)
                     va.append(v)
+                point_line[tag] = r.line
         self._weighted_total(recs, out, res.notes)
         self.recs = recs = []  # the records are done with: freed before the caller copies the points
         res.points = out

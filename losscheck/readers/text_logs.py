@@ -276,6 +276,7 @@ class _Parser:
         # tag -> values an epoch block overwrote with a value from another physical line (lines
         # printed per batch under an "Epoch N/M" header keep only the epoch's last value)
         self.stacked: dict[str, int] = {}
+        self.reprinted: dict[str, int] = {}  # loss tag -> epochs printed again (see KVResult.reprinted)
         self._block_line: dict[tuple[int, str], int] = {}  # (epoch, tag) -> line of the kept value
         self._line_no = 0
         self.wlm_batches: int | None = None
@@ -634,6 +635,7 @@ class _Parser:
             for st, v in zip(steps, values):
                 self.add(tag, st, v, unit)
         self.used |= {n for n in kv.used_lines}
+        self.reprinted = kv.reprinted
         info.extend(kv.notes)
         info.extend(self._counted_names())
         return info
@@ -740,6 +742,22 @@ def _eval_loss_only(series) -> list[str]:
             out.append(f"only an evaluation loss is named ({ev.tag!r}); {shown}, printed on the same lines, "
                        "may be the training loss under a name not known as a loss (pick it with --loss TAG)")
             break
+    return out
+
+
+def _reprinted(series, reprinted: dict[str, int]) -> list[str]:
+    """A warning for each loss series one of whose epochs was printed on two lines with two
+    values (``Saved model at epoch 1 with loss: 1.77`` then ``.. epoch 1 with loss: 1.62``): one
+    point per epoch keeps the later value, so the earlier print is not analysed and a reader
+    counting every print in file order would see another first value or trend.
+    ``reprinted``: tag -> such epochs. Source: blind8 text-log set (a save log written on
+    every improvement, twice within one epoch)."""
+    out = []
+    for s in series:
+        n = reprinted.get(s.tag, 0)
+        if n and s.step_unit == "epoch":
+            out.append(f"{s.tag}: {n} epoch(s) printed again on a later line with another value; one point per "
+                       "epoch keeps the later value, so the earlier print is not analysed")
     return out
 
 
@@ -1052,7 +1070,8 @@ class TextLogReader(BaseReader):
         series, n = p.col.build(src, "step", p.units)
         notes.extend(n)
         notes.extend(ReadNote(src, m, "warning") for m in _doubtful(series, printed) + _eval_loss_only(series)
-                     + _two_rates(series) + _letter_split(series))
+                     + _two_rates(series) + _letter_split(series)
+                     + _reprinted(series, p.reprinted))
         notes.extend(ReadNote(src, m, "info") for m in info)
         if not series:
             enc = next((n.message.split(" encoded as ", 1)[1].split(" (", 1)[0].split(" without", 1)[0]

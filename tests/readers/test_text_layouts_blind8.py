@@ -226,3 +226,27 @@ def test_a_counter_header_is_still_counted_as_a_line(tmp_path):
                  "  3/234 [......] - ETA: 33:37 - loss: 44.4110Batch 3: Invalid loss, terminating\n"
                  "  4/234 [......] - ETA: 25:09 - loss: inf \n", encoding="utf-8")
     assert choose(p) is None
+
+
+# ------------------------------------------------------- an epoch printed again with another value
+
+def _saves(again: bool) -> str:
+    lines = []
+    for ep in range(1, 13):
+        if ep == 1 and again:
+            lines.append("Saved model at epoch 1 with loss: 2.5")
+        lines.append(f"Saved model at epoch {ep} with loss: {2 / ep:.4f}")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_epoch_printed_again_with_another_value_is_a_warned_read(tmp_path):
+    """``Saved model at epoch 1 with loss: 2.5`` then ``.. epoch 1 with loss: 2.0``: one point
+    per epoch keeps the later value; the dropped first print was silent."""
+    t, notes = read(tmp_path, "loss_log.txt", _saves(True))
+    assert len(t["with loss"]) == 12 and float(t["with loss"].values[0]) == 2.0
+    assert any(sev == "warning" and "printed again" in m for sev, m in notes)
+
+
+def test_no_warning_when_every_epoch_is_printed_once(tmp_path):
+    _, notes = read(tmp_path, "loss_log.txt", _saves(False))
+    assert not any("printed again" in m for _, m in notes)
