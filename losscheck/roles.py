@@ -8,7 +8,9 @@ Names come from what frameworks write (HF Trainer ``loss``/``eval_loss``/``grad_
 priority order, then token rules (camelCase split: ``ValLoss`` is an eval loss; Chinese words
 read in English: ``验证损失`` is a validation loss, ``学习率`` a learning rate; ``Current Learning
 Rate`` is an LR; a validation split before a test split; an objective before a
-regularisation term such as a VAE's ``loss_kl``; among equals the series logged first). A
+regularisation term such as a VAE's ``loss_kl``; among equals the series logged first; an
+eval series that is one part of a loss whose total only the training prints, YOLOv5's
+``val/box_loss``, is no eval loss). A
 ``--loss TAG``-style override always wins. Losses that fill no role are kept as
 ``components`` and may be analysed too.
 """

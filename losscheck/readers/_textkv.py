@@ -83,6 +83,14 @@ evaluation names that differ only in case and separators are one tag. A log with
 counter whose lines are bare ``name: value`` pairs is claimed once a loss name opens such a
 line twice.
 
+More forms (the eighth blind collection): a learning rate named by two words before its value
+or in a sentence (``Learning Rate 7.000e-05``, ``Learning rate is 0.01``); a value ending a
+sentence (``trained with loss: 0.0196. The running time ..``; ``1.09e-05.`` keeps its
+exponent); Chinese prints with full-width punctuation (``训练次数：100, Loss：1.98``: the step
+count, ``迭代次数`` the iteration count and ``第 N 轮`` round N are counters); and a loss
+whose epoch is printed again on a later line with another value is counted
+(:attr:`KVResult.reprinted`: the later value is kept, the reader warns).
+
 Renamed names (so that the role resolver finds them): ``learning rate`` -> ``learning_rate``,
 ``total loss`` -> ``total_loss`` (else, with no ``loss`` printed, the shortest component name
 would be taken for the training loss),

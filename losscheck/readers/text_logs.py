@@ -69,13 +69,20 @@ A cut last line cannot be told from a complete one in text; it is read as printe
 Records glued on one line (``[010] train_loss: .. | .. [011] train_loss: ..``: a print whose
 newline comes only on some epochs) are split at each bracketed counter that rises and is
 followed by the line's first name. Before any layout sees it, a physical line is split at carriage returns (each ``\\r``
-piece is a progress state; the last state of a Keras epoch is the epoch's value), and each
+piece is a progress state; the last state of a Keras epoch is the epoch's value) and at
+cursor-up escapes (``ESC[A``: a record printed after a parked tqdm bar is its own line), and each
 piece has a leading markdown / e-mail quote mark (``> ``, a log pasted into an issue
 thread) dropped, its ANSI escape codes removed, backspaces applied, a python warning that
 stderr wrote into an unfinished stdout line (``iter 10 || Loss: 2.3 || /x/aug.py:238:
 UserWarning: ...``) and a trailing comment or annotation (``  # after resume``,
 ``  <-- spike``) cut off. A line nothing can use is counted
 (an info note gives how many non-blank lines were not used), never an error.
+
+Warned reads (the report shows the note; the roles are the resolver's): a loss series most of
+whose prints fell on steps already taken (a counter not found); only an eval loss named
+beside unknown names; one training loss printed at two rates; a loss printed beside a twin
+with a one-letter split prefix (``loss`` and ``v_loss``) and no eval loss named; an epoch of
+a loss printed again on a later line with another value (the later one kept).
 
 Sniff: a ``.log``/``.txt``/``.out``/``.md`` file is claimed (0.3) when 3 lines of the 64 KB
 head (2 in a file under 10 lines; when the head has none, of the last or else the middle 64 KB
@@ -85,7 +92,9 @@ a loss-like metric with a counter for the generic extractor: 10, or 3 that are a
 tenth of the non-blank lines (a README quoting a few log lines is not claimed; lines are
 counted between ``\n``s, the carriage-return states of a progress bar being one line; a
 rule of dashes, ``--`` or ``+----+``, is not counted). A window that is mostly tqdm bars
-printing no metric is claimed too, so the user is told that no metric is printed.
+printing no metric is claimed too, so the user is told that no metric is printed, and so is
+a file of at most 3 lines (a whitespace table's header line counted with its rows) with one
+loss line.
 
 Every regular expression is linear in the line length (no nested or adjacent quantifiers
 that can match the same text in two ways; unbounded name parts are capped), so the work
