@@ -8,7 +8,9 @@ Names come from what frameworks write (HF Trainer ``loss``/``eval_loss``/``grad_
 priority order, then token rules (camelCase split: ``ValLoss`` is an eval loss; Chinese words
 read in English: ``验证损失`` is a validation loss, ``学习率`` a learning rate; ``Current Learning
 Rate`` is an LR; a validation split before a test split; an objective before a
-regularisation term such as a VAE's ``loss_kl``; among equals the series logged first). A
+regularisation term such as a VAE's ``loss_kl``; among equals the series logged first; an
+eval series that is one part of a loss whose total only the training prints, YOLOv5's
+``val/box_loss``, is no eval loss). A
 ``--loss TAG``-style override always wins. Losses that fill no role are kept as
 ``components`` and may be analysed too.
 """
@@ -68,7 +70,7 @@ _COST_OF_TIME = frozenset({"time", "times", "sec", "secs", "second", "seconds", 
 #: the terms, then ``batch_loss``; blind5 text-log set), not one more term
 _TOTAL = frozenset({"total", "sum", "overall", "all", "tot", "batch"})
 
-_EVAL = re.compile(r"(^|[/_\-. ])(eval|val|vali|valid|validate|validation|dev|test|evaluation)([/_\-. ]|$)", re.I)
+_EVAL = re.compile(r"(^|[/_\-. ])(eval|val|vali|valid|validate|validated|validating|validation|dev|test|testing|evaluate|evaluated|evaluating|evaluation)([/_\-. ]|$)", re.I)
 _TOKEN = re.compile(r"[/_\-. ]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
@@ -197,6 +199,27 @@ def _pick(role: str, series: dict[str, Series], taken: set[str]) -> Series | Non
                                         order.get(s.tag, 0), s.tag))[0]
 
 
+def _split_free(tag: str) -> tuple[str, ...]:
+    """The tokens of ``tag`` without its split words (``val/box_loss`` -> ``("box", "loss")``)."""
+    return tuple(t for t in _tokens(tag) if t not in ("train", "training") and not _EVAL.fullmatch(t))
+
+
+def _eval_part(series: Mapping[str, Series], loss: str, ev: str) -> bool:
+    """Whether the eval loss ``ev`` (picked by its name's tokens, not an exact name) is one part
+    of a loss whose total only the training side prints: at least two eval loss series, each
+    named as a loss and the twin of a training series but for the split word (``val/box_loss``, ``val/obj_loss``,
+    ``val/cls_loss`` beside ``train/box_loss``...), while the training loss ``loss``
+    (``train/loss``, their sum) has no eval twin. Comparing one part with a total would make a
+    gap or a trend of different quantities. Source: the headerless ``results.txt`` of YOLOv5 /
+    YOLOv7 (train box/obj/cls and their total, val box/obj/cls only; blind and blind8 text-log
+    sets)."""
+    if ev.lower() in (n.lower() for n in EXACT["eval_loss"]):
+        return False
+    evals = {_split_free(k) for k in series if _fuzzy("eval_loss", k)}
+    trains = {_split_free(k) for k in series if not _is_eval(k)}
+    return len(evals) >= 2 and evals <= trains and _split_free(loss) not in evals
+
+
 def _bare_totals(role: str, free: dict[str, Series]) -> list[Series]:
     """Series named only ``total`` (``tot``, ``sum``; with a train or eval prefix at most:
     ``total``, ``val/total``) on the side of ``role``, candidates for a loss only when other
@@ -312,6 +335,11 @@ def resolve(data: RunData, overrides: dict[str, str] | None = None,
         if s is not None:
             roles[role] = RoleAssignment(role, s, "name")
             taken.add(s.tag)
+    if ("loss" in roles and "eval_loss" in roles and roles["eval_loss"].reason == "name"
+            and _eval_part(data.series, roles["loss"].series.tag, roles["eval_loss"].series.tag)):
+        # the evaluation prints only the parts of a loss whose total the training prints: a
+        # part is not the eval loss (it stays a component)
+        taken.discard(roles.pop("eval_loss").series.tag)
     if "loss" not in roles and "eval_loss" not in roles:
         avail = ", ".join(sorted(data.series)[:12]) or "none"
         raise NoLossMetric(data.path, f"no training or eval loss among the metrics (have: {avail}); "

@@ -83,6 +83,14 @@ evaluation names that differ only in case and separators are one tag. A log with
 counter whose lines are bare ``name: value`` pairs is claimed once a loss name opens such a
 line twice.
 
+More forms (the eighth blind collection): a learning rate named by two words before its value
+or in a sentence (``Learning Rate 7.000e-05``, ``Learning rate is 0.01``); a value ending a
+sentence (``trained with loss: 0.0196. The running time ..``; ``1.09e-05.`` keeps its
+exponent); Chinese prints with full-width punctuation (``训练次数：100, Loss：1.98``: the step
+count, ``迭代次数`` the iteration count and ``第 N 轮`` round N are counters); and a loss
+whose epoch is printed again on a later line with another value is counted
+(:attr:`KVResult.reprinted`: the later value is kept, the reader warns).
+
 Renamed names (so that the role resolver finds them): ``learning rate`` -> ``learning_rate``,
 ``total loss`` -> ``total_loss`` (else, with no ``loss`` printed, the shortest component name
 would be taken for the training loss),
@@ -237,6 +245,28 @@ def _unquote(s: str) -> str:
     return s[j:]
 
 
+#: full-width punctuation of Chinese / Japanese text (``Loss：1.98``, ``训练次数：100，``) -> ASCII
+_FULLWIDTH = str.maketrans({"\uff1a": ": ", "\uff0c": ", ", "\uff1b": "; ", "\uff1d": "=", "\uff08": "(",
+                            "\uff09": ")", "\uff5c": "|"})
+#: Chinese counter words (``训练次数：100`` training step count, ``迭代次数`` iteration count,
+#: ``第 3 轮`` round/epoch 3) -> the English counter the grammar knows
+_CJK_COUNTERS = (("训练次数", "step"), ("迭代次数", "iteration"), ("训练步数", "step"))
+_CJK_EPOCH = re.compile(r"第\s{0,3}(\d{1,9})\s{0,3}(?:轮|个epoch|个 epoch)")
+
+
+def _cjk(part: str) -> str:
+    """``part`` with full-width punctuation in ASCII and Chinese counter words in English
+    (``训练次数：100, Loss：1.98`` -> ``step: 100, Loss: 1.98``; ``第 1 轮训练开始`` -> ``epoch 1
+    训练开始``). Source: blind8 text-log set (a Chinese PyTorch tutorial's prints)."""
+    part = part.translate(_FULLWIDTH)
+    for zh, en in _CJK_COUNTERS:
+        if zh in part:
+            part = part.replace(zh, f" {en}")
+    if "第" in part:
+        part = _CJK_EPOCH.sub(r" epoch \1 ", part)
+    return part
+
+
 def clean_line(part: str) -> str:
     """One display line as a terminal would show it, ready for parsing.
 
@@ -249,6 +279,8 @@ def clean_line(part: str) -> str:
     possessive ``'s`` between two names dropped (LightGBM's ``valid_1's binary_logloss``).
     Never raises.
     """
+    if not part.isascii():
+        part = _cjk(part)
     if ">" in part[:8]:
         part = _unquote(part)
     if "\x1b" in part:
@@ -379,8 +411,12 @@ _LEAD = re.compile(r"(?<![\w/.\-])(?P<w>validation|validating|valid|val|testing|
 
 # ----------------------------------------------------------------------------- pairs
 
+#: where a value ends: not inside a word, a path or a longer number; a sentence's full stop may
+#: follow it (``trained with loss: 0.0196. The running time is ..``: the line was not read, and
+#: ``dice: 1.09e-05.`` was read as 1.09 with the unit ``e``)
+_END = r"(?![\w@/]|\.(?![ \t]|$))"
 _PAIR = re.compile(
-    _NB + rf"(?P<k>{_NAME})\s{{0,20}}[:=]\s{{0,20}}\[?(?P<v>{NUM})(?P<u>{_UNIT})?(?![\w.@/])" + _MEAN)
+    _NB + rf"(?P<k>{_NAME})\s{{0,20}}[:=]\s{{0,20}}\[?(?P<v>{NUM})(?P<u>{_UNIT})?{_END}" + _MEAN)
 _FIELD = re.compile(rf"\s*(?P<k>{_NAME})\s{{1,40}}(?P<v>{NUM})(?P<u>{_UNIT})?(?![\w.@/])" + _MEAN + r"\s*")
 # "name is value" (a sentence-like print: "Epoch 3, Step 25, avg loss so far is 0.11"); a
 # sentence's final period may follow the value
@@ -392,10 +428,10 @@ _VISUALIZER = re.compile(rf"\(epoch: \d{{1,9}}, iters: \d{{1,12}}, time: {NUM}(?
 _LR_ARROW = re.compile(_NB + rf"(?P<k>learning[ _]rate|lr)\s{{0,5}}[:=]?\s{{0,5}}{NUM}\s{{0,5}}-{{1,2}}>\s{{0,5}}"
                        rf"(?P<v>{NUM})(?![\w.])", re.I)
 _SPACE_PAIR = re.compile(
-    _NB + rf"(?P<k>{_W}(?: {_W})?)\s{{1,20}}(?P<v>{NUM})(?P<u>{_UNIT})?(?![\w.@/])" + _MEAN)
+    _NB + rf"(?P<k>{_W}(?: {_W})?)\s{{1,20}}(?P<v>{NUM})(?P<u>{_UNIT})?{_END}" + _MEAN)
 _DIGIT = re.compile(r"\d")
 _NANINF = re.compile(r"(?<![A-Za-z])(?:nan|inf)", re.I)
-_HINT_WORDS = ("loss", "xent", "acc", "lr", "ppl", "perplex", "norm", "wps", "ups", "wpb", "bsz", "bleu", "wer",
+_HINT_WORDS = ("loss", "xent", "acc", "lr", "learning", "ppl", "perplex", "norm", "wps", "ups", "wpb", "bsz", "bleu", "wer",
                "cer", "f1", "auc", "map", "iou", "psnr", "ssim", "top1", "top5", "cost")
 _CTR_WORDS = ("epoch", "step", "iter", "batch", "update", "episode")
 _TABLE_FIRST = frozenset({"epoch", "step", "iter", "iteration", "global_step", "class"})
@@ -498,6 +534,9 @@ class KVResult:
     units: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     used_lines: set[int] = field(default_factory=set)
+    #: loss tag -> epochs whose epoch-only training line was followed by another line of the
+    #: same epoch with a different value (the later one is kept: the earlier print is dropped)
+    reprinted: dict[str, int] = field(default_factory=dict)
 
 
 class KVExtractor:
@@ -516,6 +555,12 @@ class KVExtractor:
             sniff counts like the fixed layouts' lines.
     """
 
+    @property
+    def table_headers(self) -> int:
+        """How many lines so far were whitespace-table headers (``Epoch gpu_mem box obj ..``,
+        ``Class Images Labels P R ..``): each belongs to the rows under it."""
+        return self._table_headers
+
     def __init__(self) -> None:
         self.recs: list[_Rec] = []
         self.loss_lines = 0
@@ -528,6 +573,7 @@ class KVExtractor:
         self._table_indexed = False  # the header is indented over an index column (pandas)
         self._yolo_val: list[tuple[int, str]] | None = None  # (cell index, tag)
         self._header_lines: set[int] = set()  # generic header / counter-only lines
+        self._table_headers = 0  # whitespace-table header lines
         self._started = False  # a counted metric line or a header line was seen
         self._stamp_names: dict[str, float] = {}  # loss name -> last value, stamped lines without a counter
         self._again_names: dict[str, float] = {}  # loss name -> last value, lines without a counter
@@ -1080,6 +1126,7 @@ class KVExtractor:
         if toks[0] == "Class" and len(toks) >= 4 and toks[1] == "Images":
             self._yolo_val = _yolo_val_columns(toks)
             self._header_lines.add(line_no)
+            self._table_headers += 1
             return True
         if ":" in head or not all(_TABLE_NAME.fullmatch(t) or _TABLE_NAME.fullmatch(t.replace(" ", "_"))
                                   for t in toks):
@@ -1102,6 +1149,7 @@ class KVExtractor:
         # row opens with its index (``   epoch  train_loss`` / ``0      1    0.52``)
         self._table_indexed = line[:1].isspace()
         self._header_lines.add(line_no)
+        self._table_headers += 1
         self._started = True
         early, self._early_rows = self._early_rows, None
         if early and [got for got in (self._table_row(row, no) for row, no in early) if got]:
@@ -1212,6 +1260,7 @@ class KVExtractor:
         out: dict[str, tuple[list[float], list[float]]] = {}
         ahead = _restated_ahead(recs)
         early: list[_Rec] = []  # eval records before the first counted line
+        point_line: dict[str, int] = {}  # tag -> physical line of its last point
 
         def end_of_epoch(ep: int | None) -> float | None:
             if ep is not None and cur_n:
@@ -1333,10 +1382,14 @@ class KVExtractor:
                     tag = tag + "_epoch"
                 st, va = out.setdefault(tag, ([], []))
                 if st and st[-1] == s:
+                    if (r.kind == "e" and not (r.eval or r.table or ordinal) and point_line.get(tag, r.line) != r.line
+                            and not (va[-1] == v or (v != v and va[-1] != va[-1])) and is_loss_name(tag)):
+                        res.reprinted[tag] = res.reprinted.get(tag, 0) + 1
                     va[-1] = v
                 else:
                     st.append(s)
                     va.append(v)
+                point_line[tag] = r.line
         self._weighted_total(recs, out, res.notes)
         self.recs = recs = []  # the records are done with: freed before the caller copies the points
         res.points = out
@@ -1768,7 +1821,8 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
             words = m.group("k").split(" ")
             while len(words) > 1 and words[0].lower() in _ARTICLES:
                 words.pop(0)
-            if any(_known_word(w) for w in words):
+            if any(_known_word(w) for w in words) or _optimiser_name(" ".join(words[-2:])):
+                # (``Learning rate is 0.01``: the two words name the learning rate)
                 name = " ".join(words)
                 found.append((m.end("k") - len(name), name, m.group("v"), m.group("u"), m.group("m")))
                 spans.append((m.start(), m.end()))
@@ -1786,9 +1840,11 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
     low = rest.lower()
     for m in (_SPACE_PAIR.finditer(rest) if any(w in low for w in _HINT_WORDS) else ()):
         words = m.group("k").split(" ")
-        if not _known_word(words[-1]) or (ctr_start < 10 ** 9 and m.start() < ctr_start):
+        # (``Learning Rate 7.000e-05``, ``grad norm 1.2``: two words naming an optimiser metric)
+        phrase = len(words) == 2 and _optimiser_name(m.group("k"))
+        if not (_known_word(words[-1]) or phrase) or (ctr_start < 10 ** 9 and m.start() < ctr_start):
             continue
-        name = m.group("k") if len(words) == 2 and words[0].lower() in _QUALIFIERS else words[-1]
+        name = m.group("k") if len(words) == 2 and (words[0].lower() in _QUALIFIERS or phrase) else words[-1]
         start = m.start() if name == m.group("k") else m.start("k") + len(m.group("k")) - len(name)
         found.append((start, name, m.group("v"), m.group("u"), m.group("m")))
     rest = _blank(text, spans + [(f[0], f[0] + len(f[1])) for f in found if f[0] >= 0])

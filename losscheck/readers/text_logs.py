@@ -69,13 +69,20 @@ A cut last line cannot be told from a complete one in text; it is read as printe
 Records glued on one line (``[010] train_loss: .. | .. [011] train_loss: ..``: a print whose
 newline comes only on some epochs) are split at each bracketed counter that rises and is
 followed by the line's first name. Before any layout sees it, a physical line is split at carriage returns (each ``\\r``
-piece is a progress state; the last state of a Keras epoch is the epoch's value), and each
+piece is a progress state; the last state of a Keras epoch is the epoch's value) and at
+cursor-up escapes (``ESC[A``: a record printed after a parked tqdm bar is its own line), and each
 piece has a leading markdown / e-mail quote mark (``> ``, a log pasted into an issue
 thread) dropped, its ANSI escape codes removed, backspaces applied, a python warning that
 stderr wrote into an unfinished stdout line (``iter 10 || Loss: 2.3 || /x/aug.py:238:
 UserWarning: ...``) and a trailing comment or annotation (``  # after resume``,
 ``  <-- spike``) cut off. A line nothing can use is counted
 (an info note gives how many non-blank lines were not used), never an error.
+
+Warned reads (the report shows the note; the roles are the resolver's): a loss series most of
+whose prints fell on steps already taken (a counter not found); only an eval loss named
+beside unknown names; one training loss printed at two rates; a loss printed beside a twin
+with a one-letter split prefix (``loss`` and ``v_loss``) and no eval loss named; an epoch of
+a loss printed again on a later line with another value (the later one kept).
 
 Sniff: a ``.log``/``.txt``/``.out``/``.md`` file is claimed (0.3) when 3 lines of the 64 KB
 head (2 in a file under 10 lines; when the head has none, of the last or else the middle 64 KB
@@ -85,7 +92,9 @@ a loss-like metric with a counter for the generic extractor: 10, or 3 that are a
 tenth of the non-blank lines (a README quoting a few log lines is not claimed; lines are
 counted between ``\n``s, the carriage-return states of a progress bar being one line; a
 rule of dashes, ``--`` or ``+----+``, is not counted). A window that is mostly tqdm bars
-printing no metric is claimed too, so the user is told that no metric is printed.
+printing no metric is claimed too, so the user is told that no metric is printed, and so is
+a file of at most 3 lines (a whitespace table's header line counted with its rows) with one
+loss line.
 
 Every regular expression is linear in the line length (no nested or adjacent quantifiers
 that can match the same text in two ways; unbounded name parts are capped), so the work
@@ -276,6 +285,7 @@ class _Parser:
         # tag -> values an epoch block overwrote with a value from another physical line (lines
         # printed per batch under an "Epoch N/M" header keep only the epoch's last value)
         self.stacked: dict[str, int] = {}
+        self.reprinted: dict[str, int] = {}  # loss tag -> epochs printed again (see KVResult.reprinted)
         self._block_line: dict[tuple[int, str], int] = {}  # (epoch, tag) -> line of the kept value
         self._line_no = 0
         self.wlm_batches: int | None = None
@@ -634,6 +644,7 @@ class _Parser:
             for st, v in zip(steps, values):
                 self.add(tag, st, v, unit)
         self.used |= {n for n in kv.used_lines}
+        self.reprinted = kv.reprinted
         info.extend(kv.notes)
         info.extend(self._counted_names())
         return info
@@ -743,6 +754,44 @@ def _eval_loss_only(series) -> list[str]:
     return out
 
 
+def _reprinted(series, reprinted: dict[str, int]) -> list[str]:
+    """A warning for each loss series one of whose epochs was printed on two lines with two
+    values (``Saved model at epoch 1 with loss: 1.77`` then ``.. epoch 1 with loss: 1.62``): one
+    point per epoch keeps the later value, so the earlier print is not analysed and a reader
+    counting every print in file order would see another first value or trend.
+    ``reprinted``: tag -> such epochs. Source: blind8 text-log set (a save log written on
+    every improvement, twice within one epoch)."""
+    out = []
+    for s in series:
+        n = reprinted.get(s.tag, 0)
+        if n and s.step_unit == "epoch":
+            out.append(f"{s.tag}: {n} epoch(s) printed again on a later line with another value; one point per "
+                       "epoch keeps the later value, so the earlier print is not analysed")
+    return out
+
+
+def _letter_split(series) -> list[str]:
+    """A warning when no evaluation loss is named but a loss is printed beside a twin whose
+    name is its own with a one-letter split prefix, at exactly its steps (``loss 5.36  v_loss
+    4.59`` per epoch, ``t_loss``): the prefix may abbreviate validation / test, and the
+    resolver would then analyse the training loss alone with no eval loss; the user is told
+    and can name it with ``--eval-loss``. Not a role change: ``v_loss`` is also a value loss
+    in reinforcement learning. Source: blind8 text-log set (Lightning + Rich epoch lines with
+    ``v_`` twins of every metric)."""
+    tags = {s.tag: s for s in series}
+    if any(is_loss_name(t) and is_eval_name(t) for t in tags):
+        return []
+    for s in series:
+        if not is_loss_name(s.tag) or len(s.values) < 2:
+            continue
+        for p in ("v_", "t_", "V_", "T_"):
+            twin = tags.get(p + s.tag)
+            if twin is not None and twin.steps.tolist() == s.steps.tolist():
+                return [f"{twin.tag!r} is printed beside {s.tag!r} on the same lines: its prefix may mean "
+                        f"validation or test, and no other eval loss is named (name it with --eval-loss {twin.tag!r})"]
+    return []
+
+
 #: name words that say how a value is aggregated or which split, not what it measures (not
 #: ``epoch``: a ``<name>_epoch`` series is the reader's own split of an epoch summary printed
 #: under its per-step name, a deliberate read)
@@ -778,14 +827,23 @@ def _two_rates(series) -> list[str]:
             "analyses one (its loss role), the other is the log's coarser record and can be picked with --loss"]
 
 
+#: a cursor-up escape (``ESC[A``, ``ESC[2A``, ``ESC[F``): what follows is drawn on another line
+_CURSOR_UP = re.compile(r"\x1b\[\d{0,4}[AF]")
+
+
 def _display_lines(text: str):
     """``(physical line number, cleaned display line)`` for every non-blank piece of
     ``text``: physical lines split at ``\\n``, then at carriage returns (and the other
-    breaks ``str.splitlines`` knows), each cleaned by :func:`clean_line`."""
+    breaks ``str.splitlines`` knows) and cursor-up escapes, each cleaned by :func:`clean_line`."""
     from losscheck.readers._textkv import clean_line
 
     for no, physical in enumerate(text.split("\n")):
-        for part in physical.splitlines():
+        pieces = physical.splitlines()
+        if "\x1b[" in physical:
+            # a cursor moved up (``ESC[A``: tqdm parks a nested bar so) ends what was drawn on
+            # that line: a log record printed next is a display line of its own, not the bar's
+            pieces = [q for piece in pieces for q in _CURSOR_UP.split(piece)]
+        for part in pieces:
             if not part.strip():
                 continue
             line = clean_line(part)
@@ -988,10 +1046,11 @@ class TextLogReader(BaseReader):
             # [08:35<218:49:50, 3.81it/s]``, most of the window): read, so the user is told that
             # no loss is printed, not that the file is not a log
             return 0.3
-        if total >= 1 and nonblank <= _ONE_LINE_LOG:
+        if total >= 1 and nonblank - p.kv.table_headers <= _ONE_LINE_LOG:
             # a log cut to its one metric line (a run that diverged at its first print, a
             # one-line excerpt): read, so the verdict says "too little data" instead of
-            # "not a log"
+            # "not a log"; a table's header line belongs to its row (YOLOv5's epoch header,
+            # one epoch row, the validation header and its ``all`` row: one epoch)
             return 0.3
         # lines without a counter (``训练损失: 32.1`` per epoch, ``0/10105 in 0 epoch ..., Loss is
         # 2.64``): the window is read as the reader would read it, and a loss-named series of
@@ -1020,7 +1079,8 @@ class TextLogReader(BaseReader):
         series, n = p.col.build(src, "step", p.units)
         notes.extend(n)
         notes.extend(ReadNote(src, m, "warning") for m in _doubtful(series, printed) + _eval_loss_only(series)
-                     + _two_rates(series))
+                     + _two_rates(series) + _letter_split(series)
+                     + _reprinted(series, p.reprinted))
         notes.extend(ReadNote(src, m, "info") for m in info)
         if not series:
             enc = next((n.message.split(" encoded as ", 1)[1].split(" (", 1)[0].split(" without", 1)[0]
