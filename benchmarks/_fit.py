@@ -44,13 +44,16 @@ def load_accuracy():
 
 
 def tune_cases(keep: Callable[[object, object], bool],
-               case_filter: Callable[[object], bool] = lambda c: True) -> list:
+               case_filter: Callable[[object], bool] = lambda c: True,
+               thresholds: Mapping[str, float] | None = None) -> list:
     """Step 1: the tune cases a search can move.
 
     Args:
         keep: ``keep(case, run_report)`` on the default diagnosis of a case's first run;
             True keeps the case.
         case_filter: applied to a case before it is diagnosed (e.g. "has a labelled remedy").
+        thresholds: configuration thresholds of that first diagnosis (default: none, the
+            defaults); a search whose own thresholds are now on by default turns them off here.
 
     Returns:
         The kept cases, in the corpus order of ``accuracy.SETS``. A case whose diagnosis
@@ -65,7 +68,7 @@ def tune_cases(keep: Callable[[object, object], bool],
             if not case_filter(c):
                 continue
             try:
-                rep = diagnose(c.run, Options())
+                rep = diagnose(c.run, Options(thresholds=dict(thresholds or {})))
             except Exception:  # noqa: BLE001 - unreadable runs cannot be moved by thresholds
                 continue
             if rep.runs and keep(c, rep.runs[0]):

@@ -19,14 +19,10 @@ with open(SAMPLE_RUNS.parent / "benchmarks" / "sample_runs_labels.csv", newline=
 
 
 #: labelled runs losscheck gets wrong today, with why (strict: a fix makes the test say so).
-#: Two healthy runs of the LR sweep fall from ~2.5 to their noise floor (~0.9) within the first
-#: 2 of 75 logged points: the plateau detector's start level (median of the first 3 points)
-#: is not significantly above the noisy floor, so it reads "flat from the start" (the
-#: fast-floor pattern of the corpus, see README "How accurate is it?").
-KNOWN_MISSES = {
-    "lr-sweep/lr-0.1-s1": "fast floor read as a plateau",
-    "lr-sweep/lr-0.03-s2": "fast floor read as a plateau",
-}
+#: (Empty since the plateau detector's fast drop to a floor: the LR sweep's lr-0.1-s1 and
+#: lr-0.03-s2, which fall from ~2.5 to a noisy ~0.9 floor within 2 of 75 logged points, were
+#: read as "flat from the start"; see :mod:`losscheck.analysis.plateau`.)
+KNOWN_MISSES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("row", [

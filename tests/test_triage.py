@@ -384,7 +384,8 @@ def test_markdown_with_a_triage_stays_under_its_size_limit():
 
 def test_one_kind_of_failure_is_separated_when_the_failures_mix_causes():
     """High LRs diverge or turn NaN while two low-LR runs stall: no LR threshold separates the
-    failing runs from the rest, but one separates the divergences (sample_runs/lr-sweep's shape)."""
+    failing runs from the rest, but one separates the divergences (the shape sample_runs/lr-sweep
+    had while two of its healthy runs were misread as plateaus)."""
     spec = [(0.003, "converging"), (0.003, "converging"), (0.01, "converging"), (0.01, "converging"),
             (0.03, "converging"), (0.03, "plateau"), (0.1, "plateau"), (0.1, "converging"),
             (1.0, "diverging"), (1.0, "diverging"), (3.0, "nan"), (3.0, "nan")]

@@ -247,7 +247,15 @@ def knocked_up(series: Series | None) -> tuple[float, float] | None:
     """
     if series is None:
         return None
-    v = _finite(series.values)
+    return knocked_up_values(series.values)
+
+
+def knocked_up_values(values: np.ndarray) -> tuple[float, float] | None:
+    """:func:`knocked_up` of a bare array of loss values ``(n,)`` in logged order (non-finite and
+    non-positive values dropped): ``(ratio, z)`` or ``None`` below 9 such values. The plateau
+    detector reads it on its binned curve (:mod:`losscheck.analysis.plateau`, a fast drop)
+    and the facts on the raw loss."""
+    v = _finite(np.asarray(values, dtype=float))
     v = v[v > 0]
     n = len(v)
     if n < 9:

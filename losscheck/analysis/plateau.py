@@ -28,6 +28,24 @@ points give the test power) and ``mk_min_decrease`` = 1 %, the short call's floo
 ``mk_max_points`` = 30, the usual small-sample boundary beyond which the 5 % rule's standard
 errors are reliable.
 
+A **fast drop to a floor** also counts as learning (issue 14, pattern 1: a plateau at the level
+the run reached after learning, far below its start, is a converged run; one at chance or near
+the start value is stuck). A loss that falls within its first 2-3 logged points and then stays
+flat has a start median (of at least 3 bins) already on the floor, so the tests above see no
+decrease. Here the first bin counts: the run has learned when the first bin sits at least
+``drop_min`` above the end level on the log scale (ln 2: the floor at most half the first
+loss) and ``drop_z`` (2) standard errors of that difference above it (SE = sigma *
+sqrt(1 + 1.2533^2 / k_end): one point against a median of ``k_end`` bins), unless the end level
+was *knocked up* from a lower level the run had reached (:func:`losscheck.analysis.evidence.knocked_up_values`
+on the bins: ratio >= ``drop_knocked_ratio`` (1.5) and z >= ``drop_knocked_z`` (5); an LR far
+too high, LC105's case). Only on the log scale. A chance level found as below still makes the
+curve a plateau. The four thresholds were fitted on the tune split by
+``benchmarks/fit_plateau_drop.py`` (grid search scored by the benchmark: tune runs with a loss
+labelled plateau, 34 -> 36 right, healthy runs alarmed 3 -> 1; ties to the grid's middle).
+A majority-class floor after a fast drop (the loss falling from ln 2 to the class-prior
+entropy) is not told apart here: the frozen accuracy (:mod:`losscheck.analysis.classify`) is
+that side channel.
+
 ``rel_slope`` is the Theil-Sen slope of log-loss per 1,000 steps (= relative slope).
 """
 
@@ -38,6 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from losscheck.analysis._util import diff_noise, theil_sen
+from losscheck.analysis.evidence import knocked_up_values
 from losscheck.model import Plateau
 
 #: Class counts tried when C is not given. Only the counts that are common in practice
@@ -57,6 +76,10 @@ class PlateauOptions:
     mk_max_points: int = 30
     mk_alpha: float = 0.01
     mk_min_decrease: float = float(np.log(1.01))
+    drop_min: float = float(np.log(2.0))
+    drop_z: float = 2.0
+    drop_knocked_ratio: float = 1.5
+    drop_knocked_z: float = 5.0
 
 
 def detect_plateau(x: np.ndarray, y: np.ndarray, domain: str, inverse, num_classes: int | None = None,
@@ -88,6 +111,14 @@ def detect_plateau(x: np.ndarray, y: np.ndarray, domain: str, inverse, num_class
     ts_dec, ts_dec_lo = -slope * span, -hi * span
     learned = (dec >= o.min_decrease and dec >= o.z_sig * se) or \
               (ts_dec >= o.min_decrease and ts_dec_lo > 0 and dec >= o.min_decrease)
+    # a fast drop to a floor: the first bin far above the end level, which is the lowest level
+    # the run reached (not knocked up from a lower one)
+    drop = float(y[0]) - y1
+    drop_se = float(sig * np.sqrt(1.0 + 1.2533 ** 2 / k2))
+    ku = knocked_up_values(inverse(y)) if domain == "log" else None
+    knocked = ku is not None and ku[0] >= o.drop_knocked_ratio and ku[1] >= o.drop_knocked_z
+    fast_drop = (domain == "log" and drop >= o.drop_min and drop >= o.drop_z * drop_se and not knocked)
+    learned = learned or fast_drop
     if not learned and n <= o.mk_max_points and ts_dec >= o.mk_min_decrease:
         from losscheck.analysis.short import mann_kendall
 
@@ -100,7 +131,9 @@ def detect_plateau(x: np.ndarray, y: np.ndarray, domain: str, inverse, num_class
         ev_mk = {}
     ev = {"plateau_decrease_log": dec, "plateau_decrease_se": float(se),
           "plateau_theil_sen_decrease_log": ts_dec, "plateau_theil_sen_decrease_low": ts_dec_lo,
-          "plateau_noise_log": sig, **ev_mk}
+          "plateau_noise_log": sig, "plateau_first_drop_log": drop, "plateau_first_drop_se": drop_se,
+          **({"plateau_knocked_ratio": ku[0], "plateau_knocked_z": ku[1]} if ku is not None else {}),
+          **({"plateau_fast_drop": True} if fast_drop else {}), **ev_mk}
     level_start, level_end = float(inverse(y0)), float(inverse(y1))
     if ev_mk.get("plateau_creep"):
         ev.update({"plateau_level_start": level_start, "plateau_level_end": level_end})
