@@ -427,7 +427,14 @@ def compile_package() -> None:
 
 
 def issue17_case(name: str, inputs: dict, args, repeat: int, floor: float, results: dict, checks: list) -> None:
-    """Measure one of issue 17's targets; prints a line, appends to ``results`` and ``checks``."""
+    """Measure one of issue 17's targets; prints a line (ending with the load average before and
+    after the measurement), appends to ``results`` and ``checks``."""
+    load0 = os.getloadavg()[0]
+    _issue17_case(name, inputs, args, repeat, floor, results, checks)
+    print(f"          (load average {load0:.1f} -> {os.getloadavg()[0]:.1f})", flush=True)
+
+
+def _issue17_case(name: str, inputs: dict, args, repeat: int, floor: float, results: dict, checks: list) -> None:
     diag = [BIN, "diagnose"]
     if name == "tiny":
         inp = inputs["tiny"]
