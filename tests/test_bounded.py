@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from losscheck.model import Series
-from losscheck.readers import _common, _jsonl, _tabular, choose
+from losscheck.readers import _common, _jsonl, _numscan, _tabular, choose
 from losscheck.series import normalize
 from tests.rules.test_rules_extra import ctx_for, decaying, fire
 
@@ -434,6 +434,7 @@ def _big_rows(n=50):
 @pytest.mark.parametrize("pandas", [False, True])
 def test_csv_steps_beyond_2_53_are_exact(tmp_path, monkeypatch, pandas):
     monkeypatch.setattr(_tabular, "PANDAS_MIN_CHARS", 10 if pandas else 10 ** 12)
+    monkeypatch.setattr(_numscan, "SMALL_MAX_BYTES", 0 if pandas else 10 ** 12)
     p = tmp_path / "metrics.csv"
     p.write_text("step,loss\n" + "".join(f"{s},{v}\n" for s, v in _big_rows()))
     res = choose(p).read(p)
@@ -457,6 +458,7 @@ def test_lightning_steps_beyond_2_53_are_exact(tmp_path):
 @pytest.mark.parametrize("columns", [False, True])
 def test_jsonl_steps_beyond_2_53_are_exact(tmp_path, monkeypatch, columns):
     monkeypatch.setattr(_jsonl, "COLUMNS_MIN_BYTES", 0 if columns else 10 ** 12)
+    monkeypatch.setattr(_numscan, "SMALL_MAX_BYTES", 0 if columns else 10 ** 12)
     p = tmp_path / "metrics.jsonl"
     p.write_text("".join(json.dumps({"step": s, "loss": v}) + "\n" for s, v in _big_rows()))
     res = choose(p).read(p)

@@ -481,5 +481,6 @@ def _note_non_numeric(k: str, v: Any, line: int, seen_null: set, odd: dict) -> N
 
 
 #: Files at least this long (bytes) try :func:`losscheck.readers._numscan.jsonl_columns` first
-#: (it imports pandas).
+#: (it imports pandas); smaller ones too once pandas paid for its import in this process
+#: (:class:`losscheck.readers._numscan.ColumnarBudget`).
 COLUMNS_MIN_BYTES = 5_000_000

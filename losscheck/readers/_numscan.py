@@ -32,6 +32,57 @@ import numpy as np
 from losscheck.readers._common import MAX_LINE_BYTES, STEP_KEYS, beyond_exact, strip_bom
 
 
+#: A table file shorter than this (bytes) stays on the per-line path even once pandas is
+#: loaded: a ``read_csv`` call costs ~1 ms of set-up, about what the per-line path takes for
+#: ~300 rows (~15 KB of ``step,loss,lr`` JSON lines, ~6 KB of CSV; measured with the generator
+#: of ``benchmarks/speed.py`` on the 2-core VM, 2026-12-06).
+SMALL_MAX_BYTES = 16_384
+
+
+class ColumnarBudget:
+    """When a table file is worth pandas' C parser, in a process that may read many of them.
+
+    The per-line paths need no import; the C paths need pandas, whose import costs what the
+    per-line path spends on a few MB of text. A file at least ``alone`` bytes long (the
+    reader's threshold: :data:`losscheck.readers._tabular.PANDAS_MIN_CHARS`,
+    :data:`losscheck.readers._jsonl.COLUMNS_MIN_BYTES`) pays for the import on its own. A
+    sweep of 25,000-row files (0.5-1.2 MB each) never reaches it, and would read every file
+    ~8x slower than pandas. So, as in the ski-rental problem (rent until the rent paid equals
+    the price, then buy: never more than twice the cost of the best choice made knowing the
+    future; Karlin, Manasse, Rudolph & Sleator, "Competitive snoopy caching", Algorithmica 3,
+    1988), this process counts the bytes it read per line, and a file of at least
+    :data:`SMALL_MAX_BYTES` takes the C path once that count plus its own size reach
+    ``alone``, or at once when pandas is already imported. A diagnosis of one small run thus
+    never imports pandas (start-up), and a sweep's worker buys it after a few MB.
+
+    Only the cost is decided here: each C path returns exactly what its per-line reference
+    builds, or declines (tests compare them), so no result depends on this state.
+    """
+
+    def __init__(self) -> None:
+        #: bytes of table files (each >= SMALL_MAX_BYTES) this process read per line
+        self.per_line_bytes = 0
+        #: table files sent to a C path
+        self.columnar_files = 0
+
+    def columnar(self, nbytes: int, alone: int) -> bool:
+        """Whether a table file of ``nbytes`` bytes should try the C (pandas) path; when not,
+        the caller reads it per line and its bytes are counted here."""
+        import sys
+
+        if nbytes >= alone or (nbytes >= SMALL_MAX_BYTES and (
+                "pandas" in sys.modules or self.per_line_bytes + nbytes >= alone)):
+            self.columnar_files += 1
+            return True
+        if nbytes >= SMALL_MAX_BYTES:
+            self.per_line_bytes += nbytes
+        return False
+
+
+#: This process's budget (each worker process has its own).
+BUDGET = ColumnarBudget()
+
+
 def guess_sep(header: str) -> str:
     """The delimiter of a header line: the most frequent of ``,``, tab and ``;`` (``,`` on ties)."""
     counts = {sep: header.count(sep) for sep in (",", "\t", ";")}

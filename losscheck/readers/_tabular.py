@@ -9,7 +9,9 @@ things losscheck must keep apart: a *missing* cell (``""``, ``None``, ``null``: 
 and a *non-finite value* (``nan``, ``inf``, ``-Infinity``: a point that the analysis counts).
 See :data:`losscheck.readers._common.MISSING_TOKENS` and ``NAN_TOKENS``/``INF_TOKENS``.
 
-Large files (>= :data:`PANDAS_MIN_CHARS`) that need none of the repairs below (no quotes,
+Large files (>= :data:`PANDAS_MIN_CHARS`; smaller ones from
+:data:`~losscheck.readers._numscan.SMALL_MAX_BYTES` once pandas paid for its import in this
+process: :class:`~losscheck.readers._numscan.ColumnarBudget`) that need none of the repairs below (no quotes,
 comments, blank lines, repeated header, lone CR or NUL; a final newline) are read by
 pandas' C ``read_csv`` instead, in one of two ways:
 
@@ -43,7 +45,7 @@ from losscheck.errors import ParseError, excerpt
 from losscheck.model import NOTE_NO_VALUES, ReadNote, Series
 from losscheck.readers._common import (INF_TOKENS, MISSING_TOKENS, NAN_TOKENS, STEP_KEYS, beyond_exact, decode_text,
                                        drop_long_lines, first_lines, read_data)
-from losscheck.readers._numscan import csv_floats, guess_sep
+from losscheck.readers._numscan import BUDGET, csv_floats, guess_sep
 from losscheck.series import normalize
 
 #: Column names holding wall-clock time (seconds or milliseconds since the Unix epoch).
@@ -54,7 +56,8 @@ WALL_COLUMNS = ("wall_time", "Wall time", "walltime", "_timestamp", "timestamp")
 #: run did. Below it, the rows are skipped one by one and a warning names their lines.
 MAX_MALFORMED_SHARE = 0.2
 
-#: Decoded files at least this long are tokenized by pandas' C parser when they allow it.
+#: Files at least this long (bytes) try pandas' C parser when they allow it; smaller ones too
+#: once it paid for its import in this process (:class:`losscheck.readers._numscan.ColumnarBudget`).
 PANDAS_MIN_CHARS = 5_000_000
 
 # A comment line or a blank (whitespace-only) line, anywhere: the pandas path does not apply.
@@ -353,7 +356,8 @@ def load_table(path: Path) -> Table:
     data, notes = read_data(path)
     data, more = drop_long_lines(data, path)
     notes += more
-    if len(data) >= PANDAS_MIN_CHARS:
+    columnar = BUDGET.columnar(len(data), PANDAS_MIN_CHARS)
+    if columnar:
         floats = csv_floats(data)
         if floats is not None:
             header, cols, exact = floats
@@ -361,7 +365,7 @@ def load_table(path: Path) -> Table:
     text, more = decode_text(data, path)
     notes += more
     del data
-    fast = cells_fast(text) if len(text) >= PANDAS_MIN_CHARS else None
+    fast = cells_fast(text) if columnar else None
     if fast is not None:
         header, cells = fast
         return _build_table(src, header, cells, len(cells[0]), notes)

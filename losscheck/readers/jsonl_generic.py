@@ -76,7 +76,7 @@ class GenericJsonlReader(BaseReader):
     def _read(self, path: Path) -> ReadResult:
         src = str(path)
         data, notes = read_data(path)
-        if len(data) >= _jsonl.COLUMNS_MIN_BYTES:
+        if _numscan.BUDGET.columnar(len(data), _jsonl.COLUMNS_MIN_BYTES):
             held = [data]
             del data  # handed over, so that the column path can free the file's bytes early
             cols = _numscan.jsonl_columns(held)

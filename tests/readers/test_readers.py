@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from losscheck.readers import choose
+from losscheck.readers import _numscan, choose
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real_runs"
 
@@ -338,6 +338,7 @@ def test_csv_pandas_path_used_for_large_files(tmp_path, monkeypatch):
     fast = tab.load_table(p)
     assert calls
     monkeypatch.setattr(tab, "PANDAS_MIN_CHARS", 10**12)
+    monkeypatch.setattr(_numscan, "SMALL_MAX_BYTES", 10**12)  # nor once pandas is loaded: per line
     _assert_same_table(fast, tab.load_table(p), p)
     p.write_text("# a comment\n" + p.read_text())
     monkeypatch.setattr(tab, "PANDAS_MIN_CHARS", 1000)
@@ -437,6 +438,7 @@ def test_csv_load_table_float_path_end_to_end(tmp_path, monkeypatch):
         monkeypatch.setattr(tab, "PANDAS_MIN_CHARS", 1000)
         fast = tab.load_table(p)
         monkeypatch.setattr(tab, "PANDAS_MIN_CHARS", 10**12)
+        monkeypatch.setattr(_numscan, "SMALL_MAX_BYTES", 10**12)  # nor once pandas is loaded: per line
         _assert_same_table(fast, tab.load_table(p), p)
     assert True in calls and False in calls
 
