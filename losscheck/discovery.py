@@ -436,18 +436,19 @@ def _discover_archive(top: Path, data: bytes | None = None) -> Discovery:
     event_dirs: set[Path] = set()
     chosen: dict[str, Reader] = {}
 
-    def claim(name: str, head: bytes) -> bool:
+    def claim(name: str, head: bytes, probe: bool = False) -> bool:
         if name.endswith(SKIP_SUFFIXES):
             return False
         fp = Path(f"{top}/{name}")
         with memory_files({str(fp): head}):
             reader = _sniff(fp)
-        if reader is not None:
+        if reader is not None and not probe:
             chosen[name] = reader
         return reader is not None
 
     at: dict[str, int] = {}  # member name -> its place in found: a name tar holds twice, last wins
-    for name, content, problem in archive_members(top, claim, data):
+    refused: list[str] = []  # logs whose member path leads outside the archive: named, never read
+    for name, content, problem in archive_members(top, claim, data, refused):
         fp = Path(f"{top}/{name}")
         reader = chosen[name]
         if content is None:
@@ -463,11 +464,21 @@ def _discover_archive(top: Path, data: bytes | None = None) -> Discovery:
             at[name] = len(found)
             found.append((fp.parent, fp, reader))
     runs = _group(found, top, event_dirs)
+    errors: list[LosscheckError] = [UnreadableFile(Path(f"{top}/{name}"), REFUSED_MEMBER) for name in refused]
     if not runs:
+        if refused:
+            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+            raise NoLogsFound(top, f"no supported log found in the archive; member {refused[0]!r}{more} "
+                                   f"refused: {REFUSED_MEMBER}")
         raise NoLogsFound(top, "no supported log found in the archive")
     for run in runs.values():
         run.memory = {str(lf.path): memory[str(lf.path)] for lf in run.files if str(lf.path) in memory}
-    return Discovery([runs[k] for k in sorted(runs)], [])
+    return Discovery([runs[k] for k in sorted(runs)], errors)
+
+
+#: Why a log inside an archive whose path has ``..`` is not read (one error line each).
+REFUSED_MEMBER = ("not read: its path leads outside the archive ('..'), which extracting it would "
+                  "write; extract the archive yourself if you trust it")
 
 
 def _discover_remote(url: str) -> Discovery:

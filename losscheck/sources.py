@@ -62,6 +62,34 @@ def is_archive(path: Path) -> bool:
     return path.name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
+def _outside(name: str) -> str | None:
+    """For a member name with a ``..`` part (a path leading outside the archive), the name
+    with those parts dropped (what a reader sniffs it as), else ``None``."""
+    parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("/", ".")]
+    if ".." not in parts:
+        return None
+    kept = [p for p in parts if p != ".."]
+    if not kept or any(p.startswith(".") or p == "__pycache__" for p in kept):
+        return None
+    return "/".join(kept)
+
+
+def _refuse(src: IO[bytes], name: str, claim, refused: list[str] | None) -> None:
+    """Append ``name`` to ``refused`` when its member (``src``, a ``..`` path) is a log a
+    reader would claim; the member itself is never read further."""
+    shown = _outside(name)
+    if refused is None or shown is None:
+        return
+    head = src.read(SNIFF_BYTES)
+    if shown.endswith(".gz") and head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, SNIFF_BYTES)
+        except zlib.error:
+            head = b""
+    if claim(shown, head, probe=True):
+        refused.append(name)
+
+
 def _safe_name(name: str) -> str | None:
     """A member name as a relative POSIX path inside the archive, or ``None`` for names
     that point outside it (absolute, ``..``) or into hidden folders."""
@@ -81,7 +109,7 @@ def archive_kind(head: bytes) -> str | None:
     return None
 
 
-def archive_members(path: Path, claim, data: bytes | None = None
+def archive_members(path: Path, claim, data: bytes | None = None, refused: list[str] | None = None
                     ) -> Iterator[tuple[str, bytes | None, str | None]]:
     """The regular files of a tar or zip archive, streamed once, never written to disk.
 
@@ -93,6 +121,9 @@ def archive_members(path: Path, claim, data: bytes | None = None
             are not read further.
         data: the archive's bytes when they are not in a file (standard input, a ``.gz`` that
             holds a tar); the kind is then told from the content.
+        refused: when given, the name (as stored) of each regular member that a reader would
+            claim but whose path leads outside the archive (``..``) is appended to it: it is
+            never read, and the caller names it instead of losing a run silently.
     Yields:
         ``(name, content, problem)``: the member's relative POSIX name, its bytes (a ``.gz``
         member as stored: :func:`losscheck.readers._common.read_data` inflates it) and
@@ -114,7 +145,7 @@ def archive_members(path: Path, claim, data: bytes | None = None
         zipped = path.name.lower().endswith(ZIP_SUFFIXES)
         opened = os.fdopen(open_regular(path), "rb")
     with opened as fh:
-        yield from _skip_latest_run((_zip_members if zipped else _tar_members)(fh, path, claim))
+        yield from _skip_latest_run((_zip_members if zipped else _tar_members)(fh, path, claim, refused))
 
 
 def _skip_latest_run(members: Iterator[tuple[str, bytes | None, str | None]]
@@ -206,7 +237,8 @@ def _compressed(path: Path, fh: IO[bytes]) -> bool:
     return head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00"
 
 
-def _tar_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes | None, str | None]]:
+def _tar_members(fh: IO[bytes], path: Path, claim, refused: list[str] | None = None
+                 ) -> Iterator[tuple[str, bytes | None, str | None]]:
     import lzma  # (archive modules are imported when an archive is read: start-up time)
     import tarfile
 
@@ -227,6 +259,8 @@ def _tar_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes 
                                            f"{size_text(packed)}; --max-ratio): a decompression bomb?")
             name = _safe_name(member.name)
             if name is None or not member.isreg():
+                if member.isreg() and (src := tf.extractfile(member)) is not None:
+                    _refuse(src, member.name, claim, refused)
                 continue
             src = tf.extractfile(member)
             if src is None:
@@ -251,7 +285,8 @@ def _tar_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes 
         tf.close()
 
 
-def _zip_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes | None, str | None]]:
+def _zip_members(fh: IO[bytes], path: Path, claim, refused: list[str] | None = None
+                 ) -> Iterator[tuple[str, bytes | None, str | None]]:
     import zipfile
 
     try:
@@ -262,11 +297,17 @@ def _zip_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes 
     with zf:
         for info in zf.infolist():
             name = _safe_name(info.filename)
-            if name is None or info.is_dir():
-                continue
             mode = (info.external_attr >> 16) & 0o170000
             if mode and mode != 0o100000:
                 continue  # a symlink or device stored in the zip
+            if name is None and not info.is_dir() and refused is not None and _outside(info.filename):
+                try:
+                    with zf.open(info) as src:
+                        _refuse(src, info.filename, claim, refused)
+                except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, zlib.error):
+                    refused.append(info.filename)  # cannot even be sniffed: named all the same
+            if name is None or info.is_dir():
+                continue
             try:
                 with zf.open(info) as src:
                     got = _read_member(src, path, name, info.file_size, claim, max(info.compress_size, 1))
