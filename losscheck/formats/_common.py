@@ -197,11 +197,25 @@ def diagnosis_text(run) -> str:
     return out
 
 
-def confidence_text(run) -> str:
-    """`` (confidence 0.83)`` for a run with a confidence (:mod:`losscheck.analysis.confidence`),
-    else ``""``."""
+#: Classes that are no verdict: a report for people shows no confidence beside them (a
+#: "HEALTHY insufficient (confidence 0.80)" header read as a sure pass on one point). The
+#: machine formats (JSON, SARIF) keep the calibrated number: the probability that the run
+#: indeed has too little data.
+NO_VERDICT = frozenset({"insufficient"})
+
+
+def shown_confidence(run) -> float | None:
+    """The confidence a report for people shows: the run's, or ``None`` when it has none or
+    its class is no verdict (:data:`NO_VERDICT`)."""
     c = getattr(run, "confidence", None)
-    return "" if c is None else f" (confidence {float(c):.2f})"
+    return None if c is None or getattr(run, "primary", None) in NO_VERDICT else float(c)
+
+
+def confidence_text(run) -> str:
+    """`` (confidence 0.83)`` for a run with a confidence (:mod:`losscheck.analysis.confidence`)
+    and a verdict, else ``""`` (:func:`shown_confidence`)."""
+    c = shown_confidence(run)
+    return "" if c is None else f" (confidence {c:.2f})"
 
 
 _STATUS_RANK = {"failing": 0, "warning": 1, "healthy": 2}

@@ -14,8 +14,8 @@ import io
 import math
 
 from losscheck.errors import escape_controls
-from losscheck.formats._common import (clean_text, confidence_text, failing_first, group_text, run_label, summary_line,
-                                       triage_headline, triage_table)
+from losscheck.formats._common import (clean_text, confidence_text, failing_first, group_text, run_label,
+                                       shown_confidence, summary_line, triage_headline, triage_table)
 from losscheck.formats.interface import Format
 from losscheck.model import Report, RunReport
 
@@ -174,7 +174,7 @@ class TextFormat(Format):
             "status": [_name(r.status) for r in runs],
             "class": [_name(r.primary) for r in runs],
             "onset": ["" if r.onset_step is None else str(r.onset_step) for r in runs],
-            "conf.": ["" if r.confidence is None else f"{r.confidence:.2f}" for r in runs],
+            "conf.": ["" if (c := shown_confidence(r)) is None else f"{c:.2f}" for r in runs],
             "top finding": [_name(f"{r.findings[0].code} {r.findings[0].name}") if r.findings else "" for r in runs],
             "code": [_name(r.findings[0].code) if r.findings else "" for r in runs],
             "top remedy": [_name(r.remedies[0].id) if r.remedies else "" for r in runs],
@@ -221,7 +221,7 @@ class TextFormat(Format):
         unit = "epoch" if main is not None and main.step_unit == "epoch" else "step"
         head = Text.assemble((_name(r.status.upper()), STATUS_STYLE.get(r.status, "")), "  ",
                              (_name(r.primary), "bold"))
-        if r.confidence is not None:
+        if shown_confidence(r) is not None:
             head.append(confidence_text(r), style="dim")
         if r.secondary:
             head.append(f" (also: {', '.join(_name(x) for x in r.secondary)})")
