@@ -455,12 +455,13 @@ def open_fs(url: str):
         UsageError: fsspec, or the backend of this protocol, is not installed (one line with
             the extra to install: ``s3:// needs pip install 'losscheck[s3]'``), or the protocol
             is unknown.
+        UnreadableFile: a backend that connects when made cannot connect (a network error,
+            :func:`network_problem`).
     """
     from losscheck.errors import UsageError
 
     scheme = url_scheme(url)
     extra = URL_EXTRAS.get(scheme)
-    hint = f"pip install 'losscheck[{extra}]'" if extra else "pip install the fsspec backend for it"
     try:
         import fsspec.core
     except ImportError:
@@ -468,9 +469,48 @@ def open_fs(url: str):
     try:
         return fsspec.core.url_to_fs(url)
     except ImportError as exc:
-        raise UsageError(url, f"{scheme}:// needs {hint} ({' '.join(str(exc).split())[:120]})") from None
+        said = " ".join(str(exc).split())[:120].rstrip(".")
+        if extra:
+            raise UsageError(url, f"{scheme}:// needs pip install 'losscheck[{extra}]' ({said})") from None
+        raise UsageError(url, f"{scheme}:// needs an fsspec backend that is not installed "
+                              f"(fsspec says: {said})") from None
     except ValueError as exc:
         raise UsageError(url, f"cannot open this URL ({' '.join(str(exc).split())[:160]})") from None
+    except OSError as exc:  # a backend that connects when made (ftp://, sftp://)
+        raise UnreadableFile(url, network_problem(exc) or f"cannot open ({type(exc).__name__}: "
+                                                          f"{' '.join(str(exc).split())[:160]})") from None
+
+
+def network_problem(exc: BaseException) -> str | None:
+    """A one-line problem when ``exc`` or an exception it was raised from (``__cause__``,
+    ``__context__``: fsspec's HTTP backend turns a failed connection into
+    ``FileNotFoundError``) is a network failure: the host name does not resolve (DNS), the
+    connection is refused, the network or host is unreachable, or it timed out. ``None``
+    otherwise. Never raises."""
+    import errno
+    import socket
+
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        name = type(e).__name__
+        text = " ".join(str(e).split())
+        low = text.lower()
+        num = getattr(e, "errno", None)
+        if isinstance(e, socket.gaierror) or "DNS" in name or "name or service not known" in low \
+                or "nodename nor servname" in low or "name resolution" in low:
+            return "network error: the host name does not resolve (DNS); check the URL and the network"
+        if isinstance(e, ConnectionRefusedError) or num == errno.ECONNREFUSED or "connection refused" in low:
+            return "network error: connection refused (nothing listens at this host and port)"
+        if num in (errno.ENETUNREACH, errno.EHOSTUNREACH) or "unreachable" in low:
+            return "network error: the network or host is unreachable"
+        if isinstance(e, TimeoutError) or "timeout" in name.lower() or "timed out" in low:
+            return "network error: the connection timed out"
+        if name.startswith("ClientConnector") or isinstance(e, ConnectionError):
+            return f"network error: cannot connect ({text[:160] or name})"
+        e = e.__cause__ or e.__context__
+    return None
 
 
 def remote_problem(exc: BaseException) -> str:
@@ -479,6 +519,9 @@ def remote_problem(exc: BaseException) -> str:
     text = " ".join(str(exc).split())[:200] or type(exc).__name__
     name = type(exc).__name__
     low = text.lower()
+    network = network_problem(exc)
+    if network is not None:
+        return network
     if isinstance(exc, FileNotFoundError) or "nosuchbucket" in low or "nosuchkey" in low:
         return "no such bucket, key or prefix"
     if isinstance(exc, PermissionError) or "accessdenied" in low or "forbidden" in low or "403" in low:
@@ -541,8 +584,13 @@ def remote_entries(url: str) -> tuple[object, str, list[tuple[str, int]], bool]:
             files = {p: int(i.get("size") or 0) for p, i in listed.items()}
     except (NoLogsFound, KeyboardInterrupt):
         raise
-    except FileNotFoundError:
-        raise NoLogsFound(url, "no such bucket, key or prefix") from None
+    except FileNotFoundError as exc:
+        network = network_problem(exc)  # fsspec's HTTP backend says "not found" for a failed connection
+        if network is not None:
+            raise UnreadableFile(url, network) from None
+        status = getattr(exc.__cause__ or exc.__context__, "status", None)  # an HTTP server's answer
+        raise NoLogsFound(url, f"not found (HTTP {status})" if isinstance(status, int)
+                          else "no such bucket, key or prefix") from None
     except Exception as exc:  # noqa: BLE001 - botocore, aiohttp, azure: one line whatever the backend
         problem = remote_problem(exc)
         if problem.startswith("no such"):
