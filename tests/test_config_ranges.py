@@ -39,6 +39,7 @@ def _diagnose(tmp_path, table: str, *paths):
     ("spike-progress-frac = 1.5", "spike-progress-frac", "a number from 0 to 1"),
     ("min-points = -1", "min-points", "an integer >= 0"),
     ("explosion-ratio = 0", "explosion-ratio", "a number >= 1"),          # was IndexError
+    ("overfit-min-after = 0", "overfit-min-after", "an integer >= 1"),    # was ZeroDivisionError
 ])
 def test_out_of_range_threshold_is_one_usage_line_before_reading(tmp_path, table, key, allowed):
     missing = tmp_path / "no-such-run"  # nothing is read: the config error comes first
