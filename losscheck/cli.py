@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -28,7 +29,7 @@ import typer
 from losscheck import __version__
 from losscheck._io import write_atomic as write_report  # (the name the CLI and its tests use)
 from losscheck.errors import (EXIT_FAILING, EXIT_OK, EXIT_USAGE, FAIL_ON, LosscheckError, OutputError,
-                              UsageError, escape_controls, parse_fail_on)
+                              UnreadableFile, UsageError, escape_controls, parse_fail_on)
 from losscheck.formats import format_names
 
 class _Command(typer.core.TyperCommand):
@@ -394,13 +395,16 @@ def _inflate_limits(max_inflated: Optional[str], max_ratio: Optional[float]) -> 
     set_inflate_limits(max_bytes=size, max_ratio=max_ratio)
 
 
-def check_output(output: Path, reads: Iterable[Optional[Path]]) -> None:
+def check_output(output: Path, reads: Iterable[Optional[Path]],
+                 hint: str = "choose another --output, or pass --force") -> None:
     """Refuse an ``--output`` path that losscheck reads.
 
     Args:
         output: the report path.
         reads: the paths this call reads (the diagnosed path, the baseline, the configuration
             file; ``None`` and ``-`` are skipped).
+        hint: what the message suggests instead (only flags the command has: ``watch``
+            has ``--report`` and no ``--force``).
     Raises:
         OutputError: ``output`` is one of the files read (the same file, also through a
             symlink or a hard link), or lies inside a folder that is diagnosed.
@@ -414,8 +418,7 @@ def check_output(output: Path, reads: Iterable[Optional[Path]]) -> None:
         if roots:
             if inside_roots(output, roots):
                 raise OutputError(output, f"refusing to write the report inside {r}, which is being read "
-                                          "(losscheck never writes into its inputs; choose another "
-                                          "--output, or pass --force)")
+                                          f"(losscheck never writes into its inputs; {hint})")
             continue
         same = False
         try:
@@ -423,8 +426,7 @@ def check_output(output: Path, reads: Iterable[Optional[Path]]) -> None:
         except (OSError, ValueError):
             same = os.path.realpath(output) == os.path.realpath(r)
         if same:
-            raise OutputError(output, f"refusing to overwrite {r}, which losscheck reads (choose another "
-                                      "--output, or pass --force)")
+            raise OutputError(output, f"refusing to overwrite {r}, which losscheck reads ({hint})")
 
 
 def _check_fail_on(fail_on: str | None) -> None:
@@ -699,22 +701,43 @@ def _progress_bar():
     return cb
 
 
+def _watch_target(path: Path, idle: float) -> None:
+    """Check what ``watch`` is pointed at before the first poll: a device, FIFO or socket is
+    refused as ``diagnose`` refuses it; a path that does not exist yet gets one line on
+    stderr saying that the watch waits for it, and for how long (a typo is not five silent
+    minutes).
+
+    Raises:
+        UnreadableFile: ``path`` exists and is neither a regular file nor a directory.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        _err(f"losscheck watch: waiting for {path} to appear (ends after {idle:g} s without a new point; "
+             "--idle sets it)")
+        return
+    except OSError:
+        return  # the follower reports what it cannot read
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        raise UnreadableFile(path, "not a regular file or directory (FIFO, socket or device): not read")
+
+
 @app.command(cls=_Command)
 def watch(
     path: Path = typer.Argument(..., help="A run folder (or one log file) being written; it may appear later."),
-    interval: float = typer.Option(2.0, "--interval", min=0.01, help="Seconds between polls."),
-    idle: float = typer.Option(300.0, "--idle", min=0.0, help="End after this many seconds without a new "
+    interval: float = typer.Option(2.0, "--interval", min=0.01, metavar="SECONDS", help="Seconds between polls."),
+    idle: float = typer.Option(300.0, "--idle", min=0.0, metavar="SECONDS", help="End after this many seconds without a new "
                                "point: exit 0 if the full diagnosis is not failing, else 1."),
-    on_fail: Optional[str] = typer.Option(None, "--on-fail", help="Shell command to run when a run fails "
+    on_fail: Optional[str] = typer.Option(None, "--on-fail", metavar="COMMAND", help="Shell command to run when a run fails "
                                           "(the JSON report's path is in $LOSSCHECK_REPORT), e.g. "
                                           "'scancel $SLURM_JOB_ID'."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Where the JSON report goes on failure "
+    report: Optional[Path] = typer.Option(None, "--report", metavar="FILE", help="Where the JSON report goes on failure "
                                           "(default: a new temporary folder; never inside PATH)."),
-    stop_on: str = typer.Option("urgent", "--stop-on", help="urgent: exit 1 at once on divergence, NaN/Inf "
+    stop_on: str = typer.Option("urgent", "--stop-on", metavar="WHEN", help="urgent: exit 1 at once on divergence, NaN/Inf "
                                 "or an unrecovered spike; failing: on anything that fails the gate."),
-    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Gate level of the final verdict, as for "
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", metavar="LEVEL", help="Gate level of the final verdict, as for "
                                           "diagnose."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Configuration file, as for diagnose."),
+    config: Optional[Path] = typer.Option(None, "--config", metavar="FILE", help="Configuration file, as for diagnose."),
     isolated: bool = typer.Option(False, "--isolated", help="Ignore all configuration files."),
     quiet: int = typer.Option(0, "--quiet", "-q", count=True, show_default=False, help="Less output: no line "
                               "per change, only the full diagnosis when the status changes (-qq: nothing on "
@@ -741,9 +764,10 @@ def watch(
             raise UsageError(None, f"--stop-on {stop_on!r}: choose urgent or failing")
         _check_fail_on(fail_on)
         if report is not None:
-            check_output(report, [path])
+            check_output(report, [path], hint="choose a --report path outside it")
         cfg = _config([path], config, isolated, fail_on=fail_on, num_classes=None, select=None, ignore=None,
                       strict=None, loss=None, eval_loss=None, grad_norm=None, lr=None)
+        _watch_target(path, idle)
         res = run_watch(path, cfg.settings, interval=interval, idle=idle, stop_on=stop_on, on_line=line,
                         on_change=full)
         if res.outcome == "nothing":
