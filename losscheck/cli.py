@@ -233,15 +233,16 @@ def diagnose(
                       grad_norm=grad_norm, lr=lr)
         for note in cfg.notes if not quiet else ():
             _err(f"note: {note}")
-        targets = ([output] if output is not None else []) + [where for _, where in extra]
+        targets = ([(output, False)] if output is not None else []) + [(where, f.writes_files) for f, where in extra]
         seen: dict[str, Path] = {}
-        for where in targets:
+        for where, makes_folders in targets:
             key = os.path.realpath(where)
             if key in seen:
                 raise UsageError(where, "named as the output of two formats")
             seen[key] = where
             if not force:
                 check_output(where, [*local, baseline, cfg.file])
+            check_destination(where, makes_folders)  # before any read: a bad path wastes no diagnosis
         progress = None
         if fmt.for_people and sys.stderr.isatty() and not quiet:
             progress = _progress_bar()
@@ -427,6 +428,44 @@ def check_output(output: Path, reads: Iterable[Optional[Path]],
             same = os.path.realpath(output) == os.path.realpath(r)
         if same:
             raise OutputError(output, f"refusing to overwrite {r}, which losscheck reads ({hint})")
+
+
+def check_destination(where: Path, makes_folders: bool = False) -> None:
+    """Check, before anything is read, that a report can be written to ``where``, without
+    creating anything: an existing folder is not a file, the folder it goes in exists (or,
+    with ``makes_folders``, its nearest existing ancestor is a folder), and that folder can be
+    written (the report is written atomically: a temporary file beside it, then renamed).
+    A device or FIFO (``/dev/null``, ``/dev/stdout``) is written in place and only needs to
+    be writable. The write itself may still fail later (a full disk); it says so then.
+
+    Raises:
+        OutputError: one line naming ``where`` and why it cannot be written.
+    """
+    def fail(why: str) -> NoReturn:
+        raise OutputError(where, f"cannot write the report: {why}")
+
+    try:
+        st = os.stat(where)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        fail(exc.strerror or str(exc))
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        if makes_folders:
+            return  # a file-writing format (png) may write into a folder
+        fail("it is a folder, not a file")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        if not os.access(where, os.W_OK):
+            fail("permission denied")
+        return
+    folder = Path(os.path.realpath(where)).parent
+    if makes_folders:
+        while not os.path.lexists(folder) and folder.parent != folder:
+            folder = folder.parent
+    if not os.path.isdir(folder):
+        fail(f"the folder {folder} does not exist" if not os.path.lexists(folder) else f"{folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        fail(f"permission denied in the folder {folder}")
 
 
 def _check_fail_on(fail_on: str | None) -> None:

@@ -349,8 +349,8 @@ def validate_table(values: dict, path: Path, where: str, vocabulary: Vocabulary)
             for k, v in val.items():
                 allowed = vocabulary.ranges.get(k)
                 if not _finite(v):
-                    raise UsageError(path, f"{loc}.{k} must be "
-                                           f"{allowed.describe() if allowed else 'a finite number'}, not {_short(v)}")
+                    raise UsageError(path, f"{loc}.{k} must be a finite number"
+                                           f"{f' ({allowed.describe()})' if allowed else ''}, not {_short(v)}")
                 if allowed is not None and not allowed.allows(v):
                     raise UsageError(path, f"{loc}.{k} must be {allowed.describe()}, not {_short(v)}")
                 if allowed is not None and allowed.integer and isinstance(v, float):
