@@ -235,6 +235,9 @@ def summary_line(report) -> str:
     n_fail, n_warn = counts.get("failing", 0), counts.get("warning", 0)
     out = (f"{report.run_count} run(s): {n_fail} failing, {n_warn} warning, "
            f"{report.run_count - n_fail - n_warn} healthy")
+    passed = sum(1 for r in report.runs if r.baselined and r.status != "failing")
+    if passed:  # not failing only because --baseline had the same findings
+        out += f" ({passed} not failing only against the baseline)"
     if report.error_count:
         out += f"; {report.error_count} path(s) not diagnosed"
     if report.without_logs:

@@ -219,8 +219,12 @@ class TextFormat(Format):
 
         main = r.metrics.get("loss") or r.metrics.get("eval_loss")
         unit = "epoch" if main is not None and main.step_unit == "epoch" else "step"
-        head = Text.assemble((_name(r.status.upper()), STATUS_STYLE.get(r.status, "")), "  ",
-                             (_name(r.primary), "bold"))
+        head = Text.assemble((_name(r.status.upper()), STATUS_STYLE.get(r.status, "")))
+        if r.baselined and r.status != "failing":
+            # "HEALTHY diverging" alone reads as a contradiction: the class's findings are the baseline's
+            head.append(" against the baseline", style=STATUS_STYLE.get(r.status, ""))
+        head.append("  ")
+        head.append(_name(r.primary), style="bold")
         if shown_confidence(r) is not None:
             head.append(confidence_text(r), style="dim")
         if r.secondary:
