@@ -56,7 +56,8 @@ _HELP = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None, context_settings=_HELP,
                   help="losscheck: a doctor for deep-learning training runs.\n\n"
-                       "Exit codes: 0 = no run failing, 1 = a run is failing, 2 = usage or input error.")
+                       "Exit codes: 0 = no run failing, 1 = a run is failing, 2 = usage or input error, "
+                       "130 = interrupted (Ctrl-C).")
 
 
 def _err(message: str) -> None:
@@ -634,8 +635,8 @@ def config_cmd(
 ) -> None:
     """Print the effective configuration and where each value came from.
 
-    The configuration is found as ``diagnose`` finds it: from the working directory upward
-    (or ``--config``), never inside PATH.
+    The configuration is found as diagnose finds it: from the working directory upward
+    (or --config), never inside PATH.
     """
     from losscheck.catalogue import vocabulary
     from losscheck.config import KEYS, ROLE_KEYS, load_config
@@ -965,6 +966,28 @@ def _stdout_id() -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def _command_in(args: list[str]) -> str | None:
+    """The subcommand named on the command line (the first argument that is one), or ``None``."""
+    import typer.main
+
+    names = set(getattr(typer.main.get_command(app), "commands", {}))
+    return next((a for a in args if a in names), None)
+
+
+def _close_options_only(exc: BaseException) -> None:
+    """Keep only the "Possible options" of an unknown option that resemble it without their
+    leading dashes (the CLI framework compares ``--bogus`` with ``--jobs`` dashes included, so
+    every short option looked close); none left: no suggestion at all."""
+    import difflib
+
+    opt, found = getattr(exc, "option_name", None), getattr(exc, "possibilities", None)
+    if not isinstance(opt, str) or not found:
+        return
+    word = opt.lstrip("-").lower()
+    exc.possibilities = [p for p in found  # type: ignore[attr-defined]
+                         if difflib.SequenceMatcher(None, word, p.lstrip("-").lower()).ratio() >= 0.6]
+
+
 def main() -> None:
     """Console-script entry point: the CLI framework's own usage errors become one line, exit 2;
     so does an output that cannot be written (a closed pipe, a full disk), whichever command
@@ -982,7 +1005,10 @@ def main() -> None:
     except usage_error as exc:  # type: ignore[misc, unused-ignore]  # a class found at run time
         ctx = getattr(exc, "ctx", None)
         name = getattr(ctx, "info_name", None) if ctx is not None else None
+        if not name or name == "losscheck":  # an option missing its value carries no context
+            name = _command_in(sys.argv[1:])
         hint = f"losscheck {name} --help" if name and name != "losscheck" else "losscheck --help"
+        _close_options_only(exc)
         msg = exc.format_message().strip()
         if msg:  # bare `losscheck` prints the help and nothing else
             _err(f"{msg} (see `{hint}`)")
