@@ -861,7 +861,7 @@ def explain(code: str = typer.Argument(..., help="A rule code (LC101) or name (l
 
     rule = find_rule(code)
     if rule is None:
-        _die(f"{code}: no such rule (see `losscheck rules`)")
+        _die(f"{code if code.strip() else repr(code)}: no such rule (see `losscheck rules`)")
     _emit(rule_markdown(rule) + "\n")
 
 

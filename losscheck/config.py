@@ -570,9 +570,12 @@ def load_config(start: Path | None = None, explicit: Path | None = None, isolate
             one that the former rule (upward from a diagnosed path) would have used instead.
     Raises:
         UsageError: a missing or non-regular explicit file, invalid TOML, an unknown key or a
-            bad value; the message names the file.
+            bad value (the message names the file); ``explicit`` together with ``isolated``.
     """
     cfg = Config()
+    if isolated and explicit is not None:
+        raise UsageError(explicit, "--config and --isolated exclude each other (--isolated ignores every "
+                                   "configuration file)")
     if isolated:
         return cfg
     found = None

@@ -48,3 +48,15 @@ def test_possible_options_only_resemble_the_unknown_one(tmp_path, typed, suggest
         assert "Possible options" not in line
     else:
         assert f"(Possible options: {suggested})" in line
+
+
+def test_small_items_read_cleanly(tmp_path):
+    """``explain ''`` named nothing (": no such rule"); ``--isolated --config`` was accepted
+    silently though they exclude each other; negative step spans read "-99--5"."""
+    res = cli("explain", "")
+    assert res.returncode == 2 and res.stderr.startswith("losscheck: '': no such rule")
+    res = cli("diagnose", str(tmp_path), "--isolated", "--config", str(tmp_path / "x.toml"))
+    assert res.returncode == 2 and "--config and --isolated exclude each other" in res.stderr
+    (tmp_path / "neg.csv").write_text("step,loss\n" + "".join(f"{s},{2 + s / 100}\n" for s in range(-99, -79)))
+    out = cli("diagnose", str(tmp_path / "neg.csv"), "--color", "never").stdout
+    assert "-99 to -80" in out and "-99--80" not in out

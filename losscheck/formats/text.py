@@ -94,6 +94,13 @@ def _settings(st: dict) -> str:
     return _name(", ".join(parts))
 
 
+def _step_span(first, last) -> str:
+    """``2-160``; ``-99 to -5`` when a step is negative (``-99--5`` reads as a typo)."""
+    if isinstance(first, (int, float)) and isinstance(last, (int, float)) and min(first, last) < 0:
+        return f"{first} to {last}"
+    return f"{first}-{last}"
+
+
 class TextFormat(Format):
     """The terminal report (rich): one panel per run, a summary table for sweeps."""
 
@@ -248,7 +255,7 @@ class TextFormat(Format):
         for role, m in r.metrics.items():
             mt.add_row(Text(_name(role)), Text(_name(m.tag)),
                        str(m.points) + (f" ({m.nonfinite} non-finite)" if m.nonfinite else ""),
-                       f"{m.first_step}-{m.last_step}" + (" ep" if m.step_unit == "epoch" else ""),
+                       _step_span(m.first_step, m.last_step) + (" ep" if m.step_unit == "epoch" else ""),
                        Text(sparkline(_fit(r.digest.get(role, []), spark))), Text(_name(klass.get(role, ""))))
         parts.append(mt)
         comps = [c for c in r.curves if c.role == "component"]
