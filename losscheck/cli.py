@@ -674,10 +674,12 @@ def config_cmd(
         out.append(f"\n[{key}]    # from {escape_controls(cfg.sources.get(KEYS[key], 'default'))}")
         for k, v in table.items():
             out.append(f"{_toml_key(k)} = {_toml(v)}")
-    out.append("\n[thresholds]    # every threshold; '(default)' marks the built-in value")
+    out.append("\n[thresholds]    # every threshold; '(default)' marks the built-in value, then what it accepts")
     for name, default in sorted(vocab.known_thresholds().items()):
         val = th.get(name, default)
-        out.append(f"{name} = {_toml(val)}" + ("    # (default)" if name not in th else f"    # default {_toml(default)}"))
+        accepts = vocab.ranges.get(name)
+        out.append(f"{name} = {_toml(val)}" + ("    # (default)" if name not in th else f"    # default {_toml(default)}")
+                   + (f"; {accepts.describe()}" if accepts is not None else ""))
     field_key = {name: key for key, name in KEYS.items()}
     for pattern, table in cfg.per_path:
         out.append(f"\n[[per-path]]\npath = {_toml(pattern)}")

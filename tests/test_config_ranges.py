@@ -83,3 +83,11 @@ def test_per_path_thresholds_are_checked_too(tmp_path):
     (tmp_path / "losscheck.toml").write_text("[[per-path]]\npath = 'x/*'\n[per-path.thresholds]\nmax-bins = 0\n")
     with pytest.raises(UsageError, match=r"per-path\[0\]\.thresholds\.max-bins must be an integer >= 1"):
         load_config(tmp_path, vocabulary=vocabulary())
+
+
+def test_losscheck_config_shows_what_each_threshold_accepts():
+    res = CliRunner().invoke(app, ["config", "--isolated"])
+    assert res.exit_code == 0
+    lines = {ln.split(" = ")[0]: ln for ln in res.stdout.splitlines() if " = " in ln}
+    assert lines["divergence-blocks"].endswith("# (default); an integer >= 1")
+    assert lines["spike-progress-frac"].endswith("; a number from 0 to 1")
