@@ -100,9 +100,16 @@ def load_baseline(path: Path, config=None) -> Baseline:
             raise UsageError(path, f"cannot read baseline: {exc.strerror or exc}") from None
         if '"schema_version"' in head:
             return from_report_json(path)
+    from losscheck.errors import NoLogsFound
     from losscheck.pipeline import diagnose
 
-    rep = diagnose(path, config=config)
+    try:
+        rep = diagnose(path, config=config)
+    except NoLogsFound:
+        if path.is_file() and path.suffix == ".json":  # {"x": 1}: neither a report nor a log
+            raise UsageError(path, "baseline is neither a losscheck JSON report (no schema_version/runs) "
+                                   "nor a run losscheck can read") from None
+        raise
     if not rep.runs:
         raise UsageError(path, "baseline holds no run that could be diagnosed")
     return Baseline(str(path), [BaselineRun(r.run, {f.code for f in r.findings}, r.summary) for r in rep.runs],

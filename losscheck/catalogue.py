@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from losscheck.config import Settings, Vocabulary
+from losscheck.ranges import Range, combine, range_of
 
 #: :class:`~losscheck.analysis.AnalysisOptions` fields the analysis sets itself (or that
 #: :class:`~losscheck.config.Settings` carries under its own name), never thresholds; ``facts``
@@ -51,15 +52,37 @@ def analysis_thresholds() -> dict[str, tuple[str | None, str, Any]]:
 
 
 @lru_cache(maxsize=1)
+def threshold_ranges() -> dict[str, Range]:
+    """Kebab-case name -> the values it accepts (:class:`~losscheck.ranges.Range`), for every
+    threshold of the analysis and the rules, from each field's declared ``range`` or, without
+    one, derived from its unit, name and default (:func:`losscheck.ranges.range_of`). A name
+    several thresholds share (``min-points``) gets the values all of them accept."""
+    from losscheck.analysis import AnalysisOptions
+    from losscheck.rules import all_rules
+
+    found: dict[str, list[Range]] = {}
+    top = AnalysisOptions()
+    for name, (group, field_name, default) in analysis_thresholds().items():
+        owner = top if group is None else getattr(top, group)
+        f = next(g for g in dataclasses.fields(owner) if g.name == field_name)
+        found.setdefault(name, []).append(range_of(field_name, default, f.metadata))
+    for r in all_rules():
+        for f in dataclasses.fields(r.Options):
+            found.setdefault(f.name.replace("_", "-"), []).append(range_of(f.name, f.default, f.metadata))
+    return {k: combine(v) for k, v in found.items()}
+
+
+@lru_cache(maxsize=1)
 def vocabulary() -> Vocabulary:
     """Every threshold (analysis, then rules: a rule's default is shown for a shared name)
-    and every rule ``(code, name)``."""
+    with the values it accepts, and every rule ``(code, name)``."""
     from losscheck.rules import all_rules
 
     thresholds: dict[str, float] = {k: v[2] for k, v in analysis_thresholds().items()}
     for r in all_rules():
         thresholds.update(getattr(r, "options", {}))
-    return Vocabulary(thresholds=thresholds, rules=tuple((r.code, r.name) for r in all_rules()))
+    return Vocabulary(thresholds=thresholds, rules=tuple((r.code, r.name) for r in all_rules()),
+                      ranges=threshold_ranges())
 
 
 def analysis_options(settings: Settings, meta_classes: int | None = None):

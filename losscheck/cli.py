@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -28,7 +29,7 @@ import typer
 from losscheck import __version__
 from losscheck._io import write_atomic as write_report  # (the name the CLI and its tests use)
 from losscheck.errors import (EXIT_FAILING, EXIT_OK, EXIT_USAGE, FAIL_ON, LosscheckError, OutputError,
-                              UsageError, escape_controls, parse_fail_on)
+                              UnreadableFile, UsageError, escape_controls, parse_fail_on)
 from losscheck.formats import format_names
 
 class _Command(typer.core.TyperCommand):
@@ -55,7 +56,8 @@ _HELP = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None, context_settings=_HELP,
                   help="losscheck: a doctor for deep-learning training runs.\n\n"
-                       "Exit codes: 0 = no run failing, 1 = a run is failing, 2 = usage or input error.")
+                       "Exit codes: 0 = no run failing, 1 = a run is failing, 2 = usage or input error, "
+                       "130 = interrupted (Ctrl-C).")
 
 
 def _err(message: str) -> None:
@@ -232,15 +234,16 @@ def diagnose(
                       grad_norm=grad_norm, lr=lr)
         for note in cfg.notes if not quiet else ():
             _err(f"note: {note}")
-        targets = ([output] if output is not None else []) + [where for _, where in extra]
+        targets = ([(output, False)] if output is not None else []) + [(where, f.writes_files) for f, where in extra]
         seen: dict[str, Path] = {}
-        for where in targets:
+        for where, makes_folders in targets:
             key = os.path.realpath(where)
             if key in seen:
                 raise UsageError(where, "named as the output of two formats")
             seen[key] = where
             if not force:
                 check_output(where, [*local, baseline, cfg.file])
+            check_destination(where, makes_folders)  # before any read: a bad path wastes no diagnosis
         progress = None
         if fmt.for_people and sys.stderr.isatty() and not quiet:
             progress = _progress_bar()
@@ -394,13 +397,16 @@ def _inflate_limits(max_inflated: Optional[str], max_ratio: Optional[float]) -> 
     set_inflate_limits(max_bytes=size, max_ratio=max_ratio)
 
 
-def check_output(output: Path, reads: Iterable[Optional[Path]]) -> None:
+def check_output(output: Path, reads: Iterable[Optional[Path]],
+                 hint: str = "choose another --output, or pass --force") -> None:
     """Refuse an ``--output`` path that losscheck reads.
 
     Args:
         output: the report path.
         reads: the paths this call reads (the diagnosed path, the baseline, the configuration
             file; ``None`` and ``-`` are skipped).
+        hint: what the message suggests instead (only flags the command has: ``watch``
+            has ``--report`` and no ``--force``).
     Raises:
         OutputError: ``output`` is one of the files read (the same file, also through a
             symlink or a hard link), or lies inside a folder that is diagnosed.
@@ -414,8 +420,7 @@ def check_output(output: Path, reads: Iterable[Optional[Path]]) -> None:
         if roots:
             if inside_roots(output, roots):
                 raise OutputError(output, f"refusing to write the report inside {r}, which is being read "
-                                          "(losscheck never writes into its inputs; choose another "
-                                          "--output, or pass --force)")
+                                          f"(losscheck never writes into its inputs; {hint})")
             continue
         same = False
         try:
@@ -423,8 +428,45 @@ def check_output(output: Path, reads: Iterable[Optional[Path]]) -> None:
         except (OSError, ValueError):
             same = os.path.realpath(output) == os.path.realpath(r)
         if same:
-            raise OutputError(output, f"refusing to overwrite {r}, which losscheck reads (choose another "
-                                      "--output, or pass --force)")
+            raise OutputError(output, f"refusing to overwrite {r}, which losscheck reads ({hint})")
+
+
+def check_destination(where: Path, makes_folders: bool = False) -> None:
+    """Check, before anything is read, that a report can be written to ``where``, without
+    creating anything: an existing folder is not a file, the folder it goes in exists (or,
+    with ``makes_folders``, its nearest existing ancestor is a folder), and that folder can be
+    written (the report is written atomically: a temporary file beside it, then renamed).
+    A device or FIFO (``/dev/null``, ``/dev/stdout``) is written in place and only needs to
+    be writable. The write itself may still fail later (a full disk); it says so then.
+
+    Raises:
+        OutputError: one line naming ``where`` and why it cannot be written.
+    """
+    def fail(why: str) -> NoReturn:
+        raise OutputError(where, f"cannot write the report: {why}")
+
+    try:
+        st = os.stat(where)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        fail(exc.strerror or str(exc))
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        if makes_folders:
+            return  # a file-writing format (png) may write into a folder
+        fail("it is a folder, not a file")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        if not os.access(where, os.W_OK):
+            fail("permission denied")
+        return
+    folder = Path(os.path.realpath(where)).parent
+    if makes_folders:
+        while not os.path.lexists(folder) and folder.parent != folder:
+            folder = folder.parent
+    if not os.path.isdir(folder):
+        fail(f"the folder {folder} does not exist" if not os.path.lexists(folder) else f"{folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        fail(f"permission denied in the folder {folder}")
 
 
 def _check_fail_on(fail_on: str | None) -> None:
@@ -593,8 +635,8 @@ def config_cmd(
 ) -> None:
     """Print the effective configuration and where each value came from.
 
-    The configuration is found as ``diagnose`` finds it: from the working directory upward
-    (or ``--config``), never inside PATH.
+    The configuration is found as diagnose finds it: from the working directory upward
+    (or --config), never inside PATH.
     """
     from losscheck.catalogue import vocabulary
     from losscheck.config import KEYS, ROLE_KEYS, load_config
@@ -632,10 +674,12 @@ def config_cmd(
         out.append(f"\n[{key}]    # from {escape_controls(cfg.sources.get(KEYS[key], 'default'))}")
         for k, v in table.items():
             out.append(f"{_toml_key(k)} = {_toml(v)}")
-    out.append("\n[thresholds]    # every threshold; '(default)' marks the built-in value")
+    out.append("\n[thresholds]    # every threshold; '(default)' marks the built-in value, then what it accepts")
     for name, default in sorted(vocab.known_thresholds().items()):
         val = th.get(name, default)
-        out.append(f"{name} = {_toml(val)}" + ("    # (default)" if name not in th else f"    # default {_toml(default)}"))
+        accepts = vocab.ranges.get(name)
+        out.append(f"{name} = {_toml(val)}" + ("    # (default)" if name not in th else f"    # default {_toml(default)}")
+                   + (f"; {accepts.describe()}" if accepts is not None else ""))
     field_key = {name: key for key, name in KEYS.items()}
     for pattern, table in cfg.per_path:
         out.append(f"\n[[per-path]]\npath = {_toml(pattern)}")
@@ -699,22 +743,43 @@ def _progress_bar():
     return cb
 
 
+def _watch_target(path: Path, idle: float) -> None:
+    """Check what ``watch`` is pointed at before the first poll: a device, FIFO or socket is
+    refused as ``diagnose`` refuses it; a path that does not exist yet gets one line on
+    stderr saying that the watch waits for it, and for how long (a typo is not five silent
+    minutes).
+
+    Raises:
+        UnreadableFile: ``path`` exists and is neither a regular file nor a directory.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        _err(f"losscheck watch: waiting for {path} to appear (ends after {idle:g} s without a new point; "
+             "--idle sets it)")
+        return
+    except OSError:
+        return  # the follower reports what it cannot read
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        raise UnreadableFile(path, "not a regular file or directory (FIFO, socket or device): not read")
+
+
 @app.command(cls=_Command)
 def watch(
     path: Path = typer.Argument(..., help="A run folder (or one log file) being written; it may appear later."),
-    interval: float = typer.Option(2.0, "--interval", min=0.01, help="Seconds between polls."),
-    idle: float = typer.Option(300.0, "--idle", min=0.0, help="End after this many seconds without a new "
+    interval: float = typer.Option(2.0, "--interval", min=0.01, metavar="SECONDS", help="Seconds between polls."),
+    idle: float = typer.Option(300.0, "--idle", min=0.0, metavar="SECONDS", help="End after this many seconds without a new "
                                "point: exit 0 if the full diagnosis is not failing, else 1."),
-    on_fail: Optional[str] = typer.Option(None, "--on-fail", help="Shell command to run when a run fails "
+    on_fail: Optional[str] = typer.Option(None, "--on-fail", metavar="COMMAND", help="Shell command to run when a run fails "
                                           "(the JSON report's path is in $LOSSCHECK_REPORT), e.g. "
                                           "'scancel $SLURM_JOB_ID'."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Where the JSON report goes on failure "
+    report: Optional[Path] = typer.Option(None, "--report", metavar="FILE", help="Where the JSON report goes on failure "
                                           "(default: a new temporary folder; never inside PATH)."),
-    stop_on: str = typer.Option("urgent", "--stop-on", help="urgent: exit 1 at once on divergence, NaN/Inf "
+    stop_on: str = typer.Option("urgent", "--stop-on", metavar="WHEN", help="urgent: exit 1 at once on divergence, NaN/Inf "
                                 "or an unrecovered spike; failing: on anything that fails the gate."),
-    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Gate level of the final verdict, as for "
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", metavar="LEVEL", help="Gate level of the final verdict, as for "
                                           "diagnose."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Configuration file, as for diagnose."),
+    config: Optional[Path] = typer.Option(None, "--config", metavar="FILE", help="Configuration file, as for diagnose."),
     isolated: bool = typer.Option(False, "--isolated", help="Ignore all configuration files."),
     quiet: int = typer.Option(0, "--quiet", "-q", count=True, show_default=False, help="Less output: no line "
                               "per change, only the full diagnosis when the status changes (-qq: nothing on "
@@ -741,9 +806,10 @@ def watch(
             raise UsageError(None, f"--stop-on {stop_on!r}: choose urgent or failing")
         _check_fail_on(fail_on)
         if report is not None:
-            check_output(report, [path])
+            check_output(report, [path], hint="choose a --report path outside it")
         cfg = _config([path], config, isolated, fail_on=fail_on, num_classes=None, select=None, ignore=None,
                       strict=None, loss=None, eval_loss=None, grad_norm=None, lr=None)
+        _watch_target(path, idle)
         res = run_watch(path, cfg.settings, interval=interval, idle=idle, stop_on=stop_on, on_line=line,
                         on_change=full)
         if res.outcome == "nothing":
@@ -797,7 +863,7 @@ def explain(code: str = typer.Argument(..., help="A rule code (LC101) or name (l
 
     rule = find_rule(code)
     if rule is None:
-        _die(f"{code}: no such rule (see `losscheck rules`)")
+        _die(f"{code if code.strip() else repr(code)}: no such rule (see `losscheck rules`)")
     _emit(rule_markdown(rule) + "\n")
 
 
@@ -902,6 +968,28 @@ def _stdout_id() -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def _command_in(args: list[str]) -> str | None:
+    """The subcommand named on the command line (the first argument that is one), or ``None``."""
+    import typer.main
+
+    names = set(getattr(typer.main.get_command(app), "commands", {}))
+    return next((a for a in args if a in names), None)
+
+
+def _close_options_only(exc: BaseException) -> None:
+    """Keep only the "Possible options" of an unknown option that resemble it without their
+    leading dashes (the CLI framework compares ``--bogus`` with ``--jobs`` dashes included, so
+    every short option looked close); none left: no suggestion at all."""
+    import difflib
+
+    opt, found = getattr(exc, "option_name", None), getattr(exc, "possibilities", None)
+    if not isinstance(opt, str) or not found:
+        return
+    word = opt.lstrip("-").lower()
+    exc.possibilities = [p for p in found  # type: ignore[attr-defined]
+                         if difflib.SequenceMatcher(None, word, p.lstrip("-").lower()).ratio() >= 0.6]
+
+
 def main() -> None:
     """Console-script entry point: the CLI framework's own usage errors become one line, exit 2;
     so does an output that cannot be written (a closed pipe, a full disk), whichever command
@@ -919,7 +1007,10 @@ def main() -> None:
     except usage_error as exc:  # type: ignore[misc, unused-ignore]  # a class found at run time
         ctx = getattr(exc, "ctx", None)
         name = getattr(ctx, "info_name", None) if ctx is not None else None
+        if not name or name == "losscheck":  # an option missing its value carries no context
+            name = _command_in(sys.argv[1:])
         hint = f"losscheck {name} --help" if name and name != "losscheck" else "losscheck --help"
+        _close_options_only(exc)
         msg = exc.format_message().strip()
         if msg:  # bare `losscheck` prints the help and nothing else
             _err(f"{msg} (see `{hint}`)")

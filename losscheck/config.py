@@ -13,7 +13,8 @@ most :data:`MAX_CONFIG_BYTES`, UTF-8 TOML; anything else is a :class:`UsageError
 
 Precedence, lowest first: built-in defaults < the file < a matching ``[[per-path]]`` entry
 of the file < command-line flags. Unknown keys and bad values are :class:`UsageError`
-(exit 2) naming the file and the key.
+(exit 2) naming the file and the key; a threshold outside the values it accepts
+(:mod:`losscheck.ranges`, e.g. ``divergence-blocks`` must be an integer >= 1) names the range.
 
 The result is one typed :class:`Settings` per run (:meth:`Config.for_run`), built here once
 and consumed by the pipeline. The names a configuration may use that the analysis and the
@@ -53,6 +54,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from losscheck.errors import UsageError, escape_controls, parse_fail_on
 from losscheck.model import ROLES, SEVERITIES, Severity
+from losscheck.ranges import Range
 
 #: Metric-name keys (kebab-case, as in ``[metrics]`` and ``--eval-loss``) -> role.
 ROLE_KEYS = {r.replace("_", "-"): r for r in ROLES}
@@ -107,10 +109,13 @@ class Vocabulary:
         thresholds: kebab-case name -> default, for every threshold of the analysis and the
             rules (a name both use sets both).
         rules: ``(code, name)`` of every rule.
+        ranges: kebab-case threshold name -> the values it accepts (a
+            :class:`~losscheck.ranges.Range`); a name missing here accepts any finite number.
     """
 
     thresholds: Mapping[str, float]
     rules: tuple[tuple[str, str], ...]
+    ranges: Mapping[str, Range] = field(default_factory=dict)
 
     def rule_code(self, code_or_name: str) -> str | None:
         """The code of the rule whose code (case-insensitive) or name matches, or ``None``."""
@@ -342,8 +347,14 @@ def validate_table(values: dict, path: Path, where: str, vocabulary: Vocabulary)
                 raise UsageError(path, f"{loc} must be a table of name = number")
             _check_table(val, path, loc, set(vocabulary.known_thresholds()))
             for k, v in val.items():
+                allowed = vocabulary.ranges.get(k)
                 if not _finite(v):
-                    raise UsageError(path, f"{loc}.{k} must be a finite number, not {_short(v)}")
+                    raise UsageError(path, f"{loc}.{k} must be a finite number"
+                                           f"{f' ({allowed.describe()})' if allowed else ''}, not {_short(v)}")
+                if allowed is not None and not allowed.allows(v):
+                    raise UsageError(path, f"{loc}.{k} must be {allowed.describe()}, not {_short(v)}")
+                if allowed is not None and allowed.integer and isinstance(v, float):
+                    val = {**val, k: int(v)}  # 3.0 for a count is 3
         elif key == "path":
             if not isinstance(val, str) or not val:
                 raise UsageError(path, f"{loc} must be a glob string")
@@ -559,9 +570,12 @@ def load_config(start: Path | None = None, explicit: Path | None = None, isolate
             one that the former rule (upward from a diagnosed path) would have used instead.
     Raises:
         UsageError: a missing or non-regular explicit file, invalid TOML, an unknown key or a
-            bad value; the message names the file.
+            bad value (the message names the file); ``explicit`` together with ``isolated``.
     """
     cfg = Config()
+    if isolated and explicit is not None:
+        raise UsageError(explicit, "--config and --isolated exclude each other (--isolated ignores every "
+                                   "configuration file)")
     if isolated:
         return cfg
     found = None

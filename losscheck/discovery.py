@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from losscheck.errors import LosscheckError, NoLogsFound, UnreadableFile
+from losscheck.errors import LosscheckError, NoLogsFound, ParseError, UnreadableFile
 from losscheck.model import ReadResult
 from losscheck.readers import all_readers, choose, read_head
 from losscheck.readers._common import MAX_INFLATED_BYTES, memory_files, open_bounded, read_data
-from losscheck.readers.interface import BINARY_SUFFIXES, Reader
+from losscheck.readers.interface import BINARY_SUFFIXES, HEAD_BYTES, Reader
 from losscheck.readers._hparams import is_config_file
 from losscheck.sources import (GLOB_CHARS, STDIN_BINARY_NAMES, STDIN_NAMES, STDIN_ROOT, RemoteFile, archive_kind, archive_members,
                               collapsed, fetch_heads, is_archive, is_url, local_path, read_stdin, remote_entries,
@@ -256,11 +256,30 @@ def _raw_bytes(path: Path) -> bytes:
     return data
 
 
-def _sniff(path: Path, named: bool = False) -> Reader | None:
-    """The reader of ``path`` (None when none claims it); ``named``: the user named this file."""
+def _sniff(path: Path, named: bool = False, empty_is_error: bool = False) -> Reader | None:
+    """The reader of ``path`` (None when none claims it); ``named``: the user named this file.
+
+    Raises:
+        ParseError: with ``empty_is_error``, ``path`` is empty (or only whitespace) and a
+            reader would claim it by its name alone once it had content (an empty
+            ``trainer_state.json``): that run's error, not a folder without logs.
+        UnreadableFile: its head cannot be read.
+    """
     if path.name.endswith(SKIP_SUFFIXES) and not (named and path.name.endswith(NAMED_TEXT_SUFFIXES)):
         return None
-    return choose(path, read_head(path))
+    head = read_head(path)
+    reader = choose(path, head)
+    if reader is None and empty_is_error:
+        _refuse_empty(path, head)
+    return reader
+
+
+def _refuse_empty(path: Path, head: bytes) -> None:
+    """Raise :class:`ParseError` ``empty file`` when ``head`` is the whole of an empty (or
+    whitespace-only) file that a reader claims by its name once it has any content."""
+    if len(head) >= HEAD_BYTES or head.strip() or choose(path, b"x") is None:
+        return
+    raise ParseError(path, "empty file" if not head else "empty file (only whitespace)")
 
 
 def discover(path: str | os.PathLike, follow_symlinks: bool = False, *,
@@ -311,7 +330,7 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False, *,
     if stat.S_ISREG(st.st_mode) and top.name.endswith(".gz") and archive_kind(read_head(top, 512)):
         return _discover_archive(top, read_data(top)[0])  # logs.gz holding a tar (within the gzip limits)
     if stat.S_ISREG(st.st_mode):
-        reader = _sniff(top, named=True)
+        reader = _sniff(top, named=True, empty_is_error=True)
         if reader is None:
             raise NoLogsFound(top, "not a supported log file (no reader recognises its name and content)")
         return Discovery([RunFiles(top, [LogFile(top, reader)])], [])
@@ -388,7 +407,7 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False, *,
                 continue  # the same file under another name (symlink / hard link)
             seen_files.add(key)
             try:
-                reader = _sniff(fp) if sniff is None else sniff(fp, fst)
+                reader = _sniff(fp, empty_is_error=True) if sniff is None else sniff(fp, fst)
             except LosscheckError as exc:
                 # kept in its run: read_run notes it, or fails the run under --strict
                 reader = FailedReader(exc)
@@ -436,18 +455,22 @@ def _discover_archive(top: Path, data: bytes | None = None) -> Discovery:
     event_dirs: set[Path] = set()
     chosen: dict[str, Reader] = {}
 
-    def claim(name: str, head: bytes) -> bool:
+    def claim(name: str, head: bytes, probe: bool = False) -> bool:
         if name.endswith(SKIP_SUFFIXES):
             return False
         fp = Path(f"{top}/{name}")
         with memory_files({str(fp): head}):
-            reader = _sniff(fp)
-        if reader is not None:
+            try:
+                reader = _sniff(fp, empty_is_error=True)
+            except LosscheckError as exc:  # an empty log: that member's error
+                reader = FailedReader(exc)
+        if reader is not None and not probe:
             chosen[name] = reader
         return reader is not None
 
     at: dict[str, int] = {}  # member name -> its place in found: a name tar holds twice, last wins
-    for name, content, problem in archive_members(top, claim, data):
+    refused: list[str] = []  # logs whose member path leads outside the archive: named, never read
+    for name, content, problem in archive_members(top, claim, data, refused):
         fp = Path(f"{top}/{name}")
         reader = chosen[name]
         if content is None:
@@ -463,11 +486,21 @@ def _discover_archive(top: Path, data: bytes | None = None) -> Discovery:
             at[name] = len(found)
             found.append((fp.parent, fp, reader))
     runs = _group(found, top, event_dirs)
+    errors: list[LosscheckError] = [UnreadableFile(Path(f"{top}/{name}"), REFUSED_MEMBER) for name in refused]
     if not runs:
+        if refused:
+            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+            raise NoLogsFound(top, f"no supported log found in the archive; member {refused[0]!r}{more} "
+                                   f"refused: {REFUSED_MEMBER}")
         raise NoLogsFound(top, "no supported log found in the archive")
     for run in runs.values():
         run.memory = {str(lf.path): memory[str(lf.path)] for lf in run.files if str(lf.path) in memory}
-    return Discovery([runs[k] for k in sorted(runs)], [])
+    return Discovery([runs[k] for k in sorted(runs)], errors)
+
+
+#: Why a log inside an archive whose path has ``..`` is not read (one error line each).
+REFUSED_MEMBER = ("not read: its path leads outside the archive ('..'), which extracting it would "
+                  "write; extract the archive yourself if you trust it")
 
 
 def _discover_remote(url: str) -> Discovery:

@@ -78,8 +78,10 @@ def _describe_repeats(tag: str, st: np.ndarray, va: np.ndarray, keep: np.ndarray
                      "several restarts or out-of-order steps; the later points were kept")
     if same:
         parts.append(f"{same} step(s) logged again in a row (a duplicate write or a restart; later "
-                     "value kept)")
-    return head + ": " + "; ".join(parts or ["out-of-order steps"]), ("warning" if len(back) else "info")
+                     f"value kept){'; ' + agree if differ else ''}")
+    # a replaced value that differs from the kept one is data not shown: a warning, so the
+    # report says it (99 different losses at one step read as one point)
+    return head + ": " + "; ".join(parts or ["out-of-order steps"]), ("warning" if len(back) or differ else "info")
 
 
 #: Steps are exact ``int64`` integers whose magnitude is below 2**62: int64 with one bit of

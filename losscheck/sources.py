@@ -62,6 +62,34 @@ def is_archive(path: Path) -> bool:
     return path.name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
+def _outside(name: str) -> str | None:
+    """For a member name with a ``..`` part (a path leading outside the archive), the name
+    with those parts dropped (what a reader sniffs it as), else ``None``."""
+    parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("/", ".")]
+    if ".." not in parts:
+        return None
+    kept = [p for p in parts if p != ".."]
+    if not kept or any(p.startswith(".") or p == "__pycache__" for p in kept):
+        return None
+    return "/".join(kept)
+
+
+def _refuse(src: IO[bytes], name: str, claim, refused: list[str] | None) -> None:
+    """Append ``name`` to ``refused`` when its member (``src``, a ``..`` path) is a log a
+    reader would claim; the member itself is never read further."""
+    shown = _outside(name)
+    if refused is None or shown is None:
+        return
+    head = src.read(SNIFF_BYTES)
+    if shown.endswith(".gz") and head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, SNIFF_BYTES)
+        except zlib.error:
+            head = b""
+    if claim(shown, head, probe=True):
+        refused.append(name)
+
+
 def _safe_name(name: str) -> str | None:
     """A member name as a relative POSIX path inside the archive, or ``None`` for names
     that point outside it (absolute, ``..``) or into hidden folders."""
@@ -81,7 +109,7 @@ def archive_kind(head: bytes) -> str | None:
     return None
 
 
-def archive_members(path: Path, claim, data: bytes | None = None
+def archive_members(path: Path, claim, data: bytes | None = None, refused: list[str] | None = None
                     ) -> Iterator[tuple[str, bytes | None, str | None]]:
     """The regular files of a tar or zip archive, streamed once, never written to disk.
 
@@ -93,6 +121,9 @@ def archive_members(path: Path, claim, data: bytes | None = None
             are not read further.
         data: the archive's bytes when they are not in a file (standard input, a ``.gz`` that
             holds a tar); the kind is then told from the content.
+        refused: when given, the name (as stored) of each regular member that a reader would
+            claim but whose path leads outside the archive (``..``) is appended to it: it is
+            never read, and the caller names it instead of losing a run silently.
     Yields:
         ``(name, content, problem)``: the member's relative POSIX name, its bytes (a ``.gz``
         member as stored: :func:`losscheck.readers._common.read_data` inflates it) and
@@ -114,7 +145,7 @@ def archive_members(path: Path, claim, data: bytes | None = None
         zipped = path.name.lower().endswith(ZIP_SUFFIXES)
         opened = os.fdopen(open_regular(path), "rb")
     with opened as fh:
-        yield from _skip_latest_run((_zip_members if zipped else _tar_members)(fh, path, claim))
+        yield from _skip_latest_run((_zip_members if zipped else _tar_members)(fh, path, claim, refused))
 
 
 def _skip_latest_run(members: Iterator[tuple[str, bytes | None, str | None]]
@@ -206,7 +237,8 @@ def _compressed(path: Path, fh: IO[bytes]) -> bool:
     return head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00"
 
 
-def _tar_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes | None, str | None]]:
+def _tar_members(fh: IO[bytes], path: Path, claim, refused: list[str] | None = None
+                 ) -> Iterator[tuple[str, bytes | None, str | None]]:
     import lzma  # (archive modules are imported when an archive is read: start-up time)
     import tarfile
 
@@ -227,6 +259,8 @@ def _tar_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes 
                                            f"{size_text(packed)}; --max-ratio): a decompression bomb?")
             name = _safe_name(member.name)
             if name is None or not member.isreg():
+                if member.isreg() and (src := tf.extractfile(member)) is not None:
+                    _refuse(src, member.name, claim, refused)
                 continue
             src = tf.extractfile(member)
             if src is None:
@@ -251,7 +285,8 @@ def _tar_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes 
         tf.close()
 
 
-def _zip_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes | None, str | None]]:
+def _zip_members(fh: IO[bytes], path: Path, claim, refused: list[str] | None = None
+                 ) -> Iterator[tuple[str, bytes | None, str | None]]:
     import zipfile
 
     try:
@@ -262,11 +297,17 @@ def _zip_members(fh: IO[bytes], path: Path, claim) -> Iterator[tuple[str, bytes 
     with zf:
         for info in zf.infolist():
             name = _safe_name(info.filename)
-            if name is None or info.is_dir():
-                continue
             mode = (info.external_attr >> 16) & 0o170000
             if mode and mode != 0o100000:
                 continue  # a symlink or device stored in the zip
+            if name is None and not info.is_dir() and refused is not None and _outside(info.filename):
+                try:
+                    with zf.open(info) as src:
+                        _refuse(src, info.filename, claim, refused)
+                except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, zlib.error):
+                    refused.append(info.filename)  # cannot even be sniffed: named all the same
+            if name is None or info.is_dir():
+                continue
             try:
                 with zf.open(info) as src:
                     got = _read_member(src, path, name, info.file_size, claim, max(info.compress_size, 1))
@@ -414,12 +455,13 @@ def open_fs(url: str):
         UsageError: fsspec, or the backend of this protocol, is not installed (one line with
             the extra to install: ``s3:// needs pip install 'losscheck[s3]'``), or the protocol
             is unknown.
+        UnreadableFile: a backend that connects when made cannot connect (a network error,
+            :func:`network_problem`).
     """
     from losscheck.errors import UsageError
 
     scheme = url_scheme(url)
     extra = URL_EXTRAS.get(scheme)
-    hint = f"pip install 'losscheck[{extra}]'" if extra else "pip install the fsspec backend for it"
     try:
         import fsspec.core
     except ImportError:
@@ -427,9 +469,48 @@ def open_fs(url: str):
     try:
         return fsspec.core.url_to_fs(url)
     except ImportError as exc:
-        raise UsageError(url, f"{scheme}:// needs {hint} ({' '.join(str(exc).split())[:120]})") from None
+        said = " ".join(str(exc).split())[:120].rstrip(".")
+        if extra:
+            raise UsageError(url, f"{scheme}:// needs pip install 'losscheck[{extra}]' ({said})") from None
+        raise UsageError(url, f"{scheme}:// needs an fsspec backend that is not installed "
+                              f"(fsspec says: {said})") from None
     except ValueError as exc:
         raise UsageError(url, f"cannot open this URL ({' '.join(str(exc).split())[:160]})") from None
+    except OSError as exc:  # a backend that connects when made (ftp://, sftp://)
+        raise UnreadableFile(url, network_problem(exc) or f"cannot open ({type(exc).__name__}: "
+                                                          f"{' '.join(str(exc).split())[:160]})") from None
+
+
+def network_problem(exc: BaseException) -> str | None:
+    """A one-line problem when ``exc`` or an exception it was raised from (``__cause__``,
+    ``__context__``: fsspec's HTTP backend turns a failed connection into
+    ``FileNotFoundError``) is a network failure: the host name does not resolve (DNS), the
+    connection is refused, the network or host is unreachable, or it timed out. ``None``
+    otherwise. Never raises."""
+    import errno
+    import socket
+
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        name = type(e).__name__
+        text = " ".join(str(e).split())
+        low = text.lower()
+        num = getattr(e, "errno", None)
+        if isinstance(e, socket.gaierror) or "DNS" in name or "name or service not known" in low \
+                or "nodename nor servname" in low or "name resolution" in low:
+            return "network error: the host name does not resolve (DNS); check the URL and the network"
+        if isinstance(e, ConnectionRefusedError) or num == errno.ECONNREFUSED or "connection refused" in low:
+            return "network error: connection refused (nothing listens at this host and port)"
+        if num in (errno.ENETUNREACH, errno.EHOSTUNREACH) or "unreachable" in low:
+            return "network error: the network or host is unreachable"
+        if isinstance(e, TimeoutError) or "timeout" in name.lower() or "timed out" in low:
+            return "network error: the connection timed out"
+        if name.startswith("ClientConnector") or isinstance(e, ConnectionError):
+            return f"network error: cannot connect ({text[:160] or name})"
+        e = e.__cause__ or e.__context__
+    return None
 
 
 def remote_problem(exc: BaseException) -> str:
@@ -438,6 +519,9 @@ def remote_problem(exc: BaseException) -> str:
     text = " ".join(str(exc).split())[:200] or type(exc).__name__
     name = type(exc).__name__
     low = text.lower()
+    network = network_problem(exc)
+    if network is not None:
+        return network
     if isinstance(exc, FileNotFoundError) or "nosuchbucket" in low or "nosuchkey" in low:
         return "no such bucket, key or prefix"
     if isinstance(exc, PermissionError) or "accessdenied" in low or "forbidden" in low or "403" in low:
@@ -500,8 +584,13 @@ def remote_entries(url: str) -> tuple[object, str, list[tuple[str, int]], bool]:
             files = {p: int(i.get("size") or 0) for p, i in listed.items()}
     except (NoLogsFound, KeyboardInterrupt):
         raise
-    except FileNotFoundError:
-        raise NoLogsFound(url, "no such bucket, key or prefix") from None
+    except FileNotFoundError as exc:
+        network = network_problem(exc)  # fsspec's HTTP backend says "not found" for a failed connection
+        if network is not None:
+            raise UnreadableFile(url, network) from None
+        status = getattr(exc.__cause__ or exc.__context__, "status", None)  # an HTTP server's answer
+        raise NoLogsFound(url, f"not found (HTTP {status})" if isinstance(status, int)
+                          else "no such bucket, key or prefix") from None
     except Exception as exc:  # noqa: BLE001 - botocore, aiohttp, azure: one line whatever the backend
         problem = remote_problem(exc)
         if problem.startswith("no such"):

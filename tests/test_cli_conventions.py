@@ -17,7 +17,7 @@ from tests.conftest import SAMPLE_RUNS
 runner = CliRunner()
 DEMO = SAMPLE_RUNS / "qwen-style-diverge"
 ANSI = "\x1b["
-COMMANDS = ["diagnose", "config", "rules", "explain"]
+COMMANDS = ["diagnose", "config", "rules", "explain", "watch"]
 
 
 def run(*args, env=None, cwd=None):

@@ -120,6 +120,24 @@ def test_archive_members_outside_the_archive_or_linked_are_skipped(tmp_path):
     report = diagnose(archive)
     # the absolute name is kept inside the archive (abs/), '..' is refused, the link skipped
     assert sorted(r.run for r in report.runs) == [f"{archive}/abs", f"{archive}/ok"]
+    # ... and the refused log is named, never dropped silently (try-user finding 4)
+    (err,) = report.errors
+    assert err.path == f"{archive}/../escape/metrics.csv" and "outside the archive" in err.message
+
+
+@pytest.mark.parametrize("maker", [make_tar, make_zip])
+def test_a_log_refused_for_its_dotdot_path_is_named(tmp_path, maker):
+    """Before: a valid run stored as ``../up/metrics.csv`` was in no error, note or count."""
+    archive = maker(tmp_path / ("a.tar.gz" if maker is make_tar else "a.zip"),
+                    {"ok/metrics.csv": curve_csv(False), "../up/metrics.csv": curve_csv(True),
+                     "../notes.txt": b"not a log\n"})
+    report = diagnose(archive)
+    assert [r.run for r in report.runs] == [f"{archive}/ok"]
+    assert [(e.path, "outside the archive" in e.message) for e in report.errors] == [
+        (f"{archive}/../up/metrics.csv", True)]  # the non-log member is not worth a line
+    only = maker(tmp_path / ("b.tar.gz" if maker is make_tar else "b.zip"), {"../up/metrics.csv": curve_csv(True)})
+    with pytest.raises(NoLogsFound, match=r"'\.\./up/metrics\.csv' refused: not read: its path leads outside"):
+        diagnose(only)
 
 
 def test_an_archive_with_no_log_says_so(tmp_path):

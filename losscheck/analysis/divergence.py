@@ -30,6 +30,7 @@ import numpy as np
 from losscheck.analysis._util import diff_noise, rolling_median, theil_sen
 from losscheck.analysis.changepoint import Segment, onset_of_rise
 from losscheck.analysis.trend import growth_rate
+from losscheck.ranges import POSITIVE_COUNT
 
 
 @dataclass
@@ -40,7 +41,7 @@ class DivergenceOptions:
     progress_frac: float = 0.3
     drift_min: float = float(np.log(1.03))
     never_improved: float = float(np.log(1.05))
-    blocks: int = 20
+    blocks: int = field(default=20, metadata={"range": POSITIVE_COUNT})  # divides the curve
 
 
 @dataclass

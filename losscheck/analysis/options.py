@@ -13,6 +13,7 @@ from losscheck.analysis.overfit import OverfitOptions
 from losscheck.analysis.plateau import PlateauOptions
 from losscheck.analysis.short import ShortOptions
 from losscheck.analysis.spikes import SpikeOptions
+from losscheck.ranges import POSITIVE_COUNT, TIMES
 
 
 @dataclass
@@ -49,9 +50,9 @@ class AnalysisOptions:
 
     num_classes: int | None = None
     min_points: int = 8
-    explosion_ratio: float = 100.0
-    max_bins: int = 2000
-    trend_bins: int = 512
+    explosion_ratio: float = field(default=100.0, metadata={"range": TIMES})  # a rise factor; 0 broke the short call
+    max_bins: int = field(default=2000, metadata={"range": POSITIVE_COUNT})  # divides the point count
+    trend_bins: int = field(default=512, metadata={"range": POSITIVE_COUNT})
     spike: SpikeOptions = field(default_factory=SpikeOptions)
     oscillation: OscillationOptions = field(default_factory=OscillationOptions)
     plateau: PlateauOptions = field(default_factory=PlateauOptions)

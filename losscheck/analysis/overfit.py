@@ -27,19 +27,20 @@ loss fell by >= ``stall_train_fall`` (10 %) meanwhile.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from losscheck.analysis._util import diff_noise, py, rolling_median
 from losscheck.model import Overfit, Series
+from losscheck.ranges import POSITIVE_COUNT
 
 
 @dataclass
 class OverfitOptions:
     """Thresholds of :func:`detect_overfit` (sources in the module doc)."""
 
-    min_after: int = 3
+    min_after: int = field(default=3, metadata={"range": POSITIVE_COUNT})  # evals after the best: 0 divided by 0
     gl_min: float = 0.02
     z_sig: float = 3.0
     train_min_fall: float = 0.01

@@ -197,11 +197,25 @@ def diagnosis_text(run) -> str:
     return out
 
 
-def confidence_text(run) -> str:
-    """`` (confidence 0.83)`` for a run with a confidence (:mod:`losscheck.analysis.confidence`),
-    else ``""``."""
+#: Classes that are no verdict: a report for people shows no confidence beside them (a
+#: "HEALTHY insufficient (confidence 0.80)" header read as a sure pass on one point). The
+#: machine formats (JSON, SARIF) keep the calibrated number: the probability that the run
+#: indeed has too little data.
+NO_VERDICT = frozenset({"insufficient"})
+
+
+def shown_confidence(run) -> float | None:
+    """The confidence a report for people shows: the run's, or ``None`` when it has none or
+    its class is no verdict (:data:`NO_VERDICT`)."""
     c = getattr(run, "confidence", None)
-    return "" if c is None else f" (confidence {float(c):.2f})"
+    return None if c is None or getattr(run, "primary", None) in NO_VERDICT else float(c)
+
+
+def confidence_text(run) -> str:
+    """`` (confidence 0.83)`` for a run with a confidence (:mod:`losscheck.analysis.confidence`)
+    and a verdict, else ``""`` (:func:`shown_confidence`)."""
+    c = shown_confidence(run)
+    return "" if c is None else f" (confidence {c:.2f})"
 
 
 _STATUS_RANK = {"failing": 0, "warning": 1, "healthy": 2}
@@ -221,6 +235,9 @@ def summary_line(report) -> str:
     n_fail, n_warn = counts.get("failing", 0), counts.get("warning", 0)
     out = (f"{report.run_count} run(s): {n_fail} failing, {n_warn} warning, "
            f"{report.run_count - n_fail - n_warn} healthy")
+    passed = sum(1 for r in report.runs if r.baselined and r.status != "failing")
+    if passed:  # not failing only because --baseline had the same findings
+        out += f" ({passed} not failing only against the baseline)"
     if report.error_count:
         out += f"; {report.error_count} path(s) not diagnosed"
     if report.without_logs:

@@ -14,8 +14,8 @@ import io
 import math
 
 from losscheck.errors import escape_controls
-from losscheck.formats._common import (clean_text, confidence_text, failing_first, group_text, run_label, summary_line,
-                                       triage_headline, triage_table)
+from losscheck.formats._common import (clean_text, confidence_text, failing_first, group_text, run_label,
+                                       shown_confidence, summary_line, triage_headline, triage_table)
 from losscheck.formats.interface import Format
 from losscheck.model import Report, RunReport
 
@@ -92,6 +92,13 @@ def _settings(st: dict) -> str:
             v = "[" + ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v) + "]"
         parts.append(f"{k}={v}")
     return _name(", ".join(parts))
+
+
+def _step_span(first, last) -> str:
+    """``2-160``; ``-99 to -5`` when a step is negative (``-99--5`` reads as a typo)."""
+    if isinstance(first, (int, float)) and isinstance(last, (int, float)) and min(first, last) < 0:
+        return f"{first} to {last}"
+    return f"{first}-{last}"
 
 
 class TextFormat(Format):
@@ -174,7 +181,7 @@ class TextFormat(Format):
             "status": [_name(r.status) for r in runs],
             "class": [_name(r.primary) for r in runs],
             "onset": ["" if r.onset_step is None else str(r.onset_step) for r in runs],
-            "conf.": ["" if r.confidence is None else f"{r.confidence:.2f}" for r in runs],
+            "conf.": ["" if (c := shown_confidence(r)) is None else f"{c:.2f}" for r in runs],
             "top finding": [_name(f"{r.findings[0].code} {r.findings[0].name}") if r.findings else "" for r in runs],
             "code": [_name(r.findings[0].code) if r.findings else "" for r in runs],
             "top remedy": [_name(r.remedies[0].id) if r.remedies else "" for r in runs],
@@ -219,9 +226,13 @@ class TextFormat(Format):
 
         main = r.metrics.get("loss") or r.metrics.get("eval_loss")
         unit = "epoch" if main is not None and main.step_unit == "epoch" else "step"
-        head = Text.assemble((_name(r.status.upper()), STATUS_STYLE.get(r.status, "")), "  ",
-                             (_name(r.primary), "bold"))
-        if r.confidence is not None:
+        head = Text.assemble((_name(r.status.upper()), STATUS_STYLE.get(r.status, "")))
+        if r.baselined and r.status != "failing":
+            # "HEALTHY diverging" alone reads as a contradiction: the class's findings are the baseline's
+            head.append(" against the baseline", style=STATUS_STYLE.get(r.status, ""))
+        head.append("  ")
+        head.append(_name(r.primary), style="bold")
+        if shown_confidence(r) is not None:
             head.append(confidence_text(r), style="dim")
         if r.secondary:
             head.append(f" (also: {', '.join(_name(x) for x in r.secondary)})")
@@ -244,7 +255,7 @@ class TextFormat(Format):
         for role, m in r.metrics.items():
             mt.add_row(Text(_name(role)), Text(_name(m.tag)),
                        str(m.points) + (f" ({m.nonfinite} non-finite)" if m.nonfinite else ""),
-                       f"{m.first_step}-{m.last_step}" + (" ep" if m.step_unit == "epoch" else ""),
+                       _step_span(m.first_step, m.last_step) + (" ep" if m.step_unit == "epoch" else ""),
                        Text(sparkline(_fit(r.digest.get(role, []), spark))), Text(_name(klass.get(role, ""))))
         parts.append(mt)
         comps = [c for c in r.curves if c.role == "component"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Generic, TypeVar
 
 from losscheck.model import Finding, RemedyVote, ResolvedRun, RunAnalysis, Severity
+from losscheck.ranges import Range
 
 
 @dataclass(frozen=True)
@@ -21,14 +22,18 @@ class NoOptions:
     """The options of a rule without thresholds."""
 
 
-def threshold(default: float, *, doc: str, unit: str | None = None) -> Any:
+def threshold(default: float, *, doc: str, unit: str | None = None, range: Range | None = None) -> Any:
     """A field of a rule's ``Options`` dataclass: a threshold with its ``default``, a one-line
     ``doc`` (what it bounds, and its source when it has one) and its ``unit`` when the field's
     name does not say it (names ending ``_steps``, ``_points``, ``_seconds``, ``_fraction``...
-    do; :func:`losscheck.rules.docs.rule_thresholds` reads both for ``losscheck explain``)."""
-    meta = {"doc": doc}
+    do; :func:`losscheck.rules.docs.rule_thresholds` reads both for ``losscheck explain``).
+    ``range`` is the values a configuration may set (:class:`~losscheck.ranges.Range`); without
+    it they are derived from the unit, name and default (:func:`losscheck.ranges.range_of`)."""
+    meta: dict[str, Any] = {"doc": doc}
     if unit:
         meta["unit"] = unit
+    if range is not None:
+        meta["range"] = range
     return field(default=default, metadata=meta)
 
 

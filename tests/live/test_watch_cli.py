@@ -104,3 +104,27 @@ def test_quiet_and_color_follow_the_diagnose_conventions(tmp_path):
     assert "\x1b[" in coloured.stdout and "healthy" in coloured.stdout
     bad = watch(run, "--idle", "0.1", "--color", "sometimes")
     assert bad.returncode == 2 and "--color 'sometimes'" in bad.stderr
+
+
+def test_a_path_that_does_not_exist_yet_is_said_at_once(tmp_path):
+    """Before: ``watch typo-path`` was silent until --idle ran out (300 s by default)."""
+    res = watch(tmp_path / "typo-path", "--idle", "0.2", "--interval", "0.05")
+    assert res.returncode == 2
+    first = res.stderr.splitlines()[0]
+    assert f"waiting for {tmp_path / 'typo-path'} to appear" in first and "0.2 s" in first
+
+
+def test_a_device_is_refused_as_diagnose_refuses_it():
+    """Before: ``watch /dev/zero`` waited --idle seconds, then 'no diagnosable run'."""
+    res = watch(Path(os.devnull), "--idle", "30")
+    assert res.returncode == 2
+    (line,) = res.stderr.splitlines()
+    assert "not a regular file or directory (FIFO, socket or device)" in line
+
+
+def test_a_report_inside_the_run_suggests_only_flags_watch_has(tmp_path):
+    (tmp_path / "run").mkdir()
+    res = watch(tmp_path / "run", "--report", str(tmp_path / "run" / "r.json"), "--idle", "0")
+    assert res.returncode == 2
+    assert "refusing to write the report inside" in res.stderr
+    assert "--force" not in res.stderr and "--output" not in res.stderr and "--report" in res.stderr
