@@ -11,13 +11,7 @@ from __future__ import annotations
 
 import math
 
-from tests.readers.text_helpers import read_result, roles_of, same
-
-
-def read(tmp_path, name, text):
-    """Tag -> series, and the notes' ``(severity, message)``, of ``text`` read by the text reader."""
-    res = read_result(tmp_path, name, text)
-    return {s.tag: s for s in res.series}, [(n.severity, n.message) for n in res.notes]
+from tests.readers.text_helpers import roles_of, same, read_with_notes as read
 
 
 # ------------------------------------------------------- a plural total beside its parts

@@ -9,13 +9,7 @@ layout is checked to read the same.
 
 from __future__ import annotations
 
-from tests.readers.text_helpers import read_result, roles_of
-
-
-def read(tmp_path, name, text):
-    """Tag -> series, and the notes' ``(severity, message)``, of ``text`` read by the text reader."""
-    res = read_result(tmp_path, name, text)
-    return {s.tag: s for s in res.series}, [(n.severity, n.message) for n in res.notes]
+from tests.readers.text_helpers import roles_of, read_with_notes as read
 
 
 # ------------------------------------------------------- "Learning Rate 1e-4" as two words

@@ -27,6 +27,13 @@ def read(tmp_path, name, text):
     return {s.tag: s for s in read_result(tmp_path, name, text).series}
 
 
+def read_with_notes(tmp_path, name, text):
+    """Tag -> series, and the read notes' ``(severity, message)``, of ``text`` read as
+    ``tmp_path/name`` by the text reader."""
+    res = read_result(tmp_path, name, text)
+    return {s.tag: s for s in res.series}, [(n.severity, n.message) for n in res.notes]
+
+
 def roles_of(tmp_path, name, text):
     """Role -> series of ``text`` read as ``tmp_path/name`` (the whole read + resolve path)."""
     from losscheck.discovery import discover
