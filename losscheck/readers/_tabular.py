@@ -62,6 +62,30 @@ PANDAS_MIN_CHARS = 5_000_000
 
 # A comment line or a blank (whitespace-only) line, anywhere: the pandas path does not apply.
 _NEEDS_PYTHON = re.compile(r"^\s*(#|//)|^\s*$", re.MULTILINE)
+#: The last cell of a last line with no newline after it, when it is a number cut mid-print:
+#: digits and a point with no digit after it (``1.``), a mantissa with an exponent sign but no
+#: exponent digit (``1e``, ``3.2e-``), or a lone sign. No CSV writer prints these (Python's
+#: ``csv``, pandas and the loggers print ``1.0``/``1`` and full exponents), so such a line is a
+#: file cut while it was written; the rest of a cut number (``1.7`` cut to ``1``) cannot be told.
+_CUT_NUMBER = re.compile(rb"(?:^|[,;\t|])\s*[+-]?(?:\d+\.|\d*\.?\d+[eE][+-]?|[+-])\s*$")
+
+
+def drop_cut_last_line(data: bytes, src: str) -> tuple[bytes, list[ReadNote]]:
+    """``data`` without its last line when that line has no newline after it and ends in a
+    number cut mid-print (:data:`_CUT_NUMBER`), with a warning naming the line; else ``data``
+    unchanged and no note. A single line (the header) is never dropped. Cost: O(n) for the
+    line number, only when a line is dropped."""
+    if not data or data.endswith(b"\n"):
+        return data, []
+    start = data.rfind(b"\n") + 1
+    last = data[start:].rstrip(b"\r")
+    if start == 0 or not last.strip() or not _CUT_NUMBER.search(last):
+        return data, []
+    line = data.count(b"\n", 0, start) + 1
+    shown = last[-24:].decode("utf-8", "replace")
+    return data[:start], [ReadNote(src, f"line {line} is incomplete (a number cut mid-print, {shown!r}, with "
+                                        "no newline after it: a file still being written?) and was skipped",
+                                   "warning")]
 
 
 @dataclass
@@ -355,6 +379,8 @@ def load_table(path: Path) -> Table:
     src = str(path)
     data, notes = read_data(path)
     data, more = drop_long_lines(data, path)
+    notes += more
+    data, more = drop_cut_last_line(data, src)
     notes += more
     columnar = BUDGET.columnar(len(data), PANDAS_MIN_CHARS)
     if columnar:
