@@ -427,7 +427,7 @@ def _data_lines(head: bytes, limit: int) -> list[str]:
     return [ln for ln in first_lines(head, limit + 20) if not ln.lstrip().startswith(("#", "//"))][:limit]
 
 
-def first_object(head: bytes, tries: int = 5) -> dict | None:
+def first_object(head: bytes, tries: int = 5, named_jsonl: bool = False) -> dict | None:
     """The JSON object on the first non-blank, non-comment line of a sniff head, or ``None``.
 
     A JSON-lines log may open with a line cut or garbled by a crash or a concurrent writer
@@ -435,7 +435,10 @@ def first_object(head: bytes, tries: int = 5) -> dict | None:
     (``{``) but does not parse, the first object among the next ``tries - 1`` lines is
     taken, provided at least two of them are objects. A pretty-printed JSON document
     (``[`` or ``{ "history": [`` first, then ``{...},`` lines) therefore does not pass for
-    JSON lines: at most its last element parses on its own.
+    JSON lines: at most its last element parses on its own. With ``named_jsonl`` (the file
+    is named ``.jsonl``/``.ndjson``) a first line of any garbage (binary bytes, ``[[[...``)
+    is passed over the same way: the name says JSON lines, and one bad line must not lose
+    the file (the same line later in the file is skipped with a note).
     """
     lines = _data_lines(head, tries)
     if not lines:
@@ -449,7 +452,7 @@ def first_object(head: bytes, tries: int = 5) -> dict | None:
         if i == 0:
             if isinstance(obj, dict):
                 return obj
-            if not line.lstrip().startswith("{"):
+            if not named_jsonl and not line.lstrip().startswith("{"):
                 return None
             continue
         if isinstance(obj, dict):

@@ -52,7 +52,7 @@ class GenericJsonlReader(BaseReader):
         name = base_name(path).lower()
         if name in _SUMMARY_NAMES or name.endswith("_results.json"):
             return 0.0
-        obj = first_object(head)
+        obj = first_object(head, named_jsonl=name.endswith((".jsonl", ".ndjson")))
         if obj is None:
             # a .jsonl whose first record is longer than the whole sniff head (thousands of
             # keys): claimed by its name and its opening brace; the read parses it whole
