@@ -18,7 +18,10 @@ name in the file:
 
 A file is read this way only when every non-blank line has one of these shapes with the same
 number of cells (a last line cut mid-write is dropped), at least 3 lines (2 in a file of 2
-lines), and the name's stem names a loss (:func:`names_loss`). The first column is an index
+lines), and the name's stem names a loss (:func:`names_loss`), or the name says console log
+(``log.txt``; the caller decides) and the rows open with an index column or a counter word,
+the first value column not whole numbers only: then nothing names the loss, and the note
+taking the first value column is a warning. The first column is an index
 when every cell of it is a non-negative whole number and it rises by a constant step between
 restarts. Nothing here raises; work is linear in the text length.
 """
@@ -86,12 +89,15 @@ def _is_index(col: list[float]) -> bool:
     return len(strides) == 1
 
 
-def read_numeric(lines: list[str]) -> tuple[dict[str, tuple[list[float], list[float]]], str,
-                                            list[tuple[str, str]]] | None:
+def read_numeric(lines: list[str], loss_named: bool = True) -> tuple[dict[str, tuple[list[float], list[float]]], str,
+                                                                  list[tuple[str, str]]] | None:
     """Series of a header-less numeric file (see the module docstring): ``(tag -> (steps,
     values), step unit, notes as (severity, message))``, the loss under the tag ``loss``
     (the note is a warning when a column had to be chosen among several); ``None`` when
-    ``lines`` (the file's non-blank lines) are not such a file."""
+    ``lines`` (the file's non-blank lines) are not such a file. With ``loss_named`` False
+    (a file whose name says log, not loss: ``log.txt``), the rows must open with an index
+    column or a counter word and hold at least 3 rows: the step is then printed, and the
+    note is always a warning (nothing names the loss)."""
     if len(lines) < 2:
         return None
     got = numeric_rows(lines)
@@ -103,6 +109,8 @@ def read_numeric(lines: list[str]) -> tuple[dict[str, tuple[list[float], list[fl
     width = len(rows[0])
     first = [r[0] for r in rows]
     indexed = word is not None or (width >= 2 and _is_index(first))
+    if not loss_named and (not indexed or len(rows) < 3 or all(r[-1 if width == 1 else 1].is_integer() for r in rows)):
+        return None  # (whole numbers only: counts or ids, not a loss)
     steps = first if indexed else [float(i) for i in range(len(rows))]
     cols = list(range(1 if indexed else 0, width))
     out: dict[str, tuple[list[float], list[float]]] = {}
@@ -111,7 +119,13 @@ def read_numeric(lines: list[str]) -> tuple[dict[str, tuple[list[float], list[fl
         tag = "loss" if k == 0 else f"column_{c + 1}"
         out[tag] = (list(steps), [r[c] for r in rows])
     where = f"{word} counter" if word else ("index column (column 1)" if indexed else "line position")
-    if len(cols) > 1:
+    if not loss_named:
+        others = (f"; the other columns are read as {', '.join(f'column_{c + 1}' for c in cols[1:])}"
+                  if len(cols) > 1 else "")
+        info.append(("warning", f"no header and no loss name: column {cols[0] + 1} of {width} was taken as the "
+                                f"loss (the file is a log of numbers only; the step is the {where}){others}: "
+                                "choose another series with --loss"))
+    elif len(cols) > 1:
         info.append(("warning", f"no header: column {cols[0] + 1} of {width} was taken as the loss (the file name says "
                     f"loss; the step is the {where}); the other columns are read as "
                     f"{', '.join(f'column_{c + 1}' for c in cols[1:])}: choose one with --loss column_N"))
