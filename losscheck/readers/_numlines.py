@@ -23,7 +23,9 @@ lines), and the name's stem names a loss (:func:`names_loss`), or the name says 
 the first value column not whole numbers only: then nothing names the loss, and the note
 taking the first value column is a warning. The first column is an index
 when every cell of it is a non-negative whole number and it rises by a constant step between
-restarts. Nothing here raises; work is linear in the text length.
+restarts. A printed NumPy array that is the whole file (``array([ 434.28,  317.39,`` wrapped
+over lines; a loss history printed with ``print(np.array(...))``) is one column of values,
+step = position. Nothing here raises; work is linear in the text length.
 """
 
 from __future__ import annotations
@@ -80,6 +82,27 @@ def numeric_rows(lines: list[str]) -> tuple[list[list[float]], str | None] | Non
     return rows, word
 
 
+_ARRAY_OPEN = re.compile(r"\s*array\(\[")
+_ARRAY_CLOSE = re.compile(r"\]\s*(?:,\s*dtype=\w+\s*)?\)\s*$")
+
+
+def array_values(lines: list[str]) -> list[float] | None:
+    """The values of a printed one-dimensional NumPy array that is the whole file
+    (``array([ 434.285,  317.386,`` wrapped over lines, closed by ``])`` or cut before it),
+    in order; ``None`` for any other text or fewer than 3 values."""
+    if not lines or not _ARRAY_OPEN.match(lines[0]):
+        return None
+    body = _ARRAY_OPEN.sub("", lines[0], count=1)
+    text = "\n".join([body] + lines[1:])
+    closed = _ARRAY_CLOSE.search(text)
+    if closed:
+        text = text[:closed.start()]
+    cells = [c for c in re.split(r"[\s,]+", text) if c]
+    if len(cells) < 3 or not all(_NUMBER.fullmatch(c) for c in cells):
+        return None
+    return [float(c) for c in cells]
+
+
 def _is_index(col: list[float]) -> bool:
     """Whether a column is an index: whole non-negative numbers rising by one constant step
     (restarts aside), at least two distinct values."""
@@ -100,6 +123,12 @@ def read_numeric(lines: list[str], loss_named: bool = True) -> tuple[dict[str, t
     note is always a warning (nothing names the loss)."""
     if len(lines) < 2:
         return None
+    arr = array_values(lines)
+    if arr is not None:
+        why = "the file name says loss" if loss_named else "nothing names a loss"
+        return ({"loss": ([float(i) for i in range(len(arr))], arr)}, "step",
+                [("info" if loss_named else "warning", f"a printed NumPy array: its values are read as the loss "
+                  f"({why}), the n-th value at step n (from 0)")])
     got = numeric_rows(lines)
     if got is None:
         return None

@@ -150,3 +150,31 @@ def test_no_train_twin_warning_when_an_eval_loss_is_named_or_the_twin_is_a_dupli
     lines = [f"step {i}: train_xent: {7 - i / 10:.2f}  runtime_xent: {7 - i / 10:.2f}" for i in range(12)]
     res = read_result(tmp_path, "train.log", "\n".join(lines) + "\n")
     assert not any("no split word" in n.message for n in res.notes)
+
+
+# ------------------------------------------------- a printed NumPy array of losses
+
+def test_a_printed_numpy_array_of_losses_is_read_in_order(tmp_path):
+    """``print(np.array(history))`` pasted as the log: ``array([ 4.1e+02,  3.2e+02, ...``
+    wrapped four to a line, a space before some commas, cut before its closing ``])``. It
+    was 'not a log'; the n-th value is step n, with a warning that nothing names a loss."""
+    vals = [400.0 - 10 * i + (i % 3) * 1.234567 for i in range(22)]
+    cells = [f"{v:12.8f}" for v in vals]
+    rows = [",  ".join(cells[i:i + 4]) + "," for i in range(0, 22, 4)]
+    text = "array([" + "\n       ".join(rows) + "\n"
+    res = read_result(tmp_path, "log.txt", text)
+    t = {s.tag: s for s in res.series}
+    assert t["loss"].steps.tolist() == list(range(22))
+    assert [round(float(v), 6) for v in t["loss"].values] == [round(v, 6) for v in vals]
+    assert any(n.severity == "warning" and "NumPy array" in n.message for n in res.notes)
+    closed = text.rstrip().rstrip(",") + "])\n"
+    assert len(read_result(tmp_path, "log.txt", closed).series[0].values) == 22
+
+
+def test_an_array_of_text_is_not_read(tmp_path):
+    """``array(['cat', 'dog', ...])`` holds no numbers: not read."""
+    from losscheck.readers import choose
+
+    p = tmp_path / "log.txt"
+    p.write_text("array(['cat', 'dog', 'bird',\n       'fish'])\n", encoding="utf-8")
+    assert choose(p) is None
