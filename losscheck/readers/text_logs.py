@@ -1003,6 +1003,13 @@ def _numbers_log_name(name: str) -> bool:
     return name.endswith((".log", ".txt", ".out")) and _LOGGY.search(name) is not None
 
 
+def _opens_with_numbers(head: bytes) -> bool:
+    """Whether the first non-blank line of ``head`` opens with a number or ``array(`` (a cheap
+    test before the header-less numbers grammar is imported for a file named like a log)."""
+    first = head.lstrip()[:8]
+    return (first[:1] != b"" and first[:1] in b"0123456789+-.") or first.startswith(b"array(")
+
+
 class TextLogReader(BaseReader):
     """Console logs (``.log``, ``.txt``, ``.md``, ``.out``) with recognised metric lines.
 
@@ -1025,9 +1032,9 @@ class TextLogReader(BaseReader):
         # only for a name and head these checks let through: a YAML file or an event file
         # beside a run's logs never loads it
         name = base_name(path).lower()
-        loss_named = _names_loss(name)
-        if (not name.endswith(_NOT_NUMERIC_EXT) and b"\x00" not in head[:4096]
-                and (loss_named or _numbers_log_name(name))):
+        numeric = not name.endswith(_NOT_NUMERIC_EXT) and b"\x00" not in head[:4096]
+        loss_named = numeric and _names_loss(name)
+        if numeric and (loss_named or (_numbers_log_name(name) and _opens_with_numbers(head))):
             # ``loss_log.txt``, ``train_loss.csv``: header-less numbers (a table with a header
             # is the CSV reader's, and fails this test on its header line); ``log.txt`` of
             # indexed rows of numbers only (:func:`_numbers_log_name`)
