@@ -178,3 +178,27 @@ def test_an_array_of_text_is_not_read(tmp_path):
     p = tmp_path / "log.txt"
     p.write_text("array(['cat', 'dog', 'bird',\n       'fish'])\n", encoding="utf-8")
     assert choose(p) is None
+
+
+# ------------------------------------------------- epoch summaries between sparse step lines
+
+def test_epoch_summaries_between_step_lines_that_print_the_epoch_keep_one_point_each(tmp_path):
+    """``Epoch   3: total training loss 500.47`` at each epoch's end, and every 200 global
+    steps ``Epoch   2 Step:      200 Batch Loss: ..`` (about 150 steps per epoch): epochs that
+    end before the next step print were all placed at the last printed step, and only the
+    last of them was kept (no warning). Each summary is now placed at its epoch's estimated
+    end: one point per epoch, in order."""
+    lines, step = [], 0
+    for ep in range(1, 41):
+        for _ in range(150):
+            step += 1
+            if step % 200 == 0:
+                lines.append(f"Epoch {ep:3d} Step: {step:8d} Batch Loss: {4 / (1 + step / 500):10.6f} Lr: 0.000200")
+        lines.append(f"Epoch {ep:3d}: total training loss {800 / ep:.2f}")
+    text = "\n".join(lines) + "\n"
+    t = read(tmp_path, "train.log", text)
+    s = t["training loss"]
+    assert len(s) == 40 and abs(float(s.values[-1]) - 20.0) < 1e-9
+    steps = s.steps.tolist()
+    assert steps == sorted(steps) and len(set(steps)) == 40
+    assert len(t["Batch Loss"]) == 6000 // 200
