@@ -67,7 +67,7 @@ future ``text_logs_<NAME>/`` folder with a ``labels.csv`` needs no code change):
   blind set must be new.
 - ``--set blind9``, ``text_logs_blind9/``: 40 logs gathered and labelled blind (2026-12-06); measured
   blind: 27 of 40 (3 silent) on a782db1 (28 of 40, 2 silent, after the blind8 fixes). From now
-  on it is a tune set too (32 of 40, 1 silent, after generalising the readers by cause on
+  on it is a tune set too (33 of 40, 1 silent, after generalising the readers by cause on
   branch i11i; the misses left are explained in ``text_logs_blind9/SOURCES.md``); the next
   blind set must be new.
 
