@@ -284,6 +284,30 @@ def loss_quarters(series: Series | None) -> tuple[float, float] | None:
 ZERO_REL = 1e-9
 
 
+#: the most decimals a fixed-decimal LR print is looked for with (``lr:0.00159`` has 5)
+_MAX_PRINT_DECIMALS = 8
+
+
+def _below_print_precision(v: np.ndarray, last_nz: int) -> bool:
+    """Whether the zeros after ``v[last_nz]`` are a fixed-decimal print rounding a small LR
+    down rather than an LR of 0: every value is a whole number of units of one last printed
+    place ``10**-d`` (the fewest decimals that hold them all), some value shows the print
+    keeps ``d`` decimals for larger numbers too (two or more significant digits ending in
+    that place, ``0.00159``), and the last non-zero value is one unit (``0.00001``). A step
+    decay x0.1 printed with ``%.5f`` (0.01, 0.001, 0.0001, 0.00001, then 1e-6 shown as
+    ``0.00000``) is such a print; ``%g`` would have shown ``1e-06``. Python's ``round`` is
+    exact on the printed decimals, so the test is exact for values parsed from a print."""
+    vals = [float(x) for x in v]
+    for d in range(1, _MAX_PRINT_DECIMALS + 1):
+        if all(round(x, d) == x for x in vals):
+            break
+    else:
+        return False
+    units = [round(x * 10 ** d) for x in vals]
+    fixed = any(u >= 11 and u % 10 for u in units)
+    return fixed and units[last_nz] == 1
+
+
 @dataclass
 class ZeroOptions:
     """Thresholds of :func:`zero_stretch` (kebab-case names in LC303's ``options``): the zero
@@ -327,6 +351,8 @@ def zero_stretch(lr: Series | None, loss: Series | None, cur: CurveAnalysis | No
         last_nz = int(nz[-1])
         zero_n = len(v) - 1 - last_nz
         if zero_n < o.min_zero_points:
+            return None
+        if _below_print_precision(v, last_nz):
             return None
         start = int(s[last_nz + 1])
         end = max(int(s[-1]), int(ls[-1]) if len(ls) else 0)

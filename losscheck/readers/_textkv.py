@@ -1262,6 +1262,9 @@ class KVExtractor:
         early: list[_Rec] = []  # eval records before the first counted line
         point_line: dict[str, int] = {}  # tag -> physical line of its last point
 
+        gs_per_ep = None if eps else _steps_per_epoch(recs)
+        gs_off = 0 if any(r.kind == "gs" and r.ctr.ep == 0 for r in recs) else 1
+
         def end_of_epoch(ep: int | None) -> float | None:
             if ep is not None and cur_n:
                 return float((ep - off + 1) * cur_n)
@@ -1322,6 +1325,11 @@ class KVExtractor:
                     s = end_of_epoch(c.ep)
                     if s is None:
                         s = 0.0
+                    if gs_per_ep and not cur_n and not r.eval and c.ep is not None:
+                        # an epoch summary between global-step lines that also print the
+                        # epoch: at its epoch's estimated end, not at the last printed step
+                        # (epochs that end before the next step print would share a step)
+                        s = max(s, float(round((c.ep - gs_off + 1) * gs_per_ep)))
                     rename_epoch = not r.eval
                 else:
                     s = float(c.ep)
@@ -1409,6 +1417,24 @@ class KVExtractor:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _steps_per_epoch(recs: list[_Rec]) -> float | None:
+    """Global steps per epoch estimated from the training lines that print both a global step
+    and an epoch (JoeyNMT's ``Epoch   2 Step:      200 Batch Loss: ..``): the steps over the
+    epochs between the first and the last such line, when both rise; ``None`` with fewer than
+    two such epochs. Used to place an epoch summary (``Epoch   3: total training loss ..``) at
+    the end of its epoch. Source: blind9 text-log set (epochs shorter than the step print
+    interval put several summaries on one step)."""
+    pts = [(r.ctr.ep, r.ctr.gs) for r in recs if r.kind == "gs" and not r.eval
+           and r.ctr.ep is not None and r.ctr.gs is not None]
+    if len(pts) < 2:
+        return None
+    (e0, g0), (e1, g1) = pts[0], pts[-1]
+    if e1 <= e0 or g1 <= g0:
+        return None
+    return (g1 - g0) / (e1 - e0)
+
 
 _EARLY_EVALS = 16  # eval lines kept before the first counted line (an evaluation before training)
 _AHEAD_LINES = 3  # how far (physical lines) a note may come before the counted line it restates

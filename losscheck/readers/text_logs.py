@@ -143,6 +143,12 @@ _PREFIXED_DICT = re.compile(r"\{'[\w/.-]+':[^{}]*\}\s*$")
 #: the split a prefixed dict belongs to, named right before it (``val: {'epoch': 0, ...}``)
 _DICT_SPLIT = re.compile(r"(?:^|[\s\]|:-])(train|training|val|valid|validation|eval|test|dev)\s*[:=-]?\s*$", re.I)
 #: a printed torch tensor: its number (``tensor(2.3000, device='cuda:0', grad_fn=<...>)``)
+#: a metric named in a sentence with its counters between the name and the value: ``Loss at
+#: epoch 3 and iteration 500 is 0.21`` (read as ``epoch: 3, iteration: 500, Loss: 0.21``)
+_AT_COUNTER = re.compile(rf"\s{{0,20}}(?P<k>[A-Za-z][\w-]{{0,40}}(?: [A-Za-z][\w-]{{0,40}}){{0,3}}) at "
+                         rf"(?P<c1>epoch|step|iteration|iter|batch) (?P<n1>\d{{1,12}})"
+                         rf"(?:,? and (?P<c2>step|iteration|iter|batch) (?P<n2>\d{{1,12}}))? is "
+                         rf"(?P<v>{_NUM})\s{{0,20}}\.?\s{{0,20}}", re.IGNORECASE)
 _TENSOR = re.compile(r"\btensor\(\s*([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))\b[^)]{0,300}\)")
 #: dict keys that are the step of a python dict line (instead of its position)
 _DICT_STEP_KEYS = ("global_step", "step", "iteration", "iter", "it")
@@ -335,6 +341,13 @@ class _Parser:
         torch tensor (``tensor(2.3000, device='cuda:0', grad_fn=<...>)``) counts as its number."""
         if "tensor(" in line:
             line = _TENSOR.sub(r"\1", line)
+        if " at " in line and " is " in line:
+            am = _AT_COUNTER.fullmatch(line)
+            if am:
+                counters = f"{am.group('c1')}: {am.group('n1')}, "
+                if am.group("c2"):
+                    counters += f"{am.group('c2')}: {am.group('n2')}, "
+                line = f"{counters}{am.group('k')}: {am.group('v')}"
         self._line_no = line_no
         if self.convnet_step >= 0 and _CONVNET_SUMS.match(line):
             return False  # cuda-convnet's per-batch test outputs: sums over the batch, not costs
@@ -792,6 +805,34 @@ def _letter_split(series) -> list[str]:
     return []
 
 
+_TRAIN_WORDS = frozenset({"train", "training"})
+
+
+def _train_twin(series) -> list[str]:
+    """A warning when no evaluation loss is named, the loss's name says ``train`` (``Train
+    Loss``) and exactly one other loss, at exactly its steps, carries no split word (``True
+    Loss`` per epoch beside ``Train Loss``): a name that says train is there to tell it from
+    another split, so the other loss may be measured on held-out data (a monitoring loss); the
+    resolver reads it as neither, and the user is told and can name it with ``--eval-loss``.
+    Not a role change: the second loss may as well be a part of the training objective.
+    Source: blind9 text-log set (a semi-supervised run's ``True Loss`` on a watch loader)."""
+    if any(is_loss_name(s.tag) and is_eval_name(s.tag) for s in series):
+        return []
+    losses = [s for s in series if is_loss_name(s.tag) and len(s.values) >= 2]
+    trains = [s for s in losses if _TRAIN_WORDS & set(_NAME_TOKENS.findall(s.tag.lower()))]
+    if len(trains) != 1:
+        return []
+    train = trains[0]
+    steps = train.steps.tolist()
+    twins = [s for s in losses if s is not train and s.steps.tolist() == steps]
+    if len(twins) != 1 or twins[0].values.tolist() == train.values.tolist():
+        # (the same values under a second name are a duplicate print, not another split)
+        return []
+    return [f"{twins[0].tag!r} is printed beside {train.tag!r} at the same steps with no split word while "
+            f"{train.tag!r} says train: it may be measured on held-out data, and no other eval loss is named "
+            f"(name it with --eval-loss {twins[0].tag!r})"]
+
+
 #: name words that say how a value is aggregated or which split, not what it measures (not
 #: ``epoch``: a ``<name>_epoch`` series is the reader's own split of an epoch summary printed
 #: under its per-step name, a deliberate read)
@@ -886,6 +927,9 @@ def _parse(text: str, stop_at: int | None = None, finish: bool = True) -> tuple[
 
 #: a file of at most this many non-blank lines is claimed with one counted loss line
 _ONE_LINE_LOG = 3
+#: a console of at most this many non-blank lines whose loss lines are all table rows (one row
+#: per table header) is claimed: a start-up preamble and an epoch table cut at its first rows
+_SHORT_CONSOLE = 40
 
 
 def _loss_series_enough(p: _Parser, nonblank: int) -> bool:
@@ -951,6 +995,21 @@ def _names_loss(name: str) -> bool:
     return names_loss(name)
 
 
+def _numbers_log_name(name: str) -> bool:
+    """Whether a lower-case file name says console log (``log.txt``, ``train.log``, ``nohup.out``:
+    :data:`_LOGGY` and a text suffix) so that a file of header-less rows of numbers only is read
+    as one when its rows open with an index column (a script's ``print(step, loss, avg)`` to
+    its log; blind9's Tacotron-2 excerpt). Nothing names the loss there: the read warns."""
+    return name.endswith((".log", ".txt", ".out")) and _LOGGY.search(name) is not None
+
+
+def _opens_with_numbers(head: bytes) -> bool:
+    """Whether the first non-blank line of ``head`` opens with a number or ``array(`` (a cheap
+    test before the header-less numbers grammar is imported for a file named like a log)."""
+    first = head.lstrip()[:8]
+    return (first[:1] != b"" and first[:1] in b"0123456789+-.") or first.startswith(b"array(")
+
+
 class TextLogReader(BaseReader):
     """Console logs (``.log``, ``.txt``, ``.md``, ``.out``) with recognised metric lines.
 
@@ -973,13 +1032,16 @@ class TextLogReader(BaseReader):
         # only for a name and head these checks let through: a YAML file or an event file
         # beside a run's logs never loads it
         name = base_name(path).lower()
-        if not name.endswith(_NOT_NUMERIC_EXT) and b"\x00" not in head[:4096] and _names_loss(name):
+        numeric = not name.endswith(_NOT_NUMERIC_EXT) and b"\x00" not in head[:4096]
+        loss_named = numeric and _names_loss(name)
+        if numeric and (loss_named or (_numbers_log_name(name) and _opens_with_numbers(head))):
             # ``loss_log.txt``, ``train_loss.csv``: header-less numbers (a table with a header
-            # is the CSV reader's, and fails this test on its header line)
+            # is the CSV reader's, and fails this test on its header line); ``log.txt`` of
+            # indexed rows of numbers only (:func:`_numbers_log_name`)
             from losscheck.readers._numlines import read_numeric
 
             lines = [ln for ln in head.decode("utf-8", errors="replace").splitlines() if ln.strip()]
-            if lines and read_numeric(lines) is not None:
+            if lines and read_numeric(lines, loss_named) is not None:
                 return SNIFF["text-log"]["metric-lines"]
         named = name.endswith(_TEXT_EXT)
         if not named and (name.endswith(_NOT_TEXT_EXT) or b"\x00" in head[:4096] or name.startswith("events.out.")):
@@ -1052,6 +1114,13 @@ class TextLogReader(BaseReader):
             # "not a log"; a table's header line belongs to its row (YOLOv5's epoch header,
             # one epoch row, the validation header and its ``all`` row: one epoch)
             return 0.3
+        if p.kv.table_headers and 1 <= total <= p.kv.table_headers and nonblank <= _SHORT_CONSOLE:
+            # the same, after the trainer's start-up preamble (YOLOv5's weight transfer,
+            # dataset scan and autoanchor lines, then its epoch header and the one row of a
+            # run that was NaN from its first epoch): every loss line is a row under a table
+            # header that names a counter and the losses, in a short console, not a long
+            # document quoting a table
+            return 0.3
         # lines without a counter (``训练损失: 32.1`` per epoch, ``0/10105 in 0 epoch ..., Loss is
         # 2.64``): the window is read as the reader would read it, and a loss-named series of
         # changing values with as many points as the counted lines above would need is claimed
@@ -1070,8 +1139,9 @@ class TextLogReader(BaseReader):
         del data
         from losscheck.readers._numlines import names_loss, read_numeric
 
-        if names_loss(base_name(path)):
-            got = read_numeric([ln for ln in text.splitlines() if ln.strip()])
+        loss_named = names_loss(base_name(path))
+        if loss_named or _numbers_log_name(base_name(path).lower()):
+            got = read_numeric([ln for ln in text.splitlines() if ln.strip()], loss_named)
             if got is not None:
                 return self._numeric(src, got, notes)
         p, hits, info = _parse(text)
@@ -1079,7 +1149,7 @@ class TextLogReader(BaseReader):
         series, n = p.col.build(src, "step", p.units)
         notes.extend(n)
         notes.extend(ReadNote(src, m, "warning") for m in _doubtful(series, printed) + _eval_loss_only(series)
-                     + _two_rates(series) + _letter_split(series)
+                     + _two_rates(series) + _letter_split(series) + _train_twin(series)
                      + _reprinted(series, p.reprinted))
         notes.extend(ReadNote(src, m, "info") for m in info)
         if not series:

@@ -54,7 +54,9 @@ class LRZero(Rule[Options]):
     how = ("Exact scan of the finite LR values: the zero stretch is the longest suffix at <= 1e-9 x peak "
            "(or every value <= 0). Flat loss: main curve class `plateau`, or over the zero stretch the "
            "median of the second half of the loss points is >= (1 - `flat-tolerance` (2%)) x the median of "
-           "the first half." + " Measured once by the analysis (`losscheck.analysis.lr.zero_stretch`) and read from the run's facts.")
+           "the first half. Zeros that are a fixed-decimal print rounding a small LR down (every LR a whole number "
+           "of units of one last printed place, some printed with two or more digits in it, the last non-zero "
+           "one unit: `0.00001` then `0.00000` under `%.5f`) are not a zero LR." + " Measured once by the analysis (`losscheck.analysis.lr.zero_stretch`) and read from the run's facts.")
     example = "LR is 0 from step 4000 to the end (1000 steps, 20% of the run) while training goes on; the loss is flat at 2.31"
     Options = Options
     sources = ("HF transformers get_linear_schedule_with_warmup (decays to 0 at num_training_steps)",
