@@ -9,13 +9,7 @@ right reading wrong, the old case is checked to stay as it was.
 
 from __future__ import annotations
 
-from tests.readers.text_helpers import read_result, roles_of
-
-
-def read(tmp_path, name, text):
-    """Tag -> series of ``text`` read by the text reader."""
-    res = read_result(tmp_path, name, text)
-    return {s.tag: s for s in res.series}
+from tests.readers.text_helpers import read, read_result, roles_of
 
 
 # ------------------------------------------------- one table row after a start-up preamble
