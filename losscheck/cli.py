@@ -29,7 +29,7 @@ import typer
 from losscheck import __version__
 from losscheck._io import write_atomic as write_report  # (the name the CLI and its tests use)
 from losscheck.errors import (EXIT_FAILING, EXIT_OK, EXIT_USAGE, FAIL_ON, LosscheckError, OutputError,
-                              UnreadableFile, UsageError, escape_controls, parse_fail_on)
+                              UsageError, escape_controls, parse_fail_on)
 from losscheck.formats import format_names
 
 class _Command(typer.core.TyperCommand):
@@ -750,7 +750,8 @@ def _watch_target(path: Path, idle: float) -> None:
     minutes).
 
     Raises:
-        UnreadableFile: ``path`` exists and is neither a regular file nor a directory.
+        UnreadableFile: ``path`` exists and is neither a regular file nor a directory
+            (:func:`losscheck.discovery.refuse_special`).
     """
     try:
         st = os.stat(path)
@@ -760,8 +761,9 @@ def _watch_target(path: Path, idle: float) -> None:
         return
     except OSError:
         return  # the follower reports what it cannot read
-    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-        raise UnreadableFile(path, "not a regular file or directory (FIFO, socket or device): not read")
+    from losscheck.discovery import refuse_special
+
+    refuse_special(path, st.st_mode)
 
 
 @app.command(cls=_Command)

@@ -282,6 +282,17 @@ def _refuse_empty(path: Path, head: bytes) -> None:
     raise ParseError(path, "empty file" if not head else "empty file (only whitespace)")
 
 
+def refuse_special(path: Path, mode: int) -> None:
+    """Refuse what is neither a regular file nor a directory (a FIFO, a socket, a device such
+    as ``/dev/zero``): reading one can block or never end. ``mode``: ``os.stat(path).st_mode``.
+    ``diagnose`` and ``watch`` both refuse such a path this way.
+
+    Raises:
+        UnreadableFile: ``mode`` is not a regular file's or a directory's."""
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise UnreadableFile(path, "not a regular file or directory (FIFO, socket or device): not read")
+
+
 def discover(path: str | os.PathLike, follow_symlinks: bool = False, *,
              sniff: Callable[[Path, os.stat_result], Reader | None] | None = None,
              on_dir: Callable[[Path, os.stat_result], None] | None = None) -> Discovery:
@@ -334,8 +345,7 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False, *,
         if reader is None:
             raise NoLogsFound(top, "not a supported log file (no reader recognises its name and content)")
         return Discovery([RunFiles(top, [LogFile(top, reader)])], [])
-    if not stat.S_ISDIR(st.st_mode):
-        raise UnreadableFile(top, "not a regular file or directory (FIFO, socket or device): not read")
+    refuse_special(top, st.st_mode)
 
     found: list[tuple[Path, Path, Reader]] = []  # (folder, file, reader) in walk order
     errors: list[LosscheckError] = []

@@ -20,6 +20,9 @@ from losscheck.model import Report
 ACTIONS = ("stop", "warn", "rollback")
 #: Remedy settings worth resuming with (peak LR, clip value, warmup), by remedy setting name.
 RESUME_KEYS = ("peak_lr", "max_grad_norm", "warmup_steps")
+#: The settings a rollback can apply to a resumed run (a warmup cannot be changed once the
+#: scheduler is built).
+ROLLBACK_KEYS = ("peak_lr", "max_grad_norm")
 #: File names written into the trainer's output directory.
 REPORT_JSON = "losscheck-report.json"
 REPORT_TEXT = "losscheck-report.txt"
@@ -99,7 +102,7 @@ class LiveCheck:
         data: the same data would fail again) or no checkpoint saved before the onset (the
         seed case study: resume from the last healthy checkpoint *with the fix applied*)."""
         ck = self.last_healthy_checkpoint(v)
-        settings = {k: val for k, val in self.resume_settings(v).items() if k in ("peak_lr", "max_grad_norm")}
+        settings = {k: val for k, val in self.resume_settings(v).items() if k in ROLLBACK_KEYS}
         if ck is None or not ck[1] or not settings:
             return None
         return {"from_step": int(v.step or 0), "checkpoint": ck[1], "checkpoint_step": ck[0], "settings": settings}

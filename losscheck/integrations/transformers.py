@@ -99,6 +99,7 @@ class LosscheckCallback(TrainerCallback, LiveCallback):
         ``max_grad_norm`` turns clipping on (the Trainer reads it at every step)."""
         done: dict[str, Any] = {"from_step": plan["from_step"], "checkpoint": plan["checkpoint"],
                                 "checkpoint_step": plan["checkpoint_step"]}
+        changed: list[str] = []  # for the log line
         sched = getattr(lr_scheduler, "scheduler", lr_scheduler)  # accelerate wraps it
         base = list(getattr(sched, "base_lrs", []) or [])
         peak = plan["settings"].get("peak_lr")
@@ -113,18 +114,18 @@ class LosscheckCallback(TrainerCallback, LiveCallback):
             if last:
                 sched._last_lr = [x * scale for x in last]
             done["peak_lr"] = {"from": max(base), "to": float(peak)}
+            changed.append(f"peak_lr {max(base):g} -> {float(peak):g}")
             args.learning_rate = float(peak)
             self.check.monitor.meta["learning_rate"] = float(peak)
         clip = plan["settings"].get("max_grad_norm")
         if clip:
             done["max_grad_norm"] = {"from": getattr(args, "max_grad_norm", None), "to": float(clip)}
+            changed.append(f"max_grad_norm {done['max_grad_norm']['from']} -> {float(clip):g}")
             args.max_grad_norm = float(clip)
             self.check.monitor.meta["max_grad_norm"] = float(clip)
         self.check.rollbacks.append(done)
         logger.warning("losscheck: rolled back to %s (step %d) after a stop at step %d; %s",
-                       plan["checkpoint"], plan["checkpoint_step"], plan["from_step"],
-                       ", ".join(f"{k} {v['from']:g} -> {v['to']:g}" if isinstance(v.get("from"), (int, float))
-                                 else f"{k} -> {v['to']:g}" for k, v in done.items() if isinstance(v, dict)))
+                       plan["checkpoint"], plan["checkpoint_step"], plan["from_step"], ", ".join(changed))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         values = {k: v for k, v in (logs or {}).items()

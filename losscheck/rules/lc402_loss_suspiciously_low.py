@@ -29,7 +29,7 @@ class Options:
         doc='Logged losses of exactly 0.0 at this many points (with a finite grad norm, or none logged).')
     lm_near_zero: float = threshold(LM_NEAR_ZERO, unit='nats',
         doc='A language-model loss below this at the end (perplexity e^0.05 = 1.05) is suspicious.')
-    eval_collapse_ratio: float = threshold(EVAL_COLLAPSE_RATIO,
+    eval_collapse_ratio: float = threshold(EVAL_COLLAPSE_RATIO, unit='share of the first eval loss',
         doc='An eval loss that falls below this share of its first value...')
     eval_near_zero: float = threshold(EVAL_NEAR_ZERO, unit='nats',
         doc='... to below this absolute value...')

@@ -35,5 +35,7 @@ def test_the_pandas_path_drops_it_too(tmp_path, monkeypatch):
     monkeypatch.setattr(_tabular, "PANDAS_MIN_CHARS", 0)  # every file takes the columnar path
     p = tmp_path / "metrics.csv"
     p.write_text("step,loss\n" + "".join(f"{i},{1.0 / i}\n" for i in range(1, 200)) + "200,0.")
+    before = _tabular.BUDGET.columnar_files
     t = load_table(p)
+    assert _tabular.BUDGET.columnar_files == before + 1  # the pandas path was taken
     assert len(t.steps("step")) == 199 and any("cut mid-print" in n.message for n in t.notes)
