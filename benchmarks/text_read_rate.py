@@ -112,7 +112,7 @@ SETS: dict[str, tuple[str, str, str]] = {
     "blind7": ("text_logs_blind7", "labels.csv", "blind once: 20 of 40 (7 silent) on f6bc1b3; since used to fix readers"),
     "blind8": ("text_logs_blind8", "labels.csv", "blind once: 25 of 40 (10 silent) on a0873c9; since used to fix readers"),
     "blind9": ("text_logs_blind9", "labels.csv", "blind once: 27 of 40 (3 silent) on a782db1 (28 of 40, 2 silent, after the blind8 fixes); since used to fix readers"),
-    "blind10": ("text_logs_blind10", "labels.csv", "blind (2026-12-06): not yet used to fix readers"),
+    "blind10": ("text_logs_blind10", "labels.csv", "blind once: 21 of 40 (8 silent) on 2c3cbda; not yet used to fix readers"),
 }
 
 #: how each outcome of :func:`check_full` is printed (``SILENT`` is the one to fix first)
