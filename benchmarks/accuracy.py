@@ -82,6 +82,8 @@ SETS = {
                          REPO / "benchmarks" / "text_logs_blind8"),
     "text_logs_blind9": (REPO / "benchmarks" / "text_logs_blind9" / "labels.csv",
                          REPO / "benchmarks" / "text_logs_blind9"),
+    "text_logs_blind10": (REPO / "benchmarks" / "text_logs_blind10" / "labels.csv",
+                          REPO / "benchmarks" / "text_logs_blind10"),
     "verdicts_blind1": (REPO / "benchmarks" / "verdicts_blind1" / "labels.csv",
                         REPO / "benchmarks" / "verdicts_blind1"),
 }
@@ -92,7 +94,8 @@ DEFAULT_SPLIT = {"verdicts_blind1": "blind"}
 TEXT_SPLIT = {"text_logs": "tune", "text_logs_blind": "tune", "text_logs_blind2": "heldout",
               "text_logs_blind3": "blind", "text_logs_blind4": "blind",
               "text_logs_blind5": "blind", "text_logs_blind6": "blind", "text_logs_blind7": "blind",
-              "text_logs_blind8": "blind", "text_logs_blind9": "blind"}
+              "text_logs_blind8": "blind", "text_logs_blind9": "blind",
+              "text_logs_blind10": "blind"}
 #: text-log label class -> ours (the collections' words for two of our classes)
 TEXT_CLASS = {"nonfinite": "nan", "spikes": "spiking"}
 

@@ -98,7 +98,7 @@ def test_the_splits_share_no_set():
                                    "text_logs_blind3": "blind", "text_logs_blind4": "blind",
                                    "text_logs_blind5": "blind", "text_logs_blind6": "blind",
                                    "text_logs_blind7": "blind", "text_logs_blind8": "blind",
-                                   "text_logs_blind9": "blind"}
+                                   "text_logs_blind9": "blind", "text_logs_blind10": "blind"}
     assert not any(c.split == "tune" for c in accuracy.load_cases("text_logs_blind2"))
     blind = accuracy.load_cases("verdicts_blind1")
     assert blind and all(c.split == "blind" for c in blind)
