@@ -259,12 +259,48 @@ def values_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return close | (va == vb) | (np.isnan(va) & np.isnan(vb))
 
 
+#: Decimals tried when finding how precisely a value was printed (:func:`printed_agree`).
+_MAX_DECIMALS = 12
+
+
+def _decimals(v: np.ndarray) -> np.ndarray:
+    """Per value, the fewest decimals (0 .. 12) that print it exactly (12 when none does).
+    ``v``: finite float64 ``(n,)``; returns int ``(n,)``."""
+    out = np.full(v.shape, _MAX_DECIMALS, dtype=np.int64)
+    left = np.ones(v.shape, dtype=bool)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for d in range(_MAX_DECIMALS):
+            hit = left & (np.abs(np.round(v, d) - v) <= 1e-9 * np.maximum(np.abs(v), 10.0 ** -d))
+            out[hit] = d
+            left &= ~hit
+            if not left.any():
+                break
+    return out
+
+
+def printed_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise: are ``a`` and ``b`` (float64 ``(n,)``) one value, printed or stored
+    differently? Equal to float32 precision (:func:`values_agree`), or
+    within half a unit in the last printed place of the coarser of the two (a console log's
+    ``2.3457`` and a CSV's ``2.345678``). Returns bool ``(n,)``."""
+    same = values_agree(a, b)
+    fin = np.isfinite(a) & np.isfinite(b) & ~same
+    if fin.any():
+        fa, fb = a[fin], b[fin]
+        coarse = np.minimum(_decimals(fa), _decimals(fb))
+        half = 0.5 * 10.0 ** (-coarse.astype(np.float64))
+        same[fin] = np.abs(fa - fb) <= half * (1 + 1e-9)
+    return same
+
+
 def merge(series: list[Series]) -> tuple[Series, list[ReadNote]]:
     """Merge the same tag read from several files of one run, without double counting.
 
     Points are pooled; where two files hold the same step, the file listed later wins. When
-    copies of a step disagree (two experiments' logs in one folder, not two copies of one
-    log), the note is a warning that says so.
+    copies of a step disagree (:func:`printed_agree`: beyond float32 rounding and the coarser
+    copy's printed precision; two experiments' logs in one folder that
+    :mod:`losscheck.runsplit` could not tell apart, not two copies of one log), the note is a
+    warning that says so.
 
     Args:
         series: at least one :class:`Series` with the same tag, each already normalised.
@@ -283,9 +319,10 @@ def merge(series: list[Series]) -> tuple[Series, list[ReadNote]]:
     keep = np.ones(len(steps), dtype=bool)
     keep[:-1] = steps[:-1] != steps[1:]
     shared = int((~keep).sum())
-    # a shared step whose copies disagree (beyond float32 rounding: TensorBoard stores float32)
+    # a shared step whose copies disagree (beyond float32 rounding, TensorBoard's, or the coarser
+    # copy's printed precision: a console log's 2.3457 of a CSV's 2.345678)
     dup = np.flatnonzero(~keep)
-    differ = int((~values_agree(values[dup], values[dup + 1])).sum())
+    differ = int((~printed_agree(values[dup], values[dup + 1])).sum())
     sources = ", ".join(dict.fromkeys(s.source for s in series))
     merged = Series(series[0].tag, steps[keep], values[keep], sources,
                     None if wt is None else wt[keep], series[0].step_unit)
