@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Callable
 
 from losscheck.errors import LosscheckError, NoLogsFound, ParseError, UnreadableFile
-from losscheck.model import ReadResult
+from losscheck.model import ReadNote, ReadResult
 from losscheck.readers import all_readers, choose, read_head
 from losscheck.readers._common import MAX_INFLATED_BYTES, memory_files, open_bounded, read_data
 from losscheck.readers.interface import BINARY_SUFFIXES, HEAD_BYTES, Reader
@@ -141,6 +141,9 @@ class RunFiles:
     remote: dict[str, RemoteFile] = field(default_factory=dict)
     #: the URL scheme of a remote run (``s3``), whose results get their URLs back
     scheme: str = ""
+    #: what discovery saw of the run's files but did not read (a FIFO named like a log, a
+    #: member an archive holds twice), reported with the run's read notes
+    notes: list[ReadNote] = field(default_factory=list)
 
 
 @dataclass
@@ -357,6 +360,7 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False, *,
     top_real = Path(os.path.realpath(top))
     outside: list[Path] = []
     denied: dict[Path, int] = {}  # folder -> files whose stat was refused
+    specials: list[tuple[Path, Path]] = []  # (folder, FIFO/socket/device in it)
 
     def onerror(exc: OSError) -> None:
         errors.append(UnreadableFile(exc.filename or top, f"cannot list directory: {exc.strerror or exc}"))
@@ -410,7 +414,8 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False, *,
                     errors.append(UnreadableFile(fp, f"cannot stat: {exc.strerror or exc}"))
                 continue  # a dangling symlink: nothing to read
             if not stat.S_ISREG(fst.st_mode):
-                continue  # FIFO, socket, device: never opened
+                specials.append((here, fp))  # FIFO, socket, device: never opened, noted in its run
+                continue
             regular = True
             key = (fst.st_dev, fst.st_ino)
             if key in seen_files:
@@ -434,6 +439,10 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False, *,
         errors.append(UnreadableFile(here, f"cannot access the {count} file(s) of this folder: permission "
                                            "denied (it can be listed but not searched)"))
     runs = _group(found, top, event_dirs)
+    for here, fp in specials:
+        owner = runs.get(_run_root(here, top, event_dirs))
+        if owner is not None and not _is_hidden(fp.name):
+            owner.notes.append(ReadNote(str(fp), "not a regular file (FIFO, socket or device): not read", "warning"))
     # every ancestor of a run, once: a sweep folder with a README is not a folder without logs
     has_run_below: set[Path] = set()
     for r in runs:
@@ -479,8 +488,10 @@ def _discover_archive(top: Path, data: bytes | None = None) -> Discovery:
         return reader is not None
 
     at: dict[str, int] = {}  # member name -> its place in found: a name tar holds twice, last wins
+    twice: list[Path] = []  # those names, for a note in their run
     refused: list[str] = []  # logs whose member path leads outside the archive: named, never read
-    for name, content, problem in archive_members(top, claim, data, refused):
+    stopped: list[UnreadableFile] = []  # the archive broke part-way: the members before are kept
+    for name, content, problem in archive_members(top, claim, data, refused, stopped):
         fp = Path(f"{top}/{name}")
         reader = chosen[name]
         if content is None:
@@ -492,11 +503,17 @@ def _discover_archive(top: Path, data: bytes | None = None) -> Discovery:
             event_dirs.add(fp.parent)
         if name in at:
             found[at[name]] = (fp.parent, fp, reader)
+            twice.append(fp)
         else:
             at[name] = len(found)
             found.append((fp.parent, fp, reader))
     runs = _group(found, top, event_dirs)
     errors: list[LosscheckError] = [UnreadableFile(Path(f"{top}/{name}"), REFUSED_MEMBER) for name in refused]
+    if stopped and not runs:
+        raise stopped[0]
+    if stopped:
+        errors.append(UnreadableFile(top, f"{stopped[0].problem} (the {len(runs)} run(s) before that point "
+                                          "are diagnosed; any after it are not)"))
     if not runs:
         if refused:
             more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
@@ -505,6 +522,8 @@ def _discover_archive(top: Path, data: bytes | None = None) -> Discovery:
         raise NoLogsFound(top, "no supported log found in the archive")
     for run in runs.values():
         run.memory = {str(lf.path): memory[str(lf.path)] for lf in run.files if str(lf.path) in memory}
+        run.notes = [ReadNote(str(fp), "the archive holds this member more than once; the last copy was read",
+                              "warning") for fp in dict.fromkeys(twice) if any(lf.path == fp for lf in run.files)]
     return Discovery([runs[k] for k in sorted(runs)], errors)
 
 

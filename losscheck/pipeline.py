@@ -134,7 +134,10 @@ def _assemble(run: RunFiles, results: list, name: str) -> RunData:
     Raises:
         LosscheckError: no file could be read (the last file's error), or none holds a point."""
     by_tag: dict[str, list[Series]] = {}
-    notes: list[ReadNote] = []
+    mine = {str(lf.path) for lf, _ in results}
+    others = {str(lf.path) for lf in run.files} - mine
+    # discovery's notes: those of these files, and those of the folder's other entries (a FIFO)
+    notes: list[ReadNote] = [n for n in run.notes if n.path not in others]
     meta: dict = {}
     last_err: LosscheckError | None = None
     read_ok = 0
