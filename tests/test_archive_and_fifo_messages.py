@@ -79,3 +79,17 @@ def test_fifos_in_a_run_folder_are_named_in_its_notes(tmp_path):
     (rep,) = diagnose(tmp_path).runs
     (note,) = [n for n in rep.notes if "FIFO" in n.message]
     assert note.path.endswith("train.log") and note.severity == "warning"
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"\x00\x00\x00", "only NUL bytes"),
+    (b'step,loss\n1,"2\n', "no data row can be read"),
+    (gzip.compress(gzip.compress(_csv(1))), "gzip-compressed twice"),
+], ids=["nul-bytes", "every-row-malformed", "gzip-in-gzip"])
+def test_a_bad_csv_gets_its_real_cause_not_header_only(tmp_path, content, words):
+    """These said 'header only, no data rows' (after 'decoded as Latin-1' for the gzip, or
+    after '1 of 1 data row(s) skipped'), which is not what is wrong."""
+    p = tmp_path / ("m.csv.gz" if words.startswith("gzip") else "m.csv")
+    p.write_bytes(content)
+    line = _one_error(p)
+    assert words in line and "header only" not in line and "\n" not in line
