@@ -4,7 +4,9 @@ A path may be one file, one run directory, or a tree of many runs (a sweep). Eac
 directory that holds recognised logs is one run, except directories whose names mark them
 as part of an enclosing run's layout (:data:`NESTED_DIRS`: MLflow's ``metrics/``,
 Keras' ``train/`` and ``validation/`` TensorBoard sub-folders, W&B's ``files/``, HF
-``checkpoint-N/`` copies...), which are merged into the nearest enclosing directory.
+``checkpoint-N/`` copies...), which are merged into the nearest enclosing directory. (Once
+read, a flat folder whose files are several runs' exports is split into those runs by the read
+stage: :mod:`losscheck.runsplit`.)
 
 Directories with regular files of their own but no recognised log, and no run inside them,
 are reported as "no supported log found" (unless one of their files already has an error of
