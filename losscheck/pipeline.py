@@ -17,7 +17,7 @@ import numpy as np
 from losscheck import __version__
 from losscheck.config import Settings
 from losscheck.discovery import LogFile, RunFiles, discover
-from losscheck.errors import LosscheckError, NoLogsFound, NoLossMetric, TooLittleData
+from losscheck.errors import LosscheckError, NoLogsFound, NoLossMetric, ParseError, TooLittleData
 from losscheck.model import (DIGEST_BINS, NOTE_NO_VALUES, Finding, MetricInfo, ReadNote, ReadResult, Report, RunData,
                              RunError, RunReport, Series, Status, run_fails)
 from losscheck.series import merge, values_agree
@@ -66,7 +66,7 @@ def read_runs(run: RunFiles, strict: bool = False) -> list[tuple[str, RunData | 
         LosscheckError: as :func:`read_run`, when the files are one run.
     """
     from losscheck.readers._common import memory_files
-    from losscheck.runsplit import FileCurves, separate_runs
+    from losscheck.runsplit import FileCurves, Tangle, separate_runs
 
     if run.remote:
         run = _fetched(run)
@@ -77,6 +77,12 @@ def read_runs(run: RunFiles, strict: bool = False) -> list[tuple[str, RunData | 
                                for lf, res in results])
         if split is None:
             return [(str(run.root), _assemble(run, results, str(run.root)))]
+        if isinstance(split, Tangle):
+            a, b = run.files[split.first].path.name, run.files[split.second].path.name
+            raise ParseError(run.root, f"holds several runs' files that cannot be told apart ({split.why}): "
+                                       f"{a} and {b} hold different loss values at {split.differ} of {split.shared} "
+                                       "shared step(s), so merged they would make a curve no run had; put each "
+                                       "run in its own folder, or diagnose the files one by one")
         names = [" + ".join(run.files[i].path.name for i in g) for g in split.groups]
         note = ReadNote(str(run.root), f"this folder holds {len(split.groups)} runs (their loss curves differ "
                         f"at {split.differ} of {split.shared} shared step(s)), diagnosed apart: {'; '.join(names)}",
@@ -165,7 +171,9 @@ def _assemble(run: RunFiles, results: list, name: str) -> RunData:
     if hparams:
         meta["hparams"] = hparams
     files = [lf for lf, _ in results]
-    part = dataclasses.replace(run, files=files)
+    # a one-file run split off a folder is named by that file: its "why empty" needs no file prefix
+    alone = len(files) == 1 and name == str(files[0].path)
+    part = dataclasses.replace(run, root=Path(name) if alone else run.root, files=files)
     return assemble_run(name, [str(f.path) for f in files], by_tag, notes, meta,
                         lambda: _why_empty(part, notes))
 

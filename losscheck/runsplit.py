@@ -145,64 +145,98 @@ def _relation(a: dict[str, Series], b: dict[str, Series]) -> tuple[str, int, int
     return ("conflict", *clash) if clash is not None else ("unknown", 0, 0)
 
 
-def separate_runs(files: list[FileCurves]) -> Split | None:
+@dataclass
+class Tangle:
+    """Files of one folder that hold several runs but cannot be split into them (a file that
+    conflicts with one run and cannot be placed, more than :data:`MAX_RUNS` runs, a file
+    without a loss curve beside several runs): merged, they would make a curve no run had.
+
+    Attributes:
+        first, second: indices of two files found in conflict.
+        shared, differ: their estimated shared loss steps, and how many hold different values.
+        why: why the files cannot be split (a phrase).
+    """
+
+    first: int
+    second: int
+    shared: int
+    differ: int
+    why: str
+
+
+def separate_runs(files: list[FileCurves]) -> Split | Tangle | None:
     """Whether the files of one folder are several runs, by the rule of the module doc.
 
     Each file is compared with the first file of each run found so far (a file whose name key
     another run's file has joins that run): it joins the run it is the same as, or starts a
-    new one when it conflicts with them all; anything else (the same as two runs, neither the
-    same as nor in conflict with one) leaves the folder one run. Work: at most
-    ``files x`` :data:`MAX_RUNS` comparisons of :data:`MAX_COMPARED` points each; a folder of
-    more runs than :data:`MAX_RUNS` stays one run.
+    new one when it conflicts with them all. A file neither the same as nor in conflict with
+    a run, or the same as two runs, or a file with data but no loss curve, cannot be placed:
+    the folder is then one run when no two files conflict, and a :class:`Tangle` when some
+    do. Files without a single point (and unreadable ones) are runs of their own in a split.
+    Work: at most ``files x`` :data:`MAX_RUNS` comparisons of :data:`MAX_COMPARED` points
+    each; a folder of more runs than :data:`MAX_RUNS` is a :class:`Tangle`.
 
     Args:
         files: the run's files, in the run's order.
     Returns:
-        The :class:`Split` (two groups or more), or ``None``: the files are one run.
+        The :class:`Split` (two groups or more), a :class:`Tangle`, or ``None``: the files
+        are one run.
     """
     if len(files) < 2 or any(f.subdir for f in files):
         return None
     if any(f.reader not in SPLIT_READERS and f.reader != FAILED_READER for f in files):
         return None
-    live = [i for i, f in enumerate(files) if f.series is not None]
+    # files with points; the others (unreadable, or no point at all) are runs of their own
+    live = [i for i, f in enumerate(files) if f.series is not None and any(len(x) for x in f.series)]
     if len(live) < 2:
         return None
-    curves: dict[int, dict[str, Series]] = {}
-    for i in live:
-        curves[i] = _loss_curves(files[i])
-        if not curves[i]:
-            return None  # a file without a loss curve: which run it belongs to cannot be told
+    curves = {i: _loss_curves(files[i]) for i in live}
+    placed = [i for i in live if curves[i]]
     groups: list[list[int]] = []
     by_key: dict[str, int] = {}  # name key -> the group holding a file of that key
     shared_sum = differ_sum = 0
-    for i in live:
+    clash: tuple[int, int, int, int] | None = None  # the first pair found in conflict
+
+    def tangle(why: str) -> Tangle | None:
+        return None if clash is None else Tangle(*clash, why)
+
+    for i in placed:
         key = name_key(files[i].name)
         if key in by_key:
             groups[by_key[key]].append(i)
             continue
         joins: list[int] = []
         clashes: list[tuple[int, int]] = []
+        unknown = False
         for g, members in enumerate(groups):
             rel, n, d = _relation(curves[members[0]], curves[i])
             if rel == "same":
                 joins.append(g)
             elif rel == "conflict":
                 clashes.append((n, d))
+                if clash is None:
+                    clash = (members[0], i, n, d)
             else:
-                return None  # neither one run nor two: left as one run
+                unknown = True
+        name = files[i].name
+        if unknown:
+            return tangle(f"{name} is neither the same run as the others nor a full curve beside them")
         if len(joins) > 1:
-            return None  # the same as two runs that conflict: ambiguous
+            return tangle(f"{name} matches two runs that differ")
         if joins:
             groups[joins[0]].append(i)
             by_key[key] = joins[0]
             continue
         if len(groups) >= MAX_RUNS:
-            return None
+            return tangle(f"more than {MAX_RUNS} runs")
         shared_sum += sum(n for n, _ in clashes)
         differ_sum += sum(d for _, d in clashes)
         by_key[key] = len(groups)
         groups.append([i])
     if len(groups) < 2:
         return None
-    out = [sorted(g) for g in groups] + [[i] for i, f in enumerate(files) if f.series is None]
+    lost = [files[i].name for i in live if not curves[i]]
+    if lost:
+        return tangle(f"{lost[0]} holds no loss curve to tell which run it belongs to")
+    out = [sorted(g) for g in groups] + [[i] for i in range(len(files)) if i not in live]
     return Split(sorted(out), shared_sum, differ_sum)

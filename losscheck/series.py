@@ -255,7 +255,9 @@ def values_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         va = np.asarray(a, dtype=np.float64).astype(np.float32).astype(np.float64)
         vb = np.asarray(b, dtype=np.float64).astype(np.float32).astype(np.float64)
-        close = np.abs(va - vb) <= 1e-6 * np.maximum(np.abs(va), np.abs(vb))
+        # the relative test only between finite values: |inf - 2| <= 1e-6 * inf held, so an
+        # infinite loss agreed with any finite one (and +inf with -inf)
+        close = np.isfinite(va) & np.isfinite(vb) & (np.abs(va - vb) <= 1e-6 * np.maximum(np.abs(va), np.abs(vb)))
     return close | (va == vb) | (np.isnan(va) & np.isnan(vb))
 
 
@@ -289,7 +291,8 @@ def printed_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         fa, fb = a[fin], b[fin]
         coarse = np.minimum(_decimals(fa), _decimals(fb))
         half = 0.5 * 10.0 ** (-coarse.astype(np.float64))
-        same[fin] = np.abs(fa - fb) <= half * (1 + 1e-9)
+        with np.errstate(over="ignore", invalid="ignore"):
+            same[fin] = np.abs(fa - fb) <= half * (1 + 1e-9)
     return same
 
 

@@ -181,3 +181,37 @@ def test_printed_agree_allows_the_coarser_print_only():
     a = np.array([2.345678, 0.012345, 1234.56, 2.5, float("nan")])
     b = np.array([2.3457, 0.01, 1235.0, 2.6, float("nan")])
     assert printed_agree(a, b).tolist() == [True, True, True, False, True]
+
+
+def test_a_file_without_points_does_not_stop_the_split(tmp_path):
+    """A header-only CSV beside two runs' CSVs kept the folder one run (a made-up curve)."""
+    _csv(tmp_path / "a.csv", _curve("down", 1))
+    _csv(tmp_path / "b.csv", _curve("up", 2))
+    (tmp_path / "c.csv").write_text("step,loss\n")
+    report = diagnose(tmp_path)
+    assert _runs(report) == {"a.csv": "healthy", "b.csv": "failing"}
+    (err,) = report.errors
+    assert err.path.endswith("c.csv") and "header only" in err.message and "c.csv: header" not in err.message
+
+
+def test_runs_that_cannot_be_told_apart_are_an_error_not_a_verdict(tmp_path):
+    """Two runs' CSVs and a file with data but no loss curve (which run is it?): merged, the
+    two curves made one no run had; now the folder is one error line, never a verdict."""
+    _csv(tmp_path / "a.csv", _curve("down", 1))
+    _csv(tmp_path / "b.csv", _curve("up", 2))
+    (tmp_path / "gpu.csv").write_text("step,gpu_util\n" + "".join(f"{s},{50 + s % 7}\n" for s in STEPS))
+    report = diagnose(tmp_path)
+    assert not report.runs
+    (err,) = report.errors
+    assert "cannot be told apart" in err.message and "gpu.csv" in err.message and "\n" not in err.message
+
+
+def test_an_infinite_loss_does_not_agree_with_a_finite_one():
+    """values_agree held |inf - 2| <= 1e-6 * inf, so a run with inf losses 'agreed' with any
+    other run (and +inf with -inf, values beyond float32 with each other)."""
+    from losscheck.series import printed_agree, values_agree
+
+    a = np.array([np.inf, np.inf, 1e308, 1e39, np.nan, 2.0])
+    b = np.array([2.0, -np.inf, -1e308, 1e39 * (1 + 1e-9), np.nan, 2.0])
+    assert values_agree(a, b).tolist() == [False, False, False, True, True, True]
+    assert printed_agree(a, b).tolist() == [False, False, False, True, True, True]
