@@ -267,7 +267,8 @@ def _sniff(path: Path, named: bool = False, empty_is_error: bool = False) -> Rea
     Raises:
         ParseError: with ``empty_is_error``, ``path`` is empty (or only whitespace) and a
             reader would claim it by its name alone once it had content (an empty
-            ``trainer_state.json``): that run's error, not a folder without logs.
+            ``trainer_state.json``), or it is named as a text data file but holds binary
+            bytes (:func:`_refuse_binary`): that run's error, not a folder without logs.
         UnreadableFile: its head cannot be read.
     """
     if path.name.endswith(SKIP_SUFFIXES) and not (named and path.name.endswith(NAMED_TEXT_SUFFIXES)):
@@ -276,7 +277,21 @@ def _sniff(path: Path, named: bool = False, empty_is_error: bool = False) -> Rea
     reader = choose(path, head)
     if reader is None and empty_is_error:
         _refuse_empty(path, head)
+        _refuse_binary(path, head)
     return reader
+
+
+#: Names of text data formats: a file so named whose content is binary is an error of its own in
+#: a folder walk (a log damaged or overwritten), not a folder without logs.
+TEXT_DATA_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".csv.gz", ".tsv.gz", ".jsonl.gz", ".ndjson.gz")
+
+
+def _refuse_binary(path: Path, head: bytes) -> None:
+    """Raise :class:`ParseError` when ``path`` is named as a text data file (:data:`TEXT_DATA_SUFFIXES`),
+    no reader claims it, and its head holds NUL bytes (binary content; UTF-16 text is claimed
+    by the readers before this is asked)."""
+    if path.name.lower().endswith(TEXT_DATA_SUFFIXES) and b"\x00" in head[:4096]:
+        raise ParseError(path, "binary content (NUL bytes), not the text its name says: not read")
 
 
 def _refuse_empty(path: Path, head: bytes) -> None:

@@ -215,3 +215,27 @@ def test_an_infinite_loss_does_not_agree_with_a_finite_one():
     b = np.array([2.0, -np.inf, -1e308, 1e39 * (1 + 1e-9), np.nan, 2.0])
     assert values_agree(a, b).tolist() == [False, False, False, True, True, True]
     assert printed_agree(a, b).tolist() == [False, False, False, True, True, True]
+
+
+@pytest.mark.parametrize("claimed", [True, False], ids=["a-reader-claims-it", "no-reader-claims-it"])
+def test_a_binary_file_named_csv_in_a_tree_is_an_error_not_a_folder_without_logs(tmp_path, claimed):
+    """Binary bytes named metrics.csv: unclaimed, the folder was counted among 'folders
+    without logs'; claimed by the CSV reader, it was 'decoded as Latin-1; header only'."""
+    from losscheck.readers import choose
+
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir()
+    bad.mkdir()
+    _csv(good / "metrics.csv", _curve("down", 1))
+    if claimed:
+        blob = b"\x00\x01\x02\xff" * 1000
+    else:  # the first seeded blob that no reader claims (its 'header' is not a metrics header)
+        blob = next(b for b in (np.random.default_rng(k).bytes(5000) for k in range(200))
+                    if b"\x00" in b[:4096] and choose(bad / "metrics.csv", b) is None)
+    (bad / "metrics.csv").write_bytes(blob)
+    assert (choose(bad / "metrics.csv") is not None) is claimed
+    report = diagnose(tmp_path)
+    assert [Path(r.run).name for r in report.runs] == ["good"]
+    (err,) = report.errors
+    assert err.path.endswith("metrics.csv") and "binary content" in err.message and "Latin-1" not in err.message
+    assert not report.without_logs

@@ -420,6 +420,8 @@ def cells_reference(path: Path, text: str, notes: list[ReadNote]) -> tuple[list[
         # a block of NULs (space a crashed writer preallocated, a disk error): not a header
         raise ParseError(path, "binary content: its first line is only NUL bytes, not a header (a file "
                                "never written past its preallocated space?)")
+    if "\x00" in lines[first]:  # no text header holds one (UTF-16 is decoded before this)
+        raise ParseError(path, "binary content (NUL bytes in its first line), not a text table: not read")
     sep = guess_sep(lines[first])
     n_fields = lines[first].count(sep) + 1
     # A last line cut short (no newline at the end, fewer fields than the header).
