@@ -28,10 +28,11 @@ The rule (:func:`separate_runs`), checked on the files once read:
 4. Each file joins the run of a file it is the same as, or starts a run when it conflicts
    with every run so far. When every file is placed this way and there are two runs or
    more, each is diagnosed on its own, named by its first file (``folder/lr1e-4.csv``).
-   Otherwise (one run, a file without a loss curve, a file neither the same as nor in
-   conflict with a run, a file the same as two runs, more than :data:`MAX_RUNS` runs) the
-   folder stays one run, and the merge's warning about steps with different values in
-   several files stays.
+   When a file cannot be placed (one with data but no loss curve, one neither the same as
+   nor in conflict with a run, one the same as two runs, more than :data:`MAX_RUNS` runs)
+   and two files were found in conflict, the folder is one error (:class:`Tangle`), never
+   a verdict on a merged curve; with no conflict it stays one run (the merge's warning
+   about steps with different values in several files stays, when there are some).
 
 Files that cannot be read do not prevent a split: each becomes a run of its own (that run's
 error). Cost: per file, one comparison with the first file of each run found so far, each on
