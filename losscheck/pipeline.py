@@ -82,7 +82,8 @@ def read_runs(run: RunFiles, strict: bool = False) -> list[tuple[str, RunData | 
             raise ParseError(run.root, f"holds several runs' files that cannot be told apart ({split.why}): "
                                        f"{a} and {b} hold different loss values at {split.differ} of {split.shared} "
                                        "shared step(s), so merged they would make a curve no run had; put each "
-                                       "run in its own folder, or diagnose the files one by one")
+                                       "run in its own folder, or name the files (losscheck diagnose "
+                                       f"'{run.root}/*{Path(a).suffix}': each file named is a run)")
         names = [" + ".join(run.files[i].path.name for i in g) for g in split.groups]
         note = ReadNote(str(run.root), f"this folder holds {len(split.groups)} runs (their loss curves differ "
                         f"at {split.differ} of {split.shared} shared step(s)), diagnosed apart: {'; '.join(names)}",

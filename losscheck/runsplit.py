@@ -59,7 +59,7 @@ MIN_SHARED = 3
 #: Share of the shared steps whose values must differ for two full curves to be two runs.
 CONFLICT_SHARE = 0.5
 #: Steps compared at most per pair of curves (evenly spaced): the shares are estimated.
-MAX_COMPARED = 256
+MAX_COMPARED = 64
 #: A folder splits into at most this many runs (it costs one comparison per file and run).
 MAX_RUNS = 64
 
@@ -119,7 +119,8 @@ def _compare(a: Series, b: Series) -> tuple[int, int, bool]:
     :data:`MAX_COMPARED` evenly spaced steps of ``a`` looked up in ``b`` (a binary search
     each): the shared steps, how many of them hold different values, and whether both are
     full curves of one span (same first step, the shared steps at least half the shorter)."""
-    pick = np.unique(np.linspace(0, len(a) - 1, min(len(a), MAX_COMPARED)).astype(np.int64))
+    k = min(len(a), MAX_COMPARED)
+    pick = np.arange(k, dtype=np.int64) * (len(a) - 1) // max(k - 1, 1)  # increasing, first and last
     at = a.steps[pick]
     pos = np.minimum(np.searchsorted(b.steps, at), len(b) - 1)
     hit = b.steps[pos] == at

@@ -267,17 +267,13 @@ _MAX_DECIMALS = 12
 
 def _decimals(v: np.ndarray) -> np.ndarray:
     """Per value, the fewest decimals (0 .. 12) that print it exactly (12 when none does).
-    ``v``: finite float64 ``(n,)``; returns int ``(n,)``."""
-    out = np.full(v.shape, _MAX_DECIMALS, dtype=np.int64)
-    left = np.ones(v.shape, dtype=bool)
+    ``v``: finite float64 ``(n,)``; returns int ``(n,)``. One ``(13, n)`` rounding."""
+    d = np.arange(_MAX_DECIMALS + 1, dtype=np.float64)[:, None]
     with np.errstate(over="ignore", invalid="ignore"):
-        for d in range(_MAX_DECIMALS):
-            hit = left & (np.abs(np.round(v, d) - v) <= 1e-9 * np.maximum(np.abs(v), 10.0 ** -d))
-            out[hit] = d
-            left &= ~hit
-            if not left.any():
-                break
-    return out
+        scale = 10.0 ** d
+        exact = np.abs(np.round(v[None, :] * scale) / scale - v[None, :]) <= 1e-9 * np.maximum(np.abs(v), 1.0 / scale)
+    exact[-1] = True
+    return np.argmax(exact, axis=0)
 
 
 def printed_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -289,7 +285,8 @@ def printed_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     fin = np.isfinite(a) & np.isfinite(b) & ~same
     if fin.any():
         fa, fb = a[fin], b[fin]
-        coarse = np.minimum(_decimals(fa), _decimals(fb))
+        dec = _decimals(np.concatenate((fa, fb)))
+        coarse = np.minimum(dec[:fa.size], dec[fa.size:])
         half = 0.5 * 10.0 ** (-coarse.astype(np.float64))
         with np.errstate(over="ignore", invalid="ignore"):
             same[fin] = np.abs(fa - fb) <= half * (1 + 1e-9)

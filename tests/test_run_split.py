@@ -239,3 +239,36 @@ def test_a_binary_file_named_csv_in_a_tree_is_an_error_not_a_folder_without_logs
     (err,) = report.errors
     assert err.path.endswith("metrics.csv") and "binary content" in err.message and "Latin-1" not in err.message
     assert not report.without_logs
+
+
+def test_the_split_compares_each_file_with_a_bounded_number_of_runs(monkeypatch):
+    """Work is counted, not timed: at most one comparison per file and run found so far, and a
+    folder of more than MAX_RUNS runs stops there (it is a Tangle, an error line)."""
+    from losscheck import runsplit
+    from losscheck.model import Series
+
+    calls = [0]
+    real = runsplit._compare
+
+    def counted(a, b):
+        calls[0] += 1
+        return real(a, b)
+
+    monkeypatch.setattr(runsplit, "_compare", counted)
+    steps = np.arange(1, 101)
+
+    def files(n: int, distinct: bool) -> list:
+        return [runsplit.FileCurves(f"r{k}.csv", "csv", "",
+                                    [Series("loss", steps, (k + 1 if distinct else 1) / steps, f"r{k}.csv")])
+                for k in range(n)]
+
+    for n in (20, 200):
+        calls[0] = 0
+        assert runsplit.separate_runs(files(n, False)) is None
+        assert calls[0] == n - 1  # copies: each joins the first run at once
+    calls[0] = 0
+    out = runsplit.separate_runs(files(40, True))
+    assert len(out.groups) == 40 and calls[0] == 40 * 39 // 2
+    calls[0] = 0
+    out = runsplit.separate_runs(files(10 * runsplit.MAX_RUNS, True))
+    assert isinstance(out, runsplit.Tangle) and calls[0] <= (runsplit.MAX_RUNS + 1) ** 2
