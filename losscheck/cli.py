@@ -818,7 +818,7 @@ def watch(
         res = run_watch(path, cfg.settings, interval=interval, idle=idle, stop_on=stop_on, on_line=line,
                         on_change=full)
         if res.outcome == "nothing":
-            _die(f"{path}: no diagnosable run after {idle:g} s idle")
+            _die(res.errors[0] if res.errors else f"{path}: no diagnosable run after {idle:g} s idle")
         _err(f"losscheck watch: {'stopped' if res.outcome == 'stop' else 'idle'} at step {res.step}: "
              f"{'failing' if res.failing else 'not failing'}")
         if res.failing:

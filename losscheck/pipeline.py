@@ -122,7 +122,7 @@ def _read_files(run: RunFiles, strict: bool) -> list[tuple[LogFile, ReadResult |
 
     Raises:
         LosscheckError: the first file's error, with ``strict``."""
-    out = []
+    out: list[tuple[LogFile, ReadResult | LosscheckError]] = []
     for lf in run.files:
         try:
             res = run.preread.get(str(lf.path)) or lf.reader.read(lf.path)
@@ -442,7 +442,7 @@ class _Results:
         self.items: list = [None] * n if sink is None else []
         self.done = 0
 
-    def finish(self, pairs: Iterable[tuple[int, RunReport | RunError]]) -> None:
+    def finish(self, pairs: Iterable[tuple[int, RunReport | RunError | list[RunReport | RunError]]]) -> None:
         """Deliver each ``(task index, result)`` to the sink or keep it, then report progress once."""
         k = 0
         for i, res in pairs:
@@ -729,13 +729,14 @@ def _baseline_of(baseline, run: RunFiles, root: str):
     return {name: baseline.match(name, root) for name in [key, *(str(lf.path) for lf in run.files)]}
 
 
-def _diagnose_batch(tasks: list[tuple], limits: tuple) -> list[RunReport | RunError]:
+def _diagnose_batch(tasks: list[tuple], limits: tuple) -> list[RunReport | RunError | list[RunReport | RunError]]:
     """Read and diagnose a partition of runs on a dask worker, with the caller's gzip limits;
-    only these small per-run results travel back (the logs are read where the worker is)."""
+    only these small per-run results travel back (the logs are read where the worker is; a
+    folder split into several runs gives a list)."""
     from losscheck.readers._common import set_inflate_limits
 
     set_inflate_limits(*limits)
-    out: list[RunReport | RunError] = []
+    out: list[RunReport | RunError | list[RunReport | RunError]] = []
     for task in tasks:
         try:
             out.append(_read_and_diagnose(*task))
