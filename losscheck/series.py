@@ -326,7 +326,12 @@ def merge(series: list[Series]) -> tuple[Series, list[ReadNote]]:
     sources = ", ".join(dict.fromkeys(s.source for s in series))
     merged = Series(series[0].tag, steps[keep], values[keep], sources,
                     None if wt is None else wt[keep], series[0].step_unit)
-    if differ:
+    if differ and all("tfevents" in s.source for s in series):
+        # TensorBoard event files of one folder: a job restarted or resumed writes a new one
+        notes = [ReadNote(sources, f"{series[0].tag}: merged from {len(series)} event files; {shared} step(s) "
+                          f"present in more than one file, {differ} of them with different values: the later "
+                          "file's kept, as TensorBoard does for a restarted or resumed run", "warning")]
+    elif differ:
         notes = [ReadNote(sources, f"{series[0].tag}: merged from {len(series)} files; {shared} step(s) present "
                           f"in more than one file, {differ} of them with different values (the later file's "
                           "kept): two runs in one folder? Put each run in its own folder", "warning")]

@@ -136,6 +136,10 @@ def test_tensorboard_event_files_of_a_restarted_run_stay_one_run(tmp_path):
     _events(tmp_path / "events.out.tfevents.1700000000.host.1.0", STEPS, _curve("up", 1))
     _events(tmp_path / "events.out.tfevents.1700009999.host.2.0", STEPS, _curve("down", 2))
     _one_run(tmp_path)
+    (run,) = diagnose(tmp_path).runs
+    assert run.status == "healthy"  # the later file's points kept
+    (note,) = [n for n in run.notes if "merged from" in n.message]
+    assert "restarted or resumed run" in note.message and "two runs in one folder" not in note.message
 
 
 def test_hf_checkpoint_copies_stay_one_run(tmp_path):
