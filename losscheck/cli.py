@@ -227,7 +227,7 @@ def diagnose(
         for f in dict.fromkeys((fmt, *(f for f, _ in extra))):
             f.check()  # a missing optional dependency (png: matplotlib) stops us before any read
         coloured = want_color(color, sys.stdout.isatty(), os.environ)
-        _check_fail_on(fail_on)
+        fail_on = _check_fail_on(fail_on)
         _inflate_limits(max_inflated, max_ratio)
         cfg = _config(local, config, isolated, baseline=baseline, fail_on=fail_on, num_classes=num_classes,
                       select=select, ignore=ignore, strict=strict, loss=loss, eval_loss=eval_loss,
@@ -469,16 +469,19 @@ def check_destination(where: Path, makes_folders: bool = False) -> None:
         fail(f"permission denied in the folder {folder}")
 
 
-def _check_fail_on(fail_on: str | None) -> None:
-    """Check a ``--fail-on`` value given on the command line (``None``: not given).
+def _check_fail_on(fail_on: str | None) -> str | None:
+    """Check a ``--fail-on`` value given on the command line (``None``: not given); returns
+    it as the report spells it (``ERROR`` -> ``error``, as ``-f JSON`` is ``json``).
 
     Raises:
         UsageError: a malformed value (:func:`losscheck.errors.parse_fail_on` says why)."""
-    if fail_on is not None:
-        try:
-            parse_fail_on(fail_on)
-        except ValueError as exc:
-            raise UsageError(None, f"--fail-on {fail_on!r}: {exc}") from None
+    if fail_on is None:
+        return None
+    try:
+        level, floor = parse_fail_on(fail_on)
+    except ValueError as exc:
+        raise UsageError(None, f"--fail-on {fail_on!r}: {exc}") from None
+    return level if floor is None else f"{level}:{fail_on.partition(':')[2].strip()}"
 
 
 #: The format of ``diagnose`` without ``-f`` (and on standard output when every ``-f`` names a file).
@@ -806,7 +809,7 @@ def watch(
         coloured = want_color(color, sys.stdout.isatty(), os.environ)
         if stop_on not in ("urgent", "failing"):
             raise UsageError(None, f"--stop-on {stop_on!r}: choose urgent or failing")
-        _check_fail_on(fail_on)
+        fail_on = _check_fail_on(fail_on)
         if report is not None:
             check_output(report, [path], hint="choose a --report path outside it")
         cfg = _config([path], config, isolated, fail_on=fail_on, num_classes=None, select=None, ignore=None,
@@ -815,7 +818,7 @@ def watch(
         res = run_watch(path, cfg.settings, interval=interval, idle=idle, stop_on=stop_on, on_line=line,
                         on_change=full)
         if res.outcome == "nothing":
-            _die(f"{path}: no diagnosable run after {idle:g} s idle")
+            _die(res.errors[0] if res.errors else f"{path}: no diagnosable run after {idle:g} s idle")
         _err(f"losscheck watch: {'stopped' if res.outcome == 'stop' else 'idle'} at step {res.step}: "
              f"{'failing' if res.failing else 'not failing'}")
         if res.failing:

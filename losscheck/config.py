@@ -306,10 +306,11 @@ def validate_table(values: dict, path: Path, where: str, vocabulary: Vocabulary)
             val = tuple(val)
         elif key == "fail-on":
             try:
-                parse_fail_on(val)
+                level, floor = parse_fail_on(val)
             except ValueError as exc:
                 raise UsageError(path, f"{loc}{'' if str(exc).startswith('must') else ':'} {exc}, "
                                        f"not {_short(val)}") from None
+            val = level if floor is None else f"{level}:{val.partition(':')[2].strip()}"  # ERROR -> error
         elif key == "num-classes":
             if not isinstance(val, int) or isinstance(val, bool) or not 2 <= val <= MAX_CLASSES:
                 raise UsageError(path, f"{loc} must be an integer >= 2 and <= {MAX_CLASSES}, not {_short(val)}")

@@ -4,7 +4,9 @@ A path may be one file, one run directory, or a tree of many runs (a sweep). Eac
 directory that holds recognised logs is one run, except directories whose names mark them
 as part of an enclosing run's layout (:data:`NESTED_DIRS`: MLflow's ``metrics/``,
 Keras' ``train/`` and ``validation/`` TensorBoard sub-folders, W&B's ``files/``, HF
-``checkpoint-N/`` copies...), which are merged into the nearest enclosing directory.
+``checkpoint-N/`` copies...), which are merged into the nearest enclosing directory. (Once
+read, a flat folder whose files are several runs' exports is split into those runs by the read
+stage: :mod:`losscheck.runsplit`.)
 
 Directories with regular files of their own but no recognised log, and no run inside them,
 are reported as "no supported log found" (unless one of their files already has an error of
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Callable
 
 from losscheck.errors import LosscheckError, NoLogsFound, ParseError, UnreadableFile
-from losscheck.model import ReadResult
+from losscheck.model import ReadNote, ReadResult
 from losscheck.readers import all_readers, choose, read_head
 from losscheck.readers._common import MAX_INFLATED_BYTES, memory_files, open_bounded, read_data
 from losscheck.readers.interface import BINARY_SUFFIXES, HEAD_BYTES, Reader
@@ -141,6 +143,9 @@ class RunFiles:
     remote: dict[str, RemoteFile] = field(default_factory=dict)
     #: the URL scheme of a remote run (``s3``), whose results get their URLs back
     scheme: str = ""
+    #: what discovery saw of the run's files but did not read (a FIFO named like a log, a
+    #: member an archive holds twice), reported with the run's read notes
+    notes: list[ReadNote] = field(default_factory=list)
 
 
 @dataclass
@@ -262,7 +267,8 @@ def _sniff(path: Path, named: bool = False, empty_is_error: bool = False) -> Rea
     Raises:
         ParseError: with ``empty_is_error``, ``path`` is empty (or only whitespace) and a
             reader would claim it by its name alone once it had content (an empty
-            ``trainer_state.json``): that run's error, not a folder without logs.
+            ``trainer_state.json``), or it is named as a text data file but holds binary
+            bytes (:func:`_refuse_binary`): that run's error, not a folder without logs.
         UnreadableFile: its head cannot be read.
     """
     if path.name.endswith(SKIP_SUFFIXES) and not (named and path.name.endswith(NAMED_TEXT_SUFFIXES)):
@@ -271,7 +277,21 @@ def _sniff(path: Path, named: bool = False, empty_is_error: bool = False) -> Rea
     reader = choose(path, head)
     if reader is None and empty_is_error:
         _refuse_empty(path, head)
+        _refuse_binary(path, head)
     return reader
+
+
+#: Names of text data formats: a file so named whose content is binary is an error of its own in
+#: a folder walk (a log damaged or overwritten), not a folder without logs.
+TEXT_DATA_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".csv.gz", ".tsv.gz", ".jsonl.gz", ".ndjson.gz")
+
+
+def _refuse_binary(path: Path, head: bytes) -> None:
+    """Raise :class:`ParseError` when ``path`` is named as a text data file (:data:`TEXT_DATA_SUFFIXES`),
+    no reader claims it, and its head holds NUL bytes (binary content; UTF-16 text is claimed
+    by the readers before this is asked)."""
+    if path.name.lower().endswith(TEXT_DATA_SUFFIXES) and b"\x00" in head[:4096]:
+        raise ParseError(path, "binary content (NUL bytes), not the text its name says: not read")
 
 
 def _refuse_empty(path: Path, head: bytes) -> None:
@@ -357,6 +377,7 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False, *,
     top_real = Path(os.path.realpath(top))
     outside: list[Path] = []
     denied: dict[Path, int] = {}  # folder -> files whose stat was refused
+    specials: list[tuple[Path, Path]] = []  # (folder, FIFO/socket/device in it)
 
     def onerror(exc: OSError) -> None:
         errors.append(UnreadableFile(exc.filename or top, f"cannot list directory: {exc.strerror or exc}"))
@@ -410,7 +431,8 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False, *,
                     errors.append(UnreadableFile(fp, f"cannot stat: {exc.strerror or exc}"))
                 continue  # a dangling symlink: nothing to read
             if not stat.S_ISREG(fst.st_mode):
-                continue  # FIFO, socket, device: never opened
+                specials.append((here, fp))  # FIFO, socket, device: never opened, noted in its run
+                continue
             regular = True
             key = (fst.st_dev, fst.st_ino)
             if key in seen_files:
@@ -434,6 +456,10 @@ def discover(path: str | os.PathLike, follow_symlinks: bool = False, *,
         errors.append(UnreadableFile(here, f"cannot access the {count} file(s) of this folder: permission "
                                            "denied (it can be listed but not searched)"))
     runs = _group(found, top, event_dirs)
+    for here, fp in specials:
+        owner = runs.get(_run_root(here, top, event_dirs))
+        if owner is not None and not _is_hidden(fp.name):
+            owner.notes.append(ReadNote(str(fp), "not a regular file (FIFO, socket or device): not read", "warning"))
     # every ancestor of a run, once: a sweep folder with a README is not a folder without logs
     has_run_below: set[Path] = set()
     for r in runs:
@@ -479,8 +505,10 @@ def _discover_archive(top: Path, data: bytes | None = None) -> Discovery:
         return reader is not None
 
     at: dict[str, int] = {}  # member name -> its place in found: a name tar holds twice, last wins
+    twice: list[Path] = []  # those names, for a note in their run
     refused: list[str] = []  # logs whose member path leads outside the archive: named, never read
-    for name, content, problem in archive_members(top, claim, data, refused):
+    stopped: list[UnreadableFile] = []  # the archive broke part-way: the members before are kept
+    for name, content, problem in archive_members(top, claim, data, refused, stopped):
         fp = Path(f"{top}/{name}")
         reader = chosen[name]
         if content is None:
@@ -492,11 +520,17 @@ def _discover_archive(top: Path, data: bytes | None = None) -> Discovery:
             event_dirs.add(fp.parent)
         if name in at:
             found[at[name]] = (fp.parent, fp, reader)
+            twice.append(fp)
         else:
             at[name] = len(found)
             found.append((fp.parent, fp, reader))
     runs = _group(found, top, event_dirs)
     errors: list[LosscheckError] = [UnreadableFile(Path(f"{top}/{name}"), REFUSED_MEMBER) for name in refused]
+    if stopped and not runs:
+        raise stopped[0]
+    if stopped:
+        errors.append(UnreadableFile(top, f"{stopped[0].problem} (the {len(runs)} run(s) before that point "
+                                          "are diagnosed; any after it are not)"))
     if not runs:
         if refused:
             more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
@@ -505,6 +539,8 @@ def _discover_archive(top: Path, data: bytes | None = None) -> Discovery:
         raise NoLogsFound(top, "no supported log found in the archive")
     for run in runs.values():
         run.memory = {str(lf.path): memory[str(lf.path)] for lf in run.files if str(lf.path) in memory}
+        run.notes = [ReadNote(str(fp), "the archive holds this member more than once; the last copy was read",
+                              "warning") for fp in dict.fromkeys(twice) if any(lf.path == fp for lf in run.files)]
     return Discovery([runs[k] for k in sorted(runs)], errors)
 
 

@@ -30,7 +30,7 @@ FAIL_ON = ("error", "warning", "never")
 def parse_fail_on(text: object) -> tuple[str, float | None]:
     """Split a gate spec ``LEVEL`` or ``LEVEL:FLOOR`` (``--fail-on``, ``fail-on``).
 
-    ``LEVEL`` is one of :data:`FAIL_ON`; ``FLOOR`` a confidence in [0, 1]: a run whose verdict's
+    ``LEVEL`` is one of :data:`FAIL_ON` (any case); ``FLOOR`` a confidence in [0, 1]: a run whose verdict's
     confidence (:mod:`losscheck.analysis.confidence`) is below it is reported as it is but does
     not fail the gate (``error:0.8``: only failing verdicts at least 80% sure fail CI).
 
@@ -43,6 +43,7 @@ def parse_fail_on(text: object) -> tuple[str, float | None]:
     if not isinstance(text, str):
         raise ValueError(f"must be one of {', '.join(FAIL_ON)} (optionally LEVEL:CONFIDENCE)")
     level, sep, floor_text = text.partition(":")
+    level = level.strip().lower()  # as --format takes JSON for json: ERROR is error
     if level not in FAIL_ON:
         raise ValueError(f"must be one of {', '.join(FAIL_ON)}, optionally with a confidence floor (error:0.8)")
     if not sep:

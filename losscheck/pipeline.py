@@ -16,10 +16,10 @@ import numpy as np
 
 from losscheck import __version__
 from losscheck.config import Settings
-from losscheck.discovery import RunFiles, discover
-from losscheck.errors import LosscheckError, NoLogsFound, NoLossMetric, TooLittleData
-from losscheck.model import (DIGEST_BINS, NOTE_NO_VALUES, Finding, MetricInfo, ReadNote, Report, RunData, RunError,
-                             RunReport, Series, Status, run_fails)
+from losscheck.discovery import LogFile, RunFiles, discover
+from losscheck.errors import LosscheckError, NoLogsFound, NoLossMetric, ParseError, TooLittleData
+from losscheck.model import (DIGEST_BINS, NOTE_NO_VALUES, Finding, MetricInfo, ReadNote, ReadResult, Report, RunData,
+                             RunError, RunReport, Series, Status, run_fails)
 from losscheck.series import merge, values_agree
 
 
@@ -34,7 +34,8 @@ def read_run(run: RunFiles, strict: bool = False) -> RunData:
         run: the run's files with their chosen readers.
         strict: re-raise the first unreadable/unparseable file instead of noting it.
     Returns:
-        A :class:`RunData`; series of one tag from several files are merged by step.
+        A :class:`RunData`; series of one tag from several files are merged by step (the
+        files are always one run here: :func:`read_runs` also tells separate runs apart).
     Raises:
         LosscheckError: when no file of the run could be read (the last file's error), or
             any file fails and ``strict`` is set.
@@ -44,7 +45,60 @@ def read_run(run: RunFiles, strict: bool = False) -> RunData:
     if run.remote:
         run = _fetched(run)
     with memory_files(run.memory):
-        return _read_run(run, strict)
+        return _assemble(run, _read_files(run, strict), str(run.root))
+
+
+def read_runs(run: RunFiles, strict: bool = False) -> list[tuple[str, RunData | LosscheckError]]:
+    """Read a folder's files as :func:`read_run` does, as several runs when they are several
+    runs' files (:func:`losscheck.runsplit.separate_runs`: a flat folder of CSV exports of a
+    sweep, ``lr1e-4.csv`` and ``lr1e-3.csv``, whose loss curves disagree at most steps).
+
+    Args:
+        run: the folder's files with their chosen readers.
+        strict: re-raise the first unreadable/unparseable file instead of noting it.
+    Returns:
+        ``[(name, data or error)]``: one item named ``run.root`` when the files are one run
+        (the error, if any, is raised instead); else one per run, named by its first file
+        (``folder/lr1e-4.csv``), each holding its :class:`RunData` or the
+        :class:`LosscheckError` that stopped it (a run of one unreadable file), and a note
+        naming the other runs the folder was split into.
+    Raises:
+        LosscheckError: as :func:`read_run`, when the files are one run.
+    """
+    from losscheck.readers._common import memory_files
+    from losscheck.runsplit import FileCurves, Tangle, separate_runs
+
+    if run.remote:
+        run = _fetched(run)
+    with memory_files(run.memory):
+        results = _read_files(run, strict)
+        split = separate_runs([FileCurves(lf.path.name, lf.reader.name, lf.subdir,
+                                          None if isinstance(res, LosscheckError) else res.series)
+                               for lf, res in results])
+        if split is None:
+            return [(str(run.root), _assemble(run, results, str(run.root)))]
+        if isinstance(split, Tangle):
+            a, b = run.files[split.first].path.name, run.files[split.second].path.name
+            raise ParseError(run.root, f"holds several runs' files that cannot be told apart ({split.why}): "
+                                       f"{a} and {b} hold different loss values at {split.differ} of {split.shared} "
+                                       "shared step(s), so merged they would make a curve no run had; put each "
+                                       "run in its own folder, or name the files (losscheck diagnose "
+                                       f"'{run.root}/*{Path(a).suffix}': each file named is a run)")
+        names = [" + ".join(run.files[i].path.name for i in g) for g in split.groups]
+        note = ReadNote(str(run.root), f"this folder holds {len(split.groups)} runs (their loss curves differ "
+                        f"at {split.differ} of {split.shared} shared step(s)), diagnosed apart: {'; '.join(names)}",
+                        "warning")
+        out: list[tuple[str, RunData | LosscheckError]] = []
+        for g in split.groups:
+            name = str(run.files[g[0]].path)
+            try:
+                data = _assemble(run, [results[i] for i in g], name)
+            except LosscheckError as exc:
+                out.append((name, exc))
+                continue
+            data.notes.insert(0, note)
+            out.append((name, data))
+        return out
 
 
 def _fetched(run: RunFiles) -> RunFiles:
@@ -52,7 +106,7 @@ def _fetched(run: RunFiles) -> RunFiles:
     is read: a worker process or a dask worker); a file that cannot be fetched keeps its place
     as a :class:`~losscheck.discovery.FailedReader` (a note, or the run's failure under
     ``--strict``)."""
-    from losscheck.discovery import FailedReader, LogFile
+    from losscheck.discovery import FailedReader
     from losscheck.errors import UnreadableFile
     from losscheck.sources import fetch_remote
 
@@ -63,20 +117,41 @@ def _fetched(run: RunFiles) -> RunFiles:
     return dataclasses.replace(run, files=files, memory={**run.memory, **contents}, remote={})
 
 
-def _read_run(run: RunFiles, strict: bool) -> RunData:
-    by_tag: dict[str, list[Series]] = {}
-    notes: list[ReadNote] = []
-    meta: dict = {}
-    last_err: LosscheckError | None = None
-    read_ok = 0
+def _read_files(run: RunFiles, strict: bool) -> list[tuple[LogFile, ReadResult | LosscheckError]]:
+    """Each file of ``run`` with what its reader gave: a result, or the error it raised.
+
+    Raises:
+        LosscheckError: the first file's error, with ``strict``."""
+    out: list[tuple[LogFile, ReadResult | LosscheckError]] = []
     for lf in run.files:
         try:
             res = run.preread.get(str(lf.path)) or lf.reader.read(lf.path)
         except LosscheckError as exc:
             if strict:
                 raise
-            last_err = exc
-            notes.append(ReadNote(str(lf.path), exc.problem, "warning"))
+            out.append((lf, exc))
+            continue
+        out.append((lf, res))
+    return out
+
+
+def _assemble(run: RunFiles, results: list, name: str) -> RunData:
+    """The run that the files ``results`` (from :func:`_read_files`) make, named ``name``.
+
+    Raises:
+        LosscheckError: no file could be read (the last file's error), or none holds a point."""
+    by_tag: dict[str, list[Series]] = {}
+    mine = {str(lf.path) for lf, _ in results}
+    others = {str(lf.path) for lf in run.files} - mine
+    # discovery's notes: those of these files, and those of the folder's other entries (a FIFO)
+    notes: list[ReadNote] = [n for n in run.notes if n.path not in others]
+    meta: dict = {}
+    last_err: LosscheckError | None = None
+    read_ok = 0
+    for lf, res in results:
+        if isinstance(res, LosscheckError):
+            last_err = res
+            notes.append(ReadNote(str(lf.path), res.problem, "warning"))
             continue
         read_ok += 1
         notes.extend(res.notes)
@@ -96,8 +171,12 @@ def _read_run(run: RunFiles, strict: bool) -> RunData:
                            list(run.memory) if (run.memory or run.scheme) else None)
     if hparams:
         meta["hparams"] = hparams
-    return assemble_run(str(run.root), [str(f.path) for f in run.files], by_tag, notes, meta,
-                        lambda: _why_empty(run, notes))
+    files = [lf for lf, _ in results]
+    # a one-file run split off a folder is named by that file: its "why empty" needs no file prefix
+    alone = len(files) == 1 and name == str(files[0].path)
+    part = dataclasses.replace(run, root=Path(name) if alone else run.root, files=files)
+    return assemble_run(name, [str(f.path) for f in files], by_tag, notes, meta,
+                        lambda: _why_empty(part, notes))
 
 
 def assemble_run(path: str, files: list[str], by_tag: dict[str, list[Series]], notes: list[ReadNote],
@@ -363,33 +442,50 @@ class _Results:
         self.items: list = [None] * n if sink is None else []
         self.done = 0
 
-    def finish(self, pairs: Iterable[tuple[int, RunReport | RunError]]) -> None:
+    def finish(self, pairs: Iterable[tuple[int, RunReport | RunError | list[RunReport | RunError]]]) -> None:
         """Deliver each ``(task index, result)`` to the sink or keep it, then report progress once."""
         k = 0
         for i, res in pairs:
             if self.sink is None:
                 self.items[i] = res
             else:
-                self.sink(res)
+                for one in res if isinstance(res, list) else [res]:  # a folder of several runs
+                    self.sink(one)
             k += 1
         self.done += k
         if self.progress:
             self.progress(self.done, self.n)
 
 
-def _read_and_diagnose(run: RunFiles, run_opts: Settings, base, plots: bool = False) -> RunReport | RunError:
+def _read_and_diagnose(run: RunFiles, run_opts: Settings, base, plots: bool = False
+                       ) -> RunReport | RunError | list[RunReport | RunError]:
     """Read and diagnose one run (top level so that worker processes can run it). The result
-    of a run read from a URL names it by its URL (:func:`losscheck.sources.restore_urls`)."""
-    res: RunReport | RunError
-    try:
-        res = diagnose_run(read_run(run, run_opts.strict), run_opts, base, plots)
-    except LosscheckError as exc:
-        res = RunError(exc.path or str(run.root), exc.one_line(), exc.kind)
-    if run.scheme:
-        from losscheck.sources import restore_urls
+    of a run read from a URL names it by its URL (:func:`losscheck.sources.restore_urls`).
 
-        res = restore_urls(res, run.scheme)
-    return res
+    ``base``: the :class:`~losscheck.baseline.BaselineRun` of the run, ``None``, or a dict
+    from run names (the folder, its files) to theirs, for a folder that may hold several
+    runs (:func:`read_runs`). Returns one result, or a list of them when the folder's files
+    are several runs."""
+    try:
+        parts = read_runs(run, run_opts.strict)
+    except LosscheckError as exc:
+        parts = [(str(run.root), exc)]
+    out: list[RunReport | RunError] = []
+    for name, data in parts:
+        res: RunReport | RunError
+        one = base.get(name) if isinstance(base, dict) else base
+        try:
+            if isinstance(data, LosscheckError):
+                raise data
+            res = diagnose_run(data, run_opts, one, plots)
+        except LosscheckError as exc:
+            res = RunError(exc.path or name, exc.one_line(), exc.kind)
+        if run.scheme:
+            from losscheck.sources import restore_urls
+
+            res = restore_urls(res, run.scheme)
+        out.append(res)
+    return out[0] if len(out) == 1 else out
 
 
 def _worker_init(limits: tuple | None = None) -> None:
@@ -573,7 +669,7 @@ def diagnose(path: str | Path | Sequence[str | Path], options: Settings | None =
                 continue  # matched by two patterns: diagnosed once
             roots.add(key)
             tasks.append((run, config.for_run(run.root) if config else options,
-                          baseline.match(key, str(one)) if baseline is not None else None, plots))
+                          _baseline_of(baseline, run, str(one)), plots))
     total = len(tasks)
     deliver = None
     # a streamed sweep keeps one compact triage record per run (status, class, onset, error codes,
@@ -605,7 +701,8 @@ def diagnose(path: str | Path | Sequence[str | Path], options: Settings | None =
             results = serial.items
         else:
             results = _diagnose_parallel(tasks, jobs, progress, deliver)
-    for res in results:  # in discovery order, whatever the completion order
+    flat = [one for res in results for one in (res if isinstance(res, list) else [res])]
+    for res in flat:  # in discovery order, whatever the completion order
         if isinstance(res, RunError):
             report.errors.append(res)
         else:
@@ -620,13 +717,26 @@ def diagnose(path: str | Path | Sequence[str | Path], options: Settings | None =
     return report
 
 
-def _diagnose_batch(tasks: list[tuple], limits: tuple) -> list[RunReport | RunError]:
+def _baseline_of(baseline, run: RunFiles, root: str):
+    """The baseline run(s) a task needs: ``None`` without a baseline; the run's match; or, for
+    a folder of several files in one place (which :func:`read_runs` may split), a dict from the
+    folder and each of its files to their matches."""
+    if baseline is None:
+        return None
+    key = str(run.root)
+    if len(run.files) < 2 or any(lf.subdir for lf in run.files):
+        return baseline.match(key, root)
+    return {name: baseline.match(name, root) for name in [key, *(str(lf.path) for lf in run.files)]}
+
+
+def _diagnose_batch(tasks: list[tuple], limits: tuple) -> list[RunReport | RunError | list[RunReport | RunError]]:
     """Read and diagnose a partition of runs on a dask worker, with the caller's gzip limits;
-    only these small per-run results travel back (the logs are read where the worker is)."""
+    only these small per-run results travel back (the logs are read where the worker is; a
+    folder split into several runs gives a list)."""
     from losscheck.readers._common import set_inflate_limits
 
     set_inflate_limits(*limits)
-    out: list[RunReport | RunError] = []
+    out: list[RunReport | RunError | list[RunReport | RunError]] = []
     for task in tasks:
         try:
             out.append(_read_and_diagnose(*task))

@@ -255,16 +255,52 @@ def values_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         va = np.asarray(a, dtype=np.float64).astype(np.float32).astype(np.float64)
         vb = np.asarray(b, dtype=np.float64).astype(np.float32).astype(np.float64)
-        close = np.abs(va - vb) <= 1e-6 * np.maximum(np.abs(va), np.abs(vb))
+        # the relative test only between finite values: |inf - 2| <= 1e-6 * inf held, so an
+        # infinite loss agreed with any finite one (and +inf with -inf)
+        close = np.isfinite(va) & np.isfinite(vb) & (np.abs(va - vb) <= 1e-6 * np.maximum(np.abs(va), np.abs(vb)))
     return close | (va == vb) | (np.isnan(va) & np.isnan(vb))
+
+
+#: Decimals tried when finding how precisely a value was printed (:func:`printed_agree`).
+_MAX_DECIMALS = 12
+
+
+def _decimals(v: np.ndarray) -> np.ndarray:
+    """Per value, the fewest decimals (0 .. 12) that print it exactly (12 when none does).
+    ``v``: finite float64 ``(n,)``; returns int ``(n,)``. One ``(13, n)`` rounding."""
+    d = np.arange(_MAX_DECIMALS + 1, dtype=np.float64)[:, None]
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = 10.0 ** d
+        exact = np.abs(np.round(v[None, :] * scale) / scale - v[None, :]) <= 1e-9 * np.maximum(np.abs(v), 1.0 / scale)
+    exact[-1] = True
+    return np.argmax(exact, axis=0)
+
+
+def printed_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise: are ``a`` and ``b`` (float64 ``(n,)``) one value, printed or stored
+    differently? Equal to float32 precision (:func:`values_agree`), or
+    within half a unit in the last printed place of the coarser of the two (a console log's
+    ``2.3457`` and a CSV's ``2.345678``). Returns bool ``(n,)``."""
+    same = values_agree(a, b)
+    fin = np.isfinite(a) & np.isfinite(b) & ~same
+    if fin.any():
+        fa, fb = a[fin], b[fin]
+        dec = _decimals(np.concatenate((fa, fb)))
+        coarse = np.minimum(dec[:fa.size], dec[fa.size:])
+        half = 0.5 * 10.0 ** (-coarse.astype(np.float64))
+        with np.errstate(over="ignore", invalid="ignore"):
+            same[fin] = np.abs(fa - fb) <= half * (1 + 1e-9)
+    return same
 
 
 def merge(series: list[Series]) -> tuple[Series, list[ReadNote]]:
     """Merge the same tag read from several files of one run, without double counting.
 
     Points are pooled; where two files hold the same step, the file listed later wins. When
-    copies of a step disagree (two experiments' logs in one folder, not two copies of one
-    log), the note is a warning that says so.
+    copies of a step disagree (:func:`printed_agree`: beyond float32 rounding and the coarser
+    copy's printed precision; two experiments' logs in one folder that
+    :mod:`losscheck.runsplit` could not tell apart, not two copies of one log), the note is a
+    warning that says so.
 
     Args:
         series: at least one :class:`Series` with the same tag, each already normalised.
@@ -283,13 +319,19 @@ def merge(series: list[Series]) -> tuple[Series, list[ReadNote]]:
     keep = np.ones(len(steps), dtype=bool)
     keep[:-1] = steps[:-1] != steps[1:]
     shared = int((~keep).sum())
-    # a shared step whose copies disagree (beyond float32 rounding: TensorBoard stores float32)
+    # a shared step whose copies disagree (beyond float32 rounding, TensorBoard's, or the coarser
+    # copy's printed precision: a console log's 2.3457 of a CSV's 2.345678)
     dup = np.flatnonzero(~keep)
-    differ = int((~values_agree(values[dup], values[dup + 1])).sum())
+    differ = int((~printed_agree(values[dup], values[dup + 1])).sum())
     sources = ", ".join(dict.fromkeys(s.source for s in series))
     merged = Series(series[0].tag, steps[keep], values[keep], sources,
                     None if wt is None else wt[keep], series[0].step_unit)
-    if differ:
+    if differ and all("tfevents" in s.source for s in series):
+        # TensorBoard event files of one folder: a job restarted or resumed writes a new one
+        notes = [ReadNote(sources, f"{series[0].tag}: merged from {len(series)} event files; {shared} step(s) "
+                          f"present in more than one file, {differ} of them with different values: the later "
+                          "file's kept, as TensorBoard does for a restarted or resumed run", "warning")]
+    elif differ:
         notes = [ReadNote(sources, f"{series[0].tag}: merged from {len(series)} files; {shared} step(s) present "
                           f"in more than one file, {differ} of them with different values (the later file's "
                           "kept): two runs in one folder? Put each run in its own folder", "warning")]

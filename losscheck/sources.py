@@ -109,8 +109,8 @@ def archive_kind(head: bytes) -> str | None:
     return None
 
 
-def archive_members(path: Path, claim, data: bytes | None = None, refused: list[str] | None = None
-                    ) -> Iterator[tuple[str, bytes | None, str | None]]:
+def archive_members(path: Path, claim, data: bytes | None = None, refused: list[str] | None = None,
+                    stopped: list[UnreadableFile] | None = None) -> Iterator[tuple[str, bytes | None, str | None]]:
     """The regular files of a tar or zip archive, streamed once, never written to disk.
 
     Args:
@@ -124,6 +124,10 @@ def archive_members(path: Path, claim, data: bytes | None = None, refused: list[
         refused: when given, the name (as stored) of each regular member that a reader would
             claim but whose path leads outside the archive (``..``) is appended to it: it is
             never read, and the caller names it instead of losing a run silently.
+        stopped: when given, an archive that turns out corrupt, cut short or past the gzip
+            limits part-way ends the iteration and its :class:`UnreadableFile` is appended
+            here instead of raised: the members yielded before it are kept (a truncated
+            download loses only the runs after the cut).
     Yields:
         ``(name, content, problem)``: the member's relative POSIX name, its bytes (a ``.gz``
         member as stored: :func:`losscheck.readers._common.read_data` inflates it) and
@@ -135,7 +139,8 @@ def archive_members(path: Path, claim, data: bytes | None = None, refused: list[
         (``zip -r`` follows the symlink: the same run twice).
     Raises:
         UnreadableFile: the file is not the archive its name says, or is corrupt or cut short
-            (a damaged header mid-archive included: members after it would be lost).
+            (a damaged header mid-archive included: members after it would be lost); without
+            ``stopped``.
     """
     opened: contextlib.AbstractContextManager[IO[bytes]]
     if data is not None:
@@ -145,7 +150,17 @@ def archive_members(path: Path, claim, data: bytes | None = None, refused: list[
         zipped = path.name.lower().endswith(ZIP_SUFFIXES)
         opened = os.fdopen(open_regular(path), "rb")
     with opened as fh:
-        yield from _skip_latest_run((_zip_members if zipped else _tar_members)(fh, path, claim, refused))
+        members = (_zip_members if zipped else _tar_members)(fh, path, claim, refused)
+        yield from _skip_latest_run(members if stopped is None else _until_broken(members, stopped))
+
+
+def _until_broken(members: Iterator[tuple[str, bytes | None, str | None]], stopped: list[UnreadableFile]
+                  ) -> Iterator[tuple[str, bytes | None, str | None]]:
+    """``members`` up to the :class:`UnreadableFile` that ends them, which goes to ``stopped``."""
+    try:
+        yield from members
+    except UnreadableFile as exc:
+        stopped.append(exc)
 
 
 def _skip_latest_run(members: Iterator[tuple[str, bytes | None, str | None]]

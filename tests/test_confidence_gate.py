@@ -213,3 +213,15 @@ def test_the_sweep_summary_table_has_a_confidence_column(tmp_path):
     assert "conf." in text
     for c in confs.values():
         assert f"{c:.2f}" in text
+
+
+@pytest.mark.parametrize("given, shown", [("ERROR", "error"), ("Warning:0.5", "warning:0.5")])
+def test_fail_on_takes_any_case_as_format_does(tmp_path, given, shown):
+    """-f JSON was taken but --fail-on ERROR refused (new-user trial #16); the report spells
+    the level as the schema does, whichever case was given."""
+    code, out, err = run("diagnose", DIVERGING, "--fail-on", given, "-f", "json")
+    assert code == 1 and json.loads(out)["fail_on"] == shown, err
+    cfg = tmp_path / "losscheck.toml"
+    cfg.write_text(f'fail-on = "{given}"\n')
+    code, out, err = run("diagnose", DIVERGING, "--config", cfg, "-f", "json")
+    assert code == 1 and json.loads(out)["fail_on"] == shown, err

@@ -164,15 +164,18 @@ def test_a_member_over_the_size_limit_is_that_files_problem_and_other_members_ar
 
 
 def test_a_damaged_header_mid_tar_is_an_error_not_a_silent_end(tmp_path):
-    """tarfile ends a stream quietly at a damaged header: the runs after it were lost, exit 0."""
+    """tarfile ends a stream quietly at a damaged header: the runs after it were lost, exit 0.
+    Now the archive's error says so (the run before the damage is still diagnosed)."""
     archive = make_tar(tmp_path / "s.tar", {"a/metrics.csv": curve_csv(False), "b/metrics.csv": curve_csv(True)},
                        mode="w")
     blob = bytearray(archive.read_bytes())
     second = 512 + -(-len(curve_csv(False)) // 512) * 512
     blob[second:second + 512] = b"X" * 512
     archive.write_bytes(bytes(blob))
-    with pytest.raises(UnreadableFile, match="corrupt tar archive: a damaged header"):
-        diagnose(archive)
+    report = diagnose(archive)
+    assert [Path(r.run).name for r in report.runs] == ["a"]  # the run before the damage is kept
+    (err,) = report.errors
+    assert "corrupt tar archive: a damaged header" in err.message and "any after it are not" in err.message
 
 
 def test_a_corrupt_gz_member_is_that_files_problem_with_its_note(tmp_path):

@@ -337,6 +337,7 @@ class Follower:
             loss_units = {u for t, u in units.items() if "loss" in t.lower()} or set(units.values())
             mon.step_unit = sorted(loss_units)[-1]  # "step" before "epoch" when they differ
         src = str(tail.path)
+        mon.file_readers[src] = (tail.reader.name, tail.subdir)  # type: ignore[attr-defined]
         for st in sorted(rows):
             mon.add(st, rows[st], wall_time=walls.get(st), source=src)
         return True

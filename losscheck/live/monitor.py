@@ -305,6 +305,9 @@ class Monitor:
         self.options = options or Settings()
         parse_fail_on(self.options.fail_on)
         self.meta = dict(meta or {})
+        #: source file -> (reader name, sub-folder), set by ``losscheck watch``: a folder of
+        #: several runs' files is refused rather than judged as one run (:mod:`losscheck.runsplit`)
+        self.file_readers: dict[str, tuple[str, str]] = {}
         self.name = name
         self.step_unit = step_unit
         self.window = int(window)
@@ -422,13 +425,32 @@ class Monitor:
         from losscheck.pipeline import assemble_run
 
         by_tag: dict[str, list[Series]] = {}
-        files: dict[str, None] = {}
+        files: dict[str, list[Series]] = {}
         for key, tr in self._tracks.items():
             if tr.n:
                 tag, src = (key, self.name) if isinstance(key, str) else key
-                by_tag.setdefault(tag, []).append(tr.series(tag, src, self.step_unit))
-                files[src] = None
+                s = tr.series(tag, src, self.step_unit)
+                by_tag.setdefault(tag, []).append(s)
+                files.setdefault(src, []).append(s)
+        if len(files) > 1 and self.file_readers:
+            self._refuse_several_runs(files)
         return assemble_run(self.name, list(files), by_tag, [], dict(self.meta))
+
+    def _refuse_several_runs(self, files: dict[str, list[Series]]) -> None:
+        """Raise :class:`~losscheck.errors.ParseError` when the followed files are several runs'
+        (:func:`losscheck.runsplit.separate_runs`): merged, they would be judged as a curve no
+        run had, and ``watch`` follows one run per folder."""
+        from pathlib import Path
+
+        from losscheck.errors import ParseError
+        from losscheck.runsplit import FileCurves, separate_runs
+
+        found = separate_runs([FileCurves(Path(src).name, *self.file_readers.get(src, ("", "")), series)
+                               for src, series in files.items()])
+        if found is not None:
+            raise ParseError(self.name, "holds several runs' files (their loss curves differ at the same steps): "
+                                        "watch follows one run; watch each file, or diagnose the folder, which "
+                                        "tells its runs apart")
 
     def _analyse(self) -> None:
         from losscheck.pipeline import diagnose_run

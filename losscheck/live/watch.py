@@ -4,7 +4,7 @@ go idle. It never prints: it hands each status line and report to the caller's c
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -28,6 +28,8 @@ class WatchResult:
         report: the :class:`~losscheck.model.Report` of the runs as last analysed.
         step: the last step read of the run that decided (``None`` when none did).
         polls: polls made.
+        errors: with ``"nothing"``, why each run followed could not be diagnosed
+            (``"<run>: <problem>"``), when a diagnosis said why.
     """
 
     outcome: str
@@ -35,6 +37,7 @@ class WatchResult:
     report: Report
     step: int | None
     polls: int
+    errors: list[str] = field(default_factory=list)
 
 
 def _report(follower: Follower, path: Path, options: Settings) -> Report:
@@ -95,7 +98,8 @@ def watch(path: str | Path, options: Settings | None = None, *, interval: float 
                     on_line(run, v)
             rep = _report(follower, path, options)
             if not rep.runs:
-                return WatchResult("nothing", False, rep, None, polls)
+                why = [f"{run}: {m.verdict.error}" for run, m in follower.monitors.items() if m.verdict.error]
+                return WatchResult("nothing", False, rep, None, polls, why)
             step = max((m.verdict.step for m in follower.monitors.values() if m.verdict.step is not None),
                        default=None)
             return WatchResult("idle", rep.failing, rep, step, polls)

@@ -579,6 +579,10 @@ def _inflate_gz(fh, path: Path, limit: int | None) -> tuple[bytes, list[ReadNote
     except InflateLimitError as exc:
         raise UnreadableFile(path, f"{exc}: not read") from None
     notes: list[ReadNote] = []
+    if data[:3] == _GZIP_MAGIC3:
+        # read as text it is bytes that look like Latin-1 garbage: say what it is
+        raise UnreadableFile(path, "gzip-compressed twice (gzip data inside gzip data): not read; decompress it "
+                                   "once (gunzip) and diagnose the result")
     if problem is not None:
         if not data:
             raise UnreadableFile(path, f"cannot decompress: {problem}")

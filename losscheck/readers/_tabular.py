@@ -416,6 +416,12 @@ def cells_reference(path: Path, text: str, notes: list[ReadNote]) -> tuple[list[
     if first is None:
         raise ParseError(path, "empty file (no header line)" if not comments else
                          "no header line (only comments)")
+    if not lines[first].strip("\x00 \t\r"):
+        # a block of NULs (space a crashed writer preallocated, a disk error): not a header
+        raise ParseError(path, "binary content: its first line is only NUL bytes, not a header (a file "
+                               "never written past its preallocated space?)")
+    if "\x00" in lines[first]:  # no text header holds one (UTF-16 is decoded before this)
+        raise ParseError(path, "binary content (NUL bytes in its first line), not a text table: not read")
     sep = guess_sep(lines[first])
     n_fields = lines[first].count(sep) + 1
     # A last line cut short (no newline at the end, fewer fields than the header).
@@ -429,6 +435,9 @@ def cells_reference(path: Path, text: str, notes: list[ReadNote]) -> tuple[list[
         raise ParseError(path, "empty file (no header line)")
     if skipped:
         total = len(skipped) + len(rows)
+        if not rows:  # said once, not as rows skipped and then as a header without rows
+            raise ParseError(path, f"no data row can be read: the {total} data row(s) have the wrong number of "
+                                   "fields or an unclosed quote", line=skipped[0])
         if len(skipped) >= 3 and len(skipped) > MAX_MALFORMED_SHARE * total:
             raise ParseError(path, f"malformed CSV: {len(skipped)} of {total} data rows cannot be read "
                                    f"(wrong number of fields or an unclosed quote; more than "

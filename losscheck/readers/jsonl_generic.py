@@ -52,14 +52,20 @@ class GenericJsonlReader(BaseReader):
         name = base_name(path).lower()
         if name in _SUMMARY_NAMES or name.endswith("_results.json"):
             return 0.0
-        obj = first_object(head, named_jsonl=name.endswith((".jsonl", ".ndjson")))
-        if obj is None:
-            # a .jsonl whose first record is longer than the whole sniff head (thousands of
-            # keys): claimed by its name and its opening brace; the read parses it whole
-            opening = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-            if (name.endswith((".jsonl", ".ndjson")) and len(head) >= HEAD_BYTES and opening.startswith(b'{"')
-                    and b"\n" not in opening):
+        named = name.endswith((".jsonl", ".ndjson"))
+        obj = first_object(head, named_jsonl=named)
+        if obj is None and named:
+            nl = head.find(b"\n")
+            if nl >= 0 and b"\x00" in head[:8]:
+                # a first line of binary bytes (NULs: a crash's preallocated block) makes the head
+                # look binary: the lines after it decide, as after any other bad first line
+                obj = first_object(head[nl + 1:], named_jsonl=True)
+            elif nl < 0 and len(head) >= HEAD_BYTES:
+                # a first line longer than the whole sniff head (a record of thousands of keys,
+                # or garbage): claimed by its name; the read parses every line, skips the bad
+                # ones with a note, and names the file when no line holds a record
                 return conf["jsonl"]
+        if obj is None:
             return 0.0
         if not any(json_number(v) is not None for v in flatten(obj).values()):
             return 0.0

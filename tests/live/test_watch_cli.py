@@ -128,3 +128,16 @@ def test_a_report_inside_the_run_suggests_only_flags_watch_has(tmp_path):
     assert res.returncode == 2
     assert "refusing to write the report inside" in res.stderr
     assert "--force" not in res.stderr and "--output" not in res.stderr and "--report" in res.stderr
+
+
+def test_a_folder_of_several_runs_files_is_an_error_not_a_verdict_on_their_merge(tmp_path):
+    """lr1e-4.csv beside lr1e-2.csv: watch judged their merged curve as one run ('failing
+    diverging'); diagnose splits such a folder, watch follows one run, so it says so."""
+    import math
+
+    for name, rate in (("lr1e-4.csv", -0.02), ("lr1e-2.csv", 0.05)):
+        (tmp_path / name).write_text("step,loss\n" + "".join(f"{s},{2 * math.exp(rate * s):.6f}\n"
+                                                             for s in range(1, 201)))
+    res = watch(tmp_path, "--interval", "0.05", "--idle", "0.5")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr + res.stdout
+    assert "several runs' files" in res.stderr and "FAILING" not in res.stdout
