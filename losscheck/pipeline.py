@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, cast
 
 import numpy as np
 
@@ -358,16 +358,22 @@ class _Results:
     each result or batch, ``progress(done, n)``."""
 
     def __init__(self, n: int, progress: Callable[[int, int], None] | None,
-                 sink: Callable[[RunReport | RunError], None] | None) -> None:
-        self.n, self.progress, self.sink = n, progress, sink
+                 sink: Callable[[RunReport | RunError], None] | None, packed: bool = False) -> None:
+        self.n, self.progress, self.sink, self.packed = n, progress, sink, packed
         self.items: list = [None] * n if sink is None else []
         self.done = 0
 
-    def finish(self, pairs: Iterable[tuple[int, RunReport | RunError]]) -> None:
-        """Deliver each ``(task index, result)`` to the sink or keep it, then report progress once."""
+    def finish(self, pairs: Iterable[tuple[int, Any]]) -> None:
+        """Deliver each ``(task index, result)`` to the sink or keep it (packed, when ``packed``:
+        :mod:`losscheck.packed`; a worker's result may come packed already), then report
+        progress once."""
         k = 0
         for i, res in pairs:
             if self.sink is None:
+                if self.packed and isinstance(res, RunReport):
+                    from losscheck.packed import pack
+
+                    res = pack(res)
                 self.items[i] = res
             else:
                 self.sink(res)
@@ -392,6 +398,15 @@ def _read_and_diagnose(run: RunFiles, run_opts: Settings, base, plots: bool = Fa
     return res
 
 
+def _read_and_pack(run: RunFiles, run_opts: Settings, base, plots: bool = False):
+    """:func:`_read_and_diagnose` with the report packed where it was made
+    (:func:`losscheck.packed.pack`): what a worker of a large kept sweep sends back."""
+    from losscheck.packed import pack
+
+    res = _read_and_diagnose(run, run_opts, base, plots)
+    return pack(res) if isinstance(res, RunReport) else res
+
+
 def _worker_init(limits: tuple | None = None) -> None:
     """Sweep workers leave Ctrl-C to the parent, which stops them (:func:`_diagnose_parallel`),
     and read with the parent's gzip limits (``limits``: :meth:`InflateLimits.as_tuple`)."""
@@ -405,7 +420,7 @@ def _worker_init(limits: tuple | None = None) -> None:
 
 
 def _diagnose_parallel(tasks: list[tuple], jobs: int, progress: Callable[[int, int], None] | None,
-                       sink: Callable[[RunReport | RunError], None] | None = None) -> list[RunReport | RunError]:
+                       sink: Callable[[RunReport | RunError], None] | None = None, packed: bool = False) -> list:
     """Read and diagnose ``tasks`` in ``jobs`` worker processes; results in task order.
 
     At most ``jobs`` runs are in flight at a time, so the parent holds no queue of pickled
@@ -415,13 +430,15 @@ def _diagnose_parallel(tasks: list[tuple], jobs: int, progress: Callable[[int, i
     again becomes that run's :class:`RunError`; every other run is still diagnosed. An
     exception a run raises (a bug) is that run's error too. On Ctrl-C (KeyboardInterrupt in
     the parent; workers ignore SIGINT) the workers are killed at once and the interrupt goes
-    on to the caller.
+    on to the caller. With ``packed``, each worker packs its report
+    (:class:`losscheck.packed.PackedRun`) and the results hold those.
     """
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
     n = len(tasks)
-    out = _Results(n, progress, sink)
+    out = _Results(n, progress, sink, packed)
+    work = _read_and_pack if packed else _read_and_diagnose
 
     def finish(i: int, res) -> None:
         out.finish([(i, res)])
@@ -429,7 +446,7 @@ def _diagnose_parallel(tasks: list[tuple], jobs: int, progress: Callable[[int, i
     def alone(i: int) -> None:
         with _pool(1) as pool:
             try:
-                finish(i, pool.submit(_read_and_diagnose, *tasks[i]).result())
+                finish(i, pool.submit(work, *tasks[i]).result())
             except BrokenProcessPool:
                 finish(i, _internal_error(tasks[i][0].root,
                                           "the worker process reading this run died (killed, or out of memory?)"))
@@ -444,7 +461,7 @@ def _diagnose_parallel(tasks: list[tuple], jobs: int, progress: Callable[[int, i
             while queue or flight:
                 while queue and len(flight) < jobs:
                     i = queue.pop()
-                    flight[pool.submit(_read_and_diagnose, *tasks[i])] = i
+                    flight[pool.submit(work, *tasks[i])] = i
                 ready, _ = wait(flight, return_when=FIRST_COMPLETED)
                 broken = False
                 for fut in ready:
@@ -594,29 +611,39 @@ def diagnose(path: str | Path | Sequence[str | Path], options: Settings | None =
         for found_error in report.errors:
             deliver(found_error)
         report.errors = []
+    # a large sweep whose results are kept holds each run's report packed (losscheck.packed)
+    from losscheck.packed import PACK_MIN_RUNS, PackedRuns
+
+    packed = sink is None and total >= PACK_MIN_RUNS
     if executor == "dask" and total:
-        results = _diagnose_dask(tasks, scheduler, jobs, progress, deliver)
+        results = _diagnose_dask(tasks, scheduler, jobs, progress, deliver, packed)
     else:
         jobs = min(jobs or os.cpu_count() or 1, max(total, 1))
         if jobs <= 1:
-            serial = _Results(total, progress, deliver)
+            serial = _Results(total, progress, deliver, packed)
             for i, task in enumerate(tasks):
                 serial.finish([(i, _read_and_diagnose(*task))])
             results = serial.items
         else:
-            results = _diagnose_parallel(tasks, jobs, progress, deliver)
+            results = _diagnose_parallel(tasks, jobs, progress, deliver, packed)
+    del tasks  # the runs' file lists are not needed past here
     for res in results:  # in discovery order, whatever the completion order
         if isinstance(res, RunError):
             report.errors.append(res)
         else:
             report.runs.append(res)
+    del results
     if not report.run_count and not report.error_count:
         raise NoLogsFound(shown, "no supported log found")
     report.runs.sort(key=lambda r: r.run)
+    rows: list = []
+    if packed:
+        rows = [cast(Any, p).triage for p in report.runs]  # (PackedRun records until wrapped below)
+        report.runs = cast(list, PackedRuns(cast(list, report.runs)))  # read-only, unpacked as read
     if report.run_count >= 2:
         from losscheck.analysis.triage import sweep_triage, triage_row
 
-        report.triage = sweep_triage(triage_rows or [triage_row(r) for r in report.runs])
+        report.triage = sweep_triage(triage_rows or (rows if packed else [triage_row(r) for r in report.runs]))
     return report
 
 
@@ -642,7 +669,7 @@ DASK_BATCH = 16
 
 def _diagnose_dask(tasks: list[tuple], scheduler: str | None, jobs: int | None,
                    progress: Callable[[int, int], None] | None,
-                   sink: Callable[[RunReport | RunError], None] | None = None) -> list[RunReport | RunError]:
+                   sink: Callable[[RunReport | RunError], None] | None = None, packed: bool = False) -> list:
     """Diagnose ``tasks`` on a ``dask.distributed`` cluster (``scheduler``, or a
     ``LocalCluster`` of ``jobs`` single-threaded worker processes made for this call):
     partitions of at most :data:`DASK_BATCH` runs are submitted as :func:`_diagnose_batch`
@@ -661,7 +688,7 @@ def _diagnose_dask(tasks: list[tuple], scheduler: str | None, jobs: int | None,
     except ImportError:
         raise UsageError(None, "--executor dask needs pip install 'losscheck[dask]'") from None
     n = len(tasks)
-    out = _Results(n, progress, sink)
+    out = _Results(n, progress, sink, packed)
     cluster = None
     try:
         if scheduler:
