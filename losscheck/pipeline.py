@@ -552,7 +552,9 @@ def diagnose(path: str | Path | Sequence[str | Path], options: Settings | None =
             (``--format jsonl``).
     Returns:
         A :class:`Report` (runs sorted by path; errors per path); when streamed, without runs
-        or errors, with :attr:`Report.counts` and :attr:`Report.streamed_failing`. With 2 runs
+        or errors, with :attr:`Report.counts` and :attr:`Report.streamed_failing`. When
+        :data:`losscheck.packed.PACK_MIN_RUNS` runs or more are kept, ``runs`` is a read-only
+        :class:`losscheck.packed.PackedRuns` (each run unpacked as it is read). With 2 runs
         or more, :attr:`Report.triage` (:func:`losscheck.analysis.triage.sweep_triage`).
     Raises:
         LosscheckError: when ``path`` itself cannot be used (missing, FIFO, no logs at all);
