@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
-def write_atomic(output: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``output`` atomically.
+def write_atomic(output: str | os.PathLike, data: bytes | Iterable[bytes]) -> None:
+    """Write ``data`` (bytes, or pieces of them written in turn) to ``output`` atomically.
 
     The bytes go to a temporary file in the target's folder, are flushed to disk, and the
     file is renamed over the target, so a reader never sees half a report and a failure
@@ -29,13 +30,13 @@ def write_atomic(output: str | os.PathLike, data: bytes) -> None:
         st = None
     if st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
         with open(output, "wb") as fh:  # /dev/stdout, /dev/null, a FIFO: as named
-            fh.write(data)
+            _write(fh, data)
         return
     target = Path(os.path.realpath(output))
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            _write(fh, data)
             fh.flush()
             os.fsync(fh.fileno())
         if st is not None and stat.S_ISREG(st.st_mode):
@@ -52,3 +53,11 @@ def write_atomic(output: str | os.PathLike, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def _write(fh, data: bytes | Iterable[bytes]) -> None:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        fh.write(data)
+        return
+    for piece in data:
+        fh.write(piece)

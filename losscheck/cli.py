@@ -107,6 +107,12 @@ def _stdout_error(exc: BaseException) -> OutputError:
     return OutputError("standard output", f"cannot write the output: {reason}")
 
 
+def _encoded(pieces):
+    """The text ``pieces`` as UTF-8 bytes, one piece at a time (unencodable characters
+    backslash-escaped, as for the whole text: UTF-8 encodes each character alone)."""
+    return (p.encode("utf-8", errors="backslashreplace") for p in pieces)
+
+
 def write_stdout(text: str) -> None:
     """Write ``text`` to standard output and flush it.
 
@@ -305,7 +311,7 @@ def diagnose(
             raise typer.Exit(EXIT_USAGE)
     try:
         if output is not None:
-            data = fmt.render(report).encode("utf-8", errors="backslashreplace")
+            data = _encoded(fmt.chunks(report))  # written as it is made: a sweep's report is not held whole
             try:
                 write_report(output, data)
             except OSError as exc:
@@ -315,12 +321,13 @@ def diagnose(
                 _err(e.message if e.message.startswith(escape_controls(e.path)) else f"{e.path}: {e.message}")
             write_stdout(short)
         elif not _draw(fmt, report, coloured):
-            write_stdout(fmt.render(report))
+            for piece in fmt.chunks(report):
+                write_stdout(piece)
         for other, where in extra:
             if other.writes_files:  # images: one file or more per report, each written atomically
                 _write_files(other, report, where, None if force else [*local, baseline, cfg.file])
                 continue
-            data = other.render(report).encode("utf-8", errors="backslashreplace")
+            data = _encoded(other.chunks(report))
             try:
                 write_report(where, data)
             except OSError as exc:

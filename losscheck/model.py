@@ -938,7 +938,11 @@ class Triage:
 
 @dataclass
 class Report:
-    """The whole result of one ``losscheck diagnose`` call."""
+    """The whole result of one ``losscheck diagnose`` call.
+
+    ``runs`` is a list, or, for a sweep of :data:`losscheck.packed.PACK_MIN_RUNS` runs or more
+    whose results are kept (not streamed), a read-only :class:`losscheck.packed.PackedRuns`
+    that unpacks each run as it is read."""
 
     runs: list[RunReport]
     errors: list[RunError]
@@ -967,16 +971,24 @@ class Report:
     @property
     def failing(self) -> bool:
         """True when a run is failing at the ``fail_on`` level (see :func:`run_fails`)."""
-        return self.streamed_failing or any(run_fails(r.status, self.fail_on, r.confidence) for r in self.runs)
+        return self.streamed_failing or any(run_fails(r.status, self.fail_on, r.confidence)
+                                            for r in self._summaries())
 
     @property
     def status_counts(self) -> dict[str, int]:
         """Runs per status (``"failing"``, ``"warning"``, ``"healthy"``): the kept ``runs`` and
         the streamed :attr:`counts` together; a status no run has is absent."""
         out = {k: v for k, v in self.counts.items() if k != "errors"}
-        for r in self.runs:
+        for r in self._summaries():
             out[r.status] = out.get(r.status, 0) + 1
         return out
+
+    def _summaries(self):
+        """The runs as records with ``run``, ``status`` and ``confidence``: the packed records
+        of a large sweep (:class:`losscheck.packed.PackedRuns`: no run is unpacked), else the
+        reports themselves."""
+        summaries = getattr(self.runs, "summaries", None)
+        return summaries() if summaries is not None else self.runs
 
     @property
     def run_count(self) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, cast
 
 import numpy as np
 
@@ -437,16 +437,20 @@ class _Results:
     each result or batch, ``progress(done, n)``."""
 
     def __init__(self, n: int, progress: Callable[[int, int], None] | None,
-                 sink: Callable[[RunReport | RunError], None] | None) -> None:
-        self.n, self.progress, self.sink = n, progress, sink
+                 sink: Callable[[RunReport | RunError], None] | None, packed: bool = False) -> None:
+        self.n, self.progress, self.sink, self.packed = n, progress, sink, packed
         self.items: list = [None] * n if sink is None else []
         self.done = 0
 
-    def finish(self, pairs: Iterable[tuple[int, RunReport | RunError | list[RunReport | RunError]]]) -> None:
-        """Deliver each ``(task index, result)`` to the sink or keep it, then report progress once."""
+    def finish(self, pairs: Iterable[tuple[int, Any]]) -> None:
+        """Deliver each ``(task index, result)`` to the sink or keep it (packed, when ``packed``:
+        :mod:`losscheck.packed`; a worker's result may come packed already; a folder split into
+        several runs gives a list), then report progress once."""
         k = 0
         for i, res in pairs:
             if self.sink is None:
+                if self.packed:
+                    res = _pack_reports(res)
                 self.items[i] = res
             else:
                 for one in res if isinstance(res, list) else [res]:  # a folder of several runs
@@ -488,6 +492,22 @@ def _read_and_diagnose(run: RunFiles, run_opts: Settings, base, plots: bool = Fa
     return out[0] if len(out) == 1 else out
 
 
+def _read_and_pack(run: RunFiles, run_opts: Settings, base, plots: bool = False):
+    """:func:`_read_and_diagnose` with the report packed where it was made
+    (:func:`losscheck.packed.pack`): what a worker of a large kept sweep sends back."""
+    return _pack_reports(_read_and_diagnose(run, run_opts, base, plots))
+
+
+def _pack_reports(res):
+    """``res`` with each :class:`RunReport` in it packed (:func:`losscheck.packed.pack`): one
+    result, or the list of a folder split into several runs; errors and packed runs as they are."""
+    from losscheck.packed import pack
+
+    if isinstance(res, list):
+        return [pack(r) if isinstance(r, RunReport) else r for r in res]
+    return pack(res) if isinstance(res, RunReport) else res
+
+
 def _worker_init(limits: tuple | None = None) -> None:
     """Sweep workers leave Ctrl-C to the parent, which stops them (:func:`_diagnose_parallel`),
     and read with the parent's gzip limits (``limits``: :meth:`InflateLimits.as_tuple`)."""
@@ -501,7 +521,7 @@ def _worker_init(limits: tuple | None = None) -> None:
 
 
 def _diagnose_parallel(tasks: list[tuple], jobs: int, progress: Callable[[int, int], None] | None,
-                       sink: Callable[[RunReport | RunError], None] | None = None) -> list[RunReport | RunError]:
+                       sink: Callable[[RunReport | RunError], None] | None = None, packed: bool = False) -> list:
     """Read and diagnose ``tasks`` in ``jobs`` worker processes; results in task order.
 
     At most ``jobs`` runs are in flight at a time, so the parent holds no queue of pickled
@@ -511,13 +531,15 @@ def _diagnose_parallel(tasks: list[tuple], jobs: int, progress: Callable[[int, i
     again becomes that run's :class:`RunError`; every other run is still diagnosed. An
     exception a run raises (a bug) is that run's error too. On Ctrl-C (KeyboardInterrupt in
     the parent; workers ignore SIGINT) the workers are killed at once and the interrupt goes
-    on to the caller.
+    on to the caller. With ``packed``, each worker packs its report
+    (:class:`losscheck.packed.PackedRun`) and the results hold those.
     """
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
     n = len(tasks)
-    out = _Results(n, progress, sink)
+    out = _Results(n, progress, sink, packed)
+    work = _read_and_pack if packed else _read_and_diagnose
 
     def finish(i: int, res) -> None:
         out.finish([(i, res)])
@@ -525,7 +547,7 @@ def _diagnose_parallel(tasks: list[tuple], jobs: int, progress: Callable[[int, i
     def alone(i: int) -> None:
         with _pool(1) as pool:
             try:
-                finish(i, pool.submit(_read_and_diagnose, *tasks[i]).result())
+                finish(i, pool.submit(work, *tasks[i]).result())
             except BrokenProcessPool:
                 finish(i, _internal_error(tasks[i][0].root,
                                           "the worker process reading this run died (killed, or out of memory?)"))
@@ -540,7 +562,7 @@ def _diagnose_parallel(tasks: list[tuple], jobs: int, progress: Callable[[int, i
             while queue or flight:
                 while queue and len(flight) < jobs:
                     i = queue.pop()
-                    flight[pool.submit(_read_and_diagnose, *tasks[i])] = i
+                    flight[pool.submit(work, *tasks[i])] = i
                 ready, _ = wait(flight, return_when=FIRST_COMPLETED)
                 broken = False
                 for fut in ready:
@@ -631,7 +653,9 @@ def diagnose(path: str | Path | Sequence[str | Path], options: Settings | None =
             (``--format jsonl``).
     Returns:
         A :class:`Report` (runs sorted by path; errors per path); when streamed, without runs
-        or errors, with :attr:`Report.counts` and :attr:`Report.streamed_failing`. With 2 runs
+        or errors, with :attr:`Report.counts` and :attr:`Report.streamed_failing`. When
+        :data:`losscheck.packed.PACK_MIN_RUNS` runs or more are kept, ``runs`` is a read-only
+        :class:`losscheck.packed.PackedRuns` (each run unpacked as it is read). With 2 runs
         or more, :attr:`Report.triage` (:func:`losscheck.analysis.triage.sweep_triage`).
     Raises:
         LosscheckError: when ``path`` itself cannot be used (missing, FIFO, no logs at all);
@@ -690,30 +714,41 @@ def diagnose(path: str | Path | Sequence[str | Path], options: Settings | None =
         for found_error in report.errors:
             deliver(found_error)
         report.errors = []
+    # a large sweep whose results are kept holds each run's report packed (losscheck.packed)
+    from losscheck.packed import PACK_MIN_RUNS, PackedRuns
+
+    packed = sink is None and total >= PACK_MIN_RUNS
     if executor == "dask" and total:
-        results = _diagnose_dask(tasks, scheduler, jobs, progress, deliver)
+        results = _diagnose_dask(tasks, scheduler, jobs, progress, deliver, packed)
     else:
         jobs = min(jobs or os.cpu_count() or 1, max(total, 1))
         if jobs <= 1:
-            serial = _Results(total, progress, deliver)
+            serial = _Results(total, progress, deliver, packed)
             for i, task in enumerate(tasks):
                 serial.finish([(i, _read_and_diagnose(*task))])
             results = serial.items
         else:
-            results = _diagnose_parallel(tasks, jobs, progress, deliver)
+            results = _diagnose_parallel(tasks, jobs, progress, deliver, packed)
+    del tasks  # the runs' file lists are not needed past here
     flat = [one for res in results for one in (res if isinstance(res, list) else [res])]
+    del results
     for res in flat:  # in discovery order, whatever the completion order
         if isinstance(res, RunError):
             report.errors.append(res)
         else:
             report.runs.append(res)
+    del flat
     if not report.run_count and not report.error_count:
         raise NoLogsFound(shown, "no supported log found")
     report.runs.sort(key=lambda r: r.run)
+    rows: list = []
+    if packed:
+        rows = [cast(Any, p).triage for p in report.runs]  # (PackedRun records until wrapped below)
+        report.runs = cast(list, PackedRuns(cast(list, report.runs)))  # read-only, unpacked as read
     if report.run_count >= 2:
         from losscheck.analysis.triage import sweep_triage, triage_row
 
-        report.triage = sweep_triage(triage_rows or [triage_row(r) for r in report.runs])
+        report.triage = sweep_triage(triage_rows or (rows if packed else [triage_row(r) for r in report.runs]))
     return report
 
 
@@ -752,7 +787,7 @@ DASK_BATCH = 16
 
 def _diagnose_dask(tasks: list[tuple], scheduler: str | None, jobs: int | None,
                    progress: Callable[[int, int], None] | None,
-                   sink: Callable[[RunReport | RunError], None] | None = None) -> list[RunReport | RunError]:
+                   sink: Callable[[RunReport | RunError], None] | None = None, packed: bool = False) -> list:
     """Diagnose ``tasks`` on a ``dask.distributed`` cluster (``scheduler``, or a
     ``LocalCluster`` of ``jobs`` single-threaded worker processes made for this call):
     partitions of at most :data:`DASK_BATCH` runs are submitted as :func:`_diagnose_batch`
@@ -771,7 +806,7 @@ def _diagnose_dask(tasks: list[tuple], scheduler: str | None, jobs: int | None,
     except ImportError:
         raise UsageError(None, "--executor dask needs pip install 'losscheck[dask]'") from None
     n = len(tasks)
-    out = _Results(n, progress, sink)
+    out = _Results(n, progress, sink, packed)
     cluster = None
     try:
         if scheduler:

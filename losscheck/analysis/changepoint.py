@@ -51,7 +51,12 @@ def _cums(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _sse(c, i, j):
     """SSE of the OLS line on points [i, j) (vectorised over i or j)."""
-    n, sx, sy, sxx, sxy, syy = (c[j] - c[i]).T
+    return _sse_of((c[j] - c[i]).T)
+
+
+def _sse_of(d):
+    """SSE of the OLS line from the sums ``d = (n, sx, sy, sxx, sxy, syy)`` (6,) or (6, k)."""
+    n, sx, sy, sxx, sxy, syy = d
     with np.errstate(invalid="ignore", divide="ignore"):
         vxx = sxx - sx * sx / n
         vxy = sxy - sx * sy / n
@@ -86,6 +91,7 @@ def segment(x: np.ndarray, y: np.ndarray, sigma: float, max_segments: int = 8,
     n = y.shape[0]
     xc = (x - x[0]) / max(float(x[-1] - x[0]), 1.0)  # conditioning
     c = _cums(xc, y)
+    cT = np.ascontiguousarray(c.T)  # (6, n + 1): the sums of each split point in contiguous rows
     sig = max(float(sigma), 1e-3)
     pen = penalty_factor * 3.0 * sig * sig * np.log(max(n, 2))
     bounds = [0, n]
@@ -97,11 +103,14 @@ def segment(x: np.ndarray, y: np.ndarray, sigma: float, max_segments: int = 8,
         if j - i < 2 * min_size:
             cache[(i, j)] = (0.0, -1)
             return cache[(i, j)]
-        ks = np.arange(i + min_size, j - min_size + 1)
-        total = float(_sse(c, i, j))
-        split = _sse(c, i, ks) + _sse(c, ks, j)
+        # split points ks = i + min_size .. j - min_size: a slice of the prefix sums (the same
+        # numbers as _sse(c, i, ks) + _sse(c, ks, j), without gathering rows)
+        k0, k1 = i + min_size, j - min_size + 1
+        total = float(_sse_of(cT[:, j] - cT[:, i]))
+        cks = cT[:, k0:k1]
+        split = _sse_of(cks - cT[:, i:i + 1]) + _sse_of(cT[:, j:j + 1] - cks)
         kbest = int(np.argmin(split))
-        cache[(i, j)] = (total - float(split[kbest]), int(ks[kbest]))
+        cache[(i, j)] = (total - float(split[kbest]), k0 + kbest)
         return cache[(i, j)]
 
     while len(bounds) - 1 < max_segments:
@@ -128,27 +137,91 @@ def hinge_knot(x: np.ndarray, y: np.ndarray, min_size: int = 2, max_candidates: 
     """Knot of the best continuous two-piece linear fit ``a + b x + c max(x - x_k, 0)``.
 
     A single change in slope (Hinkley 1969, "Inference about the intersection in
-    two-phase regression"). Args: x, y (n,). Returns the knot index (``0`` when n is too
-    small). Cost: O(n) per candidate, at most ``max_candidates`` (+ a local refinement).
+    two-phase regression"). Args: x, y (n,), x increasing. Returns the knot index (``0``
+    when n is too small).
+
+    Search: every ``stride``-th candidate (``stride = candidates // max_candidates``), then
+    the ``2 stride`` around the best; the first candidate of least residual wins. Each
+    candidate's residual is that of :func:`numpy.linalg.lstsq` on the three columns
+    (:func:`_hinge_sse`), but only the candidates that can win are solved that way: the
+    residuals of all of them come first in O(n) from prefix sums (:func:`_hinge_screen`,
+    the regression on ``[1, x]`` and the hinge column's part of it), and a candidate is
+    solved only when that residual is within a tolerance of the least one (1e-6 of it plus
+    1e-7 of the curve's sum of squares: ~400x the rounding of the screen, measured), so
+    the answer is the one of solving every candidate. A noisy curve solves one or a few
+    (counted by ``tests/analysis/test_fast_paths.py``); a straight line, where every knot
+    fits equally well, still solves them all.
     """
     n = y.shape[0]
     if n < 2 * min_size + 1:
         return 0
     xs = (x - x[0]) / max(float(x[-1] - x[0]), 1.0)
+    approx = _hinge_screen(xs, y)
+    # slack for the rounding of the prefix sums (screen) and of lstsq
+    tol_rel, tol_abs = 1e-6, 1e-7 * float(np.sum((y - y.mean()) ** 2)) + 1e-300
 
-    def sse(k):
-        A = np.column_stack([np.ones(n), xs, np.maximum(xs - xs[k], 0.0)])
-        coef, *_ = np.linalg.lstsq(A, y, rcond=None)
-        r = y - A @ coef
-        return float(r @ r)
+    def best_of(ks: np.ndarray) -> int:
+        a = approx[ks]
+        lo = float(np.min(a))
+        keep = ks[a <= lo + tol_rel * max(lo, 0.0) + tol_abs]
+        return int(min(keep, key=lambda k: _hinge_sse(xs, y, int(k))))
 
     cands = np.arange(min_size, n - min_size)
     stride = max(1, cands.size // max_candidates)
-    best = min(cands[::stride], key=sse)
+    best = best_of(cands[::stride])
     if stride > 1:
         lo, hi = max(min_size, best - stride), min(n - min_size, best + stride + 1)
-        best = min(range(lo, hi), key=sse)
+        best = best_of(np.arange(lo, hi))
     return int(best)
+
+
+def _hinge_sse(xs: np.ndarray, y: np.ndarray, k: int) -> float:
+    """Residual sum of squares of ``y ~ a + b xs + c max(xs - xs[k], 0)`` by least squares
+    (:func:`numpy.linalg.lstsq`); xs, y (n,)."""
+    A = np.column_stack([np.ones(xs.shape[0]), xs, np.maximum(xs - xs[k], 0.0)])
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    r = y - A @ coef
+    return float(r @ r)
+
+
+def _hinge_screen(xs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """:func:`_hinge_sse` for every knot index at once, from prefix sums: (n,), O(n).
+
+    With ``h = max(xs - v, 0)`` (``v = xs[k]``, xs increasing) the sums the hinge column
+    needs are sums over the points after ``k``: ``sum h = T1 - v T0``, ``sum h^2 = T2 - 2 v T1
+    + v^2 T0``, ``sum xs h = T2 - v T1``, ``sum h y = Txy - v Ty`` (``T*``: suffix sums). The
+    residual is that of the line on ``[1, xs]`` less the part the hinge column explains once
+    made orthogonal to them (Frisch-Waugh-Lovell): ``sse2 - (h'y)^2 / (h'h)`` in centred,
+    residualised sums. Exact in exact arithmetic; in floating point within ~1e-12 of the
+    curve's sum of squares, which is why :func:`hinge_knot` only screens with it.
+    """
+    n = xs.shape[0]
+    # in extended precision (80-bit long double on x86): the suffix sums cancel near the end
+    xs, y = xs.astype(np.longdouble), y.astype(np.longdouble)
+    xc, yc = xs - xs.mean(), y - y.mean()
+    sxx, sxy, syy = xc @ xc, xc @ yc, yc @ yc
+    sse2 = syy - (sxy * sxy / sxx if sxx > 0 else 0.0)
+
+    def suffix(v):  # sums over the points after each index: (n,)
+        c = np.cumsum(v[::-1])[::-1]
+        return np.append(c[1:], np.longdouble(0.0))
+
+    t0 = np.arange(n - 1, -1, -1).astype(np.longdouble)
+    t1, t2, ty, txy = suffix(xc), suffix(xc * xc), suffix(yc), suffix(xc * yc)
+    v = xc
+    sh = t1 - v * t0
+    shh = t2 - 2.0 * v * t1 + v * v * t0
+    sxh = t2 - v * t1  # sum xc h (xc centred: no mean term)
+    shy = txy - v * ty
+    # centre h, then take out its projection on xc
+    hh = shh - sh * sh / n
+    hy = shy  # yc is centred: sum (h - mean h) yc = sum h yc
+    if sxx > 0:
+        hh = hh - sxh * sxh / sxx
+        hy = hy - sxh * sxy / sxx
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.where(hh > 1e-14 * max(float(sxx), 1e-300), hy * hy / hh, 0.0)
+    return np.maximum(sse2 - gain, 0.0).astype(np.float64)
 
 
 def onset_of_rise(segments: list[Segment], x: np.ndarray, y_smooth: np.ndarray, sigma: float = 0.0) -> int:

@@ -190,10 +190,17 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
     # the grad norm's class (see _grad_norm_class) uses non-finite values, divergence (with
     # the oscillation check) and spikes: its trend and plateau are not fitted
     loss_like = curve.loss_like
-    ca.trend = fit_trend(tr.steps, tr.raw, max_bins=opts.trend_bins) if loss_like else None
-    if ca.trend is not None:
-        ev["trend_model"] = ca.trend.model
-        ev["trend_delta_aic"] = ca.trend.delta_aic
+    # the trend of the whole curve is fitted once it is known to be needed: a diverging
+    # curve reports the fit after its onset instead (its evidence keys keep their place)
+    trend_due = loss_like
+    if loss_like:
+        ev["trend_model"] = ev["trend_delta_aic"] = None  # (dropped by _clean when no fit)
+
+    def whole_trend() -> None:
+        ca.trend = fit_trend(tr.steps, tr.raw, max_bins=opts.trend_bins)
+        if ca.trend is not None:
+            ev["trend_model"] = ca.trend.model
+            ev["trend_delta_aic"] = ca.trend.delta_aic
 
     # divergence
     div = det["divergence"].fact
@@ -248,6 +255,7 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
                 ca.trend = post
                 ev["trend_model"] = post.model
                 ev["trend_delta_aic"] = post.delta_aic
+                trend_due = False
     if sp.worse and "spiking_worse" not in labels and "diverging" not in labels:
         # a jump that lands far above where training started did not cost some progress, it
         # undid all of it and more: that is a (sudden) divergence, not a spike
@@ -298,6 +306,8 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
         onset = int(tr.steps[0])  # no downward progress (or a fixed data order) from the start
     if labels[0] in ("converging", "insufficient"):
         onset = None
+    if trend_due:
+        whole_trend()
     ca.evidence = _clean(ev)
     return Labelled(ca, labels, onset, kind, curve)
 

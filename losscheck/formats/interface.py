@@ -76,6 +76,11 @@ class Format(ABC):
     def render(self, report: Report) -> str:
         """The whole report as text (UTF-8 when written). Never raises for a valid report."""
 
+    def chunks(self, report: Report) -> Iterator[str]:
+        """:meth:`render`'s text in pieces, for writing a large report as it is made; joined,
+        exactly :meth:`render`'s text. Default: that text in one piece."""
+        yield self.render(report)
+
     def appendices(self, report: Report, environ: Any) -> list[tuple[str, str]]:
         """Text to append to other files beside the report, as ``[(path, text)]`` (e.g. GitHub's
         step summary named by ``$GITHUB_STEP_SUMMARY``); ``environ`` is the environment

@@ -223,3 +223,130 @@ def test_grad_surge_with_running_medians_equals_the_median_per_window(seed, monk
     monkeypatch.setattr(gradnorm, "np", _Numpy())
     assert verdict() == fast
     assert any(code == "LC201" for code, _, _ in fast[0]), fast  # the surge is found
+
+
+def _hinge_reference(x, y, min_size=2, max_candidates=300):
+    """hinge_knot as it was: every strided candidate solved by lstsq, then the window around
+    the best (the plain search the screened one must reproduce)."""
+    n = y.shape[0]
+    xs = (x - x[0]) / max(float(x[-1] - x[0]), 1.0)
+
+    def sse(k):
+        A = np.column_stack([np.ones(n), xs, np.maximum(xs - xs[k], 0.0)])
+        coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+        r = y - A @ coef
+        return float(r @ r)
+
+    cands = np.arange(min_size, n - min_size)
+    stride = max(1, cands.size // max_candidates)
+    best = min(cands[::stride], key=sse)
+    if stride > 1:
+        lo, hi = max(min_size, best - stride), min(n - min_size, best + stride + 1)
+        best = min(range(lo, hi), key=sse)
+    return int(best)
+
+
+def _hinge_curve(rng, n, noise):
+    x = np.sort(rng.choice(100_000, n, replace=False)).astype(np.float64)
+    knot = x[int(rng.integers(0, n))]
+    y = 5.0 * rng.normal() + 1e-5 * rng.normal() * x + 1e-4 * rng.normal() * np.maximum(x - knot, 0.0)
+    return x, y + noise * rng.standard_normal(n)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_hinge_knot_equals_solving_every_candidate(seed):
+    """The prefix-sum screen only skips candidates that cannot win: the knot is the one of
+    solving each candidate by lstsq (noiseless pieces, rounded values with ties, noisy ones)."""
+    from losscheck.analysis.changepoint import hinge_knot
+
+    rng = np.random.default_rng(seed)
+    x, y = _hinge_curve(rng, int(rng.integers(5, 2200)), (0.0, 1e-3, 1e-2, 0.1)[seed % 4])
+    if seed % 5 == 0:
+        y = np.round(y, 2)
+    assert hinge_knot(x, y) == _hinge_reference(x, y)
+
+
+def test_hinge_knot_solves_few_candidates(monkeypatch):
+    """Counted work, not time: a noisy curve's knot costs a handful of lstsq solves whatever
+    its length (they were ~300-400 per knot: one per strided candidate plus the window)."""
+    from losscheck.analysis import changepoint
+
+    calls = []
+    real = np.linalg.lstsq
+
+    def counted(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(np.linalg, "lstsq", counted)
+    rng = np.random.default_rng(7)
+    for n in (50, 500, 2000):
+        for _ in range(5):
+            calls.clear()
+            x, y = _hinge_curve(rng, n, 0.01)
+            changepoint.hinge_knot(x, y)
+            assert 1 <= len(calls) <= 20, (n, len(calls))
+    # a straight line fits every knot equally well: then every candidate is solved, as before
+    calls.clear()
+    x = np.arange(600, dtype=np.float64)
+    changepoint.hinge_knot(x, 0.5 + 0.01 * x)
+    assert len(calls) > 100
+
+
+def test_row_median_equals_numpy():
+    from losscheck.analysis._util import row_median
+
+    rng = np.random.default_rng(3)
+    for t in range(400):
+        b, k = int(rng.integers(1, 200)), int(rng.integers(1, 30))
+        m = rng.standard_normal((b, k)) * 10.0 ** int(rng.integers(-4, 4))
+        if t % 3 == 0:
+            m = np.round(m, 1)  # ties
+        if t % 5 == 0:
+            m[rng.random((b, k)) < 0.05] = np.nan
+        if t % 7 == 0:
+            m[rng.random((b, k)) < 0.05] = np.inf
+        assert np.array_equal(row_median(m.copy()), np.median(m, axis=1), equal_nan=True)
+
+
+def _segment_reference(x, y, sigma, max_segments=8, min_size=3, penalty_factor=2.0):
+    """The split search of segment() with the prefix-sum rows gathered per split point."""
+    from losscheck.analysis.changepoint import _cums, _sse
+
+    n = y.shape[0]
+    xc = (x - x[0]) / max(float(x[-1] - x[0]), 1.0)
+    c = _cums(xc, y)
+    sig = max(float(sigma), 1e-3)
+    pen = penalty_factor * 3.0 * sig * sig * np.log(max(n, 2))
+    bounds = [0, n]
+
+    def best_split(i, j):
+        if j - i < 2 * min_size:
+            return 0.0, -1
+        ks = np.arange(i + min_size, j - min_size + 1)
+        split = _sse(c, i, ks) + _sse(c, ks, j)
+        kb = int(np.argmin(split))
+        return float(_sse(c, i, j)) - float(split[kb]), int(ks[kb])
+
+    while len(bounds) - 1 < max_segments:
+        gains = [best_split(bounds[q], bounds[q + 1]) for q in range(len(bounds) - 1)]
+        q = int(np.argmax([g[0] for g in gains]))
+        if gains[q][1] < 0 or gains[q][0] <= pen:
+            break
+        bounds.insert(q + 1, gains[q][1])
+    return bounds
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_segment_splits_equal_the_gathered_search(seed):
+    from losscheck.analysis.changepoint import segment
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(4, 2100))
+    x = np.sort(rng.choice(100_000, n, replace=False)).astype(np.float64)
+    y = np.cumsum(rng.standard_normal(n)) * (0.001, 0.01, 0.1)[seed % 3] + (rng.random(n) < 0.01) * rng.normal(size=n)
+    if seed % 4 == 0:
+        y = np.round(y, 2)
+    sigma = (0.0, 1e-3, 0.01)[seed % 3]
+    got = segment(x, y, sigma)
+    assert [s.start for s in got] + [got[-1].end] == _segment_reference(x, y, sigma)
