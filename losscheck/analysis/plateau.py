@@ -46,6 +46,16 @@ A majority-class floor after a fast drop (the loss falling from ln 2 to the clas
 entropy) is not told apart here: the frozen accuracy (:mod:`losscheck.analysis.classify`) is
 that side channel.
 
+An **eval loss still learning** decides against a plateau of the training loss (issue 14,
+pattern 1 read from the other side; :func:`losscheck.analysis.classify._eval_still_learning`):
+when the later half of the eval loss (at least ``eval_learning_min_points`` finite evals in
+all) falls by the exact one-sided Mann-Kendall test at ``eval_learning_alpha`` and by at least
+``eval_learning_min_fall`` (log units, median of its first third against its last third), the
+model is still improving on data it does not train on, so a flat (noisy per-batch) training
+loss or a frozen accuracy is not a stuck model (Prechelt 1998 reads progress from the
+validation curve). Not at a chance level, not with an LR of 0. The three thresholds were
+fitted on the tune split by ``benchmarks/fit_eval_learning.py`` (grid scored by the benchmark).
+
 ``rel_slope`` is the Theil-Sen slope of log-loss per 1,000 steps (= relative slope).
 """
 
@@ -80,6 +90,9 @@ class PlateauOptions:
     drop_z: float = 2.0
     drop_knocked_ratio: float = 1.5
     drop_knocked_z: float = 5.0
+    eval_learning_min_points: int = 6
+    eval_learning_alpha: float = 0.05
+    eval_learning_min_fall: float = float(np.log(1.05))
 
 
 def detect_plateau(x: np.ndarray, y: np.ndarray, domain: str, inverse, num_classes: int | None = None,

@@ -168,3 +168,43 @@ def test_a_frozen_majority_share_ranks_rebalance_first_but_chance_does_not(acc, 
     assert rep.primary == "plateau"
     ids = [r.id for r in rep.remedies]
     assert (ids[0] == "rebalance") if first else ("rebalance" not in ids)
+
+
+def test_a_frozen_accuracy_does_not_make_a_run_stuck_while_the_eval_loss_still_falls():
+    """A segmentation 'accuracy' may sit still while the eval loss keeps falling in its later
+    half: the predictions change, so the run is learning (issue 14, pattern 1)."""
+    st, loss = _decaying()
+    still = 0.66 * np.exp(-0.12 * st)  # falls in every half, ~5 % per eval
+    a = analyse(mkrun(loss=(st, loss), eval_loss=(st, still), eval_accuracy=(st, np.full(st.size, 0.0135))))
+    assert a.primary == "converging"
+    floor = 0.2 + 0.46 * np.exp(-st / 1.5)  # reaches its floor early: later half flat
+    b = analyse(mkrun(loss=(st, loss), eval_loss=(st, floor), eval_accuracy=(st, np.full(st.size, 0.0135))))
+    assert b.primary == "plateau" and b.curves["loss"].evidence["stuck_side_channel"] == "accuracy"
+
+
+def test_a_noisy_flat_train_loss_beside_an_eval_loss_still_falling_is_learning():
+    """Per-batch costs with no visible trend, while the eval loss falls 28 % in its later
+    half: learning, not a plateau; the same train loss beside a flat eval loss is a plateau."""
+    rng = np.random.default_rng(5)
+    st = np.arange(0, 22000, 100)
+    train = 120 * np.exp(0.5 * rng.standard_normal(st.size))
+    est = np.arange(1000, 22000, 1000)
+    falling = np.r_[np.full(11, 163.0), [150, 135, 129, 124, 122, 121, 120, 119, 118.0, 118.3]]
+    a = analyse(mkrun(loss=(st, train), eval_loss=(est, falling)))
+    assert a.primary == "converging" and a.curves["loss"].evidence.get("eval_still_learning")
+    flat = 163.0 * np.exp(0.003 * rng.standard_normal(est.size))
+    b = analyse(mkrun(loss=(st, train), eval_loss=(est, flat)))
+    assert b.primary == "plateau"
+
+
+def test_eval_zeros_before_a_real_eval_are_placeholders_not_a_divergence_from_zero():
+    """Validation off until the last epoch (Ultralytics logs val losses as 0): the one real
+    eval is not a divergence; an eval loss collapsing to 0 at its tail keeps its zeros."""
+    st = np.arange(1, 21)
+    train = 1.57 * np.exp(-0.02 * st)
+    ev = np.r_[np.zeros(19), 1.18]
+    a = analyse(mkrun(loss=(st, train), eval_loss=(st, ev)))
+    assert a.primary == "converging" and a.evidence.get("eval_placeholder_zeros") == 19
+    tail = np.r_[np.linspace(1.5, 1.2, 17), np.zeros(3)]
+    b = analyse(mkrun(loss=(st, train), eval_loss=(st, tail)))
+    assert "eval_placeholder_zeros" not in b.evidence
