@@ -125,6 +125,51 @@ def settle(lc: Labelled) -> CurveAnalysis:
     return c
 
 
+#: a jump that lands within this factor of the run's initial level (either way) returns it to
+#: where it started (:func:`_restart`)
+RESTART_LEVEL_RATIO = 1.5
+#: ... after the loss had fallen at least this factor below that level, and is followed by a
+#: fall of at least this factor again: the shape of training starting over
+RESTART_FALL_RATIO = 2.0
+
+
+def _restart(steps: np.ndarray, raw: np.ndarray, step: int) -> bool:
+    """True when a jump at ``step`` is a **restart** of training, not an instability: the loss
+    had fallen >= :data:`RESTART_FALL_RATIO` below its initial level (median of the first 3
+    points), the jump lands back within :data:`RESTART_LEVEL_RATIO` of that level (median of
+    the 5 points from ``step``), and from there it falls >= :data:`RESTART_FALL_RATIO` again
+    (median of the last 5 points): a second run appended to the same log (``>>`` or append
+    mode, a bare column of numbers with no step counter), or a run restarted from scratch.
+    An instability that undoes all progress does not fall again like a fresh run; one that
+    lands far above the start is a divergence. Arrays: ``steps`` int64 (m,), ``raw`` (m,)
+    positive finite losses. Factors chosen as the fast-drop floor (ln 2) and the knocked-up
+    ratio (1.5) of :mod:`losscheck.analysis.plateau`."""
+    i = int(np.searchsorted(steps, step))
+    if i < 3 or i + 5 > raw.shape[0]:
+        return False
+    init = float(np.median(raw[:3]))
+    before = float(np.min(raw[:i]))
+    at = float(np.median(raw[i:i + 5]))
+    end = float(np.median(raw[-5:]))
+    if min(init, before, at, end) <= 0:
+        return False
+    return (init / before >= RESTART_FALL_RATIO and max(at / init, init / at) <= RESTART_LEVEL_RATIO
+            and at / end >= RESTART_FALL_RATIO)
+
+
+def _restarted(ca: CurveAnalysis, ev: dict, sp, step: int) -> None:
+    """Record a restart at ``step`` (:func:`_restart`): the jump at ``step`` is no spike, and no
+    other spike of the curve counts as a jump to a worse level any more (they stay listed as
+    spikes); a note and evidence say so. Changes ``ca``, ``ev`` and ``sp`` in place."""
+    sp.spikes[:] = [s_ for s_ in sp.spikes if s_.step != step]  # the restart itself is no spike
+    for s_ in sp.spikes:
+        s_.worse = False
+    sp.worse.clear()
+    ev["restart_step"] = int(step)
+    ca.notes.append(f"the loss went back to its initial level at step {step} and fell again: a restart "
+                    "(a second run appended to the log?), not an instability")
+
+
 def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: str = "loss",
                   short_call: bool = False) -> Labelled:
     """Analyse one curve and propose its labels from its own evidence.
@@ -224,7 +269,12 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
         sudden = jump_log >= 0.5 * div.rise_log
         explained = [s for s in sp.worse if s.step >= onset_step - max(0.05 * (tr.steps[-1] - tr.steps[0]), 1)]
         far_above_start = div.end_log - div.start_log >= np.log(opts.divergence.min_ratio)
-        if (explained or sudden) and not far_above_start and not still_rising and div.kind == "rise":
+        restart = (tr.domain == "log" and (explained or sudden) and div.kind == "rise"
+                   and _restart(tr.steps, tr.raw, explained[0].step if explained else onset_step))
+        if restart:
+            div.diverging = False
+            _restarted(ca, ev, sp, explained[0].step if explained else onset_step)
+        elif (explained or sudden) and not far_above_start and not still_rising and div.kind == "rise":
             labels.append("spiking_worse")
             if explained:
                 onset = explained[0].step
@@ -248,6 +298,9 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
                 ca.trend = post
                 ev["trend_model"] = post.model
                 ev["trend_delta_aic"] = post.delta_aic
+    if sp.worse and "spiking_worse" not in labels and "diverging" not in labels and tr.domain == "log" \
+            and _restart(tr.steps, tr.raw, max(sp.worse, key=lambda s_: s_.level_ratio).step):
+        _restarted(ca, ev, sp, max(sp.worse, key=lambda s_: s_.level_ratio).step)
     if sp.worse and "spiking_worse" not in labels and "diverging" not in labels:
         # a jump that lands far above where training started did not cost some progress, it
         # undid all of it and more: that is a (sudden) divergence, not a spike

@@ -208,3 +208,19 @@ def test_eval_zeros_before_a_real_eval_are_placeholders_not_a_divergence_from_ze
     tail = np.r_[np.linspace(1.5, 1.2, 17), np.zeros(3)]
     b = analyse(mkrun(loss=(st, train), eval_loss=(st, tail)))
     assert "eval_placeholder_zeros" not in b.evidence
+
+
+def test_a_second_run_appended_to_the_log_is_a_restart_not_a_jump_to_a_worse_level():
+    """A bare column of losses with a second run appended: the loss goes back to its initial
+    level and falls again. A jump that lands there and stays is still a jump to a worse level."""
+    rng = np.random.default_rng(2)
+    st = np.arange(3000)
+    first = 2.0 + 19.0 * np.exp(-np.arange(2900) / 150.0)
+    again = 7.0 + 15.0 * np.exp(-np.arange(100) / 15.0)
+    v = np.r_[first, again] * np.exp(0.05 * rng.standard_normal(3000))
+    a = analyse(mkrun(loss=(st, v)))
+    assert a.curves["loss"].evidence.get("restart_step") == 2900 or a.curves["loss"].evidence.get("restart_step") == 2901
+    assert a.primary == "converging"
+    stays = np.r_[first, np.full(100, 21.0)] * np.exp(0.05 * rng.standard_normal(3000))
+    b = analyse(mkrun(loss=(st, stays)))
+    assert "restart_step" not in b.curves["loss"].evidence and b.primary in ("spiking", "diverging")
