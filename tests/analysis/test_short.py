@@ -224,3 +224,33 @@ def test_a_second_run_appended_to_the_log_is_a_restart_not_a_jump_to_a_worse_lev
     stays = np.r_[first, np.full(100, 21.0)] * np.exp(0.05 * rng.standard_normal(3000))
     b = analyse(mkrun(loss=(st, stays)))
     assert "restart_step" not in b.curves["loss"].evidence and b.primary in ("spiking", "diverging")
+
+
+@pytest.mark.parametrize("evals, label", [
+    ([0.3197, 0.3285, 0.3329, 0.3406], "overfitting"),   # every eval after the first worse, +6.5 %
+    ([118.2, 120.7, 141.5], "overfitting"),              # three epochs, the eval rising twice
+    ([1.556, 1.5285, 1.551, 1.5861], "overfitting"),     # minimum, then two rises
+    ([0.3197, 0.3285, 0.3250, 0.3406], "converging"),    # not every eval after the minimum rises
+    ([0.3197, 0.3200, 0.3205, 0.3210], "converging"),    # rises under 2 % in all
+    ([0.66, 0.62, 0.60, 0.59], "converging"),            # still falling
+])
+def test_few_evals_rising_after_their_minimum_while_train_falls_are_overfitting(evals, label):
+    """Issue 14, pattern 4: 3-4 evals, every one after the minimum worse than the one before."""
+    st = np.arange(0, 400, 10)
+    train = 0.32 * np.exp(-st / 400.0)
+    est = np.linspace(100, 390, len(evals)).astype(int)
+    assert analyse(mkrun(loss=(st, train), eval_loss=(est, np.array(evals)))).primary == label
+
+
+def test_few_evals_rising_beside_a_noisy_train_loss_that_does_not_fall_are_not_overfitting():
+    """A per-step training loss that only meanders (no significant fall) is no train/eval gap."""
+    st = np.arange(0, 400, 5)
+    # alternating 0.9 / 0.5: the medians of the first and last 10 % of the 50 points between
+    # the best eval (step 124) and the last (374) fall 44 %, the points have no trend at all
+    train = np.where(((st - 125) // 5) % 2 == 0, 0.9, 0.5)
+    est = np.array([124, 249, 374])
+    r = mkrun(loss=(st, train), eval_loss=(est, np.array([0.6684, 0.6943, 0.7158])))
+    a = analyse(r)
+    ev = a.curves["eval_loss"].evidence
+    assert ev["overfit_train_change"] <= -0.4 and ev["overfit_train_p_down"] > 0.05
+    assert a.primary != "overfitting"
