@@ -216,7 +216,8 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
                 if g is not None and g <= 0:
                     ev.pop("doubling_steps", None)
         if not labels and short_call and m >= SHORT_MIN_POINTS:
-            call = classify_short(tr.steps, tr.y, tr.raw, tr.domain, opts.short)
+            call = classify_short(tr.steps, tr.y, tr.raw, tr.domain, opts.short,
+                                  chance_tol=opts.plateau.chance_exact_tol, num_classes=opts.num_classes)
             ev.update(call.evidence)
             ca.spikes = call.spikes
             ca.plateau = call.plateau

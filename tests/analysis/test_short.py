@@ -254,3 +254,23 @@ def test_few_evals_rising_beside_a_noisy_train_loss_that_does_not_fall_are_not_o
     ev = a.curves["eval_loss"].evidence
     assert ev["overfit_train_change"] <= -0.4 and ev["overfit_train_p_down"] > 0.05
     assert a.primary != "overfitting"
+
+
+def test_five_points_resting_on_ln_1000_are_a_chance_plateau_not_a_fast_drop():
+    """Issue 14, pattern 3: a badly scaled start falling onto 6.9078 = ln(1000) and staying."""
+    st = np.arange(10, 60, 10)
+    a = analyse(mkrun(loss=(st, np.array([10.2748, 6.9104, 6.9078, 6.9078, 6.9077]))))
+    assert a.primary == "plateau" and a.curves["loss"].plateau.chance_classes == 1000
+    b = analyse(mkrun(loss=(st, np.array([10.2748, 6.95, 6.80, 6.70, 6.62]))))  # passes near ln 1000, falls on
+    assert b.primary == "converging"
+
+
+def test_a_long_loss_that_comes_to_rest_on_ln_vocab_is_at_chance():
+    """An LLM loss falling from a high init onto ln(32000) = 10.3735 and staying there."""
+    rng = np.random.default_rng(1)
+    st = np.arange(0, 2000, 10)
+    v = np.log(32000) + 3.0 * np.exp(-st / 50.0) + 0.002 * rng.standard_normal(st.size)
+    a = analyse(mkrun(loss=(st, v)))
+    assert a.primary == "plateau" and a.curves["loss"].plateau.chance_classes == 32000
+    healthy = 2.0 + 3.0 * np.exp(-st / 500.0) + 0.002 * rng.standard_normal(st.size)
+    assert analyse(mkrun(loss=(st, healthy))).primary == "converging"
