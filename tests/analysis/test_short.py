@@ -274,3 +274,17 @@ def test_a_long_loss_that_comes_to_rest_on_ln_vocab_is_at_chance():
     assert a.primary == "plateau" and a.curves["loss"].plateau.chance_classes == 32000
     healthy = 2.0 + 3.0 * np.exp(-st / 500.0) + 0.002 * rng.standard_normal(st.size)
     assert analyse(mkrun(loss=(st, healthy))).primary == "converging"
+
+
+@pytest.mark.parametrize("ripple, label", [(0.06, "converging"), (0.25, "oscillating")])
+def test_a_periodic_ripple_on_a_falling_loss_counts_by_its_size_against_the_progress(ripple, label):
+    """Issue 14, pattern 2: a pattern repeating every epoch on a loss falling x3 is a fixed data
+    order when it swings by a large share of the progress (33 %), and a healthy ripple when
+    small (7 %, though above the periodic path's own 4 % floor)."""
+    rng = np.random.default_rng(4)
+    st = np.arange(0, 6400, 10)
+    y = np.log(2.0) - 1.1 * st / st[-1] + ripple * np.sin(2 * np.pi * st / 320.0) \
+        + 0.005 * rng.standard_normal(st.size)
+    a = analyse(mkrun(loss=(st, np.exp(y))))
+    assert a.primary == label
+    assert a.curves["loss"].evidence.get("osc_periodic_acf", 0) >= 0.5
