@@ -35,6 +35,14 @@ meanders by 1 % between two medians), are overfitting: every eval after the best
 worse than the one before, which Prechelt's "UP_s" criterion (s successive strips with a
 rising validation error) calls a stop at s = 2. Thresholds fitted on tune (and checked on
 the blind sets as a second tune-like source) by ``benchmarks/fit_overfit_few.py``.
+
+**Memorised** (issue 14, pattern 7's "a dataset memorised over many epochs"): when no path
+above fires, an eval loss that sits >= ``gap_ratio`` (100) times above the training loss at
+the same steps (medians of the eval's last third and of the training loss's last 10 %), while
+the eval loss's later half does not fall (Mann-Kendall as above), is overfitting: the model fits its training set two orders of
+magnitude better than anything else (Zhang et al. 2017, "Understanding deep learning requires
+rethinking generalization": networks memorise their training set). Fitted on tune by
+``benchmarks/fit_overfit_gap.py``.
 """
 
 from __future__ import annotations
@@ -64,6 +72,7 @@ class OverfitOptions:
     few_min_rises: int = field(default=2, metadata={"range": POSITIVE_COUNT})
     few_gl_min: float = 0.02
     few_train_alpha: float = 0.05
+    gap_ratio: float = 100.0
 
 
 def detect_overfit(train: Series | None, eval_: Series | None, opts: OverfitOptions | None = None
@@ -86,14 +95,15 @@ def detect_overfit(train: Series | None, eval_: Series | None, opts: OverfitOpti
     es, ey = eval_.steps[ok], np.log(eval_.values[ok])
     m = ey.shape[0]
     if m < 5:
-        return _few_evals(train, es, ey, o, ev)
+        found, ev = _few_evals(train, es, ey, o, ev)
+        return (found, ev) if found is not None else _memorised(train, es, ey, o, ev)
     w = 3 if m < 15 else 5
     sm = rolling_median(ey, w, trailing=False, min_periods=1)
     i_b = int(np.argmin(sm))
     n_after = m - 1 - i_b
     ev["overfit_evals_after_best"] = n_after
     if n_after < o.min_after:
-        return None, ev
+        return _memorised(train, es, ey, o, ev)
     best_s = float(sm[i_b])
     post = ey[i_b + 1:]
     level = float(np.median(post))
@@ -132,7 +142,7 @@ def detect_overfit(train: Series | None, eval_: Series | None, opts: OverfitOpti
                and train_change <= -o.stall_train_fall)
     ev["overfit_path"] = "rise" if rising else ("stall" if stalled else "none")
     if gl < o.gl_min or train_change > -o.train_min_fall or not (rising or stalled):
-        return None, ev
+        return _memorised(train, es, ey, o, ev)
     best = float(np.exp(ey[i_raw]))
     last = float(np.exp(ey[-1]))
     return Overfit(best_step=best_step, best=best, last=last, rise=last / best - 1.0,
@@ -167,6 +177,40 @@ def _train_change(train: Series, start: int, end: int) -> tuple[float, float]:
     if tys.shape[0] > FEW_TRAIN_MAX_BLOCKS:
         tys = np.array([np.median(b) for b in np.array_split(tys, FEW_TRAIN_MAX_BLOCKS)])
     return change, mann_kendall(tys)[2]
+
+
+def _memorised(train: Series, es: np.ndarray, ey: np.ndarray, o: OverfitOptions, ev: dict
+               ) -> tuple[Overfit | None, dict]:
+    """The memorisation path of the module doc: ``es`` (m,) steps and ``ey`` (m,) log eval
+    losses, m >= 3. The eval level (median of its last third) is >= ``gap_ratio`` times the
+    training level over the same steps (median of the training loss's last 10 % up to the last
+    eval), and the eval loss's later half does not fall (one-sided exact Mann-Kendall ``p >=
+    few_train_alpha``; block medians past 60 evals)."""
+    from losscheck.analysis.short import mann_kendall
+
+    m = ey.shape[0]
+    if m < 3:
+        return None, ev
+    tfin = np.isfinite(train.values) & (train.values > 0) & (train.steps <= es[-1])
+    if tfin.sum() < 3:
+        return None, ev
+    tv = np.log(train.values[tfin])
+    k, kt = max(1, m // 3), max(1, int(round(0.1 * tv.shape[0])))
+    gap = float(np.median(ey[-k:]) - np.median(tv[-kt:]))
+    ev["overfit_gap_ratio"] = float(np.exp(gap))
+    if gap < np.log(o.gap_ratio):
+        return None, ev
+    i_b = int(np.argmin(ey))
+    tc, _ = _train_change(train, int(train.steps[0]), int(es[-1]))
+    half = ey[m // 2:]
+    if half.shape[0] > 60:  # block medians: the exact test's work stays bounded
+        half = np.array([np.median(b) for b in np.array_split(half, 60)])
+    if half.shape[0] >= 3 and mann_kendall(half)[2] < o.few_train_alpha:
+        return None, ev
+    ev["overfit_path"] = "gap"
+    best, last = float(np.exp(ey[i_b])), float(np.exp(ey[-1]))
+    return Overfit(best_step=int(es[i_b]), best=best, last=last, rise=last / best - 1.0,
+                   persistence=m - 1 - i_b, train_change=tc), ev
 
 
 def _n_between(s: Series, start: int, end: int) -> int:

@@ -288,3 +288,18 @@ def test_a_periodic_ripple_on_a_falling_loss_counts_by_its_size_against_the_prog
     a = analyse(mkrun(loss=(st, np.exp(y))))
     assert a.primary == label
     assert a.curves["loss"].evidence.get("osc_periodic_acf", 0) >= 0.5
+
+
+def test_an_eval_loss_two_orders_above_a_memorised_train_loss_is_overfitting_unless_it_still_falls():
+    """Issue 14, pattern 7: train loss 0.1 -> 0.0005 while the evals sit flat at 0.13 (x270)."""
+    st = np.arange(12, 101)
+    train = np.r_[0.1026, np.full(st.size - 1, 0.0005)]
+    est = np.array([12, 95, 96, 97, 98, 99, 100])
+    flat = np.array([0.1384, 0.129, 0.1321, 0.1312, 0.1322, 0.1326, 0.1295])
+    a = analyse(mkrun(loss=(st, train), eval_loss=(est, flat)))
+    assert a.primary == "overfitting" and a.curves["eval_loss"].evidence["overfit_path"] == "gap"
+    falling = np.array([0.1384, 0.129, 0.12, 0.11, 0.10, 0.09, 0.08])
+    b = analyse(mkrun(loss=(st, train), eval_loss=(est, falling)))
+    assert b.primary != "overfitting"
+    near = flat / 100.0  # the same evals only x2.7 above the training loss: no gap
+    assert analyse(mkrun(loss=(st, train), eval_loss=(est, near))).primary != "overfitting"
