@@ -11,7 +11,8 @@
    search to score. Each kept run is read from disk once (step 1) and only re-analysed per
    combination: thresholds act after reading.
 
-Only the tune split is read here; the held-out and blind splits are never diagnosed.
+Only the tune split is read here (and, for a search that breaks tune ties on it, the blind
+split); the held-out split is never diagnosed.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def load_accuracy():
 
 def tune_cases(keep: Callable[[object, object], bool],
                case_filter: Callable[[object], bool] = lambda c: True,
-               thresholds: Mapping[str, float] | None = None) -> list:
+               thresholds: Mapping[str, float] | None = None, split: str = "tune") -> list:
     """Step 1: the tune cases a search can move.
 
     Args:
@@ -54,6 +55,8 @@ def tune_cases(keep: Callable[[object, object], bool],
         case_filter: applied to a case before it is diagnosed (e.g. "has a labelled remedy").
         thresholds: configuration thresholds of that first diagnosis (default: none, the
             defaults); a search whose own thresholds are now on by default turns them off here.
+        split: the split read (``tune``; a search may break ties on ``blind``, the sets
+            gathered blind and since looked at, a second tune-like source: never ``heldout``).
 
     Returns:
         The kept cases, in the corpus order of ``accuracy.SETS``. A case whose diagnosis
@@ -64,7 +67,7 @@ def tune_cases(keep: Callable[[object, object], bool],
     acc = load_accuracy()
     kept = []
     for s in acc.SETS:
-        for c in acc.load_cases(s, "tune"):
+        for c in acc.load_cases(s, split):
             if not case_filter(c):
                 continue
             try:

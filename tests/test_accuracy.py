@@ -3,13 +3,15 @@ figures reached when the detectors were frozen (README, "How accurate is it?"), 
 stated margin.
 
 The held-out split (``benchmarks/corpus/labels.csv``, ``split == heldout``: every other run
-per class by sha256 of its name) was not used to tune the detectors. Figures reached on it
-(issue 14, after the short-log call and the stuck side channels): class 90.0% (45/50), healthy
-judged failing 1/20, healthy warnings 0/20, onset within tolerance 86.7% (26/30), first remedy
-ranked first 66.7% (20/30), top 3 83.3% (25/30). The third held-out set,
-``benchmarks/text_logs_blind2`` (50 public text logs sharing no source with a tune set; class
-only): 29/50 (58.0%), no ``insufficient`` on a log of 3 points or more, 2 of 23 healthy logs
-judged failing.
+per class by sha256 of its name) was not used to tune the detectors. Figures measured on it
+(issue 14, branch i14j, 2026-12-06; first set after the short-log call and the stuck side
+channels at 90.0 / 1 of 20 / 86.7 / 66.7 / 83.3%): class 92.0% (46/50), healthy judged failing
+0/20, healthy warnings 0/20, onset within tolerance 90.0% (27/30), first remedy ranked first
+73.3% (22/30), top 3 86.7% (26/30). The real held-out runs: 69.7% (23/33), none of 11 healthy
+failing. The third held-out set, ``benchmarks/text_logs_blind2`` (50 public text logs sharing
+no source with a tune set; class only): 37/50 (74.0%), no ``insufficient`` on a log of 3
+points or more, 2 of 23 healthy logs judged failing. (Floors raised only to these measured
+values minus the margin.)
 Margin: 5 percentage points on each rate (2-3 runs of 50), and at most one more healthy run
 judged failing. The real public runs are held out too, and checked the same way when
 ``../shared/real_runs`` is present.
@@ -40,32 +42,32 @@ def corpus_heldout():
 
 
 def test_heldout_primary_class(corpus_heldout):
-    assert corpus_heldout.accuracy >= 0.900 - MARGIN, corpus_heldout.misses
+    assert corpus_heldout.accuracy >= 0.920 - MARGIN, corpus_heldout.misses
 
 
 def test_heldout_healthy_runs_do_not_fail_the_gate(corpus_heldout):
     f = corpus_heldout
     failing = round(f.healthy_failing * f.healthy)
-    assert failing <= 1 + 1, f.misses
+    assert failing <= 0 + 1, f.misses
     assert f.healthy_warning <= 0.0 + 0.10  # target: warnings on <= 10% of healthy runs
 
 
 def test_heldout_onset(corpus_heldout):
-    assert corpus_heldout.onset_within >= 0.867 - MARGIN
+    assert corpus_heldout.onset_within >= 0.900 - MARGIN
 
 
 def test_heldout_first_remedy(corpus_heldout):
-    assert corpus_heldout.remedy_top1 >= 0.667 - MARGIN
-    assert corpus_heldout.remedy_top3 >= 0.833 - MARGIN
+    assert corpus_heldout.remedy_top1 >= 0.733 - MARGIN
+    assert corpus_heldout.remedy_top3 >= 0.867 - MARGIN
 
 
 def test_real_runs_heldout():
     if not REAL_RUNS.is_dir():
         pytest.skip("../shared/real_runs is not beside this checkout")
     f = accuracy.score(accuracy.diagnose_cases(accuracy.load_cases("real", "heldout")))
-    # reached at the freeze: class 22/33 (66.7%), no healthy run failing, 1 of 11 warned (LC402 on
-    # txt-slm-suspicious-collapse, a justified "too good to be true" warning)
-    assert f.accuracy >= 0.667 - MARGIN, f.misses
+    # reached at the freeze: class 22/33 (66.7%), since 23/33 (69.7%, i14j), no healthy run failing,
+    # 1 of 11 warned (LC402 on txt-slm-suspicious-collapse, a justified "too good to be true" warning)
+    assert f.accuracy >= 0.697 - MARGIN, f.misses
     assert f.healthy_failing == 0.0 and f.healthy_warning <= 0.10
 
 
@@ -109,6 +111,6 @@ def test_text_logs_blind2_heldout():
     more healthy logs failing the gate than at the measurement."""
     f = accuracy.score(accuracy.diagnose_cases(accuracy.load_cases("text_logs_blind2", "heldout")))
     assert f.n >= 50 and f.class_only == f.n
-    assert f.accuracy >= 0.580 - MARGIN, f.misses
+    assert f.accuracy >= 0.740 - MARGIN, f.misses
     assert f.insufficient_3plus == 0, f.misses
     assert round(f.healthy_failing * f.healthy) <= 2, f.misses

@@ -125,6 +125,51 @@ def settle(lc: Labelled) -> CurveAnalysis:
     return c
 
 
+#: a jump that lands within this factor of the run's initial level (either way) returns it to
+#: where it started (:func:`_restart`)
+RESTART_LEVEL_RATIO = 1.5
+#: ... after the loss had fallen at least this factor below that level, and is followed by a
+#: fall of at least this factor again: the shape of training starting over
+RESTART_FALL_RATIO = 2.0
+
+
+def _restart(steps: np.ndarray, raw: np.ndarray, step: int) -> bool:
+    """True when a jump at ``step`` is a **restart** of training, not an instability: the loss
+    had fallen >= :data:`RESTART_FALL_RATIO` below its initial level (median of the first 3
+    points), the jump lands back within :data:`RESTART_LEVEL_RATIO` of that level (median of
+    the 5 points from ``step``), and from there it falls >= :data:`RESTART_FALL_RATIO` again
+    (median of the last 5 points): a second run appended to the same log (``>>`` or append
+    mode, a bare column of numbers with no step counter), or a run restarted from scratch.
+    An instability that undoes all progress does not fall again like a fresh run; one that
+    lands far above the start is a divergence. Arrays: ``steps`` int64 (m,), ``raw`` (m,)
+    positive finite losses. Factors chosen as the fast-drop floor (ln 2) and the knocked-up
+    ratio (1.5) of :mod:`losscheck.analysis.plateau`."""
+    i = int(np.searchsorted(steps, step))
+    if i < 3 or i + 5 > raw.shape[0]:
+        return False
+    init = float(np.median(raw[:3]))
+    before = float(np.min(raw[:i]))
+    at = float(np.median(raw[i:i + 5]))
+    end = float(np.median(raw[-5:]))
+    if min(init, before, at, end) <= 0:
+        return False
+    return (init / before >= RESTART_FALL_RATIO and max(at / init, init / at) <= RESTART_LEVEL_RATIO
+            and at / end >= RESTART_FALL_RATIO)
+
+
+def _restarted(ca: CurveAnalysis, ev: dict, sp, step: int) -> None:
+    """Record a restart at ``step`` (:func:`_restart`): the jump at ``step`` is no spike, and no
+    other spike of the curve counts as a jump to a worse level any more (they stay listed as
+    spikes); a note and evidence say so. Changes ``ca``, ``ev`` and ``sp`` in place."""
+    sp.spikes[:] = [s_ for s_ in sp.spikes if s_.step != step]  # the restart itself is no spike
+    for s_ in sp.spikes:
+        s_.worse = False
+    sp.worse.clear()
+    ev["restart_step"] = int(step)
+    ca.notes.append(f"the loss went back to its initial level at step {step} and fell again: a restart "
+                    "(a second run appended to the log?), not an instability")
+
+
 def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: str = "loss",
                   short_call: bool = False) -> Labelled:
     """Analyse one curve and propose its labels from its own evidence.
@@ -171,7 +216,8 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
                 if g is not None and g <= 0:
                     ev.pop("doubling_steps", None)
         if not labels and short_call and m >= SHORT_MIN_POINTS:
-            call = classify_short(tr.steps, tr.y, tr.raw, tr.domain, opts.short)
+            call = classify_short(tr.steps, tr.y, tr.raw, tr.domain, opts.short,
+                                  chance_tol=opts.plateau.chance_exact_tol, num_classes=opts.num_classes)
             ev.update(call.evidence)
             ca.spikes = call.spikes
             ca.plateau = call.plateau
@@ -231,7 +277,12 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
         sudden = jump_log >= 0.5 * div.rise_log
         explained = [s for s in sp.worse if s.step >= onset_step - max(0.05 * (tr.steps[-1] - tr.steps[0]), 1)]
         far_above_start = div.end_log - div.start_log >= np.log(opts.divergence.min_ratio)
-        if (explained or sudden) and not far_above_start and not still_rising and div.kind == "rise":
+        restart = (tr.domain == "log" and (explained or sudden) and div.kind == "rise"
+                   and _restart(tr.steps, tr.raw, explained[0].step if explained else onset_step))
+        if restart:
+            div.diverging = False
+            _restarted(ca, ev, sp, explained[0].step if explained else onset_step)
+        elif (explained or sudden) and not far_above_start and not still_rising and div.kind == "rise":
             labels.append("spiking_worse")
             if explained:
                 onset = explained[0].step
@@ -256,6 +307,9 @@ def analyse_curve(series: Series, role: str, opts, warmup: bool = False, kind: s
                 ev["trend_model"] = post.model
                 ev["trend_delta_aic"] = post.delta_aic
                 trend_due = False
+    if sp.worse and "spiking_worse" not in labels and "diverging" not in labels and tr.domain == "log" \
+            and _restart(tr.steps, tr.raw, max(sp.worse, key=lambda s_: s_.level_ratio).step):
+        _restarted(ca, ev, sp, max(sp.worse, key=lambda s_: s_.level_ratio).step)
     if sp.worse and "spiking_worse" not in labels and "diverging" not in labels:
         # a jump that lands far above where training started did not cost some progress, it
         # undid all of it and more: that is a (sudden) divergence, not a spike
@@ -446,6 +500,57 @@ def _creep_with_stuck_eval(cur: dict[str, Labelled], opts) -> None:
                           "stuck, not converging")
 
 
+#: at most this many block medians enter a Mann-Kendall test on a long eval curve (the test
+#: compares every pair: quadratic work; 60 is where it switches to the normal approximation)
+_MK_MAX_BLOCKS = 60
+
+
+def _eval_still_learning(cur: dict[str, Labelled], opts) -> bool:
+    """True when the eval loss is still improving in its later half: at least
+    ``plateau.eval_learning_min_points`` finite evals on the log scale, and the later half
+    (>= 3 evals) falls by the one-sided exact Mann-Kendall test (``p_down <
+    plateau.eval_learning_alpha``) by at least ``plateau.eval_learning_min_fall`` (log units:
+    median of its first third minus median of its last third). A model whose loss on data it
+    does not train on still falls is learning, whatever a noisy per-batch training loss or a
+    frozen accuracy says (Prechelt 1998 reads progress from the validation curve; issue 14,
+    pattern 1). Thresholds: :class:`~losscheck.analysis.plateau.PlateauOptions`, fitted by
+    ``benchmarks/fit_eval_learning.py``."""
+    e = cur.get("eval_loss")
+    o = opts.plateau
+    ep = e.prepared if e is not None else None
+    if ep is None or ep.finite < o.eval_learning_min_points or ep.tr.domain != "log":
+        return False
+    y = ep.tr.y
+    half = y[y.shape[0] // 2:]
+    if half.shape[0] < SHORT_MIN_POINTS:
+        return False
+    if half.shape[0] > _MK_MAX_BLOCKS:  # block medians: the exact test's work stays bounded
+        half = np.array([np.median(b) for b in np.array_split(half, _MK_MAX_BLOCKS)])
+    _, _, p_down = mann_kendall(half)
+    k = max(1, half.shape[0] // 3)
+    fall = float(np.median(half[:k]) - np.median(half[-k:]))
+    return p_down < o.eval_learning_alpha and fall >= o.eval_learning_min_fall
+
+
+def _plateau_but_eval_learns(cur: dict[str, Labelled], opts) -> None:
+    """A training loss labelled ``plateau`` (not at a chance level, not while the LR warms
+    up) beside an eval loss still learning (:func:`_eval_still_learning`) is not stuck: its
+    flatness is the noise of per-batch values or a floor the eval curve has not reached yet.
+    The plateau label gives way (to ``converging`` when nothing else applies). Changes
+    ``cur["loss"]`` in place."""
+    lc = cur.get("loss")
+    if lc is None or lc.labels[0] != "plateau" or lc.curve.plateau is None or lc.curve.plateau.chance_classes:
+        return
+    if lc.curve.evidence.get("lr_in_warmup") or not _eval_still_learning(cur, opts):
+        return
+    lc.labels = order([x for x in lc.labels if x != "plateau"] or ["converging"])
+    lc.curve.plateau = None
+    lc.onset = None if lc.labels[0] in ("converging", "insufficient") else lc.onset
+    lc.curve.evidence["eval_still_learning"] = True
+    lc.curve.notes.append("the training loss looks flat but the eval loss still falls in its later half: "
+                          "learning, not a plateau")
+
+
 def _frozen_accuracy(s: Series | None) -> float | None:
     """The value of an accuracy curve that never changes (>= 2 finite points, all equal),
     above 0 and below its scale's top (1, or 100 for a percentage), else ``None``. Exactly 0
@@ -460,7 +565,7 @@ def _frozen_accuracy(s: Series | None) -> float | None:
     return float(v[0]) if 0.0 < float(v[0]) < 0.99 * top else None
 
 
-def _stuck_by_side_channel(run: ResolvedRun, cur: dict[str, Labelled]) -> None:
+def _stuck_by_side_channel(run: ResolvedRun, cur: dict[str, Labelled], opts) -> None:
     """A main loss called ``converging`` is ``plateau`` when a side channel shows that the
     model does not change (issue 14, pattern 1):
 
@@ -469,7 +574,9 @@ def _stuck_by_side_channel(run: ResolvedRun, cur: dict[str, Labelled]) -> None:
       the signature of a constant (majority-class or chance) predictor, while the loss only
       recalibrates the output bias (He & Garcia 2009 on the majority-class floor; the
       accuracy stuck at 1/C or at the majority share). Accuracy is a step function of the
-      weights, so exact repeats over a run that learns are implausible below 100 %.
+      weights, so exact repeats over a run that learns are implausible below 100 %. Not when
+      the eval loss is still learning (:func:`_eval_still_learning`): a segmentation or
+      multi-label "accuracy" can sit still while the predictions improve.
     - an **LR of exactly 0 at every logged point** (>= 3 points): an SGD/Adam update is
       ``lr * direction``, so the weights cannot move; a moving loss then comes from data
       order, running averages or normalisation statistics, not learning.
@@ -483,6 +590,8 @@ def _stuck_by_side_channel(run: ResolvedRun, cur: dict[str, Labelled]) -> None:
     acc = _frozen_accuracy(run.get("accuracy"))
     if acc is None:
         acc = _frozen_accuracy(run.get("eval_accuracy"))
+    if acc is not None and _eval_still_learning(cur, opts):
+        acc = None  # the eval loss still falls: the predictions change where the accuracy cannot show it
     if acc is not None:
         why = f"the accuracy never changes ({acc:.4g} at every logged point): the predictions do not change"
     lr = run.get("lr")
@@ -504,6 +613,34 @@ def _stuck_by_side_channel(run: ResolvedRun, cur: dict[str, Labelled]) -> None:
     lc.curve.notes.append(why + ": stuck, not converging")
 
 
+def _eval_placeholders(s: Series, train: Series | None) -> tuple[Series, int]:
+    """The eval loss without its placeholder zeros, and how many were left out.
+
+    An eval loss of exactly 0.0 at >= 2 points with a positive eval loss logged *after* the
+    first of them, beside a training loss that never reaches 0, is a placeholder: the
+    evaluation did not run at those steps (Ultralytics writes its ``val/*_loss`` columns as
+    0 when validation is off until the last epoch; a cross-entropy on held-out data is
+    never exactly 0 and then positive again). Classifying those zeros as losses makes the
+    first real eval a divergence from 0. Zeros only at the tail (an eval loss collapsing to
+    0: leakage, LC402's case) are kept, and so is an all-zero eval loss. Returns
+    ``(series, 0)`` unchanged otherwise."""
+    v = s.values
+    zero = v == 0.0
+    nz = int(zero.sum())
+    if nz < 2 or train is None:
+        return s, 0
+    tv = train.values[np.isfinite(train.values)]
+    if tv.size == 0 or float(tv.min()) <= 0.0:
+        return s, 0
+    first = int(np.argmax(zero))
+    after = v[first:]
+    if not np.any(np.isfinite(after) & (after > 0.0)):
+        return s, 0
+    keep = ~zero
+    return replace(s, steps=s.steps[keep], values=v[keep],
+                   wall_time=s.wall_time[keep] if s.wall_time is not None else None), nz
+
+
 def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> RunAnalysis:
     """Classify a run's curves and the run (module doc); :func:`losscheck.analysis.analyse`
     adds the facts. Call under ``np.errstate`` (values near 1e308 overflow sums)."""
@@ -521,8 +658,11 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
     cur: dict[str, Labelled] = {}
     train = run.get("loss")
     has_loss = train is not None and len(train) > 0
+    placeholders = 0
     for role in ("loss", "eval_loss", "grad_norm"):
         s = run.get(role)
+        if s is not None and role == "eval_loss":
+            s, placeholders = _eval_placeholders(s, train)
         if s is None or len(s) == 0:
             continue
         # a short training loss gets the short-log call, and so does a short eval loss
@@ -531,6 +671,10 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
                                   kind="grad_norm" if role == "grad_norm" else "loss",
                                   short_call=role == "loss" or (role == "eval_loss" and not has_loss))
     ev: dict = {}
+    if placeholders and "eval_loss" in cur:
+        ev["eval_placeholder_zeros"] = placeholders
+        cur["eval_loss"].curve.notes.append(f"{placeholders} eval loss value(s) of exactly 0 left out: "
+                                            "placeholders of an evaluation that did not run")
     if lrc is not None:
         ev.update({"lr_peak": lrc.peak, "lr_peak_step": lrc.peak_step, "lr_warmup_steps": lrc.warmup_steps})
         if warm:
@@ -564,7 +708,8 @@ def classify_run(run: ResolvedRun, options: AnalysisOptions | None = None) -> Ru
         e.curve.notes.append("eval loss flat from its first eval while the train loss learned: "
                              "already at its floor, not a plateau")
     _creep_with_stuck_eval(cur, opts)
-    _stuck_by_side_channel(run, cur)
+    _plateau_but_eval_learns(cur, opts)
+    _stuck_by_side_channel(run, cur, opts)
     # overfitting
     ofd = detector("overfit")
     found = ofd.module.detect(_prepared(run, cur, "eval_loss", opts), options_of(ofd, opts),

@@ -29,7 +29,12 @@ quarter (initial transient):
 Oscillating = swings large and slow (or periodic) AND the window's decrease is < 2 x the
 swing amplitude (no downward progress); or, with progress, a pattern that repeats every P
 steps (autocorrelation >= 0.5 at P after removing a moving-median trend, >= 5 cycles):
-data served in a fixed order (:func:`periodic_pattern`).
+data served in a fixed order (:func:`periodic_pattern`) -- when its amplitude is at least
+``periodic_progress_ratio`` (0.15) of the window's decrease (issue 14, pattern 2: the
+amplitude relative to progress, not the mere presence of a period, decides: a fine-tune's
+epoch-boundary or ``group_by_length`` ripple of 2-8 % of its progress is healthy, a fixed
+class order swinging by 20-50 % of it is not; fitted on tune by
+``benchmarks/fit_osc_progress.py``).
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ class OscillationOptions:
     periodic_acf: float = 0.5
     periodic_cycles: float = 5.0
     periodic_swing: float = float(np.log(1.04))
+    periodic_progress_ratio: float = 0.15
 
 
 def acf(e: np.ndarray, max_lag: int) -> np.ndarray:
@@ -136,7 +142,9 @@ def detect_oscillation(x: np.ndarray, y: np.ndarray, total_progress: float,
         k_steps, s_acf, cycles, amp = per
         ev.update(osc_periodic_period_steps=k_steps, osc_periodic_acf=s_acf, osc_periodic_cycles=cycles,
                   osc_periodic_swing_log=amp)
-        if s_acf >= o.periodic_acf and cycles >= o.periodic_cycles and amp >= o.periodic_swing:
+        ev["osc_periodic_progress_ratio"] = amp / decrease if decrease > 0 else None
+        if s_acf >= o.periodic_acf and cycles >= o.periodic_cycles and amp >= o.periodic_swing \
+                and amp >= o.periodic_progress_ratio * decrease:
             ev["osc_periodic_with_progress"] = True
             return Oscillation(period_steps=k_steps, strength=s_acf, cv=cv), ev
     return None, ev

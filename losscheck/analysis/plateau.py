@@ -14,8 +14,9 @@ Two shapes count (and only these -- a loss that fell to a floor and then stays f
    classes (Goodfellow, Bengio & Courville 2016, sec. 6.2.2; the "check the loss at
    init" sanity check, Karpathy 2019 "A recipe for training neural networks"). With C
    given (``num_classes``), the end level is within ``tol`` of ln C and the last quarter is
-   flat; otherwise C is *evident* only when both the start and the end level are within
-   ``tol`` of ln C for C in 2..10, 100, 1000. ``tol`` = 1 %, widened to at most 3 % by 2
+   flat; otherwise C is *evident* when both the start and the end level are within
+   ``tol`` of ln C for C in 2..5, 10, 100, 1000, or when the last 20 % of the bins sit *on*
+   ln C to 0.1 % (:func:`exact_chance`, also for tokenizer vocabularies). ``tol`` = 1 %, widened to at most 3 % by 2
    standard errors of a noisy level.
 
 On a short curve (at most ``mk_max_points`` bins: an excerpt pasted into an issue, a few
@@ -46,6 +47,16 @@ A majority-class floor after a fast drop (the loss falling from ln 2 to the clas
 entropy) is not told apart here: the frozen accuracy (:mod:`losscheck.analysis.classify`) is
 that side channel.
 
+An **eval loss still learning** decides against a plateau of the training loss (issue 14,
+pattern 1 read from the other side; :func:`losscheck.analysis.classify._eval_still_learning`):
+when the later half of the eval loss (at least ``eval_learning_min_points`` finite evals in
+all) falls by the exact one-sided Mann-Kendall test at ``eval_learning_alpha`` and by at least
+``eval_learning_min_fall`` (log units, median of its first third against its last third), the
+model is still improving on data it does not train on, so a flat (noisy per-batch) training
+loss or a frozen accuracy is not a stuck model (Prechelt 1998 reads progress from the
+validation curve). Not at a chance level, not with an LR of 0. The three thresholds were
+fitted on the tune split by ``benchmarks/fit_eval_learning.py`` (grid scored by the benchmark).
+
 ``rel_slope`` is the Theil-Sen slope of log-loss per 1,000 steps (= relative slope).
 """
 
@@ -64,6 +75,33 @@ from losscheck.model import Plateau
 #: ~0.1 of each other, so with a 1-3% tolerance almost any level of 1.7-2.3 would "match" one.
 CHANCE_CLASSES = (2, 3, 4, 5, 10, 100, 1000)
 
+#: Class counts and vocabulary sizes whose ln C a loss may sit *exactly* on at its end
+#: (:func:`exact_chance`): the counts above plus common tokenizer vocabularies (LLaMA/Mistral
+#: 32000, GPT-2 50257, LLaMA-3 128256, Qwen2 151936; issue 14, pattern 1). ln C of the
+#: vocabularies lie >= 0.07 apart, far beyond the 0.1 % band.
+EXACT_CHANCE_CLASSES = CHANCE_CLASSES + (32000, 50257, 128256, 151936)
+
+
+def exact_chance(tail: np.ndarray, tol: float, num_classes: int | None = None) -> int | None:
+    """C when the loss values ``tail`` (k,) (loss units, k >= 2) all sit within ``2 tol`` of
+    ln C and their median within ``tol`` (relative), for C = ``num_classes`` when known, else
+    C in :data:`EXACT_CHANCE_CLASSES`; else ``None``. A loss that has come to rest *on* ln C
+    to three or four digits (6.9078 = ln 1000) predicts the uniform distribution, whatever it
+    started from (a badly scaled initialisation starts above chance and falls onto it): the
+    classic stuck-at-chance signature (Karpathy 2019, "A recipe for training neural
+    networks": check the loss at init). ``tol`` is ``PlateauOptions.chance_exact_tol`` (0.1 %,
+    ``benchmarks/fit_chance_exact.py``): the 1-3 % band of the start-and-end test would take
+    healthy runs that merely pass near ln C."""
+    t = np.asarray(tail, dtype=np.float64)
+    if t.shape[0] < 2 or not np.all(np.isfinite(t)) or float(t.min()) <= 0:
+        return None
+    med = float(np.median(t))
+    for c in ((num_classes,) if num_classes and num_classes >= 2 else EXACT_CHANCE_CLASSES):
+        lc = float(np.log(c))
+        if abs(med / lc - 1) <= tol and float(np.max(np.abs(t / lc - 1))) <= 2 * tol:
+            return int(c)
+    return None
+
 
 @dataclass
 class PlateauOptions:
@@ -80,6 +118,10 @@ class PlateauOptions:
     drop_z: float = 2.0
     drop_knocked_ratio: float = 1.5
     drop_knocked_z: float = 5.0
+    eval_learning_min_points: int = 6
+    eval_learning_alpha: float = 0.05
+    eval_learning_min_fall: float = float(np.log(1.05))
+    chance_exact_tol: float = 0.001
 
 
 def detect_plateau(x: np.ndarray, y: np.ndarray, domain: str, inverse, num_classes: int | None = None,
@@ -160,6 +202,8 @@ def detect_plateau(x: np.ndarray, y: np.ndarray, domain: str, inverse, num_class
                 if abs(level_start / lc - 1) <= tol and abs(level_end / lc - 1) <= tol:
                     chance = c
                     break
+            if chance is None:
+                chance = exact_chance(inverse(y[-k2:]), o.chance_exact_tol)
     if chance is not None:
         ev.pop("plateau_creep", None)  # at chance: a plateau whatever the creep
     if learned and chance is None:

@@ -52,6 +52,7 @@ from functools import lru_cache
 import numpy as np
 
 from losscheck.analysis._util import theil_sen
+from losscheck.analysis.plateau import exact_chance
 from losscheck.model import Plateau, Spike
 
 
@@ -147,7 +148,8 @@ class ShortCall:
 
 
 def classify_short(steps: np.ndarray, y: np.ndarray, raw: np.ndarray, domain: str,
-                   opts: ShortOptions | None = None) -> ShortCall:
+                   opts: ShortOptions | None = None, chance_tol: float = 0.0,
+                   num_classes: int | None = None) -> ShortCall:
     """Classify a short curve (see the module doc).
 
     Args:
@@ -155,6 +157,10 @@ def classify_short(steps: np.ndarray, y: np.ndarray, raw: np.ndarray, domain: st
         y: (m,) the values on the analysis scale (log loss when ``domain == "log"``, else asinh).
         raw: (m,) the raw finite values.
         domain: ``"log"`` or ``"asinh"``; ratios (spikes) are only read on ``"log"``.
+        chance_tol: a curve whose last ``max(3, m // 2)`` points sit on ln C to this relative
+            tolerance is a plateau at chance, not learning, whatever came before
+            (:func:`losscheck.analysis.plateau.exact_chance`; 0: not checked).
+        num_classes: C when known (else the common counts and vocabularies).
     Returns:
         a :class:`ShortCall`. Never raises on finite input.
     """
@@ -195,6 +201,16 @@ def classify_short(steps: np.ndarray, y: np.ndarray, raw: np.ndarray, domain: st
     if p_up < o.alpha and change >= o.min_change:
         i0 = int(np.argmin(y[:-1]))
         return ShortCall("diverging", int(steps[i0]), spikes, None, ev)
+    tail_n = min(m, max(3, m // 2))
+    chance = exact_chance(raw[-tail_n:], chance_tol, num_classes) if domain == "log" and chance_tol > 0 else None
+    if chance is not None:
+        ev["short_chance_classes"] = chance
+        # the plateau starts where the points enter the band around ln C for good
+        outside = np.flatnonzero(np.abs(raw / np.log(chance) - 1) > 2 * chance_tol)
+        i0 = int(outside[-1]) + 1 if outside.size else 0
+        return ShortCall("plateau", int(steps[i0]), spikes,
+                         Plateau(start_step=int(steps[i0]), level=float(np.median(raw[-tail_n:])), rel_slope=0.0,
+                                 from_start=i0 == 0, chance_classes=chance), ev)
     every_pair_falls = s == -(m * (m - 1) // 2)
     if (p_down < o.alpha and -change >= o.min_change) or drop >= o.big_drop or (
             every_pair_falls and -change >= o.monotone_fall):

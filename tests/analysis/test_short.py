@@ -168,3 +168,138 @@ def test_a_frozen_majority_share_ranks_rebalance_first_but_chance_does_not(acc, 
     assert rep.primary == "plateau"
     ids = [r.id for r in rep.remedies]
     assert (ids[0] == "rebalance") if first else ("rebalance" not in ids)
+
+
+def test_a_frozen_accuracy_does_not_make_a_run_stuck_while_the_eval_loss_still_falls():
+    """A segmentation 'accuracy' may sit still while the eval loss keeps falling in its later
+    half: the predictions change, so the run is learning (issue 14, pattern 1)."""
+    st, loss = _decaying()
+    still = 0.66 * np.exp(-0.12 * st)  # falls in every half, ~5 % per eval
+    a = analyse(mkrun(loss=(st, loss), eval_loss=(st, still), eval_accuracy=(st, np.full(st.size, 0.0135))))
+    assert a.primary == "converging"
+    floor = 0.2 + 0.46 * np.exp(-st / 1.5)  # reaches its floor early: later half flat
+    b = analyse(mkrun(loss=(st, loss), eval_loss=(st, floor), eval_accuracy=(st, np.full(st.size, 0.0135))))
+    assert b.primary == "plateau" and b.curves["loss"].evidence["stuck_side_channel"] == "accuracy"
+
+
+def test_a_noisy_flat_train_loss_beside_an_eval_loss_still_falling_is_learning():
+    """Per-batch costs with no visible trend, while the eval loss falls 28 % in its later
+    half: learning, not a plateau; the same train loss beside a flat eval loss is a plateau."""
+    rng = np.random.default_rng(5)
+    st = np.arange(0, 22000, 100)
+    train = 120 * np.exp(0.5 * rng.standard_normal(st.size))
+    est = np.arange(1000, 22000, 1000)
+    falling = np.r_[np.full(11, 163.0), [150, 135, 129, 124, 122, 121, 120, 119, 118.0, 118.3]]
+    a = analyse(mkrun(loss=(st, train), eval_loss=(est, falling)))
+    assert a.primary == "converging" and a.curves["loss"].evidence.get("eval_still_learning")
+    flat = 163.0 * np.exp(0.003 * rng.standard_normal(est.size))
+    b = analyse(mkrun(loss=(st, train), eval_loss=(est, flat)))
+    assert b.primary == "plateau"
+
+
+def test_eval_zeros_before_a_real_eval_are_placeholders_not_a_divergence_from_zero():
+    """Validation off until the last epoch (Ultralytics logs val losses as 0): the one real
+    eval is not a divergence; an eval loss collapsing to 0 at its tail keeps its zeros."""
+    st = np.arange(1, 21)
+    train = 1.57 * np.exp(-0.02 * st)
+    ev = np.r_[np.zeros(19), 1.18]
+    a = analyse(mkrun(loss=(st, train), eval_loss=(st, ev)))
+    assert a.primary == "converging" and a.evidence.get("eval_placeholder_zeros") == 19
+    tail = np.r_[np.linspace(1.5, 1.2, 17), np.zeros(3)]
+    b = analyse(mkrun(loss=(st, train), eval_loss=(st, tail)))
+    assert "eval_placeholder_zeros" not in b.evidence
+
+
+def test_a_second_run_appended_to_the_log_is_a_restart_not_a_jump_to_a_worse_level():
+    """A bare column of losses with a second run appended: the loss goes back to its initial
+    level and falls again. A jump that lands there and stays is still a jump to a worse level."""
+    rng = np.random.default_rng(2)
+    st = np.arange(3000)
+    first = 2.0 + 19.0 * np.exp(-np.arange(2900) / 150.0)
+    again = 7.0 + 15.0 * np.exp(-np.arange(100) / 15.0)
+    v = np.r_[first, again] * np.exp(0.05 * rng.standard_normal(3000))
+    a = analyse(mkrun(loss=(st, v)))
+    assert a.curves["loss"].evidence.get("restart_step") == 2900 or a.curves["loss"].evidence.get("restart_step") == 2901
+    assert a.primary == "converging"
+    stays = np.r_[first, np.full(100, 21.0)] * np.exp(0.05 * rng.standard_normal(3000))
+    b = analyse(mkrun(loss=(st, stays)))
+    assert "restart_step" not in b.curves["loss"].evidence and b.primary in ("spiking", "diverging")
+
+
+@pytest.mark.parametrize("evals, label", [
+    ([0.3197, 0.3285, 0.3329, 0.3406], "overfitting"),   # every eval after the first worse, +6.5 %
+    ([118.2, 120.7, 141.5], "overfitting"),              # three epochs, the eval rising twice
+    ([1.556, 1.5285, 1.551, 1.5861], "overfitting"),     # minimum, then two rises
+    ([0.3197, 0.3285, 0.3250, 0.3406], "converging"),    # not every eval after the minimum rises
+    ([0.3197, 0.3200, 0.3205, 0.3210], "converging"),    # rises under 2 % in all
+    ([0.66, 0.62, 0.60, 0.59], "converging"),            # still falling
+])
+def test_few_evals_rising_after_their_minimum_while_train_falls_are_overfitting(evals, label):
+    """Issue 14, pattern 4: 3-4 evals, every one after the minimum worse than the one before."""
+    st = np.arange(0, 400, 10)
+    train = 0.32 * np.exp(-st / 400.0)
+    est = np.linspace(100, 390, len(evals)).astype(int)
+    assert analyse(mkrun(loss=(st, train), eval_loss=(est, np.array(evals)))).primary == label
+
+
+def test_few_evals_rising_beside_a_noisy_train_loss_that_does_not_fall_are_not_overfitting():
+    """A per-step training loss that only meanders (no significant fall) is no train/eval gap."""
+    st = np.arange(0, 400, 5)
+    # alternating 0.9 / 0.5: the medians of the first and last 10 % of the 50 points between
+    # the best eval (step 124) and the last (374) fall 44 %, the points have no trend at all
+    train = np.where(((st - 125) // 5) % 2 == 0, 0.9, 0.5)
+    est = np.array([124, 249, 374])
+    r = mkrun(loss=(st, train), eval_loss=(est, np.array([0.6684, 0.6943, 0.7158])))
+    a = analyse(r)
+    ev = a.curves["eval_loss"].evidence
+    assert ev["overfit_train_change"] <= -0.4 and ev["overfit_train_p_down"] > 0.05
+    assert a.primary != "overfitting"
+
+
+def test_five_points_resting_on_ln_1000_are_a_chance_plateau_not_a_fast_drop():
+    """Issue 14, pattern 3: a badly scaled start falling onto 6.9078 = ln(1000) and staying."""
+    st = np.arange(10, 60, 10)
+    a = analyse(mkrun(loss=(st, np.array([10.2748, 6.9104, 6.9078, 6.9078, 6.9077]))))
+    assert a.primary == "plateau" and a.curves["loss"].plateau.chance_classes == 1000
+    b = analyse(mkrun(loss=(st, np.array([10.2748, 6.95, 6.80, 6.70, 6.62]))))  # passes near ln 1000, falls on
+    assert b.primary == "converging"
+
+
+def test_a_long_loss_that_comes_to_rest_on_ln_vocab_is_at_chance():
+    """An LLM loss falling from a high init onto ln(32000) = 10.3735 and staying there."""
+    rng = np.random.default_rng(1)
+    st = np.arange(0, 2000, 10)
+    v = np.log(32000) + 3.0 * np.exp(-st / 50.0) + 0.002 * rng.standard_normal(st.size)
+    a = analyse(mkrun(loss=(st, v)))
+    assert a.primary == "plateau" and a.curves["loss"].plateau.chance_classes == 32000
+    healthy = 2.0 + 3.0 * np.exp(-st / 500.0) + 0.002 * rng.standard_normal(st.size)
+    assert analyse(mkrun(loss=(st, healthy))).primary == "converging"
+
+
+@pytest.mark.parametrize("ripple, label", [(0.06, "converging"), (0.25, "oscillating")])
+def test_a_periodic_ripple_on_a_falling_loss_counts_by_its_size_against_the_progress(ripple, label):
+    """Issue 14, pattern 2: a pattern repeating every epoch on a loss falling x3 is a fixed data
+    order when it swings by a large share of the progress (33 %), and a healthy ripple when
+    small (7 %, though above the periodic path's own 4 % floor)."""
+    rng = np.random.default_rng(4)
+    st = np.arange(0, 6400, 10)
+    y = np.log(2.0) - 1.1 * st / st[-1] + ripple * np.sin(2 * np.pi * st / 320.0) \
+        + 0.005 * rng.standard_normal(st.size)
+    a = analyse(mkrun(loss=(st, np.exp(y))))
+    assert a.primary == label
+    assert a.curves["loss"].evidence.get("osc_periodic_acf", 0) >= 0.5
+
+
+def test_an_eval_loss_two_orders_above_a_memorised_train_loss_is_overfitting_unless_it_still_falls():
+    """Issue 14, pattern 7: train loss 0.1 -> 0.0005 while the evals sit flat at 0.13 (x270)."""
+    st = np.arange(12, 101)
+    train = np.r_[0.1026, np.full(st.size - 1, 0.0005)]
+    est = np.array([12, 95, 96, 97, 98, 99, 100])
+    flat = np.array([0.1384, 0.129, 0.1321, 0.1312, 0.1322, 0.1326, 0.1295])
+    a = analyse(mkrun(loss=(st, train), eval_loss=(est, flat)))
+    assert a.primary == "overfitting" and a.curves["eval_loss"].evidence["overfit_path"] == "gap"
+    falling = np.array([0.1384, 0.129, 0.12, 0.11, 0.10, 0.09, 0.08])
+    b = analyse(mkrun(loss=(st, train), eval_loss=(est, falling)))
+    assert b.primary != "overfitting"
+    near = flat / 100.0  # the same evals only x2.7 above the training loss: no gap
+    assert analyse(mkrun(loss=(st, train), eval_loss=(est, near))).primary != "overfitting"
