@@ -154,6 +154,24 @@ def counter_field(fields: list[str]) -> str | None:
     return None
 
 
+def text_table(head: bytes) -> bool:
+    """Whether a ``.log``/``.txt`` sniff head opens with a CSV table: a header of several
+    fields, one naming a step counter (:func:`counter_field`) and none a bare number, then a
+    row with a numeric cell. A header names its columns: a field that is a bare number means
+    the commas are inside a console line (thousands separators: ``step 1,000 | loss 2.9 |
+    tokens 12,345``), which is the text reader's."""
+    fields = header_fields(head)
+    if len(fields) < 2 or not second_line_numeric(head) or counter_field(fields) is None:
+        return False
+    for f in fields:
+        try:
+            float(f)
+            return False
+        except ValueError:
+            pass
+    return True
+
+
 def header_fields(head: bytes) -> list[str]:
     """The stripped header fields of a CSV sniff head (``[]`` when there is no line)."""
     lines = first_lines(head, 2)

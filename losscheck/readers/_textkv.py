@@ -310,7 +310,42 @@ def clean_line(part: str) -> str:
             part = part[:m.start()]
     if "]:" in part:  # bracketed keys ("[epoch]: 3, [batch]: 200, [loss]: 4.9"): plain keys
         part = _BRACKET_KEY.sub(r"\g<k>:", part)
+    if "/" in part and _TRAIN_VAL.search(part):
+        # one name for two splits and two values (``train/val loss: 0.91 / 1.02``,
+        # ``Loss(train/val) 0.91/1.02``): a pair per split, not the first value under a name
+        # that says "val" (the training loss would be taken for the validation loss)
+        part = _TRAIN_VAL.sub(_split_values, part)
+    if "," in part:
+        m = _THOUSANDS.search(part)
+        if m and any(c.isalpha() for c in part):
+            # thousands separators in a console line ("step 12,000 | tokens 1,234,567"): one
+            # number each, not a list of small ones (a row of bare numbers is left alone)
+            part = _THOUSANDS.sub(lambda t: t.group().replace(",", ""), part)
     return part
+
+
+#: a name for two splits followed by two values: ``train/val loss: 0.9 / 1.0``, ``Loss
+#: (train/val): 0.9/1.0``, ``loss train/test 0.9/1.0`` (the name before or after the splits)
+_TRAIN_VAL = re.compile(
+    rf"(?<![\w/])(?:(?P<pre>[A-Za-z][\w]{{0,30}})[ \t]{{0,3}}[(\[]?[ \t]{{0,3}})?"
+    rf"(?P<a>train(?:ing)?|trn)[ \t]{{0,2}}/[ \t]{{0,2}}(?P<b>val(?:id(?:ation)?)?|test|eval|dev)[)\]]?"
+    rf"(?:[ \t]{{1,3}}(?P<post>[A-Za-z][\w]{{0,30}}))?[ \t]{{0,3}}[:=]?[ \t]{{0,3}}"
+    rf"(?P<v1>{NUM})[ \t]{{0,3}}/[ \t]{{0,3}}(?P<v2>{NUM})(?![\w./])", re.I)
+
+
+def _split_values(m: re.Match) -> str:
+    """The :data:`_TRAIN_VAL` match ``m`` as two pairs (``train loss: 0.9, val loss: 1.0``); left
+    as printed when no name is there (``train/val: 0.9/1.0``)."""
+    base = m.group("pre") or m.group("post")
+    if not base:
+        return m.group()
+    return f"{m.group('a')} {base}: {m.group('v1')}, {m.group('b')} {base}: {m.group('v2')}"
+
+
+#: a number written with thousands separators (``12,000``, ``1,234,567.5``): groups of exactly
+#: three digits after each comma, no space, and no word, digit, comma, point or colon around it
+#: (``12:00:01,123``: a clock time's milliseconds)
+_THOUSANDS = re.compile(r"(?<![\w.,:])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w,.:])")
 
 
 #: a bracketed warning tag (``[Warning]``, ``[WARN]``) after other text on a line
@@ -1690,6 +1725,19 @@ def _eval_led(pairs: list[tuple[str, float]]) -> str | None:
     return lead
 
 
+#: a split word ending the text before a name, with only separators after it
+_SPLIT_BEFORE = re.compile(r"(?<![\w/.\-])(?P<w>validation|valid|val|testing|test|evaluation|eval|dev)"
+                           r"[ \t]{0,4}[:=\-|]?[ \t]{0,4}\Z", re.I)
+
+
+def _split_before(text: str, start: int) -> str | None:
+    """The mode prefix (``val/``, ``test/``...) of an evaluation split word printed right before
+    the name that starts at ``start`` in ``text`` (``validation average loss``, ``Valid: loss``),
+    or ``None``."""
+    m = _SPLIT_BEFORE.search(text, max(0, start - 16), start)
+    return _MODE_PREFIX[m.group("w").lower()] if m else None
+
+
 def _prefixed(name: str, mode: str) -> str:
     if mode == "train/":  # fairseq's epoch summary: every name (``train_wall`` too)
         return name if name.startswith(mode) else mode + name
@@ -1910,6 +1958,14 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
         if wm and wm.end() < len(name) and name[wm.end()] == " ":
             lead_mode = _MODE_PREFIX[wm.group("w").lower()]
         if name in seen:
+            word = _split_before(text, start) if split is None else None
+            if word is not None and word != "" and (word, name) not in scoped:
+                # "average loss 0.9, validation average loss 1.0", "Train: loss 0.9 Valid: loss
+                # 1.0": a name printed again right after a split word (only separators between)
+                # is that split's value, not a copy to drop
+                scoped.add((word, name))
+                again.append((_prefixed(name, word), x))
+                continue
             if split is None and lead_mode and " " not in name and (lead_mode, name) not in scoped:
                 # "Train acc: .. loss: ..  Val acc: .. loss: .." (each split named once, on the
                 # first of its names): a bare name printed again after a split word's name is

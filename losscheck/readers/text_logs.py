@@ -1048,10 +1048,9 @@ def _loss_series_enough(p: _Parser, nonblank: int) -> bool:
 def _csv_table(head: bytes) -> bool:
     """Whether ``head`` opens with a header of several fields, one a step key, and a numeric
     row: the CSV reader claims such a ``.log``/``.txt`` file (``csv_generic``'s text rule)."""
-    from losscheck.readers._tabular import counter_field, header_fields, second_line_numeric
+    from losscheck.readers._tabular import text_table
 
-    fields = header_fields(head)
-    return len(fields) > 1 and second_line_numeric(head) and counter_field(fields) is not None
+    return text_table(head)
 
 
 def _tail(path: Path, n: int, middle: bool = False) -> bytes:

@@ -70,3 +70,75 @@ def test_interleaved_writers_are_not_read_as_launches(tmp_path):
     t, notes = read_with_notes(tmp_path, "train.log", "\n".join(lines) + "\n")
     assert len(t["loss"]) <= 8
     assert not any("chained in file order" in m for _, m in notes)
+
+
+# ------------------------------------------------- thousands separators
+
+def test_counters_and_values_with_thousands_separators_are_one_number(tmp_path):
+    """``step 12,000 | loss 2.31 | tokens/s 1,234,567``: the commas group digits. The line was
+    taken for a CSV row (``345`` a column) or the step read as 12; each is one number."""
+    lines = [f"step {s * 1000:,} | loss {3 - 0.1 * s:.3f} | tokens/s {1_234_567 + s:,}" for s in range(1, 9)]
+    t = read(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert t["loss"].steps.tolist() == [s * 1000 for s in range(1, 9)]
+    assert t["tokens/s"].values[0] == 1_234_568
+
+
+def test_a_clock_time_with_milliseconds_is_not_a_thousands_number(tmp_path):
+    """``12:00:01,123`` (python logging's milliseconds) stays a clock time: the step is the
+    printed counter, not a number made of the time."""
+    lines = [f"2024-01-01 12:00:{s:02d},123 INFO step {s}: loss={2 - 0.1 * s:.3f}" for s in range(1, 9)]
+    t = read(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert t["loss"].steps.tolist() == list(range(1, 9))
+
+
+def test_a_real_csv_log_with_a_step_column_is_still_the_csv_readers(tmp_path):
+    """A ``.log`` that is a CSV table (a header of names, one a counter) keeps going to the CSV
+    reader: only a header field that is a bare number marks a console line."""
+    from losscheck.readers import choose
+    from losscheck.readers.csv_generic import READER as CSV
+
+    p = tmp_path / "metrics.log"
+    p.write_text("step,loss,lr\n" + "".join(f"{s},{1 / s:.3f},0.001\n" for s in range(1, 6)))
+    assert choose(p) is CSV
+
+
+# ------------------------------------------------- a split word before a repeated name
+
+@pytest.mark.parametrize("fmt", [
+    "Epoch {e}: average loss {a:.4f}, validation average loss {b:.4f}",
+    "Epoch {e}: mean loss {a:.4f}, val mean loss {b:.4f}",
+    "Epoch {e} Train: loss {a:.4f} Valid: loss {b:.4f}",
+])
+def test_a_name_printed_again_after_a_split_word_is_that_splits_value(tmp_path, fmt):
+    """The same name twice on a line, the second right after a split word (only separators
+    between): the second is the evaluation value. It was dropped as a copy, so the run had
+    no eval loss."""
+    text = "\n".join(fmt.format(e=e, a=1 - 0.1 * e, b=1.1 - 0.1 * e) for e in range(1, 8)) + "\n"
+    roles = roles_of(tmp_path, "train.log", text)
+    assert roles["loss"].values[0] == pytest.approx(0.9)
+    assert roles["eval_loss"].values[0] == pytest.approx(1.0) and len(roles["eval_loss"]) == 7
+
+
+def test_a_repeated_name_without_a_split_word_is_not_made_an_eval_value(tmp_path):
+    """``loss 0.9 ... loss 0.9`` (a name printed twice, nothing between saying a split): no
+    evaluation series is made up."""
+    text = "\n".join(f"Epoch {e}: loss {1 - 0.1 * e:.4f} time 3s, loss {1 - 0.1 * e:.4f}" for e in range(1, 8)) + "\n"
+    roles = roles_of(tmp_path, "train.log", text)
+    assert "eval_loss" not in roles and len(roles["loss"]) == 7
+
+
+# ------------------------------------------------- one name for two splits, two values
+
+@pytest.mark.parametrize("fmt", [
+    "epoch {e} train/val loss: {a:.4f} / {b:.4f}",
+    "Epoch {e}, Loss(train/val) {a:.4f}/{b:.4f}",
+    "epoch {e} | loss (train/test): {a:.4f}/{b:.4f} | lr 0.001",
+])
+def test_train_slash_val_values_fill_both_roles(tmp_path, fmt):
+    """``train/val loss: 0.9 / 1.0``: one name for both splits, then both values. The first
+    value was read under a name that says "val", so the training loss filled the eval-loss
+    role (a silent misread); each split now gets its value."""
+    text = "\n".join(fmt.format(e=e, a=1 - 0.1 * e, b=1.1 - 0.1 * e) for e in range(1, 8)) + "\n"
+    roles = roles_of(tmp_path, "train.log", text)
+    assert roles["loss"].values.tolist() == pytest.approx([1 - 0.1 * e for e in range(1, 8)])
+    assert roles["eval_loss"].values.tolist() == pytest.approx([1.1 - 0.1 * e for e in range(1, 8)])
