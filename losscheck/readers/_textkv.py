@@ -315,6 +315,10 @@ def clean_line(part: str) -> str:
         # ``Loss(train/val) 0.91/1.02``): a pair per split, not the first value under a name
         # that says "val" (the training loss would be taken for the validation loss)
         part = _TRAIN_VAL.sub(_split_values, part)
+    if "oss" in part and _BARE_SPLIT.search(part):
+        # a bare split word right after a loss value (``loss: 0.91 (val 1.02)``, ``loss 0.91 --
+        # val 1.02``, ``loss: 0.91  val: 1.02``): that split's loss, named so
+        part = _BARE_SPLIT.sub(_bare_split, part)
     if "," in part:
         m = _THOUSANDS.search(part)
         if m and any(c.isalpha() for c in part):
@@ -322,6 +326,26 @@ def clean_line(part: str) -> str:
             # number each, not a list of small ones (a row of bare numbers is left alone)
             part = _THOUSANDS.sub(lambda t: t.group().replace(",", ""), part)
     return part
+
+
+#: a loss-named value, then (only separators between) a bare evaluation split word and a
+#: value: ``loss: 0.91 (val 1.02)``, ``Loss 0.91 -- test 1.02``, ``train loss: 0.91  val: 1.02``
+_BARE_SPLIT = re.compile(
+    rf"(?<![\w/.\-])(?P<k>[A-Za-z][\w]{{0,30}}(?:[ _](?:loss|Loss|LOSS))?)(?P<sep1>[ \t]{{0,3}}[:=]?[ \t]{{0,3}})"
+    rf"(?P<v1>{NUM})(?P<mid>[ \t]{{0,4}}[,;|(\-]{{0,2}}[ \t]{{0,4}})"
+    rf"(?P<w>validation|valid|val|testing|test|eval|dev)(?P<sep2>[ \t]{{0,3}}[:=]?[ \t]{{0,3}})"
+    rf"(?P<v2>{NUM})(?![\w.])", re.I)
+
+
+def _bare_split(m: re.Match) -> str:
+    """The :data:`_BARE_SPLIT` match ``m`` with the split word named as the split's loss
+    (``val loss: 1.02``), when the first name is a loss (left as printed otherwise)."""
+    k = m.group("k")
+    if not is_loss_name(k) or not m.group("mid").strip(" \t") and not m.group("sep2").strip():
+        return m.group()
+    words = k.replace("_", " ").split()
+    base = " ".join(w for w in words if w.lower() not in ("train", "training", "trn", "tr")) or "loss"
+    return (f"{k}{m.group('sep1')}{m.group('v1')}{m.group('mid')}{m.group('w')} {base}: {m.group('v2')}")
 
 
 #: a name for two splits followed by two values: ``train/val loss: 0.9 / 1.0``, ``Loss

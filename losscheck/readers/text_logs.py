@@ -126,6 +126,13 @@ _LOGGY = re.compile(r"log|train|out|console|run|nohup")
 _NOT_NUMERIC_EXT = tuple(e for e in _NOT_TEXT_EXT if e not in (".csv", ".tsv"))
 _SNIFF_ENOUGH = 10  # generic loss lines with a counter that make a file a log whatever else it holds
 
+#: CatBoost's ``verbose`` line (``catboost/libs/logging``: ``0:\tlearn: 0.6569860\ttest:
+#: 0.6570642\tbest: 0.6570642 (0)\ttotal: 70.1ms\tremaining: 1m 10s``): the iteration, the
+#: objective on the learn set and (with an eval set) on the test set, then timings.
+#: Source: CatBoost's documentation of ``verbose`` / ``metric_period`` output.
+_CATBOOST = re.compile(rf"\s{{0,8}}(?P<i>\d{{1,12}}):\s{{1,8}}learn:\s{{0,8}}(?P<learn>{_NUM})"
+                       rf"(?:\s{{1,8}}test:\s{{0,8}}(?P<test>{_NUM}))?(?:\s{{1,8}}best:\s{{0,8}}{_NUM}\s{{0,8}}\(\d{{1,12}}\))?"
+                       r"\s{1,8}total:")
 _TF_OD = re.compile(rf"global step (\d+):\s*loss = ({_NUM})(?:\s*\(({_NUM}) sec/step\))?")
 _MM_ITER = re.compile(r"Iter\(train\)\s*\[\s*(\d+)\s*/\s*(\d+)\s*\](.*)")
 _MM_EPOCH = re.compile(r"Epoch\(train\)\s*\[\s*(\d+)\s*\]\s*\[\s*(\d+)\s*/\s*(\d+)\s*\](.*)")
@@ -401,6 +408,16 @@ class _Parser:
     def _feed(self, line: str) -> bool:
         if ("..." in line or self.convnet_test or "Test output" in line) and self._convnet(line):
             return True
+        if "learn:" in line:
+            m = _CATBOOST.match(line)
+            if m:
+                # CatBoost's verbose line: the objective on the training set (``learn``) and on
+                # the eval set (``test``); ``best`` restates the best test value so far
+                step = float(m.group("i"))
+                self.add("learn/loss", step, _num(m.group("learn")))
+                if m.group("test") is not None:
+                    self.add("test/loss", step, _num(m.group("test")))
+                return True
         m = _TF_OD.search(line)
         if m:
             step = float(m.group(1))

@@ -142,3 +142,47 @@ def test_train_slash_val_values_fill_both_roles(tmp_path, fmt):
     roles = roles_of(tmp_path, "train.log", text)
     assert roles["loss"].values.tolist() == pytest.approx([1 - 0.1 * e for e in range(1, 8)])
     assert roles["eval_loss"].values.tolist() == pytest.approx([1.1 - 0.1 * e for e in range(1, 8)])
+
+
+# ------------------------------------------------- a bare split word after a loss value
+
+@pytest.mark.parametrize("fmt", [
+    "[{e:03d}] loss: {a:.4f}  val: {b:.4f}",
+    "Epoch {e}: loss {a:.4f} (val {b:.4f})",
+    "epoch {e} -- train_loss {a:.4f} -- test {b:.4f}",
+])
+def test_a_bare_split_word_after_a_loss_value_is_that_splits_loss(tmp_path, fmt):
+    """``loss: 0.91 (val 1.02)``: the split word alone names the evaluation value of the loss
+    printed just before it. It was an unknown metric ``val`` (or not read), so the run had no
+    eval loss."""
+    text = "\n".join(fmt.format(e=e, a=1 - 0.1 * e, b=1.1 - 0.1 * e) for e in range(1, 8)) + "\n"
+    roles = roles_of(tmp_path, "train.log", text)
+    assert roles["loss"].values[0] == pytest.approx(0.9)
+    assert roles["eval_loss"].values.tolist() == pytest.approx([1.1 - 0.1 * e for e in range(1, 8)])
+
+
+def test_a_bare_split_word_after_another_metric_is_not_a_loss(tmp_path):
+    """``acc: 0.71 (val 0.65)``: the split word follows an accuracy, so no eval loss is made up."""
+    text = "\n".join(f"Epoch {e}: loss {1 - 0.1 * e:.4f} acc: 0.{e}1 (val 0.{e}0)" for e in range(1, 8)) + "\n"
+    roles = roles_of(tmp_path, "train.log", text)
+    assert "eval_loss" not in roles and len(roles["loss"]) == 7
+
+
+# ------------------------------------------------- CatBoost's verbose lines
+
+def test_catboost_learn_and_test_lines_fill_loss_and_eval_loss(tmp_path):
+    """``0:<TAB>learn: 0.657<TAB>test: 0.658<TAB>best: 0.658 (0)<TAB>total: 70ms<TAB>remaining: 1m``:
+    ``learn``/``test`` never say loss (the file was 'not a log'); they are the objective on
+    the learn and eval sets, at the printed iteration."""
+    lines = [f"{i * 100}:\tlearn: {0.7 - 0.05 * i:.7f}\ttest: {0.71 - 0.04 * i:.7f}\tbest: {0.71 - 0.04 * i:.7f} ({i * 100})"
+             f"\ttotal: {i + 1}.2s\tremaining: {30 - i}s" for i in range(7)]
+    roles = roles_of(tmp_path, "log.txt", "\n".join(lines) + "\n")
+    assert roles["loss"].steps.tolist() == [i * 100 for i in range(7)]
+    assert roles["loss"].values[0] == pytest.approx(0.7) and roles["eval_loss"].values[-1] == pytest.approx(0.47)
+
+
+def test_catboost_without_an_eval_set_has_no_eval_loss(tmp_path):
+    """Without an eval set CatBoost prints ``learn`` only: the loss, and no eval loss."""
+    lines = [f"{i}:\tlearn: {0.7 - 0.05 * i:.7f}\ttotal: {i + 1}ms\tremaining: {30 - i}s" for i in range(7)]
+    roles = roles_of(tmp_path, "log.txt", "\n".join(lines) + "\n")
+    assert len(roles["loss"]) == 7 and "eval_loss" not in roles
