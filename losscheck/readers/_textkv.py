@@ -737,7 +737,7 @@ class KVExtractor:
             # (a digit inside a column name, ``f2_opt``, ``top1``, leaves a header a header; a
             # number of its own makes the line a row)
             return 1
-        if ("\t" in line or line.lstrip().startswith("|")) and self._tsv_header(line, line_no):
+        if ("\t" in line or " | " in line or line.lstrip().startswith("|")) and self._tsv_header(line, line_no):
             return 1
         if not digit and not _NANINF.search(line):
             # (a line of only nan / inf values has no digit: "loss: nan  loss_cls: nan"); a
@@ -1751,13 +1751,13 @@ def _eval_led(pairs: list[tuple[str, float]]) -> str | None:
 
 #: a split word ending the text before a name, with only separators after it
 _SPLIT_BEFORE = re.compile(r"(?<![\w/.\-])(?P<w>validation|valid|val|testing|test|evaluation|eval|dev)"
-                           r"[ \t]{0,4}[:=\-|]?[ \t]{0,4}\Z", re.I)
+                           r"[\])]?[ \t]{0,4}[:=\-|]?[ \t]{0,4}\Z", re.I)
 
 
 def _split_before(text: str, start: int) -> str | None:
     """The mode prefix (``val/``, ``test/``...) of an evaluation split word printed right before
-    the name that starts at ``start`` in ``text`` (``validation average loss``, ``Valid: loss``),
-    or ``None``."""
+    the name that starts at ``start`` in ``text`` (``validation average loss``, ``Valid: loss``,
+    ``[val] loss=``), or ``None``."""
     m = _SPLIT_BEFORE.search(text, max(0, start - 16), start)
     return _MODE_PREFIX[m.group("w").lower()] if m else None
 
@@ -2312,13 +2312,17 @@ def _constant_steps(recs: list[_Rec], notes: list[str]) -> None:
 
 
 def _grid_cells(line: str) -> list[str] | None:
-    """The cells of a table row: a markdown row (``| a | b |``, outer pipes dropped) or a
-    tab-separated row; ``None`` for any other line."""
+    """The cells of a table row: a markdown row (``| a | b |``, outer pipes dropped), a
+    tab-separated row, or a row whose cells are parted by spaced pipes without outer ones
+    (``Epoch | Train Loss | Val Loss``, a script's own table under a ``------+------`` rule);
+    ``None`` for any other line."""
     t = line.strip()
     if len(t) > 2 and t[0] == "|" and t[-1] == "|":
         return t[1:-1].split("|")
     if "\t" in t:
         return t.split("\t")
+    if " | " in t:
+        return t.split("|")
     return None
 
 

@@ -186,3 +186,24 @@ def test_catboost_without_an_eval_set_has_no_eval_loss(tmp_path):
     lines = [f"{i}:\tlearn: {0.7 - 0.05 * i:.7f}\ttotal: {i + 1}ms\tremaining: {30 - i}s" for i in range(7)]
     roles = roles_of(tmp_path, "log.txt", "\n".join(lines) + "\n")
     assert len(roles["loss"]) == 7 and "eval_loss" not in roles
+
+
+# ------------------------------------------------- more console forms
+
+def test_a_bracketed_split_word_before_a_repeated_name(tmp_path):
+    """``[3/8] [train] loss=1.7 [val] loss=1.8``: the split word in brackets names the second
+    ``loss``; it was dropped as a copy."""
+    text = "\n".join(f"[{e}/8] [train] loss={2 - 0.1 * e:.3f} [val] loss={2.1 - 0.1 * e:.3f}" for e in range(1, 8)) + "\n"
+    roles = roles_of(tmp_path, "train.log", text)
+    assert roles["eval_loss"].values[0] == pytest.approx(2.0) and roles["loss"].values[0] == pytest.approx(1.9)
+
+
+def test_a_pipe_table_without_outer_pipes_under_a_rule(tmp_path):
+    """A script's own table: ``Epoch | Train Loss | Val Loss | Time``, a ``-----+-----`` rule,
+    then ``    1 |     1.9000 |   2.0000 | 3.2s`` rows (no outer pipes). It was not a log."""
+    rows = [f"{e:5d} | {2 - 0.1 * e:10.4f} | {2.1 - 0.1 * e:8.4f} | 3.2s" for e in range(1, 8)]
+    text = "\n".join(["Epoch | Train Loss | Val Loss | Time", "------+------------+----------+-----"] + rows) + "\n"
+    roles = roles_of(tmp_path, "train.log", text)
+    assert roles["loss"].steps.tolist() == list(range(1, 8))
+    assert roles["eval_loss"].values[-1] == pytest.approx(1.4)
+
