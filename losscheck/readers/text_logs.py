@@ -171,6 +171,7 @@ _MODE_BEFORE = re.compile(r"(?<![\w/.-])(?:validation|valid|val|testing|test|eva
 _STEP_AFTER = re.compile(r"(?<![\w/.-])(?:global[_ ]step|iteration|iters?|steps?|batch)(?:/[A-Za-z_]{1,20})?"
                          r"\s{0,5}[:=#]?\s{0,5}\[?\s{0,5}\d", re.IGNORECASE)
 _EQ_PAIR = re.compile(rf"([A-Za-z_][\w/.-]{{0,100}})\s*[:=]\s*({_NUM})(?=[\s,;|]|$)")
+_LISTED_VALUE = re.compile(r"[:=]\s{0,4}\[\s{0,4}[-+.\d]")
 _MULTIWORD = re.compile(rf"[A-Za-z)] [A-Za-z_][\w/.-]{{0,100}}\s*[:=]\s*{_NUM}")
 _EPOCH_HEADER = re.compile(r"^\s*Epoch:?\s*(\d+)(?:\s*/\s*(\d+))?\s*$", re.IGNORECASE)
 _BLOCK_PAIR = re.compile(rf"^\s*([A-Za-z][\w /]*?):\s*({_NUM})[a-zA-Z%]*\s*$")
@@ -493,10 +494,11 @@ class _Parser:
             return self._hf_dict(line[m.start():], None if split in (None, "train", "training") else split)
         m = _BARE_EPOCH.match(line)
         if m and not _EPOCH_HEADER.match(line) and not _MULTIWORD.search(m.group(2)) \
-                and not _STEP_AFTER.search(m.group(2)):
+                and not _STEP_AFTER.search(m.group(2)) and not _LISTED_VALUE.search(m.group(2)):
             # multi-word names (``Train Loss: .., Val Loss: ..``), names printed twice
-            # (``loss: .. test: loss: ..``, a second pass) and a step counter after the epoch
-            # (``epoch:0 || iter:10 || Loss:``) go to the generic extractor
+            # (``loss: .. test: loss: ..``, a second pass), a step counter after the epoch
+            # (``epoch:0 || iter:10 || Loss:``) and a value in brackets (``lr=[0.001]``, a
+            # scheduler's list, which this layout's pairs would drop) go to the generic extractor
             pairs = _EQ_PAIR.findall(m.group(2))
             # (the line says "loss" but no pair is named so: the loss is printed another way,
             # ``Epoch 0 @ 10:27 PM : 0.98 C.E. Loss``, the generic extractor's)

@@ -207,3 +207,34 @@ def test_a_pipe_table_without_outer_pipes_under_a_rule(tmp_path):
     assert roles["loss"].steps.tolist() == list(range(1, 8))
     assert roles["eval_loss"].values[-1] == pytest.approx(1.4)
 
+
+
+def test_a_bracketed_value_on_an_epoch_line_is_read(tmp_path):
+    """``Epoch 3 lr=[0.001] loss=1.7``: a scheduler's ``get_last_lr()`` list printed as is.
+    The bare ``epoch N .. loss`` layout dropped the LR; the LR role is filled now."""
+    text = "\n".join(f"Epoch {e} lr=[{0.001 / e:.6f}] loss={2 - 0.1 * e:.3f}" for e in range(1, 8)) + "\n"
+    roles = roles_of(tmp_path, "train.log", text)
+    assert roles["lr"].values[1] == pytest.approx(0.0005) and len(roles["loss"]) == 7
+
+
+def test_a_csv_table_without_a_step_column_in_a_text_file(tmp_path):
+    """``loss,val_loss`` then rows of numbers only, written to ``train_log.txt``: the row index
+    is the step. It was 'not a log' (the CSV reader wanted a step column in a .txt)."""
+    from losscheck.readers import choose
+    from losscheck.readers.csv_generic import READER as CSV
+
+    text = "loss,val_loss\n" + "".join(f"{2 - 0.1 * e:.3f},{2.1 - 0.1 * e:.3f}\n" for e in range(1, 8))
+    p = tmp_path / "train_log.txt"
+    p.write_text(text)
+    assert choose(p) is CSV
+    roles = roles_of(tmp_path, "train_log.txt", text)
+    assert len(roles["loss"]) == 7 and roles["eval_loss"].values[0] == pytest.approx(2.0)
+
+
+def test_a_text_file_of_prose_with_commas_is_not_a_csv_table(tmp_path):
+    """A header naming a loss over a row of words (a notes file) is no table."""
+    from losscheck.readers.csv_generic import READER as CSV
+
+    p = tmp_path / "notes.txt"
+    p.write_text("loss,comment\n0.5,it went down, then up\n")
+    assert CSV.sniff(p, p.read_bytes()) == 0.0
