@@ -136,14 +136,17 @@ def _dict_of_lists(src: str, doc: dict, notes: list[ReadNote], path: Path) -> Re
         steps: list[float]
         unit = "epoch"
         if step_key is not None and len(lists[step_key]) == len(v):
-            steps = [json_number(x) if x is not None else math.nan for x in lists[step_key]]
+            steps = []
+            for x in lists[step_key]:
+                n = json_number(x)
+                steps.append(math.nan if n is None else float(n))
             unit = "epoch" if step_key.startswith("epoch") else "step"
         else:
             steps = [float(i) for i in range(1, len(v) + 1)]
         for st, x in zip(steps, v):
             val = json_number(x)
             if val is not None:
-                col.add(k, int(st) if st is not None and math.isfinite(st) and float(st).is_integer() else st, val)
+                col.add(k, int(st) if math.isfinite(st) and st.is_integer() else st, val)
         units[k] = unit
     series, more = col.build(src, "epoch", units)
     if step_key is None:
