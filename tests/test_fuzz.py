@@ -38,6 +38,7 @@ FILE_NAMES = {
     "tensorboard": "events.out.tfevents.1.host", "text-log": "train.log", "wandb": "run-x.wandb",
     "yolo-results": "results.csv", "trackio": "demo.db", "mlflow-sqlite": "mlflow.db",
     "neptune-parquet": "run-abc_part_0.parquet", "wandb-csv": "wandb_export_2025.csv",
+    "json-history": "history.json",
 }
 READERS = {r.name: r for r in all_readers()}
 
@@ -231,6 +232,9 @@ def write_format(fmt: str, root: Path, steps, values) -> Path:
     if fmt == "jsonl":
         return write(root, "log.jsonl", "".join(json.dumps({"step": s, "loss": v}) + "\n"
                                                 for s, v in zip(steps, values)).encode())
+    if fmt == "json-history":
+        return write(root, "history.json", json.dumps(
+            [{"step": s, "loss": v} for s, v in zip(steps, values)], indent=2).encode())
     if fmt == "hf":
         hist = [{"loss": v, "learning_rate": 1e-4, "epoch": 0.1, "step": s} for s, v in zip(steps, values)]
         return write(root, "trainer_state.json", json.dumps(
@@ -259,7 +263,7 @@ def write_format(fmt: str, root: Path, steps, values) -> Path:
     raise ValueError(fmt)
 
 
-LOSS_TAG = {"csv": "loss", "jsonl": "loss", "hf": "loss", "llamafactory": "loss",
+LOSS_TAG = {"csv": "loss", "jsonl": "loss", "json-history": "loss", "hf": "loss", "llamafactory": "loss",
             "lightning": "train_loss_step", "tensorboard": "loss"}
 
 

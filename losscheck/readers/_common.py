@@ -891,6 +891,14 @@ class Collector:
         self._points[into] = (st, va, wt)
         self._has_wall[into] = wall
 
+    def restep(self, tag: str, steps: Sequence[float]) -> None:
+        """Give the points of ``tag`` (held here) new steps, in the same order (``steps`` of
+        the same length as the points; values and wall times are kept)."""
+        _, va, wt = self._points[tag]
+        if len(steps) != len(va):
+            raise ValueError(f"{tag}: {len(steps)} steps for {len(va)} points")
+        self._points[tag] = (list(steps), va, wt)
+
     def steps(self, tag: str) -> list:
         """The steps added to ``tag`` so far, in order (``[]`` for an unknown tag)."""
         pts = self._points.get(tag)

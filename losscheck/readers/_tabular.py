@@ -154,6 +154,39 @@ def counter_field(fields: list[str]) -> str | None:
     return None
 
 
+def text_table(head: bytes) -> bool:
+    """Whether a ``.log``/``.txt`` sniff head opens with a CSV table: a header of several
+    fields, none a bare number, then a row with a numeric cell; and either a field naming a
+    step counter (:func:`counter_field`), or (a table a script wrote without one:
+    ``loss,val_loss`` / ``0.91,1.02``) a field naming a loss and a first row of as many
+    cells, every one a number (the row index is then the step). A header names its columns:
+    a field that is a bare number means the commas are inside a console line (thousands
+    separators: ``step 1,000 | loss 2.9 | tokens 12,345``), which is the text reader's."""
+    fields = header_fields(head)
+    if len(fields) < 2 or not second_line_numeric(head):
+        return False
+    for f in fields:
+        try:
+            float(f)
+            return False
+        except ValueError:
+            pass
+    if counter_field(fields) is not None:
+        return True
+    if not any("loss" in f.lower() and len(f) <= 60 for f in fields):
+        return False
+    lines = first_lines(head, 2)
+    cells = lines[1].split(guess_sep(lines[0]))
+    if len(cells) != len(fields):
+        return False
+    for c in cells:
+        try:
+            float(c.strip().strip('"'))
+        except ValueError:
+            return False
+    return True
+
+
 def header_fields(head: bytes) -> list[str]:
     """The stripped header fields of a CSV sniff head (``[]`` when there is no line)."""
     lines = first_lines(head, 2)

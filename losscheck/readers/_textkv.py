@@ -310,7 +310,66 @@ def clean_line(part: str) -> str:
             part = part[:m.start()]
     if "]:" in part:  # bracketed keys ("[epoch]: 3, [batch]: 200, [loss]: 4.9"): plain keys
         part = _BRACKET_KEY.sub(r"\g<k>:", part)
+    if "/" in part and _TRAIN_VAL.search(part):
+        # one name for two splits and two values (``train/val loss: 0.91 / 1.02``,
+        # ``Loss(train/val) 0.91/1.02``): a pair per split, not the first value under a name
+        # that says "val" (the training loss would be taken for the validation loss)
+        part = _TRAIN_VAL.sub(_split_values, part)
+    if "oss" in part and _BARE_SPLIT.search(part):
+        # a bare split word right after a loss value (``loss: 0.91 (val 1.02)``, ``loss 0.91 --
+        # val 1.02``, ``loss: 0.91  val: 1.02``): that split's loss, named so
+        part = _BARE_SPLIT.sub(_bare_split, part)
+    if "," in part:
+        m = _THOUSANDS.search(part)
+        if m and any(c.isalpha() for c in part):
+            # thousands separators in a console line ("step 12,000 | tokens 1,234,567"): one
+            # number each, not a list of small ones (a row of bare numbers is left alone)
+            part = _THOUSANDS.sub(lambda t: t.group().replace(",", ""), part)
     return part
+
+
+#: a loss-named value, then (only separators between) a bare evaluation split word and a
+#: value: ``loss: 0.91 (val 1.02)``, ``Loss 0.91 -- test 1.02``, ``train loss: 0.91  val: 1.02``
+_BARE_SPLIT = re.compile(
+    rf"(?<![\w/.\-])(?P<k>[A-Za-z][\w]{{0,30}}(?:[ _](?:loss|Loss|LOSS))?)(?P<sep1>[ \t]{{0,3}}[:=]?[ \t]{{0,3}})"
+    rf"(?P<v1>{NUM})(?P<mid>[ \t]{{0,4}}[,;|(\-]{{0,2}}[ \t]{{0,4}})"
+    rf"(?P<w>validation|valid|val|testing|test|eval|dev)(?P<sep2>[ \t]{{0,3}}[:=]?[ \t]{{0,3}})"
+    rf"(?P<v2>{NUM})(?![\w.])", re.I)
+
+
+def _bare_split(m: re.Match) -> str:
+    """The :data:`_BARE_SPLIT` match ``m`` with the split word named as the split's loss
+    (``val loss: 1.02``), when the first name is a loss (left as printed otherwise)."""
+    k = m.group("k")
+    if not is_loss_name(k) or not m.group("mid").strip(" \t") and not m.group("sep2").strip():
+        return m.group()
+    words = k.replace("_", " ").split()
+    base = " ".join(w for w in words if w.lower() not in ("train", "training", "trn", "tr")) or "loss"
+    return (f"{k}{m.group('sep1')}{m.group('v1')}{m.group('mid')}{m.group('w')} {base}: {m.group('v2')}")
+
+
+#: a name for two splits followed by two values: ``train/val loss: 0.9 / 1.0``, ``Loss
+#: (train/val): 0.9/1.0``, ``loss train/test 0.9/1.0`` (the name before or after the splits)
+_TRAIN_VAL = re.compile(
+    rf"(?<![\w/])(?:(?P<pre>[A-Za-z][\w]{{0,30}})[ \t]{{0,3}}[(\[]?[ \t]{{0,3}})?"
+    rf"(?P<a>train(?:ing)?|trn)[ \t]{{0,2}}/[ \t]{{0,2}}(?P<b>val(?:id(?:ation)?)?|test|eval|dev)[)\]]?"
+    rf"(?:[ \t]{{1,3}}(?P<post>[A-Za-z][\w]{{0,30}}))?[ \t]{{0,3}}[:=]?[ \t]{{0,3}}"
+    rf"(?P<v1>{NUM})[ \t]{{0,3}}/[ \t]{{0,3}}(?P<v2>{NUM})(?![\w./])", re.I)
+
+
+def _split_values(m: re.Match) -> str:
+    """The :data:`_TRAIN_VAL` match ``m`` as two pairs (``train loss: 0.9, val loss: 1.0``); left
+    as printed when no name is there (``train/val: 0.9/1.0``)."""
+    base = m.group("pre") or m.group("post")
+    if not base:
+        return m.group()
+    return f"{m.group('a')} {base}: {m.group('v1')}, {m.group('b')} {base}: {m.group('v2')}"
+
+
+#: a number written with thousands separators (``12,000``, ``1,234,567.5``): groups of exactly
+#: three digits after each comma, no space, and no word, digit, comma, point or colon around it
+#: (``12:00:01,123``: a clock time's milliseconds)
+_THOUSANDS = re.compile(r"(?<![\w.,:])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w,.:])")
 
 
 #: a bracketed warning tag (``[Warning]``, ``[WARN]``) after other text on a line
@@ -678,7 +737,7 @@ class KVExtractor:
             # (a digit inside a column name, ``f2_opt``, ``top1``, leaves a header a header; a
             # number of its own makes the line a row)
             return 1
-        if ("\t" in line or line.lstrip().startswith("|")) and self._tsv_header(line, line_no):
+        if ("\t" in line or " | " in line or line.lstrip().startswith("|")) and self._tsv_header(line, line_no):
             return 1
         if not digit and not _NANINF.search(line):
             # (a line of only nan / inf values has no digit: "loss: nan  loss_cls: nan"); a
@@ -1690,6 +1749,19 @@ def _eval_led(pairs: list[tuple[str, float]]) -> str | None:
     return lead
 
 
+#: a split word ending the text before a name, with only separators after it
+_SPLIT_BEFORE = re.compile(r"(?<![\w/.\-])(?P<w>validation|valid|val|testing|test|evaluation|eval|dev)"
+                           r"[\])]?[ \t]{0,4}[:=\-|]?[ \t]{0,4}\Z", re.I)
+
+
+def _split_before(text: str, start: int) -> str | None:
+    """The mode prefix (``val/``, ``test/``...) of an evaluation split word printed right before
+    the name that starts at ``start`` in ``text`` (``validation average loss``, ``Valid: loss``,
+    ``[val] loss=``), or ``None``."""
+    m = _SPLIT_BEFORE.search(text, max(0, start - 16), start)
+    return _MODE_PREFIX[m.group("w").lower()] if m else None
+
+
 def _prefixed(name: str, mode: str) -> str:
     if mode == "train/":  # fairseq's epoch summary: every name (``train_wall`` too)
         return name if name.startswith(mode) else mode + name
@@ -1910,6 +1982,14 @@ def _pairs(text: str, use_mean: bool = False, ctr_start: int = 10 ** 9
         if wm and wm.end() < len(name) and name[wm.end()] == " ":
             lead_mode = _MODE_PREFIX[wm.group("w").lower()]
         if name in seen:
+            word = _split_before(text, start) if split is None else None
+            if word is not None and word != "" and (word, name) not in scoped:
+                # "average loss 0.9, validation average loss 1.0", "Train: loss 0.9 Valid: loss
+                # 1.0": a name printed again right after a split word (only separators between)
+                # is that split's value, not a copy to drop
+                scoped.add((word, name))
+                again.append((_prefixed(name, word), x))
+                continue
             if split is None and lead_mode and " " not in name and (lead_mode, name) not in scoped:
                 # "Train acc: .. loss: ..  Val acc: .. loss: .." (each split named once, on the
                 # first of its names): a bare name printed again after a split word's name is
@@ -2232,13 +2312,17 @@ def _constant_steps(recs: list[_Rec], notes: list[str]) -> None:
 
 
 def _grid_cells(line: str) -> list[str] | None:
-    """The cells of a table row: a markdown row (``| a | b |``, outer pipes dropped) or a
-    tab-separated row; ``None`` for any other line."""
+    """The cells of a table row: a markdown row (``| a | b |``, outer pipes dropped), a
+    tab-separated row, or a row whose cells are parted by spaced pipes without outer ones
+    (``Epoch | Train Loss | Val Loss``, a script's own table under a ``------+------`` rule);
+    ``None`` for any other line."""
     t = line.strip()
     if len(t) > 2 and t[0] == "|" and t[-1] == "|":
         return t[1:-1].split("|")
     if "\t" in t:
         return t.split("\t")
+    if " | " in t:
+        return t.split("|")
     return None
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from losscheck.model import ReadNote, ReadResult
 from losscheck.readers._common import STEP_KEYS, BaseReader, base_name
 from losscheck.readers._tabular import (counter_field, header_fields, integral, load_table, second_line_numeric,
-                                        table_series, wall_seconds)
+                                        table_series, wall_seconds, text_table)
 from losscheck.readers.interface import SNIFF
 
 _CSV_EXT = (".csv", ".tsv")
@@ -61,9 +61,8 @@ class GenericCsvReader(BaseReader):
             if fields and not _looks_like_metrics(head):
                 return 0.0  # a data set (id,text,label), not a training log
             return conf["table"] if fields and (len(fields) > 1 or second_line_numeric(head)) else conf["one-column"]
-        if name.endswith(_TEXT_EXT) and len(fields) > 1 and second_line_numeric(head):
-            if counter_field(fields) is not None:
-                return conf["text"]
+        if name.endswith(_TEXT_EXT) and text_table(head):
+            return conf["text"]
         return 0.0
 
     def _read(self, path: Path) -> ReadResult:

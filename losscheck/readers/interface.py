@@ -52,6 +52,9 @@ SNIFF: dict[str, dict[str, float]] = {
     "keras-csv": {"log": 0.85, "csv": 0.6},
     "wandb-csv": {"panel-named": 0.65, "panel": 0.6, "history": 0.5},
     "jsonl": {"jsonl": 0.4, "json": 0.35, "text": 0.25},
+    # a JSON document of a history (json_history.py): by content; above the text reader on a
+    # non-.json name (Chainer's ``log``), below the JSON-lines reader on a .json name
+    "json-history": {"json": 0.3, "other": 0.35},
     "csv": {"table": 0.3, "text": 0.2, "one-column": 0.1},
     # text_logs.py (owned elsewhere) returns 0.3 for a window of recognised metric lines, 0.15
     # when the name is not a text-log name (``log``, ``R50-FPN_log.py``, ``run.b``)
@@ -64,7 +67,7 @@ SNIFF: dict[str, dict[str, float]] = {
 #: loads the text-log grammar. A module missing here is always imported and asked.
 READER_MODULES = {
     "csv_generic": "csv", "detectron2": "detectron2", "hf_trainer_state": "hf-trainer-state",
-    "jsonl_generic": "jsonl", "keras_csv": "keras-csv", "lightning": "lightning-csv",
+    "json_history": "json-history", "jsonl_generic": "jsonl", "keras_csv": "keras-csv", "lightning": "lightning-csv",
     "llamafactory": "llamafactory", "mlflow": "mlflow", "mlflow_sqlite": "mlflow-sqlite",
     "neptune_parquet": "neptune-parquet", "tensorboard": "tensorboard", "text_logs": "text-log",
     "trackio_store": "trackio", "wandb_binary": "wandb", "wandb_csv": "wandb-csv", "yolov5": "yolo-results",

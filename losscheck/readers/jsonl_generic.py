@@ -91,44 +91,53 @@ class GenericJsonlReader(BaseReader):
             data, _ = read_data(path)  # the per-line path reads the file again (same notes)
         records, notes = load_json_lines(path, data, notes)
         del data
-        records = flatten_records(records)
-        keys: set[str] = set()
-        for _, r in records:
-            keys.update(r)
-        step_key = next((k for k in JSONL_STEP_KEYS if k in keys), None)
-        excluded = step_key  # a step-like key is never a metric, even when not used as the step
-        unit = "step"
-        if step_key == "epoch":
-            vals = [json_number(r.get("epoch")) for _, r in records]
-            if all(v is None or is_integral(v) for v in vals):
-                unit = "epoch"
-            else:
-                notes.append(ReadNote(src, "'epoch' has fractional values; the record index is used "
-                                           "as the step", "info"))
-                step_key = None
-        elif step_key is not None:
-            vals = [json_number(r.get(step_key)) for _, r in records]
-            if not all(v is None or not math.isfinite(v) or is_integral(v) for v in vals):
-                notes.append(ReadNote(src, f"{step_key!r} has fractional values; the record index is "
-                                           "used as the step", "info"))
-                step_key = None
-        step_of: Callable[[dict], float | int | None]
-        if step_key is None:
-            index = {id(r): float(i) for i, (_, r) in enumerate(records)}
-            step_of = lambda r: index[id(r)]  # noqa: E731
-            if excluded is None:
-                notes.append(ReadNote(src, "no step key; the record index is used as the step", "info"))
+        return records_read(src, records, notes)
+
+
+def records_read(src: str, records: list[tuple[int, dict]], notes: list[ReadNote]) -> ReadResult:
+    """The series of metric records (``[(line or index, object)]``, nested objects flattened
+    here with ``/``) read as this module's docstring says: the step is the first step key
+    present (:data:`JSONL_STEP_KEYS`; ``epoch`` gives ``step_unit="epoch"``), else the record
+    index; every other numeric key is a series. ``notes`` (the file's read notes) are
+    extended and returned with the result."""
+    records = flatten_records(records)
+    keys: set[str] = set()
+    for _, r in records:
+        keys.update(r)
+    step_key = next((k for k in JSONL_STEP_KEYS if k in keys), None)
+    excluded = step_key  # a step-like key is never a metric, even when not used as the step
+    unit = "step"
+    if step_key == "epoch":
+        vals = [json_number(r.get("epoch")) for _, r in records]
+        if all(v is None or is_integral(v) for v in vals):
+            unit = "epoch"
         else:
-            step_of = lambda r: json_number(r.get(step_key))  # noqa: E731
+            notes.append(ReadNote(src, "'epoch' has fractional values; the record index is used "
+                                       "as the step", "info"))
+            step_key = None
+    elif step_key is not None:
+        vals = [json_number(r.get(step_key)) for _, r in records]
+        if not all(v is None or not math.isfinite(v) or is_integral(v) for v in vals):
+            notes.append(ReadNote(src, f"{step_key!r} has fractional values; the record index is "
+                                       "used as the step", "info"))
+            step_key = None
+    step_of: Callable[[dict], float | int | None]
+    if step_key is None:
+        index = {id(r): float(i) for i, (_, r) in enumerate(records)}
+        step_of = lambda r: index[id(r)]  # noqa: E731
+        if excluded is None:
+            notes.append(ReadNote(src, "no step key; the record index is used as the step", "info"))
+    else:
+        step_of = lambda r: json_number(r.get(step_key))  # noqa: E731
 
-        keep = _keep(excluded)
+    keep = _keep(excluded)
 
-        def wall_of(r: dict) -> float | None:
-            return json_number(r.get("_timestamp"))
+    def wall_of(r: dict) -> float | None:
+        return json_number(r.get("_timestamp"))
 
-        series, n = collect(records, src, step_of, keep, unit,
-                            wall_of if "_timestamp" in keys else None)
-        return ReadResult(series, notes + n, {})
+    series, n = collect(records, src, step_of, keep, unit,
+                        wall_of if "_timestamp" in keys else None)
+    return ReadResult(series, notes + n, {})
 
 
 def _keep(excluded: str | None) -> Callable[[str], bool]:

@@ -69,7 +69,7 @@ def test_tqdm_bars_whose_description_names_the_epoch(tmp_path):
 
 def test_an_epoch_numbering_that_starts_again_is_not_per_batch_repeats(tmp_path):
     """Two sections (epochs 1-6, then a second run numbered 1-4) print one summary per epoch:
-    the epochs stay the step (a restart the collector reports), not the line order."""
+    the epochs stay the step (the runs chained, with a warning), not the line order."""
     lines = ["First run"]
     for ep in range(1, 7):
         lines.append(f"Epoch {ep}/6 - Train Loss: {1.0 - 0.05 * ep:.4f}, Validation Loss: {1.2 - 0.05 * ep:.4f}")
@@ -79,9 +79,10 @@ def test_an_epoch_numbering_that_starts_again_is_not_per_batch_repeats(tmp_path)
     t = read(tmp_path, "train.log", "\n".join(lines) + "\n")
     loss = t["Train Loss"]
     assert loss.step_unit == "epoch"
-    # the collector's restart rule: the later run replaces the earlier points from epoch 1 on
-    assert loss.steps.tolist() == [1, 2, 3, 4]
-    assert loss.values[0] == pytest.approx(0.55)
+    # the two runs are chained in file order (a text log keeps every print): the second
+    # run's epochs 1-4 follow the first run's 1-6
+    assert loss.steps.tolist() == list(range(1, 11))
+    assert loss.values[0] == pytest.approx(0.95) and loss.values[6] == pytest.approx(0.55)
 
 
 # --------------------------------------------------------------------------- progress lines
