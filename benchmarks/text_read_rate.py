@@ -70,6 +70,9 @@ future ``text_logs_<NAME>/`` folder with a ``labels.csv`` needs no code change):
   on it is a tune set too (33 of 40, 1 silent, after generalising the readers by cause on
   branch i11i; the misses left are explained in ``text_logs_blind9/SOURCES.md``); the next
   blind set must be new.
+- ``--set blind10``, ``text_logs_blind10/``: 40 logs gathered and labelled blind (2026-12-06);
+  measured blind: 21 of 40 (8 silent) on 2c3cbda, 23 of 40 (8 silent) after branch i11j (which
+  generalised the extractor without seeing it). Not yet used to fix readers.
 
 Branch i11j (general rules found by probing common console layouts, not by fitting a set:
 launches of one run chained in file order, thousands separators, split words before a
@@ -117,7 +120,7 @@ SETS: dict[str, tuple[str, str, str]] = {
     "blind7": ("text_logs_blind7", "labels.csv", "blind once: 20 of 40 (7 silent) on f6bc1b3; since used to fix readers (30 of 40 after i11j)"),
     "blind8": ("text_logs_blind8", "labels.csv", "blind once: 25 of 40 (10 silent) on a0873c9; since used to fix readers"),
     "blind9": ("text_logs_blind9", "labels.csv", "blind once: 27 of 40 (3 silent) on a782db1 (28 of 40, 2 silent, after the blind8 fixes); since used to fix readers"),
-    "blind10": ("text_logs_blind10", "labels.csv", "blind once: 21 of 40 (8 silent) on 2c3cbda; not yet used to fix readers"),
+    "blind10": ("text_logs_blind10", "labels.csv", "blind once: 21 of 40 (8 silent) on 2c3cbda, 23 of 40 (8 silent) after i11j, which never saw it; not yet used to fix readers"),
 }
 
 #: how each outcome of :func:`check_full` is printed (``SILENT`` is the one to fix first)
