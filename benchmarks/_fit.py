@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import math
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -120,3 +121,47 @@ def verdicts(cases: Sequence, thresholds: Mapping[str, float]) -> Iterator[tuple
     opts = Options(thresholds=dict(thresholds))
     for c in cases:
         yield c, diagnose_run(_DATA[id(c)], opts)
+
+
+def axis(values: Sequence[float], off: float) -> list[tuple[float, float]]:
+    """Step 2 for one threshold: ``(value, mid)`` for "off" (``mid`` = ``inf``, so it wins no
+    tie) and then every value of ``values`` with its distance from the grid's middle."""
+    return [(off, math.inf)] + [(v, abs(i - (len(values) - 1) / 2)) for i, v in enumerate(values)]
+
+
+def score(cases: Sequence, thresholds: Mapping[str, float]) -> tuple[int, int]:
+    """Step 3's counts for one setting: ``(runs whose primary class matches the label, healthy
+    runs judged failing or warned)`` over ``cases`` diagnosed with ``thresholds``."""
+    right = alarmed = 0
+    for c, r in verdicts(cases, thresholds):
+        right += r.primary == c.label
+        alarmed += c.label == "converging" and r.status != "healthy"
+    return right, alarmed
+
+
+def rank(settings: Sequence[tuple[object, float]], cases: Sequence, blind: Sequence = (),
+         thresholds_of: Callable[[object], Mapping[str, float]] = dict) -> list[tuple]:
+    """Step 4: score every setting on the tune ``cases`` and on the ``blind`` runs selected the
+    same way, best first.
+
+    Args:
+        settings: ``(setting, mid)`` pairs: a setting (what :func:`grid` yields, or a single
+            value) and its distance from the grid's middle (``inf`` for "off").
+        cases: tune runs (:func:`tune_cases`).
+        blind: blind runs selected the same way (the tie-break); empty for none.
+        thresholds_of: the ``[thresholds]`` mapping of a setting (default: the setting itself).
+
+    Returns:
+        ``(setting, right, alarmed, blind right, blind alarmed)`` rows sorted by most tune runs
+        right, then fewest tune healthy runs alarmed, then the same two on blind, then the
+        middle of the grid.
+    """
+    rows = []
+    for setting, mid in settings:
+        th = thresholds_of(setting)
+        right, alarmed = score(cases, th)
+        b_right, b_alarmed = score(blind, th) if blind else (0, 0)
+        rows.append(((-right, alarmed, -b_right, b_alarmed, mid), (setting, right, alarmed, b_right, b_alarmed)))
+    rows.sort(key=lambda r: r[0])
+    return [row for _, row in rows]
+

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import sys
 
-from _fit import tune_cases, verdicts
+from _fit import axis, rank, tune_cases
 
 GRID = (0.0005, 0.001, 0.002, 0.005)
 OFF = 0.0
@@ -50,27 +50,13 @@ def near_chance(case, run) -> bool:
     return False
 
 
-def score_with(cases: list, tol: float) -> tuple[int, int]:
-    """(runs right, healthy runs alarmed) with this tolerance."""
-    right = alarmed = 0
-    for c, r in verdicts(cases, {"plateau-chance-exact-tol": tol}):
-        right += r.primary == c.label
-        alarmed += c.label == "converging" and r.status != "healthy"
-    return right, alarmed
-
 
 def main() -> int:
     cases = tune_cases(near_chance)
     blind = tune_cases(near_chance, split="blind")
     print(f"{len(cases)} tune runs (and {len(blind)} blind runs) ending within 1 % of some ln C")
-    rows = []
-    for i, tol in enumerate((OFF, *GRID)):
-        mid = math.inf if tol == OFF else abs(i - 1 - (len(GRID) - 1) / 2)
-        right, alarmed = score_with(cases, tol)
-        b_right, b_alarmed = score_with(blind, tol)
-        rows.append(((-right, alarmed, -b_right, b_alarmed, mid), tol, right, alarmed, b_right, b_alarmed))
-    rows.sort(key=lambda r: r[0])
-    for _, tol, right, alarmed, b_right, b_alarmed in rows:
+    rows = rank(axis(GRID, OFF), cases, blind, thresholds_of=lambda tol: {"plateau-chance-exact-tol": tol})
+    for tol, right, alarmed, b_right, b_alarmed in rows:
         print(f"tol {tol}: tune {right} right, {alarmed} healthy alarmed; blind {b_right} right, {b_alarmed} alarmed")
     return 0
 

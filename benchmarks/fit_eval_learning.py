@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import sys
 
-from _fit import grid, tune_cases, verdicts
+from _fit import grid, score, tune_cases
 
 GRID = {
     "plateau-eval-learning-min-points": (4, 6, 10),
@@ -49,13 +49,7 @@ def has_train_plateau_and_eval(case, run) -> bool:
     return "eval_loss" in roles and "loss" in roles and "plateau" in str(roles["loss"].evidence.get("classes", ""))
 
 
-def score_with(cases: list, thresholds: dict) -> tuple[int, int]:
-    """(runs right, healthy runs alarmed) with these thresholds."""
-    right = alarmed = 0
-    for c, r in verdicts(cases, thresholds):
-        right += r.primary == c.label
-        alarmed += c.label == "converging" and r.status != "healthy"
-    return right, alarmed
+score_with = score  # (runs right, healthy runs alarmed) with these thresholds
 
 
 def main() -> int:

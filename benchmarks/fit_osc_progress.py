@@ -11,13 +11,9 @@ Procedure (the house procedure, shared in ``benchmarks/_fit.py``):
 1. Diagnose every run of the ``tune`` split of ``benchmarks/accuracy.py`` once with the ratio
    off (0) and keep those with a training or eval loss whose periodic path fired
    (``osc_periodic_with_progress``): the only runs the ratio can move.
-2. For every ratio of the grid (0: off), diagnose those runs with it set through the
-   configuration and count (a) the runs whose primary class matches the label, (b) the
-   healthy runs judged failing or warned.
-3. Keep the ratio with the most runs right; ties go to the fewest healthy runs alarmed, then
-   to the same two counts on the **blind** split's runs selected as in step 1 (the sets
-   gathered blind and looked at since: a second tune-like source), then to the middle of the
-   grid (no preference read off a single log).
+2. Score every ratio of the grid (0: off) on those runs and on the blind runs selected the
+   same way, and rank them as :func:`_fit.rank` does (most tune runs right, fewest healthy runs
+   alarmed, then the blind counts as tie-break, then the middle of the grid).
 
 The held-out split is never diagnosed here.
 
@@ -28,10 +24,9 @@ Usage::
 
 from __future__ import annotations
 
-import math
 import sys
 
-from _fit import tune_cases, verdicts
+from _fit import axis, rank, tune_cases
 
 GRID = (0.05, 0.1, 0.15, 0.2, 0.3)
 OFF = 0.0
@@ -44,28 +39,14 @@ def periodic_fired(case, run) -> bool:
                for cv in run.curves)
 
 
-def score_with(cases: list, ratio: float) -> tuple[int, int]:
-    """(runs right, healthy runs alarmed) with this ratio."""
-    right = alarmed = 0
-    for c, r in verdicts(cases, {KEY: ratio}):
-        right += r.primary == c.label
-        alarmed += c.label == "converging" and r.status != "healthy"
-    return right, alarmed
-
 
 def main() -> int:
     cases = tune_cases(periodic_fired, thresholds={KEY: OFF})
     blind = tune_cases(periodic_fired, thresholds={KEY: OFF}, split="blind")
     print(f"{len(cases)} tune runs (and {len(blind)} blind runs) whose periodic path fires with the ratio off")
     print("tune labels: " + ", ".join(sorted(c.label for c in cases)))
-    rows = []
-    for i, ratio in enumerate((OFF, *GRID)):
-        mid = math.inf if ratio == OFF else abs(i - 1 - (len(GRID) - 1) / 2)
-        right, alarmed = score_with(cases, ratio)
-        b_right, b_alarmed = score_with(blind, ratio)
-        rows.append(((-right, alarmed, -b_right, b_alarmed, mid), ratio, right, alarmed, b_right, b_alarmed))
-    rows.sort(key=lambda r: r[0])
-    for _, ratio, right, alarmed, b_right, b_alarmed in rows:
+    rows = rank(axis(GRID, OFF), cases, blind, thresholds_of=lambda ratio: {KEY: ratio})
+    for ratio, right, alarmed, b_right, b_alarmed in rows:
         print(f"ratio {ratio}: tune {right} right, {alarmed} healthy alarmed; blind {b_right} right, {b_alarmed} alarmed")
     return 0
 

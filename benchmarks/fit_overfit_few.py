@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import sys
 
-from _fit import grid, tune_cases, verdicts
+from _fit import grid, rank, tune_cases
 
 GRID = {
     "overfit-few-min-evals": (3, 4),
@@ -49,14 +49,6 @@ def has_few_evals(case, run) -> bool:
     return "loss" in roles and "eval_loss" in roles and 3 <= roles["eval_loss"].finite <= 4
 
 
-def score_with(cases: list, thresholds: dict) -> tuple[int, int]:
-    """(runs right, healthy runs alarmed) with these thresholds."""
-    right = alarmed = 0
-    for c, r in verdicts(cases, thresholds):
-        right += r.primary == c.label
-        alarmed += c.label == "converging" and r.status != "healthy"
-    return right, alarmed
-
 
 def main() -> int:
     cases = tune_cases(has_few_evals, thresholds=OFF)
@@ -67,17 +59,12 @@ def main() -> int:
     print("labels: " + ", ".join(f"{k} {v}" for k, v in sorted(labels.items())))
     blind = tune_cases(has_few_evals, thresholds=OFF, split="blind")
     print(f"{len(blind)} blind runs selected the same way (tie-break)")
-    rows = []
-    for th, mid in [(OFF, math.inf), *grid(GRID)]:
-        right, alarmed = score_with(cases, th)
-        b_right, b_alarmed = score_with(blind, th)
-        rows.append(((-right, alarmed, -b_right, b_alarmed, mid), th, right, alarmed, b_right, b_alarmed))
-    rows.sort(key=lambda r: r[0])
-    for _, th, right, alarmed, b_right, b_alarmed in rows[:15]:
+    rows = rank([(OFF, math.inf), *grid(GRID)], cases, blind)
+    for th, right, alarmed, b_right, b_alarmed in rows[:15]:
         print(f"tune {right:3d} right, {alarmed} healthy alarmed; blind {b_right:3d} right, {b_alarmed} alarmed: "
               + ", ".join(f"{k}={v}" for k, v in th.items()))
-    off = next(r for r in rows if r[1] is OFF)
-    print(f"path off: tune {off[2]} right, {off[3]} alarmed; blind {off[4]} right, {off[5]} alarmed")
+    off = next(r for r in rows if r[0] is OFF)
+    print(f"path off: tune {off[1]} right, {off[2]} alarmed; blind {off[3]} right, {off[4]} alarmed")
     return 0
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import sys
 
-from _fit import grid, tune_cases, verdicts
+from _fit import grid, score, tune_cases
 
 GRID = {
     "short-alpha": (0.01, 0.05, 0.1),
@@ -44,13 +44,7 @@ def has_short_main_loss(case, run) -> bool:
     return main is not None and 3 <= main.finite < AnalysisOptions().min_points
 
 
-def score_with(cases: list, thresholds: dict) -> tuple[int, int]:
-    """(runs right, healthy runs alarmed) with these thresholds."""
-    right = alarmed = 0
-    for c, r in verdicts(cases, thresholds):
-        right += r.primary == c.label
-        alarmed += c.label == "converging" and r.status != "healthy"
-    return right, alarmed
+score_with = score  # (runs right, healthy runs alarmed) with these thresholds
 
 
 #: ``--monotone-fall``: the one-dimensional grid of ``short-monotone-fall`` (off, ln 1.01, ln 1.05,
