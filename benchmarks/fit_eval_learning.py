@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import sys
 
-from _fit import grid, score, tune_cases
+from _fit import grid, rank, tune_cases
 
 GRID = {
     "plateau-eval-learning-min-points": (4, 6, 10),
@@ -49,21 +49,16 @@ def has_train_plateau_and_eval(case, run) -> bool:
     return "eval_loss" in roles and "loss" in roles and "plateau" in str(roles["loss"].evidence.get("classes", ""))
 
 
-score_with = score  # (runs right, healthy runs alarmed) with these thresholds
 
 
 def main() -> int:
     cases = tune_cases(has_train_plateau_and_eval, thresholds=OFF)
     print(f"{len(cases)} tune runs with an eval loss and a training loss labelled plateau (rule off)")
-    rows = [((-r, a, math.inf), OFF, r, a) for r, a in [score_with(cases, OFF)]]
-    for th, mid in grid(GRID):
-        right, alarmed = score_with(cases, th)
-        rows.append(((-right, alarmed, mid), th, right, alarmed))
-    rows.sort(key=lambda r: r[0])
-    for _, th, right, alarmed in rows[:15]:
+    rows = rank([(OFF, math.inf), *grid(GRID)], cases)
+    for th, right, alarmed, _, _ in rows[:15]:
         print(f"{right:3d} right, {alarmed} healthy alarmed: " + ", ".join(f"{k}={v}" for k, v in th.items()))
-    off = next(r for r in rows if r[1] is OFF)
-    print(f"rule off: {off[2]} right, {off[3]} healthy alarmed")
+    off = next(r for r in rows if r[0] is OFF)
+    print(f"rule off: {off[1]} right, {off[2]} healthy alarmed")
     return 0
 
 

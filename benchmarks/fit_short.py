@@ -44,7 +44,6 @@ def has_short_main_loss(case, run) -> bool:
     return main is not None and 3 <= main.finite < AnalysisOptions().min_points
 
 
-score_with = score  # (runs right, healthy runs alarmed) with these thresholds
 
 
 #: ``--monotone-fall``: the one-dimensional grid of ``short-monotone-fall`` (off, ln 1.01, ln 1.05,
@@ -59,14 +58,14 @@ def main() -> int:
     rows = []
     if "--monotone-fall" in sys.argv[1:]:
         for th, mid in grid(MONOTONE_GRID):
-            right, alarmed = score_with(cases, th)
+            right, alarmed = score(cases, th)
             rows.append(((-right, alarmed, mid), th, right, alarmed))
         rows.sort(key=lambda r: r[0])
         for _, th, right, alarmed in rows:
             print(f"{right:3d} right, {alarmed} healthy alarmed: " + ", ".join(f"{k}={v}" for k, v in th.items()))
         return 0
     for th, mid in grid(GRID, middle_of=list(GRID)[1:]):
-        right, alarmed = score_with(cases, th)
+        right, alarmed = score(cases, th)
         rows.append(((-right, alarmed, abs(th["short-alpha"] - 0.05), mid), th, right, alarmed))
     rows.sort(key=lambda r: r[0])
     for _, th, right, alarmed in rows[:15]:
